@@ -1,0 +1,66 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+        .library(name: "VigilCore", targets: ["VigilCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C libraries from Debian, each behind one module with a one-line shim.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .systemLibrary(
+            name: "CMaxMindDB",
+            pkgConfig: "libmaxminddb",
+            providers: [.apt(["libmaxminddb-dev"])]
+        ),
+
+        // The deterministic engine: no C, no I/O, event time is its only clock.
+        .target(name: "VigilCore"),
+
+        // Thin adapters around the C libraries.
+        .target(name: "VigilGeo", dependencies: ["VigilCore", "CMaxMindDB"]),
+        .target(
+            name: "VigilKafka",
+            dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // Composition root: sources, sinks, config files, lifecycle.
+        .target(
+            name: "VigilDaemon",
+            dependencies: [
+                "VigilCore", "VigilGeo", "VigilKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "vigil",
+            dependencies: [
+                "VigilDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore"]),
+        .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka"]),
+        .testTarget(
+            name: "VigilDaemonTests",
+            dependencies: ["VigilDaemon", "VigilCore"],
+            resources: [.copy("Scenarios")]
+        ),
+    ]
+)

@@ -1,0 +1,34 @@
+/// Why a message was rejected. `reasonCode` is the stable, machine-readable code written to the
+/// dead-letter output and used as a metric label; `detail` is for humans.
+public struct DecodeFailure: Error, Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case tooLarge = "too_large"
+        case invalidUTF8 = "invalid_utf8"
+        case invalidJSON = "invalid_json"
+        case tooDeep = "too_deep"
+        case notAnObject = "not_an_object"
+        case duplicateField = "duplicate_field"
+        case missingField = "missing_field"
+        case invalidType = "invalid_type"
+        case invalidValue = "invalid_value"
+        case invalidIP = "invalid_ip"
+        case invalidTime = "invalid_time"
+    }
+
+    public var kind: Kind
+    /// Dotted path of the offending field (`user.id`), when there is one.
+    public var field: String?
+    public var detail: String
+
+    public init(_ kind: Kind, field: String? = nil, detail: String) {
+        self.kind = kind
+        self.field = field
+        self.detail = detail
+    }
+
+    /// `missing_field:user.id`, `invalid_type:time`, `invalid_json`, ...
+    public var reasonCode: String {
+        guard let field, kind != .invalidIP, kind != .invalidTime else { return kind.rawValue }
+        return "\(kind.rawValue):\(field)"
+    }
+}

@@ -1,0 +1,26 @@
+/// Where an input message came from, carried into dead letters and logs so an operator can find it.
+public enum MessageOrigin: Sendable, Equatable {
+    case file(path: String, line: Int)
+    case kafka(topic: String, partition: Int32, offset: Int64)
+}
+
+/// The three outputs every run mode writes.
+public enum OutputStream: String, Sendable, CaseIterable {
+    case decisions, alerts, deadLetters = "dead_letters"
+}
+
+/// One encoded message for a sink. `key` is the user id (Kafka partitioning key), when known.
+public struct OutputMessage: Sendable, Equatable {
+    public var stream: OutputStream
+    public var key: String?
+    public var payload: [UInt8]
+    /// A short label for metrics and summaries: decision action, alert kind or dead-letter reason.
+    public var label: String
+
+    public init(stream: OutputStream, key: String?, payload: [UInt8], label: String) {
+        self.stream = stream
+        self.key = key
+        self.payload = payload
+        self.label = label
+    }
+}

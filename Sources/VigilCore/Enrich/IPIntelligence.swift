@@ -1,0 +1,112 @@
+/// Where an address is, who announces it, and how it is known to be used: everything the engine
+/// learns about a source IP, whatever database it came from.
+public struct IPIntelligence: Sendable, Equatable {
+    public var location: GeoLocation?
+    public var network: AutonomousSystem?
+    public var anonymity: AnonymityFlags
+    /// Categories from the operator's reputation table (ASN and CIDR lists), sorted, no duplicates.
+    public var reputation: [ReputationMatch]
+
+    public init(
+        location: GeoLocation? = nil, network: AutonomousSystem? = nil,
+        anonymity: AnonymityFlags = [], reputation: [ReputationMatch] = []
+    ) {
+        self.location = location
+        self.network = network
+        self.anonymity = anonymity
+        self.reputation = reputation
+    }
+
+    public static let unknown = IPIntelligence()
+}
+
+/// A city-level position as GeoIP2 City reports it. The accuracy radius matters: the travel detector
+/// subtracts it so that coarse locations do not look like movement.
+public struct GeoLocation: Sendable, Equatable {
+    /// ISO 3166-1 alpha-2, upper case.
+    public var countryCode: String?
+    /// English city name.
+    public var city: String?
+    public var latitude: Double?
+    public var longitude: Double?
+    /// Kilometres, as stored in the database (`location.accuracy_radius`).
+    public var accuracyRadiusKm: Int?
+
+    public init(
+        countryCode: String? = nil, city: String? = nil, latitude: Double? = nil,
+        longitude: Double? = nil, accuracyRadiusKm: Int? = nil
+    ) {
+        self.countryCode = countryCode
+        self.city = city
+        self.latitude = latitude
+        self.longitude = longitude
+        self.accuracyRadiusKm = accuracyRadiusKm
+    }
+
+    /// Latitude and longitude when both are present and in range.
+    public var coordinates: (latitude: Double, longitude: Double)? {
+        guard let latitude, let longitude, abs(latitude) <= 90, abs(longitude) <= 180 else { return nil }
+        return (latitude, longitude)
+    }
+}
+
+/// The autonomous system announcing the address (GeoLite2 ASN).
+public struct AutonomousSystem: Sendable, Equatable {
+    public var number: UInt32
+    public var organization: String?
+
+    public init(number: UInt32, organization: String? = nil) {
+        self.number = number
+        self.organization = organization
+    }
+}
+
+/// Anonymous-IP database flags. Any of them makes a location untrustworthy for travel.
+public struct AnonymityFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let anonymous = AnonymityFlags(rawValue: 1 << 0)
+    public static let vpn = AnonymityFlags(rawValue: 1 << 1)
+    public static let torExit = AnonymityFlags(rawValue: 1 << 2)
+    public static let hosting = AnonymityFlags(rawValue: 1 << 3)
+    public static let publicProxy = AnonymityFlags(rawValue: 1 << 4)
+    public static let residentialProxy = AnonymityFlags(rawValue: 1 << 5)
+
+    /// Wire names in a fixed order, for reasons and evidence.
+    public var names: [String] {
+        var out: [String] = []
+        if contains(.anonymous) { out.append("anonymous") }
+        if contains(.vpn) { out.append("vpn") }
+        if contains(.torExit) { out.append("tor_exit") }
+        if contains(.hosting) { out.append("hosting") }
+        if contains(.publicProxy) { out.append("public_proxy") }
+        if contains(.residentialProxy) { out.append("residential_proxy") }
+        return out
+    }
+}
+
+/// One hit in the operator's reputation table.
+public struct ReputationMatch: Sendable, Hashable, Comparable {
+    public enum Source: String, Sendable, Hashable { case asn, cidr }
+    public var source: Source
+    /// Operator-chosen category, e.g. `hosting`, `vpn`, `tor`, `bad`.
+    public var category: String
+
+    public init(source: Source, category: String) {
+        self.source = source
+        self.category = category
+    }
+
+    public static func < (lhs: ReputationMatch, rhs: ReputationMatch) -> Bool {
+        (lhs.source.rawValue, lhs.category) < (rhs.source.rawValue, rhs.category)
+    }
+}
+
+/// The seam between the engine and a geolocation database. VigilGeo implements it over libmaxminddb;
+/// tests implement it with a table. Must be safe to call from the engine's thread while the database
+/// is being swapped.
+public protocol GeoLookup: Sendable {
+    /// Location, network and anonymity of `address`; `.unknown` parts where the databases have nothing.
+    func lookup(_ address: IPAddress) -> IPIntelligence
+}
