@@ -9,6 +9,7 @@ public struct VigilConfig: Sendable, Equatable {
     public var kafka = KafkaSettings()
     public var http = HTTPSettings()
     public var logging = LoggingSettings()
+    public var security = SecuritySettings()
 
     public init() {}
 }
@@ -203,5 +204,15 @@ public struct LoggingSettings: Sendable, Equatable {
     public enum Format: String, Sendable { case text, json }
     public var format = Format.text
     public var level = "info"
+    public init() {}
+}
+
+/// Secrets are never in the file: only the names of the environment variables that hold them.
+public struct SecuritySettings: Sendable, Equatable {
+    /// Environment variable holding the key for hashing device ids (at least 16 bytes).
+    public var deviceHashKeyEnv = "VIGIL_DEVICE_HASH_KEY"
+    /// `vigil run` refuses to start without the key unless this is true (replay and demo fall back to
+    /// a fixed, public key so their output is reproducible).
+    public var allowDefaultDeviceKey = false
     public init() {}
 }
