@@ -1,0 +1,58 @@
+/// Encodes decisions as `schemas/decision.schema.json`: one JSON object, fields in a fixed order.
+public struct DecisionEncoder: Sendable {
+    public var policy: StepUpPolicy
+
+    public init(policy: PolicySettings) { self.policy = StepUpPolicy(settings: policy) }
+
+    public func encode(_ decision: Decision) -> [UInt8] {
+        var json = JSONWriter(capacity: 768)
+        json.beginObject()
+        json.field("schema", "vigil.decision/1")
+        json.field("decision_id", decision.decisionID)
+        json.field("event_id", decision.eventID)
+        json.field("event_type", decision.eventType.rawValue)
+        json.field("user_id", decision.userID)
+        json.field("role", decision.role.rawValue)
+        json.key("tenant")
+        if let tenant = decision.tenant { json.string(tenant) } else { json.null() }
+        json.field("time", decision.time.rfc3339)
+        json.field("action", decision.action.rawValue)
+        json.stringArray("factors", decision.factors.map(\.rawValue))
+
+        let stepUp = decision.action == .stepUpSoft || decision.action == .stepUpHard
+        json.key("oidc")
+        json.beginObject()
+        json.field("acr_values", policy.acrValues(for: decision.action))
+        json.key("prompt")
+        if stepUp { json.string("login") } else { json.null() }
+        json.key("max_age")
+        if stepUp { json.int(0) } else { json.null() }
+        json.endObject()
+        json.key("saml")
+        json.beginObject()
+        json.field("authn_context_class_ref", policy.samlClassRef(for: decision.action))
+        json.field("force_authn", stepUp)
+        json.endObject()
+
+        json.key("risk")
+        json.beginObject()
+        json.field("score", decision.score)
+        json.field("level", decision.level.rawValue)
+        json.key("reasons")
+        json.beginArray()
+        for reason in decision.reasons {
+            json.beginObject()
+            json.field("signal", reason.signal.rawValue)
+            json.field("points", reason.points)
+            json.field("detail", reason.detail)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        json.stringArray("rules", decision.rules)
+        json.field("policy_version", decision.policyVersion)
+        json.field("expires_at", decision.expiresAt.rfc3339)
+        json.endObject()
+        return json.bytes
+    }
+}

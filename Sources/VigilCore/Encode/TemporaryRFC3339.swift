@@ -1,0 +1,3 @@
+extension Timestamp {
+    var rfc3339: String { String(microseconds) }
+}

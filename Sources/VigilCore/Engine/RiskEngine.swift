@@ -1,0 +1,140 @@
+/// The deterministic heart of Vigil: one validated, enriched event in, at most one decision and any
+/// number of alerts out. Event time is its only clock; no locks, no I/O. A shard owns one engine.
+public struct RiskEngine: Sendable {
+    public private(set) var config: VigilConfig
+    public private(set) var policyVersion: String
+    public internal(set) var state: ShardState
+    let keys: EngineKeys
+    var policy: StepUpPolicy
+
+    public init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey) {
+        self.config = config
+        self.policyVersion = policyVersion
+        self.state = ShardState(allowedLateness: config.engine.allowedLateness)
+        self.keys = EngineKeys(secret: deviceKey)
+        self.policy = StepUpPolicy(settings: config.policy)
+    }
+
+    /// Swaps in a new configuration between two events. State is kept; windows adopt new thresholds
+    /// from the next event on.
+    public mutating func reconfigure(_ config: VigilConfig, policyVersion: String) {
+        self.config = config
+        self.policyVersion = policyVersion
+        self.policy = StepUpPolicy(settings: config.policy)
+        state.watermark.allowedLateness = config.engine.allowedLateness
+    }
+
+    /// What one event produced.
+    public struct Verdict: Sendable {
+        public var decision: Decision?
+        public var alerts: [Alert] = []
+        /// The event was behind the watermark: scored, but state was not changed.
+        public var late = false
+    }
+
+    public mutating func process(_ event: AuthEvent, intel: IPIntelligence?) -> Verdict {
+        let late = state.watermark.isLate(event.time)
+        if late {
+            state.countLate()
+        } else {
+            state.watermark.observe(event.time)
+        }
+        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys, settings: config.engine)
+        var verdict = Verdict(late: late)
+        let userKey = context.userKey
+        var user = state.users[userKey] ?? UserState(lastSeen: event.time)
+
+        switch event.type {
+        case .login where event.outcome == .success, .sensitiveAction:
+            let assessment = assess(context, user: user)
+            verdict.decision = decide(context, assessment: assessment, user: user, at: event.time)
+            if !late {
+                detectOnSuccess(context, assessment: assessment, decision: verdict.decision, user: &user, into: &verdict.alerts)
+                if event.type == .login { learn(context, assessment: assessment, user: &user) }
+            }
+        case .login:
+            if !late { recordFailure(context, user: &user, into: &verdict.alerts) }
+        case .mfaChallenge:
+            if !late, event.mfa?.factor.isPush == true { recordPushSent(context, user: &user, into: &verdict.alerts) }
+        case .mfaResult:
+            if !late { recordMFAResult(context, user: &user, into: &verdict.alerts) }
+        case .passwordResetRequest:
+            if !late { recordResetRequest(context, user: &user, into: &verdict.alerts) }
+        case .passwordResetComplete:
+            if !late, event.outcome != .failure {
+                user.lastResetCompleted = max(user.lastResetCompleted ?? event.time, event.time)
+            }
+        }
+
+        if !late {
+            if user.lastSeen < event.time { user.lastSeen = event.time }
+            state.users[userKey] = user
+            state.sweepIfDue(settings: config.engine)
+        }
+        return verdict
+    }
+
+    public var userCount: Int { state.users.count }
+}
+
+/// Keys derived from the operator's secret, one per purpose.
+struct EngineKeys: Sendable {
+    let user: SipHashKey
+    let device: SipHashKey
+    let domain: SipHashKey
+    let identifier: SipHashKey
+
+    init(secret: SipHashKey) {
+        user = secret.derived(1)
+        device = secret.derived(2)
+        domain = secret.derived(3)
+        // Public ids (decision ids, finding uids) must not depend on the secret: the same input
+        // gives the same ids on every deployment, so downstream deduplication works across replays.
+        identifier = SipHashKey.publicDefault.derived(4)
+    }
+}
+
+/// Per-event values computed once and shared by the signals, detectors and policy.
+struct EventContext {
+    let event: AuthEvent
+    let intel: IPIntelligence
+    let userKey: UInt64
+    /// The address aggregated for per-source state (IPv6 to /64).
+    let sourceKey: IPAddress?
+    /// Keyed hash of `device.id`; the raw id never enters state.
+    let deviceKey: UInt64?
+    let settings: EngineSettings
+
+    init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys, settings: EngineSettings) {
+        self.event = event
+        self.intel = intel
+        var hasher = SipHashState(key: keys.user)
+        hasher.append(event.tenant ?? "")
+        hasher.append(event.user.id)
+        self.userKey = hasher.finalize()
+        self.sourceKey = event.ip?.sourceKey
+        if let id = event.device?.id, !id.isEmpty {
+            self.deviceKey = keys.device.hash(id)
+        } else {
+            self.deviceKey = nil
+        }
+        self.settings = settings
+    }
+
+    /// Anonymous by database flags or by a reputation category that means the same.
+    var anonymity: AnonymityFlags {
+        var flags = intel.anonymity
+        for match in intel.reputation {
+            switch match.category {
+            case "vpn": flags.insert(.vpn)
+            case "tor": flags.insert(.torExit)
+            case "hosting": flags.insert(.hosting)
+            case "proxy": flags.insert(.publicProxy)
+            default: break
+            }
+        }
+        return flags
+    }
+
+    var observedSource: ObservedSource? { event.ip.map { ObservedSource(ip: $0, intel: intel) } }
+}

@@ -1,0 +1,117 @@
+/// Turns a score into an action and the factors to offer: the role table first, then hard rules that
+/// can only raise the action. Pure and table-driven so a reviewer can check it against the runbook.
+public struct StepUpPolicy: Sendable {
+    public var settings: PolicySettings
+
+    public init(settings: PolicySettings) { self.settings = settings }
+
+    /// Facts beyond the score that hard rules look at.
+    public struct Context: Sendable {
+        public var role: UserRole
+        public var isSensitiveAction: Bool
+        public var compromisedCredential: Bool
+        public var torExit: Bool
+        public var withinPostResetWindow: Bool
+        public var pushBombingActive: Bool
+
+        public init(
+            role: UserRole, isSensitiveAction: Bool, compromisedCredential: Bool, torExit: Bool,
+            withinPostResetWindow: Bool, pushBombingActive: Bool
+        ) {
+            self.role = role
+            self.isSensitiveAction = isSensitiveAction
+            self.compromisedCredential = compromisedCredential
+            self.torExit = torExit
+            self.withinPostResetWindow = withinPostResetWindow
+            self.pushBombingActive = pushBombingActive
+        }
+    }
+
+    public struct Outcome: Sendable, Equatable {
+        public var action: DecisionAction
+        public var factors: [MFAFactor]
+        public var rules: [String]
+    }
+
+    /// The role table: action per risk level.
+    public static func baseAction(role: UserRole, level: RiskLevel) -> DecisionAction {
+        switch (role, level) {
+        case (.standard, .low): .allow
+        case (.standard, .medium): .stepUpSoft
+        case (.standard, .high): .stepUpHard
+        case (.admin, .low), (.finance, .low): .allow
+        case (.admin, _), (.finance, _): .stepUpHard
+        case (.contractor, .high): .stepUpHard
+        case (.contractor, _): .stepUpSoft
+        case (.service, .high): .deny
+        case (.service, _): .allow
+        }
+    }
+
+    public func decide(level: RiskLevel, context: Context) -> Outcome {
+        var action = Self.baseAction(role: context.role, level: level)
+        var rules: [String] = []
+        func raise(to minimum: DecisionAction, rule: String) {
+            if action < minimum {
+                action = minimum
+                rules.append(rule)
+            }
+        }
+        if context.isSensitiveAction && (context.role == .admin || context.role == .finance) {
+            raise(to: .stepUpHard, rule: "privileged_sensitive_action_requires_phishing_resistant")
+        }
+        if context.withinPostResetWindow {
+            raise(to: .stepUpSoft, rule: "post_reset_requires_step_up")
+            if level == .high { raise(to: .stepUpHard, rule: "post_reset_high_risk_requires_phishing_resistant") }
+        }
+        if context.compromisedCredential {
+            raise(to: .stepUpHard, rule: "compromised_credential_requires_phishing_resistant")
+        }
+        if context.torExit && context.role == .admin {
+            raise(to: .deny, rule: "admin_from_tor_denied")
+        }
+        if context.role == .service && (action == .stepUpSoft || action == .stepUpHard) {
+            action = .deny
+            rules.append("service_account_cannot_step_up")
+        }
+        if context.role == .service && action == .deny && level == .high && rules.isEmpty {
+            rules.append("service_account_high_risk_denied")
+        }
+        return Outcome(action: action, factors: factors(for: action, context: context), rules: rules)
+    }
+
+    /// Factors offered for a step-up, strongest first.
+    func factors(for action: DecisionAction, context: Context) -> [MFAFactor] {
+        switch action {
+        case .allow, .deny:
+            return []
+        case .stepUpHard:
+            return [.passkey, .webauthn]
+        case .stepUpSoft:
+            var offered: [MFAFactor] = [.passkey, .webauthn, .pushNumberMatch, .totp, .sms, .email]
+            if context.role == .admin || context.role == .finance || context.role == .contractor {
+                offered.removeAll { $0 == .sms || $0 == .email }
+            }
+            if context.pushBombingActive { offered.removeAll { $0.isPush } }
+            return offered
+        }
+    }
+
+    /// OIDC `acr_values` for the action.
+    public func acrValues(for action: DecisionAction) -> String {
+        switch action {
+        case .allow: settings.acrNone
+        case .stepUpSoft: settings.acrSoft
+        case .stepUpHard, .deny: settings.acrHard
+        }
+    }
+
+    /// SAML `AuthnContextClassRef` for the action.
+    public func samlClassRef(for action: DecisionAction) -> String {
+        switch action {
+        case .allow: settings.samlNone
+        case .stepUpSoft: settings.samlSoft
+        case .stepUpHard, .deny: settings.samlHard
+        }
+    }
+}

@@ -1,0 +1,277 @@
+/// The alert detectors. Each records the event into the windows it reads, checks its threshold and,
+/// unless an alert of the same kind is still held for the subject, emits one alert and holds it for
+/// one window.
+extension RiskEngine {
+    func detectOnSuccess(
+        _ context: EventContext, assessment: Assessment, decision: Decision?, user: inout UserState,
+        into alerts: inout [Alert]
+    ) {
+        let event = context.event
+        let rules = config.engine.alerts
+        if rules.impossibleTravel.enabled, assessment.travelIsImpossible, let anchor = user.lastLogin,
+            let travel = assessment.travel
+        {
+            var sources = [ObservedSource(ip: anchor.ip, intel: IPIntelligence(location: anchor.location, network: anchor.network, anonymity: anchor.anonymity))]
+            if let current = context.observedSource { sources.append(current) }
+            alerts.append(
+                makeAlert(
+                    .impossibleTravel, scope: .account, subject: event.user.id, context: context, severity: .high,
+                    title: "Impossible travel",
+                    message: "\(event.user.id) logged in from \(place(anchor.location)) and \(place(context.intel.location)) "
+                        + "\(duration(travel.elapsedSeconds)) apart (\(Int(travel.speedKmh.rounded())) km/h)",
+                    windowStart: min(anchor.time, event.time),
+                    evidence: [EvidenceEvent(eventID: anchor.eventID, time: anchor.time), EvidenceEvent(eventID: event.eventID, time: event.time)],
+                    sources: sources,
+                    details: [
+                        ("distance_km", .double(rounded(travel.distanceKm))),
+                        ("adjusted_distance_km", .double(rounded(travel.adjustedDistanceKm))),
+                        ("previous_accuracy_radius_km", .double(travel.previousRadiusKm)),
+                        ("current_accuracy_radius_km", .double(travel.currentRadiusKm)),
+                        ("elapsed_seconds", .double(rounded(travel.elapsedSeconds))),
+                        ("speed_kmh", .double(rounded(travel.speedKmh))),
+                        ("max_speed_kmh", .double(config.engine.signals.maxSpeedKmh)),
+                        ("min_distance_km", .double(config.engine.signals.minDistanceKm)),
+                    ]))
+        }
+
+        if rules.takeoverAfterReset.enabled, event.type == .login, assessment.withinPostResetWindow,
+            user.successfulLogins > 0, assessment.isNewDevice || assessment.isNewCountry,
+            let reset = user.lastResetCompleted, !user.holds.holds(.takeoverAfterReset, at: event.time)
+        {
+            var what: [String] = []
+            if assessment.isNewDevice { what.append("a new device") }
+            if assessment.isNewCountry { what.append("a new country (\(context.intel.location?.countryCode ?? "?"))") }
+            alerts.append(
+                makeAlert(
+                    .takeoverAfterReset, scope: .account, subject: event.user.id, context: context, severity: .high,
+                    title: "Login from new device or country after password reset",
+                    message: "\(event.user.id) logged in from \(what.joined(separator: " and ")) "
+                        + "\(duration(event.time.since(reset).seconds)) after a password reset",
+                    windowStart: reset, evidence: [EvidenceEvent(eventID: event.eventID, time: event.time)],
+                    sources: context.observedSource.map { [$0] } ?? [],
+                    details: [
+                        ("new_device", .bool(assessment.isNewDevice)), ("new_country", .bool(assessment.isNewCountry)),
+                        ("reset_time_ms", .int(reset.milliseconds)),
+                    ]))
+            user.holds.hold(.takeoverAfterReset, until: reset + config.engine.postResetWindow)
+        }
+
+        if let decision, decision.role == .service, decision.level == .high, decision.action == .deny,
+            !user.holds.holds(.serviceAccountHighRisk, at: event.time)
+        {
+            alerts.append(
+                makeAlert(
+                    .serviceAccountHighRisk, scope: .account, subject: event.user.id, context: context, severity: .high,
+                    title: "High-risk service account login denied",
+                    message: "service account \(event.user.id) scored \(decision.score) and was denied: "
+                        + decision.reasons.map(\.signal.rawValue).joined(separator: ", "),
+                    windowStart: event.time, evidence: [EvidenceEvent(eventID: event.eventID, time: event.time)],
+                    sources: context.observedSource.map { [$0] } ?? [],
+                    details: [("score", .int(Int64(decision.score)))]))
+            user.holds.hold(.serviceAccountHighRisk, until: event.time + Self.serviceAlertHold)
+        }
+    }
+
+    /// One service-account alert per account per hour: the deny already protects, the alert informs.
+    static let serviceAlertHold = Duration.hours(1)
+
+    mutating func recordFailure(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
+        let event = context.event
+        let signals = config.engine.signals
+        let rules = config.engine.alerts
+        user.failures.record(event.time, eventID: event.eventID, capacity: signals.failedAttemptsThreshold)
+        guard let sourceKey = context.sourceKey else { return }
+        var source = state.sources[sourceKey] ?? SourceState(lastSeen: event.time)
+        source.lastSeen = max(source.lastSeen, event.time)
+        source.failures.record(event.time, eventID: event.eventID, capacity: rules.stuffingAttempts)
+        source.failingUsers.record(
+            context.userKey, at: event.time, eventID: event.eventID,
+            capacity: max(rules.stuffingDistinctUsers, signals.sprayingDistinctUsers))
+
+        if rules.credentialStuffing.enabled, !source.holds.holds(.credentialStuffing, at: event.time) {
+            let end = max(event.time, source.failures.latest ?? event.time)
+            let start = end - rules.stuffingWindow
+            let attempts = source.failures.entries(from: start, through: end)
+            let users = source.failingUsers.distinctCount(from: start, through: end)
+            if attempts.count >= rules.stuffingAttempts && users >= rules.stuffingDistinctUsers {
+                let windowStart = attempts.first?.time ?? event.time
+                alerts.append(
+                    makeAlert(
+                        .credentialStuffing, scope: .sourceIP, subject: sourceKey.description, context: context,
+                        severity: .high, title: "Credential stuffing from one source",
+                        message: "\(sourceKey) failed \(attempts.count) logins for \(users) accounts within "
+                            + duration(rules.stuffingWindow.seconds),
+                        windowStart: windowStart, evidence: attempts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                        sources: context.observedSource.map { [$0] } ?? [],
+                        details: [
+                            ("attempts", .int(Int64(attempts.count))), ("distinct_users", .int(Int64(users))),
+                            ("window_seconds", .int(Int64(rules.stuffingWindow.seconds))),
+                        ]))
+                source.holds.hold(.credentialStuffing, until: event.time + rules.stuffingWindow)
+            }
+        }
+        source.holds.expire(before: event.time)
+        state.sources[sourceKey] = source
+    }
+
+    func recordPushSent(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
+        let rules = config.engine.alerts
+        user.pushesSent.record(
+            context.event.time, eventID: context.event.eventID,
+            capacity: max(rules.pushBombingPushes, config.engine.signals.pushBurstThreshold))
+        checkPushBombing(context, user: &user, into: &alerts)
+    }
+
+    func recordMFAResult(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
+        let event = context.event
+        guard let mfa = event.mfa, let result = mfa.result else { return }
+        let rules = config.engine.alerts
+        guard mfa.factor.isPush else {
+            if result == .failed || result == .denied {
+                user.failures.record(event.time, eventID: event.eventID, capacity: config.engine.signals.failedAttemptsThreshold)
+            }
+            return
+        }
+        switch result {
+        case .denied, .timeout, .failed:
+            user.pushFailures.record(
+                event.time, eventID: event.eventID,
+                capacity: max(rules.pushBombingFailures, rules.mfaFatigueFailures, config.engine.signals.pushBurstThreshold))
+            checkPushBombing(context, user: &user, into: &alerts)
+        case .approved:
+            guard rules.mfaFatigueAccepted.enabled, !user.holds.holds(.mfaFatigueAccepted, at: event.time) else { return }
+            let failures = user.pushFailures.entries(from: event.time - rules.mfaFatigueWindow, through: event.time)
+            guard failures.count >= rules.mfaFatigueFailures else { return }
+            let evidence = failures.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) } + [EvidenceEvent(eventID: event.eventID, time: event.time)]
+            alerts.append(
+                makeAlert(
+                    .mfaFatigueAccepted, scope: .account, subject: event.user.id, context: context, severity: .critical,
+                    title: "Push approved after repeated denials (MFA fatigue)",
+                    message: "\(event.user.id) approved a push after \(failures.count) denied or unanswered pushes within "
+                        + duration(rules.mfaFatigueWindow.seconds),
+                    windowStart: failures.first?.time ?? event.time, evidence: evidence,
+                    sources: context.observedSource.map { [$0] } ?? [],
+                    details: [("failures_before_approval", .int(Int64(failures.count))), ("window_seconds", .int(Int64(rules.mfaFatigueWindow.seconds)))]))
+            user.holds.hold(.mfaFatigueAccepted, until: event.time + rules.mfaFatigueWindow)
+        }
+    }
+
+    private func checkPushBombing(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
+        let event = context.event
+        let rules = config.engine.alerts
+        guard rules.pushBombing.enabled, !user.holds.holds(.pushBombing, at: event.time) else { return }
+        let end = max(event.time, user.pushFailures.latest ?? event.time, user.pushesSent.latest ?? event.time)
+        let start = end - rules.pushBombingWindow
+        let failures = user.pushFailures.entries(from: start, through: end)
+        let pushes = user.pushesSent.entries(from: start, through: end)
+        let byFailures = failures.count >= rules.pushBombingFailures
+        guard byFailures || pushes.count >= rules.pushBombingPushes else { return }
+        let contributing = byFailures ? failures : pushes
+        alerts.append(
+            makeAlert(
+                .pushBombing, scope: .account, subject: event.user.id, context: context, severity: .high,
+                title: "Push bombing (MFA fatigue attack)",
+                message: byFailures
+                    ? "\(event.user.id) denied or ignored \(failures.count) pushes within \(duration(rules.pushBombingWindow.seconds))"
+                    : "\(pushes.count) pushes sent to \(event.user.id) within \(duration(rules.pushBombingWindow.seconds))",
+                windowStart: contributing.first?.time ?? event.time,
+                evidence: contributing.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                sources: context.observedSource.map { [$0] } ?? [],
+                details: [
+                    ("pushes_sent", .int(Int64(pushes.count))), ("push_failures", .int(Int64(failures.count))),
+                    ("window_seconds", .int(Int64(rules.pushBombingWindow.seconds))),
+                ]))
+        user.holds.hold(.pushBombing, until: event.time + rules.pushBombingWindow)
+        user.pushBombingUntil = event.time + rules.pushBombingWindow
+    }
+
+    mutating func recordResetRequest(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
+        let event = context.event
+        let rules = config.engine.alerts
+        user.resetRequests.record(event.time, eventID: event.eventID, capacity: rules.resetAbuseAccount)
+        if rules.resetAbuse.enabled, !user.holds.holds(.resetAbuse, at: event.time) {
+            let end = max(event.time, user.resetRequests.latest ?? event.time)
+            let requests = user.resetRequests.entries(from: end - rules.resetAbuseWindow, through: end)
+            if requests.count >= rules.resetAbuseAccount {
+                alerts.append(resetAbuseAlert(
+                    context, scope: .account, subject: event.user.id,
+                    evidence: requests.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                    what: "\(requests.count) password reset requests for \(event.user.id)"))
+                user.holds.hold(.resetAbuse, until: event.time + rules.resetAbuseWindow)
+            }
+        }
+        if let sourceKey = context.sourceKey {
+            var source = state.sources[sourceKey] ?? SourceState(lastSeen: event.time)
+            source.lastSeen = max(source.lastSeen, event.time)
+            source.resetAccounts.record(context.userKey, at: event.time, eventID: event.eventID, capacity: rules.resetAbuseSourceIP)
+            if rules.resetAbuse.enabled, !source.holds.holds(.resetAbuse, at: event.time) {
+                let end = max(event.time, source.resetAccounts.latest ?? event.time)
+                let accounts = source.resetAccounts.distinct(from: end - rules.resetAbuseWindow, through: end)
+                if accounts.count >= rules.resetAbuseSourceIP {
+                    alerts.append(resetAbuseAlert(
+                        context, scope: .sourceIP, subject: sourceKey.description,
+                        evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                        what: "\(sourceKey) requested password resets for \(accounts.count) accounts"))
+                    source.holds.hold(.resetAbuse, until: event.time + rules.resetAbuseWindow)
+                }
+            }
+            state.sources[sourceKey] = source
+        }
+        if let domain = event.user.emailDomain {
+            var hasher = SipHashState(key: keys.domain)
+            hasher.append(event.tenant ?? "")
+            hasher.append(domain)
+            let domainKey = hasher.finalize()
+            var entry = state.domains[domainKey] ?? DomainState(lastSeen: event.time)
+            entry.lastSeen = max(entry.lastSeen, event.time)
+            entry.resetAccounts.record(context.userKey, at: event.time, eventID: event.eventID, capacity: rules.resetAbuseEmailDomain)
+            if rules.resetAbuse.enabled, !entry.holds.holds(.resetAbuse, at: event.time) {
+                let end = max(event.time, entry.resetAccounts.latest ?? event.time)
+                let accounts = entry.resetAccounts.distinct(from: end - rules.resetAbuseWindow, through: end)
+                if accounts.count >= rules.resetAbuseEmailDomain {
+                    alerts.append(resetAbuseAlert(
+                        context, scope: .emailDomain, subject: domain,
+                        evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                        what: "password resets requested for \(accounts.count) accounts of \(domain)"))
+                    entry.holds.hold(.resetAbuse, until: event.time + rules.resetAbuseWindow)
+                }
+            }
+            state.domains[domainKey] = entry
+        }
+    }
+
+    private func resetAbuseAlert(
+        _ context: EventContext, scope: AlertScope, subject: String, evidence: [EvidenceEvent], what: String
+    ) -> Alert {
+        let rules = config.engine.alerts
+        let threshold: Int
+        switch scope {
+        case .account: threshold = rules.resetAbuseAccount
+        case .sourceIP: threshold = rules.resetAbuseSourceIP
+        case .emailDomain: threshold = rules.resetAbuseEmailDomain
+        }
+        return makeAlert(
+            .resetAbuse, scope: scope, subject: subject, context: context, severity: scope == .account ? .medium : .high,
+            title: "Password reset abuse (\(scope.rawValue))",
+            message: "\(what) within \(duration(rules.resetAbuseWindow.seconds))",
+            windowStart: evidence.map(\.time).min() ?? context.event.time, evidence: evidence,
+            sources: context.observedSource.map { [$0] } ?? [],
+            details: [
+                ("scope", .string(scope.rawValue)), ("count", .int(Int64(evidence.count))),
+                ("threshold", .int(Int64(threshold))), ("window_seconds", .int(Int64(rules.resetAbuseWindow.seconds))),
+            ])
+    }
+
+    private func makeAlert(
+        _ kind: AlertKind, scope: AlertScope, subject: String, context: EventContext, severity: AlertSeverity,
+        title: String, message: String, windowStart: Timestamp, evidence: [EvidenceEvent], sources: [ObservedSource],
+        details: [(String, DetailValue)]
+    ) -> Alert {
+        Alert(
+            kind: kind, scope: scope, subject: subject, tenant: context.event.tenant, severity: severity, title: title,
+            message: message, time: context.event.time, windowStart: windowStart, evidence: evidence,
+            userID: scope == .account ? context.event.user.id : nil, sources: sources, details: details)
+    }
+}
+
+private func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }

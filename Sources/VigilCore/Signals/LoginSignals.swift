@@ -1,0 +1,226 @@
+/// What the signals found for a successful login or sensitive action, kept for the detectors,
+/// the policy and the baseline update so nothing is computed twice.
+struct Assessment {
+    var reasons: [Reason] = []
+    var isNewDevice = false
+    var isNewCountry = false
+    var countryKey: UInt64?
+    var networkKey: UInt64?
+    var travel: TravelAssessment?
+    var travelIsImpossible = false
+    var withinPostResetWindow = false
+    var pushBombingActive = false
+
+    var score: Int { min(100, max(0, reasons.reduce(0) { $0 + $1.points })) }
+}
+
+extension RiskEngine {
+    /// Evaluates every enabled signal against the user's baseline and the source's recent history.
+    func assess(_ context: EventContext, user: UserState) -> Assessment {
+        let event = context.event
+        let signals = config.engine.signals
+        let engine = config.engine
+        var result = Assessment()
+        func fire(_ signal: SignalName, _ weight: SignalWeight, _ detail: String, points: Int? = nil) {
+            guard weight.enabled else { return }
+            result.reasons.append(Reason(signal: signal, points: points ?? weight.points, detail: detail))
+        }
+
+        let learning = user.successfulLogins < UInt32(max(0, engine.learningLogins))
+        let location = context.intel.location
+        let anonymity = context.anonymity
+
+        if event.credentialCompromised {
+            fire(.compromisedCredential, signals.compromisedCredential, "credential flagged as compromised by the breach feed")
+        }
+
+        // Travel from the last successful login, unless either end is anonymous.
+        if let anchor = user.lastLogin, event.ip != nil,
+            let travel = TravelAssessment(from: anchor.location, at: anchor.time, to: location, at: event.time)
+        {
+            result.travel = travel
+            let impossible = travel.isImpossible(maxSpeedKmh: signals.maxSpeedKmh, minDistanceKm: signals.minDistanceKm)
+            if impossible && anonymity.isEmpty && anchor.anonymity.isEmpty {
+                result.travelIsImpossible = true
+                fire(
+                    .impossibleTravel, signals.impossibleTravel,
+                    "\(place(anchor.location)) → \(place(location)): \(Int(travel.adjustedDistanceKm.rounded())) km "
+                        + "after accuracy radii in \(duration(travel.elapsedSeconds)), \(Int(travel.speedKmh.rounded())) km/h")
+            } else if impossible && anonymity.isEmpty {
+                fire(
+                    .anonymousIP, signals.anonymousIP,
+                    "travel from \(place(anchor.location)) not assessed: previous login via anonymous IP "
+                        + "(\(anchor.anonymity.names.joined(separator: ",")))", points: 0)
+            }
+        }
+
+        if !anonymity.isEmpty {
+            let tor = anonymity.contains(.torExit)
+            fire(
+                .anonymousIP, signals.anonymousIP, "source is \(anonymity.names.joined(separator: ","))",
+                points: signals.anonymousIP.points + (tor ? signals.torExtraPoints : 0))
+        }
+        let cidrCategories = context.intel.reputation.filter { $0.source == .cidr }.map(\.category)
+        if !cidrCategories.isEmpty {
+            fire(.ipReputation, signals.ipReputation, "address listed as \(cidrCategories.joined(separator: ","))")
+        }
+        let asnCategories = context.intel.reputation.filter { $0.source == .asn }.map(\.category)
+        if !asnCategories.isEmpty, let network = context.intel.network {
+            fire(.asnReputation, signals.asnReputation, "AS\(network.number) listed as \(asnCategories.joined(separator: ","))")
+        }
+
+        // Novelty against the baseline.
+        if let deviceKey = context.deviceKey {
+            if let seen = user.devices.lastSeen(deviceKey) {
+                result.isNewDevice = event.time.since(seen) > engine.newDeviceAfter
+            } else {
+                result.isNewDevice = true
+            }
+        } else {
+            result.isNewDevice = true
+        }
+        if let code = location?.countryCode {
+            result.countryKey = Self.packCountry(code)
+            result.isNewCountry = user.countries.lastSeen(result.countryKey!) == nil
+        }
+        if let network = context.intel.network {
+            result.networkKey = UInt64(network.number)
+        }
+        let isNewNetwork = result.networkKey.map { user.networks.lastSeen($0) == nil } ?? false
+        if learning {
+            fire(
+                .firstLogin, signals.firstLogin,
+                "no baseline yet: \(user.successfulLogins) of \(engine.learningLogins) successful logins seen")
+        } else {
+            if result.isNewDevice {
+                fire(
+                    .newDevice, signals.newDevice,
+                    context.deviceKey == nil
+                        ? "no device id supplied" : "device not seen for this user in \(days(engine.newDeviceAfter))")
+            }
+            if result.isNewCountry, let code = location?.countryCode {
+                fire(.newCountry, signals.newCountry, "first login from \(code)")
+            }
+            if isNewNetwork, let network = context.intel.network {
+                fire(.newASN, signals.newASN, "first login from AS\(network.number)\(network.organization.map { " (\($0))" } ?? "")")
+            }
+        }
+
+        // Recent history of the user and the source.
+        let failures = user.failures.count(from: event.time - signals.failedAttemptsWindow, through: event.time)
+        if failures >= signals.failedAttemptsThreshold {
+            fire(.failedAttempts, signals.failedAttempts, "\(failures) failed attempts in \(duration(signals.failedAttemptsWindow.seconds))")
+        }
+        if let sourceKey = context.sourceKey, let source = state.sources[sourceKey] {
+            let users = source.failingUsers.distinctCount(from: event.time - signals.sprayingWindow, through: event.time)
+            if users >= signals.sprayingDistinctUsers {
+                fire(.sourceIPSpraying, signals.sourceIPSpraying, "source failed for \(users) users in \(duration(signals.sprayingWindow.seconds))")
+            }
+        }
+        let pushStart = event.time - signals.pushBurstWindow
+        let pushes = user.pushesSent.count(from: pushStart, through: event.time)
+        let pushFailures = user.pushFailures.count(from: pushStart, through: event.time)
+        if max(pushes, pushFailures) >= signals.pushBurstThreshold {
+            fire(
+                .pushBurst, signals.pushBurst,
+                "\(pushes) pushes sent, \(pushFailures) denied or unanswered in \(duration(signals.pushBurstWindow.seconds))")
+        }
+        if let reset = user.lastResetCompleted, event.time >= reset, event.time.since(reset) <= engine.postResetWindow {
+            result.withinPostResetWindow = true
+            fire(.recentPasswordReset, signals.recentPasswordReset, "password reset \(duration(event.time.since(reset).seconds)) ago")
+        }
+        if case .other(let name) = event.action {
+            fire(.unknownSensitiveAction, signals.unknownSensitiveAction, "unrecognised sensitive action \"\(name.prefix(64))\"")
+        }
+        if let until = user.pushBombingUntil, event.time < until { result.pushBombingActive = true }
+
+        result.reasons.sort { $0.signal < $1.signal }
+        return result
+    }
+
+    func decide(_ context: EventContext, assessment: Assessment, user: UserState, at time: Timestamp) -> Decision {
+        let event = context.event
+        let score = assessment.score
+        let level = RiskLevel(score: score, policy: config.policy)
+        let outcome = policy.decide(
+            level: level,
+            context: StepUpPolicy.Context(
+                role: event.user.role, isSensitiveAction: event.type == .sensitiveAction,
+                compromisedCredential: event.credentialCompromised, torExit: context.anonymity.contains(.torExit),
+                withinPostResetWindow: assessment.withinPostResetWindow, pushBombingActive: assessment.pushBombingActive))
+        return Decision(
+            decisionID: Identifiers.uuid(keys.identifier, "decision", event.tenant ?? "", event.eventID),
+            eventID: event.eventID, eventType: event.type, userID: event.user.id, role: event.user.role,
+            tenant: event.tenant, time: event.time, action: outcome.action, factors: outcome.factors, score: score,
+            level: level, reasons: assessment.reasons, rules: outcome.rules, policyVersion: policyVersion,
+            expiresAt: event.time + config.policy.decisionTTL)
+    }
+
+    /// Updates the baseline with a successful login (never with a late one).
+    func learn(_ context: EventContext, assessment: Assessment, user: inout UserState) {
+        let event = context.event
+        let engine = config.engine
+        user.successfulLogins &+= 1
+        if let deviceKey = context.deviceKey {
+            user.devices.record(deviceKey, at: event.time, capacity: engine.maxDevicesPerUser)
+        }
+        if let country = assessment.countryKey {
+            user.countries.record(country, at: event.time, capacity: engine.maxCountriesPerUser)
+        }
+        if let network = assessment.networkKey {
+            user.networks.record(network, at: event.time, capacity: engine.maxASNsPerUser)
+        }
+        if let ip = event.ip, user.lastLogin.map({ $0.time <= event.time }) ?? true {
+            user.lastLogin = LoginAnchor(
+                time: event.time, eventID: event.eventID, ip: ip, location: context.intel.location,
+                network: context.intel.network, anonymity: context.anonymity)
+        }
+    }
+
+    /// Two ASCII letters packed into an integer key.
+    static func packCountry(_ code: String) -> UInt64 {
+        var key: UInt64 = 0
+        for byte in code.utf8.prefix(8) { key = key << 8 | UInt64(byte) }
+        return key
+    }
+}
+
+func place(_ location: GeoLocation?) -> String {
+    guard let location else { return "unknown location" }
+    switch (location.city, location.countryCode) {
+    case let (city?, country?): return "\(city), \(country)"
+    case let (nil, country?): return country
+    case let (city?, nil): return city
+    default: return "unknown location"
+    }
+}
+
+/// Compact human durations for reason details: `45s`, `30m`, `5h`, `2d`.
+func duration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    if s < 120 { return "\(s)s" }
+    if s < 7200 { return "\(s / 60)m" }
+    if s < 172_800 { return "\(s / 3600)h" }
+    return "\(s / 86_400)d"
+}
+
+func days(_ span: Duration) -> String { "\(span.microseconds / 86_400_000_000) days" }
+
+/// Deterministic public identifiers derived from content.
+enum Identifiers {
+    /// A UUID-formatted (version 8, RFC 9562) id from the given parts.
+    static func uuid(_ key: SipHashKey, _ parts: String...) -> String {
+        var a = SipHashState(key: key, tweak: 1)
+        var b = SipHashState(key: key, tweak: 2)
+        for part in parts {
+            a.append(part)
+            b.append(part)
+        }
+        var high = a.finalize()
+        var low = b.finalize()
+        high = (high & ~0xF000) | 0x8000  // version 8
+        low = (low & ~(0xC000_0000_0000_0000)) | 0x8000_0000_0000_0000  // RFC variant
+        let h = high.hex16, l = low.hex16
+        return "\(h.prefix(8))-\(h.dropFirst(8).prefix(4))-\(h.suffix(4))-\(l.prefix(4))-\(l.suffix(12))"
+    }
+}

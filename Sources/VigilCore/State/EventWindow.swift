@@ -1,0 +1,138 @@
+/// The most recent `capacity` occurrences of something, by event time, with the ids of the events
+/// behind them (alert evidence). Exact for "at least N within W" as long as N ≤ capacity, because the
+/// N-th most recent occurrence decides it. Kept sorted, so events inside the allowed lateness land in
+/// their place.
+public struct EventWindow: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var time: Timestamp
+        public var eventID: String
+    }
+
+    public private(set) var entries: [Entry] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Records an occurrence, keeping at most `capacity` (the largest threshold that reads this window;
+    /// passed per call so a reload that raises a threshold takes effect at once).
+    public mutating func record(_ time: Timestamp, eventID: String, capacity: Int) {
+        var index = entries.count
+        while index > 0 && entries[index - 1].time > time { index -= 1 }
+        while entries.count >= max(1, capacity) {
+            if index == 0 { return }  // older than everything we keep
+            entries.remove(at: 0)
+            index -= 1
+        }
+        entries.insert(Entry(time: time, eventID: eventID), at: index)
+    }
+
+    /// Occurrences at or after `start` and at or before `end`.
+    public func count(from start: Timestamp, through end: Timestamp) -> Int {
+        var total = 0
+        for entry in entries.reversed() {
+            if entry.time < start { break }
+            if entry.time <= end { total += 1 }
+        }
+        return total
+    }
+
+    public func entries(from start: Timestamp, through end: Timestamp) -> [Entry] {
+        entries.filter { $0.time >= start && $0.time <= end }
+    }
+
+    /// Drops occurrences before `time`.
+    public mutating func forget(before time: Timestamp) {
+        if let first = entries.firstIndex(where: { $0.time >= time }) {
+            if first > 0 { entries.removeFirst(first) }
+        } else {
+            entries.removeAll()
+        }
+    }
+
+    public var latest: Timestamp? { entries.last?.time }
+}
+
+/// The distinct keys (users, accounts) seen most recently, each with its last time and the id of that
+/// event. Exact for "at least N distinct within W" while N ≤ capacity: the least recently seen key is
+/// the one evicted.
+public struct DistinctWindow: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var key: UInt64
+        public var time: Timestamp
+        public var eventID: String
+    }
+
+    public private(set) var entries: [Entry] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    public mutating func record(_ key: UInt64, at time: Timestamp, eventID: String, capacity: Int) {
+        if let index = entries.firstIndex(where: { $0.key == key }) {
+            if entries[index].time <= time {
+                entries[index].time = time
+                entries[index].eventID = eventID
+            }
+            return
+        }
+        while entries.count >= max(1, capacity) {
+            var oldest = 0
+            for index in entries.indices where entries[index].time < entries[oldest].time { oldest = index }
+            if entries[oldest].time > time { return }
+            entries.remove(at: oldest)
+        }
+        entries.append(Entry(key: key, time: time, eventID: eventID))
+    }
+
+    public func distinct(from start: Timestamp, through end: Timestamp) -> [Entry] {
+        entries.filter { $0.time >= start && $0.time <= end }.sorted { ($0.time, $0.key) < ($1.time, $1.key) }
+    }
+
+    public func distinctCount(from start: Timestamp, through end: Timestamp) -> Int {
+        var total = 0
+        for entry in entries where entry.time >= start && entry.time <= end { total += 1 }
+        return total
+    }
+
+    public mutating func forget(before time: Timestamp) {
+        entries.removeAll { $0.time < time }
+    }
+
+    public var latest: Timestamp? { entries.map(\.time).max() }
+}
+
+/// A bounded set of things a user has been seen with (devices, countries, networks) and when last.
+/// When full, the least recently seen is forgotten, so the set follows the user's current habits.
+public struct SeenSet: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var key: UInt64
+        public var lastSeen: Timestamp
+    }
+
+    public private(set) var entries: [Entry] = []
+
+    public init() {}
+
+    public func lastSeen(_ key: UInt64) -> Timestamp? {
+        for entry in entries where entry.key == key { return entry.lastSeen }
+        return nil
+    }
+
+    /// Records `key` at `time`; never moves a last-seen time backwards.
+    public mutating func record(_ key: UInt64, at time: Timestamp, capacity: Int) {
+        if let index = entries.firstIndex(where: { $0.key == key }) {
+            if entries[index].lastSeen < time { entries[index].lastSeen = time }
+            return
+        }
+        if entries.count >= max(1, capacity) {
+            var oldest = 0
+            for index in entries.indices where entries[index].lastSeen < entries[oldest].lastSeen { oldest = index }
+            entries.remove(at: oldest)
+        }
+        entries.append(Entry(key: key, lastSeen: time))
+    }
+
+    public var count: Int { entries.count }
+}

@@ -1,0 +1,251 @@
+import Testing
+@testable import VigilCore
+
+@Suite struct PushBombingTests {
+    @Test func fourDenialsDoNotAlertFiveDo() {
+        var h = EngineHarness()
+        for i in 0..<4 { #expect(h.push("alice", at: Double(i), result: .denied).alerts.isEmpty) }
+        let fifth = h.push("alice", at: 4, result: .timeout)
+        #expect(fifth.alertKinds == [.pushBombing])
+        #expect(fifth.alerts[0].evidence.count == 5)
+        #expect(fifth.alerts[0].severity == .high)
+    }
+
+    @Test func denialsOutsideTheWindowDoNotCount() {
+        var h = EngineHarness()
+        h.push("alice", at: 0, result: .denied)  // 10m01s before the fifth: outside
+        for i in 1...3 { h.push("alice", at: Double(i), result: .denied) }
+        #expect(h.push("alice", at: 10.02, result: .denied).alerts.isEmpty)
+        #expect(h.push("alice", at: 10.03, result: .denied).alertKinds == [.pushBombing])
+    }
+
+    @Test func ninePushesSentDoNotAlertTenDo() {
+        var h = EngineHarness()
+        for i in 0..<9 { #expect(h.push("bob", at: Double(i) * 0.5, result: nil).alerts.isEmpty) }
+        #expect(h.push("bob", at: 5, result: nil).alertKinds == [.pushBombing])
+    }
+
+    @Test func oneAlertPerWindowThenANewOneWithANewUID() {
+        var h = EngineHarness()
+        var alerts: [Alert] = []
+        for i in 0..<12 { alerts += h.push("alice", at: Double(i) * 0.5, result: .denied).alerts }
+        #expect(alerts.count == 1)
+        for i in 0..<5 { alerts += h.push("alice", at: 20 + Double(i) * 0.5, result: .denied).alerts }
+        #expect(alerts.count == 2)
+        let encoder = AlertEncoder()
+        #expect(encoder.findingUID(alerts[0]) != encoder.findingUID(alerts[1]))
+    }
+
+    @Test func activePushBombingRemovesPushFactors() {
+        var h = EngineHarness()
+        h.establish("alice")
+        for i in 0..<5 { h.push("alice", at: 1 + Double(i) * 0.1, result: .denied) }
+        let verdict = h.login("alice", at: 3, device: "new-device")
+        let decision = try! #require(verdict.decision)
+        #expect(decision.action == .stepUpSoft)
+        #expect(!decision.factors.contains(.pushNumberMatch))
+        #expect(!decision.factors.contains(.push))
+        #expect(decision.factors.contains(.totp))
+        #expect(decision.signals.contains(.pushBurst))
+    }
+}
+
+@Suite struct MFAFatigueTests {
+    @Test func approvalAfterTwoDenialsIsQuiet() {
+        var h = EngineHarness()
+        h.push("carol", at: 0, result: .denied)
+        h.push("carol", at: 1, result: .timeout)
+        #expect(h.push("carol", at: 2, result: .approved).alerts.isEmpty)
+    }
+
+    @Test func approvalAfterThreeDenialsIsCritical() {
+        var h = EngineHarness()
+        for i in 0..<3 { h.push("carol", at: Double(i), result: .denied) }
+        let verdict = h.push("carol", at: 3, result: .approved)
+        #expect(verdict.alertKinds == [.mfaFatigueAccepted])
+        #expect(verdict.alerts[0].severity == .critical)
+        #expect(verdict.alerts[0].evidence.count == 4)
+    }
+
+    @Test func denialsOlderThanTheWindowDoNotCount() {
+        var h = EngineHarness()
+        for i in 0..<3 { h.push("carol", at: Double(i), result: .denied) }
+        #expect(h.push("carol", at: 10.5, result: .approved).alerts.isEmpty)
+    }
+}
+
+@Suite struct CredentialStuffingTests {
+    private func failures(_ h: inout EngineHarness, users: Int, attempts: Int, ip: String = "198.51.100.7") -> [Alert] {
+        var alerts: [Alert] = []
+        for i in 0..<attempts {
+            alerts += h.login("user\(i % users)", at: Double(i) * 0.5, ip: ip, outcome: .failure).alerts
+        }
+        return alerts
+    }
+
+    @Test func fifteenAttemptsOverFiveUsersAlert() {
+        var h = EngineHarness()
+        let alerts = failures(&h, users: 5, attempts: 15)
+        #expect(alerts.map(\.kind) == [.credentialStuffing])
+        #expect(alerts[0].scope == .sourceIP)
+        #expect(alerts[0].subject == "198.51.100.7")
+        #expect(alerts[0].evidence.count == 15)
+    }
+
+    @Test func fourteenAttemptsDoNotAlert() {
+        var h = EngineHarness()
+        #expect(failures(&h, users: 5, attempts: 14).isEmpty)
+    }
+
+    @Test func fourUsersDoNotAlertHoweverManyAttempts() {
+        var h = EngineHarness()
+        #expect(failures(&h, users: 4, attempts: 25).isEmpty)
+    }
+
+    @Test func ipv6SourcesAggregateToTheir64() {
+        var h = EngineHarness()
+        var alerts: [Alert] = []
+        for i in 0..<15 {
+            alerts += h.login("user\(i % 5)", at: Double(i) * 0.5, ip: "2001:db8:7:7::\(i + 1)", outcome: .failure).alerts
+        }
+        #expect(alerts.map(\.kind) == [.credentialStuffing])
+        #expect(alerts[0].subject == "2001:db8:7:7::")
+    }
+
+    @Test func sprayingSignalFiresAtFiveDistinctUsers() {
+        var h = EngineHarness()
+        h.establish("victim")
+        for i in 0..<4 { h.login("user\(i)", at: 1 + Double(i) * 0.1, ip: "198.51.100.9", outcome: .failure) }
+        #expect(!h.login("victim", at: 2, ip: "198.51.100.9").signals.contains(.sourceIPSpraying))
+        h.login("user4", at: 2.1, ip: "198.51.100.9", outcome: .failure)
+        #expect(h.login("victim", at: 2.2, ip: "198.51.100.9").signals.contains(.sourceIPSpraying))
+    }
+}
+
+@Suite struct ResetAbuseTests {
+    @Test func fourRequestsForOneAccountAreQuietFiveAlert() {
+        var h = EngineHarness()
+        for i in 0..<4 { #expect(h.resetRequest("dave", at: Double(i) * 10).alerts.isEmpty) }
+        let alerts = h.resetRequest("dave", at: 45).alerts
+        #expect(alerts.map(\.kind) == [.resetAbuse])
+        #expect(alerts[0].scope == .account)
+    }
+
+    @Test func oneSourceResettingTenAccountsAlerts() {
+        var h = EngineHarness()
+        var alerts: [Alert] = []
+        for i in 0..<9 { alerts += h.resetRequest("acct\(i)", at: Double(i), ip: "203.0.113.5").alerts }
+        #expect(alerts.isEmpty)
+        alerts += h.resetRequest("acct9", at: 9, ip: "203.0.113.5").alerts
+        #expect(alerts.map(\.scope) == [.sourceIP])
+        #expect(alerts[0].evidence.count == 10)
+    }
+
+    @Test func twentyAccountsOfOneDomainAlert() {
+        var h = EngineHarness()
+        var alerts: [Alert] = []
+        for i in 0..<19 { alerts += h.resetRequest("u\(i)", at: Double(i), ip: "203.0.113.\(i + 1)", domain: "example.com").alerts }
+        #expect(alerts.isEmpty)
+        alerts += h.resetRequest("u19", at: 19, ip: "203.0.113.99", domain: "example.com").alerts
+        #expect(alerts.map(\.scope) == [.emailDomain])
+        #expect(alerts[0].subject == "example.com")
+    }
+
+    @Test func requestsSpreadOverMoreThanAnHourDoNotAlert() {
+        var h = EngineHarness()
+        for i in 0..<5 { #expect(h.resetRequest("dave", at: Double(i) * 16).alerts.isEmpty) }
+    }
+}
+
+@Suite struct TakeoverAfterResetTests {
+    @Test func newDeviceWithinADayOfResetAlerts() {
+        var h = EngineHarness()
+        h.establish("erin")
+        h.resetComplete("erin", at: 60)
+        let verdict = h.login("erin", at: 120, device: "attacker-laptop")
+        #expect(verdict.alertKinds == [.takeoverAfterReset])
+        #expect(verdict.signals.contains(.recentPasswordReset))
+        #expect(verdict.decision!.action >= .stepUpSoft)
+    }
+
+    @Test func knownDeviceAfterResetDoesNotAlertButStillStepsUp() {
+        var h = EngineHarness()
+        h.establish("erin")
+        h.resetComplete("erin", at: 60)
+        let verdict = h.login("erin", at: 120, device: "d1")
+        #expect(verdict.alerts.isEmpty)
+        #expect(verdict.decision!.action == .stepUpSoft)
+        #expect(verdict.decision!.rules.contains("post_reset_requires_step_up"))
+    }
+
+    @Test func newDeviceAfterTheWindowDoesNotAlert() {
+        var h = EngineHarness()
+        h.establish("erin")
+        h.resetComplete("erin", at: 60)
+        #expect(h.login("erin", at: 60 + 24 * 60 + 1, device: "new").alerts.isEmpty)
+    }
+}
+
+@Suite struct ImpossibleTravelTests {
+    @Test func londonToChangchunInThirtyMinutesAlerts() {
+        var h = EngineHarness()
+        h.establish("frank")
+        let verdict = h.login("frank", at: 30, ip: Places.changchun)
+        #expect(verdict.alertKinds == [.impossibleTravel])
+        #expect(verdict.signals.contains(.impossibleTravel))
+        let alert = verdict.alerts[0]
+        #expect(alert.sources.count == 2)
+        #expect(alert.evidence.count == 2)
+    }
+
+    @Test func londonToBoxfordIsNotTravel() {
+        var h = EngineHarness()
+        h.establish("frank")
+        let verdict = h.login("frank", at: 30, ip: Places.boxford)
+        #expect(verdict.alerts.isEmpty)
+        #expect(!verdict.signals.contains(.impossibleTravel))
+    }
+
+    @Test func slowEnoughTravelIsNotImpossible() throws {
+        // London → Changchun is ~8,050 km; minus 110 km of radii ≈ 7,940 km: at 900 km/h that takes ~8.8 h.
+        var h = EngineHarness()
+        h.establish("frank")
+        let travel = try #require(TravelAssessment(
+            from: Places.table[Places.london]!.location, at: EngineHarness.at(0),
+            to: Places.table[Places.changchun]!.location, at: EngineHarness.at(0)))
+        let hoursAtLimit = travel.adjustedDistanceKm / 900
+        #expect(!h.login("frank", at: hoursAtLimit * 60 + 1, ip: Places.changchun).signals.contains(.impossibleTravel))
+        var h2 = EngineHarness()
+        h2.establish("frank")
+        #expect(h2.login("frank", at: hoursAtLimit * 60 - 1, ip: Places.changchun).signals.contains(.impossibleTravel))
+    }
+
+    @Test func accuracyRadiiAreSubtracted() {
+        let a = GeoLocation(latitude: 0, longitude: 0, accuracyRadiusKm: 300)
+        let b = GeoLocation(latitude: 0, longitude: 9, accuracyRadiusKm: 300)  // ~1,000 km apart
+        let travel = TravelAssessment(from: a, at: Timestamp(seconds: 0), to: b, at: Timestamp(seconds: 60))!
+        #expect(abs(travel.distanceKm - 1000.8) < 1)
+        #expect(abs(travel.adjustedDistanceKm - 400.8) < 1)
+        #expect(!travel.isImpossible(maxSpeedKmh: 900, minDistanceKm: 500))
+        #expect(travel.isImpossible(maxSpeedKmh: 900, minDistanceKm: 400))
+    }
+
+    @Test func anonymousSourceIsReportedAsAnonymousNotTravel() {
+        var h = EngineHarness()
+        h.establish("frank")
+        let verdict = h.login("frank", at: 30, ip: Places.torExit)
+        #expect(verdict.alerts.isEmpty)
+        #expect(verdict.signals.contains(.anonymousIP))
+        #expect(!verdict.signals.contains(.impossibleTravel))
+    }
+
+    @Test func anonymousPreviousLoginIsReportedNotScoredAsTravel() {
+        var h = EngineHarness()
+        h.establish("frank")
+        h.login("frank", at: 10, ip: Places.torExit)
+        let verdict = h.login("frank", at: 20, ip: Places.changchun)
+        #expect(verdict.alerts.isEmpty)
+        let reason = verdict.decision!.reasons.first { $0.signal == .anonymousIP }
+        #expect(reason?.points == 0)
+    }
+}
