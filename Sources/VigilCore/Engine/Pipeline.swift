@@ -1,0 +1,90 @@
+/// decode → enrich → score → decide → encode for one shard. The same pipeline serves `vigil run`,
+/// `vigil replay` and `vigil demo`; only the source of bytes and the sink of messages differ.
+public struct Pipeline: Sendable {
+    public private(set) var engine: RiskEngine
+    private var decoder: EventDecoder
+    private let enricher: (any GeoLookup)?
+    private var decisionEncoder: DecisionEncoder
+    private let alertEncoder = AlertEncoder()
+    private var input: InputSettings
+    public private(set) var stats = PipelineStats()
+
+    public init(config: VigilConfig, policyVersion: String, enricher: (any GeoLookup)?, deviceKey: SipHashKey) {
+        engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey)
+        decoder = EventDecoder(limits: config.input)
+        self.enricher = enricher
+        decisionEncoder = DecisionEncoder(policy: config.policy)
+        input = config.input
+    }
+
+    /// Adopts a new configuration between two events (live reload).
+    public mutating func reconfigure(_ config: VigilConfig, policyVersion: String) {
+        engine.reconfigure(config, policyVersion: policyVersion)
+        decoder = EventDecoder(limits: config.input)
+        decisionEncoder = DecisionEncoder(policy: config.policy)
+        input = config.input
+    }
+
+    /// Processes one message and appends what it produced to `output`. Never throws: a message that
+    /// can't be used becomes a dead letter carrying its bytes and the reason. `originalLength` is the
+    /// message's real size when the source kept only its head (an oversized line).
+    public mutating func process(
+        _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil, origin: MessageOrigin,
+        into output: inout [OutputMessage]
+    ) {
+        stats.eventsRead += 1
+        let event: AuthEvent
+        switch decoder.decode(bytes) {
+        case .success(let decoded):
+            event = decoded
+        case .failure(let failure):
+            let payload = DeadLetterEncoder.encode(
+                payload: bytes, failure: failure, origin: origin, maxPayloadBytes: input.maxEventBytes)
+            let reason = failure.reasonCode
+            stats.deadLetters[reason, default: 0] += 1
+            output.append(OutputMessage(stream: .deadLetters, key: nil, payload: payload, label: reason))
+            return
+        }
+        stats.eventsByType[event.type.index] += 1
+        let intel = event.ip.map { enricher?.lookup($0) ?? .unknown }
+        let verdict = engine.process(event, intel: intel)
+        if verdict.late { stats.lateEvents += 1 }
+        if let decision = verdict.decision {
+            stats.decisions[decision.action.index] += 1
+            output.append(OutputMessage(
+                stream: .decisions, key: event.user.id, payload: decisionEncoder.encode(decision),
+                label: decision.action.rawValue))
+        }
+        for alert in verdict.alerts {
+            stats.alerts[alert.kind.index] += 1
+            output.append(OutputMessage(
+                stream: .alerts, key: alert.userID ?? alert.subject, payload: alertEncoder.encode(alert),
+                label: alert.kind.rawValue))
+        }
+    }
+
+    public mutating func process(_ bytes: [UInt8], origin: MessageOrigin, into output: inout [OutputMessage]) {
+        bytes.withUnsafeBytes { process($0, origin: origin, into: &output) }
+    }
+}
+
+/// Counts for summaries and metrics. Arrays indexed by enum position keep the hot path free of hashing.
+public struct PipelineStats: Sendable, Equatable {
+    public var eventsRead = 0
+    public var lateEvents = 0
+    public var eventsByType = [Int](repeating: 0, count: EventType.allCases.count)
+    public var decisions = [Int](repeating: 0, count: DecisionAction.allCases.count)
+    public var alerts = [Int](repeating: 0, count: AlertKind.allCases.count)
+    public var deadLetters: [String: Int] = [:]
+
+    public init() {}
+
+    public func count(_ type: EventType) -> Int { eventsByType[type.index] }
+    public func count(_ action: DecisionAction) -> Int { decisions[action.index] }
+    public func count(_ kind: AlertKind) -> Int { alerts[kind.index] }
+    public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
+}
+
+extension CaseIterable where Self: Equatable, AllCases.Index == Int {
+    var index: Int { Self.allCases.firstIndex(of: self)! }
+}

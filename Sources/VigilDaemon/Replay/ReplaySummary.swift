@@ -1,0 +1,37 @@
+import VigilCore
+
+extension ReplayRunner.Report {
+    /// The table `vigil replay` prints: what went in, what came out, and how fast.
+    public var summary: String {
+        var rows: [(String, String)] = [("events read", "\(stats.eventsRead)")]
+        for type in EventType.allCases where stats.count(type) > 0 {
+            rows.append(("  \(type.rawValue)", "\(stats.count(type))"))
+        }
+        rows.append(("late events", "\(stats.lateEvents)"))
+        rows.append(("decisions", "\(stats.decisions.reduce(0, +))"))
+        for action in DecisionAction.allCases {
+            rows.append(("  \(action.rawValue)", "\(stats.count(action))"))
+        }
+        rows.append(("alerts", "\(stats.alerts.reduce(0, +))"))
+        for kind in AlertKind.allCases where stats.count(kind) > 0 {
+            rows.append(("  \(kind.rawValue)", "\(stats.count(kind))"))
+        }
+        rows.append(("dead letters", "\(stats.deadLetterTotal)"))
+        for (reason, count) in stats.deadLetters.sorted(by: { $0.key < $1.key }) {
+            rows.append(("  \(reason)", "\(count)"))
+        }
+        rows.append(("events per second", "\(Int(eventsPerSecond.rounded()))"))
+        rows.append(("policy version", policyVersion))
+        let width = rows.map(\.0.count).max() ?? 0
+        var text = rows.map { $0.0.padding(to: width) + "  " + $0.1 }.joined(separator: "\n")
+        text += "\noutput: " + outputFiles.joined(separator: ", ")
+        if usedPublicDeviceKey {
+            text += "\nnote: no device hash key in the environment; used the public replay key"
+        }
+        return text
+    }
+}
+
+extension String {
+    func padding(to width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
