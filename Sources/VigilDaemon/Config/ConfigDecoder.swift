@@ -269,6 +269,10 @@ final class ConfigDecoder {
         if let (_, text) = string(f, key, expecting: "a string") { target = text }
     }
 
+    private func read(_ target: inout String?, _ f: Fields, _ key: String) {
+        if let (_, text) = string(f, key, expecting: "a string") { target = text }
+    }
+
     /// A file path: relative paths are taken from the config file's directory; null means "not used".
     private func readPath(_ target: inout String?, _ f: Fields, _ key: String) {
         guard let node = f[key], !Self.isNull(node), let (_, text) = string(f, key, expecting: "a file path") else {
@@ -324,18 +328,19 @@ final class ConfigDecoder {
         for (index, element) in sequence.enumerated() {
             let path = "\(f.path(key))[\(index)]"
             lines[path] = element.mark?.line
-            var list = ReputationSettings.CIDRList(path: "", category: "")
+            guard case .mapping = element else {
+                fail(path, element, "expected a mapping of path and category, got \(Self.describe(element))")
+                continue
+            }
             var file: String?
+            var category: String?
             section(element, path) { f in
                 readPath(&file, f, "path")
-                read(&list.category, f, "category")
-                for required in ["path", "category"] where f.node(required) == nil {
-                    fail(path, element, "missing required key \(required)")
-                }
+                read(&category, f, "category")
+                let missing = ["path", "category"].filter { f.node($0) == nil }
+                if !missing.isEmpty { fail(path, element, "missing required key \(missing.joined(separator: " and "))") }
             }
-            if Self.isNull(element) { fail(path, element, "expected {path, category}, got null") }
-            list.path = file ?? ""
-            target.append(list)
+            if let file, let category { target.append(ReputationSettings.CIDRList(path: file, category: category)) }
         }
     }
 
