@@ -1,6 +1,4 @@
-/// Textual forms of config values that need no YAML: durations, listen addresses, Kafka topic names,
-/// environment references. Shared by the file loader, validation and the canonical rendering so that all
-/// three agree on one spelling.
+/// The one spelling of durations in config files, shared by the loader and the canonical rendering.
 extension Duration {
     /// Units a config duration may use, largest first (the canonical rendering picks the largest exact one).
     private static let configUnits: [(suffix: String, microseconds: Int64)] = [
@@ -29,7 +27,8 @@ extension Duration {
     }
 }
 
-/// Config value rules used by both the loader and `VigilConfig.validate()`.
+/// Rules for config values that need no YAML (listen addresses, Kafka topic names, environment
+/// references), shared by the file loader and `VigilConfig.validate()` so both judge a value alike.
 public enum ConfigValues {
     /// swift-log's levels, by the names `Logger.Level` uses.
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
