@@ -1,5 +1,7 @@
 /// The whole effective configuration: one YAML file, every key optional with a documented default
 /// (see `Examples/vigil.yaml`). Immutable once built; a reload builds a new one and swaps it.
+/// `validate()` holds its rules, `canonicalYAML` and `policyVersion` identify it; the YAML key of each
+/// property is its snake_case name under its section (`engine.signals.new_device.points`).
 public struct VigilConfig: Sendable, Equatable {
     public var geo = GeoSettings()
     public var reputation = ReputationSettings()
@@ -93,6 +95,7 @@ public struct EngineSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// Scoring signals: points per signal so operators tune risk without code; each can be switched off.
 public struct SignalSettings: Sendable, Equatable {
     public var newDevice = SignalWeight(points: 20)
     public var newCountry = SignalWeight(points: 25)
@@ -124,6 +127,8 @@ public struct SignalSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// Alert detectors: counts and windows for attack patterns that span several events, separate from the
+/// per-login score because they are acted on by a SOC, not by the IdP.
 public struct AlertSettings: Sendable, Equatable {
     public var pushBombing = AlertToggle()
     public var pushBombingFailures = 5
@@ -152,6 +157,7 @@ public struct AlertSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// An alert that can be switched off without touching its thresholds.
 public struct AlertToggle: Sendable, Equatable {
     public var enabled: Bool
     public init(enabled: Bool = true) { self.enabled = enabled }
@@ -177,7 +183,8 @@ public struct PolicySettings: Sendable, Equatable {
 }
 
 /// Kafka connection and topics. `properties` pass through to librdkafka verbatim; a value of the form
-/// `${env:NAME}` is read from the environment so secrets stay out of the file and the logs.
+/// `${env:NAME}` stays a reference here and is read from the environment only by `resolveSecrets`, so
+/// secrets stay out of the file, the config and the logs.
 public struct KafkaSettings: Sendable, Equatable {
     /// Empty: `vigil demo` starts an in-process mock cluster.
     public var bootstrapServers = ""
@@ -193,6 +200,7 @@ public struct KafkaSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// The metrics and health endpoint, for probes and Prometheus.
 public struct HTTPSettings: Sendable, Equatable {
     /// Metrics and health endpoints; loopback unless the operator opts out.
     public var listen = "127.0.0.1:9464"
@@ -200,9 +208,11 @@ public struct HTTPSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// Log output: text for people at a terminal, json for log pipelines.
 public struct LoggingSettings: Sendable, Equatable {
     public enum Format: String, Sendable { case text, json }
     public var format = Format.text
+    /// One of swift-log's level names (`ConfigValues.logLevels`).
     public var level = "info"
     public init() {}
 }

@@ -1,0 +1,127 @@
+/// The one spelling of durations in config files, shared by the loader and the canonical rendering.
+extension Duration {
+    /// Units a config duration may use, largest first (the canonical rendering picks the largest exact one).
+    private static let configUnits: [(suffix: String, microseconds: Int64)] = [
+        ("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000),
+        ("s", 1_000_000), ("ms", 1_000), ("us", 1),
+    ]
+
+    /// Parses `<integer><unit>` with unit `us`, `ms`, `s`, `m`, `h` or `d` (`250ms`, `90s`, `5m`, `24h`, `30d`).
+    /// A bare number is refused on purpose: `300` could mean seconds or milliseconds, and a wrong guess
+    /// silently changes a window by a factor of 1000.
+    public init?(configString text: String) {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        let unit = text.dropFirst(digits.count)
+        guard !digits.isEmpty, digits.count <= 12, let value = Int64(digits),
+            let scale = Self.configUnits.first(where: { $0.suffix == unit })?.microseconds
+        else { return nil }
+        self.init(microseconds: value * scale)
+    }
+
+    /// The shortest exact spelling `init(configString:)` reads back: `5m`, `24h`, `250ms`.
+    public var configString: String {
+        for (suffix, scale) in Self.configUnits where microseconds % scale == 0 && microseconds != 0 {
+            return "\(microseconds / scale)\(suffix)"
+        }
+        return microseconds == 0 ? "0s" : "\(microseconds)us"
+    }
+}
+
+/// Rules for config values that need no YAML (listen addresses, Kafka topic names, environment
+/// references), shared by the file loader and `VigilConfig.validate()` so both judge a value alike.
+public enum ConfigValues {
+    /// swift-log's levels, by the names `Logger.Level` uses.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// A `host:port` to listen on: IPv4, a name, or a bracketed IPv6 (`[::1]:9464`). Returns a reason when
+    /// it is not one.
+    public static func listenAddressProblem(_ text: String) -> String? {
+        guard let (host, port) = splitHostPort(text) else {
+            return "expected host:port (IPv6 in brackets, e.g. [::1]:9464), got \(quoted(text))"
+        }
+        if host.isEmpty { return "missing host in \(quoted(text)) (use 0.0.0.0 or [::] to listen everywhere)" }
+        guard let port, (1...65_535).contains(port) else { return "port must be 1–65535 in \(quoted(text))" }
+        return nil
+    }
+
+    /// A librdkafka bootstrap list: comma-separated `host[:port]`, optionally `scheme://host:port`.
+    public static func bootstrapServersProblem(_ text: String) -> String? {
+        for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
+            var server = entry.trimmingSpaces()
+            if let scheme = server.firstRange(of: "://") { server = String(server[scheme.upperBound...]) }
+            guard !server.isEmpty, !server.contains(" ") else {
+                return "expected comma-separated host:port entries, got \(quoted(text))"
+            }
+            let hasPort = server.hasPrefix("[") ? server.contains("]:") : server.contains(":")
+            guard hasPort else { continue }
+            guard let (host, port) = splitHostPort(server), !host.isEmpty, let port, (1...65_535).contains(port)
+            else { return "invalid host:port \(quoted(server)) in bootstrap servers" }
+        }
+        return nil
+    }
+
+    /// Kafka's own rule: 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
+    public static func topicNameProblem(_ name: String) -> String? {
+        let legal = name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+        guard !name.isEmpty, name.count <= 249, legal, name != ".", name != ".." else {
+            return "invalid Kafka topic name \(quoted(name)) (1–249 characters of A-Z a-z 0-9 . _ -)"
+        }
+        return nil
+    }
+
+    /// Reputation categories end up in decisions and metrics labels: keep them short plain tokens.
+    public static func categoryProblem(_ category: String) -> String? {
+        let legal = category.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || "_-".contains($0)) }
+        guard !category.isEmpty, category.count <= 64, legal else {
+            return "category must be 1–64 characters of a-z 0-9 _ -, got \(quoted(category))"
+        }
+        return nil
+    }
+
+    /// POSIX-style environment variable names (`KAFKA_PASSWORD`).
+    public static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.first, first == "_" || (first.isASCII && first.isLetter) else { return false }
+        return name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+    }
+
+    /// The variable named by a whole-value `${env:NAME}` reference, or nil when the value is a literal.
+    public static func environmentReference(_ value: String) -> String? {
+        guard value.hasPrefix("${env:"), value.hasSuffix("}") else { return nil }
+        let name = String(value.dropFirst(6).dropLast())
+        return isEnvironmentName(name) ? name : nil
+    }
+
+    /// librdkafka properties whose values are credentials: they must come from the environment so they
+    /// never sit in the file, the canonical rendering or the logs.
+    public static func isSecretProperty(_ key: String) -> Bool {
+        let key = key.lowercased()
+        return key.contains("password") || key.contains("secret") || key == "ssl.key.pem"
+            || key == "sasl.oauthbearer.config"
+    }
+
+    /// A value as error messages show it: quoted and cut short.
+    public static func quoted(_ text: String) -> String {
+        let shown = text.count > 40 ? text.prefix(40) + "…" : Substring(text)
+        return "\"\(shown)\""
+    }
+
+    /// Splits `host:port` or `[v6]:port`; the port is nil when it is not a number.
+    private static func splitHostPort(_ text: String) -> (host: String, port: Int?)? {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[close...].hasPrefix("]:") else { return nil }
+            let host = text[text.index(after: text.startIndex)..<close]
+            guard host.contains(":") else { return nil }
+            return (String(host), Int(text[text.index(close, offsetBy: 2)...]))
+        }
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let host = text[..<colon]
+        guard !host.contains(":") else { return nil }  // unbracketed IPv6
+        return (String(host), Int(text[text.index(after: colon)...]))
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingSpaces() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
