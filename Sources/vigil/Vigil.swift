@@ -1,8 +1,12 @@
 import ArgumentParser
-import VigilDaemon
+import VigilCore
 
+/// The `vigil` command: a thin shell over VigilDaemon.
 @main
 struct Vigil: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Real-time login-risk daemon.")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        abstract: "Real-time login-risk daemon: step-up decisions and SIEM alerts from IdP events.",
+        version: VigilVersion.current,
+        subcommands: [ReplayCommand.self, CheckConfigCommand.self]
+    )
 }

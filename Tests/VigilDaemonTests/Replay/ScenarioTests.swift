@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import Testing
+import VigilCore
+@testable import VigilDaemon
+
+/// Scenario streams under Tests/VigilDaemonTests/Scenarios run through `vigil replay`'s runner, with
+/// MaxMind's test databases; each asserts the decisions and alerts an analyst would expect.
+@Suite struct ScenarioTests {
+    struct Outcome {
+        var report: ReplayRunner.Report
+        var decisions: [[String: Any]]
+        var alerts: [[String: Any]]
+        var deadLetters: [[String: Any]]
+        var directory: URL
+
+        func decision(_ eventID: String) -> [String: Any]? {
+            decisions.first { $0["event_id"] as? String == eventID }
+        }
+
+        var alertKinds: [String] {
+            alerts.map { (($0["finding_info"] as! [String: Any])["types"] as! [String])[0] }
+        }
+
+        func reasons(_ eventID: String) -> [String] {
+            ((decision(eventID)?["risk"] as? [String: Any])?["reasons"] as? [[String: Any]] ?? []).map { $0["signal"] as! String }
+        }
+    }
+
+    static func replay(_ scenario: String, anonymousDatabase: Bool = false, extra: String = "") throws -> Outcome {
+        let directory = try TestPaths.temporaryDirectory(scenario)
+        let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: anonymousDatabase, extra: extra)
+        let out = directory.appendingPathComponent("out")
+        let runner = ReplayRunner(
+            options: .init(
+                configPath: config.path, inputPath: TestPaths.scenarios.appendingPathComponent(scenario).path,
+                outputDirectory: out.path),
+            logger: Logger(label: "test"), environment: [:])
+        let report = try runner.run()
+        return Outcome(
+            report: report, decisions: try readJSONLines(out.appendingPathComponent("decisions.jsonl")),
+            alerts: try readJSONLines(out.appendingPathComponent("alerts.jsonl")),
+            deadLetters: try readJSONLines(out.appendingPathComponent("dead-letter.jsonl")), directory: out)
+    }
+
+    @Test func londonToBoxfordIsQuietLondonToChangchunAlerts() throws {
+        let outcome = try Self.replay("travel.jsonl")
+        #expect(outcome.decisions.count == 8)
+        #expect(outcome.alertKinds == ["impossible_travel"])
+        #expect(!outcome.reasons("tr-alice-boxford").contains("impossible_travel"))
+        #expect(outcome.reasons("tr-bob-changchun").contains("impossible_travel"))
+        let evidence = outcome.alerts[0]["evidences"] as! [[String: Any]]
+        let cities = evidence.compactMap { (($0["src_endpoint"] as? [String: Any])?["location"] as? [String: Any])?["city"] as? String }
+        #expect(cities == ["London", "Changchun"])
+        let data = evidence.last!["data"] as! [String: Any]
+        #expect((data["speed_kmh"] as! Double) > 900)
+        #expect(data["previous_accuracy_radius_km"] as? Double == 10)
+        #expect(data["current_accuracy_radius_km"] as? Double == 100)
+    }
+
+    @Test func anonymousLondonIsReportedAsAnonymousNotTravel() throws {
+        // MaxMind's Anonymous-IP test database flags 81.2.69.0/24 (London in the City test database).
+        let outcome = try Self.replay("travel.jsonl", anonymousDatabase: true)
+        #expect(!outcome.alertKinds.contains("impossible_travel"))
+        #expect(outcome.reasons("tr-bob-changchun").contains("anonymous_ip"))
+        #expect(!outcome.reasons("tr-bob-changchun").contains("impossible_travel"))
+    }
+
+    @Test func pushBombingEndingInAnApproval() throws {
+        let outcome = try Self.replay("push-bombing.jsonl")
+        #expect(outcome.alertKinds == ["push_bombing", "mfa_fatigue_accepted"])
+        let fatigue = outcome.alerts[1]
+        #expect(fatigue["severity_id"] as? Int == 5)
+        let attacks = (fatigue["finding_info"] as! [String: Any])["attacks"] as! [[String: Any]]
+        #expect((attacks[0]["technique"] as! [String: Any])["uid"] as? String == "T1621")
+        let after = try #require(outcome.decision("pb-login-after"))
+        let factors = after["factors"] as! [String]
+        #expect(!factors.contains("push_number_match"))
+        #expect(outcome.reasons("pb-login-after").contains("push_burst"))
+    }
+
+    @Test func resetWaveFromOneSourceThenTakeover() throws {
+        let outcome = try Self.replay("reset-wave.jsonl")
+        #expect(outcome.alertKinds == ["reset_abuse", "takeover_after_reset"])
+        let unmapped = outcome.alerts[0]["unmapped"] as! [String: Any]
+        #expect(unmapped["vigil_scope"] as? String == "source_ip")
+        #expect(unmapped["vigil_subject"] as? String == "198.51.100.23")
+        #expect((outcome.alerts[0]["count"] as? Int) == 10)
+        let takeover = try #require(outcome.decision("rw-takeover"))
+        #expect(takeover["action"] as? String != "allow")
+        #expect(outcome.reasons("rw-takeover").contains("recent_password_reset"))
+    }
+
+    @Test func credentialStuffingFromOneIPv6Network() throws {
+        let outcome = try Self.replay("credential-stuffing.jsonl")
+        #expect(outcome.alertKinds == ["credential_stuffing"])
+        let reasons = outcome.reasons("cs-success")
+        #expect(reasons.contains("source_ip_spraying"))
+        #expect(reasons.contains("failed_attempts"))
+    }
+
+    @Test func roleTiersAndHardRules() throws {
+        let outcome = try Self.replay("roles.jsonl", anonymousDatabase: true)
+        #expect(outcome.decision("ro-admin-tor")?["action"] as? String == "deny")
+        #expect(outcome.decision("ro-fin-export")?["action"] as? String == "step_up_hard")
+        #expect(outcome.decision("ro-svc-bad")?["action"] as? String == "deny")
+        #expect(outcome.decision("ro-ctr-normal")?["action"] as? String == "step_up_soft")
+        #expect(!(outcome.decision("ro-ctr-normal")?["factors"] as! [String]).contains("sms"))
+        #expect(outcome.reasons("ro-unknown-action").contains("unknown_sensitive_action"))
+        #expect(outcome.alertKinds.contains("service_account_high_risk"))
+    }
+
+    @Test(arguments: ["travel.jsonl", "push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "roles.jsonl"])
+    func replayIsByteIdentical(scenario: String) throws {
+        let first = try Self.replay(scenario, anonymousDatabase: true)
+        let second = try Self.replay(scenario, anonymousDatabase: true)
+        for file in ["decisions.jsonl", "alerts.jsonl", "dead-letter.jsonl"] {
+            let a = try Data(contentsOf: first.directory.appendingPathComponent(file))
+            let b = try Data(contentsOf: second.directory.appendingPathComponent(file))
+            #expect(a == b, "\(file) differs between two replays of \(scenario)")
+        }
+    }
+
+    @Test(arguments: ["travel.jsonl", "push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "roles.jsonl"])
+    func outputsValidateAgainstTheirSchemas(scenario: String) throws {
+        let outcome = try Self.replay(scenario, anonymousDatabase: scenario == "roles.jsonl")
+        let decisions = outcome.directory.appendingPathComponent("decisions.jsonl").path
+        let alerts = outcome.directory.appendingPathComponent("alerts.jsonl").path
+        let schemas = TestPaths.packageRoot.appendingPathComponent("schemas")
+        let validate = TestPaths.packageRoot.appendingPathComponent("scripts/validate-json.py").path
+        let ocsf = TestPaths.packageRoot.appendingPathComponent("scripts/validate-ocsf.py").path
+        let checks = [
+            [validate, schemas.appendingPathComponent("decision.schema.json").path, decisions],
+            [validate, schemas.appendingPathComponent("alert.schema.json").path, alerts],
+            [ocsf, alerts],
+        ]
+        for arguments in checks {
+            let result = try runProcess("/usr/bin/env", ["python3"] + arguments)
+            #expect(result.status == 0, "\(arguments.joined(separator: " ")):\n\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains(" 0 invalid"))
+        }
+    }
+
+    @Test(arguments: ["push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "travel.jsonl"])
+    func ocsfSemanticsTheSchemaCannotCheck(scenario: String) throws {
+        let outcome = try Self.replay(scenario)
+        #expect(!outcome.alerts.isEmpty)
+        for alert in outcome.alerts {
+            #expect(alert["type_uid"] as? Int == (alert["class_uid"] as! Int) * 100 + (alert["activity_id"] as! Int))
+            let info = alert["finding_info"] as! [String: Any]
+            let time = alert["time"] as! Int
+            // Epoch milliseconds of 2026, not seconds or microseconds.
+            #expect(time > 1_767_225_600_000 && time < 1_798_761_600_000)
+            #expect((info["first_seen_time"] as! Int) <= (info["last_seen_time"] as! Int))
+            #expect((info["related_events"] as! [Any]).count == alert["count"] as? Int)
+            let metadata = alert["metadata"] as! [String: Any]
+            #expect((metadata["product"] as! [String: Any])["version"] as? String == VigilVersion.current)
+        }
+        // Same events again: same finding uids (SIEM deduplication).
+        let again = try Self.replay(scenario)
+        let uids = outcome.alerts.map { ($0["finding_info"] as! [String: Any])["uid"] as! String }
+        let uidsAgain = again.alerts.map { ($0["finding_info"] as! [String: Any])["uid"] as! String }
+        #expect(uids == uidsAgain)
+        #expect(Set(uids).count == uids.count)
+    }
+}
