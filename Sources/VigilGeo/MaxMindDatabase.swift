@@ -150,8 +150,10 @@ public final class MaxMindDatabase: @unchecked Sendable {
     /// The value at `path`, nil when absent; a libmaxminddb error or a value of another type is counted.
     private func value(_ entry: inout MMDB_entry_s, _ path: LookupPath, types: Int32...) -> MMDB_entry_data_s? {
         var data = MMDB_entry_data_s()
-        guard MMDB_aget_value(&entry, &data, path.components) == MMDB_SUCCESS else {
-            recordError()
+        let status = MMDB_aget_value(&entry, &data, path.components)
+        guard status == MMDB_SUCCESS else {
+            // libmaxminddb reports a key missing from the record this way; only other codes are damage.
+            if status != MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR { recordError() }
             return nil
         }
         guard data.has_data else { return nil }
