@@ -87,30 +87,33 @@ public final class MaxMindDatabase: @unchecked Sendable {
 
     /// City database fields; nil when the address is not in the database or its record has none of them.
     public func location(of address: IPAddress) -> GeoLocation? {
-        guard var entry = entry(for: address) else { return nil }
+        guard let entry = entry(for: address) else { return nil }
+        // City records are large (names in many languages); every path walk re-skips the maps before
+        // its key, so `location` is found once and its three fields are read from there.
+        let position = map(entry, .location)
         let location = GeoLocation(
-            countryCode: string(&entry, .countryISOCode) ?? string(&entry, .registeredCountryISOCode),
-            city: string(&entry, .cityNameEnglish),
-            latitude: double(&entry, .latitude),
-            longitude: double(&entry, .longitude),
-            accuracyRadiusKm: unsigned(&entry, .accuracyRadius).map { Int($0) }
+            countryCode: string(entry, .countryISOCode) ?? string(entry, .registeredCountryISOCode),
+            city: string(entry, .cityNameEnglish),
+            latitude: position.flatMap { double($0, .latitude) },
+            longitude: position.flatMap { double($0, .longitude) },
+            accuracyRadiusKm: position.flatMap { unsigned($0, .accuracyRadius) }.map { Int($0) }
         )
         return location == GeoLocation() ? nil : location
     }
 
     /// ASN database fields; nil when the address is not in the database or has no AS number.
     public func autonomousSystem(of address: IPAddress) -> AutonomousSystem? {
-        guard var entry = entry(for: address),
-            let number = unsigned(&entry, .asNumber), let number = UInt32(exactly: number)
+        guard let entry = entry(for: address),
+            let number = unsigned(entry, .asNumber), let number = UInt32(exactly: number)
         else { return nil }
-        return AutonomousSystem(number: number, organization: string(&entry, .asOrganization))
+        return AutonomousSystem(number: number, organization: string(entry, .asOrganization))
     }
 
     /// Anonymous-IP database flags; empty when the address is not in the database.
     public func anonymity(of address: IPAddress) -> AnonymityFlags {
-        guard var entry = entry(for: address) else { return [] }
+        guard let entry = entry(for: address) else { return [] }
         var flags: AnonymityFlags = []
-        for (path, flag) in LookupPath.anonymityFlags where boolean(&entry, path) == true {
+        for (path, flag) in LookupPath.anonymityFlags where boolean(entry, path) == true {
             flags.insert(flag)
         }
         return flags
@@ -148,24 +151,32 @@ public final class MaxMindDatabase: @unchecked Sendable {
     }
 
     /// The value at `path`, nil when absent; a libmaxminddb error or a value of another type is counted.
-    private func value(_ entry: inout MMDB_entry_s, _ path: LookupPath, types: Int32...) -> MMDB_entry_data_s? {
+    /// `types` is a set of `MMDB_DATA_TYPE_*` bits (see `TypeBits`); a bit set, not an array, so the hot path
+    /// does not allocate.
+    private func value(_ entry: MMDB_entry_s, _ path: LookupPath, types: UInt32) -> MMDB_entry_data_s? {
+        var start = entry
         var data = MMDB_entry_data_s()
-        let status = MMDB_aget_value(&entry, &data, path.components)
+        let status = MMDB_aget_value(&start, &data, path.components)
         guard status == MMDB_SUCCESS else {
             // libmaxminddb reports a key missing from the record this way; only other codes are damage.
             if status != MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR { recordError() }
             return nil
         }
         guard data.has_data else { return nil }
-        guard types.contains(Int32(bitPattern: data.type)) else {
+        guard data.type < 32, types & (1 << data.type) != 0 else {
             recordError()
             return nil
         }
         return data
     }
 
-    private func string(_ entry: inout MMDB_entry_s, _ path: LookupPath) -> String? {
-        guard let data = value(&entry, path, types: MMDB_DATA_TYPE_UTF8_STRING), let start = data.utf8_string else {
+    /// A map inside the record, as a start point for shorter paths.
+    private func map(_ entry: MMDB_entry_s, _ path: LookupPath) -> MMDB_entry_s? {
+        value(entry, path, types: TypeBits.map).map { MMDB_entry_s(mmdb: handle, offset: $0.offset) }
+    }
+
+    private func string(_ entry: MMDB_entry_s, _ path: LookupPath) -> String? {
+        guard let data = value(entry, path, types: TypeBits.string), let start = data.utf8_string else {
             return nil
         }
         // Strings in the data section are not NUL-terminated.
@@ -173,12 +184,12 @@ public final class MaxMindDatabase: @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private func double(_ entry: inout MMDB_entry_s, _ path: LookupPath) -> Double? {
-        value(&entry, path, types: MMDB_DATA_TYPE_DOUBLE)?.double_value
+    private func double(_ entry: MMDB_entry_s, _ path: LookupPath) -> Double? {
+        value(entry, path, types: TypeBits.double)?.double_value
     }
 
-    private func unsigned(_ entry: inout MMDB_entry_s, _ path: LookupPath) -> UInt64? {
-        guard let data = value(&entry, path, types: MMDB_DATA_TYPE_UINT16, MMDB_DATA_TYPE_UINT32, MMDB_DATA_TYPE_UINT64)
+    private func unsigned(_ entry: MMDB_entry_s, _ path: LookupPath) -> UInt64? {
+        guard let data = value(entry, path, types: TypeBits.unsigned)
         else { return nil }
         switch Int32(bitPattern: data.type) {
         case MMDB_DATA_TYPE_UINT16: return UInt64(data.uint16)
@@ -187,8 +198,16 @@ public final class MaxMindDatabase: @unchecked Sendable {
         }
     }
 
-    private func boolean(_ entry: inout MMDB_entry_s, _ path: LookupPath) -> Bool? {
-        value(&entry, path, types: MMDB_DATA_TYPE_BOOLEAN)?.boolean
+    private func boolean(_ entry: MMDB_entry_s, _ path: LookupPath) -> Bool? {
+        value(entry, path, types: TypeBits.boolean)?.boolean
+    }
+
+    private enum TypeBits {
+        static let map: UInt32 = 1 << MMDB_DATA_TYPE_MAP
+        static let string: UInt32 = 1 << MMDB_DATA_TYPE_UTF8_STRING
+        static let double: UInt32 = 1 << MMDB_DATA_TYPE_DOUBLE
+        static let boolean: UInt32 = 1 << MMDB_DATA_TYPE_BOOLEAN
+        static let unsigned: UInt32 = 1 << MMDB_DATA_TYPE_UINT16 | 1 << MMDB_DATA_TYPE_UINT32 | 1 << MMDB_DATA_TYPE_UINT64
     }
 
     private func recordError() { errorCount.add(1, ordering: .relaxed) }
@@ -209,9 +228,11 @@ struct LookupPath: @unchecked Sendable {
     static let countryISOCode = LookupPath("country", "iso_code")
     static let registeredCountryISOCode = LookupPath("registered_country", "iso_code")
     static let cityNameEnglish = LookupPath("city", "names", "en")
-    static let latitude = LookupPath("location", "latitude")
-    static let longitude = LookupPath("location", "longitude")
-    static let accuracyRadius = LookupPath("location", "accuracy_radius")
+    static let location = LookupPath("location")
+    /// Relative to the `location` map.
+    static let latitude = LookupPath("latitude")
+    static let longitude = LookupPath("longitude")
+    static let accuracyRadius = LookupPath("accuracy_radius")
     static let asNumber = LookupPath("autonomous_system_number")
     static let asOrganization = LookupPath("autonomous_system_organization")
     static let anonymityFlags: [(LookupPath, AnonymityFlags)] = [
