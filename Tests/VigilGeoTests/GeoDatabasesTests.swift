@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+import VigilCore
+@testable import VigilGeo
+
+@Suite("Geo databases: combined lookup, hot swap, cache")
+struct GeoDatabasesTests {
+    private static let singapore = IPAddress("214.0.0.1")!  // in GeoIP2-City-Test, absent from GeoLite2-City-Test
+
+    private static func settings(city: String? = nil, asn: String? = nil, anonymous: String? = nil, cache: Int = 0)
+        -> GeoSettings
+    {
+        var settings = GeoSettings()
+        settings.cityDatabase = city
+        settings.asnDatabase = asn
+        settings.anonymousDatabase = anonymous
+        settings.cacheEntries = cache
+        return settings
+    }
+
+    /// Copies `name` to `url` by writing a sibling and renaming it over, as database updaters do.
+    private static func install(_ name: String, at url: URL) throws {
+        let staging = url.deletingLastPathComponent().appendingPathComponent("staging-\(UUID().uuidString)")
+        try FileManager.default.copyItem(atPath: TestData.path(name), toPath: staging.path)
+        #expect(rename(staging.path, url.path) == 0)
+    }
+
+    @Test func combinesAllThreeDatabases() throws {
+        let geo = try GeoDatabases(settings: Self.settings(
+            city: TestData.path("GeoIP2-City-Test.mmdb"), asn: TestData.path("GeoLite2-ASN-Test.mmdb"),
+            anonymous: TestData.path("GeoIP2-Anonymous-IP-Test.mmdb")))
+        let london = geo.lookup(IPAddress("81.2.69.160")!)
+        #expect(london.location?.city == "London")
+        #expect(london.anonymity.contains([.anonymous, .vpn, .torExit]))
+        #expect(geo.lookup(IPAddress("1.0.0.1")!).network == AutonomousSystem(number: 15169, organization: "Google Inc."))
+        #expect(geo.lookup(IPAddress("10.1.2.3")!) == .unknown)
+        #expect(geo.lookupErrors == 0)
+    }
+
+    @Test func unconfiguredDatabasesContributeNothing() throws {
+        let geo = try GeoDatabases(settings: Self.settings())
+        #expect(geo.lookup(Self.singapore) == .unknown)
+        #expect(geo.reloadIfChanged().isEmpty)
+    }
+
+    @Test func startupFailsOnABadPath() {
+        let path = TestData.path("missing.mmdb")
+        #expect(throws: GeoDatabaseError.fileMissing(path: path)) {
+            try GeoDatabases(settings: Self.settings(asn: path))
+        }
+    }
+
+    @Test func replacedFileIsSwappedIn() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("city.mmdb")
+        try Self.install("GeoIP2-City-Test.mmdb", at: file)
+        let geo = try GeoDatabases(settings: Self.settings(city: file.path, cache: 64))
+        #expect(geo.lookup(Self.singapore).location?.city == "Singapore")
+        #expect(geo.reloadIfChanged().isEmpty)
+
+        try Self.install("GeoLite2-City-Test.mmdb", at: file)
+        let results = geo.reloadIfChanged()
+        #expect(results.count == 1)
+        #expect(results.first?.kind == .city)
+        #expect(results.first?.outcome == .reloaded(
+            databaseType: "GeoLite2-City", buildEpoch: try #require(geo.database(.city)).buildEpoch))
+        #expect(geo.lookup(Self.singapore).location == nil)
+        #expect(geo.lookup(IPAddress("2.125.160.217")!).location?.city == "Boxford")
+        #expect(geo.reloadIfChanged().isEmpty)
+    }
+
+    @Test func brokenReplacementKeepsTheOldDatabase() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("city.mmdb")
+        try Self.install("GeoIP2-City-Test.mmdb", at: file)
+        let geo = try GeoDatabases(settings: Self.settings(city: file.path))
+
+        for broken in ["GeoIP2-City-Test-Invalid-Node-Count.mmdb", "GeoLite2-ASN-Test.mmdb", "GeoIP2-City-Test.json"] {
+            try Self.install(broken, at: file)
+            let results = geo.reloadIfChanged()
+            #expect(results.count == 1)
+            guard case .failed(let error) = results.first?.outcome else {
+                Issue.record("\(broken) was accepted: \(results)")
+                continue
+            }
+            #expect(error.path == file.path)
+            #expect(geo.lookup(Self.singapore).location?.city == "Singapore")
+            #expect(geo.reloadIfChanged().isEmpty, "a failed file is reported once")
+        }
+
+        try FileManager.default.removeItem(at: file)
+        #expect(geo.reloadIfChanged().map(\.outcome) == [.failed(.fileMissing(path: file.path))])
+        #expect(geo.reloadIfChanged().isEmpty)
+        #expect(geo.lookup(Self.singapore).location?.city == "Singapore")
+
+        try Self.install("GeoIP2-City-Test.mmdb", at: file)
+        #expect(geo.reloadIfChanged().count == 1)
+    }
+
+    @Test func lookupHoldingTheOldHandleSurvivesTheSwap() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("city.mmdb")
+        try Self.install("GeoIP2-City-Test.mmdb", at: file)
+        let geo = try GeoDatabases(settings: Self.settings(city: file.path))
+
+        let old = try #require(geo.database(.city))
+        try Self.install("GeoLite2-City-Test.mmdb", at: file)
+        #expect(geo.reloadIfChanged().count == 1)
+        // The old file is unlinked, but its mapping lives as long as this reference.
+        #expect(old.location(of: Self.singapore)?.city == "Singapore")
+        #expect(geo.lookup(Self.singapore).location == nil)
+    }
+
+    @Test func concurrentLookupsDuringSwaps() async throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("city.mmdb")
+        try Self.install("GeoIP2-City-Test.mmdb", at: file)
+        let geo = try GeoDatabases(settings: Self.settings(city: file.path, cache: 16))
+        let addresses = try TestData.networks("GeoIP2-City-Test.json").flatMap { try Probe($0.network).addresses }
+
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    for _ in 0..<20 {
+                        for address in addresses {
+                            let city = geo.lookup(address).location?.city
+                            if address == Self.singapore { #expect(city == nil || city == "Singapore") }
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                for round in 0..<20 {
+                    try? Self.install(round % 2 == 0 ? "GeoLite2-City-Test.mmdb" : "GeoIP2-City-Test.mmdb", at: file)
+                    _ = geo.reloadIfChanged()
+                }
+            }
+        }
+        #expect(geo.lookupErrors == 0)
+    }
+
+    // MARK: - Cache
+
+    @Test func cacheHitsMatchMisses() throws {
+        let paths = (TestData.path("GeoIP2-City-Test.mmdb"), TestData.path("GeoLite2-ASN-Test.mmdb"))
+        let cached = try GeoDatabases(settings: Self.settings(city: paths.0, asn: paths.1, cache: 4096))
+        let uncached = try GeoDatabases(settings: Self.settings(city: paths.0, asn: paths.1, cache: 0))
+        let addresses = try (TestData.networks("GeoIP2-City-Test.json") + TestData.networks("GeoLite2-ASN-Test.json"))
+            .flatMap { try Probe($0.network).addresses }
+        for _ in 0..<2 {
+            for address in addresses { #expect(cached.lookup(address) == uncached.lookup(address)) }
+        }
+        let statistics = cached.cacheStatistics
+        #expect(statistics.hits > 0)
+        #expect(statistics.hits + statistics.misses == 2 * addresses.count)
+        #expect(uncached.cacheStatistics == .init(hits: 0, misses: 0, entries: 0, capacity: 0))
+    }
+
+    @Test func cacheStaysWithinCapacity() throws {
+        let geo = try GeoDatabases(settings: Self.settings(city: TestData.path("GeoIP2-City-Test.mmdb"), cache: 100))
+        for value in UInt32(0)..<5000 { _ = geo.lookup(IPAddress(ipv4: 0xD600_0000 | value)) }
+        let statistics = geo.cacheStatistics
+        #expect(statistics.capacity == 64)
+        #expect(statistics.entries <= 64 && statistics.entries > 32)
+        _ = geo.lookup(IPAddress(ipv4: 0xD600_0000 | 4999))
+        #expect(geo.cacheStatistics.hits == 1)
+    }
+
+    @Test func cacheIsClearedOnSwap() throws {
+        let directory = try TestData.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("city.mmdb")
+        try Self.install("GeoIP2-City-Test.mmdb", at: file)
+        let geo = try GeoDatabases(settings: Self.settings(city: file.path, cache: 1024))
+        #expect(geo.lookup(Self.singapore).location?.city == "Singapore")
+        #expect(geo.lookup(Self.singapore).location?.city == "Singapore")
+        #expect(geo.cacheStatistics.hits == 1)
+        try Self.install("GeoLite2-City-Test.mmdb", at: file)
+        _ = geo.reloadIfChanged()
+        #expect(geo.cacheStatistics.entries == 0)
+        #expect(geo.lookup(Self.singapore).location == nil)
+    }
+
+    @Test(arguments: [(0, 0), (1, 0), (2, 2), (3, 2), (4, 4), (100, 64), (65_536, 65_536)])
+    func cacheCapacityIsAPowerOfTwoNotAboveTheSetting(requested: Int, actual: Int) {
+        #expect(LookupCache(capacity: requested).capacity == actual)
+    }
+}
