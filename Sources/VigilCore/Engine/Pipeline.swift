@@ -3,13 +3,13 @@
 public struct Pipeline: Sendable {
     public private(set) var engine: RiskEngine
     private var decoder: EventDecoder
-    private let enricher: (any GeoLookup)?
+    private let enricher: Enricher?
     private var decisionEncoder: DecisionEncoder
     private let alertEncoder = AlertEncoder()
     private var input: InputSettings
     public private(set) var stats = PipelineStats()
 
-    public init(config: VigilConfig, policyVersion: String, enricher: (any GeoLookup)?, deviceKey: SipHashKey) {
+    public init(config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey) {
         engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey)
         decoder = EventDecoder(limits: config.input)
         self.enricher = enricher
@@ -46,7 +46,7 @@ public struct Pipeline: Sendable {
             return
         }
         stats.eventsByType[event.type.index] += 1
-        let intel = event.ip.map { enricher?.lookup($0) ?? .unknown }
+        let intel = event.ip.map { enricher?.enrich($0) ?? .unknown }
         let verdict = engine.process(event, intel: intel)
         if verdict.late { stats.lateEvents += 1 }
         if let decision = verdict.decision {

@@ -57,7 +57,7 @@ public struct ReplayRunner {
 
     public func run() throws -> Report {
         let loaded = try ConfigLoader.load(path: options.configPath)
-        let enrichment = try EnrichmentLoader.open(loaded.config, logger: logger)
+        let enrichment = try EnrichmentLoader.open(loaded.config, logger: logger).enricher
         let key = try DeviceKey.resolve(loaded.config.security, environment: environment, allowPublicDefault: true)
         var pipeline = Pipeline(
             config: loaded.config, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key)

@@ -1,3 +1,0 @@
-extension Timestamp {
-    var rfc3339: String { String(microseconds) }
-}
