@@ -55,28 +55,18 @@ enum FieldLimits {
     static let emailDomain = 1...253
 }
 
-/// The fields read so far; `EventParser.finish` turns it into an event once required fields are known.
+/// The event under construction. Strings go straight into `event` (no copy at the end); what cannot
+/// be placed until the type is known waits beside it. Empty `eventID`/`user.id` mean "not read",
+/// since valid values are never empty.
 private struct EventDraft {
-    var eventID: String?
+    var event = AuthEvent(eventID: "", type: .login, time: Timestamp(microseconds: 0), user: User(id: ""))
     var type: EventType?
     var time: Timestamp?
-    var tenant: String?
     var hasUser = false
-    var userID: String?
-    var role: UserRole?
-    var emailDomain: String?
-    var ip: IPAddress?
-    var device: Device?
-    var outcome: Outcome?
-    var failureReason: String?
     var hasMFA = false
     var factor: MFAFactor?
     var mfaResult: MFAResult?
     var challengeID: String?
-    var action: SensitiveAction?
-    var credentialCompromised: Bool?
-    var sessionID: String?
-    var correlationID: String?
 }
 
 /// The contract layer: walks the top-level object with a `JSONScanner`, reads known fields with their
@@ -126,31 +116,33 @@ private struct EventParser {
             if seen.insert(field.rawValue) { report(.duplicateField, path, "\(path) appears more than once") }
             switch field {
             case .eventID:
-                draft.eventID = try string(path, FieldLimits.eventID)
-                if let id = draft.eventID { eventID = id }
-            case .type: draft.type = try enumeration(path, EventType.self)
+                if let id = try string(path, FieldLimits.eventID) {
+                    draft.event.eventID = id
+                    eventID = id
+                }
+            case .type: draft.type = try enumeration(path, WireTables.eventType)
             case .time: draft.time = try time(path)
-            case .tenant: draft.tenant = try string(path, FieldLimits.identifier)
+            case .tenant: draft.event.tenant = try string(path, FieldLimits.identifier)
             case .user:
                 if try objectStart(path) {
                     draft.hasUser = true
                     try parseUser(into: &draft)
                 }
-            case .ip: draft.ip = try ip(path)
+            case .ip: draft.event.ip = try ip(path)
             case .device:
-                if try objectStart(path) { draft.device = try parseDevice() }
-            case .outcome: draft.outcome = try enumeration(path, Outcome.self)
-            case .failureReason: draft.failureReason = try string(path, FieldLimits.freeText)
+                if try objectStart(path) { draft.event.device = try parseDevice() }
+            case .outcome: draft.event.outcome = try enumeration(path, WireTables.outcome)
+            case .failureReason: draft.event.failureReason = try string(path, FieldLimits.freeText)
             case .mfa:
                 if try objectStart(path) {
                     draft.hasMFA = true
                     try parseMFA(into: &draft)
                 }
-            case .action: draft.action = try string(path, FieldLimits.action).map(SensitiveAction.init(wireName:))
+            case .action: draft.event.action = try string(path, FieldLimits.action).map(SensitiveAction.init(wireName:))
             case .credential:
-                if try objectStart(path) { draft.credentialCompromised = try parseCredential() }
-            case .sessionID: draft.sessionID = try string(path, FieldLimits.identifier)
-            case .correlationID: draft.correlationID = try string(path, FieldLimits.identifier)
+                if try objectStart(path) { draft.event.credentialCompromised = try parseCredential() ?? false }
+            case .sessionID: draft.event.sessionID = try string(path, FieldLimits.identifier)
+            case .correlationID: draft.event.correlationID = try string(path, FieldLimits.identifier)
             }
             more = try scanner.endMember()
         }
@@ -172,9 +164,9 @@ private struct EventParser {
             if let field {
                 if seen.insert(field.bit) { report(.duplicateField, field.path, "\(field.path) appears more than once") }
                 switch field.bit {
-                case 0: draft.userID = try string(field.path, FieldLimits.userID)
-                case 1: draft.role = try enumeration(field.path, UserRole.self)
-                default: draft.emailDomain = try emailDomain(field.path)
+                case 0: draft.event.user.id = try string(field.path, FieldLimits.userID) ?? ""
+                case 1: draft.event.user.role = try enumeration(field.path, WireTables.userRole) ?? .standard
+                default: draft.event.user.emailDomain = try emailDomain(field.path)
                 }
             } else {
                 try scanner.skipValue(depth: 2)
@@ -228,8 +220,8 @@ private struct EventParser {
             if let field {
                 if seen.insert(field.bit) { report(.duplicateField, field.path, "\(field.path) appears more than once") }
                 switch field.bit {
-                case 0: draft.factor = try enumeration(field.path, MFAFactor.self)
-                case 1: draft.mfaResult = try enumeration(field.path, MFAResult.self)
+                case 0: draft.factor = try enumeration(field.path, WireTables.mfaFactor)
+                case 1: draft.mfaResult = try enumeration(field.path, WireTables.mfaResult)
                 default: draft.challengeID = try string(field.path, FieldLimits.identifier)
                 }
             } else {
@@ -294,17 +286,12 @@ private struct EventParser {
         return scanner.string(token)
     }
 
-    private mutating func enumeration<Value: CaseIterable & RawRepresentable>(
-        _ path: StaticString, _: Value.Type
-    ) throws(DecodeFailure) -> Value? where Value.RawValue == String {
+    private mutating func enumeration<Value>(
+        _ path: StaticString, _ names: WireNames<Value>
+    ) throws(DecodeFailure) -> Value? {
         guard let token = try stringToken(path) else { return nil }
-        let value: Value? = scanner.withUnescaped(token) { text in
-            Value.allCases.first { $0.rawValue.utf8.elementsEqual(text) }
-        }
-        if value == nil {
-            let allowed = Value.allCases.map(\.rawValue).joined(separator: ", ")
-            report(.invalidValue, path, "\(path) must be one of: \(allowed)")
-        }
+        let value = scanner.withUnescaped(token, names.match)
+        if value == nil { report(.invalidValue, path, "\(path) must be one of: \(names.list)") }
         return value
     }
 
@@ -380,29 +367,23 @@ private struct EventParser {
 
     // MARK: Required fields
 
-    private func finish(_ draft: EventDraft) throws(DecodeFailure) -> AuthEvent {
+    private func finish(_ draft: consuming EventDraft) throws(DecodeFailure) -> AuthEvent {
         func missing(_ path: StaticString) -> DecodeFailure {
             DecodeFailure(.missingField, field: path.description, detail: "required field \(path) is missing or null")
         }
-        guard let eventID = draft.eventID else { throw missing("event_id") }
+        guard !draft.event.eventID.isEmpty else { throw missing("event_id") }
         guard let type = draft.type else { throw missing("type") }
         guard let time = draft.time else { throw missing("time") }
         guard draft.hasUser else { throw missing("user") }
-        guard let userID = draft.userID else { throw missing("user.id") }
-        if type != .sensitiveAction, draft.ip == nil { throw missing("ip") }
-
-        var event = AuthEvent(
-            eventID: eventID, type: type, time: time, tenant: draft.tenant,
-            user: User(id: userID, role: draft.role ?? .standard, emailDomain: draft.emailDomain),
-            ip: draft.ip, device: draft.device, failureReason: draft.failureReason,
-            credentialCompromised: draft.credentialCompromised ?? false,
-            sessionID: draft.sessionID, correlationID: draft.correlationID)
+        guard !draft.event.user.id.isEmpty else { throw missing("user.id") }
+        if type != .sensitiveAction, draft.event.ip == nil { throw missing("ip") }
+        draft.event.type = type
+        draft.event.time = time
         switch type {
         case .login:
-            guard let outcome = draft.outcome else { throw missing("outcome") }
-            event.outcome = outcome
+            guard draft.event.outcome != nil else { throw missing("outcome") }
         case .passwordResetComplete:
-            event.outcome = draft.outcome ?? .success
+            draft.event.outcome = draft.event.outcome ?? .success
         case .mfaChallenge, .mfaResult:
             guard draft.hasMFA else { throw missing("mfa") }
             guard let factor = draft.factor else { throw missing("mfa.factor") }
@@ -411,14 +392,17 @@ private struct EventParser {
                 guard let mfaResult = draft.mfaResult else { throw missing("mfa.result") }
                 result = mfaResult
             }
-            event.mfa = MFA(factor: factor, result: result, challengeID: draft.challengeID)
+            draft.event.mfa = MFA(factor: factor, result: result, challengeID: draft.challengeID)
         case .sensitiveAction:
-            guard let action = draft.action else { throw missing("action") }
-            event.action = action
+            guard draft.event.action != nil else { throw missing("action") }
         case .passwordResetRequest:
             break
         }
-        return event
+        // Fields that only belong to other types are dropped (after validation, so the schema and
+        // the decoder accept the same messages).
+        if type != .login, type != .passwordResetComplete { draft.event.outcome = nil }
+        if type != .sensitiveAction { draft.event.action = nil }
+        return draft.event
     }
 }
 

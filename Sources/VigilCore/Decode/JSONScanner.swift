@@ -86,6 +86,18 @@ struct JSONScanner {
         var hasEscapes = false
         var length = 0
         while index < bytes.count {
+            // Skip plain ASCII eight bytes at a time up to the first quote, backslash, control or
+            // non-ASCII byte. The lowest flagged byte is always a real one (false flags only occur
+            // above it), so its position is exact.
+            if index + 8 <= bytes.count {
+                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                let special = Self.hasByteBelow0x20(word) | Self.hasZeroByte(word ^ Self.quotes)
+                    | Self.hasZeroByte(word ^ Self.backslashes) | (word & Self.highBits)
+                let plain = special.littleEndian.trailingZeroBitCount >> 3
+                index += plain
+                length += plain
+                if plain == 8 { continue }
+            }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
@@ -102,6 +114,22 @@ struct JSONScanner {
             index += 1
         }
         throw unexpected("inside a string (unterminated)")
+    }
+
+    private static let lowBits: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+    private static let quotes: UInt64 = 0x2222_2222_2222_2222
+    private static let backslashes: UInt64 = 0x5C5C_5C5C_5C5C_5C5C
+
+    /// Flags (high bit) the bytes of `word` that are zero; bytes above a flagged one may be flagged
+    /// falsely.
+    private static func hasZeroByte(_ word: UInt64) -> UInt64 {
+        (word &- lowBits) & ~word & highBits
+    }
+
+    /// Flags the bytes of `word` below 0x20, with the same caveat as `hasZeroByte`.
+    private static func hasByteBelow0x20(_ word: UInt64) -> UInt64 {
+        (word &- lowBits &* 0x20) & ~word & highBits
     }
 
     private mutating func scanEscape() throws(DecodeFailure) {
@@ -251,7 +279,7 @@ struct JSONScanner {
     /// Calls `body` with the unescaped UTF-8 of a scanned string: the message's own bytes when there
     /// were no escapes (the common case, no copy), else a decoded copy.
     func withUnescaped<R>(_ token: JSONStringToken, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        let raw = UnsafeRawBufferPointer(rebasing: bytes[token.start..<token.end])
+        let raw = UnsafeRawBufferPointer(start: bytes.baseAddress! + token.start, count: token.end - token.start)
         guard token.hasEscapes else { return body(raw) }
         var decoded: [UInt8] = []
         decoded.reserveCapacity(raw.count)
@@ -337,11 +365,14 @@ private struct ContainerStack {
 }
 
 extension UnsafeRawBufferPointer {
-    /// Byte-wise comparison with an ASCII literal, without building a String.
-    func equals(_ literal: StaticString) -> Bool {
-        guard count == literal.utf8CodeUnitCount else { return false }
-        let other = literal.utf8Start
+    func equals(_ other: UnsafeRawBufferPointer) -> Bool {
+        guard count == other.count else { return false }
         for offset in 0..<count where self[offset] != other[offset] { return false }
         return true
+    }
+
+    /// Byte-wise comparison with an ASCII literal, without building a String.
+    func equals(_ literal: StaticString) -> Bool {
+        equals(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }
