@@ -97,7 +97,7 @@ private struct EventParser {
         try parseTopLevel(into: &draft)
         try scanner.expectEnd()
         if let problem { throw problem }
-        return try finish(draft)
+        return try finish(consume draft)
     }
 
     // MARK: Objects
@@ -402,7 +402,10 @@ private struct EventParser {
         // the decoder accept the same messages).
         if type != .login, type != .passwordResetComplete { draft.event.outcome = nil }
         if type != .sensitiveAction { draft.event.action = nil }
-        return draft.event
+        // Swapped out rather than copied: a copy would retain every string only to release it again.
+        var event = AuthEvent(eventID: "", type: type, time: time, user: User(id: ""))
+        swap(&event, &draft.event)
+        return event
     }
 }
 

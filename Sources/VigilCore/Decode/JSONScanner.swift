@@ -26,15 +26,17 @@ struct JSONScanner {
     var atEnd: Bool { index >= bytes.count }
 
     /// The next byte, or 0 at the end (0 is never valid where a token starts, so it reads as an error).
+    @inline(__always)
     var peek: UInt8 { index < bytes.count ? bytes[index] : 0 }
 
+    @inline(__always)
     mutating func skipWhitespace() {
-        while index < bytes.count {
-            switch bytes[index] {
-            case 0x20, 0x0A, 0x0D, 0x09: index += 1
-            default: return
-            }
+        var cursor = index
+        while cursor < bytes.count, bytes[cursor] <= 0x20,
+              bytes[cursor] == 0x20 || bytes[cursor] == 0x0A || bytes[cursor] == 0x0D || bytes[cursor] == 0x09 {
+            cursor += 1
         }
+        index = cursor
     }
 
     /// After the top-level value only whitespace may follow.
@@ -46,6 +48,7 @@ struct JSONScanner {
     // MARK: Objects
 
     /// Consumes `{` of a container at `depth` (the top-level object is depth 1). False when it is empty.
+    @inline(__always)
     mutating func beginObject(depth: Int) throws(DecodeFailure) -> Bool {
         try checkDepth(depth)
         index += 1
@@ -56,6 +59,7 @@ struct JSONScanner {
     }
 
     /// Reads `"name" :` and leaves the scanner at the member's value.
+    @inline(__always)
     mutating func memberName() throws(DecodeFailure) -> JSONStringToken {
         skipWhitespace()
         guard peek == UInt8(ascii: "\"") else { throw unexpected("where a member name was expected") }
@@ -68,6 +72,7 @@ struct JSONScanner {
     }
 
     /// After a member value: true when another member follows, false once `}` is consumed.
+    @inline(__always)
     mutating func endMember() throws(DecodeFailure) -> Bool {
         skipWhitespace()
         switch peek {
@@ -81,38 +86,46 @@ struct JSONScanner {
 
     /// Scans a string starting at its opening quote, validating escapes and surrogate pairs.
     mutating func scanString() throws(DecodeFailure) -> JSONStringToken {
-        index += 1
-        let start = index
+        // A local cursor: stores to `index` could alias the bytes as far as the compiler knows.
+        var cursor = index + 1
+        let start = cursor
+        let end = bytes.count
         var hasEscapes = false
         var length = 0
-        while index < bytes.count {
+        while cursor < end {
             // Skip plain ASCII eight bytes at a time up to the first quote, backslash, control or
             // non-ASCII byte. The lowest flagged byte is always a real one (false flags only occur
             // above it), so its position is exact.
-            if index + 8 <= bytes.count {
-                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if cursor + 8 <= end {
+                let word = bytes.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)
                 let special = Self.hasByteBelow0x20(word) | Self.hasZeroByte(word ^ Self.quotes)
                     | Self.hasZeroByte(word ^ Self.backslashes) | (word & Self.highBits)
                 let plain = special.littleEndian.trailingZeroBitCount >> 3
-                index += plain
+                cursor += plain
                 length += plain
                 if plain == 8 { continue }
             }
-            let byte = bytes[index]
+            let byte = bytes[cursor]
             if byte == UInt8(ascii: "\"") {
-                index += 1
-                return JSONStringToken(start: start, end: index - 1, hasEscapes: hasEscapes, length: length)
+                index = cursor + 1
+                return JSONStringToken(start: start, end: cursor, hasEscapes: hasEscapes, length: length)
             }
             if byte == UInt8(ascii: "\\") {
                 hasEscapes = true
+                index = cursor
                 try scanEscape()
+                cursor = index
                 length += 1
                 continue
             }
-            guard byte >= 0x20 else { throw unexpected("inside a string (control characters must be escaped)") }
+            guard byte >= 0x20 else {
+                index = cursor
+                throw unexpected("inside a string (control characters must be escaped)")
+            }
             if byte & 0xC0 != 0x80 { length += 1 }
-            index += 1
+            cursor += 1
         }
+        index = cursor
         throw unexpected("inside a string (unterminated)")
     }
 
@@ -278,6 +291,7 @@ struct JSONScanner {
 
     /// Calls `body` with the unescaped UTF-8 of a scanned string: the message's own bytes when there
     /// were no escapes (the common case, no copy), else a decoded copy.
+    @inline(__always)
     func withUnescaped<R>(_ token: JSONStringToken, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let raw = UnsafeRawBufferPointer(start: bytes.baseAddress! + token.start, count: token.end - token.start)
         guard token.hasEscapes else { return body(raw) }
@@ -365,6 +379,7 @@ private struct ContainerStack {
 }
 
 extension UnsafeRawBufferPointer {
+    @inline(__always)
     func equals(_ other: UnsafeRawBufferPointer) -> Bool {
         guard count == other.count else { return false }
         for offset in 0..<count where self[offset] != other[offset] { return false }

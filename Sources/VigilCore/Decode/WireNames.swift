@@ -1,6 +1,7 @@
 /// An enum's wire names laid out once as bytes, so matching a decoded value is a byte comparison:
-/// no String is built and no `allCases` array is made per message.
-struct WireNames<Value: CaseIterable & RawRepresentable & Sendable>: Sendable where Value.RawValue == String {
+/// no String is built and no `allCases` array is made per message. A class, so using a table costs
+/// one reference, not a copy of its arrays.
+final class WireNames<Value: CaseIterable & RawRepresentable & Sendable>: Sendable where Value.RawValue == String {
     private let names: [UInt8]
     private let entries: [(start: Int, count: Int, value: Value)]
     /// The accepted names, for failure details.

@@ -10,23 +10,26 @@ extension Timestamp {
     /// place for it. Rejected: lower-case `t`/`z`, a space instead of `T`, missing offset, hour 24.
     public init?(rfc3339 bytes: UnsafeRawBufferPointer) {
         // Shortest form: 2024-01-01T00:00:00Z (20 bytes).
-        guard bytes.count >= 20 else { return nil }
-        func number(_ start: Int, _ digits: Int) -> Int64? {
+        guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
+        else { return nil }
+        /// The value of the decimal digits at `start..<start + count`, or -1 when one is not a digit.
+        func digits(_ start: Int, _ count: Int) -> Int64 {
             var value: Int64 = 0
-            for index in start..<start + digits {
+            var invalid: UInt8 = 0
+            for index in start..<start + count {
                 let digit = bytes[index] &- UInt8(ascii: "0")
-                guard digit < 10 else { return nil }
-                value = value * 10 + Int64(digit)
+                invalid |= digit > 9 ? 1 : 0
+                value = value &* 10 &+ Int64(digit)
             }
-            return value
+            return invalid == 0 ? value : -1
         }
-        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), var second = number(17, 2),
-              (1970...9999).contains(year), (1...12).contains(month),
+        let year = digits(0, 4), month = digits(5, 2), day = digits(8, 2)
+        let hour = digits(11, 2), minute = digits(14, 2)
+        var second = digits(17, 2)
+        guard (1970...9999).contains(year), (1...12).contains(month),
               day >= 1, day <= Self.daysInMonth(year: year, month: month),
-              hour <= 23, minute <= 59, second <= 60
+              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
 
         var index = 19
@@ -49,10 +52,9 @@ extension Timestamp {
         case UInt8(ascii: "Z"):
             guard index + 1 == bytes.count else { return nil }
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            guard index + 6 == bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
-                  let offsetHours = number(index + 1, 2), let offsetMinutes = number(index + 4, 2),
-                  offsetHours <= 23, offsetMinutes <= 59
-            else { return nil }
+            guard index + 6 == bytes.count, bytes[index + 3] == UInt8(ascii: ":") else { return nil }
+            let offsetHours = digits(index + 1, 2), offsetMinutes = digits(index + 4, 2)
+            guard (0...23).contains(offsetHours), (0...59).contains(offsetMinutes) else { return nil }
             offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
         default:
             return nil
