@@ -19,11 +19,15 @@ public struct DecodeFailure: Error, Sendable, Equatable {
     /// Dotted path of the offending field (`user.id`), when there is one.
     public var field: String?
     public var detail: String
+    /// The message's `event_id` when a valid one was read before the failure, so a dead letter can
+    /// be matched with the IdP's own logs.
+    public var eventID: String?
 
-    public init(_ kind: Kind, field: String? = nil, detail: String) {
+    public init(_ kind: Kind, field: String? = nil, detail: String, eventID: String? = nil) {
         self.kind = kind
         self.field = field
         self.detail = detail
+        self.eventID = eventID
     }
 
     /// `missing_field:user.id`, `invalid_type:time`, `invalid_json`, ...

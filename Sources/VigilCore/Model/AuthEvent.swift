@@ -87,7 +87,7 @@ public struct Device: Sendable, Equatable {
     }
 }
 
-public enum Outcome: String, Sendable {
+public enum Outcome: String, Sendable, CaseIterable {
     case success, failure
 }
 
@@ -104,7 +104,7 @@ public enum MFAFactor: String, Sendable, CaseIterable {
     public var isPhishingResistant: Bool { self == .passkey || self == .webauthn }
 }
 
-public enum MFAResult: String, Sendable {
+public enum MFAResult: String, Sendable, CaseIterable {
     case approved, denied, timeout, failed
 }
 

@@ -1,0 +1,74 @@
+/// Writes a rejected message as one `vigil.dead_letter/1` JSON line (`schemas/dead-letter.schema.json`).
+/// A dead letter must let an operator find, understand and replay the original, so it keeps the
+/// payload itself: as text when it is valid UTF-8, else as base64, and cut to a bounded size so a
+/// hostile 10 MB message cannot become a 10 MB (or 13 MB) dead letter.
+public enum DeadLetterEncoder {
+    public static let schema = "vigil.dead_letter/1"
+
+    /// Fields in fixed order, no trailing newline; identical input gives identical bytes.
+    /// Payloads longer than `maxPayloadBytes` are cut to exactly that many bytes (`truncated: true`);
+    /// the encoding is chosen on the kept bytes, so a cut through a multi-byte character gives base64.
+    public static func encode(
+        payload: UnsafeRawBufferPointer, failure: DecodeFailure, origin: MessageOrigin, maxPayloadBytes: Int
+    ) -> [UInt8] {
+        let keptCount = min(payload.count, max(maxPayloadBytes, 0))
+        let kept = UnsafeRawBufferPointer(rebasing: payload[0..<keptCount])
+        let isText = UTF8Validation.firstInvalidOffset(kept) == nil
+
+        var writer = JSONWriter(capacity: 256 + keptCount * (isText ? 1 : 2))
+        writer.beginObject()
+        writer.field("schema", schema)
+        writer.field("reason", failure.reasonCode)
+        writer.field("detail", failure.detail)
+        writer.key("origin")
+        writer.beginObject()
+        switch origin {
+        case .file(let path, let line):
+            writer.field("file", path)
+            writer.field("line", line)
+        case .kafka(let topic, let partition, let offset):
+            writer.field("topic", topic)
+            writer.field("partition", partition)
+            writer.field("offset", offset)
+        }
+        writer.endObject()
+        writer.field("size", payload.count)
+        writer.field("truncated", keptCount < payload.count)
+        writer.field("payload_encoding", isText ? "utf8" : "base64")
+        writer.field("payload", isText ? String(decoding: kept, as: UTF8.self) : Base64.encode(kept))
+        writer.field("event_id", failure.eventID)
+        writer.endObject()
+        return writer.bytes
+    }
+
+    public static func encode(
+        payload: [UInt8], failure: DecodeFailure, origin: MessageOrigin, maxPayloadBytes: Int
+    ) -> [UInt8] {
+        payload.withUnsafeBytes {
+            encode(payload: $0, failure: failure, origin: origin, maxPayloadBytes: maxPayloadBytes)
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648 §4, with padding) for binary dead-letter payloads.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let remaining = bytes.count - index
+            let chunk = UInt32(bytes[index]) << 16
+                | (remaining > 1 ? UInt32(bytes[index + 1]) << 8 : 0)
+                | (remaining > 2 ? UInt32(bytes[index + 2]) : 0)
+            out.append(alphabet[Int(chunk >> 18 & 63)])
+            out.append(alphabet[Int(chunk >> 12 & 63)])
+            out.append(remaining > 1 ? alphabet[Int(chunk >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(remaining > 2 ? alphabet[Int(chunk & 63)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
