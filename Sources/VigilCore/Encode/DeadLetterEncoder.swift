@@ -8,9 +8,12 @@ public enum DeadLetterEncoder {
     /// Fields in fixed order, no trailing newline; identical input gives identical bytes.
     /// Payloads longer than `maxPayloadBytes` are cut to exactly that many bytes (`truncated: true`);
     /// the encoding is chosen on the kept bytes, so a cut through a multi-byte character gives base64.
+    /// `originalSize` is the message's real length when the source already kept only its head.
     public static func encode(
-        payload: UnsafeRawBufferPointer, failure: DecodeFailure, origin: MessageOrigin, maxPayloadBytes: Int
+        payload: UnsafeRawBufferPointer, originalSize: Int? = nil, failure: DecodeFailure, origin: MessageOrigin,
+        maxPayloadBytes: Int
     ) -> [UInt8] {
+        let size = max(originalSize ?? payload.count, payload.count)
         let keptCount = min(payload.count, max(maxPayloadBytes, 0))
         let kept = UnsafeRawBufferPointer(rebasing: payload[0..<keptCount])
         let isText = UTF8Validation.firstInvalidOffset(kept) == nil
@@ -32,8 +35,8 @@ public enum DeadLetterEncoder {
             writer.field("offset", offset)
         }
         writer.endObject()
-        writer.field("size", payload.count)
-        writer.field("truncated", keptCount < payload.count)
+        writer.field("size", size)
+        writer.field("truncated", keptCount < size)
         writer.field("payload_encoding", isText ? "utf8" : "base64")
         writer.field("payload", isText ? String(decoding: kept, as: UTF8.self) : Base64.encode(kept))
         writer.field("event_id", failure.eventID)

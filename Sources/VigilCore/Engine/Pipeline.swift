@@ -39,7 +39,8 @@ public struct Pipeline: Sendable {
             event = decoded
         case .failure(let failure):
             let payload = DeadLetterEncoder.encode(
-                payload: bytes, failure: failure, origin: origin, maxPayloadBytes: input.maxEventBytes)
+                payload: bytes, originalSize: originalLength, failure: failure, origin: origin,
+                maxPayloadBytes: input.maxEventBytes)
             let reason = failure.reasonCode
             stats.deadLetters[reason, default: 0] += 1
             output.append(OutputMessage(stream: .deadLetters, key: nil, payload: payload, label: reason))
