@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // C libraries from Debian, each behind one module with a one-line shim.
@@ -36,13 +38,20 @@ let package = Package(
             dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]
         ),
 
+        // Seeded, realistic IdP traffic (normal users plus attacks) for `vigil demo` and the benchmarks.
+        .target(name: "VigilWorkload", dependencies: ["VigilCore"]),
+
         // Composition root: sources, sinks, config files, lifecycle.
         .target(
             name: "VigilDaemon",
             dependencies: [
-                "VigilCore", "VigilGeo", "VigilKafka",
+                "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -54,7 +63,19 @@ let package = Package(
             ]
         ),
 
+        // `swift run -c release vigil-bench`: the engine and its C limits side by side (BENCHMARKS.md).
+        // It imports the C modules directly on purpose: the raw libmaxminddb and librdkafka rates are
+        // the yardsticks.
+        .executableTarget(
+            name: "vigil-bench",
+            dependencies: [
+                "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload", "VigilDaemon", "CMaxMindDB", "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(name: "VigilWorkloadTests", dependencies: ["VigilWorkload", "VigilCore"]),
         .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore"]),
         .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka"]),
         .testTarget(
