@@ -27,6 +27,7 @@ extension VigilConfig {
         out.section("input") { o in
             o.put("max_event_bytes", input.maxEventBytes)
             o.put("max_nesting_depth", input.maxNestingDepth)
+            o.put("max_future_skew", input.maxFutureSkew)
         }
         out.section("engine") { o in
             let e = engine

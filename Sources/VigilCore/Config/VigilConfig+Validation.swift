@@ -62,6 +62,7 @@ private struct Rules {
     mutating func check(_ input: InputSettings) {
         range(input.maxEventBytes, 256...16_777_216, "input.max_event_bytes")
         range(input.maxNestingDepth, 1...256, "input.max_nesting_depth")
+        duration(input.maxFutureSkew, "input.max_future_skew", min: .seconds(1), max: .days(1))
     }
 
     mutating func check(_ engine: EngineSettings) {

@@ -57,6 +57,10 @@ public struct InputSettings: Sendable, Equatable {
     public var maxEventBytes = 65_536
     /// Deeper JSON nesting is dead-lettered as `too_deep`.
     public var maxNestingDepth = 16
+    /// Events stamped further than this ahead of the time they were received (Kafka message time) are
+    /// dead-lettered as `future_time`: one event from the year 9999 would otherwise move the watermark
+    /// so far that every later event counts as late and stops updating state.
+    public var maxFutureSkew = Duration.minutes(10)
 
     public init() {}
 }

@@ -13,6 +13,8 @@ public struct DecodeFailure: Error, Sendable, Equatable {
         case invalidValue = "invalid_value"
         case invalidIP = "invalid_ip"
         case invalidTime = "invalid_time"
+        /// Well-formed, but stamped too far ahead of the time it was received.
+        case futureTime = "future_time"
     }
 
     public var kind: Kind
@@ -32,7 +34,7 @@ public struct DecodeFailure: Error, Sendable, Equatable {
 
     /// `missing_field:user.id`, `invalid_type:time`, `invalid_json`, ...
     public var reasonCode: String {
-        guard let field, kind != .invalidIP, kind != .invalidTime else { return kind.rawValue }
+        guard let field, kind != .invalidIP, kind != .invalidTime, kind != .futureTime else { return kind.rawValue }
         return "\(kind.rawValue):\(field)"
     }
 }

@@ -27,14 +27,22 @@ public struct Pipeline: Sendable {
 
     /// Processes one message and appends what it produced to `output`. Never throws: a message that
     /// can't be used becomes a dead letter carrying its bytes and the reason. `originalLength` is the
-    /// message's real size when the source kept only its head (an oversized line).
+    /// message's real size when the source kept only its head (an oversized line). `receivedAt` (the
+    /// Kafka message time) bounds how far in the future an event may be stamped.
     public mutating func process(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil, origin: MessageOrigin,
-        into output: inout [OutputMessage]
+        receivedAt: Timestamp? = nil, into output: inout [OutputMessage]
     ) {
         stats.eventsRead += 1
+        var result = decoder.decode(bytes)
+        if case .success(let decoded) = result, let receivedAt, decoded.time > receivedAt + input.maxFutureSkew {
+            result = .failure(DecodeFailure(
+                .futureTime, field: "time",
+                detail: "event time \(decoded.time.rfc3339) is more than \(input.maxFutureSkew.configString) after "
+                    + "its receive time \(receivedAt.rfc3339)", eventID: decoded.eventID))
+        }
         let event: AuthEvent
-        switch decoder.decode(bytes) {
+        switch result {
         case .success(let decoded):
             event = decoded
         case .failure(let failure):
@@ -64,8 +72,13 @@ public struct Pipeline: Sendable {
         }
     }
 
-    public mutating func process(_ bytes: [UInt8], origin: MessageOrigin, into output: inout [OutputMessage]) {
-        bytes.withUnsafeBytes { process($0, origin: origin, into: &output) }
+    public mutating func process(
+        _ bytes: [UInt8], originalLength: Int? = nil, origin: MessageOrigin, receivedAt: Timestamp? = nil,
+        into output: inout [OutputMessage]
+    ) {
+        bytes.withUnsafeBytes {
+            process($0, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output)
+        }
     }
 }
 

@@ -30,6 +30,7 @@ final class ConfigDecoder {
             section(top["input"], top.path("input")) { f in
                 read(&c.input.maxEventBytes, f, "max_event_bytes")
                 read(&c.input.maxNestingDepth, f, "max_nesting_depth")
+                read(&c.input.maxFutureSkew, f, "max_future_skew")
             }
             section(top["engine"], top.path("engine")) { f in decodeEngine(&c.engine, f) }
             section(top["policy"], top.path("policy")) { f in
