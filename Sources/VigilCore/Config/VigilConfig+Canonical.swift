@@ -112,6 +112,19 @@ extension VigilConfig {
                 o.put("soft", yamlString(policy.samlSoft))
                 o.put("hard", yamlString(policy.samlHard))
             }
+            o.section("roles") { o in
+                for role in UserRole.allCases {
+                    let tier = policy.roles[role]
+                    o.section(role.rawValue) { o in
+                        o.put("low", tier.low.rawValue)
+                        o.put("medium", tier.medium.rawValue)
+                        o.put("high", tier.high.rawValue)
+                        o.put("sensitive_action_minimum", tier.sensitiveActionMinimum.rawValue)
+                        o.put("sms_and_email", tier.smsAndEmail)
+                        o.put("can_step_up", tier.canStepUp)
+                    }
+                }
+            }
         }
         out.section("kafka") { o in
             o.put("bootstrap_servers", yamlString(kafka.bootstrapServers))

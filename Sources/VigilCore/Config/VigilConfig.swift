@@ -182,6 +182,9 @@ public struct PolicySettings: Sendable, Equatable {
     public var samlSoft = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"
     public var samlHard = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509"
     public var samlNone = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+    /// The role table: what each tier gets at each risk level. Hard rules (compromised credential,
+    /// Tor + admin, post-reset, push bombing) only ever raise the action above it.
+    public var roles = RoleTable()
 
     public init() {}
 }

@@ -33,23 +33,9 @@ public struct StepUpPolicy: Sendable {
         public var rules: [String]
     }
 
-    /// The role table: action per risk level.
-    public static func baseAction(role: UserRole, level: RiskLevel) -> DecisionAction {
-        switch (role, level) {
-        case (.standard, .low): .allow
-        case (.standard, .medium): .stepUpSoft
-        case (.standard, .high): .stepUpHard
-        case (.admin, .low), (.finance, .low): .allow
-        case (.admin, _), (.finance, _): .stepUpHard
-        case (.contractor, .high): .stepUpHard
-        case (.contractor, _): .stepUpSoft
-        case (.service, .high): .deny
-        case (.service, _): .allow
-        }
-    }
-
     public func decide(level: RiskLevel, context: Context) -> Outcome {
-        var action = Self.baseAction(role: context.role, level: level)
+        let tier = settings.roles[context.role]
+        var action = tier.action(for: level)
         var rules: [String] = []
         func raise(to minimum: DecisionAction, rule: String) {
             if action < minimum {
@@ -57,8 +43,8 @@ public struct StepUpPolicy: Sendable {
                 rules.append(rule)
             }
         }
-        if context.isSensitiveAction && (context.role == .admin || context.role == .finance) {
-            raise(to: .stepUpHard, rule: "privileged_sensitive_action_requires_phishing_resistant")
+        if context.isSensitiveAction {
+            raise(to: tier.sensitiveActionMinimum, rule: "sensitive_action_minimum_for_role")
         }
         if context.withinPostResetWindow {
             raise(to: .stepUpSoft, rule: "post_reset_requires_step_up")
@@ -70,12 +56,9 @@ public struct StepUpPolicy: Sendable {
         if context.torExit && context.role == .admin {
             raise(to: .deny, rule: "admin_from_tor_denied")
         }
-        if context.role == .service && (action == .stepUpSoft || action == .stepUpHard) {
+        if !tier.canStepUp && (action == .stepUpSoft || action == .stepUpHard) {
             action = .deny
-            rules.append("service_account_cannot_step_up")
-        }
-        if context.role == .service && action == .deny && level == .high && rules.isEmpty {
-            rules.append("service_account_high_risk_denied")
+            rules.append("role_cannot_step_up")
         }
         return Outcome(action: action, factors: factors(for: action, context: context), rules: rules)
     }
@@ -89,7 +72,7 @@ public struct StepUpPolicy: Sendable {
             return [.passkey, .webauthn]
         case .stepUpSoft:
             var offered: [MFAFactor] = [.passkey, .webauthn, .pushNumberMatch, .totp, .sms, .email]
-            if context.role == .admin || context.role == .finance || context.role == .contractor {
+            if !settings.roles[context.role].smsAndEmail {
                 offered.removeAll { $0 == .sms || $0 == .email }
             }
             if context.pushBombingActive { offered.removeAll { $0.isPush } }

@@ -47,6 +47,18 @@ final class ConfigDecoder {
                     read(&c.policy.samlSoft, f, "soft")
                     read(&c.policy.samlHard, f, "hard")
                 }
+                section(f["roles"], f.path("roles")) { f in
+                    for role in UserRole.allCases {
+                        section(f[role.rawValue], f.path(role.rawValue)) { f in
+                            read(&c.policy.roles[role].low, f, "low")
+                            read(&c.policy.roles[role].medium, f, "medium")
+                            read(&c.policy.roles[role].high, f, "high")
+                            read(&c.policy.roles[role].sensitiveActionMinimum, f, "sensitive_action_minimum")
+                            read(&c.policy.roles[role].smsAndEmail, f, "sms_and_email")
+                            read(&c.policy.roles[role].canStepUp, f, "can_step_up")
+                        }
+                    }
+                }
             }
             section(top["kafka"], top.path("kafka")) { f in
                 read(&c.kafka.bootstrapServers, f, "bootstrap_servers")
@@ -264,6 +276,16 @@ final class ConfigDecoder {
             return fail(f.path(key), node, "expected a duration with a unit (250ms, 90s, 5m, 24h, 30d), got \(Self.describe(node))")
         }
         target = value
+    }
+
+    private func read(_ target: inout DecisionAction, _ f: Fields, _ key: String) {
+        var text = target.rawValue
+        read(&text, f, key)
+        guard let action = DecisionAction(rawValue: text) else {
+            let choices = DecisionAction.allCases.map(\.rawValue).joined(separator: ", ")
+            return fail(f.path(key), f.node(key), "expected one of \(choices), got \(ConfigValues.quoted(text))")
+        }
+        target = action
     }
 
     private func read(_ target: inout String, _ f: Fields, _ key: String) {

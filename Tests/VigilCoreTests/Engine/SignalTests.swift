@@ -113,7 +113,7 @@ import Testing
         (.contractor, .low, .stepUpSoft), (.contractor, .high, .stepUpHard), (.service, .medium, .allow), (.service, .high, .deny),
     ])
     func roleTable(role: UserRole, level: RiskLevel, expected: DecisionAction) {
-        #expect(StepUpPolicy.baseAction(role: role, level: level) == expected)
+        #expect(PolicySettings().roles[role].action(for: level) == expected)
     }
 
     private func context(_ role: UserRole, tor: Bool = false, sensitive: Bool = false) -> StepUpPolicy.Context {
