@@ -55,8 +55,9 @@ enum FieldLimits {
     static let emailDomain = 1...253
 }
 
-/// The event under construction. Strings go straight into `event` (no copy at the end); what cannot
-/// be placed until the type is known waits beside it. Empty `eventID`/`user.id` mean "not read",
+/// The event under construction. Strings go straight into `event`, so finishing moves one value
+/// instead of re-assembling ten optionals; what cannot be placed until the type is known waits
+/// beside it. Empty `eventID`/`user.id` mean "not read",
 /// since valid values are never empty.
 private struct EventDraft {
     var event = AuthEvent(eventID: "", type: .login, time: Timestamp(microseconds: 0), user: User(id: ""))
@@ -402,10 +403,7 @@ private struct EventParser {
         // the decoder accept the same messages).
         if type != .login, type != .passwordResetComplete { draft.event.outcome = nil }
         if type != .sensitiveAction { draft.event.action = nil }
-        // Swapped out rather than copied: a copy would retain every string only to release it again.
-        var event = AuthEvent(eventID: "", type: type, time: time, user: User(id: ""))
-        swap(&event, &draft.event)
-        return event
+        return draft.event
     }
 }
 
