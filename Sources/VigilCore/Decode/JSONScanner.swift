@@ -380,10 +380,28 @@ private struct ContainerStack {
 
 extension UnsafeRawBufferPointer {
     @inline(__always)
+    /// Compares in at most two (overlapping) word loads for the short names and values the decoder
+    /// matches, byte by byte only below four bytes.
     func equals(_ other: UnsafeRawBufferPointer) -> Bool {
         guard count == other.count else { return false }
-        for offset in 0..<count where self[offset] != other[offset] { return false }
-        return true
+        func word<Word: FixedWidthInteger>(_ buffer: UnsafeRawBufferPointer, _ offset: Int, _: Word.Type) -> Word {
+            buffer.loadUnaligned(fromByteOffset: offset, as: Word.self)
+        }
+        switch count {
+        case 0...3:
+            for offset in 0..<count where self[offset] != other[offset] { return false }
+            return true
+        case 4...8:
+            return word(self, 0, UInt32.self) == word(other, 0, UInt32.self)
+                && word(self, count - 4, UInt32.self) == word(other, count - 4, UInt32.self)
+        default:
+            var offset = 0
+            while offset < count - 8 {
+                guard word(self, offset, UInt64.self) == word(other, offset, UInt64.self) else { return false }
+                offset += 8
+            }
+            return word(self, count - 8, UInt64.self) == word(other, count - 8, UInt64.self)
+        }
     }
 
     /// Byte-wise comparison with an ASCII literal, without building a String.
