@@ -295,12 +295,19 @@ struct JSONScanner {
     func withUnescaped<R>(_ token: JSONStringToken, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let raw = UnsafeRawBufferPointer(start: bytes.baseAddress! + token.start, count: token.end - token.start)
         guard token.hasEscapes else { return body(raw) }
+        return Self.unescape(raw).withUnsafeBytes(body)
+    }
+
+    /// Decodes the escapes of a string `scanString` already validated. Kept out of line: it is the
+    /// rare path and would otherwise be copied into every caller.
+    @inline(never)
+    private static func unescape(_ raw: UnsafeRawBufferPointer) -> [UInt8] {
         var decoded: [UInt8] = []
         decoded.reserveCapacity(raw.count)
         var position = 0
         func hex4(at offset: Int) -> UInt32 {
             var unit: UInt32 = 0
-            for byte in raw[offset..<offset + 4] { unit = unit << 4 | Self.hexValue(byte)! }
+            for byte in raw[offset..<offset + 4] { unit = unit << 4 | hexValue(byte)! }
             return unit
         }
         while position < raw.count {
@@ -329,7 +336,7 @@ struct JSONScanner {
             default: decoded.append(escape)  // \" \\ \/
             }
         }
-        return decoded.withUnsafeBytes(body)
+        return decoded
     }
 
     func string(_ token: JSONStringToken) -> String {
