@@ -55,11 +55,11 @@ enum FieldLimits {
     static let emailDomain = 1...253
 }
 
-/// The event under construction. Strings go straight into `event` (no copy at the end); what cannot
-/// be placed until the type is known waits beside it. Empty `eventID`/`user.id` mean "not read",
-/// since valid values are never empty.
+/// What cannot be placed in the event under construction until the whole object has been read.
+/// The event itself is a local of `parseDocument`, filled in place and returned as a move: a copy
+/// would retain every string only to release it again. Its empty `eventID`/`user.id` mean "not
+/// read", since valid values are never empty.
 private struct EventDraft {
-    var event = AuthEvent(eventID: "", type: .login, time: Timestamp(microseconds: 0), user: User(id: ""))
     var type: EventType?
     var time: Timestamp?
     var hasUser = false
@@ -93,16 +93,18 @@ private struct EventParser {
             try scanner.expectEnd()
             throw DecodeFailure(.notAnObject, detail: "the message must be a JSON object")
         }
+        var event = AuthEvent(eventID: "", type: .login, time: Timestamp(microseconds: 0), user: User(id: ""))
         var draft = EventDraft()
-        try parseTopLevel(into: &draft)
+        try parseTopLevel(into: &event, &draft)
         try scanner.expectEnd()
         if let problem { throw problem }
-        return try finish(consume draft)
+        try finish(&event, draft)
+        return event
     }
 
     // MARK: Objects
 
-    private mutating func parseTopLevel(into draft: inout EventDraft) throws(DecodeFailure) {
+    private mutating func parseTopLevel(into event: inout AuthEvent, _ draft: inout EventDraft) throws(DecodeFailure) {
         var seen = FieldSet()
         var more = try scanner.beginObject(depth: 1)
         while more {
@@ -117,38 +119,38 @@ private struct EventParser {
             switch field {
             case .eventID:
                 if let id = try string(path, FieldLimits.eventID) {
-                    draft.event.eventID = id
+                    event.eventID = id
                     eventID = id
                 }
             case .type: draft.type = try enumeration(path, WireTables.eventType)
             case .time: draft.time = try time(path)
-            case .tenant: draft.event.tenant = try string(path, FieldLimits.identifier)
+            case .tenant: event.tenant = try string(path, FieldLimits.identifier)
             case .user:
                 if try objectStart(path) {
                     draft.hasUser = true
-                    try parseUser(into: &draft)
+                    try parseUser(into: &event.user)
                 }
-            case .ip: draft.event.ip = try ip(path)
+            case .ip: event.ip = try ip(path)
             case .device:
-                if try objectStart(path) { draft.event.device = try parseDevice() }
-            case .outcome: draft.event.outcome = try enumeration(path, WireTables.outcome)
-            case .failureReason: draft.event.failureReason = try string(path, FieldLimits.freeText)
+                if try objectStart(path) { event.device = try parseDevice() }
+            case .outcome: event.outcome = try enumeration(path, WireTables.outcome)
+            case .failureReason: event.failureReason = try string(path, FieldLimits.freeText)
             case .mfa:
                 if try objectStart(path) {
                     draft.hasMFA = true
                     try parseMFA(into: &draft)
                 }
-            case .action: draft.event.action = try string(path, FieldLimits.action).map(SensitiveAction.init(wireName:))
+            case .action: event.action = try string(path, FieldLimits.action).map(SensitiveAction.init(wireName:))
             case .credential:
-                if try objectStart(path) { draft.event.credentialCompromised = try parseCredential() ?? false }
-            case .sessionID: draft.event.sessionID = try string(path, FieldLimits.identifier)
-            case .correlationID: draft.event.correlationID = try string(path, FieldLimits.identifier)
+                if try objectStart(path) { event.credentialCompromised = try parseCredential() ?? false }
+            case .sessionID: event.sessionID = try string(path, FieldLimits.identifier)
+            case .correlationID: event.correlationID = try string(path, FieldLimits.identifier)
             }
             more = try scanner.endMember()
         }
     }
 
-    private mutating func parseUser(into draft: inout EventDraft) throws(DecodeFailure) {
+    private mutating func parseUser(into user: inout User) throws(DecodeFailure) {
         depth = 2
         defer { depth = 1 }
         var seen = FieldSet()
@@ -164,9 +166,9 @@ private struct EventParser {
             if let field {
                 if seen.insert(field.bit) { report(.duplicateField, field.path, "\(field.path) appears more than once") }
                 switch field.bit {
-                case 0: draft.event.user.id = try string(field.path, FieldLimits.userID) ?? ""
-                case 1: draft.event.user.role = try enumeration(field.path, WireTables.userRole) ?? .standard
-                default: draft.event.user.emailDomain = try emailDomain(field.path)
+                case 0: user.id = try string(field.path, FieldLimits.userID) ?? ""
+                case 1: user.role = try enumeration(field.path, WireTables.userRole) ?? .standard
+                default: user.emailDomain = try emailDomain(field.path)
                 }
             } else {
                 try scanner.skipValue(depth: 2)
@@ -367,23 +369,23 @@ private struct EventParser {
 
     // MARK: Required fields
 
-    private func finish(_ draft: consuming EventDraft) throws(DecodeFailure) -> AuthEvent {
+    private func finish(_ event: inout AuthEvent, _ draft: EventDraft) throws(DecodeFailure) {
         func missing(_ path: StaticString) -> DecodeFailure {
             DecodeFailure(.missingField, field: path.description, detail: "required field \(path) is missing or null")
         }
-        guard !draft.event.eventID.isEmpty else { throw missing("event_id") }
+        guard !event.eventID.isEmpty else { throw missing("event_id") }
         guard let type = draft.type else { throw missing("type") }
         guard let time = draft.time else { throw missing("time") }
         guard draft.hasUser else { throw missing("user") }
-        guard !draft.event.user.id.isEmpty else { throw missing("user.id") }
-        if type != .sensitiveAction, draft.event.ip == nil { throw missing("ip") }
-        draft.event.type = type
-        draft.event.time = time
+        guard !event.user.id.isEmpty else { throw missing("user.id") }
+        if type != .sensitiveAction, event.ip == nil { throw missing("ip") }
+        event.type = type
+        event.time = time
         switch type {
         case .login:
-            guard draft.event.outcome != nil else { throw missing("outcome") }
+            guard event.outcome != nil else { throw missing("outcome") }
         case .passwordResetComplete:
-            draft.event.outcome = draft.event.outcome ?? .success
+            event.outcome = event.outcome ?? .success
         case .mfaChallenge, .mfaResult:
             guard draft.hasMFA else { throw missing("mfa") }
             guard let factor = draft.factor else { throw missing("mfa.factor") }
@@ -392,20 +394,16 @@ private struct EventParser {
                 guard let mfaResult = draft.mfaResult else { throw missing("mfa.result") }
                 result = mfaResult
             }
-            draft.event.mfa = MFA(factor: factor, result: result, challengeID: draft.challengeID)
+            event.mfa = MFA(factor: factor, result: result, challengeID: draft.challengeID)
         case .sensitiveAction:
-            guard draft.event.action != nil else { throw missing("action") }
+            guard event.action != nil else { throw missing("action") }
         case .passwordResetRequest:
             break
         }
         // Fields that only belong to other types are dropped (after validation, so the schema and
         // the decoder accept the same messages).
-        if type != .login, type != .passwordResetComplete { draft.event.outcome = nil }
-        if type != .sensitiveAction { draft.event.action = nil }
-        // Swapped out rather than copied: a copy would retain every string only to release it again.
-        var event = AuthEvent(eventID: "", type: type, time: time, user: User(id: ""))
-        swap(&event, &draft.event)
-        return event
+        if type != .login, type != .passwordResetComplete { event.outcome = nil }
+        if type != .sensitiveAction { event.action = nil }
     }
 }
 

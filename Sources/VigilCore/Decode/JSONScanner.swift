@@ -295,12 +295,19 @@ struct JSONScanner {
     func withUnescaped<R>(_ token: JSONStringToken, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let raw = UnsafeRawBufferPointer(start: bytes.baseAddress! + token.start, count: token.end - token.start)
         guard token.hasEscapes else { return body(raw) }
+        return Self.unescape(raw).withUnsafeBytes(body)
+    }
+
+    /// Decodes the escapes of a string `scanString` already validated. Kept out of line: it is the
+    /// rare path and would otherwise be copied into every caller.
+    @inline(never)
+    private static func unescape(_ raw: UnsafeRawBufferPointer) -> [UInt8] {
         var decoded: [UInt8] = []
         decoded.reserveCapacity(raw.count)
         var position = 0
         func hex4(at offset: Int) -> UInt32 {
             var unit: UInt32 = 0
-            for byte in raw[offset..<offset + 4] { unit = unit << 4 | Self.hexValue(byte)! }
+            for byte in raw[offset..<offset + 4] { unit = unit << 4 | hexValue(byte)! }
             return unit
         }
         while position < raw.count {
@@ -329,7 +336,7 @@ struct JSONScanner {
             default: decoded.append(escape)  // \" \\ \/
             }
         }
-        return decoded.withUnsafeBytes(body)
+        return decoded
     }
 
     func string(_ token: JSONStringToken) -> String {
@@ -380,10 +387,28 @@ private struct ContainerStack {
 
 extension UnsafeRawBufferPointer {
     @inline(__always)
+    /// Compares in at most two (overlapping) word loads for the short names and values the decoder
+    /// matches, byte by byte only below four bytes.
     func equals(_ other: UnsafeRawBufferPointer) -> Bool {
         guard count == other.count else { return false }
-        for offset in 0..<count where self[offset] != other[offset] { return false }
-        return true
+        func word<Word: FixedWidthInteger>(_ buffer: UnsafeRawBufferPointer, _ offset: Int, _: Word.Type) -> Word {
+            buffer.loadUnaligned(fromByteOffset: offset, as: Word.self)
+        }
+        switch count {
+        case 0...3:
+            for offset in 0..<count where self[offset] != other[offset] { return false }
+            return true
+        case 4...8:
+            return word(self, 0, UInt32.self) == word(other, 0, UInt32.self)
+                && word(self, count - 4, UInt32.self) == word(other, count - 4, UInt32.self)
+        default:
+            var offset = 0
+            while offset < count - 8 {
+                guard word(self, offset, UInt64.self) == word(other, offset, UInt64.self) else { return false }
+                offset += 8
+            }
+            return word(self, count - 8, UInt64.self) == word(other, count - 8, UInt64.self)
+        }
     }
 
     /// Byte-wise comparison with an ASCII literal, without building a String.

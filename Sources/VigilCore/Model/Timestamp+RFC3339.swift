@@ -13,7 +13,7 @@ extension Timestamp {
         guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
               bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
         else { return nil }
-        /// The value of the decimal digits at `start..<start + count`, or -1 when one is not a digit.
+        // The value of the decimal digits at `start..<start + count`, or -1 when one is not a digit.
         func digits(_ start: Int, _ count: Int) -> Int64 {
             var value: Int64 = 0
             var invalid: UInt8 = 0
@@ -36,14 +36,14 @@ extension Timestamp {
         var fraction: Int64 = 0
         if bytes[index] == UInt8(ascii: ".") {
             index += 1
-            var digits = 0
+            var fractionDigits = 0
             while index < bytes.count, case let digit = bytes[index] &- UInt8(ascii: "0"), digit < 10 {
-                if digits < 6 { fraction = fraction * 10 + Int64(digit) }
-                digits += 1
+                if fractionDigits < 6 { fraction = fraction * 10 + Int64(digit) }
+                fractionDigits += 1
                 index += 1
             }
-            guard digits > 0 else { return nil }
-            for _ in min(digits, 6)..<6 { fraction *= 10 }
+            guard fractionDigits > 0 else { return nil }
+            for _ in min(fractionDigits, 6)..<6 { fraction *= 10 }
         }
 
         guard index < bytes.count else { return nil }
