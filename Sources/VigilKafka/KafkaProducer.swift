@@ -9,7 +9,7 @@ import Logging
 /// Kafka loop; librdkafka's own threads do the network I/O, and delivery reports are collected
 /// only inside `produce`, `poll` and `flush` on that thread.
 public final class KafkaProducer {
-    private let handle: RdKafkaHandle
+    let handle: RdKafkaHandle
     /// How long `produce` keeps polling when librdkafka's local queue is full before it throws.
     public var queueFullTimeout: Duration = .seconds(10)
     private static let queueFullPollInterval: Int32 = 50

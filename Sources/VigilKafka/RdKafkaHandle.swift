@@ -10,8 +10,8 @@ final class CallbackContext {
     let onWarning: (KafkaWarning) -> Void
     var deliveryReports: [KafkaDeliveryReport] = []
     var rebalanceHandler: ((KafkaRebalanceEvent) -> Void)?
-    /// Partitions revoked during the current consumer poll, so their already fetched messages
-    /// can be dropped from the batch instead of being processed after their owner changed.
+    /// Partitions revoked inside the latest `rd_kafka_consumer_poll`, so messages of theirs already in
+    /// the batch can be dropped instead of being processed after their owner changed.
     var revokedDuringPoll: Set<KafkaTopicPartition> = []
     private var topicNames: [OpaquePointer: String] = [:]
 
@@ -99,7 +99,11 @@ final class RdKafkaHandle {
     }
 
     deinit {
-        rd_kafka_destroy(pointer)
+        // A consumer in a fatal state never finishes its group leave: librdkafka 2.0.2's destroy then
+        // spins forever, so skip the close (the group sees a session timeout instead).
+        rd_kafka_destroy_flags(
+            pointer, rd_kafka_fatal_error(pointer, nil, 0) == RD_KAFKA_RESP_ERR_NO_ERROR
+                ? 0 : Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
     }
 
     /// The client's fatal error, if one was raised; cheap enough to check on every poll.

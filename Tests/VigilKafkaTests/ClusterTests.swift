@@ -28,6 +28,7 @@ import VigilKafka
                                "-f", "%k\t%s\t%h\n"])
         let expected = (0..<20).map { "user-\($0)\tvalue-\($0)\tsource=h\($0)" }
         #expect(output.split(separator: "\n").map(String.init) == expected)
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func kcatToConsumerInPartitionOrder() throws {
@@ -52,6 +53,7 @@ import VigilKafka
         }
         #expect(try consumer.poll(maxMessages: 10, timeout: .milliseconds(200)).isEmpty)
         try consumer.close()
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func roundTripKeepsBytesHeadersAndNullKeys() throws {
@@ -76,6 +78,7 @@ import VigilKafka
         #expect(messages[1].headers.isEmpty)
         #expect(String(decoding: messages[1].value, as: UTF8.self) == "no key")
         try consumer.close()
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func newConsumerResumesAfterLastStoredOffset() throws {
@@ -106,6 +109,7 @@ import VigilKafka
         #expect(rest.map(\.offset) == Array(10..<20))
         #expect(try second.poll(maxMessages: 10, timeout: .milliseconds(300)).isEmpty)
         try second.close()
+        withExtendedLifetime(cluster) {}
     }
 
     @Test func brokerDownThenUpLosesNothing() throws {
@@ -140,6 +144,7 @@ import VigilKafka
         let values = received.map { Int(String(decoding: $0.value, as: UTF8.self))! }
         #expect(values.sorted() == Array(0..<20))
         try consumer.close()
+        withExtendedLifetime(cluster) {}
     }
 
     @Test(arguments: ["range", "cooperative-sticky"])
@@ -216,5 +221,6 @@ import VigilKafka
         }
         try b.close()
         try a.close()
+        withExtendedLifetime(cluster) {}
     }
 }
