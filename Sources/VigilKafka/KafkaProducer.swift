@@ -43,7 +43,8 @@ public final class KafkaProducer {
         }
     }
 
-    /// Enqueues one message; bytes are copied, so the arrays may be reused at once.
+    /// Enqueues one message; bytes are copied, so the arrays may be reused at once. An empty value
+    /// may be sent as a null value (consumers see both as an empty `value`).
     /// Partitioning follows the key (librdkafka's default partitioner). When the local queue is full
     /// this polls (collecting delivery reports for the next `poll`) and retries for up to
     /// `queueFullTimeout`, then throws `operationFailed(code: .queueFull)`.
@@ -102,15 +103,17 @@ public final class KafkaProducer {
         _ topic: String, _ key: UnsafeRawBufferPointer?, _ value: [UInt8], _ headers: [KafkaHeader],
         _ opaque: UInt64
     ) -> rd_kafka_resp_err_t {
-        var waited: Int32 = 0
-        let limit = queueFullTimeout.kafkaMilliseconds
+        var deadline: ContinuousClock.Instant?
         while true {
             let code = value.withUnsafeBytes { value in
                 topic.withCString { topic in enqueueOnce(topic, key, value, headers, opaque) }
             }
-            guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL, waited < limit else { return code }
+            guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else { return code }
+            // The clock is read only once the queue is full: the fast path stays free of it.
+            let now = ContinuousClock.now
+            if deadline == nil { deadline = now + queueFullTimeout }
+            guard let deadline, now < deadline else { return code }
             rd_kafka_poll(handle.pointer, Self.queueFullPollInterval)
-            waited += Self.queueFullPollInterval
         }
     }
 
@@ -135,6 +138,8 @@ public final class KafkaProducer {
             }
             if let key {
                 add(RD_KAFKA_VTYPE_KEY) {
+                    // An empty array may have no storage; any non-null pointer keeps it an empty key
+                    // rather than a null one (librdkafka reads 0 bytes from it).
                     $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress ?? UnsafeRawPointer(topic))
                     $0.u.mem.size = key.count
                 }

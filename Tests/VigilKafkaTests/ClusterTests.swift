@@ -147,6 +147,35 @@ import VigilKafka
         withExtendedLifetime(cluster) {}
     }
 
+    @Test func fullQueueWaitsBoundedThenRecovers() throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("narrow", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration([
+                "bootstrap.servers": cluster.bootstrapServers, "queue.buffering.max.messages": "5",
+            ]),
+            logger: testLogger)
+        producer.queueFullTimeout = .milliseconds(200)
+        try cluster.setBrokerDown(id: 1)
+        for index in 0..<5 { try producer.produce(topic: "narrow", key: nil, value: [UInt8(index)]) }
+        let started = ContinuousClock.now
+        #expect {
+            try producer.produce(topic: "narrow", key: nil, value: [5])
+        } throws: { error in
+            guard case let KafkaError.operationFailed(_, code) = error else { return false }
+            return code == .queueFull
+        }
+        #expect(ContinuousClock.now - started >= .milliseconds(200))
+
+        try cluster.setBrokerUp(id: 1)
+        // Once deliveries free the queue, a blocked produce goes through within its timeout.
+        producer.queueFullTimeout = .seconds(20)
+        try producer.produce(topic: "narrow", key: nil, value: [5], opaque: 5)
+        let reports = try deliveries(producer, count: 6)
+        #expect(reports.map(\.opaque).last == 5)
+        withExtendedLifetime(cluster) {}
+    }
+
     @Test(arguments: ["range", "cooperative-sticky"])
     func rebalanceIsReportedAndRevocationCanCommit(strategy: String) throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
