@@ -111,10 +111,12 @@ public final class KafkaConsumer {
     }
 
     /// Leaves the group: the rebalance handler sees the final revocation (and may commit), then
-    /// stored offsets are committed (when auto-commit is on). Blocks until done.
+    /// stored offsets are committed (when auto-commit is on). Blocks until done. After a fatal error
+    /// it only marks the consumer closed: a fatal consumer cannot leave its group (see `deinit`).
     public func close() throws(KafkaError) {
         guard !isClosed else { return }
         isClosed = true
+        guard handle.fatalError() == nil else { return }
         let code = rd_kafka_consumer_close(handle.pointer)
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw .operationFailed(operation: "close", code: KafkaErrorCode(code))

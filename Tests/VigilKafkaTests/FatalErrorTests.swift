@@ -53,6 +53,7 @@ import Testing
             guard case let KafkaError.fatal(code, _) = error else { return false }
             return code.name == "FENCED_INSTANCE_ID"
         }
+        try consumer.close()
         withExtendedLifetime(cluster) {}
     }
 }

@@ -10,7 +10,7 @@ let testLogger: Logger = {
     return logger
 }()
 
-struct TestTimeout: Error, CustomStringConvertible {
+struct TestFailure: Error, CustomStringConvertible {
     let description: String
 }
 
@@ -20,7 +20,7 @@ func waitUntil(
 ) throws {
     let deadline = ContinuousClock.now + timeout
     while try !step() {
-        guard ContinuousClock.now < deadline else { throw TestTimeout(description: "timed out waiting for \(what)") }
+        guard ContinuousClock.now < deadline else { throw TestFailure(description: "timed out waiting for \(what)") }
     }
 }
 
@@ -77,7 +77,7 @@ func kcat(_ arguments: [String], input: String? = nil, timeout: Duration = .seco
         .split(separator: ":").map { "\($0)/kcat" }
         .first { FileManager.default.isExecutableFile(atPath: $0) }
     guard let path else {
-        throw TestTimeout(description: "kcat is not installed (apt-get install kcat); these tests need it")
+        throw TestFailure(description: "kcat is not installed (apt-get install kcat); these tests need it")
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
@@ -96,14 +96,14 @@ func kcat(_ arguments: [String], input: String? = nil, timeout: Duration = .seco
     while process.isRunning {
         guard ContinuousClock.now < deadline else {
             process.terminate()
-            throw TestTimeout(description: "kcat \(arguments.joined(separator: " ")) did not finish in \(timeout)")
+            throw TestFailure(description: "kcat \(arguments.joined(separator: " ")) did not finish in \(timeout)")
         }
         Thread.sleep(forTimeInterval: 0.02)
     }
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     guard process.terminationStatus == 0 else {
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        throw TestTimeout(description: "kcat exited with \(process.terminationStatus): \(stderr)")
+        throw TestFailure(description: "kcat exited with \(process.terminationStatus): \(stderr)")
     }
     return text
 }
