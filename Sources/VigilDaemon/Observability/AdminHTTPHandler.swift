@@ -39,6 +39,12 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         }
     }
 
+    /// Malformed requests reach here after `HTTPServerProtocolErrorHandler` has answered 400; the
+    /// parser cannot continue, so the connection goes.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     private static let paths: Set<Substring> = ["/metrics", "/healthz", "/readyz"]
 
     private func route(_ head: HTTPRequestHead) -> Response {
