@@ -9,10 +9,10 @@ import Synchronization
 /// One JSON object per line for log pipelines:
 /// `{"ts":"2026-03-02T09:00:00.123Z","level":"info","logger":"vigil","msg":"…",<metadata>}`.
 /// Metadata is flattened into the object (nested dictionaries as dotted keys, arrays as JSON arrays of
-/// strings); a metadata key that would shadow `ts`, `level`, `logger`, `msg` or `error` gets a leading
-/// `_`. Written by hand into one byte buffer: no encoder, no Foundation formatter, one write per line.
+/// strings); a metadata key that would shadow `ts`, `level`, `logger`, `msg` (or `error`, when the
+/// event carries one) gets a leading `_`. Written by hand into one byte buffer: no encoder, no Foundation formatter, one write per line.
 struct JSONLogHandler: LogHandler {
-    private static let reservedKeys: Set<String> = ["ts", "level", "logger", "msg", "error"]
+    private static let reservedKeys: Set<String> = ["ts", "level", "logger", "msg"]
 
     let label: String
     var logLevel: Logger.Level
@@ -41,7 +41,8 @@ struct JSONLogHandler: LogHandler {
         out.field("msg", event.message.description)
         if let error = event.error { out.field("error", "\(error)") }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            out.metadata(Self.reservedKeys.contains(key) ? "_" + key : key, value)
+            let shadows = Self.reservedKeys.contains(key) || (key == "error" && event.error != nil)
+            out.metadata(shadows ? "_" + key : key, value)
         }
         out.finish()
         write(out.bytes)

@@ -16,6 +16,7 @@ import VigilCore
                 "list": ["a", "b\"c"],
                 "msg": "shadowed",
                 "count": .stringConvertible(42),
+                "error": "disk full",
             ])
         let raw = try #require(capture.raw.first)
         #expect(raw.hasSuffix("}\n"))
@@ -30,6 +31,7 @@ import VigilCore
         #expect(object["list"] as? [String] == ["a", "b\"c"])
         #expect(object["_msg"] as? String == "shadowed")
         #expect(object["count"] as? String == "42")
+        #expect(object["error"] as? String == "disk full", "plain metadata named error is kept as is")
         let timestamp = try #require(object["ts"] as? String)
         #expect(timestamp.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil, "\(timestamp)")
         let parsed = try #require(ISO8601DateFormatter.withFractionalSeconds.date(from: timestamp))
