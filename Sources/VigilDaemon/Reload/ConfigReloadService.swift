@@ -1,0 +1,47 @@
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the config file on SIGHUP and when the file changes on disk (checked every
+/// `checkInterval` by inode, size and mtime, so it works where nobody can send a signal, e.g. a
+/// mounted ConfigMap). A good file goes to the mailbox for the Kafka thread to adopt between two
+/// events; a bad one is reported setting by setting and the running config stays. See
+/// `ConfigReloader` for what applies live.
+///
+/// This service is the only owner of SIGHUP in the process: nothing else may trap it. Until `run`
+/// has installed the handler, SIGHUP still has its default action (terminate).
+public struct ConfigReloadService: Service {
+    private let path: String
+    private let mailbox: ConfigMailbox
+    private let status: DaemonStatus
+    private let checkInterval: Swift.Duration
+    private let logger: Logger
+
+    public init(path: String, mailbox: ConfigMailbox, status: DaemonStatus, checkInterval: Swift.Duration, logger: Logger) {
+        self.path = path
+        self.mailbox = mailbox
+        self.status = status
+        self.checkInterval = checkInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let reloader = ConfigReloader(path: path, mailbox: mailbox, status: status, logger: logger)
+        reloader.establishBaseline()
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        logger.info(
+            "config reload armed: SIGHUP or a change to the file",
+            metadata: ["file": "\(path)", "check_interval": "\(checkInterval)"])
+        let interval = checkInterval
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await _ in hangups { reloader.reload(.signal) }
+                }
+                group.addTask {
+                    while (try? await Task.sleep(for: interval)) != nil { reloader.reload(.poll) }
+                }
+            }
+        }
+    }
+}

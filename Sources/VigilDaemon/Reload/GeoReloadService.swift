@@ -1,0 +1,47 @@
+import Logging
+import ServiceLifecycle
+import VigilGeo
+
+/// Checks the MaxMind files every `interval` and hot-swaps the ones that were replaced (MaxMind
+/// publishes weekly; `geoipupdate` renames new files into place). A replacement that does not open
+/// is logged and the database in force stays. Also publishes the lookup error count, which only
+/// changes on the lookup path and is cheapest to sample here.
+public struct GeoReloadService: Service {
+    private let databases: GeoDatabases
+    private let interval: Swift.Duration
+    private let status: DaemonStatus
+    private let logger: Logger
+
+    public init(databases: GeoDatabases, interval: Swift.Duration, status: DaemonStatus, logger: Logger) {
+        self.databases = databases
+        self.interval = interval
+        self.status = status
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { [self] in
+            while (try? await Task.sleep(for: interval)) != nil { check() }
+        }
+    }
+
+    func check() {
+        let results = databases.reloadIfChanged()
+        if results.isEmpty { logger.trace("geo databases unchanged") }
+        for result in results {
+            let metadata: Logger.Metadata = ["kind": "\(result.kind.rawValue)", "path": "\(result.path)"]
+            switch result.outcome {
+            case .reloaded(let databaseType, let buildEpoch):
+                logger.notice(
+                    "geo database reloaded",
+                    metadata: metadata.merging(["type": "\(databaseType)", "build_epoch": "\(buildEpoch)"]) { $1 })
+            case .failed(let error):
+                logger.error(
+                    "geo database reload failed; the open database stays in force",
+                    metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            }
+        }
+        let errors = databases.lookupErrors
+        status.update { $0.geoLookupErrors = errors }
+    }
+}

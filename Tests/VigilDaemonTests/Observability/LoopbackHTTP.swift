@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A raw HTTP/1.1 exchange over loopback TCP: the test sends exactly the bytes it means (oversized
+/// heads, bodies, odd methods), which a client library would normalise away.
+struct LoopbackHTTP {
+    struct Response {
+        var status: Int
+        var headers: [String: String]
+        var body: String
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let port: Int
+
+    func get(_ path: String, method: String = "GET") throws -> Response {
+        try exchange("\(method) \(path) HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+    }
+
+    /// Sends `request`, reads until the server closes, parses the response.
+    func exchange(_ request: String) throws -> Response {
+        let raw = try roundTrip(Array(request.utf8))
+        guard let split = raw.firstRange(of: "\r\n\r\n") else { throw Failure(description: "no response head in \(raw.debugDescription)") }
+        let lines = raw[..<split.lowerBound].split(separator: "\r\n")
+        let statusParts = lines.first?.split(separator: " ") ?? []
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            throw Failure(description: "bad status line in \(raw.debugDescription)")
+        }
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmedSpaces()
+        }
+        return Response(status: status, headers: headers, body: String(raw[split.upperBound...]))
+    }
+
+    /// True when nothing accepts connections on the port any more.
+    func isRefused() -> Bool {
+        (try? connected { _ in }) == nil
+    }
+
+    private func roundTrip(_ bytes: [UInt8]) throws -> String {
+        try connected { fd in
+            var sent = 0
+            while sent < bytes.count {
+                let count = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+                guard count > 0 else { break }  // the server may close early on a rejected request
+                sent += count
+            }
+            var response: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = recv(fd, &buffer, buffer.count, 0)
+                guard count > 0 else { break }
+                response += buffer[0..<count]
+            }
+            return String(decoding: response, as: UTF8.self)
+        }
+    }
+
+    private func connected<T>(_ body: (Int32) throws -> T) throws -> T {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw Failure(description: "connect to port \(port) failed") }
+        return try body(fd)
+    }
+}
+
+extension Substring {
+    fileprivate func trimmedSpaces() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,251 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Testing
+import VigilCore
+@testable import VigilDaemon
+
+@Suite struct MetricsServerTests {
+    static let quiet = Logger(label: "vigil.test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Runs a MetricsServer on an ephemeral loopback port inside a ServiceGroup, hands the port to
+    /// `body`, then shuts the group down gracefully and returns once the server has stopped.
+    static func withServer(status: DaemonStatus, _ body: (LoopbackHTTP) async throws -> Void) async throws {
+        var settings = HTTPSettings()
+        settings.listen = "127.0.0.1:0"
+        let (bound, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
+        let server = MetricsServer(settings: settings, status: status, logger: quiet) { continuation.yield($0) }
+        let group = ServiceGroup(services: [server], logger: quiet)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var addresses = bound.makeAsyncIterator()
+            let port = try #require(await addresses.next()?.port)
+            let client = LoopbackHTTP(port: port)
+            do {
+                try await body(client)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            #expect(client.isRefused(), "the listener is closed after graceful shutdown")
+        }
+    }
+
+    static func sampleSnapshot() -> DaemonStatus.Snapshot {
+        var snapshot = DaemonStatus.Snapshot()
+        snapshot.ready = true
+        snapshot.notReadyReason = nil
+        snapshot.stats.eventsRead = 7
+        snapshot.stats.eventsByType[0] = 5  // login
+        snapshot.stats.decisions[1] = 2  // step_up_soft
+        snapshot.stats.alerts[0] = 1  // push_bombing
+        snapshot.stats.lateEvents = 3
+        snapshot.stats.deadLetters = ["invalid_json": 4, "invalid_type:a\"b\\c\nd": 1]
+        snapshot.usersInState = 42
+        snapshot.eventTimeLagSeconds = 1.5
+        snapshot.consumerLag = 17
+        snapshot.policyVersion = "00ff00ff00ff00ff"
+        snapshot.configReloadsSucceeded = 2
+        snapshot.configReloadsFailed = 1
+        snapshot.geoLookupErrors = 6
+        snapshot.observeLatency(0.0003)
+        snapshot.observeLatency(0.003)
+        snapshot.observeLatency(2)
+        return snapshot
+    }
+
+    @Test func exposition() throws {
+        let text = MetricsExposition.render(Self.sampleSnapshot(), version: "9.9.9")
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        for expected in [
+            #"vigil_events_total{type="login"} 5"#,
+            #"vigil_events_total{type="sensitive_action"} 0"#,
+            #"vigil_decisions_total{action="step_up_soft"} 2"#,
+            #"vigil_alerts_total{kind="push_bombing"} 1"#,
+            #"vigil_dead_letters_total{reason="invalid_json"} 4"#,
+            #"vigil_dead_letters_total{reason="invalid_type:a\"b\\c\nd"} 1"#,
+            "vigil_late_events_total 3",
+            #"vigil_processing_latency_seconds_bucket{le="0.0005"} 1"#,
+            #"vigil_processing_latency_seconds_bucket{le="0.001"} 1"#,
+            #"vigil_processing_latency_seconds_bucket{le="0.005"} 2"#,
+            #"vigil_processing_latency_seconds_bucket{le="1.0"} 2"#,
+            #"vigil_processing_latency_seconds_bucket{le="+Inf"} 3"#,
+            "vigil_processing_latency_seconds_count 3",
+            "vigil_event_time_lag_seconds 1.5",
+            "vigil_consumer_lag_messages 17",
+            "vigil_users_in_state 42",
+            #"vigil_config_reloads_total{result="ok"} 2"#,
+            #"vigil_config_reloads_total{result="failed"} 1"#,
+            #"vigil_policy_info{policy_version="00ff00ff00ff00ff"} 1"#,
+            #"vigil_build_info{version="9.9.9"} 1"#,
+            "vigil_geo_lookup_errors_total 6",
+            "vigil_ready 1",
+            "# TYPE vigil_processing_latency_seconds histogram",
+            "# TYPE vigil_events_total counter",
+            "# TYPE vigil_ready gauge",
+        ] {
+            #expect(lines.contains(expected), "missing: \(expected)")
+        }
+        let samples = try PrometheusText.parse(text)
+        let sum = try #require(samples.first { $0.name == "vigil_processing_latency_seconds_sum" })
+        #expect(abs(sum.value - 2.0033) < 1e-9)
+        #expect(samples.contains { $0.name == "vigil_dead_letters_total" && $0.labels["reason"] == "invalid_type:a\"b\\c\nd" })
+    }
+
+    @Test func specialFloatsAndLabelEscaping() {
+        #expect(MetricsExposition.format(.nan) == "NaN")
+        #expect(MetricsExposition.format(.infinity) == "+Inf")
+        #expect(MetricsExposition.format(-.infinity) == "-Inf")
+        #expect(MetricsExposition.escapeLabelValue("plain") == "plain")
+        #expect(MetricsExposition.escapeLabelValue("a\\b\"c\nd") == #"a\\b\"c\nd"#)
+    }
+
+    @Test func endpoints() async throws {
+        let status = DaemonStatus()
+        status.update {
+            $0.ready = false
+            $0.notReadyReason = "kafka: no partitions assigned"
+        }
+        try await Self.withServer(status: status) { http in
+            let health = try http.get("/healthz")
+            #expect(health.status == 200)
+            #expect(health.body == "ok\n")
+
+            let notReady = try http.get("/readyz")
+            #expect(notReady.status == 503)
+            #expect(notReady.body.contains("kafka: no partitions assigned"))
+            status.update { $0 = Self.sampleSnapshot() }
+            #expect(try http.get("/readyz").status == 200)
+
+            let metrics = try http.get("/metrics?debug=1")
+            #expect(metrics.status == 200)
+            #expect(metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
+            #expect(metrics.body.contains("vigil_users_in_state 42\n"))
+            #expect(try PrometheusText.parse(metrics.body).count > 30)
+
+            let head = try http.get("/healthz", method: "HEAD")
+            #expect(head.status == 200)
+            #expect(head.headers["content-length"] == "3")
+            #expect(head.body.isEmpty)
+
+            #expect(try http.get("/nope").status == 404)
+            let post = try http.get("/metrics", method: "POST")
+            #expect(post.status == 405)
+            #expect(post.headers["allow"] == "GET, HEAD")
+        }
+    }
+
+    @Test func requestLimits() async throws {
+        try await Self.withServer(status: DaemonStatus()) { http in
+            let withBody = try http.exchange("POST /metrics HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello")
+            #expect(withBody.status == 413)
+            #expect(withBody.headers["connection"] == "close")
+
+            let padding = String(repeating: "a", count: MetricsServer.Limits.maxRequestBytes)
+            let oversized = try http.exchange("GET /metrics HTTP/1.1\r\nhost: x\r\nx-padding: \(padding)\r\n\r\n")
+            #expect(oversized.status == 431)
+
+            let garbage = try http.exchange("NOT HTTP AT ALL\r\n\r\n")
+            #expect(garbage.status == 400)
+
+            // A connection with keep-alive serves several requests; the size bound is per request.
+            let twice = try http.exchange(
+                "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            #expect(twice.status == 200)
+            #expect(twice.body.ranges(of: "HTTP/1.1 200").count == 1, "the second response follows the first body")
+        }
+    }
+
+    @Test func listenAddresses() throws {
+        for (listen, host, port) in [("127.0.0.1:9464", "127.0.0.1", 9464), ("[::1]:9464", "::1", 9464), ("0.0.0.0:0", "0.0.0.0", 0)] {
+            let parsed = try MetricsServer.hostAndPort(listen)
+            #expect(parsed.0 == host && parsed.1 == port, "\(listen)")
+        }
+        #expect(throws: ListenAddressError.self) { try MetricsServer.hostAndPort("9464") }
+        #expect(MetricsServer.isLoopback(try SocketAddress(ipAddress: "127.0.0.1", port: 1)))
+        #expect(MetricsServer.isLoopback(try SocketAddress(ipAddress: "::1", port: 1)))
+        #expect(!MetricsServer.isLoopback(try SocketAddress(ipAddress: "0.0.0.0", port: 1)))
+        #expect(!MetricsServer.isLoopback(try SocketAddress(ipAddress: "::", port: 1)))
+    }
+}
+
+/// A strict reader of the text exposition format: every line is a comment (`# HELP`/`# TYPE`) or
+/// `name{label="value",...} value`, labels unescaped, values parsed as floats.
+enum PrometheusText {
+    struct Sample {
+        var name: String
+        var labels: [String: String]
+        var value: Double
+    }
+
+    struct Invalid: Error, CustomStringConvertible {
+        var line: String
+        var description: String { "not a valid exposition line: \(line.debugDescription)" }
+    }
+
+    static func parse(_ text: String) throws -> [Sample] {
+        var samples: [Sample] = []
+        var typed: Set<String> = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty { continue }
+            if line.hasPrefix("# HELP ") { continue }
+            if line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 4, ["counter", "gauge", "histogram"].contains(parts[3]) else { throw Invalid(line: String(line)) }
+                typed.insert(String(parts[2]))
+                continue
+            }
+            var rest = Substring(line)
+            let name = rest.prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }
+            guard let first = name.first, !first.isNumber else { throw Invalid(line: String(line)) }
+            rest = rest.dropFirst(name.count)
+            var labels: [String: String] = [:]
+            if rest.first == "{" {
+                rest = rest.dropFirst()
+                while rest.first != "}" {
+                    let key = rest.prefix { $0 != "=" }
+                    rest = rest.dropFirst(key.count)
+                    guard rest.hasPrefix("=\"") else { throw Invalid(line: String(line)) }
+                    rest = rest.dropFirst(2)
+                    var value = ""
+                    while let character = rest.first, character != "\"" {
+                        rest = rest.dropFirst()
+                        if character == "\\" {
+                            switch rest.first {
+                            case "\\": value.append("\\")
+                            case "\"": value.append("\"")
+                            case "n": value.append("\n")
+                            default: throw Invalid(line: String(line))
+                            }
+                            rest = rest.dropFirst()
+                        } else {
+                            value.append(character)
+                        }
+                    }
+                    guard rest.first == "\"" else { throw Invalid(line: String(line)) }
+                    rest = rest.dropFirst()
+                    labels[String(key)] = value
+                    if rest.first == "," { rest = rest.dropFirst() }
+                }
+                rest = rest.dropFirst()
+            }
+            guard rest.first == " " else { throw Invalid(line: String(line)) }
+            let number = rest.dropFirst()
+            let value: Double? = switch number {
+            case "+Inf": .infinity
+            case "-Inf": -.infinity
+            case "NaN": .nan
+            default: Double(number)
+            }
+            guard let value else { throw Invalid(line: String(line)) }
+            let family = ["_bucket", "_sum", "_count"].reduce(String(name)) { base, suffix in
+                typed.contains(base) || !base.hasSuffix(suffix) ? base : String(base.dropLast(suffix.count))
+            }
+            guard typed.contains(family) else { throw Invalid(line: "no TYPE before: \(line)") }
+            samples.append(Sample(name: String(name), labels: labels, value: value))
+        }
+        return samples
+    }
+}

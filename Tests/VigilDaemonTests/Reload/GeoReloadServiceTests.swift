@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilGeo
+@testable import VigilDaemon
+
+@Suite struct GeoReloadServiceTests {
+    @Test func replacedDatabaseIsSwappedInAndLogged() throws {
+        let directory = try TestPaths.temporaryDirectory("geo-reload")
+        let path = directory.appendingPathComponent("asn.mmdb").path
+        let source = TestPaths.maxmind.appendingPathComponent("GeoLite2-ASN-Test.mmdb").path
+        try FileManager.default.copyItem(atPath: source, toPath: path)
+        var settings = GeoSettings()
+        settings.asnDatabase = path
+        let databases = try GeoDatabases(settings: settings)
+        let status = DaemonStatus()
+        let capture = LogCapture()
+        let service = GeoReloadService(databases: databases, interval: .seconds(3600), status: status, logger: capture.logger())
+
+        service.check()
+        #expect(capture.messages(at: "notice").isEmpty)
+
+        // geoipupdate's way: a new file renamed over the old one.
+        let staged = directory.appendingPathComponent("asn.mmdb.new").path
+        try FileManager.default.copyItem(atPath: source, toPath: staged)
+        _ = rename(staged, path)
+        service.check()
+        let reloaded = try #require(capture.objects.first { $0["msg"] as? String == "geo database reloaded" })
+        #expect(reloaded["kind"] as? String == MaxMindDatabase.Kind.asn.rawValue)
+        #expect(reloaded["path"] as? String == path)
+
+        try Data("not a database".utf8).write(to: URL(fileURLWithPath: staged))
+        _ = rename(staged, path)
+        service.check()
+        #expect(capture.messages(at: "error") == ["geo database reload failed; the open database stays in force"])
+        #expect(databases.database(.asn) != nil)
+        #expect(status.snapshot.geoLookupErrors == databases.lookupErrors)
+    }
+}
