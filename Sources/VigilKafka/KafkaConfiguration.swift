@@ -1,0 +1,67 @@
+import CRdKafka
+
+/// librdkafka properties in insertion order (librdkafka applies them in order, and some depend on
+/// earlier ones). Descriptions never contain secret values, so a configuration can be logged as is.
+public struct KafkaConfiguration: Sendable, CustomStringConvertible {
+    public private(set) var properties: [(name: String, value: String)] = []
+
+    public init(_ properties: KeyValuePairs<String, String> = [:]) {
+        for (name, value) in properties { self[name] = value }
+    }
+
+    /// Setting an existing property replaces its value in place; setting nil removes it.
+    public subscript(name: String) -> String? {
+        get { properties.first { $0.name == name }?.value }
+        set {
+            let index = properties.firstIndex { $0.name == name }
+            switch (index, newValue) {
+            case let (index?, value?): properties[index].value = value
+            case let (index?, nil): properties.remove(at: index)
+            case let (nil, value?): properties.append((name, value))
+            case (nil, nil): break
+            }
+        }
+    }
+
+    /// True for properties whose value must never be printed: passwords, secrets, tokens,
+    /// JAAS configs, OAuth settings and inline private keys.
+    public static func isSecret(_ name: String) -> Bool {
+        let name = name.lowercased()
+        return name.hasPrefix("sasl.oauthbearer.") || name == "ssl.key.pem"
+            || ["password", "secret", "token", "jaas"].contains { name.contains($0) }
+    }
+
+    /// The properties with secret values replaced by `[REDACTED]`.
+    public var redacted: [(name: String, value: String)] {
+        properties.map { ($0.name, Self.isSecret($0.name) ? "[REDACTED]" : $0.value) }
+    }
+
+    public var description: String {
+        "KafkaConfiguration(" + redacted.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + ")"
+    }
+
+    /// Checks every property with librdkafka without creating a client.
+    public func validate() throws(KafkaError) {
+        rd_kafka_conf_destroy(try makeNative())
+    }
+
+    /// Builds an `rd_kafka_conf_t`; the caller owns it.
+    func makeNative() throws(KafkaError) -> OpaquePointer {
+        let conf = rd_kafka_conf_new()!
+        var errorText = [CChar](repeating: 0, count: 512)
+        for (name, value) in properties
+        where rd_kafka_conf_set(conf, name, value, &errorText, errorText.count) != RD_KAFKA_CONF_OK {
+            rd_kafka_conf_destroy(conf)
+            throw .invalidConfiguration(property: name, reason: redact(String(cBuffer: errorText)))
+        }
+        return conf
+    }
+
+    /// Removes secret values from librdkafka's error texts, which may quote the offending value.
+    func redact(_ text: String) -> String {
+        properties.reduce(text) { text, property in
+            Self.isSecret(property.name) && !property.value.isEmpty
+                ? text.replacing(property.value, with: "[REDACTED]") : text
+        }
+    }
+}

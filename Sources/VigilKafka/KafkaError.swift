@@ -1,0 +1,70 @@
+import CRdKafka
+
+/// A librdkafka error code, kept as a number so no C type leaks into the public API;
+/// `name` and `description` come from librdkafka itself.
+public struct KafkaErrorCode: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int32
+
+    public init(rawValue: Int32) {
+        self.rawValue = rawValue
+    }
+
+    init(_ code: rd_kafka_resp_err_t) {
+        rawValue = code.rawValue
+    }
+
+    var native: rd_kafka_resp_err_t { rd_kafka_resp_err_t(rawValue: rawValue) }
+
+    /// librdkafka's symbolic name, e.g. `_TRANSPORT` or `UNKNOWN_TOPIC_OR_PART`.
+    public var name: String { String(cString: rd_kafka_err2name(native)) }
+
+    public var description: String { "\(name) (\(String(cString: rd_kafka_err2str(native))))" }
+
+    /// A broker connection failed; librdkafka reconnects by itself.
+    public static let transport = KafkaErrorCode(RD_KAFKA_RESP_ERR__TRANSPORT)
+    /// No broker is reachable; librdkafka keeps retrying, queued messages wait.
+    public static let allBrokersDown = KafkaErrorCode(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+    /// The producer's local queue (`queue.buffering.max.*`) stayed full.
+    public static let queueFull = KafkaErrorCode(RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    /// The client hit an unrecoverable error; see `KafkaError.fatal`.
+    public static let fatal = KafkaErrorCode(RD_KAFKA_RESP_ERR__FATAL)
+}
+
+/// Every failure VigilKafka throws. `fatal` means the client must be destroyed and recreated
+/// (for the idempotent producer: its guarantees were broken); everything else is local to one call.
+public enum KafkaError: Error, Sendable, CustomStringConvertible {
+    /// librdkafka rejected a property; `reason` is librdkafka's own text with secret values redacted.
+    case invalidConfiguration(property: String, reason: String)
+    /// `rd_kafka_new` refused the configuration as a whole (e.g. conflicting properties).
+    case clientCreationFailed(reason: String)
+    /// The client raised a fatal error (`rd_kafka_fatal_error`); it cannot be used any more.
+    case fatal(code: KafkaErrorCode, reason: String)
+    /// One librdkafka call failed; `operation` names it.
+    case operationFailed(operation: String, code: KafkaErrorCode)
+    /// The consumer was closed; create a new one.
+    case closed
+
+    public var description: String {
+        switch self {
+        case let .invalidConfiguration(property, reason):
+            "invalid Kafka configuration property '\(property)': \(reason)"
+        case let .clientCreationFailed(reason):
+            "could not create Kafka client: \(reason)"
+        case let .fatal(code, reason):
+            "fatal Kafka error \(code.name): \(reason)"
+        case let .operationFailed(operation, code):
+            "Kafka \(operation) failed: \(code)"
+        case .closed:
+            "Kafka consumer is closed"
+        }
+    }
+}
+
+/// A non-fatal problem reported by librdkafka (broker down, transport failure, unknown topic...).
+/// librdkafka recovers by itself; these exist so the daemon can expose them as health status.
+public struct KafkaWarning: Sendable, CustomStringConvertible {
+    public let code: KafkaErrorCode
+    public let reason: String
+
+    public var description: String { "\(code.name): \(reason)" }
+}

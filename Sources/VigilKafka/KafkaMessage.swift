@@ -1,0 +1,145 @@
+import CRdKafka
+
+/// A topic and partition, the unit of assignment, ordering and offset storage.
+public struct KafkaTopicPartition: Hashable, Sendable, CustomStringConvertible {
+    public let topic: String
+    public let partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public var description: String { "\(topic)[\(partition)]" }
+
+    /// Reads every element of a librdkafka partition list.
+    static func list(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaTopicPartition] {
+        guard let list, let elements = list.pointee.elems else { return [] }
+        return (0..<Int(list.pointee.cnt)).map {
+            KafkaTopicPartition(topic: String(cString: elements[$0].topic), partition: elements[$0].partition)
+        }
+    }
+}
+
+/// A Kafka record header. The value is raw bytes; nil is a header with a null value.
+public struct KafkaHeader: Hashable, Sendable {
+    public let name: String
+    public let value: [UInt8]?
+
+    public init(name: String, value: [UInt8]?) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// One consumed record, copied out of librdkafka's buffers so it can outlive the poll.
+/// Value and key share one allocation; headers are copied only when the record has any.
+public struct KafkaMessage: Sendable {
+    public let topic: String
+    public let partition: Int32
+    public let offset: Int64
+    /// Milliseconds since the Unix epoch (create or log-append time), nil when the broker gave none.
+    public let timestamp: Int64?
+    public let headers: [KafkaHeader]
+    /// Value bytes followed by key bytes.
+    private let storage: [UInt8]
+    private let valueCount: Int
+    private let hasKey: Bool
+
+    /// The record value; zero-based, an empty slice for a null value.
+    public var value: ArraySlice<UInt8> { storage[..<valueCount] }
+
+    /// The record key bytes (copied on each access), nil for a null key.
+    public var key: [UInt8]? { hasKey ? Array(storage[valueCount...]) : nil }
+
+    /// The record key decoded as UTF-8 (invalid bytes repaired), nil for a null key.
+    public var keyString: String? { hasKey ? String(decoding: storage[valueCount...], as: UTF8.self) : nil }
+
+    public var topicPartition: KafkaTopicPartition { KafkaTopicPartition(topic: topic, partition: partition) }
+
+    init(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
+        let record = message.pointee
+        self.topic = topic
+        partition = record.partition
+        offset = record.offset
+        valueCount = record.len
+        hasKey = record.key != nil
+        storage = [UInt8](unsafeUninitializedCapacity: record.len + record.key_len) { buffer, count in
+            if let payload = record.payload, record.len > 0 {
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                    from: UnsafeRawBufferPointer(start: payload, count: record.len))
+            }
+            if let key = record.key, record.key_len > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[record.len...])
+                    .copyMemory(from: UnsafeRawBufferPointer(start: key, count: record.key_len))
+            }
+            count = record.len + record.key_len
+        }
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let milliseconds = rd_kafka_message_timestamp(message, &timestampType)
+        timestamp = timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : milliseconds
+        headers = Self.headers(of: message)
+    }
+
+    private static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
+        var list: OpaquePointer?
+        guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        return (0..<rd_kafka_header_cnt(list)).compactMap { index in
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            guard rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                let name
+            else { return nil }
+            return KafkaHeader(
+                name: String(cString: name),
+                value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) })
+        }
+    }
+}
+
+/// The outcome of one produced message, matched to the caller's work by `opaque`.
+public struct KafkaDeliveryReport: Sendable {
+    public enum Outcome: Sendable {
+        case delivered(partition: Int32, offset: Int64)
+        case failed(KafkaDeliveryFailure)
+    }
+
+    /// The token given to `KafkaProducer.produce`.
+    public let opaque: UInt64
+    public let outcome: Outcome
+}
+
+/// Why librdkafka gave up on a message (after its own retries, bounded by `message.timeout.ms`).
+public struct KafkaDeliveryFailure: Error, Sendable, CustomStringConvertible {
+    public let code: KafkaErrorCode
+    /// True when the producer itself failed fatally and must be recreated.
+    public let isFatal: Bool
+
+    public var description: String { "delivery failed: \(code)\(isFatal ? " (fatal)" : "")" }
+}
+
+/// A change of the consumer's partition assignment, reported on the polling thread.
+public enum KafkaRebalanceEvent: Sendable, Equatable {
+    /// Partitions now owned by this consumer (for the cooperative protocol: only the added ones).
+    case assigned([KafkaTopicPartition])
+    /// Partitions about to be taken away. Reported *before* librdkafka unassigns them, so the handler
+    /// can store and commit offsets for finished work. `lost` means another member may already own
+    /// them (session timeout), so committing for them may fail and their work may be redone elsewhere.
+    case revoked([KafkaTopicPartition], lost: Bool)
+}
+
+/// Consumer lag of one assigned partition, for metrics.
+public struct KafkaPartitionLag: Sendable {
+    public let topicPartition: KafkaTopicPartition
+    /// Offset of the next message the application will receive; nil before the first fetch.
+    public let position: Int64?
+    /// Offset after the last message on the broker, as of the latest fetch; nil before it.
+    public let highWatermark: Int64?
+
+    /// Messages on the broker that the application has not received yet.
+    public var lag: Int64? {
+        guard let position, let highWatermark else { return nil }
+        return max(0, highWatermark - position)
+    }
+}

@@ -1,0 +1,220 @@
+import Testing
+import VigilKafka
+
+@Suite struct ClusterTests {
+    @Test func producerToKcat() throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("out", partitions: 1)
+        let producer = try makeProducer(cluster)
+        for index in 0..<20 {
+            try producer.produce(
+                topic: "out", key: "user-\(index)", value: Array("value-\(index)".utf8),
+                headers: [KafkaHeader(name: "source", value: Array("h\(index)".utf8))], opaque: 1000 + UInt64(index))
+        }
+        let reports = try deliveries(producer, count: 20)
+        for report in reports {
+            guard case let .delivered(partition, offset) = report.outcome else {
+                Issue.record("not delivered: \(report)")
+                continue
+            }
+            // One partition and an idempotent producer: offset i holds message i.
+            #expect(partition == 0)
+            #expect(report.opaque == 1000 + UInt64(offset))
+        }
+        #expect(Set(reports.map(\.opaque)) == Set((0..<20).map { 1000 + UInt64($0) }))
+        #expect(producer.pendingCount == 0)
+
+        let output = try kcat(["-b", cluster.bootstrapServers, "-C", "-t", "out", "-o", "beginning", "-e", "-q",
+                               "-f", "%k\t%s\t%h\n"])
+        let expected = (0..<20).map { "user-\($0)\tvalue-\($0)\tsource=h\($0)" }
+        #expect(output.split(separator: "\n").map(String.init) == expected)
+    }
+
+    @Test func kcatToConsumerInPartitionOrder() throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("in", partitions: 3)
+        let input = (0..<60).map { "key-\($0 % 7):\($0)" }.joined(separator: "\n") + "\n"
+        _ = try kcat(["-b", cluster.bootstrapServers, "-P", "-t", "in", "-K:"], input: input)
+
+        let consumer = try makeConsumer(cluster, group: "readers")
+        try consumer.subscribe(topics: ["in"])
+        let messages = try consume(consumer, count: 60)
+        #expect(Set(messages.map { Int(String(decoding: $0.value, as: UTF8.self))! }) == Set(0..<60))
+        for (_, inPartition) in Dictionary(grouping: messages, by: \.partition) {
+            let values = inPartition.map { Int(String(decoding: $0.value, as: UTF8.self))! }
+            #expect(values == values.sorted())
+            #expect(inPartition.map(\.offset) == Array(0..<Int64(inPartition.count)))
+            // The same key always lands in the same partition.
+            for message in inPartition {
+                #expect(message.keyString == "key-\(Int(String(decoding: message.value, as: UTF8.self))! % 7)")
+                #expect(message.timestamp != nil)
+            }
+        }
+        #expect(try consumer.poll(maxMessages: 10, timeout: .milliseconds(200)).isEmpty)
+        try consumer.close()
+    }
+
+    @Test func roundTripKeepsBytesHeadersAndNullKeys() throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("bytes", partitions: 1)
+        let producer = try makeProducer(cluster)
+        let binary: [UInt8] = [0, 255, 10, 9, 0]
+        try producer.produce(
+            topic: "bytes", key: binary, value: binary,
+            headers: [KafkaHeader(name: "bin", value: binary), KafkaHeader(name: "null", value: nil)])
+        try producer.produce(topic: "bytes", key: nil, value: Array("no key".utf8))
+        _ = try deliveries(producer, count: 2)
+
+        let consumer = try makeConsumer(cluster, group: "bytes")
+        try consumer.subscribe(topics: ["bytes"])
+        let messages = try consume(consumer, count: 2)
+        #expect(Array(messages[0].value) == binary)
+        #expect(messages[0].key == binary)
+        #expect(messages[0].headers == [KafkaHeader(name: "bin", value: binary), KafkaHeader(name: "null", value: nil)])
+        #expect(messages[1].key == nil)
+        #expect(messages[1].keyString == nil)
+        #expect(messages[1].headers.isEmpty)
+        #expect(String(decoding: messages[1].value, as: UTF8.self) == "no key")
+        try consumer.close()
+    }
+
+    @Test func newConsumerResumesAfterLastStoredOffset() throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("resume", partitions: 1)
+        let producer = try makeProducer(cluster)
+        for index in 0..<20 { try producer.produce(topic: "resume", key: nil, value: Array("\(index)".utf8)) }
+        _ = try deliveries(producer, count: 20)
+
+        let first = try makeConsumer(cluster, group: "resumers")
+        try first.subscribe(topics: ["resume"])
+        let all = try consume(first, count: 20)
+        #expect(all.map(\.offset) == Array(0..<20))
+        // Only the first half was "processed": store offset 9, i.e. resume at 10.
+        try first.storeOffset(topic: "resume", partition: 0, offset: 9)
+        try first.commit()
+        let lag = try first.lag()
+        #expect(lag.count == 1)
+        #expect(lag.first?.position == 20)
+        #expect(lag.first?.highWatermark == 20)
+        #expect(lag.first?.lag == 0)
+        try first.close()
+        #expect(throws: KafkaError.self) { try first.poll(maxMessages: 1, timeout: .zero) }
+
+        let second = try makeConsumer(cluster, group: "resumers")
+        try second.subscribe(topics: ["resume"])
+        let rest = try consume(second, count: 10)
+        #expect(rest.map(\.offset) == Array(10..<20))
+        #expect(try second.poll(maxMessages: 10, timeout: .milliseconds(300)).isEmpty)
+        try second.close()
+    }
+
+    @Test func brokerDownThenUpLosesNothing() throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("flaky", partitions: 2)
+        var producerWarnings: [KafkaWarning] = []
+        let producer = try makeProducer(cluster) { producerWarnings.append($0) }
+        let consumer = try makeConsumer(cluster, group: "flaky")
+        try consumer.subscribe(topics: ["flaky"])
+
+        for index in 0..<10 { try producer.produce(topic: "flaky", key: "k\(index)", value: Array("\(index)".utf8)) }
+        _ = try deliveries(producer, count: 10)
+        var received = try consume(consumer, count: 10)
+
+        try cluster.setBrokerDown(id: 1)
+        for index in 10..<20 { try producer.produce(topic: "flaky", key: "k\(index)", value: Array("\(index)".utf8)) }
+        var reports: [KafkaDeliveryReport] = []
+        let downUntil = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < downUntil {
+            reports += try producer.poll(timeout: .milliseconds(100))
+            received += try consumer.poll(maxMessages: 100, timeout: .milliseconds(100))
+        }
+        #expect(reports.isEmpty)
+        #expect(received.count == 10)
+        #expect(producer.pendingCount == 10)
+        #expect(producerWarnings.contains { $0.code == .transport || $0.code == .allBrokersDown })
+
+        try cluster.setBrokerUp(id: 1)
+        reports += try deliveries(producer, count: 10 - reports.count)
+        #expect(reports.allSatisfy { if case .delivered = $0.outcome { true } else { false } })
+        received += try consume(consumer, count: 10)
+        let values = received.map { Int(String(decoding: $0.value, as: UTF8.self))! }
+        #expect(values.sorted() == Array(0..<20))
+        try consumer.close()
+    }
+
+    @Test(arguments: ["range", "cooperative-sticky"])
+    func rebalanceIsReportedAndRevocationCanCommit(strategy: String) throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("shared", partitions: 4)
+        let producer = try makeProducer(cluster)
+        for index in 0..<40 { try producer.produce(topic: "shared", key: "user-\(index)", value: Array("\(index)".utf8)) }
+        _ = try deliveries(producer, count: 40)
+        let extra: KeyValuePairs<String, String> = ["partition.assignment.strategy": strategy]
+
+        var ownedByA: Set<KafkaTopicPartition> = []
+        var revokedFromA: [KafkaTopicPartition] = []
+        var lastOffsetsA: [KafkaTopicPartition: Int64] = [:]
+        var commitErrors: [any Error] = []
+        var consumerA: KafkaConsumer?
+        consumerA = try makeConsumer(cluster, group: "sharers", extra: extra) { event in
+            switch event {
+            case let .assigned(partitions):
+                ownedByA.formUnion(partitions)
+            case let .revoked(partitions, _):
+                revokedFromA += partitions
+                ownedByA.subtract(partitions)
+                // Revocation is reported before unassignment, so finished work can still be committed.
+                do {
+                    for partition in partitions {
+                        if let offset = lastOffsetsA[partition] {
+                            try consumerA?.storeOffset(topic: partition.topic, partition: partition.partition, offset: offset)
+                        }
+                    }
+                    try consumerA?.commit()
+                } catch {
+                    commitErrors.append(error)
+                }
+            }
+        }
+        let a = try #require(consumerA)
+        try a.subscribe(topics: ["shared"])
+        var receivedA: [KafkaMessage] = []
+        try waitUntil("A owns all partitions") {
+            receivedA += try a.poll(maxMessages: 100, timeout: .milliseconds(100))
+            return ownedByA.count == 4
+        }
+        for message in receivedA { lastOffsetsA[message.topicPartition] = message.offset }
+
+        var ownedByB: Set<KafkaTopicPartition> = []
+        let b = try makeConsumer(cluster, group: "sharers", extra: extra) { event in
+            switch event {
+            case let .assigned(partitions): ownedByB.formUnion(partitions)
+            case let .revoked(partitions, _): ownedByB.subtract(partitions)
+            }
+        }
+        try b.subscribe(topics: ["shared"])
+        var receivedB: [KafkaMessage] = []
+        try waitUntil("A and B share the partitions") {
+            for message in try a.poll(maxMessages: 100, timeout: .milliseconds(50)) {
+                lastOffsetsA[message.topicPartition] = message.offset
+                receivedA.append(message)
+            }
+            receivedB += try b.poll(maxMessages: 100, timeout: .milliseconds(50))
+            return ownedByA.count == 2 && ownedByB.count == 2
+        }
+        #expect(ownedByA.isDisjoint(with: ownedByB))
+        #expect(ownedByA.union(ownedByB).count == 4)
+        #expect(!revokedFromA.isEmpty)
+        #expect(commitErrors.isEmpty)
+        if strategy == "cooperative-sticky" {
+            // Incremental: A gives up only what B takes.
+            #expect(Set(revokedFromA) == ownedByB)
+        }
+        // Everything A committed on revocation is not delivered to B again.
+        for message in receivedB {
+            #expect(lastOffsetsA[message.topicPartition].map { message.offset > $0 } ?? true)
+        }
+        try b.close()
+        try a.close()
+    }
+}
