@@ -50,7 +50,8 @@ final class KafkaBench {
     /// Throughput: `start` launches the system; times from the first to the last of `expected`
     /// outputs (steady state, without client start-up) and from `start` to the last (wall).
     func throughput(
-        inputs: Int, expected: Int, observed: String, timeout: Double, start: () throws -> Void
+        inputs: Int, expected: Int, observed: String, timeout: Double, isAlive: () -> Bool = { true },
+        start: () throws -> Void
     ) throws -> (steady: Double, wall: Double)? {
         let observer = try observer(observed)
         let started = monotonicNanoseconds()
@@ -59,7 +60,7 @@ final class KafkaBench {
         var last: UInt64 = 0
         var count = 0
         let deadline = started + UInt64(timeout * 1e9)
-        while count < expected && monotonicNanoseconds() < deadline {
+        while count < expected && monotonicNanoseconds() < deadline && isAlive() {
             let batch = try observer.consumer.poll(maxMessages: 10_000, timeout: .milliseconds(50))
             guard !batch.isEmpty else { continue }
             let now = monotonicNanoseconds()
@@ -257,14 +258,23 @@ final class RawPassThrough: @unchecked Sendable {
 final class DaemonProcess {
     private let pid: pid_t
 
-    /// Whether `binary` has the `run` command yet (it is being written on another branch).
-    static func supportsRun(_ binary: String) -> Bool {
+    /// Whether `binary` has the `run` command yet (it is being written on another branch). The help
+    /// text decides: without `run`, `vigil run --help` still exits 0 with the top-level help.
+    static func supportsRun(_ binary: String, scratch: String) -> Bool {
+        let help = scratch + "/run-help.txt"
         guard FileManager.default.isExecutableFile(atPath: binary),
-            let probe = try? spawn(binary, ["run", "--help"], output: "/dev/null")
+            let probe = try? spawn(binary, ["run", "--help"], output: help)
         else { return false }
         var status: Int32 = 0
         waitpid(probe, &status, 0)
-        return status == 0
+        let text = (try? String(contentsOfFile: help, encoding: .utf8)) ?? ""
+        return status == 0 && text.contains("USAGE: vigil run")
+    }
+
+    /// False once the daemon has exited (it failed: it only stops when told to).
+    var isRunning: Bool {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
     }
 
     init(binary: String, config: String, log: String) throws {

@@ -14,7 +14,7 @@ struct Options {
     var users: Int { quick ? 10_000 : 100_000 }
     var engineEvents: Int { quick ? 50_000 : 1_000_000 }
     var foundationEvents: Int { quick ? 20_000 : 200_000 }
-    var kafkaEvents: Int { quick ? 20_000 : 300_000 }
+    var kafkaEvents: Int { quick ? 20_000 : 100_000 }
     var latencySeconds: Double { quick ? 3 : 10 }
     var memoryUsers: [Int] { quick ? [100_000, 200_000] : [1_000_000, 5_000_000] }
 

@@ -105,7 +105,7 @@ let kafkaEvents = events.prefix(options.kafkaEvents)
 try kafka.createTopics("raw.in", "raw.out", "rawlat.in", "rawlat.out", "vigil.in", "vigillat.in")
 try kafka.preload(kafkaEvents, topic: "raw.in")
 var passThrough: RawPassThrough?
-let raw = try kafka.throughput(inputs: kafkaEvents.count, expected: kafkaEvents.count, observed: "raw.out", timeout: 300) {
+let raw = try kafka.throughput(inputs: kafkaEvents.count, expected: kafkaEvents.count, observed: "raw.out", timeout: 120) {
     passThrough = RawPassThrough(bootstrap: kafka.cluster.bootstrapServers, input: "raw.in", output: "raw.out")
     passThrough!.start()
 }
@@ -124,10 +124,10 @@ let decisionsIn = { (slice: ArraySlice<GeneratedEvent>) -> Int in
 let vigilBinary = options.vigilBinary
     ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("vigil").path
 progress("kafka: probing \(vigilBinary)")
-let daemonAvailable = DaemonProcess.supportsRun(vigilBinary)
-let pendingNote = "pending: `vigil run` not in \(vigilBinary)"
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+let daemonAvailable = DaemonProcess.supportsRun(vigilBinary, scratch: scratch)
+let pendingNote = "pending: `vigil run` not in \(vigilBinary)"
 var daemonRate: Double?
 var daemonPeak: Int?
 if daemonAvailable {
@@ -139,7 +139,8 @@ if daemonAvailable {
     try kafka.createTopics("vigil.decisions", "vigil.alerts", "vigil.dlq")
     var daemon: DaemonProcess?
     let result = try kafka.throughput(
-        inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "vigil.decisions", timeout: 600
+        inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "vigil.decisions", timeout: 600,
+        isAlive: { daemon?.isRunning ?? true }
     ) {
         daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/throughput.yaml", log: scratch + "/throughput.log")
     }
