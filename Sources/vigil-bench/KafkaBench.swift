@@ -52,7 +52,7 @@ final class KafkaBench {
     func throughput(
         inputs: Int, expected: Int, observed: String, timeout: Double, isAlive: () -> Bool = { true },
         start: () throws -> Void
-    ) throws -> (steady: Double, wall: Double)? {
+    ) throws -> Throughput {
         let observer = try observer(observed)
         let started = monotonicNanoseconds()
         try start()
@@ -68,8 +68,18 @@ final class KafkaBench {
             last = now
             count += batch.count
         }
-        guard count >= expected, let first, last > first else { return nil }
-        return (Double(inputs) / (Double(last - first) / 1e9), Double(inputs) / (Double(last - started) / 1e9))
+        guard count >= expected, let first, last > first else { return Throughput(observed: count, rates: nil) }
+        return Throughput(
+            observed: count,
+            rates: (Double(inputs) / (Double(last - first) / 1e9), Double(inputs) / (Double(last - started) / 1e9)))
+    }
+
+    struct Throughput {
+        /// Outputs seen on the observed topic.
+        var observed: Int
+        /// Input events per second between the first and the last output (steady), and from the
+        /// start of the system under test to the last output (wall); nil when not all outputs came.
+        var rates: (steady: Double, wall: Double)?
     }
 
     /// Latency: produces `events` at `rate` per second with the time of each send, and matches what
@@ -213,6 +223,20 @@ final class RawPassThrough: @unchecked Sendable {
 
     func start() {
         Thread { self.run() }.start()
+    }
+
+    /// Blocks until the group has given the consumer its partitions, as a running deployment would
+    /// have before traffic arrives; the latency figure must not include the group join.
+    func waitUntilAssigned() {
+        while true {
+            var assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            if rd_kafka_assignment(consumer, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR, let list = assignment {
+                let count = list.pointee.cnt
+                rd_kafka_topic_partition_list_destroy(list)
+                if count > 0 { return }
+            }
+            usleep(10_000)
+        }
     }
 
     private func run() {

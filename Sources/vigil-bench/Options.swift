@@ -14,15 +14,17 @@ struct Options {
     var users: Int { quick ? 10_000 : 100_000 }
     var engineEvents: Int { quick ? 50_000 : 1_000_000 }
     var foundationEvents: Int { quick ? 20_000 : 200_000 }
-    var kafkaEvents: Int { quick ? 20_000 : 100_000 }
+    var kafkaEventsOverride: Int?
+    var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 60_000) }
     var latencySeconds: Double { quick ? 3 : 10 }
     var memoryUsers: [Int] { quick ? [100_000, 200_000] : [1_000_000, 5_000_000] }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--kafka-events N] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
+          --kafka-events N  events preloaded for the end-to-end figures
           --vigil    the daemon binary for the end-to-end figures (default: `vigil` beside this binary)
         """
 
@@ -33,6 +35,7 @@ struct Options {
             switch argument {
             case "--quick": options.quick = true
             case "--engine-only": options.engineOnly = true
+            case "--kafka-events": options.kafkaEventsOverride = rest.popFirst().flatMap { Int($0) }
             case "--json": options.jsonPath = rest.popFirst()
             case "--city-db": options.cityDatabase = rest.popFirst()
             case "--asn-db": options.asnDatabase = rest.popFirst() ?? options.asnDatabase

@@ -105,15 +105,16 @@ let kafkaEvents = events.prefix(options.kafkaEvents)
 try kafka.createTopics("raw.in", "raw.out", "rawlat.in", "rawlat.out", "vigil.in", "vigillat.in")
 try kafka.preload(kafkaEvents, topic: "raw.in")
 var passThrough: RawPassThrough?
-let raw = try kafka.throughput(inputs: kafkaEvents.count, expected: kafkaEvents.count, observed: "raw.out", timeout: 120) {
+let rawRun = try kafka.throughput(inputs: kafkaEvents.count, expected: kafkaEvents.count, observed: "raw.out", timeout: 120) {
     passThrough = RawPassThrough(bootstrap: kafka.cluster.bootstrapServers, input: "raw.in", output: "raw.out")
     passThrough!.start()
 }
 progress("kafka: stopping the pass-through")
 passThrough?.stop()
+let raw = rawRun.rates
 report.add(
     "raw_passthrough_events_per_s", "kafka: raw librdkafka pass-through", raw?.steady, "ev/s",
-    note: raw.map { "wall incl. start-up \(Int($0.wall)) ev/s" })
+    note: raw.map { "wall incl. start-up \(Int($0.wall)) ev/s" } ?? "only \(rawRun.observed) of \(kafkaEvents.count) arrived")
 
 let decisionsIn = { (slice: ArraySlice<GeneratedEvent>) -> Int in
     var pipeline = Pipeline(config: config, policyVersion: "bench", enricher: nil, deviceKey: .publicDefault)
@@ -146,7 +147,7 @@ if daemonAvailable {
     }
     daemonPeak = daemon?.peakResidentBytes
     daemon?.stop()
-    daemonRate = result?.steady
+    daemonRate = result.rates?.steady
 }
 report.add("daemon_events_per_s", "kafka: vigil run (subprocess)", daemonRate, "ev/s", note: daemonAvailable ? nil : pendingNote)
 let ratio = daemonRate.flatMap { rate in raw.map { rate / $0.steady * 100 } }
@@ -169,6 +170,7 @@ if let raw {
     let latencies = try kafka.latency(slice, rate: rate, input: "rawlat.in", observed: "rawlat.out", expected: slice.count) {
         loop = RawPassThrough(bootstrap: kafka.cluster.bootstrapServers, input: "rawlat.in", output: "rawlat.out")
         loop!.start()
+        loop!.waitUntilAssigned()
     }
     loop?.stop()
     for (name, p) in [("p50", 50.0), ("p99", 99.0), ("p999", 99.9)] {
