@@ -27,14 +27,14 @@ public struct IPPool: Sendable {
     }
 
     public let locations: [Location]
+    /// Total addresses over all locations (stored: the generator draws from it for every user).
+    public let addressCount: Int
 
     public init(locations: [Location]) {
         precondition(!locations.isEmpty, "an IP pool needs at least one location")
         self.locations = locations
+        addressCount = locations.reduce(0) { $0 + $1.addresses.count }
     }
-
-    /// Total addresses over all locations.
-    public var addressCount: Int { locations.reduce(0) { $0 + $1.addresses.count } }
 
     /// Addresses from MaxMind's `GeoIP2-City-Test` database that carry a city and coordinates (checked
     /// against `GeoIP2-City-Test.json`): the pool for `vigil demo` and tests with the test databases.

@@ -19,9 +19,10 @@ final class KafkaBench {
         cluster = try MockKafkaCluster(brokers: 1, logger: logger)
     }
 
-    /// Input topics have four partitions: enough for the daemon's per-partition shards to matter.
+    /// Sixteen partitions: the mock broker keeps only about 5 MB per partition and silently drops the
+    /// oldest messages beyond that, so a preloaded backlog must be spread wide enough to survive.
     func createTopics(_ names: String...) throws {
-        for name in names { try cluster.createTopic(name, partitions: 4) }
+        for name in names { try cluster.createTopic(name, partitions: 16) }
     }
 
     /// Writes `events` to `topic`, keyed by user, and waits until all are acknowledged.

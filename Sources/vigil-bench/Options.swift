@@ -15,7 +15,7 @@ struct Options {
     var engineEvents: Int { quick ? 50_000 : 1_000_000 }
     var foundationEvents: Int { quick ? 20_000 : 200_000 }
     var kafkaEventsOverride: Int?
-    var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 60_000) }
+    var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 100_000) }
     var latencySeconds: Double { quick ? 3 : 10 }
     var memoryUsers: [Int] { quick ? [100_000, 200_000] : [1_000_000, 5_000_000] }
 
