@@ -1,1 +1,234 @@
-print("vigil-bench: not yet implemented")
+import Foundation
+import VigilCore
+import VigilGeo
+import VigilKafka
+import VigilWorkload
+
+// `swift run -c release vigil-bench --city-db GeoLite2-City.mmdb [--quick] [--json FILE]`; see
+// BENCHMARKS.md for what each figure means and the targets.
+
+guard let options = Options.parse(Array(CommandLine.arguments.dropFirst())) else {
+    print(Options.usage)
+    exit(2)
+}
+
+var config = VigilConfig()
+config.geo.cityDatabase = options.cityDatabase
+config.geo.asnDatabase = options.asnDatabase
+var report = Report()
+let loadAverage = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+report.context = [
+    "quick": options.quick, "cpus": ProcessInfo.processInfo.activeProcessorCount, "load_average_at_start": loadAverage,
+    "city_db": options.cityDatabase!, "asn_db": options.asnDatabase,
+    "date": ISO8601DateFormatter().string(from: Date()),
+]
+
+// The IP mix: one address per user sampled from the real City database, grouped by city.
+var uncached = config.geo
+uncached.cacheEntries = 0
+let sampler = try GeoDatabases(settings: uncached)
+guard let pool = IPPool.sample(from: sampler, addresses: options.users, seed: 2018) else {
+    print("no located address found in \(options.cityDatabase!)")
+    exit(1)
+}
+report.context["city_db_type"] = sampler.database(.city)?.databaseType ?? "?"
+report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addressCount]
+
+var workload = WorkloadConfiguration()
+workload.users = options.users
+workload.seed = 2018
+var traffic = TrafficGenerator(configuration: workload, pool: pool)
+var events: [GeneratedEvent] = []
+events.reserveCapacity(options.engineEvents)
+let generated = measure { for _ in 0..<options.engineEvents { events.append(traffic.nextEvent()) } }
+let bytes = events.map(\.bytes)
+report.context["events"] = bytes.count
+report.context["users"] = options.users
+report.context["mean_event_bytes"] = bytes.reduce(0) { $0 + $1.count } / bytes.count
+report.context["generation_events_per_s"] = Double(bytes.count) / generated
+print("vigil-bench: \(bytes.count) events, \(options.users) users, \(pool.locations.count) cities, load \(loadAverage)")
+print(Report.header())
+fflush(nil)
+
+// 1. Engine only, one thread.
+progress("engine")
+let engine = try EngineBench(config: config, events: bytes).run(passes: options.quick ? 1 : 3)
+let count = Double(bytes.count)
+report.add(
+    "engine_events_per_s", "engine: Pipeline.process, 1 thread", count / engine.pipelineSeconds, "ev/s",
+    target: ">= 300000", met: count / engine.pipelineSeconds >= 300_000)
+report.add("engine_ns_per_event", "engine: time per event", engine.pipelineSeconds / count * 1e9, "ns")
+let stages = [
+    ("decode", engine.decodeSeconds), ("enrich", engine.enrichSeconds), ("engine", engine.engineSeconds),
+    ("encode", engine.encodeSeconds),
+]
+let stageTotal = stages.reduce(0) { $0 + $1.1 }
+for (name, seconds) in stages {
+    report.add(
+        "stage_\(name)_ns_per_event", "  stage \(name) (share of stage sum)", seconds / count * 1e9, "ns",
+        note: "\(Int((seconds / stageTotal * 100).rounded()))%")
+}
+let lookups = engine.cache.hits + engine.cache.misses
+report.add(
+    "lookup_cache_hit_rate", "  lookup cache hit rate", Double(engine.cache.hits) / Double(max(1, lookups)) * 100, "%",
+    note: "\(engine.cache.capacity) entries")
+let outputsPerEvent = Double(engine.outputs) / count
+report.context["outputs_per_event"] = outputsPerEvent
+
+// 2. The limits under it.
+progress("limits")
+let addresses = engine.decoded.compactMap(\.ip)
+let rawSeconds = LimitsBench.rawMaxMind(cityPath: options.cityDatabase!, asnPath: options.asnDatabase, addresses: addresses)
+report.add(
+    "libmaxminddb_lookups_per_s", "limit: libmaxminddb C API, city+ASN fields", Double(addresses.count) / rawSeconds,
+    "ip/s")
+report.add("enrich_lookups_per_s", "  VigilGeo enrich (with cache), same IPs", Double(addresses.count) / engine.enrichSeconds, "ip/s")
+let uncachedEnricher = Enricher(geo: try GeoDatabases(settings: uncached))
+let uncachedSeconds = measure { for address in addresses { _ = uncachedEnricher.enrich(address) } }
+report.add("enrich_uncached_lookups_per_s", "  VigilGeo enrich, cache off, same IPs", Double(addresses.count) / uncachedSeconds, "ip/s")
+report.add("decoder_events_per_s", "limit: EventDecoder parse + validate", count / engine.decodeSeconds, "ev/s")
+let foundationEvents = Array(bytes.prefix(options.foundationEvents))
+let foundationSeconds = LimitsBench.foundationParse(foundationEvents)
+report.add(
+    "foundation_json_events_per_s", "  Foundation JSONSerialization parse only", Double(foundationEvents.count) / foundationSeconds,
+    "ev/s")
+
+if options.engineOnly {
+    if let path = options.jsonPath { try report.write(to: path) }
+    exit(0)
+}
+
+// 3 and 4. End to end on the mock cluster.
+progress("kafka: raw pass-through")
+let kafka = try KafkaBench()
+let kafkaEvents = events.prefix(options.kafkaEvents)
+try kafka.createTopics("raw.in", "raw.out", "vigil.in", "vigillat.in")
+try kafka.preload(kafkaEvents, topic: "raw.in")
+var passThrough: RawPassThrough?
+let rawRun = try kafka.throughput(inputs: kafkaEvents.count, expected: kafkaEvents.count, observed: "raw.out", timeout: 120) {
+    passThrough = RawPassThrough(bootstrap: kafka.cluster.bootstrapServers, input: "raw.in", output: "raw.out")
+    passThrough!.start()
+}
+progress("kafka: stopping the pass-through")
+passThrough?.stop()
+let raw = rawRun.rates
+report.add(
+    "raw_passthrough_events_per_s", "kafka: raw librdkafka pass-through", raw?.steady, "ev/s",
+    note: raw.map { "wall incl. start-up \(Int($0.wall)) ev/s" } ?? "only \(rawRun.observed) of \(kafkaEvents.count) arrived")
+
+let decisionsIn = { (slice: ArraySlice<GeneratedEvent>) -> Int in
+    var pipeline = Pipeline(config: config, policyVersion: "bench", enricher: nil, deviceKey: .publicDefault)
+    var output: [OutputMessage] = []
+    for event in slice { pipeline.process(event.bytes, origin: .file(path: "-", line: 0), into: &output) }
+    return output.count { $0.stream == .decisions }
+}
+let vigilBinary = options.vigilBinary
+    ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("vigil").path
+progress("kafka: probing \(vigilBinary)")
+let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(getpid())").path
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+let daemonAvailable = DaemonProcess.supportsRun(vigilBinary, scratch: scratch)
+let pendingNote = "pending: `vigil run` not in \(vigilBinary)"
+var daemonRate: Double?
+var daemonPeak: Int?
+if daemonAvailable {
+    progress("kafka: vigil run")
+    try kafka.preload(kafkaEvents, topic: "vigil.in")
+    try DaemonProcess.writeConfig(
+        to: scratch + "/throughput.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigil.in", prefix: "vigil",
+        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase)
+    try kafka.createTopics("vigil.decisions", "vigil.alerts", "vigil.dlq")
+    var daemon: DaemonProcess?
+    let result = try kafka.throughput(
+        inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "vigil.decisions", timeout: 600,
+        isAlive: { daemon?.isRunning ?? true }
+    ) {
+        daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/throughput.yaml", log: scratch + "/throughput.log")
+    }
+    daemonPeak = daemon?.peakResidentBytes
+    daemon?.stop()
+    daemonRate = result.rates?.steady
+}
+report.add("daemon_events_per_s", "kafka: vigil run (subprocess)", daemonRate, "ev/s", note: daemonAvailable ? nil : pendingNote)
+let ratio = daemonRate.flatMap { rate in raw.map { rate / $0.steady * 100 } }
+report.add(
+    "daemon_vs_raw_percent", "kafka: vigil run / raw pass-through", ratio, "%", target: ">= 80", met: ratio.map { $0 >= 80 },
+    note: daemonAvailable ? nil : pendingNote)
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double? {
+    sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int((Double(sorted.count) * p / 100).rounded(.down)))]
+}
+/// As many events as `rate` needs for the latency run, within the Kafka slice.
+func latencySlice(_ events: ArraySlice<GeneratedEvent>, rate: Double, seconds: Double) -> ArraySlice<GeneratedEvent> {
+    events.prefix(Int(rate * seconds))
+}
+if let raw {
+    // Half of the backlog rate, as the issue asks, and a tenth: on a shared 2-core machine the paced
+    // producer, broker, pass-through and observer compete for the same cores, so half can be overload.
+    for divisor in [2.0, 10.0] {
+        progress("latency: raw pass-through at 1/\(Int(divisor)) of its maximum")
+        let rate = raw.steady / divisor
+        let slice = latencySlice(kafkaEvents, rate: rate, seconds: options.latencySeconds)
+        let (input, output) = ("rawlat\(Int(divisor)).in", "rawlat\(Int(divisor)).out")
+        try kafka.createTopics(input, output)
+        var loop: RawPassThrough?
+        let latencies = try kafka.latency(slice, rate: rate, input: input, observed: output, expected: slice.count) {
+            loop = RawPassThrough(bootstrap: kafka.cluster.bootstrapServers, input: input, output: output)
+            loop!.start()
+            loop!.waitUntilAssigned()
+        }
+        loop?.stop()
+        for (name, p) in [("p50", 50.0), ("p99", 99.0), ("p999", 99.9)] {
+            report.add(
+                "raw_latency_1_\(Int(divisor))_\(name)_ms", "latency raw pass-through \(name) @ \(Int(rate)) ev/s",
+                percentile(latencies, p), "ms", note: name == "p50" ? "\(latencies.count) samples" : nil)
+        }
+    }
+}
+var daemonLatencies: [Double]?
+if daemonAvailable, let daemonRate {
+    let rate = daemonRate / 2
+    let slice = latencySlice(kafkaEvents, rate: rate, seconds: options.latencySeconds)
+    try DaemonProcess.writeConfig(
+        to: scratch + "/latency.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigillat.in", prefix: "vigillat",
+        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase)
+    try kafka.createTopics("vigillat.decisions", "vigillat.alerts", "vigillat.dlq")
+    var daemon: DaemonProcess?
+    daemonLatencies = try kafka.latency(
+        slice, rate: rate, input: "vigillat.in", observed: "vigillat.decisions", expected: decisionsIn(slice)
+    ) {
+        daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/latency.yaml", log: scratch + "/latency.log")
+        // The daemon joins its group before the clock starts, as a running deployment would have.
+        sleep(5)
+    }
+    daemon?.stop()
+}
+for (name, p) in [("p50", 50.0), ("p99", 99.0), ("p999", 99.9)] {
+    let value = daemonLatencies.flatMap { percentile($0, p) }
+    report.add(
+        "daemon_latency_\(name)_ms", "latency produce→decision \(name) @ half max", value, "ms",
+        target: name == "p99" ? "< 10" : nil, met: name == "p99" ? value.map { $0 < 10 } : nil,
+        note: daemonAvailable ? nil : pendingNote)
+}
+
+// 5. Memory.
+progress("memory")
+report.add(
+    "daemon_peak_rss_mb", "memory: vigil run peak RSS (throughput run)", daemonPeak.map { Double($0) / 1_048_576 }, "MiB",
+    note: daemonAvailable ? nil : pendingNote)
+let sources = pool.locations.flatMap(\.addresses).prefix(10_000).map { ($0, sampler.lookup($0)) }
+events.removeAll()
+for users in options.memoryUsers {
+    let growth = MemoryBench.residentGrowth(users: users, sources: Array(sources), config: config)
+    let perUser = Double(growth) / Double(users)
+    report.add(
+        "bytes_per_user_\(users)", "memory: state per user, \(users / 1000)k users", perUser, "B",
+        target: "<= 256", met: perUser <= 256)
+}
+report.context["bench_peak_rss_mb"] = Double(MemoryBench.peakResidentBytes()) / 1_048_576
+
+if let path = options.jsonPath {
+    try report.write(to: path)
+    print("wrote \(path)")
+}
+try? FileManager.default.removeItem(atPath: scratch)

@@ -1,2 +1,151 @@
 import Testing
+import VigilCore
 @testable import VigilWorkload
+
+/// A geo lookup answering from the pool itself, so tests need no database file.
+private struct PoolLookup: GeoLookup {
+    var table: [IPAddress: GeoLocation] = [:]
+
+    init(_ pool: IPPool) {
+        for location in pool.locations {
+            for address in location.addresses {
+                table[address] = GeoLocation(
+                    countryCode: location.countryCode, city: location.city, latitude: location.latitude,
+                    longitude: location.longitude, accuracyRadiusKm: 20)
+            }
+        }
+    }
+
+    func lookup(_ address: IPAddress) -> IPIntelligence {
+        IPIntelligence(location: table[address])
+    }
+}
+
+private func generate(_ configuration: WorkloadConfiguration, count: Int) -> [GeneratedEvent] {
+    Array(TrafficGenerator(configuration: configuration, pool: .maxMindTestCity).prefix(count))
+}
+
+private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConfiguration {
+    var configuration = WorkloadConfiguration()
+    configuration.seed = seed
+    configuration.users = 2_000
+    configuration.attackRate = attackRate
+    return configuration
+}
+
+@Suite struct TrafficGeneratorTests {
+    @Test func sameSeedSameBytes() {
+        let first = generate(small(), count: 5_000).map(\.bytes)
+        #expect(first == generate(small(), count: 5_000).map(\.bytes))
+        #expect(first != generate(small(seed: 8), count: 5_000).map(\.bytes))
+    }
+
+    @Test func everyEventDecodesInTimeOrderWithUniqueIDs() throws {
+        let decoder = EventDecoder()
+        var previous: Timestamp?
+        var ids: Set<String> = []
+        for event in generate(small(attackRate: 0.01), count: 30_000) {
+            let decoded = try decoder.decode(event.bytes).get()
+            #expect(decoded.type == event.type)
+            #expect(decoded.time == event.time)
+            #expect(decoded.user.id == event.key)
+            #expect(ids.insert(decoded.eventID).inserted)
+            if let previous { #expect(previous <= decoded.time) }
+            previous = decoded.time
+        }
+    }
+
+    @Test func malformedMessagesBecomeDeadLettersOnly() {
+        var configuration = small()
+        configuration.malformedRate = 0.05
+        let decoder = EventDecoder()
+        var malformed = 0
+        for event in generate(configuration, count: 10_000) {
+            let decodes = (try? decoder.decode(event.bytes).get()) != nil
+            #expect(decodes == (event.type != nil))
+            if event.type == nil { malformed += 1 }
+        }
+        #expect((300...700).contains(malformed))
+    }
+
+    @Test func normalTrafficFollowsTheMix() {
+        let events = generate(small(attackRate: 0), count: 60_000)
+        func share(_ types: EventType...) -> Double {
+            Double(events.count { types.contains($0.type!) }) / Double(events.count)
+        }
+        #expect(abs(share(.login) - 0.70) < 0.015)
+        #expect(abs(share(.mfaChallenge, .mfaResult) - 0.20) < 0.015)
+        #expect(abs(share(.passwordResetRequest, .passwordResetComplete) - 0.05) < 0.01)
+        #expect(abs(share(.sensitiveAction) - 0.05) < 0.01)
+        #expect(events.allSatisfy { $0.attack == nil })
+    }
+
+    @Test func loginsConcentrateInWorkingHours() throws {
+        // One day of London logins: the hourly rate from 09:00 to 17:00 UTC against the other 16 hours.
+        var configuration = small(attackRate: 0)
+        configuration.meanGap = Duration(microseconds: 2_000_000)
+        let decoder = EventDecoder()
+        var day = 0
+        var night = 0
+        for event in generate(configuration, count: 43_200) where event.type == .login {
+            let decoded = try decoder.decode(event.bytes).get()
+            guard decoded.ip.map({ IPPool.maxMindTestCity.locations[0].addresses.contains($0) }) == true else { continue }
+            let hour = (decoded.time.microseconds / 3_600_000_000) % 24
+            if (9..<17).contains(hour) { day += 1 } else { night += 1 }
+        }
+        #expect(Double(day) / 8 > 3 * Double(night) / 16, "day \(day), night \(night)")
+    }
+
+    @Test(arguments: AttackKind.allCases)
+    func attackRaisesItsAlert(_ kind: AttackKind) {
+        var configuration = small(attackRate: 0)
+        configuration.meanGap = Duration(microseconds: 1_000_000)
+        var traffic = TrafficGenerator(configuration: configuration, pool: .maxMindTestCity)
+        var pipeline = Pipeline(
+            config: VigilConfig(), policyVersion: "test", enricher: Enricher(geo: PoolLookup(.maxMindTestCity)),
+            deviceKey: .publicDefault)
+        var output: [OutputMessage] = []
+        let origin = MessageOrigin.file(path: "generated", line: 0)
+        for _ in 0..<5_000 { pipeline.process(traffic.nextEvent().bytes, origin: origin, into: &output) }
+        output.removeAll()
+        traffic.inject(kind)
+        var attackEvents = 0
+        var end: Timestamp?
+        while true {
+            let event = traffic.nextEvent()
+            let stop = end ?? event.time + .hours(2)
+            end = stop
+            guard event.time < stop else { break }
+            if event.attack == kind { attackEvents += 1 }
+            pipeline.process(event.bytes, origin: origin, into: &output)
+        }
+        #expect(attackEvents >= 2)
+        #expect(output.contains { $0.stream == .alerts && $0.label == kind.expectedAlert.rawValue })
+    }
+
+    @Test func samplingKeepsLocatedAddressesGroupedByCity() throws {
+        // Even first octets are in one of three cities, odd ones are unknown.
+        struct OctetLookup: GeoLookup {
+            func lookup(_ address: IPAddress) -> IPIntelligence {
+                let octet = address.ipv4Value! >> 24
+                guard octet % 2 == 0 else { return .unknown }
+                let city = Int(octet / 2 % 3)
+                return IPIntelligence(location: GeoLocation(
+                    countryCode: "GB", city: "City \(city)", latitude: Double(city), longitude: 0, accuracyRadiusKm: 5))
+            }
+        }
+        let pool = try #require(IPPool.sample(from: OctetLookup(), addresses: 500, seed: 1))
+        #expect(pool.addressCount == 500)
+        #expect(Set(pool.locations.map(\.city)) == ["City 0", "City 1", "City 2"])
+        for location in pool.locations {
+            #expect(location.addresses.allSatisfy { OctetLookup().lookup($0).location?.city == location.city })
+        }
+    }
+
+    @Test func randomIsUniformEnough() {
+        var random = WorkloadRandom(seed: 42)
+        var counts = [Int](repeating: 0, count: 10)
+        for _ in 0..<100_000 { counts[random.below(10)] += 1 }
+        #expect(counts.allSatisfy { (9_500...10_500).contains($0) })
+    }
+}

@@ -1,0 +1,117 @@
+import VigilCore
+
+/// An event before it has an id: what the generator schedules and later renders to JSON.
+struct Draft: Sendable {
+    struct Identity: Sendable {
+        var index: Int
+        var role: UserRole
+        var domain: String
+    }
+
+    struct DeviceInfo: Sendable {
+        var id: String?
+        var managed: Bool?
+        var userAgent: String?
+    }
+
+    var type: EventType
+    var time: Timestamp
+    var user: Identity
+    var ip: IPAddress?
+    var device: DeviceInfo?
+    var outcome: Outcome?
+    var failureReason: String?
+    var factor: MFAFactor?
+    var result: MFAResult?
+    var challengeID: String?
+    var action: String?
+    var attack: AttackKind?
+    /// Scheduling order, to keep events with equal times in the order they were planned.
+    var order = 0
+
+    init(type: EventType, time: Timestamp, user: Identity, ip: IPAddress?) {
+        self.type = type
+        self.time = time
+        self.user = user
+        self.ip = ip
+    }
+
+    /// The wire form. Every string comes from the generator's own vocabulary (ASCII, no quotes or
+    /// backslashes), so nothing needs escaping.
+    func json(eventID: String, tenant: String?, userID: String) -> [UInt8] {
+        var out = JSONLine()
+        out.string("event_id", eventID, first: true)
+        out.string("type", type.rawValue)
+        out.string("time", time.rfc3339)
+        if let tenant { out.string("tenant", tenant) }
+        out.open("user")
+        out.string("id", userID, first: true)
+        out.string("role", user.role.rawValue)
+        out.string("email_domain", user.domain)
+        out.close()
+        if let ip { out.string("ip", ip.description) }
+        if let device {
+            out.open("device")
+            var first = true
+            if let id = device.id {
+                out.string("id", id, first: first)
+                first = false
+            }
+            if let managed = device.managed {
+                out.bool("managed", managed, first: first)
+                first = false
+            }
+            if let agent = device.userAgent { out.string("user_agent", agent, first: first) }
+            out.close()
+        }
+        if let outcome { out.string("outcome", outcome.rawValue) }
+        if let failureReason { out.string("failure_reason", failureReason) }
+        if let factor {
+            out.open("mfa")
+            out.string("factor", factor.rawValue, first: true)
+            if let result { out.string("result", result.rawValue) }
+            if let challengeID { out.string("challenge_id", challengeID) }
+            out.close()
+        }
+        if let action { out.string("action", action) }
+        out.bytes.append(UInt8(ascii: "}"))
+        return out.bytes
+    }
+}
+
+/// Appends JSON members to a growing object; compact, one line, as Kafka producers usually send it.
+private struct JSONLine {
+    var bytes: [UInt8] = [UInt8(ascii: "{")]
+
+    init() {
+        bytes.reserveCapacity(384)
+    }
+
+    mutating func key(_ name: String, first: Bool) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(contentsOf: "\":".utf8)
+    }
+
+    mutating func string(_ name: String, _ value: String, first: Bool = false) {
+        key(name, first: first)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: value.utf8)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func bool(_ name: String, _ value: Bool, first: Bool = false) {
+        key(name, first: first)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    mutating func open(_ name: String) {
+        key(name, first: false)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    mutating func close() {
+        bytes.append(UInt8(ascii: "}"))
+    }
+}

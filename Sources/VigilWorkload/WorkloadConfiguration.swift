@@ -1,0 +1,77 @@
+import VigilCore
+
+/// What traffic to generate. Every default is a plausible mid-size tenant; the same configuration and
+/// seed always give the same bytes.
+public struct WorkloadConfiguration: Sendable {
+    public var seed: UInt64 = 1
+    public var users = 100_000
+    /// Event time of the first event; time never goes backwards after it.
+    public var start = Timestamp(seconds: 1_772_409_600)  // 2026-03-02T00:00:00Z, a Monday
+    /// Mean event-time gap between two steps of normal traffic. 50 ms is ~1.7 M events a day, about
+    /// 17 per user with the default user count.
+    public var meanGap = Duration(microseconds: 50_000)
+    public var tenant: String? = "acme"
+    /// Shares of normal events by kind. MFA counts challenges and results; resets count requests and
+    /// completions.
+    public var mix = EventMix()
+    /// Probability that a step starts an attack sequence instead of a normal event. Sequences are
+    /// 10–40 events long, so 0.001 makes roughly 2% of events hostile.
+    public var attackRate = 0.001
+    /// Relative weights of the attack kinds.
+    public var attackWeights: [AttackKind: Double] = [
+        .pushBombing: 1, .impossibleTravel: 1, .passwordResetWave: 1, .credentialStuffing: 1,
+    ]
+    /// Probability that a step emits a malformed message (for demos of the dead-letter path).
+    public var malformedRate = 0.0
+    /// Probability that a user's successful login comes from another city (business travel), when the
+    /// time since their last event allows the trip.
+    public var travelRate = 0.01
+    /// Share of users who sometimes log in through their VPN provider's exit (another pool city).
+    public var vpnUserShare = 0.05
+    /// How often a VPN user's login goes through the VPN.
+    public var vpnUseRate = 0.3
+    /// Share of failed logins among normal ones (typos).
+    public var loginFailureRate = 0.03
+
+    public init() {}
+}
+
+/// Shares of normal events by kind; they need not add up to one.
+public struct EventMix: Sendable, Equatable {
+    public var login = 0.70
+    public var mfa = 0.20
+    public var passwordReset = 0.05
+    public var sensitiveAction = 0.05
+
+    public init() {}
+
+    public init(login: Double, mfa: Double, passwordReset: Double, sensitiveAction: Double) {
+        self.login = login
+        self.mfa = mfa
+        self.passwordReset = passwordReset
+        self.sensitiveAction = sensitiveAction
+    }
+}
+
+/// The hostile sequences mixed into normal traffic, each named after the alert it should raise.
+public enum AttackKind: String, Sendable, CaseIterable, Hashable {
+    /// 10–15 push challenges a few seconds apart, mostly denied or unanswered; one in three ends with
+    /// the victim approving, followed by the attacker's login.
+    case pushBombing = "push_bombing"
+    /// A login from home, then one from a city thousands of kilometres away within the hour.
+    case impossibleTravel = "impossible_travel"
+    /// Reset requests for 12–25 accounts from one address within half an hour.
+    case passwordResetWave = "password_reset_wave"
+    /// Failed logins for 20–40 accounts from one address within ten minutes, one of them succeeding.
+    case credentialStuffing = "credential_stuffing"
+
+    /// The alert this sequence is expected to raise with the default engine settings.
+    public var expectedAlert: AlertKind {
+        switch self {
+        case .pushBombing: .pushBombing
+        case .impossibleTravel: .impossibleTravel
+        case .passwordResetWave: .resetAbuse
+        case .credentialStuffing: .credentialStuffing
+        }
+    }
+}

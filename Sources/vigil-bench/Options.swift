@@ -1,0 +1,48 @@
+import Foundation
+
+/// Command-line options. `--quick` shrinks every figure for a smoke run; sizes are otherwise those
+/// the issue asks for.
+struct Options {
+    var quick = false
+    /// Figures 1 and 2 only: what a profiler run (callgrind, perf) needs.
+    var engineOnly = false
+    var jsonPath: String?
+    var cityDatabase: String?
+    var asnDatabase = "../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb"
+    var vigilBinary: String?
+
+    var users: Int { quick ? 10_000 : 100_000 }
+    var engineEvents: Int { quick ? 50_000 : 1_000_000 }
+    var foundationEvents: Int { quick ? 20_000 : 200_000 }
+    var kafkaEventsOverride: Int?
+    var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 100_000) }
+    var latencySeconds: Double { quick ? 3 : 10 }
+    var memoryUsers: [Int] { quick ? [100_000, 200_000] : [1_000_000, 5_000_000] }
+
+    static let usage = """
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--kafka-events N] [--json FILE]
+          --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
+          --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
+          --engine-only  figures 1 and 2 only (for profiling)
+          --kafka-events N  events preloaded for the end-to-end figures
+          --vigil    the daemon binary for the end-to-end figures (default: `vigil` beside this binary)
+        """
+
+    static func parse(_ arguments: [String]) -> Options? {
+        var options = Options()
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--quick": options.quick = true
+            case "--engine-only": options.engineOnly = true
+            case "--kafka-events": options.kafkaEventsOverride = rest.popFirst().flatMap { Int($0) }
+            case "--json": options.jsonPath = rest.popFirst()
+            case "--city-db": options.cityDatabase = rest.popFirst()
+            case "--asn-db": options.asnDatabase = rest.popFirst() ?? options.asnDatabase
+            case "--vigil": options.vigilBinary = rest.popFirst()
+            default: return nil
+            }
+        }
+        return options.cityDatabase == nil ? nil : options
+    }
+}
