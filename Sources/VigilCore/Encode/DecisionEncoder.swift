@@ -15,9 +15,12 @@ public struct DecisionEncoder: Sendable {
         json.field("role", decision.role.rawValue)
         json.key("tenant")
         if let tenant = decision.tenant { json.string(tenant) } else { json.null() }
-        json.field("time", decision.time.rfc3339)
+        json.field("time", timestamp: decision.time)
         json.field("action", decision.action.rawValue)
-        json.stringArray("factors", decision.factors.map(\.rawValue))
+        json.key("factors")
+        json.beginArray()
+        for factor in decision.factors { json.string(factor.rawValue) }
+        json.endArray()
 
         let stepUp = decision.action == .stepUpSoft || decision.action == .stepUpHard
         json.key("oidc")
@@ -51,7 +54,7 @@ public struct DecisionEncoder: Sendable {
         json.endObject()
         json.stringArray("rules", decision.rules)
         json.field("policy_version", decision.policyVersion)
-        json.field("expires_at", decision.expiresAt.rfc3339)
+        json.field("expires_at", timestamp: decision.expiresAt)
         json.endObject()
         return json.bytes
     }

@@ -2,7 +2,10 @@
 /// (replay determinism) without the allocations and key sorting of a generic encoder.
 public struct JSONWriter: Sendable {
     public private(set) var bytes: [UInt8]
-    private var needsComma: [Bool] = []
+    /// One bit per open container: set once it holds a member, so the next one needs a comma.
+    /// A bit stack instead of an array keeps the writer allocation-free (depth ≤ 64).
+    private var commaBits: UInt64 = 0
+    private var depth = 0
 
     public init(capacity: Int = 512) {
         bytes = []
@@ -12,22 +15,22 @@ public struct JSONWriter: Sendable {
     public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
-        needsComma.append(false)
+        push()
     }
 
     public mutating func endObject() {
-        needsComma.removeLast()
+        pop()
         bytes.append(UInt8(ascii: "}"))
     }
 
     public mutating func beginArray() {
         separate()
         bytes.append(UInt8(ascii: "["))
-        needsComma.append(false)
+        push()
     }
 
     public mutating func endArray() {
-        needsComma.removeLast()
+        pop()
         bytes.append(UInt8(ascii: "]"))
     }
 
@@ -38,14 +41,14 @@ public struct JSONWriter: Sendable {
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
-        if !needsComma.isEmpty { needsComma[needsComma.count - 1] = false }
+        clearComma()
     }
 
     /// A key that is only known at run time (escaped like any string).
     public mutating func dynamicKey(_ name: String) {
         string(name)
         bytes.append(UInt8(ascii: ":"))
-        if !needsComma.isEmpty { needsComma[needsComma.count - 1] = false }
+        clearComma()
     }
 
     public mutating func string(_ value: String) {
@@ -117,30 +120,68 @@ public struct JSONWriter: Sendable {
         endArray()
     }
 
+    /// A timestamp as an RFC 3339 string, written without an intermediate String.
+    public mutating func timestamp(_ value: Timestamp) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        value.appendRFC3339(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public mutating func field(_ name: StaticString, timestamp value: Timestamp) {
+        key(name)
+        timestamp(value)
+    }
+
+    private mutating func push() {
+        depth += 1
+        commaBits &= ~(1 << UInt64(min(depth, 63)))
+    }
+
+    private mutating func pop() { depth -= 1 }
+
+    private mutating func clearComma() {
+        if depth > 0 { commaBits &= ~(1 << UInt64(min(depth, 63))) }
+    }
+
+    @inline(__always)
     private mutating func separate() {
-        guard !needsComma.isEmpty else { return }
-        if needsComma[needsComma.count - 1] {
+        guard depth > 0 else { return }
+        let bit: UInt64 = 1 << UInt64(min(depth, 63))
+        if commaBits & bit != 0 {
             bytes.append(UInt8(ascii: ","))
         } else {
-            needsComma[needsComma.count - 1] = true
+            commaBits |= bit
         }
     }
 
+    /// Copies runs of bytes that need no escaping in one append each; only quotes, backslashes and
+    /// control characters are written one by one.
     private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
-        for byte in utf8 {
+        var runStart = 0
+        var index = 0
+        let count = utf8.count
+        while index < count {
+            let byte = utf8[index]
+            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7F {
+                index += 1
+                continue
+            }
+            if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
             switch byte {
-            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
             case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
             case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
             case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            case 0..<0x20, 0x7F:
+            default:
                 bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), 48, 48])
                 bytes.append(Self.hexDigit(byte >> 4))
                 bytes.append(Self.hexDigit(byte & 0xF))
-            default: bytes.append(byte)
             }
+            index += 1
+            runStart = index
         }
+        if runStart < count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<count])) }
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {

@@ -79,6 +79,14 @@ extension Timestamp {
     /// UTC with exactly three fraction digits (`2024-05-01T12:00:00.250Z`): one fixed width for every
     /// output so logs and messages sort and diff cleanly. Sub-millisecond digits are truncated.
     public var rfc3339: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        appendRFC3339(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Writes `rfc3339` straight into an output buffer (the encoders' hot path: no String).
+    public func appendRFC3339(to out: inout [UInt8]) {
         let totalMilliseconds = milliseconds
         var seconds = totalMilliseconds / 1000
         var millisecond = totalMilliseconds % 1000
@@ -94,8 +102,6 @@ extension Timestamp {
         }
         let (year, month, day) = Self.civilFromDays(days)
 
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
         func append(_ value: Int64, width: Int) {
             var divisor: Int64 = 1
             for _ in 1..<width { divisor *= 10 }
@@ -125,7 +131,6 @@ extension Timestamp {
         out.append(UInt8(ascii: "."))
         append(millisecond, width: 3)
         out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func isLeapYear(_ year: Int64) -> Bool {

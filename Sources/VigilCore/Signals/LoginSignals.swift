@@ -220,7 +220,30 @@ enum Identifiers {
         var low = b.finalize()
         high = (high & ~0xF000) | 0x8000  // version 8
         low = (low & ~(0xC000_0000_0000_0000)) | 0x8000_0000_0000_0000  // RFC variant
-        let h = high.hex16, l = low.hex16
-        return "\(h.prefix(8))-\(h.dropFirst(8).prefix(4))-\(h.suffix(4))-\(l.prefix(4))-\(l.suffix(12))"
+        // 8-4-4-4-12 hex digits written straight into the string's storage.
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var position = 0
+            func put(_ value: UInt64, digits: Int) {
+                for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                    let nibble = UInt8((value >> UInt64(shift)) & 0xF)
+                    out[position] = nibble < 10 ? 48 + nibble : 87 + nibble
+                    position += 1
+                }
+            }
+            func dash() {
+                out[position] = UInt8(ascii: "-")
+                position += 1
+            }
+            put(high >> 32, digits: 8)
+            dash()
+            put(high >> 16, digits: 4)
+            dash()
+            put(high, digits: 4)
+            dash()
+            put(low >> 48, digits: 4)
+            dash()
+            put(low, digits: 12)
+            return position
+        }
     }
 }

@@ -133,11 +133,3 @@ extension UInt64 {
     @inline(__always)
     fileprivate func rotateLeft(_ count: UInt64) -> UInt64 { (self << count) | (self >> (64 - count)) }
 }
-
-extension UInt64 {
-    /// Lower-case hex, zero padded to 16 digits.
-    public var hex16: String {
-        let digits = String(self, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
-}

@@ -81,8 +81,13 @@ import VigilCore
         let fixture = try Fixture()
         let original = try ConfigLoader.load(path: fixture.path)
         try await Self.running(fixture.service(checkInterval: .milliseconds(50))) {
-            // Let the service read its baseline before the file changes.
-            try await Task.sleep(for: .milliseconds(300))
+            // Let the service read its baseline before the file changes (bounded wait on its log line).
+            let armed = ContinuousClock.now + Swift.Duration.seconds(20)
+            while !fixture.capture.objects.contains(where: { ($0["msg"] as? String)?.hasPrefix("config reload armed") == true }),
+                ContinuousClock.now < armed
+            {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             try fixture.write(Self.yaml(mediumFrom: 40))
             let posted = try #require(try await fixture.awaitPost())
             #expect(posted.config.policy.mediumFrom == 40)
