@@ -25,7 +25,9 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
     @Test func exampleStatesTheDefaults() throws {
         let loaded = try ConfigLoader.load(path: repository.appendingPathComponent("Examples/vigil.yaml").path)
         var expected = VigilConfig()
-        let maxmind = repository.deletingLastPathComponent().appendingPathComponent("shared/testdata/maxmind").path
+        // Foundation's path standardisation resolves a symlinked ../shared (as in a local CI clone).
+        let maxmind = repository.deletingLastPathComponent().appendingPathComponent("shared/testdata/maxmind")
+            .resolvingSymlinksInPath().path
         expected.geo.cityDatabase = maxmind + "/GeoIP2-City-Test.mmdb"
         expected.geo.asnDatabase = maxmind + "/GeoLite2-ASN-Test.mmdb"
         expected.geo.anonymousDatabase = maxmind + "/GeoIP2-Anonymous-IP-Test.mmdb"
