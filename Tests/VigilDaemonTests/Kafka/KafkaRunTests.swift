@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+
+/// `vigil run` end to end: the real binary against an in-process mock cluster, with kcat as the
+/// independent producer and reader.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct KafkaRunTests {
+    /// What `vigil replay` decides for the same input: the reference for the daemon's outputs.
+    private static func replayReference(_ fixture: KafkaFixture, values: [String]) throws -> (decisions: [String], deadLetters: Int) {
+        let out = fixture.directory.appendingPathComponent("replay")
+        let result = try runProcess(
+            TestPaths.vigilBinary.path, ["replay", "--config", fixture.config.path, "--out", out.path, "-"],
+            stdin: Data((values.joined(separator: "\n") + "\n").utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        let decisions = try readJSONLines(out.appendingPathComponent("decisions.jsonl")).map { $0["event_id"] as! String }
+        let deadLetters = try readJSONLines(out.appendingPathComponent("dead-letter.jsonl")).count
+        return (decisions, deadLetters)
+    }
+
+    private static func eventIDs(_ records: [Kcat.Record]) -> [String] {
+        records.map { $0.payload["event_id"] as? String ?? "" }
+    }
+
+    @Test func mixedStreamGetsOneAnswerPerEventAndStopsCleanly() throws {
+        let fixture = try KafkaFixture(name: "kafka-mixed")
+        let pushBombing = try String(contentsOf: TestPaths.scenarios.appendingPathComponent("push-bombing.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { "carol\t\($0)" }
+        let malformed = ["bad-1\t{not json", "bad-2\t[1, 2", "bad-3\t{\"type\": \"login\"}"]
+        let lines = loginLines(prefix: "mixed", count: 60) + malformed + pushBombing
+        let reference = try Self.replayReference(fixture, values: lines.map { String($0.split(separator: "\t", maxSplits: 1)[1]) })
+        #expect(reference.deadLetters == malformed.count)
+
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines)
+        var decisions: [Kcat.Record] = [], deadLetters: [Kcat.Record] = [], alerts: [Kcat.Record] = []
+        defer {
+            if decisions.count < reference.decisions.count || alerts.isEmpty {
+                Issue.record("decisions \(decisions.count)/\(reference.decisions.count), dead letters \(deadLetters.count), alerts \(alerts.count); daemon log:\n\(daemon.log)")
+            }
+        }
+        try waitFor("every answer", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            decisions = try fixture.decisions()
+            deadLetters = try fixture.deadLetters()
+            alerts = try fixture.alerts()
+            return decisions.count >= reference.decisions.count && deadLetters.count >= malformed.count
+                && !alerts.isEmpty
+        }
+        #expect(Self.eventIDs(decisions).sorted() == reference.decisions.sorted())
+        #expect(deadLetters.count == malformed.count)
+        for record in deadLetters {
+            #expect(record.headers["vigil-reason"]?.isEmpty == false)
+            #expect(record.headers["vigil-source-topic"] == "auth.events")
+            #expect(record.headers["vigil-source-offset"] != nil)
+        }
+        for record in decisions {
+            #expect(record.headers["content-type"] == "application/json")
+            #expect(record.headers["vigil-policy-version"] == record.payload["policy_version"] as? String)
+            #expect(record.key == record.payload["user_id"] as? String)
+        }
+        #expect(alerts.contains { ($0.payload["finding_info"] as? [String: Any])?["analytic"].flatMap { ($0 as? [String: Any])?["name"] as? String } == "push_bombing" })
+
+        daemon.signal(SIGTERM)
+        #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
+    }
+
+    @Test func killedDaemonLosesNothingAndRepeatsOnlyIdenticalDecisions() throws {
+        let fixture = try KafkaFixture(name: "kafka-kill", partitions: 4)
+        let first = loginLines(prefix: "kill-a", count: 1500, users: 100)
+        let second = loginLines(prefix: "kill-b", count: 500, users: 100)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: first)
+        let victim = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try waitFor("first decisions", timeout: .seconds(60)) {
+            try victim.requireRunning()
+            return try !fixture.decisions().isEmpty
+        }
+        victim.signal(SIGKILL)
+        _ = try victim.waitForExit()
+
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: second)
+        let successor = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        var decisions: [Kcat.Record] = []
+        let expected = Set((first + second).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
+        try waitFor("a decision for every event", timeout: .seconds(90)) {
+            try successor.requireRunning()
+            decisions = try fixture.decisions()
+            return Set(Self.eventIDs(decisions)).isSuperset(of: expected)
+        }
+        let idsByEvent = Dictionary(grouping: decisions) { $0.payload["event_id"] as? String ?? "" }
+            .mapValues { Set($0.map { $0.payload["decision_id"] as? String ?? "" }) }
+        #expect(idsByEvent.values.allSatisfy { $0.count == 1 }, "a repeated event got a different decision_id")
+        successor.signal(SIGTERM)
+        #expect(try successor.waitForExit() == 0, "\(successor.log)")
+    }
+
+    @Test func brokerOutageLosesNothing() throws {
+        let fixture = try KafkaFixture(name: "kafka-outage")
+        let before = loginLines(prefix: "outage-a", count: 600, users: 50)
+        let after = loginLines(prefix: "outage-b", count: 200, users: 50)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before)
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try waitFor("first decisions", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            return try !fixture.decisions().isEmpty
+        }
+        try fixture.cluster.setBrokerDown(id: 1)
+        Thread.sleep(forTimeInterval: 4)
+        try fixture.cluster.setBrokerUp(id: 1)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: after)
+        let expected = Set((before + after).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
+        try waitFor("a decision for every event", timeout: .seconds(90)) {
+            try daemon.requireRunning()
+            return Set(Self.eventIDs(try fixture.decisions())).isSuperset(of: expected)
+        }
+        #expect(daemon.process.isRunning, "\(daemon.log)")
+        daemon.signal(SIGTERM)
+        #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
+    }
+
+    @Test func sighupAppliesANewPolicyAndKeepsRunningOnABadOne() throws {
+        let fixture = try KafkaFixture(name: "kafka-reload")
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-a", count: 10))
+        var decisions: [Kcat.Record] = []
+        try waitFor("first decisions", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            decisions = try fixture.decisions()
+            return decisions.count >= 10
+        }
+        let oldVersion = try #require(decisions.first?.payload["policy_version"] as? String)
+
+        try fixture.writeConfig(extra: "policy:\n  medium_from: 35")
+        daemon.signal(SIGHUP)
+        try waitFor("the new config in force", timeout: .seconds(20)) { daemon.log.contains("new configuration in force") }
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-b", count: 10))
+        try waitFor("later decisions", timeout: .seconds(30)) {
+            decisions = try fixture.decisions()
+            return decisions.count >= 20
+        }
+        let later = decisions.filter { ($0.payload["event_id"] as? String)?.hasPrefix("reload-b") == true }
+        #expect(later.count == 10)
+        #expect(later.allSatisfy { ($0.payload["policy_version"] as? String).map { $0 != oldVersion } == true })
+
+        try "policy:\n  medium_from: 500\n".write(to: fixture.config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        try waitFor("the failed reload in metrics", timeout: .seconds(20)) {
+            let body = try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body
+            return body.contains("vigil_config_reloads_total{result=\"failed\"} 1")
+        }
+        #expect(daemon.process.isRunning)
+        daemon.signal(SIGTERM)
+        #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
+    }
+}
