@@ -19,13 +19,14 @@ final class DaemonProcess {
     let process = Process()
     let stderrURL: URL
 
-    init(config: URL, directory: URL) throws {
+    /// `deviceKey` nil starts the daemon without its device hash key (it must refuse to run).
+    init(config: URL, directory: URL, deviceKey: String? = "test-device-key-0123456789") throws {
         stderrURL = directory.appendingPathComponent("daemon-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = TestPaths.vigilBinary
         process.arguments = ["run", "--config", config.path]
         var environment = ProcessInfo.processInfo.environment
-        environment["VIGIL_DEVICE_HASH_KEY"] = "test-device-key-0123456789"
+        environment["VIGIL_DEVICE_HASH_KEY"] = deviceKey
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: stderrURL)

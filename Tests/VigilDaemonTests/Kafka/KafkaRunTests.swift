@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilKafka
 
 /// `vigil run` end to end: the real binary against an in-process mock cluster, with kcat as the
 /// independent producer and reader.
@@ -104,9 +105,17 @@ struct KafkaRunTests {
             return try !fixture.decisions().isEmpty
         }
         try fixture.cluster.setBrokerDown(id: 1)
+        // Events keep coming during the outage: queued by this producer until the broker is back.
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(["bootstrap.servers": fixture.brokers]), logger: kafkaTestLogger)
+        for line in after {
+            let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            try producer.produce(topic: "auth.events", key: parts[0], value: Array(parts[1].utf8))
+        }
         Thread.sleep(forTimeInterval: 4)
         try fixture.cluster.setBrokerUp(id: 1)
-        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: after)
+        _ = producer.flush(timeout: .seconds(30))
+        #expect(producer.pendingCount == 0)
         let expected = Set((before + after).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
         try waitFor("a decision for every event", timeout: .seconds(90)) {
             try daemon.requireRunning()
@@ -115,6 +124,26 @@ struct KafkaRunTests {
         #expect(daemon.process.isRunning, "\(daemon.log)")
         daemon.signal(SIGTERM)
         #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
+    }
+
+    @Test func missingDeviceKeyIsAFatalStartupError() throws {
+        let fixture = try KafkaFixture(name: "kafka-nokey")
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory, deviceKey: nil)
+        #expect(try daemon.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(daemon.log.contains("VIGIL_DEVICE_HASH_KEY"))
+    }
+
+    @Test func demoRunsEndToEndAndSummarises() throws {
+        let directory = try TestPaths.temporaryDirectory("demo")
+        let config = try TestPaths.writeConfig(
+            in: directory, anonymousDatabase: false, extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
+        let result = try runProcess(
+            TestPaths.vigilBinary.path, ["demo", "--config", config.path, "--users", "50", "--events", "800"],
+            timeout: 90)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("events produced: 800"))
+        #expect(result.stdout.contains("DECISION "))
+        #expect(!result.stdout.contains("timed out"), "\(result.stdout.suffix(500))")
     }
 
     @Test func sighupAppliesANewPolicyAndKeepsRunningOnABadOne() throws {
