@@ -1,5 +1,4 @@
 import Logging
-import NIOCore
 import ServiceLifecycle
 import VigilCore
 import VigilKafka
@@ -16,8 +15,6 @@ public enum Daemon {
         public var allowPublicDeviceKey = false
         /// Shared with the caller, which may watch progress (the demo waits for its events).
         public var status = DaemonStatus()
-        /// Tells the caller the metrics address actually bound.
-        public var onMetricsBound: (@Sendable (SocketAddress) -> Void)?
 
         public init() {}
     }
@@ -47,8 +44,7 @@ public enum Daemon {
             enricher: enrichment.enricher, deviceKey: key.key, mailbox: mailbox, status: status,
             logger: Logger(label: "vigil.kafka"))
         let metrics = MetricsServer(
-            settings: config.http, status: status, logger: Logger(label: "vigil.http"),
-            onBound: options.onMetricsBound)
+            settings: config.http, status: status, logger: Logger(label: "vigil.http"))
         let reload = ConfigReloadService(
             path: configPath, mailbox: mailbox, status: status, checkInterval: configCheckInterval,
             logger: Logger(label: "vigil.reload"))

@@ -52,7 +52,6 @@ final class KafkaLoop: @unchecked Sendable {
     private var shards: [KafkaTopicPartition: PartitionShard] = [:]
     private var pending: [UInt64: PendingOutput] = [:]
     private var nextToken: UInt64 = 1
-    private var nextGeneration: UInt64 = 1
     private var retiredStats = PipelineStats()
     private var brokersDownReason: String?
     /// Set by the first rebalance: a member of the group may legitimately own no partition.
@@ -150,11 +149,10 @@ final class KafkaLoop: @unchecked Sendable {
         if let shard = shards[topicPartition] { return shard }
         let config = settings.config
         let shard = PartitionShard(
-            topicPartition: topicPartition, generation: nextGeneration,
+            topicPartition: topicPartition,
             pipeline: Pipeline(
                 config: config.config, policyVersion: policyVersion, enricher: settings.enricher,
                 deviceKey: settings.deviceKey))
-        nextGeneration += 1
         shards[topicPartition] = shard
         return shard
     }
@@ -316,13 +314,11 @@ final class KafkaLoop: @unchecked Sendable {
         .microseconds(settings.config.config.kafka.shutdownTimeout.microseconds)
     }
 
+    /// VigilKafka already logs every warning; only an outage changes what the daemon reports.
     private func warn(_ warning: KafkaWarning) {
-        if warning.code == .allBrokersDown {
-            brokersDownReason = "all Kafka brokers are down: \(warning.reason)"
-            logger.error("all Kafka brokers are down", metadata: ["reason": "\(warning.reason)"])
-        } else {
-            logger.warning("Kafka", metadata: ["warning": "\(warning)"])
-        }
+        guard warning.code == .allBrokersDown else { return }
+        brokersDownReason = "all Kafka brokers are down: \(warning.reason)"
+        logger.error("all Kafka brokers are down: not ready until one is reachable again")
     }
 
     /// Once per batch: totals over every shard, readiness, lag and latencies.

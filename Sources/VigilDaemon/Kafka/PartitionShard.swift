@@ -4,10 +4,9 @@ import VigilKafka
 /// One assigned topic-partition: its own pipeline (state is sharded by partition, so it can move on
 /// rebalance) and the at-least-once bookkeeping for its input offsets.
 final class PartitionShard {
+    /// A revoked and re-assigned partition gets a new shard object: delivery reports for outputs of
+    /// the old one are recognised by identity and ignored.
     let topicPartition: KafkaTopicPartition
-    /// Distinguishes this assignment from an earlier one of the same partition, so delivery reports
-    /// for outputs produced before a revocation are ignored.
-    let generation: UInt64
     var pipeline: Pipeline
 
     /// Input offsets in arrival order from `head` on, each with its count of unacknowledged outputs.
@@ -19,13 +18,10 @@ final class PartitionShard {
     private(set) var doneThrough: Int64?
     private(set) var storedThrough: Int64?
 
-    init(topicPartition: KafkaTopicPartition, generation: UInt64, pipeline: Pipeline) {
+    init(topicPartition: KafkaTopicPartition, pipeline: Pipeline) {
         self.topicPartition = topicPartition
-        self.generation = generation
         self.pipeline = pipeline
     }
-
-    var inFlightCount: Int { offsets.count - head }
 
     /// Registers an input with `outputs` outputs to acknowledge; one with none is done at once.
     func track(offset: Int64, outputs: Int, receivedAt instant: ContinuousClock.Instant) {

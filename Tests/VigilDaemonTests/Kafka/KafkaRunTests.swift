@@ -112,7 +112,14 @@ struct KafkaRunTests {
             let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
             try producer.produce(topic: "auth.events", key: parts[0], value: Array(parts[1].utf8))
         }
-        Thread.sleep(forTimeInterval: 4)
+        // The outage shows in readiness while it lasts.
+        let outageEnd = ContinuousClock.now + .seconds(4)
+        var sawNotReady = false
+        while ContinuousClock.now < outageEnd {
+            sawNotReady = try sawNotReady || LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 503
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        #expect(sawNotReady)
         try fixture.cluster.setBrokerUp(id: 1)
         _ = producer.flush(timeout: .seconds(30))
         #expect(producer.pendingCount == 0)
@@ -122,6 +129,9 @@ struct KafkaRunTests {
             return Set(Self.eventIDs(try fixture.decisions())).isSuperset(of: expected)
         }
         #expect(daemon.process.isRunning, "\(daemon.log)")
+        try waitFor("ready again", timeout: .seconds(10)) {
+            try LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 200
+        }
         daemon.signal(SIGTERM)
         #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
     }
