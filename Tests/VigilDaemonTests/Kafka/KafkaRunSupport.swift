@@ -22,7 +22,7 @@ final class DaemonProcess {
     /// `deviceKey` nil starts the daemon without its device hash key (it must refuse to run).
     init(config: URL, directory: URL, deviceKey: String? = "test-device-key-0123456789") throws {
         stderrURL = directory.appendingPathComponent("daemon-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = TestPaths.vigilBinary
         process.arguments = ["run", "--config", config.path]
         var environment = ProcessInfo.processInfo.environment
@@ -49,18 +49,19 @@ final class DaemonProcess {
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for exit and returns the status; fails the wait after `timeout`.
-    func waitForExit(timeout: Duration = .seconds(40)) throws -> Int32 {
-        try waitFor("daemon exit", timeout: timeout) { !process.isRunning }
+    func waitForExit(timeout: Duration = .seconds(40)) async throws -> Int32 {
+        try await waitFor("daemon exit", timeout: timeout) { !process.isRunning }
         return process.terminationStatus
     }
 }
 
-/// Polls `condition` every 200 ms until it holds or `timeout` passes.
-func waitFor(_ what: String, timeout: Duration, _ condition: () throws -> Bool) throws {
+/// Polls `condition` every 200 ms until it holds or `timeout` passes. Async, so the waits of these
+/// long tests do not hold a cooperative thread that other suites' tests need.
+func waitFor(_ what: String, timeout: Duration, _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while try !condition() {
         guard ContinuousClock.now < deadline else { throw KafkaTestFailure(description: "timed out waiting for \(what)") }
-        Thread.sleep(forTimeInterval: 0.2)
+        try await Task.sleep(for: .milliseconds(200))
     }
 }
 

@@ -22,7 +22,7 @@ struct KafkaRunTests {
         records.map { $0.payload["event_id"] as? String ?? "" }
     }
 
-    @Test func mixedStreamGetsOneAnswerPerEventAndStopsCleanly() throws {
+    @Test func mixedStreamGetsOneAnswerPerEventAndStopsCleanly() async throws {
         let fixture = try KafkaFixture(name: "kafka-mixed")
         let pushBombing = try String(contentsOf: TestPaths.scenarios.appendingPathComponent("push-bombing.jsonl"), encoding: .utf8)
             .split(separator: "\n").map { "carol\t\($0)" }
@@ -39,7 +39,7 @@ struct KafkaRunTests {
                 Issue.record("decisions \(decisions.count)/\(reference.decisions.count), dead letters \(deadLetters.count), alerts \(alerts.count); daemon log:\n\(daemon.log)")
             }
         }
-        try waitFor("every answer", timeout: .seconds(60)) {
+        try await waitFor("every answer", timeout: .seconds(60)) {
             try daemon.requireRunning()
             decisions = try fixture.decisions()
             deadLetters = try fixture.deadLetters()
@@ -62,27 +62,27 @@ struct KafkaRunTests {
         #expect(alerts.contains { ($0.payload["finding_info"] as? [String: Any])?["analytic"].flatMap { ($0 as? [String: Any])?["name"] as? String } == "push_bombing" })
 
         daemon.signal(SIGTERM)
-        #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
-    @Test func killedDaemonLosesNothingAndRepeatsOnlyIdenticalDecisions() throws {
+    @Test func killedDaemonLosesNothingAndRepeatsOnlyIdenticalDecisions() async throws {
         let fixture = try KafkaFixture(name: "kafka-kill", partitions: 4)
         let first = loginLines(prefix: "kill-a", count: 1500, users: 100)
         let second = loginLines(prefix: "kill-b", count: 500, users: 100)
         try Kcat.produce(fixture.brokers, topic: "auth.events", lines: first)
         let victim = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try waitFor("first decisions", timeout: .seconds(60)) {
+        try await waitFor("first decisions", timeout: .seconds(60)) {
             try victim.requireRunning()
             return try !fixture.decisions().isEmpty
         }
         victim.signal(SIGKILL)
-        _ = try victim.waitForExit()
+        _ = try await victim.waitForExit()
 
         try Kcat.produce(fixture.brokers, topic: "auth.events", lines: second)
         let successor = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         var decisions: [Kcat.Record] = []
         let expected = Set((first + second).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
-        try waitFor("a decision for every event", timeout: .seconds(90)) {
+        try await waitFor("a decision for every event", timeout: .seconds(90)) {
             try successor.requireRunning()
             decisions = try fixture.decisions()
             return Set(Self.eventIDs(decisions)).isSuperset(of: expected)
@@ -91,16 +91,16 @@ struct KafkaRunTests {
             .mapValues { Set($0.map { $0.payload["decision_id"] as? String ?? "" }) }
         #expect(idsByEvent.values.allSatisfy { $0.count == 1 }, "a repeated event got a different decision_id")
         successor.signal(SIGTERM)
-        #expect(try successor.waitForExit() == 0, "\(successor.log)")
+        #expect(try await successor.waitForExit() == 0, "\(successor.log)")
     }
 
-    @Test func brokerOutageLosesNothing() throws {
+    @Test func brokerOutageLosesNothing() async throws {
         let fixture = try KafkaFixture(name: "kafka-outage")
         let before = loginLines(prefix: "outage-a", count: 600, users: 50)
         let after = loginLines(prefix: "outage-b", count: 200, users: 50)
         try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before)
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try waitFor("first decisions", timeout: .seconds(60)) {
+        try await waitFor("first decisions", timeout: .seconds(60)) {
             try daemon.requireRunning()
             return try !fixture.decisions().isEmpty
         }
@@ -117,33 +117,33 @@ struct KafkaRunTests {
         var sawNotReady = false
         while ContinuousClock.now < outageEnd {
             sawNotReady = try sawNotReady || LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 503
-            Thread.sleep(forTimeInterval: 0.2)
+            try await Task.sleep(for: .milliseconds(200))
         }
         #expect(sawNotReady)
         try fixture.cluster.setBrokerUp(id: 1)
         _ = producer.flush(timeout: .seconds(30))
         #expect(producer.pendingCount == 0)
         let expected = Set((before + after).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
-        try waitFor("a decision for every event", timeout: .seconds(90)) {
+        try await waitFor("a decision for every event", timeout: .seconds(90)) {
             try daemon.requireRunning()
             return Set(Self.eventIDs(try fixture.decisions())).isSuperset(of: expected)
         }
         #expect(daemon.process.isRunning, "\(daemon.log)")
-        try waitFor("ready again", timeout: .seconds(10)) {
+        try await waitFor("ready again", timeout: .seconds(10)) {
             try LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 200
         }
         daemon.signal(SIGTERM)
-        #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
-    @Test func missingDeviceKeyIsAFatalStartupError() throws {
+    @Test func missingDeviceKeyIsAFatalStartupError() async throws {
         let fixture = try KafkaFixture(name: "kafka-nokey")
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory, deviceKey: nil)
-        #expect(try daemon.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(try await daemon.waitForExit(timeout: .seconds(20)) != 0)
         #expect(daemon.log.contains("VIGIL_DEVICE_HASH_KEY"))
     }
 
-    @Test func demoRunsEndToEndAndSummarises() throws {
+    @Test func demoRunsEndToEndAndSummarises() async throws {
         let directory = try TestPaths.temporaryDirectory("demo")
         let config = try TestPaths.writeConfig(
             in: directory, anonymousDatabase: false, extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
@@ -156,12 +156,12 @@ struct KafkaRunTests {
         #expect(!result.stdout.contains("timed out"), "\(result.stdout.suffix(500))")
     }
 
-    @Test func sighupAppliesANewPolicyAndKeepsRunningOnABadOne() throws {
+    @Test func sighupAppliesANewPolicyAndKeepsRunningOnABadOne() async throws {
         let fixture = try KafkaFixture(name: "kafka-reload")
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-a", count: 10))
         var decisions: [Kcat.Record] = []
-        try waitFor("first decisions", timeout: .seconds(60)) {
+        try await waitFor("first decisions", timeout: .seconds(60)) {
             try daemon.requireRunning()
             decisions = try fixture.decisions()
             return decisions.count >= 10
@@ -170,9 +170,9 @@ struct KafkaRunTests {
 
         try fixture.writeConfig(extra: "policy:\n  medium_from: 35")
         daemon.signal(SIGHUP)
-        try waitFor("the new config in force", timeout: .seconds(20)) { daemon.log.contains("new configuration in force") }
+        try await waitFor("the new config in force", timeout: .seconds(20)) { daemon.log.contains("new configuration in force") }
         try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-b", count: 10))
-        try waitFor("later decisions", timeout: .seconds(30)) {
+        try await waitFor("later decisions", timeout: .seconds(30)) {
             decisions = try fixture.decisions()
             return decisions.count >= 20
         }
@@ -182,12 +182,12 @@ struct KafkaRunTests {
 
         try "policy:\n  medium_from: 500\n".write(to: fixture.config, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        try waitFor("the failed reload in metrics", timeout: .seconds(20)) {
+        try await waitFor("the failed reload in metrics", timeout: .seconds(20)) {
             let body = try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body
             return body.contains("vigil_config_reloads_total{result=\"failed\"} 1")
         }
         #expect(daemon.process.isRunning)
         daemon.signal(SIGTERM)
-        #expect(try daemon.waitForExit() == 0, "\(daemon.log)")
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 }
