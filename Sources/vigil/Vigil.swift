@@ -3,10 +3,10 @@ import VigilCore
 
 /// The `vigil` command: a thin shell over VigilDaemon.
 @main
-struct Vigil: ParsableCommand {
+struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Real-time login-risk daemon: step-up decisions and SIEM alerts from IdP events.",
         version: VigilVersion.current,
-        subcommands: [ReplayCommand.self, CheckConfigCommand.self]
+        subcommands: [RunCommand.self, DemoCommand.self, ReplayCommand.self, CheckConfigCommand.self]
     )
 }

@@ -1,0 +1,70 @@
+import Logging
+import ServiceLifecycle
+import VigilCore
+import VigilKafka
+
+/// The composition root of `vigil run` (and of `vigil demo`, which points it at a mock cluster): one
+/// service group with the Kafka loop, the metrics server and the two reload services. SIGTERM and
+/// SIGINT shut it down gracefully; a fatal error in any service ends it with that error.
+public enum Daemon {
+    /// What `vigil demo` changes; `vigil run` uses the defaults.
+    public struct Options: Sendable {
+        /// Replaces `kafka.bootstrap_servers` (the demo's mock cluster).
+        public var bootstrapServers: String?
+        /// Lets the daemon fall back to the public device key (reproducible demo output).
+        public var allowPublicDeviceKey = false
+        /// Shared with the caller, which may watch progress (the demo waits for its events).
+        public var status = DaemonStatus()
+
+        public init() {}
+    }
+
+    /// How often the config file is checked for changes besides SIGHUP: quick enough that an edit
+    /// is live within seconds, cheap (one stat call).
+    static let configCheckInterval = Swift.Duration.seconds(5)
+
+    /// Runs until SIGTERM/SIGINT (returns) or a fatal error (throws).
+    public static func run(
+        configPath: String, environment: [String: String], logger: Logger, options: Options = Options()
+    ) async throws {
+        let loaded = try ConfigLoader.load(path: configPath)
+        let config = loaded.config
+        let key = try DeviceKey.resolve(
+            config.security, environment: environment, allowPublicDefault: options.allowPublicDeviceKey)
+        if key.isPublicDefault {
+            logger.warning("using the public default device hash key: device ids are hashed with a known key")
+        }
+        let properties = try config.kafka.resolveSecrets(environment: environment)
+        let enrichment = try EnrichmentLoader.open(config, logger: logger)
+        let mailbox = ConfigMailbox()
+        let status = options.status
+
+        let kafka = KafkaPipelineService(
+            config: loaded, properties: properties, bootstrapServers: options.bootstrapServers,
+            enricher: enrichment.enricher, deviceKey: key.key, mailbox: mailbox, status: status,
+            logger: Logger(label: "vigil.kafka"))
+        let metrics = MetricsServer(
+            settings: config.http, status: status, logger: Logger(label: "vigil.http"))
+        let reload = ConfigReloadService(
+            path: configPath, mailbox: mailbox, status: status, checkInterval: configCheckInterval,
+            logger: Logger(label: "vigil.reload"))
+        let geo = GeoReloadService(
+            databases: enrichment.databases, interval: .microseconds(config.geo.reloadCheckInterval.microseconds), status: status,
+            logger: Logger(label: "vigil.geo"))
+
+        // Graceful shutdown runs in reverse order: the Kafka loop drains first, metrics stay up longest.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: metrics),
+                    .init(service: reload),
+                    .init(service: geo),
+                    .init(service: kafka, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        logger.info("vigil starting", metadata: ["version": "\(VigilVersion.current)", "policy_version": "\(loaded.policyVersion)"])
+        try await group.run()
+        logger.info("vigil stopped")
+    }
+}

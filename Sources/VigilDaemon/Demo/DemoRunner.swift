@@ -1,0 +1,175 @@
+import Foundation
+import Logging
+import VigilCore
+import VigilKafka
+import VigilWorkload
+
+/// `vigil demo`: the real daemon composition against an in-process mock Kafka cluster, fed with
+/// generated IdP traffic (attacks included), its outputs printed as they arrive. Nothing to install
+/// or configure, and bounded in time.
+public enum DemoRunner {
+    public struct Options: Sendable {
+        public var configPath = "Examples/vigil.yaml"
+        public var users = 200
+        public var events = 3000
+        public var partitions = 2
+        public var seed: UInt64 = 1
+        /// The demo stops after this even when outputs are missing.
+        public var timeout = Swift.Duration.seconds(60)
+
+        public init() {}
+    }
+
+    public struct Summary: Sendable {
+        public var eventsProduced = 0
+        public var decisions: [String: Int] = [:]
+        public var alerts: [String: Int] = [:]
+        public var deadLetters = 0
+        /// False when the timeout ended the demo before every event was answered.
+        public var complete = false
+
+        public var text: String {
+            func list(_ counts: [String: Int]) -> String {
+                counts.isEmpty ? "none" : counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            }
+            return """
+                events produced: \(eventsProduced)
+                decisions:       \(decisions.values.reduce(0, +)) (\(list(decisions)))
+                alerts:          \(alerts.values.reduce(0, +)) (\(list(alerts)))
+                dead letters:    \(deadLetters)\(complete ? "" : "\n(timed out before every event was answered)")
+                """
+        }
+    }
+
+    public static func run(
+        options: Options, environment: [String: String], logger: Logger,
+        output: @escaping @Sendable (String) -> Void
+    ) async throws -> Summary {
+        let loaded = try ConfigLoader.load(path: options.configPath)
+        let kafka = loaded.config.kafka
+        if !kafka.bootstrapServers.isEmpty {
+            output("note: the demo ignores kafka.bootstrap_servers and uses an in-process mock cluster")
+        }
+        if environment[loaded.config.security.deviceHashKeyEnv]?.isEmpty ?? true {
+            output("note: \(loaded.config.security.deviceHashKeyEnv) is not set; device ids are hashed with the public demo key")
+        }
+        let cluster = try MockKafkaCluster(logger: logger)
+        for topic in kafka.inputTopics + [kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic] {
+            try cluster.createTopic(topic, partitions: options.partitions)
+        }
+        output("mock Kafka cluster at \(cluster.bootstrapServers), \(options.partitions) partitions per topic")
+
+        var daemonOptions = Daemon.Options()
+        daemonOptions.bootstrapServers = cluster.bootstrapServers
+        daemonOptions.allowPublicDeviceKey = true
+        let status = daemonOptions.status
+        let daemon = Task { [daemonOptions] in
+            try await Daemon.run(
+                configPath: options.configPath, environment: environment, logger: logger, options: daemonOptions)
+        }
+        let summary: Summary
+        do {
+            summary = try await onThread {
+                try drive(options: options, kafka: kafka, cluster: cluster, status: status, logger: logger, output: output)
+            }
+        } catch {
+            daemon.cancel()
+            _ = await daemon.result
+            throw error
+        }
+        // Cancelling the daemon makes its Kafka loop drain, commit and leave like a graceful shutdown.
+        daemon.cancel()
+        if case .failure(let error) = await daemon.result, !(error is CancellationError) {
+            output("daemon: \(error)")
+        }
+        withExtendedLifetime(cluster) {}
+        return summary
+    }
+
+    /// Kafka clients block, so the demo's producer and viewer run on a thread of their own.
+    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    private static func drive(
+        options: Options, kafka: KafkaSettings, cluster: MockKafkaCluster, status: DaemonStatus, logger: Logger,
+        output: @Sendable (String) -> Void
+    ) throws -> Summary {
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers, "linger.ms": "5"]),
+            logger: logger)
+        let viewer = try KafkaConsumer(
+            configuration: KafkaConfiguration([
+                "bootstrap.servers": cluster.bootstrapServers, "group.id": "vigil-demo-viewer",
+                "auto.offset.reset": "earliest",
+            ]), logger: logger)
+        try viewer.subscribe(topics: [kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic])
+
+        var summary = Summary()
+        var configuration = WorkloadConfiguration()
+        configuration.seed = options.seed
+        configuration.users = options.users
+        configuration.malformedRate = 0.002
+        // Two seconds between events on average: 3000 events span about 100 minutes of event time,
+        // long enough for every attack story (the slowest takes half an hour) to play out.
+        configuration.meanGap = Duration(microseconds: 2_000_000)
+        var generator = TrafficGenerator(configuration: configuration, pool: .maxMindTestCity)
+        // One of each attack story, spread over the stream.
+        let attacks: [AttackKind] = [.pushBombing, .impossibleTravel, .passwordResetWave, .credentialStuffing]
+        let spacing = max(1, options.events / (attacks.count + 1))
+        for index in 0..<options.events {
+            if index % spacing == 0, index / spacing >= 1, index / spacing <= attacks.count {
+                generator.inject(attacks[index / spacing - 1])
+            }
+            let event = generator.nextEvent()
+            try producer.produce(topic: kafka.inputTopics[0], key: event.key.map { Array($0.utf8) }, value: event.bytes)
+            if index % 500 == 499 { _ = try producer.poll() }
+        }
+        _ = producer.flush(timeout: .seconds(10))
+        summary.eventsProduced = options.events
+        output("produced \(options.events) events for \(options.users) users to \(kafka.inputTopics[0]); outputs:")
+
+        let deadline = ContinuousClock.now + options.timeout
+        var received = 0
+        while ContinuousClock.now < deadline {
+            for message in try viewer.poll(maxMessages: 500, timeout: .milliseconds(100)) {
+                received += 1
+                let json = (try? JSONSerialization.jsonObject(with: Data(message.value))) as? [String: Any] ?? [:]
+                switch message.topic {
+                case kafka.decisionsTopic:
+                    let action = json["action"] as? String ?? "?"
+                    summary.decisions[action, default: 0] += 1
+                    output(describeDecision(json))
+                case kafka.alertsTopic:
+                    let analytic = (json["finding_info"] as? [String: Any])?["analytic"] as? [String: Any]
+                    let kind = analytic?["name"] as? String ?? "?"
+                    summary.alerts[kind, default: 0] += 1
+                    output("ALERT    \(kind): \(json["message"] as? String ?? "")")
+                default:
+                    summary.deadLetters += 1
+                    let reason = message.headers.first { $0.name == "vigil-reason" }?.value.map { String(decoding: $0, as: UTF8.self) }
+                    output("DEAD     \(reason ?? "?") (offset \(message.offset))")
+                }
+            }
+            // Done once the daemon read every event and each output it counted reached the viewer.
+            let stats = status.snapshot.stats
+            let expected = stats.decisions.reduce(0, +) + stats.alerts.reduce(0, +) + stats.deadLetterTotal
+            if stats.eventsRead >= options.events, received >= expected {
+                summary.complete = true
+                break
+            }
+        }
+        try? viewer.close()
+        return summary
+    }
+
+    private static func describeDecision(_ json: [String: Any]) -> String {
+        let risk = json["risk"] as? [String: Any]
+        let reasons = (risk?["reasons"] as? [[String: Any]] ?? []).compactMap { $0["signal"] as? String }
+        let action = (json["action"] as? String ?? "?").padding(toLength: 12, withPad: " ", startingAt: 0)
+        return "DECISION \(action) score=\(risk?["score"] ?? "?") user=\(json["user_id"] as? String ?? "?")"
+            + (reasons.isEmpty ? "" : " reasons=\(reasons.joined(separator: ","))")
+    }
+}

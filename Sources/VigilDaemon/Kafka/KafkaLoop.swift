@@ -1,0 +1,364 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilCore
+import VigilKafka
+
+/// The Kafka loop of `vigil run`: poll a batch, run each message through its partition's pipeline,
+/// produce the outputs, and store an input offset only once every output it caused is acknowledged
+/// (at least once). Everything here runs on one dedicated thread, as librdkafka's clients require.
+final class KafkaLoop: @unchecked Sendable {
+    struct Settings {
+        var config: LoadedConfig
+        var consumer: KafkaConfiguration
+        var producer: KafkaConfiguration
+        var enricher: Enricher?
+        var deviceKey: SipHashKey
+        var batchSize = 500
+        var pollTimeout = Swift.Duration.milliseconds(100)
+        /// Re-produce attempts for an output whose delivery failed non-fatally, before giving up.
+        var maxDeliveryAttempts = 3
+    }
+
+    enum LoopError: Error, CustomStringConvertible {
+        case deliveryFailed(topic: String, attempts: Int, reason: String)
+        var description: String {
+            switch self {
+            case let .deliveryFailed(topic, attempts, reason):
+                "delivery to \(topic) failed \(attempts) times, last: \(reason)"
+            }
+        }
+    }
+
+    /// One produced output awaiting its delivery report, kept whole so it can be retried.
+    private struct PendingOutput {
+        var shard: PartitionShard
+        var inputOffset: Int64
+        var topic: String
+        var key: String?
+        var payload: [UInt8]
+        var headers: [KafkaHeader]
+        var attempts: Int
+    }
+
+    private let stopRequested = Atomic<Bool>(false)
+    private var settings: Settings
+    private let mailbox: ConfigMailbox
+    private let status: DaemonStatus
+    private let logger: Logger
+
+    // Owned by the loop thread from here on.
+    private var policyVersion: String
+    private var shards: [KafkaTopicPartition: PartitionShard] = [:]
+    private var pending: [UInt64: PendingOutput] = [:]
+    private var nextToken: UInt64 = 1
+    private var retiredStats = PipelineStats()
+    private var brokersDownReason: String?
+    /// Set by the first rebalance: a member of the group may legitimately own no partition.
+    private var joinedGroup = false
+    private var latencies: [Double] = []
+    /// Set once the final drain is done: `close` commits by itself and refuses explicit commits.
+    private var closing = false
+    private var consumer: KafkaConsumer?
+    private var producer: KafkaProducer?
+
+    init(settings: Settings, mailbox: ConfigMailbox, status: DaemonStatus, logger: Logger) {
+        self.settings = settings
+        self.mailbox = mailbox
+        self.status = status
+        self.logger = logger
+        policyVersion = settings.config.policyVersion
+    }
+
+    /// Asks the loop to finish the current batch and shut down cleanly; callable from any thread.
+    func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+    /// The loop body; blocks until stopped or failed. Throws on a fatal Kafka error.
+    func run() throws {
+        logger.info(
+            "starting Kafka loop",
+            metadata: [
+                "consumer": "\(settings.consumer)", "producer": "\(settings.producer)",
+                "policy_version": "\(policyVersion)",
+            ])
+        // The clients are destroyed when the loop ends, not when the service is released.
+        defer {
+            self.consumer = nil
+            self.producer = nil
+        }
+        let producer = try KafkaProducer(configuration: settings.producer, logger: logger) { [weak self] in
+            self?.warn($0)
+        }
+        self.producer = producer
+        let consumer = try KafkaConsumer(
+            configuration: settings.consumer, logger: logger,
+            onRebalance: { [weak self] in self?.rebalanced($0) },
+            onWarning: { [weak self] in self?.warn($0) })
+        self.consumer = consumer
+        status.update {
+            $0.policyVersion = policyVersion
+            $0.notReadyReason = "joining consumer group"
+        }
+        try consumer.subscribe(topics: settings.config.config.kafka.inputTopics)
+        do {
+            while !stopRequested.load(ordering: .relaxed) {
+                try iterate(consumer: consumer, producer: producer)
+            }
+        } catch {
+            logger.critical(
+                "Kafka loop failed; stopping without flushing. Undelivered inputs will be consumed again",
+                metadata: ["error": "\(error)"])
+            status.update {
+                $0.ready = false
+                $0.notReadyReason = "fatal Kafka error: \(error)"
+            }
+            // Offsets stored so far cover only fully delivered inputs: committing them is safe.
+            closing = true
+            try? consumer.close()
+            throw error
+        }
+        try shutdown(consumer: consumer, producer: producer)
+    }
+
+    private func iterate(consumer: KafkaConsumer, producer: KafkaProducer) throws {
+        if let next = mailbox.take() { adopt(next) }
+        let messages = try consumer.poll(maxMessages: settings.batchSize, timeout: settings.pollTimeout)
+        let now = ContinuousClock.now
+        var outputs: [OutputMessage] = []
+        var newestTimestamp: Int64?
+        for message in messages {
+            let shard = shard(for: message.topicPartition)
+            let receivedAt = message.timestamp.map(Timestamp.init(milliseconds:))
+            if let timestamp = message.timestamp { newestTimestamp = max(newestTimestamp ?? timestamp, timestamp) }
+            outputs.removeAll(keepingCapacity: true)
+            message.value.withUnsafeBytes {
+                shard.pipeline.process(
+                    $0, origin: .kafka(topic: message.topic, partition: message.partition, offset: message.offset),
+                    receivedAt: receivedAt, into: &outputs)
+            }
+            shard.track(offset: message.offset, outputs: outputs.count, receivedAt: now)
+            for output in outputs { try send(output, from: message, shard: shard, producer: producer) }
+        }
+        if !messages.isEmpty { brokersDownReason = nil }
+        try handle(try producer.poll(), producer: producer)
+        try storeDone(consumer: consumer)
+        publishStatus(consumer: consumer, newestTimestamp: newestTimestamp)
+    }
+
+    private func shard(for topicPartition: KafkaTopicPartition) -> PartitionShard {
+        if let shard = shards[topicPartition] { return shard }
+        let config = settings.config
+        let shard = PartitionShard(
+            topicPartition: topicPartition,
+            pipeline: Pipeline(
+                config: config.config, policyVersion: policyVersion, enricher: settings.enricher,
+                deviceKey: settings.deviceKey))
+        shards[topicPartition] = shard
+        return shard
+    }
+
+    private func adopt(_ next: LoadedConfig) {
+        for shard in shards.values { shard.pipeline.reconfigure(next.config, policyVersion: next.policyVersion) }
+        settings.config = next
+        policyVersion = next.policyVersion
+        status.update { $0.policyVersion = next.policyVersion }
+        logger.notice("new configuration in force", metadata: ["policy_version": "\(next.policyVersion)"])
+    }
+
+    private func send(
+        _ output: OutputMessage, from message: KafkaMessage, shard: PartitionShard, producer: KafkaProducer
+    ) throws {
+        let kafka = settings.config.config.kafka
+        var headers = [
+            KafkaHeader(name: "content-type", value: Array("application/json".utf8)),
+            KafkaHeader(name: "vigil-version", value: Array(VigilVersion.current.utf8)),
+            KafkaHeader(name: "vigil-policy-version", value: Array(policyVersion.utf8)),
+        ]
+        let topic: String
+        switch output.stream {
+        case .decisions: topic = kafka.decisionsTopic
+        case .alerts: topic = kafka.alertsTopic
+        case .deadLetters:
+            topic = kafka.deadLetterTopic
+            headers += [
+                KafkaHeader(name: "vigil-reason", value: Array(output.label.utf8)),
+                KafkaHeader(name: "vigil-source-topic", value: Array(message.topic.utf8)),
+                KafkaHeader(name: "vigil-source-partition", value: Array(String(message.partition).utf8)),
+                KafkaHeader(name: "vigil-source-offset", value: Array(String(message.offset).utf8)),
+            ]
+        }
+        let token = nextToken
+        nextToken += 1
+        let entry = PendingOutput(
+            shard: shard, inputOffset: message.offset, topic: topic, key: output.key, payload: output.payload,
+            headers: headers, attempts: 1)
+        pending[token] = entry
+        try produce(entry, token: token, producer: producer)
+    }
+
+    private func produce(_ entry: PendingOutput, token: UInt64, producer: KafkaProducer) throws {
+        if let key = entry.key {
+            try producer.produce(topic: entry.topic, key: key, value: entry.payload, headers: entry.headers, opaque: token)
+        } else {
+            try producer.produce(topic: entry.topic, key: nil, value: entry.payload, headers: entry.headers, opaque: token)
+        }
+    }
+
+    /// Applies delivery reports: acknowledges delivered outputs, retries failed ones (bounded).
+    private func handle(_ reports: [KafkaDeliveryReport], producer: KafkaProducer) throws {
+        for report in reports {
+            guard var entry = pending.removeValue(forKey: report.opaque) else { continue }
+            // The partition was revoked since: its next owner redoes the input.
+            guard shards[entry.shard.topicPartition] === entry.shard else { continue }
+            switch report.outcome {
+            case .delivered:
+                brokersDownReason = nil
+                entry.shard.acknowledge(offset: entry.inputOffset)
+            case .failed(let failure):
+                if failure.isFatal {
+                    throw LoopError.deliveryFailed(topic: entry.topic, attempts: entry.attempts, reason: "\(failure)")
+                }
+                guard entry.attempts < settings.maxDeliveryAttempts else {
+                    throw LoopError.deliveryFailed(topic: entry.topic, attempts: entry.attempts, reason: "\(failure)")
+                }
+                logger.warning(
+                    "output delivery failed; producing it again",
+                    metadata: ["topic": "\(entry.topic)", "attempt": "\(entry.attempts)", "error": "\(failure)"])
+                entry.attempts += 1
+                pending[report.opaque] = entry
+                try produce(entry, token: report.opaque, producer: producer)
+            }
+        }
+    }
+
+    private func storeDone(consumer: KafkaConsumer, only partitions: [KafkaTopicPartition]? = nil) throws {
+        let selected = partitions.map { $0.compactMap { shards[$0] } } ?? Array(shards.values)
+        let now = ContinuousClock.now
+        for shard in selected {
+            for start in shard.advance() { latencies.append(Self.seconds(now - start)) }
+            do {
+                try shard.storeDone(in: consumer)
+            } catch {
+                logger.warning(
+                    "could not store offset", metadata: ["partition": "\(shard.topicPartition)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Runs inside `consumer.poll` (or `close`) on the loop thread.
+    private func rebalanced(_ event: KafkaRebalanceEvent) {
+        switch event {
+        case .assigned(let partitions):
+            logger.info("partitions assigned", metadata: ["partitions": "\(partitions.map(\.description))"])
+            for partition in partitions { _ = shard(for: partition) }
+            brokersDownReason = nil
+            joinedGroup = true
+        case .revoked(let partitions, let lost):
+            logger.info(
+                "partitions revoked", metadata: ["partitions": "\(partitions.map(\.description))", "lost": "\(lost)"])
+            if !lost, !closing, let consumer, let producer {
+                finishOutstanding(producer: producer, timeout: min(shutdownTimeout, .seconds(10)))
+                do {
+                    try storeDone(consumer: consumer, only: partitions)
+                    try consumer.commit()
+                } catch {
+                    logger.warning("commit on revocation failed", metadata: ["error": "\(error)"])
+                }
+            }
+            for partition in partitions {
+                if let shard = shards.removeValue(forKey: partition) { retiredStats.add(shard.pipeline.stats) }
+            }
+        }
+    }
+
+    /// Flushes the producer until every output is acknowledged or `timeout` passes. Errors are logged:
+    /// an output left unacknowledged only means its input is consumed again.
+    private func finishOutstanding(producer: KafkaProducer, timeout: Swift.Duration) {
+        let deadline = ContinuousClock.now + timeout
+        while !pending.isEmpty, ContinuousClock.now < deadline {
+            let reports = producer.flush(timeout: min(deadline - ContinuousClock.now, .milliseconds(200)))
+            do {
+                try handle(reports, producer: producer)
+            } catch {
+                logger.error("delivery failed while draining", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+        if !pending.isEmpty {
+            logger.warning(
+                "outputs still unacknowledged after the drain timeout; their inputs will be consumed again",
+                metadata: ["outputs": "\(pending.count)"])
+        }
+    }
+
+    private func shutdown(consumer: KafkaConsumer, producer: KafkaProducer) throws {
+        logger.info("stopping Kafka loop: draining outputs", metadata: ["outputs": "\(pending.count)"])
+        finishOutstanding(producer: producer, timeout: shutdownTimeout)
+        try storeDone(consumer: consumer)
+        do {
+            try consumer.commit()
+        } catch {
+            logger.warning("final commit failed", metadata: ["error": "\(error)"])
+        }
+        closing = true
+        try consumer.close()
+        publishStatus(consumer: nil, newestTimestamp: nil)
+        status.update {
+            $0.ready = false
+            $0.notReadyReason = "shutting down"
+        }
+        logger.info("Kafka loop stopped")
+    }
+
+    private var shutdownTimeout: Swift.Duration {
+        .microseconds(settings.config.config.kafka.shutdownTimeout.microseconds)
+    }
+
+    /// VigilKafka already logs every warning; only an outage changes what the daemon reports.
+    private func warn(_ warning: KafkaWarning) {
+        guard warning.code == .allBrokersDown else { return }
+        brokersDownReason = "all Kafka brokers are down: \(warning.reason)"
+        logger.error("all Kafka brokers are down: not ready until one is reachable again")
+    }
+
+    /// Once per batch: totals over every shard, readiness, lag and latencies.
+    private func publishStatus(consumer: KafkaConsumer?, newestTimestamp: Int64?) {
+        var stats = retiredStats
+        var users = 0
+        for shard in shards.values {
+            stats.add(shard.pipeline.stats)
+            users += shard.pipeline.engine.userCount
+        }
+        let lag = (try? consumer?.lag()) ?? nil
+        let assigned = shards.keys.map(\.description).sorted()
+        let observed = latencies
+        latencies.removeAll(keepingCapacity: true)
+        let downReason = brokersDownReason
+        let joined = joinedGroup
+        status.update { snapshot in
+            snapshot.stats = stats
+            snapshot.usersInState = users
+            snapshot.assignedPartitions = assigned
+            if let lag { snapshot.consumerLag = lag.reduce(0) { $0 + ($1.lag ?? 0) } }
+            if let newestTimestamp {
+                snapshot.eventTimeLagSeconds = max(0, Date().timeIntervalSince1970 - Double(newestTimestamp) / 1000)
+            }
+            for seconds in observed { snapshot.observeLatency(seconds) }
+            if let downReason {
+                snapshot.ready = false
+                snapshot.notReadyReason = downReason
+            } else if joined || !assigned.isEmpty {
+                snapshot.ready = true
+                snapshot.notReadyReason = nil
+            } else {
+                snapshot.ready = false
+                snapshot.notReadyReason = "joining consumer group"
+            }
+        }
+    }
+
+    private static func seconds(_ duration: Swift.Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

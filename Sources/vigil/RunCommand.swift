@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VigilDaemon
+
+/// `vigil run`: the daemon. Exit 0 after SIGTERM/SIGINT, 1 on a fatal error (bad config, missing
+/// device key, fatal Kafka error), so a supervisor restarts it.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Consume IdP events from Kafka and produce decisions, alerts and dead letters."
+    )
+
+    @Option(name: .long, help: "The YAML config file.")
+    var config: String
+
+    func run() async throws {
+        // Logging settings come from the config, so it is read once before the daemon reads it again.
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(path: config)
+        } catch {
+            for problem in error.problems { FileHandle.standardError.write(Data("\(config): \(problem)\n".utf8)) }
+            throw ExitCode.failure
+        }
+        LoggingSystem.bootstrap(VigilLogging.makeFactory(settings: loaded.config.logging))
+        let logger = Logger(label: "vigil")
+        do {
+            try await Daemon.run(configPath: config, environment: ProcessInfo.processInfo.environment, logger: logger)
+        } catch {
+            logger.critical("vigil stopped on a fatal error", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+}

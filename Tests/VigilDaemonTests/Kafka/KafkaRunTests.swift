@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+import VigilKafka
+
+/// `vigil run` end to end: the real binary against an in-process mock cluster, with kcat as the
+/// independent producer and reader.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct KafkaRunTests {
+    /// What `vigil replay` decides for the same input: the reference for the daemon's outputs.
+    private static func replayReference(_ fixture: KafkaFixture, values: [String]) throws -> (decisions: [String], deadLetters: Int) {
+        let out = fixture.directory.appendingPathComponent("replay")
+        let result = try runProcess(
+            TestPaths.vigilBinary.path, ["replay", "--config", fixture.config.path, "--out", out.path, "-"],
+            stdin: Data((values.joined(separator: "\n") + "\n").utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        let decisions = try readJSONLines(out.appendingPathComponent("decisions.jsonl")).map { $0["event_id"] as! String }
+        let deadLetters = try readJSONLines(out.appendingPathComponent("dead-letter.jsonl")).count
+        return (decisions, deadLetters)
+    }
+
+    private static func eventIDs(_ records: [Kcat.Record]) -> [String] {
+        records.map { $0.payload["event_id"] as? String ?? "" }
+    }
+
+    @Test func mixedStreamGetsOneAnswerPerEventAndStopsCleanly() async throws {
+        let fixture = try KafkaFixture(name: "kafka-mixed")
+        let pushBombing = try String(contentsOf: TestPaths.scenarios.appendingPathComponent("push-bombing.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { "carol\t\($0)" }
+        let malformed = ["bad-1\t{not json", "bad-2\t[1, 2", "bad-3\t{\"type\": \"login\"}"]
+        let lines = loginLines(prefix: "mixed", count: 60) + malformed + pushBombing
+        let reference = try Self.replayReference(fixture, values: lines.map { String($0.split(separator: "\t", maxSplits: 1)[1]) })
+        #expect(reference.deadLetters == malformed.count)
+
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines)
+        var decisions: [Kcat.Record] = [], deadLetters: [Kcat.Record] = [], alerts: [Kcat.Record] = []
+        defer {
+            if decisions.count < reference.decisions.count || alerts.isEmpty {
+                Issue.record("decisions \(decisions.count)/\(reference.decisions.count), dead letters \(deadLetters.count), alerts \(alerts.count); daemon log:\n\(daemon.log)")
+            }
+        }
+        try await waitFor("every answer", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            decisions = try fixture.decisions()
+            deadLetters = try fixture.deadLetters()
+            alerts = try fixture.alerts()
+            return decisions.count >= reference.decisions.count && deadLetters.count >= malformed.count
+                && !alerts.isEmpty
+        }
+        #expect(Self.eventIDs(decisions).sorted() == reference.decisions.sorted())
+        #expect(deadLetters.count == malformed.count)
+        for record in deadLetters {
+            #expect(record.headers["vigil-reason"]?.isEmpty == false)
+            #expect(record.headers["vigil-source-topic"] == "auth.events")
+            #expect(record.headers["vigil-source-offset"] != nil)
+        }
+        for record in decisions {
+            #expect(record.headers["content-type"] == "application/json")
+            #expect(record.headers["vigil-policy-version"] == record.payload["policy_version"] as? String)
+            #expect(record.key == record.payload["user_id"] as? String)
+        }
+        #expect(alerts.contains { ($0.payload["finding_info"] as? [String: Any])?["analytic"].flatMap { ($0 as? [String: Any])?["name"] as? String } == "push_bombing" })
+
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+    }
+
+    @Test func killedDaemonLosesNothingAndRepeatsOnlyIdenticalDecisions() async throws {
+        let fixture = try KafkaFixture(name: "kafka-kill", partitions: 4)
+        let first = loginLines(prefix: "kill-a", count: 1500, users: 100)
+        let second = loginLines(prefix: "kill-b", count: 500, users: 100)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: first)
+        let victim = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await waitFor("first decisions", timeout: .seconds(60)) {
+            try victim.requireRunning()
+            return try !fixture.decisions().isEmpty
+        }
+        victim.signal(SIGKILL)
+        _ = try await victim.waitForExit()
+
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: second)
+        let successor = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        var decisions: [Kcat.Record] = []
+        let expected = Set((first + second).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
+        try await waitFor("a decision for every event", timeout: .seconds(90)) {
+            try successor.requireRunning()
+            decisions = try fixture.decisions()
+            return Set(Self.eventIDs(decisions)).isSuperset(of: expected)
+        }
+        let idsByEvent = Dictionary(grouping: decisions) { $0.payload["event_id"] as? String ?? "" }
+            .mapValues { Set($0.map { $0.payload["decision_id"] as? String ?? "" }) }
+        #expect(idsByEvent.values.allSatisfy { $0.count == 1 }, "a repeated event got a different decision_id")
+        successor.signal(SIGTERM)
+        #expect(try await successor.waitForExit() == 0, "\(successor.log)")
+    }
+
+    @Test func brokerOutageLosesNothing() async throws {
+        let fixture = try KafkaFixture(name: "kafka-outage")
+        let before = loginLines(prefix: "outage-a", count: 600, users: 50)
+        let after = loginLines(prefix: "outage-b", count: 200, users: 50)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before)
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await waitFor("first decisions", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            return try !fixture.decisions().isEmpty
+        }
+        try fixture.cluster.setBrokerDown(id: 1)
+        // Events keep coming during the outage: queued by this producer until the broker is back.
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(["bootstrap.servers": fixture.brokers]), logger: kafkaTestLogger)
+        for line in after {
+            let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            try producer.produce(topic: "auth.events", key: parts[0], value: Array(parts[1].utf8))
+        }
+        // The outage shows in readiness while it lasts.
+        let outageEnd = ContinuousClock.now + .seconds(4)
+        var sawNotReady = false
+        while ContinuousClock.now < outageEnd {
+            sawNotReady = try sawNotReady || LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 503
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(sawNotReady)
+        try fixture.cluster.setBrokerUp(id: 1)
+        _ = producer.flush(timeout: .seconds(30))
+        #expect(producer.pendingCount == 0)
+        let expected = Set((before + after).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
+        try await waitFor("a decision for every event", timeout: .seconds(90)) {
+            try daemon.requireRunning()
+            return Set(Self.eventIDs(try fixture.decisions())).isSuperset(of: expected)
+        }
+        #expect(daemon.process.isRunning, "\(daemon.log)")
+        try await waitFor("ready again", timeout: .seconds(10)) {
+            try LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 200
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+    }
+
+    @Test func missingDeviceKeyIsAFatalStartupError() async throws {
+        let fixture = try KafkaFixture(name: "kafka-nokey")
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory, deviceKey: nil)
+        #expect(try await daemon.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(daemon.log.contains("VIGIL_DEVICE_HASH_KEY"))
+    }
+
+    @Test func demoRunsEndToEndAndSummarises() async throws {
+        let directory = try TestPaths.temporaryDirectory("demo")
+        let config = try TestPaths.writeConfig(
+            in: directory, anonymousDatabase: false, extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
+        let result = try runProcess(
+            TestPaths.vigilBinary.path, ["demo", "--config", config.path, "--users", "50", "--events", "800"],
+            timeout: 90)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("events produced: 800"))
+        #expect(result.stdout.contains("DECISION "))
+        #expect(!result.stdout.contains("timed out"), "\(result.stdout.suffix(500))")
+    }
+
+    @Test func sighupAppliesANewPolicyAndKeepsRunningOnABadOne() async throws {
+        let fixture = try KafkaFixture(name: "kafka-reload")
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-a", count: 10))
+        var decisions: [Kcat.Record] = []
+        try await waitFor("first decisions", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            decisions = try fixture.decisions()
+            return decisions.count >= 10
+        }
+        let oldVersion = try #require(decisions.first?.payload["policy_version"] as? String)
+
+        try fixture.writeConfig(extra: "policy:\n  medium_from: 35")
+        daemon.signal(SIGHUP)
+        try await waitFor("the new config in force", timeout: .seconds(20)) { daemon.log.contains("new configuration in force") }
+        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-b", count: 10))
+        try await waitFor("later decisions", timeout: .seconds(30)) {
+            decisions = try fixture.decisions()
+            return decisions.count >= 20
+        }
+        let later = decisions.filter { ($0.payload["event_id"] as? String)?.hasPrefix("reload-b") == true }
+        #expect(later.count == 10)
+        #expect(later.allSatisfy { ($0.payload["policy_version"] as? String).map { $0 != oldVersion } == true })
+
+        try "policy:\n  medium_from: 500\n".write(to: fixture.config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        try await waitFor("the failed reload in metrics", timeout: .seconds(20)) {
+            let body = try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body
+            return body.contains("vigil_config_reloads_total{result=\"failed\"} 1")
+        }
+        #expect(daemon.process.isRunning)
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+    }
+}
