@@ -345,10 +345,13 @@ final class DaemonProcess {
     static func writeConfig(
         to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String
     ) throws {
+        // The config lives in a scratch folder and its relative paths resolve against it: make ours
+        // absolute against the working directory first.
+        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
         let yaml = """
             geo:
-              city_db: \(cityDatabase)
-              asn_db: \(asnDatabase)
+              city_db: \(absolute(cityDatabase))
+              asn_db: \(absolute(asnDatabase))
             kafka:
               bootstrap_servers: "\(bootstrap)"
               group_id: \(prefix)-vigil
