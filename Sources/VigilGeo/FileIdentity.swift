@@ -6,15 +6,16 @@ import Darwin
 
 /// What a file is on disk right now. Updaters replace databases by writing a new file and renaming it
 /// over the old one, which changes the inode; an in-place rewrite changes size or mtime. Comparing all
-/// four catches both without reading the file.
-struct FileIdentity: Equatable, Sendable {
+/// four catches both without reading the file. The daemon's config reload uses it too (`stat` follows
+/// the symlink Kubernetes swaps for a mounted config).
+public struct FileIdentity: Equatable, Sendable {
     let device: UInt64
     let inode: UInt64
     let size: Int64
     let modifiedSeconds: Int
     let modifiedNanoseconds: Int
 
-    init(path: String) throws(GeoDatabaseError) {
+    public init(path: String) throws(GeoDatabaseError) {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT { throw .fileMissing(path: path) }

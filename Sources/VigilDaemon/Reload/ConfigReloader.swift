@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import VigilCore
+import VigilGeo
 
 /// The reload logic behind `ConfigReloadService`, apart from its triggers so tests can drive it
 /// without signals or timers.
@@ -53,7 +54,7 @@ final class ConfigReloader: Sendable {
     /// whole (the run loop adopts only its live sections either way).
     func establishBaseline() {
         state.withLock { state in
-            state.identity = FileIdentity(path: path)
+            state.identity = try? FileIdentity(path: path)
             do throws(ConfigError) {
                 state.running = try ConfigLoader.load(path: path)
             } catch {
@@ -65,7 +66,7 @@ final class ConfigReloader: Sendable {
     @discardableResult
     func reload(_ trigger: Trigger) -> Outcome {
         state.withLock { state in
-            let identity = FileIdentity(path: path)
+            let identity = try? FileIdentity(path: path)
             if trigger == .poll, identity == state.identity { return .fileUnchanged }
             state.identity = identity
 
