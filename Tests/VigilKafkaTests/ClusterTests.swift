@@ -1,7 +1,9 @@
 import Testing
 import VigilKafka
 
-@Suite struct ClusterTests {
+/// Serialized: each test blocks a cooperative thread on librdkafka calls; run in parallel they starve
+/// the async tests of other suites on a 2-core machine.
+@Suite(.serialized) struct ClusterTests {
     @Test func producerToKcat() throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("out", partitions: 1)

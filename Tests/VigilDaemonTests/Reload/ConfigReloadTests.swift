@@ -49,7 +49,9 @@ import VigilCore
         }
 
         /// Polls the mailbox (the run loop's side) until something arrives or the deadline passes.
-        func awaitPost(within seconds: Double = 10, while trigger: () -> Void = {}) async throws -> LoadedConfig? {
+        /// Generous bound: the blocking Kafka mock-cluster tests can hold both cooperative threads for
+        /// tens of seconds on a 2-core CI machine, starving the service under test.
+        func awaitPost(within seconds: Double = 120, while trigger: () -> Void = {}) async throws -> LoadedConfig? {
             let deadline = ContinuousClock.now + Swift.Duration.seconds(seconds)
             while ContinuousClock.now < deadline {
                 trigger()
@@ -82,7 +84,7 @@ import VigilCore
         let original = try ConfigLoader.load(path: fixture.path)
         try await Self.running(fixture.service(checkInterval: .milliseconds(50))) {
             // Let the service read its baseline before the file changes (bounded wait on its log line).
-            let armed = ContinuousClock.now + Swift.Duration.seconds(20)
+            let armed = ContinuousClock.now + Swift.Duration.seconds(120)
             while !fixture.capture.objects.contains(where: { ($0["msg"] as? String)?.hasPrefix("config reload armed") == true }),
                 ContinuousClock.now < armed
             {
