@@ -248,7 +248,10 @@ import VigilKafka
         #expect(ownedByA.isDisjoint(with: ownedByB))
         #expect(ownedByA.union(ownedByB).count == 4)
         #expect(!revokedFromA.isEmpty)
-        #expect(commitErrors.isEmpty)
+        // The broker may answer a commit made while the group is already rebalancing with
+        // REBALANCE_IN_PROGRESS (a retriable outcome the daemon logs; the stored offsets are committed
+        // on the next attempt). Any other failure is a bug.
+        #expect(commitErrors.allSatisfy { "\($0)".contains("REBALANCE_IN_PROGRESS") }, "\(commitErrors)")
         if strategy == "cooperative-sticky" {
             // Incremental: A gives up only what B takes.
             #expect(Set(revokedFromA) == ownedByB)
