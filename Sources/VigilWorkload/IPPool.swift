@@ -29,15 +29,21 @@ public struct IPPool: Sendable {
     public let locations: [Location]
     /// Total addresses over all locations (stored: the generator draws from it for every user).
     public let addressCount: Int
+    /// Exit addresses of commercial VPN services: the enrichment in use must flag them anonymous (the
+    /// Anonymous-IP database or a `vpn` CIDR list), as production data does. VPN users log in through
+    /// them; with none, the generator has no VPN users.
+    public let vpnExits: [IPAddress]
 
-    public init(locations: [Location]) {
+    public init(locations: [Location], vpnExits: [IPAddress] = []) {
         precondition(!locations.isEmpty, "an IP pool needs at least one location")
         self.locations = locations
+        self.vpnExits = vpnExits
         addressCount = locations.reduce(0) { $0 + $1.addresses.count }
     }
 
     /// Addresses from MaxMind's `GeoIP2-City-Test` database that carry a city and coordinates (checked
     /// against `GeoIP2-City-Test.json`): the pool for `vigil demo` and tests with the test databases.
+    /// The VPN exits are flagged `is_anonymous_vpn` in `GeoIP2-Anonymous-IP-Test`.
     public static let maxMindTestCity = IPPool(locations: [
         Location(
             city: "London", countryCode: "GB", latitude: 51.5142, longitude: -0.0931,
@@ -63,17 +69,21 @@ public struct IPPool: Sendable {
         Location(
             city: "Melbourne", countryCode: "AU", latitude: -37.8159, longitude: 144.9669,
             addresses: parse(["214.0.1.1", "214.0.1.99", "214.0.1.250"])),
-    ])
+    ], vpnExits: parse(["1.2.0.10", "1.2.77.1", "1.2.200.33", "6.1.0.0", "6.1.0.1"]))
 
     /// Samples a real City database through `geo`: draws public IPv4 addresses from `seed`, keeps those
     /// with a city, a country and coordinates, and groups them by city. Stops after `addresses` hits or
     /// `maxAttempts` draws. Cities appear in the order first found, so the pool is deterministic for a
     /// given database and seed. Used by the benchmarks with GeoLite2-City, where a realistic spread of
-    /// distinct addresses matters (it decides how often the lookup cache hits).
-    public static func sample(from geo: any GeoLookup, addresses: Int, seed: UInt64, maxAttempts: Int? = nil) -> IPPool? {
+    /// distinct addresses matters (it decides how often the lookup cache hits). The first `vpnExits`
+    /// located addresses become VPN exits instead (the caller marks them, e.g. with a `vpn` CIDR list).
+    public static func sample(
+        from geo: any GeoLookup, addresses: Int, seed: UInt64, vpnExits exitCount: Int = 0, maxAttempts: Int? = nil
+    ) -> IPPool? {
         var random = WorkloadRandom(seed: seed)
         var byCity: [String: Int] = [:]
         var locations: [Location] = []
+        var exits: [IPAddress] = []
         var found = 0
         var attempts = 0
         let limit = maxAttempts ?? addresses * 20
@@ -85,6 +95,10 @@ public struct IPPool: Sendable {
             guard let location = geo.lookup(address).location, let city = location.city,
                 let country = location.countryCode, let (latitude, longitude) = location.coordinates
             else { continue }
+            if exits.count < exitCount {
+                exits.append(address)
+                continue
+            }
             let key = country + "/" + city
             if let index = byCity[key] {
                 locations[index].addresses.append(address)
@@ -95,7 +109,7 @@ public struct IPPool: Sendable {
             }
             found += 1
         }
-        return locations.isEmpty ? nil : IPPool(locations: locations)
+        return locations.isEmpty ? nil : IPPool(locations: locations, vpnExits: exits)
     }
 
     /// Leaves out the blocks no login comes from (private, loopback, link-local, CGNAT, multicast,

@@ -121,7 +121,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             deviceCount: role == .service ? 0 : UInt8(random.int(in: 1...3)),
             factor: Self.factors[random.pick(weights: Self.factors.map(\.1))].0,
             home: home, homeAddress: address, current: home,
-            vpnExit: random.chance(configuration.vpnUserShare) ? random.below(pool.locations.count) : nil)
+            vpnExit: !pool.vpnExits.isEmpty && random.chance(configuration.vpnUserShare) ? random.below(pool.vpnExits.count) : nil)
     }
 
     private mutating func randomAddress() -> (location: Int, address: IPAddress) {
@@ -227,7 +227,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         let success = !random.chance(configuration.loginFailureRate)
         if success { travelIfPossible(user) }
         var ip = address(of: user)
-        if let exit = users[user].vpnExit, random.chance(configuration.vpnUseRate) { ip = address(in: exit) }
+        if let exit = users[user].vpnExit, random.chance(configuration.vpnUseRate) { ip = pool.vpnExits[exit] }
         var draft = baseDraft(.login, user: user, ip: ip)
         draft.device = userDevice(user)
         draft.outcome = success ? .success : .failure
@@ -418,7 +418,7 @@ private struct SimulatedUser: Sendable {
     var homeAddress: IPAddress
     /// Where the user is now (home unless travelling).
     var current: Int
-    /// The user's VPN provider's exit city, for VPN users.
+    /// The index of the user's VPN provider's exit in `pool.vpnExits`, for VPN users.
     var vpnExit: Int?
     var lastEvent: Timestamp?
 }

@@ -26,7 +26,7 @@ public struct WorkloadConfiguration: Sendable {
     /// Probability that a user's successful login comes from another city (business travel), when the
     /// time since their last event allows the trip.
     public var travelRate = 0.01
-    /// Share of users who sometimes log in through their VPN provider's exit (another pool city).
+    /// Share of users who sometimes log in through their VPN provider's exit (`IPPool.vpnExits`).
     public var vpnUserShare = 0.05
     /// How often a VPN user's login goes through the VPN.
     public var vpnUseRate = 0.3

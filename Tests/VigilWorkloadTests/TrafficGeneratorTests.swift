@@ -142,6 +142,36 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
         }
     }
 
+    @Test func samplingSetsAsideTheRequestedVPNExits() throws {
+        struct EverywhereLookup: GeoLookup {
+            func lookup(_ address: IPAddress) -> IPIntelligence {
+                IPIntelligence(location: GeoLocation(countryCode: "GB", city: "Town", latitude: 1, longitude: 2, accuracyRadiusKm: 5))
+            }
+        }
+        let pool = try #require(IPPool.sample(from: EverywhereLookup(), addresses: 100, seed: 3, vpnExits: 4))
+        #expect(pool.vpnExits.count == 4)
+        #expect(pool.addressCount == 100)
+        #expect(Set(pool.vpnExits).isDisjoint(with: pool.locations.flatMap(\.addresses)))
+    }
+
+    @Test func vpnLoginsComeOnlyFromThePoolsExits() {
+        var configuration = small()
+        configuration.vpnUserShare = 0.5
+        let events = generate(configuration, count: 20_000)
+        let exits = Set(IPPool.maxMindTestCity.vpnExits.map(\.description))
+        let cities = Set(IPPool.maxMindTestCity.locations.flatMap(\.addresses).map(\.description))
+        var viaVPN = 0
+        for event in events {
+            let text = String(decoding: event.bytes, as: UTF8.self)
+            guard event.attack == nil, event.type == .login,
+                let start = text.firstRange(of: "\"ip\":\""), let end = text[start.upperBound...].firstIndex(of: "\"")
+            else { continue }
+            let ip = String(text[start.upperBound..<end])
+            if exits.contains(ip) { viaVPN += 1 } else { #expect(cities.contains(ip), "\(ip)") }
+        }
+        #expect(viaVPN > 100)
+    }
+
     @Test func randomIsUniformEnough() {
         var random = WorkloadRandom(seed: 42)
         var counts = [Int](repeating: 0, count: 10)

@@ -39,6 +39,7 @@ extension VigilConfig {
             o.put("max_asns_per_user", e.maxASNsPerUser)
             o.put("learning_logins", e.learningLogins)
             o.put("post_reset_window", e.postResetWindow)
+            o.put("global_window", e.globalWindow)
             o.section("signals") { o in
                 let s = e.signals
                 o.signal("new_device", s.newDevice)
@@ -95,6 +96,10 @@ extension VigilConfig {
                     o.put("distinct_users", a.stuffingDistinctUsers)
                     o.put("attempts", a.stuffingAttempts)
                     o.put("window", a.stuffingWindow)
+                }
+                o.section("service_account_high_risk") { o in
+                    o.put("enabled", a.serviceAccountHighRisk.enabled)
+                    o.put("hold", a.serviceAccountHold)
                 }
             }
         }

@@ -74,6 +74,7 @@ private struct Rules {
         range(engine.maxASNsPerUser, 1...1000, "engine.max_asns_per_user")
         range(engine.learningLogins, 0...1000, "engine.learning_logins")
         duration(engine.postResetWindow, "engine.post_reset_window")
+        duration(engine.globalWindow, "engine.global_window", min: .minutes(1), max: .hours(24))
 
         let s = engine.signals, p = "engine.signals."
         points(s.newDevice, p + "new_device")
@@ -113,6 +114,7 @@ private struct Rules {
         threshold(a.stuffingDistinctUsers, q + "credential_stuffing.distinct_users")
         threshold(a.stuffingAttempts, q + "credential_stuffing.attempts")
         duration(a.stuffingWindow, q + "credential_stuffing.window")
+        duration(a.serviceAccountHold, q + "service_account_high_risk.hold")
     }
 
     mutating func check(_ policy: PolicySettings) {

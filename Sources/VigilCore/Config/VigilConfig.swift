@@ -92,6 +92,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var learningLogins = 3
     /// Within this after a password reset: at least soft step-up; takeover alerts.
     public var postResetWindow = Duration.hours(24)
+    /// Failures, failing users and reset requests over all users are counted over this (metrics).
+    public var globalWindow = Duration.minutes(15)
 
     public var signals = SignalSettings()
     public var alerts = AlertSettings()
@@ -157,6 +159,11 @@ public struct AlertSettings: Sendable, Equatable {
     public var stuffingDistinctUsers = 5
     public var stuffingAttempts = 15
     public var stuffingWindow = Duration.minutes(15)
+
+    /// A `service` account denied at high risk: the deny already protects, the alert tells the SOC.
+    public var serviceAccountHighRisk = AlertToggle()
+    /// One such alert per account per this much event time.
+    public var serviceAccountHold = Duration.hours(1)
 
     public init() {}
 }

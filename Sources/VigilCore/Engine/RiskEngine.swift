@@ -10,7 +10,7 @@ public struct RiskEngine: Sendable {
     public init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey) {
         self.config = config
         self.policyVersion = policyVersion
-        self.state = ShardState(allowedLateness: config.engine.allowedLateness)
+        self.state = ShardState(allowedLateness: config.engine.allowedLateness, globalWindow: config.engine.globalWindow)
         self.keys = EngineKeys(secret: deviceKey)
         self.policy = StepUpPolicy(settings: config.policy)
     }
@@ -22,6 +22,7 @@ public struct RiskEngine: Sendable {
         self.policyVersion = policyVersion
         self.policy = StepUpPolicy(settings: config.policy)
         state.watermark.allowedLateness = config.engine.allowedLateness
+        state.global.adopt(window: config.engine.globalWindow)
     }
 
     /// What one event produced.
@@ -53,13 +54,19 @@ public struct RiskEngine: Sendable {
                 if event.type == .login { learn(context, assessment: assessment, user: &user) }
             }
         case .login:
-            if !late { recordFailure(context, user: &user, into: &verdict.alerts) }
+            if !late {
+                state.global.recordFailure(at: event.time, userKey: userKey)
+                recordFailure(context, user: &user, into: &verdict.alerts)
+            }
         case .mfaChallenge:
             if !late, event.mfa?.factor.isPush == true { recordPushSent(context, user: &user, into: &verdict.alerts) }
         case .mfaResult:
             if !late { recordMFAResult(context, user: &user, into: &verdict.alerts) }
         case .passwordResetRequest:
-            if !late { recordResetRequest(context, user: &user, into: &verdict.alerts) }
+            if !late {
+                state.global.recordResetRequest(at: event.time)
+                recordResetRequest(context, user: &user, into: &verdict.alerts)
+            }
         case .passwordResetComplete:
             if !late, event.outcome != .failure {
                 user.lastResetCompleted = max(user.lastResetCompleted ?? event.time, event.time)
@@ -75,6 +82,8 @@ public struct RiskEngine: Sendable {
     }
 
     public var userCount: Int { state.users.count }
+
+    public var figures: StateFigures { state.figures }
 }
 
 /// Keys derived from the operator's secret, one per purpose.

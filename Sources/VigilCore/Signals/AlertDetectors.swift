@@ -56,8 +56,8 @@ extension RiskEngine {
             user.holds.hold(.takeoverAfterReset, until: reset + config.engine.postResetWindow)
         }
 
-        if let decision, decision.role == .service, decision.level == .high, decision.action == .deny,
-            !user.holds.holds(.serviceAccountHighRisk, at: event.time)
+        if rules.serviceAccountHighRisk.enabled, let decision, decision.role == .service, decision.level == .high,
+            decision.action == .deny, !user.holds.holds(.serviceAccountHighRisk, at: event.time)
         {
             alerts.append(
                 makeAlert(
@@ -68,12 +68,9 @@ extension RiskEngine {
                     windowStart: event.time, evidence: [EvidenceEvent(eventID: event.eventID, time: event.time)],
                     sources: context.observedSource.map { [$0] } ?? [],
                     details: [("score", .int(Int64(decision.score)))]))
-            user.holds.hold(.serviceAccountHighRisk, until: event.time + Self.serviceAlertHold)
+            user.holds.hold(.serviceAccountHighRisk, until: event.time + rules.serviceAccountHold)
         }
     }
-
-    /// One service-account alert per account per hour: the deny already protects, the alert informs.
-    static let serviceAlertHold = Duration.hours(1)
 
     mutating func recordFailure(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
         let event = context.event

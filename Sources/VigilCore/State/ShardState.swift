@@ -4,11 +4,22 @@ public struct ShardState: Sendable {
     public var users: [UInt64: UserState] = [:]
     public var sources: [IPAddress: SourceState] = [:]
     public var domains: [UInt64: DomainState] = [:]
+    public var global: GlobalWindows
     public var watermark: Watermark
     var nextSweep: Timestamp?
     public private(set) var counters = StateCounters()
 
-    public init(allowedLateness: Duration) { watermark = Watermark(allowedLateness: allowedLateness) }
+    public init(allowedLateness: Duration, globalWindow: Duration) {
+        watermark = Watermark(allowedLateness: allowedLateness)
+        global = GlobalWindows(window: globalWindow)
+    }
+
+    /// Sizes and global figures now, for metrics and summaries.
+    public var figures: StateFigures {
+        StateFigures(
+            users: users.count, sources: sources.count, domains: domains.count,
+            global: watermark.maxEventTime.map { global.figures(at: $0) } ?? GlobalFigures())
+    }
 
     /// Forgets idle users, sources and domains once the watermark passes the next sweep time.
     /// Sweeps are driven by event time so replay and live runs evict identically.
@@ -34,6 +45,29 @@ public struct ShardState: Sendable {
     mutating func countLate() { counters.lateEvents += 1 }
 
     static let sweepInterval = Duration.minutes(10)
+}
+
+/// How much state a shard holds and what its global windows show.
+public struct StateFigures: Sendable, Equatable {
+    public var users = 0
+    public var sources = 0
+    public var domains = 0
+    public var global = GlobalFigures()
+
+    public init(users: Int = 0, sources: Int = 0, domains: Int = 0, global: GlobalFigures = GlobalFigures()) {
+        self.users = users
+        self.sources = sources
+        self.domains = domains
+        self.global = global
+    }
+
+    /// Adds another shard's figures, for daemon-wide totals.
+    public mutating func add(_ other: StateFigures) {
+        users += other.users
+        sources += other.sources
+        domains += other.domains
+        global.add(other.global)
+    }
 }
 
 /// Running totals for metrics and summaries.

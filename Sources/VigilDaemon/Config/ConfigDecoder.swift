@@ -101,6 +101,7 @@ final class ConfigDecoder {
         read(&e.maxASNsPerUser, f, "max_asns_per_user")
         read(&e.learningLogins, f, "learning_logins")
         read(&e.postResetWindow, f, "post_reset_window")
+        read(&e.globalWindow, f, "global_window")
         section(f["signals"], f.path("signals")) { f in
             signal(&e.signals.newDevice, f, "new_device")
             signal(&e.signals.newCountry, f, "new_country")
@@ -159,6 +160,10 @@ final class ConfigDecoder {
                 read(&e.alerts.stuffingDistinctUsers, f, "distinct_users")
                 read(&e.alerts.stuffingAttempts, f, "attempts")
                 read(&e.alerts.stuffingWindow, f, "window")
+            }
+            section(f["service_account_high_risk"], f.path("service_account_high_risk")) { f in
+                read(&e.alerts.serviceAccountHighRisk.enabled, f, "enabled")
+                read(&e.alerts.serviceAccountHold, f, "hold")
             }
         }
     }

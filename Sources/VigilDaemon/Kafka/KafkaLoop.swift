@@ -324,10 +324,10 @@ final class KafkaLoop: @unchecked Sendable {
     /// Once per batch: totals over every shard, readiness, lag and latencies.
     private func publishStatus(consumer: KafkaConsumer?, newestTimestamp: Int64?) {
         var stats = retiredStats
-        var users = 0
+        var figures = StateFigures()
         for shard in shards.values {
             stats.add(shard.pipeline.stats)
-            users += shard.pipeline.engine.userCount
+            figures.add(shard.pipeline.engine.figures)
         }
         let lag = (try? consumer?.lag()) ?? nil
         let assigned = shards.keys.map(\.description).sorted()
@@ -337,7 +337,7 @@ final class KafkaLoop: @unchecked Sendable {
         let joined = joinedGroup
         status.update { snapshot in
             snapshot.stats = stats
-            snapshot.usersInState = users
+            snapshot.state = figures
             snapshot.assignedPartitions = assigned
             if let lag { snapshot.consumerLag = lag.reduce(0) { $0 + ($1.lag ?? 0) } }
             if let newestTimestamp {

@@ -45,8 +45,19 @@ enum MetricsExposition {
         out.family("vigil_consumer_lag_messages", .gauge, "High watermark minus committed offset, summed over assigned partitions.")
         out.sample("vigil_consumer_lag_messages", [:], String(snapshot.consumerLag))
 
+        let state = snapshot.state
         out.family("vigil_users_in_state", .gauge, "Users with per-user state held in memory.")
-        out.sample("vigil_users_in_state", [:], snapshot.usersInState)
+        out.sample("vigil_users_in_state", [:], state.users)
+        out.family("vigil_sources_in_state", .gauge, "Source addresses (IPv6 per /64) with cross-user state.")
+        out.sample("vigil_sources_in_state", [:], state.sources)
+        out.family("vigil_email_domains_in_state", .gauge, "Email domains with cross-user state.")
+        out.sample("vigil_email_domains_in_state", [:], state.domains)
+        out.family("vigil_window_failed_logins", .gauge, "Failed logins over all users within engine.global_window.")
+        out.sample("vigil_window_failed_logins", [:], state.global.failures)
+        out.family("vigil_window_failing_users", .gauge, "Distinct users with a failed login within engine.global_window (estimate, about 3%).")
+        out.sample("vigil_window_failing_users", [:], state.global.failingUsers)
+        out.family("vigil_window_reset_requests", .gauge, "Password-reset requests over all users within engine.global_window.")
+        out.sample("vigil_window_reset_requests", [:], state.global.resetRequests)
 
         out.family("vigil_config_reloads_total", .counter, "Config reload attempts, by result.")
         out.sample("vigil_config_reloads_total", ["result": "ok"], snapshot.configReloadsSucceeded)

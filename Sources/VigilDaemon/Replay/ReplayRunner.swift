@@ -25,6 +25,9 @@ public struct ReplayRunner {
 
     public struct Report: Sendable {
         public var stats: PipelineStats
+        /// State held at the end, and the global windows as of the newest event.
+        public var state: StateFigures
+        public var globalWindow: Duration
         public var policyVersion: String
         public var elapsedSeconds: Double
         public var outputFiles: [String]
@@ -105,7 +108,8 @@ public struct ReplayRunner {
         try deadLetters.flush()
         let elapsed = monotonicSeconds() - started
         return Report(
-            stats: pipeline.stats, policyVersion: loaded.policyVersion, elapsedSeconds: elapsed,
+            stats: pipeline.stats, state: pipeline.engine.figures, globalWindow: loaded.config.engine.globalWindow,
+            policyVersion: loaded.policyVersion, elapsedSeconds: elapsed,
             outputFiles: [decisions.path, alerts.path, deadLetters.path], usedPublicDeviceKey: key.isPublicDefault)
     }
 }

@@ -20,6 +20,11 @@ extension ReplayRunner.Report {
         for (reason, count) in stats.deadLetters.sorted(by: { $0.key < $1.key }) {
             rows.append(("  \(reason)", "\(count)"))
         }
+        rows.append(("users in state", "\(state.users)"))
+        rows.append(("sources / email domains", "\(state.sources) / \(state.domains)"))
+        rows.append(("last \(globalWindow.configString): failed logins", "\(state.global.failures)"))
+        rows.append(("  failing users (estimate)", "\(state.global.failingUsers)"))
+        rows.append(("  reset requests", "\(state.global.resetRequests)"))
         rows.append(("events per second", "\(Int(eventsPerSecond.rounded()))"))
         rows.append(("policy version", policyVersion))
         let width = rows.map(\.0.count).max() ?? 0

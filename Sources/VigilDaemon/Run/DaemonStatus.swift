@@ -11,7 +11,8 @@ public final class DaemonStatus: Sendable {
         public var notReadyReason: String? = "starting"
         /// Totals over all shards since start.
         public var stats = PipelineStats()
-        public var usersInState = 0
+        /// State sizes and global windows, summed over shards.
+        public var state = StateFigures()
         /// Max event time seen minus now, per partition, in seconds (how far behind real time).
         public var eventTimeLagSeconds: Double = 0
         /// High watermark minus committed offset, summed over assigned partitions.

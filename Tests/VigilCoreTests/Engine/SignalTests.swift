@@ -153,6 +153,27 @@ import Testing
         #expect(verdict.alertKinds.contains(.serviceAccountHighRisk))
     }
 
+    @Test func serviceAccountAlertIsHeldForTheConfiguredTimeAndCanBeOff() {
+        var config = VigilConfig()
+        config.engine.alerts.serviceAccountHold = .minutes(10)
+        var h = EngineHarness(config: config)
+        h.establish("svc", role: .service)
+        #expect(h.login("svc", at: 30, ip: Places.changchun, device: "x", role: .service).alertKinds.contains(.serviceAccountHighRisk))
+        let held = h.login("svc", at: 39.9, ip: Places.london, device: "y", role: .service)
+        #expect(held.decision!.action == .deny)
+        #expect(!held.alertKinds.contains(.serviceAccountHighRisk))
+        let afterHold = h.login("svc", at: 40, ip: Places.changchun, device: "z", role: .service)
+        #expect(afterHold.decision!.action == .deny)
+        #expect(afterHold.alertKinds.contains(.serviceAccountHighRisk))
+
+        config.engine.alerts.serviceAccountHighRisk.enabled = false
+        var off = EngineHarness(config: config)
+        off.establish("svc", role: .service)
+        let denied = off.login("svc", at: 30, ip: Places.changchun, device: "x", role: .service)
+        #expect(denied.decision!.action == .deny)
+        #expect(!denied.alertKinds.contains(.serviceAccountHighRisk))
+    }
+
     @Test func unknownSensitiveActionIsKeptAndScored() {
         var h = EngineHarness()
         h.establish("pat")

@@ -43,7 +43,8 @@ import VigilCore
         snapshot.stats.alerts[0] = 1  // push_bombing
         snapshot.stats.lateEvents = 3
         snapshot.stats.deadLetters = ["invalid_json": 4, "invalid_type:a\"b\\c\nd": 1]
-        snapshot.usersInState = 42
+        snapshot.state = StateFigures(
+            users: 42, sources: 9, domains: 2, global: { var g = GlobalFigures(); g.failures = 11; g.failingUsers = 4; g.resetRequests = 3; return g }())
         snapshot.eventTimeLagSeconds = 1.5
         snapshot.consumerLag = 17
         snapshot.policyVersion = "00ff00ff00ff00ff"
@@ -76,6 +77,11 @@ import VigilCore
             "vigil_event_time_lag_seconds 1.5",
             "vigil_consumer_lag_messages 17",
             "vigil_users_in_state 42",
+            "vigil_sources_in_state 9",
+            "vigil_email_domains_in_state 2",
+            "vigil_window_failed_logins 11",
+            "vigil_window_failing_users 4",
+            "vigil_window_reset_requests 3",
             #"vigil_config_reloads_total{result="ok"} 2"#,
             #"vigil_config_reloads_total{result="failed"} 1"#,
             #"vigil_policy_info{policy_version="00ff00ff00ff00ff"} 1"#,

@@ -1,0 +1,107 @@
+import Testing
+@testable import VigilCore
+
+@Suite struct DistinctSketchTests {
+    /// SipHash outputs stand in for user keys, as in the engine.
+    private func keys(_ range: Range<Int>) -> [UInt64] {
+        range.map { SipHashKey.publicDefault.hash(UInt64($0), tweak: 7) }
+    }
+
+    @Test func emptyIsZeroAndRepeatsCountOnce() {
+        var sketch = DistinctSketch()
+        #expect(sketch.isEmpty)
+        #expect(sketch.estimate == 0)
+        for key in keys(0..<5) + keys(0..<5) { sketch.insert(key) }
+        #expect(sketch.estimate == 5)
+    }
+
+    @Test(arguments: [10, 100, 1_000, 20_000])
+    func estimateIsWithinTenPercent(_ count: Int) {
+        var sketch = DistinctSketch()
+        for key in keys(0..<count) { sketch.insert(key) }
+        let error = abs(Double(sketch.estimate - count)) / Double(count)
+        #expect(error < 0.10, "estimate \(sketch.estimate) for \(count)")
+    }
+
+    @Test func unionCountsTheOverlapOnce() {
+        var a = DistinctSketch(), b = DistinctSketch()
+        for key in keys(0..<300) { a.insert(key) }
+        for key in keys(200..<500) { b.insert(key) }
+        a.formUnion(b)
+        #expect(abs(a.estimate - 500) < 50)
+        var empty = DistinctSketch()
+        empty.formUnion(b)
+        #expect(empty == b)
+    }
+}
+
+@Suite struct GlobalWindowsTests {
+    /// On a bucket boundary (15 s buckets), so minute offsets map to buckets exactly.
+    private let start = Timestamp(seconds: 1_790_000_100)
+    private func user(_ n: UInt64) -> UInt64 { SipHashKey.publicDefault.hash(n, tweak: 7) }
+    private func minute(_ m: Double) -> Timestamp { start + Duration(microseconds: Int64(m * 60_000_000)) }
+
+    @Test func countsWithinTheWindowAndForgetsOlderBuckets() {
+        var windows = GlobalWindows(window: .minutes(15))
+        windows.recordFailure(at: minute(0), userKey: user(1))
+        windows.recordFailure(at: minute(1), userKey: user(2))
+        windows.recordFailure(at: minute(1), userKey: user(2))
+        windows.recordResetRequest(at: minute(2))
+        var figures = windows.figures(at: minute(2))
+        #expect(figures.failures == 3)
+        #expect(figures.failingUsers == 2)
+        #expect(figures.resetRequests == 1)
+        // 15 minutes in 60 buckets of 15 s: at 15:00 the bucket of minute 0 has just left the window.
+        figures = windows.figures(at: minute(15))
+        #expect(figures.failures == 2)
+        figures = windows.figures(at: minute(14.99))
+        #expect(figures.failures == 3)
+        figures = windows.figures(at: minute(17))
+        #expect(figures == GlobalFigures())
+    }
+
+    @Test func lateEventsLandInTheirBucketOrAreLeftOut() {
+        var windows = GlobalWindows(window: .minutes(15))
+        windows.recordFailure(at: minute(20), userKey: user(1))
+        windows.recordFailure(at: minute(10), userKey: user(2))  // within the ring: counted
+        windows.recordFailure(at: minute(4), userKey: user(3))  // older than the ring: left out
+        #expect(windows.figures(at: minute(20)).failures == 2)
+        // A bucket slot reused by a newer bucket starts from zero.
+        windows.recordFailure(at: minute(25), userKey: user(4))
+        #expect(windows.figures(at: minute(25)).failures == 2)
+    }
+
+    @Test func aChangedWindowRestarts() {
+        var windows = GlobalWindows(window: .minutes(15))
+        windows.recordResetRequest(at: minute(0))
+        windows.adopt(window: .minutes(15))
+        #expect(windows.figures(at: minute(0)).resetRequests == 1)
+        windows.adopt(window: .minutes(60))
+        #expect(windows.figures(at: minute(0)).resetRequests == 0)
+        #expect(windows.window == .minutes(60))
+    }
+
+    @Test func theEngineCountsFailuresAndResetsButNotLateEvents() {
+        var h = EngineHarness()
+        h.login("a", at: 10, outcome: .failure)
+        h.login("b", at: 10.5, outcome: .failure)
+        h.login("b", at: 11, outcome: .failure)
+        h.login("c", at: 11, outcome: .success)
+        h.resetRequest("a", at: 12)
+        h.login("d", at: 0, outcome: .failure)  // behind the watermark (12 − 5 min): late
+        let figures = h.engine.figures
+        #expect(figures.global.failures == 3)
+        #expect(figures.global.failingUsers == 2)
+        #expect(figures.global.resetRequests == 1)
+        #expect(figures.users == 3)  // the late event changed no state
+        #expect(figures.sources == 1)  // failures and resets from London
+    }
+
+    @Test func figuresAddUpAcrossShards() {
+        var total = StateFigures(users: 1, sources: 2, domains: 3)
+        var global = GlobalFigures()
+        global.failures = 5
+        total.add(StateFigures(users: 10, sources: 20, domains: 30, global: global))
+        #expect(total == StateFigures(users: 11, sources: 22, domains: 33, global: global))
+    }
+}

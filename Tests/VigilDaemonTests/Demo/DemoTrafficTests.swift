@@ -1,0 +1,24 @@
+import Testing
+import VigilCore
+import VigilGeo
+import VigilWorkload
+
+/// The demo's traffic must enrich the way production traffic does with the databases it ships with.
+@Suite struct DemoTrafficTests {
+    @Test func vpnExitsAreAnonymousVPNAndCitiesAreNot() throws {
+        var settings = GeoSettings()
+        settings.cityDatabase = TestPaths.maxmind.appendingPathComponent("GeoIP2-City-Test.mmdb").path
+        settings.anonymousDatabase = TestPaths.maxmind.appendingPathComponent("GeoIP2-Anonymous-IP-Test.mmdb").path
+        let geo = try GeoDatabases(settings: settings)
+        let pool = IPPool.maxMindTestCity
+        #expect(!pool.vpnExits.isEmpty)
+        for exit in pool.vpnExits {
+            #expect(geo.lookup(exit).anonymity.contains(.vpn), "\(exit)")
+        }
+        for location in pool.locations where location.city != "London" {
+            for address in location.addresses {
+                #expect(geo.lookup(address).location?.city == location.city, "\(address)")
+            }
+        }
+    }
+}
