@@ -57,6 +57,8 @@ final class KafkaLoop: @unchecked Sendable {
     /// Set by the first rebalance: a member of the group may legitimately own no partition.
     private var joinedGroup = false
     private var latencies: [Double] = []
+    /// State figures cost a pass over every shard's global windows: refreshed at most once a second.
+    private var stateFiguresAt: ContinuousClock.Instant?
     /// Set once the final drain is done: `close` commits by itself and refuses explicit commits.
     private var closing = false
     private var consumer: KafkaConsumer?
@@ -324,11 +326,13 @@ final class KafkaLoop: @unchecked Sendable {
     /// Once per batch: totals over every shard, readiness, lag and latencies.
     private func publishStatus(consumer: KafkaConsumer?, newestTimestamp: Int64?) {
         var stats = retiredStats
-        var figures = StateFigures()
-        for shard in shards.values {
-            stats.add(shard.pipeline.stats)
-            figures.add(shard.pipeline.engine.figures)
+        var figures: StateFigures?
+        let now = ContinuousClock.now
+        if stateFiguresAt.map({ now - $0 >= .seconds(1) }) ?? true {
+            stateFiguresAt = now
+            figures = shards.values.reduce(into: StateFigures()) { $0.add($1.pipeline.engine.figures) }
         }
+        for shard in shards.values { stats.add(shard.pipeline.stats) }
         let lag = (try? consumer?.lag()) ?? nil
         let assigned = shards.keys.map(\.description).sorted()
         let observed = latencies
@@ -337,7 +341,7 @@ final class KafkaLoop: @unchecked Sendable {
         let joined = joinedGroup
         status.update { snapshot in
             snapshot.stats = stats
-            snapshot.state = figures
+            if let figures { snapshot.state = figures }
             snapshot.assignedPartitions = assigned
             if let lag { snapshot.consumerLag = lag.reduce(0) { $0 + ($1.lag ?? 0) } }
             if let newestTimestamp {
