@@ -81,7 +81,8 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
     }
 
     @Test func loginsConcentrateInWorkingHours() throws {
-        // One day of London logins: the hourly rate from 09:00 to 17:00 UTC against the other 16 hours.
+        // One day of logins from the first pool city (Boxford, UTC+0): the hourly rate from 09:00 to
+        // 17:00 UTC against the other 16 hours.
         var configuration = small(attackRate: 0)
         configuration.meanGap = Duration(microseconds: 2_000_000)
         let decoder = EventDecoder()

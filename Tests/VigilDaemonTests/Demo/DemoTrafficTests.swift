@@ -15,9 +15,11 @@ import VigilWorkload
         for exit in pool.vpnExits {
             #expect(geo.lookup(exit).anonymity.contains(.vpn), "\(exit)")
         }
-        for location in pool.locations where location.city != "London" {
+        for location in pool.locations {
             for address in location.addresses {
-                #expect(geo.lookup(address).location?.city == location.city, "\(address)")
+                let intelligence = geo.lookup(address)
+                #expect(intelligence.location?.city == location.city, "\(address)")
+                #expect(intelligence.anonymity.isEmpty, "\(address) is flagged \(intelligence.anonymity)")
             }
         }
     }
