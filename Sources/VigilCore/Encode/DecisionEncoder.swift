@@ -5,7 +5,7 @@ public struct DecisionEncoder: Sendable {
     public init(policy: PolicySettings) { self.policy = StepUpPolicy(settings: policy) }
 
     public func encode(_ decision: Decision) -> [UInt8] {
-        var json = JSONWriter(capacity: 768)
+        var json = JSONWriter(capacity: 1024)
         json.beginObject()
         json.field("schema", "vigil.decision/1")
         json.field("decision_id", decision.decisionID)
@@ -47,7 +47,10 @@ public struct DecisionEncoder: Sendable {
             json.beginObject()
             json.field("signal", reason.signal.rawValue)
             json.field("points", reason.points)
-            json.field("detail", reason.detail)
+            json.key("detail")
+            json.beginString()
+            reason.details.write(to: &json)
+            json.endString()
             json.endObject()
         }
         json.endArray()
@@ -56,6 +59,6 @@ public struct DecisionEncoder: Sendable {
         json.field("policy_version", decision.policyVersion)
         json.field("expires_at", timestamp: decision.expiresAt)
         json.endObject()
-        return json.bytes
+        return json.finish()
     }
 }

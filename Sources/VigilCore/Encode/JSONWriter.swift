@@ -1,91 +1,143 @@
 /// Appends JSON to a byte buffer in a fixed field order, so identical input gives identical bytes
 /// (replay determinism) without the allocations and key sorting of a generic encoder.
+///
+/// The buffer is allocated once per message at a capacity that fits a typical message and is written
+/// through a pointer: each operation (a key, a string, a number) checks the capacity once and then
+/// stores its bytes unchecked, instead of one checked `append` per byte. `finish()` hands the buffer
+/// over without a copy.
 public struct JSONWriter: Sendable {
-    public private(set) var bytes: [UInt8]
+    /// Every element is addressable (`count` is the capacity); the first `length` are written.
+    private var storage: [UInt8]
+    private var length = 0
     /// One bit per open container: set once it holds a member, so the next one needs a comma.
     /// A bit stack instead of an array keeps the writer allocation-free (depth ≤ 64).
     private var commaBits: UInt64 = 0
     private var depth = 0
 
     public init(capacity: Int = 512) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        storage = [UInt8](repeating: 0, count: max(capacity, 64))
     }
 
-    public mutating func beginObject() {
-        separate()
-        bytes.append(UInt8(ascii: "{"))
-        push()
+    /// The bytes written so far (a copy; `finish()` avoids it).
+    public var bytes: [UInt8] { Array(storage[..<length]) }
+
+    /// The bytes written, handing over the buffer without copying it. The writer is empty afterwards.
+    public mutating func finish() -> [UInt8] {
+        storage.removeLast(storage.count - length)
+        var out: [UInt8] = []
+        swap(&out, &storage)
+        length = 0
+        commaBits = 0
+        depth = 0
+        return out
     }
 
-    public mutating func endObject() {
-        pop()
-        bytes.append(UInt8(ascii: "}"))
-    }
-
-    public mutating func beginArray() {
-        separate()
-        bytes.append(UInt8(ascii: "["))
-        push()
-    }
-
-    public mutating func endArray() {
-        pop()
-        bytes.append(UInt8(ascii: "]"))
-    }
+    public mutating func beginObject() { open(UInt8(ascii: "{")) }
+    public mutating func endObject() { close(UInt8(ascii: "}")) }
+    public mutating func beginArray() { open(UInt8(ascii: "[")) }
+    public mutating func endArray() { close(UInt8(ascii: "]")) }
 
     /// Writes `"name":`; the next value call completes the member.
     public mutating func key(_ name: StaticString) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        let comma = commaNeeded()
+        let count = name.utf8CodeUnitCount
+        let start = name.utf8Start
+        write(reserving: count + 4) { out in
+            let position = Self.comma(comma, out)
+            out[position] = UInt8(ascii: "\"")
+            (out + position + 1).update(from: start, count: count)
+            out[position + count + 1] = UInt8(ascii: "\"")
+            out[position + count + 2] = UInt8(ascii: ":")
+            return position + count + 3
+        }
         clearComma()
     }
 
     /// A key that is only known at run time (escaped like any string).
     public mutating func dynamicKey(_ name: String) {
         string(name)
-        bytes.append(UInt8(ascii: ":"))
+        write(reserving: 1) { out in
+            out[0] = UInt8(ascii: ":")
+            return 1
+        }
         clearComma()
     }
 
     public mutating func string(_ value: String) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
         var value = value
-        value.withUTF8 { appendEscaped($0) }
-        bytes.append(UInt8(ascii: "\""))
+        value.withUTF8 { string(utf8: $0) }
+    }
+
+    /// A string value from UTF-8 bytes (already valid UTF-8), escaped.
+    public mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
+        beginString()
+        appendEscaped(utf8)
+        endString()
+    }
+
+    /// Opens a string value whose text follows in pieces (`stringPart`), closed by `endString()`.
+    /// Lets callers format text (reason details) straight into the message.
+    public mutating func beginString() {
+        let comma = commaNeeded()
+        write(reserving: 2) { out in
+            let position = Self.comma(comma, out)
+            out[position] = UInt8(ascii: "\"")
+            return position + 1
+        }
+    }
+
+    /// Appends escaped text inside a string opened by `beginString()`.
+    public mutating func stringPart(_ text: String) {
+        var text = text
+        text.withUTF8 { appendEscaped($0) }
+    }
+
+    /// Appends escaped text inside a string opened by `beginString()`.
+    public mutating func stringPart(_ text: StaticString) {
+        appendEscaped(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Appends a decimal integer inside a string opened by `beginString()`.
+    public mutating func stringPart(_ value: Int) {
+        write(reserving: Self.maxIntegerDigits) { Self.formatInteger(Int64(value), into: $0) }
+    }
+
+    public mutating func endString() {
+        write(reserving: 1) { out in
+            out[0] = UInt8(ascii: "\"")
+            return 1
+        }
     }
 
     public mutating func int<T: BinaryInteger>(_ value: T) {
-        separate()
-        bytes.append(contentsOf: String(value).utf8)
+        let comma = commaNeeded()
+        if let value = Int64(exactly: value) {
+            integer(comma: comma, value)
+        } else {
+            raw(comma: comma, String(value))
+        }
     }
 
     /// Finite doubles only; written with enough digits to round-trip.
     public mutating func double(_ value: Double) {
-        separate()
+        let comma = commaNeeded()
         if value.isFinite {
             if value == value.rounded(), abs(value) < 1e15 {
-                bytes.append(contentsOf: String(Int64(value)).utf8)
+                integer(comma: comma, Int64(value))
             } else {
-                bytes.append(contentsOf: value.description.utf8)
+                raw(comma: comma, value.description)
             }
         } else {
-            bytes.append(contentsOf: "null".utf8)
+            raw(comma: comma, "null")
         }
     }
 
     public mutating func bool(_ value: Bool) {
-        separate()
-        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        raw(comma: commaNeeded(), value ? "true" : "false")
     }
 
     public mutating func null() {
-        separate()
-        bytes.append(contentsOf: "null".utf8)
+        raw(comma: commaNeeded(), "null")
     }
 
     /// Member helpers: `"name":value`, skipped when the value is nil.
@@ -120,12 +172,17 @@ public struct JSONWriter: Sendable {
         endArray()
     }
 
-    /// A timestamp as an RFC 3339 string, written without an intermediate String.
+    /// A timestamp as an RFC 3339 string, written in place in one step.
     public mutating func timestamp(_ value: Timestamp) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        value.appendRFC3339(to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        let comma = commaNeeded()
+        write(reserving: Timestamp.maxRFC3339Length + 3) { out in
+            var position = Self.comma(comma, out)
+            out[position] = UInt8(ascii: "\"")
+            position += 1
+            position += value.writeRFC3339(into: out + position)
+            out[position] = UInt8(ascii: "\"")
+            return position + 1
+        }
     }
 
     public mutating func field(_ name: StaticString, timestamp value: Timestamp) {
@@ -133,58 +190,173 @@ public struct JSONWriter: Sendable {
         timestamp(value)
     }
 
-    private mutating func push() {
+    // MARK: Buffer
+
+    /// Makes room for `extra` bytes, then lets `body` store at most that many at the write position
+    /// without further checks; `body` returns how many it stored.
+    @inline(__always)
+    private mutating func write(reserving extra: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+        if length &+ extra > storage.count { grow(to: length + extra) }
+        let start = length
+        let written = storage.withUnsafeMutableBufferPointer { body($0.baseAddress.unsafelyUnwrapped + start) }
+        assert(written <= extra, "JSONWriter: wrote more than reserved")
+        length = start &+ written
+    }
+
+    @inline(never)
+    private mutating func grow(to needed: Int) {
+        var capacity = max(storage.count * 2, 64)
+        while capacity < needed { capacity *= 2 }
+        storage.append(contentsOf: repeatElement(0, count: capacity - storage.count))
+    }
+
+    private mutating func raw(comma: Bool, _ text: StaticString) {
+        raw(comma: comma, UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    private mutating func raw(comma: Bool, _ text: String) {
+        var text = text
+        text.withUTF8 { raw(comma: comma, $0) }
+    }
+
+    private mutating func integer(comma: Bool, _ value: Int64) {
+        write(reserving: Self.maxIntegerDigits + 1) { out in
+            let position = Self.comma(comma, out)
+            return position + Self.formatInteger(value, into: out + position)
+        }
+    }
+
+    /// Unescaped bytes (numbers, literals), after a comma when one is due.
+    private mutating func raw(comma: Bool, _ utf8: UnsafeBufferPointer<UInt8>) {
+        write(reserving: utf8.count + 1) { out in
+            let position = Self.comma(comma, out)
+            if let base = utf8.baseAddress { (out + position).update(from: base, count: utf8.count) }
+            return position + utf8.count
+        }
+    }
+
+    private mutating func open(_ bracket: UInt8) {
+        let comma = commaNeeded()
+        write(reserving: 2) { out in
+            let position = Self.comma(comma, out)
+            out[position] = bracket
+            return position + 1
+        }
         depth += 1
         commaBits &= ~(1 << UInt64(min(depth, 63)))
     }
 
-    private mutating func pop() { depth -= 1 }
+    private mutating func close(_ bracket: UInt8) {
+        depth -= 1
+        write(reserving: 1) { out in
+            out[0] = bracket
+            return 1
+        }
+    }
 
     private mutating func clearComma() {
         if depth > 0 { commaBits &= ~(1 << UInt64(min(depth, 63))) }
     }
 
+    /// Whether the next value needs a comma before it; marks the container as non-empty.
     @inline(__always)
-    private mutating func separate() {
-        guard depth > 0 else { return }
+    private mutating func commaNeeded() -> Bool {
+        guard depth > 0 else { return false }
         let bit: UInt64 = 1 << UInt64(min(depth, 63))
-        if commaBits & bit != 0 {
-            bytes.append(UInt8(ascii: ","))
-        } else {
-            commaBits |= bit
+        if commaBits & bit != 0 { return true }
+        commaBits |= bit
+        return false
+    }
+
+    // MARK: Escaping and digits
+
+    /// Copies runs of bytes that need no escaping in one `memcpy` each; only quotes, backslashes and
+    /// control characters are written one by one. Clean text (the usual case) reserves its own length
+    /// once; an escape reserves the worst case (6 bytes per byte) for the rest.
+    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        let count = utf8.count
+        guard let base = utf8.baseAddress, count > 0 else { return }
+        var index = 0
+        while index < count {
+            let runStart = index
+            while index < count, Self.isPlain(base[index]) { index += 1 }
+            let remaining = count - index
+            let runLength = index - runStart
+            write(reserving: runLength + remaining * 6) { out in
+                (out).update(from: base + runStart, count: runLength)
+                var position = runLength
+                // Escapes, up to the next plain byte (the next loop turn copies the following run).
+                while index < count, !Self.isPlain(base[index]) {
+                    let byte = base[index]
+                    out[position] = UInt8(ascii: "\\")
+                    switch byte {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                        out[position + 1] = byte
+                        position += 2
+                    case 0x0A:
+                        out[position + 1] = UInt8(ascii: "n")
+                        position += 2
+                    case 0x0D:
+                        out[position + 1] = UInt8(ascii: "r")
+                        position += 2
+                    case 0x09:
+                        out[position + 1] = UInt8(ascii: "t")
+                        position += 2
+                    default:
+                        out[position + 1] = UInt8(ascii: "u")
+                        out[position + 2] = 48
+                        out[position + 3] = 48
+                        out[position + 4] = Self.hexDigit(byte >> 4)
+                        out[position + 5] = Self.hexDigit(byte & 0xF)
+                        position += 6
+                    }
+                    index += 1
+                }
+                return position
+            }
         }
     }
 
-    /// Copies runs of bytes that need no escaping in one append each; only quotes, backslashes and
-    /// control characters are written one by one.
-    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
-        var runStart = 0
-        var index = 0
-        let count = utf8.count
-        while index < count {
-            let byte = utf8[index]
-            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7F {
-                index += 1
-                continue
-            }
-            if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(byte)
-            case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            default:
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), 48, 48])
-                bytes.append(Self.hexDigit(byte >> 4))
-                bytes.append(Self.hexDigit(byte & 0xF))
-            }
-            index += 1
-            runStart = index
-        }
-        if runStart < count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<count])) }
+    /// Writes the comma when `needed`; returns how many bytes that took.
+    @inline(__always)
+    private static func comma(_ needed: Bool, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+        guard needed else { return 0 }
+        out[0] = UInt8(ascii: ",")
+        return 1
+    }
+
+    @inline(__always)
+    private static func isPlain(_ byte: UInt8) -> Bool {
+        byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7F
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? 48 + nibble : 87 + nibble
+    }
+
+    /// `-9223372036854775808` is 20 bytes.
+    static let maxIntegerDigits = 20
+
+    /// Writes `value` in decimal (as `String(value)` would) and returns the number of bytes.
+    static func formatInteger(_ value: Int64, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var magnitude = value.magnitude
+        var position = 0
+        if value < 0 {
+            out[0] = UInt8(ascii: "-")
+            position = 1
+        }
+        var digits = 1
+        var rest = magnitude
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        var cursor = position + digits
+        repeat {
+            cursor -= 1
+            out[cursor] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        return position + digits
     }
 }
