@@ -1,13 +1,13 @@
 /// Appends JSON to a byte buffer in a fixed field order, so identical input gives identical bytes
 /// (replay determinism) without the allocations and key sorting of a generic encoder.
 ///
-/// The buffer is allocated once per message at a capacity that fits a typical message and is written
+/// The buffer is allocated once per message at a capacity that fits a typical message and written
 /// through a pointer: each operation (a key, a string, a number) checks the capacity once and then
-/// stores its bytes unchecked, instead of one checked `append` per byte. `finish()` hands the buffer
-/// over without a copy.
-public struct JSONWriter: Sendable {
-    /// Every element is addressable (`count` is the capacity); the first `length` are written.
-    private var storage: [UInt8]
+/// stores its bytes unchecked, instead of one checked `append` per byte. Non-copyable, so the buffer
+/// has exactly one owner and needs no copy-on-write checks; `finish()` returns the bytes.
+public struct JSONWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
     private var length = 0
     /// One bit per open container: set once it holds a member, so the next one needs a comma.
     /// A bit stack instead of an array keeps the writer allocation-free (depth ≤ 64).
@@ -15,21 +15,28 @@ public struct JSONWriter: Sendable {
     private var depth = 0
 
     public init(capacity: Int = 512) {
-        storage = [UInt8](repeating: 0, count: max(capacity, 64))
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
     }
 
-    /// The bytes written so far (a copy; `finish()` avoids it).
-    public var bytes: [UInt8] { Array(storage[..<length]) }
+    deinit { base.deallocate() }
 
-    /// The bytes written, handing over the buffer without copying it. The writer is empty afterwards.
-    public mutating func finish() -> [UInt8] {
-        storage.removeLast(storage.count - length)
-        var out: [UInt8] = []
-        swap(&out, &storage)
-        length = 0
-        commaBits = 0
-        depth = 0
-        return out
+    /// The bytes written so far (a copy).
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: length)) }
+
+    /// The bytes written; ends the writer.
+    public consuming func finish() -> [UInt8] { bytes }
+
+    /// Pre-encoded members (`"a":1,"b":[]`, as `members(of:)` cuts them from a finished object) written
+    /// into the open object in one copy.
+    public mutating func members(_ encoded: [UInt8]) {
+        let comma = commaNeeded()
+        encoded.withUnsafeBufferPointer { raw(comma: comma, $0) }
+    }
+
+    /// The members of an encoded object (its bytes without the outer braces), for `members(_:)`.
+    public static func members(of object: [UInt8]) -> [UInt8] {
+        Array(object.dropFirst().dropLast())
     }
 
     public mutating func beginObject() { open(UInt8(ascii: "{")) }
@@ -64,8 +71,11 @@ public struct JSONWriter: Sendable {
     }
 
     public mutating func string(_ value: String) {
-        var value = value
-        value.withUTF8 { string(utf8: $0) }
+        // Contiguous storage is read in place; only other strings (bridged, never on Linux) are copied.
+        if value.utf8.withContiguousStorageIfAvailable({ string(utf8: $0) }) == nil {
+            var value = value
+            value.withUTF8 { string(utf8: $0) }
+        }
     }
 
     /// A string value from UTF-8 bytes (already valid UTF-8), escaped.
@@ -88,8 +98,10 @@ public struct JSONWriter: Sendable {
 
     /// Appends escaped text inside a string opened by `beginString()`.
     public mutating func stringPart(_ text: String) {
-        var text = text
-        text.withUTF8 { appendEscaped($0) }
+        if text.utf8.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {
+            var text = text
+            text.withUTF8 { appendEscaped($0) }
+        }
     }
 
     /// Appends escaped text inside a string opened by `beginString()`.
@@ -196,18 +208,21 @@ public struct JSONWriter: Sendable {
     /// without further checks; `body` returns how many it stored.
     @inline(__always)
     private mutating func write(reserving extra: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
-        if length &+ extra > storage.count { grow(to: length + extra) }
-        let start = length
-        let written = storage.withUnsafeMutableBufferPointer { body($0.baseAddress.unsafelyUnwrapped + start) }
+        if length &+ extra > capacity { grow(to: length + extra) }
+        let written = body(base + length)
         assert(written <= extra, "JSONWriter: wrote more than reserved")
-        length = start &+ written
+        length &+= written
     }
 
     @inline(never)
     private mutating func grow(to needed: Int) {
-        var capacity = max(storage.count * 2, 64)
-        while capacity < needed { capacity *= 2 }
-        storage.append(contentsOf: repeatElement(0, count: capacity - storage.count))
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: length)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
     }
 
     private mutating func raw(comma: Bool, _ text: StaticString) {
@@ -270,24 +285,25 @@ public struct JSONWriter: Sendable {
 
     // MARK: Escaping and digits
 
-    /// Copies runs of bytes that need no escaping in one `memcpy` each; only quotes, backslashes and
-    /// control characters are written one by one. Clean text (the usual case) reserves its own length
-    /// once; an escape reserves the worst case (6 bytes per byte) for the rest.
+    /// Copies runs of bytes that need no escaping in one copy each, finding the end of a run eight
+    /// bytes at a time; only quotes, backslashes and control characters are written one by one. Clean
+    /// text (the usual case) reserves its own length once; an escape reserves the worst case (6 bytes
+    /// per byte) for the rest.
     private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
         let count = utf8.count
-        guard let base = utf8.baseAddress, count > 0 else { return }
+        guard let source = utf8.baseAddress, count > 0 else { return }
         var index = 0
         while index < count {
             let runStart = index
-            while index < count, Self.isPlain(base[index]) { index += 1 }
+            index = Self.plainRunEnd(source, from: index, count: count)
             let remaining = count - index
             let runLength = index - runStart
             write(reserving: runLength + remaining * 6) { out in
-                (out).update(from: base + runStart, count: runLength)
+                out.update(from: source + runStart, count: runLength)
                 var position = runLength
                 // Escapes, up to the next plain byte (the next loop turn copies the following run).
-                while index < count, !Self.isPlain(base[index]) {
-                    let byte = base[index]
+                while index < count, !Self.isPlain(source[index]) {
+                    let byte = source[index]
                     out[position] = UInt8(ascii: "\\")
                     switch byte {
                     case UInt8(ascii: "\""), UInt8(ascii: "\\"):
@@ -316,6 +332,31 @@ public struct JSONWriter: Sendable {
             }
         }
     }
+
+    /// The index of the first byte at or after `start` that needs escaping, or `count`. Tests eight
+    /// bytes per step: a byte is flagged when below 0x20, a quote, a backslash or 0x7F. The lowest
+    /// flagged byte is always a real one (false flags only occur above it), so its position is exact.
+    @inline(__always)
+    private static func plainRunEnd(_ bytes: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int {
+        var index = start
+        while index + 8 <= count {
+            let word = UnsafeRawPointer(bytes + index).loadUnaligned(as: UInt64.self)
+            let special = (word &- lowBits &* 0x20) & ~word & highBits
+                | zeroBytes(word ^ (lowBits &* 0x22)) | zeroBytes(word ^ (lowBits &* 0x5C))
+                | zeroBytes(word ^ (lowBits &* 0x7F))
+            if special != 0 { return index + special.littleEndian.trailingZeroBitCount >> 3 }
+            index += 8
+        }
+        while index < count, isPlain(bytes[index]) { index += 1 }
+        return index
+    }
+
+    private static let lowBits: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// Flags (high bit) the zero bytes of `word`; bytes above a flagged one may be flagged falsely.
+    @inline(__always)
+    private static func zeroBytes(_ word: UInt64) -> UInt64 { (word &- lowBits) & ~word & highBits }
 
     /// Writes the comma when `needed`; returns how many bytes that took.
     @inline(__always)

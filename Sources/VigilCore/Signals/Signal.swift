@@ -74,7 +74,7 @@ public enum ReasonDetail: Sendable, Equatable {
     /// The action's wire name; at most 64 characters of it are shown.
     case unknownSensitiveAction(String)
 
-    func write<Output: DetailTextOutput>(to out: inout Output) {
+    func write<Output: DetailTextOutput & ~Copyable>(to out: inout Output) {
         switch self {
         case .text(let text):
             out.put(text)
@@ -156,11 +156,11 @@ public enum ReasonDetail: Sendable, Equatable {
         }
     }
 
-    private func writeNames<Output: DetailTextOutput>(_ anonymity: AnonymityFlags, to out: inout Output) {
+    private func writeNames<Output: DetailTextOutput & ~Copyable>(_ anonymity: AnonymityFlags, to out: inout Output) {
         writeList(anonymity.names, to: &out)
     }
 
-    private func writeList<Output: DetailTextOutput>(_ items: [String], to out: inout Output) {
+    private func writeList<Output: DetailTextOutput & ~Copyable>(_ items: [String], to out: inout Output) {
         for (index, item) in items.enumerated() {
             if index > 0 { out.put(",") }
             out.put(item)
@@ -170,7 +170,7 @@ public enum ReasonDetail: Sendable, Equatable {
 
 /// Where detail text goes: a String (`Reason.detail`, alert messages) or the inside of a JSON string
 /// value being written (`JSONWriter`, which escapes each piece).
-protocol DetailTextOutput {
+protocol DetailTextOutput: ~Copyable {
     mutating func put(_ text: StaticString)
     mutating func put(_ text: String)
     mutating func put(_ value: Int)
@@ -189,7 +189,7 @@ extension JSONWriter: DetailTextOutput {
 }
 
 /// `City, CC`, whichever of the two is known, or `unknown location`.
-func writePlace<Output: DetailTextOutput>(_ location: GeoLocation?, to out: inout Output) {
+func writePlace<Output: DetailTextOutput & ~Copyable>(_ location: GeoLocation?, to out: inout Output) {
     switch (location?.city, location?.countryCode) {
     case let (city?, country?):
         out.put(city)
@@ -202,7 +202,7 @@ func writePlace<Output: DetailTextOutput>(_ location: GeoLocation?, to out: inou
 }
 
 /// Compact human durations for details: `45s`, `30m`, `5h`, `2d`.
-func writeDuration<Output: DetailTextOutput>(_ seconds: Double, to out: inout Output) {
+func writeDuration<Output: DetailTextOutput & ~Copyable>(_ seconds: Double, to out: inout Output) {
     let s = Int(seconds.rounded())
     if s < 120 {
         out.put(s)
@@ -220,7 +220,7 @@ func writeDuration<Output: DetailTextOutput>(_ seconds: Double, to out: inout Ou
 }
 
 /// Whole days: `30 days`.
-func writeDays<Output: DetailTextOutput>(_ span: Duration, to out: inout Output) {
+func writeDays<Output: DetailTextOutput & ~Copyable>(_ span: Duration, to out: inout Output) {
     out.put(Int(span.microseconds / 86_400_000_000))
     out.put(" days")
 }

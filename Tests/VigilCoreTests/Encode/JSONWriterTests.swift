@@ -87,7 +87,8 @@ import Testing
         writer.endObject()
         let copy = writer.bytes
         #expect(String(decoding: copy, as: UTF8.self) == #"{"k\"1":1,"k2":"v"}"#)
-        #expect(writer.finish() == copy)
+        let finished = writer.finish()
+        #expect(finished == copy)
     }
 
     @Test func timestampsMatchRFC3339Text() {
@@ -130,5 +131,54 @@ import Testing
         #expect(Timestamp(microseconds: -1_000).rfc3339 == "1969-12-31T23:59:59.999Z")
         #expect(Timestamp(microseconds: -1_001).rfc3339 == "1969-12-31T23:59:59.998Z")
         #expect(Timestamp(microseconds: 86_399_999_999).rfc3339 == "1970-01-01T23:59:59.999Z")
+    }
+}
+
+@Suite struct JSONWriterMembersTests {
+    @Test func preEncodedMembersJoinTheOpenObject() {
+        var inner = JSONWriter()
+        inner.beginObject()
+        inner.field("x", 1)
+        inner.field("y", "z")
+        inner.endObject()
+        let members = JSONWriter.members(of: inner.finish())
+        #expect(String(decoding: members, as: UTF8.self) == #""x":1,"y":"z""#)
+
+        var first = JSONWriter()
+        first.beginObject()
+        first.members(members)
+        first.field("after", true)
+        first.endObject()
+        let leading = String(decoding: first.finish(), as: UTF8.self)
+        #expect(leading == #"{"x":1,"y":"z","after":true}"#)
+
+        var middle = JSONWriter()
+        middle.beginObject()
+        middle.field("before", 0)
+        middle.members(members)
+        middle.endObject()
+        let trailing = String(decoding: middle.finish(), as: UTF8.self)
+        #expect(trailing == #"{"before":0,"x":1,"y":"z"}"#)
+    }
+
+    /// Long clean runs, escapes at every position of an eight-byte word, and multi-byte text.
+    @Test func escapingAtEveryWordOffset() {
+        for offset in 0..<17 {
+            for special in ["\"", "\\", "\n", "\u{7F}", "\u{00}"] {
+                let raw = String(repeating: "a", count: offset) + special + "é" + String(repeating: "b", count: 9)
+                var writer = JSONWriter(capacity: 8)
+                writer.string(raw)
+                let escaped = String(decoding: writer.finish(), as: UTF8.self)
+                let expectedSpecial = switch special {
+                case "\"": #"\""#
+                case "\\": #"\\"#
+                case "\n": #"\n"#
+                case "\u{7F}": #"\u007f"#
+                default: #"\u0000"#
+                }
+                let prefix = String(repeating: "a", count: offset)
+                #expect(escaped == "\"" + prefix + expectedSpecial + "é" + String(repeating: "b", count: 9) + "\"")
+            }
+        }
     }
 }

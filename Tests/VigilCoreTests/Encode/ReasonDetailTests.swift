@@ -51,7 +51,9 @@ import Testing
             pieces.endString()
             var whole = JSONWriter()
             whole.string(text)
-            #expect(String(decoding: pieces.finish(), as: UTF8.self) == String(decoding: whole.finish(), as: UTF8.self))
+            let piecewise = String(decoding: pieces.finish(), as: UTF8.self)
+            let direct = String(decoding: whole.finish(), as: UTF8.self)
+            #expect(piecewise == direct)
         }
     }
 
