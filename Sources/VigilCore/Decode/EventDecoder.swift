@@ -22,20 +22,25 @@ public struct EventDecoder: Sendable {
     }
 
     public func decode(_ bytes: UnsafeRawBufferPointer) -> Result<AuthEvent, DecodeFailure> {
+        Result { () throws(DecodeFailure) in try decodeEvent(bytes) }
+    }
+
+    /// `decode` as a throwing call: the pipeline's form, which hands the event over without the
+    /// `Result` around it (destroying a `Result` of this size goes through its type's metadata).
+    public func decodeEvent(_ bytes: UnsafeRawBufferPointer) throws(DecodeFailure) -> AuthEvent {
         guard bytes.count <= limits.maxEventBytes else {
-            return .failure(DecodeFailure(
-                .tooLarge, detail: "message is \(bytes.count) bytes, the limit is \(limits.maxEventBytes)"))
+            throw DecodeFailure(.tooLarge, detail: "message is \(bytes.count) bytes, the limit is \(limits.maxEventBytes)")
         }
         if let offset = UTF8Validation.firstInvalidOffset(bytes) {
-            return .failure(DecodeFailure(.invalidUTF8, detail: "invalid UTF-8 at byte offset \(offset)"))
+            throw DecodeFailure(.invalidUTF8, detail: "invalid UTF-8 at byte offset \(offset)")
         }
         var parser = EventParser(scanner: JSONScanner(bytes: bytes, maxDepth: limits.maxNestingDepth))
         do {
-            return .success(try parser.parseDocument())
+            return try parser.parseDocument()
         } catch {
             var failure = error
             if failure.eventID == nil { failure.eventID = parser.eventID }
-            return .failure(failure)
+            throw failure
         }
     }
 

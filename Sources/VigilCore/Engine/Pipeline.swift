@@ -38,28 +38,31 @@ public struct Pipeline: Sendable {
         stats.eventsRead += 1
         // The decoded event is moved, never copied: a copy retains and releases each of its strings.
         let event: AuthEvent
-        switch decoder.decode(bytes) {
-        case .success(let decoded):
-            if let receivedAt, decoded.time > receivedAt + input.maxFutureSkew {
-                deadLetter(
-                    DecodeFailure(
-                        .futureTime, field: "time",
-                        detail: "event time \(decoded.time.rfc3339) is more than \(input.maxFutureSkew.configString) "
-                            + "after its receive time \(receivedAt.rfc3339)", eventID: decoded.eventID),
-                    bytes, originalLength: originalLength, origin: origin, into: &output)
-                return
-            }
-            event = decoded
-        case .failure(let failure):
-            deadLetter(failure, bytes, originalLength: originalLength, origin: origin, into: &output)
+        do {
+            event = try decoder.decodeEvent(bytes)
+        } catch {
+            deadLetter(error, bytes, originalLength: originalLength, origin: origin, into: &output)
+            return
+        }
+        if let receivedAt, event.time > receivedAt + input.maxFutureSkew {
+            deadLetter(
+                DecodeFailure(
+                    .futureTime, field: "time",
+                    detail: "event time \(event.time.rfc3339) is more than \(input.maxFutureSkew.configString) "
+                        + "after its receive time \(receivedAt.rfc3339)", eventID: event.eventID),
+                bytes, originalLength: originalLength, origin: origin, into: &output)
             return
         }
         stats.eventsByType[event.type.index] += 1
-        var intel: IPIntelligence?
-        if let ip = event.ip { intel = enricher?.enricher.enrich(ip) ?? .unknown }
-        var verdict = engine.process(event, intel: intel)
+        let intel: IPIntelligence?
+        if let ip = event.ip {
+            intel = enricher?.enrich(ip) ?? .unknown
+        } else {
+            intel = nil
+        }
+        let verdict = engine.process(event, intel: intel)
         if verdict.late { stats.lateEvents += 1 }
-        if let decision = verdict.decision.take() {
+        if let decision = verdict.decision {
             stats.decisions[decision.action.index] += 1
             output.append(OutputMessage(
                 stream: .decisions, key: event.user.id, payload: decisionEncoder.encode(decision),
@@ -99,6 +102,8 @@ private final class EnricherReference: Sendable {
     let enricher: Enricher
 
     init(_ enricher: Enricher) { self.enricher = enricher }
+
+    func enrich(_ address: IPAddress) -> IPIntelligence { enricher.enrich(address) }
 }
 
 /// Counts for summaries and metrics. Arrays indexed by enum position keep the hot path free of hashing.
