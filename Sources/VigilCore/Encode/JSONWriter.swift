@@ -49,14 +49,15 @@ public struct JSONWriter: ~Copyable {
         let comma = commaNeeded()
         let count = name.utf8CodeUnitCount
         let start = name.utf8Start
-        write(reserving: count + 4) { out in
-            let position = Self.comma(comma, out)
-            out[position] = UInt8(ascii: "\"")
-            (out + position + 1).update(from: start, count: count)
-            out[position + count + 1] = UInt8(ascii: "\"")
-            out[position + count + 2] = UInt8(ascii: ":")
-            return position + count + 3
-        }
+        // Written in line (no closure): keys are the writer's most frequent operation.
+        if length &+ count &+ 4 > capacity { grow(to: length + count + 4) }
+        let out = base + length
+        let position = Self.comma(comma, out)
+        out[position] = UInt8(ascii: "\"")
+        Self.copy(start, to: out + position + 1, count: count)
+        out[position + count + 1] = UInt8(ascii: "\"")
+        out[position + count + 2] = UInt8(ascii: ":")
+        length &+= position + count + 3
         clearComma()
     }
 
@@ -245,7 +246,7 @@ public struct JSONWriter: ~Copyable {
     private mutating func raw(comma: Bool, _ utf8: UnsafeBufferPointer<UInt8>) {
         write(reserving: utf8.count + 1) { out in
             let position = Self.comma(comma, out)
-            if let base = utf8.baseAddress { (out + position).update(from: base, count: utf8.count) }
+            if let base = utf8.baseAddress { Self.copy(base, to: out + position, count: utf8.count) }
             return position + utf8.count
         }
     }
@@ -299,7 +300,7 @@ public struct JSONWriter: ~Copyable {
             let remaining = count - index
             let runLength = index - runStart
             write(reserving: runLength + remaining * 6) { out in
-                out.update(from: source + runStart, count: runLength)
+                Self.copy(source + runStart, to: out, count: runLength)
                 var position = runLength
                 // Escapes, up to the next plain byte (the next loop turn copies the following run).
                 while index < count, !Self.isPlain(source[index]) {
@@ -357,6 +358,26 @@ public struct JSONWriter: ~Copyable {
     /// Flags (high bit) the zero bytes of `word`; bytes above a flagged one may be flagged falsely.
     @inline(__always)
     private static func zeroBytes(_ word: UInt64) -> UInt64 { (word &- lowBits) & ~word & highBits }
+
+    /// Copies short runs (keys, ids, names: mostly 4–16 bytes) with at most two overlapping word
+    /// stores instead of a call to `memcpy`; longer ones with `memcpy`.
+    @inline(__always)
+    static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count: Int) {
+        let from = UnsafeRawPointer(source)
+        let to = UnsafeMutableRawPointer(target)
+        switch count {
+        case 8...16:
+            to.storeBytes(of: from.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (to + count - 8).storeBytes(of: (from + count - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
+        case 4..<8:
+            to.storeBytes(of: from.loadUnaligned(as: UInt32.self), as: UInt32.self)
+            (to + count - 4).storeBytes(of: (from + count - 4).loadUnaligned(as: UInt32.self), as: UInt32.self)
+        case 0..<4:
+            for offset in 0..<count { target[offset] = source[offset] }
+        default:
+            target.update(from: source, count: count)
+        }
+    }
 
     /// Writes the comma when `needed`; returns how many bytes that took.
     @inline(__always)

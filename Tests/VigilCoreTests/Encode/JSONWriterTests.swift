@@ -161,6 +161,38 @@ import Testing
         #expect(trailing == #"{"before":0,"x":1,"y":"z"}"#)
     }
 
+    @Test func shortAndLongCopiesAreExact() {
+        let source: [UInt8] = (0..<64).map { UInt8($0 + 1) }
+        for count in 0...40 {
+            var target = [UInt8](repeating: 0, count: 48)
+            source.withUnsafeBufferPointer { from in
+                target.withUnsafeMutableBufferPointer { to in
+                    JSONWriter.copy(from.baseAddress!, to: to.baseAddress! + 3, count: count)
+                }
+            }
+            #expect(Array(target[3..<3 + count]) == Array(source[0..<count]), "count \(count)")
+            #expect(target[0..<3].allSatisfy { $0 == 0 } && target[(3 + count)...].allSatisfy { $0 == 0 }, "count \(count)")
+        }
+    }
+
+    @Test func keysOfEveryLength() {
+        var writer = JSONWriter(capacity: 8)
+        writer.beginObject()
+        writer.key("a")
+        writer.int(1)
+        writer.key("abcd")
+        writer.int(2)
+        writer.key("abcdefgh")
+        writer.int(3)
+        writer.key("abcdefghijklmnop")
+        writer.int(4)
+        writer.key("abcdefghijklmnopq")
+        writer.int(5)
+        writer.endObject()
+        let json = String(decoding: writer.finish(), as: UTF8.self)
+        #expect(json == #"{"a":1,"abcd":2,"abcdefgh":3,"abcdefghijklmnop":4,"abcdefghijklmnopq":5}"#)
+    }
+
     /// Long clean runs, escapes at every position of an eight-byte word, and multi-byte text.
     @Test func escapingAtEveryWordOffset() {
         for offset in 0..<17 {
