@@ -30,6 +30,7 @@ public struct JSONWriter: ~Copyable {
     /// Pre-encoded members (`"a":1,"b":[]`, as `members(of:)` cuts them from a finished object) written
     /// into the open object in one copy.
     public mutating func members(_ encoded: [UInt8]) {
+        guard !encoded.isEmpty else { return }
         let comma = commaNeeded()
         encoded.withUnsafeBufferPointer { raw(comma: comma, $0) }
     }

@@ -159,6 +159,14 @@ import Testing
         middle.endObject()
         let trailing = String(decoding: middle.finish(), as: UTF8.self)
         #expect(trailing == #"{"before":0,"x":1,"y":"z"}"#)
+
+        var empty = JSONWriter()
+        empty.beginObject()
+        empty.members([])
+        empty.field("only", 1)
+        empty.endObject()
+        let alone = String(decoding: empty.finish(), as: UTF8.self)
+        #expect(alone == #"{"only":1}"#)
     }
 
     @Test func shortAndLongCopiesAreExact() {
