@@ -22,20 +22,25 @@ public struct EventDecoder: Sendable {
     }
 
     public func decode(_ bytes: UnsafeRawBufferPointer) -> Result<AuthEvent, DecodeFailure> {
+        Result { () throws(DecodeFailure) in try decodeEvent(bytes) }
+    }
+
+    /// `decode` as a throwing call: the pipeline's form, which hands the event over without the
+    /// `Result` around it (destroying a `Result` of this size goes through its type's metadata).
+    public func decodeEvent(_ bytes: UnsafeRawBufferPointer) throws(DecodeFailure) -> AuthEvent {
         guard bytes.count <= limits.maxEventBytes else {
-            return .failure(DecodeFailure(
-                .tooLarge, detail: "message is \(bytes.count) bytes, the limit is \(limits.maxEventBytes)"))
+            throw DecodeFailure(.tooLarge, detail: "message is \(bytes.count) bytes, the limit is \(limits.maxEventBytes)")
         }
         if let offset = UTF8Validation.firstInvalidOffset(bytes) {
-            return .failure(DecodeFailure(.invalidUTF8, detail: "invalid UTF-8 at byte offset \(offset)"))
+            throw DecodeFailure(.invalidUTF8, detail: "invalid UTF-8 at byte offset \(offset)")
         }
         var parser = EventParser(scanner: JSONScanner(bytes: bytes, maxDepth: limits.maxNestingDepth))
         do {
-            return .success(try parser.parseDocument())
+            return try parser.parseDocument()
         } catch {
             var failure = error
             if failure.eventID == nil { failure.eventID = parser.eventID }
-            return .failure(failure)
+            throw failure
         }
     }
 
@@ -66,7 +71,7 @@ private struct EventDraft {
     var hasMFA = false
     var factor: MFAFactor?
     var mfaResult: MFAResult?
-    var challengeID: String?
+    var challengeID: InputText?
 }
 
 /// The contract layer: walks the top-level object with a `JSONScanner`, reads known fields with their
@@ -134,7 +139,7 @@ private struct EventParser {
             case .device:
                 if try objectStart(path) { event.device = try parseDevice() }
             case .outcome: event.outcome = try enumeration(path, WireTables.outcome)
-            case .failureReason: event.failureReason = try string(path, FieldLimits.freeText)
+            case .failureReason: event.failureReason = try span(path, FieldLimits.freeText)
             case .mfa:
                 if try objectStart(path) {
                     draft.hasMFA = true
@@ -143,8 +148,8 @@ private struct EventParser {
             case .action: event.action = try string(path, FieldLimits.action).map(SensitiveAction.init(wireName:))
             case .credential:
                 if try objectStart(path) { event.credentialCompromised = try parseCredential() ?? false }
-            case .sessionID: event.sessionID = try string(path, FieldLimits.identifier)
-            case .correlationID: event.correlationID = try string(path, FieldLimits.identifier)
+            case .sessionID: event.sessionID = try span(path, FieldLimits.identifier)
+            case .correlationID: event.correlationID = try span(path, FieldLimits.identifier)
             }
             more = try scanner.endMember()
         }
@@ -196,7 +201,7 @@ private struct EventParser {
                 switch field.bit {
                 case 0: device.id = try string(field.path, FieldLimits.identifier)
                 case 1: device.managed = try bool(field.path)
-                default: device.userAgent = try string(field.path, FieldLimits.freeText)
+                default: device.userAgent = try span(field.path, FieldLimits.freeText)
                 }
             } else {
                 try scanner.skipValue(depth: 2)
@@ -224,7 +229,7 @@ private struct EventParser {
                 switch field.bit {
                 case 0: draft.factor = try enumeration(field.path, WireTables.mfaFactor)
                 case 1: draft.mfaResult = try enumeration(field.path, WireTables.mfaResult)
-                default: draft.challengeID = try string(field.path, FieldLimits.identifier)
+                default: draft.challengeID = try span(field.path, FieldLimits.identifier)
                 }
             } else {
                 try scanner.skipValue(depth: 2)
@@ -280,12 +285,24 @@ private struct EventParser {
     }
 
     private mutating func string(_ path: StaticString, _ lengths: ClosedRange<Int>) throws(DecodeFailure) -> String? {
+        guard let token = try boundedToken(path, lengths) else { return nil }
+        return scanner.string(token)
+    }
+
+    /// A string the engine never reads: validated like `string`, kept as its place in the message.
+    private mutating func span(_ path: StaticString, _ lengths: ClosedRange<Int>) throws(DecodeFailure) -> InputText? {
+        try boundedToken(path, lengths).map { .span(start: $0.start, count: $0.end - $0.start, escaped: $0.hasEscapes) }
+    }
+
+    private mutating func boundedToken(
+        _ path: StaticString, _ lengths: ClosedRange<Int>
+    ) throws(DecodeFailure) -> JSONStringToken? {
         guard let token = try stringToken(path) else { return nil }
         guard lengths.contains(token.length) else {
             report(.invalidValue, path, "\(path) must be \(lengths.lowerBound)–\(lengths.upperBound) characters, got \(token.length)")
             return nil
         }
-        return scanner.string(token)
+        return token
     }
 
     private mutating func enumeration<Value>(

@@ -122,7 +122,7 @@ public struct AlertEncoder: Sendable {
         json.field("window_start", alert.windowStart.milliseconds)
         json.endObject()
         json.endObject()
-        return json.bytes
+        return json.finish()
     }
 
     private func writeProduct(_ json: inout JSONWriter) {

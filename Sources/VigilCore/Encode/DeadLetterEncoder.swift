@@ -38,10 +38,15 @@ public enum DeadLetterEncoder {
         writer.field("size", size)
         writer.field("truncated", keptCount < size)
         writer.field("payload_encoding", isText ? "utf8" : "base64")
-        writer.field("payload", isText ? String(decoding: kept, as: UTF8.self) : Base64.encode(kept))
+        writer.key("payload")
+        if isText {
+            writer.string(utf8: kept.assumingMemoryBound(to: UInt8.self))
+        } else {
+            writer.string(Base64.encode(kept))
+        }
         writer.field("event_id", failure.eventID)
         writer.endObject()
-        return writer.bytes
+        return writer.finish()
     }
 
     public static func encode(

@@ -1,11 +1,43 @@
 /// Encodes decisions as `schemas/decision.schema.json`: one JSON object, fields in a fixed order.
 public struct DecisionEncoder: Sendable {
-    public var policy: StepUpPolicy
+    public var policy: StepUpPolicy {
+        didSet { protocolMembers = Self.protocolMembers(policy) }
+    }
 
-    public init(policy: PolicySettings) { self.policy = StepUpPolicy(settings: policy) }
+    /// Per action (by `DecisionAction.allCases` position): the `oidc` and `saml` members, which depend
+    /// only on the action and the policy, encoded once.
+    private var protocolMembers: [[UInt8]]
+
+    public init(policy: PolicySettings) {
+        self.policy = StepUpPolicy(settings: policy)
+        protocolMembers = Self.protocolMembers(self.policy)
+    }
+
+    private static func protocolMembers(_ policy: StepUpPolicy) -> [[UInt8]] {
+        DecisionAction.allCases.map { action in
+            let stepUp = action == .stepUpSoft || action == .stepUpHard
+            var json = JSONWriter(capacity: 256)
+            json.beginObject()
+            json.key("oidc")
+            json.beginObject()
+            json.field("acr_values", policy.acrValues(for: action))
+            json.key("prompt")
+            if stepUp { json.string("login") } else { json.null() }
+            json.key("max_age")
+            if stepUp { json.int(0) } else { json.null() }
+            json.endObject()
+            json.key("saml")
+            json.beginObject()
+            json.field("authn_context_class_ref", policy.samlClassRef(for: action))
+            json.field("force_authn", stepUp)
+            json.endObject()
+            json.endObject()
+            return JSONWriter.members(of: json.finish())
+        }
+    }
 
     public func encode(_ decision: Decision) -> [UInt8] {
-        var json = JSONWriter(capacity: 768)
+        var json = JSONWriter(capacity: 1024)
         json.beginObject()
         json.field("schema", "vigil.decision/1")
         json.field("decision_id", decision.decisionID)
@@ -22,20 +54,7 @@ public struct DecisionEncoder: Sendable {
         for factor in decision.factors { json.string(factor.rawValue) }
         json.endArray()
 
-        let stepUp = decision.action == .stepUpSoft || decision.action == .stepUpHard
-        json.key("oidc")
-        json.beginObject()
-        json.field("acr_values", policy.acrValues(for: decision.action))
-        json.key("prompt")
-        if stepUp { json.string("login") } else { json.null() }
-        json.key("max_age")
-        if stepUp { json.int(0) } else { json.null() }
-        json.endObject()
-        json.key("saml")
-        json.beginObject()
-        json.field("authn_context_class_ref", policy.samlClassRef(for: decision.action))
-        json.field("force_authn", stepUp)
-        json.endObject()
+        json.members(protocolMembers[decision.action.index])
 
         json.key("risk")
         json.beginObject()
@@ -47,7 +66,10 @@ public struct DecisionEncoder: Sendable {
             json.beginObject()
             json.field("signal", reason.signal.rawValue)
             json.field("points", reason.points)
-            json.field("detail", reason.detail)
+            json.key("detail")
+            json.beginString()
+            reason.details.write(to: &json)
+            json.endString()
             json.endObject()
         }
         json.endArray()
@@ -56,6 +78,6 @@ public struct DecisionEncoder: Sendable {
         json.field("policy_version", decision.policyVersion)
         json.field("expires_at", timestamp: decision.expiresAt)
         json.endObject()
-        return json.bytes
+        return json.finish()
     }
 }

@@ -3,7 +3,9 @@
 public struct Pipeline: Sendable {
     public private(set) var engine: RiskEngine
     private var decoder: EventDecoder
-    private let enricher: Enricher?
+    /// Behind a reference: reading an optional struct of existential and arrays per event copied it
+    /// (retaining every field); a reference costs one retain.
+    private let enricher: EnricherReference?
     private var decisionEncoder: DecisionEncoder
     private let alertEncoder = AlertEncoder()
     private var input: InputSettings
@@ -12,7 +14,7 @@ public struct Pipeline: Sendable {
     public init(config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey) {
         engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey)
         decoder = EventDecoder(limits: config.input)
-        self.enricher = enricher
+        self.enricher = enricher.map(EnricherReference.init)
         decisionEncoder = DecisionEncoder(policy: config.policy)
         input = config.input
     }
@@ -34,28 +36,30 @@ public struct Pipeline: Sendable {
         receivedAt: Timestamp? = nil, into output: inout [OutputMessage]
     ) {
         stats.eventsRead += 1
-        var result = decoder.decode(bytes)
-        if case .success(let decoded) = result, let receivedAt, decoded.time > receivedAt + input.maxFutureSkew {
-            result = .failure(DecodeFailure(
-                .futureTime, field: "time",
-                detail: "event time \(decoded.time.rfc3339) is more than \(input.maxFutureSkew.configString) after "
-                    + "its receive time \(receivedAt.rfc3339)", eventID: decoded.eventID))
-        }
+        // The decoded event is moved, never copied: a copy retains and releases each of its strings.
         let event: AuthEvent
-        switch result {
-        case .success(let decoded):
-            event = decoded
-        case .failure(let failure):
-            let payload = DeadLetterEncoder.encode(
-                payload: bytes, originalSize: originalLength, failure: failure, origin: origin,
-                maxPayloadBytes: input.maxEventBytes)
-            let reason = failure.reasonCode
-            stats.deadLetters[reason, default: 0] += 1
-            output.append(OutputMessage(stream: .deadLetters, key: nil, payload: payload, label: reason))
+        do {
+            event = try decoder.decodeEvent(bytes)
+        } catch {
+            deadLetter(error, bytes, originalLength: originalLength, origin: origin, into: &output)
+            return
+        }
+        if let receivedAt, event.time > receivedAt + input.maxFutureSkew {
+            deadLetter(
+                DecodeFailure(
+                    .futureTime, field: "time",
+                    detail: "event time \(event.time.rfc3339) is more than \(input.maxFutureSkew.configString) "
+                        + "after its receive time \(receivedAt.rfc3339)", eventID: event.eventID),
+                bytes, originalLength: originalLength, origin: origin, into: &output)
             return
         }
         stats.eventsByType[event.type.index] += 1
-        let intel = event.ip.map { enricher?.enrich($0) ?? .unknown }
+        let intel: IPIntelligence?
+        if let ip = event.ip {
+            intel = enricher?.enrich(ip) ?? .unknown
+        } else {
+            intel = nil
+        }
         let verdict = engine.process(event, intel: intel)
         if verdict.late { stats.lateEvents += 1 }
         if let decision = verdict.decision {
@@ -72,6 +76,18 @@ public struct Pipeline: Sendable {
         }
     }
 
+    private mutating func deadLetter(
+        _ failure: DecodeFailure, _ bytes: UnsafeRawBufferPointer, originalLength: Int?, origin: MessageOrigin,
+        into output: inout [OutputMessage]
+    ) {
+        let payload = DeadLetterEncoder.encode(
+            payload: bytes, originalSize: originalLength, failure: failure, origin: origin,
+            maxPayloadBytes: input.maxEventBytes)
+        let reason = failure.reasonCode
+        stats.deadLetters[reason, default: 0] += 1
+        output.append(OutputMessage(stream: .deadLetters, key: nil, payload: payload, label: reason))
+    }
+
     public mutating func process(
         _ bytes: [UInt8], originalLength: Int? = nil, origin: MessageOrigin, receivedAt: Timestamp? = nil,
         into output: inout [OutputMessage]
@@ -80,6 +96,14 @@ public struct Pipeline: Sendable {
             process($0, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output)
         }
     }
+}
+
+private final class EnricherReference: Sendable {
+    let enricher: Enricher
+
+    init(_ enricher: Enricher) { self.enricher = enricher }
+
+    func enrich(_ address: IPAddress) -> IPIntelligence { enricher.enrich(address) }
 }
 
 /// Counts for summaries and metrics. Arrays indexed by enum position keep the hot path free of hashing.

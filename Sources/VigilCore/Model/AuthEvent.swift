@@ -12,21 +12,21 @@ public struct AuthEvent: Sendable, Equatable {
     public var device: Device?
     /// `login` (required) and `password_reset_complete` (defaults to success).
     public var outcome: Outcome?
-    public var failureReason: String?
+    public var failureReason: InputText?
     /// `mfa_challenge` and `mfa_result`.
     public var mfa: MFA?
     /// `sensitive_action` only.
     public var action: SensitiveAction?
     /// Set by an upstream breach feed.
     public var credentialCompromised: Bool
-    public var sessionID: String?
-    public var correlationID: String?
+    public var sessionID: InputText?
+    public var correlationID: InputText?
 
     public init(
         eventID: String, type: EventType, time: Timestamp, tenant: String? = nil, user: User,
-        ip: IPAddress? = nil, device: Device? = nil, outcome: Outcome? = nil, failureReason: String? = nil,
+        ip: IPAddress? = nil, device: Device? = nil, outcome: Outcome? = nil, failureReason: InputText? = nil,
         mfa: MFA? = nil, action: SensitiveAction? = nil, credentialCompromised: Bool = false,
-        sessionID: String? = nil, correlationID: String? = nil
+        sessionID: InputText? = nil, correlationID: InputText? = nil
     ) {
         self.eventID = eventID
         self.type = type
@@ -78,9 +78,9 @@ public enum UserRole: String, Sendable, CaseIterable {
 public struct Device: Sendable, Equatable {
     public var id: String?
     public var managed: Bool?
-    public var userAgent: String?
+    public var userAgent: InputText?
 
-    public init(id: String? = nil, managed: Bool? = nil, userAgent: String? = nil) {
+    public init(id: String? = nil, managed: Bool? = nil, userAgent: InputText? = nil) {
         self.id = id
         self.managed = managed
         self.userAgent = userAgent
@@ -113,9 +113,9 @@ public struct MFA: Sendable, Equatable {
     public var factor: MFAFactor
     /// Required on `mfa_result`, absent on `mfa_challenge`.
     public var result: MFAResult?
-    public var challengeID: String?
+    public var challengeID: InputText?
 
-    public init(factor: MFAFactor, result: MFAResult? = nil, challengeID: String? = nil) {
+    public init(factor: MFAFactor, result: MFAResult? = nil, challengeID: InputText? = nil) {
         self.factor = factor
         self.result = result
         self.challengeID = challengeID
@@ -149,5 +149,36 @@ public enum SensitiveAction: Sendable, Equatable {
         case .recoveryCodeUse: "recovery_code_use"
         case .other(let name): name
         }
+    }
+}
+
+/// Free text from the input that the engine never reads: user agent, failure reason, session,
+/// correlation and challenge ids. The decoder keeps where the text sits in the message instead of
+/// copying it into a String (one allocation and one UTF-8 validation per field saved on the hot path);
+/// `string(in:)` materialises it from the same message bytes when something needs it.
+///
+/// Equality compares the representation: two spans are equal when they point at the same bytes.
+public enum InputText: Sendable, Hashable, ExpressibleByStringLiteral {
+    /// Text given as a String (events built in code, tests).
+    case text(String)
+    /// The bytes between the quotes at `start..<start + count` of the decoded message, already
+    /// validated, still JSON-escaped when `escaped`.
+    case span(start: Int, count: Int, escaped: Bool)
+
+    public init(_ text: String) { self = .text(text) }
+    public init(stringLiteral value: String) { self = .text(value) }
+
+    /// The text, unescaped; `message` must be the bytes the event was decoded from (ignored for `.text`).
+    public func string(in message: UnsafeRawBufferPointer) -> String {
+        switch self {
+        case .text(let text): return text
+        case let .span(start, count, escaped):
+            let token = JSONStringToken(start: start, end: start + count, hasEscapes: escaped, length: 0)
+            return JSONScanner(bytes: message, maxDepth: 0).string(token)
+        }
+    }
+
+    public func string(in message: [UInt8]) -> String {
+        message.withUnsafeBytes { string(in: $0) }
     }
 }

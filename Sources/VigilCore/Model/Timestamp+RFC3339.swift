@@ -79,14 +79,24 @@ extension Timestamp {
     /// UTC with exactly three fraction digits (`2024-05-01T12:00:00.250Z`): one fixed width for every
     /// output so logs and messages sort and diff cleanly. Sub-millisecond digits are truncated.
     public var rfc3339: String {
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
-        appendRFC3339(to: &out)
-        return String(decoding: out, as: UTF8.self)
+        String(unsafeUninitializedCapacity: Self.maxRFC3339Length) { writeRFC3339(into: $0.baseAddress!) }
     }
 
     /// Writes `rfc3339` straight into an output buffer (the encoders' hot path: no String).
     public func appendRFC3339(to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.maxRFC3339Length) { buffer in
+            let count = writeRFC3339(into: buffer.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// The longest `rfc3339` text: a 24-byte four-digit-year form, or a signed year of up to six
+    /// digits (the Int64 microsecond range) outside 0–9999.
+    public static let maxRFC3339Length = 28
+
+    /// Writes `rfc3339` into `out`, which has room for `maxRFC3339Length` bytes, with one store per
+    /// byte and no capacity checks; returns the number of bytes written.
+    public func writeRFC3339(into out: UnsafeMutablePointer<UInt8>) -> Int {
         let totalMilliseconds = milliseconds
         var seconds = totalMilliseconds / 1000
         var millisecond = totalMilliseconds % 1000
@@ -102,35 +112,35 @@ extension Timestamp {
         }
         let (year, month, day) = Self.civilFromDays(days)
 
-        func append(_ value: Int64, width: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<width { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-                rest %= divisor
-                divisor /= 10
-            }
+        @inline(__always)
+        func two(_ value: Int64, at offset: Int) {
+            out[offset] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / 10)
+            out[offset + 1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10)
         }
+        var position: Int
         if (0...9999).contains(year) {
-            append(year, width: 4)
+            two(year / 100, at: 0)
+            two(year % 100, at: 2)
+            position = 4
         } else {
             // Outside RFC 3339's range; still readable, never produced from a decoded event.
-            out.append(contentsOf: String(year).utf8)
+            position = JSONWriter.formatInteger(year, into: out)
         }
-        out.append(UInt8(ascii: "-"))
-        append(month, width: 2)
-        out.append(UInt8(ascii: "-"))
-        append(day, width: 2)
-        out.append(UInt8(ascii: "T"))
-        append(secondOfDay / 3600, width: 2)
-        out.append(UInt8(ascii: ":"))
-        append(secondOfDay / 60 % 60, width: 2)
-        out.append(UInt8(ascii: ":"))
-        append(secondOfDay % 60, width: 2)
-        out.append(UInt8(ascii: "."))
-        append(millisecond, width: 3)
-        out.append(UInt8(ascii: "Z"))
+        out[position] = UInt8(ascii: "-")
+        two(month, at: position + 1)
+        out[position + 3] = UInt8(ascii: "-")
+        two(day, at: position + 4)
+        out[position + 6] = UInt8(ascii: "T")
+        two(secondOfDay / 3600, at: position + 7)
+        out[position + 9] = UInt8(ascii: ":")
+        two(secondOfDay / 60 % 60, at: position + 10)
+        out[position + 12] = UInt8(ascii: ":")
+        two(secondOfDay % 60, at: position + 13)
+        out[position + 15] = UInt8(ascii: ".")
+        out[position + 16] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: millisecond / 100)
+        two(millisecond % 100, at: position + 17)
+        out[position + 19] = UInt8(ascii: "Z")
+        return position + 20
     }
 
     static func isLeapYear(_ year: Int64) -> Bool {

@@ -21,9 +21,9 @@ extension RiskEngine {
         let signals = config.engine.signals
         let engine = config.engine
         var result = Assessment()
-        func fire(_ signal: SignalName, _ weight: SignalWeight, _ detail: String, points: Int? = nil) {
+        func fire(_ signal: SignalName, _ weight: SignalWeight, _ detail: ReasonDetail, points: Int? = nil) {
             guard weight.enabled else { return }
-            result.reasons.append(Reason(signal: signal, points: points ?? weight.points, detail: detail))
+            result.reasons.append(Reason(signal: signal, points: points ?? weight.points, details: detail))
         }
 
         let learning = user.successfulLogins < UInt32(max(0, engine.learningLogins))
@@ -31,7 +31,7 @@ extension RiskEngine {
         let anonymity = context.anonymity
 
         if event.credentialCompromised {
-            fire(.compromisedCredential, signals.compromisedCredential, "credential flagged as compromised by the breach feed")
+            fire(.compromisedCredential, signals.compromisedCredential, .compromisedCredential)
         }
 
         // Travel from the last successful login, unless either end is anonymous.
@@ -44,29 +44,29 @@ extension RiskEngine {
                 result.travelIsImpossible = true
                 fire(
                     .impossibleTravel, signals.impossibleTravel,
-                    "\(place(anchor.location)) → \(place(location)): \(Int(travel.adjustedDistanceKm.rounded())) km "
-                        + "after accuracy radii in \(duration(travel.elapsedSeconds)), \(Int(travel.speedKmh.rounded())) km/h")
+                    .impossibleTravel(
+                        from: anchor.location, to: location, adjustedDistanceKm: Int(travel.adjustedDistanceKm.rounded()),
+                        elapsedSeconds: travel.elapsedSeconds, speedKmh: Int(travel.speedKmh.rounded())))
             } else if impossible && anonymity.isEmpty {
                 fire(
                     .anonymousIP, signals.anonymousIP,
-                    "travel from \(place(anchor.location)) not assessed: previous login via anonymous IP "
-                        + "(\(anchor.anonymity.names.joined(separator: ",")))", points: 0)
+                    .travelNotAssessed(from: anchor.location, previousAnonymity: anchor.anonymity), points: 0)
             }
         }
 
         if !anonymity.isEmpty {
             let tor = anonymity.contains(.torExit)
             fire(
-                .anonymousIP, signals.anonymousIP, "source is \(anonymity.names.joined(separator: ","))",
+                .anonymousIP, signals.anonymousIP, .anonymousSource(anonymity),
                 points: signals.anonymousIP.points + (tor ? signals.torExtraPoints : 0))
         }
         let cidrCategories = context.intel.reputation.filter { $0.source == .cidr }.map(\.category)
         if !cidrCategories.isEmpty {
-            fire(.ipReputation, signals.ipReputation, "address listed as \(cidrCategories.joined(separator: ","))")
+            fire(.ipReputation, signals.ipReputation, .addressListed(categories: cidrCategories))
         }
         let asnCategories = context.intel.reputation.filter { $0.source == .asn }.map(\.category)
         if !asnCategories.isEmpty, let network = context.intel.network {
-            fire(.asnReputation, signals.asnReputation, "AS\(network.number) listed as \(asnCategories.joined(separator: ","))")
+            fire(.asnReputation, signals.asnReputation, .networkListed(number: network.number, categories: asnCategories))
         }
 
         // Novelty against the baseline.
@@ -90,31 +90,30 @@ extension RiskEngine {
         if learning {
             fire(
                 .firstLogin, signals.firstLogin,
-                "no baseline yet: \(user.successfulLogins) of \(engine.learningLogins) successful logins seen")
+                .firstLogin(seen: user.successfulLogins, required: engine.learningLogins))
         } else {
             if result.isNewDevice {
                 fire(
                     .newDevice, signals.newDevice,
-                    context.deviceKey == nil
-                        ? "no device id supplied" : "device not seen for this user in \(days(engine.newDeviceAfter))")
+                    context.deviceKey == nil ? .noDeviceID : .deviceNotSeen(within: engine.newDeviceAfter))
             }
             if result.isNewCountry, let code = location?.countryCode {
-                fire(.newCountry, signals.newCountry, "first login from \(code)")
+                fire(.newCountry, signals.newCountry, .newCountry(code))
             }
             if isNewNetwork, let network = context.intel.network {
-                fire(.newASN, signals.newASN, "first login from AS\(network.number)\(network.organization.map { " (\($0))" } ?? "")")
+                fire(.newASN, signals.newASN, .newNetwork(number: network.number, organization: network.organization))
             }
         }
 
         // Recent history of the user and the source.
         let failures = user.failures.count(from: event.time - signals.failedAttemptsWindow, through: event.time)
         if failures >= signals.failedAttemptsThreshold {
-            fire(.failedAttempts, signals.failedAttempts, "\(failures) failed attempts in \(duration(signals.failedAttemptsWindow.seconds))")
+            fire(.failedAttempts, signals.failedAttempts, .failedAttempts(count: failures, windowSeconds: signals.failedAttemptsWindow.seconds))
         }
         if let sourceKey = context.sourceKey, let source = state.sources[sourceKey] {
             let users = source.failingUsers.distinctCount(from: event.time - signals.sprayingWindow, through: event.time)
             if users >= signals.sprayingDistinctUsers {
-                fire(.sourceIPSpraying, signals.sourceIPSpraying, "source failed for \(users) users in \(duration(signals.sprayingWindow.seconds))")
+                fire(.sourceIPSpraying, signals.sourceIPSpraying, .sourceSpraying(users: users, windowSeconds: signals.sprayingWindow.seconds))
             }
         }
         let pushStart = event.time - signals.pushBurstWindow
@@ -123,14 +122,14 @@ extension RiskEngine {
         if max(pushes, pushFailures) >= signals.pushBurstThreshold {
             fire(
                 .pushBurst, signals.pushBurst,
-                "\(pushes) pushes sent, \(pushFailures) denied or unanswered in \(duration(signals.pushBurstWindow.seconds))")
+                .pushBurst(pushes: pushes, failures: pushFailures, windowSeconds: signals.pushBurstWindow.seconds))
         }
         if let reset = user.lastResetCompleted, event.time >= reset, event.time.since(reset) <= engine.postResetWindow {
             result.withinPostResetWindow = true
-            fire(.recentPasswordReset, signals.recentPasswordReset, "password reset \(duration(event.time.since(reset).seconds)) ago")
+            fire(.recentPasswordReset, signals.recentPasswordReset, .recentPasswordReset(secondsAgo: event.time.since(reset).seconds))
         }
         if case .other(let name) = event.action {
-            fire(.unknownSensitiveAction, signals.unknownSensitiveAction, "unrecognised sensitive action \"\(name.prefix(64))\"")
+            fire(.unknownSensitiveAction, signals.unknownSensitiveAction, .unknownSensitiveAction(name))
         }
         if let until = user.pushBombingUntil, event.time < until { result.pushBombingActive = true }
 
@@ -184,27 +183,6 @@ extension RiskEngine {
         return key
     }
 }
-
-func place(_ location: GeoLocation?) -> String {
-    guard let location else { return "unknown location" }
-    switch (location.city, location.countryCode) {
-    case let (city?, country?): return "\(city), \(country)"
-    case let (nil, country?): return country
-    case let (city?, nil): return city
-    default: return "unknown location"
-    }
-}
-
-/// Compact human durations for reason details: `45s`, `30m`, `5h`, `2d`.
-func duration(_ seconds: Double) -> String {
-    let s = Int(seconds.rounded())
-    if s < 120 { return "\(s)s" }
-    if s < 7200 { return "\(s / 60)m" }
-    if s < 172_800 { return "\(s / 3600)h" }
-    return "\(s / 86_400)d"
-}
-
-func days(_ span: Duration) -> String { "\(span.microseconds / 86_400_000_000) days" }
 
 /// Deterministic public identifiers derived from content.
 enum Identifiers {

@@ -25,11 +25,214 @@ public enum SignalName: String, Sendable, CaseIterable, Comparable {
 public struct Reason: Sendable, Equatable {
     public var signal: SignalName
     public var points: Int
-    public var detail: String
+    /// The numbers and names behind the explanation. They are formatted only where the text leaves the
+    /// process (the decision encoder writes them straight into the message), so a signal that fires
+    /// builds no String.
+    public var details: ReasonDetail
 
-    public init(signal: SignalName, points: Int, detail: String) {
+    public init(signal: SignalName, points: Int, details: ReasonDetail) {
         self.signal = signal
         self.points = points
-        self.detail = detail
+        self.details = details
     }
+
+    public init(signal: SignalName, points: Int, detail: String) {
+        self.init(signal: signal, points: points, details: .text(detail))
+    }
+
+    /// The human explanation, exactly as decisions carry it in `risk.reasons[].detail`.
+    public var detail: String {
+        var text = ""
+        details.write(to: &text)
+        return text
+    }
+}
+
+/// What a reason says, as values. `write(to:)` is the only place the text is made, for both
+/// `Reason.detail` and the encoder, so the two can never differ.
+public enum ReasonDetail: Sendable, Equatable {
+    /// Ready-made text (reasons not built by the engine's signals).
+    case text(String)
+    case compromisedCredential
+    /// `from → to: N km after accuracy radii in T, S km/h`. Indirect: rare and the largest payload.
+    indirect case impossibleTravel(
+        from: GeoLocation?, to: GeoLocation?, adjustedDistanceKm: Int, elapsedSeconds: Double, speedKmh: Int)
+    /// Travel not assessed because the previous login came through an anonymising service.
+    indirect case travelNotAssessed(from: GeoLocation?, previousAnonymity: AnonymityFlags)
+    case anonymousSource(AnonymityFlags)
+    case addressListed(categories: [String])
+    case networkListed(number: UInt32, categories: [String])
+    case firstLogin(seen: UInt32, required: Int)
+    case noDeviceID
+    case deviceNotSeen(within: Duration)
+    case newCountry(String)
+    case newNetwork(number: UInt32, organization: String?)
+    case failedAttempts(count: Int, windowSeconds: Double)
+    case sourceSpraying(users: Int, windowSeconds: Double)
+    case pushBurst(pushes: Int, failures: Int, windowSeconds: Double)
+    case recentPasswordReset(secondsAgo: Double)
+    /// The action's wire name; at most 64 characters of it are shown.
+    case unknownSensitiveAction(String)
+
+    func write<Output: DetailTextOutput & ~Copyable>(to out: inout Output) {
+        switch self {
+        case .text(let text):
+            out.put(text)
+        case .compromisedCredential:
+            out.put("credential flagged as compromised by the breach feed")
+        case let .impossibleTravel(from, to, distance, elapsed, speed):
+            writePlace(from, to: &out)
+            out.put(" → ")
+            writePlace(to, to: &out)
+            out.put(": ")
+            out.put(distance)
+            out.put(" km after accuracy radii in ")
+            writeDuration(elapsed, to: &out)
+            out.put(", ")
+            out.put(speed)
+            out.put(" km/h")
+        case let .travelNotAssessed(from, anonymity):
+            out.put("travel from ")
+            writePlace(from, to: &out)
+            out.put(" not assessed: previous login via anonymous IP (")
+            writeNames(anonymity, to: &out)
+            out.put(")")
+        case .anonymousSource(let anonymity):
+            out.put("source is ")
+            writeNames(anonymity, to: &out)
+        case .addressListed(let categories):
+            out.put("address listed as ")
+            writeList(categories, to: &out)
+        case let .networkListed(number, categories):
+            out.put("AS")
+            out.put(Int(number))
+            out.put(" listed as ")
+            writeList(categories, to: &out)
+        case let .firstLogin(seen, required):
+            out.put("no baseline yet: ")
+            out.put(Int(seen))
+            out.put(" of ")
+            out.put(required)
+            out.put(" successful logins seen")
+        case .noDeviceID:
+            out.put("no device id supplied")
+        case .deviceNotSeen(let span):
+            out.put("device not seen for this user in ")
+            writeDays(span, to: &out)
+        case .newCountry(let code):
+            out.put("first login from ")
+            out.put(code)
+        case let .newNetwork(number, organization):
+            out.put("first login from AS")
+            out.put(Int(number))
+            if let organization {
+                out.put(" (")
+                out.put(organization)
+                out.put(")")
+            }
+        case let .failedAttempts(count, window):
+            out.put(count)
+            out.put(" failed attempts in ")
+            writeDuration(window, to: &out)
+        case let .sourceSpraying(users, window):
+            out.put("source failed for ")
+            out.put(users)
+            out.put(" users in ")
+            writeDuration(window, to: &out)
+        case let .pushBurst(pushes, failures, window):
+            out.put(pushes)
+            out.put(" pushes sent, ")
+            out.put(failures)
+            out.put(" denied or unanswered in ")
+            writeDuration(window, to: &out)
+        case .recentPasswordReset(let secondsAgo):
+            out.put("password reset ")
+            writeDuration(secondsAgo, to: &out)
+            out.put(" ago")
+        case .unknownSensitiveAction(let name):
+            out.put("unrecognised sensitive action \"")
+            out.put(String(name.prefix(64)))
+            out.put("\"")
+        }
+    }
+
+    private func writeNames<Output: DetailTextOutput & ~Copyable>(_ anonymity: AnonymityFlags, to out: inout Output) {
+        writeList(anonymity.names, to: &out)
+    }
+
+    private func writeList<Output: DetailTextOutput & ~Copyable>(_ items: [String], to out: inout Output) {
+        for (index, item) in items.enumerated() {
+            if index > 0 { out.put(",") }
+            out.put(item)
+        }
+    }
+}
+
+/// Where detail text goes: a String (`Reason.detail`, alert messages) or the inside of a JSON string
+/// value being written (`JSONWriter`, which escapes each piece).
+protocol DetailTextOutput: ~Copyable {
+    mutating func put(_ text: StaticString)
+    mutating func put(_ text: String)
+    mutating func put(_ value: Int)
+}
+
+extension String: DetailTextOutput {
+    mutating func put(_ text: StaticString) { self += text.description }
+    mutating func put(_ text: String) { self += text }
+    mutating func put(_ value: Int) { self += String(value) }
+}
+
+extension JSONWriter: DetailTextOutput {
+    mutating func put(_ text: StaticString) { stringPart(text) }
+    mutating func put(_ text: String) { stringPart(text) }
+    mutating func put(_ value: Int) { stringPart(value) }
+}
+
+/// `City, CC`, whichever of the two is known, or `unknown location`.
+func writePlace<Output: DetailTextOutput & ~Copyable>(_ location: GeoLocation?, to out: inout Output) {
+    switch (location?.city, location?.countryCode) {
+    case let (city?, country?):
+        out.put(city)
+        out.put(", ")
+        out.put(country)
+    case let (nil, country?): out.put(country)
+    case let (city?, nil): out.put(city)
+    default: out.put("unknown location")
+    }
+}
+
+/// Compact human durations for details: `45s`, `30m`, `5h`, `2d`.
+func writeDuration<Output: DetailTextOutput & ~Copyable>(_ seconds: Double, to out: inout Output) {
+    let s = Int(seconds.rounded())
+    if s < 120 {
+        out.put(s)
+        out.put("s")
+    } else if s < 7200 {
+        out.put(s / 60)
+        out.put("m")
+    } else if s < 172_800 {
+        out.put(s / 3600)
+        out.put("h")
+    } else {
+        out.put(s / 86_400)
+        out.put("d")
+    }
+}
+
+/// Whole days: `30 days`.
+func writeDays<Output: DetailTextOutput & ~Copyable>(_ span: Duration, to out: inout Output) {
+    out.put(Int(span.microseconds / 86_400_000_000))
+    out.put(" days")
+}
+
+func place(_ location: GeoLocation?) -> String {
+    var text = ""
+    writePlace(location, to: &text)
+    return text
+}
+
+func duration(_ seconds: Double) -> String {
+    var text = ""
+    writeDuration(seconds, to: &text)
+    return text
 }

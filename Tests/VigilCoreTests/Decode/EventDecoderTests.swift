@@ -36,25 +36,29 @@ import Testing
     }
 
     @Test func fullLogin() throws {
-        let event = try decoded(DecodeCorpus.valid[1].json)
+        let bytes = Array(DecodeCorpus.valid[1].json.utf8)
+        let event = try decoder.decode(bytes).get()
         #expect(event.eventID == "evt-42")
         #expect(event.time == Timestamp(rfc3339: "2024-03-10T02:45:00.123456Z"))
         #expect(event.tenant == "acme")
         #expect(event.user == User(id: "u-1", role: .finance, emailDomain: "example.com"))
         #expect(event.ip == IPAddress("2001:db8::1"))
-        #expect(event.device == Device(id: "d-9", managed: false, userAgent: "Mozilla/5.0 (X11)"))
+        #expect(event.device?.id == "d-9" && event.device?.managed == false)
+        #expect(event.device?.userAgent?.string(in: bytes) == "Mozilla/5.0 (X11)")
         #expect(event.outcome == .failure)
-        #expect(event.failureReason == "bad_password")
+        #expect(event.failureReason?.string(in: bytes) == "bad_password")
         #expect(event.credentialCompromised)
-        #expect(event.sessionID == "s-1")
-        #expect(event.correlationID == "c-1")
+        #expect(event.sessionID?.string(in: bytes) == "s-1")
+        #expect(event.correlationID?.string(in: bytes) == "c-1")
         #expect(event.mfa == nil && event.action == nil)
     }
 
     @Test func mfaEvents() throws {
-        let challenge = try decoded(DecodeCorpus.valid[2].json)
+        let challengeBytes = Array(DecodeCorpus.valid[2].json.utf8)
+        let challenge = try decoder.decode(challengeBytes).get()
         #expect(challenge.type == .mfaChallenge)
-        #expect(challenge.mfa == MFA(factor: .push, challengeID: "ch-1"))
+        #expect(challenge.mfa?.factor == .push && challenge.mfa?.result == nil)
+        #expect(challenge.mfa?.challengeID?.string(in: challengeBytes) == "ch-1")
         #expect(challenge.user.role == .admin)
         #expect(challenge.time == Timestamp(rfc3339: "2024-05-01T20:00:00Z"))
 
@@ -63,6 +67,24 @@ import Testing
         #expect(result.outcome == nil, "outcome only belongs to login and password_reset_complete")
         #expect(result.ip?.isIPv4 == true)
         #expect(result.time.microseconds == 1_714_564_800_500_000)
+    }
+
+    /// Unread text fields stay where they are in the message and come out unescaped on demand.
+    @Test func unreadFieldsAreSpansOfTheMessage() throws {
+        let json = DecodeCorpus.login.dropLast()
+            + #","failure_reason":"tab\tquote\"é\u00e9\ud834\udd1e","session_id":"s","device":{"user_agent":""}}"#
+        let bytes = Array(json.utf8)
+        let event = try decoder.decode(bytes).get()
+        guard case .span(_, _, escaped: true) = try #require(event.failureReason) else {
+            Issue.record("failure_reason was copied out of the message")
+            return
+        }
+        #expect(event.failureReason?.string(in: bytes) == "tab\tquote\"éé𝄞")
+        #expect(event.sessionID?.string(in: bytes) == "s")
+        #expect(event.device?.userAgent?.string(in: bytes) == "")
+        #expect(InputText("given").string(in: bytes) == "given")
+        let literal: InputText = "lit"
+        #expect(literal.string(in: [UInt8]()) == "lit")
     }
 
     @Test func passwordResets() throws {
