@@ -42,7 +42,9 @@ public struct RiskEngine: Sendable {
         let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys, settings: config.engine)
         var verdict = Verdict(late: late)
         let userKey = context.userKey
-        var user = state.users[userKey] ?? UserState(lastSeen: event.time)
+        // A late event changes nothing, so it reads a copy; otherwise the record is checked out for
+        // updating in place and always stored back below.
+        var user = (late ? state.users[userKey] : state.users.checkout(userKey)) ?? UserState(lastSeen: event.time)
 
         switch event.type {
         case .login where event.outcome == .success, .sensitiveAction:
@@ -68,13 +70,16 @@ public struct RiskEngine: Sendable {
 
         if !late {
             if user.lastSeen < event.time { user.lastSeen = event.time }
-            state.users[userKey] = user
+            state.users.store(userKey, user)
             state.sweepIfDue(settings: config.engine)
         }
         return verdict
     }
 
     public var userCount: Int { state.users.count }
+
+    /// Entity counts and approximate state size of this engine's shard.
+    public var stateFootprint: StateFootprint { state.footprint }
 }
 
 /// Keys derived from the operator's secret, one per purpose.

@@ -1,16 +1,43 @@
 /// All state of one shard (one Kafka partition, or a whole replay): users, sources and domains,
 /// keyed by keyed hashes so raw identifiers never sit in memory longer than the event that carried them.
 public struct ShardState: Sendable {
-    public var users: [UInt64: UserState] = [:]
+    public var users = UserTable()
     public var sources: [IPAddress: SourceState] = [:]
     public var domains: [UInt64: DomainState] = [:]
+    /// City names and AS organisations of the users' anchors.
+    public var names = NameTable()
     public var watermark: Watermark
     var nextSweep: Timestamp?
     public private(set) var counters = StateCounters()
 
     public init(allowedLateness: Duration) { watermark = Watermark(allowedLateness: allowedLateness) }
 
-    /// Forgets idle users, sources and domains once the watermark passes the next sweep time.
+    /// The user's last successful login, decoded.
+    public func lastLogin(of user: UserState) -> LoginAnchor? {
+        user.lastLogin.map { LoginAnchor($0, names: names) }
+    }
+
+    public var userCount: Int { users.count }
+    public var sourceCount: Int { sources.count }
+    public var domainCount: Int { domains.count }
+
+    /// Entity counts and an approximate size of everything held, for status and metrics.
+    public var footprint: StateFootprint {
+        StateFootprint(
+            users: users.count, sources: sources.count, domains: domains.count, names: names.count,
+            approximateBytes: users.approximateBytes + names.approximateBytes
+                + sources.capacity * 4 / 3 * (MemoryLayout<IPAddress>.stride + MemoryLayout<SourceState>.stride)
+                + sources.count * Self.sourceHeapBytes
+                + domains.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<DomainState>.stride)
+                + domains.count * Self.domainHeapBytes)
+    }
+
+    /// Estimates of the window entries a source or domain holds on the heap.
+    static let sourceHeapBytes = 512
+    static let domainHeapBytes = 256
+
+    /// Forgets idle users, sources and domains once the watermark passes the next sweep time, and drops
+    /// the rarely used part of a user once everything in it is older than the longest window reading it.
     /// Sweeps are driven by event time so replay and live runs evict identically.
     mutating func sweepIfDue(settings: EngineSettings) {
         guard let now = watermark.current else { return }
@@ -21,9 +48,13 @@ public struct ShardState: Sendable {
         guard now >= due else { return }
         nextSweep = now + Self.sweepInterval
         let userCutoff = now - settings.userIdleTTL
-        let before = users.count
-        users = users.filter { $0.value.lastSeen >= userCutoff }
-        counters.evictedUsers += before - users.count
+        let rareCutoff = now - settings.longestUserWindow
+        let evicted = users.sweep { user in
+            guard user.lastSeen >= userCutoff else { return false }
+            user.dropRare(ifAllBefore: rareCutoff)
+            return true
+        }
+        counters.evictedUsers += evicted
         let crossCutoff = now - settings.longestCrossUserWindow
         let sourcesBefore = sources.count, domainsBefore = domains.count
         sources = sources.filter { $0.value.lastSeen >= crossCutoff }
@@ -34,6 +65,17 @@ public struct ShardState: Sendable {
     mutating func countLate() { counters.lateEvents += 1 }
 
     static let sweepInterval = Duration.minutes(10)
+}
+
+/// How much one shard holds: entity counts and an approximate size in bytes (the records and indexes as
+/// allocated, plus estimates for heap parts; not an exact measurement).
+public struct StateFootprint: Sendable, Equatable {
+    public var users: Int
+    public var sources: Int
+    public var domains: Int
+    /// Interned city and organisation names.
+    public var names: Int
+    public var approximateBytes: Int
 }
 
 /// Running totals for metrics and summaries.
@@ -47,5 +89,12 @@ extension EngineSettings {
     /// Cross-user state must outlive the longest window that reads it (and any alert hold).
     var longestCrossUserWindow: Duration {
         max(alerts.resetAbuseWindow, alerts.stuffingWindow, signals.sprayingWindow, Duration.hours(1))
+    }
+
+    /// The longest window that reads a user's rarely used state (failures, pushes, resets, holds).
+    var longestUserWindow: Duration {
+        max(
+            signals.failedAttemptsWindow, signals.pushBurstWindow, alerts.pushBombingWindow, alerts.mfaFatigueWindow,
+            alerts.resetAbuseWindow, postResetWindow, RiskEngine.serviceAlertHold)
     }
 }

@@ -1,0 +1,142 @@
+/// The users of one shard, dense: their records side by side in one array, with their keys in a
+/// parallel array and a hash index from key to position. Removal moves the last record into the hole
+/// (swap-remove) and fixes its index entry, so the array never has gaps; a sweep that removes many
+/// shrinks the storage again.
+public struct UserTable: Sendable {
+    private var keys: [UInt64] = []
+    private var records: [UserState] = []
+    private var index: [UInt64: UInt32] = [:]
+    /// Users whose rarely used part is allocated, and users whose seen sets spilled to the heap (with
+    /// the entries they hold): kept as records change, for the size estimate.
+    private(set) var rareUsers = 0
+    private(set) var spilledUsers = 0
+    private(set) var spilledEntries = 0
+
+    public init() {}
+
+    public var count: Int { records.count }
+    public var isEmpty: Bool { records.isEmpty }
+
+    /// Every user's state, in storage order (which a removal changes).
+    public var values: [UserState] { records }
+
+    public func contains(_ key: UInt64) -> Bool { index[key] != nil }
+
+    public subscript(key: UInt64) -> UserState? {
+        get { index[key].map { records[Int($0)] } }
+        set {
+            if let newValue { store(key, newValue) } else { remove(key) }
+        }
+    }
+
+    /// The user's state for updating in place: the rarely used part is moved out of the table, so
+    /// writing to it does not copy. Pair with `store`; until then the table's record lacks that part.
+    mutating func checkout(_ key: UInt64) -> UserState? {
+        guard let position = index[key].map(Int.init) else { return nil }
+        let user = records[position]
+        if user.rare != nil {
+            replace(at: position) { $0.rare = nil }
+        }
+        return user
+    }
+
+    /// Inserts or replaces the user's state.
+    public mutating func store(_ key: UInt64, _ user: UserState) {
+        if let position = index[key].map(Int.init) {
+            replace(at: position) { $0 = user }
+        } else {
+            guard records.count < Int(UInt32.max) else { preconditionFailure("more than 2^32 users in one shard") }
+            index[key] = UInt32(records.count)
+            keys.append(key)
+            records.append(user)
+            account(user, sign: 1)
+        }
+    }
+
+    /// Removes the user's state; false if there was none.
+    @discardableResult
+    public mutating func remove(_ key: UInt64) -> Bool {
+        guard let position = index.removeValue(forKey: key).map(Int.init) else { return false }
+        account(records[position], sign: -1)
+        moveLast(into: position)
+        return true
+    }
+
+    /// Visits every record; `body` may change it and returns false to remove it. Returns how many were
+    /// removed. Shrinks the storage when it has become mostly empty.
+    @discardableResult
+    mutating func sweep(_ body: (inout UserState) -> Bool) -> Int {
+        var removed = 0
+        var position = 0
+        while position < records.count {
+            var keep = true
+            replace(at: position) { keep = body(&$0) }
+            if keep {
+                position += 1
+            } else {
+                account(records[position], sign: -1)
+                index.removeValue(forKey: keys[position])
+                moveLast(into: position)
+                removed += 1
+            }
+        }
+        if removed > 0 { shrinkIfSparse() }
+        return removed
+    }
+
+    /// Rough bytes held: the arrays and index as allocated, plus the heap parts of records.
+    var approximateBytes: Int {
+        records.capacity * MemoryLayout<UserState>.stride + keys.capacity * 8
+            + index.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<UInt32>.stride)
+            + rareUsers * Self.rareStateBytes + spilledUsers * 32 + spilledEntries * MemoryLayout<SeenSets.Entry>.stride
+    }
+
+    /// An estimate for one allocated rarely used part with a few window entries.
+    static let rareStateBytes = 384
+
+    private mutating func replace(at position: Int, _ change: (inout UserState) -> Void) {
+        account(records[position], sign: -1)
+        change(&records[position])
+        account(records[position], sign: 1)
+    }
+
+    /// Moves the last record into `position` (already unindexed) and drops the last slot.
+    private mutating func moveLast(into position: Int) {
+        let last = records.count - 1
+        if position != last {
+            records.swapAt(position, last)
+            keys.swapAt(position, last)
+            index[keys[position]] = UInt32(position)
+        }
+        records.removeLast()
+        keys.removeLast()
+    }
+
+    private mutating func shrinkIfSparse() {
+        if records.capacity > 1024 && records.count < records.capacity / 4 {
+            records = Self.compacted(records)
+            keys = Self.compacted(keys)
+        }
+        if index.capacity > 1024 && index.count < index.capacity / 4 {
+            var smaller = [UInt64: UInt32](minimumCapacity: index.count)
+            for (key, position) in index { smaller[key] = position }
+            index = smaller
+        }
+    }
+
+    /// A copy in a buffer just large enough.
+    private static func compacted<Element>(_ array: [Element]) -> [Element] {
+        var copy: [Element] = []
+        copy.reserveCapacity(array.count)
+        copy.append(contentsOf: array)
+        return copy
+    }
+
+    private mutating func account(_ user: UserState, sign: Int) {
+        if user.rare != nil { rareUsers += sign }
+        if user.seen.isSpilled {
+            spilledUsers += sign
+            spilledEntries += sign * user.seen.spilledCapacity
+        }
+    }
+}
