@@ -4,17 +4,18 @@ public struct AlertHold: Sendable, Equatable {
     public var until: Timestamp
 }
 
-/// Everything remembered about one user, in one fixed-size record (about 200 bytes) that the shard keeps
+/// Everything remembered about one user, in one fixed-size record (192 bytes) that the shard keeps
 /// in a dense array: the baseline (counts, the last login as a `CompactAnchor`, the seen devices,
 /// countries and networks, inline for an ordinary user), and behind one optional reference the rarely used
 /// rest — failure, push and reset windows, alert holds, push-bombing and reset times. That reference is
 /// `nil` for the ordinary user, allocated on first use and dropped by the sweep once all in it has expired.
 public struct UserState: Sendable {
+    // Declared in this order so the fields pack into 192 bytes.
     var anchor: CompactAnchor?
-    public var successfulLogins: UInt32 = 0
     public var lastSeen: Timestamp
     var rare: RareUserState?
     public var seen = SeenSets()
+    public var successfulLogins: UInt32 = 0
 
     public init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
 

@@ -16,25 +16,20 @@ public struct SeenSets: Sendable {
     }
 
     public static let inlineCapacity = 4
+    /// The most entries one kind holds, whatever the configured cap (the configuration allows 1000).
+    public static let maxPerKind = 1023
 
     private var inline = InlineArray<4, Entry>(repeating: Entry(key: 0, lastSeen: Timestamp(microseconds: 0)))
     /// Every entry once there are more than fit inline; empty until then.
     private var spilled: [Entry] = []
-    private var deviceCount: UInt16 = 0
-    private var countryCount: UInt16 = 0
-    private var networkCount: UInt16 = 0
+    /// The three counts, ten bits each, kind by kind from the low bits: one word keeps the record small.
+    private var counts: UInt32 = 0
 
     public init() {}
 
-    public func count(_ kind: Kind) -> Int {
-        switch kind {
-        case .device: Int(deviceCount)
-        case .country: Int(countryCount)
-        case .network: Int(networkCount)
-        }
-    }
+    public func count(_ kind: Kind) -> Int { Int(counts >> (10 * UInt32(kind.rawValue)) & 0x3FF) }
 
-    public var totalCount: Int { Int(deviceCount) + Int(countryCount) + Int(networkCount) }
+    public var totalCount: Int { count(.device) + count(.country) + count(.network) }
 
     /// True once the entries have moved to the heap.
     public var isSpilled: Bool { !spilled.isEmpty }
@@ -58,7 +53,7 @@ public struct SeenSets: Sendable {
             if entry(index).lastSeen < time { setEntry(index, Entry(key: key, lastSeen: time)) }
             return
         }
-        if range.count >= max(1, capacity) {
+        if range.count >= max(1, min(capacity, Self.maxPerKind)) {
             var oldest = range.lowerBound
             for index in range where entry(index).lastSeen < entry(oldest).lastSeen { oldest = index }
             remove(at: oldest)
@@ -70,21 +65,19 @@ public struct SeenSets: Sendable {
     }
 
     private func range(_ kind: Kind) -> Range<Int> {
+        let devices = count(.device)
         switch kind {
-        case .device: return 0..<Int(deviceCount)
-        case .country: return Int(deviceCount)..<Int(deviceCount) + Int(countryCount)
+        case .device: return 0..<devices
+        case .country: return devices..<devices + count(.country)
         case .network:
-            let start = Int(deviceCount) + Int(countryCount)
-            return start..<start + Int(networkCount)
+            let start = devices + count(.country)
+            return start..<start + count(.network)
         }
     }
 
     private mutating func adjust(_ kind: Kind, by delta: Int) {
-        switch kind {
-        case .device: deviceCount = UInt16(Int(deviceCount) + delta)
-        case .country: countryCount = UInt16(Int(countryCount) + delta)
-        case .network: networkCount = UInt16(Int(networkCount) + delta)
-        }
+        let shift = 10 * UInt32(kind.rawValue)
+        counts = counts & ~(0x3FF << shift) | UInt32(count(kind) + delta) << shift
     }
 
     private func entry(_ index: Int) -> Entry { spilled.isEmpty ? inline[index] : spilled[index] }

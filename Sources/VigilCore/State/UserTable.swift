@@ -1,11 +1,11 @@
 /// The users of one shard, dense: their records side by side in one array, with their keys in a
-/// parallel array and a hash index from key to position. Removal moves the last record into the hole
-/// (swap-remove) and fixes its index entry, so the array never has gaps; a sweep that removes many
-/// shrinks the storage again.
+/// parallel array and a compact hash index (`PositionIndex`) from key to position. Removal moves the
+/// last record into the hole (swap-remove) and fixes its index entry, so the array never has gaps; a
+/// sweep that removes many shrinks the storage again.
 public struct UserTable: Sendable {
     private var keys: [UInt64] = []
     private var records: [UserState] = []
-    private var index: [UInt64: UInt32] = [:]
+    private var index = PositionIndex()
     /// Users whose rarely used part is allocated, and users whose seen sets spilled to the heap (with
     /// the entries they hold): kept as records change, for the size estimate.
     private(set) var rareUsers = 0
@@ -20,10 +20,10 @@ public struct UserTable: Sendable {
     /// Every user's state, in storage order (which a removal changes).
     public var values: [UserState] { records }
 
-    public func contains(_ key: UInt64) -> Bool { index[key] != nil }
+    public func contains(_ key: UInt64) -> Bool { position(of: key) != nil }
 
     public subscript(key: UInt64) -> UserState? {
-        get { index[key].map { records[Int($0)] } }
+        get { position(of: key).map { records[$0] } }
         set {
             if let newValue { store(key, newValue) } else { remove(key) }
         }
@@ -32,7 +32,7 @@ public struct UserTable: Sendable {
     /// The user's state for updating in place: the rarely used part is moved out of the table, so
     /// writing to it does not copy. Pair with `store`; until then the table's record lacks that part.
     mutating func checkout(_ key: UInt64) -> UserState? {
-        guard let position = index[key].map(Int.init) else { return nil }
+        guard let position = position(of: key) else { return nil }
         let user = records[position]
         if user.rare != nil {
             replace(at: position) { $0.rare = nil }
@@ -42,13 +42,13 @@ public struct UserTable: Sendable {
 
     /// Inserts or replaces the user's state.
     public mutating func store(_ key: UInt64, _ user: UserState) {
-        if let position = index[key].map(Int.init) {
+        if let position = position(of: key) {
             replace(at: position) { $0 = user }
         } else {
-            guard records.count < Int(UInt32.max) else { preconditionFailure("more than 2^32 users in one shard") }
-            index[key] = UInt32(records.count)
+            guard records.count < Int(UInt32.max) - 1 else { preconditionFailure("more than 2^32 users in one shard") }
             keys.append(key)
             records.append(user)
+            index.insert(key, at: records.count - 1, keys: keys)
             account(user, sign: 1)
         }
     }
@@ -56,7 +56,7 @@ public struct UserTable: Sendable {
     /// Removes the user's state; false if there was none.
     @discardableResult
     public mutating func remove(_ key: UInt64) -> Bool {
-        guard let position = index.removeValue(forKey: key).map(Int.init) else { return false }
+        guard let position = index.remove(key, keys: keys) else { return false }
         account(records[position], sign: -1)
         moveLast(into: position)
         return true
@@ -75,7 +75,7 @@ public struct UserTable: Sendable {
                 position += 1
             } else {
                 account(records[position], sign: -1)
-                index.removeValue(forKey: keys[position])
+                _ = index.remove(keys[position], keys: keys)
                 moveLast(into: position)
                 removed += 1
             }
@@ -84,10 +84,12 @@ public struct UserTable: Sendable {
         return removed
     }
 
+    private func position(of key: UInt64) -> Int? { index.position(of: key, keys: keys) }
+
     /// Rough bytes held: the arrays and index as allocated, plus the heap parts of records.
     var approximateBytes: Int {
         records.capacity * MemoryLayout<UserState>.stride + keys.capacity * 8
-            + index.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<UInt32>.stride)
+            + index.slotCount * MemoryLayout<UInt32>.stride
             + rareUsers * Self.rareStateBytes + spilledUsers * 32 + spilledEntries * MemoryLayout<SeenSets.Entry>.stride
     }
 
@@ -104,9 +106,9 @@ public struct UserTable: Sendable {
     private mutating func moveLast(into position: Int) {
         let last = records.count - 1
         if position != last {
+            index.move(keys[last], to: position, keys: keys)
             records.swapAt(position, last)
             keys.swapAt(position, last)
-            index[keys[position]] = UInt32(position)
         }
         records.removeLast()
         keys.removeLast()
@@ -117,11 +119,7 @@ public struct UserTable: Sendable {
             records = Self.compacted(records)
             keys = Self.compacted(keys)
         }
-        if index.capacity > 1024 && index.count < index.capacity / 4 {
-            var smaller = [UInt64: UInt32](minimumCapacity: index.count)
-            for (key, position) in index { smaller[key] = position }
-            index = smaller
-        }
+        index.shrinkIfSparse(keys: keys)
     }
 
     /// A copy in a buffer just large enough.

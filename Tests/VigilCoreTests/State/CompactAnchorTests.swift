@@ -29,7 +29,7 @@ import Testing
 
     @Test func anchorIsSmall() {
         #expect(MemoryLayout<CompactAnchor>.size <= 96)
-        #expect(MemoryLayout<UserState>.stride <= 200)
+        #expect(MemoryLayout<UserState>.stride <= 192)
     }
 
     @Test func anchorRoundTripsLocationNetworkAndEvidence() {
