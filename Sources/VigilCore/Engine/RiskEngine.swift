@@ -44,7 +44,8 @@ public struct RiskEngine: Sendable {
         let userKey = context.userKey
         // A late event changes nothing, so it reads a copy; otherwise the record is checked out for
         // updating in place and always stored back below.
-        var user = (late ? state.users[userKey] : state.users.checkout(userKey)) ?? UserState(lastSeen: event.time)
+        let checkedOut = late ? nil : state.users.checkout(userKey)
+        var user = checkedOut?.user ?? (late ? state.users[userKey] : nil) ?? UserState(lastSeen: event.time)
 
         switch event.type {
         case .login where event.outcome == .success, .sensitiveAction:
@@ -70,7 +71,7 @@ public struct RiskEngine: Sendable {
 
         if !late {
             if user.lastSeen < event.time { user.lastSeen = event.time }
-            state.users.store(userKey, user)
+            state.users.store(userKey, user, position: checkedOut?.position)
             state.sweepIfDue(settings: config.engine)
         }
         return verdict

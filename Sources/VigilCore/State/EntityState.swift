@@ -67,7 +67,7 @@ public struct UserState: Sendable {
 
     /// Drops the rarely used part when nothing in it is at or after `cutoff`.
     mutating func dropRare(ifAllBefore cutoff: Timestamp) {
-        if let rare, rare.latest.map({ $0 < cutoff }) ?? true { self.rare = nil }
+        if rare?.isAllBefore(cutoff) == true { rare = nil }
     }
 
     /// The rarely used part, allocated if needed and unshared (copy on write).
@@ -107,13 +107,13 @@ final class RareUserState: @unchecked Sendable {
         return copy
     }
 
-    /// The latest time anything here refers to (a window entry, a hold's end, a reset); `nil` when empty.
-    var latest: Timestamp? {
-        let times = [
-            lastResetCompleted, pushBombingUntil, failures.latest, pushesSent.latest, pushFailures.latest,
-            resetRequests.latest, holds.map(\.until).max(),
-        ]
-        return times.compactMap { $0 }.max()
+    /// True when every time referred to here (window entries, hold ends, the reset, the push-bombing
+    /// end) is before `cutoff`.
+    func isAllBefore(_ cutoff: Timestamp) -> Bool {
+        func before(_ time: Timestamp?) -> Bool { time.map { $0 < cutoff } ?? true }
+        return before(lastResetCompleted) && before(pushBombingUntil) && before(failures.latest)
+            && before(pushesSent.latest) && before(pushFailures.latest) && before(resetRequests.latest)
+            && !holds.contains { $0.until >= cutoff }
     }
 }
 

@@ -49,11 +49,7 @@ public struct ShardState: Sendable {
         nextSweep = now + Self.sweepInterval
         let userCutoff = now - settings.userIdleTTL
         let rareCutoff = now - settings.longestUserWindow
-        let evicted = users.sweep { user in
-            guard user.lastSeen >= userCutoff else { return false }
-            user.dropRare(ifAllBefore: rareCutoff)
-            return true
-        }
+        let evicted = users.sweep(idleBefore: userCutoff, dropRareBefore: rareCutoff)
         counters.evictedUsers += evicted
         let crossCutoff = now - settings.longestCrossUserWindow
         let sourcesBefore = sources.count, domainsBefore = domains.count

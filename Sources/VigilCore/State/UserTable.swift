@@ -29,20 +29,22 @@ public struct UserTable: Sendable {
         }
     }
 
-    /// The user's state for updating in place: the rarely used part is moved out of the table, so
-    /// writing to it does not copy. Pair with `store`; until then the table's record lacks that part.
-    mutating func checkout(_ key: UInt64) -> UserState? {
+    /// The user's state for updating in place, and where it is: the rarely used part is moved out of the
+    /// table, so writing to it does not copy. Pair with `store` (passing the position back saves a
+    /// lookup); until then the table's record lacks that part.
+    mutating func checkout(_ key: UInt64) -> (user: UserState, position: Int)? {
         guard let position = position(of: key) else { return nil }
         let user = records[position]
         if user.rare != nil {
-            replace(at: position) { $0.rare = nil }
+            records[position].rare = nil
+            rareUsers -= 1
         }
-        return user
+        return (user, position)
     }
 
-    /// Inserts or replaces the user's state.
-    public mutating func store(_ key: UInt64, _ user: UserState) {
-        if let position = position(of: key) {
+    /// Inserts or replaces the user's state. `position` is a hint from `checkout`, checked before use.
+    public mutating func store(_ key: UInt64, _ user: UserState, position hint: Int? = nil) {
+        if let position = hint.flatMap({ $0 < keys.count && keys[$0] == key ? $0 : nil }) ?? position(of: key) {
             replace(at: position) { $0 = user }
         } else {
             guard records.count < Int(UInt32.max) - 1 else { preconditionFailure("more than 2^32 users in one shard") }
@@ -62,23 +64,26 @@ public struct UserTable: Sendable {
         return true
     }
 
-    /// Visits every record; `body` may change it and returns false to remove it. Returns how many were
-    /// removed. Shrinks the storage when it has become mostly empty.
+    /// Removes the users last seen before `idleCutoff`, and drops the rarely used part of the others
+    /// when all in it is before `rareCutoff`. Returns how many users were removed. Shrinks the storage
+    /// when it has become mostly empty.
     @discardableResult
-    mutating func sweep(_ body: (inout UserState) -> Bool) -> Int {
+    mutating func sweep(idleBefore idleCutoff: Timestamp, dropRareBefore rareCutoff: Timestamp) -> Int {
         var removed = 0
         var position = 0
         while position < records.count {
-            var keep = true
-            replace(at: position) { keep = body(&$0) }
-            if keep {
-                position += 1
-            } else {
+            if records[position].lastSeen < idleCutoff {
                 account(records[position], sign: -1)
                 _ = index.remove(keys[position], keys: keys)
                 moveLast(into: position)
                 removed += 1
+                continue
             }
+            if records[position].rare?.isAllBefore(rareCutoff) == true {
+                records[position].rare = nil
+                rareUsers -= 1
+            }
+            position += 1
         }
         if removed > 0 { shrinkIfSparse() }
         return removed

@@ -72,6 +72,17 @@ import Testing
         #expect(h.engine.state.userCount == 3 && h.engine.state.sourceCount == 1 && h.engine.state.domainCount == 1)
     }
 
+    @Test(arguments: ["3f2504e0-4f89-41d3-9a0c-0305e82c3301", "idp-acme-eu-west-1:" + String(repeating: "7", count: 48)])
+    func impossibleTravelEvidenceNamesThePreviousLogin(previousID: String) {
+        var h = EngineHarness()
+        h.establish("gus")
+        h.login("gus", at: 10, id: previousID)
+        let verdict = h.login("gus", at: 40, ip: Places.changchun, id: "now")
+        #expect(verdict.alertKinds == [.impossibleTravel])
+        #expect(verdict.alerts.first?.evidence.map(\.eventID) == [previousID, "now"])
+        #expect(verdict.alerts.first?.sources.first?.intel.location?.city == "London")
+    }
+
     @Test func decodedAnchorCarriesTheLastLogin() {
         var h = EngineHarness()
         h.login("fay", at: 5, id: "3f2504e0-4f89-41d3-9a0c-0305e82c3301")

@@ -46,32 +46,44 @@ import Testing
         for key in [UInt64(1), 3, 4] { #expect(table[key]?.successfulLogins == UInt32(key)) }
     }
 
-    @Test func sweepRemovesUpdatesAndKeepsTheRestReachable() {
+    @Test func sweepRemovesIdleUsersAndKeepsTheRestReachable() {
         var table = UserTable()
-        for key in UInt64(0)..<2000 { table.store(key, Self.user(Int64(key), logins: UInt32(key))) }
-        let removed = table.sweep { user in
-            user.successfulLogins += 1_000_000
-            return user.lastSeen.microseconds % 2_000_000 == 0  // keep even seconds
-        }
+        for key in UInt64(0)..<2000 { table.store(key, Self.user(Int64(key % 2 == 0 ? 5000 : 10), logins: UInt32(key))) }
+        let removed = table.sweep(idleBefore: Timestamp(seconds: 100), dropRareBefore: Timestamp(seconds: 0))
         #expect(removed == 1000)
         #expect(table.count == 1000)
         for key in UInt64(0)..<2000 {
             if key % 2 == 0 {
-                #expect(table[key]?.successfulLogins == UInt32(key) + 1_000_000)
+                #expect(table[key]?.successfulLogins == UInt32(key))
             } else {
                 #expect(table[key] == nil)
             }
         }
     }
 
+    @Test func sweepDropsOnlyExpiredRareParts() {
+        var table = UserTable()
+        for key in UInt64(1)...2 {
+            var user = Self.user(1000)
+            user.pushBombingUntil = Timestamp(seconds: Int64(key) * 100)
+            table.store(key, user)
+        }
+        table.sweep(idleBefore: Timestamp(seconds: 0), dropRareBefore: Timestamp(seconds: 150))
+        #expect(table[1]?.hasRareState == false)
+        #expect(table[2]?.pushBombingUntil == Timestamp(seconds: 200))
+        #expect(table.rareUsers == 1)
+        #expect(table.count == 2)
+    }
+
     @Test func sweepShrinksSparseStorage() {
         var table = UserTable()
         for key in UInt64(0)..<10_000 { table.store(key, Self.user(Int64(key))) }
         let before = table.approximateBytes
-        table.sweep { $0.lastSeen < Timestamp(seconds: 100) }
+        table.sweep(idleBefore: Timestamp(seconds: 9900), dropRareBefore: Timestamp(seconds: 0))
         #expect(table.count == 100)
         #expect(table.approximateBytes < before / 4)
-        for key in UInt64(0)..<100 { #expect(table[key] != nil) }
+        for key in UInt64(9900)..<10_000 { #expect(table[key] != nil) }
+        #expect(table[0] == nil)
     }
 
     @Test func checkoutMovesTheRarePartOutUntilStored() {
@@ -80,14 +92,16 @@ import Testing
         user.pushBombingUntil = Timestamp(seconds: 50)
         table.store(7, user)
         #expect(table.rareUsers == 1)
-        var out = table.checkout(7)
+        var out = table.checkout(7)?.user
         let missing = table.checkout(8)
         #expect(out?.pushBombingUntil == Timestamp(seconds: 50))
         #expect(table[7]?.hasRareState == false)
         #expect(table.rareUsers == 0)
         out?.pushBombingUntil = Timestamp(seconds: 60)
-        table.store(7, out!)
+        table.store(7, out!, position: 0)
         #expect(table[7]?.pushBombingUntil == Timestamp(seconds: 60))
+        table.store(7, out!, position: 99)  // a wrong hint is checked and ignored
+        #expect(table.count == 1)
         #expect(table.rareUsers == 1)
         #expect(missing == nil)
     }
