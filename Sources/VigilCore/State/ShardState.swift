@@ -8,6 +8,7 @@ public struct ShardState: Sendable {
     public var names = NameTable()
     public var watermark: Watermark
     var nextSweep: Timestamp?
+    var nextRareSweep: Timestamp?
     public private(set) var counters = StateCounters()
 
     public init(allowedLateness: Duration) { watermark = Watermark(allowedLateness: allowedLateness) }
@@ -36,9 +37,10 @@ public struct ShardState: Sendable {
     static let sourceHeapBytes = 512
     static let domainHeapBytes = 256
 
-    /// Forgets idle users, sources and domains once the watermark passes the next sweep time, and drops
-    /// the rarely used part of a user once everything in it is older than the longest window reading it.
-    /// Sweeps are driven by event time so replay and live runs evict identically.
+    /// Forgets idle users, sources and domains once the watermark passes the next sweep time, and (every
+    /// `rareSweepInterval`, as it reads every allocated part) drops the rarely used part of a user once
+    /// everything in it is older than the longest window reading it. Sweeps are driven by event time so
+    /// replay and live runs evict identically.
     mutating func sweepIfDue(settings: EngineSettings) {
         guard let now = watermark.current else { return }
         guard let due = nextSweep else {
@@ -48,7 +50,11 @@ public struct ShardState: Sendable {
         guard now >= due else { return }
         nextSweep = now + Self.sweepInterval
         let userCutoff = now - settings.userIdleTTL
-        let rareCutoff = now - settings.longestUserWindow
+        var rareCutoff: Timestamp?
+        if now >= nextRareSweep ?? now {
+            nextRareSweep = now + Self.rareSweepInterval
+            rareCutoff = now - settings.longestUserWindow
+        }
         let evicted = users.sweep(idleBefore: userCutoff, dropRareBefore: rareCutoff)
         counters.evictedUsers += evicted
         let crossCutoff = now - settings.longestCrossUserWindow
@@ -61,6 +67,7 @@ public struct ShardState: Sendable {
     mutating func countLate() { counters.lateEvents += 1 }
 
     static let sweepInterval = Duration.minutes(10)
+    static let rareSweepInterval = Duration.hours(1)
 }
 
 /// How much one shard holds: entity counts and an approximate size in bytes (the records and indexes as

@@ -65,10 +65,10 @@ public struct UserTable: Sendable {
     }
 
     /// Removes the users last seen before `idleCutoff`, and drops the rarely used part of the others
-    /// when all in it is before `rareCutoff`. Returns how many users were removed. Shrinks the storage
+    /// when all in it is before `rareCutoff` (if given). Returns how many users were removed. Shrinks the storage
     /// when it has become mostly empty.
     @discardableResult
-    mutating func sweep(idleBefore idleCutoff: Timestamp, dropRareBefore rareCutoff: Timestamp) -> Int {
+    mutating func sweep(idleBefore idleCutoff: Timestamp, dropRareBefore rareCutoff: Timestamp?) -> Int {
         var removed = 0
         var position = 0
         while position < records.count {
@@ -79,7 +79,7 @@ public struct UserTable: Sendable {
                 removed += 1
                 continue
             }
-            if records[position].rare?.isAllBefore(rareCutoff) == true {
+            if let rareCutoff, records[position].rare?.isAllBefore(rareCutoff) == true {
                 records[position].rare = nil
                 rareUsers -= 1
             }
