@@ -3,14 +3,16 @@
 ///
 /// It is still capped at `capacity` names: once full, a new name gets the `unknown` id, which decodes
 /// to `nil` (the anchor then has no city or organisation; nothing else changes). Names are never
-/// removed, so the table holds every name seen since the shard started, up to the cap.
+/// removed, so the table holds every name seen since the shard started, up to the cap; each shard has
+/// its own table.
 public struct NameTable: Sendable {
     public typealias ID = UInt32
     /// No name was given.
     public static let none: ID = 0
     /// A name was given but the table was full.
     public static let unknown: ID = .max
-    /// Room for every English city name and AS organisation in GeoLite2 (about 200,000 together).
+    /// Room for the English city names and AS organisations of the GeoLite2 City and ASN databases
+    /// together, with headroom.
     public static let defaultCapacity = 1 << 19
 
     public let capacity: Int
