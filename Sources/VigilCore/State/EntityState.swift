@@ -29,40 +29,29 @@ public struct UserState: Sendable {
     public var hasRareState: Bool { rare != nil }
 
     public var lastResetCompleted: Timestamp? {
-        get { rare?.lastResetCompleted }
-        set { rareForWriting().lastResetCompleted = newValue }
-    }
-
-    public var failures: EventWindow {
-        get { rare?.failures ?? EventWindow() }
-        _modify { yield &rareForWriting().failures }
-    }
-
-    public var pushesSent: EventWindow {
-        get { rare?.pushesSent ?? EventWindow() }
-        _modify { yield &rareForWriting().pushesSent }
-    }
-
-    /// Push denials and timeouts.
-    public var pushFailures: EventWindow {
-        get { rare?.pushFailures ?? EventWindow() }
-        _modify { yield &rareForWriting().pushFailures }
-    }
-
-    public var resetRequests: EventWindow {
-        get { rare?.resetRequests ?? EventWindow() }
-        _modify { yield &rareForWriting().resetRequests }
+        get { self[rare: \.lastResetCompleted, or: nil] }
+        set { self[rare: \.lastResetCompleted, or: nil] = newValue }
     }
 
     /// While set and in the future, no push factor is offered (active push-bombing alert).
     public var pushBombingUntil: Timestamp? {
-        get { rare?.pushBombingUntil }
-        set { rareForWriting().pushBombingUntil = newValue }
+        get { self[rare: \.pushBombingUntil, or: nil] }
+        set { self[rare: \.pushBombingUntil, or: nil] = newValue }
     }
 
-    public var holds: [AlertHold] {
-        get { rare?.holds ?? [] }
-        _modify { yield &rareForWriting().holds }
+    // The windows and holds forward to the rarely used part; `_modify` lets callers update them in place.
+    public var failures: EventWindow { get { self[rare: \.failures, or: EventWindow()] } _modify { yield &self[rare: \.failures, or: EventWindow()] } }
+    public var pushesSent: EventWindow { get { self[rare: \.pushesSent, or: EventWindow()] } _modify { yield &self[rare: \.pushesSent, or: EventWindow()] } }
+    /// Push denials and timeouts.
+    public var pushFailures: EventWindow { get { self[rare: \.pushFailures, or: EventWindow()] } _modify { yield &self[rare: \.pushFailures, or: EventWindow()] } }
+    public var resetRequests: EventWindow { get { self[rare: \.resetRequests, or: EventWindow()] } _modify { yield &self[rare: \.resetRequests, or: EventWindow()] } }
+    public var holds: [AlertHold] { get { self[rare: \.holds, or: []] } _modify { yield &self[rare: \.holds, or: []] } }
+
+    /// A field of the rarely used part: read without allocating it (`empty` while it is absent),
+    /// written through an allocated, unshared one.
+    private subscript<Value>(rare field: ReferenceWritableKeyPath<RareUserState, Value>, or empty: Value) -> Value {
+        get { rare.map { $0[keyPath: field] } ?? empty }
+        _modify { yield &rareForWriting()[keyPath: field] }
     }
 
     /// Drops the rarely used part when nothing in it is at or after `cutoff`.
