@@ -20,7 +20,13 @@ enum MemoryBench {
     /// Builds baselines for `users` users through `RiskEngine` — two successful logins each (a managed
     /// laptop and a phone, from their home address) — and returns the growth of the resident set.
     /// Events are made on the fly and dropped, so only engine state stays resident.
+    ///
+    /// Realistic on purpose, so the figure does not flatter the state layout: event ids are 36-character
+    /// UUIDs (too long for an inline small string), and every event carries its own fresh copies of a real
+    /// city name and AS organisation (as a decoded, enriched event does), so whatever state keeps of them
+    /// is counted.
     static func residentGrowth(users: Int, sources: [(IPAddress, IPIntelligence)], config: VigilConfig) -> Int {
+        let sources = located(sources)
         _ = mallocTrim(0)  // return what earlier figures freed, so it is not reused and hidden from the delta
         let before = residentBytes()
         var engine = RiskEngine(config: config, policyVersion: "bench", deviceKey: .publicDefault)
@@ -30,16 +36,56 @@ enum MemoryBench {
             let (address, intelligence) = sources[user % sources.count]
             for (slot, kind) in ["laptop", "phone"].enumerated() {
                 let event = AuthEvent(
-                    eventID: "m-\(user)-\(slot)", type: .login, time: time, tenant: "acme",
+                    eventID: uuid(user, slot), type: .login, time: time, tenant: "acme",
                     user: User(id: id, emailDomain: "example.com"), ip: address,
                     device: Device(id: "\(id)-\(kind)", managed: slot == 0, userAgent: "Mozilla/5.0"), outcome: .success)
-                _ = engine.process(event, intel: intelligence)
+                _ = engine.process(event, intel: freshCopy(intelligence))
                 time = time + Duration(microseconds: 1_000)
             }
         }
         let after = residentBytes()
         precondition(engine.userCount == users, "every user should have state")
         return after - before
+    }
+
+    /// The sources, each with a city name and an AS organisation: where the database has none, one it has
+    /// for another address (or a real organisation when the test database has none at all).
+    static func located(_ sources: [(IPAddress, IPIntelligence)]) -> [(IPAddress, IPIntelligence)] {
+        let cities = sources.compactMap { $0.1.location?.city }
+        let networks = sources.compactMap { $0.1.network }.filter { $0.organization != nil }
+        let fallbackNetworks = networks.isEmpty
+            ? [AutonomousSystem(number: 3320, organization: "Deutsche Telekom AG"),
+               AutonomousSystem(number: 7922, organization: "Comcast Cable Communications, LLC")]
+            : networks
+        return sources.enumerated().map { index, source in
+            var intel = source.1
+            var location = intel.location ?? GeoLocation(countryCode: "DE", latitude: 50.1109, longitude: 8.6821, accuracyRadiusKm: 20)
+            if location.city == nil { location.city = cities.isEmpty ? "Frankfurt am Main" : cities[index % cities.count] }
+            intel.location = location
+            if intel.network?.organization == nil { intel.network = fallbackNetworks[index % fallbackNetworks.count] }
+            return (source.0, intel)
+        }
+    }
+
+    /// The intelligence with its strings in new heap storage, as a per-event lookup would produce.
+    static func freshCopy(_ intel: IPIntelligence) -> IPIntelligence {
+        var copy = intel
+        copy.location?.city = intel.location?.city.map(heapCopy)
+        copy.network?.organization = intel.network?.organization.map(heapCopy)
+        return copy
+    }
+
+    /// A new string from the bytes, as a decoder makes it: on the heap when longer than 15 bytes.
+    private static func heapCopy(_ string: String) -> String {
+        String(decoding: Array(string.utf8), as: UTF8.self)
+    }
+
+    /// A UUID-formatted event id (36 characters), distinct per user and slot.
+    static func uuid(_ user: Int, _ slot: Int) -> String {
+        let value = UInt64(user) &* 2 &+ UInt64(slot)
+        let hex = String(value, radix: 16)
+        let digits = String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+        return "6f1c2d3e-4b5a-8c7d-9e0f-" + digits
     }
 }
 

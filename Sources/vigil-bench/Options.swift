@@ -6,6 +6,9 @@ struct Options {
     var quick = false
     /// Figures 1 and 2 only: what a profiler run (callgrind, perf) needs.
     var engineOnly = false
+    /// Figure 5 (state bytes per user) only: no engine, limits or Kafka figures.
+    var memoryOnly = false
+    var memoryUsersOverride: [Int]?
     var jsonPath: String?
     var cityDatabase: String?
     var asnDatabase = "../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb"
@@ -17,13 +20,15 @@ struct Options {
     var kafkaEventsOverride: Int?
     var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 100_000) }
     var latencySeconds: Double { quick ? 3 : 10 }
-    var memoryUsers: [Int] { quick ? [100_000, 200_000] : [1_000_000, 5_000_000] }
+    var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--kafka-events N] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--kafka-events N] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
+          --memory-only  figure 5 only (state bytes per user)
+          --memory-users N,N  user counts for figure 5 (default 1000000,5000000; --quick 100000,200000)
           --kafka-events N  events preloaded for the end-to-end figures
           --vigil    the daemon binary for the end-to-end figures (default: `vigil` beside this binary)
         """
@@ -35,6 +40,12 @@ struct Options {
             switch argument {
             case "--quick": options.quick = true
             case "--engine-only": options.engineOnly = true
+            case "--memory-only": options.memoryOnly = true
+            case "--memory-users":
+                guard let list = rest.popFirst()?.split(separator: ",").map({ Int($0) }), !list.isEmpty,
+                    list.allSatisfy({ ($0 ?? 0) > 0 })
+                else { return nil }
+                options.memoryUsersOverride = list.compactMap { $0 }
             case "--kafka-events": options.kafkaEventsOverride = rest.popFirst().flatMap { Int($0) }
             case "--json": options.jsonPath = rest.popFirst()
             case "--city-db": options.cityDatabase = rest.popFirst()

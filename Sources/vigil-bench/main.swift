@@ -34,6 +34,27 @@ guard let pool = IPPool.sample(from: sampler, addresses: options.users, seed: 20
 report.context["city_db_type"] = sampler.database(.city)?.databaseType ?? "?"
 report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addressCount]
 
+/// Figure 5: state bytes per user at each size in `options.memoryUsers`.
+@MainActor func memoryFigures() {
+    let sources = pool.locations.flatMap(\.addresses).prefix(10_000).map { ($0, sampler.lookup($0)) }
+    for users in options.memoryUsers {
+        let growth = MemoryBench.residentGrowth(users: users, sources: Array(sources), config: config)
+        let perUser = Double(growth) / Double(users)
+        report.add(
+            "bytes_per_user_\(users)", "memory: state per user, \(users / 1000)k users", perUser, "B",
+            target: "<= 256", met: perUser <= 256)
+    }
+    report.context["bench_peak_rss_mb"] = Double(MemoryBench.peakResidentBytes()) / 1_048_576
+}
+
+if options.memoryOnly {
+    print(Report.header())
+    progress("memory")
+    memoryFigures()
+    if let path = options.jsonPath { try report.write(to: path) }
+    exit(0)
+}
+
 var workload = WorkloadConfiguration()
 workload.users = options.users
 workload.seed = 2018
@@ -216,17 +237,8 @@ progress("memory")
 report.add(
     "daemon_peak_rss_mb", "memory: vigil run peak RSS (throughput run)", daemonPeak.map { Double($0) / 1_048_576 }, "MiB",
     note: daemonAvailable ? nil : pendingNote)
-let sources = pool.locations.flatMap(\.addresses).prefix(10_000).map { ($0, sampler.lookup($0)) }
 events.removeAll()
-for users in options.memoryUsers {
-    let growth = MemoryBench.residentGrowth(users: users, sources: Array(sources), config: config)
-    let perUser = Double(growth) / Double(users)
-    report.add(
-        "bytes_per_user_\(users)", "memory: state per user, \(users / 1000)k users", perUser, "B",
-        target: "<= 256", met: perUser <= 256)
-}
-report.context["bench_peak_rss_mb"] = Double(MemoryBench.peakResidentBytes()) / 1_048_576
-
+memoryFigures()
 if let path = options.jsonPath {
     try report.write(to: path)
     print("wrote \(path)")

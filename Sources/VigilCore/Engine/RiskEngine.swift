@@ -43,7 +43,10 @@ public struct RiskEngine: Sendable {
         let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys, settings: config.engine)
         var verdict = Verdict(late: late)
         let userKey = context.userKey
-        var user = state.users[userKey] ?? UserState(lastSeen: event.time)
+        // A late event changes nothing, so it reads a copy; otherwise the record is checked out for
+        // updating in place and always stored back below.
+        let checkedOut = late ? nil : state.users.checkout(userKey)
+        var user = checkedOut?.user ?? (late ? state.users[userKey] : nil) ?? UserState(lastSeen: event.time)
 
         switch event.type {
         case .login where event.outcome == .success, .sensitiveAction:
@@ -75,7 +78,7 @@ public struct RiskEngine: Sendable {
 
         if !late {
             if user.lastSeen < event.time { user.lastSeen = event.time }
-            state.users[userKey] = user
+            state.users.store(userKey, user, position: checkedOut?.position)
             state.sweepIfDue(settings: config.engine)
         }
         return verdict
@@ -83,6 +86,7 @@ public struct RiskEngine: Sendable {
 
     public var userCount: Int { state.users.count }
 
+    /// Entity counts, approximate state size and global windows of this engine's shard.
     public var figures: StateFigures { state.figures }
 }
 

@@ -8,7 +8,7 @@ extension RiskEngine {
     ) {
         let event = context.event
         let rules = config.engine.alerts
-        if rules.impossibleTravel.enabled, assessment.travelIsImpossible, let anchor = user.lastLogin,
+        if rules.impossibleTravel.enabled, assessment.travelIsImpossible, let anchor = state.lastLogin(of: user),
             let travel = assessment.travel
         {
             var sources = [ObservedSource(ip: anchor.ip, intel: IPIntelligence(location: anchor.location, network: anchor.network, anonymity: anchor.anonymity))]

@@ -35,7 +35,7 @@ extension RiskEngine {
         }
 
         // Travel from the last successful login, unless either end is anonymous.
-        if let anchor = user.lastLogin, event.ip != nil,
+        if let anchor = state.lastLogin(of: user), event.ip != nil,
             let travel = TravelAssessment(from: anchor.location, at: anchor.time, to: location, at: event.time)
         {
             result.travel = travel
@@ -71,7 +71,7 @@ extension RiskEngine {
 
         // Novelty against the baseline.
         if let deviceKey = context.deviceKey {
-            if let seen = user.devices.lastSeen(deviceKey) {
+            if let seen = user.seen.lastSeen(.device, deviceKey) {
                 result.isNewDevice = event.time.since(seen) > engine.newDeviceAfter
             } else {
                 result.isNewDevice = true
@@ -81,12 +81,12 @@ extension RiskEngine {
         }
         if let code = location?.countryCode {
             result.countryKey = Self.packCountry(code)
-            result.isNewCountry = user.countries.lastSeen(result.countryKey!) == nil
+            result.isNewCountry = user.seen.lastSeen(.country, result.countryKey!) == nil
         }
         if let network = context.intel.network {
             result.networkKey = UInt64(network.number)
         }
-        let isNewNetwork = result.networkKey.map { user.networks.lastSeen($0) == nil } ?? false
+        let isNewNetwork = result.networkKey.map { user.seen.lastSeen(.network, $0) == nil } ?? false
         if learning {
             fire(
                 .firstLogin, signals.firstLogin,
@@ -156,23 +156,23 @@ extension RiskEngine {
     }
 
     /// Updates the baseline with a successful login (never with a late one).
-    func learn(_ context: EventContext, assessment: Assessment, user: inout UserState) {
+    mutating func learn(_ context: EventContext, assessment: Assessment, user: inout UserState) {
         let event = context.event
         let engine = config.engine
         user.successfulLogins &+= 1
         if let deviceKey = context.deviceKey {
-            user.devices.record(deviceKey, at: event.time, capacity: engine.maxDevicesPerUser)
+            user.seen.record(.device, deviceKey, at: event.time, capacity: engine.maxDevicesPerUser)
         }
         if let country = assessment.countryKey {
-            user.countries.record(country, at: event.time, capacity: engine.maxCountriesPerUser)
+            user.seen.record(.country, country, at: event.time, capacity: engine.maxCountriesPerUser)
         }
         if let network = assessment.networkKey {
-            user.networks.record(network, at: event.time, capacity: engine.maxASNsPerUser)
+            user.seen.record(.network, network, at: event.time, capacity: engine.maxASNsPerUser)
         }
         if let ip = event.ip, user.lastLogin.map({ $0.time <= event.time }) ?? true {
-            user.lastLogin = LoginAnchor(
+            user.lastLogin = CompactAnchor(
                 time: event.time, eventID: event.eventID, ip: ip, location: context.intel.location,
-                network: context.intel.network, anonymity: context.anonymity)
+                network: context.intel.network, anonymity: context.anonymity, names: &state.names)
         }
     }
 

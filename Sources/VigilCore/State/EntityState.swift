@@ -1,40 +1,109 @@
-/// Where and how a user last logged in successfully: the anchor for travel and the evidence for alerts.
-public struct LoginAnchor: Sendable, Equatable {
-    public var time: Timestamp
-    public var eventID: String
-    public var ip: IPAddress
-    public var location: GeoLocation?
-    public var network: AutonomousSystem?
-    /// The address was anonymous (VPN, Tor, proxy, hosting) by database or reputation table.
-    public var anonymity: AnonymityFlags
-}
-
 /// Suppresses repeats: one alert per subject, kind and window.
 public struct AlertHold: Sendable, Equatable {
     public var kind: AlertKind
     public var until: Timestamp
 }
 
-/// Everything remembered about one user. Sets and windows are bounded and allocated only when used,
-/// so an ordinary user costs a few hundred bytes.
-public struct UserState: Sendable, Equatable {
+/// Everything remembered about one user, in one fixed-size record (192 bytes) that the shard keeps
+/// in a dense array: the baseline (counts, the last login as a `CompactAnchor`, the seen devices,
+/// countries and networks, inline for an ordinary user), and behind one optional reference the rarely used
+/// rest — failure, push and reset windows, alert holds, push-bombing and reset times. That reference is
+/// `nil` for the ordinary user, allocated on first use and dropped by the sweep once all in it has expired.
+public struct UserState: Sendable {
+    // Declared in this order so the fields pack into 192 bytes.
+    var anchor: CompactAnchor?
     public var lastSeen: Timestamp
+    var rare: RareUserState?
+    public var seen = SeenSets()
     public var successfulLogins: UInt32 = 0
-    public var devices = SeenSet()
-    public var countries = SeenSet()
-    public var networks = SeenSet()
-    public var lastLogin: LoginAnchor?
-    public var lastResetCompleted: Timestamp?
-    public var failures = EventWindow()
-    public var pushesSent = EventWindow()
-    /// Push denials and timeouts.
-    public var pushFailures = EventWindow()
-    public var resetRequests = EventWindow()
-    /// While set and in the future, no push factor is offered (active push-bombing alert).
-    public var pushBombingUntil: Timestamp?
-    public var holds: [AlertHold] = []
 
     public init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
+
+    /// The last successful login; decode it with `ShardState.lastLogin(of:)`.
+    public var lastLogin: CompactAnchor? {
+        get { anchor }
+        set { anchor = newValue }
+    }
+
+    /// True while the rarely used part is allocated.
+    public var hasRareState: Bool { rare != nil }
+
+    public var lastResetCompleted: Timestamp? {
+        get { self[rare: \.lastResetCompleted, or: nil] }
+        set { self[rare: \.lastResetCompleted, or: nil] = newValue }
+    }
+
+    /// While set and in the future, no push factor is offered (active push-bombing alert).
+    public var pushBombingUntil: Timestamp? {
+        get { self[rare: \.pushBombingUntil, or: nil] }
+        set { self[rare: \.pushBombingUntil, or: nil] = newValue }
+    }
+
+    // The windows and holds forward to the rarely used part; `_modify` lets callers update them in place.
+    public var failures: EventWindow { get { self[rare: \.failures, or: EventWindow()] } _modify { yield &self[rare: \.failures, or: EventWindow()] } }
+    public var pushesSent: EventWindow { get { self[rare: \.pushesSent, or: EventWindow()] } _modify { yield &self[rare: \.pushesSent, or: EventWindow()] } }
+    /// Push denials and timeouts.
+    public var pushFailures: EventWindow { get { self[rare: \.pushFailures, or: EventWindow()] } _modify { yield &self[rare: \.pushFailures, or: EventWindow()] } }
+    public var resetRequests: EventWindow { get { self[rare: \.resetRequests, or: EventWindow()] } _modify { yield &self[rare: \.resetRequests, or: EventWindow()] } }
+    public var holds: [AlertHold] { get { self[rare: \.holds, or: []] } _modify { yield &self[rare: \.holds, or: []] } }
+
+    /// A field of the rarely used part: read without allocating it (`empty` while it is absent),
+    /// written through an allocated, unshared one.
+    private subscript<Value>(rare field: ReferenceWritableKeyPath<RareUserState, Value>, or empty: Value) -> Value {
+        get { rare.map { $0[keyPath: field] } ?? empty }
+        _modify { yield &rareForWriting()[keyPath: field] }
+    }
+
+    /// Drops the rarely used part when nothing in it is at or after `cutoff`.
+    mutating func dropRare(ifAllBefore cutoff: Timestamp) {
+        if rare?.isAllBefore(cutoff) == true { rare = nil }
+    }
+
+    /// The rarely used part, allocated if needed and unshared (copy on write).
+    private mutating func rareForWriting() -> RareUserState {
+        if rare == nil {
+            rare = RareUserState()
+        } else if !isKnownUniquelyReferenced(&rare) {
+            rare = rare!.copy()
+        }
+        return rare!
+    }
+}
+
+/// The part of a user's state that most users never need. A class so that `UserState` pays one
+/// pointer for it; `UserState` copies it before writing whenever it is shared, so it keeps value
+/// semantics (hence `@unchecked Sendable`: a shared instance is never mutated).
+final class RareUserState: @unchecked Sendable {
+    var lastResetCompleted: Timestamp?
+    var pushBombingUntil: Timestamp?
+    var failures = EventWindow()
+    var pushesSent = EventWindow()
+    var pushFailures = EventWindow()
+    var resetRequests = EventWindow()
+    var holds: [AlertHold] = []
+
+    init() {}
+
+    func copy() -> RareUserState {
+        let copy = RareUserState()
+        copy.lastResetCompleted = lastResetCompleted
+        copy.pushBombingUntil = pushBombingUntil
+        copy.failures = failures
+        copy.pushesSent = pushesSent
+        copy.pushFailures = pushFailures
+        copy.resetRequests = resetRequests
+        copy.holds = holds
+        return copy
+    }
+
+    /// True when every time referred to here (window entries, hold ends, the reset, the push-bombing
+    /// end) is before `cutoff`.
+    func isAllBefore(_ cutoff: Timestamp) -> Bool {
+        func before(_ time: Timestamp?) -> Bool { time.map { $0 < cutoff } ?? true }
+        return before(lastResetCompleted) && before(pushBombingUntil) && before(failures.latest)
+            && before(pushesSent.latest) && before(pushFailures.latest) && before(resetRequests.latest)
+            && !holds.contains { $0.until >= cutoff }
+    }
 }
 
 /// Cross-user evidence about one source address (IPv6 aggregated to /64), per shard.

@@ -102,37 +102,3 @@ public struct DistinctWindow: Sendable, Equatable {
 
     public var latest: Timestamp? { entries.map(\.time).max() }
 }
-
-/// A bounded set of things a user has been seen with (devices, countries, networks) and when last.
-/// When full, the least recently seen is forgotten, so the set follows the user's current habits.
-public struct SeenSet: Sendable, Equatable {
-    public struct Entry: Sendable, Equatable {
-        public var key: UInt64
-        public var lastSeen: Timestamp
-    }
-
-    public private(set) var entries: [Entry] = []
-
-    public init() {}
-
-    public func lastSeen(_ key: UInt64) -> Timestamp? {
-        for entry in entries where entry.key == key { return entry.lastSeen }
-        return nil
-    }
-
-    /// Records `key` at `time`; never moves a last-seen time backwards.
-    public mutating func record(_ key: UInt64, at time: Timestamp, capacity: Int) {
-        if let index = entries.firstIndex(where: { $0.key == key }) {
-            if entries[index].lastSeen < time { entries[index].lastSeen = time }
-            return
-        }
-        if entries.count >= max(1, capacity) {
-            var oldest = 0
-            for index in entries.indices where entries[index].lastSeen < entries[oldest].lastSeen { oldest = index }
-            entries.remove(at: oldest)
-        }
-        entries.append(Entry(key: key, lastSeen: time))
-    }
-
-    public var count: Int { entries.count }
-}

@@ -1,12 +1,15 @@
 /// All state of one shard (one Kafka partition, or a whole replay): users, sources and domains,
 /// keyed by keyed hashes so raw identifiers never sit in memory longer than the event that carried them.
 public struct ShardState: Sendable {
-    public var users: [UInt64: UserState] = [:]
+    public var users = UserTable()
     public var sources: [IPAddress: SourceState] = [:]
     public var domains: [UInt64: DomainState] = [:]
     public var global: GlobalWindows
+    /// City names and AS organisations of the users' anchors.
+    public var names = NameTable()
     public var watermark: Watermark
     var nextSweep: Timestamp?
+    var nextRareSweep: Timestamp?
     public private(set) var counters = StateCounters()
 
     public init(allowedLateness: Duration, globalWindow: Duration) {
@@ -14,15 +17,37 @@ public struct ShardState: Sendable {
         global = GlobalWindows(window: globalWindow)
     }
 
-    /// Sizes and global figures now, for metrics and summaries.
+    /// The user's last successful login, decoded.
+    public func lastLogin(of user: UserState) -> LoginAnchor? {
+        user.lastLogin.map { LoginAnchor($0, names: names) }
+    }
+
+    public var userCount: Int { users.count }
+    public var sourceCount: Int { sources.count }
+    public var domainCount: Int { domains.count }
+
+    /// Entity counts, an approximate size of everything held and the global windows now, for status,
+    /// metrics and summaries.
     public var figures: StateFigures {
         StateFigures(
-            users: users.count, sources: sources.count, domains: domains.count,
+            users: users.count, sources: sources.count, domains: domains.count, names: names.count,
+            approximateBytes: users.approximateBytes + names.approximateBytes
+                + sources.capacity * 4 / 3 * (MemoryLayout<IPAddress>.stride + MemoryLayout<SourceState>.stride)
+                + sources.count * Self.sourceHeapBytes
+                + domains.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<DomainState>.stride)
+                + domains.count * Self.domainHeapBytes,
+            evictedUsers: counters.evictedUsers, evictedSources: counters.evictedSources,
             global: watermark.maxEventTime.map { global.figures(at: $0) } ?? GlobalFigures())
     }
 
-    /// Forgets idle users, sources and domains once the watermark passes the next sweep time.
-    /// Sweeps are driven by event time so replay and live runs evict identically.
+    /// Estimates of the window entries a source or domain holds on the heap.
+    static let sourceHeapBytes = 512
+    static let domainHeapBytes = 256
+
+    /// Forgets idle users, sources and domains once the watermark passes the next sweep time, and (every
+    /// `rareSweepInterval`, as it reads every allocated part) drops the rarely used part of a user once
+    /// everything in it is older than the longest window reading it. Sweeps are driven by event time so
+    /// replay and live runs evict identically.
     mutating func sweepIfDue(settings: EngineSettings) {
         guard let now = watermark.current else { return }
         guard let due = nextSweep else {
@@ -32,9 +57,13 @@ public struct ShardState: Sendable {
         guard now >= due else { return }
         nextSweep = now + Self.sweepInterval
         let userCutoff = now - settings.userIdleTTL
-        let before = users.count
-        users = users.filter { $0.value.lastSeen >= userCutoff }
-        counters.evictedUsers += before - users.count
+        var rareCutoff: Timestamp?
+        if now >= nextRareSweep ?? now {
+            nextRareSweep = now + Self.rareSweepInterval
+            rareCutoff = now - settings.longestUserWindow
+        }
+        let evicted = users.sweep(idleBefore: userCutoff, dropRareBefore: rareCutoff)
+        counters.evictedUsers += evicted
         let crossCutoff = now - settings.longestCrossUserWindow
         let sourcesBefore = sources.count, domainsBefore = domains.count
         sources = sources.filter { $0.value.lastSeen >= crossCutoff }
@@ -45,19 +74,35 @@ public struct ShardState: Sendable {
     mutating func countLate() { counters.lateEvents += 1 }
 
     static let sweepInterval = Duration.minutes(10)
+    static let rareSweepInterval = Duration.hours(1)
 }
 
-/// How much state a shard holds and what its global windows show.
+/// How much a shard holds and what its global windows show. `approximateBytes` is the records and
+/// indexes as allocated plus estimates for heap parts, not an exact measurement; evictions count since
+/// the shard was created.
 public struct StateFigures: Sendable, Equatable {
     public var users = 0
     public var sources = 0
     public var domains = 0
+    /// Interned city and organisation names.
+    public var names = 0
+    public var approximateBytes = 0
+    public var evictedUsers = 0
+    /// Sources and email domains.
+    public var evictedSources = 0
     public var global = GlobalFigures()
 
-    public init(users: Int = 0, sources: Int = 0, domains: Int = 0, global: GlobalFigures = GlobalFigures()) {
+    public init(
+        users: Int = 0, sources: Int = 0, domains: Int = 0, names: Int = 0, approximateBytes: Int = 0,
+        evictedUsers: Int = 0, evictedSources: Int = 0, global: GlobalFigures = GlobalFigures()
+    ) {
         self.users = users
         self.sources = sources
         self.domains = domains
+        self.names = names
+        self.approximateBytes = approximateBytes
+        self.evictedUsers = evictedUsers
+        self.evictedSources = evictedSources
         self.global = global
     }
 
@@ -66,6 +111,10 @@ public struct StateFigures: Sendable, Equatable {
         users += other.users
         sources += other.sources
         domains += other.domains
+        names += other.names
+        approximateBytes += other.approximateBytes
+        evictedUsers += other.evictedUsers
+        evictedSources += other.evictedSources
         global.add(other.global)
     }
 }
@@ -81,5 +130,12 @@ extension EngineSettings {
     /// Cross-user state must outlive the longest window that reads it (and any alert hold).
     var longestCrossUserWindow: Duration {
         max(alerts.resetAbuseWindow, alerts.stuffingWindow, signals.sprayingWindow, Duration.hours(1))
+    }
+
+    /// The longest window that reads a user's rarely used state (failures, pushes, resets, holds).
+    var longestUserWindow: Duration {
+        max(
+            signals.failedAttemptsWindow, signals.pushBurstWindow, alerts.pushBombingWindow, alerts.mfaFatigueWindow,
+            alerts.resetAbuseWindow, postResetWindow, alerts.serviceAccountHold)
     }
 }

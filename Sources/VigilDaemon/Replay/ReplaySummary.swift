@@ -22,6 +22,7 @@ extension ReplayRunner.Report {
         }
         rows.append(("users in state", "\(state.users)"))
         rows.append(("sources / email domains", "\(state.sources) / \(state.domains)"))
+        rows.append(("state bytes (approximate)", "\(state.approximateBytes)"))
         rows.append(("last \(globalWindow.configString): failed logins", "\(state.global.failures)"))
         rows.append(("  failing users (estimate)", "\(state.global.failingUsers)"))
         rows.append(("  reset requests", "\(state.global.resetRequests)"))
