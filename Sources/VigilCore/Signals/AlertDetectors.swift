@@ -199,18 +199,11 @@ extension RiskEngine {
         }
         if let sourceKey = context.sourceKey {
             var source = state.sources[sourceKey] ?? SourceState(lastSeen: event.time)
-            source.lastSeen = max(source.lastSeen, event.time)
-            source.resetAccounts.record(context.userKey, at: event.time, eventID: event.eventID, capacity: rules.resetAbuseSourceIP)
-            if rules.resetAbuse.enabled, !source.holds.holds(.resetAbuse, at: event.time) {
-                let end = max(event.time, source.resetAccounts.latest ?? event.time)
-                let accounts = source.resetAccounts.distinct(from: end - rules.resetAbuseWindow, through: end)
-                if accounts.count >= rules.resetAbuseSourceIP {
-                    alerts.append(resetAbuseAlert(
-                        context, scope: .sourceIP, subject: sourceKey.description,
-                        evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
-                        what: "\(sourceKey) requested password resets for \(accounts.count) accounts"))
-                    source.holds.hold(.resetAbuse, until: event.time + rules.resetAbuseWindow)
-                }
+            if let accounts = recordResetWave(&source, context, threshold: rules.resetAbuseSourceIP) {
+                alerts.append(resetAbuseAlert(
+                    context, scope: .sourceIP, subject: sourceKey.description,
+                    evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                    what: "\(sourceKey) requested password resets for \(accounts.count) accounts"))
             }
             state.sources[sourceKey] = source
         }
@@ -220,21 +213,32 @@ extension RiskEngine {
             hasher.append(domain)
             let domainKey = hasher.finalize()
             var entry = state.domains[domainKey] ?? DomainState(lastSeen: event.time)
-            entry.lastSeen = max(entry.lastSeen, event.time)
-            entry.resetAccounts.record(context.userKey, at: event.time, eventID: event.eventID, capacity: rules.resetAbuseEmailDomain)
-            if rules.resetAbuse.enabled, !entry.holds.holds(.resetAbuse, at: event.time) {
-                let end = max(event.time, entry.resetAccounts.latest ?? event.time)
-                let accounts = entry.resetAccounts.distinct(from: end - rules.resetAbuseWindow, through: end)
-                if accounts.count >= rules.resetAbuseEmailDomain {
-                    alerts.append(resetAbuseAlert(
-                        context, scope: .emailDomain, subject: domain,
-                        evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
-                        what: "password resets requested for \(accounts.count) accounts of \(domain)"))
-                    entry.holds.hold(.resetAbuse, until: event.time + rules.resetAbuseWindow)
-                }
+            if let accounts = recordResetWave(&entry, context, threshold: rules.resetAbuseEmailDomain) {
+                alerts.append(resetAbuseAlert(
+                    context, scope: .emailDomain, subject: domain,
+                    evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                    what: "password resets requested for \(accounts.count) accounts of \(domain)"))
             }
             state.domains[domainKey] = entry
         }
+    }
+
+    /// Counts one account's reset request against a source or an email domain. Returns the accounts in
+    /// the window once they reach `threshold` while no reset-abuse alert is held for the subject, and
+    /// then holds one for a window.
+    private func recordResetWave<Subject: ResetWaveSubject>(
+        _ subject: inout Subject, _ context: EventContext, threshold: Int
+    ) -> [DistinctWindow.Entry]? {
+        let event = context.event
+        let rules = config.engine.alerts
+        subject.lastSeen = max(subject.lastSeen, event.time)
+        subject.resetAccounts.record(context.userKey, at: event.time, eventID: event.eventID, capacity: threshold)
+        guard rules.resetAbuse.enabled, !subject.holds.holds(.resetAbuse, at: event.time) else { return nil }
+        let end = max(event.time, subject.resetAccounts.latest ?? event.time)
+        let accounts = subject.resetAccounts.distinct(from: end - rules.resetAbuseWindow, through: end)
+        guard accounts.count >= threshold else { return nil }
+        subject.holds.hold(.resetAbuse, until: event.time + rules.resetAbuseWindow)
+        return accounts
     }
 
     private func resetAbuseAlert(
@@ -272,3 +276,13 @@ extension RiskEngine {
 }
 
 private func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+
+/// Sources and email domains both watch for one wave of password resets over many accounts.
+protocol ResetWaveSubject {
+    var lastSeen: Timestamp { get set }
+    var resetAccounts: DistinctWindow { get set }
+    var holds: [AlertHold] { get set }
+}
+
+extension SourceState: ResetWaveSubject {}
+extension DomainState: ResetWaveSubject {}
