@@ -14,6 +14,13 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
 }
 
+/// Runs blocking librdkafka work (poll, flush, close, the waits below, kcat) on a dedicated thread, so a
+/// test never holds one of Swift Testing's cooperative threads while it waits. Keep `#expect` outside:
+/// issues are attributed to the test through task-local state, which that thread does not have.
+func blocking<Result>(_ body: () throws -> Result) async throws -> Result {
+    try await onDedicatedThread(name: "vigil-kafka-test", body)
+}
+
 /// Polls `condition` until it holds or `timeout` passes; each step should block briefly itself.
 func waitUntil(
     _ what: String, timeout: Duration = .seconds(30), step: () throws -> Bool
