@@ -13,9 +13,12 @@ import Logging
 /// commit (`REBALANCE_IN_PROGRESS`, `ILLEGAL_GENERATION`; librdkafka's mock cluster always does).
 /// librdkafka neither retries it nor keeps the offsets: unassigning drops the stored offsets of
 /// removed partitions, and its own unassign-time auto-commit meets the same rejection. So the
-/// rejected offsets are kept and committed once more, explicitly, when the next assignment arrives
-/// (the new generation). That retry races with the next owner's first fetch: it narrows redelivery,
-/// it cannot rule it out (at least once).
+/// rejected offsets are kept and committed once more, explicitly, in the next assignment callback
+/// (the new generation). Not earlier: every rejected commit makes librdkafka rejoin the group, so
+/// retrying while the group rebalances keeps it rebalancing. The retry races with the next owner's
+/// first fetch: it narrows redelivery, it cannot rule it out (at least once). With the cooperative
+/// protocol librdkafka may make no further assignment callback; the offsets are then left to
+/// redelivery too.
 ///
 /// Threading: not thread-safe. Create it and call every method on the one thread that runs the
 /// Kafka loop. The rebalance handler and `onWarning` run on that thread, inside `poll` or `close`,

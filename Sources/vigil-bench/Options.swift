@@ -16,15 +16,21 @@ struct Options {
     var foundationEvents: Int { quick ? 20_000 : 200_000 }
     var kafkaEventsOverride: Int?
     var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 100_000) }
-    var latencySeconds: Double { quick ? 3 : 10 }
+    var latencySecondsOverride: Double?
+    /// Seconds of traffic per latency rate.
+    var latencySeconds: Double { latencySecondsOverride ?? (quick ? 3 : 10) }
+    /// Latency sweep rates (events/s) below half the maximum; half the maximum is always added.
+    var latencyRates: [Double] = [1_000, 5_000, 20_000]
     var memoryUsers: [Int] { quick ? [100_000, 200_000] : [1_000_000, 5_000_000] }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--kafka-events N] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
           --kafka-events N  events preloaded for the end-to-end figures
+          --latency-rates R,R,...  latency sweep rates in events/s (default 1000,5000,20000; ½ max is always added)
+          --latency-seconds S  seconds of paced traffic per rate (default 10, quick 3)
           --vigil    the daemon binary for the end-to-end figures (default: `vigil` beside this binary)
         """
 
@@ -40,6 +46,12 @@ struct Options {
             case "--city-db": options.cityDatabase = rest.popFirst()
             case "--asn-db": options.asnDatabase = rest.popFirst() ?? options.asnDatabase
             case "--vigil": options.vigilBinary = rest.popFirst()
+            case "--latency-rates":
+                guard let rates = rest.popFirst()?.split(separator: ",").map({ Double($0) }), !rates.contains(nil) else {
+                    return nil
+                }
+                options.latencyRates = rates.compactMap { $0 }
+            case "--latency-seconds": options.latencySecondsOverride = rest.popFirst().flatMap { Double($0) }
             default: return nil
             }
         }

@@ -6,7 +6,8 @@ import VigilKafka
 /// Quiet logger: librdkafka's connection chatter during broker-down tests is expected.
 let testLogger: Logger = {
     var logger = Logger(label: "vigil.kafka.tests")
-    logger.logLevel = .critical
+    // VIGIL_TEST_LOG_LEVEL=debug shows VigilKafka's and librdkafka's logs when a test needs explaining.
+    logger.logLevel = ProcessInfo.processInfo.environment["VIGIL_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
     return logger
 }()
 

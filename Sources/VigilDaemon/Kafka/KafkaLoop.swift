@@ -54,7 +54,11 @@ final class KafkaLoop: @unchecked Sendable {
     private let logger: Logger
 
     // Owned by the loop thread from here on.
-    private var policyVersion: String
+    private var policyVersion: String {
+        didSet { outputHeaders = Self.outputHeaders(policyVersion: policyVersion) }
+    }
+    /// The headers every output carries, built once per policy version rather than once per output.
+    private var outputHeaders: [KafkaHeader]
     private var shards: [KafkaTopicPartition: PartitionShard] = [:]
     private var pending: [UInt64: PendingOutput] = [:]
     private var nextToken: UInt64 = 1
@@ -81,6 +85,7 @@ final class KafkaLoop: @unchecked Sendable {
         self.status = status
         self.logger = logger
         policyVersion = settings.config.policyVersion
+        outputHeaders = Self.outputHeaders(policyVersion: settings.config.policyVersion)
     }
 
     /// Asks the loop to finish the current batch and shut down cleanly; callable from any thread.
@@ -141,7 +146,7 @@ final class KafkaLoop: @unchecked Sendable {
         // Under backpressure the partitions are paused, but poll still serves rebalances and keeps the
         // member in its group; it must not wait, delivery reports are what the loop waits for.
         let messages = try consumer.poll(
-            maxMessages: settings.batchSize, timeout: blocked.isEmpty ? settings.pollTimeout : .zero)
+            maxMessages: settings.batchSize, timeout: backpressureSince == nil ? settings.pollTimeout : .zero)
         let now = ContinuousClock.now
         var outputs: [OutputMessage] = []
         var newestTimestamp: Int64?
@@ -168,8 +173,10 @@ final class KafkaLoop: @unchecked Sendable {
     /// Under backpressure: waits briefly for delivery reports (they free queue room), then enqueues the
     /// blocked outputs in order until the queue is full again.
     private func relieveBackpressure(producer: KafkaProducer) throws {
-        guard !blocked.isEmpty else { return }
-        try handle(try producer.poll(timeout: .milliseconds(50)), producer: producer)
+        guard backpressureSince != nil else { return }
+        let reports = try producer.poll(timeout: .milliseconds(50))
+        if !reports.isEmpty { lastProgress = ContinuousClock.now }
+        try handle(reports, producer: producer)
         try enqueueBlocked(producer: producer)
     }
 
@@ -193,18 +200,22 @@ final class KafkaLoop: @unchecked Sendable {
         }
     }
 
-    /// Pauses consumption when outputs are blocked, resumes once all are enqueued, and fails after a
-    /// stall without progress longer than `maxProducerStall`.
+    /// Pauses consumption when outputs are blocked; resumes once all are enqueued and the queue is at
+    /// most half full (so one batch does not block it again at once); fails after a stall without
+    /// progress longer than `maxProducerStall`.
     private func updateBackpressure(consumer: KafkaConsumer, producer: KafkaProducer) throws {
         let now = ContinuousClock.now
-        if blocked.isEmpty {
-            guard let since = backpressureSince else { return }
-            backpressureSince = nil
-            try consumer.resume()
-            logger.notice(
-                "producer queue has room again: consuming again",
-                metadata: ["paused_for": "\(now - since)", "queued": "\(producer.pendingCount)"])
-        } else if backpressureSince == nil {
+        if let since = backpressureSince {
+            if blocked.isEmpty, producer.pendingCount <= resumeBelow {
+                backpressureSince = nil
+                try consumer.resume()
+                logger.notice(
+                    "producer queue has room again: consuming again",
+                    metadata: ["paused_for": "\(now - since)", "queued": "\(producer.pendingCount)"])
+            } else if let limit = settings.maxProducerStall, now - lastProgress > limit {
+                throw LoopError.producerStalled(now - lastProgress, waiting: blocked.count)
+            }
+        } else if !blocked.isEmpty {
             backpressureSince = now
             lastProgress = now
             backpressureEpisodes += 1
@@ -212,9 +223,12 @@ final class KafkaLoop: @unchecked Sendable {
             logger.warning(
                 "producer queue full: pausing consumption until outputs drain (backpressure)",
                 metadata: ["waiting_outputs": "\(blocked.count)", "queued": "\(producer.pendingCount)"])
-        } else if let limit = settings.maxProducerStall, now - lastProgress > limit {
-            throw LoopError.producerStalled(now - lastProgress, waiting: blocked.count)
         }
+    }
+
+    /// Half of the producer's queue (`queue.buffering.max.messages`, librdkafka's default 100,000).
+    private var resumeBelow: Int {
+        (settings.producer["queue.buffering.max.messages"].flatMap { Int($0) } ?? 100_000) / 2
     }
 
     private func shard(for topicPartition: KafkaTopicPartition) -> PartitionShard {
@@ -241,11 +255,7 @@ final class KafkaLoop: @unchecked Sendable {
         _ output: OutputMessage, from message: KafkaMessage, shard: PartitionShard, producer: KafkaProducer
     ) throws {
         let kafka = settings.config.config.kafka
-        var headers = [
-            KafkaHeader(name: "content-type", value: Array("application/json".utf8)),
-            KafkaHeader(name: "vigil-version", value: Array(VigilVersion.current.utf8)),
-            KafkaHeader(name: "vigil-policy-version", value: Array(policyVersion.utf8)),
-        ]
+        var headers = outputHeaders
         let topic: String
         switch output.stream {
         case .decisions: topic = kafka.decisionsTopic
@@ -266,6 +276,14 @@ final class KafkaLoop: @unchecked Sendable {
             headers: headers, attempts: 1)
         pending[token] = entry
         try enqueue(entry, token: token, producer: producer)
+    }
+
+    private static func outputHeaders(policyVersion: String) -> [KafkaHeader] {
+        [
+            KafkaHeader(name: "content-type", value: Array("application/json".utf8)),
+            KafkaHeader(name: "vigil-version", value: Array(VigilVersion.current.utf8)),
+            KafkaHeader(name: "vigil-policy-version", value: Array(policyVersion.utf8)),
+        ]
     }
 
     /// Produces the output, or, when the producer's queue is full or earlier outputs already wait,

@@ -41,12 +41,12 @@ public struct KafkaPipelineService: Service {
     }
 
     /// Defaults for an online decision service, each overridable in `kafka.properties`.
-    static let consumerDefaults: KeyValuePairs<String, String> = [
+    public static let consumerDefaults: KeyValuePairs<String, String> = [
         "auto.offset.reset": "earliest",
         // librdkafka's 500 ms default lets a fetch sit on the broker that long when a partition is idle.
         "fetch.wait.max.ms": "10",
     ]
-    static let producerDefaults: KeyValuePairs<String, String> = [
+    public static let producerDefaults: KeyValuePairs<String, String> = [
         // librdkafka's 5 ms default would be most of a 10 ms decision budget; under load batches still
         // form while earlier requests are in flight.
         "linger.ms": "1",
