@@ -173,7 +173,7 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double? {
 /// many as the faster system's sweep needs, the slower one uses a prefix.
 let latencyEvents: ArraySlice<GeneratedEvent> = {
     let fastest = max(raw?.steady ?? 0, daemonRate ?? 0)
-    let needed = Int(sweepRates(maximum: fastest).reduce(0, +) * options.latencySeconds) + 1
+    let needed = Int(sweepRates(maximum: fastest).reduce(0, +) * options.latencySeconds) + 501
     progress("latency: generating \(needed) events")
     return (0..<needed).map { _ in traffic.nextEvent() }[...]
 }()
@@ -194,7 +194,9 @@ let latencyEvents: ArraySlice<GeneratedEvent> = {
 if let raw {
     progress("latency: raw pass-through sweep")
     try kafka.createTopics("rawlat.in", "rawlat.out")
-    let loop = RawPassThrough(bootstrap: kafka.cluster.bootstrapServers, input: "rawlat.in", output: "rawlat.out")
+    let loop = RawPassThrough(
+        bootstrap: kafka.cluster.bootstrapServers, input: "rawlat.in", output: "rawlat.out",
+        consumerSettings: options.latencyConsumerProperties)
     loop.start()
     loop.waitUntilAssigned()
     let rates = sweepRates(maximum: raw.steady)
@@ -209,7 +211,7 @@ if daemonAvailable, let daemonRate {
     progress("latency: vigil run sweep")
     try DaemonProcess.writeConfig(
         to: scratch + "/latency.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigillat.in", prefix: "vigillat",
-        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase)
+        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, properties: options.latencyConsumerProperties)
     try kafka.createTopics("vigillat.decisions", "vigillat.alerts", "vigillat.dlq")
     let daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/latency.yaml", log: scratch + "/latency.log")
     // The daemon joins its group before the clock starts, as a running deployment would have.
