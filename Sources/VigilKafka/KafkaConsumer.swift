@@ -13,8 +13,8 @@ import Logging
 /// commit (`REBALANCE_IN_PROGRESS`, `ILLEGAL_GENERATION`; librdkafka's mock cluster always does).
 /// librdkafka neither retries it nor keeps the offsets: unassigning drops the stored offsets of
 /// removed partitions, and its own unassign-time auto-commit meets the same rejection. So the
-/// rejected offsets are kept and committed once more, explicitly, in the next assignment callback
-/// (the new generation). Not earlier: every rejected commit makes librdkafka rejoin the group, so
+/// rejected offsets are kept and committed again, explicitly, in the next assignment callback (the
+/// new generation; up to five assignments while the rejections go on). Not earlier: every rejected commit makes librdkafka rejoin the group, so
 /// retrying while the group rebalances keeps it rebalancing. The retry races with the next owner's
 /// first fetch: it narrows redelivery, it cannot rule it out (at least once). With the cooperative
 /// protocol librdkafka may make no further assignment callback; the offsets are then left to
@@ -28,8 +28,9 @@ public final class KafkaConsumer {
     private var isClosed = false
     /// The latest offset stored per partition (the next one to consume), for the revocation commit.
     private var stored: [KafkaTopicPartition: Int64] = [:]
-    /// Revocation commits the coordinator rejected, retried at the next assignment.
+    /// Revocation commits the coordinator rejected, retried at the next assignments.
     private var deferredCommits: [KafkaTopicPartition: Int64] = [:]
+    private var deferredAttempts = 0
 
     /// `group.id` is required. The rebalance handler is told about assignments and revocations;
     /// it must not keep a strong reference to this consumer (that would be a cycle).
@@ -288,17 +289,22 @@ public final class KafkaConsumer {
     }
 
     /// Retries revocation commits rejected during the previous rebalance, now in the new generation.
+    /// A rebalance can follow at once (a rejected commit itself makes librdkafka rejoin), so a retry
+    /// rejected the same way is kept for the next assignment, up to five assignments in all.
     private func retryDeferredCommits(_ context: CallbackContext) {
         guard !deferredCommits.isEmpty else { return }
-        let offsets = deferredCommits.map { ($0.key, $0.value) }
-        deferredCommits.removeAll()
-        let code = commit(offsets)
+        let code = commit(deferredCommits.map { ($0.key, $0.value) })
+        deferredAttempts += 1
         if code == RD_KAFKA_RESP_ERR_NO_ERROR {
-            context.logger.info("deferred revocation commit done", metadata: ["partitions": "\(offsets.count)"])
+            context.logger.info("deferred revocation commit done", metadata: ["partitions": "\(deferredCommits.count)"])
+        } else if Self.isRebalanceRejection(code), deferredAttempts < 5 {
+            return
         } else {
             // Left uncommitted, the next owner consumes those inputs again: at least once still holds.
-            context.warn(KafkaWarning(code: KafkaErrorCode(code), reason: "retrying the revocation commit"))
+            context.warn(KafkaWarning(code: KafkaErrorCode(code), reason: "giving up the revocation commit"))
         }
+        deferredCommits.removeAll()
+        deferredAttempts = 0
     }
 
     /// Synchronously commits exactly these offsets.

@@ -203,12 +203,12 @@ final class KafkaLoop: @unchecked Sendable {
     /// Pauses consumption when outputs are blocked; resumes once all are enqueued and the queue is at
     /// most half full (so one batch does not block it again at once); fails after a stall without
     /// progress longer than `maxProducerStall`.
-    private func updateBackpressure(consumer: KafkaConsumer, producer: KafkaProducer) throws {
+    private func updateBackpressure(consumer: KafkaConsumer, producer: KafkaProducer) throws(LoopError) {
         let now = ContinuousClock.now
         if let since = backpressureSince {
             if blocked.isEmpty, producer.pendingCount <= resumeBelow {
                 backpressureSince = nil
-                try consumer.resume()
+                pausing(false, consumer)
                 logger.notice(
                     "producer queue has room again: consuming again",
                     metadata: ["paused_for": "\(now - since)", "queued": "\(producer.pendingCount)"])
@@ -219,10 +219,20 @@ final class KafkaLoop: @unchecked Sendable {
             backpressureSince = now
             lastProgress = now
             backpressureEpisodes += 1
-            try consumer.pause()
+            pausing(true, consumer)
             logger.warning(
                 "producer queue full: pausing consumption until outputs drain (backpressure)",
                 metadata: ["waiting_outputs": "\(blocked.count)", "queued": "\(producer.pendingCount)"])
+        }
+    }
+
+    /// Pauses or resumes the whole assignment. A failure is logged, not fatal: at worst the partitions
+    /// keep fetching and their outputs queue up behind the blocked ones.
+    private func pausing(_ pause: Bool, _ consumer: KafkaConsumer) {
+        do {
+            if pause { try consumer.pause() } else { try consumer.resume() }
+        } catch {
+            logger.error("could not \(pause ? "pause" : "resume") the input partitions", metadata: ["error": "\(error)"])
         }
     }
 
