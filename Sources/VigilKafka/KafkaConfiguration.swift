@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 
 /// librdkafka properties in insertion order (librdkafka applies them in order, and some depend on
 /// earlier ones). Descriptions never contain secret values, so a configuration can be logged as is.
@@ -39,6 +40,43 @@ public struct KafkaConfiguration: Sendable, CustomStringConvertible {
     public var description: String {
         "KafkaConfiguration(" + redacted.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + ")"
     }
+
+    /// The kind of client a property applies to, as librdkafka documents it (its C/P column).
+    public enum ClientKind: Sendable {
+        case consumer, producer
+    }
+
+    /// This configuration without the properties librdkafka documents as being for the other kind of
+    /// client only, so one shared property map can configure both clients without librdkafka warning
+    /// "Configuration property X is a consumer property and will be ignored by this producer instance".
+    /// Unknown names are kept (librdkafka rejects them when the client is created).
+    public func only(for kind: ClientKind) -> KafkaConfiguration {
+        let excluded: Character = kind == .consumer ? "P" : "C"
+        var result = self
+        result.properties.removeAll { Self.scopes[$0.name] == excluded }
+        return result
+    }
+
+    /// Property name → "C" (consumer only), "P" (producer only) or "*" (both), read once from
+    /// librdkafka's own property table (`rd_kafka_conf_properties_show`), so it matches the library.
+    private static let scopes: [String: Character] = {
+        var buffer: UnsafeMutablePointer<CChar>?
+        var size = 0
+        guard let stream = open_memstream(&buffer, &size) else { return [:] }
+        rd_kafka_conf_properties_show(stream)
+        fclose(stream)
+        guard let buffer else { return [:] }
+        defer { free(buffer) }
+        var scopes: [String: Character] = [:]
+        for line in String(cString: buffer).split(separator: "\n") {
+            let columns = line.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
+            guard columns.count == 3 else { continue }
+            let name = columns[0].trimmingCharacters(in: .whitespaces)
+            let scope = columns[1].trimmingCharacters(in: .whitespaces)
+            if let kind = scope.first, scope.count == 1, "CP*".contains(kind), !name.isEmpty { scopes[name] = kind }
+        }
+        return scopes
+    }()
 
     /// Checks every property with librdkafka without creating a client.
     public func validate() throws(KafkaError) {

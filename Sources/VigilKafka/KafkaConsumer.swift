@@ -5,7 +5,20 @@ import Logging
 /// forced, so an offset is committed only after the caller stored it with `storeOffset`, i.e. after
 /// every output of that message was acknowledged. Stored offsets are committed by librdkafka's
 /// auto-commit (`enable.auto.commit`, default every `auto.commit.interval.ms` = 5 s), by `commit()`,
-/// and by `close()`; call `commit()` yourself on revocation to avoid redelivery to the next owner.
+/// and by `close()`.
+///
+/// On revocation (not on loss) the consumer commits the revoked partitions' stored offsets itself,
+/// right after the rebalance handler returned, so what the handler stored reaches the next owner.
+/// With the eager protocol the group is already rebalancing then, and a coordinator may reject the
+/// commit (`REBALANCE_IN_PROGRESS`, `ILLEGAL_GENERATION`; librdkafka's mock cluster always does).
+/// librdkafka neither retries it nor keeps the offsets: unassigning drops the stored offsets of
+/// removed partitions, and its own unassign-time auto-commit meets the same rejection. So the
+/// rejected offsets are kept and committed again, explicitly, in the next assignment callback (the
+/// new generation; up to five assignments while the rejections go on). Not earlier: every rejected commit makes librdkafka rejoin the group, so
+/// retrying while the group rebalances keeps it rebalancing. The retry races with the next owner's
+/// first fetch: it narrows redelivery, it cannot rule it out (at least once). With the cooperative
+/// protocol librdkafka may make no further assignment callback; the offsets are then left to
+/// redelivery too.
 ///
 /// Threading: not thread-safe. Create it and call every method on the one thread that runs the
 /// Kafka loop. The rebalance handler and `onWarning` run on that thread, inside `poll` or `close`,
@@ -13,6 +26,11 @@ import Logging
 public final class KafkaConsumer {
     let handle: RdKafkaHandle
     private var isClosed = false
+    /// The latest offset stored per partition (the next one to consume), for the revocation commit.
+    private var stored: [KafkaTopicPartition: Int64] = [:]
+    /// Revocation commits the coordinator rejected, retried at the next assignments.
+    private var deferredCommits: [KafkaTopicPartition: Int64] = [:]
+    private var deferredAttempts = 0
 
     /// `group.id` is required. The rebalance handler is told about assignments and revocations;
     /// it must not keep a strong reference to this consumer (that would be a cycle).
@@ -32,6 +50,7 @@ public final class KafkaConsumer {
                 KafkaConsumer.rebalance(handle, code, partitions, CallbackContext.from(opaque))
             }
         }
+        context.consumer = self
         // Serve errors and rebalances from the consumer queue, i.e. inside `poll`.
         rd_kafka_poll_set_consumer(handle.pointer)
     }
@@ -99,6 +118,27 @@ public final class KafkaConsumer {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw .operationFailed(operation: "offset store", code: KafkaErrorCode(code))
         }
+        stored[KafkaTopicPartition(topic: topic, partition: partition)] = offset + 1
+    }
+
+    /// The group's committed offsets (next offset to consume; nil when none) for `partitions`,
+    /// asked from the coordinator: a blocking round trip, for tests and diagnostics.
+    public func committed(
+        _ partitions: [KafkaTopicPartition], timeout: Duration
+    ) throws(KafkaError) -> [KafkaTopicPartition: Int64?] {
+        let list = Self.makeList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let code = rd_kafka_committed(handle.pointer, list, timeout.kafkaMilliseconds)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw .operationFailed(operation: "committed", code: KafkaErrorCode(code))
+        }
+        var result: [KafkaTopicPartition: Int64?] = [:]
+        for index in 0..<Int(list.pointee.cnt) {
+            let element = list.pointee.elems[index]
+            let partition = KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)
+            result[partition] = element.offset >= 0 ? element.offset : nil
+        }
+        return result
     }
 
     /// Synchronously commits all stored offsets; a no-op when nothing new was stored.
@@ -120,6 +160,38 @@ public final class KafkaConsumer {
         let code = rd_kafka_consumer_close(handle.pointer)
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw .operationFailed(operation: "close", code: KafkaErrorCode(code))
+        }
+    }
+
+    /// Stops fetching `partitions` (default: the whole current assignment) until `resume`. `poll` must
+    /// still be called meanwhile: it serves rebalances and keeps the member in its group. Messages
+    /// already fetched may still be returned. Partitions assigned later are not paused.
+    public func pause(_ partitions: [KafkaTopicPartition]? = nil) throws(KafkaError) {
+        try pauseOrResume(partitions, pause: true)
+    }
+
+    /// Fetches again from the position after the last message `poll` returned.
+    public func resume(_ partitions: [KafkaTopicPartition]? = nil) throws(KafkaError) {
+        try pauseOrResume(partitions, pause: false)
+    }
+
+    private func pauseOrResume(_ partitions: [KafkaTopicPartition]?, pause: Bool) throws(KafkaError) {
+        guard !isClosed else { throw .closed }
+        let list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+        if let partitions {
+            list = Self.makeList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
+        } else {
+            var assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            let code = rd_kafka_assignment(handle.pointer, &assignment)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let assignment else {
+                throw .operationFailed(operation: "assignment", code: KafkaErrorCode(code))
+            }
+            list = assignment
+        }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let code = pause ? rd_kafka_pause_partitions(handle.pointer, list) : rd_kafka_resume_partitions(handle.pointer, list)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw .operationFailed(operation: pause ? "pause" : "resume", code: KafkaErrorCode(code))
         }
     }
 
@@ -177,10 +249,13 @@ public final class KafkaConsumer {
             } else {
                 record(rd_kafka_assign(handle, partitions))
             }
+            context.consumer?.retryDeferredCommits(context)
             context.rebalanceHandler?(.assigned(changed))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-            context.rebalanceHandler?(.revoked(changed, lost: rd_kafka_assignment_lost(handle) != 0))
+            let lost = rd_kafka_assignment_lost(handle) != 0
+            context.rebalanceHandler?(.revoked(changed, lost: lost))
             context.revokedDuringPoll.formUnion(changed)
+            context.consumer?.commitRevoked(changed, lost: lost, context)
             if cooperative {
                 record(rd_kafka_incremental_unassign(handle, partitions))
             } else {
@@ -191,5 +266,72 @@ public final class KafkaConsumer {
             _ = rd_kafka_assign(handle, nil)
         }
         if let failure { context.warn(failure) }
+    }
+
+    /// Commits the stored offsets of revoked partitions (see the type's notes); a rejection by a
+    /// rebalancing coordinator defers them to the next assignment.
+    private func commitRevoked(_ partitions: [KafkaTopicPartition], lost: Bool, _ context: CallbackContext) {
+        var offsets: [(KafkaTopicPartition, Int64)] = []
+        for partition in partitions {
+            if let offset = stored.removeValue(forKey: partition), !lost { offsets.append((partition, offset)) }
+        }
+        guard !offsets.isEmpty else { return }
+        let code = commit(offsets)
+        guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+        if Self.isRebalanceRejection(code) {
+            for (partition, offset) in offsets { deferredCommits[partition] = offset }
+            context.logger.notice(
+                "revocation commit rejected by the rebalancing group; retrying at the next assignment",
+                metadata: ["code": "\(KafkaErrorCode(code).name)", "partitions": "\(offsets.count)"])
+        } else {
+            context.warn(KafkaWarning(code: KafkaErrorCode(code), reason: "committing revoked partitions"))
+        }
+    }
+
+    /// Retries revocation commits rejected during the previous rebalance, now in the new generation.
+    /// A rebalance can follow at once (a rejected commit itself makes librdkafka rejoin), so a retry
+    /// rejected the same way is kept for the next assignment, up to five assignments in all.
+    private func retryDeferredCommits(_ context: CallbackContext) {
+        guard !deferredCommits.isEmpty else { return }
+        let code = commit(deferredCommits.map { ($0.key, $0.value) })
+        deferredAttempts += 1
+        if code == RD_KAFKA_RESP_ERR_NO_ERROR {
+            context.logger.info("deferred revocation commit done", metadata: ["partitions": "\(deferredCommits.count)"])
+        } else if Self.isRebalanceRejection(code), deferredAttempts < 5 {
+            return
+        } else {
+            // Left uncommitted, the next owner consumes those inputs again: at least once still holds.
+            context.warn(KafkaWarning(code: KafkaErrorCode(code), reason: "giving up the revocation commit"))
+        }
+        deferredCommits.removeAll()
+        deferredAttempts = 0
+    }
+
+    /// Synchronously commits exactly these offsets.
+    private func commit(_ offsets: [(KafkaTopicPartition, Int64)]) -> rd_kafka_resp_err_t {
+        let list = Self.makeList(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        var code = rd_kafka_commit(handle.pointer, list, 0)
+        if code == RD_KAFKA_RESP_ERR_NO_ERROR {
+            for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                code = list.pointee.elems[index].err
+            }
+        }
+        return code
+    }
+
+    private static func isRebalanceRejection(_ code: rd_kafka_resp_err_t) -> Bool {
+        [RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION,
+         RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID].contains(code)
+    }
+
+    private static func makeList(
+        _ offsets: [(KafkaTopicPartition, Int64)]
+    ) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
+        for (partition, offset) in offsets {
+            rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition).pointee.offset = offset
+        }
+        return list
     }
 }

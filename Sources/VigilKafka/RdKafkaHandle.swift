@@ -13,6 +13,8 @@ final class CallbackContext {
     /// Partitions revoked inside the latest `rd_kafka_consumer_poll`, so messages of theirs already in
     /// the batch can be dropped instead of being processed after their owner changed.
     var revokedDuringPoll: Set<KafkaTopicPartition> = []
+    /// The consumer that owns this context, for its revocation commits; nil while it deinitializes.
+    weak var consumer: KafkaConsumer?
     private var topicNames: [OpaquePointer: String] = [:]
 
     init(logger: Logger, onWarning: @escaping (KafkaWarning) -> Void) {

@@ -2,6 +2,7 @@ import CRdKafka
 import Foundation
 import Logging
 import Synchronization
+import VigilDaemon
 import VigilKafka
 import VigilWorkload
 
@@ -83,45 +84,166 @@ final class KafkaBench {
         var rates: (steady: Double, wall: Double)?
     }
 
-    /// Latency: produces `events` at `rate` per second with the time of each send, and matches what
-    /// arrives on `observed` by `event_id` (decisions carry it; the pass-through copies the event).
-    func latency(
-        _ events: ArraySlice<GeneratedEvent>, rate: Double, input: String, observed: String, expected: Int,
-        start: () throws -> Void
-    ) throws -> [Double] {
+    /// Latency sweep against one running system under test: for each rate, a child process
+    /// (`vigil-bench pace`, see `Pacer`) sends the next `seconds` worth of `events` at that rate and
+    /// records when it handed each one to librdkafka; this process's observer records when each output
+    /// arrived, matched by `event_id`. Both read CLOCK_MONOTONIC, which is system-wide. Keeping the load
+    /// generator out of this process keeps its pacing and batching off the observer's threads.
+    /// `expected` gives the outputs a slice should cause; a run also ends 5 s after its last arrival.
+    func latencySweep(
+        _ events: ArraySlice<GeneratedEvent>, rates: [Double], seconds: Double, input: String, observed: String,
+        scratch: String, expected: (ArraySlice<GeneratedEvent>) -> Int
+    ) throws -> [(rate: Double, latencies: [Double])] {
         let observer = try observer(observed)
-        try start()
-        let sent = SendTimes(count: events.count + events.startIndex + 2)
-        let bootstrap = cluster.bootstrapServers
-        let logger = logger
-        let done = Atomic<Bool>(false)
-        let paced = Thread {
-            // linger.ms=0: the load generator stands for the IdP and must not add batching delay.
-            let producer = try! KafkaProducer(
-                configuration: KafkaConfiguration(["bootstrap.servers": bootstrap, "linger.ms": "0"]), logger: logger)
-            let begin = monotonicNanoseconds()
-            for (index, event) in zip(events.indices, events) {
-                let due = begin + UInt64(Double(index - events.startIndex) / rate * 1e9)
-                while monotonicNanoseconds() < due { _ = try? producer.poll(timeout: .milliseconds(0)); usleep(50) }
-                sent.record(index + 1, monotonicNanoseconds())
-                try! KafkaBench.produce(producer, input, event)
+        var results: [(rate: Double, latencies: [Double])] = []
+        var next = events.startIndex
+        // A first, unreported second at 500 ev/s: the system under test reports its assignment before
+        // its fetchers have looked up their start offsets, and that start-up is not latency.
+        for (index, rate) in ([500] + rates).enumerated() {
+            let slice = events[next...].prefix(max(1, Int(rate * (index == 0 ? 1 : seconds))))
+            next = slice.endIndex
+            guard !slice.isEmpty else { break }
+            let numbers = slice.map { eventNumber($0.bytes[...]) ?? -1 }
+            let first = numbers.first { $0 >= 0 } ?? 0
+            let eventsFile = scratch + "/pace-\(Int(rate)).events"
+            let timesFile = scratch + "/pace-\(Int(rate)).times"
+            try Pacer.write(slice, to: eventsFile)
+            let child = try DaemonProcess.spawn(
+                URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+                ["pace", "--bootstrap", cluster.bootstrapServers, "--topic", input, "--rate", String(rate),
+                 "--events", eventsFile, "--times", timesFile],
+                output: scratch + "/pace-\(Int(rate)).log")
+            var arrivals = [UInt64](repeating: 0, count: slice.count)
+            var count = 0
+            let wanted = expected(slice)
+            var lastArrival = monotonicNanoseconds()
+            var childDone = false
+            let deadline = monotonicNanoseconds() + UInt64((Double(slice.count) / rate + 60) * 1e9)
+            while count < wanted && monotonicNanoseconds() < deadline
+                && !(childDone && monotonicNanoseconds() - lastArrival > 5_000_000_000)
+            {
+                for message in try observer.consumer.poll(maxMessages: 1_000, timeout: .milliseconds(5)) {
+                    let now = monotonicNanoseconds()
+                    guard let number = eventNumber(message.value), number >= first, number - first < arrivals.count,
+                        arrivals[number - first] == 0
+                    else { continue }
+                    arrivals[number - first] = now
+                    lastArrival = now
+                    count += 1
+                }
+                if !childDone {
+                    var status: Int32 = 0
+                    childDone = waitpid(child, &status, WNOHANG) == child
+                }
             }
-            _ = producer.flush(timeout: .seconds(30))
-            done.store(true, ordering: .releasing)
+            if !childDone {
+                var status: Int32 = 0
+                waitpid(child, &status, 0)
+            }
+            let sent = Pacer.readTimes(timesFile)
+            var latencies: [Double] = []
+            for (position, number) in numbers.enumerated() where number >= first && number - first < arrivals.count {
+                let arrival = arrivals[number - first]
+                if arrival != 0, position < sent.count, sent[position] != 0, arrival >= sent[position] {
+                    latencies.append(Double(arrival - sent[position]) / 1e6)
+                }
+            }
+            if index > 0 { results.append((rate, latencies.sorted())) }
         }
-        paced.start()
-        var latencies: [Double] = []
-        latencies.reserveCapacity(expected)
-        let deadline = monotonicNanoseconds() + UInt64((Double(events.count) / rate + 30) * 1e9)
-        while latencies.count < expected && monotonicNanoseconds() < deadline {
-            for message in try observer.consumer.poll(maxMessages: 1_000, timeout: .milliseconds(5)) {
-                let now = monotonicNanoseconds()
-                guard let id = eventNumber(message.value), let sentAt = sent.time(id) else { continue }
-                latencies.append(Double(now - sentAt) / 1e6)
+        return results
+    }
+}
+
+/// `vigil-bench pace --bootstrap B --topic T --rate R --events FILE --times FILE`: the load generator
+/// of the latency figures, in a process of its own (standing for the IdP). It sends the events of
+/// FILE at R per second with `linger.ms=0`, sleeping between sends rather than spinning (a spinning
+/// pacer would take one of two cores from the system under test), and writes the CLOCK_MONOTONIC time
+/// at which each event was handed to librdkafka to the times file.
+enum Pacer {
+    static func main(_ arguments: [String]) throws {
+        var values: [String: String] = [:]
+        var rest = arguments[...]
+        while let name = rest.popFirst(), let value = rest.popFirst() { values[name] = value }
+        guard let bootstrap = values["--bootstrap"], let topic = values["--topic"],
+            let rate = values["--rate"].flatMap(Double.init), let eventsFile = values["--events"],
+            let timesFile = values["--times"]
+        else {
+            progress("usage: vigil-bench pace --bootstrap B --topic T --rate R --events FILE --times FILE")
+            exit(2)
+        }
+        var logger = Logger(label: "vigil-bench.pace")
+        logger.logLevel = .error
+        let events = try read(eventsFile)
+        let producer = try KafkaProducer(
+            configuration: KafkaConfiguration(["bootstrap.servers": bootstrap, "linger.ms": "0"]), logger: logger)
+        // Warm-up: connect and learn the topic's metadata before the clock starts. The record is no
+        // event (no event_id): the pass-through copies it, the daemon dead-letters it, observers skip it.
+        try producer.produce(topic: topic, key: nil, value: Array(#"{"warm_up":true}"#.utf8))
+        _ = producer.flush(timeout: .seconds(30))
+        var times = [UInt64](repeating: 0, count: events.count)
+        let begin = monotonicNanoseconds()
+        var index = 0
+        while index < events.count {
+            let now = monotonicNanoseconds()
+            let due = begin + UInt64(Double(index) / rate * 1e9)
+            if due > now {
+                _ = try producer.poll()
+                var pause = timespec(tv_sec: 0, tv_nsec: Int(min(due - now, 1_000_000)))
+                nanosleep(&pause, nil)
+                continue
+            }
+            // Everything due by now goes out in one go, each stamped just before its produce call.
+            while index < events.count, begin + UInt64(Double(index) / rate * 1e9) <= now {
+                times[index] = monotonicNanoseconds()
+                try producer.produce(topic: topic, key: events[index].key, value: events[index].value)
+                index += 1
             }
         }
-        while !done.load(ordering: .acquiring) { usleep(10_000) }
-        return latencies.sorted()
+        _ = producer.flush(timeout: .seconds(60))
+        try times.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: timesFile)) }
+    }
+
+    /// Length-prefixed records: key length (-1: no key), key, value length, value; native byte order.
+    static func write(_ events: ArraySlice<GeneratedEvent>, to path: String) throws {
+        var data = Data()
+        func append(_ length: Int32) { withUnsafeBytes(of: length) { data.append(contentsOf: $0) } }
+        for event in events {
+            if let key = event.key {
+                let bytes = Array(key.utf8)
+                append(Int32(bytes.count))
+                data.append(contentsOf: bytes)
+            } else {
+                append(-1)
+            }
+            append(Int32(event.bytes.count))
+            data.append(contentsOf: event.bytes)
+        }
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    private static func read(_ path: String) throws -> [(key: [UInt8]?, value: [UInt8])] {
+        let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var events: [(key: [UInt8]?, value: [UInt8])] = []
+        var offset = 0
+        func length() -> Int {
+            defer { offset += 4 }
+            return Int(data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) })
+        }
+        func bytes(_ count: Int) -> [UInt8] {
+            defer { offset += count }
+            return Array(data[offset..<offset + count])
+        }
+        while offset < data.count {
+            let keyLength = length()
+            let key = keyLength < 0 ? nil : bytes(keyLength)
+            events.append((key, bytes(length())))
+        }
+        return events
+    }
+
+    static func readTimes(_ path: String) -> [UInt64] {
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else { return [] }
+        return data.withUnsafeBytes { Array($0.bindMemory(to: UInt64.self)) }
     }
 }
 
@@ -134,7 +256,7 @@ final class Observer {
         consumer = try KafkaConsumer(
             configuration: KafkaConfiguration([
                 "bootstrap.servers": bootstrap, "group.id": "observer-\(topic)-\(monotonicNanoseconds())",
-                "auto.offset.reset": "earliest", "enable.auto.commit": "false", "fetch.wait.max.ms": "5",
+                "auto.offset.reset": "earliest", "enable.auto.commit": "false", "fetch.wait.max.ms": "1",
             ]),
             logger: logger,
             onRebalance: { event in if case .assigned = event { assigned.store(true, ordering: .relaxed) } })
@@ -194,14 +316,14 @@ final class RawPassThrough: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
 
-    init(bootstrap: String, input: String, output: String) {
+    init(bootstrap: String, input: String, output: String, consumerSettings: [(String, String)] = []) {
+        // The daemon's latency defaults too (fetch.wait.max.ms, linger.ms), so both sides are tuned alike.
         consumer = Self.client(RD_KAFKA_CONSUMER, [
-            ("bootstrap.servers", bootstrap), ("group.id", "raw-\(input)"), ("auto.offset.reset", "earliest"),
-            ("enable.auto.offset.store", "false"),
-        ])
+            ("bootstrap.servers", bootstrap), ("group.id", "raw-\(input)"), ("enable.auto.offset.store", "false"),
+        ] + KafkaPipelineService.consumerDefaults.map { ($0.key, $0.value) } + consumerSettings)
         producer = Self.client(RD_KAFKA_PRODUCER, [
             ("bootstrap.servers", bootstrap), ("enable.idempotence", "true"), ("acks", "all"),
-        ])
+        ] + KafkaPipelineService.producerDefaults.map { ($0.key, $0.value) })
         rd_kafka_poll_set_consumer(consumer)
         let topics = rd_kafka_topic_partition_list_new(1)!
         rd_kafka_topic_partition_list_add(topics, input, RD_KAFKA_PARTITION_UA)
@@ -306,7 +428,7 @@ final class DaemonProcess {
         pid = try Self.spawn(binary, ["run", "--config", config], output: log)
     }
 
-    private static func spawn(_ binary: String, _ arguments: [String], output: String) throws -> pid_t {
+    static func spawn(_ binary: String, _ arguments: [String], output: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -335,6 +457,17 @@ final class DaemonProcess {
         return kilobytes * 1024
     }
 
+    /// Waits until the daemon's log shows `text` (e.g. its first assignment); fails on exit or timeout.
+    func waitForLog(_ text: String, log: String, timeout: Double) throws {
+        let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
+        while !((try? String(contentsOfFile: log, encoding: .utf8))?.contains(text) ?? false) {
+            guard isRunning, monotonicNanoseconds() < deadline else {
+                throw POSIXError(.ETIMEDOUT)
+            }
+            usleep(50_000)
+        }
+    }
+
     func stop() {
         kill(pid, SIGTERM)
         var status: Int32 = 0
@@ -343,7 +476,8 @@ final class DaemonProcess {
 
     /// A config for `vigil run` against the mock cluster; everything else keeps its default.
     static func writeConfig(
-        to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String
+        to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
+        properties: [(String, String)] = []
     ) throws {
         // The config lives in a scratch folder and its relative paths resolve against it: make ours
         // absolute against the working directory first.
@@ -359,6 +493,7 @@ final class DaemonProcess {
               decisions_topic: \(prefix).decisions
               alerts_topic: \(prefix).alerts
               dead_letter_topic: \(prefix).dlq
+              properties: {\(properties.map { "\"\($0.0)\": \"\($0.1)\"" }.joined(separator: ", "))}
             http:
               enabled: false
             """

@@ -19,17 +19,29 @@ struct Options {
     var foundationEvents: Int { quick ? 20_000 : 200_000 }
     var kafkaEventsOverride: Int?
     var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 100_000) }
-    var latencySeconds: Double { quick ? 3 : 10 }
+    var latencySecondsOverride: Double?
+    /// Seconds of traffic per latency rate.
+    var latencySeconds: Double { latencySecondsOverride ?? (quick ? 3 : 10) }
+    /// Latency sweep rates (events/s) below half the maximum; half the maximum is always added.
+    var latencyRates: [Double] = [1_000, 5_000, 20_000]
+    /// `--latency-fetch-wait MS`: the consumers' fetch.wait.max.ms in the latency runs (raw and daemon)
+    /// instead of the daemon's default. librdkafka's mock broker answers an empty fetch only after that
+    /// wait, even when data arrives meanwhile (a real broker answers at once), so it bounds latency here.
+    var latencyFetchWait: String?
+    var latencyConsumerProperties: [(String, String)] { latencyFetchWait.map { [("fetch.wait.max.ms", $0)] } ?? [] }
     var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--kafka-events N] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
           --memory-only  figure 5 only (state bytes per user)
           --memory-users N,N  user counts for figure 5 (default 1000000,5000000; --quick 100000,200000)
           --kafka-events N  events preloaded for the end-to-end figures
+          --latency-rates R,R,...  latency sweep rates in events/s (default 1000,5000,20000; ½ max is always added)
+          --latency-seconds S  seconds of paced traffic per rate (default 10, quick 3)
+          --latency-fetch-wait MS  consumers' fetch.wait.max.ms in the latency runs (default: the daemon's)
           --vigil    the daemon binary for the end-to-end figures (default: `vigil` beside this binary)
         """
 
@@ -51,6 +63,13 @@ struct Options {
             case "--city-db": options.cityDatabase = rest.popFirst()
             case "--asn-db": options.asnDatabase = rest.popFirst() ?? options.asnDatabase
             case "--vigil": options.vigilBinary = rest.popFirst()
+            case "--latency-rates":
+                guard let rates = rest.popFirst()?.split(separator: ",").map({ Double($0) }), !rates.contains(nil) else {
+                    return nil
+                }
+                options.latencyRates = rates.compactMap { $0 }
+            case "--latency-seconds": options.latencySecondsOverride = rest.popFirst().flatMap { Double($0) }
+            case "--latency-fetch-wait": options.latencyFetchWait = rest.popFirst()
             default: return nil
             }
         }

@@ -64,3 +64,23 @@ import VigilKafka
         #expect(configuration["a.b"] == "3")
     }
 }
+
+@Suite struct ClientScopeTests {
+    /// librdkafka warns about (and ignores) a property of the other kind of client; `only(for:)` drops
+    /// those, going by librdkafka's own property table, and keeps shared and unknown ones.
+    @Test func eachClientGetsOnlyItsProperties() {
+        let shared = KafkaConfiguration([
+            "bootstrap.servers": "broker:9092", "group.id": "g", "fetch.wait.max.ms": "10",
+            "auto.offset.reset": "earliest", "linger.ms": "1", "queue.buffering.max.messages": "5",
+            "acks": "all", "socket.keepalive.enable": "true", "no.such.property": "x",
+        ])
+        #expect(shared.only(for: .consumer).properties.map(\.name) == [
+            "bootstrap.servers", "group.id", "fetch.wait.max.ms", "auto.offset.reset", "socket.keepalive.enable",
+            "no.such.property",
+        ])
+        #expect(shared.only(for: .producer).properties.map(\.name) == [
+            "bootstrap.servers", "linger.ms", "queue.buffering.max.messages", "acks", "socket.keepalive.enable",
+            "no.such.property",
+        ])
+    }
+}

@@ -6,12 +6,20 @@ import VigilKafka
 /// Quiet logger: librdkafka's connection chatter during broker-down tests is expected.
 let testLogger: Logger = {
     var logger = Logger(label: "vigil.kafka.tests")
-    logger.logLevel = .critical
+    // VIGIL_TEST_LOG_LEVEL=debug shows VigilKafka's and librdkafka's logs when a test needs explaining.
+    logger.logLevel = ProcessInfo.processInfo.environment["VIGIL_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
     return logger
 }()
 
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
+}
+
+/// Runs blocking librdkafka work (poll, flush, close, the waits below, kcat) on a dedicated thread, so a
+/// test never holds one of Swift Testing's cooperative threads while it waits. Keep `#expect` outside:
+/// issues are attributed to the test through task-local state, which that thread does not have.
+func blocking<Result>(_ body: () throws -> Result) async throws -> Result {
+    try await onDedicatedThread(name: "vigil-kafka-test", body)
 }
 
 /// Polls `condition` until it holds or `timeout` passes; each step should block briefly itself.

@@ -18,14 +18,20 @@ final class KafkaLoop: @unchecked Sendable {
         var pollTimeout = Swift.Duration.milliseconds(100)
         /// Re-produce attempts for an output whose delivery failed non-fatally, before giving up.
         var maxDeliveryAttempts = 3
+        /// How long the producer's queue may stay full with no output delivered or enqueued before the
+        /// loop fails; nil waits forever. See `KafkaPipelineService.maxProducerStall`.
+        var maxProducerStall: Swift.Duration? = .seconds(360)
     }
 
     enum LoopError: Error, CustomStringConvertible {
         case deliveryFailed(topic: String, attempts: Int, reason: String)
+        case producerStalled(Swift.Duration, waiting: Int)
         var description: String {
             switch self {
             case let .deliveryFailed(topic, attempts, reason):
                 "delivery to \(topic) failed \(attempts) times, last: \(reason)"
+            case let .producerStalled(duration, waiting):
+                "the producer queue stayed full for \(duration) without any progress (\(waiting) outputs waiting)"
             }
         }
     }
@@ -48,7 +54,11 @@ final class KafkaLoop: @unchecked Sendable {
     private let logger: Logger
 
     // Owned by the loop thread from here on.
-    private var policyVersion: String
+    private var policyVersion: String {
+        didSet { outputHeaders = Self.outputHeaders(policyVersion: policyVersion) }
+    }
+    /// The headers every output carries, built once per policy version rather than once per output.
+    private var outputHeaders: [KafkaHeader]
     private var shards: [KafkaTopicPartition: PartitionShard] = [:]
     private var pending: [UInt64: PendingOutput] = [:]
     private var nextToken: UInt64 = 1
@@ -63,6 +73,13 @@ final class KafkaLoop: @unchecked Sendable {
     private var closing = false
     private var consumer: KafkaConsumer?
     private var producer: KafkaProducer?
+    /// Outputs (tokens into `pending`) that did not fit in the producer's full local queue, in order.
+    /// While any wait, consumption is paused (backpressure) and new outputs queue up behind them.
+    private var blocked: [UInt64] = []
+    private var backpressureSince: ContinuousClock.Instant?
+    /// The latest delivery report or enqueue while under backpressure, for the stall limit.
+    private var lastProgress = ContinuousClock.now
+    private var backpressureEpisodes = 0
 
     init(settings: Settings, mailbox: ConfigMailbox, status: DaemonStatus, logger: Logger) {
         self.settings = settings
@@ -70,6 +87,7 @@ final class KafkaLoop: @unchecked Sendable {
         self.status = status
         self.logger = logger
         policyVersion = settings.config.policyVersion
+        outputHeaders = Self.outputHeaders(policyVersion: settings.config.policyVersion)
     }
 
     /// Asks the loop to finish the current batch and shut down cleanly; callable from any thread.
@@ -91,6 +109,8 @@ final class KafkaLoop: @unchecked Sendable {
         let producer = try KafkaProducer(configuration: settings.producer, logger: logger) { [weak self] in
             self?.warn($0)
         }
+        // A full queue is not waited out inside produce: the loop applies backpressure instead.
+        producer.queueFullTimeout = .zero
         self.producer = producer
         let consumer = try KafkaConsumer(
             configuration: settings.consumer, logger: logger,
@@ -124,7 +144,11 @@ final class KafkaLoop: @unchecked Sendable {
 
     private func iterate(consumer: KafkaConsumer, producer: KafkaProducer) throws {
         if let next = mailbox.take() { adopt(next) }
-        let messages = try consumer.poll(maxMessages: settings.batchSize, timeout: settings.pollTimeout)
+        try relieveBackpressure(producer: producer)
+        // Under backpressure the partitions are paused, but poll still serves rebalances and keeps the
+        // member in its group; it must not wait, delivery reports are what the loop waits for.
+        let messages = try consumer.poll(
+            maxMessages: settings.batchSize, timeout: backpressureSince == nil ? settings.pollTimeout : .zero)
         let now = ContinuousClock.now
         var outputs: [OutputMessage] = []
         var newestTimestamp: Int64?
@@ -143,8 +167,80 @@ final class KafkaLoop: @unchecked Sendable {
         }
         if !messages.isEmpty { brokersDownReason = nil }
         try handle(try producer.poll(), producer: producer)
+        try updateBackpressure(consumer: consumer, producer: producer)
         try storeDone(consumer: consumer)
         publishStatus(consumer: consumer, newestTimestamp: newestTimestamp)
+    }
+
+    /// Under backpressure: waits briefly for delivery reports (they free queue room), then enqueues the
+    /// blocked outputs in order until the queue is full again.
+    private func relieveBackpressure(producer: KafkaProducer) throws {
+        guard backpressureSince != nil else { return }
+        let reports = try producer.poll(timeout: .milliseconds(50))
+        if !reports.isEmpty { lastProgress = ContinuousClock.now }
+        try handle(reports, producer: producer)
+        try enqueueBlocked(producer: producer)
+    }
+
+    /// Enqueues blocked outputs in order while the queue has room; drops those of revoked partitions
+    /// (their next owner redoes the inputs).
+    private func enqueueBlocked(producer: KafkaProducer) throws {
+        var done = 0
+        for token in blocked {
+            if let entry = pending[token] {
+                if shards[entry.shard.topicPartition] !== entry.shard {
+                    pending[token] = nil
+                } else if try !enqueueOnce(entry, token: token, producer: producer) {
+                    break
+                }
+            }
+            done += 1
+        }
+        if done > 0 {
+            blocked.removeFirst(done)
+            lastProgress = ContinuousClock.now
+        }
+    }
+
+    /// Pauses consumption when outputs are blocked; resumes once all are enqueued and the queue is at
+    /// most half full (so one batch does not block it again at once); fails after a stall without
+    /// progress longer than `maxProducerStall`.
+    private func updateBackpressure(consumer: KafkaConsumer, producer: KafkaProducer) throws(LoopError) {
+        let now = ContinuousClock.now
+        if let since = backpressureSince {
+            if blocked.isEmpty, producer.pendingCount <= resumeBelow {
+                backpressureSince = nil
+                pausing(false, consumer)
+                logger.notice(
+                    "producer queue has room again: consuming again",
+                    metadata: ["paused_for": "\(now - since)", "queued": "\(producer.pendingCount)"])
+            } else if let limit = settings.maxProducerStall, now - lastProgress > limit {
+                throw LoopError.producerStalled(now - lastProgress, waiting: blocked.count)
+            }
+        } else if !blocked.isEmpty {
+            backpressureSince = now
+            lastProgress = now
+            backpressureEpisodes += 1
+            pausing(true, consumer)
+            logger.warning(
+                "producer queue full: pausing consumption until outputs drain (backpressure)",
+                metadata: ["waiting_outputs": "\(blocked.count)", "queued": "\(producer.pendingCount)"])
+        }
+    }
+
+    /// Pauses or resumes the whole assignment. A failure is logged, not fatal: at worst the partitions
+    /// keep fetching and their outputs queue up behind the blocked ones.
+    private func pausing(_ pause: Bool, _ consumer: KafkaConsumer) {
+        do {
+            if pause { try consumer.pause() } else { try consumer.resume() }
+        } catch {
+            logger.error("could not \(pause ? "pause" : "resume") the input partitions", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Half of the producer's queue (`queue.buffering.max.messages`, librdkafka's default 100,000).
+    private var resumeBelow: Int {
+        (settings.producer["queue.buffering.max.messages"].flatMap { Int($0) } ?? 100_000) / 2
     }
 
     private func shard(for topicPartition: KafkaTopicPartition) -> PartitionShard {
@@ -171,11 +267,7 @@ final class KafkaLoop: @unchecked Sendable {
         _ output: OutputMessage, from message: KafkaMessage, shard: PartitionShard, producer: KafkaProducer
     ) throws {
         let kafka = settings.config.config.kafka
-        var headers = [
-            KafkaHeader(name: "content-type", value: Array("application/json".utf8)),
-            KafkaHeader(name: "vigil-version", value: Array(VigilVersion.current.utf8)),
-            KafkaHeader(name: "vigil-policy-version", value: Array(policyVersion.utf8)),
-        ]
+        var headers = outputHeaders
         let topic: String
         switch output.stream {
         case .decisions: topic = kafka.decisionsTopic
@@ -195,14 +287,35 @@ final class KafkaLoop: @unchecked Sendable {
             shard: shard, inputOffset: message.offset, topic: topic, key: output.key, payload: output.payload,
             headers: headers, attempts: 1)
         pending[token] = entry
-        try produce(entry, token: token, producer: producer)
+        try enqueue(entry, token: token, producer: producer)
     }
 
-    private func produce(_ entry: PendingOutput, token: UInt64, producer: KafkaProducer) throws {
-        if let key = entry.key {
-            try producer.produce(topic: entry.topic, key: key, value: entry.payload, headers: entry.headers, opaque: token)
-        } else {
-            try producer.produce(topic: entry.topic, key: nil, value: entry.payload, headers: entry.headers, opaque: token)
+    private static func outputHeaders(policyVersion: String) -> [KafkaHeader] {
+        [
+            KafkaHeader(name: "content-type", value: Array("application/json".utf8)),
+            KafkaHeader(name: "vigil-version", value: Array(VigilVersion.current.utf8)),
+            KafkaHeader(name: "vigil-policy-version", value: Array(policyVersion.utf8)),
+        ]
+    }
+
+    /// Produces the output, or, when the producer's queue is full or earlier outputs already wait,
+    /// queues it behind them (keeping per-key order).
+    private func enqueue(_ entry: PendingOutput, token: UInt64, producer: KafkaProducer) throws {
+        if blocked.isEmpty, try enqueueOnce(entry, token: token, producer: producer) { return }
+        blocked.append(token)
+    }
+
+    /// One produce attempt; false when the local queue is full.
+    private func enqueueOnce(_ entry: PendingOutput, token: UInt64, producer: KafkaProducer) throws -> Bool {
+        do throws(KafkaError) {
+            if let key = entry.key {
+                try producer.produce(topic: entry.topic, key: key, value: entry.payload, headers: entry.headers, opaque: token)
+            } else {
+                try producer.produce(topic: entry.topic, key: nil, value: entry.payload, headers: entry.headers, opaque: token)
+            }
+            return true
+        } catch .operationFailed(_, let code) where code == .queueFull {
+            return false
         }
     }
 
@@ -228,7 +341,7 @@ final class KafkaLoop: @unchecked Sendable {
                     metadata: ["topic": "\(entry.topic)", "attempt": "\(entry.attempts)", "error": "\(failure)"])
                 entry.attempts += 1
                 pending[report.opaque] = entry
-                try produce(entry, token: report.opaque, producer: producer)
+                try enqueue(entry, token: report.opaque, producer: producer)
             }
         }
     }
@@ -253,18 +366,26 @@ final class KafkaLoop: @unchecked Sendable {
         case .assigned(let partitions):
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions.map(\.description))"])
             for partition in partitions { _ = shard(for: partition) }
+            if backpressureSince != nil {
+                do {
+                    try consumer?.pause(partitions)
+                } catch {
+                    logger.warning("could not pause newly assigned partitions", metadata: ["error": "\(error)"])
+                }
+            }
             brokersDownReason = nil
             joinedGroup = true
         case .revoked(let partitions, let lost):
             logger.info(
                 "partitions revoked", metadata: ["partitions": "\(partitions.map(\.description))", "lost": "\(lost)"])
+            // KafkaConsumer commits what is stored here for the revoked partitions once this returns,
+            // and retries that commit at the next assignment if the rebalancing group rejects it.
             if !lost, !closing, let consumer, let producer {
                 finishOutstanding(producer: producer, timeout: min(shutdownTimeout, .seconds(10)))
                 do {
                     try storeDone(consumer: consumer, only: partitions)
-                    try consumer.commit()
                 } catch {
-                    logger.warning("commit on revocation failed", metadata: ["error": "\(error)"])
+                    logger.warning("storing offsets on revocation failed", metadata: ["error": "\(error)"])
                 }
             }
             for partition in partitions {
@@ -281,6 +402,7 @@ final class KafkaLoop: @unchecked Sendable {
             let reports = producer.flush(timeout: min(deadline - ContinuousClock.now, .milliseconds(200)))
             do {
                 try handle(reports, producer: producer)
+                try enqueueBlocked(producer: producer)
             } catch {
                 logger.error("delivery failed while draining", metadata: ["error": "\(error)"])
                 return
@@ -339,10 +461,14 @@ final class KafkaLoop: @unchecked Sendable {
         latencies.removeAll(keepingCapacity: true)
         let downReason = brokersDownReason
         let joined = joinedGroup
+        let backpressured = backpressureSince != nil
+        let episodes = backpressureEpisodes
         status.update { snapshot in
             snapshot.stats = stats
             if let figures { snapshot.state = figures }
             snapshot.assignedPartitions = assigned
+            snapshot.producerBackpressure = backpressured
+            snapshot.producerBackpressureEpisodes = episodes
             if let lag { snapshot.consumerLag = lag.reduce(0) { $0 + ($1.lag ?? 0) } }
             if let newestTimestamp {
                 snapshot.eventTimeLagSeconds = max(0, Date().timeIntervalSince1970 - Double(newestTimestamp) / 1000)

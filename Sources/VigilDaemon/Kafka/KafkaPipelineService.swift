@@ -22,31 +22,56 @@ public struct KafkaPipelineService: Service {
         var common = KafkaConfiguration()
         for (name, value) in properties.sorted(by: { $0.key < $1.key }) { common[name] = value }
         common["bootstrap.servers"] = bootstrapServers ?? kafka.bootstrapServers
-        var consumer = common
-        consumer["group.id"] = kafka.groupID
-        if consumer["auto.offset.reset"] == nil { consumer["auto.offset.reset"] = "earliest" }
-        loop = KafkaLoop(
-            settings: .init(
-                config: config, consumer: consumer, producer: common, enricher: enricher, deviceKey: deviceKey),
-            mailbox: mailbox, status: status, logger: logger)
+        let producer = Self.producerConfiguration(common)
+        var settings = KafkaLoop.Settings(
+            config: config, consumer: Self.consumerConfiguration(common, groupID: kafka.groupID),
+            producer: producer, enricher: enricher, deviceKey: deviceKey)
+        settings.maxProducerStall = Self.maxProducerStall(producer)
+        loop = KafkaLoop(settings: settings, mailbox: mailbox, status: status, logger: logger)
+    }
+
+    /// A full producer queue pauses consumption (backpressure) instead of failing. The loop fails only
+    /// when nothing was delivered or enqueued for `message.timeout.ms` (librdkafka's delivery deadline,
+    /// default 5 minutes, set in `kafka.properties`) plus a minute: by then every queued output should
+    /// have been delivered or reported as failed. `message.timeout.ms: 0` (no deadline) waits forever.
+    static func maxProducerStall(_ producer: KafkaConfiguration) -> Swift.Duration? {
+        let text = producer["message.timeout.ms"] ?? producer["delivery.timeout.ms"] ?? "300000"
+        guard let milliseconds = Int(text), milliseconds > 0 else { return nil }
+        return .milliseconds(milliseconds) + .seconds(60)
+    }
+
+    /// Defaults for an online decision service, each overridable in `kafka.properties`.
+    public static let consumerDefaults: KeyValuePairs<String, String> = [
+        "auto.offset.reset": "earliest",
+        // librdkafka's 500 ms default lets a fetch sit on the broker that long when a partition is idle.
+        "fetch.wait.max.ms": "10",
+    ]
+    public static let producerDefaults: KeyValuePairs<String, String> = [
+        // librdkafka's 5 ms default would be most of a 10 ms decision budget; under load batches still
+        // form while earlier requests are in flight.
+        "linger.ms": "1",
+    ]
+
+    /// The shared properties minus the producer-only ones, plus the group and consumer defaults.
+    static func consumerConfiguration(_ common: KafkaConfiguration, groupID: String) -> KafkaConfiguration {
+        var consumer = common.only(for: .consumer)
+        consumer["group.id"] = groupID
+        for (name, value) in consumerDefaults where consumer[name] == nil { consumer[name] = value }
+        return consumer
+    }
+
+    /// The shared properties minus the consumer-only ones, plus the producer defaults.
+    static func producerConfiguration(_ common: KafkaConfiguration) -> KafkaConfiguration {
+        var producer = common.only(for: .producer)
+        for (name, value) in producerDefaults where producer[name] == nil { producer[name] = value }
+        return producer
     }
 
     public func run() async throws {
         let loop = self.loop
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    let thread = Thread {
-                        do {
-                            try loop.run()
-                            continuation.resume()
-                        } catch {
-                            continuation.resume(throwing: error)
-                        }
-                    }
-                    thread.name = "vigil-kafka"
-                    thread.start()
-                }
+                try await onDedicatedThread(name: "vigil-kafka") { try loop.run() }
             } onGracefulShutdown: {
                 loop.requestStop()
             }

@@ -45,6 +45,11 @@ enum MetricsExposition {
         out.family("vigil_consumer_lag_messages", .gauge, "High watermark minus committed offset, summed over assigned partitions.")
         out.sample("vigil_consumer_lag_messages", [:], String(snapshot.consumerLag))
 
+        out.family("vigil_producer_backpressure", .gauge, "1 while the producer queue is full and consumption is paused.")
+        out.sample("vigil_producer_backpressure", [:], snapshot.producerBackpressure ? 1 : 0)
+        out.family("vigil_producer_backpressure_total", .counter, "Times consumption was paused for a full producer queue.")
+        out.sample("vigil_producer_backpressure_total", [:], snapshot.producerBackpressureEpisodes)
+
         let state = snapshot.state
         out.family("vigil_users_in_state", .gauge, "Users with per-user state held in memory.")
         out.sample("vigil_users_in_state", [:], state.users)

@@ -18,6 +18,9 @@ public final class DaemonStatus: Sendable {
         /// High watermark minus committed offset, summed over assigned partitions.
         public var consumerLag: Int64 = 0
         public var assignedPartitions: [String] = []
+        /// The producer's local queue is full: consumption is paused until outputs drain.
+        public var producerBackpressure = false
+        public var producerBackpressureEpisodes = 0
         public var policyVersion = ""
         public var configReloadsSucceeded = 0
         public var configReloadsFailed = 0

@@ -55,11 +55,18 @@ final class DaemonProcess {
     }
 }
 
-/// Polls `condition` every 200 ms until it holds or `timeout` passes. Async, so the waits of these
-/// long tests do not hold a cooperative thread that other suites' tests need.
+/// Runs blocking work (kcat, the daemon's HTTP endpoints, librdkafka flushes, child processes) on a
+/// dedicated thread, so these long tests never hold a cooperative thread that other suites' async
+/// tests need. Keep `#expect` outside: issues find their test through task-local state.
+func blocking<Result>(_ body: () throws -> Result) async throws -> Result {
+    try await onDedicatedThread(name: "vigil-daemon-test", body)
+}
+
+/// Checks `condition` (on a dedicated thread: it usually runs kcat or an HTTP request) every 200 ms
+/// until it holds or `timeout` passes.
 func waitFor(_ what: String, timeout: Duration, _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
-    while try !condition() {
+    while try await !blocking(condition) {
         guard ContinuousClock.now < deadline else { throw KafkaTestFailure(description: "timed out waiting for \(what)") }
         try await Task.sleep(for: .milliseconds(200))
     }
@@ -117,8 +124,11 @@ struct KafkaFixture {
     let directory: URL
     let config: URL
     let metricsPort: Int
+    /// librdkafka properties beyond the fixture's own.
+    let properties: [String: String]
 
-    init(name: String, partitions: Int = 2, extra: String = "") throws {
+    init(name: String, partitions: Int = 2, extra: String = "", properties: [String: String] = [:]) throws {
+        self.properties = properties
         cluster = try MockKafkaCluster(logger: kafkaTestLogger)
         for topic in ["auth.events", "auth.decisions", "auth.alerts", "auth.events.dlq"] {
             try cluster.createTopic(topic, partitions: partitions)
@@ -144,6 +154,7 @@ struct KafkaFixture {
             session.timeout.ms: "6000"
             heartbeat.interval.ms: "500"
             auto.commit.interval.ms: "500"
+        \(properties.sorted { $0.key < $1.key }.map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
         http:
           listen: "127.0.0.1:\(metricsPort)"
         logging:

@@ -28,11 +28,13 @@ struct KafkaRunTests {
             .split(separator: "\n").map { "carol\t\($0)" }
         let malformed = ["bad-1\t{not json", "bad-2\t[1, 2", "bad-3\t{\"type\": \"login\"}"]
         let lines = loginLines(prefix: "mixed", count: 60) + malformed + pushBombing
-        let reference = try Self.replayReference(fixture, values: lines.map { String($0.split(separator: "\t", maxSplits: 1)[1]) })
+        let reference = try await blocking {
+            try Self.replayReference(fixture, values: lines.map { String($0.split(separator: "\t", maxSplits: 1)[1]) })
+        }
         #expect(reference.deadLetters == malformed.count)
 
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
         var decisions: [Kcat.Record] = [], deadLetters: [Kcat.Record] = [], alerts: [Kcat.Record] = []
         defer {
             if decisions.count < reference.decisions.count || alerts.isEmpty {
@@ -69,7 +71,7 @@ struct KafkaRunTests {
         let fixture = try KafkaFixture(name: "kafka-kill", partitions: 4)
         let first = loginLines(prefix: "kill-a", count: 1500, users: 100)
         let second = loginLines(prefix: "kill-b", count: 500, users: 100)
-        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: first)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: first) }
         let victim = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await waitFor("first decisions", timeout: .seconds(60)) {
             try victim.requireRunning()
@@ -78,7 +80,7 @@ struct KafkaRunTests {
         victim.signal(SIGKILL)
         _ = try await victim.waitForExit()
 
-        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: second)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: second) }
         let successor = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         var decisions: [Kcat.Record] = []
         let expected = Set((first + second).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
@@ -98,7 +100,7 @@ struct KafkaRunTests {
         let fixture = try KafkaFixture(name: "kafka-outage")
         let before = loginLines(prefix: "outage-a", count: 600, users: 50)
         let after = loginLines(prefix: "outage-b", count: 200, users: 50)
-        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before) }
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await waitFor("first decisions", timeout: .seconds(60)) {
             try daemon.requireRunning()
@@ -116,12 +118,13 @@ struct KafkaRunTests {
         let outageEnd = ContinuousClock.now + .seconds(4)
         var sawNotReady = false
         while ContinuousClock.now < outageEnd {
-            sawNotReady = try sawNotReady || LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 503
+            let status = try await blocking { try LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status }
+            sawNotReady = sawNotReady || status == 503
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(sawNotReady)
         try fixture.cluster.setBrokerUp(id: 1)
-        _ = producer.flush(timeout: .seconds(30))
+        _ = try await blocking { () throws in producer.flush(timeout: .seconds(60)) }
         #expect(producer.pendingCount == 0)
         let expected = Set((before + after).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
         try await waitFor("a decision for every event", timeout: .seconds(90)) {
@@ -132,6 +135,29 @@ struct KafkaRunTests {
         try await waitFor("ready again", timeout: .seconds(10)) {
             try LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 200
         }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+    }
+
+    /// A producer queue of 5 messages cannot hold one batch's outputs: the daemon pauses consumption
+    /// until deliveries make room, instead of failing, and answers every event.
+    @Test func fullProducerQueueAppliesBackpressure() async throws {
+        let fixture = try KafkaFixture(name: "kafka-backpressure", properties: ["queue.buffering.max.messages": "5"])
+        let lines = loginLines(prefix: "narrow", count: 400, users: 40)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        let expected = Set(lines.map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
+        try await waitFor("a decision for every event", timeout: .seconds(120)) {
+            try daemon.requireRunning()
+            return Set(Self.eventIDs(try fixture.decisions())).isSuperset(of: expected)
+        }
+        let metrics = try await blocking { try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body }
+        let episodes = metrics.split(separator: "\n").first { $0.hasPrefix("vigil_producer_backpressure_total ") }
+            .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        #expect(episodes > 0, "\(metrics)")
+        #expect(daemon.log.contains("pausing consumption"))
+        // Only librdkafka's own consumer and producer properties reach each client.
+        #expect(!daemon.log.contains("will be ignored"), "\(daemon.log)")
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
@@ -147,9 +173,11 @@ struct KafkaRunTests {
         let directory = try TestPaths.temporaryDirectory("demo")
         let config = try TestPaths.writeConfig(
             in: directory, anonymousDatabase: false, extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
-        let result = try runProcess(
-            TestPaths.vigilBinary.path, ["demo", "--config", config.path, "--users", "50", "--events", "800"],
-            timeout: 90)
+        let result = try await blocking {
+            try runProcess(
+                TestPaths.vigilBinary.path, ["demo", "--config", config.path, "--users", "50", "--events", "800"],
+                timeout: 90)
+        }
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("events produced: 800"))
         #expect(result.stdout.contains("DECISION "))
@@ -159,7 +187,7 @@ struct KafkaRunTests {
     @Test func sighupAppliesANewPolicyAndKeepsRunningOnABadOne() async throws {
         let fixture = try KafkaFixture(name: "kafka-reload")
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-a", count: 10))
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-a", count: 10)) }
         var decisions: [Kcat.Record] = []
         try await waitFor("first decisions", timeout: .seconds(60)) {
             try daemon.requireRunning()
@@ -171,7 +199,7 @@ struct KafkaRunTests {
         try fixture.writeConfig(extra: "policy:\n  medium_from: 35")
         daemon.signal(SIGHUP)
         try await waitFor("the new config in force", timeout: .seconds(20)) { daemon.log.contains("new configuration in force") }
-        try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-b", count: 10))
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-b", count: 10)) }
         try await waitFor("later decisions", timeout: .seconds(30)) {
             decisions = try fixture.decisions()
             return decisions.count >= 20
