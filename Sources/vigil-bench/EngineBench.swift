@@ -22,6 +22,11 @@ struct EngineBench {
     /// A fresh database handle per pass, so every pass starts with a cold lookup cache and state.
     func databases() throws -> GeoDatabases { try GeoDatabases(settings: config.geo) }
 
+    /// The databases and the configured reputation lists (the VPN exits), as the daemon enriches.
+    func enricher(_ geo: GeoDatabases) throws -> Enricher {
+        Enricher(geo: geo, reputation: try ReputationTable.load(config.reputation))
+    }
+
     func run(passes: Int) throws -> Result {
         // Best of `passes`: the machine is shared, the best pass is the least disturbed one.
         var best = Double.infinity
@@ -31,7 +36,7 @@ struct EngineBench {
         for _ in 0..<passes {
             let geo = try databases()
             var pipeline = Pipeline(
-                config: config, policyVersion: "bench", enricher: Enricher(geo: geo), deviceKey: .publicDefault)
+                config: config, policyVersion: "bench", enricher: try enricher(geo), deviceKey: .publicDefault)
             var output: [OutputMessage] = []
             output.reserveCapacity(16)
             var produced = 0
@@ -59,7 +64,7 @@ struct EngineBench {
             }
         }
 
-        let enricher = Enricher(geo: try databases())
+        let enricher = try enricher(try databases())
         var intel: [IPIntelligence?] = []
         intel.reserveCapacity(decoded.count)
         let enrichSeconds = measure {

@@ -477,7 +477,7 @@ final class DaemonProcess {
     /// A config for `vigil run` against the mock cluster; everything else keeps its default.
     static func writeConfig(
         to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
-        properties: [(String, String)] = []
+        vpnList: String, properties: [(String, String)] = []
     ) throws {
         // The config lives in a scratch folder and its relative paths resolve against it: make ours
         // absolute against the working directory first.
@@ -486,6 +486,9 @@ final class DaemonProcess {
             geo:
               city_db: \(absolute(cityDatabase))
               asn_db: \(absolute(asnDatabase))
+            reputation:
+              cidr_lists:
+                - {path: "\(absolute(vpnList))", category: vpn}
             kafka:
               bootstrap_servers: "\(bootstrap)"
               group_id: \(prefix)-vigil

@@ -33,10 +33,16 @@ report.context = [
 var uncached = config.geo
 uncached.cacheEntries = 0
 let sampler = try GeoDatabases(settings: uncached)
-guard let pool = IPPool.sample(from: sampler, addresses: options.users, seed: 2018) else {
+guard let pool = IPPool.sample(from: sampler, addresses: options.users, seed: 2018, vpnExits: 64) else {
     print("no located address found in \(options.cityDatabase!)")
     exit(1)
 }
+// GeoLite2 has no anonymous-IP data: the VPN exits are flagged as an operator would flag a VPN
+// provider's ranges, with a `vpn` CIDR list, for the engine figures and the daemon alike.
+let vpnList = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-vpn-\(getpid()).txt").path
+try pool.vpnExits.map { "\($0)/32\n" }.joined().write(toFile: vpnList, atomically: true, encoding: .utf8)
+defer { try? FileManager.default.removeItem(atPath: vpnList) }
+config.reputation.cidrLists = [ReputationSettings.CIDRList(path: vpnList, category: "vpn")]
 report.context["city_db_type"] = sampler.database(.city)?.databaseType ?? "?"
 report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addressCount]
 
@@ -163,7 +169,7 @@ if daemonAvailable {
     try kafka.preload(kafkaEvents, topic: "vigil.in")
     try DaemonProcess.writeConfig(
         to: scratch + "/throughput.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigil.in", prefix: "vigil",
-        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase)
+        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList)
     try kafka.createTopics("vigil.decisions", "vigil.alerts", "vigil.dlq")
     var daemon: DaemonProcess?
     let result = try kafka.throughput(
@@ -232,7 +238,8 @@ if daemonAvailable, let daemonRate {
     progress("latency: vigil run sweep")
     try DaemonProcess.writeConfig(
         to: scratch + "/latency.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigillat.in", prefix: "vigillat",
-        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, properties: options.latencyConsumerProperties)
+        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
+        properties: options.latencyConsumerProperties)
     try kafka.createTopics("vigillat.decisions", "vigillat.alerts", "vigillat.dlq")
     let daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/latency.yaml", log: scratch + "/latency.log")
     // The daemon joins its group before the clock starts, as a running deployment would have.
