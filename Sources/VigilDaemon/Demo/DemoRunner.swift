@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import VigilCore
 import VigilKafka
 import VigilWorkload
@@ -25,8 +26,10 @@ public enum DemoRunner {
         public var decisions: [String: Int] = [:]
         public var alerts: [String: Int] = [:]
         public var deadLetters = 0
-        /// False when the timeout ended the demo before every event was answered.
+        /// False when the timeout or a stop (Ctrl-C) ended the demo before every event was answered.
         public var complete = false
+        /// The daemon stopped (Ctrl-C, SIGTERM, or an error) before the demo was done.
+        public var daemonStopped = false
 
         public var text: String {
             func list(_ counts: [String: Int]) -> String {
@@ -36,7 +39,7 @@ public enum DemoRunner {
                 events produced: \(eventsProduced)
                 decisions:       \(decisions.values.reduce(0, +)) (\(list(decisions)))
                 alerts:          \(alerts.values.reduce(0, +)) (\(list(alerts)))
-                dead letters:    \(deadLetters)\(complete ? "" : "\n(timed out before every event was answered)")
+                dead letters:    \(deadLetters)\(complete ? "" : daemonStopped ? "\n(stopped before every event was answered)" : "\n(timed out before every event was answered)")
                 """
         }
     }
@@ -67,10 +70,18 @@ public enum DemoRunner {
             try await Daemon.run(
                 configPath: options.configPath, environment: environment, logger: logger, options: daemonOptions)
         }
+        // The daemon owns SIGINT/SIGTERM: when it stops, the demo's producer and viewer stop too.
+        let daemonStopped = StopFlag()
+        Task {
+            _ = await daemon.result
+            daemonStopped.set()
+        }
         let summary: Summary
         do {
             summary = try await onThread {
-                try drive(options: options, kafka: kafka, cluster: cluster, status: status, logger: logger, output: output)
+                try drive(
+                    options: options, kafka: kafka, cluster: cluster, status: status, stop: daemonStopped, logger: logger,
+                    output: output)
             }
         } catch {
             daemon.cancel()
@@ -94,8 +105,8 @@ public enum DemoRunner {
     }
 
     private static func drive(
-        options: Options, kafka: KafkaSettings, cluster: MockKafkaCluster, status: DaemonStatus, logger: Logger,
-        output: @Sendable (String) -> Void
+        options: Options, kafka: KafkaSettings, cluster: MockKafkaCluster, status: DaemonStatus, stop: StopFlag,
+        logger: Logger, output: @Sendable (String) -> Void
     ) throws -> Summary {
         let producer = try KafkaProducer(
             configuration: KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers, "linger.ms": "5"]),
@@ -119,7 +130,7 @@ public enum DemoRunner {
         // One of each attack story, spread over the stream.
         let attacks: [AttackKind] = [.pushBombing, .impossibleTravel, .passwordResetWave, .credentialStuffing]
         let spacing = max(1, options.events / (attacks.count + 1))
-        for index in 0..<options.events {
+        for index in 0..<options.events where !stop.isSet {
             if index % spacing == 0, index / spacing >= 1, index / spacing <= attacks.count {
                 generator.inject(attacks[index / spacing - 1])
             }
@@ -128,12 +139,16 @@ public enum DemoRunner {
             if index % 500 == 499 { _ = try producer.poll() }
         }
         _ = producer.flush(timeout: .seconds(10))
-        summary.eventsProduced = options.events
-        output("produced \(options.events) events for \(options.users) users to \(kafka.inputTopics[0]); outputs:")
+        summary.eventsProduced = generator.count
+        output("produced \(generator.count) events for \(options.users) users to \(kafka.inputTopics[0]); outputs:")
 
         let deadline = ContinuousClock.now + options.timeout
         var received = 0
         while ContinuousClock.now < deadline {
+            if stop.isSet {
+                summary.daemonStopped = true
+                break
+            }
             for message in try viewer.poll(maxMessages: 500, timeout: .milliseconds(100)) {
                 received += 1
                 let json = (try? JSONSerialization.jsonObject(with: Data(message.value))) as? [String: Any] ?? [:]
@@ -156,7 +171,7 @@ public enum DemoRunner {
             // Done once the daemon read every event and each output it counted reached the viewer.
             let stats = status.snapshot.stats
             let expected = stats.decisions.reduce(0, +) + stats.alerts.reduce(0, +) + stats.deadLetterTotal
-            if stats.eventsRead >= options.events, received >= expected {
+            if stats.eventsRead >= summary.eventsProduced, received >= expected {
                 summary.complete = true
                 break
             }
@@ -172,4 +187,13 @@ public enum DemoRunner {
         return "DECISION \(action) score=\(risk?["score"] ?? "?") user=\(json["user_id"] as? String ?? "?")"
             + (reasons.isEmpty ? "" : " reasons=\(reasons.joined(separator: ","))")
     }
+}
+
+/// Set once, read from the demo's driving thread.
+final class StopFlag: Sendable {
+    private let stopped = Mutex(false)
+
+    func set() { stopped.withLock { $0 = true } }
+
+    var isSet: Bool { stopped.withLock { $0 } }
 }

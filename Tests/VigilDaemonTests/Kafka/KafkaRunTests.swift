@@ -184,6 +184,29 @@ struct KafkaRunTests {
         #expect(!result.stdout.contains("timed out"), "\(result.stdout.suffix(500))")
     }
 
+    @Test func demoStopsPromptlyOnControlC() async throws {
+        let directory = try TestPaths.temporaryDirectory("demo-stop")
+        let config = try TestPaths.writeConfig(
+            in: directory, anonymousDatabase: false, extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
+        let stdout = directory.appendingPathComponent("stdout")
+        FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        let process = Process()
+        process.executableURL = TestPaths.vigilBinary
+        process.arguments = ["demo", "--config", config.path, "--users", "500", "--events", "100000"]
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        try await waitFor("the demo's first outputs", timeout: .seconds(90)) {
+            try String(contentsOf: stdout, encoding: .utf8).contains("DECISION ")
+        }
+        process.interrupt()
+        // The demo's own timeout is 60 s: a stop well inside it proves Ctrl-C ended the demo.
+        try await waitFor("the demo to exit after SIGINT", timeout: .seconds(40)) { !process.isRunning }
+        let text = try String(contentsOf: stdout, encoding: .utf8)
+        #expect(text.contains("stopped before every event was answered"), "\(text.suffix(500))")
+    }
+
     @Test func sighupAppliesANewPolicyAndKeepsRunningOnABadOne() async throws {
         let fixture = try KafkaFixture(name: "kafka-reload")
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
