@@ -88,6 +88,9 @@ public struct EngineSettings: Sendable, Equatable {
     public var maxDevicesPerUser = 8
     public var maxCountriesPerUser = 8
     public var maxASNsPerUser = 8
+    /// Caps on the cross-user maps per shard: at the cap the least recently seen tenth is dropped.
+    public var maxSources = 1_000_000
+    public var maxEmailDomains = 100_000
     /// Successful logins before the baseline counts as learned.
     public var learningLogins = 3
     /// Within this after a password reset: at least soft step-up; takeover alerts.

@@ -80,6 +80,7 @@ public struct RiskEngine: Sendable {
             if user.lastSeen < event.time { user.lastSeen = event.time }
             state.users.store(userKey, user, position: checkedOut?.position)
             state.sweepIfDue(settings: config.engine)
+            state.enforceCapacity(settings: config.engine)
         }
         return verdict
     }

@@ -10,7 +10,7 @@ public struct ShardState: Sendable {
     public var watermark: Watermark
     var nextSweep: Timestamp?
     var nextRareSweep: Timestamp?
-    public private(set) var counters = StateCounters()
+    public internal(set) var counters = StateCounters()
 
     public init(allowedLateness: Duration, globalWindow: Duration) {
         watermark = Watermark(allowedLateness: allowedLateness)
@@ -37,6 +37,7 @@ public struct ShardState: Sendable {
                 + domains.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<DomainState>.stride)
                 + domains.count * Self.domainHeapBytes,
             evictedUsers: counters.evictedUsers, evictedSources: counters.evictedSources,
+            droppedAtCapacity: counters.droppedAtCapacity,
             global: watermark.maxEventTime.map { global.figures(at: $0) } ?? GlobalFigures())
     }
 
@@ -90,11 +91,14 @@ public struct StateFigures: Sendable, Equatable {
     public var evictedUsers = 0
     /// Sources and email domains.
     public var evictedSources = 0
+    /// Sources and email domains dropped because their map was full (`engine.max_sources`,
+    /// `engine.max_email_domains`).
+    public var droppedAtCapacity = 0
     public var global = GlobalFigures()
 
     public init(
         users: Int = 0, sources: Int = 0, domains: Int = 0, names: Int = 0, approximateBytes: Int = 0,
-        evictedUsers: Int = 0, evictedSources: Int = 0, global: GlobalFigures = GlobalFigures()
+        evictedUsers: Int = 0, evictedSources: Int = 0, droppedAtCapacity: Int = 0, global: GlobalFigures = GlobalFigures()
     ) {
         self.users = users
         self.sources = sources
@@ -103,6 +107,7 @@ public struct StateFigures: Sendable, Equatable {
         self.approximateBytes = approximateBytes
         self.evictedUsers = evictedUsers
         self.evictedSources = evictedSources
+        self.droppedAtCapacity = droppedAtCapacity
         self.global = global
     }
 
@@ -115,6 +120,7 @@ public struct StateFigures: Sendable, Equatable {
         approximateBytes += other.approximateBytes
         evictedUsers += other.evictedUsers
         evictedSources += other.evictedSources
+        droppedAtCapacity += other.droppedAtCapacity
         global.add(other.global)
     }
 }
@@ -124,6 +130,7 @@ public struct StateCounters: Sendable, Equatable {
     public var lateEvents = 0
     public var evictedUsers = 0
     public var evictedSources = 0
+    public var droppedAtCapacity = 0
 }
 
 extension EngineSettings {

@@ -105,3 +105,40 @@ import Testing
         #expect(total == StateFigures(users: 11, sources: 22, domains: 33, global: global))
     }
 }
+
+@Suite struct ShardCapacityTests {
+    @Test func aFullSourceMapDropsTheLeastRecentlySeenTenth() {
+        var config = VigilConfig()
+        config.engine.maxSources = 100
+        var h = EngineHarness(config: config)
+        // 101 addresses fail once each, one minute apart: the 101st goes over the cap.
+        for i in 0..<101 {
+            h.login("u\(i)", at: Double(i) * 0.01, ip: "198.51.100.\(i + 1)", outcome: .failure)
+        }
+        let figures = h.engine.figures
+        #expect(figures.sources == 90)
+        #expect(figures.droppedAtCapacity == 11)
+        // The oldest went first: the first address is gone, the newest is kept.
+        #expect(h.engine.state.sources[IPAddress("198.51.100.1")!] == nil)
+        #expect(h.engine.state.sources[IPAddress("198.51.100.101")!] != nil)
+    }
+
+    @Test func atTheCapNothingIsDropped() {
+        var config = VigilConfig()
+        config.engine.maxEmailDomains = 100
+        var h = EngineHarness(config: config)
+        for i in 0..<100 { h.resetRequest("u\(i)", at: Double(i) * 0.01, domain: "d\(i).example") }
+        #expect(h.engine.figures.domains == 100)
+        #expect(h.engine.figures.droppedAtCapacity == 0)
+        h.resetRequest("late", at: 2, domain: "new.example")
+        #expect(h.engine.figures.domains == 90)
+    }
+
+    @Test func tiesAreBrokenByKeySoReplaysDropTheSameEntries() {
+        var map: [UInt64: Timestamp] = [:]
+        for key in UInt64(0)..<20 { map[key] = Timestamp(seconds: 5) }
+        let dropped = ShardState.dropLeastRecentlySeen(&map, keeping: 10) { $0 }
+        #expect(dropped == 11)
+        #expect(Set(map.keys) == Set(UInt64(11)..<20))
+    }
+}

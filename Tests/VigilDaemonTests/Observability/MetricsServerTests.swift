@@ -44,7 +44,7 @@ import VigilCore
         snapshot.stats.lateEvents = 3
         snapshot.stats.deadLetters = ["invalid_json": 4, "invalid_type:a\"b\\c\nd": 1]
         snapshot.state = StateFigures(
-            users: 42, sources: 9, domains: 2, names: 5, approximateBytes: 9_000, evictedUsers: 8, evictedSources: 1, global: { var g = GlobalFigures(); g.failures = 11; g.failingUsers = 4; g.resetRequests = 3; return g }())
+            users: 42, sources: 9, domains: 2, names: 5, approximateBytes: 9_000, evictedUsers: 8, evictedSources: 1, droppedAtCapacity: 6, global: { var g = GlobalFigures(); g.failures = 11; g.failingUsers = 4; g.resetRequests = 3; return g }())
         snapshot.eventTimeLagSeconds = 1.5
         snapshot.consumerLag = 17
         snapshot.policyVersion = "00ff00ff00ff00ff"
@@ -83,6 +83,7 @@ import VigilCore
             "vigil_state_bytes 9000",
             #"vigil_state_evictions_total{kind="user"} 8"#,
             #"vigil_state_evictions_total{kind="source_or_domain"} 1"#,
+            #"vigil_state_evictions_total{kind="capacity"} 6"#,
             "vigil_window_failed_logins 11",
             "vigil_window_failing_users 4",
             "vigil_window_reset_requests 3",
