@@ -37,6 +37,7 @@ extension VigilConfig {
             o.put("max_devices_per_user", e.maxDevicesPerUser)
             o.put("max_countries_per_user", e.maxCountriesPerUser)
             o.put("max_asns_per_user", e.maxASNsPerUser)
+            o.put("max_users", e.maxUsers)
             o.put("max_sources", e.maxSources)
             o.put("max_email_domains", e.maxEmailDomains)
             o.put("learning_logins", e.learningLogins)

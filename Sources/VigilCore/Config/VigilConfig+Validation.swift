@@ -72,6 +72,7 @@ private struct Rules {
         range(engine.maxDevicesPerUser, 1...1000, "engine.max_devices_per_user")
         range(engine.maxCountriesPerUser, 1...1000, "engine.max_countries_per_user")
         range(engine.maxASNsPerUser, 1...1000, "engine.max_asns_per_user")
+        range(engine.maxUsers, 100...1_000_000_000, "engine.max_users")
         range(engine.maxSources, 100...100_000_000, "engine.max_sources")
         range(engine.maxEmailDomains, 100...100_000_000, "engine.max_email_domains")
         range(engine.learningLogins, 0...1000, "engine.learning_logins")

@@ -88,7 +88,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var maxDevicesPerUser = 8
     public var maxCountriesPerUser = 8
     public var maxASNsPerUser = 8
-    /// Caps on the cross-user maps per shard: at the cap the least recently seen tenth is dropped.
+    /// Caps per shard: at a cap the least recently seen tenth is dropped.
+    public var maxUsers = 10_000_000
     public var maxSources = 1_000_000
     public var maxEmailDomains = 100_000
     /// Successful logins before the baseline counts as learned.

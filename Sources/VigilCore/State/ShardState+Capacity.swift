@@ -1,11 +1,15 @@
-/// Hard caps on the cross-user maps. The idle sweep bounds them in time only, so without a cap a
-/// flood of new source addresses (a botnet failing once from each of a million IPs) or of invented
-/// email domains would grow memory until the sweep caught up. At the cap the least recently seen
-/// tenth is dropped in one pass, ordered by last-seen time and then key so replays drop the same
-/// entries; the sort is paid once per tenth of the cap, not per event. Counting against a dropped
-/// source or domain restarts from zero, which is why the drops are counted and exported.
+/// Hard caps on users, sources and email domains per shard. The idle sweeps bound them in time only,
+/// so without a cap a spray of invented usernames, a flood of new source addresses (a botnet failing
+/// once from each of a million IPs) or of invented email domains would grow memory until the sweep
+/// caught up. At a cap the least recently seen tenth is dropped in one pass, ordered by last-seen time
+/// (then key for sources and domains; users seen at the same instant go together) so replays drop the
+/// same entries; the sort is paid once per tenth of the cap, not per event. A dropped user's baseline
+/// and a dropped source's or domain's counts restart from zero, which is why drops are counted.
 extension ShardState {
     mutating func enforceCapacity(settings: EngineSettings) {
+        if users.count > settings.maxUsers {
+            counters.droppedAtCapacity += dropLeastRecentlySeenUsers(keeping: settings.maxUsers)
+        }
         if sources.count > settings.maxSources {
             counters.droppedAtCapacity += Self.dropLeastRecentlySeen(&sources, keeping: settings.maxSources) { $0.lastSeen }
         }
@@ -14,6 +18,15 @@ extension ShardState {
                 $0.lastSeen
             }
         }
+    }
+
+    /// Keeps about nine tenths of `limit` users, dropping those seen least recently; returns how many.
+    mutating func dropLeastRecentlySeenUsers(keeping limit: Int) -> Int {
+        let drop = users.count - max(1, limit - limit / 10)
+        guard drop > 0 else { return 0 }
+        var times = users.values.map(\.lastSeen.microseconds)
+        times.sort()
+        return users.sweep(idleBefore: Timestamp(microseconds: times[drop - 1] + 1), dropRareBefore: nil)
     }
 
     /// Keeps the most recently seen nine tenths of `limit`; returns how many entries were dropped.

@@ -91,8 +91,8 @@ public struct StateFigures: Sendable, Equatable {
     public var evictedUsers = 0
     /// Sources and email domains.
     public var evictedSources = 0
-    /// Sources and email domains dropped because their map was full (`engine.max_sources`,
-    /// `engine.max_email_domains`).
+    /// Users, sources and email domains dropped because their shard was full (`engine.max_users`,
+    /// `max_sources`, `max_email_domains`).
     public var droppedAtCapacity = 0
     public var global = GlobalFigures()
 

@@ -99,6 +99,7 @@ final class ConfigDecoder {
         read(&e.maxDevicesPerUser, f, "max_devices_per_user")
         read(&e.maxCountriesPerUser, f, "max_countries_per_user")
         read(&e.maxASNsPerUser, f, "max_asns_per_user")
+        read(&e.maxUsers, f, "max_users")
         read(&e.maxSources, f, "max_sources")
         read(&e.maxEmailDomains, f, "max_email_domains")
         read(&e.learningLogins, f, "learning_logins")

@@ -142,3 +142,28 @@ import Testing
         #expect(Set(map.keys) == Set(UInt64(11)..<20))
     }
 }
+
+@Suite struct UserCapacityTests {
+    @Test func aFullUserTableDropsTheLeastRecentlySeenTenth() {
+        var config = VigilConfig()
+        config.engine.maxUsers = 100
+        var h = EngineHarness(config: config)
+        for i in 0..<100 { h.login("sprayed-\(i)", at: Double(i) * 0.01, outcome: .failure) }
+        #expect(h.engine.figures.users == 100)
+        #expect(h.engine.figures.droppedAtCapacity == 0)
+        h.login("one-more", at: 1.5, outcome: .failure)
+        #expect(h.engine.figures.users == 90)
+        #expect(h.engine.figures.droppedAtCapacity == 11)
+        // The first sprayed names went; the newest stayed.
+        let keys = EngineKeys(secret: .publicDefault)
+        func key(_ id: String) -> UInt64 {
+            var hasher = SipHashState(key: keys.user)
+            hasher.append("")
+            hasher.append(id)
+            return hasher.finalize()
+        }
+        #expect(!h.engine.state.users.contains(key("sprayed-0")))
+        #expect(h.engine.state.users.contains(key("sprayed-99")))
+        #expect(h.engine.state.users.contains(key("one-more")))
+    }
+}
