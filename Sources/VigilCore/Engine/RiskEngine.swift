@@ -44,51 +44,56 @@ public struct RiskEngine: Sendable {
         var verdict = Verdict(late: late)
         let userKey = context.userKey
 
-        func apply(to user: inout UserState) {
-            switch event.type {
-            case .login where event.outcome == .success, .sensitiveAction:
-                let assessment = assess(context, user: user)
-                verdict.decision = decide(context, assessment: assessment, user: user, at: event.time)
-                if !late {
-                    detectOnSuccess(context, assessment: assessment, decision: verdict.decision, user: &user, into: &verdict.alerts)
-                    if event.type == .login { learn(context, assessment: assessment, user: &user) }
-                }
-            case .login:
-                if !late {
-                    state.global.recordFailure(at: event.time, userKey: userKey)
-                    recordFailure(context, user: &user, into: &verdict.alerts)
-                }
-            case .mfaChallenge:
-                if !late, event.mfa?.factor.isPush == true { recordPushSent(context, user: &user, into: &verdict.alerts) }
-            case .mfaResult:
-                if !late { recordMFAResult(context, user: &user, into: &verdict.alerts) }
-            case .passwordResetRequest:
-                if !late {
-                    state.global.recordResetRequest(at: event.time)
-                    recordResetRequest(context, user: &user, into: &verdict.alerts)
-                }
-            case .passwordResetComplete:
-                if !late, event.outcome != .failure {
-                    user.lastResetCompleted = max(user.lastResetCompleted ?? event.time, event.time)
-                }
-            }
-            if !late, user.lastSeen < event.time { user.lastSeen = event.time }
-        }
-
         if late {
             // A late event changes nothing, so it reads a copy.
             var user = state.users[userKey] ?? UserState(lastSeen: event.time)
-            apply(to: &user)
+            apply(event, context, late: true, user: &user, into: &verdict)
         } else {
             // The record is updated in place. The table leaves `state` meanwhile, so the detectors can
             // change the rest of the state while the record is being written (none reads other users).
             var users = UserTable()
             swap(&users, &state.users)
-            users.update(userKey, inserting: { UserState(lastSeen: event.time) }) { apply(to: &$0) }
+            users.update(userKey, inserting: { UserState(lastSeen: event.time) }) {
+                apply(event, context, late: false, user: &$0, into: &verdict)
+            }
             swap(&users, &state.users)
             state.sweepIfDue(settings: config.engine)
         }
         return verdict
+    }
+
+    /// What the event does to the user's record and, unless it is late, to the rest of the shard; a late
+    /// event is only scored.
+    private mutating func apply(_ event: AuthEvent, _ context: EventContext, late: Bool, user: inout UserState, into verdict: inout Verdict) {
+        let userKey = context.userKey
+        switch event.type {
+        case .login where event.outcome == .success, .sensitiveAction:
+            let assessment = assess(context, user: user)
+            verdict.decision = decide(context, assessment: assessment, user: user, at: event.time)
+            if !late {
+                detectOnSuccess(context, assessment: assessment, decision: verdict.decision, user: &user, into: &verdict.alerts)
+                if event.type == .login { learn(context, assessment: assessment, user: &user) }
+            }
+        case .login:
+            if !late {
+                state.global.recordFailure(at: event.time, userKey: userKey)
+                recordFailure(context, user: &user, into: &verdict.alerts)
+            }
+        case .mfaChallenge:
+            if !late, event.mfa?.factor.isPush == true { recordPushSent(context, user: &user, into: &verdict.alerts) }
+        case .mfaResult:
+            if !late { recordMFAResult(context, user: &user, into: &verdict.alerts) }
+        case .passwordResetRequest:
+            if !late {
+                state.global.recordResetRequest(at: event.time)
+                recordResetRequest(context, user: &user, into: &verdict.alerts)
+            }
+        case .passwordResetComplete:
+            if !late, event.outcome != .failure {
+                user.lastResetCompleted = max(user.lastResetCompleted ?? event.time, event.time)
+            }
+        }
+        if !late, user.lastSeen < event.time { user.lastSeen = event.time }
     }
 
     public var userCount: Int { state.users.count }
