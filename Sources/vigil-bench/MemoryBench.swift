@@ -17,6 +17,24 @@ enum MemoryBench {
         return (line?.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * 1024
     }
 
+    /// Resets the peak resident set (VmHWM) to the current one (`/proc/self/clear_refs`, Linux ≥ 4.0);
+    /// false when that is not possible, and VmHWM stays the peak since the process started.
+    static func resetPeakResident() -> Bool {
+        let file = open("/proc/self/clear_refs", O_WRONLY)
+        guard file >= 0 else { return false }
+        defer { close(file) }
+        return write(file, "5", 1) == 1
+    }
+
+    /// What building the baselines cost: the resident set's growth that stays, and its peak growth
+    /// while building (transient copies included).
+    struct Growth {
+        var resident: Int
+        var peak: Int
+        /// False when the peak could not be reset first: `peak` is then since the process started.
+        var peakIsOwn: Bool
+    }
+
     /// Builds baselines for `users` users through `RiskEngine` — two successful logins each (a managed
     /// laptop and a phone, from their home address) — and returns the growth of the resident set.
     /// Events are made on the fly and dropped, so only engine state stays resident.
@@ -25,9 +43,10 @@ enum MemoryBench {
     /// UUIDs (too long for an inline small string), and every event carries its own fresh copies of a real
     /// city name and AS organisation (as a decoded, enriched event does), so whatever state keeps of them
     /// is counted.
-    static func residentGrowth(users: Int, sources: [(IPAddress, IPIntelligence)], config: VigilConfig) -> Int {
+    static func residentGrowth(users: Int, sources: [(IPAddress, IPIntelligence)], config: VigilConfig) -> Growth {
         let sources = located(sources)
         _ = mallocTrim(0)  // return what earlier figures freed, so it is not reused and hidden from the delta
+        let peakIsOwn = resetPeakResident()
         let before = residentBytes()
         var engine = RiskEngine(config: config, policyVersion: "bench", deviceKey: .publicDefault)
         var time = Timestamp(seconds: 1_772_409_600)
@@ -44,8 +63,9 @@ enum MemoryBench {
             }
         }
         let after = residentBytes()
+        let peak = peakResidentBytes()
         precondition(engine.userCount == users, "every user should have state")
-        return after - before
+        return Growth(resident: after - before, peak: peak - before, peakIsOwn: peakIsOwn)
     }
 
     /// The sources, each with a city name and an AS organisation: where the database has none, one it has

@@ -33,10 +33,14 @@ report.context = [
 var uncached = config.geo
 uncached.cacheEntries = 0
 let sampler = try GeoDatabases(settings: uncached)
-guard let pool = IPPool.sample(from: sampler, addresses: options.users, seed: 2018, vpnExits: 64) else {
+// The memory figure needs only some located addresses: on a database too small to sample (MaxMind's
+// test City database with `--quick`) it uses the built-in pool of that database's addresses.
+let sampled = IPPool.sample(from: sampler, addresses: options.users, seed: 2018, vpnExits: 64)
+guard let pool = sampled ?? (options.memoryOnly ? IPPool.maxMindTestCity : nil) else {
     print("no located address found in \(options.cityDatabase!)")
     exit(1)
 }
+if sampled == nil { report.context["pool_fallback"] = "IPPool.maxMindTestCity" }
 // GeoLite2 has no anonymous-IP data: the VPN exits are flagged as an operator would flag a VPN
 // provider's ranges, with a `vpn` CIDR list, for the engine figures and the daemon alike.
 let vpnList = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-vpn-\(getpid()).txt").path
@@ -51,10 +55,16 @@ report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addr
     let sources = pool.locations.flatMap(\.addresses).prefix(10_000).map { ($0, sampler.lookup($0)) }
     for users in options.memoryUsers {
         let growth = MemoryBench.residentGrowth(users: users, sources: Array(sources), config: config)
-        let perUser = Double(growth) / Double(users)
+        let perUser = Double(growth.resident) / Double(users)
         report.add(
             "bytes_per_user_\(users)", "memory: state per user, \(users / 1000)k users", perUser, "B",
             target: "<= 256", met: perUser <= 256)
+        report.add(
+            "peak_bytes_per_user_\(users)", "memory: peak growth per user, \(users / 1000)k users", Double(growth.peak) / Double(users), "B",
+            note: growth.peakIsOwn ? "VmHWM reset before" : "VmHWM since start")
+        report.add(
+            "peak_rss_mb_\(users)", "memory: bench peak RSS, \(users / 1000)k users", Double(MemoryBench.peakResidentBytes()) / 1_048_576,
+            "MiB")
     }
     report.context["bench_peak_rss_mb"] = Double(MemoryBench.peakResidentBytes()) / 1_048_576
 }

@@ -43,11 +43,30 @@ public struct RiskEngine: Sendable {
         let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys, settings: config.engine)
         var verdict = Verdict(late: late)
         let userKey = context.userKey
-        // A late event changes nothing, so it reads a copy; otherwise the record is checked out for
-        // updating in place and always stored back below.
-        let checkedOut = late ? nil : state.users.checkout(userKey)
-        var user = checkedOut?.user ?? (late ? state.users[userKey] : nil) ?? UserState(lastSeen: event.time)
 
+        if late {
+            // A late event changes nothing, so it reads a copy.
+            var user = state.users[userKey] ?? UserState(lastSeen: event.time)
+            apply(event, context, late: true, user: &user, into: &verdict)
+        } else {
+            // The record is updated in place. The table leaves `state` meanwhile, so the detectors can
+            // change the rest of the state while the record is being written (none reads other users).
+            var users = UserTable()
+            swap(&users, &state.users)
+            users.update(userKey, inserting: { UserState(lastSeen: event.time) }) {
+                apply(event, context, late: false, user: &$0, into: &verdict)
+            }
+            swap(&users, &state.users)
+            state.sweepIfDue(settings: config.engine)
+            state.enforceCapacity(settings: config.engine)
+        }
+        return verdict
+    }
+
+    /// What the event does to the user's record and, unless it is late, to the rest of the shard; a late
+    /// event is only scored.
+    private mutating func apply(_ event: AuthEvent, _ context: EventContext, late: Bool, user: inout UserState, into verdict: inout Verdict) {
+        let userKey = context.userKey
         switch event.type {
         case .login where event.outcome == .success, .sensitiveAction:
             let assessment = assess(context, user: user)
@@ -75,14 +94,7 @@ public struct RiskEngine: Sendable {
                 user.lastResetCompleted = max(user.lastResetCompleted ?? event.time, event.time)
             }
         }
-
-        if !late {
-            if user.lastSeen < event.time { user.lastSeen = event.time }
-            state.users.store(userKey, user, position: checkedOut?.position)
-            state.sweepIfDue(settings: config.engine)
-            state.enforceCapacity(settings: config.engine)
-        }
-        return verdict
+        if !late, user.lastSeen < event.time { user.lastSeen = event.time }
     }
 
     public var userCount: Int { state.users.count }

@@ -1,3 +1,11 @@
+/// The keys of the indexed positions, as `PositionIndex` reads them: `keys[position]`.
+protocol PositionKeys {
+    subscript(_ position: Int) -> UInt64 { get }
+}
+
+extension Array: PositionKeys where Element == UInt64 {}
+extension ChunkedArray: PositionKeys where Element == UInt64 {}
+
 /// Open-addressing hash index from a user key to the record's position in `UserTable`: one `UInt32` per
 /// slot (position + 1; 0 is empty), linear probing, at most three quarters full. The keys themselves are
 /// not stored here: a probe reads them from the table's key array, so an entry costs 4–11 bytes
@@ -12,26 +20,26 @@ struct PositionIndex: Sendable {
     var slotCount: Int { slots.count }
 
     /// The position of `key`, if indexed. `keys[position]` must be the key of each indexed position.
-    func position(of key: UInt64, keys: [UInt64]) -> Int? {
+    func position(of key: UInt64, keys: some PositionKeys) -> Int? {
         guard let slot = slot(of: key, keys: keys) else { return nil }
         return Int(slots[slot]) - 1
     }
 
     /// Indexes a key that is not yet indexed.
-    mutating func insert(_ key: UInt64, at position: Int, keys: [UInt64]) {
+    mutating func insert(_ key: UInt64, at position: Int, keys: some PositionKeys) {
         if (count + 1) * 4 > slots.count * 3 { rebuild(slotsFor: max(16, slots.count * 2), keys: keys) }
         place(key, value: UInt32(position + 1))
         count += 1
     }
 
     /// Points an indexed key at a new position.
-    mutating func move(_ key: UInt64, to position: Int, keys: [UInt64]) {
+    mutating func move(_ key: UInt64, to position: Int, keys: some PositionKeys) {
         guard let slot = slot(of: key, keys: keys) else { preconditionFailure("moving a key that is not indexed") }
         slots[slot] = UInt32(position + 1)
     }
 
     /// Unindexes `key` and returns its position.
-    mutating func remove(_ key: UInt64, keys: [UInt64]) -> Int? {
+    mutating func remove(_ key: UInt64, keys: some PositionKeys) -> Int? {
         guard var hole = slot(of: key, keys: keys) else { return nil }
         let position = Int(slots[hole]) - 1
         slots[hole] = 0
@@ -57,7 +65,7 @@ struct PositionIndex: Sendable {
     }
 
     /// Rebuilds at the smallest size that holds the entries, when far larger than that.
-    mutating func shrinkIfSparse(keys: [UInt64]) {
+    mutating func shrinkIfSparse(keys: some PositionKeys) {
         let needed = Self.slots(for: count)
         if slots.count > 1024 && slots.count >= needed * 4 { rebuild(slotsFor: needed, keys: keys) }
     }
@@ -72,7 +80,7 @@ struct PositionIndex: Sendable {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
 
-    private func slot(of key: UInt64, keys: [UInt64]) -> Int? {
+    private func slot(of key: UInt64, keys: some PositionKeys) -> Int? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         var slot = home(key)
@@ -91,7 +99,7 @@ struct PositionIndex: Sendable {
         slots[slot] = value
     }
 
-    private mutating func rebuild(slotsFor size: Int, keys: [UInt64]) {
+    private mutating func rebuild(slotsFor size: Int, keys: some PositionKeys) {
         let old = slots
         slots = [UInt32](repeating: 0, count: size)
         shift = UInt64(64 - size.trailingZeroBitCount)

@@ -1,10 +1,11 @@
-/// The users of one shard, dense: their records side by side in one array, with their keys in a
-/// parallel array and a compact hash index (`PositionIndex`) from key to position. Removal moves the
-/// last record into the hole (swap-remove) and fixes its index entry, so the array never has gaps; a
-/// sweep that removes many shrinks the storage again.
+/// The users of one shard, dense: their records side by side in fixed-size chunks (`ChunkedArray`, so
+/// growing allocates one chunk and never copies the records), with their keys in parallel chunks and a
+/// compact hash index (`PositionIndex`) from key to position. Removal moves the last record into the
+/// hole (swap-remove) and fixes its index entry, so there are never gaps; a sweep frees emptied
+/// trailing chunks and shrinks the index.
 public struct UserTable: Sendable {
-    private var keys: [UInt64] = []
-    private var records: [UserState] = []
+    private var keys: ChunkedArray<UInt64>
+    private var records: ChunkedArray<UserState>
     private var index = PositionIndex()
     /// Users whose rarely used part is allocated, and users whose seen sets spilled to the heap (with
     /// the entries they hold): kept as records change, for the size estimate.
@@ -12,13 +13,19 @@ public struct UserTable: Sendable {
     private(set) var spilledUsers = 0
     private(set) var spilledEntries = 0
 
-    public init() {}
+    public init() { self.init(chunkShift: 14) }
+
+    /// Chunks of `1 << chunkShift` records (tests use small ones to cross chunk boundaries).
+    init(chunkShift: Int) {
+        keys = ChunkedArray(chunkShift: chunkShift)
+        records = ChunkedArray(chunkShift: chunkShift)
+    }
 
     public var count: Int { records.count }
     public var isEmpty: Bool { records.isEmpty }
 
     /// Every user's state, in storage order (which a removal changes).
-    public var values: [UserState] { records }
+    public var values: [UserState] { records.elements }
 
     public func contains(_ key: UInt64) -> Bool { position(of: key) != nil }
 
@@ -29,29 +36,23 @@ public struct UserTable: Sendable {
         }
     }
 
-    /// The user's state for updating in place, and where it is: the rarely used part is moved out of the
-    /// table, so writing to it does not copy. Pair with `store` (passing the position back saves a
-    /// lookup); until then the table's record lacks that part.
-    mutating func checkout(_ key: UInt64) -> (user: UserState, position: Int)? {
-        guard let position = position(of: key) else { return nil }
-        let user = records[position]
-        if user.rare != nil {
-            records[position].rare = nil
-            rareUsers -= 1
-        }
-        return (user, position)
+    /// Hands the user's record to `body` to update in place, inserting `newUser()` first when there is
+    /// none: no copy out of the table and back.
+    mutating func update(_ key: UInt64, inserting newUser: () -> UserState, _ body: (inout UserState) -> Void) {
+        let position = position(of: key) ?? append(key, newUser())
+        account(at: position, sign: -1)
+        body(&records[position])
+        account(at: position, sign: 1)
     }
 
-    /// Inserts or replaces the user's state. `position` is a hint from `checkout`, checked before use.
-    public mutating func store(_ key: UInt64, _ user: UserState, position hint: Int? = nil) {
-        if let position = hint.flatMap({ $0 < keys.count && keys[$0] == key ? $0 : nil }) ?? position(of: key) {
-            replace(at: position) { $0 = user }
+    /// Inserts or replaces the user's state.
+    public mutating func store(_ key: UInt64, _ user: UserState) {
+        if let position = position(of: key) {
+            account(at: position, sign: -1)
+            records[position] = user
+            account(at: position, sign: 1)
         } else {
-            guard records.count < Int(UInt32.max) - 1 else { preconditionFailure("more than 2^32 users in one shard") }
-            keys.append(key)
-            records.append(user)
-            index.insert(key, at: records.count - 1, keys: keys)
-            account(user, sign: 1)
+            append(key, user)
         }
     }
 
@@ -59,21 +60,21 @@ public struct UserTable: Sendable {
     @discardableResult
     public mutating func remove(_ key: UInt64) -> Bool {
         guard let position = index.remove(key, keys: keys) else { return false }
-        account(records[position], sign: -1)
+        account(at: position, sign: -1)
         moveLast(into: position)
         return true
     }
 
     /// Removes the users last seen before `idleCutoff`, and drops the rarely used part of the others
-    /// when all in it is before `rareCutoff` (if given). Returns how many users were removed. Shrinks the storage
-    /// when it has become mostly empty.
+    /// when all in it is before `rareCutoff` (if given). Returns how many users were removed. Frees the
+    /// chunks emptied at the end and shrinks the index when it has become mostly empty.
     @discardableResult
     mutating func sweep(idleBefore idleCutoff: Timestamp, dropRareBefore rareCutoff: Timestamp?) -> Int {
         var removed = 0
         var position = 0
         while position < records.count {
             if records[position].lastSeen < idleCutoff {
-                account(records[position], sign: -1)
+                account(at: position, sign: -1)
                 _ = index.remove(keys[position], keys: keys)
                 moveLast(into: position)
                 removed += 1
@@ -85,13 +86,17 @@ public struct UserTable: Sendable {
             }
             position += 1
         }
-        if removed > 0 { shrinkIfSparse() }
+        if removed > 0 {
+            records.shrink()
+            keys.shrink()
+            index.shrinkIfSparse(keys: keys)
+        }
         return removed
     }
 
     private func position(of key: UInt64) -> Int? { index.position(of: key, keys: keys) }
 
-    /// Rough bytes held: the arrays and index as allocated, plus the heap parts of records.
+    /// Rough bytes held: the chunks and index as allocated, plus the heap parts of records.
     var approximateBytes: Int {
         records.capacity * MemoryLayout<UserState>.stride + keys.capacity * 8
             + index.slotCount * MemoryLayout<UInt32>.stride
@@ -101,45 +106,32 @@ public struct UserTable: Sendable {
     /// An estimate for one allocated rarely used part with a few window entries.
     static let rareStateBytes = 384
 
-    private mutating func replace(at position: Int, _ change: (inout UserState) -> Void) {
-        account(records[position], sign: -1)
-        change(&records[position])
-        account(records[position], sign: 1)
+    /// Chunks allocated for the records (a spare included), for tests.
+    var chunkCount: Int { records.chunkCount }
+
+    @discardableResult
+    private mutating func append(_ key: UInt64, _ user: UserState) -> Int {
+        guard records.count < Int(UInt32.max) - 1 else { preconditionFailure("more than 2^32 users in one shard") }
+        keys.append(key)
+        records.append(user)
+        index.insert(key, at: records.count - 1, keys: keys)
+        account(at: records.count - 1, sign: 1)
+        return records.count - 1
     }
 
     /// Moves the last record into `position` (already unindexed) and drops the last slot.
     private mutating func moveLast(into position: Int) {
         let last = records.count - 1
-        if position != last {
-            index.move(keys[last], to: position, keys: keys)
-            records.swapAt(position, last)
-            keys.swapAt(position, last)
-        }
-        records.removeLast()
-        keys.removeLast()
+        if position != last { index.move(keys[last], to: position, keys: keys) }
+        records.swapRemove(at: position)
+        keys.swapRemove(at: position)
     }
 
-    private mutating func shrinkIfSparse() {
-        if records.capacity > 1024 && records.count < records.capacity / 4 {
-            records = Self.compacted(records)
-            keys = Self.compacted(keys)
-        }
-        index.shrinkIfSparse(keys: keys)
-    }
-
-    /// A copy in a buffer just large enough.
-    private static func compacted<Element>(_ array: [Element]) -> [Element] {
-        var copy: [Element] = []
-        copy.reserveCapacity(array.count)
-        copy.append(contentsOf: array)
-        return copy
-    }
-
-    private mutating func account(_ user: UserState, sign: Int) {
-        if user.rare != nil { rareUsers += sign }
-        if user.seen.isSpilled {
+    private mutating func account(at position: Int, sign: Int) {
+        if records[position].rare != nil { rareUsers += sign }
+        if records[position].seen.isSpilled {
             spilledUsers += sign
-            spilledEntries += sign * user.seen.spilledCapacity
+            spilledEntries += sign * records[position].seen.spilledCapacity
         }
     }
 }

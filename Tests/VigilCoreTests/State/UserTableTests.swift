@@ -86,23 +86,148 @@ import Testing
         #expect(table[0] == nil)
     }
 
-    @Test func checkoutMovesTheRarePartOutUntilStored() {
+    @Test func updateChangesTheRecordInPlaceAndInsertsWhenMissing() {
         var table = UserTable()
         var user = Self.user(1)
         user.pushBombingUntil = Timestamp(seconds: 50)
         table.store(7, user)
         #expect(table.rareUsers == 1)
-        var out = table.checkout(7)?.user
-        let missing = table.checkout(8)
-        #expect(out?.pushBombingUntil == Timestamp(seconds: 50))
-        #expect(table[7]?.hasRareState == false)
-        #expect(table.rareUsers == 0)
-        out?.pushBombingUntil = Timestamp(seconds: 60)
-        table.store(7, out!, position: 0)
+        table.update(7, inserting: { Self.user(99) }) { user in
+            #expect(user.pushBombingUntil == Timestamp(seconds: 50))
+            user.pushBombingUntil = Timestamp(seconds: 60)
+            user.successfulLogins = 3
+        }
         #expect(table[7]?.pushBombingUntil == Timestamp(seconds: 60))
-        table.store(7, out!, position: 99)  // a wrong hint is checked and ignored
-        #expect(table.count == 1)
+        #expect(table[7]?.successfulLogins == 3)
         #expect(table.rareUsers == 1)
-        #expect(missing == nil)
+        table.update(8, inserting: { Self.user(99) }) { user in
+            #expect(user.lastSeen == Timestamp(seconds: 99))
+            user.failures.record(Timestamp(seconds: 99), eventID: "e", capacity: 5)
+        }
+        #expect(table.count == 2)
+        #expect(table.rareUsers == 2)
+        #expect(table[8]?.failures.entries.count == 1)
+        // Copies taken before an update keep their values (the rare part is copied on write).
+        let before = table[7]
+        table.update(7, inserting: { Self.user(0) }) { $0.pushBombingUntil = nil }
+        #expect(before?.pushBombingUntil == Timestamp(seconds: 60))
+        #expect(table[7]?.pushBombingUntil == nil)
+    }
+}
+
+@Suite struct UserTableChunkTests {
+    /// Keys spread like keyed hashes.
+    static func key(_ number: Int) -> UInt64 { UInt64(number) &* 0x9E37_79B9_7F4A_7C15 ^ 0xABCD }
+
+    static func filled(_ users: Int, chunkShift: Int = 3) -> UserTable {
+        var table = UserTable(chunkShift: chunkShift)
+        for number in 0..<users { table.store(key(number), UserTableTests.user(Int64(number), logins: UInt32(number))) }
+        return table
+    }
+
+    static func expectExactly(_ table: UserTable, _ numbers: some Sequence<Int>, absent: some Sequence<Int>) {
+        var present = 0
+        for number in numbers {
+            #expect(table[key(number)]?.successfulLogins == UInt32(number))
+            present += 1
+        }
+        for number in absent { #expect(table[key(number)] == nil) }
+        #expect(table.count == present)
+    }
+
+    @Test func growsAcrossChunkBoundaries() {
+        // Chunks of 8: 8 fill the first exactly, 9 open a second, 41 make six.
+        for (users, chunks) in [(8, 1), (9, 2), (16, 2), (17, 3), (41, 6)] {
+            let table = Self.filled(users)
+            #expect(table.chunkCount == chunks)
+            Self.expectExactly(table, 0..<users, absent: users..<(users + 8))
+            #expect(table.values.map(\.successfulLogins) == (0..<users).map(UInt32.init))
+        }
+    }
+
+    @Test func chunkedArrayGrowsTheFirstChunkThenAddsFullChunks() {
+        var array = ChunkedArray<Int>(chunkShift: 6)
+        for value in 0..<64 { array.append(value) }
+        #expect(array.chunkCount == 1)
+        #expect(array.capacity >= 64 && array.capacity < 128)
+        for value in 64..<200 { array.append(value) }
+        #expect(array.chunkCount == 4)
+        #expect(array.elements == Array(0..<200))
+        array[130] = -1
+        #expect(array[130] == -1)
+        let removed = array.swapRemove(at: 130)
+        #expect(removed == -1)
+        #expect(array[130] == 199)
+        let last = array.swapRemove(at: array.count - 1)
+        #expect(last == 198)
+        #expect(array.count == 198)
+    }
+
+    @Test func removesFromTheMiddleOfTheFirstChunkAndFromTheLastChunk() {
+        var table = Self.filled(20)  // chunks of 8: 0–7, 8–15, 16–19
+        let removed = [
+            table.remove(Self.key(3)),  // 19 moves from the last chunk into the first
+            table.remove(Self.key(18)),  // within the last chunk
+            table.remove(Self.key(17)),  // the last record itself
+            table.remove(Self.key(17)),
+        ]
+        #expect(removed == [true, true, true, false])
+        Self.expectExactly(table, (0..<20).filter { ![3, 17, 18].contains($0) }, absent: [3, 17, 18])
+        #expect(table.chunkCount == 3)
+        // Emptying the last chunk keeps it as a spare; emptying the one before frees one.
+        for number in [16, 19] { table[Self.key(number)] = nil }
+        #expect(table.count == 15)
+        for number in [0, 1, 2, 4, 5, 6, 7, 8] { table.remove(Self.key(number)) }
+        #expect(table.count == 7)
+        #expect(table.chunkCount == 2)
+        Self.expectExactly(table, 9..<16, absent: 0..<9)
+    }
+
+    @Test func sweepFreesEmptiedChunksAndKeepsTheRestReachable() {
+        var table = Self.filled(100)  // 13 chunks of 8
+        #expect(table.chunkCount == 13)
+        let before = table.approximateBytes
+        // Users 0–89 were last seen before second 90.
+        let swept = table.sweep(idleBefore: Timestamp(seconds: 90), dropRareBefore: nil)
+        #expect(swept == 90)
+        #expect(table.chunkCount == 2)
+        #expect(table.approximateBytes < before / 4)
+        Self.expectExactly(table, 90..<100, absent: 0..<90)
+        // Everything swept: no chunk left, and the table still works.
+        let sweptAll = table.sweep(idleBefore: Timestamp(seconds: 1000), dropRareBefore: nil)
+        #expect(sweptAll == 10)
+        #expect(table.chunkCount == 0)
+        #expect(table.isEmpty)
+        table.store(Self.key(5), UserTableTests.user(5, logins: 5))
+        Self.expectExactly(table, [5], absent: [6])
+    }
+
+    @Test func lookupsStayRightAfterManyInsertAndRemoveCycles() {
+        var table = UserTable(chunkShift: 4)
+        var present = Set<Int>()
+        var random = UInt64(2018)
+        func next(_ bound: Int) -> Int {
+            random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(random >> 33) % bound
+        }
+        for round in 0..<4000 {
+            let number = next(300)
+            if present.contains(number), next(3) != 0 {
+                let removed = table.remove(Self.key(number))
+                #expect(removed)
+                present.remove(number)
+            } else {
+                table.store(Self.key(number), UserTableTests.user(Int64(number), logins: UInt32(number)))
+                present.insert(number)
+            }
+            if round % 500 == 499 {
+                Self.expectExactly(table, present, absent: (0..<300).filter { !present.contains($0) })
+                #expect(table.chunkCount <= (table.count + 15) / 16 + 1)
+            }
+        }
+        // Remove all but a few, sweep-free: trailing chunks go as the count falls.
+        for number in present.sorted().dropFirst(5) { table.remove(Self.key(number)) }
+        Self.expectExactly(table, present.sorted().prefix(5), absent: present.sorted().dropFirst(5))
+        #expect(table.chunkCount <= 2)
     }
 }
