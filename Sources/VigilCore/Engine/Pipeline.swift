@@ -60,12 +60,12 @@ public struct Pipeline: Sendable {
         } else {
             intel = nil
         }
-        let verdict = engine.process(event, intel: intel)
+        var verdict = engine.process(event, intel: intel)
         if verdict.late { stats.lateEvents += 1 }
-        if let decision = verdict.decision {
+        if let decision = verdict.decision.take() {
             stats.decisions[decision.action.index] += 1
             output.append(OutputMessage(
-                stream: .decisions, key: event.user.id, payload: decisionEncoder.encode(decision),
+                stream: .decisions, key: decision.userID, payload: decisionEncoder.encode(decision),
                 label: decision.action.rawValue))
         }
         for alert in verdict.alerts {

@@ -34,50 +34,52 @@ public struct RiskEngine: Sendable {
     }
 
     public mutating func process(_ event: AuthEvent, intel: IPIntelligence?) -> Verdict {
-        let late = state.watermark.isLate(event.time)
+        let time = event.time
+        let late = state.watermark.isLate(time)
         if late {
             state.countLate()
         } else {
-            state.watermark.observe(event.time)
+            state.watermark.observe(time)
         }
-        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys, settings: config.engine)
+        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys)
+        let type = context.event.type
         var verdict = Verdict(late: late)
         let userKey = context.userKey
         // A late event changes nothing, so it reads a copy; otherwise the record is checked out for
         // updating in place and always stored back below.
         let checkedOut = late ? nil : state.users.checkout(userKey)
-        var user = checkedOut?.user ?? (late ? state.users[userKey] : nil) ?? UserState(lastSeen: event.time)
+        var user = checkedOut?.user ?? (late ? state.users[userKey] : nil) ?? UserState(lastSeen: time)
 
-        switch event.type {
-        case .login where event.outcome == .success, .sensitiveAction:
+        switch type {
+        case .login where context.event.outcome == .success, .sensitiveAction:
             let assessment = assess(context, user: user)
-            verdict.decision = decide(context, assessment: assessment, user: user, at: event.time)
+            verdict.decision = decide(context, assessment: assessment, user: user, at: time)
             if !late {
                 detectOnSuccess(context, assessment: assessment, decision: verdict.decision, user: &user, into: &verdict.alerts)
-                if event.type == .login { learn(context, assessment: assessment, user: &user) }
+                if type == .login { learn(context, assessment: assessment, user: &user) }
             }
         case .login:
             if !late {
-                state.global.recordFailure(at: event.time, userKey: userKey)
+                state.global.recordFailure(at: time, userKey: userKey)
                 recordFailure(context, user: &user, into: &verdict.alerts)
             }
         case .mfaChallenge:
-            if !late, event.mfa?.factor.isPush == true { recordPushSent(context, user: &user, into: &verdict.alerts) }
+            if !late, context.event.mfa?.factor.isPush == true { recordPushSent(context, user: &user, into: &verdict.alerts) }
         case .mfaResult:
             if !late { recordMFAResult(context, user: &user, into: &verdict.alerts) }
         case .passwordResetRequest:
             if !late {
-                state.global.recordResetRequest(at: event.time)
+                state.global.recordResetRequest(at: time)
                 recordResetRequest(context, user: &user, into: &verdict.alerts)
             }
         case .passwordResetComplete:
-            if !late, event.outcome != .failure {
-                user.lastResetCompleted = max(user.lastResetCompleted ?? event.time, event.time)
+            if !late, context.event.outcome != .failure {
+                user.lastResetCompleted = max(user.lastResetCompleted ?? time, time)
             }
         }
 
         if !late {
-            if user.lastSeen < event.time { user.lastSeen = event.time }
+            if user.lastSeen < time { user.lastSeen = time }
             state.users.store(userKey, user, position: checkedOut?.position)
             state.sweepIfDue(settings: config.engine)
         }
@@ -116,11 +118,8 @@ struct EventContext {
     let sourceKey: IPAddress?
     /// Keyed hash of `device.id`; the raw id never enters state.
     let deviceKey: UInt64?
-    let settings: EngineSettings
 
-    init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys, settings: EngineSettings) {
-        self.event = event
-        self.intel = intel
+    init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys) {
         var hasher = SipHashState(key: keys.user)
         hasher.append(event.tenant ?? "")
         hasher.append(event.user.id)
@@ -131,7 +130,8 @@ struct EventContext {
         } else {
             self.deviceKey = nil
         }
-        self.settings = settings
+        self.intel = intel
+        self.event = event
     }
 
     /// Anonymous by database flags or by a reputation category that means the same.
