@@ -35,31 +35,36 @@ enum Identifiers {
         var low = key.hash(joined, tweak: 2)
         high = (high & ~0xF000) | 0x8000  // version 8
         low = (low & ~(0xC000_0000_0000_0000)) | 0x8000_0000_0000_0000  // RFC variant
-        // 8-4-4-4-12 hex digits written straight into the string's storage.
-        return String(unsafeUninitializedCapacity: 36) { out in
-            var position = 0
-            func put(_ value: UInt64, digits: Int) {
-                for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-                    let nibble = UInt8((value >> UInt64(shift)) & 0xF)
-                    out[position] = nibble < 10 ? 48 + nibble : 87 + nibble
-                    position += 1
-                }
-            }
-            func dash() {
-                out[position] = UInt8(ascii: "-")
-                position += 1
-            }
-            put(high >> 32, digits: 8)
-            dash()
-            put(high >> 16, digits: 4)
-            dash()
-            put(high, digits: 4)
-            dash()
-            put(low >> 48, digits: 4)
-            dash()
-            put(low, digits: 12)
-            return position
+        // 8-4-4-4-12 hex digits written straight into the string's storage, eight digits per store.
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+            let middle = hexDigits(UInt32(truncatingIfNeeded: high))
+            let lowHigh = hexDigits(UInt32(truncatingIfNeeded: low >> 32))
+            out.storeBytes(of: hexDigits(UInt32(truncatingIfNeeded: high >> 32)), as: UInt64.self)
+            out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 8, as: UInt8.self)
+            out.storeBytes(of: UInt32(truncatingIfNeeded: middle), toByteOffset: 9, as: UInt32.self)
+            out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 13, as: UInt8.self)
+            out.storeBytes(of: UInt32(truncatingIfNeeded: middle >> 32), toByteOffset: 14, as: UInt32.self)
+            out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 18, as: UInt8.self)
+            out.storeBytes(of: UInt32(truncatingIfNeeded: lowHigh), toByteOffset: 19, as: UInt32.self)
+            out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 23, as: UInt8.self)
+            out.storeBytes(of: UInt32(truncatingIfNeeded: lowHigh >> 32), toByteOffset: 24, as: UInt32.self)
+            out.storeBytes(of: hexDigits(UInt32(truncatingIfNeeded: low)), toByteOffset: 28, as: UInt64.self)
+            return 36
         }
+    }
+
+    /// The eight lower-case hex digits of `value`, most significant first, as the bytes of a
+    /// little-endian word: each nibble spread into its own byte, then '0'–'9' or 'a'–'f' added to all
+    /// eight at once.
+    static func hexDigits(_ value: UInt32) -> UInt64 {
+        var x = UInt64(value)
+        x = (x | x << 16) & 0x0000_FFFF_0000_FFFF
+        x = (x | x << 8) & 0x00FF_00FF_00FF_00FF
+        x = (x | x << 4) & 0x0F0F_0F0F_0F0F_0F0F
+        x = x.byteSwapped.littleEndian  // most significant nibble first in memory
+        let letters = ((x &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101  // 1 where the nibble ≥ 10
+        return x &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
     }
 }
 

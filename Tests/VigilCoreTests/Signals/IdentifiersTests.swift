@@ -49,6 +49,14 @@ import Testing
         }
     }
 
+    @Test(arguments: [0, 9, 10, 15, 0x0123_4567, 0x89AB_CDEF, 0xFFFF_FFFF, 0xA0B0_C0D0, 0x7FFF_FFFF] as [UInt32])
+    func hexDigitsAreEightLowerCaseDigitsMostSignificantFirst(_ value: UInt32) {
+        var word = Identifiers.hexDigits(value)
+        let text = withUnsafeBytes(of: &word) { String(decoding: $0, as: UTF8.self) }
+        let expected = String(value, radix: 16)
+        #expect(text == String(repeating: "0", count: 8 - expected.count) + expected)
+    }
+
     @Test func layoutIsAVersion8UUID() {
         let id = Identifiers.uuid(.publicDefault, "decision", "", "e-1")
         let groups = id.split(separator: "-", omittingEmptySubsequences: false).map(\.count)
