@@ -13,6 +13,7 @@ import Testing
         json.field("role", decision.role.rawValue)
         json.key("tenant")
         json.null()
+        json.field("time", timestamp: decision.time)
         json.field("action", decision.action.rawValue)
         json.key("factors")
         json.beginArray()
