@@ -60,7 +60,8 @@ public struct Pipeline: Sendable {
         } else {
             intel = nil
         }
-        var verdict = engine.process(event, intel: intel)
+        // `consume`: the engine takes the intelligence over; an implicit copy here cost ~200 instructions.
+        var verdict = engine.process(event, intel: consume intel)
         if verdict.late { stats.lateEvents += 1 }
         if let decision = verdict.decision.take() {
             stats.decisions[decision.action.index] += 1

@@ -33,7 +33,9 @@ public struct RiskEngine: Sendable {
         public var late = false
     }
 
-    public mutating func process(_ event: AuthEvent, intel: IPIntelligence?) -> Verdict {
+    /// `intel` is handed over (moved into the `EventContext`), not copied: a copy retains its names
+    /// and reputation list only to release them again.
+    public mutating func process(_ event: AuthEvent, intel: consuming IPIntelligence?) -> Verdict {
         let time = event.time
         let late = state.watermark.isLate(time)
         if late {
@@ -53,11 +55,14 @@ public struct RiskEngine: Sendable {
         switch type {
         case .login where context.event.outcome == .success, .sensitiveAction:
             let assessment = assess(context, user: user)
-            verdict.decision = decide(context, assessment: assessment, user: user, at: time)
+            // A local until the detectors have read it: reading `verdict.decision` while they append to
+            // `verdict.alerts` made the compiler copy the whole verdict.
+            let decision = decide(context, assessment: assessment, user: user, at: time)
             if !late {
-                detectOnSuccess(context, assessment: assessment, decision: verdict.decision, user: &user, into: &verdict.alerts)
+                detectOnSuccess(context, assessment: assessment, decision: decision, user: &user, into: &verdict.alerts)
                 if type == .login { learn(context, assessment: assessment, user: &user) }
             }
+            verdict.decision = consume decision
         case .login:
             if !late {
                 state.global.recordFailure(at: time, userKey: userKey)
