@@ -86,14 +86,40 @@ public struct DecisionEncoder: Sendable {
 /// (`"event_type":"login","user_id":`), encoded once from the wire names, so the constant text between
 /// two dynamic values is one copy instead of a key, an escaped string and a key. Indexed by case
 /// position. Wire names never need escaping.
-private struct DecisionRuns: Sendable {
-    let eventType = Self.runs(EventType.self, "event_type", then: "user_id")
-    let role = Self.runs(UserRole.self, "role", then: "tenant")
-    let action = Self.runs(DecisionAction.self, "action", then: "factors")
-    let level = Self.runs(RiskLevel.self, "level", then: "reasons")
-    let signal = Self.runs(SignalName.self, "signal", then: "points")
+///
+/// The runs live in one buffer this object owns and the tables hold pointers into it, so reading a run
+/// retains nothing (tables of `[UInt8]` cost a retain and a release per run). Immutable after `init`.
+private final class DecisionRuns: @unchecked Sendable {
+    let eventType: [UnsafeBufferPointer<UInt8>]
+    let role: [UnsafeBufferPointer<UInt8>]
+    let action: [UnsafeBufferPointer<UInt8>]
+    let level: [UnsafeBufferPointer<UInt8>]
+    let signal: [UnsafeBufferPointer<UInt8>]
     /// Factors are array elements: the quoted name alone.
-    let factor = MFAFactor.allCases.map { Array("\"\($0.rawValue)\"".utf8) }
+    let factor: [UnsafeBufferPointer<UInt8>]
+    private let storage: UnsafeMutableBufferPointer<UInt8>
+
+    init() {
+        let tables = [
+            Self.runs(EventType.self, "event_type", then: "user_id"), Self.runs(UserRole.self, "role", then: "tenant"),
+            Self.runs(DecisionAction.self, "action", then: "factors"), Self.runs(RiskLevel.self, "level", then: "reasons"),
+            Self.runs(SignalName.self, "signal", then: "points"),
+            MFAFactor.allCases.map { Array("\"\($0.rawValue)\"".utf8) },
+        ]
+        let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: tables.joined().reduce(0) { $0 + $1.count })
+        var offset = 0
+        let pointers = tables.map { table in
+            table.map { run in
+                let end = storage[offset...].initialize(fromContentsOf: run)
+                defer { offset = end }
+                return UnsafeBufferPointer(rebasing: storage[offset..<end])
+            }
+        }
+        self.storage = storage
+        (eventType, role, action, level, signal, factor) = (pointers[0], pointers[1], pointers[2], pointers[3], pointers[4], pointers[5])
+    }
+
+    deinit { storage.deallocate() }
 
     private static func runs<Value: CaseIterable & RawRepresentable>(
         _: Value.Type, _ key: String, then next: String

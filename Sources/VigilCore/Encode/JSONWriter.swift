@@ -68,10 +68,6 @@ public struct JSONWriter: ~Copyable {
         keyRun(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    public mutating func keyRun(_ encoded: [UInt8]) {
-        encoded.withUnsafeBufferPointer { keyRun($0) }
-    }
-
     public mutating func keyRun(_ utf8: UnsafeBufferPointer<UInt8>) {
         raw(comma: commaNeeded(), utf8)
         clearComma()
@@ -79,8 +75,11 @@ public struct JSONWriter: ~Copyable {
 
     /// A value already encoded as JSON (`"push"`, `true`), after a comma when one is due.
     public mutating func value(encoded: [UInt8]) {
-        let comma = commaNeeded()
-        encoded.withUnsafeBufferPointer { raw(comma: comma, $0) }
+        encoded.withUnsafeBufferPointer { value(encoded: $0) }
+    }
+
+    public mutating func value(encoded: UnsafeBufferPointer<UInt8>) {
+        raw(comma: commaNeeded(), encoded)
     }
 
     /// A key that is only known at run time (escaped like any string).

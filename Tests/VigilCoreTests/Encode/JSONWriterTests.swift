@@ -38,7 +38,7 @@ import Testing
             w.beginObject()
             w.keyRun(#""a":1,"b":"#)
             w.value(encoded: Array("true".utf8))
-            w.keyRun(Array(#""c":"#.utf8))
+            Array(#""c":"#.utf8).withUnsafeBufferPointer { w.keyRun($0) }
             w.beginArray()
             w.value(encoded: Array(#""x""#.utf8))
             w.value(encoded: Array(#""y""#.utf8))
