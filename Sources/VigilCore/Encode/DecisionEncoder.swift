@@ -7,6 +7,8 @@ public struct DecisionEncoder: Sendable {
     /// Per action (by `DecisionAction.allCases` position): the `oidc` and `saml` members, which depend
     /// only on the action and the policy, encoded once.
     private var protocolMembers: [[UInt8]]
+    /// The constant text around each enum value, encoded once.
+    private let runs = DecisionRuns()
 
     public init(policy: PolicySettings) {
         self.policy = StepUpPolicy(settings: policy)
@@ -39,19 +41,18 @@ public struct DecisionEncoder: Sendable {
     public func encode(_ decision: Decision) -> [UInt8] {
         var json = JSONWriter(capacity: 1024)
         json.beginObject()
-        json.field("schema", "vigil.decision/1")
-        json.field("decision_id", decision.decisionID)
-        json.field("event_id", decision.eventID)
-        json.field("event_type", decision.eventType.rawValue)
-        json.field("user_id", decision.userID)
-        json.field("role", decision.role.rawValue)
-        json.key("tenant")
+        json.keyRun(#""schema":"vigil.decision/1","decision_id":"#)
+        json.string(decision.decisionID)
+        json.key("event_id")
+        json.string(decision.eventID)
+        json.keyRun(runs.eventType[decision.eventType.index])
+        json.string(decision.userID)
+        json.keyRun(runs.role[decision.role.index])
         if let tenant = decision.tenant { json.string(tenant) } else { json.null() }
         json.field("time", timestamp: decision.time)
-        json.field("action", decision.action.rawValue)
-        json.key("factors")
+        json.keyRun(runs.action[decision.action.index])
         json.beginArray()
-        for factor in decision.factors { json.string(factor.rawValue) }
+        for factor in decision.factors { json.value(encoded: runs.factor[factor.index]) }
         json.endArray()
 
         json.members(protocolMembers[decision.action.index])
@@ -59,13 +60,12 @@ public struct DecisionEncoder: Sendable {
         json.key("risk")
         json.beginObject()
         json.field("score", decision.score)
-        json.field("level", decision.level.rawValue)
-        json.key("reasons")
+        json.keyRun(runs.level[decision.level.index])
         json.beginArray()
         for reason in decision.reasons {
             json.beginObject()
-            json.field("signal", reason.signal.rawValue)
-            json.field("points", reason.points)
+            json.keyRun(runs.signal[reason.signal.index])
+            json.int(reason.points)
             json.key("detail")
             json.beginString()
             reason.details.write(to: &json)
@@ -79,5 +79,51 @@ public struct DecisionEncoder: Sendable {
         json.field("expires_at", timestamp: decision.expiresAt)
         json.endObject()
         return json.finish()
+    }
+}
+
+/// Each enum value of a decision with its member key and the key that follows it in schema order
+/// (`"event_type":"login","user_id":`), encoded once from the wire names, so the constant text between
+/// two dynamic values is one copy instead of a key, an escaped string and a key. Indexed by case
+/// position. Wire names never need escaping.
+///
+/// The runs live in one buffer this object owns and the tables hold pointers into it, so reading a run
+/// retains nothing (tables of `[UInt8]` cost a retain and a release per run). Immutable after `init`.
+private final class DecisionRuns: @unchecked Sendable {
+    let eventType: [UnsafeBufferPointer<UInt8>]
+    let role: [UnsafeBufferPointer<UInt8>]
+    let action: [UnsafeBufferPointer<UInt8>]
+    let level: [UnsafeBufferPointer<UInt8>]
+    let signal: [UnsafeBufferPointer<UInt8>]
+    /// Factors are array elements: the quoted name alone.
+    let factor: [UnsafeBufferPointer<UInt8>]
+    private let storage: UnsafeMutableBufferPointer<UInt8>
+
+    init() {
+        let tables = [
+            Self.runs(EventType.self, "event_type", then: "user_id"), Self.runs(UserRole.self, "role", then: "tenant"),
+            Self.runs(DecisionAction.self, "action", then: "factors"), Self.runs(RiskLevel.self, "level", then: "reasons"),
+            Self.runs(SignalName.self, "signal", then: "points"),
+            MFAFactor.allCases.map { Array("\"\($0.rawValue)\"".utf8) },
+        ]
+        let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: tables.joined().reduce(0) { $0 + $1.count })
+        var offset = 0
+        let pointers = tables.map { table in
+            table.map { run in
+                let end = storage[offset...].initialize(fromContentsOf: run)
+                defer { offset = end }
+                return UnsafeBufferPointer(rebasing: storage[offset..<end])
+            }
+        }
+        self.storage = storage
+        (eventType, role, action, level, signal, factor) = (pointers[0], pointers[1], pointers[2], pointers[3], pointers[4], pointers[5])
+    }
+
+    deinit { storage.deallocate() }
+
+    private static func runs<Value: CaseIterable & RawRepresentable>(
+        _: Value.Type, _ key: String, then next: String
+    ) -> [[UInt8]] where Value.RawValue == String {
+        Value.allCases.map { Array("\"\(key)\":\"\($0.rawValue)\",\"\(next)\":".utf8) }
     }
 }

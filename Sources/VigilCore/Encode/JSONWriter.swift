@@ -31,8 +31,7 @@ public struct JSONWriter: ~Copyable {
     /// into the open object in one copy.
     public mutating func members(_ encoded: [UInt8]) {
         guard !encoded.isEmpty else { return }
-        let comma = commaNeeded()
-        encoded.withUnsafeBufferPointer { raw(comma: comma, $0) }
+        value(encoded: encoded)
     }
 
     /// The members of an encoded object (its bytes without the outer braces), for `members(_:)`.
@@ -60,6 +59,27 @@ public struct JSONWriter: ~Copyable {
         out[position + count + 2] = UInt8(ascii: ":")
         length &+= position + count + 3
         clearComma()
+    }
+
+    /// Verbatim JSON that ends in a key (`"a":"x","b":`), written as `key` writes one key: after a
+    /// comma when one is due, and the next value follows without one. Encoders write the constant
+    /// text between two dynamic values with it in one copy.
+    public mutating func keyRun(_ text: StaticString) {
+        keyRun(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    public mutating func keyRun(_ utf8: UnsafeBufferPointer<UInt8>) {
+        raw(comma: commaNeeded(), utf8)
+        clearComma()
+    }
+
+    /// A value already encoded as JSON (`"push"`, `true`), after a comma when one is due.
+    public mutating func value(encoded: [UInt8]) {
+        encoded.withUnsafeBufferPointer { value(encoded: $0) }
+    }
+
+    public mutating func value(encoded: UnsafeBufferPointer<UInt8>) {
+        raw(comma: commaNeeded(), encoded)
     }
 
     /// A key that is only known at run time (escaped like any string).

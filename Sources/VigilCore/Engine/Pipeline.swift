@@ -60,12 +60,13 @@ public struct Pipeline: Sendable {
         } else {
             intel = nil
         }
-        let verdict = engine.process(event, intel: intel)
+        // `consume`: the engine takes the intelligence over; an implicit copy here cost ~200 instructions.
+        var verdict = engine.process(event, intel: consume intel)
         if verdict.late { stats.lateEvents += 1 }
-        if let decision = verdict.decision {
+        if let decision = verdict.decision.take() {
             stats.decisions[decision.action.index] += 1
             output.append(OutputMessage(
-                stream: .decisions, key: event.user.id, payload: decisionEncoder.encode(decision),
+                stream: .decisions, key: decision.userID, payload: decisionEncoder.encode(decision),
                 label: decision.action.rawValue))
         }
         for alert in verdict.alerts {

@@ -33,28 +33,31 @@ public struct RiskEngine: Sendable {
         public var late = false
     }
 
-    public mutating func process(_ event: AuthEvent, intel: IPIntelligence?) -> Verdict {
-        let late = state.watermark.isLate(event.time)
+    /// `intel` is handed over (moved into the `EventContext`), not copied: a copy retains its names
+    /// and reputation list only to release them again.
+    public mutating func process(_ event: AuthEvent, intel: consuming IPIntelligence?) -> Verdict {
+        let time = event.time
+        let late = state.watermark.isLate(time)
         if late {
             state.countLate()
         } else {
-            state.watermark.observe(event.time)
+            state.watermark.observe(time)
         }
-        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys, settings: config.engine)
+        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys)
         var verdict = Verdict(late: late)
         let userKey = context.userKey
 
         if late {
             // A late event changes nothing, so it reads a copy.
-            var user = state.users[userKey] ?? UserState(lastSeen: event.time)
-            apply(event, context, late: true, user: &user, into: &verdict)
+            var user = state.users[userKey] ?? UserState(lastSeen: time)
+            apply(context, late: true, user: &user, into: &verdict)
         } else {
             // The record is updated in place. The table leaves `state` meanwhile, so the detectors can
             // change the rest of the state while the record is being written (none reads other users).
             var users = UserTable()
             swap(&users, &state.users)
-            users.update(userKey, inserting: { UserState(lastSeen: event.time) }) {
-                apply(event, context, late: false, user: &$0, into: &verdict)
+            users.update(userKey, inserting: { UserState(lastSeen: time) }) {
+                apply(context, late: false, user: &$0, into: &verdict)
             }
             swap(&users, &state.users)
             state.sweepIfDue(settings: config.engine)
@@ -65,36 +68,41 @@ public struct RiskEngine: Sendable {
 
     /// What the event does to the user's record and, unless it is late, to the rest of the shard; a late
     /// event is only scored.
-    private mutating func apply(_ event: AuthEvent, _ context: EventContext, late: Bool, user: inout UserState, into verdict: inout Verdict) {
+    private mutating func apply(_ context: EventContext, late: Bool, user: inout UserState, into verdict: inout Verdict) {
         let userKey = context.userKey
-        switch event.type {
-        case .login where event.outcome == .success, .sensitiveAction:
+        let time = context.event.time
+        let type = context.event.type
+        switch type {
+        case .login where context.event.outcome == .success, .sensitiveAction:
             let assessment = assess(context, user: user)
-            verdict.decision = decide(context, assessment: assessment, user: user, at: event.time)
+            // A local until the detectors have read it: reading `verdict.decision` while they append to
+            // `verdict.alerts` made the compiler copy the whole verdict.
+            let decision = decide(context, assessment: assessment, user: user, at: time)
             if !late {
-                detectOnSuccess(context, assessment: assessment, decision: verdict.decision, user: &user, into: &verdict.alerts)
-                if event.type == .login { learn(context, assessment: assessment, user: &user) }
+                detectOnSuccess(context, assessment: assessment, decision: decision, user: &user, into: &verdict.alerts)
+                if type == .login { learn(context, assessment: assessment, user: &user) }
             }
+            verdict.decision = consume decision
         case .login:
             if !late {
-                state.global.recordFailure(at: event.time, userKey: userKey)
+                state.global.recordFailure(at: time, userKey: userKey)
                 recordFailure(context, user: &user, into: &verdict.alerts)
             }
         case .mfaChallenge:
-            if !late, event.mfa?.factor.isPush == true { recordPushSent(context, user: &user, into: &verdict.alerts) }
+            if !late, context.event.mfa?.factor.isPush == true { recordPushSent(context, user: &user, into: &verdict.alerts) }
         case .mfaResult:
             if !late { recordMFAResult(context, user: &user, into: &verdict.alerts) }
         case .passwordResetRequest:
             if !late {
-                state.global.recordResetRequest(at: event.time)
+                state.global.recordResetRequest(at: time)
                 recordResetRequest(context, user: &user, into: &verdict.alerts)
             }
         case .passwordResetComplete:
-            if !late, event.outcome != .failure {
-                user.lastResetCompleted = max(user.lastResetCompleted ?? event.time, event.time)
+            if !late, context.event.outcome != .failure {
+                user.lastResetCompleted = max(user.lastResetCompleted ?? time, time)
             }
         }
-        if !late, user.lastSeen < event.time { user.lastSeen = event.time }
+        if !late, user.lastSeen < time { user.lastSeen = time }
     }
 
     public var userCount: Int { state.users.count }
@@ -129,11 +137,8 @@ struct EventContext {
     let sourceKey: IPAddress?
     /// Keyed hash of `device.id`; the raw id never enters state.
     let deviceKey: UInt64?
-    let settings: EngineSettings
 
-    init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys, settings: EngineSettings) {
-        self.event = event
-        self.intel = intel
+    init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys) {
         var hasher = SipHashState(key: keys.user)
         hasher.append(event.tenant ?? "")
         hasher.append(event.user.id)
@@ -144,7 +149,8 @@ struct EventContext {
         } else {
             self.deviceKey = nil
         }
-        self.settings = settings
+        self.intel = intel
+        self.event = event
     }
 
     /// Anonymous by database flags or by a reputation category that means the same.

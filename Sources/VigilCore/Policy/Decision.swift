@@ -10,7 +10,7 @@ public enum DecisionAction: String, Sendable, CaseIterable, Comparable {
 }
 
 /// Score bands. Thresholds come from `PolicySettings`.
-public enum RiskLevel: String, Sendable, Comparable {
+public enum RiskLevel: String, Sendable, CaseIterable, Comparable {
     case low, medium, high
 
     public init(score: Int, policy: PolicySettings) {

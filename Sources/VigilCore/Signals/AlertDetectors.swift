@@ -3,7 +3,7 @@
 /// one window.
 extension RiskEngine {
     func detectOnSuccess(
-        _ context: EventContext, assessment: Assessment, decision: Decision?, user: inout UserState,
+        _ context: EventContext, assessment: Assessment, decision: Decision, user: inout UserState,
         into alerts: inout [Alert]
     ) {
         let event = context.event
@@ -56,7 +56,7 @@ extension RiskEngine {
             user.holds.hold(.takeoverAfterReset, until: reset + config.engine.postResetWindow)
         }
 
-        if rules.serviceAccountHighRisk.enabled, let decision, decision.role == .service, decision.level == .high,
+        if rules.serviceAccountHighRisk.enabled, decision.role == .service, decision.level == .high,
             decision.action == .deny, !user.holds.holds(.serviceAccountHighRisk, at: event.time)
         {
             alerts.append(

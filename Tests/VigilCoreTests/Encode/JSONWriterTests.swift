@@ -33,6 +33,25 @@ import Testing
         #expect(json == #"{"a":"x","b":1,"c":[-2,true,null,{},[]],"d":2.5,"e":3,"f":null,"g":false}"#)
     }
 
+    @Test func keyRunsAndEncodedValuesPlaceCommasLikeKeys() {
+        let json = text { w in
+            w.beginObject()
+            w.keyRun(#""a":1,"b":"#)
+            w.value(encoded: Array("true".utf8))
+            Array(#""c":"#.utf8).withUnsafeBufferPointer { w.keyRun($0) }
+            w.beginArray()
+            w.value(encoded: Array(#""x""#.utf8))
+            w.value(encoded: Array(#""y""#.utf8))
+            w.endArray()
+            w.key("d")
+            w.int(2)
+            w.keyRun(#""e":"#)
+            w.null()
+            w.endObject()
+        }
+        #expect(json == #"{"a":1,"b":true,"c":["x","y"],"d":2,"e":null}"#)
+    }
+
     @Test(arguments: [Int64.min, Int64.min + 1, -10, -9, -1, 0, 1, 9, 10, 99, 100, 1_000_000_007, Int64.max])
     func integersMatchStringConversion(_ value: Int64) {
         #expect(text { $0.int(value) } == String(value))
