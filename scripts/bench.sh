@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! pkg-config --exists rdkafka libmaxminddb; then
-    sudo apt-get update && sudo apt-get install -y librdkafka-dev libmaxminddb-dev pkg-config
+    sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+    $sudo apt-get update && $sudo apt-get install -y librdkafka-dev libmaxminddb-dev pkg-config
 fi
 
 geo_dir=$(mktemp -d -t vigil-bench-geo.XXXXXX)
