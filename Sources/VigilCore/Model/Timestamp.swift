@@ -7,7 +7,11 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     public init(milliseconds: Int64) { self.microseconds = milliseconds &* 1000 }
     public init(seconds: Int64) { self.microseconds = seconds &* 1_000_000 }
 
-    public var milliseconds: Int64 { microseconds >= 0 ? microseconds / 1000 : (microseconds - 999) / 1000 }
+    /// Whole milliseconds, rounded down; defined for every value (no overflow at the extremes).
+    public var milliseconds: Int64 {
+        let (quotient, remainder) = microseconds.quotientAndRemainder(dividingBy: 1000)
+        return remainder < 0 ? quotient - 1 : quotient
+    }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.microseconds < rhs.microseconds }
 

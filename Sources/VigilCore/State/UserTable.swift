@@ -94,6 +94,22 @@ public struct UserTable: Sendable {
         return removed
     }
 
+    /// Removes the `count` users seen least recently, ties broken by key so replays remove the same
+    /// ones: the shard's user cap. Reads 16 bytes a user (last-seen time and key), not the records.
+    @discardableResult
+    mutating func removeLeastRecentlySeen(_ count: Int) -> Int {
+        guard count > 0 else { return 0 }
+        var order: [(seen: Int64, key: UInt64)] = []
+        order.reserveCapacity(records.count)
+        for position in 0..<records.count { order.append((records[position].lastSeen.microseconds, keys[position])) }
+        order.sort { ($0.seen, $0.key) < ($1.seen, $1.key) }
+        for entry in order.prefix(count) { remove(entry.key) }
+        records.shrink()
+        keys.shrink()
+        index.shrinkIfSparse(keys: keys)
+        return min(count, order.count)
+    }
+
     private func position(of key: UInt64) -> Int? { index.position(of: key, keys: keys) }
 
     /// Rough bytes held: the chunks and index as allocated, plus the heap parts of records.

@@ -154,7 +154,10 @@ final class KafkaLoop: @unchecked Sendable {
         var newestTimestamp: Int64?
         for message in messages {
             let shard = shard(for: message.topicPartition)
-            let receivedAt = message.timestamp.map(Timestamp.init(milliseconds:))
+            // The producer sets CreateTime: one outside years 1970–9999 is no receive time at all.
+            let receivedAt = message.timestamp.flatMap {
+                (0...253_402_300_799_999).contains($0) ? Timestamp(milliseconds: $0) : nil
+            }
             if let timestamp = message.timestamp { newestTimestamp = max(newestTimestamp ?? timestamp, timestamp) }
             outputs.removeAll(keepingCapacity: true)
             message.value.withUnsafeBytes {

@@ -70,4 +70,14 @@ import Testing
             #expect((1...12).contains(month) && day >= 1 && day <= Timestamp.daysInMonth(year: year, month: month))
         }
     }
+
+    @Test func millisecondsRoundDownAndNeverTrap() {
+        #expect(Timestamp(microseconds: 1_999).milliseconds == 1)
+        #expect(Timestamp(microseconds: -1).milliseconds == -1)
+        #expect(Timestamp(microseconds: -1_000).milliseconds == -1)
+        #expect(Timestamp(microseconds: -1_001).milliseconds == -2)
+        #expect(Timestamp(microseconds: .min).milliseconds == Int64.min / 1000 - 1)
+        #expect(Timestamp(microseconds: .max).milliseconds == Int64.max / 1000)
+        #expect(!Timestamp(microseconds: .min).rfc3339.isEmpty)
+    }
 }

@@ -167,3 +167,14 @@ import Testing
         #expect(h.engine.state.users.contains(key("one-more")))
     }
 }
+
+@Suite struct UserCapacityTieTests {
+    @Test func usersSeenAtTheSameInstantAreDroppedOnlyAsFarAsNeeded() {
+        var config = VigilConfig()
+        config.engine.maxUsers = 100
+        var h = EngineHarness(config: config)
+        for i in 0...100 { h.login("same-second-\(i)", at: 5, outcome: .failure) }
+        #expect(h.engine.figures.users == 90)
+        #expect(h.engine.figures.droppedAtCapacity == 11)
+    }
+}
