@@ -31,6 +31,11 @@ public final class KafkaConsumer {
     /// Revocation commits the coordinator rejected, retried at the next assignments.
     private var deferredCommits: [KafkaTopicPartition: Int64] = [:]
     private var deferredAttempts = 0
+    /// When the oldest deferred commit was rejected: retries stop after `deferredCommitLimit`.
+    private var deferredSince: ContinuousClock.Instant?
+    /// How long after a revocation its rejected commit may still be retried. Past that, the partition's
+    /// new owner may have committed further, and an older offset would rewind it.
+    static let deferredCommitLimit = Duration.seconds(30)
 
     /// `group.id` is required. The rebalance handler is told about assignments and revocations;
     /// it must not keep a strong reference to this consumer (that would be a cycle).
@@ -255,7 +260,7 @@ public final class KafkaConsumer {
             let lost = rd_kafka_assignment_lost(handle) != 0
             context.rebalanceHandler?(.revoked(changed, lost: lost))
             context.revokedDuringPoll.formUnion(changed)
-            context.consumer?.commitRevoked(changed, lost: lost, context)
+            context.consumer?.commitRevoked(changed, lost: lost, defer: !cooperative, context)
             if cooperative {
                 record(rd_kafka_incremental_unassign(handle, partitions))
             } else {
@@ -268,9 +273,13 @@ public final class KafkaConsumer {
         if let failure { context.warn(failure) }
     }
 
-    /// Commits the stored offsets of revoked partitions (see the type's notes); a rejection by a
-    /// rebalancing coordinator defers them to the next assignment.
-    private func commitRevoked(_ partitions: [KafkaTopicPartition], lost: Bool, _ context: CallbackContext) {
+    /// Commits the stored offsets of revoked partitions (see the type's notes); with the eager protocol
+    /// a rejection by a rebalancing coordinator defers them to the next assignment. With the cooperative
+    /// protocol the partitions may belong to another member long before this one is assigned anything
+    /// again, so a rejected commit is given up (those inputs are redelivered: at least once holds).
+    private func commitRevoked(
+        _ partitions: [KafkaTopicPartition], lost: Bool, defer deferOnRejection: Bool, _ context: CallbackContext
+    ) {
         var offsets: [(KafkaTopicPartition, Int64)] = []
         for partition in partitions {
             if let offset = stored.removeValue(forKey: partition), !lost { offsets.append((partition, offset)) }
@@ -278,8 +287,9 @@ public final class KafkaConsumer {
         guard !offsets.isEmpty else { return }
         let code = commit(offsets)
         guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
-        if Self.isRebalanceRejection(code) {
+        if Self.isRebalanceRejection(code), deferOnRejection {
             for (partition, offset) in offsets { deferredCommits[partition] = offset }
+            if deferredSince == nil { deferredSince = .now }
             context.logger.notice(
                 "revocation commit rejected by the rebalancing group; retrying at the next assignment",
                 metadata: ["code": "\(KafkaErrorCode(code).name)", "partitions": "\(offsets.count)"])
@@ -290,9 +300,22 @@ public final class KafkaConsumer {
 
     /// Retries revocation commits rejected during the previous rebalance, now in the new generation.
     /// A rebalance can follow at once (a rejected commit itself makes librdkafka rejoin), so a retry
-    /// rejected the same way is kept for the next assignment, up to five assignments in all.
+    /// rejected the same way is kept for the next assignment, up to five assignments and
+    /// `deferredCommitLimit` in all. A partition this member has stored a newer offset for is left to
+    /// the normal commit; after the limit the new owner may have committed further, so the retry is
+    /// given up rather than rewind it (those inputs are redelivered: at least once holds).
     private func retryDeferredCommits(_ context: CallbackContext) {
         guard !deferredCommits.isEmpty else { return }
+        deferredCommits = deferredCommits.filter { stored[$0.key] == nil }
+        if let since = deferredSince, ContinuousClock.now - since > Self.deferredCommitLimit {
+            context.warn(KafkaWarning(code: KafkaErrorCode(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS), reason: "giving up a revocation commit older than 30 s"))
+            deferredCommits.removeAll()
+        }
+        guard !deferredCommits.isEmpty else {
+            deferredAttempts = 0
+            deferredSince = nil
+            return
+        }
         let code = commit(deferredCommits.map { ($0.key, $0.value) })
         deferredAttempts += 1
         if code == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -305,6 +328,7 @@ public final class KafkaConsumer {
         }
         deferredCommits.removeAll()
         deferredAttempts = 0
+        deferredSince = nil
     }
 
     /// Synchronously commits exactly these offsets.
