@@ -5,8 +5,14 @@
 public enum DeadLetterEncoder {
     public static let schema = "vigil.dead_letter/1"
 
+    /// The encoded payload stays below this whatever `input.max_event_bytes` allows: escaping can grow
+    /// text up to six times (`\u0001`), and a dead letter over librdkafka's default `message.max.bytes`
+    /// (1,000,000) could not be produced at all, which would stop the daemon on every restart.
+    public static let maxEncodedPayloadBytes = 512 * 1024
+
     /// Fields in fixed order, no trailing newline; identical input gives identical bytes.
-    /// Payloads longer than `maxPayloadBytes` are cut to exactly that many bytes (`truncated: true`);
+    /// Payloads longer than `maxPayloadBytes` (and than a sixth of `maxEncodedPayloadBytes`) are cut to
+    /// exactly that many bytes (`truncated: true`);
     /// the encoding is chosen on the kept bytes, so a cut through a multi-byte character gives base64.
     /// `originalSize` is the message's real length when the source already kept only its head.
     public static func encode(
@@ -14,7 +20,7 @@ public enum DeadLetterEncoder {
         maxPayloadBytes: Int
     ) -> [UInt8] {
         let size = max(originalSize ?? payload.count, payload.count)
-        let keptCount = min(payload.count, max(maxPayloadBytes, 0))
+        let keptCount = min(payload.count, max(maxPayloadBytes, 0), maxEncodedPayloadBytes / 6)
         let kept = UnsafeRawBufferPointer(rebasing: payload[0..<keptCount])
         let isText = UTF8Validation.firstInvalidOffset(kept) == nil
 

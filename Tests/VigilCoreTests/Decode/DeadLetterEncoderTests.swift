@@ -27,6 +27,14 @@ import Testing
         #expect(line.contains(#""size":10000,"truncated":true,"payload_encoding":"utf8","payload":"[[[[[[[[[[[[[[[["}"#))
     }
 
+    @Test func controlCharacterFloodStaysProducible() {
+        // 16 MiB allowed by input.max_event_bytes, all U+0001 (6 bytes each once escaped).
+        let payload = [UInt8](repeating: 0x01, count: 16 << 20)
+        let line = DeadLetterEncoder.encode(payload: payload, failure: failure, origin: kafka, maxPayloadBytes: 16 << 20)
+        #expect(line.count < 1_000_000)  // librdkafka's default message.max.bytes
+        #expect(text(line).contains(#""size":16777216,"truncated":true"#))
+    }
+
     @Test func cutThroughACharacterBecomesBase64() {
         let payload = Array("aé".utf8)  // 61 C3 A9
         let line = text(DeadLetterEncoder.encode(payload: payload, failure: failure, origin: file, maxPayloadBytes: 2))
