@@ -173,6 +173,8 @@ public enum InputText: Sendable, Hashable, ExpressibleByStringLiteral {
         switch self {
         case .text(let text): return text
         case let .span(start, count, escaped):
+            // A span of another message would read outside this one: refuse instead of reading.
+            precondition(start >= 0 && count >= 0 && start + count <= message.count, "span outside the message")
             let token = JSONStringToken(start: start, end: start + count, hasEscapes: escaped, length: 0)
             return JSONScanner(bytes: message, maxDepth: 0).string(token)
         }

@@ -48,7 +48,9 @@ public struct ShardState: Sendable {
     /// Forgets idle users, sources and domains once the watermark passes the next sweep time, and (every
     /// `rareSweepInterval`, as it reads every allocated part) drops the rarely used part of a user once
     /// everything in it is older than the longest window reading it. Sweeps are driven by event time so
-    /// replay and live runs evict identically.
+    /// replay and live runs evict identically. A late event is scored against what is left: one more
+    /// than that longest window (24 h by default) behind the watermark no longer sees the user's
+    /// failures, pushes or password reset of its own time.
     mutating func sweepIfDue(settings: EngineSettings) {
         guard let now = watermark.current else { return }
         guard let due = nextSweep else {
