@@ -76,8 +76,15 @@ struct PositionIndex: Sendable {
         return size
     }
 
+    /// Chosen per process: with the public replay key anyone can compute user keys, and without a seed
+    /// they could pick user ids whose slots form one long probe run. Slots never reach any output or
+    /// eviction order, so outputs stay deterministic.
+    private static let seed = UInt64.random(in: .min ... .max)
+
     private func home(_ key: UInt64) -> Int {
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        var mixed = key ^ Self.seed
+        mixed ^= mixed >> 32
+        return Int(truncatingIfNeeded: (mixed &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
 
     private func slot(of key: UInt64, keys: some PositionKeys) -> Int? {

@@ -63,6 +63,8 @@ final class KafkaLoop: @unchecked Sendable {
     private var pending: [UInt64: PendingOutput] = [:]
     private var nextToken: UInt64 = 1
     private var retiredStats = PipelineStats()
+    /// Evictions of revoked shards, so the eviction counters never go down on a rebalance.
+    private var retiredEvictions = StateFigures()
     private var brokersDownReason: String?
     /// Set by the first rebalance: a member of the group may legitimately own no partition.
     private var joinedGroup = false
@@ -392,7 +394,13 @@ final class KafkaLoop: @unchecked Sendable {
                 }
             }
             for partition in partitions {
-                if let shard = shards.removeValue(forKey: partition) { retiredStats.add(shard.pipeline.stats) }
+                if let shard = shards.removeValue(forKey: partition) {
+                    retiredStats.add(shard.pipeline.stats)
+                    let counters = shard.pipeline.engine.state.counters
+                    retiredEvictions.evictedUsers += counters.evictedUsers
+                    retiredEvictions.evictedSources += counters.evictedSources
+                    retiredEvictions.droppedAtCapacity += counters.droppedAtCapacity
+                }
             }
         }
     }
@@ -455,7 +463,7 @@ final class KafkaLoop: @unchecked Sendable {
         let now = ContinuousClock.now
         if stateFiguresAt.map({ now - $0 >= .seconds(1) }) ?? true {
             stateFiguresAt = now
-            figures = shards.values.reduce(into: StateFigures()) { $0.add($1.pipeline.engine.figures) }
+            figures = shards.values.reduce(into: retiredEvictions) { $0.add($1.pipeline.engine.figures) }
         }
         for shard in shards.values { stats.add(shard.pipeline.stats) }
         let lag = (try? consumer?.lag()) ?? nil

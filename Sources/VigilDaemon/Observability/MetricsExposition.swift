@@ -61,7 +61,7 @@ enum MetricsExposition {
         out.sample("vigil_state_names", [:], state.names)
         out.family("vigil_state_bytes", .gauge, "Approximate memory held by engine state (records, indexes, estimated heap parts).")
         out.sample("vigil_state_bytes", [:], state.approximateBytes)
-        out.family("vigil_state_evictions_total", .counter, "Entries evicted since the current partitions were assigned: idle users, idle sources or domains, and entries dropped at engine.max_users / max_sources / max_email_domains.")
+        out.family("vigil_state_evictions_total", .counter, "Entries evicted since start: idle users, idle sources or domains, and entries dropped at engine.max_users / max_sources / max_email_domains.")
         out.sample("vigil_state_evictions_total", ["kind": "user"], state.evictedUsers)
         out.sample("vigil_state_evictions_total", ["kind": "source_or_domain"], state.evictedSources)
         out.sample("vigil_state_evictions_total", ["kind": "capacity"], state.droppedAtCapacity)
