@@ -78,7 +78,8 @@ public enum DemoRunner {
         }
         let summary: Summary
         do {
-            summary = try await onThread {
+            // Kafka clients block, so the demo's producer and viewer run on a thread of their own.
+            summary = try await onDedicatedThread(name: "vigil-demo") {
                 try drive(
                     options: options, kafka: kafka, cluster: cluster, status: status, stop: daemonStopped, logger: logger,
                     output: output)
@@ -95,13 +96,6 @@ public enum DemoRunner {
         }
         withExtendedLifetime(cluster) {}
         return summary
-    }
-
-    /// Kafka clients block, so the demo's producer and viewer run on a thread of their own.
-    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
     }
 
     private static func drive(
