@@ -5,7 +5,7 @@ import VigilKafka
 /// thread of its own, so these tests never hold a cooperative thread that other suites' async tests
 /// need. Serialized anyway: each test runs a mock cluster and several clients, which is load enough
 /// on a 2-core machine. Waits are for conditions, with generous deadlines, never fixed sleeps.
-@Suite(.serialized) struct ClusterTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ClusterTests {
     @Test func producerToKcat() async throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("out", partitions: 1)

@@ -4,7 +4,7 @@ import Testing
 
 /// Real fatal errors (e.g. a fenced idempotent producer) cannot be provoked on the mock cluster,
 /// so librdkafka's `rd_kafka_test_fatal_error` fabricates one.
-@Suite struct FatalErrorTests {
+@Suite(.timeLimit(.minutes(5))) struct FatalErrorTests {
     @Test func producerSurfacesFatalErrors() throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("doomed", partitions: 1)

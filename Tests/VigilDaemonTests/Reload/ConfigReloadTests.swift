@@ -7,7 +7,7 @@ import VigilCore
 @testable import VigilDaemon
 
 /// Serialized: the SIGHUP test signals the whole process, which every running reload service would see.
-@Suite(.serialized) struct ConfigReloadTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ConfigReloadTests {
     /// A config that needs no files: no geo databases, so it loads anywhere.
     static func yaml(mediumFrom: Int = 31, bootstrap: String = "kafka:9092", listen: String = "127.0.0.1:9464") -> String {
         """
