@@ -21,7 +21,7 @@ public enum Daemon {
 
     /// How often the config file is checked for changes besides SIGHUP: quick enough that an edit
     /// is live within seconds, cheap (one stat call).
-    static let configCheckInterval = Swift.Duration.seconds(5)
+    static let configCheckInterval = Duration.seconds(5)
 
     /// Runs until SIGTERM/SIGINT (returns) or a fatal error (throws).
     public static func run(

@@ -74,7 +74,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         while true {
             // Whole milliseconds: the wire format carries no more, and decoded times must equal `time`.
             let gap = Int64(random.exponential(mean: Double(configuration.meanGap.microseconds) / 1000)) * 1000
-            let step = nextStep ?? clock + Duration(microseconds: gap)
+            let step = nextStep ?? clock + EventDuration(microseconds: gap)
             nextStep = step
             if let draft = pending.last, draft.time <= step {
                 pending.removeLast()

@@ -9,7 +9,7 @@ public struct WorkloadConfiguration: Sendable {
     public var start = Timestamp(seconds: 1_772_409_600)  // 2026-03-02T00:00:00Z, a Monday
     /// Mean event-time gap between two steps of normal traffic. 50 ms is ~1.7 M events a day, about
     /// 17 per user with the default user count.
-    public var meanGap = Duration(microseconds: 50_000)
+    public var meanGap = EventDuration(microseconds: 50_000)
     public var tenant: String? = "acme"
     /// Shares of normal events by kind. MFA counts challenges and results; resets count requests and
     /// completions.

@@ -59,7 +59,7 @@ enum MemoryBench {
                     user: User(id: id, emailDomain: "example.com"), ip: address,
                     device: Device(id: "\(id)-\(kind)", managed: slot == 0, userAgent: "Mozilla/5.0"), outcome: .success)
                 _ = engine.process(event, intel: freshCopy(intelligence))
-                time = time + Duration(microseconds: 1_000)
+                time = time + EventDuration(microseconds: 1_000)
             }
         }
         let after = residentBytes()

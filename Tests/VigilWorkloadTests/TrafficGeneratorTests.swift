@@ -84,7 +84,7 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
         // One day of logins from the first pool city (Boxford, UTC+0): the hourly rate from 09:00 to
         // 17:00 UTC against the other 16 hours.
         var configuration = small(attackRate: 0)
-        configuration.meanGap = Duration(microseconds: 2_000_000)
+        configuration.meanGap = EventDuration(microseconds: 2_000_000)
         let decoder = EventDecoder()
         var day = 0
         var night = 0
@@ -100,7 +100,7 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
     @Test(arguments: AttackKind.allCases)
     func attackRaisesItsAlert(_ kind: AttackKind) {
         var configuration = small(attackRate: 0)
-        configuration.meanGap = Duration(microseconds: 1_000_000)
+        configuration.meanGap = EventDuration(microseconds: 1_000_000)
         var traffic = TrafficGenerator(configuration: configuration, pool: .maxMindTestCity)
         var pipeline = Pipeline(
             config: VigilConfig(), policyVersion: "test", enricher: Enricher(geo: PoolLookup(.maxMindTestCity)),

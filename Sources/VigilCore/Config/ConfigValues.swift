@@ -1,5 +1,5 @@
 /// The one spelling of durations in config files, shared by the loader and the canonical rendering.
-extension Duration {
+extension EventDuration {
     /// Units a config duration may use, largest first (the canonical rendering picks the largest exact one).
     private static let configUnits: [(suffix: String, microseconds: Int64)] = [
         ("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000),

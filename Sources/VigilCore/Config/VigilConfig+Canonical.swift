@@ -181,7 +181,7 @@ private struct CanonicalWriter {
     mutating func put(_ key: String, _ rendered: String) { line("\(key): \(rendered)") }
     mutating func put(_ key: String, _ value: Int) { put(key, "\(value)") }
     mutating func put(_ key: String, _ value: Bool) { put(key, "\(value)") }
-    mutating func put(_ key: String, _ value: Duration) { put(key, value.configString) }
+    mutating func put(_ key: String, _ value: EventDuration) { put(key, value.configString) }
 
     mutating func section(_ key: String, _ body: (inout CanonicalWriter) -> Void) {
         line("\(key):")

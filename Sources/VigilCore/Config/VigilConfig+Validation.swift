@@ -16,7 +16,7 @@ extension VigilConfig {
 }
 
 /// The longest any window may span: per-user state for longer than this would grow without bound.
-private let maxWindow = Duration.days(30)
+private let maxWindow = EventDuration.days(30)
 
 private struct Rules {
     var problems: [ConfigProblem] = []
@@ -29,7 +29,7 @@ private struct Rules {
         if !bounds.contains(value) { fail(path, "must be between \(bounds.lowerBound) and \(bounds.upperBound), got \(value)") }
     }
 
-    mutating func duration(_ value: Duration, _ path: String, min: Duration = Duration(microseconds: 1), max: Duration = maxWindow) {
+    mutating func duration(_ value: EventDuration, _ path: String, min: EventDuration = EventDuration(microseconds: 1), max: EventDuration = maxWindow) {
         guard value < min || value > max else { return }
         let floor = min.microseconds == 1 ? "more than 0s" : "at least \(min.configString)"
         fail(path, "must be \(floor) and at most \(max.configString), got \(value.configString)")

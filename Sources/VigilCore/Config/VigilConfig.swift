@@ -27,7 +27,7 @@ public struct GeoSettings: Sendable, Equatable {
     /// Entries in the lookup cache (0 disables it).
     public var cacheEntries = 65_536
     /// How often the daemon checks the files for replacement on disk.
-    public var reloadCheckInterval = Duration.seconds(30)
+    public var reloadCheckInterval = EventDuration.seconds(30)
 
     public init() {}
 }
@@ -60,7 +60,7 @@ public struct InputSettings: Sendable, Equatable {
     /// Events stamped further than this ahead of the time they were received (Kafka message time) are
     /// dead-lettered as `future_time`: one event from the year 9999 would otherwise move the watermark
     /// so far that every later event counts as late and stops updating state.
-    public var maxFutureSkew = Duration.minutes(10)
+    public var maxFutureSkew = EventDuration.minutes(10)
 
     public init() {}
 }
@@ -79,11 +79,11 @@ public struct SignalWeight: Sendable, Equatable {
 /// State, windows, signals and alert thresholds.
 public struct EngineSettings: Sendable, Equatable {
     /// Watermark = max event time seen − this. Events older than the watermark are late.
-    public var allowedLateness = Duration.minutes(5)
+    public var allowedLateness = EventDuration.minutes(5)
     /// Users unseen for this long are evicted from state.
-    public var userIdleTTL = Duration.days(90)
+    public var userIdleTTL = EventDuration.days(90)
     /// A device unseen for this long counts as new again.
-    public var newDeviceAfter = Duration.days(30)
+    public var newDeviceAfter = EventDuration.days(30)
     /// Bounds on per-user sets (least recently seen is evicted first).
     public var maxDevicesPerUser = 8
     public var maxCountriesPerUser = 8
@@ -95,9 +95,9 @@ public struct EngineSettings: Sendable, Equatable {
     /// Successful logins before the baseline counts as learned.
     public var learningLogins = 3
     /// Within this after a password reset: at least soft step-up; takeover alerts.
-    public var postResetWindow = Duration.hours(24)
+    public var postResetWindow = EventDuration.hours(24)
     /// Failures, failing users and reset requests over all users are counted over this (metrics).
-    public var globalWindow = Duration.minutes(15)
+    public var globalWindow = EventDuration.minutes(15)
 
     public var signals = SignalSettings()
     public var alerts = AlertSettings()
@@ -124,13 +124,13 @@ public struct SignalSettings: Sendable, Equatable {
     public var recentPasswordReset = SignalWeight(points: 15)
     public var failedAttempts = SignalWeight(points: 20)
     public var failedAttemptsThreshold = 3
-    public var failedAttemptsWindow = Duration.minutes(15)
+    public var failedAttemptsWindow = EventDuration.minutes(15)
     public var sourceIPSpraying = SignalWeight(points: 30)
     public var sprayingDistinctUsers = 5
-    public var sprayingWindow = Duration.minutes(15)
+    public var sprayingWindow = EventDuration.minutes(15)
     public var pushBurst = SignalWeight(points: 30)
     public var pushBurstThreshold = 3
-    public var pushBurstWindow = Duration.minutes(10)
+    public var pushBurstWindow = EventDuration.minutes(10)
     /// Points for a `sensitive_action` whose action is not one of the known kinds.
     public var unknownSensitiveAction = SignalWeight(points: 10)
 
@@ -143,11 +143,11 @@ public struct AlertSettings: Sendable, Equatable {
     public var pushBombing = AlertToggle()
     public var pushBombingFailures = 5
     public var pushBombingPushes = 10
-    public var pushBombingWindow = Duration.minutes(10)
+    public var pushBombingWindow = EventDuration.minutes(10)
 
     public var mfaFatigueAccepted = AlertToggle()
     public var mfaFatigueFailures = 3
-    public var mfaFatigueWindow = Duration.minutes(10)
+    public var mfaFatigueWindow = EventDuration.minutes(10)
 
     public var impossibleTravel = AlertToggle()
 
@@ -155,19 +155,19 @@ public struct AlertSettings: Sendable, Equatable {
     public var resetAbuseAccount = 5
     public var resetAbuseSourceIP = 10
     public var resetAbuseEmailDomain = 20
-    public var resetAbuseWindow = Duration.minutes(60)
+    public var resetAbuseWindow = EventDuration.minutes(60)
 
     public var takeoverAfterReset = AlertToggle()
 
     public var credentialStuffing = AlertToggle()
     public var stuffingDistinctUsers = 5
     public var stuffingAttempts = 15
-    public var stuffingWindow = Duration.minutes(15)
+    public var stuffingWindow = EventDuration.minutes(15)
 
     /// A `service` account denied at high risk: the deny already protects, the alert tells the SOC.
     public var serviceAccountHighRisk = AlertToggle()
     /// One such alert per account per this much event time.
-    public var serviceAccountHold = Duration.hours(1)
+    public var serviceAccountHold = EventDuration.hours(1)
 
     public init() {}
 }
@@ -185,7 +185,7 @@ public struct PolicySettings: Sendable, Equatable {
     /// Scores ≥ this are `high`.
     public var highFrom = 71
     /// How long the IdP may act on a decision (`expires_at` = event time + this).
-    public var decisionTTL = Duration.minutes(5)
+    public var decisionTTL = EventDuration.minutes(5)
     /// OIDC `acr_values` and SAML `AuthnContextClassRef` for each assurance level.
     public var acrSoft = "urn:vigil:acr:mfa"
     public var acrHard = "urn:vigil:acr:phishing-resistant"
@@ -213,7 +213,7 @@ public struct KafkaSettings: Sendable, Equatable {
     public var deadLetterTopic = "auth.events.dlq"
     public var properties: [String: String] = [:]
     /// Upper bound for a graceful shutdown (drain, flush, commit).
-    public var shutdownTimeout = Duration.seconds(30)
+    public var shutdownTimeout = EventDuration.seconds(30)
 
     public init() {}
 }

@@ -15,33 +15,33 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.microseconds < rhs.microseconds }
 
-    public static func + (lhs: Timestamp, rhs: Duration) -> Timestamp {
+    public static func + (lhs: Timestamp, rhs: EventDuration) -> Timestamp {
         Timestamp(microseconds: lhs.microseconds &+ rhs.microseconds)
     }
 
-    public static func - (lhs: Timestamp, rhs: Duration) -> Timestamp {
+    public static func - (lhs: Timestamp, rhs: EventDuration) -> Timestamp {
         Timestamp(microseconds: lhs.microseconds &- rhs.microseconds)
     }
 
     /// Elapsed time from `earlier` to `self` (negative when `earlier` is later).
-    public func since(_ earlier: Timestamp) -> Duration {
-        Duration(microseconds: microseconds &- earlier.microseconds)
+    public func since(_ earlier: Timestamp) -> EventDuration {
+        EventDuration(microseconds: microseconds &- earlier.microseconds)
     }
 }
 
 /// A span of event time in microseconds. Our own type (not `Swift.Duration`) keeps arithmetic cheap
 /// and config values exact.
-public struct Duration: Sendable, Hashable, Comparable {
+public struct EventDuration: Sendable, Hashable, Comparable {
     public var microseconds: Int64
 
     public init(microseconds: Int64) { self.microseconds = microseconds }
-    public static func seconds(_ s: Int64) -> Duration { Duration(microseconds: s &* 1_000_000) }
-    public static func minutes(_ m: Int64) -> Duration { .seconds(m &* 60) }
-    public static func hours(_ h: Int64) -> Duration { .seconds(h &* 3600) }
-    public static func days(_ d: Int64) -> Duration { .seconds(d &* 86_400) }
+    public static func seconds(_ s: Int64) -> EventDuration { EventDuration(microseconds: s &* 1_000_000) }
+    public static func minutes(_ m: Int64) -> EventDuration { .seconds(m &* 60) }
+    public static func hours(_ h: Int64) -> EventDuration { .seconds(h &* 3600) }
+    public static func days(_ d: Int64) -> EventDuration { .seconds(d &* 86_400) }
 
     public var seconds: Double { Double(microseconds) / 1_000_000 }
     public var hours: Double { Double(microseconds) / 3_600_000_000 }
 
-    public static func < (lhs: Duration, rhs: Duration) -> Bool { lhs.microseconds < rhs.microseconds }
+    public static func < (lhs: EventDuration, rhs: EventDuration) -> Bool { lhs.microseconds < rhs.microseconds }
 }

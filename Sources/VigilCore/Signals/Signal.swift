@@ -64,7 +64,7 @@ public enum ReasonDetail: Sendable, Equatable {
     case networkListed(number: UInt32, categories: [String])
     case firstLogin(seen: UInt32, required: Int)
     case noDeviceID
-    case deviceNotSeen(within: Duration)
+    case deviceNotSeen(within: EventDuration)
     case newCountry(String)
     case newNetwork(number: UInt32, organization: String?)
     case failedAttempts(count: Int, windowSeconds: Double)
@@ -220,7 +220,7 @@ func writeDuration<Output: DetailTextOutput & ~Copyable>(_ seconds: Double, to o
 }
 
 /// Whole days: `30 days`.
-func writeDays<Output: DetailTextOutput & ~Copyable>(_ span: Duration, to out: inout Output) {
+func writeDays<Output: DetailTextOutput & ~Copyable>(_ span: EventDuration, to out: inout Output) {
     out.put(Int(span.microseconds / 86_400_000_000))
     out.put(" days")
 }

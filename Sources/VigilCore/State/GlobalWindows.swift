@@ -16,11 +16,11 @@ public struct GlobalWindows: Sendable, Equatable {
         var failingUsers = DistinctSketch()
     }
 
-    public private(set) var window: Duration
+    public private(set) var window: EventDuration
     private var buckets: [Bucket?]
     private var newest: Int64?
 
-    public init(window: Duration) {
+    public init(window: EventDuration) {
         self.window = window
         buckets = Array(repeating: nil, count: Self.bucketCount)
     }
@@ -38,7 +38,7 @@ public struct GlobalWindows: Sendable, Equatable {
     }
 
     /// Adopts a new window length; the figures restart from empty when it changed.
-    public mutating func adopt(window newWindow: Duration) {
+    public mutating func adopt(window newWindow: EventDuration) {
         guard newWindow != window else { return }
         self = GlobalWindows(window: newWindow)
     }

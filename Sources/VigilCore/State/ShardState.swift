@@ -12,7 +12,7 @@ public struct ShardState: Sendable {
     var nextRareSweep: Timestamp?
     public internal(set) var counters = StateCounters()
 
-    public init(allowedLateness: Duration, globalWindow: Duration) {
+    public init(allowedLateness: EventDuration, globalWindow: EventDuration) {
         watermark = Watermark(allowedLateness: allowedLateness)
         global = GlobalWindows(window: globalWindow)
     }
@@ -76,8 +76,8 @@ public struct ShardState: Sendable {
 
     mutating func countLate() { counters.lateEvents += 1 }
 
-    static let sweepInterval = Duration.minutes(10)
-    static let rareSweepInterval = Duration.hours(1)
+    static let sweepInterval = EventDuration.minutes(10)
+    static let rareSweepInterval = EventDuration.hours(1)
 }
 
 /// How much a shard holds and what its global windows show. `approximateBytes` is the records and
@@ -137,12 +137,12 @@ public struct StateCounters: Sendable, Equatable {
 
 extension EngineSettings {
     /// Cross-user state must outlive the longest window that reads it (and any alert hold).
-    var longestCrossUserWindow: Duration {
-        max(alerts.resetAbuseWindow, alerts.stuffingWindow, signals.sprayingWindow, Duration.hours(1))
+    var longestCrossUserWindow: EventDuration {
+        max(alerts.resetAbuseWindow, alerts.stuffingWindow, signals.sprayingWindow, EventDuration.hours(1))
     }
 
     /// The longest window that reads a user's rarely used state (failures, pushes, resets, holds).
-    var longestUserWindow: Duration {
+    var longestUserWindow: EventDuration {
         max(
             signals.failedAttemptsWindow, signals.pushBurstWindow, alerts.pushBombingWindow, alerts.mfaFatigueWindow,
             alerts.resetAbuseWindow, postResetWindow, alerts.serviceAccountHold)

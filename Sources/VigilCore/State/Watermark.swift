@@ -3,9 +3,9 @@
 /// straggler cannot move a baseline backwards.
 public struct Watermark: Sendable, Equatable {
     public private(set) var maxEventTime: Timestamp?
-    public var allowedLateness: Duration
+    public var allowedLateness: EventDuration
 
-    public init(allowedLateness: Duration) { self.allowedLateness = allowedLateness }
+    public init(allowedLateness: EventDuration) { self.allowedLateness = allowedLateness }
 
     public var current: Timestamp? { maxEventTime.map { $0 - allowedLateness } }
 

@@ -278,9 +278,9 @@ final class ConfigDecoder {
         }
     }
 
-    private func read(_ target: inout Duration, _ f: Fields, _ key: String) {
+    private func read(_ target: inout EventDuration, _ f: Fields, _ key: String) {
         guard let (node, text) = string(f, key, expecting: "a duration") else { return }
-        guard let value = Duration(configString: text) else {
+        guard let value = EventDuration(configString: text) else {
             return fail(f.path(key), node, "expected a duration with a unit (250ms, 90s, 5m, 24h, 30d), got \(Self.describe(node))")
         }
         target = value

@@ -16,7 +16,7 @@ public enum DemoRunner {
         public var partitions = 2
         public var seed: UInt64 = 1
         /// The demo stops after this even when outputs are missing.
-        public var timeout = Swift.Duration.seconds(60)
+        public var timeout = Duration.seconds(60)
 
         public init() {}
     }
@@ -119,7 +119,7 @@ public enum DemoRunner {
         configuration.malformedRate = 0.002
         // Two seconds between events on average: 3000 events span about 100 minutes of event time,
         // long enough for every attack story (the slowest takes half an hour) to play out.
-        configuration.meanGap = Duration(microseconds: 2_000_000)
+        configuration.meanGap = EventDuration(microseconds: 2_000_000)
         var generator = TrafficGenerator(configuration: configuration, pool: .maxMindTestCity)
         // One of each attack story, spread over the stream.
         let attacks: [AttackKind] = [.pushBombing, .impossibleTravel, .passwordResetWave, .credentialStuffing]

@@ -15,17 +15,17 @@ final class KafkaLoop: @unchecked Sendable {
         var enricher: Enricher?
         var deviceKey: SipHashKey
         var batchSize = 500
-        var pollTimeout = Swift.Duration.milliseconds(100)
+        var pollTimeout = Duration.milliseconds(100)
         /// Re-produce attempts for an output whose delivery failed non-fatally, before giving up.
         var maxDeliveryAttempts = 3
         /// How long the producer's queue may stay full with no output delivered or enqueued before the
         /// loop fails; nil waits forever. See `KafkaPipelineService.maxProducerStall`.
-        var maxProducerStall: Swift.Duration? = .seconds(360)
+        var maxProducerStall: Duration? = .seconds(360)
     }
 
     enum LoopError: Error, CustomStringConvertible {
         case deliveryFailed(topic: String, attempts: Int, reason: String)
-        case producerStalled(Swift.Duration, waiting: Int)
+        case producerStalled(Duration, waiting: Int)
         var description: String {
             switch self {
             case let .deliveryFailed(topic, attempts, reason):
@@ -407,7 +407,7 @@ final class KafkaLoop: @unchecked Sendable {
 
     /// Flushes the producer until every output is acknowledged or `timeout` passes. Errors are logged:
     /// an output left unacknowledged only means its input is consumed again.
-    private func finishOutstanding(producer: KafkaProducer, timeout: Swift.Duration) {
+    private func finishOutstanding(producer: KafkaProducer, timeout: Duration) {
         let deadline = ContinuousClock.now + timeout
         while !pending.isEmpty, ContinuousClock.now < deadline {
             let reports = producer.flush(timeout: min(deadline - ContinuousClock.now, .milliseconds(200)))
@@ -445,7 +445,7 @@ final class KafkaLoop: @unchecked Sendable {
         logger.info("Kafka loop stopped")
     }
 
-    private var shutdownTimeout: Swift.Duration {
+    private var shutdownTimeout: Duration {
         .microseconds(settings.config.config.kafka.shutdownTimeout.microseconds)
     }
 
@@ -498,7 +498,7 @@ final class KafkaLoop: @unchecked Sendable {
         }
     }
 
-    private static func seconds(_ duration: Swift.Duration) -> Double {
+    private static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18
     }

@@ -34,7 +34,7 @@ public struct KafkaPipelineService: Service {
     /// when nothing was delivered or enqueued for `message.timeout.ms` (librdkafka's delivery deadline,
     /// default 5 minutes, set in `kafka.properties`) plus a minute: by then every queued output should
     /// have been delivered or reported as failed. `message.timeout.ms: 0` (no deadline) waits forever.
-    static func maxProducerStall(_ producer: KafkaConfiguration) -> Swift.Duration? {
+    static func maxProducerStall(_ producer: KafkaConfiguration) -> Duration? {
         let text = producer["message.timeout.ms"] ?? producer["delivery.timeout.ms"] ?? "300000"
         guard let milliseconds = Int(text), milliseconds > 0 else { return nil }
         return .milliseconds(milliseconds) + .seconds(60)

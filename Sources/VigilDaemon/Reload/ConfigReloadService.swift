@@ -14,10 +14,10 @@ public struct ConfigReloadService: Service {
     private let path: String
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
-    private let checkInterval: Swift.Duration
+    private let checkInterval: Duration
     private let logger: Logger
 
-    public init(path: String, mailbox: ConfigMailbox, status: DaemonStatus, checkInterval: Swift.Duration, logger: Logger) {
+    public init(path: String, mailbox: ConfigMailbox, status: DaemonStatus, checkInterval: Duration, logger: Logger) {
         self.path = path
         self.mailbox = mailbox
         self.status = status

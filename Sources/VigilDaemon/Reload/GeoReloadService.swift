@@ -8,11 +8,11 @@ import VigilGeo
 /// changes on the lookup path and is cheapest to sample here.
 public struct GeoReloadService: Service {
     private let databases: GeoDatabases
-    private let interval: Swift.Duration
+    private let interval: Duration
     private let status: DaemonStatus
     private let logger: Logger
 
-    public init(databases: GeoDatabases, interval: Swift.Duration, status: DaemonStatus, logger: Logger) {
+    public init(databases: GeoDatabases, interval: Duration, status: DaemonStatus, logger: Logger) {
         self.databases = databases
         self.interval = interval
         self.status = status

@@ -27,7 +27,7 @@ public struct ReplayRunner {
         public var stats: PipelineStats
         /// State held at the end, and the global windows as of the newest event.
         public var state: StateFigures
-        public var globalWindow: Duration
+        public var globalWindow: EventDuration
         public var policyVersion: String
         public var elapsedSeconds: Double
         public var outputFiles: [String]

@@ -3,24 +3,24 @@ import Testing
 
 @Suite struct ConfigValuesTests {
     @Test(arguments: [
-        ("250ms", Duration(microseconds: 250_000)), ("90s", .seconds(90)), ("5m", .minutes(5)),
-        ("24h", .hours(24)), ("30d", .days(30)), ("0s", .seconds(0)), ("15us", Duration(microseconds: 15)),
+        ("250ms", EventDuration(microseconds: 250_000)), ("90s", .seconds(90)), ("5m", .minutes(5)),
+        ("24h", .hours(24)), ("30d", .days(30)), ("0s", .seconds(0)), ("15us", EventDuration(microseconds: 15)),
     ])
-    func parsesDurations(text: String, expected: Duration) {
-        #expect(Duration(configString: text) == expected)
+    func parsesDurations(text: String, expected: EventDuration) {
+        #expect(EventDuration(configString: text) == expected)
     }
 
     @Test(arguments: ["300", "", "5 m", "5M", "1.5h", "-5m", "m", "5mins", "9999999999999d"])
     func refusesMalformedDurations(text: String) {
-        #expect(Duration(configString: text) == nil)
+        #expect(EventDuration(configString: text) == nil)
     }
 
     @Test func durationsRenderInTheirLargestExactUnit() {
-        #expect(Duration.seconds(300).configString == "5m")
-        #expect(Duration.minutes(60).configString == "1h")
-        #expect(Duration.seconds(90).configString == "90s")
-        #expect(Duration(microseconds: 1_500).configString == "1500us")
-        #expect(Duration.seconds(0).configString == "0s")
+        #expect(EventDuration.seconds(300).configString == "5m")
+        #expect(EventDuration.minutes(60).configString == "1h")
+        #expect(EventDuration.seconds(90).configString == "90s")
+        #expect(EventDuration(microseconds: 1_500).configString == "1500us")
+        #expect(EventDuration.seconds(0).configString == "0s")
     }
 
     @Test func listenAddresses() {

@@ -39,7 +39,7 @@ import Testing
     /// On a bucket boundary (15 s buckets), so minute offsets map to buckets exactly.
     private let start = Timestamp(seconds: 1_790_000_100)
     private func user(_ n: UInt64) -> UInt64 { SipHashKey.publicDefault.hash(n, tweak: 7) }
-    private func minute(_ m: Double) -> Timestamp { start + Duration(microseconds: Int64(m * 60_000_000)) }
+    private func minute(_ m: Double) -> Timestamp { start + EventDuration(microseconds: Int64(m * 60_000_000)) }
 
     @Test func countsWithinTheWindowAndForgetsOlderBuckets() {
         var windows = GlobalWindows(window: .minutes(15))

@@ -15,7 +15,7 @@ struct EngineHarness {
     }
 
     static func at(_ minutes: Double) -> Timestamp {
-        base + Duration(microseconds: Int64(minutes * 60_000_000))
+        base + EventDuration(microseconds: Int64(minutes * 60_000_000))
     }
 
     mutating func nextID() -> String {

@@ -53,7 +53,7 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
         let example = try ConfigLoader.load(path: repository.appendingPathComponent("Examples/vigil.yaml").path).config
         var config = example
         config.kafka.properties = ["sasl.password": "${env:KAFKA_PASSWORD}", "linger.ms": "5", "client.id": "a \"quoted\" id"]
-        config.policy.decisionTTL = Duration(microseconds: 1_500)
+        config.policy.decisionTTL = EventDuration(microseconds: 1_500)
         #expect(try parse(config.canonicalYAML) == config)
         #expect(try parse(VigilConfig().canonicalYAML) == VigilConfig())
     }

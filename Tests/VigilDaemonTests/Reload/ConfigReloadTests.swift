@@ -44,7 +44,7 @@ import VigilCore
             return reloader
         }
 
-        func service(checkInterval: Swift.Duration) -> ConfigReloadService {
+        func service(checkInterval: Duration) -> ConfigReloadService {
             ConfigReloadService(path: path, mailbox: mailbox, status: status, checkInterval: checkInterval, logger: capture.logger())
         }
 
@@ -52,7 +52,7 @@ import VigilCore
         /// Generous bound: the blocking Kafka mock-cluster tests can hold both cooperative threads for
         /// tens of seconds on a 2-core CI machine, starving the service under test.
         func awaitPost(within seconds: Double = 120, while trigger: () -> Void = {}) async throws -> LoadedConfig? {
-            let deadline = ContinuousClock.now + Swift.Duration.seconds(seconds)
+            let deadline = ContinuousClock.now + Duration.seconds(seconds)
             while ContinuousClock.now < deadline {
                 trigger()
                 if let config = mailbox.take() { return config }
@@ -84,7 +84,7 @@ import VigilCore
         let original = try ConfigLoader.load(path: fixture.path)
         try await Self.running(fixture.service(checkInterval: .milliseconds(50))) {
             // Let the service read its baseline before the file changes (bounded wait on its log line).
-            let armed = ContinuousClock.now + Swift.Duration.seconds(120)
+            let armed = ContinuousClock.now + Duration.seconds(120)
             while !fixture.capture.objects.contains(where: { ($0["msg"] as? String)?.hasPrefix("config reload armed") == true }),
                 ContinuousClock.now < armed
             {
