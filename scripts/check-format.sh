@@ -21,7 +21,7 @@ echo "swift-format: these files are not formatted:" >&2
 { printf '%s\n' "$findings" | grep -oE '^[^:]+\.swift' || true; } | sort -u | sed 's/^/  /' >&2
 echo >&2
 echo "Findings (first 40):" >&2
-printf '%s\n' "$findings" | sort -u | head -40 | sed 's/^/  /' >&2
+printf '%s\n' "$findings" | sort -u | awk 'NR <= 40 { print "  " $0 }' >&2
 echo >&2
 echo "Fix with: swift format format --in-place --recursive --parallel ${paths[*]}" >&2
 exit 1
