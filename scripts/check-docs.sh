@@ -23,7 +23,7 @@ docc=$(command -v docc || true)
 if [ -z "$docc" ]; then docc="$(dirname "$(readlink -f "$(command -v swift)")")/docc"; fi
 [ -x "$docc" ] || { echo "check-docs: no docc next to the swift toolchain" >&2; exit 2; }
 
-mkdir -p "$graphs"
+mkdir -p "$graphs" ${output:+"$output"}
 for module in "${modules[@]}"; do
     # An up-to-date module is not recompiled, and then keeps the symbol graph of its last build.
     swift build --scratch-path "$scratch" --target "$module" \
@@ -42,7 +42,8 @@ for module in "${modules[@]}"; do
         --additional-symbol-graph-dir "$work/$module-graphs" \
         --fallback-display-name "$module" --fallback-bundle-identifier "vigil.$module" \
         --output-dir "${archive:-$work/$module.doccarchive}" \
-        --diagnostics-file "$work/$module-diagnostics.json" >/dev/null 2>&1 || true
+        --diagnostics-file "$work/$module-diagnostics.json" >"$work/$module-docc.log" 2>&1 \
+        || { cat "$work/$module-docc.log" >&2; failed=1; continue; }
     python3 - "$work/$module-diagnostics.json" "$module" <<'PY' || failed=1
 import json, re, sys
 
@@ -50,7 +51,7 @@ path, module = sys.argv[1], sys.argv[2]
 try:
     diagnostics = json.load(open(path))["diagnostics"]
 except (OSError, ValueError, KeyError) as error:
-    sys.exit(f"{module}: docc wrote no diagnostics ({error}); run docc convert by hand to see why")
+    sys.exit(f"{module}: docc wrote no diagnostics ({error})")
 link = re.compile(r"doesn't exist at|is ambiguous at|couldn't be resolved|isn't unique|unresolved", re.I)
 fatal = 0
 for d in diagnostics:
