@@ -4,8 +4,11 @@ import Foundation
 /// librdkafka properties in insertion order (librdkafka applies them in order, and some depend on
 /// earlier ones). Descriptions never contain secret values, so a configuration can be logged as is.
 public struct KafkaConfiguration: Sendable, CustomStringConvertible {
+    /// The properties in the order librdkafka receives them. Values may be secrets: print `redacted`
+    /// or `description` instead.
     public private(set) var properties: [(name: String, value: String)] = []
 
+    /// Starts from `properties`, in their order; a name given twice keeps its first position and last value.
     public init(_ properties: KeyValuePairs<String, String> = [:]) {
         for (name, value) in properties { self[name] = value }
     }
@@ -37,12 +40,15 @@ public struct KafkaConfiguration: Sendable, CustomStringConvertible {
         properties.map { ($0.name, Self.isSecret($0.name) ? "[REDACTED]" : $0.value) }
     }
 
+    /// Every property as `name=value`, with secret values redacted, so it is safe to log.
     public var description: String {
         "KafkaConfiguration(" + redacted.map { "\($0.name)=\($0.value)" }.joined(separator: ", ") + ")"
     }
 
     /// The kind of client a property applies to, as librdkafka documents it (its C/P column).
     public enum ClientKind: Sendable {
+        /// The client `only(for:)` prepares a configuration for: `consumer` drops the producer-only
+        /// properties, `producer` the consumer-only ones.
         case consumer, producer
     }
 

@@ -14,11 +14,11 @@ import Logging
 /// librdkafka neither retries it nor keeps the offsets: unassigning drops the stored offsets of
 /// removed partitions, and its own unassign-time auto-commit meets the same rejection. So the
 /// rejected offsets are kept and committed again, explicitly, in the next assignment callback (the
-/// new generation; up to five assignments while the rejections go on). Not earlier: every rejected commit makes librdkafka rejoin the group, so
-/// retrying while the group rebalances keeps it rebalancing. The retry races with the next owner's
-/// first fetch: it narrows redelivery, it cannot rule it out (at least once). With the cooperative
-/// protocol librdkafka may make no further assignment callback; the offsets are then left to
-/// redelivery too.
+/// new generation; up to five assignments while the rejections go on). Not earlier: every rejected
+/// commit makes librdkafka rejoin the group, so retrying while the group rebalances keeps it
+/// rebalancing. The retry races with the next owner's first fetch: it narrows redelivery, it cannot
+/// rule it out (at least once). With the cooperative protocol librdkafka may make no further
+/// assignment callback; the offsets are then left to redelivery too.
 ///
 /// Threading: not thread-safe. Create it and call every method on the one thread that runs the
 /// Kafka loop. The rebalance handler and `onWarning` run on that thread, inside `poll` or `close`,
@@ -66,6 +66,8 @@ public final class KafkaConsumer {
         handle.context.rebalanceHandler = nil
     }
 
+    /// Joins the group for `topics`, replacing any previous subscription. Partitions are assigned
+    /// later, inside `poll`, and reported to the rebalance handler; nothing is fetched before that.
     public func subscribe(topics: [String]) throws(KafkaError) {
         let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }

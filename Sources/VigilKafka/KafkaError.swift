@@ -3,8 +3,12 @@ import CRdKafka
 /// A librdkafka error code, kept as a number so no C type leaks into the public API;
 /// `name` and `description` come from librdkafka itself.
 public struct KafkaErrorCode: Hashable, Sendable, CustomStringConvertible {
+    /// librdkafka's `rd_kafka_resp_err_t` value: negative for client-side errors (names starting
+    /// with `_`), positive for the broker's Kafka protocol error codes.
     public let rawValue: Int32
 
+    /// Wraps a code received as a plain number (an error callback's `int err`); any value is accepted,
+    /// librdkafka names the ones it does not know "unknown".
     public init(rawValue: Int32) {
         self.rawValue = rawValue
     }
@@ -18,6 +22,7 @@ public struct KafkaErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// librdkafka's symbolic name, e.g. `_TRANSPORT` or `UNKNOWN_TOPIC_OR_PART`.
     public var name: String { String(cString: rd_kafka_err2name(native)) }
 
+    /// The symbolic name followed by librdkafka's human-readable text, for logs.
     public var description: String { "\(name) (\(String(cString: rd_kafka_err2str(native))))" }
 
     /// A broker connection failed; librdkafka reconnects by itself.
@@ -44,6 +49,7 @@ public enum KafkaError: Error, Sendable, CustomStringConvertible {
     /// The consumer was closed; create a new one.
     case closed
 
+    /// One line naming the failure and its cause, for logs and error output; never contains secrets.
     public var description: String {
         switch self {
         case let .invalidConfiguration(property, reason):
@@ -63,8 +69,11 @@ public enum KafkaError: Error, Sendable, CustomStringConvertible {
 /// A non-fatal problem reported by librdkafka (broker down, transport failure, unknown topic...).
 /// librdkafka recovers by itself; these exist so the daemon can expose them as health status.
 public struct KafkaWarning: Sendable, CustomStringConvertible {
+    /// What went wrong, as librdkafka classifies it (e.g. `KafkaErrorCode.allBrokersDown`).
     public let code: KafkaErrorCode
+    /// librdkafka's text, prefixed with the topic and partition when the problem concerns one.
     public let reason: String
 
+    /// `NAME: reason`, compact enough for a health endpoint.
     public var description: String { "\(code.name): \(reason)" }
 }

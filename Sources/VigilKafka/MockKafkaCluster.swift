@@ -27,6 +27,8 @@ public final class MockKafkaCluster: @unchecked Sendable {
         rd_kafka_mock_cluster_destroy(cluster)
     }
 
+    /// Creates `name` up front. Without it the mock brokers create a topic on first use with their
+    /// default partition count, which a test of partitioning or rebalancing should not depend on.
     public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1) throws(KafkaError) {
         try check(
             "create topic", rd_kafka_mock_topic_create(cluster, name, Int32(partitions), Int32(replicationFactor)))
@@ -37,6 +39,7 @@ public final class MockKafkaCluster: @unchecked Sendable {
         try check("broker down", rd_kafka_mock_broker_set_down(cluster, id))
     }
 
+    /// Lets the broker accept connections again after `setBrokerDown`; clients reconnect by themselves.
     public func setBrokerUp(id: Int32) throws(KafkaError) {
         try check("broker up", rd_kafka_mock_broker_set_up(cluster, id))
     }
