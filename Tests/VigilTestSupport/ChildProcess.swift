@@ -3,13 +3,14 @@ import Foundation
 /// A program run by a test, its standard output and error captured to files (never pipes: a chatty
 /// child cannot fill a pipe buffer and hang), killed if the test lets go of it while it still runs.
 public final class ChildProcess {
-    public let stdoutURL: URL
-    public let stderrURL: URL
+    private let stdoutURL: URL
+    private let stderrURL: URL
     private let process = Process()
     private let command: String
 
     /// Starts `executable`; `environment` entries are set (or, when nil, removed) over this process's
-    /// environment, and `stdin` is written to the child's standard input, which is then closed.
+    /// environment, and `stdin` is written to the child's standard input, which is then closed. The
+    /// output files go to `directory` (a fresh temporary one when nil), where a failed test leaves them.
     public init(
         _ executable: URL, _ arguments: [String], environment: [String: String?] = [:], stdin: Data? = nil,
         directory: URL? = nil
