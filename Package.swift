@@ -75,14 +75,21 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        // What every test target shares, once: waits, the failure type, the quiet logger, paths (MaxMind
+        // test data, the `vigil` binary), child processes, kcat, the daemon process, event lines.
+        .target(
+            name: "VigilTestSupport",
+            dependencies: ["VigilKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/VigilTestSupport"
+        ),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"]),
         .testTarget(name: "VigilWorkloadTests", dependencies: ["VigilWorkload", "VigilCore"]),
-        .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore"]),
-        .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka"]),
+        .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore", "VigilTestSupport"]),
+        .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka", "VigilTestSupport"]),
         .testTarget(
             name: "VigilDaemonTests",
             dependencies: [
-                "VigilDaemon", "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload",
+                "VigilDaemon", "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload", "VigilTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilCore
 @testable import VigilDaemon
+import VigilTestSupport
 
 /// The repository checkout, found from this file so tests run from any working directory.
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -257,8 +258,7 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
     }
 
     @Test func loadResolvesAgainstTheFilesDirectory() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TestPaths.temporaryDirectory("config")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("vigil.yaml")
         try "geo: {city_db: city.mmdb}\n".write(to: file, atomically: true, encoding: .utf8)

@@ -1,10 +1,10 @@
 import Foundation
-import Logging
 import ServiceLifecycle
 import Testing
 import UnixSignals
 import VigilCore
 @testable import VigilDaemon
+import VigilTestSupport
 
 /// Serialized: the SIGHUP test signals the whole process, which every running reload service would see.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ConfigReloadTests {
@@ -62,10 +62,9 @@ import VigilCore
         }
     }
 
-    static let quiet = Logger(label: "vigil.test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func running(_ service: ConfigReloadService, _ body: () async throws -> Void) async throws {
-        let group = ServiceGroup(services: [service], logger: quiet)
+        let group = ServiceGroup(services: [service], logger: testLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
