@@ -38,14 +38,18 @@ import VigilTestSupport
             try text.write(toFile: path, atomically: true, encoding: .utf8)
         }
 
-        func reloader() -> ConfigReloader {
-            let reloader = ConfigReloader(path: path, mailbox: mailbox, status: status, logger: capture.logger())
+        func reloader() throws -> ConfigReloader {
+            let reloader = ConfigReloader(
+                initial: try ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
+                logger: capture.logger())
             reloader.establishBaseline()
             return reloader
         }
 
-        func service(checkInterval: Duration) -> ConfigReloadService {
-            ConfigReloadService(path: path, mailbox: mailbox, status: status, checkInterval: checkInterval, logger: capture.logger())
+        func service(checkInterval: Duration) throws -> ConfigReloadService {
+            ConfigReloadService(
+                initial: try ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
+                checkInterval: checkInterval, logger: capture.logger())
         }
 
         /// Polls the mailbox (the run loop's side) until something arrives or the deadline passes.
@@ -81,7 +85,7 @@ import VigilTestSupport
     @Test func changedFileIsPostedByTheService() async throws {
         let fixture = try Fixture()
         let original = try ConfigLoader.load(path: fixture.path)
-        try await Self.running(fixture.service(checkInterval: .milliseconds(50))) {
+        try await Self.running(try fixture.service(checkInterval: .milliseconds(50))) {
             // Let the service read its baseline before the file changes (bounded wait on its log line).
             let armed = ContinuousClock.now + Duration.seconds(120)
             while !fixture.capture.objects.contains(where: { ($0["msg"] as? String)?.hasPrefix("config reload armed") == true }),
@@ -102,7 +106,7 @@ import VigilTestSupport
 
     @Test func invalidFileKeepsTheRunningConfig() throws {
         let fixture = try Fixture()
-        let reloader = fixture.reloader()
+        let reloader = try fixture.reloader()
         try fixture.write("""
             policy:
               medium_from: lots
@@ -134,7 +138,7 @@ import VigilTestSupport
 
     @Test func unchangedAndRestartOnlyChangesPostNothing() throws {
         let fixture = try Fixture()
-        let reloader = fixture.reloader()
+        let reloader = try fixture.reloader()
         let original = try ConfigLoader.load(path: fixture.path)
 
         #expect(reloader.reload(.signal) == .unchanged, "SIGHUP rereads even an untouched file")
@@ -164,7 +168,7 @@ import VigilTestSupport
     @Test func sighupReloads() async throws {
         let fixture = try Fixture()
         let guardSignals = await UnixSignalsSequence(trapping: .sighup)
-        try await Self.running(fixture.service(checkInterval: .seconds(3600))) {
+        try await Self.running(try fixture.service(checkInterval: .seconds(3600))) {
             try await Task.sleep(for: .milliseconds(300))
             try fixture.write(Self.yaml(mediumFrom: 60))
             let posted = try await fixture.awaitPost { _ = kill(getpid(), SIGHUP) }
