@@ -1,7 +1,7 @@
-// libyaml as bundled by Yams. Its event parser is used directly because Yams' composer refuses a mapping
-// with duplicate keys outright: built from the events, the tree keeps every key with its line, so one parse
-// reports every duplicate with its key path.
-import CYaml
+// libyaml (Debian's libyaml-dev). Its event parser is used directly rather than a YAML library's composer,
+// which refuses a mapping with duplicate keys outright: built from the events, the tree keeps every key with
+// its line, so one parse reports every duplicate with its key path.
+import CYAML
 
 /// A YAML document as the config reader needs it: scalars keep their text and whether they were written
 /// plain (unquoted), every node its 1-based line, mappings every key in file order (duplicates included),

@@ -1,12 +1,12 @@
 import Foundation
 import Testing
 import VigilCore
+import VigilTestSupport
 @testable import VigilDaemon
 
 /// The setting table is the one source of the generated files, the reload rules and the policy version.
 @Suite struct ConfigDeclarationTests {
-    private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    private let repository = TestPaths.packageRoot
 
     @Test(arguments: [
         ("schemas/config.schema.json", "schema"), ("Examples/vigil.yaml", "example"),
