@@ -28,8 +28,15 @@ let package = Package(
             providers: [.apt(["libmaxminddb-dev"])]
         ),
 
+        // Domain-free machinery under the engine (JSON scanner and writer, RFC 3339, UTF-8, SipHash,
+        // chunked storage, the position index): not a product, like swift-nio's `_NIODataStructures`.
+        // Its API is public (no product exports it, so only this package sees it) and `@inlinable`, so
+        // its generic and small functions are specialized and inlined into VigilCore's hot path as if
+        // they were VigilCore's own.
+        .target(name: "_VigilMachinery"),
+
         // The deterministic engine: no C, no I/O, event time is its only clock.
-        .target(name: "VigilCore"),
+        .target(name: "VigilCore", dependencies: ["_VigilMachinery"]),
 
         // Thin adapters around the C libraries.
         .target(name: "VigilGeo", dependencies: ["VigilCore", "CMaxMindDB"]),
@@ -45,7 +52,7 @@ let package = Package(
         .target(
             name: "VigilDaemon",
             dependencies: [
-                "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload",
+                "VigilCore", "_VigilMachinery", "VigilGeo", "VigilKafka", "VigilWorkload",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -75,7 +82,8 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        .testTarget(name: "_VigilMachineryTests", dependencies: ["_VigilMachinery"]),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "_VigilMachinery"]),
         .testTarget(name: "VigilWorkloadTests", dependencies: ["VigilWorkload", "VigilCore"]),
         .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore"]),
         .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka"]),

@@ -1,21 +1,23 @@
+import _VigilMachinery
+
 /// Writes a rejected message as one `vigil.dead_letter/1` JSON line (`schemas/dead-letter.schema.json`).
 /// A dead letter must let an operator find, understand and replay the original, so it keeps the
 /// payload itself: as text when it is valid UTF-8, else as base64, and cut to a bounded size so a
 /// hostile 10 MB message cannot become a 10 MB (or 13 MB) dead letter.
-public enum DeadLetterEncoder {
-    public static let schema = "vigil.dead_letter/1"
+enum DeadLetterEncoder {
+    static let schema = "vigil.dead_letter/1"
 
     /// The encoded payload stays below this whatever `input.max_event_bytes` allows: escaping can grow
     /// text up to six times (`\u0001`), and a dead letter over librdkafka's default `message.max.bytes`
     /// (1,000,000) could not be produced at all, which would stop the daemon on every restart.
-    public static let maxEncodedPayloadBytes = 512 * 1024
+    static let maxEncodedPayloadBytes = 512 * 1024
 
     /// Fields in fixed order, no trailing newline; identical input gives identical bytes.
     /// Payloads longer than `maxPayloadBytes` (and than a sixth of `maxEncodedPayloadBytes`) are cut to
     /// exactly that many bytes (`truncated: true`);
     /// the encoding is chosen on the kept bytes, so a cut through a multi-byte character gives base64.
     /// `originalSize` is the message's real length when the source already kept only its head.
-    public static func encode(
+    static func encode(
         payload: UnsafeRawBufferPointer, originalSize: Int? = nil, failure: DecodeFailure, origin: MessageOrigin,
         maxPayloadBytes: Int
     ) -> [UInt8] {
@@ -55,7 +57,7 @@ public enum DeadLetterEncoder {
         return writer.finish()
     }
 
-    public static func encode(
+    static func encode(
         payload: [UInt8], failure: DecodeFailure, origin: MessageOrigin, maxPayloadBytes: Int
     ) -> [UInt8] {
         payload.withUnsafeBytes {

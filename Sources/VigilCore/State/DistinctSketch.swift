@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 #if canImport(Glibc)
 import Glibc  // log
 #elseif canImport(Musl)
@@ -8,18 +10,18 @@ import Musl
 /// 3% standard error, 1 KiB). Global windows use it because an exact set of every failing user in a
 /// burst is exactly the memory an attacker controls. Keys must already be uniformly distributed; the
 /// engine's user keys are SipHash outputs.
-public struct DistinctSketch: Sendable, Equatable {
+struct DistinctSketch: Sendable, Equatable {
     static let indexBits = 10
     static let registerCount = 1 << indexBits
 
     /// Allocated on the first insert, so an empty sketch costs one pointer.
     private var registers: [UInt8] = []
 
-    public init() {}
+    init() {}
 
-    public var isEmpty: Bool { registers.isEmpty }
+    var isEmpty: Bool { registers.isEmpty }
 
-    public mutating func insert(_ key: UInt64) {
+    mutating func insert(_ key: UInt64) {
         if registers.isEmpty { registers = Array(repeating: 0, count: Self.registerCount) }
         let index = Int(key >> UInt64(64 - Self.indexBits))
         // The rank of the remaining bits; the sentinel bit caps it when they are all zero.
@@ -29,7 +31,7 @@ public struct DistinctSketch: Sendable, Equatable {
     }
 
     /// Adds every key of `other` (register-wise maximum).
-    public mutating func formUnion(_ other: DistinctSketch) {
+    mutating func formUnion(_ other: DistinctSketch) {
         guard !other.registers.isEmpty else { return }
         guard !registers.isEmpty else {
             registers = other.registers
@@ -41,7 +43,7 @@ public struct DistinctSketch: Sendable, Equatable {
     }
 
     /// The estimated number of distinct keys inserted, with the small-range (linear counting) correction.
-    public var estimate: Int {
+    var estimate: Int {
         guard !registers.isEmpty else { return 0 }
         let m = Double(Self.registerCount)
         var sum = 0.0
