@@ -37,16 +37,18 @@ for folder in "$core"/*/; do
     fi
 done
 
-swiftc -emit-module -parse-as-library -package-name vigil -module-name _VigilMachinery \
+swiftc -emit-module -parse-as-library -module-name _VigilMachinery \
     -emit-module-path "$work/_VigilMachinery.swiftmodule" $(find Sources/_VigilMachinery -name '*.swift' | sort)
 
 for entry in "${layers[@]}"; do
     layer=${entry%%:*}
     files=()
     for folder in $layer ${entry#*:}; do
+        [ -d "$core/$folder" ] || continue
         while IFS= read -r file; do files+=("$file"); done < <(find "$core/$folder" -name '*.swift' | sort)
     done
-    if ! swiftc -typecheck -parse-as-library -package-name vigil -module-name VigilCore -I "$work" "${files[@]}"; then
+    [ -d "$core/$layer" ] || continue
+    if ! swiftc -typecheck -parse-as-library -module-name VigilCore -I "$work" "${files[@]}"; then
         echo "check-layers: $layer uses a folder above it or a sibling (see the errors above)" >&2
         exit 1
     fi
