@@ -2,7 +2,10 @@ import _VigilMachinery
 
 /// Everything the engine applies to an event apart from the shard's state: the configuration and the
 /// values built from it once (signals, detectors, policy), rebuilt by `RiskEngine.reconfigure`.
-struct EventRules: Sendable {
+///
+/// A class, because the engine hands it to `ShardState.updateUser` next to the state it is changing:
+/// a reference travels as one pointer, where a struct this size would be copied for the call.
+final class EventRules: Sendable {
     let config: VigilConfig
     let policyVersion: String
     let keys: EngineKeys

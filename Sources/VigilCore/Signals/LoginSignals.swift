@@ -34,13 +34,17 @@ struct LoginSignals: Sendable {
     /// Evaluates every enabled signal against the user's baseline and the source's recent history
     /// (`state` is only read).
     func evaluate(_ context: EventContext, user: UserState, state: ShardState) -> Assessment {
-        var facts = Self.facts(context, user: user, state: state, settings: settings)
+        // The facts stay constant while the signals read them; the reasons are gathered apart.
+        let facts = Self.facts(context, user: user, state: state, settings: settings)
+        var reasons: [Reason] = []
         for signal in SignalName.evaluationOrder {
             guard let reason = signal.evaluate(context, user: user, facts: facts, state: state, settings: settings)
             else { continue }
-            facts.reasons.append(reason)
+            reasons.append(reason)
         }
-        return facts
+        var assessment = facts
+        assessment.reasons = reasons
+        return assessment
     }
 
     /// The facts several signals, the detectors and the policy share.
