@@ -4,20 +4,20 @@ import _VigilMachinery
 /// A dead letter must let an operator find, understand and replay the original, so it keeps the
 /// payload itself: as text when it is valid UTF-8, else as base64, and cut to a bounded size so a
 /// hostile 10 MB message cannot become a 10 MB (or 13 MB) dead letter.
-enum DeadLetterEncoder {
-    static let schema = "vigil.dead_letter/1"
+public enum DeadLetterEncoder {
+    public static let schema = "vigil.dead_letter/1"
 
     /// The encoded payload stays below this whatever `input.max_event_bytes` allows: escaping can grow
     /// text up to six times (`\u0001`), and a dead letter over librdkafka's default `message.max.bytes`
     /// (1,000,000) could not be produced at all, which would stop the daemon on every restart.
-    static let maxEncodedPayloadBytes = 512 * 1024
+    public static let maxEncodedPayloadBytes = 512 * 1024
 
     /// Fields in fixed order, no trailing newline; identical input gives identical bytes.
     /// Payloads longer than `maxPayloadBytes` (and than a sixth of `maxEncodedPayloadBytes`) are cut to
     /// exactly that many bytes (`truncated: true`);
     /// the encoding is chosen on the kept bytes, so a cut through a multi-byte character gives base64.
     /// `originalSize` is the message's real length when the source already kept only its head.
-    static func encode(
+    public static func encode(
         payload: UnsafeRawBufferPointer, originalSize: Int? = nil, failure: DecodeFailure, origin: MessageOrigin,
         maxPayloadBytes: Int
     ) -> [UInt8] {
@@ -57,34 +57,11 @@ enum DeadLetterEncoder {
         return writer.finish()
     }
 
-    static func encode(
+    public static func encode(
         payload: [UInt8], failure: DecodeFailure, origin: MessageOrigin, maxPayloadBytes: Int
     ) -> [UInt8] {
         payload.withUnsafeBytes {
             encode(payload: $0, failure: failure, origin: origin, maxPayloadBytes: maxPayloadBytes)
         }
-    }
-}
-
-/// Standard base64 (RFC 4648 §4, with padding) for binary dead-letter payloads.
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let remaining = bytes.count - index
-            let chunk = UInt32(bytes[index]) << 16
-                | (remaining > 1 ? UInt32(bytes[index + 1]) << 8 : 0)
-                | (remaining > 2 ? UInt32(bytes[index + 2]) : 0)
-            out.append(alphabet[Int(chunk >> 18 & 63)])
-            out.append(alphabet[Int(chunk >> 12 & 63)])
-            out.append(remaining > 1 ? alphabet[Int(chunk >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(remaining > 2 ? alphabet[Int(chunk & 63)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
