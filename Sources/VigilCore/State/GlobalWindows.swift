@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// Event-time totals over every user of a shard for the last `engine.global_window`: failed logins,
 /// distinct users failing, and password-reset requests. A wave spread thinly over many addresses and
 /// domains stays under every per-source threshold but shows here, so operators chart and alert on it.

@@ -1,5 +1,3 @@
-import _VigilMachinery
-
 #if canImport(Glibc)
 import Glibc  // log
 #elseif canImport(Musl)
@@ -7,21 +5,20 @@ import Musl
 #endif
 
 /// An approximate count of distinct 64-bit keys in fixed memory (HyperLogLog, 1,024 registers: about
-/// 3% standard error, 1 KiB). Global windows use it because an exact set of every failing user in a
-/// burst is exactly the memory an attacker controls. Keys must already be uniformly distributed; the
-/// engine's user keys are SipHash outputs.
-struct DistinctSketch: Sendable, Equatable {
-    static let indexBits = 10
-    static let registerCount = 1 << indexBits
+/// 3% standard error, 1 KiB), for counting keys an attacker chooses (an exact set would be memory
+/// the attacker controls). Keys must already be uniformly distributed, such as keyed hashes.
+public struct DistinctSketch: Sendable, Equatable {
+    @inlinable static var indexBits: Int { 10 }
+    @inlinable static var registerCount: Int { 1 << indexBits }
 
     /// Allocated on the first insert, so an empty sketch costs one pointer.
-    private var registers: [UInt8] = []
+    @usableFromInline var registers: [UInt8]
 
-    init() {}
+    @inlinable public init() { registers = [] }
 
-    var isEmpty: Bool { registers.isEmpty }
+    @inlinable public var isEmpty: Bool { registers.isEmpty }
 
-    mutating func insert(_ key: UInt64) {
+    @inlinable public mutating func insert(_ key: UInt64) {
         if registers.isEmpty { registers = Array(repeating: 0, count: Self.registerCount) }
         let index = Int(key >> UInt64(64 - Self.indexBits))
         // The rank of the remaining bits; the sentinel bit caps it when they are all zero.
@@ -31,7 +28,7 @@ struct DistinctSketch: Sendable, Equatable {
     }
 
     /// Adds every key of `other` (register-wise maximum).
-    mutating func formUnion(_ other: DistinctSketch) {
+    public mutating func formUnion(_ other: DistinctSketch) {
         guard !other.registers.isEmpty else { return }
         guard !registers.isEmpty else {
             registers = other.registers
@@ -43,7 +40,7 @@ struct DistinctSketch: Sendable, Equatable {
     }
 
     /// The estimated number of distinct keys inserted, with the small-range (linear counting) correction.
-    var estimate: Int {
+    public var estimate: Int {
         guard !registers.isEmpty else { return 0 }
         let m = Double(Self.registerCount)
         var sum = 0.0
