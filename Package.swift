@@ -32,8 +32,15 @@ let package = Package(
             providers: [.apt(["libmaxminddb-dev"])]
         ),
 
+        // Domain-free machinery under the engine (JSON scanner and writer, RFC 3339, UTF-8, SipHash,
+        // chunked storage, the position index): not a product, like swift-nio's `_NIODataStructures`.
+        // Its API is public (no product exports it, so only this package sees it) and `@inlinable`, so
+        // its generic and small functions are specialized and inlined into VigilCore's hot path as if
+        // they were VigilCore's own.
+        .target(name: "_VigilMachinery"),
+
         // The deterministic engine: no C, no I/O, event time is its only clock.
-        .target(name: "VigilCore"),
+        .target(name: "VigilCore", dependencies: ["_VigilMachinery"]),
 
         // Thin adapters around the C libraries.
         .target(name: "VigilGeo", dependencies: ["VigilCore", "CMaxMindDB"]),
@@ -49,7 +56,7 @@ let package = Package(
         .target(
             name: "VigilDaemon",
             dependencies: [
-                "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload",
+                "VigilCore", "_VigilMachinery", "VigilGeo", "VigilKafka", "VigilWorkload",
                 .product(name: "Logging", package: "swift-log"),
                 "CYAML",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -86,7 +93,8 @@ let package = Package(
             dependencies: ["VigilKafka", .product(name: "Logging", package: "swift-log")],
             path: "Tests/VigilTestSupport"
         ),
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"]),
+        .testTarget(name: "_VigilMachineryTests", dependencies: ["_VigilMachinery"]),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "_VigilMachinery", "VigilTestSupport"]),
         .testTarget(name: "VigilWorkloadTests", dependencies: ["VigilWorkload", "VigilCore"]),
         .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore", "VigilTestSupport"]),
         .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka", "VigilTestSupport"]),

@@ -1,4 +1,5 @@
 import VigilCore
+import _VigilMachinery
 
 /// Resolves the secret for hashing device ids from the environment variable the config names.
 public enum DeviceKey {

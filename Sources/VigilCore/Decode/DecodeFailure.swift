@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// Why a message was rejected. `reasonCode` is the stable, machine-readable code written to the
 /// dead-letter output and used as a metric label; `detail` is for humans.
 public struct DecodeFailure: Error, Sendable, Equatable {
@@ -37,4 +39,10 @@ public struct DecodeFailure: Error, Sendable, Equatable {
         guard let field, kind != .invalidIP, kind != .invalidTime, kind != .futureTime else { return kind.rawValue }
         return "\(kind.rawValue):\(field)"
     }
+}
+
+/// The scanner reports malformed JSON and excess nesting as the decoder's own failures.
+extension DecodeFailure: JSONScanFailure {
+    public static func syntax(_ detail: String) -> DecodeFailure { DecodeFailure(.invalidJSON, detail: detail) }
+    public static func tooDeep(_ detail: String) -> DecodeFailure { DecodeFailure(.tooDeep, detail: detail) }
 }

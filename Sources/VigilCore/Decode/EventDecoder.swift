@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// Turns one raw input message into an `AuthEvent`, or says precisely why it cannot. Every byte is
 /// attacker-controlled, so the decoder is a single hand-written pass over the bytes with hard limits:
 /// no Foundation JSON (too slow for the ~3 µs per-event budget, and too lenient), no recursion on
@@ -77,7 +79,7 @@ private struct EventDraft {
 /// The contract layer: walks the top-level object with a `JSONScanner`, reads known fields with their
 /// types and bounds, and skips (but still validates) everything else.
 private struct EventParser {
-    var scanner: JSONScanner
+    var scanner: JSONScanner<DecodeFailure>
     /// The first field-level problem. Parsing continues after it, so a syntax error later in the
     /// message still wins (see the precedence on `EventDecoder`).
     var problem: DecodeFailure?
@@ -86,7 +88,7 @@ private struct EventParser {
     /// How many containers enclose the member being read: 1 at the top level, 2 inside `user` etc.
     private var depth = 1
 
-    init(scanner: JSONScanner) {
+    init(scanner: JSONScanner<DecodeFailure>) {
         self.scanner = scanner
     }
 

@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// An enum's wire names laid out once as bytes, so matching a decoded value is a byte comparison:
 /// no String is built and no `allCases` array is made per message. A class, so using a table costs
 /// one reference, not a copy of its arrays.

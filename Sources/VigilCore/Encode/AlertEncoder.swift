@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// Encodes alerts as OCSF 1.8.0 Detection Finding events (class 2004) so a SIEM ingests them without a
 /// custom parser. Vigil-specific facts go in `evidences[].data` and `unmapped`, never in invented
 /// top-level fields (the OCSF schema forbids them).
@@ -223,9 +225,4 @@ enum MITRE {
             nil
         }
     }
-}
-
-/// The version Vigil reports in headers, OCSF metadata and `vigil --version`.
-public enum VigilVersion {
-    public static let current = "0.1.0"
 }

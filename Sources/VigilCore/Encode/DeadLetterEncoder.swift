@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// Writes a rejected message as one `vigil.dead_letter/1` JSON line (`schemas/dead-letter.schema.json`).
 /// A dead letter must let an operator find, understand and replay the original, so it keeps the
 /// payload itself: as text when it is valid UTF-8, else as base64, and cut to a bounded size so a
@@ -61,28 +63,5 @@ public enum DeadLetterEncoder {
         payload.withUnsafeBytes {
             encode(payload: $0, failure: failure, origin: origin, maxPayloadBytes: maxPayloadBytes)
         }
-    }
-}
-
-/// Standard base64 (RFC 4648 §4, with padding) for binary dead-letter payloads.
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let remaining = bytes.count - index
-            let chunk = UInt32(bytes[index]) << 16
-                | (remaining > 1 ? UInt32(bytes[index + 1]) << 8 : 0)
-                | (remaining > 2 ? UInt32(bytes[index + 2]) : 0)
-            out.append(alphabet[Int(chunk >> 18 & 63)])
-            out.append(alphabet[Int(chunk >> 12 & 63)])
-            out.append(remaining > 1 ? alphabet[Int(chunk >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(remaining > 2 ? alphabet[Int(chunk & 63)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

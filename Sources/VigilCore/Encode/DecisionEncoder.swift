@@ -1,6 +1,8 @@
+import _VigilMachinery
+
 /// Encodes decisions as `schemas/decision.schema.json`: one JSON object, fields in a fixed order.
 public struct DecisionEncoder: Sendable {
-    public var policy: StepUpPolicy {
+    var policy: StepUpPolicy {
         didSet { protocolMembers = Self.protocolMembers(policy) }
     }
 

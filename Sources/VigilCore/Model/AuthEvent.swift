@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// One identity-provider event after decoding: the input contract of `schemas/event.schema.json`
 /// as a value type. Every field has already been validated, so later stages never re-check shape.
 public struct AuthEvent: Sendable, Equatable {
@@ -175,8 +177,7 @@ public enum InputText: Sendable, Hashable, ExpressibleByStringLiteral {
         case let .span(start, count, escaped):
             // A span of another message would read outside this one: refuse instead of reading.
             precondition(start >= 0 && count >= 0 && start + count <= message.count, "span outside the message")
-            let token = JSONStringToken(start: start, end: start + count, hasEscapes: escaped, length: 0)
-            return JSONScanner(bytes: message, maxDepth: 0).string(token)
+            return JSONStringToken(start: start, end: start + count, hasEscapes: escaped, length: 0).string(in: message)
         }
     }
 

@@ -1,20 +1,20 @@
 /// Turns a score into an action and the factors to offer: the role table first, then hard rules that
 /// can only raise the action. Pure and table-driven so a reviewer can check it against the runbook.
-public struct StepUpPolicy: Sendable {
-    public var settings: PolicySettings
+struct StepUpPolicy: Sendable {
+    var settings: PolicySettings
 
-    public init(settings: PolicySettings) { self.settings = settings }
+    init(settings: PolicySettings) { self.settings = settings }
 
     /// Facts beyond the score that hard rules look at.
-    public struct Context: Sendable {
-        public var role: UserRole
-        public var isSensitiveAction: Bool
-        public var compromisedCredential: Bool
-        public var torExit: Bool
-        public var withinPostResetWindow: Bool
-        public var pushBombingActive: Bool
+    struct Context: Sendable {
+        var role: UserRole
+        var isSensitiveAction: Bool
+        var compromisedCredential: Bool
+        var torExit: Bool
+        var withinPostResetWindow: Bool
+        var pushBombingActive: Bool
 
-        public init(
+        init(
             role: UserRole, isSensitiveAction: Bool, compromisedCredential: Bool, torExit: Bool,
             withinPostResetWindow: Bool, pushBombingActive: Bool
         ) {
@@ -27,13 +27,13 @@ public struct StepUpPolicy: Sendable {
         }
     }
 
-    public struct Outcome: Sendable, Equatable {
-        public var action: DecisionAction
-        public var factors: [MFAFactor]
-        public var rules: [String]
+    struct Outcome: Sendable, Equatable {
+        var action: DecisionAction
+        var factors: [MFAFactor]
+        var rules: [String]
     }
 
-    public func decide(level: RiskLevel, context: Context) -> Outcome {
+    func decide(level: RiskLevel, context: Context) -> Outcome {
         let tier = settings.roles[context.role]
         var action = tier.action(for: level)
         var rules: [String] = []
@@ -81,7 +81,7 @@ public struct StepUpPolicy: Sendable {
     }
 
     /// OIDC `acr_values` for the action.
-    public func acrValues(for action: DecisionAction) -> String {
+    func acrValues(for action: DecisionAction) -> String {
         switch action {
         case .allow: settings.acrNone
         case .stepUpSoft: settings.acrSoft
@@ -90,7 +90,7 @@ public struct StepUpPolicy: Sendable {
     }
 
     /// SAML `AuthnContextClassRef` for the action.
-    public func samlClassRef(for action: DecisionAction) -> String {
+    func samlClassRef(for action: DecisionAction) -> String {
         switch action {
         case .allow: settings.samlNone
         case .stepUpSoft: settings.samlSoft

@@ -1,13 +1,20 @@
+import _VigilMachinery
+
 /// The alert detectors. Each records the event into the windows it reads, checks its threshold and,
 /// unless an alert of the same kind is still held for the subject, emits one alert and holds it for
-/// one window.
-extension RiskEngine {
+/// one window. A value built once per configuration; the user's record and the shard's other state
+/// are handed to each call.
+struct AlertDetectors: Sendable {
+    let settings: EngineSettings
+    /// Keys the hash of an email domain (with its tenant) for the per-domain windows.
+    let domainKey: SipHashKey
+
     func detectOnSuccess(
         _ context: EventContext, assessment: Assessment, decision: Decision, user: inout UserState,
-        into alerts: inout [Alert]
+        state: ShardState, into alerts: inout [Alert]
     ) {
         let event = context.event
-        let rules = config.engine.alerts
+        let rules = settings.alerts
         if rules.impossibleTravel.enabled, assessment.travelIsImpossible, let anchor = state.lastLogin(of: user),
             let travel = assessment.travel
         {
@@ -29,8 +36,8 @@ extension RiskEngine {
                         ("current_accuracy_radius_km", .double(travel.currentRadiusKm)),
                         ("elapsed_seconds", .double(rounded(travel.elapsedSeconds))),
                         ("speed_kmh", .double(rounded(travel.speedKmh))),
-                        ("max_speed_kmh", .double(config.engine.signals.maxSpeedKmh)),
-                        ("min_distance_km", .double(config.engine.signals.minDistanceKm)),
+                        ("max_speed_kmh", .double(settings.signals.maxSpeedKmh)),
+                        ("min_distance_km", .double(settings.signals.minDistanceKm)),
                     ]))
         }
 
@@ -53,7 +60,7 @@ extension RiskEngine {
                         ("new_device", .bool(assessment.isNewDevice)), ("new_country", .bool(assessment.isNewCountry)),
                         ("reset_time_ms", .int(reset.milliseconds)),
                     ]))
-            user.holds.hold(.takeoverAfterReset, until: reset + config.engine.postResetWindow)
+            user.holds.hold(.takeoverAfterReset, until: reset + settings.postResetWindow)
         }
 
         if rules.serviceAccountHighRisk.enabled, decision.role == .service, decision.level == .high,
@@ -72,10 +79,10 @@ extension RiskEngine {
         }
     }
 
-    mutating func recordFailure(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
+    func recordFailure(_ context: EventContext, user: inout UserState, state: inout ShardState, into alerts: inout [Alert]) {
         let event = context.event
-        let signals = config.engine.signals
-        let rules = config.engine.alerts
+        let signals = settings.signals
+        let rules = settings.alerts
         user.failures.record(event.time, eventID: event.eventID, capacity: signals.failedAttemptsThreshold)
         guard let sourceKey = context.sourceKey else { return }
         var source = state.sources[sourceKey] ?? SourceState(lastSeen: event.time)
@@ -112,20 +119,20 @@ extension RiskEngine {
     }
 
     func recordPushSent(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
-        let rules = config.engine.alerts
+        let rules = settings.alerts
         user.pushesSent.record(
             context.event.time, eventID: context.event.eventID,
-            capacity: max(rules.pushBombingPushes, config.engine.signals.pushBurstThreshold))
+            capacity: max(rules.pushBombingPushes, settings.signals.pushBurstThreshold))
         checkPushBombing(context, user: &user, into: &alerts)
     }
 
     func recordMFAResult(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
         let event = context.event
         guard let mfa = event.mfa, let result = mfa.result else { return }
-        let rules = config.engine.alerts
+        let rules = settings.alerts
         guard mfa.factor.isPush else {
             if result == .failed || result == .denied {
-                user.failures.record(event.time, eventID: event.eventID, capacity: config.engine.signals.failedAttemptsThreshold)
+                user.failures.record(event.time, eventID: event.eventID, capacity: settings.signals.failedAttemptsThreshold)
             }
             return
         }
@@ -133,7 +140,7 @@ extension RiskEngine {
         case .denied, .timeout, .failed:
             user.pushFailures.record(
                 event.time, eventID: event.eventID,
-                capacity: max(rules.pushBombingFailures, rules.mfaFatigueFailures, config.engine.signals.pushBurstThreshold))
+                capacity: max(rules.pushBombingFailures, rules.mfaFatigueFailures, settings.signals.pushBurstThreshold))
             checkPushBombing(context, user: &user, into: &alerts)
         case .approved:
             guard rules.mfaFatigueAccepted.enabled, !user.holds.holds(.mfaFatigueAccepted, at: event.time) else { return }
@@ -155,7 +162,7 @@ extension RiskEngine {
 
     private func checkPushBombing(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
         let event = context.event
-        let rules = config.engine.alerts
+        let rules = settings.alerts
         guard rules.pushBombing.enabled, !user.holds.holds(.pushBombing, at: event.time) else { return }
         let end = max(event.time, user.pushFailures.latest ?? event.time, user.pushesSent.latest ?? event.time)
         let start = end - rules.pushBombingWindow
@@ -182,9 +189,11 @@ extension RiskEngine {
         user.pushBombingUntil = event.time + rules.pushBombingWindow
     }
 
-    mutating func recordResetRequest(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
+    func recordResetRequest(
+        _ context: EventContext, user: inout UserState, state: inout ShardState, into alerts: inout [Alert]
+    ) {
         let event = context.event
-        let rules = config.engine.alerts
+        let rules = settings.alerts
         user.resetRequests.record(event.time, eventID: event.eventID, capacity: rules.resetAbuseAccount)
         if rules.resetAbuse.enabled, !user.holds.holds(.resetAbuse, at: event.time) {
             let end = max(event.time, user.resetRequests.latest ?? event.time)
@@ -208,7 +217,7 @@ extension RiskEngine {
             state.sources[sourceKey] = source
         }
         if let domain = event.user.emailDomain {
-            var hasher = SipHashState(key: keys.domain)
+            var hasher = SipHashState(key: domainKey)
             hasher.append(event.tenant ?? "")
             hasher.append(domain)
             let domainKey = hasher.finalize()
@@ -230,7 +239,7 @@ extension RiskEngine {
         _ subject: inout Subject, _ context: EventContext, threshold: Int
     ) -> [DistinctWindow.Entry]? {
         let event = context.event
-        let rules = config.engine.alerts
+        let rules = settings.alerts
         subject.lastSeen = max(subject.lastSeen, event.time)
         subject.resetAccounts.record(context.userKey, at: event.time, eventID: event.eventID, capacity: threshold)
         guard rules.resetAbuse.enabled, !subject.holds.holds(.resetAbuse, at: event.time) else { return nil }
@@ -244,7 +253,7 @@ extension RiskEngine {
     private func resetAbuseAlert(
         _ context: EventContext, scope: AlertScope, subject: String, evidence: [EvidenceEvent], what: String
     ) -> Alert {
-        let rules = config.engine.alerts
+        let rules = settings.alerts
         let threshold: Int
         switch scope {
         case .account: threshold = rules.resetAbuseAccount

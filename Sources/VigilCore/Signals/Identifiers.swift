@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// Deterministic public identifiers derived from content.
 ///
 /// An id is two SipHash-2-4 values of the same bytes (tweaks 1 and 2): every part's UTF-8 followed by

@@ -1,12 +1,22 @@
-/// What the signals found for a successful login or sensitive action, kept for the detectors,
-/// the policy and the baseline update so nothing is computed twice.
+/// What the signals found for a successful login or sensitive action: the facts every signal reads,
+/// computed once, and the reasons that fired. The detectors, the policy and the baseline update read
+/// it too, so nothing is computed twice.
 struct Assessment {
     var reasons: [Reason] = []
+    /// Fewer successful logins than `learning_logins`: novelty is not yet meaningful.
+    var learning = false
+    var anonymity: AnonymityFlags = []
     var isNewDevice = false
     var isNewCountry = false
+    var isNewNetwork = false
     var countryKey: UInt64?
     var networkKey: UInt64?
+    /// The last successful login, when the travel from it could be measured.
+    var travelOrigin: LoginAnchor?
     var travel: TravelAssessment?
+    /// Too fast over too far by the rule, whatever the anonymity of either end.
+    var travelTooFast = false
+    /// Too fast, and neither end anonymous: the impossible-travel signal and alert.
     var travelIsImpossible = false
     var withinPostResetWindow = false
     var pushBombingActive = false
@@ -14,166 +24,68 @@ struct Assessment {
     var score: Int { min(100, max(0, reasons.reduce(0) { $0 + $1.points })) }
 }
 
-extension RiskEngine {
-    /// Evaluates every enabled signal against the user's baseline and the source's recent history.
-    func assess(_ context: EventContext, user: UserState) -> Assessment {
+/// The risk signals of a successful login or sensitive action, built once per configuration. Each
+/// signal is a `SignalName` whose `evaluate` reads the event context, the user's state and the shared
+/// facts; they are evaluated in declaration order, which is the order reasons appear in a decision.
+/// An enum switch, not protocol values: the loop allocates nothing and calls nothing indirectly.
+struct LoginSignals: Sendable {
+    let settings: EngineSettings
+
+    /// Evaluates every enabled signal against the user's baseline and the source's recent history
+    /// (`state` is only read).
+    func evaluate(_ context: EventContext, user: UserState, state: ShardState) -> Assessment {
+        // The facts stay constant while the signals read them; the reasons are gathered apart.
+        let facts = Self.facts(context, user: user, state: state, settings: settings)
+        var reasons: [Reason] = []
+        for signal in SignalName.evaluationOrder {
+            guard let reason = signal.evaluate(context, user: user, facts: facts, state: state, settings: settings)
+            else { continue }
+            reasons.append(reason)
+        }
+        var assessment = facts
+        assessment.reasons = reasons
+        return assessment
+    }
+
+    /// The facts several signals, the detectors and the policy share.
+    static func facts(_ context: EventContext, user: UserState, state: ShardState, settings: EngineSettings) -> Assessment {
         let event = context.event
-        let signals = config.engine.signals
-        let engine = config.engine
-        var result = Assessment()
-        func fire(_ signal: SignalName, _ weight: SignalWeight, _ detail: ReasonDetail, points: Int? = nil) {
-            guard weight.enabled else { return }
-            result.reasons.append(Reason(signal: signal, points: points ?? weight.points, details: detail))
-        }
+        let signals = settings.signals
+        var facts = Assessment()
+        facts.learning = user.successfulLogins < UInt32(max(0, settings.learningLogins))
+        facts.anonymity = context.anonymity
 
-        let learning = user.successfulLogins < UInt32(max(0, engine.learningLogins))
-        let location = context.intel.location
-        let anonymity = context.anonymity
-
-        if event.credentialCompromised {
-            fire(.compromisedCredential, signals.compromisedCredential, .compromisedCredential)
-        }
-
-        // Travel from the last successful login, unless either end is anonymous.
+        // Travel from the last successful login.
         if let anchor = state.lastLogin(of: user), event.ip != nil,
-            let travel = TravelAssessment(from: anchor.location, at: anchor.time, to: location, at: event.time)
+            let travel = TravelAssessment(from: anchor.location, at: anchor.time, to: context.intel.location, at: event.time)
         {
-            result.travel = travel
-            let impossible = travel.isImpossible(maxSpeedKmh: signals.maxSpeedKmh, minDistanceKm: signals.minDistanceKm)
-            if impossible && anonymity.isEmpty && anchor.anonymity.isEmpty {
-                result.travelIsImpossible = true
-                fire(
-                    .impossibleTravel, signals.impossibleTravel,
-                    .impossibleTravel(
-                        from: anchor.location, to: location, adjustedDistanceKm: Int(travel.adjustedDistanceKm.rounded()),
-                        elapsedSeconds: travel.elapsedSeconds, speedKmh: Int(travel.speedKmh.rounded())))
-            } else if impossible && anonymity.isEmpty {
-                fire(
-                    .anonymousIP, signals.anonymousIP,
-                    .travelNotAssessed(from: anchor.location, previousAnonymity: anchor.anonymity), points: 0)
-            }
-        }
-
-        if !anonymity.isEmpty {
-            let tor = anonymity.contains(.torExit)
-            fire(
-                .anonymousIP, signals.anonymousIP, .anonymousSource(anonymity),
-                points: signals.anonymousIP.points + (tor ? signals.torExtraPoints : 0))
-        }
-        let cidrCategories = context.intel.reputation.filter { $0.source == .cidr }.map(\.category)
-        if !cidrCategories.isEmpty {
-            fire(.ipReputation, signals.ipReputation, .addressListed(categories: cidrCategories))
-        }
-        let asnCategories = context.intel.reputation.filter { $0.source == .asn }.map(\.category)
-        if !asnCategories.isEmpty, let network = context.intel.network {
-            fire(.asnReputation, signals.asnReputation, .networkListed(number: network.number, categories: asnCategories))
+            facts.travelTooFast = travel.isImpossible(maxSpeedKmh: signals.maxSpeedKmh, minDistanceKm: signals.minDistanceKm)
+            facts.travelIsImpossible = facts.travelTooFast && facts.anonymity.isEmpty && anchor.anonymity.isEmpty
+            facts.travel = travel
+            facts.travelOrigin = anchor
         }
 
         // Novelty against the baseline.
-        if let deviceKey = context.deviceKey {
-            if let seen = user.seen.lastSeen(.device, deviceKey) {
-                result.isNewDevice = event.time.since(seen) > engine.newDeviceAfter
-            } else {
-                result.isNewDevice = true
-            }
+        if let deviceKey = context.deviceKey, let seen = user.seen.lastSeen(.device, deviceKey) {
+            facts.isNewDevice = event.time.since(seen) > settings.newDeviceAfter
         } else {
-            result.isNewDevice = true
+            facts.isNewDevice = true
         }
-        if let code = location?.countryCode {
-            result.countryKey = Self.packCountry(code)
-            result.isNewCountry = user.seen.lastSeen(.country, result.countryKey!) == nil
+        if let code = context.intel.location?.countryCode {
+            let countryKey = Self.packCountry(code)
+            facts.countryKey = countryKey
+            facts.isNewCountry = user.seen.lastSeen(.country, countryKey) == nil
         }
         if let network = context.intel.network {
-            result.networkKey = UInt64(network.number)
-        }
-        let isNewNetwork = result.networkKey.map { user.seen.lastSeen(.network, $0) == nil } ?? false
-        if learning {
-            fire(
-                .firstLogin, signals.firstLogin,
-                .firstLogin(seen: user.successfulLogins, required: engine.learningLogins))
-        } else {
-            if result.isNewDevice {
-                fire(
-                    .newDevice, signals.newDevice,
-                    context.deviceKey == nil ? .noDeviceID : .deviceNotSeen(within: engine.newDeviceAfter))
-            }
-            if result.isNewCountry, let code = location?.countryCode {
-                fire(.newCountry, signals.newCountry, .newCountry(code))
-            }
-            if isNewNetwork, let network = context.intel.network {
-                fire(.newASN, signals.newASN, .newNetwork(number: network.number, organization: network.organization))
-            }
+            facts.networkKey = UInt64(network.number)
+            facts.isNewNetwork = user.seen.lastSeen(.network, UInt64(network.number)) == nil
         }
 
-        // Recent history of the user and the source.
-        let failures = user.failures.count(from: event.time - signals.failedAttemptsWindow, through: event.time)
-        if failures >= signals.failedAttemptsThreshold {
-            fire(.failedAttempts, signals.failedAttempts, .failedAttempts(count: failures, windowSeconds: signals.failedAttemptsWindow.seconds))
+        if let reset = user.lastResetCompleted, event.time >= reset, event.time.since(reset) <= settings.postResetWindow {
+            facts.withinPostResetWindow = true
         }
-        if let sourceKey = context.sourceKey, let source = state.sources[sourceKey] {
-            let users = source.failingUsers.distinctCount(from: event.time - signals.sprayingWindow, through: event.time)
-            if users >= signals.sprayingDistinctUsers {
-                fire(.sourceIPSpraying, signals.sourceIPSpraying, .sourceSpraying(users: users, windowSeconds: signals.sprayingWindow.seconds))
-            }
-        }
-        let pushStart = event.time - signals.pushBurstWindow
-        let pushes = user.pushesSent.count(from: pushStart, through: event.time)
-        let pushFailures = user.pushFailures.count(from: pushStart, through: event.time)
-        if max(pushes, pushFailures) >= signals.pushBurstThreshold {
-            fire(
-                .pushBurst, signals.pushBurst,
-                .pushBurst(pushes: pushes, failures: pushFailures, windowSeconds: signals.pushBurstWindow.seconds))
-        }
-        if let reset = user.lastResetCompleted, event.time >= reset, event.time.since(reset) <= engine.postResetWindow {
-            result.withinPostResetWindow = true
-            fire(.recentPasswordReset, signals.recentPasswordReset, .recentPasswordReset(secondsAgo: event.time.since(reset).seconds))
-        }
-        if case .other(let name) = event.action {
-            fire(.unknownSensitiveAction, signals.unknownSensitiveAction, .unknownSensitiveAction(name))
-        }
-        if let until = user.pushBombingUntil, event.time < until { result.pushBombingActive = true }
-
-        result.reasons.sort { $0.signal < $1.signal }
-        return result
-    }
-
-    func decide(_ context: EventContext, assessment: Assessment, user: UserState, at time: Timestamp) -> Decision {
-        let event = context.event
-        let score = assessment.score
-        let level = RiskLevel(score: score, policy: config.policy)
-        let outcome = policy.decide(
-            level: level,
-            context: StepUpPolicy.Context(
-                role: event.user.role, isSensitiveAction: event.type == .sensitiveAction,
-                compromisedCredential: event.credentialCompromised, torExit: context.anonymity.contains(.torExit),
-                withinPostResetWindow: assessment.withinPostResetWindow, pushBombingActive: assessment.pushBombingActive))
-        return Decision(
-            decisionID: Identifiers.uuid(keys.identifier, "decision", event.tenant ?? "", event.eventID),
-            eventID: event.eventID, eventType: event.type, userID: event.user.id, role: event.user.role,
-            tenant: event.tenant, time: event.time, action: outcome.action, factors: outcome.factors, score: score,
-            level: level, reasons: assessment.reasons, rules: outcome.rules, policyVersion: policyVersion,
-            expiresAt: event.time + config.policy.decisionTTL)
-    }
-
-    /// Updates the baseline with a successful login (never with a late one).
-    mutating func learn(_ context: EventContext, assessment: Assessment, user: inout UserState) {
-        let event = context.event
-        let engine = config.engine
-        user.successfulLogins &+= 1
-        if let deviceKey = context.deviceKey {
-            user.seen.record(.device, deviceKey, at: event.time, capacity: engine.maxDevicesPerUser)
-        }
-        if let country = assessment.countryKey {
-            user.seen.record(.country, country, at: event.time, capacity: engine.maxCountriesPerUser)
-        }
-        if let network = assessment.networkKey {
-            user.seen.record(.network, network, at: event.time, capacity: engine.maxASNsPerUser)
-        }
-        if let ip = event.ip, user.lastLogin.map({ $0.time <= event.time }) ?? true {
-            user.lastLogin = CompactAnchor(
-                time: event.time, eventID: event.eventID, ip: ip, location: context.intel.location,
-                network: context.intel.network, anonymity: context.anonymity, names: &state.names)
-        }
+        if let until = user.pushBombingUntil, event.time < until { facts.pushBombingActive = true }
+        return facts
     }
 
     /// Two ASCII letters packed into an integer key.
@@ -181,5 +93,94 @@ extension RiskEngine {
         var key: UInt64 = 0
         for byte in code.utf8.prefix(8) { key = key << 8 | UInt64(byte) }
         return key
+    }
+}
+
+extension SignalName {
+    /// Every signal in declaration order, stored once so evaluating them allocates nothing.
+    static let evaluationOrder = allCases
+
+    /// The reason this signal gives for the event, or nil when it does not fire or is disabled.
+    func evaluate(
+        _ context: EventContext, user: UserState, facts: Assessment, state: ShardState, settings: EngineSettings
+    ) -> Reason? {
+        let event = context.event
+        let signals = settings.signals
+        func fire(_ weight: SignalWeight, _ detail: ReasonDetail, points: Int? = nil) -> Reason? {
+            guard weight.enabled else { return nil }
+            return Reason(signal: self, points: points ?? weight.points, details: detail)
+        }
+        switch self {
+        case .compromisedCredential:
+            guard event.credentialCompromised else { return nil }
+            return fire(signals.compromisedCredential, .compromisedCredential)
+        case .impossibleTravel:
+            guard facts.travelIsImpossible, let anchor = facts.travelOrigin, let travel = facts.travel else { return nil }
+            return fire(
+                signals.impossibleTravel,
+                .impossibleTravel(
+                    from: anchor.location, to: context.intel.location,
+                    adjustedDistanceKm: Int(travel.adjustedDistanceKm.rounded()), elapsedSeconds: travel.elapsedSeconds,
+                    speedKmh: Int(travel.speedKmh.rounded())))
+        case .anonymousIP:
+            if !facts.anonymity.isEmpty {
+                let tor = facts.anonymity.contains(.torExit)
+                return fire(
+                    signals.anonymousIP, .anonymousSource(facts.anonymity),
+                    points: signals.anonymousIP.points + (tor ? signals.torExtraPoints : 0))
+            }
+            // Too fast, but the previous login was anonymous: travel is not assessed, and says so.
+            guard facts.travelTooFast, !facts.travelIsImpossible, let anchor = facts.travelOrigin else { return nil }
+            return fire(
+                signals.anonymousIP, .travelNotAssessed(from: anchor.location, previousAnonymity: anchor.anonymity),
+                points: 0)
+        case .ipReputation:
+            let categories = context.intel.reputation.filter { $0.source == .cidr }.map(\.category)
+            guard !categories.isEmpty else { return nil }
+            return fire(signals.ipReputation, .addressListed(categories: categories))
+        case .asnReputation:
+            let categories = context.intel.reputation.filter { $0.source == .asn }.map(\.category)
+            guard !categories.isEmpty, let network = context.intel.network else { return nil }
+            return fire(signals.asnReputation, .networkListed(number: network.number, categories: categories))
+        case .newDevice:
+            guard !facts.learning, facts.isNewDevice else { return nil }
+            return fire(
+                signals.newDevice, context.deviceKey == nil ? .noDeviceID : .deviceNotSeen(within: settings.newDeviceAfter))
+        case .newCountry:
+            guard !facts.learning, facts.isNewCountry, let code = context.intel.location?.countryCode else { return nil }
+            return fire(signals.newCountry, .newCountry(code))
+        case .newASN:
+            guard !facts.learning, facts.isNewNetwork, let network = context.intel.network else { return nil }
+            return fire(signals.newASN, .newNetwork(number: network.number, organization: network.organization))
+        case .firstLogin:
+            guard facts.learning else { return nil }
+            return fire(signals.firstLogin, .firstLogin(seen: user.successfulLogins, required: settings.learningLogins))
+        case .failedAttempts:
+            let failures = user.failures.count(from: event.time - signals.failedAttemptsWindow, through: event.time)
+            guard failures >= signals.failedAttemptsThreshold else { return nil }
+            return fire(
+                signals.failedAttempts,
+                .failedAttempts(count: failures, windowSeconds: signals.failedAttemptsWindow.seconds))
+        case .sourceIPSpraying:
+            guard let sourceKey = context.sourceKey, let source = state.sources[sourceKey] else { return nil }
+            let users = source.failingUsers.distinctCount(from: event.time - signals.sprayingWindow, through: event.time)
+            guard users >= signals.sprayingDistinctUsers else { return nil }
+            return fire(
+                signals.sourceIPSpraying, .sourceSpraying(users: users, windowSeconds: signals.sprayingWindow.seconds))
+        case .pushBurst:
+            let start = event.time - signals.pushBurstWindow
+            let pushes = user.pushesSent.count(from: start, through: event.time)
+            let failures = user.pushFailures.count(from: start, through: event.time)
+            guard max(pushes, failures) >= signals.pushBurstThreshold else { return nil }
+            return fire(
+                signals.pushBurst,
+                .pushBurst(pushes: pushes, failures: failures, windowSeconds: signals.pushBurstWindow.seconds))
+        case .recentPasswordReset:
+            guard facts.withinPostResetWindow, let reset = user.lastResetCompleted else { return nil }
+            return fire(signals.recentPasswordReset, .recentPasswordReset(secondsAgo: event.time.since(reset).seconds))
+        case .unknownSensitiveAction:
+            guard case .other(let name) = event.action else { return nil }
+            return fire(signals.unknownSensitiveAction, .unknownSensitiveAction(name))
+        }
     }
 }

@@ -26,19 +26,19 @@ public enum Geodesy {
 
 /// How fast a user would have had to travel between two logins. Both accuracy radii are subtracted
 /// from the distance first, so two coarse locations that might overlap never look like movement.
-public struct TravelAssessment: Sendable, Equatable {
-    public var distanceKm: Double
-    public var previousRadiusKm: Double
-    public var currentRadiusKm: Double
+struct TravelAssessment: Sendable, Equatable {
+    var distanceKm: Double
+    var previousRadiusKm: Double
+    var currentRadiusKm: Double
     /// Distance minus both radii, never below zero.
-    public var adjustedDistanceKm: Double
-    public var elapsedSeconds: Double
-    public var speedKmh: Double
+    var adjustedDistanceKm: Double
+    var elapsedSeconds: Double
+    var speedKmh: Double
 
     /// Elapsed time below this counts as this (two logins in the same second are not infinitely fast).
     static let minimumElapsedSeconds = 1.0
 
-    public init?(from previous: GeoLocation?, at previousTime: Timestamp, to current: GeoLocation?, at time: Timestamp) {
+    init?(from previous: GeoLocation?, at previousTime: Timestamp, to current: GeoLocation?, at time: Timestamp) {
         guard let a = previous?.coordinates, let b = current?.coordinates else { return nil }
         distanceKm = Geodesy.distanceKm(a, b)
         previousRadiusKm = Double(max(0, previous?.accuracyRadiusKm ?? 0))
@@ -49,7 +49,7 @@ public struct TravelAssessment: Sendable, Equatable {
     }
 
     /// The rule: faster than `maxSpeedKmh` over more than `minDistanceKm` (after radii).
-    public func isImpossible(maxSpeedKmh: Double, minDistanceKm: Double) -> Bool {
+    func isImpossible(maxSpeedKmh: Double, minDistanceKm: Double) -> Bool {
         adjustedDistanceKm > minDistanceKm && speedKmh > maxSpeedKmh
     }
 }

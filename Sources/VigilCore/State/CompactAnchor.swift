@@ -1,12 +1,12 @@
 /// An event id as state keeps it: the UTF-8 bytes inline when they fit in `inlineCapacity` (UUIDs,
 /// ULIDs and most producer ids do), a heap string only beyond. Round-trips exactly.
-public enum CompactEventID: Sendable, Equatable {
-    public static let inlineCapacity = 40
+enum CompactEventID: Sendable, Equatable {
+    static let inlineCapacity = 40
 
     case inline(count: UInt8, bytes: InlineArray<40, UInt8>)
     case heap(String)
 
-    public init(_ id: String) {
+    init(_ id: String) {
         let utf8 = id.utf8
         guard utf8.count <= Self.inlineCapacity else {
             self = .heap(id)
@@ -21,7 +21,7 @@ public enum CompactEventID: Sendable, Equatable {
         self = .inline(count: UInt8(count), bytes: bytes)
     }
 
-    public var string: String {
+    var string: String {
         switch self {
         case .heap(let id): return id
         case .inline(let count, let bytes):
@@ -33,12 +33,12 @@ public enum CompactEventID: Sendable, Equatable {
     }
 
     /// True when the id lives inside the value (no heap storage).
-    public var isInline: Bool {
+    var isInline: Bool {
         if case .inline = self { return true }
         return false
     }
 
-    public static func == (lhs: CompactEventID, rhs: CompactEventID) -> Bool {
+    static func == (lhs: CompactEventID, rhs: CompactEventID) -> Bool {
         switch (lhs, rhs) {
         case let (.heap(a), .heap(b)): return a == b
         case let (.inline(countA, a), .inline(countB, b)):
@@ -55,7 +55,7 @@ public enum CompactEventID: Sendable, Equatable {
 ///
 /// Coordinates are kept as integer 1e-7 degrees: a value with at most seven decimals (GeoIP stores four)
 /// decodes to exactly the same `Double`; anything finer moves by less than a centimetre.
-public struct CompactAnchor: Sendable, Equatable {
+struct CompactAnchor: Sendable, Equatable {
     struct Presence: OptionSet, Sendable, Equatable {
         let rawValue: UInt8
         static let location = Presence(rawValue: 1 << 0)
@@ -70,12 +70,12 @@ public struct CompactAnchor: Sendable, Equatable {
     }
 
     // Declared in this order so the fields pack into 96 bytes.
-    public var eventID: CompactEventID
-    public var anonymity: AnonymityFlags
+    var eventID: CompactEventID
+    var anonymity: AnonymityFlags
     var presence: Presence = []
     var latitudeE7: Int32 = 0
-    public var time: Timestamp
-    public var ip: IPAddress
+    var time: Timestamp
+    var ip: IPAddress
     var longitudeE7: Int32 = 0
     var asn: UInt32 = 0
     var city: NameTable.ID = NameTable.none
@@ -84,7 +84,7 @@ public struct CompactAnchor: Sendable, Equatable {
     var accuracyRadiusKm: Int32 = 0
 
     /// Encodes an anchor, interning its city name and AS organisation into `names`.
-    public init(
+    init(
         time: Timestamp, eventID: String, ip: IPAddress, location: GeoLocation?, network: AutonomousSystem?,
         anonymity: AnonymityFlags, names: inout NameTable
     ) {
@@ -131,7 +131,7 @@ public struct CompactAnchor: Sendable, Equatable {
     }
 
     /// The location as it was given (city `nil` if the name table was full when it was stored).
-    public func location(names: NameTable) -> GeoLocation? {
+    func location(names: NameTable) -> GeoLocation? {
         guard presence.contains(.location) else { return nil }
         var code: String?
         if presence.contains(.packedCountry) {
@@ -150,7 +150,7 @@ public struct CompactAnchor: Sendable, Equatable {
             accuracyRadiusKm: presence.contains(.radius) ? Int(accuracyRadiusKm) : nil)
     }
 
-    public func network(names: NameTable) -> AutonomousSystem? {
+    func network(names: NameTable) -> AutonomousSystem? {
         guard presence.contains(.network) else { return nil }
         return AutonomousSystem(number: asn, organization: names[organization])
     }
@@ -164,16 +164,16 @@ public struct CompactAnchor: Sendable, Equatable {
 
 /// Where and how a user last logged in successfully, decoded: the anchor for travel and the evidence
 /// for alerts.
-public struct LoginAnchor: Sendable, Equatable {
-    public var time: Timestamp
+struct LoginAnchor: Sendable, Equatable {
+    var time: Timestamp
     var storedEventID: CompactEventID
-    public var ip: IPAddress
-    public var location: GeoLocation?
-    public var network: AutonomousSystem?
+    var ip: IPAddress
+    var location: GeoLocation?
+    var network: AutonomousSystem?
     /// The address was anonymous (VPN, Tor, proxy, hosting) by database or reputation table.
-    public var anonymity: AnonymityFlags
+    var anonymity: AnonymityFlags
 
-    public init(
+    init(
         time: Timestamp, eventID: String, ip: IPAddress, location: GeoLocation?, network: AutonomousSystem?,
         anonymity: AnonymityFlags
     ) {
@@ -185,7 +185,7 @@ public struct LoginAnchor: Sendable, Equatable {
         self.anonymity = anonymity
     }
 
-    public init(_ compact: CompactAnchor, names: NameTable) {
+    init(_ compact: CompactAnchor, names: NameTable) {
         time = compact.time
         storedEventID = compact.eventID
         ip = compact.ip
@@ -195,7 +195,7 @@ public struct LoginAnchor: Sendable, Equatable {
     }
 
     /// Decoded on demand: only alerts need it.
-    public var eventID: String {
+    var eventID: String {
         get { storedEventID.string }
         set { storedEventID = CompactEventID(newValue) }
     }

@@ -1,7 +1,7 @@
 /// Suppresses repeats: one alert per subject, kind and window.
-public struct AlertHold: Sendable, Equatable {
-    public var kind: AlertKind
-    public var until: Timestamp
+struct AlertHold: Sendable, Equatable {
+    var kind: AlertKind
+    var until: Timestamp
 }
 
 /// Everything remembered about one user, in one fixed-size record (192 bytes) that the shard keeps
@@ -9,43 +9,43 @@ public struct AlertHold: Sendable, Equatable {
 /// countries and networks, inline for an ordinary user), and behind one optional reference the rarely used
 /// rest — failure, push and reset windows, alert holds, push-bombing and reset times. That reference is
 /// `nil` for the ordinary user, allocated on first use and dropped by the sweep once all in it has expired.
-public struct UserState: Sendable {
+struct UserState: Sendable {
     // Declared in this order so the fields pack into 192 bytes.
     var anchor: CompactAnchor?
-    public var lastSeen: Timestamp
+    var lastSeen: Timestamp
     var rare: RareUserState?
-    public var seen = SeenSets()
-    public var successfulLogins: UInt32 = 0
+    var seen = SeenSets()
+    var successfulLogins: UInt32 = 0
 
-    public init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
+    init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
 
     /// The last successful login; decode it with `ShardState.lastLogin(of:)`.
-    public var lastLogin: CompactAnchor? {
+    var lastLogin: CompactAnchor? {
         get { anchor }
         set { anchor = newValue }
     }
 
     /// True while the rarely used part is allocated.
-    public var hasRareState: Bool { rare != nil }
+    var hasRareState: Bool { rare != nil }
 
-    public var lastResetCompleted: Timestamp? {
+    var lastResetCompleted: Timestamp? {
         get { self[rare: \.lastResetCompleted, or: nil] }
         set { self[rare: \.lastResetCompleted, or: nil] = newValue }
     }
 
     /// While set and in the future, no push factor is offered (active push-bombing alert).
-    public var pushBombingUntil: Timestamp? {
+    var pushBombingUntil: Timestamp? {
         get { self[rare: \.pushBombingUntil, or: nil] }
         set { self[rare: \.pushBombingUntil, or: nil] = newValue }
     }
 
     // The windows and holds forward to the rarely used part; `_modify` lets callers update them in place.
-    public var failures: EventWindow { get { self[rare: \.failures, or: EventWindow()] } _modify { yield &self[rare: \.failures, or: EventWindow()] } }
-    public var pushesSent: EventWindow { get { self[rare: \.pushesSent, or: EventWindow()] } _modify { yield &self[rare: \.pushesSent, or: EventWindow()] } }
+    var failures: EventWindow { get { self[rare: \.failures, or: EventWindow()] } _modify { yield &self[rare: \.failures, or: EventWindow()] } }
+    var pushesSent: EventWindow { get { self[rare: \.pushesSent, or: EventWindow()] } _modify { yield &self[rare: \.pushesSent, or: EventWindow()] } }
     /// Push denials and timeouts.
-    public var pushFailures: EventWindow { get { self[rare: \.pushFailures, or: EventWindow()] } _modify { yield &self[rare: \.pushFailures, or: EventWindow()] } }
-    public var resetRequests: EventWindow { get { self[rare: \.resetRequests, or: EventWindow()] } _modify { yield &self[rare: \.resetRequests, or: EventWindow()] } }
-    public var holds: [AlertHold] { get { self[rare: \.holds, or: []] } _modify { yield &self[rare: \.holds, or: []] } }
+    var pushFailures: EventWindow { get { self[rare: \.pushFailures, or: EventWindow()] } _modify { yield &self[rare: \.pushFailures, or: EventWindow()] } }
+    var resetRequests: EventWindow { get { self[rare: \.resetRequests, or: EventWindow()] } _modify { yield &self[rare: \.resetRequests, or: EventWindow()] } }
+    var holds: [AlertHold] { get { self[rare: \.holds, or: []] } _modify { yield &self[rare: \.holds, or: []] } }
 
     /// A field of the rarely used part: read without allocating it (`empty` while it is absent),
     /// written through an allocated, unshared one.
@@ -107,23 +107,23 @@ final class RareUserState: @unchecked Sendable {
 }
 
 /// Cross-user evidence about one source address (IPv6 aggregated to /64), per shard.
-public struct SourceState: Sendable, Equatable {
-    public var lastSeen: Timestamp
-    public var failures = EventWindow()
-    public var failingUsers = DistinctWindow()
-    public var resetAccounts = DistinctWindow()
-    public var holds: [AlertHold] = []
+struct SourceState: Sendable, Equatable {
+    var lastSeen: Timestamp
+    var failures = EventWindow()
+    var failingUsers = DistinctWindow()
+    var resetAccounts = DistinctWindow()
+    var holds: [AlertHold] = []
 
-    public init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
+    init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
 }
 
 /// Cross-user evidence about one email domain, per shard.
-public struct DomainState: Sendable, Equatable {
-    public var lastSeen: Timestamp
-    public var resetAccounts = DistinctWindow()
-    public var holds: [AlertHold] = []
+struct DomainState: Sendable, Equatable {
+    var lastSeen: Timestamp
+    var resetAccounts = DistinctWindow()
+    var holds: [AlertHold] = []
 
-    public init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
+    init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
 }
 
 extension Array where Element == AlertHold {

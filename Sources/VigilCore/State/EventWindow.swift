@@ -2,21 +2,21 @@
 /// behind them (alert evidence). Exact for "at least N within W" as long as N ≤ capacity, because the
 /// N-th most recent occurrence decides it. Kept sorted, so events inside the allowed lateness land in
 /// their place.
-public struct EventWindow: Sendable, Equatable {
-    public struct Entry: Sendable, Equatable {
-        public var time: Timestamp
-        public var eventID: String
+struct EventWindow: Sendable, Equatable {
+    struct Entry: Sendable, Equatable {
+        var time: Timestamp
+        var eventID: String
     }
 
-    public private(set) var entries: [Entry] = []
+    private(set) var entries: [Entry] = []
 
-    public init() {}
+    init() {}
 
-    public var isEmpty: Bool { entries.isEmpty }
+    var isEmpty: Bool { entries.isEmpty }
 
     /// Records an occurrence, keeping at most `capacity` (the largest threshold that reads this window;
     /// passed per call so a reload that raises a threshold takes effect at once).
-    public mutating func record(_ time: Timestamp, eventID: String, capacity: Int) {
+    mutating func record(_ time: Timestamp, eventID: String, capacity: Int) {
         var index = entries.count
         while index > 0 && entries[index - 1].time > time { index -= 1 }
         while entries.count >= max(1, capacity) {
@@ -28,7 +28,7 @@ public struct EventWindow: Sendable, Equatable {
     }
 
     /// Occurrences at or after `start` and at or before `end`.
-    public func count(from start: Timestamp, through end: Timestamp) -> Int {
+    func count(from start: Timestamp, through end: Timestamp) -> Int {
         var total = 0
         for entry in entries.reversed() {
             if entry.time < start { break }
@@ -37,12 +37,12 @@ public struct EventWindow: Sendable, Equatable {
         return total
     }
 
-    public func entries(from start: Timestamp, through end: Timestamp) -> [Entry] {
+    func entries(from start: Timestamp, through end: Timestamp) -> [Entry] {
         entries.filter { $0.time >= start && $0.time <= end }
     }
 
     /// Drops occurrences before `time`.
-    public mutating func forget(before time: Timestamp) {
+    mutating func forget(before time: Timestamp) {
         if let first = entries.firstIndex(where: { $0.time >= time }) {
             if first > 0 { entries.removeFirst(first) }
         } else {
@@ -50,26 +50,26 @@ public struct EventWindow: Sendable, Equatable {
         }
     }
 
-    public var latest: Timestamp? { entries.last?.time }
+    var latest: Timestamp? { entries.last?.time }
 }
 
 /// The distinct keys (users, accounts) seen most recently, each with its last time and the id of that
 /// event. Exact for "at least N distinct within W" while N ≤ capacity: the least recently seen key is
 /// the one evicted.
-public struct DistinctWindow: Sendable, Equatable {
-    public struct Entry: Sendable, Equatable {
-        public var key: UInt64
-        public var time: Timestamp
-        public var eventID: String
+struct DistinctWindow: Sendable, Equatable {
+    struct Entry: Sendable, Equatable {
+        var key: UInt64
+        var time: Timestamp
+        var eventID: String
     }
 
-    public private(set) var entries: [Entry] = []
+    private(set) var entries: [Entry] = []
 
-    public init() {}
+    init() {}
 
-    public var isEmpty: Bool { entries.isEmpty }
+    var isEmpty: Bool { entries.isEmpty }
 
-    public mutating func record(_ key: UInt64, at time: Timestamp, eventID: String, capacity: Int) {
+    mutating func record(_ key: UInt64, at time: Timestamp, eventID: String, capacity: Int) {
         if let index = entries.firstIndex(where: { $0.key == key }) {
             if entries[index].time <= time {
                 entries[index].time = time
@@ -86,19 +86,19 @@ public struct DistinctWindow: Sendable, Equatable {
         entries.append(Entry(key: key, time: time, eventID: eventID))
     }
 
-    public func distinct(from start: Timestamp, through end: Timestamp) -> [Entry] {
+    func distinct(from start: Timestamp, through end: Timestamp) -> [Entry] {
         entries.filter { $0.time >= start && $0.time <= end }.sorted { ($0.time, $0.key) < ($1.time, $1.key) }
     }
 
-    public func distinctCount(from start: Timestamp, through end: Timestamp) -> Int {
+    func distinctCount(from start: Timestamp, through end: Timestamp) -> Int {
         var total = 0
         for entry in entries where entry.time >= start && entry.time <= end { total += 1 }
         return total
     }
 
-    public mutating func forget(before time: Timestamp) {
+    mutating func forget(before time: Timestamp) {
         entries.removeAll { $0.time < time }
     }
 
-    public var latest: Timestamp? { entries.map(\.time).max() }
+    var latest: Timestamp? { entries.map(\.time).max() }
 }

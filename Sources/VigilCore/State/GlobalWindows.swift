@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// Event-time totals over every user of a shard for the last `engine.global_window`: failed logins,
 /// distinct users failing, and password-reset requests. A wave spread thinly over many addresses and
 /// domains stays under every per-source threshold but shows here, so operators chart and alert on it.
@@ -6,8 +8,8 @@
 /// whatever the traffic: a figure covers between `window − width` and `window` of event time. Events
 /// inside the allowed lateness land in their own bucket; ones older than the ring could not change a
 /// current figure and are left out. A reload that changes the window restarts the ring.
-public struct GlobalWindows: Sendable, Equatable {
-    public static let bucketCount = 60
+struct GlobalWindows: Sendable, Equatable {
+    static let bucketCount = 60
 
     struct Bucket: Sendable, Equatable {
         var number: Int64
@@ -16,11 +18,11 @@ public struct GlobalWindows: Sendable, Equatable {
         var failingUsers = DistinctSketch()
     }
 
-    public private(set) var window: EventDuration
+    private(set) var window: EventDuration
     private var buckets: [Bucket?]
     private var newest: Int64?
 
-    public init(window: EventDuration) {
+    init(window: EventDuration) {
         self.window = window
         buckets = Array(repeating: nil, count: Self.bucketCount)
     }
@@ -38,19 +40,19 @@ public struct GlobalWindows: Sendable, Equatable {
     }
 
     /// Adopts a new window length; the figures restart from empty when it changed.
-    public mutating func adopt(window newWindow: EventDuration) {
+    mutating func adopt(window newWindow: EventDuration) {
         guard newWindow != window else { return }
         self = GlobalWindows(window: newWindow)
     }
 
-    public mutating func recordFailure(at time: Timestamp, userKey: UInt64) {
+    mutating func recordFailure(at time: Timestamp, userKey: UInt64) {
         update(time) {
             $0.failures += 1
             $0.failingUsers.insert(userKey)
         }
     }
 
-    public mutating func recordResetRequest(at time: Timestamp) {
+    mutating func recordResetRequest(at time: Timestamp) {
         update(time) { $0.resetRequests += 1 }
     }
 
@@ -64,7 +66,7 @@ public struct GlobalWindows: Sendable, Equatable {
     }
 
     /// Totals over the window ending at `time` (the shard's newest event time).
-    public func figures(at time: Timestamp) -> GlobalFigures {
+    func figures(at time: Timestamp) -> GlobalFigures {
         let end = bucketNumber(time)
         var figures = GlobalFigures()
         var users = DistinctSketch()

@@ -5,29 +5,29 @@
 /// to `nil` (the anchor then has no city or organisation; nothing else changes). Names are never
 /// removed, so the table holds every name seen since the shard started, up to the cap; each shard has
 /// its own table.
-public struct NameTable: Sendable {
-    public typealias ID = UInt32
+struct NameTable: Sendable {
+    typealias ID = UInt32
     /// No name was given.
-    public static let none: ID = 0
+    static let none: ID = 0
     /// A name was given but the table was full.
-    public static let unknown: ID = .max
+    static let unknown: ID = .max
     /// Room for the English city names and AS organisations of the GeoLite2 City and ASN databases
     /// together, with headroom.
-    public static let defaultCapacity = 1 << 19
+    static let defaultCapacity = 1 << 19
 
-    public let capacity: Int
+    let capacity: Int
     private var names: [String] = []
     private var ids: [String: ID] = [:]
     private(set) var utf8Bytes = 0
 
-    public init(capacity: Int = NameTable.defaultCapacity) {
+    init(capacity: Int = NameTable.defaultCapacity) {
         self.capacity = max(0, min(capacity, Int(ID.max) - 1))
     }
 
-    public var count: Int { names.count }
+    var count: Int { names.count }
 
     /// The id of `name`, adding it if there is room.
-    public mutating func intern(_ name: String?) -> ID {
+    mutating func intern(_ name: String?) -> ID {
         guard let name else { return Self.none }
         if let id = ids[name] { return id }
         guard names.count < capacity else { return Self.unknown }
@@ -39,7 +39,7 @@ public struct NameTable: Sendable {
     }
 
     /// The name behind `id`; `nil` for `none` and `unknown`.
-    public subscript(id: ID) -> String? {
+    subscript(id: ID) -> String? {
         guard id != Self.none, id != Self.unknown, Int(id) <= names.count else { return nil }
         return names[Int(id) - 1]
     }

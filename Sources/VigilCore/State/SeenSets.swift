@@ -5,19 +5,19 @@
 /// All three share one buffer, kind after kind: the first `inlineCapacity` entries inside the value
 /// (an ordinary user has two devices, one country and one network), and one heap array for all of them
 /// beyond that. Caps per kind come from the configuration with each call.
-public struct SeenSets: Sendable {
-    public enum Kind: Int, Sendable, CaseIterable {
+struct SeenSets: Sendable {
+    enum Kind: Int, Sendable, CaseIterable {
         case device, country, network
     }
 
-    public struct Entry: Sendable, Equatable {
-        public var key: UInt64
-        public var lastSeen: Timestamp
+    struct Entry: Sendable, Equatable {
+        var key: UInt64
+        var lastSeen: Timestamp
     }
 
-    public static let inlineCapacity = 4
+    static let inlineCapacity = 4
     /// The most entries one kind holds, whatever the configured cap (the configuration allows 1000).
-    public static let maxPerKind = 1023
+    static let maxPerKind = 1023
 
     private var inline = InlineArray<4, Entry>(repeating: Entry(key: 0, lastSeen: Timestamp(microseconds: 0)))
     /// Every entry once there are more than fit inline; empty until then.
@@ -25,29 +25,29 @@ public struct SeenSets: Sendable {
     /// The three counts, ten bits each, kind by kind from the low bits: one word keeps the record small.
     private var counts: UInt32 = 0
 
-    public init() {}
+    init() {}
 
-    public func count(_ kind: Kind) -> Int { Int(counts >> (10 * UInt32(kind.rawValue)) & 0x3FF) }
+    func count(_ kind: Kind) -> Int { Int(counts >> (10 * UInt32(kind.rawValue)) & 0x3FF) }
 
-    public var totalCount: Int { count(.device) + count(.country) + count(.network) }
+    var totalCount: Int { count(.device) + count(.country) + count(.network) }
 
     /// True once the entries have moved to the heap.
-    public var isSpilled: Bool { !spilled.isEmpty }
+    var isSpilled: Bool { !spilled.isEmpty }
 
     var spilledCapacity: Int { spilled.capacity }
 
-    public func lastSeen(_ kind: Kind, _ key: UInt64) -> Timestamp? {
+    func lastSeen(_ kind: Kind, _ key: UInt64) -> Timestamp? {
         let range = self.range(kind)
         for index in range where entry(index).key == key { return entry(index).lastSeen }
         return nil
     }
 
     /// The entries of one kind, oldest insertion first.
-    public func entries(_ kind: Kind) -> [Entry] { range(kind).map(entry) }
+    func entries(_ kind: Kind) -> [Entry] { range(kind).map(entry) }
 
     /// Records `key` at `time`; never moves a last-seen time backwards. When the kind already holds
     /// `capacity` entries, the least recently seen one is dropped first.
-    public mutating func record(_ kind: Kind, _ key: UInt64, at time: Timestamp, capacity: Int) {
+    mutating func record(_ kind: Kind, _ key: UInt64, at time: Timestamp, capacity: Int) {
         var range = self.range(kind)
         for index in range where entry(index).key == key {
             if entry(index).lastSeen < time { setEntry(index, Entry(key: key, lastSeen: time)) }

@@ -1,13 +1,13 @@
 /// All state of one shard (one Kafka partition, or a whole replay): users, sources and domains,
 /// keyed by keyed hashes so raw identifiers never sit in memory longer than the event that carried them.
 public struct ShardState: Sendable {
-    public var users = UserTable()
-    public var sources: [IPAddress: SourceState] = [:]
-    public var domains: [UInt64: DomainState] = [:]
-    public var global: GlobalWindows
+    var users = UserTable()
+    var sources: [IPAddress: SourceState] = [:]
+    var domains: [UInt64: DomainState] = [:]
+    var global: GlobalWindows
     /// City names and AS organisations of the users' anchors.
-    public var names = NameTable()
-    public var watermark: Watermark
+    var names = NameTable()
+    var watermark: Watermark
     var nextSweep: Timestamp?
     var nextRareSweep: Timestamp?
     public internal(set) var counters = StateCounters()
@@ -17,8 +17,26 @@ public struct ShardState: Sendable {
         global = GlobalWindows(window: globalWindow)
     }
 
+    /// Updates the record of `key` (inserted from `newUser` when absent) in place while `body` also
+    /// changes the rest of the shard (sources, domains, global windows, names).
+    ///
+    /// The record lives inside `users`, so writing it and the other tables at once would be two
+    /// overlapping accesses to the state. For the call the user table is moved out of the state (a swap
+    /// with an empty table: no copy, no allocation) and back afterwards; `body` therefore sees an empty
+    /// `users`, and must not read other users' records (no detector does). `rules` is handed through
+    /// so the caller's closure captures nothing that overlaps the state.
+    mutating func updateUser<Rules>(
+        _ key: UInt64, inserting newUser: () -> UserState, using rules: Rules,
+        _ body: (Rules, inout UserState, inout ShardState) -> Void
+    ) {
+        var table = UserTable()
+        swap(&table, &users)
+        table.update(key, inserting: newUser) { body(rules, &$0, &self) }
+        swap(&table, &users)
+    }
+
     /// The user's last successful login, decoded.
-    public func lastLogin(of user: UserState) -> LoginAnchor? {
+    func lastLogin(of user: UserState) -> LoginAnchor? {
         user.lastLogin.map { LoginAnchor($0, names: names) }
     }
 

@@ -1,9 +1,11 @@
+import _VigilMachinery
+
 /// The users of one shard, dense: their records side by side in fixed-size chunks (`ChunkedArray`, so
 /// growing allocates one chunk and never copies the records), with their keys in parallel chunks and a
 /// compact hash index (`PositionIndex`) from key to position. Removal moves the last record into the
 /// hole (swap-remove) and fixes its index entry, so there are never gaps; a sweep frees emptied
 /// trailing chunks and shrinks the index.
-public struct UserTable: Sendable {
+struct UserTable: Sendable {
     private var keys: ChunkedArray<UInt64>
     private var records: ChunkedArray<UserState>
     private var index = PositionIndex()
@@ -13,7 +15,7 @@ public struct UserTable: Sendable {
     private(set) var spilledUsers = 0
     private(set) var spilledEntries = 0
 
-    public init() { self.init(chunkShift: 14) }
+    init() { self.init(chunkShift: 14) }
 
     /// Chunks of `1 << chunkShift` records (tests use small ones to cross chunk boundaries).
     init(chunkShift: Int) {
@@ -21,15 +23,15 @@ public struct UserTable: Sendable {
         records = ChunkedArray(chunkShift: chunkShift)
     }
 
-    public var count: Int { records.count }
-    public var isEmpty: Bool { records.isEmpty }
+    var count: Int { records.count }
+    var isEmpty: Bool { records.isEmpty }
 
     /// Every user's state, in storage order (which a removal changes).
-    public var values: [UserState] { records.elements }
+    var values: [UserState] { records.elements }
 
-    public func contains(_ key: UInt64) -> Bool { position(of: key) != nil }
+    func contains(_ key: UInt64) -> Bool { position(of: key) != nil }
 
-    public subscript(key: UInt64) -> UserState? {
+    subscript(key: UInt64) -> UserState? {
         get { position(of: key).map { records[$0] } }
         set {
             if let newValue { store(key, newValue) } else { remove(key) }
@@ -46,7 +48,7 @@ public struct UserTable: Sendable {
     }
 
     /// Inserts or replaces the user's state.
-    public mutating func store(_ key: UInt64, _ user: UserState) {
+    mutating func store(_ key: UInt64, _ user: UserState) {
         if let position = position(of: key) {
             account(at: position, sign: -1)
             records[position] = user
@@ -58,7 +60,7 @@ public struct UserTable: Sendable {
 
     /// Removes the user's state; false if there was none.
     @discardableResult
-    public mutating func remove(_ key: UInt64) -> Bool {
+    mutating func remove(_ key: UInt64) -> Bool {
         guard let position = index.remove(key, keys: keys) else { return false }
         account(at: position, sign: -1)
         moveLast(into: position)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import VigilCore
+import _VigilMachinery
 import VigilKafka
 
 /// The Kafka loop of `vigil run`: poll a batch, run each message through its partition's pipeline,

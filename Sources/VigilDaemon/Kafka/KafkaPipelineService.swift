@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import VigilCore
+import _VigilMachinery
 import VigilKafka
 
 /// `vigil run`'s Kafka side as a ServiceLifecycle service. The loop blocks in librdkafka calls, so it

@@ -1,4 +1,5 @@
 import Testing
+import _VigilMachinery
 @testable import VigilCore
 
 /// The decision encoder writes the constant text around enum values from tables built once; every

@@ -1,4 +1,5 @@
 import Testing
+import _VigilMachinery
 @testable import VigilCore
 
 /// Ids are joined once and hashed in bulk; they must stay what the part-by-part streams gave.

@@ -1,8 +1,8 @@
 /// Strict UTF-8 validation (RFC 3629): no overlong forms, no encoded surrogates, nothing above
 /// U+10FFFF. Run over the whole message before parsing, so no later stage ever sees bad text.
-enum UTF8Validation {
+public enum UTF8Validation {
     /// The offset of the first invalid byte, or nil when `bytes` is valid UTF-8.
-    static func firstInvalidOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    @inlinable public static func firstInvalidOffset(_ bytes: UnsafeRawBufferPointer) -> Int? {
         let count = bytes.count
         var index = 0
         while index < count {

@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// The named risk signals. Declaration order is the order reasons appear in a decision, so the
 /// output is stable and the weightiest evidence comes first.
 public enum SignalName: String, Sendable, CaseIterable, Comparable {

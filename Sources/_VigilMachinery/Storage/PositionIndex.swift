@@ -1,45 +1,51 @@
 /// The keys of the indexed positions, as `PositionIndex` reads them: `keys[position]`.
-protocol PositionKeys {
+public protocol PositionKeys {
     subscript(_ position: Int) -> UInt64 { get }
 }
 
 extension Array: PositionKeys where Element == UInt64 {}
 extension ChunkedArray: PositionKeys where Element == UInt64 {}
 
-/// Open-addressing hash index from a user key to the record's position in `UserTable`: one `UInt32` per
-/// slot (position + 1; 0 is empty), linear probing, at most three quarters full. The keys themselves are
-/// not stored here: a probe reads them from the table's key array, so an entry costs 4–11 bytes
-/// (a `Dictionary<UInt64, UInt32>` costs 16–32).
-struct PositionIndex: Sendable {
-    private var slots: [UInt32] = []
+/// Open-addressing hash index from a 64-bit key to the position of its record in a table the caller
+/// owns: one `UInt32` per slot (position + 1; 0 is empty), linear probing, at most three quarters
+/// full. The keys themselves are not stored here: a probe reads them from the table's key array, so
+/// an entry costs 4–11 bytes (a `Dictionary<UInt64, UInt32>` costs 16–32).
+public struct PositionIndex: Sendable {
+    @usableFromInline var slots: [UInt32]
     /// 64 − log2(slots.count): the home slot is the top bits of the key times a Fibonacci constant.
-    private var shift: UInt64 = 64
-    private(set) var count = 0
+    @usableFromInline var shift: UInt64
+    public var count: Int
+
+    @inlinable public init() {
+        slots = []
+        shift = 64
+        count = 0
+    }
 
     /// Slots allocated.
-    var slotCount: Int { slots.count }
+    @inlinable public var slotCount: Int { slots.count }
 
     /// The position of `key`, if indexed. `keys[position]` must be the key of each indexed position.
-    func position(of key: UInt64, keys: some PositionKeys) -> Int? {
+    @inlinable public func position(of key: UInt64, keys: some PositionKeys) -> Int? {
         guard let slot = slot(of: key, keys: keys) else { return nil }
         return Int(slots[slot]) - 1
     }
 
     /// Indexes a key that is not yet indexed.
-    mutating func insert(_ key: UInt64, at position: Int, keys: some PositionKeys) {
+    @inlinable public mutating func insert(_ key: UInt64, at position: Int, keys: some PositionKeys) {
         if (count + 1) * 4 > slots.count * 3 { rebuild(slotsFor: max(16, slots.count * 2), keys: keys) }
         place(key, value: UInt32(position + 1))
         count += 1
     }
 
     /// Points an indexed key at a new position.
-    mutating func move(_ key: UInt64, to position: Int, keys: some PositionKeys) {
+    @inlinable public mutating func move(_ key: UInt64, to position: Int, keys: some PositionKeys) {
         guard let slot = slot(of: key, keys: keys) else { preconditionFailure("moving a key that is not indexed") }
         slots[slot] = UInt32(position + 1)
     }
 
     /// Unindexes `key` and returns its position.
-    mutating func remove(_ key: UInt64, keys: some PositionKeys) -> Int? {
+    @inlinable public mutating func remove(_ key: UInt64, keys: some PositionKeys) -> Int? {
         guard var hole = slot(of: key, keys: keys) else { return nil }
         let position = Int(slots[hole]) - 1
         slots[hole] = 0
@@ -65,29 +71,29 @@ struct PositionIndex: Sendable {
     }
 
     /// Rebuilds at the smallest size that holds the entries, when far larger than that.
-    mutating func shrinkIfSparse(keys: some PositionKeys) {
+    @inlinable public mutating func shrinkIfSparse(keys: some PositionKeys) {
         let needed = Self.slots(for: count)
         if slots.count > 1024 && slots.count >= needed * 4 { rebuild(slotsFor: needed, keys: keys) }
     }
 
-    private static func slots(for entries: Int) -> Int {
+    @inlinable static func slots(for entries: Int) -> Int {
         var size = 16
         while entries * 4 > size * 3 { size *= 2 }
         return size
     }
 
-    /// Chosen per process: with the public replay key anyone can compute user keys, and without a seed
-    /// they could pick user ids whose slots form one long probe run. Slots never reach any output or
-    /// eviction order, so outputs stay deterministic.
-    private static let seed = UInt64.random(in: .min ... .max)
+    /// Chosen per process: keys may be computable by anyone (a keyed hash under a public key), and
+    /// without a seed an attacker could pick inputs whose slots form one long probe run. Slots never
+    /// decide an order the caller can observe, so outputs built on the index stay deterministic.
+    @usableFromInline static let seed = UInt64.random(in: .min ... .max)
 
-    private func home(_ key: UInt64) -> Int {
+    @inlinable func home(_ key: UInt64) -> Int {
         var mixed = key ^ Self.seed
         mixed ^= mixed >> 32
         return Int(truncatingIfNeeded: (mixed &* 0x9E37_79B9_7F4A_7C15) >> shift)
     }
 
-    private func slot(of key: UInt64, keys: some PositionKeys) -> Int? {
+    @inlinable func slot(of key: UInt64, keys: some PositionKeys) -> Int? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         var slot = home(key)
@@ -99,14 +105,14 @@ struct PositionIndex: Sendable {
         }
     }
 
-    private mutating func place(_ key: UInt64, value: UInt32) {
+    @inlinable mutating func place(_ key: UInt64, value: UInt32) {
         let mask = slots.count - 1
         var slot = home(key)
         while slots[slot] != 0 { slot = (slot + 1) & mask }
         slots[slot] = value
     }
 
-    private mutating func rebuild(slotsFor size: Int, keys: some PositionKeys) {
+    @inlinable mutating func rebuild(slotsFor size: Int, keys: some PositionKeys) {
         let old = slots
         slots = [UInt32](repeating: 0, count: size)
         shift = UInt64(64 - size.trailingZeroBitCount)

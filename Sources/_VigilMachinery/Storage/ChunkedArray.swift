@@ -4,32 +4,34 @@
 /// chunk size. Removal is from the end only (`removeLast`, `swapRemove`); an emptied trailing chunk is
 /// kept as a spare until a second one empties, so a count going back and forth across a chunk boundary
 /// does not allocate and free each time, and `shrink` frees the spare too.
-struct ChunkedArray<Element> {
-    private var chunks: [[Element]] = []
+public struct ChunkedArray<Element> {
+    @usableFromInline var chunks: [[Element]]
     /// log2 of the elements per chunk.
-    private let shift: Int
-    private(set) var count = 0
+    @usableFromInline let shift: Int
+    public var count: Int
 
     /// Chunks of `1 << chunkShift` elements (16,384 by default: 3 MiB of 192-byte records).
-    init(chunkShift: Int = 14) {
+    @inlinable public init(chunkShift: Int = 14) {
         precondition((1...30).contains(chunkShift), "chunk size out of range")
         shift = chunkShift
+        chunks = []
+        count = 0
     }
 
-    var chunkSize: Int { 1 << shift }
-    var isEmpty: Bool { count == 0 }
+    @inlinable public var chunkSize: Int { 1 << shift }
+    @inlinable public var isEmpty: Bool { count == 0 }
     /// Chunks allocated, a spare included.
-    var chunkCount: Int { chunks.count }
+    @inlinable public var chunkCount: Int { chunks.count }
     /// Elements the allocated chunks can hold.
-    var capacity: Int { chunks.reduce(0) { $0 + $1.capacity } }
+    @inlinable public var capacity: Int { chunks.reduce(0) { $0 + $1.capacity } }
 
     /// Bounds are checked by the chunks: each holds exactly its elements.
-    subscript(position: Int) -> Element {
+    @inlinable public subscript(position: Int) -> Element {
         _read { yield chunks[position >> shift][position & (chunkSize - 1)] }
         _modify { yield &chunks[position >> shift][position & (chunkSize - 1)] }
     }
 
-    mutating func append(_ element: Element) {
+    @inlinable public mutating func append(_ element: Element) {
         let chunk = count >> shift
         if chunk == chunks.count {
             chunks.append([])
@@ -43,7 +45,7 @@ struct ChunkedArray<Element> {
     }
 
     @discardableResult
-    mutating func removeLast() -> Element {
+    @inlinable public mutating func removeLast() -> Element {
         precondition(count > 0, "removing from an empty array")
         count -= 1
         let element = chunks[count >> shift].removeLast()
@@ -53,7 +55,7 @@ struct ChunkedArray<Element> {
 
     /// Removes the element at `position` and moves the last element into its place.
     @discardableResult
-    mutating func swapRemove(at position: Int) -> Element {
+    @inlinable public mutating func swapRemove(at position: Int) -> Element {
         var removed = removeLast()
         if position < count { swap(&removed, &self[position]) }
         return removed
@@ -61,7 +63,7 @@ struct ChunkedArray<Element> {
 
     /// Frees the chunks beyond the last used one, and fits the first chunk to what it holds when it is
     /// the only one and mostly empty.
-    mutating func shrink() {
+    @inlinable public mutating func shrink() {
         if chunks.count > usedChunks { chunks.removeLast(chunks.count - usedChunks) }
         if chunks.count == 1 && chunks[0].capacity > 1024 && count < chunks[0].capacity / 4 {
             var fitted: [Element] = []
@@ -72,9 +74,9 @@ struct ChunkedArray<Element> {
     }
 
     /// Every element, in order.
-    var elements: [Element] { chunks.flatMap { $0 } }
+    @inlinable public var elements: [Element] { chunks.flatMap { $0 } }
 
-    private var usedChunks: Int { (count + chunkSize - 1) >> shift }
+    @inlinable var usedChunks: Int { (count + chunkSize - 1) >> shift }
 }
 
 extension ChunkedArray: Sendable where Element: Sendable {}

@@ -1,4 +1,5 @@
 import Testing
+import _VigilMachinery
 @testable import VigilCore
 
 /// Reason details are values formatted only when written out; the text must stay what decisions

@@ -1,4 +1,5 @@
 import Testing
+import _VigilMachinery
 @testable import VigilCore
 
 @Suite struct DeadLetterEncoderTests {

@@ -1,36 +1,121 @@
 /// A string value as it sits in the message: the bytes between the quotes, already checked for
 /// JSON validity, so unescaping it later cannot fail.
-struct JSONStringToken {
+public struct JSONStringToken {
     /// First byte after the opening quote.
-    var start: Int
+    public var start: Int
     /// Offset of the closing quote.
-    var end: Int
-    var hasEscapes: Bool
+    public var end: Int
+    public var hasEscapes: Bool
     /// Unicode scalars after unescaping: what JSON Schema's `minLength`/`maxLength` count.
-    var length: Int
-}
+    public var length: Int
 
-/// The syntax layer of the event decoder: an RFC 8259 tokenizer over bytes already known to be valid
-/// UTF-8. It never builds a tree; the caller pulls exactly the values it wants and skips the rest.
-/// Skipping is iterative, so nesting costs one bit per level, never stack frames.
-struct JSONScanner {
-    let bytes: UnsafeRawBufferPointer
-    let maxDepth: Int
-    private(set) var index = 0
-
-    init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
-        self.bytes = bytes
-        self.maxDepth = maxDepth
+    @inlinable public init(start: Int, end: Int, hasEscapes: Bool, length: Int) {
+        self.start = start
+        self.end = end
+        self.hasEscapes = hasEscapes
+        self.length = length
     }
 
-    var atEnd: Bool { index >= bytes.count }
+    /// Calls `body` with the unescaped UTF-8 of this string in `bytes` (the message it was scanned
+    /// from): the message's own bytes when there were no escapes (the common case, no copy), else a
+    /// decoded copy.
+    @inline(__always)
+    @inlinable public func withUnescaped<R>(in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let raw = UnsafeRawBufferPointer(start: bytes.baseAddress! + start, count: end - start)
+        guard hasEscapes else { return body(raw) }
+        return Self.unescape(raw).withUnsafeBytes(body)
+    }
+
+    /// The unescaped text of this string in `bytes`.
+    @inlinable public func string(in bytes: UnsafeRawBufferPointer) -> String {
+        withUnescaped(in: bytes) { String(decoding: $0.assumingMemoryBound(to: UInt8.self), as: UTF8.self) }
+    }
+
+    /// Decodes the escapes of a string the scanner already validated. Kept out of line: it is the
+    /// rare path and would otherwise be copied into every caller.
+    @inline(never)
+    @usableFromInline static func unescape(_ raw: UnsafeRawBufferPointer) -> [UInt8] {
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(raw.count)
+        var position = 0
+        func hex4(at offset: Int) -> UInt32 {
+            var unit: UInt32 = 0
+            for byte in raw[offset..<offset + 4] { unit = unit << 4 | JSONHex.value(byte)! }
+            return unit
+        }
+        while position < raw.count {
+            let byte = raw[position]
+            guard byte == UInt8(ascii: "\\") else {
+                decoded.append(byte)
+                position += 1
+                continue
+            }
+            let escape = raw[position + 1]
+            position += 2
+            switch escape {
+            case UInt8(ascii: "b"): decoded.append(0x08)
+            case UInt8(ascii: "f"): decoded.append(0x0C)
+            case UInt8(ascii: "n"): decoded.append(0x0A)
+            case UInt8(ascii: "r"): decoded.append(0x0D)
+            case UInt8(ascii: "t"): decoded.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hex4(at: position)
+                position += 4
+                if (0xD800...0xDBFF).contains(scalar) {
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (hex4(at: position + 2) - 0xDC00)
+                    position += 6
+                }
+                decoded.append(contentsOf: UTF8.encode(Unicode.Scalar(scalar)!)!)
+            default: decoded.append(escape)  // \" \\ \/
+            }
+        }
+        return decoded
+    }
+}
+
+/// How a scanner's user turns a syntax problem into its own typed error, so the scanner throws the
+/// caller's error type directly and the decoder needs no conversion at each of its calls.
+public protocol JSONScanFailure: Error {
+    /// Malformed JSON; `detail` says what was found where.
+    @inlinable static func syntax(_ detail: String) -> Self
+    /// Containers nested deeper than the scanner's `maxDepth`.
+    @inlinable static func tooDeep(_ detail: String) -> Self
+}
+
+/// Hex digits of `\u` escapes.
+@usableFromInline enum JSONHex {
+    @inlinable static func value(_ byte: UInt8) -> UInt32? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
+        default: nil
+        }
+    }
+}
+
+/// An RFC 8259 tokenizer over bytes already known to be valid
+/// UTF-8. It never builds a tree; the caller pulls exactly the values it wants and skips the rest.
+/// Skipping is iterative, so nesting costs one bit per level, never stack frames.
+public struct JSONScanner<Failure: JSONScanFailure> {
+    public let bytes: UnsafeRawBufferPointer
+    public let maxDepth: Int
+    public var index: Int
+
+    @inlinable public init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+        self.index = 0
+    }
+
+    @inlinable public var atEnd: Bool { index >= bytes.count }
 
     /// The next byte, or 0 at the end (0 is never valid where a token starts, so it reads as an error).
     @inline(__always)
-    var peek: UInt8 { index < bytes.count ? bytes[index] : 0 }
+    @inlinable public var peek: UInt8 { index < bytes.count ? bytes[index] : 0 }
 
     @inline(__always)
-    mutating func skipWhitespace() {
+    @inlinable public mutating func skipWhitespace() {
         var cursor = index
         while cursor < bytes.count, bytes[cursor] <= 0x20,
               bytes[cursor] == 0x20 || bytes[cursor] == 0x0A || bytes[cursor] == 0x0D || bytes[cursor] == 0x09 {
@@ -40,7 +125,7 @@ struct JSONScanner {
     }
 
     /// After the top-level value only whitespace may follow.
-    mutating func expectEnd() throws(DecodeFailure) {
+    @inlinable public mutating func expectEnd() throws(Failure) {
         skipWhitespace()
         guard atEnd else { throw unexpected("after the top-level value") }
     }
@@ -49,7 +134,7 @@ struct JSONScanner {
 
     /// Consumes `{` of a container at `depth` (the top-level object is depth 1). False when it is empty.
     @inline(__always)
-    mutating func beginObject(depth: Int) throws(DecodeFailure) -> Bool {
+    @inlinable public mutating func beginObject(depth: Int) throws(Failure) -> Bool {
         try checkDepth(depth)
         index += 1
         skipWhitespace()
@@ -60,7 +145,7 @@ struct JSONScanner {
 
     /// Reads `"name" :` and leaves the scanner at the member's value.
     @inline(__always)
-    mutating func memberName() throws(DecodeFailure) -> JSONStringToken {
+    @inlinable public mutating func memberName() throws(Failure) -> JSONStringToken {
         skipWhitespace()
         guard peek == UInt8(ascii: "\"") else { throw unexpected("where a member name was expected") }
         let name = try scanString()
@@ -73,7 +158,7 @@ struct JSONScanner {
 
     /// After a member value: true when another member follows, false once `}` is consumed.
     @inline(__always)
-    mutating func endMember() throws(DecodeFailure) -> Bool {
+    @inlinable public mutating func endMember() throws(Failure) -> Bool {
         skipWhitespace()
         switch peek {
         case UInt8(ascii: ","): index += 1; return true
@@ -85,7 +170,7 @@ struct JSONScanner {
     // MARK: Scalars
 
     /// Scans a string starting at its opening quote, validating escapes and surrogate pairs.
-    mutating func scanString() throws(DecodeFailure) -> JSONStringToken {
+    @inlinable public mutating func scanString() throws(Failure) -> JSONStringToken {
         // A local cursor: stores to `index` could alias the bytes as far as the compiler knows.
         var cursor = index + 1
         let start = cursor
@@ -129,23 +214,23 @@ struct JSONScanner {
         throw unexpected("inside a string (unterminated)")
     }
 
-    private static let lowBits: UInt64 = 0x0101_0101_0101_0101
-    private static let highBits: UInt64 = 0x8080_8080_8080_8080
-    private static let quotes: UInt64 = 0x2222_2222_2222_2222
-    private static let backslashes: UInt64 = 0x5C5C_5C5C_5C5C_5C5C
+    @inlinable static var lowBits: UInt64 { 0x0101_0101_0101_0101 }
+    @inlinable static var highBits: UInt64 { 0x8080_8080_8080_8080 }
+    @inlinable static var quotes: UInt64 { 0x2222_2222_2222_2222 }
+    @inlinable static var backslashes: UInt64 { 0x5C5C_5C5C_5C5C_5C5C }
 
     /// Flags (high bit) the bytes of `word` that are zero; bytes above a flagged one may be flagged
     /// falsely.
-    private static func hasZeroByte(_ word: UInt64) -> UInt64 {
+    @inlinable static func hasZeroByte(_ word: UInt64) -> UInt64 {
         (word &- lowBits) & ~word & highBits
     }
 
     /// Flags the bytes of `word` below 0x20, with the same caveat as `hasZeroByte`.
-    private static func hasByteBelow0x20(_ word: UInt64) -> UInt64 {
+    @inlinable static func hasByteBelow0x20(_ word: UInt64) -> UInt64 {
         (word &- lowBits &* 0x20) & ~word & highBits
     }
 
-    private mutating func scanEscape() throws(DecodeFailure) {
+    @inlinable mutating func scanEscape() throws(Failure) {
         index += 1
         switch peek {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
@@ -171,28 +256,19 @@ struct JSONScanner {
     }
 
     /// At the `u` of `\uXXXX`: consumes it and returns the code unit.
-    private mutating func scanHex4() throws(DecodeFailure) -> UInt32 {
+    @inlinable mutating func scanHex4() throws(Failure) -> UInt32 {
         index += 1
         var unit: UInt32 = 0
         for _ in 0..<4 {
-            guard let digit = Self.hexValue(peek) else { throw unexpected("in a \\u escape") }
+            guard let digit = JSONHex.value(peek) else { throw unexpected("in a \\u escape") }
             unit = unit << 4 | digit
             index += 1
         }
         return unit
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt32? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
-        default: nil
-        }
-    }
-
     /// Consumes `true`, `false` or `null`, whichever starts here.
-    mutating func scanLiteral() throws(DecodeFailure) -> Bool? {
+    @inlinable public mutating func scanLiteral() throws(Failure) -> Bool? {
         let (word, value): (StaticString, Bool?) = switch peek {
         case UInt8(ascii: "t"): ("true", true)
         case UInt8(ascii: "f"): ("false", false)
@@ -208,7 +284,7 @@ struct JSONScanner {
 
     /// Validates a number's grammar (no leading zeros, digits after `.` and `e`). Vigil's contract has
     /// no numeric fields, so the value itself is never needed and any magnitude is fine.
-    mutating func scanNumber() throws(DecodeFailure) {
+    @inlinable public mutating func scanNumber() throws(Failure) {
         if peek == UInt8(ascii: "-") { index += 1 }
         if peek == UInt8(ascii: "0") {
             index += 1
@@ -226,17 +302,17 @@ struct JSONScanner {
         }
     }
 
-    private mutating func scanDigits() throws(DecodeFailure) {
+    @inlinable mutating func scanDigits() throws(Failure) {
         guard Self.isDigit(peek) else { throw unexpected("in a number") }
         repeat { index += 1 } while Self.isDigit(peek)
     }
 
-    private static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+    @inlinable static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 
     // MARK: Skipping
 
     /// Validates and discards the value starting here, which sits inside `depth` containers.
-    mutating func skipValue(depth: Int) throws(DecodeFailure) {
+    @inlinable public mutating func skipValue(depth: Int) throws(Failure) {
         var open = ContainerStack()
         while true {
             skipWhitespace()
@@ -281,75 +357,31 @@ struct JSONScanner {
         }
     }
 
-    private func checkDepth(_ depth: Int) throws(DecodeFailure) {
+    @inlinable func checkDepth(_ depth: Int) throws(Failure) {
         guard depth <= maxDepth else {
-            throw DecodeFailure(.tooDeep, detail: "nesting deeper than \(maxDepth) levels at offset \(index)")
+            throw Failure.tooDeep("nesting deeper than \(maxDepth) levels at offset \(index)")
         }
     }
 
     // MARK: Reading values
 
-    /// Calls `body` with the unescaped UTF-8 of a scanned string: the message's own bytes when there
-    /// were no escapes (the common case, no copy), else a decoded copy.
+    /// Calls `body` with the unescaped UTF-8 of a scanned string; see `JSONStringToken.withUnescaped`.
     @inline(__always)
-    func withUnescaped<R>(_ token: JSONStringToken, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        let raw = UnsafeRawBufferPointer(start: bytes.baseAddress! + token.start, count: token.end - token.start)
-        guard token.hasEscapes else { return body(raw) }
-        return Self.unescape(raw).withUnsafeBytes(body)
+    @inlinable public func withUnescaped<R>(_ token: JSONStringToken, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        token.withUnescaped(in: bytes, body)
     }
 
-    /// Decodes the escapes of a string `scanString` already validated. Kept out of line: it is the
-    /// rare path and would otherwise be copied into every caller.
-    @inline(never)
-    private static func unescape(_ raw: UnsafeRawBufferPointer) -> [UInt8] {
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(raw.count)
-        var position = 0
-        func hex4(at offset: Int) -> UInt32 {
-            var unit: UInt32 = 0
-            for byte in raw[offset..<offset + 4] { unit = unit << 4 | hexValue(byte)! }
-            return unit
-        }
-        while position < raw.count {
-            let byte = raw[position]
-            guard byte == UInt8(ascii: "\\") else {
-                decoded.append(byte)
-                position += 1
-                continue
-            }
-            let escape = raw[position + 1]
-            position += 2
-            switch escape {
-            case UInt8(ascii: "b"): decoded.append(0x08)
-            case UInt8(ascii: "f"): decoded.append(0x0C)
-            case UInt8(ascii: "n"): decoded.append(0x0A)
-            case UInt8(ascii: "r"): decoded.append(0x0D)
-            case UInt8(ascii: "t"): decoded.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = hex4(at: position)
-                position += 4
-                if (0xD800...0xDBFF).contains(scalar) {
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (hex4(at: position + 2) - 0xDC00)
-                    position += 6
-                }
-                decoded.append(contentsOf: UTF8.encode(Unicode.Scalar(scalar)!)!)
-            default: decoded.append(escape)  // \" \\ \/
-            }
-        }
-        return decoded
-    }
-
-    func string(_ token: JSONStringToken) -> String {
-        withUnescaped(token) { String(decoding: $0.assumingMemoryBound(to: UInt8.self), as: UTF8.self) }
+    @inlinable public func string(_ token: JSONStringToken) -> String {
+        token.string(in: bytes)
     }
 
     // MARK: Errors
 
-    func syntaxError(_ message: String) -> DecodeFailure {
-        DecodeFailure(.invalidJSON, detail: message)
+    @inlinable public func syntaxError(_ message: String) -> Failure {
+        Failure.syntax(message)
     }
 
-    private func unexpected(_ context: String) -> DecodeFailure {
+    @inlinable func unexpected(_ context: String) -> Failure {
         guard index < bytes.count else { return syntaxError("unexpected end of input \(context)") }
         let byte = bytes[index]
         let shown = (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
@@ -359,17 +391,23 @@ struct JSONScanner {
 
 /// Which open containers are objects: one bit per level, spilling to an array only past 64 levels
 /// (reachable only when an operator configures such a depth).
-private struct ContainerStack {
-    private var bits: UInt64 = 0
-    private var spill: [Bool] = []
-    private(set) var count = 0
+@usableFromInline struct ContainerStack {
+    @usableFromInline var bits: UInt64
+    @usableFromInline var spill: [Bool]
+    @usableFromInline var count: Int
 
-    var top: Bool? {
+    @inlinable init() {
+        bits = 0
+        spill = []
+        count = 0
+    }
+
+    @inlinable var top: Bool? {
         if count == 0 { return nil }
         return count <= 64 ? (bits >> UInt64(count - 1)) & 1 == 1 : spill[count - 65]
     }
 
-    mutating func push(isObject: Bool) {
+    @inlinable mutating func push(isObject: Bool) {
         if count < 64 {
             let bit: UInt64 = 1 << UInt64(count)
             bits = isObject ? bits | bit : bits & ~bit
@@ -379,17 +417,16 @@ private struct ContainerStack {
         count += 1
     }
 
-    mutating func pop() {
+    @inlinable mutating func pop() {
         count -= 1
         if count >= 64 { spill.removeLast() }
     }
 }
 
 extension UnsafeRawBufferPointer {
-    @inline(__always)
     /// Compares in at most two (overlapping) word loads for the short names and values the decoder
     /// matches, byte by byte only below four bytes.
-    func equals(_ other: UnsafeRawBufferPointer) -> Bool {
+    @inlinable public func equals(_ other: UnsafeRawBufferPointer) -> Bool {
         guard count == other.count else { return false }
         func word<Word: FixedWidthInteger>(_ buffer: UnsafeRawBufferPointer, _ offset: Int, _: Word.Type) -> Word {
             buffer.loadUnaligned(fromByteOffset: offset, as: Word.self)
@@ -412,7 +449,7 @@ extension UnsafeRawBufferPointer {
     }
 
     /// Byte-wise comparison with an ASCII literal, without building a String.
-    func equals(_ literal: StaticString) -> Bool {
+    @inlinable public func equals(_ literal: StaticString) -> Bool {
         equals(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }

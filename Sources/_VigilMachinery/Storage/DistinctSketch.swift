@@ -5,21 +5,20 @@ import Musl
 #endif
 
 /// An approximate count of distinct 64-bit keys in fixed memory (HyperLogLog, 1,024 registers: about
-/// 3% standard error, 1 KiB). Global windows use it because an exact set of every failing user in a
-/// burst is exactly the memory an attacker controls. Keys must already be uniformly distributed; the
-/// engine's user keys are SipHash outputs.
+/// 3% standard error, 1 KiB), for counting keys an attacker chooses (an exact set would be memory
+/// the attacker controls). Keys must already be uniformly distributed, such as keyed hashes.
 public struct DistinctSketch: Sendable, Equatable {
-    static let indexBits = 10
-    static let registerCount = 1 << indexBits
+    @inlinable static var indexBits: Int { 10 }
+    @inlinable static var registerCount: Int { 1 << indexBits }
 
     /// Allocated on the first insert, so an empty sketch costs one pointer.
-    private var registers: [UInt8] = []
+    @usableFromInline var registers: [UInt8]
 
-    public init() {}
+    @inlinable public init() { registers = [] }
 
-    public var isEmpty: Bool { registers.isEmpty }
+    @inlinable public var isEmpty: Bool { registers.isEmpty }
 
-    public mutating func insert(_ key: UInt64) {
+    @inlinable public mutating func insert(_ key: UInt64) {
         if registers.isEmpty { registers = Array(repeating: 0, count: Self.registerCount) }
         let index = Int(key >> UInt64(64 - Self.indexBits))
         // The rank of the remaining bits; the sentinel bit caps it when they are all zero.

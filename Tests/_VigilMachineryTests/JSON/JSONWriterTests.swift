@@ -1,5 +1,5 @@
 import Testing
-@testable import VigilCore
+@testable import _VigilMachinery
 
 @Suite struct JSONWriterTests {
     func text(_ build: (inout JSONWriter) -> Void, capacity: Int = 512) -> String {
@@ -108,48 +108,6 @@ import Testing
         #expect(String(decoding: copy, as: UTF8.self) == #"{"k\"1":1,"k2":"v"}"#)
         let finished = writer.finish()
         #expect(finished == copy)
-    }
-
-    @Test func timestampsMatchRFC3339Text() {
-        for microseconds: Int64 in [0, -1, 1_999, 1_714_566_896_789_999, 253_402_300_799_999_999] {
-            let time = Timestamp(microseconds: microseconds)
-            #expect(text { $0.timestamp(time) } == "\"\(time.rfc3339)\"")
-            var appended: [UInt8] = [UInt8(ascii: "x")]
-            time.appendRFC3339(to: &appended)
-            #expect(String(decoding: appended, as: UTF8.self) == "x" + time.rfc3339)
-        }
-    }
-}
-
-@Suite struct RFC3339WriterTests {
-    static func at(_ year: Int64, _ month: Int64, _ day: Int64, seconds: Int64 = 0) -> Timestamp {
-        Timestamp(microseconds: (Timestamp.daysFromCivil(year: year, month: month, day: day) * 86_400 + seconds) * 1_000_000)
-    }
-
-    @Test func yearsBelowOneThousandArePadded() {
-        #expect(Self.at(999, 6, 15, seconds: 3723).rfc3339 == "0999-06-15T01:02:03.000Z")
-        #expect(Self.at(1, 1, 1).rfc3339 == "0001-01-01T00:00:00.000Z")
-        #expect(Self.at(0, 2, 29).rfc3339 == "0000-02-29T00:00:00.000Z")
-    }
-
-    @Test func yearsOutsideFourDigitsAreWrittenWhole() {
-        #expect(Self.at(-1, 12, 31, seconds: 86_399).rfc3339 == "-1-12-31T23:59:59.000Z")
-        #expect(Self.at(-2024, 3, 1).rfc3339 == "-2024-03-01T00:00:00.000Z")
-        #expect(Self.at(10_000, 1, 1).rfc3339 == "10000-01-01T00:00:00.000Z")
-        // The extremes of the microsecond range fit the declared maximum length.
-        for extreme in [Timestamp(microseconds: .max), Timestamp(microseconds: .min + 999)] {
-            #expect(extreme.rfc3339.utf8.count <= Timestamp.maxRFC3339Length)
-        }
-        #expect(Timestamp(microseconds: .max).rfc3339 == "294247-01-10T04:00:54.775Z")
-    }
-
-    @Test func subMillisecondDigitsAreTruncatedTowardsThePast() {
-        #expect(Timestamp(microseconds: 1_999).rfc3339 == "1970-01-01T00:00:00.001Z")
-        #expect(Timestamp(microseconds: 999).rfc3339 == "1970-01-01T00:00:00.000Z")
-        #expect(Timestamp(microseconds: -1).rfc3339 == "1969-12-31T23:59:59.999Z")
-        #expect(Timestamp(microseconds: -1_000).rfc3339 == "1969-12-31T23:59:59.999Z")
-        #expect(Timestamp(microseconds: -1_001).rfc3339 == "1969-12-31T23:59:59.998Z")
-        #expect(Timestamp(microseconds: 86_399_999_999).rfc3339 == "1970-01-01T23:59:59.999Z")
     }
 }
 

@@ -1,5 +1,5 @@
 import Testing
-@testable import VigilCore
+@testable import _VigilMachinery
 
 @Suite struct PositionIndexTests {
     /// Keys spread like keyed hashes, plus a run of small sequential ones.

@@ -1,4 +1,5 @@
 import Testing
+import _VigilMachinery
 @testable import VigilCore
 
 @Suite struct RFC3339Tests {
@@ -65,9 +66,9 @@ import Testing
 
     @Test func civilDaysRoundTrip() {
         for days in stride(from: Int64(-800_000), through: 3_000_000, by: 373) {
-            let (year, month, day) = Timestamp.civilFromDays(days)
-            #expect(Timestamp.daysFromCivil(year: year, month: month, day: day) == days)
-            #expect((1...12).contains(month) && day >= 1 && day <= Timestamp.daysInMonth(year: year, month: month))
+            let (year, month, day) = RFC3339.civilFromDays(days)
+            #expect(RFC3339.daysFromCivil(year: year, month: month, day: day) == days)
+            #expect((1...12).contains(month) && day >= 1 && day <= RFC3339.daysInMonth(year: year, month: month))
         }
     }
 
@@ -79,5 +80,37 @@ import Testing
         #expect(Timestamp(microseconds: .min).milliseconds == Int64.min / 1000 - 1)
         #expect(Timestamp(microseconds: .max).milliseconds == Int64.max / 1000)
         #expect(!Timestamp(microseconds: .min).rfc3339.isEmpty)
+    }
+}
+
+@Suite struct RFC3339WriterTests {
+    static func at(_ year: Int64, _ month: Int64, _ day: Int64, seconds: Int64 = 0) -> Timestamp {
+        Timestamp(microseconds: (RFC3339.daysFromCivil(year: year, month: month, day: day) * 86_400 + seconds) * 1_000_000)
+    }
+
+    @Test func yearsBelowOneThousandArePadded() {
+        #expect(Self.at(999, 6, 15, seconds: 3723).rfc3339 == "0999-06-15T01:02:03.000Z")
+        #expect(Self.at(1, 1, 1).rfc3339 == "0001-01-01T00:00:00.000Z")
+        #expect(Self.at(0, 2, 29).rfc3339 == "0000-02-29T00:00:00.000Z")
+    }
+
+    @Test func yearsOutsideFourDigitsAreWrittenWhole() {
+        #expect(Self.at(-1, 12, 31, seconds: 86_399).rfc3339 == "-1-12-31T23:59:59.000Z")
+        #expect(Self.at(-2024, 3, 1).rfc3339 == "-2024-03-01T00:00:00.000Z")
+        #expect(Self.at(10_000, 1, 1).rfc3339 == "10000-01-01T00:00:00.000Z")
+        // The extremes of the microsecond range fit the declared maximum length.
+        for extreme in [Timestamp(microseconds: .max), Timestamp(microseconds: .min + 999)] {
+            #expect(extreme.rfc3339.utf8.count <= Timestamp.maxRFC3339Length)
+        }
+        #expect(Timestamp(microseconds: .max).rfc3339 == "294247-01-10T04:00:54.775Z")
+    }
+
+    @Test func subMillisecondDigitsAreTruncatedTowardsThePast() {
+        #expect(Timestamp(microseconds: 1_999).rfc3339 == "1970-01-01T00:00:00.001Z")
+        #expect(Timestamp(microseconds: 999).rfc3339 == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp(microseconds: -1).rfc3339 == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp(microseconds: -1_000).rfc3339 == "1969-12-31T23:59:59.999Z")
+        #expect(Timestamp(microseconds: -1_001).rfc3339 == "1969-12-31T23:59:59.998Z")
+        #expect(Timestamp(microseconds: 86_399_999_999).rfc3339 == "1970-01-01T23:59:59.999Z")
     }
 }

@@ -6,46 +6,49 @@
 /// stores its bytes unchecked, instead of one checked `append` per byte. Non-copyable, so the buffer
 /// has exactly one owner and needs no copy-on-write checks; `finish()` returns the bytes.
 public struct JSONWriter: ~Copyable {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    private var length = 0
+    @usableFromInline var base: UnsafeMutablePointer<UInt8>
+    @usableFromInline var capacity: Int
+    @usableFromInline var length: Int
     /// One bit per open container: set once it holds a member, so the next one needs a comma.
     /// A bit stack instead of an array keeps the writer allocation-free (depth ≤ 64).
-    private var commaBits: UInt64 = 0
-    private var depth = 0
+    @usableFromInline var commaBits: UInt64
+    @usableFromInline var depth: Int
 
-    public init(capacity: Int = 512) {
+    @inlinable public init(capacity: Int = 512) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
+        length = 0
+        commaBits = 0
+        depth = 0
     }
 
     deinit { base.deallocate() }
 
     /// The bytes written so far (a copy).
-    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: length)) }
+    @inlinable public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: length)) }
 
     /// The bytes written; ends the writer.
-    public consuming func finish() -> [UInt8] { bytes }
+    @inlinable public consuming func finish() -> [UInt8] { bytes }
 
     /// Pre-encoded members (`"a":1,"b":[]`, as `members(of:)` cuts them from a finished object) written
     /// into the open object in one copy.
-    public mutating func members(_ encoded: [UInt8]) {
+    @inlinable public mutating func members(_ encoded: [UInt8]) {
         guard !encoded.isEmpty else { return }
         value(encoded: encoded)
     }
 
     /// The members of an encoded object (its bytes without the outer braces), for `members(_:)`.
-    public static func members(of object: [UInt8]) -> [UInt8] {
+    @inlinable public static func members(of object: [UInt8]) -> [UInt8] {
         Array(object.dropFirst().dropLast())
     }
 
-    public mutating func beginObject() { open(UInt8(ascii: "{")) }
-    public mutating func endObject() { close(UInt8(ascii: "}")) }
-    public mutating func beginArray() { open(UInt8(ascii: "[")) }
-    public mutating func endArray() { close(UInt8(ascii: "]")) }
+    @inlinable public mutating func beginObject() { open(UInt8(ascii: "{")) }
+    @inlinable public mutating func endObject() { close(UInt8(ascii: "}")) }
+    @inlinable public mutating func beginArray() { open(UInt8(ascii: "[")) }
+    @inlinable public mutating func endArray() { close(UInt8(ascii: "]")) }
 
     /// Writes `"name":`; the next value call completes the member.
-    public mutating func key(_ name: StaticString) {
+    @inlinable public mutating func key(_ name: StaticString) {
         let comma = commaNeeded()
         let count = name.utf8CodeUnitCount
         let start = name.utf8Start
@@ -64,26 +67,26 @@ public struct JSONWriter: ~Copyable {
     /// Verbatim JSON that ends in a key (`"a":"x","b":`), written as `key` writes one key: after a
     /// comma when one is due, and the next value follows without one. Encoders write the constant
     /// text between two dynamic values with it in one copy.
-    public mutating func keyRun(_ text: StaticString) {
+    @inlinable public mutating func keyRun(_ text: StaticString) {
         keyRun(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    public mutating func keyRun(_ utf8: UnsafeBufferPointer<UInt8>) {
+    @inlinable public mutating func keyRun(_ utf8: UnsafeBufferPointer<UInt8>) {
         raw(comma: commaNeeded(), utf8)
         clearComma()
     }
 
     /// A value already encoded as JSON (`"push"`, `true`), after a comma when one is due.
-    public mutating func value(encoded: [UInt8]) {
+    @inlinable public mutating func value(encoded: [UInt8]) {
         encoded.withUnsafeBufferPointer { value(encoded: $0) }
     }
 
-    public mutating func value(encoded: UnsafeBufferPointer<UInt8>) {
+    @inlinable public mutating func value(encoded: UnsafeBufferPointer<UInt8>) {
         raw(comma: commaNeeded(), encoded)
     }
 
     /// A key that is only known at run time (escaped like any string).
-    public mutating func dynamicKey(_ name: String) {
+    @inlinable public mutating func dynamicKey(_ name: String) {
         string(name)
         write(reserving: 1) { out in
             out[0] = UInt8(ascii: ":")
@@ -92,7 +95,7 @@ public struct JSONWriter: ~Copyable {
         clearComma()
     }
 
-    public mutating func string(_ value: String) {
+    @inlinable public mutating func string(_ value: String) {
         // Contiguous storage is read in place; only other strings (bridged, never on Linux) are copied.
         if value.utf8.withContiguousStorageIfAvailable({ string(utf8: $0) }) == nil {
             var value = value
@@ -101,7 +104,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// A string value from UTF-8 bytes (already valid UTF-8), escaped.
-    public mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
+    @inlinable public mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
         beginString()
         appendEscaped(utf8)
         endString()
@@ -109,7 +112,7 @@ public struct JSONWriter: ~Copyable {
 
     /// Opens a string value whose text follows in pieces (`stringPart`), closed by `endString()`.
     /// Lets callers format text (reason details) straight into the message.
-    public mutating func beginString() {
+    @inlinable public mutating func beginString() {
         let comma = commaNeeded()
         write(reserving: 2) { out in
             let position = Self.comma(comma, out)
@@ -119,7 +122,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Appends escaped text inside a string opened by `beginString()`.
-    public mutating func stringPart(_ text: String) {
+    @inlinable public mutating func stringPart(_ text: String) {
         if text.utf8.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {
             var text = text
             text.withUTF8 { appendEscaped($0) }
@@ -127,23 +130,23 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Appends escaped text inside a string opened by `beginString()`.
-    public mutating func stringPart(_ text: StaticString) {
+    @inlinable public mutating func stringPart(_ text: StaticString) {
         appendEscaped(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Appends a decimal integer inside a string opened by `beginString()`.
-    public mutating func stringPart(_ value: Int) {
+    @inlinable public mutating func stringPart(_ value: Int) {
         write(reserving: Self.maxIntegerDigits) { Self.formatInteger(Int64(value), into: $0) }
     }
 
-    public mutating func endString() {
+    @inlinable public mutating func endString() {
         write(reserving: 1) { out in
             out[0] = UInt8(ascii: "\"")
             return 1
         }
     }
 
-    public mutating func int<T: BinaryInteger>(_ value: T) {
+    @inlinable public mutating func int<T: BinaryInteger>(_ value: T) {
         let comma = commaNeeded()
         if let value = Int64(exactly: value) {
             integer(comma: comma, value)
@@ -153,7 +156,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Finite doubles only; written with enough digits to round-trip.
-    public mutating func double(_ value: Double) {
+    @inlinable public mutating func double(_ value: Double) {
         let comma = commaNeeded()
         if value.isFinite {
             if value == value.rounded(), abs(value) < 1e15 {
@@ -166,62 +169,59 @@ public struct JSONWriter: ~Copyable {
         }
     }
 
-    public mutating func bool(_ value: Bool) {
+    @inlinable public mutating func bool(_ value: Bool) {
         raw(comma: commaNeeded(), value ? "true" : "false")
     }
 
-    public mutating func null() {
+    @inlinable public mutating func null() {
         raw(comma: commaNeeded(), "null")
     }
 
     /// Member helpers: `"name":value`, skipped when the value is nil.
-    public mutating func field(_ name: StaticString, _ value: String?) {
+    @inlinable public mutating func field(_ name: StaticString, _ value: String?) {
         guard let value else { return }
         key(name)
         string(value)
     }
 
-    public mutating func field<T: BinaryInteger>(_ name: StaticString, _ value: T?) {
+    @inlinable public mutating func field<T: BinaryInteger>(_ name: StaticString, _ value: T?) {
         guard let value else { return }
         key(name)
         int(value)
     }
 
-    public mutating func field(_ name: StaticString, _ value: Double?) {
+    @inlinable public mutating func field(_ name: StaticString, _ value: Double?) {
         guard let value else { return }
         key(name)
         double(value)
     }
 
-    public mutating func field(_ name: StaticString, _ value: Bool?) {
+    @inlinable public mutating func field(_ name: StaticString, _ value: Bool?) {
         guard let value else { return }
         key(name)
         bool(value)
     }
 
-    public mutating func stringArray(_ name: StaticString, _ values: [String]) {
+    @inlinable public mutating func stringArray(_ name: StaticString, _ values: [String]) {
         key(name)
         beginArray()
         for value in values { string(value) }
         endArray()
     }
 
-    /// A timestamp as an RFC 3339 string, written in place in one step.
-    public mutating func timestamp(_ value: Timestamp) {
+    /// A string value whose text `body` stores in place (at most `maxCount` bytes, none needing an
+    /// escape) and counts: formatted values such as timestamps go straight into the buffer in one
+    /// step, with no intermediate String.
+    @inlinable public mutating func formattedString(maxCount: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
         let comma = commaNeeded()
-        write(reserving: Timestamp.maxRFC3339Length + 3) { out in
+        write(reserving: maxCount + 3) { out in
             var position = Self.comma(comma, out)
             out[position] = UInt8(ascii: "\"")
             position += 1
-            position += value.writeRFC3339(into: out + position)
+            position += body(out + position)
             out[position] = UInt8(ascii: "\"")
             return position + 1
         }
-    }
-
-    public mutating func field(_ name: StaticString, timestamp value: Timestamp) {
-        key(name)
-        timestamp(value)
     }
 
     // MARK: Buffer
@@ -229,7 +229,7 @@ public struct JSONWriter: ~Copyable {
     /// Makes room for `extra` bytes, then lets `body` store at most that many at the write position
     /// without further checks; `body` returns how many it stored.
     @inline(__always)
-    private mutating func write(reserving extra: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+    @inlinable mutating func write(reserving extra: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
         if length &+ extra > capacity { grow(to: length + extra) }
         let written = body(base + length)
         assert(written <= extra, "JSONWriter: wrote more than reserved")
@@ -237,7 +237,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     @inline(never)
-    private mutating func grow(to needed: Int) {
+    @usableFromInline mutating func grow(to needed: Int) {
         var newCapacity = capacity * 2
         while newCapacity < needed { newCapacity *= 2 }
         let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
@@ -247,16 +247,16 @@ public struct JSONWriter: ~Copyable {
         capacity = newCapacity
     }
 
-    private mutating func raw(comma: Bool, _ text: StaticString) {
+    @inlinable mutating func raw(comma: Bool, _ text: StaticString) {
         raw(comma: comma, UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    private mutating func raw(comma: Bool, _ text: String) {
+    @inlinable mutating func raw(comma: Bool, _ text: String) {
         var text = text
         text.withUTF8 { raw(comma: comma, $0) }
     }
 
-    private mutating func integer(comma: Bool, _ value: Int64) {
+    @inlinable mutating func integer(comma: Bool, _ value: Int64) {
         write(reserving: Self.maxIntegerDigits + 1) { out in
             let position = Self.comma(comma, out)
             return position + Self.formatInteger(value, into: out + position)
@@ -264,7 +264,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Unescaped bytes (numbers, literals), after a comma when one is due.
-    private mutating func raw(comma: Bool, _ utf8: UnsafeBufferPointer<UInt8>) {
+    @inlinable mutating func raw(comma: Bool, _ utf8: UnsafeBufferPointer<UInt8>) {
         write(reserving: utf8.count + 1) { out in
             let position = Self.comma(comma, out)
             if let base = utf8.baseAddress { Self.copy(base, to: out + position, count: utf8.count) }
@@ -272,7 +272,7 @@ public struct JSONWriter: ~Copyable {
         }
     }
 
-    private mutating func open(_ bracket: UInt8) {
+    @inlinable mutating func open(_ bracket: UInt8) {
         let comma = commaNeeded()
         write(reserving: 2) { out in
             let position = Self.comma(comma, out)
@@ -283,7 +283,7 @@ public struct JSONWriter: ~Copyable {
         commaBits &= ~(1 << UInt64(min(depth, 63)))
     }
 
-    private mutating func close(_ bracket: UInt8) {
+    @inlinable mutating func close(_ bracket: UInt8) {
         depth -= 1
         write(reserving: 1) { out in
             out[0] = bracket
@@ -291,13 +291,13 @@ public struct JSONWriter: ~Copyable {
         }
     }
 
-    private mutating func clearComma() {
+    @inlinable mutating func clearComma() {
         if depth > 0 { commaBits &= ~(1 << UInt64(min(depth, 63))) }
     }
 
     /// Whether the next value needs a comma before it; marks the container as non-empty.
     @inline(__always)
-    private mutating func commaNeeded() -> Bool {
+    @inlinable mutating func commaNeeded() -> Bool {
         guard depth > 0 else { return false }
         let bit: UInt64 = 1 << UInt64(min(depth, 63))
         if commaBits & bit != 0 { return true }
@@ -311,7 +311,7 @@ public struct JSONWriter: ~Copyable {
     /// bytes at a time; only quotes, backslashes and control characters are written one by one. Clean
     /// text (the usual case) reserves its own length once; an escape reserves the worst case (6 bytes
     /// per byte) for the rest.
-    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+    @inlinable mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
         let count = utf8.count
         guard let source = utf8.baseAddress, count > 0 else { return }
         var index = 0
@@ -359,7 +359,7 @@ public struct JSONWriter: ~Copyable {
     /// bytes per step: a byte is flagged when below 0x20, a quote, a backslash or 0x7F. The lowest
     /// flagged byte is always a real one (false flags only occur above it), so its position is exact.
     @inline(__always)
-    private static func plainRunEnd(_ bytes: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int {
+    @inlinable static func plainRunEnd(_ bytes: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int {
         var index = start
         while index + 8 <= count {
             let word = UnsafeRawPointer(bytes + index).loadUnaligned(as: UInt64.self)
@@ -373,17 +373,17 @@ public struct JSONWriter: ~Copyable {
         return index
     }
 
-    private static let lowBits: UInt64 = 0x0101_0101_0101_0101
-    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+    @usableFromInline static let lowBits: UInt64 = 0x0101_0101_0101_0101
+    @usableFromInline static let highBits: UInt64 = 0x8080_8080_8080_8080
 
     /// Flags (high bit) the zero bytes of `word`; bytes above a flagged one may be flagged falsely.
     @inline(__always)
-    private static func zeroBytes(_ word: UInt64) -> UInt64 { (word &- lowBits) & ~word & highBits }
+    @inlinable static func zeroBytes(_ word: UInt64) -> UInt64 { (word &- lowBits) & ~word & highBits }
 
     /// Copies short runs (keys, ids, names: mostly 4–16 bytes) with at most two overlapping word
     /// stores instead of a call to `memcpy`; longer ones with `memcpy`.
     @inline(__always)
-    static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count: Int) {
+    @inlinable public static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count: Int) {
         let from = UnsafeRawPointer(source)
         let to = UnsafeMutableRawPointer(target)
         switch count {
@@ -402,26 +402,26 @@ public struct JSONWriter: ~Copyable {
 
     /// Writes the comma when `needed`; returns how many bytes that took.
     @inline(__always)
-    private static func comma(_ needed: Bool, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+    @inlinable static func comma(_ needed: Bool, _ out: UnsafeMutablePointer<UInt8>) -> Int {
         guard needed else { return 0 }
         out[0] = UInt8(ascii: ",")
         return 1
     }
 
     @inline(__always)
-    private static func isPlain(_ byte: UInt8) -> Bool {
+    @inlinable static func isPlain(_ byte: UInt8) -> Bool {
         byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7F
     }
 
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+    @inlinable static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? 48 + nibble : 87 + nibble
     }
 
     /// `-9223372036854775808` is 20 bytes.
-    static let maxIntegerDigits = 20
+    public static let maxIntegerDigits = 20
 
     /// Writes `value` in decimal (as `String(value)` would) and returns the number of bytes.
-    static func formatInteger(_ value: Int64, into out: UnsafeMutablePointer<UInt8>) -> Int {
+    @inlinable public static func formatInteger(_ value: Int64, into out: UnsafeMutablePointer<UInt8>) -> Int {
         var magnitude = value.magnitude
         var position = 0
         if value < 0 {

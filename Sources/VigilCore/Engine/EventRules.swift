@@ -1,0 +1,108 @@
+import _VigilMachinery
+
+/// Everything the engine applies to an event apart from the shard's state: the configuration and the
+/// values built from it once (signals, detectors, policy), rebuilt by `RiskEngine.reconfigure`.
+///
+/// A class, because the engine hands it to `ShardState.updateUser` next to the state it is changing:
+/// a reference travels as one pointer, where a struct this size would be copied for the call.
+final class EventRules: Sendable {
+    let config: VigilConfig
+    let policyVersion: String
+    let keys: EngineKeys
+    let policy: StepUpPolicy
+    let signals: LoginSignals
+    let detectors: AlertDetectors
+
+    init(config: VigilConfig, policyVersion: String, keys: EngineKeys) {
+        self.config = config
+        self.policyVersion = policyVersion
+        self.keys = keys
+        self.policy = StepUpPolicy(settings: config.policy)
+        self.signals = LoginSignals(settings: config.engine)
+        self.detectors = AlertDetectors(settings: config.engine, domainKey: keys.domain)
+    }
+
+    /// What the event does to the user's record and, unless it is late, to the rest of the shard; a late
+    /// event is only scored.
+    func apply(
+        _ context: EventContext, late: Bool, user: inout UserState, state: inout ShardState,
+        into verdict: inout RiskEngine.Verdict
+    ) {
+        let userKey = context.userKey
+        let time = context.event.time
+        let type = context.event.type
+        switch type {
+        case .login where context.event.outcome == .success, .sensitiveAction:
+            let assessment = signals.evaluate(context, user: user, state: state)
+            // Kept in a local until the detectors have read it: they read a value of its own while they
+            // append to `verdict.alerts`, not a part of the verdict being written.
+            let decision = decide(context, assessment: assessment, user: user, at: time)
+            if !late {
+                detectors.detectOnSuccess(
+                    context, assessment: assessment, decision: decision, user: &user, state: state, into: &verdict.alerts)
+                if type == .login { learn(context, assessment: assessment, user: &user, names: &state.names) }
+            }
+            verdict.decision = consume decision
+        case .login:
+            if !late {
+                state.global.recordFailure(at: time, userKey: userKey)
+                detectors.recordFailure(context, user: &user, state: &state, into: &verdict.alerts)
+            }
+        case .mfaChallenge:
+            if !late, context.event.mfa?.factor.isPush == true {
+                detectors.recordPushSent(context, user: &user, into: &verdict.alerts)
+            }
+        case .mfaResult:
+            if !late { detectors.recordMFAResult(context, user: &user, into: &verdict.alerts) }
+        case .passwordResetRequest:
+            if !late {
+                state.global.recordResetRequest(at: time)
+                detectors.recordResetRequest(context, user: &user, state: &state, into: &verdict.alerts)
+            }
+        case .passwordResetComplete:
+            if !late, context.event.outcome != .failure {
+                user.lastResetCompleted = max(user.lastResetCompleted ?? time, time)
+            }
+        }
+        if !late, user.lastSeen < time { user.lastSeen = time }
+    }
+
+    func decide(_ context: EventContext, assessment: Assessment, user: UserState, at time: Timestamp) -> Decision {
+        let event = context.event
+        let score = assessment.score
+        let level = RiskLevel(score: score, policy: config.policy)
+        let outcome = policy.decide(
+            level: level,
+            context: StepUpPolicy.Context(
+                role: event.user.role, isSensitiveAction: event.type == .sensitiveAction,
+                compromisedCredential: event.credentialCompromised, torExit: context.anonymity.contains(.torExit),
+                withinPostResetWindow: assessment.withinPostResetWindow, pushBombingActive: assessment.pushBombingActive))
+        return Decision(
+            decisionID: Identifiers.uuid(keys.identifier, "decision", event.tenant ?? "", event.eventID),
+            eventID: event.eventID, eventType: event.type, userID: event.user.id, role: event.user.role,
+            tenant: event.tenant, time: event.time, action: outcome.action, factors: outcome.factors, score: score,
+            level: level, reasons: assessment.reasons, rules: outcome.rules, policyVersion: policyVersion,
+            expiresAt: event.time + config.policy.decisionTTL)
+    }
+
+    /// Updates the baseline with a successful login (never with a late one).
+    func learn(_ context: EventContext, assessment: Assessment, user: inout UserState, names: inout NameTable) {
+        let event = context.event
+        let engine = config.engine
+        user.successfulLogins &+= 1
+        if let deviceKey = context.deviceKey {
+            user.seen.record(.device, deviceKey, at: event.time, capacity: engine.maxDevicesPerUser)
+        }
+        if let country = assessment.countryKey {
+            user.seen.record(.country, country, at: event.time, capacity: engine.maxCountriesPerUser)
+        }
+        if let network = assessment.networkKey {
+            user.seen.record(.network, network, at: event.time, capacity: engine.maxASNsPerUser)
+        }
+        if let ip = event.ip, user.lastLogin.map({ $0.time <= event.time }) ?? true {
+            user.lastLogin = CompactAnchor(
+                time: event.time, eventID: event.eventID, ip: ip, location: context.intel.location,
+                network: context.intel.network, anonymity: context.anonymity, names: &names)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import _VigilMachinery
+
+/// Keys derived from the operator's secret, one per purpose.
+struct EngineKeys: Sendable {
+    let user: SipHashKey
+    let device: SipHashKey
+    let domain: SipHashKey
+    let identifier: SipHashKey
+
+    init(secret: SipHashKey) {
+        user = secret.derived(1)
+        device = secret.derived(2)
+        domain = secret.derived(3)
+        // Public ids (decision ids, finding uids) must not depend on the secret: the same input
+        // gives the same ids on every deployment, so downstream deduplication works across replays.
+        identifier = SipHashKey.publicDefault.derived(4)
+    }
+}
+
+/// Per-event values computed once and shared by the signals, detectors and policy.
+struct EventContext {
+    let event: AuthEvent
+    let intel: IPIntelligence
+    let userKey: UInt64
+    /// The address aggregated for per-source state (IPv6 to /64).
+    let sourceKey: IPAddress?
+    /// Keyed hash of `device.id`; the raw id never enters state.
+    let deviceKey: UInt64?
+
+    init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys) {
+        var hasher = SipHashState(key: keys.user)
+        hasher.append(event.tenant ?? "")
+        hasher.append(event.user.id)
+        self.userKey = hasher.finalize()
+        self.sourceKey = event.ip?.sourceKey
+        if let id = event.device?.id, !id.isEmpty {
+            self.deviceKey = keys.device.hash(id)
+        } else {
+            self.deviceKey = nil
+        }
+        self.intel = intel
+        self.event = event
+    }
+
+    /// Anonymous by database flags or by a reputation category that means the same.
+    var anonymity: AnonymityFlags {
+        var flags = intel.anonymity
+        for match in intel.reputation {
+            switch match.category {
+            case "vpn": flags.insert(.vpn)
+            case "tor": flags.insert(.torExit)
+            case "hosting": flags.insert(.hosting)
+            case "proxy": flags.insert(.publicProxy)
+            default: break
+            }
+        }
+        return flags
+    }
+
+    var observedSource: ObservedSource? { event.ip.map { ObservedSource(ip: $0, intel: intel) } }
+}

@@ -1,0 +1,5 @@
+/// Where an input message came from, carried into dead letters and logs so an operator can find it.
+public enum MessageOrigin: Sendable, Equatable {
+    case file(path: String, line: Int)
+    case kafka(topic: String, partition: Int32, offset: Int64)
+}

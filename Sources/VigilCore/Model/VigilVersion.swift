@@ -1,0 +1,4 @@
+/// The version Vigil reports in headers, OCSF metadata and `vigil --version`.
+public enum VigilVersion {
+    public static let current = "0.1.0"
+}
