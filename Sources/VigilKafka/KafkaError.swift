@@ -1,7 +1,6 @@
-import CRdKafka
-
 /// A librdkafka error code, kept as a number so no C type leaks into the public API;
-/// `name` and `description` come from librdkafka itself.
+/// `name` and `description` come from librdkafka itself, and so do the named codes (`transport`,
+/// `queueFull`...), which are declared next to the other C calls.
 public struct KafkaErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// librdkafka's `rd_kafka_resp_err_t` value: negative for client-side errors (names starting
     /// with `_`), positive for the broker's Kafka protocol error codes.
@@ -13,26 +12,11 @@ public struct KafkaErrorCode: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
-    init(_ code: rd_kafka_resp_err_t) {
-        rawValue = code.rawValue
-    }
-
-    var native: rd_kafka_resp_err_t { rd_kafka_resp_err_t(rawValue: rawValue) }
-
     /// librdkafka's symbolic name, e.g. `_TRANSPORT` or `UNKNOWN_TOPIC_OR_PART`.
-    public var name: String { String(cString: rd_kafka_err2name(native)) }
+    public var name: String { librdkafkaName }
 
     /// The symbolic name followed by librdkafka's human-readable text, for logs.
-    public var description: String { "\(name) (\(String(cString: rd_kafka_err2str(native))))" }
-
-    /// A broker connection failed; librdkafka reconnects by itself.
-    public static let transport = KafkaErrorCode(RD_KAFKA_RESP_ERR__TRANSPORT)
-    /// No broker is reachable; librdkafka keeps retrying, queued messages wait.
-    public static let allBrokersDown = KafkaErrorCode(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-    /// The producer's local queue (`queue.buffering.max.*`) stayed full.
-    public static let queueFull = KafkaErrorCode(RD_KAFKA_RESP_ERR__QUEUE_FULL)
-    /// The client hit an unrecoverable error; see `KafkaError.fatal`.
-    public static let fatal = KafkaErrorCode(RD_KAFKA_RESP_ERR__FATAL)
+    public var description: String { "\(name) (\(librdkafkaText))" }
 }
 
 /// Every failure VigilKafka throws. `fatal` means the client must be destroyed and recreated
