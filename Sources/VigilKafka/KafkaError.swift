@@ -32,6 +32,14 @@ public enum KafkaError: Error, Sendable, CustomStringConvertible {
     case operationFailed(operation: String, code: KafkaErrorCode)
     /// The consumer was closed; create a new one.
     case closed
+    /// The brokers did not answer `request` (a Kafka API such as `CreateTopics`, `DescribeConfigs`
+    /// or `Metadata`) about `topic` within `timeout`. Either they are unreachable or they do not
+    /// implement that API: librdkafka 2.0.2's mock cluster never answers `CreateTopics` or
+    /// `DescribeConfigs`, so topics for tests and demos are created through ``MockKafkaCluster``.
+    case topicRequestTimedOut(request: String, topic: String, timeout: Duration)
+    /// The brokers answered `request` about `topic` with an error (e.g. `TOPIC_ALREADY_EXISTS`,
+    /// `INVALID_REPLICATION_FACTOR`, `TOPIC_AUTHORIZATION_FAILED`); `reason` is the broker's text.
+    case topicRequestFailed(request: String, topic: String, code: KafkaErrorCode, reason: String)
 
     /// One line naming the failure and its cause, for logs and error output; never contains secrets.
     public var description: String {
@@ -46,6 +54,12 @@ public enum KafkaError: Error, Sendable, CustomStringConvertible {
             "Kafka \(operation) failed: \(code)"
         case .closed:
             "Kafka consumer is closed"
+        case let .topicRequestTimedOut(request, topic, timeout):
+            "the Kafka brokers did not answer \(request) for topic '\(topic)' within \(timeout): check that they "
+                + "are reachable and support this request, or create and check the topic by hand (librdkafka "
+                + "2.0.2's mock cluster never answers CreateTopics or DescribeConfigs)"
+        case let .topicRequestFailed(request, topic, code, reason):
+            "Kafka \(request) for topic '\(topic)' failed: \(code)\(reason.isEmpty ? "" : ": \(reason)")"
         }
     }
 }
