@@ -97,11 +97,8 @@ public final class KafkaConsumer {
             switch polled {
             case let .message(message):
                 batch.append(message)
-            case let .error(code, topic, partition, _, reason) where code != .fatal:
-                let place = topic.map { "\($0)[\(partition)]: " } ?? ""
-                client.context.warn(KafkaWarning(code: code, reason: place + reason))
             case .error:
-                break  // thrown below
+                client.context.warn(about: polled)
             }
         }
         if let fatal = client.fatalError() { throw fatal }

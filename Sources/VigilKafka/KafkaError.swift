@@ -41,6 +41,10 @@ public enum KafkaError: Error, Sendable, CustomStringConvertible {
     /// `INVALID_REPLICATION_FACTOR`, `TOPIC_AUTHORIZATION_FAILED`); `reason` is the broker's text.
     case topicRequestFailed(request: String, topic: String, code: KafkaErrorCode, reason: String)
 
+    /// Reading `partition` got neither a record nor its end for `timeout`, at `position` of `endOffset`
+    /// (see ``KafkaPartitionReader``): the partition's leader is unreachable or stopped serving it.
+    case partitionReadStalled(partition: KafkaTopicPartition, position: Int64, endOffset: Int64, timeout: Duration)
+
     /// One line naming the failure and its cause, for logs and error output; never contains secrets.
     public var description: String {
         switch self {
@@ -58,6 +62,9 @@ public enum KafkaError: Error, Sendable, CustomStringConvertible {
             "the Kafka brokers did not answer \(request) for topic '\(topic)' within \(timeout): check that they "
                 + "are reachable and support this request, or create and check the topic by hand (librdkafka "
                 + "2.0.2's mock cluster never answers CreateTopics or DescribeConfigs)"
+        case let .partitionReadStalled(partition, position, endOffset, timeout):
+            "reading \(partition) stalled at offset \(position) of \(endOffset): nothing arrived for \(timeout); check "
+                + "that the brokers are reachable and the partition has a leader"
         case let .topicRequestFailed(request, topic, code, reason):
             "Kafka \(request) for topic '\(topic)' failed: \(code)\(reason.isEmpty ? "" : ": \(reason)")"
         }

@@ -46,8 +46,10 @@ public struct KafkaMessage: Sendable {
     private let storage: [UInt8]
     private let valueCount: Int
     private let hasKey: Bool
+    /// True for a null value: in a compacted topic, a tombstone (the key was deleted).
+    public let isNullValue: Bool
 
-    /// The record value; zero-based, an empty slice for a null value.
+    /// The record value; zero-based, an empty slice for a null value (see `isNullValue`).
     public var value: ArraySlice<UInt8> { storage[..<valueCount] }
 
     /// The record key bytes (copied on each access), nil for a null key.
@@ -62,7 +64,7 @@ public struct KafkaMessage: Sendable {
     /// `storage` holds the value's `valueCount` bytes followed by the key's.
     init(
         topic: String, partition: Int32, offset: Int64, timestamp: Int64?, headers: [KafkaHeader],
-        storage: [UInt8], valueCount: Int, hasKey: Bool
+        storage: [UInt8], valueCount: Int, hasKey: Bool, isNullValue: Bool
     ) {
         self.topic = topic
         self.partition = partition
@@ -72,6 +74,7 @@ public struct KafkaMessage: Sendable {
         self.storage = storage
         self.valueCount = valueCount
         self.hasKey = hasKey
+        self.isNullValue = isNullValue
     }
 }
 

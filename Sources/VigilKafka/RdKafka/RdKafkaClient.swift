@@ -30,6 +30,14 @@ final class CallbackContext {
         onWarning(warning)
     }
 
+    /// Reports a polled error event as a warning, prefixed with its partition when it names one.
+    /// Fatal errors are left to the caller, which throws them from `RdKafkaClient.fatalError()`.
+    func warn(about polled: RdKafkaPolled) {
+        guard case let .error(code, topic, partition, _, reason) = polled, code != .fatal else { return }
+        let place = topic.map { "\($0)[\(partition)]: " } ?? ""
+        warn(KafkaWarning(code: code, reason: place + reason))
+    }
+
     /// Topic name for a topic handle, cached so that each message does not allocate a new String.
     /// The cached name is compared with the C name, so a recycled handle address cannot mislead it.
     func topicName(_ topic: OpaquePointer) -> String {
@@ -154,6 +162,22 @@ final class RdKafkaClient {
     func assign(_ partitions: [(KafkaTopicPartition, Int64)]) -> KafkaErrorCode? {
         let list = RdKafkaPartitionList(partitions)
         return failure(rd_kafka_assign(pointer, list.pointer))
+    }
+
+    /// The partition's low and high watermarks (first offset, offset after the last record), asked
+    /// from its leader: a blocking round trip bounded by `timeout`.
+    func watermarks(of partition: KafkaTopicPartition, timeout: Duration) throws(KafkaError) -> (low: Int64, high: Int64) {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let code = rd_kafka_query_watermark_offsets(
+            pointer, partition.topic, partition.partition, &low, &high, timeout.kafkaMilliseconds)
+        if code == RD_KAFKA_RESP_ERR__TIMED_OUT {
+            throw .topicRequestTimedOut(request: "ListOffsets", topic: partition.topic, timeout: timeout)
+        }
+        if let code = failure(code) {
+            throw .topicRequestFailed(request: "ListOffsets", topic: partition.topic, code: code, reason: "partition \(partition.partition)")
+        }
+        return (low, high)
     }
 
     /// Waits up to `timeout` milliseconds for the next record or error event.

@@ -25,7 +25,8 @@ extension KafkaMessage {
                 count = record.len + record.key_len
             },
             valueCount: record.len,
-            hasKey: record.key != nil)
+            hasKey: record.key != nil,
+            isNullValue: record.payload == nil)
     }
 
     private static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
