@@ -28,29 +28,34 @@ public final class KafkaProducer {
             context: CallbackContext(logger: logger, onWarning: onWarning))
     }
 
-    /// Enqueues one message; bytes are copied, so the arrays may be reused at once. An empty value
-    /// may be sent as a null value (consumers see both as an empty `value`).
-    /// Partitioning follows the key (librdkafka's default partitioner). When the local queue is full
-    /// this polls (collecting delivery reports for the next `poll`) and retries for up to
-    /// `queueFullTimeout`, then throws `operationFailed(code: .queueFull)`.
+    /// Enqueues one message; bytes are copied, so the arrays may be reused at once. A nil `value` is
+    /// a null value: in a compacted topic, a tombstone that deletes `key` (an empty array is an empty
+    /// value, which compaction keeps). `partition` nil lets librdkafka's default partitioner follow
+    /// the key; a changelog record gives its partition explicitly, the input partition whose state it
+    /// holds. When the local queue is full this polls (collecting delivery reports for the next
+    /// `poll`) and retries for up to `queueFullTimeout`, then throws `operationFailed(code: .queueFull)`.
     public func produce(
-        topic: String, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = [], opaque: UInt64 = 0
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+        opaque: UInt64 = 0
     ) throws(KafkaError) {
+        let message = OutgoingMessage(topic: topic, partition: partition, headers: headers, opaque: opaque)
         let code: KafkaErrorCode? =
             if let key {
-                key.withUnsafeBytes { key in enqueue(topic, key, value, headers, opaque) }
+                key.withUnsafeBytes { key in enqueue(message, key, value) }
             } else {
-                enqueue(topic, nil, value, headers, opaque)
+                enqueue(message, nil, value)
             }
         try check(code)
     }
 
     /// Same as the byte-key variant, with the key's UTF-8 bytes used without an intermediate copy.
     public func produce(
-        topic: String, key: String, value: [UInt8], headers: [KafkaHeader] = [], opaque: UInt64 = 0
+        topic: String, partition: Int32? = nil, key: String, value: [UInt8]?, headers: [KafkaHeader] = [],
+        opaque: UInt64 = 0
     ) throws(KafkaError) {
         var key = key
-        let code = key.withUTF8 { key in enqueue(topic, UnsafeRawBufferPointer(key), value, headers, opaque) }
+        let message = OutgoingMessage(topic: topic, partition: partition, headers: headers, opaque: opaque)
+        let code = key.withUTF8 { key in enqueue(message, UnsafeRawBufferPointer(key), value) }
         try check(code)
     }
 
@@ -85,14 +90,16 @@ public final class KafkaProducer {
     }
 
     private func enqueue(
-        _ topic: String, _ key: UnsafeRawBufferPointer?, _ value: [UInt8], _ headers: [KafkaHeader],
-        _ opaque: UInt64
+        _ message: OutgoingMessage, _ key: UnsafeRawBufferPointer?, _ value: [UInt8]?
     ) -> KafkaErrorCode? {
         var deadline: ContinuousClock.Instant?
         while true {
-            let code = value.withUnsafeBytes { value in
-                client.produce(topic: topic, key: key, value: value, headers: headers, opaque: opaque)
-            }
+            let code =
+                if let value {
+                    value.withUnsafeBytes { value in client.produce(message, key: key, value: value) }
+                } else {
+                    client.produce(message, key: key, value: nil)
+                }
             guard code == .queueFull else { return code }
             // The clock is read only once the queue is full: the fast path stays free of it.
             let now = ContinuousClock.now
@@ -101,4 +108,14 @@ public final class KafkaProducer {
             client.poll(timeout: Self.queueFullPollInterval)
         }
     }
+}
+
+/// Where a message goes and what travels with it, apart from its key and value bytes.
+struct OutgoingMessage {
+    let topic: String
+    /// nil: the partitioner chooses.
+    let partition: Int32?
+    let headers: [KafkaHeader]
+    /// Returned in the message's delivery report.
+    let opaque: UInt64
 }

@@ -303,14 +303,14 @@ final class RdKafkaClient {
 
     // MARK: Producer
 
-    /// Enqueues one message (bytes copied). `key` nil is a null key; headers are handed to librdkafka.
+    /// Enqueues one message (bytes copied). A nil `key` or `value` is sent as null; an empty one as
+    /// empty. The headers are handed to librdkafka.
     func produce(
-        topic: String, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer, headers: [KafkaHeader],
-        opaque: UInt64
+        _ message: OutgoingMessage, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?
     ) -> KafkaErrorCode? {
-        topic.withCString { topic in
-            let nativeHeaders = headers.isEmpty ? nil : Self.makeHeaders(headers)
-            return withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6) { fields in
+        message.topic.withCString { topic in
+            let nativeHeaders = message.headers.isEmpty ? nil : Self.makeHeaders(message.headers)
+            return withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { fields in
                 var count = 0
                 func add(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
                     var field = rd_kafka_vu_t()
@@ -319,20 +319,26 @@ final class RdKafkaClient {
                     fields.initializeElement(at: count, to: field)
                     count += 1
                 }
+                // An empty array may have no storage; any non-null pointer keeps an empty key or
+                // value from becoming a null one (librdkafka reads 0 bytes from it).
+                func bytes(_ buffer: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer {
+                    UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafeRawPointer(topic))
+                }
                 add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic }
-                add(RD_KAFKA_VTYPE_VALUE) {
-                    $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
-                    $0.u.mem.size = value.count
+                if let partition = message.partition { add(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition } }
+                if let value {
+                    add(RD_KAFKA_VTYPE_VALUE) {
+                        $0.u.mem.ptr = bytes(value)
+                        $0.u.mem.size = value.count
+                    }
                 }
                 if let key {
                     add(RD_KAFKA_VTYPE_KEY) {
-                        // An empty array may have no storage; any non-null pointer keeps it an empty key
-                        // rather than a null one (librdkafka reads 0 bytes from it).
-                        $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress ?? UnsafeRawPointer(topic))
+                        $0.u.mem.ptr = bytes(key)
                         $0.u.mem.size = key.count
                     }
                 }
-                add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(opaque)) }
+                add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(message.opaque)) }
                 add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
                 if let nativeHeaders { add(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = nativeHeaders } }
                 defer { fields.baseAddress!.deinitialize(count: count) }
