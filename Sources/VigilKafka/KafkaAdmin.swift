@@ -73,6 +73,8 @@ public struct KafkaTopicSpecification: Sendable {
     /// and drops a key after its tombstone, which is what makes a changelog a restorable copy of a
     /// state store rather than a growing history.
     public static func compacted(name: String, partitions: Int, replicationFactor: Int) -> Self {
-        Self(name: name, partitions: partitions, replicationFactor: replicationFactor, properties: [("cleanup.policy", "compact")])
+        Self(
+            name: name, partitions: partitions, replicationFactor: replicationFactor,
+            properties: [("cleanup.policy", "compact")])
     }
 }

@@ -199,7 +199,8 @@ public final class KafkaConsumer {
         guard !deferredCommits.isEmpty else { return }
         deferredCommits = deferredCommits.filter { stored[$0.key] == nil }
         if let since = deferredSince, ContinuousClock.now - since > Self.deferredCommitLimit {
-            context.warn(KafkaWarning(code: .rebalanceInProgress, reason: "giving up a revocation commit older than 30 s"))
+            context.warn(
+                KafkaWarning(code: .rebalanceInProgress, reason: "giving up a revocation commit older than 30 s"))
             deferredCommits.removeAll()
         }
         guard !deferredCommits.isEmpty else {

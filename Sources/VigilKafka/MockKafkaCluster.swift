@@ -17,7 +17,8 @@ public final class MockKafkaCluster: Sendable {
     /// Creates `name` up front. Without it the mock brokers create a topic on first use with their
     /// default partition count, which a test of partitioning or rebalancing should not depend on.
     public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1) throws(KafkaError) {
-        try check("create topic", cluster.createTopic(name, partitions: partitions, replicationFactor: replicationFactor))
+        try check(
+            "create topic", cluster.createTopic(name, partitions: partitions, replicationFactor: replicationFactor))
     }
 
     /// Disconnects the broker and refuses new connections (no leader change).

@@ -6,7 +6,8 @@ import VigilKafka
 /// naming the request and the topic instead of hanging.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct AdminTests {
     private func makeAdmin(_ cluster: MockKafkaCluster) throws -> KafkaAdmin {
-        try KafkaAdmin(configuration: KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers]), logger: testLogger)
+        try KafkaAdmin(
+            configuration: KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers]), logger: testLogger)
     }
 
     @Test func partitionCountReadsMetadataWithoutCreatingTheTopic() async throws {
@@ -30,7 +31,8 @@ import VigilKafka
     @Test func createTopicFailsWithTheTypedTimeoutOnTheMock() async throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         let admin = try makeAdmin(cluster)
-        let specification = KafkaTopicSpecification.compacted(name: "users-changelog", partitions: 3, replicationFactor: 1)
+        let specification = KafkaTopicSpecification.compacted(
+            name: "users-changelog", partitions: 3, replicationFactor: 1)
         #expect(specification.properties.map { "\($0.0)=\($0.1)" } == ["cleanup.policy=compact"])
         let error = try await blocking { () -> KafkaError? in
             do throws(KafkaError) {

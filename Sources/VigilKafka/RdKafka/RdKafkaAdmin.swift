@@ -34,7 +34,10 @@ extension RdKafkaClient {
         _ topic: String, partitions: Int, replicationFactor: Int, properties: [(String, String)], timeout: Duration
     ) throws(KafkaError) {
         var errorText = [CChar](repeating: 0, count: 512)
-        guard let newTopic = rd_kafka_NewTopic_new(topic, Int32(partitions), Int32(replicationFactor), &errorText, errorText.count) else {
+        guard
+            let newTopic = rd_kafka_NewTopic_new(
+                topic, Int32(partitions), Int32(replicationFactor), &errorText, errorText.count)
+        else {
             throw .topicRequestFailed(
                 request: "CreateTopics", topic: topic, code: KafkaErrorCode(RD_KAFKA_RESP_ERR__INVALID_ARG),
                 reason: String(cBuffer: errorText))
@@ -67,10 +70,13 @@ extension RdKafkaClient {
     func topicConfiguration(of topic: String, timeout: Duration) throws(KafkaError) -> [String: String] {
         guard let resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic) else {
             throw .topicRequestFailed(
-                request: "DescribeConfigs", topic: topic, code: KafkaErrorCode(RD_KAFKA_RESP_ERR__INVALID_ARG), reason: "")
+                request: "DescribeConfigs", topic: topic, code: KafkaErrorCode(RD_KAFKA_RESP_ERR__INVALID_ARG),
+                reason: "")
         }
         defer { rd_kafka_ConfigResource_destroy(resource) }
-        let event = try adminRequest("DescribeConfigs", RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, topic: topic, timeout: timeout) {
+        let event = try adminRequest(
+            "DescribeConfigs", RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, topic: topic, timeout: timeout
+        ) {
             options, queue in
             var resources: [OpaquePointer?] = [resource]
             rd_kafka_DescribeConfigs(pointer, &resources, 1, options, queue)

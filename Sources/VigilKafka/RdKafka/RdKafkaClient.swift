@@ -93,7 +93,8 @@ final class RdKafkaClient {
         }
         rd_kafka_conf_set_log_cb(conf) { handle, level, facility, message in
             let logger = CallbackContext.from(rd_kafka_opaque(handle)).logger
-            let text = "librdkafka \(facility.map { String(cString: $0) } ?? ""): "
+            let text =
+                "librdkafka \(facility.map { String(cString: $0) } ?? ""): "
                 + (message.map { String(cString: $0) } ?? "")
             switch level {
             case ...2: logger.critical("\(text)")
@@ -126,7 +127,10 @@ final class RdKafkaClient {
             }
         }
         var errorText = [CChar](repeating: 0, count: 512)
-        guard let handle = rd_kafka_new(kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, &errorText, errorText.count) else {
+        guard
+            let handle = rd_kafka_new(
+                kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, &errorText, errorText.count)
+        else {
             rd_kafka_conf_destroy(conf)
             throw .clientCreationFailed(reason: configuration.redact(String(cBuffer: errorText)))
         }
@@ -139,7 +143,8 @@ final class RdKafkaClient {
         // A consumer in a fatal state never finishes its group leave: librdkafka 2.0.2's destroy then
         // spins forever, so skip the close (the group sees a session timeout instead).
         rd_kafka_destroy_flags(
-            pointer, rd_kafka_fatal_error(pointer, nil, 0) == RD_KAFKA_RESP_ERR_NO_ERROR
+            pointer,
+            rd_kafka_fatal_error(pointer, nil, 0) == RD_KAFKA_RESP_ERR_NO_ERROR
                 ? 0 : Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
     }
 
@@ -154,7 +159,7 @@ final class RdKafkaClient {
     // MARK: Consumer
 
     func subscribe(_ topics: [String]) -> KafkaErrorCode? {
-        let list = RdKafkaPartitionList(topics.map { (KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), RdKafkaPartitionList.invalidOffset) })
+        let list = RdKafkaPartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
         return failure(rd_kafka_subscribe(pointer, list.pointer))
     }
 
@@ -166,7 +171,9 @@ final class RdKafkaClient {
 
     /// The partition's low and high watermarks (first offset, offset after the last record), asked
     /// from its leader: a blocking round trip bounded by `timeout`.
-    func watermarks(of partition: KafkaTopicPartition, timeout: Duration) throws(KafkaError) -> (low: Int64, high: Int64) {
+    func watermarks(
+        of partition: KafkaTopicPartition, timeout: Duration
+    ) throws(KafkaError) -> (low: Int64, high: Int64) {
         var low: Int64 = 0
         var high: Int64 = 0
         let code = rd_kafka_query_watermark_offsets(
@@ -175,7 +182,8 @@ final class RdKafkaClient {
             throw .topicRequestTimedOut(request: "ListOffsets", topic: partition.topic, timeout: timeout)
         }
         if let code = failure(code) {
-            throw .topicRequestFailed(request: "ListOffsets", topic: partition.topic, code: code, reason: "partition \(partition.partition)")
+            throw .topicRequestFailed(
+                request: "ListOffsets", topic: partition.topic, code: code, reason: "partition \(partition.partition)")
         }
         return (low, high)
     }
@@ -251,15 +259,15 @@ final class RdKafkaClient {
         let list = try assignmentList()
         rd_kafka_position(pointer, list.pointer)
         return list.entries.map { partition, position in
-                var low: Int64 = 0
-                var high: Int64 = 0
-                let known =
-                    rd_kafka_get_watermark_offsets(pointer, partition.topic, partition.partition, &low, &high)
-                    == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0
-                return KafkaPartitionLag(
-                    topicPartition: partition, position: position >= 0 ? position : nil,
-                    highWatermark: known ? high : nil)
-            }
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let known =
+                rd_kafka_get_watermark_offsets(pointer, partition.topic, partition.partition, &low, &high)
+                == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0
+            return KafkaPartitionLag(
+                topicPartition: partition, position: position >= 0 ? position : nil,
+                highWatermark: known ? high : nil)
+        }
     }
 
     /// Applies an assignment change and reports it through the context, revocations before they take

@@ -34,7 +34,9 @@ struct RdKafkaPartitionList: ~Copyable {
     var entries: [(partition: KafkaTopicPartition, offset: Int64)] {
         (0..<Int(pointer.pointee.cnt)).map { index in
             let element = pointer.pointee.elems[index]
-            return (KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition), element.offset)
+            return (
+                KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition), element.offset
+            )
         }
     }
 
