@@ -58,6 +58,9 @@ public struct KafkaMessage: Sendable {
     /// The record key decoded as UTF-8 (invalid bytes repaired), nil for a null key.
     public var keyString: String? { hasKey ? String(decoding: storage[valueCount...], as: UTF8.self) : nil }
 
+    /// Key and value bytes together, without copying the key.
+    var keyAndValueByteCount: Int { storage.count }
+
     /// The record's topic and partition, the key under which the consumer tracks ordering and offsets.
     public var topicPartition: KafkaTopicPartition { KafkaTopicPartition(topic: topic, partition: partition) }
 

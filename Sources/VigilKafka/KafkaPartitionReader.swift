@@ -77,7 +77,7 @@ public final class KafkaPartitionReader {
                 if message.offset < endOffset {
                     batch.append(message)
                     progress.records += 1
-                    progress.bytes += message.value.count + (message.key?.count ?? 0)
+                    progress.bytes += message.keyAndValueByteCount
                     progress.position = message.offset + 1
                 }
                 isAtEnd = message.offset + 1 >= endOffset
@@ -107,9 +107,9 @@ public final class KafkaPartitionReader {
 /// How far a ``KafkaPartitionReader`` got.
 public struct KafkaReadProgress: Sendable, Hashable {
     /// Records returned so far, tombstones included.
-    public var records: Int
+    public internal(set) var records: Int
     /// Key and value bytes of those records.
-    public var bytes: Int
+    public internal(set) var bytes: Int
     /// The offset the next record will have (after compaction gaps: at least that).
-    public var position: Int64
+    public internal(set) var position: Int64
 }
