@@ -11,7 +11,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
@@ -21,6 +20,11 @@ let package = Package(
             name: "CRdKafka",
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
+        ),
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
         ),
         .systemLibrary(
             name: "CMaxMindDB",
@@ -47,7 +51,7 @@ let package = Package(
             dependencies: [
                 "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
+                "CYAML",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -75,14 +79,21 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
+        // What every test target shares, once: waits, the failure type, the quiet logger, paths (MaxMind
+        // test data, the `vigil` binary), child processes, kcat, the daemon process, event lines.
+        .target(
+            name: "VigilTestSupport",
+            dependencies: ["VigilKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/VigilTestSupport"
+        ),
+        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "VigilTestSupport"]),
         .testTarget(name: "VigilWorkloadTests", dependencies: ["VigilWorkload", "VigilCore"]),
-        .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore"]),
-        .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka"]),
+        .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore", "VigilTestSupport"]),
+        .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka", "VigilTestSupport"]),
         .testTarget(
             name: "VigilDaemonTests",
             dependencies: [
-                "VigilDaemon", "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload",
+                "VigilDaemon", "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload", "VigilTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -23,11 +23,11 @@ public enum Daemon {
     /// is live within seconds, cheap (one stat call).
     static let configCheckInterval = Duration.seconds(5)
 
-    /// Runs until SIGTERM/SIGINT (returns) or a fatal error (throws).
+    /// Runs until SIGTERM/SIGINT (returns) or a fatal error (throws). `loaded` is the config file as read
+    /// once at startup; the reload service rereads `loaded.sourcePath` on SIGHUP or a change.
     public static func run(
-        configPath: String, environment: [String: String], logger: Logger, options: Options = Options()
+        loaded: LoadedConfig, environment: [String: String], logger: Logger, options: Options = Options()
     ) async throws {
-        let loaded = try ConfigLoader.load(path: configPath)
         let config = loaded.config
         let key = try DeviceKey.resolve(
             config.security, environment: environment, allowPublicDefault: options.allowPublicDeviceKey)
@@ -46,7 +46,7 @@ public enum Daemon {
         let metrics = MetricsServer(
             settings: config.http, status: status, logger: Logger(label: "vigil.http"))
         let reload = ConfigReloadService(
-            path: configPath, mailbox: mailbox, status: status, checkInterval: configCheckInterval,
+            initial: loaded, path: loaded.sourcePath, mailbox: mailbox, status: status, checkInterval: configCheckInterval,
             logger: Logger(label: "vigil.reload"))
         let geo = GeoReloadService(
             databases: enrichment.databases, interval: .microseconds(config.geo.reloadCheckInterval.microseconds), status: status,

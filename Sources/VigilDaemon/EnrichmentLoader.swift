@@ -12,7 +12,7 @@ public enum EnrichmentLoader {
         public var databases: GeoDatabases
     }
 
-    public static func open(_ config: VigilConfig, logger: Logger) throws -> Loaded {
+    public static func open(_ config: DaemonConfig, logger: Logger) throws -> Loaded {
         let databases = try GeoDatabases(settings: config.geo)
         let reputation = try ReputationTable.load(config.reputation)
         for kind in MaxMindDatabase.Kind.allCases {

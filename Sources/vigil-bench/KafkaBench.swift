@@ -405,19 +405,6 @@ final class RawPassThrough: @unchecked Sendable {
 final class DaemonProcess {
     private let pid: pid_t
 
-    /// Whether `binary` has the `run` command yet (it is being written on another branch). The help
-    /// text decides: without `run`, `vigil run --help` still exits 0 with the top-level help.
-    static func supportsRun(_ binary: String, scratch: String) -> Bool {
-        let help = scratch + "/run-help.txt"
-        guard FileManager.default.isExecutableFile(atPath: binary),
-            let probe = try? spawn(binary, ["run", "--help"], output: help)
-        else { return false }
-        var status: Int32 = 0
-        waitpid(probe, &status, 0)
-        let text = (try? String(contentsOfFile: help, encoding: .utf8)) ?? ""
-        return status == 0 && text.contains("USAGE: vigil run")
-    }
-
     /// False once the daemon has exited (it failed: it only stops when told to).
     var isRunning: Bool {
         var status: Int32 = 0

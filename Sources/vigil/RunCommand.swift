@@ -15,7 +15,7 @@ struct RunCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        // Logging settings come from the config, so it is read once before the daemon reads it again.
+        // Read once: the logging settings come from it, then the daemon runs with it.
         let loaded: LoadedConfig
         do {
             loaded = try ConfigLoader.load(path: config)
@@ -26,7 +26,7 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap(VigilLogging.makeFactory(settings: loaded.config.logging))
         let logger = Logger(label: "vigil")
         do {
-            try await Daemon.run(configPath: config, environment: ProcessInfo.processInfo.environment, logger: logger)
+            try await Daemon.run(loaded: loaded, environment: ProcessInfo.processInfo.environment, logger: logger)
         } catch {
             logger.critical("vigil stopped on a fatal error", metadata: ["error": "\(error)"])
             throw ExitCode.failure

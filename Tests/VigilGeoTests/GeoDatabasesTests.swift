@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilCore
 @testable import VigilGeo
+import VigilTestSupport
 
 @Suite("Geo databases: combined lookup, hot swap, cache")
 struct GeoDatabasesTests {
@@ -21,14 +22,15 @@ struct GeoDatabasesTests {
     /// Copies `name` to `url` by writing a sibling and renaming it over, as database updaters do.
     private static func install(_ name: String, at url: URL) throws {
         let staging = url.deletingLastPathComponent().appendingPathComponent("staging-\(UUID().uuidString)")
-        try FileManager.default.copyItem(atPath: TestData.path(name), toPath: staging.path)
+        try FileManager.default.copyItem(atPath: TestPaths.maxmind(name).path, toPath: staging.path)
         #expect(rename(staging.path, url.path) == 0)
     }
 
     @Test func combinesAllThreeDatabases() throws {
         let geo = try GeoDatabases(settings: Self.settings(
-            city: TestData.path("GeoIP2-City-Test.mmdb"), asn: TestData.path("GeoLite2-ASN-Test.mmdb"),
-            anonymous: TestData.path("GeoIP2-Anonymous-IP-Test.mmdb")))
+            city: TestPaths.maxmind("GeoIP2-City-Test.mmdb").path,
+            asn: TestPaths.maxmind("GeoLite2-ASN-Test.mmdb").path,
+            anonymous: TestPaths.maxmind("GeoIP2-Anonymous-IP-Test.mmdb").path))
         let london = geo.lookup(IPAddress("81.2.69.160")!)
         #expect(london.location?.city == "London")
         #expect(london.anonymity.contains([.anonymous, .vpn, .torExit]))
@@ -44,14 +46,14 @@ struct GeoDatabasesTests {
     }
 
     @Test func startupFailsOnABadPath() {
-        let path = TestData.path("missing.mmdb")
+        let path = TestPaths.maxmind("missing.mmdb").path
         #expect(throws: GeoDatabaseError.fileMissing(path: path)) {
             try GeoDatabases(settings: Self.settings(asn: path))
         }
     }
 
     @Test func replacedFileIsSwappedIn() throws {
-        let directory = try TestData.temporaryDirectory()
+        let directory = try TestPaths.temporaryDirectory("geo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("city.mmdb")
         try Self.install("GeoIP2-City-Test.mmdb", at: file)
@@ -71,7 +73,7 @@ struct GeoDatabasesTests {
     }
 
     @Test func brokenReplacementKeepsTheOldDatabase() throws {
-        let directory = try TestData.temporaryDirectory()
+        let directory = try TestPaths.temporaryDirectory("geo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("city.mmdb")
         try Self.install("GeoIP2-City-Test.mmdb", at: file)
@@ -100,7 +102,7 @@ struct GeoDatabasesTests {
     }
 
     @Test func lookupHoldingTheOldHandleSurvivesTheSwap() throws {
-        let directory = try TestData.temporaryDirectory()
+        let directory = try TestPaths.temporaryDirectory("geo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("city.mmdb")
         try Self.install("GeoIP2-City-Test.mmdb", at: file)
@@ -115,7 +117,7 @@ struct GeoDatabasesTests {
     }
 
     @Test func concurrentLookupsDuringSwaps() async throws {
-        let directory = try TestData.temporaryDirectory()
+        let directory = try TestPaths.temporaryDirectory("geo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("city.mmdb")
         try Self.install("GeoIP2-City-Test.mmdb", at: file)
@@ -146,7 +148,7 @@ struct GeoDatabasesTests {
     // MARK: - Cache
 
     @Test func cacheHitsMatchMisses() throws {
-        let paths = (TestData.path("GeoIP2-City-Test.mmdb"), TestData.path("GeoLite2-ASN-Test.mmdb"))
+        let paths = (TestPaths.maxmind("GeoIP2-City-Test.mmdb").path, TestPaths.maxmind("GeoLite2-ASN-Test.mmdb").path)
         let cached = try GeoDatabases(settings: Self.settings(city: paths.0, asn: paths.1, cache: 4096))
         let uncached = try GeoDatabases(settings: Self.settings(city: paths.0, asn: paths.1, cache: 0))
         let addresses = try (TestData.networks("GeoIP2-City-Test.json") + TestData.networks("GeoLite2-ASN-Test.json"))
@@ -161,7 +163,8 @@ struct GeoDatabasesTests {
     }
 
     @Test func cacheStaysWithinCapacity() throws {
-        let geo = try GeoDatabases(settings: Self.settings(city: TestData.path("GeoIP2-City-Test.mmdb"), cache: 100))
+        let geo = try GeoDatabases(
+            settings: Self.settings(city: TestPaths.maxmind("GeoIP2-City-Test.mmdb").path, cache: 100))
         for value in UInt32(0)..<5000 { _ = geo.lookup(IPAddress(ipv4: 0xD600_0000 | value)) }
         let statistics = geo.cacheStatistics
         #expect(statistics.capacity == 64)
@@ -171,7 +174,7 @@ struct GeoDatabasesTests {
     }
 
     @Test func cacheIsClearedOnSwap() throws {
-        let directory = try TestData.temporaryDirectory()
+        let directory = try TestPaths.temporaryDirectory("geo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("city.mmdb")
         try Self.install("GeoIP2-City-Test.mmdb", at: file)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilCore
 @testable import VigilGeo
+import VigilTestSupport
 
 @Suite("MaxMind database reader")
 struct MaxMindDatabaseTests {
@@ -11,7 +12,7 @@ struct MaxMindDatabaseTests {
         database databaseName: String, json jsonName: String, kind: MaxMindDatabase.Kind,
         expected: ([String: Any]) -> Value, actual: (MaxMindDatabase, IPAddress) -> Value
     ) throws {
-        let database = try MaxMindDatabase(path: TestData.path(databaseName), kind: kind)
+        let database = try MaxMindDatabase(path: TestPaths.maxmind(databaseName).path, kind: kind)
         let networks = try TestData.networks(jsonName)
         let probes = try networks.map { try Probe($0.network) }
         var checked = 0
@@ -82,7 +83,7 @@ struct MaxMindDatabaseTests {
     }
 
     @Test func addressesOutsideTheDatabaseHaveNoData() throws {
-        let city = try MaxMindDatabase(path: TestData.path("GeoIP2-City-Test.mmdb"), kind: .city)
+        let city = try MaxMindDatabase(path: TestPaths.maxmind("GeoIP2-City-Test.mmdb").path, kind: .city)
         #expect(city.location(of: IPAddress("10.0.0.1")!) == nil)
         #expect(city.location(of: IPAddress("fd00::1")!) == nil)
         #expect(city.lookupErrors == 0)
@@ -90,26 +91,26 @@ struct MaxMindDatabaseTests {
     }
 
     @Test func countryDatabaseServesAsCity() throws {
-        let country = try MaxMindDatabase(path: TestData.path("GeoIP2-Country-Test.mmdb"), kind: .city)
+        let country = try MaxMindDatabase(path: TestPaths.maxmind("GeoIP2-Country-Test.mmdb").path, kind: .city)
         #expect(country.location(of: IPAddress("2001:218::1")!)?.countryCode == "JP")
     }
 
     // MARK: - Failures
 
     @Test func missingFileIsNamed() {
-        let path = TestData.path("no-such-file.mmdb")
+        let path = TestPaths.maxmind("no-such-file.mmdb").path
         #expect(throws: GeoDatabaseError.fileMissing(path: path)) { try MaxMindDatabase(path: path, kind: .city) }
         #expect(GeoDatabaseError.fileMissing(path: path).description.contains(path))
     }
 
     @Test func directoryIsNotADatabase() {
-        #expect(throws: GeoDatabaseError.unreadable(path: TestData.directory, reason: "not a regular file")) {
-            try MaxMindDatabase(path: TestData.directory, kind: .city)
+        #expect(throws: GeoDatabaseError.unreadable(path: TestPaths.maxmind.path, reason: "not a regular file")) {
+            try MaxMindDatabase(path: TestPaths.maxmind.path, kind: .city)
         }
     }
 
     @Test func nonDatabaseFileIsCorrupt() throws {
-        let path = TestData.path("GeoIP2-City-Test.json")
+        let path = TestPaths.maxmind("GeoIP2-City-Test.json").path
         let error = try #require(throws: GeoDatabaseError.self) { try MaxMindDatabase(path: path, kind: .city) }
         guard case .corrupt(path, let reason) = error else {
             Issue.record("expected corrupt, got \(error)")
@@ -120,12 +121,12 @@ struct MaxMindDatabaseTests {
     }
 
     @Test func wrongDatabaseTypeIsRejected() {
-        let path = TestData.path("GeoLite2-ASN-Test.mmdb")
+        let path = TestPaths.maxmind("GeoLite2-ASN-Test.mmdb").path
         #expect(throws: GeoDatabaseError.wrongType(path: path, found: "GeoLite2-ASN", expected: .city)) {
             try MaxMindDatabase(path: path, kind: .city)
         }
         #expect(throws: GeoDatabaseError.self) {
-            try MaxMindDatabase(path: TestData.path("GeoIP2-City-Test.mmdb"), kind: .anonymousIP)
+            try MaxMindDatabase(path: TestPaths.maxmind("GeoIP2-City-Test.mmdb").path, kind: .anonymousIP)
         }
     }
 
@@ -134,7 +135,7 @@ struct MaxMindDatabaseTests {
         "MaxMind-DB-test-broken-pointers-24.mmdb", "MaxMind-DB-test-broken-search-tree-24.mmdb",
     ])
     func brokenDatabaseFailsCleanly(name: String) throws {
-        let path = TestData.path(name)
+        let path = TestPaths.maxmind(name).path
         let database: MaxMindDatabase
         do {
             database = try MaxMindDatabase(path: path, expecting: nil)

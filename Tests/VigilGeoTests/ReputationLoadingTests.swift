@@ -2,11 +2,12 @@ import Foundation
 import Testing
 import VigilCore
 import VigilGeo
+import VigilTestSupport
 
 @Suite("Reputation list files")
 struct ReputationLoadingTests {
     @Test func loadsListsAndASNs() throws {
-        let directory = try TestData.temporaryDirectory()
+        let directory = try TestPaths.temporaryDirectory("geo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let tor = directory.appendingPathComponent("tor.txt")
         let hosting = directory.appendingPathComponent("hosting.txt")
@@ -22,7 +23,7 @@ struct ReputationLoadingTests {
     }
 
     @Test func badLineIsReportedWithFileAndLine() throws {
-        let directory = try TestData.temporaryDirectory()
+        let directory = try TestPaths.temporaryDirectory("geo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let list = directory.appendingPathComponent("bad.txt")
         try "10.0.0.0/8\n\n10.0.0.1/8\n".write(to: list, atomically: true, encoding: .utf8)

@@ -1,36 +1,18 @@
 import Foundation
 import Testing
 import VigilCore
+import VigilTestSupport
 
-/// MaxMind's own test databases: `../shared/testdata/maxmind` beside the package, or
-/// `$VIGIL_MAXMIND_TESTDATA`.
+/// The JSON sources MaxMind builds its test databases from.
 enum TestData {
-    static let directory: String = {
-        if let override = ProcessInfo.processInfo.environment["VIGIL_MAXMIND_TESTDATA"], !override.isEmpty {
-            return override
-        }
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.appendingPathComponent("../shared/testdata/maxmind").standardizedFileURL.path
-    }()
-
-    static func path(_ name: String) -> String { directory + "/" + name }
-
     /// The networks of a `*-Test.json` source file in file order, each with its record.
     static func networks(_ name: String) throws -> [(network: String, record: [String: Any])] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path(name)))
+        let data = try Data(contentsOf: TestPaths.maxmind(name))
         let list = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         return try list.map { entry in
             let (network, record) = try #require(entry.first)
             return (network, try #require(record as? [String: Any]))
         }
-    }
-
-    /// A fresh empty directory, removed by the caller.
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-geo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
     }
 }
 

@@ -1,5 +1,6 @@
 import Testing
 import VigilKafka
+import VigilTestSupport
 
 /// Every blocking librdkafka call (poll, flush, close, the waits, kcat) runs through `blocking`, on a
 /// thread of its own, so these tests never hold a cooperative thread that other suites' async tests
@@ -29,8 +30,8 @@ import VigilKafka
         #expect(producer.pendingCount == 0)
 
         let output = try await blocking {
-            try kcat(["-b", cluster.bootstrapServers, "-C", "-t", "out", "-o", "beginning", "-e", "-q",
-                      "-f", "%k\t%s\t%h\n"])
+            try Kcat.run(["-b", cluster.bootstrapServers, "-C", "-t", "out", "-o", "beginning", "-e", "-q",
+                          "-f", "%k\t%s\t%h\n"])
         }
         let expected = (0..<20).map { "user-\($0)\tvalue-\($0)\tsource=h\($0)" }
         #expect(output.split(separator: "\n").map(String.init) == expected)
@@ -76,7 +77,7 @@ import VigilKafka
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("in", partitions: 3)
         let input = (0..<60).map { "key-\($0 % 7):\($0)" }.joined(separator: "\n") + "\n"
-        _ = try await blocking { try kcat(["-b", cluster.bootstrapServers, "-P", "-t", "in", "-K:"], input: input) }
+        _ = try await blocking { try Kcat.run(["-b", cluster.bootstrapServers, "-P", "-t", "in", "-K:"], input: input) }
 
         let consumer = try makeConsumer(cluster, group: "readers")
         try consumer.subscribe(topics: ["in"])

@@ -1,5 +1,6 @@
 import Testing
 import VigilKafka
+import VigilTestSupport
 
 @Suite struct ConfigurationTests {
     @Test func unknownPropertyIsNamed() {

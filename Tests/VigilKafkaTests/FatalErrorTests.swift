@@ -1,6 +1,7 @@
 import CRdKafka
 import Testing
 @testable import VigilKafka
+import VigilTestSupport
 
 /// Real fatal errors (e.g. a fenced idempotent producer) cannot be provoked on the mock cluster,
 /// so librdkafka's `rd_kafka_test_fatal_error` fabricates one.

@@ -13,6 +13,12 @@ public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
+    /// A value as error messages show it: quoted and cut short, so a long value never fills a log line.
+    public static func quoted(_ text: String) -> String {
+        let shown = text.count > 40 ? text.prefix(40) + "…" : Substring(text)
+        return "\"\(shown)\""
+    }
+
     public var description: String {
         switch (keyPath.isEmpty, line) {
         case (false, let line?): "\(keyPath) (line \(line)): \(message)"

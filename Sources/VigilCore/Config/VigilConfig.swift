@@ -1,52 +1,11 @@
-/// The whole effective configuration: one YAML file, every key optional with a documented default
-/// (see `Examples/vigil.yaml`). Immutable once built; a reload builds a new one and swaps it.
-/// `validate()` holds its rules, `canonicalYAML` and `policyVersion` identify it; the YAML key of each
-/// property is its snake_case name under its section (`engine.signals.new_device.points`).
+/// What the engine reads of the configuration file: the `input`, `engine` and `policy` sections, every key
+/// optional with a documented default. Immutable once built; a reload builds a new one and swaps it. Each
+/// setting is declared once in `VigilConfig.settings` (key path, type, range, doc, reload); the daemon's own
+/// sections (Kafka, HTTP, logging, ...) live in the daemon.
 public struct VigilConfig: Sendable, Equatable {
-    public var geo = GeoSettings()
-    public var reputation = ReputationSettings()
     public var input = InputSettings()
     public var engine = EngineSettings()
     public var policy = PolicySettings()
-    public var kafka = KafkaSettings()
-    public var http = HTTPSettings()
-    public var logging = LoggingSettings()
-    public var security = SecuritySettings()
-
-    public init() {}
-}
-
-/// MaxMind database files. Any of them may be absent: enrichment then reports nothing for that part.
-public struct GeoSettings: Sendable, Equatable {
-    /// GeoIP2/GeoLite2 City (or Country) database.
-    public var cityDatabase: String?
-    /// GeoLite2 ASN database.
-    public var asnDatabase: String?
-    /// GeoIP2 Anonymous IP database (optional product).
-    public var anonymousDatabase: String?
-    /// Entries in the lookup cache (0 disables it).
-    public var cacheEntries = 65_536
-    /// How often the daemon checks the files for replacement on disk.
-    public var reloadCheckInterval = EventDuration.seconds(30)
-
-    public init() {}
-}
-
-/// The operator's own reputation data.
-public struct ReputationSettings: Sendable, Equatable {
-    /// ASN → category.
-    public var asnCategories: [UInt32: String] = [:]
-    /// Files with one CIDR per line (`#` comments), each mapped to a category.
-    public var cidrLists: [CIDRList] = []
-
-    public struct CIDRList: Sendable, Equatable {
-        public var path: String
-        public var category: String
-        public init(path: String, category: String) {
-            self.path = path
-            self.category = category
-        }
-    }
 
     public init() {}
 }
@@ -197,50 +156,5 @@ public struct PolicySettings: Sendable, Equatable {
     /// Tor + admin, post-reset, push bombing) only ever raise the action above it.
     public var roles = RoleTable()
 
-    public init() {}
-}
-
-/// Kafka connection and topics. `properties` pass through to librdkafka verbatim; a value of the form
-/// `${env:NAME}` stays a reference here and is read from the environment only by `resolveSecrets`, so
-/// secrets stay out of the file, the config and the logs.
-public struct KafkaSettings: Sendable, Equatable {
-    /// Empty: `vigil demo` starts an in-process mock cluster.
-    public var bootstrapServers = ""
-    public var groupID = "vigil"
-    public var inputTopics = ["auth.events"]
-    public var decisionsTopic = "auth.decisions"
-    public var alertsTopic = "auth.alerts"
-    public var deadLetterTopic = "auth.events.dlq"
-    public var properties: [String: String] = [:]
-    /// Upper bound for a graceful shutdown (drain, flush, commit).
-    public var shutdownTimeout = EventDuration.seconds(30)
-
-    public init() {}
-}
-
-/// The metrics and health endpoint, for probes and Prometheus.
-public struct HTTPSettings: Sendable, Equatable {
-    /// Metrics and health endpoints; loopback unless the operator opts out.
-    public var listen = "127.0.0.1:9464"
-    public var enabled = true
-    public init() {}
-}
-
-/// Log output: text for people at a terminal, json for log pipelines.
-public struct LoggingSettings: Sendable, Equatable {
-    public enum Format: String, Sendable { case text, json }
-    public var format = Format.text
-    /// One of swift-log's level names (`ConfigValues.logLevels`).
-    public var level = "info"
-    public init() {}
-}
-
-/// Secrets are never in the file: only the names of the environment variables that hold them.
-public struct SecuritySettings: Sendable, Equatable {
-    /// Environment variable holding the key for hashing device ids (at least 16 bytes).
-    public var deviceHashKeyEnv = "VIGIL_DEVICE_HASH_KEY"
-    /// `vigil run` refuses to start without the key unless this is true (replay and demo fall back to
-    /// a fixed, public key so their output is reproducible).
-    public var allowDefaultDeviceKey = false
     public init() {}
 }

@@ -1,20 +1,63 @@
 import Foundation
 import VigilCore
-import Yams
+import VigilGeo
 
-/// A `VigilConfig` as read from a file: what it says, where it came from, and the version stamped on the
+/// A configuration as read from a file: what it says, where it came from, and the version stamped on the
 /// decisions it produces.
 public struct LoadedConfig: Sendable, Equatable {
-    public var config: VigilConfig
+    public var config: DaemonConfig
     /// The file as given to `ConfigLoader.load(path:)`.
     public var sourcePath: String
-    /// `config.policyVersion`, computed once at load.
+    /// The reputation data's part of `policyVersion`, read once at load: a reload keeps the running
+    /// reputation table (it is restart-only), so it keeps this too.
+    public var reputationContent: [UInt8]
+    /// Identifies what decides verdicts, computed once at load (see `policyVersion(of:reputationContent:)`).
     public var policyVersion: String
 
-    public init(config: VigilConfig, sourcePath: String) {
+    public init(config: DaemonConfig, sourcePath: String, reputationContent: [UInt8]) {
         self.config = config
         self.sourcePath = sourcePath
-        self.policyVersion = config.policyVersion
+        self.reputationContent = reputationContent
+        self.policyVersion = Self.policyVersion(of: config.core, reputationContent: reputationContent)
+    }
+
+    /// `config` loaded at `sourcePath`, with the reputation files' content read now.
+    public init(config: DaemonConfig, sourcePath: String) {
+        self.init(config: config, sourcePath: sourcePath, reputationContent: Self.reputationContent(config.reputation))
+    }
+
+    /// 16 hex digits stamped on every decision, so an analyst can tell which policy produced one, and two
+    /// hosts running the same policy agree. It covers what changes a verdict: the engine's settings in
+    /// canonical form (so comments, key order and `300s` for `5m` do not count) and the reputation data's
+    /// content (the ASN table, each CIDR list's category and bytes). It leaves out file paths (the same files
+    /// in another folder are the same policy), the geo databases (MaxMind replaces them weekly and they are
+    /// hot-swapped without a reload, so their version is a fact about the data, logged when opened, not a
+    /// policy) and the Kafka, HTTP, logging and security settings, which change where output goes, not what
+    /// it says.
+    public static func policyVersion(of engine: VigilConfig, reputationContent: [UInt8]) -> String {
+        var hasher = PolicyVersionHasher()
+        hasher.add(engine.canonicalYAML.utf8)
+        hasher.add(reputationContent)
+        return hasher.version
+    }
+
+    /// The ASN table in canonical form, then per CIDR list its category and the file's bytes. A file that
+    /// cannot be read contributes a marker only: startup then fails on it anyway (`EnrichmentLoader`), and
+    /// `vigil check-config` still prints a version.
+    static func reputationContent(_ reputation: ReputationSettings) -> [UInt8] {
+        var content = Array("asn:".utf8)
+        for (asn, category) in reputation.asnCategories.sorted(by: { $0.key < $1.key }) {
+            content += Array("\(asn)=\(category);".utf8)
+        }
+        for list in reputation.cidrLists {
+            content += Array("\ncidr_list \(list.category):".utf8)
+            if let data = FileManager.default.contents(atPath: list.path) {
+                content += Array("\(data.count)\n".utf8) + Array(data)
+            } else {
+                content += Array("unreadable\n".utf8)
+            }
+        }
+        return content
     }
 }
 
@@ -46,96 +89,54 @@ public enum ConfigLoader {
     }
 
     /// Decodes and validates `yaml`; relative paths in it are resolved against `baseDirectory`.
-    public static func parse(yaml: String, baseDirectory: String) throws(ConfigError) -> VigilConfig {
+    public static func parse(yaml: String, baseDirectory: String) throws(ConfigError) -> DaemonConfig {
         if yaml.utf8.count > maxFileBytes { throw ConfigError(problems: [tooLarge(yaml.utf8.count)]) }
-        let (parser, root) = try compose(yaml)
-        return try withExtendedLifetime(parser) { () throws(ConfigError) -> VigilConfig in
-            guard let root else {
-                throw ConfigError(problems: [ConfigProblem(keyPath: "", message: "the file is empty (write {} to use every default)")])
-            }
-            let anchors = anchoredNodes(root, path: "")
-            if !anchors.isEmpty { throw ConfigError(problems: anchors) }
-            guard case .mapping = root else {
-                throw ConfigError(problems: [ConfigProblem(
-                    keyPath: "", line: root.mark?.line, message: "expected a mapping of settings at the top level, got \(ConfigDecoder.describe(root))")])
-            }
-            let decoder = ConfigDecoder(baseDirectory: baseDirectory)
-            let config = decoder.decode(root)
-            let problems = decoder.problems + config.validate().map(decoder.located)
-            guard problems.isEmpty else {
-                throw ConfigError(problems: problems.enumerated().sorted { a, b in
-                    (a.element.line ?? .max, a.offset) < (b.element.line ?? .max, b.offset)
-                }.map(\.element))
-            }
-            return config
+        let root: YAMLNode?
+        do {
+            root = try YAMLTree.parse(yaml)
+        } catch {
+            throw ConfigError(problems: [ConfigProblem(keyPath: "", line: error.line, message: "invalid YAML: \(error.message)")])
         }
+        guard let root else {
+            throw ConfigError(problems: [ConfigProblem(keyPath: "", message: "the file is empty (write {} to use every default)")])
+        }
+        let anchors = anchoredNodes(root, path: "")
+        if !anchors.isEmpty { throw ConfigError(problems: anchors) }
+        guard case .mapping = root else {
+            throw ConfigError(problems: [ConfigProblem(
+                keyPath: "", line: root.line, message: "expected a mapping of settings at the top level, got \(ConfigDecoder.describe(root))")])
+        }
+        let decoder = ConfigDecoder(baseDirectory: baseDirectory)
+        let config = decoder.decode(root)
+        let problems = decoder.problems + config.validate().map(decoder.located)
+        guard problems.isEmpty else {
+            throw ConfigError(problems: problems.enumerated().sorted { a, b in
+                (a.element.line ?? .max, a.offset) < (b.element.line ?? .max, b.offset)
+            }.map(\.element))
+        }
+        return config
     }
 
     private static func tooLarge(_ size: Int) -> ConfigProblem {
         ConfigProblem(keyPath: "", message: "the file is \(size) bytes; a config file may be at most \(maxFileBytes) bytes")
     }
 
-    /// Builds the node tree. libyaml's composer stops at the first duplicate key; to report every
-    /// duplicate with its key path, each one found is renamed in place with `ConfigDecoder.duplicateMarker`
-    /// and the text composed again (bounded), and the decoder reports the renamed keys.
-    private static func compose(_ yaml: String) throws(ConfigError) -> (Parser?, Node?) {
-        var text = yaml
-        for renamed in 0...maxDuplicateReports {
-            do {
-                let parser = try Parser(yaml: text)
-                return (parser, try parser.singleRoot())
-            } catch YamlError.duplicatedKeysInMapping(_, let context) where renamed < maxDuplicateReports {
-                guard let marked = markKey(in: text, at: context.mark, number: renamed) else { break }
-                text = marked
-            } catch {
-                throw ConfigError(problems: [problem(from: error)])
-            }
-        }
-        throw ConfigError(problems: [ConfigProblem(keyPath: "", message: "too many duplicate keys")])
-    }
-
-    private static let maxDuplicateReports = 20
-
-    /// `text` with a marker inserted at the start of the key at `mark` (inside its quote, if quoted).
-    private static func markKey(in text: String, at mark: Mark, number: Int) -> String? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard mark.line >= 1, mark.line <= lines.count else { return nil }
-        var scalars = Array(lines[mark.line - 1].unicodeScalars)
-        var column = mark.column - 1
-        guard column >= 0, column < scalars.count else { return nil }
-        if scalars[column] == "\"" || scalars[column] == "'" { column += 1 }
-        scalars.insert(contentsOf: ConfigDecoder.duplicateMarker(number).unicodeScalars, at: column)
-        lines[mark.line - 1] = String(String.UnicodeScalarView(scalars))
-        return lines.joined(separator: "\n")
-    }
-
     /// Anchors are refused outright: nothing in a config needs them, and aliases are how a small file
     /// expands into an exponential tree ("billion laughs"). Anchored nodes are not descended into.
     /// `line` is where the node is used: an alias carries its anchor's position, its key does not.
-    private static func anchoredNodes(_ node: Node, path: String, line: Int? = nil) -> [ConfigProblem] {
-        if node.anchor != nil {
-            return [ConfigProblem(keyPath: path, line: line ?? node.mark?.line, message: "YAML anchors and aliases (&name, *name) are not allowed")]
+    private static func anchoredNodes(_ node: YAMLNode, path: String, line: Int? = nil) -> [ConfigProblem] {
+        if node.involvesAnchor {
+            return [ConfigProblem(keyPath: path, line: line ?? node.line, message: "YAML anchors and aliases (&name, *name) are not allowed")]
         }
         switch node {
-        case .mapping(let mapping):
+        case .mapping(let mapping, _):
             return mapping.flatMap { key, value in
-                anchoredNodes(key, path: path) + anchoredNodes(value, path: ConfigDecoder.join(path, key.scalar?.string ?? "?"), line: key.mark?.line)
+                anchoredNodes(key, path: path) + anchoredNodes(value, path: ConfigDecoder.join(path, key.text ?? "?"), line: key.line)
             }
-        case .sequence(let sequence):
+        case .sequence(let sequence, _):
             return sequence.enumerated().flatMap { index, element in anchoredNodes(element, path: "\(path)[\(index)]") }
         case .scalar, .alias:
             return []
-        }
-    }
-
-    private static func problem(from error: any Error) -> ConfigProblem {
-        switch error as? YamlError {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            ConfigProblem(keyPath: "", line: mark.line, message: "invalid YAML: \(problem)")
-        case .reader(let problem, _, _, _):
-            ConfigProblem(keyPath: "", message: "invalid YAML: \(problem)")
-        default:
-            ConfigProblem(keyPath: "", message: "invalid YAML: \(error)")
         }
     }
 }

@@ -68,7 +68,7 @@ public enum DemoRunner {
         let status = daemonOptions.status
         let daemon = Task { [daemonOptions] in
             try await Daemon.run(
-                configPath: options.configPath, environment: environment, logger: logger, options: daemonOptions)
+                loaded: loaded, environment: environment, logger: logger, options: daemonOptions)
         }
         // The daemon owns SIGINT/SIGTERM: when it stops, the demo's producer and viewer stop too.
         let daemonStopped = StopFlag()

@@ -254,14 +254,14 @@ final class KafkaLoop: @unchecked Sendable {
         let shard = PartitionShard(
             topicPartition: topicPartition,
             pipeline: Pipeline(
-                config: config.config, policyVersion: policyVersion, enricher: settings.enricher,
+                config: config.config.core, policyVersion: policyVersion, enricher: settings.enricher,
                 deviceKey: settings.deviceKey))
         shards[topicPartition] = shard
         return shard
     }
 
     private func adopt(_ next: LoadedConfig) {
-        for shard in shards.values { shard.pipeline.reconfigure(next.config, policyVersion: next.policyVersion) }
+        for shard in shards.values { shard.pipeline.reconfigure(next.config.core, policyVersion: next.policyVersion) }
         settings.config = next
         policyVersion = next.policyVersion
         status.update { $0.policyVersion = next.policyVersion }

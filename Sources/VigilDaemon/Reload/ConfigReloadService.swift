@@ -11,13 +11,19 @@ import UnixSignals
 /// This service is the only owner of SIGHUP in the process: nothing else may trap it. Until `run`
 /// has installed the handler, SIGHUP still has its default action (terminate).
 public struct ConfigReloadService: Service {
+    private let initial: LoadedConfig
     private let path: String
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
     private let checkInterval: Duration
     private let logger: Logger
 
-    public init(path: String, mailbox: ConfigMailbox, status: DaemonStatus, checkInterval: Duration, logger: Logger) {
+    /// `initial` is the config the daemon started with; later versions of `path` are compared against it.
+    public init(
+        initial: LoadedConfig, path: String, mailbox: ConfigMailbox, status: DaemonStatus, checkInterval: Duration,
+        logger: Logger
+    ) {
+        self.initial = initial
         self.path = path
         self.mailbox = mailbox
         self.status = status
@@ -26,7 +32,7 @@ public struct ConfigReloadService: Service {
     }
 
     public func run() async throws {
-        let reloader = ConfigReloader(path: path, mailbox: mailbox, status: status, logger: logger)
+        let reloader = ConfigReloader(initial: initial, path: path, mailbox: mailbox, status: status, logger: logger)
         reloader.establishBaseline()
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         logger.info(

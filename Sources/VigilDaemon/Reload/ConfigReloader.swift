@@ -6,11 +6,11 @@ import VigilGeo
 /// The reload logic behind `ConfigReloadService`, apart from its triggers so tests can drive it
 /// without signals or timers.
 ///
-/// Only `engine`, `policy` and `input` change live. Everything else (`kafka.*` including the input
-/// topics, `http.*`, `logging.*`, `security.*`, `geo.*`, `reputation.*`) is fixed by what was built at
-/// startup — the consumer, the listener, the log handlers, the device-hash key, the open databases —
-/// so a change there is logged as needing a restart and left out. What goes to the mailbox is the
-/// *effective* config: the new file's live sections on top of the running config's other sections.
+/// Which settings change live is declared with each setting (`SettingReload`, in `DaemonConfig.settings`):
+/// the engine's (`input`, `engine`, `policy`) do; the daemon's are fixed by what was built at startup (the
+/// consumer, the listener, the log handlers, the device-hash key, the open databases and reputation
+/// table), so a change there is logged as needing a restart and left out. What goes to the mailbox is
+/// the *effective* config: the new file's live settings on top of the running config's others.
 /// Its `policyVersion` therefore names what actually runs, and an edit that only touches
 /// restart-only settings posts nothing.
 final class ConfigReloader: Sendable {
@@ -32,35 +32,28 @@ final class ConfigReloader: Sendable {
 
     private struct State {
         var identity: FileIdentity?
-        /// The config last posted, or read at start; nil until the file first loads.
-        var running: LoadedConfig?
+        /// The config last posted, or the one the daemon started with.
+        var running: LoadedConfig
     }
 
     private let path: String
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    init(path: String, mailbox: ConfigMailbox, status: DaemonStatus, logger: Logger) {
+    /// `initial` is the config the daemon started with, loaded once from `path` at startup.
+    init(initial: LoadedConfig, path: String, mailbox: ConfigMailbox, status: DaemonStatus, logger: Logger) {
+        self.state = Mutex(State(identity: nil, running: initial))
         self.path = path
         self.mailbox = mailbox
         self.status = status
         self.logger = logger
     }
 
-    /// Reads the file as the daemon started with it, to compare later versions against. If it no
-    /// longer loads, that is reported as a failed reload and the first later good version is posted
-    /// whole (the run loop adopts only its live sections either way).
+    /// Notes the file as it is now, so a poll only rereads it once it changes.
     func establishBaseline() {
-        state.withLock { state in
-            state.identity = try? FileIdentity(path: path)
-            do throws(ConfigError) {
-                state.running = try ConfigLoader.load(path: path)
-            } catch {
-                reportFailure(error, trigger: "startup", running: nil)
-            }
-        }
+        state.withLock { state in state.identity = try? FileIdentity(path: path) }
     }
 
     @discardableResult
@@ -77,28 +70,23 @@ final class ConfigReloader: Sendable {
                 reportFailure(error, trigger: trigger.rawValue, running: state.running)
                 return .failed
             }
-            let effective: LoadedConfig
-            if let running = state.running {
-                let restartOnly = Self.restartOnlyChanges(from: running.config, to: loaded.config)
-                if !restartOnly.isEmpty {
-                    logger.warning(
-                        "config reload: these settings only take effect on restart and were not applied",
-                        metadata: ["file": "\(path)", "settings": "\(restartOnly.joined(separator: ", "))"])
-                }
-                var config = running.config
-                config.engine = loaded.config.engine
-                config.policy = loaded.config.policy
-                config.input = loaded.config.input
-                effective = LoadedConfig(config: config, sourcePath: loaded.sourcePath)
-                guard effective.policyVersion != running.policyVersion else {
-                    logger.debug(
-                        "config reload: nothing that applies live changed",
-                        metadata: ["file": "\(path)", "trigger": "\(trigger.rawValue)", "policy_version": "\(running.policyVersion)"])
-                    status.update { $0.lastReloadError = nil }
-                    return .unchanged
-                }
-            } else {
-                effective = loaded
+            let running = state.running
+            let restartOnly = DaemonConfig.settings.restartOnlyChanges(from: running.config, to: loaded.config)
+            if !restartOnly.isEmpty {
+                logger.warning(
+                    "config reload: these settings only take effect on restart and were not applied",
+                    metadata: ["file": "\(path)", "settings": "\(restartOnly.joined(separator: ", "))"])
+            }
+            // The reputation table is not reloaded, so neither is its content's part of the version.
+            let effective = LoadedConfig(
+                config: DaemonConfig.settings.adoptingLiveSettings(of: loaded.config, into: running.config),
+                sourcePath: loaded.sourcePath, reputationContent: running.reputationContent)
+            guard effective.policyVersion != running.policyVersion else {
+                logger.debug(
+                    "config reload: nothing that applies live changed",
+                    metadata: ["file": "\(path)", "trigger": "\(trigger.rawValue)", "policy_version": "\(running.policyVersion)"])
+                status.update { $0.lastReloadError = nil }
+                return .unchanged
             }
             mailbox.post(effective)
             status.update { status in
@@ -109,7 +97,7 @@ final class ConfigReloader: Sendable {
                 "config reloaded",
                 metadata: [
                     "file": "\(path)", "trigger": "\(trigger.rawValue)",
-                    "old_policy_version": "\(state.running?.policyVersion ?? "unknown")",
+                    "old_policy_version": "\(running.policyVersion)",
                     "new_policy_version": "\(effective.policyVersion)",
                 ])
             state.running = effective
@@ -118,7 +106,7 @@ final class ConfigReloader: Sendable {
     }
 
     /// One log line per problem, with the setting and line an operator needs to fix it.
-    private func reportFailure(_ error: ConfigError, trigger: String, running: LoadedConfig?) {
+    private func reportFailure(_ error: ConfigError, trigger: String, running: LoadedConfig) {
         for problem in error.problems {
             var metadata: Logger.Metadata = ["file": "\(path)", "problem": "\(problem.message)"]
             if !problem.keyPath.isEmpty { metadata["setting"] = "\(problem.keyPath)" }
@@ -130,41 +118,11 @@ final class ConfigReloader: Sendable {
             "config reload failed; the running config stays in force",
             metadata: [
                 "file": "\(path)", "trigger": "\(trigger)", "problems": "\(error.problems.count)",
-                "policy_version": "\(running?.policyVersion ?? "unknown")",
+                "policy_version": "\(running.policyVersion)",
             ])
         status.update { status in
             status.configReloadsFailed += 1
             status.lastReloadError = summary
         }
-    }
-
-    /// The restart-only settings that differ, by their YAML key paths.
-    static func restartOnlyChanges(from old: VigilConfig, to new: VigilConfig) -> [String] {
-        var changed: [String] = []
-        func compare<T: Equatable>(_ key: String, _ value: (VigilConfig) -> T) {
-            if value(old) != value(new) { changed.append(key) }
-        }
-        compare("kafka.bootstrap_servers") { $0.kafka.bootstrapServers }
-        compare("kafka.group_id") { $0.kafka.groupID }
-        compare("kafka.input_topics") { $0.kafka.inputTopics }
-        compare("kafka.decisions_topic") { $0.kafka.decisionsTopic }
-        compare("kafka.alerts_topic") { $0.kafka.alertsTopic }
-        compare("kafka.dead_letter_topic") { $0.kafka.deadLetterTopic }
-        compare("kafka.properties") { $0.kafka.properties }
-        compare("kafka.shutdown_timeout") { $0.kafka.shutdownTimeout }
-        compare("http.enabled") { $0.http.enabled }
-        compare("http.listen") { $0.http.listen }
-        compare("logging.format") { $0.logging.format }
-        compare("logging.level") { $0.logging.level }
-        compare("security.device_hash_key_env") { $0.security.deviceHashKeyEnv }
-        compare("security.allow_default_device_key") { $0.security.allowDefaultDeviceKey }
-        compare("geo.city_db") { $0.geo.cityDatabase }
-        compare("geo.asn_db") { $0.geo.asnDatabase }
-        compare("geo.anonymous_db") { $0.geo.anonymousDatabase }
-        compare("geo.cache_entries") { $0.geo.cacheEntries }
-        compare("geo.reload_check_interval") { $0.geo.reloadCheckInterval }
-        compare("reputation.asn") { $0.reputation.asnCategories }
-        compare("reputation.cidr_lists") { $0.reputation.cidrLists }
-        return changed
     }
 }

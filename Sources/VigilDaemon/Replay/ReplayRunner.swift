@@ -63,7 +63,7 @@ public struct ReplayRunner {
         let enrichment = try EnrichmentLoader.open(loaded.config, logger: logger).enricher
         let key = try DeviceKey.resolve(loaded.config.security, environment: environment, allowPublicDefault: true)
         var pipeline = Pipeline(
-            config: loaded.config, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key)
+            config: loaded.config.core, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key)
 
         if mkdir(options.outputDirectory, 0o755) != 0 && errno != EEXIST {
             throw ReplayError.output(path: options.outputDirectory, reason: String(cString: strerror(errno)))

@@ -1,7 +1,7 @@
 import Testing
 @testable import VigilCore
 
-@Suite struct ConfigValuesTests {
+@Suite struct ConfigDurationTests {
     @Test(arguments: [
         ("250ms", EventDuration(microseconds: 250_000)), ("90s", .seconds(90)), ("5m", .minutes(5)),
         ("24h", .hours(24)), ("30d", .days(30)), ("0s", .seconds(0)), ("15us", EventDuration(microseconds: 15)),
@@ -22,141 +22,17 @@ import Testing
         #expect(EventDuration(microseconds: 1_500).configString == "1500us")
         #expect(EventDuration.seconds(0).configString == "0s")
     }
-
-    @Test func listenAddresses() {
-        #expect(ConfigValues.listenAddressProblem("127.0.0.1:9464") == nil)
-        #expect(ConfigValues.listenAddressProblem("[::1]:9464") == nil)
-        #expect(ConfigValues.listenAddressProblem("localhost:80") == nil)
-        #expect(ConfigValues.listenAddressProblem("::1:9464") != nil)
-        #expect(ConfigValues.listenAddressProblem("127.0.0.1:70000") != nil)
-        #expect(ConfigValues.listenAddressProblem("127.0.0.1:0") != nil)
-        #expect(ConfigValues.listenAddressProblem(":9464") != nil)
-        #expect(ConfigValues.listenAddressProblem("127.0.0.1") != nil)
-        #expect(ConfigValues.listenAddressProblem("[::1]") != nil)
-    }
-
-    @Test func bootstrapServers() {
-        #expect(ConfigValues.bootstrapServersProblem("k1:9092,k2:9092") == nil)
-        #expect(ConfigValues.bootstrapServersProblem("SASL_SSL://k1:9093, [::1]:9092, k3") == nil)
-        #expect(ConfigValues.bootstrapServersProblem("k1:99999") != nil)
-        #expect(ConfigValues.bootstrapServersProblem("k1:9092,,k2") != nil)
-    }
-
-    @Test func topicsAndEnvironmentReferences() {
-        #expect(ConfigValues.topicNameProblem("auth.events-v2_x") == nil)
-        #expect(ConfigValues.topicNameProblem("auth events") != nil)
-        #expect(ConfigValues.topicNameProblem("..") != nil)
-        #expect(ConfigValues.environmentReference("${env:KAFKA_PASSWORD}") == "KAFKA_PASSWORD")
-        #expect(ConfigValues.environmentReference("${env:1BAD}") == nil)
-        #expect(ConfigValues.environmentReference("prefix ${env:X}") == nil)
-        #expect(ConfigValues.environmentReference("plain") == nil)
-    }
 }
 
-@Suite struct ConfigValidationTests {
+@Suite struct EngineSettingsTests {
     @Test func defaultsAreValid() {
         #expect(VigilConfig().validate() == [])
     }
 
-    @Test func reportsEveryBrokenRuleByKeyPath() {
-        var config = VigilConfig()
-        config.engine.signals.newDevice.points = 101
-        config.engine.signals.failedAttemptsThreshold = 0
-        config.engine.alerts.stuffingWindow = .days(31)
-        config.engine.signals.pushBurstWindow = .seconds(0)
-        config.policy.mediumFrom = 71
-        config.geo.cacheEntries = 10_000_001
-        config.http.listen = "0.0.0.0:65536"
-        config.logging.level = "verbose"
-        config.kafka.inputTopics = []
-        config.security.deviceHashKeyEnv = "not a name"
-        #expect(config.validate().map(\.keyPath) == [
-            "geo.cache_entries",
-            "engine.signals.new_device.points",
-            "engine.signals.failed_attempts.threshold",
-            "engine.signals.push_burst.window",
-            "engine.alerts.credential_stuffing.window",
-            "policy.high_from",
-            "kafka.input_topics",
-            "http.listen",
-            "logging.level",
-            "security.device_hash_key_env",
-        ])
-    }
-
-    @Test func literalSecretsAreRefusedWithoutShowingThem() {
-        var config = VigilConfig()
-        config.kafka.properties = ["sasl.password": "hunter2", "ssl.key.password": "${env:KEY_PASS}"]
-        let problems = config.validate()
-        #expect(problems.map(\.keyPath) == ["kafka.properties.sasl.password"])
-        #expect(!problems.description.contains("hunter2"))
-    }
-}
-
-@Suite struct SecretResolutionTests {
-    let kafka: KafkaSettings = {
-        var kafka = KafkaSettings()
-        kafka.properties = [
-            "security.protocol": "SASL_SSL", "sasl.password": "${env:KAFKA_PASSWORD}", "ssl.key.password": "${env:KEY_PASS}",
-        ]
-        return kafka
-    }()
-
-    @Test func replacesReferencesFromTheEnvironment() throws {
-        let resolved = try kafka.resolveSecrets(environment: ["KAFKA_PASSWORD": "s3cret-value", "KEY_PASS": "k3y"])
-        #expect(resolved == ["security.protocol": "SASL_SSL", "sasl.password": "s3cret-value", "ssl.key.password": "k3y"])
-    }
-
-    @Test func namesPropertyAndVariableWhenUnset() {
-        #expect(throws: ConfigError(problems: [
-            ConfigProblem(keyPath: "kafka.properties.sasl.password", message: "environment variable KAFKA_PASSWORD is not set or empty"),
-            ConfigProblem(keyPath: "kafka.properties.ssl.key.password", message: "environment variable KEY_PASS is not set or empty"),
-        ])) {
-            try kafka.resolveSecrets(environment: ["KEY_PASS": ""])
-        }
-    }
-
-    @Test func neverPutsTheSecretInErrorsOrTheCanonicalRendering() {
-        var config = VigilConfig()
-        config.kafka = kafka
-        do {
-            _ = try kafka.resolveSecrets(environment: ["KAFKA_PASSWORD": "s3cret-value"])
-            Issue.record("KEY_PASS is unset: resolution must fail")
-        } catch {
-            #expect(!error.description.contains("s3cret-value"))
-        }
-        #expect(config.canonicalYAML.contains("\"sasl.password\": \"${env:KAFKA_PASSWORD}\""))
-    }
-}
-
-@Suite struct PolicyVersionTests {
-    @Test func isSixteenHexDigitsAndStable() {
-        let version = VigilConfig().policyVersion
-        #expect(version.count == 16)
-        #expect(version.allSatisfy { $0.isHexDigit })
-        #expect(VigilConfig().policyVersion == version)
-    }
-
-    @Test func changesWithAnyValue() {
-        var versions: Set<String> = [VigilConfig().policyVersion]
-        var config = VigilConfig()
-        config.engine.signals.newDevice.points = 21
-        versions.insert(config.policyVersion)
-        config = VigilConfig()
-        config.engine.alerts.takeoverAfterReset.enabled = false
-        versions.insert(config.policyVersion)
-        config = VigilConfig()
-        config.kafka.properties = ["sasl.password": "${env:OTHER}"]
-        versions.insert(config.policyVersion)
-        config = VigilConfig()
-        config.geo.cityDatabase = "/var/lib/GeoIP/city.mmdb"
-        versions.insert(config.policyVersion)
-        #expect(versions.count == 5)
-    }
-
-    @Test func canonicalRenderingQuotesStringsSafely() {
-        var config = VigilConfig()
-        config.policy.acrSoft = "quote\" backslash\\ newline\n"
-        #expect(config.canonicalYAML.contains(#"acr_soft: "quote\" backslash\\ newline\n""#))
+    @Test func everyEngineSettingIsLiveAndDeclaredOnce() {
+        let paths = VigilConfig.settings.settings.map(\.path)
+        #expect(Set(paths).count == paths.count)
+        #expect(VigilConfig.settings.settings.allSatisfy { $0.reload == .live })
+        #expect(paths.allSatisfy { $0.hasPrefix("input.") || $0.hasPrefix("engine.") || $0.hasPrefix("policy.") })
     }
 }

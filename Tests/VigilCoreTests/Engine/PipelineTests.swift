@@ -1,9 +1,10 @@
 import Testing
 @testable import VigilCore
+import VigilTestSupport
 
 @Suite struct PipelineTests {
     static func login(_ id: String, time: String = "2026-03-02T09:00:00Z") -> [UInt8] {
-        Array(#"{"event_id":"\#(id)","type":"login","time":"\#(time)","user":{"id":"u1"},"ip":"81.2.69.142","outcome":"success"}"#.utf8)
+        Array(EventLines.login(id: id, time: time, user: "u1").utf8)
     }
 
     func pipeline() -> Pipeline {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilCore
 @testable import VigilDaemon
+import VigilTestSupport
 
 /// The repository checkout, found from this file so tests run from any working directory.
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -17,14 +18,14 @@ private func problems(_ yaml: String, baseDirectory: String = "/etc/vigil") -> [
     }
 }
 
-private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws -> VigilConfig {
+private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws -> DaemonConfig {
     try ConfigLoader.parse(yaml: yaml, baseDirectory: baseDirectory)
 }
 
 @Suite struct ExampleConfigTests {
     @Test func exampleStatesTheDefaults() throws {
         let loaded = try ConfigLoader.load(path: repository.appendingPathComponent("Examples/vigil.yaml").path)
-        var expected = VigilConfig()
+        var expected = DaemonConfig()
         // Foundation's path standardisation resolves a symlinked ../shared (as in a local CI clone).
         let maxmind = repository.deletingLastPathComponent().appendingPathComponent("shared/testdata/maxmind")
             .resolvingSymlinksInPath().path
@@ -36,7 +37,7 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
             .init(path: repository.appendingPathComponent("Examples/reputation/hosting.txt").path, category: "hosting")
         ]
         #expect(loaded.config == expected)
-        #expect(loaded.policyVersion == expected.policyVersion)
+        #expect(loaded.policyVersion == LoadedConfig(config: expected, sourcePath: "").policyVersion)
         for path in expected.reputation.cidrLists.map(\.path) + [expected.geo.cityDatabase, expected.geo.asnDatabase, expected.geo.anonymousDatabase].compactMap({ $0 }) {
             #expect(FileManager.default.fileExists(atPath: path), "\(path)")
         }
@@ -44,9 +45,9 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
 
     @Test func minimalConfigIsAllDefaults() throws {
         let loaded = try ConfigLoader.load(path: repository.appendingPathComponent("Examples/minimal.yaml").path)
-        #expect(loaded.config == VigilConfig())
-        #expect(try parse("{}") == VigilConfig())
-        #expect(try parse("geo:\nengine:\n  signals: ~\n") == VigilConfig())
+        #expect(loaded.config == DaemonConfig())
+        #expect(try parse("{}") == DaemonConfig())
+        #expect(try parse("geo:\nengine:\n  signals: ~\n") == DaemonConfig())
     }
 
     @Test func canonicalRenderingLoadsBackToTheSameConfig() throws {
@@ -55,7 +56,7 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
         config.kafka.properties = ["sasl.password": "${env:KAFKA_PASSWORD}", "linger.ms": "5", "client.id": "a \"quoted\" id"]
         config.policy.decisionTTL = EventDuration(microseconds: 1_500)
         #expect(try parse(config.canonicalYAML) == config)
-        #expect(try parse(VigilConfig().canonicalYAML) == VigilConfig())
+        #expect(try parse(DaemonConfig().canonicalYAML) == DaemonConfig())
     }
 }
 
@@ -257,8 +258,7 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
     }
 
     @Test func loadResolvesAgainstTheFilesDirectory() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try TestPaths.temporaryDirectory("config")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("vigil.yaml")
         try "geo: {city_db: city.mmdb}\n".write(to: file, atomically: true, encoding: .utf8)
@@ -294,9 +294,10 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
               allowed_lateness: 300s
             """)
         let c = try parse("engine: {signals: {new_device: {points: 21}}}")
-        #expect(a.policyVersion == b.policyVersion)
-        #expect(a.policyVersion == VigilConfig().policyVersion)
-        #expect(c.policyVersion != a.policyVersion)
+        let version = { (config: DaemonConfig) in LoadedConfig(config: config, sourcePath: "").policyVersion }
+        #expect(version(a) == version(b))
+        #expect(version(a) == version(DaemonConfig()))
+        #expect(version(c) != version(a))
     }
 
     @Test func numbersAcceptReadableForms() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilCore
+import VigilDaemon
 
 /// `schemas/config.schema.json` is written by hand for editors; this keeps it from drifting from the loader.
 @Suite struct ConfigSchemaTests {
@@ -10,7 +11,7 @@ import VigilCore
     @Test func schemaNamesExactlyTheKeysOfTheCanonicalRendering() throws {
         let data = try Data(contentsOf: repository.appendingPathComponent("schemas/config.schema.json"))
         let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(leafPaths(schema, prefix: "") == canonicalPaths(VigilConfig().canonicalYAML))
+        #expect(leafPaths(schema, prefix: "") == canonicalPaths(DaemonConfig().canonicalYAML))
     }
 
     /// Dotted paths of schema objects that have no `properties` of their own.

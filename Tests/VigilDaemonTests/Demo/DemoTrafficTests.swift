@@ -2,6 +2,7 @@ import Testing
 import VigilCore
 import VigilGeo
 import VigilWorkload
+import VigilTestSupport
 
 /// The demo's traffic must enrich the way production traffic does with the databases it ships with.
 @Suite struct DemoTrafficTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilKafka
+import VigilTestSupport
 
 /// `vigil run` end to end: the real binary against an in-process mock cluster, with kcat as the
 /// independent producer and reader.
@@ -9,8 +10,8 @@ struct KafkaRunTests {
     /// What `vigil replay` decides for the same input: the reference for the daemon's outputs.
     private static func replayReference(_ fixture: KafkaFixture, values: [String]) throws -> (decisions: [String], deadLetters: Int) {
         let out = fixture.directory.appendingPathComponent("replay")
-        let result = try runProcess(
-            TestPaths.vigilBinary.path, ["replay", "--config", fixture.config.path, "--out", out.path, "-"],
+        let result = try ChildProcess.run(
+            TestPaths.vigilBinary, ["replay", "--config", fixture.config.path, "--out", out.path, "-"],
             stdin: Data((values.joined(separator: "\n") + "\n").utf8))
         #expect(result.status == 0, "\(result.stderr)")
         let decisions = try readJSONLines(out.appendingPathComponent("decisions.jsonl")).map { $0["event_id"] as! String }
@@ -27,7 +28,7 @@ struct KafkaRunTests {
         let pushBombing = try String(contentsOf: TestPaths.scenarios.appendingPathComponent("push-bombing.jsonl"), encoding: .utf8)
             .split(separator: "\n").map { "carol\t\($0)" }
         let malformed = ["bad-1\t{not json", "bad-2\t[1, 2", "bad-3\t{\"type\": \"login\"}"]
-        let lines = loginLines(prefix: "mixed", count: 60) + malformed + pushBombing
+        let lines = EventLines.keyedLogins(prefix: "mixed", count: 60) + malformed + pushBombing
         let reference = try await blocking {
             try Self.replayReference(fixture, values: lines.map { String($0.split(separator: "\t", maxSplits: 1)[1]) })
         }
@@ -41,7 +42,7 @@ struct KafkaRunTests {
                 Issue.record("decisions \(decisions.count)/\(reference.decisions.count), dead letters \(deadLetters.count), alerts \(alerts.count); daemon log:\n\(daemon.log)")
             }
         }
-        try await waitFor("every answer", timeout: .seconds(60)) {
+        try await waitUntil("every answer", timeout: .seconds(60)) {
             try daemon.requireRunning()
             decisions = try fixture.decisions()
             deadLetters = try fixture.deadLetters()
@@ -69,11 +70,11 @@ struct KafkaRunTests {
 
     @Test func killedDaemonLosesNothingAndRepeatsOnlyIdenticalDecisions() async throws {
         let fixture = try KafkaFixture(name: "kafka-kill", partitions: 4)
-        let first = loginLines(prefix: "kill-a", count: 1500, users: 100)
-        let second = loginLines(prefix: "kill-b", count: 500, users: 100)
+        let first = EventLines.keyedLogins(prefix: "kill-a", count: 1500, users: 100)
+        let second = EventLines.keyedLogins(prefix: "kill-b", count: 500, users: 100)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: first) }
         let victim = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await waitFor("first decisions", timeout: .seconds(60)) {
+        try await waitUntil("first decisions", timeout: .seconds(60)) {
             try victim.requireRunning()
             return try !fixture.decisions().isEmpty
         }
@@ -84,7 +85,7 @@ struct KafkaRunTests {
         let successor = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         var decisions: [Kcat.Record] = []
         let expected = Set((first + second).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
-        try await waitFor("a decision for every event", timeout: .seconds(90)) {
+        try await waitUntil("a decision for every event", timeout: .seconds(90)) {
             try successor.requireRunning()
             decisions = try fixture.decisions()
             return Set(Self.eventIDs(decisions)).isSuperset(of: expected)
@@ -98,18 +99,18 @@ struct KafkaRunTests {
 
     @Test func brokerOutageLosesNothing() async throws {
         let fixture = try KafkaFixture(name: "kafka-outage")
-        let before = loginLines(prefix: "outage-a", count: 600, users: 50)
-        let after = loginLines(prefix: "outage-b", count: 200, users: 50)
+        let before = EventLines.keyedLogins(prefix: "outage-a", count: 600, users: 50)
+        let after = EventLines.keyedLogins(prefix: "outage-b", count: 200, users: 50)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before) }
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await waitFor("first decisions", timeout: .seconds(60)) {
+        try await waitUntil("first decisions", timeout: .seconds(60)) {
             try daemon.requireRunning()
             return try !fixture.decisions().isEmpty
         }
         try fixture.cluster.setBrokerDown(id: 1)
         // Events keep coming during the outage: queued by this producer until the broker is back.
         let producer = try KafkaProducer(
-            configuration: KafkaConfiguration(["bootstrap.servers": fixture.brokers]), logger: kafkaTestLogger)
+            configuration: KafkaConfiguration(["bootstrap.servers": fixture.brokers]), logger: testLogger)
         for line in after {
             let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
             try producer.produce(topic: "auth.events", key: parts[0], value: Array(parts[1].utf8))
@@ -127,12 +128,12 @@ struct KafkaRunTests {
         _ = try await blocking { () throws in producer.flush(timeout: .seconds(60)) }
         #expect(producer.pendingCount == 0)
         let expected = Set((before + after).map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
-        try await waitFor("a decision for every event", timeout: .seconds(90)) {
+        try await waitUntil("a decision for every event", timeout: .seconds(90)) {
             try daemon.requireRunning()
             return Set(Self.eventIDs(try fixture.decisions())).isSuperset(of: expected)
         }
-        #expect(daemon.process.isRunning, "\(daemon.log)")
-        try await waitFor("ready again", timeout: .seconds(10)) {
+        #expect(daemon.isRunning, "\(daemon.log)")
+        try await waitUntil("ready again", timeout: .seconds(10)) {
             try LoopbackHTTP(port: fixture.metricsPort).get("/readyz").status == 200
         }
         daemon.signal(SIGTERM)
@@ -143,11 +144,11 @@ struct KafkaRunTests {
     /// until deliveries make room, instead of failing, and answers every event.
     @Test func fullProducerQueueAppliesBackpressure() async throws {
         let fixture = try KafkaFixture(name: "kafka-backpressure", properties: ["queue.buffering.max.messages": "5"])
-        let lines = loginLines(prefix: "narrow", count: 400, users: 40)
+        let lines = EventLines.keyedLogins(prefix: "narrow", count: 400, users: 40)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         let expected = Set(lines.map { String($0.split(separator: "\t")[1].split(separator: "\"")[3]) })
-        try await waitFor("a decision for every event", timeout: .seconds(120)) {
+        try await waitUntil("a decision for every event", timeout: .seconds(120)) {
             try daemon.requireRunning()
             return Set(Self.eventIDs(try fixture.decisions())).isSuperset(of: expected)
         }
@@ -174,9 +175,9 @@ struct KafkaRunTests {
         let config = try TestPaths.writeConfig(
             in: directory, anonymousDatabase: false, extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
         let result = try await blocking {
-            try runProcess(
-                TestPaths.vigilBinary.path, ["demo", "--config", config.path, "--users", "50", "--events", "800"],
-                timeout: 90)
+            try ChildProcess.run(
+                TestPaths.vigilBinary, ["demo", "--config", config.path, "--users", "50", "--events", "800"],
+                timeout: .seconds(90))
         }
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("events produced: 800"))
@@ -188,31 +189,24 @@ struct KafkaRunTests {
         let directory = try TestPaths.temporaryDirectory("demo-stop")
         let config = try TestPaths.writeConfig(
             in: directory, anonymousDatabase: false, extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
-        let stdout = directory.appendingPathComponent("stdout")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        let process = Process()
-        process.executableURL = TestPaths.vigilBinary
-        process.arguments = ["demo", "--config", config.path, "--users", "500", "--events", "100000"]
-        process.standardOutput = try FileHandle(forWritingTo: stdout)
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        try await waitFor("the demo's first outputs", timeout: .seconds(90)) {
-            try String(contentsOf: stdout, encoding: .utf8).contains("DECISION ")
-        }
-        process.interrupt()
+        let demo = try DaemonProcess(
+            "demo", config: config, directory: directory, arguments: ["--users", "500", "--events", "100000"],
+            deviceKey: nil)
+        try await waitUntil("the demo's first outputs", timeout: .seconds(90)) { demo.output.contains("DECISION ") }
+        demo.signal(SIGINT)
         // The demo's own timeout is 60 s: a stop well inside it proves Ctrl-C ended the demo.
-        try await waitFor("the demo to exit after SIGINT", timeout: .seconds(40)) { !process.isRunning }
-        let text = try String(contentsOf: stdout, encoding: .utf8)
+        try await waitUntil("the demo to exit after SIGINT", timeout: .seconds(40)) { !demo.isRunning }
+        let text = demo.output
         #expect(text.contains("stopped before every event was answered"), "\(text.suffix(500))")
     }
 
     @Test func sighupAppliesANewPolicyAndKeepsRunningOnABadOne() async throws {
         let fixture = try KafkaFixture(name: "kafka-reload")
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-a", count: 10)) }
+        let batchA = EventLines.keyedLogins(prefix: "reload-a", count: 10)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: batchA) }
         var decisions: [Kcat.Record] = []
-        try await waitFor("first decisions", timeout: .seconds(60)) {
+        try await waitUntil("first decisions", timeout: .seconds(60)) {
             try daemon.requireRunning()
             decisions = try fixture.decisions()
             return decisions.count >= 10
@@ -221,9 +215,10 @@ struct KafkaRunTests {
 
         try fixture.writeConfig(extra: "policy:\n  medium_from: 35")
         daemon.signal(SIGHUP)
-        try await waitFor("the new config in force", timeout: .seconds(20)) { daemon.log.contains("new configuration in force") }
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: loginLines(prefix: "reload-b", count: 10)) }
-        try await waitFor("later decisions", timeout: .seconds(30)) {
+        try await waitUntil("the new config in force", timeout: .seconds(20)) { daemon.log.contains("new configuration in force") }
+        let batchB = EventLines.keyedLogins(prefix: "reload-b", count: 10)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: batchB) }
+        try await waitUntil("later decisions", timeout: .seconds(30)) {
             decisions = try fixture.decisions()
             return decisions.count >= 20
         }
@@ -233,11 +228,11 @@ struct KafkaRunTests {
 
         try "policy:\n  medium_from: 500\n".write(to: fixture.config, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        try await waitFor("the failed reload in metrics", timeout: .seconds(20)) {
+        try await waitUntil("the failed reload in metrics", timeout: .seconds(20)) {
             let body = try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body
             return body.contains("vigil_config_reloads_total{result=\"failed\"} 1")
         }
-        #expect(daemon.process.isRunning)
+        #expect(daemon.isRunning)
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilTestSupport
 
 /// A raw HTTP/1.1 exchange over loopback TCP: the test sends exactly the bytes it means (oversized
 /// heads, bodies, odd methods), which a client library would normalise away.
@@ -11,10 +12,6 @@ struct LoopbackHTTP {
         var status: Int
         var headers: [String: String]
         var body: String
-    }
-
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
     }
 
     let port: Int
@@ -26,11 +23,11 @@ struct LoopbackHTTP {
     /// Sends `request`, reads until the server closes, parses the response.
     func exchange(_ request: String) throws -> Response {
         let raw = try roundTrip(Array(request.utf8))
-        guard let split = raw.firstRange(of: "\r\n\r\n") else { throw Failure(description: "no response head in \(raw.debugDescription)") }
+        guard let split = raw.firstRange(of: "\r\n\r\n") else { throw TestFailure("no response head in \(raw.debugDescription)") }
         let lines = raw[..<split.lowerBound].split(separator: "\r\n")
         let statusParts = lines.first?.split(separator: " ") ?? []
         guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
-            throw Failure(description: "bad status line in \(raw.debugDescription)")
+            throw TestFailure("bad status line in \(raw.debugDescription)")
         }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
@@ -66,7 +63,7 @@ struct LoopbackHTTP {
 
     private func connected<T>(_ body: (Int32) throws -> T) throws -> T {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        guard fd >= 0 else { throw TestFailure("socket failed") }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -77,7 +74,7 @@ struct LoopbackHTTP {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else { throw Failure(description: "connect to port \(port) failed") }
+        guard result == 0 else { throw TestFailure("connect to port \(port) failed") }
         return try body(fd)
     }
 }

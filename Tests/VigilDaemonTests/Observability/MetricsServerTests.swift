@@ -1,12 +1,11 @@
-import Logging
 import NIOCore
 import ServiceLifecycle
 import Testing
 import VigilCore
 @testable import VigilDaemon
+import VigilTestSupport
 
 @Suite struct MetricsServerTests {
-    static let quiet = Logger(label: "vigil.test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Runs a MetricsServer on an ephemeral loopback port inside a ServiceGroup, hands the port to
     /// `body`, then shuts the group down gracefully and returns once the server has stopped.
@@ -14,8 +13,8 @@ import VigilCore
         var settings = HTTPSettings()
         settings.listen = "127.0.0.1:0"
         let (bound, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
-        let server = MetricsServer(settings: settings, status: status, logger: quiet) { continuation.yield($0) }
-        let group = ServiceGroup(services: [server], logger: quiet)
+        let server = MetricsServer(settings: settings, status: status, logger: testLogger) { continuation.yield($0) }
+        let group = ServiceGroup(services: [server], logger: testLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var addresses = bound.makeAsyncIterator()

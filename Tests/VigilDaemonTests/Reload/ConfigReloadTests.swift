@@ -1,10 +1,10 @@
 import Foundation
-import Logging
 import ServiceLifecycle
 import Testing
 import UnixSignals
 import VigilCore
 @testable import VigilDaemon
+import VigilTestSupport
 
 /// Serialized: the SIGHUP test signals the whole process, which every running reload service would see.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ConfigReloadTests {
@@ -38,14 +38,18 @@ import VigilCore
             try text.write(toFile: path, atomically: true, encoding: .utf8)
         }
 
-        func reloader() -> ConfigReloader {
-            let reloader = ConfigReloader(path: path, mailbox: mailbox, status: status, logger: capture.logger())
+        func reloader() throws -> ConfigReloader {
+            let reloader = ConfigReloader(
+                initial: try ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
+                logger: capture.logger())
             reloader.establishBaseline()
             return reloader
         }
 
-        func service(checkInterval: Duration) -> ConfigReloadService {
-            ConfigReloadService(path: path, mailbox: mailbox, status: status, checkInterval: checkInterval, logger: capture.logger())
+        func service(checkInterval: Duration) throws -> ConfigReloadService {
+            ConfigReloadService(
+                initial: try ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
+                checkInterval: checkInterval, logger: capture.logger())
         }
 
         /// Polls the mailbox (the run loop's side) until something arrives or the deadline passes.
@@ -62,10 +66,9 @@ import VigilCore
         }
     }
 
-    static let quiet = Logger(label: "vigil.test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func running(_ service: ConfigReloadService, _ body: () async throws -> Void) async throws {
-        let group = ServiceGroup(services: [service], logger: quiet)
+        let group = ServiceGroup(services: [service], logger: testLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
@@ -82,7 +85,7 @@ import VigilCore
     @Test func changedFileIsPostedByTheService() async throws {
         let fixture = try Fixture()
         let original = try ConfigLoader.load(path: fixture.path)
-        try await Self.running(fixture.service(checkInterval: .milliseconds(50))) {
+        try await Self.running(try fixture.service(checkInterval: .milliseconds(50))) {
             // Let the service read its baseline before the file changes (bounded wait on its log line).
             let armed = ContinuousClock.now + Duration.seconds(120)
             while !fixture.capture.objects.contains(where: { ($0["msg"] as? String)?.hasPrefix("config reload armed") == true }),
@@ -103,7 +106,7 @@ import VigilCore
 
     @Test func invalidFileKeepsTheRunningConfig() throws {
         let fixture = try Fixture()
-        let reloader = fixture.reloader()
+        let reloader = try fixture.reloader()
         try fixture.write("""
             policy:
               medium_from: lots
@@ -135,7 +138,7 @@ import VigilCore
 
     @Test func unchangedAndRestartOnlyChangesPostNothing() throws {
         let fixture = try Fixture()
-        let reloader = fixture.reloader()
+        let reloader = try fixture.reloader()
         let original = try ConfigLoader.load(path: fixture.path)
 
         #expect(reloader.reload(.signal) == .unchanged, "SIGHUP rereads even an untouched file")
@@ -165,7 +168,7 @@ import VigilCore
     @Test func sighupReloads() async throws {
         let fixture = try Fixture()
         let guardSignals = await UnixSignalsSequence(trapping: .sighup)
-        try await Self.running(fixture.service(checkInterval: .seconds(3600))) {
+        try await Self.running(try fixture.service(checkInterval: .seconds(3600))) {
             try await Task.sleep(for: .milliseconds(300))
             try fixture.write(Self.yaml(mediumFrom: 60))
             let posted = try await fixture.awaitPost { _ = kill(getpid(), SIGHUP) }

@@ -3,6 +3,7 @@ import Testing
 import VigilCore
 import VigilGeo
 @testable import VigilDaemon
+import VigilTestSupport
 
 @Suite struct GeoReloadServiceTests {
     @Test func replacedDatabaseIsSwappedInAndLogged() throws {

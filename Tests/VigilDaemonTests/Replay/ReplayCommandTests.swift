@@ -1,12 +1,14 @@
 import Foundation
 import Testing
 @testable import VigilDaemon
+import VigilTestSupport
 
 /// `vigil replay` as an operator runs it: the binary, a JSONL file with hostile lines between valid
 /// events, exit status 0, a summary, and one dead letter per bad line with the right reason.
 @Suite struct ReplayCommandTests {
     static func valid(_ id: String, minute: Int) -> String {
-        #"{"event_id":"\#(id)","type":"login","time":"2026-03-02T09:\#(String(format: "%02d", minute)):00Z","user":{"id":"u-\#(id)"},"ip":"81.2.69.142","outcome":"success","device":{"id":"d"}}"#
+        let time = "2026-03-02T09:\(String(format: "%02d", minute)):00Z"
+        return EventLines.login(id: id, time: time, user: "u-\(id)", device: "d")
     }
 
     /// Each malformed line with the reason code its dead letter must carry.
@@ -47,8 +49,8 @@ import Testing
         try Data(input).write(to: events)
         let out = directory.appendingPathComponent("out")
 
-        let result = try runProcess(
-            TestPaths.vigilBinary.path, ["replay", "--config", config.path, "--out", out.path, events.path])
+        let result = try ChildProcess.run(
+            TestPaths.vigilBinary, ["replay", "--config", config.path, "--out", out.path, events.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("events read"))
         let summaryLine = result.stdout.split(separator: "\n").first { $0.hasPrefix("dead letters") }
@@ -75,8 +77,8 @@ import Testing
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: false)
         let out = directory.appendingPathComponent("out")
         let input = Data((Self.valid("a", minute: 1) + "\n" + Self.valid("b", minute: 2) + "\n").utf8)
-        let result = try runProcess(
-            TestPaths.vigilBinary.path, ["replay", "--config", config.path, "--out", out.path, "-"], stdin: input)
+        let result = try ChildProcess.run(
+            TestPaths.vigilBinary, ["replay", "--config", config.path, "--out", out.path, "-"], stdin: input)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try readJSONLines(out.appendingPathComponent("decisions.jsonl")).count == 2)
     }
@@ -84,8 +86,8 @@ import Testing
     @Test func aMissingInputFileIsAClearError() throws {
         let directory = try TestPaths.temporaryDirectory("replay-missing")
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: false)
-        let result = try runProcess(
-            TestPaths.vigilBinary.path, ["replay", "--config", config.path, "--out", directory.path + "/out", "/nonexistent.jsonl"])
+        let result = try ChildProcess.run(
+            TestPaths.vigilBinary, ["replay", "--config", config.path, "--out", directory.path + "/out", "/nonexistent.jsonl"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("/nonexistent.jsonl"))
     }
@@ -97,7 +99,7 @@ import Testing
         try "geo:\n  city_db: \(broken)\n".write(to: config, atomically: true, encoding: .utf8)
         let events = directory.appendingPathComponent("e.jsonl")
         try Self.valid("x", minute: 1).write(to: events, atomically: true, encoding: .utf8)
-        let result = try runProcess(TestPaths.vigilBinary.path, ["replay", "--config", config.path, "--out", directory.path + "/out", events.path])
+        let result = try ChildProcess.run(TestPaths.vigilBinary, ["replay", "--config", config.path, "--out", directory.path + "/out", events.path])
         #expect(result.status != 0)
         #expect(result.stderr.contains("GeoIP2-City-Test-Invalid-Node-Count.mmdb"))
     }

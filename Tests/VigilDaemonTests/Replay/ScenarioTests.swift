@@ -1,8 +1,8 @@
 import Foundation
-import Logging
 import Testing
 import VigilCore
 @testable import VigilDaemon
+import VigilTestSupport
 
 /// Scenario streams under Tests/VigilDaemonTests/Scenarios run through `vigil replay`'s runner, with
 /// MaxMind's test databases; each asserts the decisions and alerts an analyst would expect.
@@ -35,7 +35,7 @@ import VigilCore
             options: .init(
                 configPath: config.path, inputPath: TestPaths.scenarios.appendingPathComponent(scenario).path,
                 outputDirectory: out.path),
-            logger: Logger(label: "test"), environment: [:])
+            logger: testLogger, environment: [:])
         let report = try runner.run()
         return Outcome(
             report: report, decisions: try readJSONLines(out.appendingPathComponent("decisions.jsonl")),
@@ -136,7 +136,7 @@ import VigilCore
             [ocsf, alerts],
         ]
         for arguments in checks {
-            let result = try runProcess("/usr/bin/env", ["python3"] + arguments)
+            let result = try ChildProcess.run(tool: "python3", arguments)
             #expect(result.status == 0, "\(arguments.joined(separator: " ")):\n\(result.stdout)\(result.stderr)")
             #expect(result.stdout.contains(" 0 invalid"))
         }

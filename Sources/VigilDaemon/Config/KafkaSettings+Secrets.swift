@@ -1,3 +1,5 @@
+import VigilCore
+
 extension KafkaSettings {
     /// librdkafka properties with every `${env:NAME}` replaced from `environment`. Kept apart from loading
     /// so the config, its canonical rendering and `policyVersion` only ever hold variable names; the

@@ -1,34 +1,7 @@
-/// The one spelling of durations in config files, shared by the loader and the canonical rendering.
-extension EventDuration {
-    /// Units a config duration may use, largest first (the canonical rendering picks the largest exact one).
-    private static let configUnits: [(suffix: String, microseconds: Int64)] = [
-        ("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000),
-        ("s", 1_000_000), ("ms", 1_000), ("us", 1),
-    ]
+import VigilCore
 
-    /// Parses `<integer><unit>` with unit `us`, `ms`, `s`, `m`, `h` or `d` (`250ms`, `90s`, `5m`, `24h`, `30d`).
-    /// A bare number is refused on purpose: `300` could mean seconds or milliseconds, and a wrong guess
-    /// silently changes a window by a factor of 1000.
-    public init?(configString text: String) {
-        let digits = text.prefix { $0.isASCII && $0.isNumber }
-        let unit = text.dropFirst(digits.count)
-        guard !digits.isEmpty, digits.count <= 12, let value = Int64(digits),
-            let scale = Self.configUnits.first(where: { $0.suffix == unit })?.microseconds
-        else { return nil }
-        self.init(microseconds: value * scale)
-    }
-
-    /// The shortest exact spelling `init(configString:)` reads back: `5m`, `24h`, `250ms`.
-    public var configString: String {
-        for (suffix, scale) in Self.configUnits where microseconds % scale == 0 && microseconds != 0 {
-            return "\(microseconds / scale)\(suffix)"
-        }
-        return microseconds == 0 ? "0s" : "\(microseconds)us"
-    }
-}
-
-/// Rules for config values that need no YAML (listen addresses, Kafka topic names, environment
-/// references), shared by the file loader and `VigilConfig.validate()` so both judge a value alike.
+/// Rules for the daemon's config values (listen addresses, Kafka topic names, environment references),
+/// used by the setting declarations in `DaemonConfig+Settings.swift`.
 public enum ConfigValues {
     /// swift-log's levels, by the names `Logger.Level` uses.
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -100,10 +73,7 @@ public enum ConfigValues {
     }
 
     /// A value as error messages show it: quoted and cut short.
-    public static func quoted(_ text: String) -> String {
-        let shown = text.count > 40 ? text.prefix(40) + "…" : Substring(text)
-        return "\"\(shown)\""
-    }
+    public static func quoted(_ text: String) -> String { ConfigProblem.quoted(text) }
 
     /// Splits `host:port` or `[v6]:port`; the port is nil when it is not a number.
     private static func splitHostPort(_ text: String) -> (host: String, port: Int?)? {

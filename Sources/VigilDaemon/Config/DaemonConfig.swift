@@ -1,0 +1,70 @@
+import VigilCore
+import VigilGeo
+
+/// The whole configuration file: the engine's sections (`VigilConfig`: input, engine, policy) and the
+/// daemon's own (geo, reputation, kafka, http, logging, security), which the engine never reads. Every key is
+/// optional with a documented default; each setting is declared once in `DaemonConfig.settings`.
+/// `config.engine` reads through to the engine's part, so call sites need not say `core`.
+@dynamicMemberLookup
+public struct DaemonConfig: Sendable, Equatable {
+    /// What the engine reads; handed to the pipeline as is.
+    public var core = VigilConfig()
+    public var geo = GeoSettings()
+    public var reputation = ReputationSettings()
+    public var kafka = KafkaSettings()
+    public var http = HTTPSettings()
+    public var logging = LoggingSettings()
+    public var security = SecuritySettings()
+
+    public init() {}
+
+    public subscript<Value>(dynamicMember keyPath: WritableKeyPath<VigilConfig, Value>) -> Value {
+        get { core[keyPath: keyPath] }
+        set { core[keyPath: keyPath] = newValue }
+    }
+}
+
+/// Kafka connection and topics. `properties` pass through to librdkafka verbatim; a value of the form
+/// `${env:NAME}` stays a reference here and is read from the environment only by `resolveSecrets`, so
+/// secrets stay out of the file, the config and the logs.
+public struct KafkaSettings: Sendable, Equatable {
+    /// Empty: `vigil demo` starts an in-process mock cluster.
+    public var bootstrapServers = ""
+    public var groupID = "vigil"
+    public var inputTopics = ["auth.events"]
+    public var decisionsTopic = "auth.decisions"
+    public var alertsTopic = "auth.alerts"
+    public var deadLetterTopic = "auth.events.dlq"
+    public var properties: [String: String] = [:]
+    /// Upper bound for a graceful shutdown (drain, flush, commit).
+    public var shutdownTimeout = EventDuration.seconds(30)
+
+    public init() {}
+}
+
+/// The metrics and health endpoint, for probes and Prometheus.
+public struct HTTPSettings: Sendable, Equatable {
+    /// Metrics and health endpoints; loopback unless the operator opts out.
+    public var listen = "127.0.0.1:9464"
+    public var enabled = true
+    public init() {}
+}
+
+/// Log output: text for people at a terminal, json for log pipelines.
+public struct LoggingSettings: Sendable, Equatable {
+    public enum Format: String, Sendable, CaseIterable { case text, json }
+    public var format = Format.text
+    /// One of swift-log's level names (`ConfigValues.logLevels`).
+    public var level = "info"
+    public init() {}
+}
+
+/// Secrets are never in the file: only the names of the environment variables that hold them.
+public struct SecuritySettings: Sendable, Equatable {
+    /// Environment variable holding the key for hashing device ids (at least 16 bytes).
+    public var deviceHashKeyEnv = "VIGIL_DEVICE_HASH_KEY"
+    /// `vigil run` refuses to start without the key unless this is true (replay and demo fall back to
+    /// a fixed, public key so their output is reproducible).
+    public var allowDefaultDeviceKey = false
+    public init() {}
+}

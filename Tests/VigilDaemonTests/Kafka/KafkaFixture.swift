@@ -1,0 +1,74 @@
+import Foundation
+import VigilKafka
+import VigilTestSupport
+
+/// One mock cluster with Vigil's four topics, and a config for `vigil run` pointing at it.
+struct KafkaFixture {
+    let cluster: MockKafkaCluster
+    let directory: URL
+    let config: URL
+    let metricsPort: Int
+    /// librdkafka properties beyond the fixture's own.
+    let properties: [String: String]
+
+    init(name: String, partitions: Int = 2, extra: String = "", properties: [String: String] = [:]) throws {
+        self.properties = properties
+        cluster = try MockKafkaCluster(logger: testLogger)
+        for topic in ["auth.events", "auth.decisions", "auth.alerts", "auth.events.dlq"] {
+            try cluster.createTopic(topic, partitions: partitions)
+        }
+        directory = try TestPaths.temporaryDirectory(name)
+        metricsPort = try freeLoopbackPort()
+        config = directory.appendingPathComponent("vigil.yaml")
+        try writeConfig(extra: extra)
+    }
+
+    /// (Re)writes the daemon's config with `extra` YAML appended.
+    @discardableResult
+    func writeConfig(extra: String) throws -> URL {
+        try TestPaths.writeConfig(in: directory, anonymousDatabase: false, extra: yaml(extra: extra))
+    }
+
+    private func yaml(extra: String) -> String {
+        """
+        kafka:
+          bootstrap_servers: "\(cluster.bootstrapServers)"
+          shutdown_timeout: 10s
+          properties:
+            session.timeout.ms: "6000"
+            heartbeat.interval.ms: "500"
+            auto.commit.interval.ms: "500"
+        \(properties.sorted { $0.key < $1.key }.map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
+        http:
+          listen: "127.0.0.1:\(metricsPort)"
+        logging:
+          format: json
+          level: info
+        \(extra)
+        """
+    }
+
+    var brokers: String { cluster.bootstrapServers }
+
+    func decisions() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.decisions") }
+    func alerts() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.alerts") }
+    func deadLetters() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.events.dlq") }
+}
+
+/// A port that was free a moment ago (config validation refuses port 0).
+func freeLoopbackPort() throws -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { throw TestFailure("socket failed") }
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+        }
+    }
+    guard bound else { throw TestFailure("bind failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// `kcat`, the independent Kafka client: tests produce input and read outputs with it, so what they
+/// check does not depend on the client under test.
+public enum Kcat {
+    /// Runs kcat with `arguments` and returns its standard output; throws when it fails or hangs.
+    public static func run(
+        _ arguments: [String], input: String? = nil, timeout: Duration = .seconds(30)
+    ) throws -> String {
+        let result = try ChildProcess.run(
+            tool: "kcat", arguments, stdin: input.map { Data($0.utf8) }, timeout: timeout)
+        guard result.status == 0 else {
+            throw TestFailure("kcat \(arguments.joined(separator: " ")) exited with \(result.status): \(result.stderr)")
+        }
+        return result.stdout
+    }
+
+    /// Produces `key<TAB>value` lines.
+    public static func produce(_ brokers: String, topic: String, lines: [String]) throws {
+        _ = try run(["-b", brokers, "-P", "-t", topic, "-K", "\t"], input: lines.joined(separator: "\n") + "\n")
+    }
+
+    /// Every message currently in `topic`.
+    public static func consume(_ brokers: String, topic: String) throws -> [Record] {
+        let output = try run(["-b", brokers, "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q"])
+        return output.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]).map(Record.init)
+        }
+    }
+
+    /// One message as kcat's `-J` prints it, with its payload parsed as JSON.
+    public struct Record {
+        public var key: String?
+        public var payload: [String: Any]
+        public var headers: [String: String]
+
+        init(_ object: [String: Any]) {
+            key = object["key"] as? String
+            let text = object["payload"] as? String ?? ""
+            payload = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+            let flat = object["headers"] as? [String] ?? []
+            headers = [:]
+            for index in stride(from: 0, to: flat.count - 1, by: 2) { headers[flat[index]] = flat[index + 1] }
+        }
+    }
+}

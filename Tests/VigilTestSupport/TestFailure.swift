@@ -1,0 +1,9 @@
+/// What a test helper throws when the system under test did not do what the test waited for (a
+/// timeout, a child that exited, a missing tool); the description says which.
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
