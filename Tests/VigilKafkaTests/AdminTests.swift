@@ -1,5 +1,6 @@
 import Testing
 import VigilKafka
+import VigilTestSupport
 
 /// The admin calls on librdkafka's mock cluster: metadata works, CreateTopics and DescribeConfigs
 /// are never answered there, so what is checked for them is that they fail with the typed error

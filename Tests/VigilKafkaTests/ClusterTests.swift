@@ -61,7 +61,7 @@ import VigilTestSupport
 
         // %S is the value's size, -1 for a null value.
         let read = { (partition: Int32) in
-            try kcat([
+            try Kcat.run([
                 "-b", cluster.bootstrapServers, "-C", "-t", "changelog", "-p", "\(partition)", "-o", "beginning", "-e",
                 "-q", "-f", "%k %p %S\n",
             ])

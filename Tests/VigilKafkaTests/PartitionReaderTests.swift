@@ -1,5 +1,6 @@
 import Testing
 import VigilKafka
+import VigilTestSupport
 
 /// Restore reads of one partition: records written by kcat (the independent client), tombstones
 /// included, read back in order up to the end the partition had when the read started.
@@ -27,7 +28,7 @@ import VigilKafka
 
     /// `kcat -Z` sends an empty value as a null one (a tombstone).
     private func produce(_ cluster: MockKafkaCluster, partition: Int32, _ lines: [String]) throws {
-        _ = try kcat(
+        _ = try Kcat.run(
             ["-b", cluster.bootstrapServers, "-P", "-t", "changelog", "-p", "\(partition)", "-K:", "-Z"],
             input: lines.joined(separator: "\n") + "\n")
     }
