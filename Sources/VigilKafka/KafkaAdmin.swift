@@ -33,7 +33,7 @@ public final class KafkaAdmin {
         try client.partitionCount(of: topic, timeout: timeout)
     }
 
-    /// Creates `topic`. Fails with `topicRequestFailed` and `TOPIC_ALREADY_EXISTS` when it exists
+    /// Creates `topic`. Fails with `topicRequestFailed` and ``KafkaErrorCode/topicAlreadyExists`` when it exists
     /// (check with `partitionCount` first), and with `topicRequestTimedOut` when the brokers do not
     /// answer within `timeout`.
     public func createTopic(_ topic: KafkaTopicSpecification, timeout: Duration) throws(KafkaError) {

@@ -22,6 +22,9 @@ extension KafkaErrorCode {
     public static let queueFull = KafkaErrorCode(RD_KAFKA_RESP_ERR__QUEUE_FULL)
     /// The client hit an unrecoverable error; see `KafkaError.fatal`.
     public static let fatal = KafkaErrorCode(RD_KAFKA_RESP_ERR__FATAL)
+    /// `KafkaAdmin.createTopic` found the topic already there (e.g. another instance created it
+    /// first): check it with `partitionCount` instead.
+    public static let topicAlreadyExists = KafkaErrorCode(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
 
     static let noOffset = KafkaErrorCode(RD_KAFKA_RESP_ERR__NO_OFFSET)
     static let partitionEnd = KafkaErrorCode(RD_KAFKA_RESP_ERR__PARTITION_EOF)
