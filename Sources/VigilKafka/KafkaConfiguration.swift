@@ -1,4 +1,3 @@
-import CRdKafka
 import Foundation
 
 /// librdkafka properties in insertion order (librdkafka applies them in order, and some depend on
@@ -63,42 +62,12 @@ public struct KafkaConfiguration: Sendable, CustomStringConvertible {
         return result
     }
 
-    /// Property name → "C" (consumer only), "P" (producer only) or "*" (both), read once from
-    /// librdkafka's own property table (`rd_kafka_conf_properties_show`), so it matches the library.
-    private static let scopes: [String: Character] = {
-        var buffer: UnsafeMutablePointer<CChar>?
-        var size = 0
-        guard let stream = open_memstream(&buffer, &size) else { return [:] }
-        rd_kafka_conf_properties_show(stream)
-        fclose(stream)
-        guard let buffer else { return [:] }
-        defer { free(buffer) }
-        var scopes: [String: Character] = [:]
-        for line in String(cString: buffer).split(separator: "\n") {
-            let columns = line.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
-            guard columns.count == 3 else { continue }
-            let name = columns[0].trimmingCharacters(in: .whitespaces)
-            let scope = columns[1].trimmingCharacters(in: .whitespaces)
-            if let kind = scope.first, scope.count == 1, "CP*".contains(kind), !name.isEmpty { scopes[name] = kind }
-        }
-        return scopes
-    }()
+    /// Property name → "C" (consumer only), "P" (producer only) or "*" (both), as librdkafka documents them.
+    private static let scopes = librdkafkaScopes()
 
     /// Checks every property with librdkafka without creating a client.
     public func validate() throws(KafkaError) {
-        rd_kafka_conf_destroy(try makeNative())
-    }
-
-    /// Builds an `rd_kafka_conf_t`; the caller owns it.
-    func makeNative() throws(KafkaError) -> OpaquePointer {
-        let conf = rd_kafka_conf_new()!
-        var errorText = [CChar](repeating: 0, count: 512)
-        for (name, value) in properties
-        where rd_kafka_conf_set(conf, name, value, &errorText, errorText.count) != RD_KAFKA_CONF_OK {
-            rd_kafka_conf_destroy(conf)
-            throw .invalidConfiguration(property: name, reason: redact(String(cBuffer: errorText)))
-        }
-        return conf
+        try checkWithLibrdkafka()
     }
 
     /// Removes secret values from librdkafka's error texts, which may quote the offending value.

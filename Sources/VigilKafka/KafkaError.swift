@@ -1,7 +1,6 @@
-import CRdKafka
-
 /// A librdkafka error code, kept as a number so no C type leaks into the public API;
-/// `name` and `description` come from librdkafka itself.
+/// `name` and `description` come from librdkafka itself, and so do the named codes (`transport`,
+/// `queueFull`...), which are declared next to the other C calls.
 public struct KafkaErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// librdkafka's `rd_kafka_resp_err_t` value: negative for client-side errors (names starting
     /// with `_`), positive for the broker's Kafka protocol error codes.
@@ -13,26 +12,11 @@ public struct KafkaErrorCode: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
-    init(_ code: rd_kafka_resp_err_t) {
-        rawValue = code.rawValue
-    }
-
-    var native: rd_kafka_resp_err_t { rd_kafka_resp_err_t(rawValue: rawValue) }
-
     /// librdkafka's symbolic name, e.g. `_TRANSPORT` or `UNKNOWN_TOPIC_OR_PART`.
-    public var name: String { String(cString: rd_kafka_err2name(native)) }
+    public var name: String { librdkafkaName }
 
     /// The symbolic name followed by librdkafka's human-readable text, for logs.
-    public var description: String { "\(name) (\(String(cString: rd_kafka_err2str(native))))" }
-
-    /// A broker connection failed; librdkafka reconnects by itself.
-    public static let transport = KafkaErrorCode(RD_KAFKA_RESP_ERR__TRANSPORT)
-    /// No broker is reachable; librdkafka keeps retrying, queued messages wait.
-    public static let allBrokersDown = KafkaErrorCode(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-    /// The producer's local queue (`queue.buffering.max.*`) stayed full.
-    public static let queueFull = KafkaErrorCode(RD_KAFKA_RESP_ERR__QUEUE_FULL)
-    /// The client hit an unrecoverable error; see `KafkaError.fatal`.
-    public static let fatal = KafkaErrorCode(RD_KAFKA_RESP_ERR__FATAL)
+    public var description: String { "\(name) (\(librdkafkaText))" }
 }
 
 /// Every failure VigilKafka throws. `fatal` means the client must be destroyed and recreated
@@ -48,6 +32,18 @@ public enum KafkaError: Error, Sendable, CustomStringConvertible {
     case operationFailed(operation: String, code: KafkaErrorCode)
     /// The consumer was closed; create a new one.
     case closed
+    /// The brokers did not answer `request` (a Kafka API such as `CreateTopics`, `DescribeConfigs`
+    /// or `Metadata`) about `topic` within `timeout`. Either they are unreachable or they do not
+    /// implement that API: librdkafka 2.0.2's mock cluster never answers `CreateTopics` or
+    /// `DescribeConfigs`, so topics for tests and demos are created through ``MockKafkaCluster``.
+    case topicRequestTimedOut(request: String, topic: String, timeout: Duration)
+    /// The brokers answered `request` about `topic` with an error (e.g. `TOPIC_ALREADY_EXISTS`,
+    /// `INVALID_REPLICATION_FACTOR`, `TOPIC_AUTHORIZATION_FAILED`); `reason` is the broker's text.
+    case topicRequestFailed(request: String, topic: String, code: KafkaErrorCode, reason: String)
+
+    /// Reading `partition` got neither a record nor its end for `timeout`, at `position` of `endOffset`
+    /// (see ``KafkaPartitionReader``): the partition's leader is unreachable or stopped serving it.
+    case partitionReadStalled(partition: KafkaTopicPartition, position: Int64, endOffset: Int64, timeout: Duration)
 
     /// One line naming the failure and its cause, for logs and error output; never contains secrets.
     public var description: String {
@@ -62,6 +58,15 @@ public enum KafkaError: Error, Sendable, CustomStringConvertible {
             "Kafka \(operation) failed: \(code)"
         case .closed:
             "Kafka consumer is closed"
+        case let .topicRequestTimedOut(request, topic, timeout):
+            "the Kafka brokers did not answer \(request) for topic '\(topic)' within \(timeout): check that they "
+                + "are reachable and support this request, or create and check the topic by hand (librdkafka "
+                + "2.0.2's mock cluster never answers CreateTopics or DescribeConfigs)"
+        case let .partitionReadStalled(partition, position, endOffset, timeout):
+            "reading \(partition) stalled at offset \(position) of \(endOffset): nothing arrived for \(timeout); check "
+                + "that the brokers are reachable and the partition has a leader"
+        case let .topicRequestFailed(request, topic, code, reason):
+            "Kafka \(request) for topic '\(topic)' failed: \(code)\(reason.isEmpty ? "" : ": \(reason)")"
         }
     }
 }

@@ -1,5 +1,3 @@
-import CRdKafka
-
 /// A topic and partition, the unit of assignment, ordering and offset storage.
 public struct KafkaTopicPartition: Hashable, Sendable, CustomStringConvertible {
     /// The topic name.
@@ -15,14 +13,6 @@ public struct KafkaTopicPartition: Hashable, Sendable, CustomStringConvertible {
 
     /// `topic[partition]`, the form librdkafka's own messages use.
     public var description: String { "\(topic)[\(partition)]" }
-
-    /// Reads every element of a librdkafka partition list.
-    static func list(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaTopicPartition] {
-        guard let list, let elements = list.pointee.elems else { return [] }
-        return (0..<Int(list.pointee.cnt)).map {
-            KafkaTopicPartition(topic: String(cString: elements[$0].topic), partition: elements[$0].partition)
-        }
-    }
 }
 
 /// A Kafka record header. The value is raw bytes; nil is a header with a null value.
@@ -56,8 +46,10 @@ public struct KafkaMessage: Sendable {
     private let storage: [UInt8]
     private let valueCount: Int
     private let hasKey: Bool
+    /// True for a null value: in a compacted topic, a tombstone (the key was deleted).
+    public let isNullValue: Bool
 
-    /// The record value; zero-based, an empty slice for a null value.
+    /// The record value; zero-based, an empty slice for a null value (see `isNullValue`).
     public var value: ArraySlice<UInt8> { storage[..<valueCount] }
 
     /// The record key bytes (copied on each access), nil for a null key.
@@ -66,47 +58,26 @@ public struct KafkaMessage: Sendable {
     /// The record key decoded as UTF-8 (invalid bytes repaired), nil for a null key.
     public var keyString: String? { hasKey ? String(decoding: storage[valueCount...], as: UTF8.self) : nil }
 
+    /// Key and value bytes together, without copying the key.
+    var keyAndValueByteCount: Int { storage.count }
+
     /// The record's topic and partition, the key under which the consumer tracks ordering and offsets.
     public var topicPartition: KafkaTopicPartition { KafkaTopicPartition(topic: topic, partition: partition) }
 
-    init(_ message: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
-        let record = message.pointee
+    /// `storage` holds the value's `valueCount` bytes followed by the key's.
+    init(
+        topic: String, partition: Int32, offset: Int64, timestamp: Int64?, headers: [KafkaHeader],
+        storage: [UInt8], valueCount: Int, hasKey: Bool, isNullValue: Bool
+    ) {
         self.topic = topic
-        partition = record.partition
-        offset = record.offset
-        valueCount = record.len
-        hasKey = record.key != nil
-        storage = [UInt8](unsafeUninitializedCapacity: record.len + record.key_len) { buffer, count in
-            if let payload = record.payload, record.len > 0 {
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(
-                    from: UnsafeRawBufferPointer(start: payload, count: record.len))
-            }
-            if let key = record.key, record.key_len > 0 {
-                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[record.len...])
-                    .copyMemory(from: UnsafeRawBufferPointer(start: key, count: record.key_len))
-            }
-            count = record.len + record.key_len
-        }
-        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let milliseconds = rd_kafka_message_timestamp(message, &timestampType)
-        timestamp = timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : milliseconds
-        headers = Self.headers(of: message)
-    }
-
-    private static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
-        var list: OpaquePointer?
-        guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
-        return (0..<rd_kafka_header_cnt(list)).compactMap { index in
-            var name: UnsafePointer<CChar>?
-            var value: UnsafeRawPointer?
-            var size = 0
-            guard rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
-                let name
-            else { return nil }
-            return KafkaHeader(
-                name: String(cString: name),
-                value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) })
-        }
+        self.partition = partition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.headers = headers
+        self.storage = storage
+        self.valueCount = valueCount
+        self.hasKey = hasKey
+        self.isNullValue = isNullValue
     }
 }
 

@@ -1,4 +1,3 @@
-import CRdKafka
 import Logging
 
 /// Synchronous, idempotent Kafka producer. `produce` only enqueues; delivery is confirmed later by a
@@ -9,7 +8,7 @@ import Logging
 /// Kafka loop; librdkafka's own threads do the network I/O, and delivery reports are collected
 /// only inside `produce`, `poll` and `flush` on that thread.
 public final class KafkaProducer {
-    let handle: RdKafkaHandle
+    let client: RdKafkaClient
     /// How long `produce` keeps polling when librdkafka's local queue is full before it throws.
     public var queueFullTimeout: Duration = .seconds(10)
     private static let queueFullPollInterval: Int32 = 50
@@ -24,48 +23,39 @@ public final class KafkaProducer {
         var configuration = configuration
         if configuration["enable.idempotence"] == nil { configuration["enable.idempotence"] = "true" }
         if configuration["acks"] == nil { configuration["acks"] = "all" }
-        let context = CallbackContext(logger: logger, onWarning: onWarning)
-        handle = try RdKafkaHandle(type: RD_KAFKA_PRODUCER, configuration: configuration, context: context) {
-            rd_kafka_conf_set_dr_msg_cb($0) { handle, message, opaque in
-                guard let record = message?.pointee else { return }
-                let token = UInt64(UInt(bitPattern: record._private))
-                let outcome: KafkaDeliveryReport.Outcome =
-                    record.err == RD_KAFKA_RESP_ERR_NO_ERROR
-                    ? .delivered(partition: record.partition, offset: record.offset)
-                    : .failed(
-                        KafkaDeliveryFailure(
-                            code: KafkaErrorCode(record.err),
-                            isFatal: record.err == RD_KAFKA_RESP_ERR__FATAL
-                                || rd_kafka_fatal_error(handle, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR))
-                CallbackContext.from(opaque).deliveryReports.append(
-                    KafkaDeliveryReport(opaque: token, outcome: outcome))
-            }
-        }
+        client = try RdKafkaClient(
+            kind: .producer, configuration: configuration,
+            context: CallbackContext(logger: logger, onWarning: onWarning))
     }
 
-    /// Enqueues one message; bytes are copied, so the arrays may be reused at once. An empty value
-    /// may be sent as a null value (consumers see both as an empty `value`).
-    /// Partitioning follows the key (librdkafka's default partitioner). When the local queue is full
-    /// this polls (collecting delivery reports for the next `poll`) and retries for up to
-    /// `queueFullTimeout`, then throws `operationFailed(code: .queueFull)`.
+    /// Enqueues one message; bytes are copied, so the arrays may be reused at once. A nil `value` is
+    /// a null value: in a compacted topic, a tombstone that deletes `key` (an empty array is an empty
+    /// value, which compaction keeps). `partition` nil lets librdkafka's default partitioner follow
+    /// the key; a changelog record gives its partition explicitly, the input partition whose state it
+    /// holds. When the local queue is full this polls (collecting delivery reports for the next
+    /// `poll`) and retries for up to `queueFullTimeout`, then throws `operationFailed(code: .queueFull)`.
     public func produce(
-        topic: String, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = [], opaque: UInt64 = 0
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+        opaque: UInt64 = 0
     ) throws(KafkaError) {
-        let code: rd_kafka_resp_err_t =
+        let message = OutgoingMessage(topic: topic, partition: partition, headers: headers, opaque: opaque)
+        let code: KafkaErrorCode? =
             if let key {
-                key.withUnsafeBytes { key in enqueue(topic, key, value, headers, opaque) }
+                key.withUnsafeBytes { key in enqueue(message, key, value) }
             } else {
-                enqueue(topic, nil, value, headers, opaque)
+                enqueue(message, nil, value)
             }
         try check(code)
     }
 
     /// Same as the byte-key variant, with the key's UTF-8 bytes used without an intermediate copy.
     public func produce(
-        topic: String, key: String, value: [UInt8], headers: [KafkaHeader] = [], opaque: UInt64 = 0
+        topic: String, partition: Int32? = nil, key: String, value: [UInt8]?, headers: [KafkaHeader] = [],
+        opaque: UInt64 = 0
     ) throws(KafkaError) {
         var key = key
-        let code = key.withUTF8 { key in enqueue(topic, UnsafeRawBufferPointer(key), value, headers, opaque) }
+        let message = OutgoingMessage(topic: topic, partition: partition, headers: headers, opaque: opaque)
+        let code = key.withUTF8 { key in enqueue(message, UnsafeRawBufferPointer(key), value) }
         try check(code)
     }
 
@@ -73,104 +63,59 @@ public final class KafkaProducer {
     /// gathered since the last call. Throws `fatal` once the producer failed fatally; reports gathered
     /// before that are returned by the call that first sees them.
     public func poll(timeout: Duration = .zero) throws(KafkaError) -> [KafkaDeliveryReport] {
-        if handle.context.deliveryReports.isEmpty, let fatal = handle.fatalError() { throw fatal }
-        rd_kafka_poll(handle.pointer, timeout.kafkaMilliseconds)
+        if client.context.deliveryReports.isEmpty, let fatal = client.fatalError() { throw fatal }
+        client.poll(timeout: timeout.kafkaMilliseconds)
         return takeReports()
     }
 
     /// Waits up to `timeout` for every queued message to be delivered or to fail, and returns the
     /// reports gathered. `pendingCount` tells whether anything is still outstanding afterwards.
     public func flush(timeout: Duration) -> [KafkaDeliveryReport] {
-        rd_kafka_flush(handle.pointer, timeout.kafkaMilliseconds)
+        client.flush(timeout: timeout.kafkaMilliseconds)
         return takeReports()
     }
 
     /// Messages enqueued or in flight whose delivery report has not been served yet.
-    public var pendingCount: Int { Int(rd_kafka_outq_len(handle.pointer)) }
+    public var pendingCount: Int { client.outQueueLength }
 
     private func takeReports() -> [KafkaDeliveryReport] {
-        defer { handle.context.deliveryReports.removeAll(keepingCapacity: true) }
-        return handle.context.deliveryReports
+        defer { client.context.deliveryReports.removeAll(keepingCapacity: true) }
+        return client.context.deliveryReports
     }
 
-    private func check(_ code: rd_kafka_resp_err_t) throws(KafkaError) {
-        guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
-        if code == RD_KAFKA_RESP_ERR__FATAL, let fatal = handle.fatalError() { throw fatal }
-        throw .operationFailed(operation: "produce", code: KafkaErrorCode(code))
+    private func check(_ code: KafkaErrorCode?) throws(KafkaError) {
+        guard let code else { return }
+        if code == .fatal, let fatal = client.fatalError() { throw fatal }
+        throw .operationFailed(operation: "produce", code: code)
     }
 
     private func enqueue(
-        _ topic: String, _ key: UnsafeRawBufferPointer?, _ value: [UInt8], _ headers: [KafkaHeader],
-        _ opaque: UInt64
-    ) -> rd_kafka_resp_err_t {
+        _ message: OutgoingMessage, _ key: UnsafeRawBufferPointer?, _ value: [UInt8]?
+    ) -> KafkaErrorCode? {
         var deadline: ContinuousClock.Instant?
         while true {
-            let code = value.withUnsafeBytes { value in
-                topic.withCString { topic in enqueueOnce(topic, key, value, headers, opaque) }
-            }
-            guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else { return code }
+            let code =
+                if let value {
+                    value.withUnsafeBytes { value in client.produce(message, key: key, value: value) }
+                } else {
+                    client.produce(message, key: key, value: nil)
+                }
+            guard code == .queueFull else { return code }
             // The clock is read only once the queue is full: the fast path stays free of it.
             let now = ContinuousClock.now
             if deadline == nil { deadline = now + queueFullTimeout }
             guard let deadline, now < deadline else { return code }
-            rd_kafka_poll(handle.pointer, Self.queueFullPollInterval)
+            client.poll(timeout: Self.queueFullPollInterval)
         }
     }
+}
 
-    private func enqueueOnce(
-        _ topic: UnsafePointer<CChar>, _ key: UnsafeRawBufferPointer?, _ value: UnsafeRawBufferPointer,
-        _ headers: [KafkaHeader], _ opaque: UInt64
-    ) -> rd_kafka_resp_err_t {
-        let nativeHeaders = headers.isEmpty ? nil : Self.makeHeaders(headers)
-        return withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6) { fields in
-            var count = 0
-            func add(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
-                var field = rd_kafka_vu_t()
-                field.vtype = type
-                fill(&field)
-                fields.initializeElement(at: count, to: field)
-                count += 1
-            }
-            add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic }
-            add(RD_KAFKA_VTYPE_VALUE) {
-                $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
-                $0.u.mem.size = value.count
-            }
-            if let key {
-                add(RD_KAFKA_VTYPE_KEY) {
-                    // An empty array may have no storage; any non-null pointer keeps it an empty key
-                    // rather than a null one (librdkafka reads 0 bytes from it).
-                    $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress ?? UnsafeRawPointer(topic))
-                    $0.u.mem.size = key.count
-                }
-            }
-            add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(opaque)) }
-            add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
-            if let nativeHeaders { add(RD_KAFKA_VTYPE_HEADERS) { $0.u.headers = nativeHeaders } }
-            defer { fields.baseAddress!.deinitialize(count: count) }
-            guard let error = rd_kafka_produceva(handle.pointer, fields.baseAddress, count) else {
-                return RD_KAFKA_RESP_ERR_NO_ERROR  // librdkafka now owns the headers
-            }
-            if let nativeHeaders { rd_kafka_headers_destroy(nativeHeaders) }
-            defer { rd_kafka_error_destroy(error) }
-            return rd_kafka_error_code(error)
-        }
-    }
-
-    private static func makeHeaders(_ headers: [KafkaHeader]) -> OpaquePointer {
-        let list = rd_kafka_headers_new(headers.count)!
-        for header in headers {
-            var name = header.name
-            name.withUTF8 { name in
-                if let value = header.value {
-                    value.withUnsafeBytes { value in
-                        _ = rd_kafka_header_add(list, name.baseAddress, name.count, value.baseAddress, value.count)
-                    }
-                } else {
-                    _ = rd_kafka_header_add(list, name.baseAddress, name.count, nil, 0)
-                }
-            }
-        }
-        return list
-    }
+/// Where a message goes and what travels with it, apart from its key and value bytes.
+struct OutgoingMessage {
+    let topic: String
+    /// nil: the partitioner chooses.
+    let partition: Int32?
+    let headers: [KafkaHeader]
+    /// Returned in the message's delivery report.
+    let opaque: UInt64
 }

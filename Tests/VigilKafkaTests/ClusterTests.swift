@@ -38,6 +38,41 @@ import VigilTestSupport
         withExtendedLifetime(cluster) {}
     }
 
+    /// Changelog writes: records and tombstones (null values) to an explicit partition, whatever the
+    /// key would hash to; an empty value stays an empty value.
+    @Test func producesToAnExplicitPartitionWithNullValues() async throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("changelog", partitions: 3)
+        let producer = try makeProducer(cluster)
+        try producer.produce(topic: "changelog", partition: 2, key: "user-a", value: Array("state-1".utf8), opaque: 1)
+        try producer.produce(topic: "changelog", partition: 2, key: Array("user-a".utf8), value: nil, opaque: 2)
+        try producer.produce(topic: "changelog", partition: 0, key: "user-a", value: nil, opaque: 3)
+        try producer.produce(topic: "changelog", partition: 2, key: "user-b", value: [], opaque: 4)
+        let reports = try await blocking { try deliveries(producer, count: 4) }
+        var partitions: [UInt64: Int32] = [:]
+        for report in reports {
+            guard case let .delivered(partition, _) = report.outcome else {
+                Issue.record("not delivered: \(report)")
+                continue
+            }
+            partitions[report.opaque] = partition
+        }
+        #expect(partitions == [1: 2, 2: 2, 3: 0, 4: 2])
+
+        // %S is the value's size, -1 for a null value.
+        let read = { (partition: Int32) in
+            try Kcat.run([
+                "-b", cluster.bootstrapServers, "-C", "-t", "changelog", "-p", "\(partition)", "-o", "beginning", "-e",
+                "-q", "-f", "%k %p %S\n",
+            ])
+        }
+        let (two, zero, one) = try await blocking { (try read(2), try read(0), try read(1)) }
+        #expect(two.split(separator: "\n") == ["user-a 2 7", "user-a 2 -1", "user-b 2 0"])
+        #expect(zero.split(separator: "\n") == ["user-a 0 -1"])
+        #expect(one.isEmpty)
+        withExtendedLifetime(cluster) {}
+    }
+
     @Test func kcatToConsumerInPartitionOrder() async throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("in", partitions: 3)
