@@ -14,19 +14,24 @@ public struct ConfigReloadService: Service {
     private let path: String
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
+    private let metrics: DaemonMetrics
     private let checkInterval: Duration
     private let logger: Logger
 
-    public init(path: String, mailbox: ConfigMailbox, status: DaemonStatus, checkInterval: Duration, logger: Logger) {
+    public init(
+        path: String, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics, checkInterval: Duration,
+        logger: Logger
+    ) {
         self.path = path
         self.mailbox = mailbox
         self.status = status
+        self.metrics = metrics
         self.checkInterval = checkInterval
         self.logger = logger
     }
 
     public func run() async throws {
-        let reloader = ConfigReloader(path: path, mailbox: mailbox, status: status, logger: logger)
+        let reloader = ConfigReloader(path: path, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
         reloader.establishBaseline()
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         logger.info(

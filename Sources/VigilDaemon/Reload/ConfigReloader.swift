@@ -39,13 +39,15 @@ final class ConfigReloader: Sendable {
     private let path: String
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
+    private let metrics: DaemonMetrics
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(path: String, mailbox: ConfigMailbox, status: DaemonStatus, logger: Logger) {
+    init(path: String, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics, logger: Logger) {
         self.path = path
         self.mailbox = mailbox
         self.status = status
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -101,10 +103,8 @@ final class ConfigReloader: Sendable {
                 effective = loaded
             }
             mailbox.post(effective)
-            status.update { status in
-                status.configReloadsSucceeded += 1
-                status.lastReloadError = nil
-            }
+            status.update { $0.lastReloadError = nil }
+            metrics.recordConfigReload(succeeded: true)
             logger.notice(
                 "config reloaded",
                 metadata: [
@@ -132,10 +132,8 @@ final class ConfigReloader: Sendable {
                 "file": "\(path)", "trigger": "\(trigger)", "problems": "\(error.problems.count)",
                 "policy_version": "\(running?.policyVersion ?? "unknown")",
             ])
-        status.update { status in
-            status.configReloadsFailed += 1
-            status.lastReloadError = summary
-        }
+        status.update { $0.lastReloadError = summary }
+        metrics.recordConfigReload(succeeded: false)
     }
 
     /// The restart-only settings that differ, by their YAML key paths.

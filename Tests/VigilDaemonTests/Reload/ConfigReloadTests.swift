@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import ServiceLifecycle
 import Testing
 import UnixSignals
@@ -26,6 +27,7 @@ import VigilCore
         let path: String
         let mailbox = ConfigMailbox()
         let status = DaemonStatus()
+        let recorded = TestMetrics()
         let capture = LogCapture()
 
         init() throws {
@@ -39,13 +41,22 @@ import VigilCore
         }
 
         func reloader() -> ConfigReloader {
-            let reloader = ConfigReloader(path: path, mailbox: mailbox, status: status, logger: capture.logger())
+            let reloader = ConfigReloader(
+                path: path, mailbox: mailbox, status: status, metrics: DaemonMetrics(factory: recorded),
+                logger: capture.logger())
             reloader.establishBaseline()
             return reloader
         }
 
+        /// `vigil_config_reloads_total` as recorded, by `result` ("ok" or "failed").
+        func reloads(_ result: String) -> Int64 {
+            recorded.counterTotal(label: "vigil_config_reloads_total", dimensions: [("result", result)])
+        }
+
         func service(checkInterval: Duration) -> ConfigReloadService {
-            ConfigReloadService(path: path, mailbox: mailbox, status: status, checkInterval: checkInterval, logger: capture.logger())
+            ConfigReloadService(
+                path: path, mailbox: mailbox, status: status, metrics: DaemonMetrics(factory: recorded),
+                checkInterval: checkInterval, logger: capture.logger())
         }
 
         /// Polls the mailbox (the run loop's side) until something arrives or the deadline passes.
@@ -94,7 +105,7 @@ import VigilCore
             let posted = try #require(try await fixture.awaitPost())
             #expect(posted.config.policy.mediumFrom == 40)
             #expect(posted.policyVersion != original.policyVersion)
-            #expect(fixture.status.snapshot.configReloadsSucceeded == 1)
+            #expect(fixture.reloads("ok") == 1)
         }
         let notice = try #require(fixture.capture.objects.first { $0["msg"] as? String == "config reloaded" })
         #expect(notice["old_policy_version"] as? String == original.policyVersion)
@@ -112,10 +123,9 @@ import VigilCore
             """)
         #expect(reloader.reload(.poll) == .failed)
         #expect(fixture.mailbox.take() == nil)
-        let status = fixture.status.snapshot
-        #expect(status.configReloadsFailed == 1)
-        #expect(status.configReloadsSucceeded == 0)
-        let error = try #require(status.lastReloadError)
+        #expect(fixture.reloads("failed") == 1)
+        #expect(fixture.reloads("ok") == 0)
+        let error = try #require(fixture.status.snapshot.lastReloadError)
         #expect(error.contains("policy.medium_from (line 2)"))
         #expect(error.contains("policy.nonsense (line 3)"))
         let problems = fixture.capture.objects.filter { $0["msg"] as? String == "config reload: invalid setting" }
@@ -124,7 +134,7 @@ import VigilCore
 
         // The same bad file is reported once, not on every check.
         #expect(reloader.reload(.poll) == .fileUnchanged)
-        #expect(fixture.status.snapshot.configReloadsFailed == 1)
+        #expect(fixture.reloads("failed") == 1)
 
         // Fixing it compares against the config that kept running.
         try fixture.write(Self.yaml(mediumFrom: 50))
@@ -155,7 +165,7 @@ import VigilCore
         #expect(posted.config.policy.mediumFrom == 45)
         #expect(posted.config.kafka == original.config.kafka)
         #expect(posted.config.http == original.config.http)
-        #expect(fixture.status.snapshot.configReloadsSucceeded == 1)
+        #expect(fixture.reloads("ok") == 1)
     }
 
     /// SIGHUP in process: the test traps SIGHUP itself before anything sends it, so the signal can
