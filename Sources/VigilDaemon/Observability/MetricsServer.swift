@@ -105,7 +105,7 @@ public struct MetricsServer: Service {
     /// histogram buckets.
     public static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets[DaemonMetrics.Name.processingLatency] = DaemonMetrics.latencyBuckets
+        factory.valueHistogramBuckets[DaemonMetrics.Name.processingLatency] = DaemonMetrics.latencyBucketsSeconds
         return factory
     }
 

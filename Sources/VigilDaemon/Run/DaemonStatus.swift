@@ -2,8 +2,8 @@ import Synchronization
 import VigilCore
 
 /// What the running daemon knows about itself, shared between the Kafka thread (which writes it once
-/// per batch, never per event) and the readiness endpoint, the reload services and the demo (which read
-/// snapshots). One lock, held only to copy values. The metrics live in `DaemonMetrics`.
+/// per batch, never per event) and `/readyz`, the config reloader and the demo (which read snapshots).
+/// One lock, held only to copy values. The metrics live in `DaemonMetrics`.
 public final class DaemonStatus: Sendable {
     public struct Snapshot: Sendable {
         /// Kafka reachable, partitions assigned, config and databases loaded.
