@@ -21,33 +21,59 @@ public final class DaemonMetrics: Sendable {
     public static let latencyBucketsSeconds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
 
     private let factory: any MetricsFactory
+    // What each series means (swift-metrics has no help text, so `/metrics` carries no `# HELP` lines).
+    /// `vigil_events_total{type}`: events decoded, by type.
     private let events: [Counter]
+    /// `vigil_decisions_total{action}`: step-up decisions published, by action.
     private let decisions: [Counter]
+    /// `vigil_alerts_total{kind}`: alerts published, by kind.
     private let alerts: [Counter]
+    /// `vigil_late_events_total`: events older than the watermark (event time minus allowed lateness).
     private let lateEvents: Counter
+    /// `vigil_processing_latency_seconds`: message received to all outputs acknowledged.
+    ///
     /// The one update made per message, so it takes the cheapest route (BENCHMARKS.md, "Metrics through
     /// swift-metrics"): an aggregating recorder's handler fed seconds as a `Double`. A `Timer` would
     /// have swift-prometheus place each observation by comparing `Duration`s (128-bit arithmetic per
     /// bucket), and `Recorder.record` is generic and cannot be specialised outside swift-metrics.
     private let processingLatency: any RecorderHandler
+    /// `vigil_event_time_lag_seconds`: wall clock minus the newest event time seen.
     private let eventTimeLag: Gauge
+    /// `vigil_consumer_lag_messages`: high watermark minus committed offset, over assigned partitions.
     private let consumerLag: Gauge
+    /// `vigil_producer_backpressure`: 1 while the producer queue is full and consumption is paused.
     private let producerBackpressure: Gauge
+    /// `vigil_producer_backpressure_total`: times consumption was paused for a full producer queue.
     private let producerBackpressureEpisodes: Counter
+    /// `vigil_users_in_state`: users with per-user state held in memory.
     private let usersInState: Gauge
+    /// `vigil_sources_in_state`: source addresses (IPv6 per /64) with cross-user state.
     private let sourcesInState: Gauge
+    /// `vigil_email_domains_in_state`: email domains with cross-user state.
     private let emailDomainsInState: Gauge
+    /// `vigil_state_names`: interned city and AS organisation names.
     private let stateNames: Gauge
+    /// `vigil_state_bytes`: approximate memory held by engine state (records, indexes, heap parts).
     private let stateBytes: Gauge
+    /// `vigil_state_evictions_total{kind}`: entries evicted since start: idle users (`user`), idle
+    /// sources or domains (`source_or_domain`), and entries dropped at engine.max_users /
+    /// max_sources / max_email_domains (`capacity`).
     private let evictedUsers: Counter
     private let evictedSourcesOrDomains: Counter
     private let droppedAtCapacity: Counter
+    /// `vigil_window_failed_logins`: failed logins over all users within engine.global_window.
     private let windowFailedLogins: Gauge
+    /// `vigil_window_failing_users`: distinct users with a failed login within engine.global_window
+    /// (estimate, about 3%).
     private let windowFailingUsers: Gauge
+    /// `vigil_window_reset_requests`: password-reset requests over all users within engine.global_window.
     private let windowResetRequests: Gauge
+    /// `vigil_config_reloads_total{result}`: config reload attempts, `ok` or `failed`.
     private let configReloadsSucceeded: Counter
     private let configReloadsFailed: Counter
+    /// `vigil_geo_lookup_errors_total`: GeoIP lookups that failed on damaged database data.
     private let geoLookupErrors: Counter
+    /// `vigil_ready`: 1 when the daemon is ready to process events (see /readyz), else 0.
     private let ready: Gauge
 
     /// The totals already added to the counters, and the series whose label values change at run time.
@@ -56,7 +82,9 @@ public final class DaemonMetrics: Sendable {
         var evictions = StateFigures()
         var backpressureEpisodes = 0
         var geoLookupErrors = 0
+        /// `vigil_dead_letters_total{reason}`: messages dead-lettered, by reason code.
         var deadLetters: [String: Counter] = [:]
+        /// `vigil_policy_info{policy_version}`: the policy version in force (stamped on decisions).
         var policy: (version: String, gauge: Gauge)?
     }
 
@@ -94,6 +122,7 @@ public final class DaemonMetrics: Sendable {
         configReloadsFailed = counter("vigil_config_reloads_total", [("result", "failed")])
         geoLookupErrors = counter("vigil_geo_lookup_errors_total")
         ready = gauge("vigil_ready")
+        // The running Vigil version.
         gauge("vigil_build_info", [("version", version)]).record(1)
         // Zero-valued series exist from the start, so a dashboard's rate() has a baseline.
         for gauge in [
