@@ -1,4 +1,5 @@
 import Logging
+import Prometheus
 import ServiceLifecycle
 import VigilCore
 import VigilKafka
@@ -15,6 +16,9 @@ public enum Daemon {
         public var allowPublicDeviceKey = false
         /// Shared with the caller, which may watch progress (the demo waits for its events).
         public var status = DaemonStatus()
+        /// What `/metrics` exposes; the caller may register its own metrics here too (`vigil run`
+        /// bootstraps swift-metrics' global system with it).
+        public var metricsRegistry = PrometheusCollectorRegistry()
 
         public init() {}
     }
@@ -38,25 +42,27 @@ public enum Daemon {
         let enrichment = try EnrichmentLoader.open(config, logger: logger)
         let mailbox = ConfigMailbox()
         let status = options.status
+        let metrics = DaemonMetrics(factory: MetricsServer.metricsFactory(registry: options.metricsRegistry))
 
         let kafka = KafkaPipelineService(
             config: loaded, properties: properties, bootstrapServers: options.bootstrapServers,
             enricher: enrichment.enricher, deviceKey: key.key, mailbox: mailbox, status: status,
-            logger: Logger(label: "vigil.kafka"))
-        let metrics = MetricsServer(
-            settings: config.http, status: status, logger: Logger(label: "vigil.http"))
+            metrics: metrics, logger: Logger(label: "vigil.kafka"))
+        let http = MetricsServer(
+            settings: config.http, status: status, registry: options.metricsRegistry, logger: Logger(label: "vigil.http"))
         let reload = ConfigReloadService(
-            initial: loaded, path: loaded.sourcePath, mailbox: mailbox, status: status, checkInterval: configCheckInterval,
+            initial: loaded, path: loaded.sourcePath, mailbox: mailbox, status: status, metrics: metrics,
+            checkInterval: configCheckInterval,
             logger: Logger(label: "vigil.reload"))
         let geo = GeoReloadService(
-            databases: enrichment.databases, interval: .microseconds(config.geo.reloadCheckInterval.microseconds), status: status,
+            databases: enrichment.databases, interval: .microseconds(config.geo.reloadCheckInterval.microseconds), metrics: metrics,
             logger: Logger(label: "vigil.geo"))
 
         // Graceful shutdown runs in reverse order: the Kafka loop drains first, metrics stay up longest.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
-                    .init(service: metrics),
+                    .init(service: http),
                     .init(service: reload),
                     .init(service: geo),
                     .init(service: kafka, successTerminationBehavior: .gracefullyShutdownGroup),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import VigilDaemon
 
 /// `vigil run`: the daemon. Exit 0 after SIGTERM/SIGINT, 1 on a fatal error (bad config, missing
@@ -25,8 +26,12 @@ struct RunCommand: AsyncParsableCommand {
         }
         LoggingSystem.bootstrap(VigilLogging.makeFactory(settings: loaded.config.logging))
         let logger = Logger(label: "vigil")
+        // Metrics that libraries record through the global system land on /metrics beside the daemon's.
+        let options = Daemon.Options()
+        MetricsSystem.bootstrap(MetricsServer.metricsFactory(registry: options.metricsRegistry))
         do {
-            try await Daemon.run(loaded: loaded, environment: ProcessInfo.processInfo.environment, logger: logger)
+            try await Daemon.run(
+                loaded: loaded, environment: ProcessInfo.processInfo.environment, logger: logger, options: options)
         } catch {
             logger.critical("vigil stopped on a fatal error", metadata: ["error": "\(error)"])
             throw ExitCode.failure

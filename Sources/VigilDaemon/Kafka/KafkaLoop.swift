@@ -52,6 +52,7 @@ final class KafkaLoop: @unchecked Sendable {
     private var settings: Settings
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
+    private let metrics: DaemonMetrics
     private let logger: Logger
 
     // Owned by the loop thread from here on.
@@ -69,7 +70,6 @@ final class KafkaLoop: @unchecked Sendable {
     private var brokersDownReason: String?
     /// Set by the first rebalance: a member of the group may legitimately own no partition.
     private var joinedGroup = false
-    private var latencies: [Double] = []
     /// State figures cost a pass over every shard's global windows: refreshed at most once a second.
     private var stateFiguresAt: ContinuousClock.Instant?
     /// Set once the final drain is done: `close` commits by itself and refuses explicit commits.
@@ -84,10 +84,11 @@ final class KafkaLoop: @unchecked Sendable {
     private var lastProgress = ContinuousClock.now
     private var backpressureEpisodes = 0
 
-    init(settings: Settings, mailbox: ConfigMailbox, status: DaemonStatus, logger: Logger) {
+    init(settings: Settings, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics, logger: Logger) {
         self.settings = settings
         self.mailbox = mailbox
         self.status = status
+        self.metrics = metrics
         self.logger = logger
         policyVersion = settings.config.policyVersion
         outputHeaders = Self.outputHeaders(policyVersion: settings.config.policyVersion)
@@ -120,10 +121,8 @@ final class KafkaLoop: @unchecked Sendable {
             onRebalance: { [weak self] in self?.rebalanced($0) },
             onWarning: { [weak self] in self?.warn($0) })
         self.consumer = consumer
-        status.update {
-            $0.policyVersion = policyVersion
-            $0.notReadyReason = "joining consumer group"
-        }
+        status.update { $0.notReadyReason = "joining consumer group" }
+        metrics.recordPolicyVersion(policyVersion)
         try consumer.subscribe(topics: settings.config.config.kafka.inputTopics)
         do {
             while !stopRequested.load(ordering: .relaxed) {
@@ -137,6 +136,7 @@ final class KafkaLoop: @unchecked Sendable {
                 $0.ready = false
                 $0.notReadyReason = "fatal Kafka error: \(error)"
             }
+            metrics.recordReady(false)
             // Offsets stored so far cover only fully delivered inputs: committing them is safe.
             closing = true
             try? consumer.close()
@@ -265,7 +265,7 @@ final class KafkaLoop: @unchecked Sendable {
         for shard in shards.values { shard.pipeline.reconfigure(next.config.core, policyVersion: next.policyVersion) }
         settings.config = next
         policyVersion = next.policyVersion
-        status.update { $0.policyVersion = next.policyVersion }
+        metrics.recordPolicyVersion(next.policyVersion)
         logger.notice("new configuration in force", metadata: ["policy_version": "\(next.policyVersion)"])
     }
 
@@ -356,7 +356,7 @@ final class KafkaLoop: @unchecked Sendable {
         let selected = partitions.map { $0.compactMap { shards[$0] } } ?? Array(shards.values)
         let now = ContinuousClock.now
         for shard in selected {
-            for start in shard.advance() { latencies.append(Self.seconds(now - start)) }
+            for start in shard.advance() { metrics.recordProcessingLatency(now - start) }
             do {
                 try shard.storeDone(in: consumer)
             } catch {
@@ -443,6 +443,7 @@ final class KafkaLoop: @unchecked Sendable {
             $0.ready = false
             $0.notReadyReason = "shutting down"
         }
+        metrics.recordReady(false)
         logger.info("Kafka loop stopped")
     }
 
@@ -457,35 +458,29 @@ final class KafkaLoop: @unchecked Sendable {
         logger.error("all Kafka brokers are down: not ready until one is reachable again")
     }
 
-    /// Once per batch: totals over every shard, readiness, lag and latencies.
+    /// Once per batch: totals over every shard, readiness, lag and state figures.
     private func publishStatus(consumer: KafkaConsumer?, newestTimestamp: Int64?) {
         var stats = retiredStats
-        var figures: StateFigures?
         let now = ContinuousClock.now
         if stateFiguresAt.map({ now - $0 >= .seconds(1) }) ?? true {
             stateFiguresAt = now
-            figures = shards.values.reduce(into: retiredEvictions) { $0.add($1.pipeline.engine.figures) }
+            metrics.record(state: shards.values.reduce(into: retiredEvictions) { $0.add($1.pipeline.engine.figures) })
         }
         for shard in shards.values { stats.add(shard.pipeline.stats) }
-        let lag = (try? consumer?.lag()) ?? nil
+        metrics.record(pipeline: stats)
+        metrics.recordProducerBackpressure(active: backpressureSince != nil, episodes: backpressureEpisodes)
+        if let lag = (try? consumer?.lag()) ?? nil {
+            metrics.recordConsumerLag(messages: lag.reduce(0) { $0 + ($1.lag ?? 0) })
+        }
+        if let newestTimestamp {
+            metrics.recordEventTimeLag(seconds: max(0, Date().timeIntervalSince1970 - Double(newestTimestamp) / 1000))
+        }
         let assigned = shards.keys.map(\.description).sorted()
-        let observed = latencies
-        latencies.removeAll(keepingCapacity: true)
         let downReason = brokersDownReason
         let joined = joinedGroup
-        let backpressured = backpressureSince != nil
-        let episodes = backpressureEpisodes
-        status.update { snapshot in
+        let ready = status.update { snapshot in
             snapshot.stats = stats
-            if let figures { snapshot.state = figures }
             snapshot.assignedPartitions = assigned
-            snapshot.producerBackpressure = backpressured
-            snapshot.producerBackpressureEpisodes = episodes
-            if let lag { snapshot.consumerLag = lag.reduce(0) { $0 + ($1.lag ?? 0) } }
-            if let newestTimestamp {
-                snapshot.eventTimeLagSeconds = max(0, Date().timeIntervalSince1970 - Double(newestTimestamp) / 1000)
-            }
-            for seconds in observed { snapshot.observeLatency(seconds) }
             if let downReason {
                 snapshot.ready = false
                 snapshot.notReadyReason = downReason
@@ -496,11 +491,8 @@ final class KafkaLoop: @unchecked Sendable {
                 snapshot.ready = false
                 snapshot.notReadyReason = "joining consumer group"
             }
+            return snapshot.ready
         }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
+        metrics.recordReady(ready)
     }
 }

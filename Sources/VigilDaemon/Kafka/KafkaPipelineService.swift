@@ -17,7 +17,8 @@ public struct KafkaPipelineService: Service {
     /// (`KafkaSettings.resolveSecrets`); `bootstrapServers` overrides the config's when set.
     public init(
         config: LoadedConfig, properties: [String: String], bootstrapServers: String? = nil, enricher: Enricher?,
-        deviceKey: SipHashKey, mailbox: ConfigMailbox, status: DaemonStatus, logger: Logger
+        deviceKey: SipHashKey, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics,
+        logger: Logger
     ) {
         let kafka = config.config.kafka
         var common = KafkaConfiguration()
@@ -28,7 +29,7 @@ public struct KafkaPipelineService: Service {
             config: config, consumer: Self.consumerConfiguration(common, groupID: kafka.groupID),
             producer: producer, enricher: enricher, deviceKey: deviceKey)
         settings.maxProducerStall = Self.maxProducerStall(producer)
-        loop = KafkaLoop(settings: settings, mailbox: mailbox, status: status, logger: logger)
+        loop = KafkaLoop(settings: settings, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
     }
 
     /// A full producer queue pauses consumption (backpressure) instead of failing. The loop fails only

@@ -1,8 +1,10 @@
 import NIOCore
 import NIOHTTP1
+import Prometheus
 
-/// Answers one request at a time from the status snapshot (`HTTPServerPipelineHandler` in front of it
-/// serialises pipelined requests). Bodies are refused outright: nothing on an admin port needs one.
+/// Answers one request at a time from the status snapshot and the metrics registry
+/// (`HTTPServerPipelineHandler` in front of it serialises pipelined requests). Bodies are refused
+/// outright: nothing on an admin port needs one.
 final class AdminHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -14,11 +16,18 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         var headers: [(String, String)] = []
     }
 
+    /// The Prometheus text exposition format the registry writes.
+    static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+
     private let status: DaemonStatus
+    private let registry: PrometheusCollectorRegistry
     /// The head of the request being read, until its end arrives; nil after an early rejection.
     private var pending: HTTPRequestHead?
 
-    init(status: DaemonStatus) { self.status = status }
+    init(status: DaemonStatus, registry: PrometheusCollectorRegistry) {
+        self.status = status
+        self.registry = registry
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -57,7 +66,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         }
         switch path {
         case "/metrics":
-            return Response(status: .ok, body: MetricsExposition.render(status.snapshot), contentType: MetricsExposition.contentType)
+            return Response(status: .ok, body: registry.emitToString(), contentType: Self.metricsContentType)
         case "/readyz":
             let snapshot = status.snapshot
             return snapshot.ready

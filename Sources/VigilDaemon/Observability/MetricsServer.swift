@@ -2,12 +2,13 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import VigilCore
 
 /// The admin HTTP port: `GET /metrics` (Prometheus), `GET /healthz` (liveness), `GET /readyz`
-/// (readiness). A small swift-nio HTTP/1.1 server that answers from `DaemonStatus.snapshot`, so a
-/// scrape never touches the Kafka thread. It accepts no request bodies, bounds the request head
+/// (readiness). A small swift-nio HTTP/1.1 server that answers from the metrics registry and
+/// `DaemonStatus.snapshot`, so a scrape never touches the Kafka thread. It accepts no request bodies, bounds the request head
 /// (`Limits.maxRequestBytes`) and closes idle connections (`Limits.idleTimeout`).
 ///
 /// Runs until graceful shutdown or cancellation, then closes the listener. With `http.enabled: false`
@@ -23,17 +24,19 @@ public struct MetricsServer: Service {
 
     private let settings: HTTPSettings
     private let status: DaemonStatus
+    private let registry: PrometheusCollectorRegistry
     private let logger: Logger
     private let onBound: (@Sendable (SocketAddress) -> Void)?
 
     /// `onBound` is called once with the address actually bound: with port 0 in `settings.listen` the
     /// kernel picks a free port, which is how tests find the server.
     public init(
-        settings: HTTPSettings, status: DaemonStatus, logger: Logger,
+        settings: HTTPSettings, status: DaemonStatus, registry: PrometheusCollectorRegistry, logger: Logger,
         onBound: (@Sendable (SocketAddress) -> Void)? = nil
     ) {
         self.settings = settings
         self.status = status
+        self.registry = registry
         self.logger = logger
         self.onBound = onBound
     }
@@ -46,6 +49,7 @@ public struct MetricsServer: Service {
         }
         let (host, port) = try Self.hostAndPort(settings.listen)
         let status = self.status
+        let registry = self.registry
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -57,7 +61,7 @@ public struct MetricsServer: Service {
                         try pipeline.addHandler(IdleStateHandler(readTimeout: Limits.idleTimeout))
                         try pipeline.addHandler(RequestSizeGuard(limit: Limits.maxRequestBytes))
                         try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                        try pipeline.addHandler(AdminHTTPHandler(status: status))
+                        try pipeline.addHandler(AdminHTTPHandler(status: status, registry: registry))
                     }
                 }
                 .bind(host: host, port: port)
@@ -95,6 +99,14 @@ public struct MetricsServer: Service {
         if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
         guard !host.isEmpty, (0...65_535).contains(port) else { throw ListenAddressError(listen: listen) }
         return (String(host), port)
+    }
+
+    /// The swift-metrics factory whose metrics this server exposes: `registry`, with the daemon's
+    /// histogram buckets.
+    public static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.valueHistogramBuckets[DaemonMetrics.Name.processingLatency] = DaemonMetrics.latencyBucketsSeconds
+        return factory
     }
 
     static func isLoopback(_ address: SocketAddress) -> Bool {

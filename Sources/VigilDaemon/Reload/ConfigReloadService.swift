@@ -15,24 +15,27 @@ public struct ConfigReloadService: Service {
     private let path: String
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
+    private let metrics: DaemonMetrics
     private let checkInterval: Duration
     private let logger: Logger
 
     /// `initial` is the config the daemon started with; later versions of `path` are compared against it.
     public init(
-        initial: LoadedConfig, path: String, mailbox: ConfigMailbox, status: DaemonStatus, checkInterval: Duration,
-        logger: Logger
+        initial: LoadedConfig, path: String, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics,
+        checkInterval: Duration, logger: Logger
     ) {
         self.initial = initial
         self.path = path
         self.mailbox = mailbox
         self.status = status
+        self.metrics = metrics
         self.checkInterval = checkInterval
         self.logger = logger
     }
 
     public func run() async throws {
-        let reloader = ConfigReloader(initial: initial, path: path, mailbox: mailbox, status: status, logger: logger)
+        let reloader = ConfigReloader(
+            initial: initial, path: path, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
         reloader.establishBaseline()
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         logger.info(

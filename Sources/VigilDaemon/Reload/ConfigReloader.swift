@@ -39,15 +39,20 @@ final class ConfigReloader: Sendable {
     private let path: String
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
+    private let metrics: DaemonMetrics
     private let logger: Logger
     private let state: Mutex<State>
 
     /// `initial` is the config the daemon started with, loaded once from `path` at startup.
-    init(initial: LoadedConfig, path: String, mailbox: ConfigMailbox, status: DaemonStatus, logger: Logger) {
+    init(
+        initial: LoadedConfig, path: String, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics,
+        logger: Logger
+    ) {
         self.state = Mutex(State(identity: nil, running: initial))
         self.path = path
         self.mailbox = mailbox
         self.status = status
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -89,10 +94,8 @@ final class ConfigReloader: Sendable {
                 return .unchanged
             }
             mailbox.post(effective)
-            status.update { status in
-                status.configReloadsSucceeded += 1
-                status.lastReloadError = nil
-            }
+            status.update { $0.lastReloadError = nil }
+            metrics.recordConfigReload(succeeded: true)
             logger.notice(
                 "config reloaded",
                 metadata: [
@@ -120,9 +123,7 @@ final class ConfigReloader: Sendable {
                 "file": "\(path)", "trigger": "\(trigger)", "problems": "\(error.problems.count)",
                 "policy_version": "\(running.policyVersion)",
             ])
-        status.update { status in
-            status.configReloadsFailed += 1
-            status.lastReloadError = summary
-        }
+        status.update { $0.lastReloadError = summary }
+        metrics.recordConfigReload(succeeded: false)
     }
 }

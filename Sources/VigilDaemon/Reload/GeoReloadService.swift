@@ -9,13 +9,13 @@ import VigilGeo
 public struct GeoReloadService: Service {
     private let databases: GeoDatabases
     private let interval: Duration
-    private let status: DaemonStatus
+    private let metrics: DaemonMetrics
     private let logger: Logger
 
-    public init(databases: GeoDatabases, interval: Duration, status: DaemonStatus, logger: Logger) {
+    public init(databases: GeoDatabases, interval: Duration, metrics: DaemonMetrics, logger: Logger) {
         self.databases = databases
         self.interval = interval
-        self.status = status
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -41,7 +41,6 @@ public struct GeoReloadService: Service {
                     metadata: metadata.merging(["error": "\(error)"]) { $1 })
             }
         }
-        let errors = databases.lookupErrors
-        status.update { $0.geoLookupErrors = errors }
+        metrics.recordGeoLookupErrors(total: databases.lookupErrors)
     }
 }

@@ -1,4 +1,6 @@
+import MetricsTestKit
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 import Testing
 import VigilCore
@@ -9,11 +11,16 @@ import VigilTestSupport
 
     /// Runs a MetricsServer on an ephemeral loopback port inside a ServiceGroup, hands the port to
     /// `body`, then shuts the group down gracefully and returns once the server has stopped.
-    static func withServer(status: DaemonStatus, _ body: (LoopbackHTTP) async throws -> Void) async throws {
+    static func withServer(
+        status: DaemonStatus, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        _ body: (LoopbackHTTP) async throws -> Void
+    ) async throws {
         var settings = HTTPSettings()
         settings.listen = "127.0.0.1:0"
         let (bound, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
-        let server = MetricsServer(settings: settings, status: status, logger: testLogger) { continuation.yield($0) }
+        let server = MetricsServer(settings: settings, status: status, registry: registry, logger: testLogger) {
+            continuation.yield($0)
+        }
         let group = ServiceGroup(services: [server], logger: testLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -32,84 +39,131 @@ import VigilTestSupport
         }
     }
 
-    static func sampleSnapshot() -> DaemonStatus.Snapshot {
-        var snapshot = DaemonStatus.Snapshot()
-        snapshot.ready = true
-        snapshot.notReadyReason = nil
-        snapshot.stats.eventsRead = 7
-        snapshot.stats.eventsByType[0] = 5  // login
-        snapshot.stats.decisions[1] = 2  // step_up_soft
-        snapshot.stats.alerts[0] = 1  // push_bombing
-        snapshot.stats.lateEvents = 3
-        snapshot.stats.deadLetters = ["invalid_json": 4, "invalid_type:a\"b\\c\nd": 1]
-        snapshot.state = StateFigures(
-            users: 42, sources: 9, domains: 2, names: 5, approximateBytes: 9_000, evictedUsers: 8, evictedSources: 1, droppedAtCapacity: 6, global: { var g = GlobalFigures(); g.failures = 11; g.failingUsers = 4; g.resetRequests = 3; return g }())
-        snapshot.eventTimeLagSeconds = 1.5
-        snapshot.consumerLag = 17
-        snapshot.policyVersion = "00ff00ff00ff00ff"
-        snapshot.configReloadsSucceeded = 2
-        snapshot.configReloadsFailed = 1
-        snapshot.geoLookupErrors = 6
-        snapshot.observeLatency(0.0003)
-        snapshot.observeLatency(0.003)
-        snapshot.observeLatency(2)
-        return snapshot
+    /// Known traffic recorded through `DaemonMetrics` the way the daemon records it: totals reported
+    /// twice (the second batch adds to the first), state figures, latencies, reloads and lookup errors.
+    static func recordSampleTraffic(_ metrics: DaemonMetrics) {
+        var stats = PipelineStats()
+        stats.eventsRead = 4
+        stats.eventsByType[0] = 3  // login
+        stats.deadLetters = ["invalid_json": 1]
+        metrics.record(pipeline: stats)
+        stats.eventsRead = 7
+        stats.eventsByType[0] = 5
+        stats.decisions[1] = 2  // step_up_soft
+        stats.alerts[0] = 1  // push_bombing
+        stats.lateEvents = 3
+        stats.deadLetters = ["invalid_json": 4, "invalid_type:a\"b\\c\nd": 1]
+        metrics.record(pipeline: stats)
+        var global = GlobalFigures()
+        global.failures = 11
+        global.failingUsers = 4
+        global.resetRequests = 3
+        metrics.record(
+            state: StateFigures(
+                users: 42, sources: 9, domains: 2, names: 5, approximateBytes: 9_000, evictedUsers: 8, evictedSources: 1,
+                droppedAtCapacity: 6, global: global))
+        metrics.recordEventTimeLag(seconds: 1.5)
+        metrics.recordConsumerLag(messages: 17)
+        metrics.recordProducerBackpressure(active: true, episodes: 2)
+        metrics.recordPolicyVersion("1111111111111111")
+        metrics.recordPolicyVersion("00ff00ff00ff00ff")
+        metrics.recordConfigReload(succeeded: true)
+        metrics.recordConfigReload(succeeded: true)
+        metrics.recordConfigReload(succeeded: false)
+        metrics.recordGeoLookupErrors(total: 6)
+        metrics.recordReady(true)
+        metrics.recordProcessingLatency(.microseconds(300))
+        metrics.recordProcessingLatency(.milliseconds(3))
+        metrics.recordProcessingLatency(.seconds(2))
+    }
+
+    /// The registry behind /metrics with the sample traffic recorded.
+    static func sampleRegistry() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        recordSampleTraffic(DaemonMetrics(factory: MetricsServer.metricsFactory(registry: registry), version: "9.9.9"))
+        return registry
     }
 
     @Test func exposition() throws {
-        let text = MetricsExposition.render(Self.sampleSnapshot(), version: "9.9.9")
+        let text = Self.sampleRegistry().emitToString()
+        let samples = try PrometheusText.parse(text)
+        func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+            samples.first { $0.name == name && $0.labels == labels }?.value
+        }
+        for (name, labels, expected) in [
+            ("vigil_events_total", ["type": "login"], 5),
+            ("vigil_events_total", ["type": "sensitive_action"], 0),
+            ("vigil_decisions_total", ["action": "step_up_soft"], 2),
+            ("vigil_alerts_total", ["kind": "push_bombing"], 1),
+            ("vigil_dead_letters_total", ["reason": "invalid_json"], 4),
+            ("vigil_dead_letters_total", ["reason": "invalid_type:a\"b\\c\nd"], 1),
+            ("vigil_late_events_total", [:], 3),
+            ("vigil_processing_latency_seconds_bucket", ["le": "0.0005"], 1),
+            ("vigil_processing_latency_seconds_bucket", ["le": "0.001"], 1),
+            ("vigil_processing_latency_seconds_bucket", ["le": "0.005"], 2),
+            ("vigil_processing_latency_seconds_bucket", ["le": "1.0"], 2),
+            ("vigil_processing_latency_seconds_bucket", ["le": "+Inf"], 3),
+            ("vigil_processing_latency_seconds_count", [:], 3),
+            ("vigil_event_time_lag_seconds", [:], 1.5),
+            ("vigil_consumer_lag_messages", [:], 17),
+            ("vigil_producer_backpressure", [:], 1),
+            ("vigil_producer_backpressure_total", [:], 2),
+            ("vigil_users_in_state", [:], 42),
+            ("vigil_sources_in_state", [:], 9),
+            ("vigil_email_domains_in_state", [:], 2),
+            ("vigil_state_names", [:], 5),
+            ("vigil_state_bytes", [:], 9000),
+            ("vigil_state_evictions_total", ["kind": "user"], 8),
+            ("vigil_state_evictions_total", ["kind": "source_or_domain"], 1),
+            ("vigil_state_evictions_total", ["kind": "capacity"], 6),
+            ("vigil_window_failed_logins", [:], 11),
+            ("vigil_window_failing_users", [:], 4),
+            ("vigil_window_reset_requests", [:], 3),
+            ("vigil_config_reloads_total", ["result": "ok"], 2),
+            ("vigil_config_reloads_total", ["result": "failed"], 1),
+            ("vigil_policy_info", ["policy_version": "00ff00ff00ff00ff"], 1),
+            ("vigil_build_info", ["version": "9.9.9"], 1),
+            ("vigil_geo_lookup_errors_total", [:], 6),
+            ("vigil_ready", [:], 1),
+        ] as [(String, [String: String], Double)] {
+            #expect(value(name, labels) == expected, "\(name)\(labels)")
+        }
+        let sum = try #require(value("vigil_processing_latency_seconds_sum"))
+        #expect(abs(sum - 2.0033) < 1e-9)
+        #expect(!samples.contains { $0.labels["policy_version"] == "1111111111111111" }, "a replaced policy version is gone")
         let lines = Set(text.split(separator: "\n").map(String.init))
-        for expected in [
-            #"vigil_events_total{type="login"} 5"#,
-            #"vigil_events_total{type="sensitive_action"} 0"#,
-            #"vigil_decisions_total{action="step_up_soft"} 2"#,
-            #"vigil_alerts_total{kind="push_bombing"} 1"#,
-            #"vigil_dead_letters_total{reason="invalid_json"} 4"#,
-            #"vigil_dead_letters_total{reason="invalid_type:a\"b\\c\nd"} 1"#,
-            "vigil_late_events_total 3",
-            #"vigil_processing_latency_seconds_bucket{le="0.0005"} 1"#,
-            #"vigil_processing_latency_seconds_bucket{le="0.001"} 1"#,
-            #"vigil_processing_latency_seconds_bucket{le="0.005"} 2"#,
-            #"vigil_processing_latency_seconds_bucket{le="1.0"} 2"#,
-            #"vigil_processing_latency_seconds_bucket{le="+Inf"} 3"#,
-            "vigil_processing_latency_seconds_count 3",
-            "vigil_event_time_lag_seconds 1.5",
-            "vigil_consumer_lag_messages 17",
-            "vigil_users_in_state 42",
-            "vigil_sources_in_state 9",
-            "vigil_email_domains_in_state 2",
-            "vigil_state_names 5",
-            "vigil_state_bytes 9000",
-            #"vigil_state_evictions_total{kind="user"} 8"#,
-            #"vigil_state_evictions_total{kind="source_or_domain"} 1"#,
-            #"vigil_state_evictions_total{kind="capacity"} 6"#,
-            "vigil_window_failed_logins 11",
-            "vigil_window_failing_users 4",
-            "vigil_window_reset_requests 3",
-            #"vigil_config_reloads_total{result="ok"} 2"#,
-            #"vigil_config_reloads_total{result="failed"} 1"#,
-            #"vigil_policy_info{policy_version="00ff00ff00ff00ff"} 1"#,
-            #"vigil_build_info{version="9.9.9"} 1"#,
-            "vigil_geo_lookup_errors_total 6",
-            "vigil_ready 1",
+        for type in [
             "# TYPE vigil_processing_latency_seconds histogram",
             "# TYPE vigil_events_total counter",
             "# TYPE vigil_ready gauge",
         ] {
-            #expect(lines.contains(expected), "missing: \(expected)")
+            #expect(lines.contains(type), "missing: \(type)")
         }
-        let samples = try PrometheusText.parse(text)
-        let sum = try #require(samples.first { $0.name == "vigil_processing_latency_seconds_sum" })
-        #expect(abs(sum.value - 2.0033) < 1e-9)
-        #expect(samples.contains { $0.name == "vigil_dead_letters_total" && $0.labels["reason"] == "invalid_type:a\"b\\c\nd" })
+        #expect(lines.contains(#"vigil_dead_letters_total{reason="invalid_type:a\"b\\c\nd"} 1"#), "label values escaped")
     }
 
-    @Test func specialFloatsAndLabelEscaping() {
-        #expect(MetricsExposition.format(.nan) == "NaN")
-        #expect(MetricsExposition.format(.infinity) == "+Inf")
-        #expect(MetricsExposition.format(-.infinity) == "-Inf")
-        #expect(MetricsExposition.escapeLabelValue("plain") == "plain")
-        #expect(MetricsExposition.escapeLabelValue("a\\b\"c\nd") == #"a\\b\"c\nd"#)
+    /// What the daemon records, read back through swift-metrics' test kit rather than an exposition.
+    @Test func countersAdvanceByTheDifferenceBetweenReportedTotals() throws {
+        let recorded = TestMetrics()
+        let metrics = DaemonMetrics(factory: recorded, version: "9.9.9")
+        var stats = PipelineStats()
+        stats.eventsByType[0] = 3
+        stats.deadLetters = ["invalid_json": 2]
+        metrics.record(pipeline: stats)
+        metrics.record(pipeline: stats)
+        stats.eventsByType[0] = 5
+        metrics.record(pipeline: stats)
+        #expect(try recorded.expectCounter("vigil_events_total", [("type", "login")]).values == [3, 2])
+        #expect(try recorded.expectCounter("vigil_dead_letters_total", [("reason", "invalid_json")]).totalValue == 2)
+
+        metrics.recordProducerBackpressure(active: true, episodes: 1)
+        metrics.recordProducerBackpressure(active: false, episodes: 1)
+        #expect(try recorded.expectCounter("vigil_producer_backpressure_total").totalValue == 1)
+        #expect(try recorded.expectGauge("vigil_producer_backpressure").lastValue == 0)
+
+        metrics.recordProcessingLatency(.microseconds(1500))
+        #expect(try recorded.expectRecorder(DaemonMetrics.Name.processingLatency).values == [0.0015])
+        #expect(try recorded.expectGauge("vigil_build_info", [("version", "9.9.9")]).lastValue == 1)
     }
 
     @Test func endpoints() async throws {
@@ -118,7 +172,7 @@ import VigilTestSupport
             $0.ready = false
             $0.notReadyReason = "kafka: no partitions assigned"
         }
-        try await Self.withServer(status: status) { http in
+        try await Self.withServer(status: status, registry: Self.sampleRegistry()) { http in
             let health = try http.get("/healthz")
             #expect(health.status == 200)
             #expect(health.body == "ok\n")
@@ -126,14 +180,18 @@ import VigilTestSupport
             let notReady = try http.get("/readyz")
             #expect(notReady.status == 503)
             #expect(notReady.body.contains("kafka: no partitions assigned"))
-            status.update { $0 = Self.sampleSnapshot() }
+            status.update {
+                $0.ready = true
+                $0.notReadyReason = nil
+            }
             #expect(try http.get("/readyz").status == 200)
 
             let metrics = try http.get("/metrics?debug=1")
             #expect(metrics.status == 200)
             #expect(metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
-            #expect(metrics.body.contains("vigil_users_in_state 42\n"))
-            #expect(try PrometheusText.parse(metrics.body).count > 30)
+            let samples = try PrometheusText.parse(metrics.body)
+            #expect(samples.contains { $0.name == "vigil_users_in_state" && $0.value == 42 })
+            #expect(samples.count > 30)
 
             let head = try http.get("/healthz", method: "HEAD")
             #expect(head.status == 200)

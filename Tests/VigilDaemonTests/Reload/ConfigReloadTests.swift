@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import MetricsTestKit
 import ServiceLifecycle
 import Testing
 import UnixSignals
@@ -26,6 +28,7 @@ import VigilTestSupport
         let path: String
         let mailbox = ConfigMailbox()
         let status = DaemonStatus()
+        let recorded = TestMetrics()
         let capture = LogCapture()
 
         init() throws {
@@ -41,14 +44,21 @@ import VigilTestSupport
         func reloader() throws -> ConfigReloader {
             let reloader = ConfigReloader(
                 initial: try ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
+                metrics: DaemonMetrics(factory: recorded),
                 logger: capture.logger())
             reloader.establishBaseline()
             return reloader
         }
 
+        /// `vigil_config_reloads_total` as recorded, by `result` ("ok" or "failed").
+        func reloads(_ result: String) -> Int64 {
+            recorded.counterTotal(label: "vigil_config_reloads_total", dimensions: [("result", result)])
+        }
+
         func service(checkInterval: Duration) throws -> ConfigReloadService {
             ConfigReloadService(
                 initial: try ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
+                metrics: DaemonMetrics(factory: recorded),
                 checkInterval: checkInterval, logger: capture.logger())
         }
 
@@ -97,7 +107,7 @@ import VigilTestSupport
             let posted = try #require(try await fixture.awaitPost())
             #expect(posted.config.policy.mediumFrom == 40)
             #expect(posted.policyVersion != original.policyVersion)
-            #expect(fixture.status.snapshot.configReloadsSucceeded == 1)
+            #expect(fixture.reloads("ok") == 1)
         }
         let notice = try #require(fixture.capture.objects.first { $0["msg"] as? String == "config reloaded" })
         #expect(notice["old_policy_version"] as? String == original.policyVersion)
@@ -115,10 +125,9 @@ import VigilTestSupport
             """)
         #expect(reloader.reload(.poll) == .failed)
         #expect(fixture.mailbox.take() == nil)
-        let status = fixture.status.snapshot
-        #expect(status.configReloadsFailed == 1)
-        #expect(status.configReloadsSucceeded == 0)
-        let error = try #require(status.lastReloadError)
+        #expect(fixture.reloads("failed") == 1)
+        #expect(fixture.reloads("ok") == 0)
+        let error = try #require(fixture.status.snapshot.lastReloadError)
         #expect(error.contains("policy.medium_from (line 2)"))
         #expect(error.contains("policy.nonsense (line 3)"))
         let problems = fixture.capture.objects.filter { $0["msg"] as? String == "config reload: invalid setting" }
@@ -127,7 +136,7 @@ import VigilTestSupport
 
         // The same bad file is reported once, not on every check.
         #expect(reloader.reload(.poll) == .fileUnchanged)
-        #expect(fixture.status.snapshot.configReloadsFailed == 1)
+        #expect(fixture.reloads("failed") == 1)
 
         // Fixing it compares against the config that kept running.
         try fixture.write(Self.yaml(mediumFrom: 50))
@@ -158,7 +167,7 @@ import VigilTestSupport
         #expect(posted.config.policy.mediumFrom == 45)
         #expect(posted.config.kafka == original.config.kafka)
         #expect(posted.config.http == original.config.http)
-        #expect(fixture.status.snapshot.configReloadsSucceeded == 1)
+        #expect(fixture.reloads("ok") == 1)
     }
 
     /// SIGHUP in process: the test traps SIGHUP itself before anything sends it, so the signal can

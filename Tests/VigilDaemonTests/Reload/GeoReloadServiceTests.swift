@@ -1,4 +1,5 @@
 import Foundation
+import MetricsTestKit
 import Testing
 import VigilCore
 import VigilGeo
@@ -14,9 +15,10 @@ import VigilTestSupport
         var settings = GeoSettings()
         settings.asnDatabase = path
         let databases = try GeoDatabases(settings: settings)
-        let status = DaemonStatus()
+        let recorded = TestMetrics()
         let capture = LogCapture()
-        let service = GeoReloadService(databases: databases, interval: .seconds(3600), status: status, logger: capture.logger())
+        let service = GeoReloadService(
+            databases: databases, interval: .seconds(3600), metrics: DaemonMetrics(factory: recorded), logger: capture.logger())
 
         service.check()
         #expect(capture.messages(at: "notice").isEmpty)
@@ -35,6 +37,6 @@ import VigilTestSupport
         service.check()
         #expect(capture.messages(at: "error") == ["geo database reload failed; the open database stays in force"])
         #expect(databases.database(.asn) != nil)
-        #expect(status.snapshot.geoLookupErrors == databases.lookupErrors)
+        #expect(Int(recorded.counterTotal(label: "vigil_geo_lookup_errors_total")) == databases.lookupErrors)
     }
 }

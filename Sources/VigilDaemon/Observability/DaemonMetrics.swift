@@ -1,0 +1,229 @@
+import CoreMetrics
+import Synchronization
+import VigilCore
+
+/// The daemon's metrics as swift-metrics handles, made from the factory the composition root passes
+/// in (`PrometheusMetricsFactory` behind `/metrics` in `vigil run`, `TestMetrics` in tests). Nothing
+/// here reads the global `MetricsSystem`, so several daemons in one process keep apart.
+///
+/// The names, labels and meanings are the operators' contract (README and BENCHMARKS list them).
+///
+/// The Kafka thread keeps its counts in plain integers per shard and reports running totals here once
+/// per poll batch; each counter then moves by one atomic add per batch, never per event. The only
+/// per-message update is the processing-latency histogram.
+public final class DaemonMetrics: Sendable {
+    public enum Name {
+        public static let processingLatency = "vigil_processing_latency_seconds"
+    }
+
+    /// Bounds of the processing-latency histogram in seconds: a decision budget is about 10 ms, so the
+    /// buckets are dense below it.
+    public static let latencyBucketsSeconds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+
+    private let factory: any MetricsFactory
+    // What each series means (swift-metrics has no help text, so `/metrics` carries no `# HELP` lines).
+    /// `vigil_events_total{type}`: events decoded, by type.
+    private let events: [Counter]
+    /// `vigil_decisions_total{action}`: step-up decisions published, by action.
+    private let decisions: [Counter]
+    /// `vigil_alerts_total{kind}`: alerts published, by kind.
+    private let alerts: [Counter]
+    /// `vigil_late_events_total`: events older than the watermark (event time minus allowed lateness).
+    private let lateEvents: Counter
+    /// `vigil_processing_latency_seconds`: message received to all outputs acknowledged.
+    ///
+    /// The one update made per message, so it takes the cheapest route (BENCHMARKS.md, "Metrics through
+    /// swift-metrics"): an aggregating recorder's handler fed seconds as a `Double`. A `Timer` would
+    /// have swift-prometheus place each observation by comparing `Duration`s (128-bit arithmetic per
+    /// bucket), and `Recorder.record` is generic and cannot be specialised outside swift-metrics.
+    private let processingLatency: any RecorderHandler
+    /// `vigil_event_time_lag_seconds`: wall clock minus the newest event time seen.
+    private let eventTimeLag: Gauge
+    /// `vigil_consumer_lag_messages`: high watermark minus committed offset, over assigned partitions.
+    private let consumerLag: Gauge
+    /// `vigil_producer_backpressure`: 1 while the producer queue is full and consumption is paused.
+    private let producerBackpressure: Gauge
+    /// `vigil_producer_backpressure_total`: times consumption was paused for a full producer queue.
+    private let producerBackpressureEpisodes: Counter
+    /// `vigil_users_in_state`: users with per-user state held in memory.
+    private let usersInState: Gauge
+    /// `vigil_sources_in_state`: source addresses (IPv6 per /64) with cross-user state.
+    private let sourcesInState: Gauge
+    /// `vigil_email_domains_in_state`: email domains with cross-user state.
+    private let emailDomainsInState: Gauge
+    /// `vigil_state_names`: interned city and AS organisation names.
+    private let stateNames: Gauge
+    /// `vigil_state_bytes`: approximate memory held by engine state (records, indexes, heap parts).
+    private let stateBytes: Gauge
+    /// `vigil_state_evictions_total{kind}`: entries evicted since start: idle users (`user`), idle
+    /// sources or domains (`source_or_domain`), and entries dropped at engine.max_users /
+    /// max_sources / max_email_domains (`capacity`).
+    private let evictedUsers: Counter
+    private let evictedSourcesOrDomains: Counter
+    private let droppedAtCapacity: Counter
+    /// `vigil_window_failed_logins`: failed logins over all users within engine.global_window.
+    private let windowFailedLogins: Gauge
+    /// `vigil_window_failing_users`: distinct users with a failed login within engine.global_window
+    /// (estimate, about 3%).
+    private let windowFailingUsers: Gauge
+    /// `vigil_window_reset_requests`: password-reset requests over all users within engine.global_window.
+    private let windowResetRequests: Gauge
+    /// `vigil_config_reloads_total{result}`: config reload attempts, `ok` or `failed`.
+    private let configReloadsSucceeded: Counter
+    private let configReloadsFailed: Counter
+    /// `vigil_geo_lookup_errors_total`: GeoIP lookups that failed on damaged database data.
+    private let geoLookupErrors: Counter
+    /// `vigil_ready`: 1 when the daemon is ready to process events (see /readyz), else 0.
+    private let ready: Gauge
+
+    /// The totals already added to the counters, and the series whose label values change at run time.
+    private struct Reported {
+        var pipeline = PipelineStats()
+        var evictions = StateFigures()
+        var backpressureEpisodes = 0
+        var geoLookupErrors = 0
+        /// `vigil_dead_letters_total{reason}`: messages dead-lettered, by reason code.
+        var deadLetters: [String: Counter] = [:]
+        /// `vigil_policy_info{policy_version}`: the policy version in force (stamped on decisions).
+        var policy: (version: String, gauge: Gauge)?
+    }
+
+    private let reported = Mutex(Reported())
+
+    public init(factory: any MetricsFactory, version: String = VigilVersion.current) {
+        self.factory = factory
+        func counter(_ name: String, _ dimensions: [(String, String)] = []) -> Counter {
+            Counter(label: name, dimensions: dimensions, factory: factory)
+        }
+        func gauge(_ name: String, _ dimensions: [(String, String)] = []) -> Gauge {
+            Gauge(label: name, dimensions: dimensions, factory: factory)
+        }
+        events = EventType.allCases.map { counter("vigil_events_total", [("type", $0.rawValue)]) }
+        decisions = DecisionAction.allCases.map { counter("vigil_decisions_total", [("action", $0.rawValue)]) }
+        alerts = AlertKind.allCases.map { counter("vigil_alerts_total", [("kind", $0.rawValue)]) }
+        lateEvents = counter("vigil_late_events_total")
+        processingLatency = factory.makeRecorder(label: Name.processingLatency, dimensions: [], aggregate: true)
+        eventTimeLag = gauge("vigil_event_time_lag_seconds")
+        consumerLag = gauge("vigil_consumer_lag_messages")
+        producerBackpressure = gauge("vigil_producer_backpressure")
+        producerBackpressureEpisodes = counter("vigil_producer_backpressure_total")
+        usersInState = gauge("vigil_users_in_state")
+        sourcesInState = gauge("vigil_sources_in_state")
+        emailDomainsInState = gauge("vigil_email_domains_in_state")
+        stateNames = gauge("vigil_state_names")
+        stateBytes = gauge("vigil_state_bytes")
+        evictedUsers = counter("vigil_state_evictions_total", [("kind", "user")])
+        evictedSourcesOrDomains = counter("vigil_state_evictions_total", [("kind", "source_or_domain")])
+        droppedAtCapacity = counter("vigil_state_evictions_total", [("kind", "capacity")])
+        windowFailedLogins = gauge("vigil_window_failed_logins")
+        windowFailingUsers = gauge("vigil_window_failing_users")
+        windowResetRequests = gauge("vigil_window_reset_requests")
+        configReloadsSucceeded = counter("vigil_config_reloads_total", [("result", "ok")])
+        configReloadsFailed = counter("vigil_config_reloads_total", [("result", "failed")])
+        geoLookupErrors = counter("vigil_geo_lookup_errors_total")
+        ready = gauge("vigil_ready")
+        // The running Vigil version.
+        gauge("vigil_build_info", [("version", version)]).record(1)
+        // Zero-valued series exist from the start, so a dashboard's rate() has a baseline.
+        for gauge in [
+            eventTimeLag, consumerLag, producerBackpressure, usersInState, sourcesInState, emailDomainsInState,
+            stateNames, stateBytes, windowFailedLogins, windowFailingUsers, windowResetRequests, ready,
+        ] {
+            gauge.record(0)
+        }
+    }
+
+    /// Pipeline totals over all shards since start (they never go down: revoked shards' counts are kept).
+    public func record(pipeline totals: PipelineStats) {
+        reported.withLock { reported in
+            let before = reported.pipeline
+            Self.advance(events, from: before.eventsByType, to: totals.eventsByType)
+            Self.advance(decisions, from: before.decisions, to: totals.decisions)
+            Self.advance(alerts, from: before.alerts, to: totals.alerts)
+            Self.advance(lateEvents, from: before.lateEvents, to: totals.lateEvents)
+            for (reason, count) in totals.deadLetters where count != before.deadLetters[reason] {
+                let counter = reported.deadLetters[reason] ?? {
+                    let made = Counter(label: "vigil_dead_letters_total", dimensions: [("reason", reason)], factory: factory)
+                    reported.deadLetters[reason] = made
+                    return made
+                }()
+                Self.advance(counter, from: before.deadLetters[reason] ?? 0, to: count)
+            }
+            reported.pipeline = totals
+        }
+    }
+
+    /// State sizes and global windows summed over shards, with eviction totals since start.
+    public func record(state figures: StateFigures) {
+        usersInState.record(figures.users)
+        sourcesInState.record(figures.sources)
+        emailDomainsInState.record(figures.domains)
+        stateNames.record(figures.names)
+        stateBytes.record(figures.approximateBytes)
+        windowFailedLogins.record(figures.global.failures)
+        windowFailingUsers.record(figures.global.failingUsers)
+        windowResetRequests.record(figures.global.resetRequests)
+        reported.withLock { reported in
+            let before = reported.evictions
+            Self.advance(evictedUsers, from: before.evictedUsers, to: figures.evictedUsers)
+            Self.advance(evictedSourcesOrDomains, from: before.evictedSources, to: figures.evictedSources)
+            Self.advance(droppedAtCapacity, from: before.droppedAtCapacity, to: figures.droppedAtCapacity)
+            reported.evictions = figures
+        }
+    }
+
+    /// Message received to all outputs acknowledged.
+    public func recordProcessingLatency(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        processingLatency.record(Double(seconds) + Double(attoseconds) / 1e18)
+    }
+
+    /// Wall clock minus the newest event time seen.
+    public func recordEventTimeLag(seconds: Double) { eventTimeLag.record(seconds) }
+
+    /// High watermark minus committed offset, summed over assigned partitions.
+    public func recordConsumerLag(messages: Int64) { consumerLag.record(messages) }
+
+    /// Whether consumption is paused for a full producer queue, and how many times it was since start.
+    public func recordProducerBackpressure(active: Bool, episodes: Int) {
+        producerBackpressure.record(active ? 1 : 0)
+        reported.withLock { reported in
+            Self.advance(producerBackpressureEpisodes, from: reported.backpressureEpisodes, to: episodes)
+            reported.backpressureEpisodes = episodes
+        }
+    }
+
+    public func recordConfigReload(succeeded: Bool) {
+        (succeeded ? configReloadsSucceeded : configReloadsFailed).increment()
+    }
+
+    /// GeoIP lookups that failed on damaged database data, in total since start.
+    public func recordGeoLookupErrors(total: Int) {
+        reported.withLock { reported in
+            Self.advance(geoLookupErrors, from: reported.geoLookupErrors, to: total)
+            reported.geoLookupErrors = total
+        }
+    }
+
+    /// The policy version in force: one `vigil_policy_info` series, replaced when the version changes.
+    public func recordPolicyVersion(_ version: String) {
+        reported.withLock { reported in
+            guard reported.policy?.version != version else { return }
+            reported.policy?.gauge.destroy()
+            let gauge = Gauge(label: "vigil_policy_info", dimensions: [("policy_version", version)], factory: factory)
+            gauge.record(1)
+            reported.policy = (version, gauge)
+        }
+    }
+
+    /// 1 when the daemon is ready to process events (see /readyz).
+    public func recordReady(_ isReady: Bool) { ready.record(isReady ? 1 : 0) }
+
+    private static func advance(_ counters: [Counter], from before: [Int], to after: [Int]) {
+        for (index, counter) in counters.enumerated() { advance(counter, from: before[index], to: after[index]) }
+    }
+
+    private static func advance(_ counter: Counter, from before: Int, to after: Int) {
+        if after > before { counter.increment(by: after - before) }
+    }
+}
