@@ -3,6 +3,7 @@ import VigilCore
 import VigilDaemon
 import VigilGeo
 import VigilKafka
+import VigilTestSupport
 import VigilWorkload
 
 // `swift run -c release vigil-bench --city-db GeoLite2-City.mmdb [--quick] [--json FILE]`; see
@@ -172,13 +173,19 @@ progress("kafka: vigil binary \(vigilBinary)")
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 let daemonAvailable = FileManager.default.isExecutableFile(atPath: vigilBinary)
+/// `vigil run` on a config in the scratch folder, as a subprocess, so the figures are the real daemon's.
+func benchDaemon(config: String) throws -> DaemonProcess {
+    try DaemonProcess(
+        config: URL(fileURLWithPath: scratch + "/" + config), directory: URL(fileURLWithPath: scratch),
+        deviceKey: "vigil-bench-device-key", binary: URL(fileURLWithPath: vigilBinary))
+}
 let pendingNote = "skipped: no `vigil` executable at \(vigilBinary) (build it, or pass --vigil PATH)"
 var daemonRate: Double?
 var daemonPeak: Int?
 if daemonAvailable {
     progress("kafka: vigil run")
     try kafka.preload(kafkaEvents, topic: "vigil.in")
-    try DaemonProcess.writeConfig(
+    try writeDaemonConfig(
         to: scratch + "/throughput.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigil.in", prefix: "vigil",
         cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList)
     try kafka.createTopics("vigil.decisions", "vigil.alerts", "vigil.dlq")
@@ -187,10 +194,10 @@ if daemonAvailable {
         inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "vigil.decisions", timeout: 600,
         isAlive: { daemon?.isRunning ?? true }
     ) {
-        daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/throughput.yaml", log: scratch + "/throughput.log")
+        daemon = try benchDaemon(config: "throughput.yaml")
     }
     daemonPeak = daemon?.peakResidentBytes
-    daemon?.stop()
+    try daemon?.stop()
     daemonRate = result.rates?.steady
 }
 report.add("daemon_events_per_s", "kafka: vigil run (subprocess)", daemonRate, "ev/s", note: daemonAvailable ? nil : pendingNote)
@@ -247,19 +254,22 @@ if let raw {
 var daemonLatencies: [Double]?
 if daemonAvailable, let daemonRate {
     progress("latency: vigil run sweep")
-    try DaemonProcess.writeConfig(
+    try writeDaemonConfig(
         to: scratch + "/latency.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigillat.in", prefix: "vigillat",
         cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
         properties: options.latencyConsumerProperties)
     try kafka.createTopics("vigillat.decisions", "vigillat.alerts", "vigillat.dlq")
-    let daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/latency.yaml", log: scratch + "/latency.log")
+    let daemon = try benchDaemon(config: "latency.yaml")
     // The daemon joins its group before the clock starts, as a running deployment would have.
-    try daemon.waitForLog("partitions assigned", log: scratch + "/latency.log", timeout: 60)
+    try waitUntil("the daemon's first assignment", timeout: .seconds(60), pause: .milliseconds(50)) {
+        try daemon.requireRunning()
+        return daemon.log.contains("partitions assigned")
+    }
     let rates = sweepRates(maximum: daemonRate)
     let sweep = try kafka.latencySweep(
         latencyEvents, rates: rates, seconds: options.latencySeconds, input: "vigillat.in",
         observed: "vigillat.decisions", scratch: scratch, expected: decisionsIn)
-    daemon.stop()
+    try daemon.stop()
     daemonLatencies = sweep.last?.latencies
     reportSweep("produce→decision", "daemon", sweep, half: rates.last!)
 }

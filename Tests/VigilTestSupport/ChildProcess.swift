@@ -45,6 +45,9 @@ public final class ChildProcess {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// For what only the operating system tells (`/proc/PID/status`, say).
+    public var processIdentifier: pid_t { process.processIdentifier }
+
     /// The exit status; only meaningful once `isRunning` is false.
     public var status: Int32 { process.terminationStatus }
 
