@@ -40,6 +40,10 @@ public struct StateEntryKey: Sendable, Hashable {
             throw .invalidValue(field: "entry key", detail: "\(bytes.count) bytes, expected \(Self.byteCount)")
         }
         var reader = StateReader(bytes)
+        try self.init(reading: &reader)
+    }
+
+    init(reading reader: inout StateReader) throws(StateDecodingError) {
         let raw = try reader.u8("entry kind")
         guard let kind = StateEntryKind(rawValue: raw) else { throw .unknownEntryKind(raw) }
         self.kind = kind
@@ -213,7 +217,15 @@ struct StateEntryCodec {
     /// names, nothing else: callers discard the state on any error.
     @discardableResult
     func apply(key: StateEntryKey, value: [UInt8], to state: inout ShardState) throws(StateDecodingError) -> Int64 {
-        var reader = StateReader(value)
+        try apply(key: key, reading: StateReader(value), to: &state)
+    }
+
+    /// `apply(key:value:to:)` for a value that `reader` spans exactly (a part of a larger buffer).
+    @discardableResult
+    func apply(
+        key: StateEntryKey, reading value: StateReader, to state: inout ShardState
+    ) throws(StateDecodingError) -> Int64 {
+        var reader = value
         let version = try reader.u8("entry format version")
         guard version == Self.formatVersion else { throw .unknownEntryVersion(version) }
         let appliedOffset = try reader.i64("applied offset")
@@ -253,7 +265,7 @@ struct StateEntryCodec {
         user.successfulLogins = try reader.u32("user successful logins")
         var kinds: [[SeenSets.Entry]] = []
         for kind in SeenSets.Kind.allCases {
-            let field = "seen \(kind) entries"
+            let field = Self.seenFields[kind.rawValue]
             let count = try reader.count(field, limit: SeenSets.maxPerKind)
             var entries: [SeenSets.Entry] = []
             entries.reserveCapacity(count)
@@ -317,6 +329,8 @@ struct StateEntryCodec {
         return anchor
     }
 
+    /// Field names built once, not per entry.
+    static let seenFields = SeenSets.Kind.allCases.map { "seen \($0) entries" }
     static let knownAnonymityBits: UInt8 = 0x3F
     static let knownPresenceBits: UInt8 = 0x7F
 

@@ -144,17 +144,18 @@ enum StateSnapshot {
             var state = empty
             var seenUser = false
             for index in 0..<Int(count) {
-                let keyRange = try reader.take(StateEntryKey.byteCount, "entry \(index) key")
-                let key = try StateEntryKey(bytes: Array(bytes[keyRange]))
-                let length = try reader.count("entry \(index) length", limit: reader.remaining)
-                let valueRange = try reader.take(length, "entry \(index) value")
+                let key = try StateEntryKey(reading: &reader)
+                let length = try reader.count("entry length", limit: reader.remaining)
+                let valueRange = try reader.take(length, "entry value")
                 switch key.kind {
                 case .user: seenUser = true
                 case .names where seenUser, .shard where seenUser:
                     throw .misplaced(field: "entry \(index)", detail: "\(key.kind) entry after a user entry")
                 default: break
                 }
-                try codec.apply(key: key, value: Array(bytes[valueRange]), to: &state)
+                try codec.apply(
+                    key: key, reading: StateReader(bytes, from: valueRange.lowerBound, to: valueRange.upperBound),
+                    to: &state)
             }
             guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }
             return (state, StateSnapshotHeader(settingsDigest: digest, sourceOffsets: offsets, entryCount: Int(count)))
