@@ -57,6 +57,23 @@ public struct StateEntryKey: Sendable, Hashable {
 /// already reflects. The last login's address is enciphered (`AddressCipher`); every other identifier
 /// is already a keyed hash in memory. Integers are little endian; strings a `UInt32` length and UTF-8.
 ///
+/// Value layout, format version 1 (byte counts; `n` a count, `s` a string):
+///
+/// | kind | fields |
+/// |---|---|
+/// | every | version 1 · applied offset 8 |
+/// | user | last seen 8 · successful logins 4 · seen devices, countries, networks: 3 × (4 + n × (key 8 + last seen 8)) · anchor? 1 · rare? 1 |
+/// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
+/// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
+/// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds |
+/// | event window | 4 + n × (time 8 + event id s) |
+/// | distinct window | 4 + n × (key hash 8 + time 8 + event id s) |
+/// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
+/// | source | last seen 8 · failures event window · failing users, reset accounts: distinct windows · holds |
+/// | domain | last seen 8 · reset accounts distinct window · holds |
+/// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · late, evicted users, evicted sources, dropped at capacity 8 each · global window 8 · newest bucket? 1 (+8) · 4 + n × (number 8 · failures 8 · resets 8 · 4 + 0 or 1,024 sketch registers) |
+/// | names | 4 + n × s, in id order |
+///
 /// Decoding validates every field (lengths, counts against `StateLimits` and the engine's own caps,
 /// enum raw values and flag bits, time order of windows) and throws a `StateDecodingError` naming the
 /// field; it never traps on any input.
