@@ -111,8 +111,10 @@ final class KafkaBench {
             try Pacer.write(slice, to: eventsFile)
             let pacer = try ChildProcess(
                 URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
-                ["pace", "--bootstrap", cluster.bootstrapServers, "--topic", input, "--rate", String(rate),
-                 "--events", eventsFile, "--times", timesFile],
+                [
+                    "pace", "--bootstrap", cluster.bootstrapServers, "--topic", input, "--rate", String(rate),
+                    "--events", eventsFile, "--times", timesFile,
+                ],
                 directory: URL(fileURLWithPath: scratch))
             var arrivals = [UInt64](repeating: 0, count: slice.count)
             var count = 0
@@ -313,12 +315,16 @@ final class RawPassThrough: @unchecked Sendable {
 
     init(bootstrap: String, input: String, output: String, consumerSettings: [(String, String)] = []) {
         // The daemon's latency defaults too (fetch.wait.max.ms, linger.ms), so both sides are tuned alike.
-        consumer = Self.client(RD_KAFKA_CONSUMER, [
-            ("bootstrap.servers", bootstrap), ("group.id", "raw-\(input)"), ("enable.auto.offset.store", "false"),
-        ] + KafkaPipelineService.consumerDefaults.map { ($0.key, $0.value) } + consumerSettings)
-        producer = Self.client(RD_KAFKA_PRODUCER, [
-            ("bootstrap.servers", bootstrap), ("enable.idempotence", "true"), ("acks", "all"),
-        ] + KafkaPipelineService.producerDefaults.map { ($0.key, $0.value) })
+        consumer = Self.client(
+            RD_KAFKA_CONSUMER,
+            [
+                ("bootstrap.servers", bootstrap), ("group.id", "raw-\(input)"), ("enable.auto.offset.store", "false"),
+            ] + KafkaPipelineService.consumerDefaults.map { ($0.key, $0.value) } + consumerSettings)
+        producer = Self.client(
+            RD_KAFKA_PRODUCER,
+            [
+                ("bootstrap.servers", bootstrap), ("enable.idempotence", "true"), ("acks", "all"),
+            ] + KafkaPipelineService.producerDefaults.map { ($0.key, $0.value) })
         rd_kafka_poll_set_consumer(consumer)
         let topics = rd_kafka_topic_partition_list_new(1)!
         rd_kafka_topic_partition_list_add(topics, input, RD_KAFKA_PARTITION_UA)
@@ -334,7 +340,9 @@ final class RawPassThrough: @unchecked Sendable {
             precondition(rd_kafka_conf_set(configuration, name, value, &error, 512) == RD_KAFKA_CONF_OK, "\(name)")
         }
         guard let client = rd_kafka_new(type, configuration, &error, 512) else {
-            fatalError("rd_kafka_new: " + String(decoding: error.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
+            fatalError(
+                "rd_kafka_new: "
+                    + String(decoding: error.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
         }
         return client
     }

@@ -50,7 +50,12 @@ public enum ConfigDocuments {
             ("$schema", .string("https://json-schema.org/draft/2020-12/schema")),
             ("$id", .string("https://vigil.example/schemas/config.schema.json")),
             ("title", .string("Vigil configuration file (YAML)")),
-            ("description", .string("Generated from the setting declarations: regenerate with `swift run vigil config-docs schema > schemas/config.schema.json`. Every key is optional; see Examples/vigil.yaml for defaults and reasons. vigil check-config is the authority: it also checks cross-field rules (medium_from < high_from, output topics not inputs). YAML anchors, aliases and duplicate keys are refused.")),
+            (
+                "description",
+                .string(
+                    "Generated from the setting declarations: regenerate with `swift run vigil config-docs schema > schemas/config.schema.json`. Every key is optional; see Examples/vigil.yaml for defaults and reasons. vigil check-config is the authority: it also checks cross-field rules (medium_from < high_from, output topics not inputs). YAML anchors, aliases and duplicate keys are refused."
+                )
+            ),
             ("type", .string("object")),
             ("additionalProperties", .bool(false)),
         ]
@@ -83,9 +88,15 @@ public enum ConfigDocuments {
         var fields: [(String, JSONValue)]
         switch type {
         case .integer(let range):
-            fields = [("type", .string("integer")), ("minimum", .integer(range.lowerBound)), ("maximum", .integer(range.upperBound))]
+            fields = [
+                ("type", .string("integer")), ("minimum", .integer(range.lowerBound)),
+                ("maximum", .integer(range.upperBound)),
+            ]
         case .number(let range):
-            fields = [("type", .string("number")), ("minimum", .number(range.lowerBound)), ("maximum", .number(range.upperBound))]
+            fields = [
+                ("type", .string("number")), ("minimum", .number(range.lowerBound)),
+                ("maximum", .number(range.upperBound)),
+            ]
         case .boolean:
             fields = [("type", .string("boolean"))]
         case .duration:
@@ -101,7 +112,10 @@ public enum ConfigDocuments {
         case .textMap:
             fields = [
                 ("type", .array([.string("object"), .string("null")])),
-                ("additionalProperties", .object([("type", .array([.string("string"), .string("number"), .string("boolean")]))])),
+                (
+                    "additionalProperties",
+                    .object([("type", .array([.string("string"), .string("number"), .string("boolean")]))])
+                ),
             ]
         case .records(let recordFields):
             let item: [(String, JSONValue)] = [
@@ -154,7 +168,8 @@ private indirect enum JSONValue {
             return "[\n" + values.map { inner + $0.rendered(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
         case .string(let text): return NestedYAMLWriter.quoted(text)
         case .integer(let number): return "\(number)"
-        case .number(let number): return number == number.rounded() && abs(number) < 1e15 ? "\(Int(number))" : "\(number)"
+        case .number(let number):
+            return number == number.rounded() && abs(number) < 1e15 ? "\(Int(number))" : "\(number)"
         case .bool(let flag): return "\(flag)"
         case .null: return "null"
         }

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 import VigilCore
-import _VigilMachinery
 import VigilKafka
+import _VigilMachinery
 
 /// The Kafka loop of `vigil run`: poll a batch, run each message through its partition's pipeline,
 /// produce the outputs, and store an input offset only once every output it caused is acknowledged
@@ -240,7 +240,8 @@ final class KafkaLoop: @unchecked Sendable {
         do {
             if pause { try consumer.pause() } else { try consumer.resume() }
         } catch {
-            logger.error("could not \(pause ? "pause" : "resume") the input partitions", metadata: ["error": "\(error)"])
+            logger.error(
+                "could not \(pause ? "pause" : "resume") the input partitions", metadata: ["error": "\(error)"])
         }
     }
 
@@ -315,9 +316,11 @@ final class KafkaLoop: @unchecked Sendable {
     private func enqueueOnce(_ entry: PendingOutput, token: UInt64, producer: KafkaProducer) throws -> Bool {
         do throws(KafkaError) {
             if let key = entry.key {
-                try producer.produce(topic: entry.topic, key: key, value: entry.payload, headers: entry.headers, opaque: token)
+                try producer.produce(
+                    topic: entry.topic, key: key, value: entry.payload, headers: entry.headers, opaque: token)
             } else {
-                try producer.produce(topic: entry.topic, key: nil, value: entry.payload, headers: entry.headers, opaque: token)
+                try producer.produce(
+                    topic: entry.topic, key: nil, value: entry.payload, headers: entry.headers, opaque: token)
             }
             return true
         } catch .operationFailed(_, let code) where code == .queueFull {

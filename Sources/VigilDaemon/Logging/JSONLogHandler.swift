@@ -1,10 +1,11 @@
+import Logging
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import Synchronization
 
 /// One JSON object per line for log pipelines:
 /// `{"ts":"2026-03-02T09:00:00.123Z","level":"info","logger":"vigil","msg":"…",<metadata>}`.
@@ -71,7 +72,9 @@ struct JSONLine {
         case .string(let text): field(key, text)
         case .stringConvertible(let convertible): field(key, convertible.description)
         case .dictionary(let nested):
-            for (inner, innerValue) in nested.sorted(by: { $0.key < $1.key }) { metadata(key + "." + inner, innerValue) }
+            for (inner, innerValue) in nested.sorted(by: { $0.key < $1.key }) {
+                metadata(key + "." + inner, innerValue)
+            }
         case .array(let values):
             field(key) { line in
                 line.bytes.append(UInt8(ascii: "["))
