@@ -30,7 +30,10 @@ struct CheckConfigCommand: ParsableCommand {
             $0
         }
         print(
-            "  geo databases: \(databases.count), reputation: \(config.reputation.asnCategories.count) ASNs, \(config.reputation.cidrLists.count) CIDR lists"
+            """
+            geo databases: \(databases.count), reputation: \(config.reputation.asnCategories.count) ASNs, \
+            \(config.reputation.cidrLists.count) CIDR lists
+            """
         )
         print(
             "  kafka: \(config.kafka.bootstrapServers.isEmpty ? "in-process mock cluster" : config.kafka.bootstrapServers), input \(config.kafka.inputTopics.joined(separator: ","))"

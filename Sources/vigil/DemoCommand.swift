@@ -23,7 +23,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "Partitions per topic. Per-IP and per-domain windows are per partition, so more partitions split an attack from one IP across shards."
+            """
+            Partitions per topic. Per-IP and per-domain windows are per partition, so more partitions split an attack \
+            from one IP across shards.
+            """
     )
     var partitions = 2
 

@@ -272,7 +272,10 @@ extension SettingType {
         case (.duration(let range), .duration(let duration)) where !range.contains(duration):
             [
                 SettingIssue(
-                    "must be \(Self.durationFloor(range)) and at most \(range.upperBound.configString), got \(duration.configString)"
+                    """
+                    must be \(Self.durationFloor(range)) and at most \(range.upperBound.configString), got \
+                    \(duration.configString)
+                    """
                 )
             ]
         case (.text(nonEmpty: true), .text("")), (.filePath, .text("")):

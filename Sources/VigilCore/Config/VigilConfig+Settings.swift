@@ -5,13 +5,25 @@ extension VigilConfig {
         inputSettings + engineSettings + signalSettings + alertSettings + policySettings,
         sectionDocs: [
             "engine.signals":
-                "Scoring signals: each adds `points` (0–100) when it fires and can be turned off with enabled: false. Score levels (see policy): low ≤ 30, medium 31–70, high ≥ 71.",
+                """
+            Scoring signals: each adds `points` (0–100) when it fires and can be turned off with enabled: false. \
+            Score levels (see policy): low ≤ 30, medium 31–70, high ≥ 71.
+            """,
             "engine.alerts":
-                "Alerts: emitted on the alerts topic, independent of the per-login score. Counts ≥ 1, windows up to 30d.",
+                """
+            Alerts: emitted on the alerts topic, independent of the per-login score. Counts ≥ 1, windows up to \
+            30d.
+            """,
             "policy.oidc": "OIDC acr_values sent for each step-up: none (low), soft (medium), hard (high).",
             "policy.saml": "SAML AuthnContextClassRef for the same three levels.",
             "policy.roles":
-                "The role table (user.role in the event picks the tier): the action for each risk level, the least a sensitive_action gets, whether SMS/email codes may be offered, and whether the role can answer MFA at all. Hard rules only raise the action: compromised credential → at least step_up_hard; admin from a Tor exit → deny; within post_reset_window → at least step_up_soft; an active push-bombing alert removes push factors.",
+                """
+            The role table (user.role in the event picks the tier): the action for each risk level, the least a \
+            sensitive_action gets, whether SMS/email codes may be offered, and whether the role can answer MFA at \
+            all. Hard rules only raise the action: compromised credential → at least step_up_hard; admin from a \
+            Tor exit → deny; within post_reset_window → at least step_up_soft; an active push-bombing alert \
+            removes push factors.
+            """,
         ])
 
     /// Every rule the values break, in key order; empty when the config is usable.
@@ -28,7 +40,10 @@ extension VigilConfig {
     private static let inputSettings: [S] = [
         .integer(
             "input.max_event_bytes", \.input.maxEventBytes, 256...16_777_216, .live,
-            "Larger messages are dead-lettered as too_large before parsing. IdP login events are a few KB; 64 KiB leaves room and bounds the memory one message can take."
+            """
+            Larger messages are dead-lettered as too_large before parsing. IdP login events are a few KB; 64 KiB \
+            leaves room and bounds the memory one message can take.
+            """
         ),
         .integer(
             "input.max_nesting_depth", \.input.maxNestingDepth, 1...256, .live,
@@ -36,7 +51,11 @@ extension VigilConfig {
         ),
         .duration(
             "input.max_future_skew", \.input.maxFutureSkew, .seconds(1)...EventDuration.days(1), .live,
-            "Events stamped more than this ahead of their Kafka message time are dead-lettered as future_time: one event from the year 9999 would otherwise push the watermark so far that every later event is late. 10m tolerates IdP clock drift. Not applied by replay, which has no receive time."
+            """
+            Events stamped more than this ahead of their Kafka message time are dead-lettered as future_time: one \
+            event from the year 9999 would otherwise push the watermark so far that every later event is late. 10m \
+            tolerates IdP clock drift. Not applied by replay, which has no receive time.
+            """
         ),
     ]
 
@@ -52,7 +71,10 @@ extension VigilConfig {
             "A device unseen this long counts as new again. 30d: a monthly user keeps their device."),
         .integer(
             "engine.max_devices_per_user", \.engine.maxDevicesPerUser, 1...1000, .live,
-            "Devices remembered per user, least recently seen evicted first. 8 covers phone, laptops and travel, and bounds memory per user."
+            """
+            Devices remembered per user, least recently seen evicted first. 8 covers phone, laptops and travel, and \
+            bounds memory per user.
+            """
         ),
         .integer(
             "engine.max_countries_per_user", \.engine.maxCountriesPerUser, 1...1000, .live,
@@ -62,11 +84,18 @@ extension VigilConfig {
             "Networks (ASNs) remembered per user, least recently seen evicted first."),
         .integer(
             "engine.max_users", \.engine.maxUsers, 100...1_000_000_000, .live,
-            "Users per shard (Kafka partition). At the cap the least recently seen tenth is dropped (vigil_state_evictions_total{kind=\"capacity\"}) and learns again; a user costs about 210 bytes (10000000: about 2 GiB). Stops a spray of invented usernames from growing memory."
+            """
+            Users per shard (Kafka partition). At the cap the least recently seen tenth is dropped \
+            (vigil_state_evictions_total{kind=\"capacity\"}) and learns again; a user costs about 210 bytes (10000000: \
+            about 2 GiB). Stops a spray of invented usernames from growing memory.
+            """
         ),
         .integer(
             "engine.max_sources", \.engine.maxSources, 100...100_000_000, .live,
-            "Source addresses per shard in the cross-user maps: a botnet failing once from each of a million IPs is capped here first."
+            """
+            Source addresses per shard in the cross-user maps: a botnet failing once from each of a million IPs is \
+            capped here first.
+            """
         ),
         .integer(
             "engine.max_email_domains", \.engine.maxEmailDomains, 100...100_000_000, .live,
@@ -76,11 +105,18 @@ extension VigilConfig {
             "Successful logins before the baseline counts as learned. Until then first_login applies."),
         .duration(
             "engine.post_reset_window", \.engine.postResetWindow, window, .live,
-            "After a password reset, logins get at least a soft step-up and takeover alerts are armed for this long. 24h covers the window in which a hijacked reset is used."
+            """
+            After a password reset, logins get at least a soft step-up and takeover alerts are armed for this long. \
+            24h covers the window in which a hijacked reset is used.
+            """
         ),
         .duration(
             "engine.global_window", \.engine.globalWindow, .minutes(1)...EventDuration.hours(24), .live,
-            "Failed logins, distinct failing users (estimated, ±3%) and reset requests over all users are counted over this window and exported as metrics. 15m matches credential_stuffing: a wave spread thinly over many addresses shows here."
+            """
+            Failed logins, distinct failing users (estimated, ±3%) and reset requests over all users are counted over \
+            this window and exported as metrics. 15m matches credential_stuffing: a wave spread thinly over many \
+            addresses shows here.
+            """
         ),
     ]
 
@@ -185,7 +221,10 @@ extension VigilConfig {
     private static let alertSettings: [S] = [
         enabled(
             "push_bombing", \.engine.alerts.pushBombing,
-            "MFA fatigue (MITRE ATT&CK T1621): `failures` denied/timed-out pushes or `pushes` pushes within `window`, as in common SIEM detection content."
+            """
+            MFA fatigue (MITRE ATT&CK T1621): `failures` denied/timed-out pushes or `pushes` pushes within `window`, \
+            as in common SIEM detection content.
+            """
         ),
         .integer(
             "engine.alerts.push_bombing.failures", \.engine.alerts.pushBombingFailures, count, .live,
@@ -209,7 +248,10 @@ extension VigilConfig {
             "impossible_travel", \.engine.alerts.impossibleTravel, "The impossible_travel signal also raises an alert."),
         enabled(
             "reset_abuse", \.engine.alerts.resetAbuse,
-            "Password-reset abuse within `window`: `account` resets for one account, `source_ip` accounts from one source IP, or `email_domain` accounts in one email domain."
+            """
+            Password-reset abuse within `window`: `account` resets for one account, `source_ip` accounts from one \
+            source IP, or `email_domain` accounts in one email domain.
+            """
         ),
         .integer(
             "engine.alerts.reset_abuse.account", \.engine.alerts.resetAbuseAccount, count, .live,
@@ -228,7 +270,10 @@ extension VigilConfig {
             "A risky login within post_reset_window of a reset: the reset may have been the takeover."),
         enabled(
             "credential_stuffing", \.engine.alerts.credentialStuffing,
-            "One source IP failing against at least `distinct_users` users with at least `attempts` attempts within `window`."
+            """
+            One source IP failing against at least `distinct_users` users with at least `attempts` attempts within \
+            `window`.
+            """
         ),
         .integer(
             "engine.alerts.credential_stuffing.distinct_users", \.engine.alerts.stuffingDistinctUsers, count, .live,
@@ -260,13 +305,19 @@ extension VigilConfig {
                     guard config.policy.mediumFrom >= config.policy.highFrom else { return [] }
                     return [
                         SettingIssue(
-                            "must be greater than policy.medium_from (\(config.policy.mediumFrom)), got \(config.policy.highFrom)"
+                            """
+                            must be greater than policy.medium_from (\(config.policy.mediumFrom)), got \
+                            \(config.policy.highFrom)
+                            """
                         )
                     ]
                 }),
             .duration(
                 "policy.decision_ttl", \.policy.decisionTTL, SettingType.positive...EventDuration.hours(24), .live,
-                "The IdP may act on a decision for this long (expires_at = event time + this). 5m covers the login flow, not a later session."
+                """
+                The IdP may act on a decision for this long (expires_at = event time + this). 5m covers the login \
+                flow, not a later session.
+                """
             ),
             .text("policy.oidc.acr_none", \.policy.acrNone, .live, "acr_values for a low-risk login."),
             .text(
@@ -301,10 +352,16 @@ extension VigilConfig {
     private static let roleDocs: [UserRole: String] = [
         .standard: "standard: ordinary users step up with risk. Action at low risk.",
         .admin:
-            "admin: phishing-resistant (FIDO2/passkey) from medium and for every sensitive action; never SMS or email. Action at low risk.",
+            """
+        admin: phishing-resistant (FIDO2/passkey) from medium and for every sensitive action; never SMS or email. \
+        Action at low risk.
+        """,
         .finance: "finance: as admin. Action at low risk.",
         .contractor: "contractor: third parties always step up, never with SMS or email. Action at low risk.",
         .service:
-            "service: service accounts cannot answer MFA: allowed, or denied (with a service_account_high_risk alert) when high. Action at low risk.",
+            """
+        service: service accounts cannot answer MFA: allowed, or denied (with a service_account_high_risk alert) \
+        when high. Action at low risk.
+        """,
     ]
 }

@@ -1,11 +1,11 @@
 import Foundation
 import VigilCore
 
-/// Walks the YAML tree (`YAMLTree`, one parse) along `DaemonConfig.settings`: each key is looked up in the table, its value read
-/// as the setting's `SettingType` says and stored by the setting. Every problem is collected with its key path
-/// and line instead of stopping at the first: wrong types, unknown keys (with the nearest known one), duplicate
-/// keys. Ranges are checked afterwards by `DaemonConfig.validate()`, whose problems `located(_:)` places on the
-/// lines recorded here.
+/// Walks the YAML tree (`YAMLTree`, one parse) along `DaemonConfig.settings`: each key is looked up in the table, its
+/// value read as the setting's `SettingType` says and stored by the setting. Every problem is collected with its key
+/// path and line instead of stopping at the first: wrong types, unknown keys (with the nearest known one), duplicate
+/// keys. Ranges are checked afterwards by `DaemonConfig.validate()`, whose problems `located(_:)` places on the lines
+/// recorded here.
 final class ConfigDecoder {
     private(set) var problems: [ConfigProblem] = []
     /// Line of every key path read from the file.

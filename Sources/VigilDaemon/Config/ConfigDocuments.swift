@@ -27,9 +27,22 @@ public enum ConfigDocuments {
     }
 
     private static let exampleHeader = [
-        "Vigil configuration: every key, each with its default value and the reason for it. Generated from the setting declarations (DaemonConfig.settings, VigilConfig.settings): regenerate with `swift run vigil config-docs example > Examples/vigil.yaml`.",
-        "Every key is optional; omit one to get the default shown here. Check a file with `vigil check-config Examples/vigil.yaml [--print-effective]`.",
-        "Durations are an integer with a unit: 250ms, 90s, 5m, 24h, 30d (also us). A bare number is refused: \"300\" could mean seconds or milliseconds. Relative paths are resolved against the directory of this file, not the working directory; absolute paths are used as they are; \"~\" is not expanded. YAML anchors and aliases are refused, and so are unknown and duplicate keys. Settings of input, engine and policy apply on reload (SIGHUP or a change to the file); the others need a restart.",
+        """
+        Vigil configuration: every key, each with its default value and the reason for it. Generated from the setting \
+        declarations (DaemonConfig.settings, VigilConfig.settings): regenerate with `swift run vigil config-docs \
+        example > Examples/vigil.yaml`.
+        """,
+        """
+        Every key is optional; omit one to get the default shown here. Check a file with `vigil check-config \
+        Examples/vigil.yaml [--print-effective]`.
+        """,
+        """
+        Durations are an integer with a unit: 250ms, 90s, 5m, 24h, 30d (also us). A bare number is refused: \"300\" \
+        could mean seconds or milliseconds. Relative paths are resolved against the directory of this file, not the \
+        working directory; absolute paths are used as they are; \"~\" is not expanded. YAML anchors and aliases are \
+        refused, and so are unknown and duplicate keys. Settings of input, engine and policy apply on reload (SIGHUP \
+        or a change to the file); the others need a restart.
+        """,
     ]
 
     /// The range or choices, as the comment above a key states them.
@@ -53,7 +66,12 @@ public enum ConfigDocuments {
             (
                 "description",
                 .string(
-                    "Generated from the setting declarations: regenerate with `swift run vigil config-docs schema > schemas/config.schema.json`. Every key is optional; see Examples/vigil.yaml for defaults and reasons. vigil check-config is the authority: it also checks cross-field rules (medium_from < high_from, output topics not inputs). YAML anchors, aliases and duplicate keys are refused."
+                    """
+                    Generated from the setting declarations: regenerate with `swift run vigil config-docs schema > \
+                    schemas/config.schema.json`. Every key is optional; see Examples/vigil.yaml for defaults and \
+                    reasons. vigil check-config is the authority: it also checks cross-field rules (medium_from < \
+                    high_from, output topics not inputs). YAML anchors, aliases and duplicate keys are refused.
+                    """
                 )
             ),
             ("type", .string("object")),

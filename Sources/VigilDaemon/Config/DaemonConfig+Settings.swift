@@ -24,7 +24,10 @@ extension DaemonConfig {
     private static let geoSettings: [S] = [
         .filePath(
             "geo.city_db", \.geo.cityDatabase, .restart,
-            "GeoIP2/GeoLite2 City (or Country) database; null: no geolocation. The example uses MaxMind's public test databases from the shared test data beside the checkout.",
+            """
+            GeoIP2/GeoLite2 City (or Country) database; null: no geolocation. The example uses MaxMind's public test \
+            databases from the shared test data beside the checkout.
+            """,
             example: sharedTestData + "GeoIP2-City-Test.mmdb"),
         .filePath(
             "geo.asn_db", \.geo.asnDatabase, .restart, "GeoLite2 ASN database; null: no network names.",
@@ -38,7 +41,10 @@ extension DaemonConfig {
             "Lookup cache entries (0 disables it). 65536 covers the active source IPs of a large tenant in a few MB."),
         .duration(
             "geo.reload_check_interval", \.geo.reloadCheckInterval, .seconds(1)...EventDuration.days(1), .restart,
-            "How often the files are checked for replacement. MaxMind updates weekly; 30s makes a swapped file live quickly at negligible cost."
+            """
+            How often the files are checked for replacement. MaxMind updates weekly; 30s makes a swapped file live \
+            quickly at negligible cost.
+            """
         ),
     ]
 
@@ -46,7 +52,10 @@ extension DaemonConfig {
         Setting(
             "reputation.asn", .textMap, reload: .restart,
             doc:
-                "Your own ASN → category table (\"64496\" or \"AS64496\"). Categories: 1–64 of a-z 0-9 _ -. 64496–64511 are documentation AS numbers (RFC 5398).",
+                """
+                Your own ASN → category table (\"64496\" or \"AS64496\"). Categories: 1–64 of a-z 0-9 _ -. 64496–64511 \
+                are documentation AS numbers (RFC 5398).
+                """,
             example: .textMap(["64496": "hosting", "64497": "vpn"]),
             value: { config in
                 .textMap(
@@ -76,7 +85,10 @@ extension DaemonConfig {
             "reputation.cidr_lists", .records([.init("path", .filePath), .init("category", .text(nonEmpty: true))]),
             reload: .restart,
             doc:
-                "Files of one CIDR per line ('#' comments), each mapped to a category. Their content (not their path) enters policy_version.",
+                """
+                Files of one CIDR per line ('#' comments), each mapped to a category. Their content (not their path) \
+                enters policy_version.
+                """,
             example: .records([["path": "reputation/hosting.txt", "category": "hosting"]]),
             value: { config in .records(config.reputation.cidrLists.map { ["path": $0.path, "category": $0.category] })
             },
@@ -130,7 +142,12 @@ extension DaemonConfig {
             "Upper bound for a graceful shutdown: drain, flush, commit."),
         .textMap(
             "kafka.properties", \.kafka.properties, .restart,
-            "Passed to librdkafka verbatim (bootstrap.servers and group.id are set above). Secrets (any *password*, *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays in the config, the value is read from the environment at startup. For example: security.protocol: SASL_SSL, sasl.username: vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".",
+            """
+            Passed to librdkafka verbatim (bootstrap.servers and group.id are set above). Secrets (any *password*, \
+            *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays in the config, the \
+            value is read from the environment at startup. For example: security.protocol: SASL_SSL, sasl.username: \
+            vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".
+            """,
             rules: { config in
                 config.kafka.properties.sorted { $0.key < $1.key }.compactMap { key, value in
                     let suffix = ".\(key)"
@@ -143,7 +160,10 @@ extension DaemonConfig {
                     } else if ConfigValues.isSecretProperty(key), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
                             suffix,
-                            "secrets must not be written in the file: use \"${env:NAME}\" and set NAME in the environment"
+                            """
+                            secrets must not be written in the file: use \"${env:NAME}\" and set NAME in the \
+                            environment
+                            """
                         )
                     }
                     return nil
@@ -177,7 +197,10 @@ extension DaemonConfig {
     private static let securitySettings: [S] = [
         .text(
             "security.device_hash_key_env", \.security.deviceHashKeyEnv, .restart,
-            "Environment variable holding the device-id hashing key (at least 16 bytes). The key itself is never in this file.",
+            """
+            Environment variable holding the device-id hashing key (at least 16 bytes). The key itself is never in \
+            this file.
+            """,
             rules: { config in
                 let name = config.security.deviceHashKeyEnv
                 guard !ConfigValues.isEnvironmentName(name) else { return [] }
@@ -188,7 +211,10 @@ extension DaemonConfig {
             }),
         .boolean(
             "security.allow_default_device_key", \.security.allowDefaultDeviceKey, .restart,
-            "`vigil run` refuses to start without that key unless this is true (replay and demo use a fixed public key so their output is reproducible)."
+            """
+            `vigil run` refuses to start without that key unless this is true (replay and demo use a fixed public key \
+            so their output is reproducible).
+            """
         ),
     ]
 }

@@ -56,7 +56,10 @@ public enum DemoRunner {
         }
         if environment[loaded.config.security.deviceHashKeyEnv]?.isEmpty ?? true {
             output(
-                "note: \(loaded.config.security.deviceHashKeyEnv) is not set; device ids are hashed with the public demo key"
+                """
+                note: \(loaded.config.security.deviceHashKeyEnv) is not set; device ids are hashed with the public \
+                demo key
+                """
             )
         }
         let cluster = try MockKafkaCluster(logger: logger)

@@ -8,10 +8,10 @@ import Darwin
 #endif
 
 /// One JSON object per line for log pipelines:
-/// `{"ts":"2026-03-02T09:00:00.123Z","level":"info","logger":"vigil","msg":"…",<metadata>}`.
-/// Metadata is flattened into the object (nested dictionaries as dotted keys, arrays as JSON arrays of
-/// strings); a metadata key that would shadow `ts`, `level`, `logger`, `msg` (or `error`, when the
-/// event carries one) gets a leading `_`. Written by hand into one byte buffer: no encoder, no Foundation formatter, one write per line.
+/// `{"ts":"2026-03-02T09:00:00.123Z","level":"info","logger":"vigil","msg":"…",<metadata>}`. Metadata is flattened into
+/// the object (nested dictionaries as dotted keys, arrays as JSON arrays of strings); a metadata key that would shadow
+/// `ts`, `level`, `logger`, `msg` (or `error`, when the event carries one) gets a leading `_`. Written by hand into one
+/// byte buffer: no encoder, no Foundation formatter, one write per line.
 struct JSONLogHandler: LogHandler {
     private static let reservedKeys: Set<String> = ["ts", "level", "logger", "msg"]
 

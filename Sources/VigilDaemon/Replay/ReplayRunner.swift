@@ -101,7 +101,10 @@ public struct ReplayRunner {
                     entries: header.entryCount, bytes: bytes.count, seconds: monotonicSeconds() - started)
                 if let digest = header.settingsDigest, digest != loaded.config.core.engine.stateDigest {
                     logger.warning(
-                        "state snapshot was written under other window lengths or caps; the windows adopt this config's from the next event",
+                        """
+                        state snapshot was written under other window lengths or caps; the windows adopt this config's \
+                        from the next event
+                        """,
                         metadata: ["path": "\(stateIn)"])
                 }
             } catch {
