@@ -14,8 +14,10 @@ public struct DistinctSketch: Sendable, Equatable {
     /// Allocated on the first insert, so an empty sketch costs one pointer.
     @usableFromInline var registers: [UInt8]
 
+    /// An empty sketch; its registers are allocated on the first insert.
     @inlinable public init() { registers = [] }
 
+    /// Whether nothing has been inserted.
     @inlinable public var isEmpty: Bool { registers.isEmpty }
 
     /// The registers (empty until the first insert), for storing the sketch.
@@ -34,6 +36,7 @@ public struct DistinctSketch: Sendable, Equatable {
 
     public static var storedRegisterCount: Int { registerCount }
 
+    /// Counts `key`; inserting the same key again changes nothing.
     @inlinable public mutating func insert(_ key: UInt64) {
         if registers.isEmpty { registers = Array(repeating: 0, count: Self.registerCount) }
         let index = Int(key >> UInt64(64 - Self.indexBits))
