@@ -99,6 +99,7 @@ public struct ReputationTable: Sendable {
     }
 
     /// Parses a CIDR list: one network per line, `#` starts a comment, blank lines are ignored.
+    /// - Parameter text: the list's contents.
     /// - Parameter source: names the list in errors (usually its path).
     public static func parseCIDRList(text: String, source: String) throws(CIDRListError) -> [CIDR] {
         var out: [CIDR] = []
