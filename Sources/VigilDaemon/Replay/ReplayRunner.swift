@@ -19,9 +19,9 @@ public struct ReplayRunner {
         public var inputPath: String
         /// Receives `decisions.jsonl`, `alerts.jsonl` and `dead-letter.jsonl`, replacing existing ones.
         public var outputDirectory: String
-        /// A state snapshot to start from (`--state-in`), and where to write the state at the end
-        /// (`--state-out`).
+        /// A state snapshot to start from (`--state-in`); nil starts with empty state.
         public var stateIn: String?
+        /// Where to write the state at the end (`--state-out`); nil writes none.
         public var stateOut: String?
 
         /// A replay of `inputPath` under `configPath` into `outputDirectory`, optionally starting from
@@ -54,8 +54,9 @@ public struct ReplayRunner {
         public var outputFiles: [String]
         /// True when no device key was configured, so device hashes used the public key.
         public var usedPublicDeviceKey: Bool
-        /// What `--state-in` and `--state-out` moved, when given.
+        /// What `--state-in` read, when given.
         public var stateIn: SnapshotTransfer?
+        /// What `--state-out` wrote, when given.
         public var stateOut: SnapshotTransfer?
 
         /// Throughput in events per wall-clock second; 0 for an instant run.
@@ -65,8 +66,11 @@ public struct ReplayRunner {
     /// A snapshot read or written: its entries, its size, and the seconds taken (file and decoding or
     /// encoding together).
     public struct SnapshotTransfer: Sendable {
+        /// Entries read or written.
         public var entries: Int
+        /// Size of the snapshot file in bytes.
         public var bytes: Int
+        /// Wall-clock seconds, file and decoding or encoding together.
         public var seconds: Double
     }
 

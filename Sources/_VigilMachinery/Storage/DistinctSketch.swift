@@ -34,6 +34,7 @@ public struct DistinctSketch: Sendable, Equatable {
         registers = registerBytes
     }
 
+    /// Registers in a stored sketch of any content: the count `init(registerBytes:)` accepts.
     public static var storedRegisterCount: Int { registerCount }
 
     /// Counts `key`; inserting the same key again changes nothing.
