@@ -20,6 +20,7 @@ public enum Daemon {
         /// bootstraps swift-metrics' global system with it).
         public var metricsRegistry = PrometheusCollectorRegistry()
 
+        /// The options of `vigil run`.
         public init() {}
     }
 

@@ -2,17 +2,17 @@ import VigilCore
 import _VigilMachinery
 
 /// Resolves the secret for hashing device ids from the environment variable the config names.
-public enum DeviceKey {
-    public struct Resolved: Sendable {
-        public var key: SipHashKey
-        public var isPublicDefault: Bool
+enum DeviceKey {
+    struct Resolved: Sendable {
+        var key: SipHashKey
+        var isPublicDefault: Bool
     }
 
-    public enum KeyError: Error, CustomStringConvertible {
+    enum KeyError: Error, CustomStringConvertible {
         case missing(variable: String)
         case tooShort(variable: String, length: Int)
 
-        public var description: String {
+        var description: String {
             switch self {
             case .missing(let variable):
                 "device hash key: environment variable \(variable) is not set (set it to at least 16 random bytes, "
@@ -24,7 +24,7 @@ public enum DeviceKey {
     }
 
     /// `allowPublicDefault`: replay and demo may fall back to the public key so runs are reproducible.
-    public static func resolve(
+    static func resolve(
         _ settings: SecuritySettings, environment: [String: String], allowPublicDefault: Bool
     ) throws -> Resolved {
         guard let secret = environment[settings.deviceHashKeyEnv], !secret.isEmpty else {

@@ -5,14 +5,14 @@ import VigilGeo
 /// Opens the configured MaxMind databases and reputation lists. Startup fails with the file and the
 /// reason when any of them is missing or corrupt: running without enrichment would silently weaken
 /// every decision.
-public enum EnrichmentLoader {
-    public struct Loaded: Sendable {
-        public var enricher: Enricher
+enum EnrichmentLoader {
+    struct Loaded: Sendable {
+        var enricher: Enricher
         /// Kept for hot swap (`reloadIfChanged`) and metrics.
-        public var databases: GeoDatabases
+        var databases: GeoDatabases
     }
 
-    public static func open(_ config: DaemonConfig, logger: Logger) throws -> Loaded {
+    static func open(_ config: DaemonConfig, logger: Logger) throws -> Loaded {
         let databases = try GeoDatabases(settings: config.geo)
         let reputation = try ReputationTable.load(config.reputation)
         for kind in MaxMindDatabase.Kind.allCases {

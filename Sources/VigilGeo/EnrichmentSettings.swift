@@ -17,6 +17,7 @@ public struct GeoSettings: Sendable, Equatable {
     /// How often the daemon checks the files for replacement on disk.
     public var reloadCheckInterval = EventDuration.seconds(30)
 
+    /// No databases: every lookup gives `IPIntelligence.unknown`.
     public init() {}
 }
 
@@ -27,14 +28,19 @@ public struct ReputationSettings: Sendable, Equatable {
     /// Files with one CIDR per line (`#` comments), each mapped to a category.
     public var cidrLists: [CIDRList] = []
 
+    /// One CIDR list file and the category its networks get.
     public struct CIDRList: Sendable, Equatable {
+        /// The file; relative paths are resolved against the config file's directory when it is loaded.
         public var path: String
+        /// What a match is reported as (`vpn`, `tor`, `bad`, ...).
         public var category: String
+        /// The list at `path`, reporting `category`.
         public init(path: String, category: String) {
             self.path = path
             self.category = category
         }
     }
 
+    /// No reputation data: no address matches anything.
     public init() {}
 }

@@ -15,6 +15,7 @@ public struct FileIdentity: Equatable, Sendable {
     let modifiedSeconds: Int
     let modifiedNanoseconds: Int
 
+    /// The identity of the file at `path` now (following symlinks); throws when it is missing or cannot be read.
     public init(path: String) throws(GeoDatabaseError) {
         var info = stat()
         guard stat(path, &info) == 0 else {

@@ -9,6 +9,7 @@ import VigilCore
 public final class GeoDatabases: GeoLookup, Sendable {
     /// What one `reloadIfChanged()` did about one changed file.
     public struct ReloadResult: Sendable, Equatable {
+        /// Whether the new file took over.
         public enum Outcome: Sendable, Equatable {
             /// The new file is in force.
             case reloaded(databaseType: String, buildEpoch: UInt64)
@@ -16,16 +17,23 @@ public final class GeoDatabases: GeoLookup, Sendable {
             case failed(GeoDatabaseError)
         }
 
+        /// Which database the file is.
         public let kind: MaxMindDatabase.Kind
+        /// The configured path.
         public let path: String
+        /// What happened to it.
         public let outcome: Outcome
     }
 
     /// Cache counters for metrics.
     public struct CacheStatistics: Sendable, Equatable {
+        /// Lookups answered from the cache since start.
         public let hits: Int
+        /// Lookups that went to the databases since start.
         public let misses: Int
+        /// Addresses cached now.
         public let entries: Int
+        /// Most addresses the cache holds (`geo.cache_entries`); 0 when it is off.
         public let capacity: Int
     }
 
@@ -101,6 +109,8 @@ public final class GeoDatabases: GeoLookup, Sendable {
         self.watched = Mutex(watched)
     }
 
+    /// Everything the configured databases know about `address`; what a database lacks stays nil or empty.
+    /// Safe from any thread, and during a reload.
     public func lookup(_ address: IPAddress) -> IPIntelligence {
         let (handles, cached) = state.withLock { state -> (Handles?, IPIntelligence?) in
             if let hit = state.cache.value(for: address) { return (nil, hit) }
@@ -176,6 +186,7 @@ public final class GeoDatabases: GeoLookup, Sendable {
         }
     }
 
+    /// A consistent copy of the cache counters.
     public var cacheStatistics: CacheStatistics {
         state.withLock { state in
             CacheStatistics(

@@ -34,6 +34,7 @@ public final class MaxMindDatabase: @unchecked Sendable {
         }
     }
 
+    /// The file as configured.
     public let path: String
     /// The `database_type` metadata, e.g. `GeoIP2-City`.
     public let databaseType: String
@@ -256,12 +257,14 @@ public enum GeoDatabaseError: Error, Equatable, CustomStringConvertible {
     case corrupt(path: String, reason: String)
     case wrongType(path: String, found: String, expected: MaxMindDatabase.Kind)
 
+    /// The file the problem is about.
     public var path: String {
         switch self {
         case .fileMissing(let path), .unreadable(let path, _), .corrupt(let path, _), .wrongType(let path, _, _): path
         }
     }
 
+    /// The file and the reason, for startup errors and reload logs.
     public var description: String {
         switch self {
         case .fileMissing(let path): "\(path): no such file"

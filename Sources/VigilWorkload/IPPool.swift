@@ -6,12 +6,18 @@ import VigilCore
 public struct IPPool: Sendable {
     /// One city and addresses inside it.
     public struct Location: Sendable, Equatable {
+        /// City name as the geo database spells it, so enrichment and generator agree.
         public var city: String
+        /// ISO 3166-1 alpha-2, upper case.
         public var countryCode: String
+        /// Degrees north.
         public var latitude: Double
+        /// Degrees east; also sets the location's working hours.
         public var longitude: Double
+        /// Addresses that resolve to this city; never empty.
         public var addresses: [IPAddress]
 
+        /// A location; traps when `addresses` is empty.
         public init(city: String, countryCode: String, latitude: Double, longitude: Double, addresses: [IPAddress]) {
             precondition(!addresses.isEmpty, "a location needs at least one address")
             self.city = city
@@ -26,6 +32,7 @@ public struct IPPool: Sendable {
         var utcOffsetHours: Int { Int((longitude / 15).rounded()) }
     }
 
+    /// Never empty.
     public let locations: [Location]
     /// Total addresses over all locations (stored: the generator draws from it for every user).
     public let addressCount: Int
@@ -34,6 +41,7 @@ public struct IPPool: Sendable {
     /// them; with none, the generator has no VPN users.
     public let vpnExits: [IPAddress]
 
+    /// A pool of `locations` (at least one; traps otherwise) and, optionally, VPN exits.
     public init(locations: [Location], vpnExits: [IPAddress] = []) {
         precondition(!locations.isEmpty, "an IP pool needs at least one location")
         self.locations = locations

@@ -30,7 +30,9 @@ public struct GeneratedEvent: Sendable {
 /// stories (an MFA challenge and its result, a reset request and its completion, attacks) are
 /// scheduled ahead and merged in time order.
 public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
+    /// What it generates.
     public let configuration: WorkloadConfiguration
+    /// Where events come from.
     public let pool: IPPool
     private var random: WorkloadRandom
     private var users: [SimulatedUser]
@@ -45,6 +47,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
     private let attackKinds: [AttackKind]
     private let attackWeights: [Double]
 
+    /// A generator at `configuration.start` with its users created; needs at least one user.
     public init(configuration: WorkloadConfiguration, pool: IPPool) {
         precondition(configuration.users > 0, "at least one user")
         self.configuration = configuration
@@ -67,6 +70,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
     /// Events emitted so far.
     public var count: Int { emitted }
 
+    /// The next event in time order; the sequence never ends, so bound it with `prefix`.
     public mutating func next() -> GeneratedEvent? {
         nextEvent()
     }

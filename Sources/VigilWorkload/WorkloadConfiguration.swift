@@ -3,13 +3,16 @@ import VigilCore
 /// What traffic to generate. Every default is a plausible mid-size tenant; the same configuration and
 /// seed always give the same bytes.
 public struct WorkloadConfiguration: Sendable {
+    /// Same seed and configuration, same events.
     public var seed: UInt64 = 1
+    /// Distinct users, all created up front.
     public var users = 100_000
     /// Event time of the first event; time never goes backwards after it.
     public var start = Timestamp(seconds: 1_772_409_600)  // 2026-03-02T00:00:00Z, a Monday
     /// Mean event-time gap between two steps of normal traffic. 50 ms is ~1.7 M events a day, about
     /// 17 per user with the default user count.
     public var meanGap = EventDuration(microseconds: 50_000)
+    /// Stamped on every event; nil leaves `tenant` out.
     public var tenant: String? = "acme"
     /// Shares of normal events by kind. MFA counts challenges and results; resets count requests and
     /// completions.
@@ -33,18 +36,24 @@ public struct WorkloadConfiguration: Sendable {
     /// Share of failed logins among normal ones (typos).
     public var loginFailureRate = 0.03
 
+    /// A plausible mid-size tenant.
     public init() {}
 }
 
 /// Shares of normal events by kind; they need not add up to one.
 public struct EventMix: Sendable, Equatable {
+    /// Logins, successful or failed.
     public var login = 0.70
+    /// MFA challenges and their results.
     public var mfa = 0.20
-    public var passwordReset = 0.05
+    var passwordReset = 0.05
+    /// Sensitive actions.
     public var sensitiveAction = 0.05
 
+    /// Mostly logins, then MFA, a little of the rest.
     public init() {}
 
+    /// Shares as given.
     public init(login: Double, mfa: Double, passwordReset: Double, sensitiveAction: Double) {
         self.login = login
         self.mfa = mfa

@@ -12,6 +12,7 @@ import Darwin
 public struct WorkloadRandom: Sendable {
     private var s0, s1, s2, s3: UInt64
 
+    /// A generator whose whole sequence follows from `seed`.
     public init(seed: UInt64) {
         var splitMix = seed
         func nextSplitMix() -> UInt64 {
@@ -27,6 +28,7 @@ public struct WorkloadRandom: Sendable {
         s3 = nextSplitMix()
     }
 
+    /// The next 64 uniformly distributed bits.
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
@@ -55,7 +57,7 @@ public struct WorkloadRandom: Sendable {
         Double(next() >> 11) * 0x1p-53
     }
 
-    public mutating func chance(_ probability: Double) -> Bool {
+    mutating func chance(_ probability: Double) -> Bool {
         unit() < probability
     }
 

@@ -43,6 +43,7 @@ public final class ChildProcess {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
+    /// Whether the child has not exited yet.
     public var isRunning: Bool { process.isRunning }
 
     /// For what only the operating system tells (`/proc/PID/status`, say).
@@ -51,9 +52,12 @@ public final class ChildProcess {
     /// The exit status; only meaningful once `isRunning` is false.
     public var status: Int32 { process.terminationStatus }
 
+    /// Everything the child wrote to standard output so far ("" when unreadable).
     public var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+    /// Everything the child wrote to standard error so far ("" when unreadable).
     public var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
 
+    /// Sends `signal` (`SIGTERM`, `SIGHUP`, ...) to the child; a child that has exited ignores it.
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits (blocking) for exit and returns the status; terminates the child and throws after `timeout`.
@@ -97,7 +101,10 @@ public final class ChildProcess {
 
 /// What a program printed and how it exited.
 public struct ProcessResult {
+    /// The exit status.
     public var status: Int32
+    /// Standard output, whole.
     public var stdout: String
+    /// Standard error, whole.
     public var stderr: String
 }

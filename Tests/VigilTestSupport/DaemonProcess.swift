@@ -3,6 +3,7 @@ import Foundation
 /// The built `vigil` binary running `run` or `demo` with a config, as an operator starts it; its
 /// standard error (the log) and output are captured to files in the test's directory.
 public final class DaemonProcess {
+    /// The device hash key daemons under test get unless a test says otherwise (long enough to be accepted).
     public static let testDeviceKey = "test-device-key-0123456789"
 
     private let child: ChildProcess
@@ -34,6 +35,7 @@ public final class DaemonProcess {
         return try child.waitForExit(timeout: timeout)
     }
 
+    /// Whether the daemon has not exited yet.
     public var isRunning: Bool { child.isRunning }
 
     /// What the daemon logged so far.
@@ -47,6 +49,7 @@ public final class DaemonProcess {
         guard child.isRunning else { throw TestFailure("daemon exited with \(child.status):\n\(log)") }
     }
 
+    /// Sends `signal` to the daemon (`SIGHUP` reloads, `SIGTERM` shuts down).
     public func signal(_ signal: Int32) { child.signal(signal) }
 
     /// Waits for exit and returns the status; fails the wait after `timeout`.

@@ -30,8 +30,11 @@ public enum Kcat {
 
     /// One message as kcat's `-J` prints it, with its payload parsed as JSON.
     public struct Record {
+        /// The message key; nil for a message without one.
         public var key: String?
+        /// The payload parsed as a JSON object (empty when it is not one).
         public var payload: [String: Any]
+        /// Kafka headers by name.
         public var headers: [String: String]
 
         init(_ object: [String: Any]) {

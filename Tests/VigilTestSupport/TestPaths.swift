@@ -3,6 +3,7 @@ import Foundation
 /// Locations tests need: the package root, MaxMind's test databases and the built `vigil` binary, and
 /// fresh temporary directories.
 public enum TestPaths {
+    /// The checkout's root directory, found from this file's path.
     public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

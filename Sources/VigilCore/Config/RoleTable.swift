@@ -1,7 +1,10 @@
 /// Per-role step-up policy, so an organisation can tighten (or loosen) a tier without a code change.
 public struct RolePolicy: Sendable, Equatable {
+    /// The action at low risk (score below `PolicySettings.mediumFrom`).
     public var low: DecisionAction
+    /// The action at medium risk.
     public var medium: DecisionAction
+    /// The action at high risk (score from `PolicySettings.highFrom`).
     public var high: DecisionAction
     /// The least a `sensitive_action` of this role gets, whatever its score.
     public var sensitiveActionMinimum: DecisionAction
@@ -10,6 +13,7 @@ public struct RolePolicy: Sendable, Equatable {
     /// Service accounts cannot answer MFA: any step-up becomes a deny.
     public var canStepUp: Bool
 
+    /// A policy with every choice explicit: there is no "default tier" to fall back on.
     public init(
         low: DecisionAction, medium: DecisionAction, high: DecisionAction, sensitiveActionMinimum: DecisionAction,
         smsAndEmail: Bool, canStepUp: Bool
@@ -22,6 +26,7 @@ public struct RolePolicy: Sendable, Equatable {
         self.canStepUp = canStepUp
     }
 
+    /// The table's action for a risk level, before hard rules and `sensitiveActionMinimum` raise it.
     public func action(for level: RiskLevel) -> DecisionAction {
         switch level {
         case .low: low
@@ -35,23 +40,30 @@ public struct RolePolicy: Sendable, Equatable {
 /// finance need phishing-resistant factors from medium and for every sensitive action; contractors
 /// always step up and never get SMS or email; service accounts are allowed or denied.
 public struct RoleTable: Sendable, Equatable {
+    /// Ordinary workforce accounts: step up with risk, every factor allowed.
     public var standard = RolePolicy(
         low: .allow, medium: .stepUpSoft, high: .stepUpHard, sensitiveActionMinimum: .allow, smsAndEmail: true,
         canStepUp: true)
+    /// Administrators: phishing-resistant step-up from medium risk and for every sensitive action.
     public var admin = RolePolicy(
         low: .allow, medium: .stepUpHard, high: .stepUpHard, sensitiveActionMinimum: .stepUpHard, smsAndEmail: false,
         canStepUp: true)
+    /// Finance staff: as strict as administrators, since payment changes are a fraud target.
     public var finance = RolePolicy(
         low: .allow, medium: .stepUpHard, high: .stepUpHard, sensitiveActionMinimum: .stepUpHard, smsAndEmail: false,
         canStepUp: true)
+    /// External staff on unmanaged devices: always stepped up, never by SMS or email.
     public var contractor = RolePolicy(
         low: .stepUpSoft, medium: .stepUpSoft, high: .stepUpHard, sensitiveActionMinimum: .stepUpSoft,
         smsAndEmail: false, canStepUp: true)
+    /// Non-interactive accounts: they cannot answer MFA, so high risk is denied outright.
     public var service = RolePolicy(
         low: .allow, medium: .allow, high: .deny, sensitiveActionMinimum: .allow, smsAndEmail: false, canStepUp: false)
 
+    /// The runbook's defaults for every tier.
     public init() {}
 
+    /// The policy of one tier, readable and writable by role (how the config decoder fills the table).
     public subscript(role: UserRole) -> RolePolicy {
         get {
             switch role {

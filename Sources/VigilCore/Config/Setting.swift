@@ -24,8 +24,11 @@ public indirect enum SettingType: Sendable, Equatable {
 
     /// One key of a `records` entry.
     public struct RecordField: Sendable, Equatable {
+        /// The key inside each record.
         public var name: String
+        /// How the key's value is written; nested records are allowed.
         public var type: SettingType
+        /// A required record key `name` of `type`.
         public init(_ name: String, _ type: SettingType) {
             self.name = name
             self.type = type
@@ -62,8 +65,11 @@ public enum SettingReload: String, Sendable {
 /// Something wrong with one setting's value: `suffix` extends the setting's key path for a part of it
 /// (`[1]`, `.64497`), empty for the value as a whole.
 public struct SettingIssue: Sendable, Equatable {
+    /// Appended to the setting's key path to name the offending part; empty for the whole value.
     public var suffix: String
+    /// What is wrong, for the operator (see `ConfigProblem.message`).
     public var message: String
+    /// An issue with the part of the value at `suffix` (`[1]`, `.64497`).
     public init(_ suffix: String, _ message: String) {
         self.suffix = suffix
         self.message = message
@@ -82,7 +88,9 @@ public struct SettingIssue: Sendable, Equatable {
 public struct Setting<Root>: @unchecked Sendable {
     /// Dotted key path in the file: `engine.signals.new_device.points`.
     public let path: String
+    /// How the file writes it, with its range: drives reading, range checks and the schema.
     public let type: SettingType
+    /// Whether a reload adopts a change live or only reports it as needing a restart.
     public let reload: SettingReload
     /// One line for the schema's description and the example's comment: what it does and why its default.
     public let doc: String
@@ -97,6 +105,7 @@ public struct Setting<Root>: @unchecked Sendable {
     /// each stated once, on the setting whose key path the problem names.
     public let rules: (Root) -> [SettingIssue]
 
+    /// The general form behind the factories; use it directly only for a Swift type no factory covers.
     public init(
         _ path: String, _ type: SettingType, reload: SettingReload, doc: String, example: SettingValue? = nil,
         value: @escaping (Root) -> SettingValue, store: @escaping (inout Root, SettingValue) -> [SettingIssue],
@@ -149,6 +158,7 @@ extension Setting {
             }, rules: rules)
     }
 
+    /// An `Int` setting within `range`; `rules` adds checks the range cannot express.
     public static func integer(
         _ path: String, _ keyPath: WritableKeyPath<Root, Int>, _ range: ClosedRange<Int>, _ reload: SettingReload,
         _ doc: String, rules: @escaping (Root) -> [SettingIssue] = { _ in [] }
@@ -158,6 +168,7 @@ extension Setting {
         }
     }
 
+    /// A finite `Double` setting within `range`.
     public static func number(
         _ path: String, _ keyPath: WritableKeyPath<Root, Double>, _ range: ClosedRange<Double>,
         _ reload: SettingReload, _ doc: String
@@ -167,6 +178,7 @@ extension Setting {
         }
     }
 
+    /// A `Bool` setting, written `true` or `false`.
     public static func boolean(
         _ path: String, _ keyPath: WritableKeyPath<Root, Bool>, _ reload: SettingReload, _ doc: String
     ) -> Setting {
@@ -175,6 +187,7 @@ extension Setting {
         }
     }
 
+    /// An `EventDuration` setting written `<integer><unit>` (`15m`, `90d`) within `range`.
     public static func duration(
         _ path: String, _ keyPath: WritableKeyPath<Root, EventDuration>, _ range: ClosedRange<EventDuration>,
         _ reload: SettingReload, _ doc: String
@@ -184,6 +197,7 @@ extension Setting {
         }
     }
 
+    /// A `String` setting; `nonEmpty` (the default) refuses "".
     public static func text(
         _ path: String, _ keyPath: WritableKeyPath<Root, String>, nonEmpty: Bool = true, _ reload: SettingReload,
         _ doc: String, rules: @escaping (Root) -> [SettingIssue] = { _ in [] }
@@ -218,6 +232,8 @@ extension Setting {
             })
     }
 
+    /// An optional file path; null (nil) means the file is not used. `example` is shown in the generated
+    /// example file instead of null.
     public static func filePath(
         _ path: String, _ keyPath: WritableKeyPath<Root, String?>, _ reload: SettingReload, _ doc: String,
         example: String? = nil
@@ -235,6 +251,7 @@ extension Setting {
             })
     }
 
+    /// A `[String]` setting, written as a YAML list.
     public static func textList(
         _ path: String, _ keyPath: WritableKeyPath<Root, [String]>, _ reload: SettingReload, _ doc: String,
         rules: @escaping (Root) -> [SettingIssue] = { _ in [] }
@@ -244,6 +261,7 @@ extension Setting {
         }
     }
 
+    /// A `[String: String]` setting, written as a mapping of scalars (kept as text).
     public static func textMap(
         _ path: String, _ keyPath: WritableKeyPath<Root, [String: String]>, _ reload: SettingReload, _ doc: String,
         rules: @escaping (Root) -> [SettingIssue] = { _ in [] }

@@ -2,6 +2,7 @@
 /// Validation, the canonical rendering, the restart-only diff and live adoption are all walks over it, so
 /// a new setting is one declaration (and the code that uses its value).
 public struct SettingTable<Root>: Sendable {
+    /// In file order; key paths are unique.
     public let settings: [Setting<Root>]
     /// Comments on sections (`engine.signals`), shown above them in the generated example and schema.
     public let sectionDocs: [String: String]
@@ -12,10 +13,12 @@ public struct SettingTable<Root>: Sendable {
         self.sectionDocs = sectionDocs
     }
 
+    /// Both tables' settings, `lhs` first; on a shared section comment `rhs` wins.
     public static func + (lhs: SettingTable, rhs: SettingTable) -> SettingTable {
         SettingTable(lhs.settings + rhs.settings, sectionDocs: lhs.sectionDocs.merging(rhs.sectionDocs) { $1 })
     }
 
+    /// The table for a configuration that holds a `Root` at `keyPath` (how the daemon embeds the engine's).
     public func lifted<Outer>(into keyPath: WritableKeyPath<Outer, Root>) -> SettingTable<Outer> {
         SettingTable<Outer>(settings.map { $0.lifted(into: keyPath) }, sectionDocs: sectionDocs)
     }
@@ -54,10 +57,12 @@ public struct SettingTable<Root>: Sendable {
 
 /// Writes `key: value` lines under nested sections, opening a section line when a key path first enters it.
 public struct NestedYAMLWriter {
+    /// The YAML written so far.
     public private(set) var text = ""
     private var open: [Substring] = []
     private var key: Substring = ""
 
+    /// An empty document.
     public init() {}
 
     /// Opens the sections of `path` that are not open yet (after `comment` lines for them, if any) and makes
@@ -151,12 +156,15 @@ public struct NestedYAMLWriter {
 public struct PolicyVersionHasher {
     private var hash: UInt64 = 0xcbf2_9ce4_8422_2325
 
+    /// The FNV-1a offset basis: nothing hashed yet.
     public init() {}
 
+    /// Feeds more bytes; the order of calls matters.
     public mutating func add(_ bytes: some Sequence<UInt8>) {
         for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
     }
 
+    /// The hash so far as 16 lower-case hex digits (`policy_version`).
     public var version: String {
         let hex = String(hash, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex

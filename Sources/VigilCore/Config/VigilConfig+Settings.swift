@@ -1,6 +1,7 @@
 /// Every setting the engine reads, declared once. All of them apply live: a reload swaps the engine's config
 /// between two events. The daemon adds its own sections (`DaemonConfig.settings`) around these.
 extension VigilConfig {
+    /// The engine's settings in file order; `DaemonConfig.settings` lifts them into the daemon's file.
     public static let settings = SettingTable<VigilConfig>(
         inputSettings + engineSettings + signalSettings + alertSettings + policySettings,
         sectionDocs: [

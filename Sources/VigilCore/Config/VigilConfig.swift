@@ -3,10 +3,14 @@
 /// setting is declared once in `VigilConfig.settings` (key path, type, range, doc, reload); the daemon's own
 /// sections (Kafka, HTTP, logging, ...) live in the daemon.
 public struct VigilConfig: Sendable, Equatable {
+    /// The `input` section: limits on every incoming message.
     public var input = InputSettings()
+    /// The `engine` section: state limits, signals and alerts.
     public var engine = EngineSettings()
+    /// The `policy` section: from score to action, per role.
     public var policy = PolicySettings()
 
+    /// Every setting at its documented default.
     public init() {}
 }
 
@@ -21,14 +25,18 @@ public struct InputSettings: Sendable, Equatable {
     /// so far that every later event counts as late and stops updating state.
     public var maxFutureSkew = EventDuration.minutes(10)
 
+    /// The documented defaults.
     public init() {}
 }
 
 /// One scoring signal: on or off, and the points it adds to the score when it fires.
 public struct SignalWeight: Sendable, Equatable {
+    /// Off: the signal never fires and adds nothing, whatever `points` says.
     public var enabled: Bool
+    /// Added to the score when the signal fires, 0–100.
     public var points: Int
 
+    /// An enabled signal worth `points`, unless `enabled` says otherwise.
     public init(enabled: Bool = true, points: Int) {
         self.enabled = enabled
         self.points = points
@@ -45,11 +53,15 @@ public struct EngineSettings: Sendable, Equatable {
     public var newDeviceAfter = EventDuration.days(30)
     /// Bounds on per-user sets (least recently seen is evicted first).
     public var maxDevicesPerUser = 8
+    /// Countries remembered per user (`engine.max_countries_per_user`).
     public var maxCountriesPerUser = 8
+    /// Networks (ASNs) remembered per user (`engine.max_asns_per_user`).
     public var maxASNsPerUser = 8
     /// Caps per shard: at a cap the least recently seen tenth is dropped.
     public var maxUsers = 10_000_000
+    /// Source addresses per shard in the cross-user maps; a botnet's spread of addresses is capped here.
     public var maxSources = 1_000_000
+    /// Email domains per shard in the reset-abuse counts.
     public var maxEmailDomains = 100_000
     /// Successful logins before the baseline counts as learned.
     public var learningLogins = 3
@@ -58,69 +70,111 @@ public struct EngineSettings: Sendable, Equatable {
     /// Failures, failing users and reset requests over all users are counted over this (metrics).
     public var globalWindow = EventDuration.minutes(15)
 
+    /// Points per scoring signal.
     public var signals = SignalSettings()
+    /// Thresholds and switches of the detectors that raise alerts.
     public var alerts = AlertSettings()
 
+    /// The documented defaults.
     public init() {}
 }
 
 /// Scoring signals: points per signal so operators tune risk without code; each can be switched off.
 public struct SignalSettings: Sendable, Equatable {
+    /// First login from a device not seen within `newDeviceAfter`.
     public var newDevice = SignalWeight(points: 20)
+    /// First login from a country the user has not logged in from.
     public var newCountry = SignalWeight(points: 25)
+    /// First login from an autonomous system the user has not logged in from.
     public var newASN = SignalWeight(points: 10)
     /// No baseline yet: default lands in `medium`.
     public var firstLogin = SignalWeight(points: 40)
+    /// Travel from the last login faster than an airliner, net of both locations' accuracy radii.
     public var impossibleTravel = SignalWeight(points: 60)
+    /// Faster than this between two logins is not one person travelling (airliner cruise speed).
     public var maxSpeedKmh = 900.0
+    /// Closer than this, GeoIP error dominates and travel gives no verdict.
     public var minDistanceKm = 500.0
+    /// Source flagged by the anonymous-IP database (VPN, Tor, proxy, hosting).
     public var anonymousIP = SignalWeight(points: 30)
     /// Extra points when the anonymous source is a Tor exit.
     public var torExtraPoints = 20
+    /// Source ASN is in the operator's reputation table.
     public var asnReputation = SignalWeight(points: 25)
+    /// Source address is in one of the operator's CIDR lists.
     public var ipReputation = SignalWeight(points: 40)
+    /// The IdP reports the password as breached; alone it reaches the top of medium.
     public var compromisedCredential = SignalWeight(points: 70)
+    /// Login within `EngineSettings.postResetWindow` of a password reset.
     public var recentPasswordReset = SignalWeight(points: 15)
+    /// The user failed at least `failedAttemptsThreshold` times within `failedAttemptsWindow`.
     public var failedAttempts = SignalWeight(points: 20)
+    /// Failures that make `failedAttempts` fire.
     public var failedAttemptsThreshold = 3
+    /// Window the failures are counted over.
     public var failedAttemptsWindow = EventDuration.minutes(15)
+    /// The source tried at least `sprayingDistinctUsers` accounts within `sprayingWindow` (password spraying).
     public var sourceIPSpraying = SignalWeight(points: 30)
+    /// Distinct accounts that make `sourceIPSpraying` fire.
     public var sprayingDistinctUsers = 5
+    /// Window the accounts are counted over.
     public var sprayingWindow = EventDuration.minutes(15)
+    /// At least `pushBurstThreshold` MFA pushes to the user within `pushBurstWindow`.
     public var pushBurst = SignalWeight(points: 30)
+    /// Pushes that make `pushBurst` fire.
     public var pushBurstThreshold = 3
+    /// Window the pushes are counted over.
     public var pushBurstWindow = EventDuration.minutes(10)
     /// Points for a `sensitive_action` whose action is not one of the known kinds.
     public var unknownSensitiveAction = SignalWeight(points: 10)
 
+    /// The documented defaults.
     public init() {}
 }
 
 /// Alert detectors: counts and windows for attack patterns that span several events, separate from the
 /// per-login score because they are acted on by a SOC, not by the IdP.
 public struct AlertSettings: Sendable, Equatable {
+    /// Many push challenges failing or unanswered for one account in a short window.
     public var pushBombing = AlertToggle()
+    /// Denied or timed-out pushes that raise `pushBombing`.
     public var pushBombingFailures = 5
+    /// Pushes of any outcome that raise `pushBombing`.
     public var pushBombingPushes = 10
+    /// Window the pushes are counted over.
     public var pushBombingWindow = EventDuration.minutes(10)
 
+    /// A push approved after at least `mfaFatigueFailures` failures within `mfaFatigueWindow`.
     public var mfaFatigueAccepted = AlertToggle()
+    /// Failures before the approval.
     public var mfaFatigueFailures = 3
+    /// Window the failures are counted over.
     public var mfaFatigueWindow = EventDuration.minutes(10)
 
+    /// The alert twin of the travel signal, one per account and pair of logins.
     public var impossibleTravel = AlertToggle()
 
+    /// Bursts of password-reset requests per account, source address or email domain.
     public var resetAbuse = AlertToggle()
+    /// Resets of one account that raise `resetAbuse`.
     public var resetAbuseAccount = 5
+    /// Accounts reset from one source address that raise `resetAbuse`.
     public var resetAbuseSourceIP = 10
+    /// Accounts reset in one email domain that raise `resetAbuse`.
     public var resetAbuseEmailDomain = 20
+    /// Window the resets are counted over.
     public var resetAbuseWindow = EventDuration.minutes(60)
 
+    /// A risky login within `EngineSettings.postResetWindow` of a reset: the reset may have been the takeover.
     public var takeoverAfterReset = AlertToggle()
 
+    /// One source trying many accounts with many attempts in a window.
     public var credentialStuffing = AlertToggle()
+    /// Distinct users the source failed against.
     public var stuffingDistinctUsers = 5
+    /// Failed attempts from the source.
     public var stuffingAttempts = 15
+    /// Window the attempts are counted over.
     public var stuffingWindow = EventDuration.minutes(15)
 
     /// A `service` account denied at high risk: the deny already protects, the alert tells the SOC.
@@ -128,12 +182,15 @@ public struct AlertSettings: Sendable, Equatable {
     /// One such alert per account per this much event time.
     public var serviceAccountHold = EventDuration.hours(1)
 
+    /// The documented defaults.
     public init() {}
 }
 
 /// An alert that can be switched off without touching its thresholds.
 public struct AlertToggle: Sendable, Equatable {
+    /// Off: the detector keeps no alert state and raises nothing.
     public var enabled: Bool
+    /// An alert that is on unless `enabled` says otherwise.
     public init(enabled: Bool = true) { self.enabled = enabled }
 }
 
@@ -147,14 +204,20 @@ public struct PolicySettings: Sendable, Equatable {
     public var decisionTTL = EventDuration.minutes(5)
     /// OIDC `acr_values` and SAML `AuthnContextClassRef` for each assurance level.
     public var acrSoft = "urn:vigil:acr:mfa"
+    /// OIDC `acr_values` for a hard step-up (phishing-resistant factor).
     public var acrHard = "urn:vigil:acr:phishing-resistant"
+    /// OIDC `acr_values` for a low-risk login.
     public var acrNone = "urn:vigil:acr:password"
+    /// SAML `AuthnContextClassRef` for a soft step-up.
     public var samlSoft = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"
+    /// SAML `AuthnContextClassRef` for a hard step-up.
     public var samlHard = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509"
+    /// SAML `AuthnContextClassRef` for a low-risk login.
     public var samlNone = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
     /// The role table: what each tier gets at each risk level. Hard rules (compromised credential,
     /// Tor + admin, post-reset, push bombing) only ever raise the action above it.
     public var roles = RoleTable()
 
+    /// The documented defaults.
     public init() {}
 }

@@ -3,6 +3,7 @@ import _VigilMachinery
 /// Why a message was rejected. `reasonCode` is the stable, machine-readable code written to the
 /// dead-letter output and used as a metric label; `detail` is for humans.
 public struct DecodeFailure: Error, Sendable, Equatable {
+    /// The failure class; its raw value starts the dead letter's `reason` and never changes meaning.
     public enum Kind: String, Sendable {
         case tooLarge = "too_large"
         case invalidUTF8 = "invalid_utf8"
@@ -19,14 +20,17 @@ public struct DecodeFailure: Error, Sendable, Equatable {
         case futureTime = "future_time"
     }
 
+    /// Which rule the message broke.
     public var kind: Kind
     /// Dotted path of the offending field (`user.id`), when there is one.
     public var field: String?
+    /// A sentence for the operator; may quote a bounded part of the input, never more.
     public var detail: String
     /// The message's `event_id` when a valid one was read before the failure, so a dead letter can
     /// be matched with the IdP's own logs.
     public var eventID: String?
 
+    /// A failure of `kind`, at `field` when one field is to blame.
     public init(_ kind: Kind, field: String? = nil, detail: String, eventID: String? = nil) {
         self.kind = kind
         self.field = field
@@ -43,6 +47,8 @@ public struct DecodeFailure: Error, Sendable, Equatable {
 
 /// The scanner reports malformed JSON and excess nesting as the decoder's own failures.
 extension DecodeFailure: JSONScanFailure {
+    /// Malformed JSON becomes `invalid_json`.
     public static func syntax(_ detail: String) -> DecodeFailure { DecodeFailure(.invalidJSON, detail: detail) }
+    /// Nesting beyond `input.max_nesting_depth` becomes `too_deep`.
     public static func tooDeep(_ detail: String) -> DecodeFailure { DecodeFailure(.tooDeep, detail: detail) }
 }

@@ -17,12 +17,15 @@ import _VigilMachinery
 /// in document order, 6. `missing_field`, checked once the whole object has been read, in the order
 /// event_id, type, time, user, user.id, ip, outcome, mfa, mfa.factor, mfa.result, action.
 public struct EventDecoder: Sendable {
+    /// Size and depth limits, checked before and while parsing.
     public var limits: InputSettings
 
+    /// A decoder enforcing `limits` (the config's `input` section).
     public init(limits: InputSettings = InputSettings()) {
         self.limits = limits
     }
 
+    /// The event, or the first failure in the order above; never traps on hostile input.
     public func decode(_ bytes: UnsafeRawBufferPointer) -> Result<AuthEvent, DecodeFailure> {
         Result { () throws(DecodeFailure) in try decodeEvent(bytes) }
     }
@@ -47,6 +50,7 @@ public struct EventDecoder: Sendable {
         }
     }
 
+    /// `decode` over an array's bytes; `InputText` spans in the event refer to this array.
     public func decode(_ bytes: [UInt8]) -> Result<AuthEvent, DecodeFailure> {
         bytes.withUnsafeBytes { decode($0) }
     }

@@ -4,7 +4,7 @@ import _VigilMachinery
 /// custom parser. Vigil-specific facts go in `evidences[].data` and `unmapped`, never in invented
 /// top-level fields (the OCSF schema forbids them).
 public struct AlertEncoder: Sendable {
-    public static let ocsfVersion = "1.8.0"
+    static let ocsfVersion = "1.8.0"
     static let classUID = 2004
     static let categoryUID = 2
     /// Activity 1: Create (a new finding).
@@ -12,6 +12,7 @@ public struct AlertEncoder: Sendable {
 
     let identifierKey = SipHashKey.publicDefault.derived(4)
 
+    /// An encoder; it holds only constants, so one serves every alert.
     public init() {}
 
     /// `finding_info.uid`: kind + scope + tenant + subject + window start, so the same events always
@@ -22,6 +23,7 @@ public struct AlertEncoder: Sendable {
             String(alert.windowStart.microseconds))
     }
 
+    /// One OCSF Detection Finding as a JSON line without newline; the same alert gives the same bytes.
     public func encode(_ alert: Alert) -> [UInt8] {
         var json = JSONWriter(capacity: 2048)
         json.beginObject()

@@ -5,6 +5,7 @@ import _VigilMachinery
 /// payload itself: as text when it is valid UTF-8, else as base64, and cut to a bounded size so a
 /// hostile 10 MB message cannot become a 10 MB (or 13 MB) dead letter.
 public enum DeadLetterEncoder {
+    /// The `schema` field of every dead letter; a format change gets a new version.
     public static let schema = "vigil.dead_letter/1"
 
     /// The encoded payload stays below this whatever `input.max_event_bytes` allows: escaping can grow
@@ -57,6 +58,7 @@ public enum DeadLetterEncoder {
         return writer.finish()
     }
 
+    /// `encode` over an array holding the whole message.
     public static func encode(
         payload: [UInt8], failure: DecodeFailure, origin: MessageOrigin, maxPayloadBytes: Int
     ) -> [UInt8] {

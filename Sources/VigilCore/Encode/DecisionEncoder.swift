@@ -12,6 +12,7 @@ public struct DecisionEncoder: Sendable {
     /// The constant text around each enum value, encoded once.
     private let runs = DecisionRuns()
 
+    /// An encoder for `policy`'s assurance values; rebuild it when the policy changes.
     public init(policy: PolicySettings) {
         self.policy = StepUpPolicy(settings: policy)
         protocolMembers = Self.protocolMembers(self.policy)
@@ -40,6 +41,7 @@ public struct DecisionEncoder: Sendable {
         }
     }
 
+    /// One decision as a JSON line without newline (`schemas/decision.schema.json`), fields in fixed order.
     public func encode(_ decision: Decision) -> [UInt8] {
         var json = JSONWriter(capacity: 1024)
         json.beginObject()

@@ -3,14 +3,19 @@ import _VigilMachinery
 /// The deterministic heart of Vigil: one validated, enriched event in, at most one decision and any
 /// number of alerts out. Event time is its only clock; no locks, no I/O. A shard owns one engine.
 public struct RiskEngine: Sendable {
+    /// The configuration the engine applies now (changed only by `reconfigure`).
     public var config: VigilConfig { rules.config }
+    /// Stamped on every decision, so each one names the configuration that made it.
     public var policyVersion: String { rules.policyVersion }
+    /// The shard's state; read it for figures, only the engine changes it.
     public internal(set) var state: ShardState
     /// Everything applied to an event apart from the state, kept apart from it so both can be
     /// accessed at once (see `ShardState.updateUser`).
     private(set) var rules: EventRules
     let keys: EngineKeys
 
+    /// An engine with empty state. `deviceKey` keys the hashes of device ids and other identifiers: engines
+    /// that must agree (shards of one deployment, a replay of its input) need the same key.
     public init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey) {
         self.state = ShardState(
             allowedLateness: config.engine.allowedLateness, globalWindow: config.engine.globalWindow)
@@ -28,7 +33,9 @@ public struct RiskEngine: Sendable {
 
     /// What one event produced.
     public struct Verdict: Sendable {
+        /// Set only for successful logins and sensitive actions, the events an IdP waits on.
         public var decision: Decision?
+        /// In detection order.
         public var alerts: [Alert] = []
         /// The event was behind the watermark: scored, but state was not changed.
         public var late = false
@@ -62,6 +69,7 @@ public struct RiskEngine: Sendable {
         return verdict
     }
 
+    /// Users held in the shard's state now.
     public var userCount: Int { state.users.count }
 
     /// Entity counts, approximate state size and global windows of this engine's shard.

@@ -2,9 +2,12 @@
 /// plus the operator's reputation table. Kept separate from `GeoLookup` so tests can pair a table-driven
 /// lookup with real reputation data, and so a reputation reload needs no database reopen.
 public struct Enricher: Sendable {
+    /// Location, network and anonymity of an address.
     public let geo: any GeoLookup
+    /// The operator's ASN and CIDR categories.
     public let reputation: ReputationTable
 
+    /// Pairs a lookup with a reputation table (none by default).
     public init(geo: any GeoLookup, reputation: ReputationTable = .empty) {
         self.geo = geo
         self.reputation = reputation

@@ -11,6 +11,7 @@ public struct ReputationTable: Sendable {
     private let rangeSets: [Int32]
     private let categorySets: [[String]]
 
+    /// No categories: every address matches nothing.
     public static let empty = ReputationTable()
 
     /// - Parameters:
@@ -98,6 +99,7 @@ public struct ReputationTable: Sendable {
     }
 
     /// Parses a CIDR list: one network per line, `#` starts a comment, blank lines are ignored.
+    /// - Parameter text: the list's contents.
     /// - Parameter source: names the list in errors (usually its path).
     public static func parseCIDRList(text: String, source: String) throws(CIDRListError) -> [CIDR] {
         var out: [CIDR] = []
@@ -126,6 +128,7 @@ public enum CIDRListError: Error, Equatable, CustomStringConvertible {
     /// The list file could not be read; `reason` is the system's explanation.
     case unreadable(source: String, reason: String)
 
+    /// `source:line: reason`, the form an editor jumps to.
     public var description: String {
         switch self {
         case .invalidLine(let source, let line, let error): "\(source):\(line): \(error)"

@@ -21,6 +21,7 @@ public enum AlertScope: String, Sendable {
 public enum AlertSeverity: Int, Sendable, Comparable {
     case low = 2, medium = 3, high = 4, critical = 5
 
+    /// The OCSF `severity` caption.
     public var name: String {
         switch self {
         case .low: "Low"
@@ -30,14 +31,18 @@ public enum AlertSeverity: Int, Sendable, Comparable {
         }
     }
 
+    /// Orders by OCSF severity id: `critical` is the greatest.
     public static func < (lhs: AlertSeverity, rhs: AlertSeverity) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// An event that contributed to an alert.
 public struct EvidenceEvent: Sendable, Equatable {
+    /// The IdP's `event_id`.
     public var eventID: String
+    /// Event time, not the time the alert was raised.
     public var time: Timestamp
 
+    /// Evidence pointing at event `eventID` seen at `time`.
     public init(eventID: String, time: Timestamp) {
         self.eventID = eventID
         self.time = time
@@ -46,9 +51,12 @@ public struct EvidenceEvent: Sendable, Equatable {
 
 /// A source endpoint as seen in an event, for alert evidence.
 public struct ObservedSource: Sendable, Equatable {
+    /// The address the event came from.
     public var ip: IPAddress
+    /// What enrichment knew about it when the event was scored.
     public var intel: IPIntelligence
 
+    /// A source as enrichment saw it when the event was scored.
     public init(ip: IPAddress, intel: IPIntelligence) {
         self.ip = ip
         self.intel = intel
@@ -66,23 +74,31 @@ public enum DetailValue: Sendable, Equatable {
 /// One detection, before encoding. `windowStart` with kind, scope and subject makes the uid, so
 /// retries and replays of the same events give the same finding.
 public struct Alert: Sendable, Equatable {
+    /// Which detector raised it.
     public var kind: AlertKind
+    /// Whether `subject` is an account, a source or an email domain.
     public var scope: AlertScope
     /// The user id, source key (IP or /64) or email domain.
     public var subject: String
+    /// The IdP tenant of the triggering event, when it had one.
     public var tenant: String?
-    public var severity: AlertSeverity
+    var severity: AlertSeverity
+    /// One line for the SIEM's list view.
     public var title: String
+    /// What happened and why it matters, with the figures that triggered it.
     public var message: String
     /// Time of the event that triggered it.
     public var time: Timestamp
-    public var windowStart: Timestamp
-    public var evidence: [EvidenceEvent]
+    var windowStart: Timestamp
+    var evidence: [EvidenceEvent]
+    /// The account concerned; nil for source- and domain-scoped alerts spanning many users.
     public var userID: String?
     /// Where the triggering event came from (and, for travel, where the previous one did).
     public var sources: [ObservedSource]
+    /// Detector-specific facts for `evidences[].data`, in the order they are written.
     public var details: [(String, DetailValue)]
 
+    /// An alert with every field explicit; detectors build them, tests compare them.
     public init(
         kind: AlertKind, scope: AlertScope, subject: String, tenant: String?, severity: AlertSeverity,
         title: String, message: String, time: Timestamp, windowStart: Timestamp, evidence: [EvidenceEvent],
@@ -103,11 +119,13 @@ public struct Alert: Sendable, Equatable {
         self.details = details
     }
 
+    /// Identity of the finding (what its uid is made of, plus time and evidence), ignoring the presentation
+    /// text, sources and details derived from it.
     public static func == (lhs: Alert, rhs: Alert) -> Bool {
         lhs.kind == rhs.kind && lhs.scope == rhs.scope && lhs.subject == rhs.subject && lhs.tenant == rhs.tenant
             && lhs.windowStart == rhs.windowStart && lhs.time == rhs.time && lhs.evidence == rhs.evidence
     }
 
-    public var firstSeen: Timestamp { evidence.map(\.time).min() ?? time }
-    public var lastSeen: Timestamp { evidence.map(\.time).max() ?? time }
+    var firstSeen: Timestamp { evidence.map(\.time).min() ?? time }
+    var lastSeen: Timestamp { evidence.map(\.time).max() ?? time }
 }

@@ -3,17 +3,23 @@ import _VigilMachinery
 /// One identity-provider event after decoding: the input contract of `schemas/event.schema.json`
 /// as a value type. Every field has already been validated, so later stages never re-check shape.
 public struct AuthEvent: Sendable, Equatable {
+    /// The IdP's id for the event, copied to decisions, alerts and dead letters for correlation.
     public var eventID: String
+    /// Selects which fields are required and which stages look at the event.
     public var type: EventType
     /// Event time (when the IdP saw it), the engine's only clock.
     public var time: Timestamp
+    /// The IdP tenant, for multi-tenant deployments; carried through to outputs.
     public var tenant: String?
+    /// The account the event is about.
     public var user: User
     /// Required for every type except `sensitive_action`.
     public var ip: IPAddress?
+    /// Absent when the IdP reports no device.
     public var device: Device?
     /// `login` (required) and `password_reset_complete` (defaults to success).
     public var outcome: Outcome?
+    /// The IdP's reason for a failed login, kept as it arrived; the engine does not interpret it.
     public var failureReason: InputText?
     /// `mfa_challenge` and `mfa_result`.
     public var mfa: MFA?
@@ -21,9 +27,10 @@ public struct AuthEvent: Sendable, Equatable {
     public var action: SensitiveAction?
     /// Set by an upstream breach feed.
     public var credentialCompromised: Bool
-    public var sessionID: InputText?
-    public var correlationID: InputText?
+    var sessionID: InputText?
+    var correlationID: InputText?
 
+    /// An event built in code (tests, generators); the decoder fills the same fields from JSON.
     public init(
         eventID: String, type: EventType, time: Timestamp, tenant: String? = nil, user: User,
         ip: IPAddress? = nil, device: Device? = nil, outcome: Outcome? = nil, failureReason: InputText? = nil,
@@ -59,10 +66,14 @@ public enum EventType: String, Sendable, CaseIterable {
 
 /// The account the event is about. `role` selects the policy tier.
 public struct User: Sendable, Equatable {
+    /// The IdP's stable account id, the key of the user's state.
     public var id: String
+    /// Absent from the input means `standard`.
     public var role: UserRole
+    /// Lower-case domain of the user's email, for domain-wide reset-abuse alerts.
     public var emailDomain: String?
 
+    /// A user of `role` (standard by default).
     public init(id: String, role: UserRole = .standard, emailDomain: String? = nil) {
         self.id = id
         self.role = role
@@ -78,10 +89,14 @@ public enum UserRole: String, Sendable, CaseIterable {
 /// The client device as the IdP reports it. `id` is opaque and hostile; the engine stores only a keyed
 /// hash of it.
 public struct Device: Sendable, Equatable {
+    /// Opaque device id; nil leaves the new-device signal silent.
     public var id: String?
+    /// Whether the device is enrolled in device management; nil when the IdP does not say.
     public var managed: Bool?
+    /// Kept as evidence only; never parsed.
     public var userAgent: InputText?
 
+    /// A device with whatever the IdP reported.
     public init(id: String? = nil, managed: Bool? = nil, userAgent: InputText? = nil) {
         self.id = id
         self.managed = managed
@@ -89,6 +104,7 @@ public struct Device: Sendable, Equatable {
     }
 }
 
+/// Whether a login (or completed password reset) succeeded.
 public enum Outcome: String, Sendable, CaseIterable {
     case success, failure
 }
@@ -106,17 +122,21 @@ public enum MFAFactor: String, Sendable, CaseIterable {
     public var isPhishingResistant: Bool { self == .passkey || self == .webauthn }
 }
 
+/// How an MFA challenge ended; only `approved` counts as success.
 public enum MFAResult: String, Sendable, CaseIterable {
     case approved, denied, timeout, failed
 }
 
 /// The MFA part of `mfa_challenge` and `mfa_result` events.
 public struct MFA: Sendable, Equatable {
+    /// The factor challenged.
     public var factor: MFAFactor
     /// Required on `mfa_result`, absent on `mfa_challenge`.
     public var result: MFAResult?
+    /// The IdP's id linking a result to its challenge; kept for evidence, not matched on.
     public var challengeID: InputText?
 
+    /// The MFA part of a challenge (no result) or of a result.
     public init(factor: MFAFactor, result: MFAResult? = nil, challengeID: InputText? = nil) {
         self.factor = factor
         self.result = result
@@ -129,6 +149,7 @@ public enum SensitiveAction: Sendable, Equatable {
     case roleGrant, apiKeyCreate, dataExport, paymentChange, mfaReset, recoveryCodeUse
     case other(String)
 
+    /// The action named by the contract's `action` value; an unknown name becomes `.other`.
     public init(wireName: String) {
         switch wireName {
         case "role_grant": self = .roleGrant
@@ -141,7 +162,7 @@ public enum SensitiveAction: Sendable, Equatable {
         }
     }
 
-    public var wireName: String {
+    var wireName: String {
         switch self {
         case .roleGrant: "role_grant"
         case .apiKeyCreate: "api_key_create"
@@ -167,7 +188,9 @@ public enum InputText: Sendable, Hashable, ExpressibleByStringLiteral {
     /// validated, still JSON-escaped when `escaped`.
     case span(start: Int, count: Int, escaped: Bool)
 
+    /// Text owned by a String.
     public init(_ text: String) { self = .text(text) }
+    /// Text owned by a String, from a literal (tests and generators).
     public init(stringLiteral value: String) { self = .text(value) }
 
     /// The text, unescaped; `message` must be the bytes the event was decoded from (ignored for `.text`).
@@ -181,6 +204,7 @@ public enum InputText: Sendable, Hashable, ExpressibleByStringLiteral {
         }
     }
 
+    /// `string(in:)` over an array: the message's bytes, as they were decoded.
     public func string(in message: [UInt8]) -> String {
         message.withUnsafeBytes { string(in: $0) }
     }

@@ -49,6 +49,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         return IPAddress(high: network.high, low: network.low | (~0 >> UInt64(bits - 64)))
     }
 
+    /// Whether `address` is inside the network; an IPv4 address matches IPv4 networks through its mapped form.
     public func contains(_ address: IPAddress) -> Bool {
         address.masked(toPrefix: prefixLength128) == network
     }
@@ -67,6 +68,7 @@ public enum CIDRError: Error, Equatable, CustomStringConvertible {
     /// Carries the network the text would denote with its host bits cleared, as a hint.
     case hostBitsSet(String, network: String)
 
+    /// The message for the operator, quoting the offending text.
     public var description: String {
         switch self {
         case .invalidAddress(let text): "'\(text)': not an IPv4 or IPv6 address"

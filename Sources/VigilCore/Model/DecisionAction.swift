@@ -6,6 +6,7 @@ public enum DecisionAction: String, Sendable, CaseIterable, Comparable {
     case deny
 
     private var strength: Int { Self.allCases.firstIndex(of: self)! }
+    /// Weaker actions are smaller: `max` of two actions is the stricter one.
     public static func < (lhs: DecisionAction, rhs: DecisionAction) -> Bool { lhs.strength < rhs.strength }
 }
 
@@ -21,5 +22,6 @@ public enum RiskLevel: String, Sendable, CaseIterable, Comparable {
         }
     }
 
+    /// `low` < `medium` < `high`.
     public static func < (lhs: RiskLevel, rhs: RiskLevel) -> Bool { lhs.rank < rhs.rank }
 }

@@ -3,8 +3,10 @@
 public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The upper and lower 64 bits, network order.
     public var high: UInt64
+    /// The lower 64 bits; for IPv4, `0xffff` then the 32-bit address.
     public var low: UInt64
 
+    /// The address with these 128 bits, network order.
     public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
@@ -16,6 +18,7 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
         self.low = 0x0000_FFFF_0000_0000 | UInt64(value)
     }
 
+    /// Whether this is an IPv4 address (held IPv4-mapped).
     public var isIPv4: Bool { high == 0 && (low >> 32) == 0x0000_FFFF }
 
     /// The 32-bit IPv4 value, when this is an IPv4 address.
@@ -47,6 +50,7 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
     /// (one customer's allocation, so rotating within it does not evade per-IP counters).
     public var sourceKey: IPAddress { isIPv4 ? self : masked(toPrefix: 64) }
 
+    /// Numeric order of the 128-bit values; IPv4 sorts inside `::ffff:0:0/96`.
     public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
         lhs.high != rhs.high ? lhs.high < rhs.high : lhs.low < rhs.low
     }

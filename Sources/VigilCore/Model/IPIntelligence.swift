@@ -1,12 +1,16 @@
 /// Where an address is, who announces it, and how it is known to be used: everything the engine
 /// learns about a source IP, whatever database it came from.
 public struct IPIntelligence: Sendable, Equatable {
+    /// Nil when no city database is configured or the address is not in it.
     public var location: GeoLocation?
+    /// Nil when no ASN database is configured or the address is not in it.
     public var network: AutonomousSystem?
+    /// Empty when no anonymous-IP database is configured or the address is not listed.
     public var anonymity: AnonymityFlags
     /// Categories from the operator's reputation table (ASN and CIDR lists), sorted, no duplicates.
     public var reputation: [ReputationMatch]
 
+    /// Intelligence with whatever is known; the defaults mean "nothing known".
     public init(
         location: GeoLocation? = nil, network: AutonomousSystem? = nil,
         anonymity: AnonymityFlags = [], reputation: [ReputationMatch] = []
@@ -17,6 +21,7 @@ public struct IPIntelligence: Sendable, Equatable {
         self.reputation = reputation
     }
 
+    /// Nothing known: what a failed or missing lookup gives, so signals that need data stay silent.
     public static let unknown = IPIntelligence()
 }
 
@@ -27,11 +32,14 @@ public struct GeoLocation: Sendable, Equatable {
     public var countryCode: String?
     /// English city name.
     public var city: String?
+    /// Degrees, −90…90; see `coordinates` for a checked pair.
     public var latitude: Double?
+    /// Degrees, −180…180.
     public var longitude: Double?
     /// Kilometres, as stored in the database (`location.accuracy_radius`).
     public var accuracyRadiusKm: Int?
 
+    /// A location with whatever the database holds.
     public init(
         countryCode: String? = nil, city: String? = nil, latitude: Double? = nil,
         longitude: Double? = nil, accuracyRadiusKm: Int? = nil
@@ -52,9 +60,12 @@ public struct GeoLocation: Sendable, Equatable {
 
 /// The autonomous system announcing the address (GeoLite2 ASN).
 public struct AutonomousSystem: Sendable, Equatable {
+    /// The AS number.
     public var number: UInt32
+    /// The registered organisation, as the database spells it.
     public var organization: String?
 
+    /// An AS with its number and, when known, its organisation.
     public init(number: UInt32, organization: String? = nil) {
         self.number = number
         self.organization = organization
@@ -63,14 +74,22 @@ public struct AutonomousSystem: Sendable, Equatable {
 
 /// Anonymous-IP database flags. Any of them makes a location untrustworthy for travel.
 public struct AnonymityFlags: OptionSet, Sendable, Hashable {
+    /// One bit per flag, in the order below.
     public let rawValue: UInt8
+    /// The flags whose bits are set in `rawValue`.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
+    /// Any anonymising service (the database's `is_anonymous`).
     public static let anonymous = AnonymityFlags(rawValue: 1 << 0)
+    /// A commercial VPN exit.
     public static let vpn = AnonymityFlags(rawValue: 1 << 1)
+    /// A Tor exit node; with an admin account it forces a hard rule.
     public static let torExit = AnonymityFlags(rawValue: 1 << 2)
+    /// A hosting or cloud provider's range, where people rarely log in from.
     public static let hosting = AnonymityFlags(rawValue: 1 << 3)
+    /// An open proxy.
     public static let publicProxy = AnonymityFlags(rawValue: 1 << 4)
+    /// A residential proxy network (traffic relayed through home connections).
     public static let residentialProxy = AnonymityFlags(rawValue: 1 << 5)
 
     /// Wire names in a fixed order, for reasons and evidence.
@@ -88,16 +107,20 @@ public struct AnonymityFlags: OptionSet, Sendable, Hashable {
 
 /// One hit in the operator's reputation table.
 public struct ReputationMatch: Sendable, Hashable, Comparable {
+    /// Which list matched: the ASN list or a CIDR list.
     public enum Source: String, Sendable, Hashable { case asn, cidr }
+    /// Which list matched.
     public var source: Source
     /// Operator-chosen category, e.g. `hosting`, `vpn`, `tor`, `bad`.
     public var category: String
 
+    /// A match of `category` from a list of kind `source`.
     public init(source: Source, category: String) {
         self.source = source
         self.category = category
     }
 
+    /// By source, then category: the fixed order reasons and evidence list them in.
     public static func < (lhs: ReputationMatch, rhs: ReputationMatch) -> Bool {
         (lhs.source.rawValue, lhs.category) < (rhs.source.rawValue, rhs.category)
     }

@@ -20,24 +20,29 @@ public enum SignalName: String, Sendable, CaseIterable, Comparable {
 
     private var order: Int { Self.allCases.firstIndex(of: self)! }
 
+    /// Declaration order, the order reasons appear in a decision.
     public static func < (lhs: SignalName, rhs: SignalName) -> Bool { lhs.order < rhs.order }
 }
 
 /// One fired signal with the points it added and a human explanation.
 public struct Reason: Sendable, Equatable {
+    /// The signal that fired.
     public var signal: SignalName
+    /// What it added to the score (its configured weight).
     public var points: Int
     /// The numbers and names behind the explanation. They are formatted only where the text leaves the
     /// process (the decision encoder writes them straight into the message), so a signal that fires
     /// builds no String.
     public var details: ReasonDetail
 
+    /// A reason whose explanation is built from `details` when it is encoded.
     public init(signal: SignalName, points: Int, details: ReasonDetail) {
         self.signal = signal
         self.points = points
         self.details = details
     }
 
+    /// A reason with a fixed explanation (tests, rare signals).
     public init(signal: SignalName, points: Int, detail: String) {
         self.init(signal: signal, points: points, details: .text(detail))
     }

@@ -5,12 +5,16 @@ public enum OutputStream: String, Sendable, CaseIterable {
 
 /// One encoded message for a sink. `key` is the user id (Kafka partitioning key), when known.
 public struct OutputMessage: Sendable, Equatable {
+    /// The output it belongs to (a Kafka topic or file per stream).
     public var stream: OutputStream
+    /// Nil for dead letters: a rejected message has no user id to trust.
     public var key: String?
+    /// One encoded JSON document, without a trailing newline.
     public var payload: [UInt8]
     /// A short label for metrics and summaries: decision action, alert kind or dead-letter reason.
     public var label: String
 
+    /// A message for `stream`.
     public init(stream: OutputStream, key: String?, payload: [UInt8], label: String) {
         self.stream = stream
         self.key = key

@@ -3,14 +3,18 @@ import _VigilMachinery
 /// decode → enrich → score → decide → encode for one shard. The same pipeline serves `vigil run`,
 /// `vigil replay` and `vigil demo`; only the source of bytes and the sink of messages differ.
 public struct Pipeline: Sendable {
+    /// The shard's engine: its configuration, policy version and state.
     public private(set) var engine: RiskEngine
     private var decoder: EventDecoder
     private let enricher: SharedEnricher?
     private var decisionEncoder: DecisionEncoder
     private let alertEncoder = AlertEncoder()
     private var input: InputSettings
+    /// Counts since the pipeline was created.
     public private(set) var stats = PipelineStats()
 
+    /// A pipeline with empty state. Without an `enricher` every address is `IPIntelligence.unknown`, so
+    /// location, network and anonymity signals stay silent.
     public init(config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey) {
         engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey)
         decoder = EventDecoder(limits: config.input)
@@ -98,6 +102,7 @@ public struct Pipeline: Sendable {
         output.append(OutputMessage(stream: .deadLetters, key: nil, payload: payload, label: reason))
     }
 
+    /// `process` over an array's bytes.
     public mutating func process(
         _ bytes: [UInt8], originalLength: Int? = nil, origin: MessageOrigin, receivedAt: Timestamp? = nil,
         into output: inout [OutputMessage]
@@ -110,17 +115,28 @@ public struct Pipeline: Sendable {
 
 /// Counts for summaries and metrics. Arrays indexed by enum position keep the hot path free of hashing.
 public struct PipelineStats: Sendable, Equatable {
+    /// Messages taken in, whether they became events or dead letters.
     public var eventsRead = 0
+    /// Events behind the watermark: scored, but state unchanged.
     public var lateEvents = 0
+    /// Decoded events per `EventType`, by case position; read with `count(_:)`.
     public var eventsByType = [Int](repeating: 0, count: EventType.allCases.count)
+    /// Decisions per `DecisionAction`, by case position; read with `count(_:)`.
     public var decisions = [Int](repeating: 0, count: DecisionAction.allCases.count)
+    /// Alerts per `AlertKind`, by case position; read with `count(_:)`.
     public var alerts = [Int](repeating: 0, count: AlertKind.allCases.count)
+    /// Dead letters per reason code (`missing_field:user.id`, ...).
     public var deadLetters: [String: Int] = [:]
 
+    /// All counts zero.
     public init() {}
 
+    /// Decoded events of `type`.
     public func count(_ type: EventType) -> Int { eventsByType[type.index] }
+    /// Decisions with `action`.
     public func count(_ action: DecisionAction) -> Int { decisions[action.index] }
+    /// Alerts of `kind`.
     public func count(_ kind: AlertKind) -> Int { alerts[kind.index] }
+    /// Dead letters of every reason.
     public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
 }

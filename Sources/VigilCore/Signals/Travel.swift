@@ -8,8 +8,9 @@ import Darwin
 
 /// Great-circle distance on a spherical Earth (haversine). Good to ~0.5 %, far below GeoIP error.
 public enum Geodesy {
-    public static let earthRadiusKm = 6371.0088
+    static let earthRadiusKm = 6371.0088
 
+    /// Kilometres between two points given in degrees.
     public static func distanceKm(
         _ a: (latitude: Double, longitude: Double), _ b: (latitude: Double, longitude: Double)
     ) -> Double {

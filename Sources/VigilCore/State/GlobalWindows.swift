@@ -101,13 +101,17 @@ struct GlobalWindows: Sendable, Equatable {
 /// What the global windows show, for metrics and summaries. Shards hold disjoint users (input is keyed
 /// by user), so the figures of several shards add up.
 public struct GlobalFigures: Sendable, Equatable {
+    /// Failed logins in the window.
     public var failures = 0
     /// Estimated (about 3% standard error).
     public var failingUsers = 0
+    /// Password-reset requests in the window.
     public var resetRequests = 0
 
+    /// All figures zero.
     public init() {}
 
+    /// Adds another shard's figures (shards hold disjoint users).
     public mutating func add(_ other: GlobalFigures) {
         failures += other.failures
         failingUsers += other.failingUsers

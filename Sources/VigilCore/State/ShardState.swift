@@ -11,8 +11,10 @@ public struct ShardState: Sendable {
     var watermark: Watermark
     var nextSweep: Timestamp?
     var nextRareSweep: Timestamp?
+    /// Late events, evictions and drops since the shard was created.
     public internal(set) var counters = StateCounters()
 
+    /// Empty state. `allowedLateness` sets the watermark; `globalWindow` the span of the global counts.
     public init(allowedLateness: EventDuration, globalWindow: EventDuration) {
         watermark = Watermark(allowedLateness: allowedLateness)
         global = GlobalWindows(window: globalWindow)
@@ -41,8 +43,11 @@ public struct ShardState: Sendable {
         user.lastLogin.map { LoginAnchor($0, names: names) }
     }
 
+    /// Users held now.
     public var userCount: Int { users.count }
+    /// Source addresses (or IPv6 /64s) held now.
     public var sourceCount: Int { sources.count }
+    /// Email domains held now.
     public var domainCount: Int { domains.count }
 
     /// Entity counts, an approximate size of everything held and the global windows now, for status,
@@ -104,20 +109,27 @@ public struct ShardState: Sendable {
 /// indexes as allocated plus estimates for heap parts, not an exact measurement; evictions count since
 /// the shard was created.
 public struct StateFigures: Sendable, Equatable {
+    /// Users held.
     public var users = 0
+    /// Source addresses (or IPv6 /64s) held.
     public var sources = 0
+    /// Email domains held.
     public var domains = 0
     /// Interned city and organisation names.
     public var names = 0
+    /// Estimated bytes of state; good for trends and alarms, not for accounting.
     public var approximateBytes = 0
+    /// Users evicted after `engine.user_idle_ttl` without an event.
     public var evictedUsers = 0
     /// Sources and email domains.
     public var evictedSources = 0
     /// Users, sources and email domains dropped because their shard was full (`engine.max_users`,
     /// `max_sources`, `max_email_domains`).
     public var droppedAtCapacity = 0
+    /// What the shard's global windows show.
     public var global = GlobalFigures()
 
+    /// Figures as given; zero by default, for summing shards.
     public init(
         users: Int = 0, sources: Int = 0, domains: Int = 0, names: Int = 0, approximateBytes: Int = 0,
         evictedUsers: Int = 0, evictedSources: Int = 0, droppedAtCapacity: Int = 0,
@@ -150,9 +162,13 @@ public struct StateFigures: Sendable, Equatable {
 
 /// Running totals for metrics and summaries.
 public struct StateCounters: Sendable, Equatable {
+    /// Events behind the watermark.
     public var lateEvents = 0
+    /// Users evicted for being idle.
     public var evictedUsers = 0
+    /// Sources and email domains evicted for being idle.
     public var evictedSources = 0
+    /// Records dropped because the shard was at a capacity limit.
     public var droppedAtCapacity = 0
 }
 

@@ -4,10 +4,11 @@ import VigilCore
 /// commented `Examples/vigil.yaml`. `vigil config-docs schema|example` prints them; a test fails when the
 /// committed files differ from what the table generates.
 public enum ConfigDocuments {
-    public static let table = DaemonConfig.settings
+    static let table = DaemonConfig.settings
 
     // MARK: Example
 
+    /// The commented `Examples/vigil.yaml`: every key at its default (or example value) under its doc line.
     public static var exampleYAML: String {
         var writer = NestedYAMLWriter()
         for line in exampleHeader { writer.comment(line) }
@@ -58,6 +59,7 @@ public enum ConfigDocuments {
 
     // MARK: Schema
 
+    /// `schemas/config.schema.json` (JSON Schema 2020-12), for editors that complete and check the file.
     public static var schemaJSON: String {
         var root: [(String, JSONValue)] = [
             ("$schema", .string("https://json-schema.org/draft/2020-12/schema")),

@@ -5,6 +5,7 @@ import VigilGeo
 /// A configuration as read from a file: what it says, where it came from, and the version stamped on the
 /// decisions it produces.
 public struct LoadedConfig: Sendable, Equatable {
+    /// The validated settings.
     public var config: DaemonConfig
     /// The file as given to `ConfigLoader.load(path:)`.
     public var sourcePath: String
@@ -14,6 +15,7 @@ public struct LoadedConfig: Sendable, Equatable {
     /// Identifies what decides verdicts, computed once at load (see `policyVersion(of:reputationContent:)`).
     public var policyVersion: String
 
+    /// Computes `policyVersion` from the settings and the reputation data.
     public init(config: DaemonConfig, sourcePath: String, reputationContent: [UInt8]) {
         self.config = config
         self.sourcePath = sourcePath
@@ -68,6 +70,7 @@ public enum ConfigLoader {
     /// A config file is a page of settings; anything bigger is a mistake or an attack on the parser.
     public static let maxFileBytes = 1 << 20
 
+    /// Reads, decodes and validates the file at `path`, reporting every problem at once with its line.
     public static func load(path: String) throws(ConfigError) -> LoadedConfig {
         let url = URL(fileURLWithPath: path)
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil

@@ -6,6 +6,8 @@ import VigilGeo
 /// the listener, the log handlers, the device-hash key, the open databases and reputation table) stays until
 /// a restart, so they are all `restart`; the engine's are all `live`.
 extension DaemonConfig {
+    /// The whole file's settings in file order: the source of decoding, validation, the restart-only diff
+    /// and the generated schema and example.
     public static let settings: SettingTable<DaemonConfig> =
         SettingTable(geoSettings + reputationSettings)
         + VigilConfig.settings.lifted(into: \DaemonConfig.core)

@@ -9,15 +9,23 @@ import VigilGeo
 public struct DaemonConfig: Sendable, Equatable {
     /// What the engine reads; handed to the pipeline as is.
     public var core = VigilConfig()
+    /// The `geo` section: which MaxMind databases to open.
     public var geo = GeoSettings()
+    /// The `reputation` section: the operator's ASN and CIDR lists.
     public var reputation = ReputationSettings()
+    /// The `kafka` section.
     public var kafka = KafkaSettings()
+    /// The `http` section.
     public var http = HTTPSettings()
+    /// The `logging` section.
     public var logging = LoggingSettings()
+    /// The `security` section.
     public var security = SecuritySettings()
 
+    /// Every setting at its documented default.
     public init() {}
 
+    /// The engine's sections read and written as if they were the daemon's own (`config.engine`).
     public subscript<Value>(dynamicMember keyPath: WritableKeyPath<VigilConfig, Value>) -> Value {
         get { core[keyPath: keyPath] }
         set { core[keyPath: keyPath] = newValue }
@@ -30,15 +38,19 @@ public struct DaemonConfig: Sendable, Equatable {
 public struct KafkaSettings: Sendable, Equatable {
     /// Empty: `vigil demo` starts an in-process mock cluster.
     public var bootstrapServers = ""
-    public var groupID = "vigil"
+    var groupID = "vigil"
+    /// Topics consumed; each partition is one shard with its own engine state.
     public var inputTopics = ["auth.events"]
-    public var decisionsTopic = "auth.decisions"
-    public var alertsTopic = "auth.alerts"
-    public var deadLetterTopic = "auth.events.dlq"
+    var decisionsTopic = "auth.decisions"
+    var alertsTopic = "auth.alerts"
+    var deadLetterTopic = "auth.events.dlq"
+    /// librdkafka properties by name, applied to consumer and producer alike (each gets only the ones that
+    /// concern it); values may be `${env:NAME}` references.
     public var properties: [String: String] = [:]
     /// Upper bound for a graceful shutdown (drain, flush, commit).
     public var shutdownTimeout = EventDuration.seconds(30)
 
+    /// The documented defaults.
     public init() {}
 }
 
@@ -46,16 +58,21 @@ public struct KafkaSettings: Sendable, Equatable {
 public struct HTTPSettings: Sendable, Equatable {
     /// Metrics and health endpoints; loopback unless the operator opts out.
     public var listen = "127.0.0.1:9464"
+    /// Off: no listener at all (readiness can then only be seen in the logs).
     public var enabled = true
+    /// The documented defaults.
     public init() {}
 }
 
 /// Log output: text for people at a terminal, json for log pipelines.
 public struct LoggingSettings: Sendable, Equatable {
+    /// The two log encodings.
     public enum Format: String, Sendable, CaseIterable { case text, json }
+    /// `text` for terminals, `json` (one object per line) for log pipelines.
     public var format = Format.text
     /// One of swift-log's level names (`ConfigValues.logLevels`).
     public var level = "info"
+    /// The documented defaults.
     public init() {}
 }
 
@@ -66,5 +83,6 @@ public struct SecuritySettings: Sendable, Equatable {
     /// `vigil run` refuses to start without the key unless this is true (replay and demo fall back to
     /// a fixed, public key so their output is reproducible).
     public var allowDefaultDeviceKey = false
+    /// The documented defaults.
     public init() {}
 }

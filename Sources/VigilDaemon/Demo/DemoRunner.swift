@@ -9,28 +9,40 @@ import VigilWorkload
 /// generated IdP traffic (attacks included), its outputs printed as they arrive. Nothing to install
 /// or configure, and bounded in time.
 public enum DemoRunner {
+    /// What `vigil demo` runs; the defaults finish in seconds.
     public struct Options: Sendable {
+        /// The configuration the daemon runs with; its Kafka servers are replaced by the mock cluster.
         public var configPath = "Examples/vigil.yaml"
+        /// Distinct users in the generated traffic.
         public var users = 200
+        /// Events to produce, attacks included.
         public var events = 3000
+        /// Partitions of each mock topic, so the demo shows more than one shard.
         public var partitions = 2
+        /// Seed of the traffic generator: the same seed gives the same events.
         public var seed: UInt64 = 1
         /// The demo stops after this even when outputs are missing.
         public var timeout = Duration.seconds(60)
 
+        /// The defaults.
         public init() {}
     }
 
+    /// What came out of a demo run.
     public struct Summary: Sendable {
-        public var eventsProduced = 0
+        var eventsProduced = 0
+        /// Decisions received, by action.
         public var decisions: [String: Int] = [:]
+        /// Alerts received, by kind.
         public var alerts: [String: Int] = [:]
+        /// Dead letters received.
         public var deadLetters = 0
         /// False when the timeout or a stop (Ctrl-C) ended the demo before every event was answered.
         public var complete = false
         /// The daemon stopped (Ctrl-C, SIGTERM, or an error) before the demo was done.
         public var daemonStopped = false
 
+        /// The summary as printed at the end of `vigil demo`.
         public var text: String {
             func list(_ counts: [String: Int]) -> String {
                 counts.isEmpty
@@ -45,6 +57,8 @@ public enum DemoRunner {
         }
     }
 
+    /// Starts a mock cluster and the daemon, produces the traffic, passes each output line to `output`
+    /// and returns when every event is answered, the timeout passes or the daemon stops.
     public static func run(
         options: Options, environment: [String: String], logger: Logger,
         output: @escaping @Sendable (String) -> Void

@@ -48,6 +48,7 @@ public struct KafkaPipelineService: Service {
         // librdkafka's 500 ms default lets a fetch sit on the broker that long when a partition is idle.
         "fetch.wait.max.ms": "10",
     ]
+    /// Defaults for the producer, each overridable in `kafka.properties`.
     public static let producerDefaults: KeyValuePairs<String, String> = [
         // librdkafka's 5 ms default would be most of a 10 ms decision budget; under load batches still
         // form while earlier requests are in flight.
@@ -69,6 +70,7 @@ public struct KafkaPipelineService: Service {
         return producer
     }
 
+    /// Consumes, decides and produces until cancelled or shut down gracefully (drain, flush, commit).
     public func run() async throws {
         let loop = self.loop
         try await withTaskCancellationHandler {

@@ -12,7 +12,9 @@ import VigilCore
 /// per poll batch; each counter then moves by one atomic add per batch, never per event. The only
 /// per-message update is the processing-latency histogram.
 public final class DaemonMetrics: Sendable {
+    /// Metric names that other code must spell the same way (the server's bucket setup, tests).
     public enum Name {
+        /// The processing-latency histogram; the Prometheus factory is given its buckets under this name.
         public static let processingLatency = "vigil_processing_latency_seconds"
     }
 
@@ -90,6 +92,7 @@ public final class DaemonMetrics: Sendable {
 
     private let reported = Mutex(Reported())
 
+    /// Creates every handle through `factory`; `version` labels the build-info gauge.
     public init(factory: any MetricsFactory, version: String = VigilVersion.current) {
         self.factory = factory
         func counter(_ name: String, _ dimensions: [(String, String)] = []) -> Counter {
@@ -196,6 +199,7 @@ public final class DaemonMetrics: Sendable {
         }
     }
 
+    /// Counts one reload, adopted (`succeeded`) or refused.
     public func recordConfigReload(succeeded: Bool) {
         (succeeded ? configReloadsSucceeded : configReloadsFailed).increment()
     }

@@ -41,6 +41,7 @@ public struct MetricsServer: Service {
         self.onBound = onBound
     }
 
+    /// Serves until cancelled or shut down gracefully; with the endpoint disabled it only waits for that.
     public func run() async throws {
         guard settings.enabled else {
             logger.info("metrics and health endpoint disabled (http.enabled: false)")

@@ -33,6 +33,7 @@ public struct ConfigReloadService: Service {
         self.logger = logger
     }
 
+    /// Watches for SIGHUP and file changes until cancelled or shut down gracefully.
     public func run() async throws {
         let reloader = ConfigReloader(
             initial: initial, path: path, mailbox: mailbox, status: status, metrics: metrics, logger: logger)

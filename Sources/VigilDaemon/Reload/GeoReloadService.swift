@@ -12,6 +12,7 @@ public struct GeoReloadService: Service {
     private let metrics: DaemonMetrics
     private let logger: Logger
 
+    /// Checks the files of `databases` every `interval`, reporting lookup errors into `metrics`.
     public init(databases: GeoDatabases, interval: Duration, metrics: DaemonMetrics, logger: Logger) {
         self.databases = databases
         self.interval = interval
@@ -19,6 +20,7 @@ public struct GeoReloadService: Service {
         self.logger = logger
     }
 
+    /// Checks and swaps until cancelled or shut down gracefully.
     public func run() async throws {
         await cancelWhenGracefulShutdown { [self] in
             while (try? await Task.sleep(for: interval)) != nil { check() }

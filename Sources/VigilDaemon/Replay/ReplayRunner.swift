@@ -11,16 +11,21 @@ import Darwin
 /// decisions, alerts and dead letters as JSON lines. Same input and config give identical files,
 /// which is what lets on-call engineers compare a threshold change before reloading it.
 public struct ReplayRunner {
+    /// What to replay and where to write it.
     public struct Options: Sendable {
+        /// The configuration file, loaded as `vigil run` loads it.
         public var configPath: String
         /// A JSONL file, or `-` for standard input.
         public var inputPath: String
+        /// Receives `decisions.jsonl`, `alerts.jsonl` and `dead-letter.jsonl`, replacing existing ones.
         public var outputDirectory: String
-        /// A state snapshot to start from (`--state-in`), and where to write the state at the end
-        /// (`--state-out`).
+        /// A state snapshot to start from (`--state-in`); nil starts with empty state.
         public var stateIn: String?
+        /// Where to write the state at the end (`--state-out`); nil writes none.
         public var stateOut: String?
 
+        /// A replay of `inputPath` under `configPath` into `outputDirectory`, optionally starting from
+        /// and ending with a state snapshot.
         public init(
             configPath: String, inputPath: String, outputDirectory: String, stateIn: String? = nil,
             stateOut: String? = nil
@@ -33,36 +38,50 @@ public struct ReplayRunner {
         }
     }
 
+    /// What a replay did, for its summary.
     public struct Report: Sendable {
+        /// Counts over the whole input.
         public var stats: PipelineStats
         /// State held at the end, and the global windows as of the newest event.
         public var state: StateFigures
+        /// The span of the global windows in `state`.
         public var globalWindow: EventDuration
+        /// The version stamped on every decision written.
         public var policyVersion: String
+        /// Wall-clock time of the run (not event time).
         public var elapsedSeconds: Double
+        /// The files written, in stream order.
         public var outputFiles: [String]
+        /// True when no device key was configured, so device hashes used the public key.
         public var usedPublicDeviceKey: Bool
-        /// What `--state-in` and `--state-out` moved, when given.
+        /// What `--state-in` read, when given.
         public var stateIn: SnapshotTransfer?
+        /// What `--state-out` wrote, when given.
         public var stateOut: SnapshotTransfer?
 
+        /// Throughput in events per wall-clock second; 0 for an instant run.
         public var eventsPerSecond: Double { elapsedSeconds > 0 ? Double(stats.eventsRead) / elapsedSeconds : 0 }
     }
 
     /// A snapshot read or written: its entries, its size, and the seconds taken (file and decoding or
     /// encoding together).
     public struct SnapshotTransfer: Sendable {
+        /// Entries read or written.
         public var entries: Int
+        /// Size of the snapshot file in bytes.
         public var bytes: Int
+        /// Wall-clock seconds, file and decoding or encoding together.
         public var seconds: Double
     }
 
+    /// Why a replay could not read its input, write its outputs or start from its snapshot.
     public enum ReplayError: Error, CustomStringConvertible {
         case input(path: String, reason: String)
         case output(path: String, reason: String)
         /// The `--state-in` snapshot was refused (corrupt, unknown version, foreign key); nothing ran.
         case stateRefused(path: String, reason: StateSnapshotError)
 
+        /// The path and the reason, for the operator.
         public var description: String {
             switch self {
             case .input(let path, let reason): "cannot read \(path): \(reason)"
@@ -76,12 +95,15 @@ public struct ReplayRunner {
     let logger: Logger
     let environment: [String: String]
 
+    /// A replay reading the device key's variable from `environment` (falling back to the public key).
     public init(options: Options, logger: Logger, environment: [String: String]) {
         self.options = options
         self.logger = logger
         self.environment = environment
     }
 
+    /// Runs the whole input through one pipeline and writes the three outputs; a message that cannot be
+    /// decoded becomes a dead letter, only I/O errors and a bad configuration throw.
     public func run() throws -> Report {
         let loaded = try ConfigLoader.load(path: options.configPath)
         let enrichment = try EnrichmentLoader.open(loaded.config, logger: logger).enricher

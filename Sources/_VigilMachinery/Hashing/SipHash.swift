@@ -2,9 +2,10 @@
 /// hashed with it so raw identifiers never enter state and an attacker cannot craft collisions
 /// without the key. Implemented here so the core needs no C crypto library.
 public struct SipHashKey: Sendable, Hashable {
-    public var k0: UInt64
-    public var k1: UInt64
+    @usableFromInline var k0: UInt64
+    @usableFromInline var k1: UInt64
 
+    /// A key from its two 64-bit halves; to turn a configured secret into a key use `init(secret:)`.
     @inlinable public init(k0: UInt64, k1: UInt64) {
         self.k0 = k0
         self.k1 = k1
@@ -29,6 +30,7 @@ public struct SipHashKey: Sendable, Hashable {
         return SipHashKey(k0: a, k1: hash(UInt64(0), tweak: purpose))
     }
 
+    /// The 64-bit hash of `bytes`; a different `tweak` gives an unrelated hash under the same key.
     @inlinable public func hash<Bytes: Sequence>(_ bytes: Bytes, tweak: UInt64 = 0) -> UInt64
     where Bytes.Element == UInt8 {
         var state = SipHashState(key: self, tweak: tweak)
@@ -36,17 +38,20 @@ public struct SipHashKey: Sendable, Hashable {
         return state.finalize()
     }
 
+    /// The 64-bit hash of the bytes in memory, without copying them.
     @inlinable public func hash(_ bytes: UnsafeRawBufferPointer, tweak: UInt64 = 0) -> UInt64 {
         var state = SipHashState(key: self, tweak: tweak)
         state.append(bytes)
         return state.finalize()
     }
 
+    /// The 64-bit hash of the string's UTF-8 (no separator, unlike `SipHashState.append(_:)`).
     @inlinable public func hash(_ string: String, tweak: UInt64 = 0) -> UInt64 {
         var string = string
         return string.withUTF8 { hash(UnsafeRawBufferPointer($0), tweak: tweak) }
     }
 
+    /// The 64-bit hash of `value`'s little-endian bytes, the same on every platform.
     @inlinable public func hash(_ value: UInt64, tweak: UInt64) -> UInt64 {
         var value = value.littleEndian
         return withUnsafeBytes(of: &value) { hash($0, tweak: tweak) }
@@ -60,6 +65,7 @@ public struct SipHashState: Sendable {
     @usableFromInline var pendingCount: UInt64
     @usableFromInline var length: UInt64
 
+    /// A fresh hash under `key`; `tweak` separates purposes as in `SipHashKey.hash(_:tweak:)`.
     @inlinable public init(key: SipHashKey, tweak: UInt64 = 0) {
         v0 = key.k0 ^ 0x736f_6d65_7073_6575
         v1 = key.k1 ^ 0x646f_7261_6e64_6f6d ^ tweak
@@ -70,6 +76,7 @@ public struct SipHashState: Sendable {
         length = 0
     }
 
+    /// Feeds one byte.
     @inlinable public mutating func append(_ byte: UInt8) {
         pending |= UInt64(byte) << (8 * pendingCount)
         pendingCount += 1
@@ -81,6 +88,7 @@ public struct SipHashState: Sendable {
         }
     }
 
+    /// Feeds the bytes, eight at a time where it can.
     @inlinable public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         var index = 0
         let count = bytes.count
@@ -99,17 +107,20 @@ public struct SipHashState: Sendable {
         }
     }
 
+    /// Feeds the string's UTF-8 and a terminating 0xFF, so ("ab", "c") and ("a", "bc") hash differently.
     @inlinable public mutating func append(_ string: String) {
         var string = string
         string.withUTF8 { append(UnsafeRawBufferPointer($0)) }
         append(UInt8(0xFF))  // separator: not a valid UTF-8 byte, so fields can't run together
     }
 
+    /// Feeds `value`'s little-endian bytes.
     @inlinable public mutating func append(_ value: UInt64) {
         var value = value.littleEndian
         withUnsafeBytes(of: &value) { append($0) }
     }
 
+    /// The hash of everything fed; ends the state.
     @inlinable public consuming func finalize() -> UInt64 {
         let last = ((length & 0xFF) << 56) | pending
         compress(last)

@@ -5,10 +5,12 @@ public struct JSONStringToken {
     public var start: Int
     /// Offset of the closing quote.
     public var end: Int
+    /// Whether the bytes hold a backslash escape, i.e. must be unescaped before use.
     public var hasEscapes: Bool
     /// Unicode scalars after unescaping: what JSON Schema's `minLength`/`maxLength` count.
     public var length: Int
 
+    /// A token for a string between `start` and the closing quote at `end`, as the scanner found it.
     @inlinable public init(start: Int, end: Int, hasEscapes: Bool, length: Int) {
         self.start = start
         self.end = end
@@ -100,22 +102,28 @@ public protocol JSONScanFailure: Error {
 /// UTF-8. It never builds a tree; the caller pulls exactly the values it wants and skips the rest.
 /// Skipping is iterative, so nesting costs one bit per level, never stack frames.
 public struct JSONScanner<Failure: JSONScanFailure> {
+    /// The whole message; must stay valid while the scanner and its tokens are used.
     public let bytes: UnsafeRawBufferPointer
+    /// Deeper nesting fails with `Failure.tooDeep`.
     public let maxDepth: Int
+    /// Offset of the next byte to read.
     public var index: Int
 
+    /// A scanner at the start of `bytes`, which must already be valid UTF-8.
     @inlinable public init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
         self.index = 0
     }
 
+    /// Whether every byte has been consumed.
     @inlinable public var atEnd: Bool { index >= bytes.count }
 
     /// The next byte, or 0 at the end (0 is never valid where a token starts, so it reads as an error).
     @inline(__always)
     @inlinable public var peek: UInt8 { index < bytes.count ? bytes[index] : 0 }
 
+    /// Moves past spaces, tabs, carriage returns and line feeds.
     @inline(__always)
     @inlinable public mutating func skipWhitespace() {
         var cursor = index
@@ -380,12 +388,14 @@ public struct JSONScanner<Failure: JSONScanFailure> {
         token.withUnescaped(in: bytes, body)
     }
 
+    /// The unescaped text of a string scanned from `bytes`.
     @inlinable public func string(_ token: JSONStringToken) -> String {
         token.string(in: bytes)
     }
 
     // MARK: Errors
 
+    /// A syntax failure of the caller's type; the message should say what was expected where.
     @inlinable public func syntaxError(_ message: String) -> Failure {
         Failure.syntax(message)
     }

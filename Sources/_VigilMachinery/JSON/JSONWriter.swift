@@ -14,6 +14,7 @@ public struct JSONWriter: ~Copyable {
     @usableFromInline var commaBits: UInt64
     @usableFromInline var depth: Int
 
+    /// A writer whose buffer starts at `capacity` bytes (at least 64) and grows when needed.
     @inlinable public init(capacity: Int = 512) {
         self.capacity = max(capacity, 64)
         base = .allocate(capacity: self.capacity)
@@ -42,9 +43,13 @@ public struct JSONWriter: ~Copyable {
         Array(object.dropFirst().dropLast())
     }
 
+    /// Opens an object, as a value or after a key.
     @inlinable public mutating func beginObject() { open(UInt8(ascii: "{")) }
+    /// Closes the innermost open object.
     @inlinable public mutating func endObject() { close(UInt8(ascii: "}")) }
+    /// Opens an array, as a value or after a key.
     @inlinable public mutating func beginArray() { open(UInt8(ascii: "[")) }
+    /// Closes the innermost open array.
     @inlinable public mutating func endArray() { close(UInt8(ascii: "]")) }
 
     /// Writes `"name":`; the next value call completes the member.
@@ -71,6 +76,7 @@ public struct JSONWriter: ~Copyable {
         keyRun(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// `keyRun(_:)` from UTF-8 already in memory (encoders' cached runs).
     @inlinable public mutating func keyRun(_ utf8: UnsafeBufferPointer<UInt8>) {
         raw(comma: commaNeeded(), utf8)
         clearComma()
@@ -81,6 +87,7 @@ public struct JSONWriter: ~Copyable {
         encoded.withUnsafeBufferPointer { value(encoded: $0) }
     }
 
+    /// `value(encoded:)` from bytes already in memory, written in one copy.
     @inlinable public mutating func value(encoded: UnsafeBufferPointer<UInt8>) {
         raw(comma: commaNeeded(), encoded)
     }
@@ -95,6 +102,7 @@ public struct JSONWriter: ~Copyable {
         clearComma()
     }
 
+    /// A string value, escaped.
     @inlinable public mutating func string(_ value: String) {
         // Contiguous storage is read in place; only other strings (bridged, never on Linux) are copied.
         if value.utf8.withContiguousStorageIfAvailable({ string(utf8: $0) }) == nil {
@@ -139,6 +147,7 @@ public struct JSONWriter: ~Copyable {
         write(reserving: Self.maxIntegerDigits) { Self.formatInteger(Int64(value), into: $0) }
     }
 
+    /// Closes a string opened by `beginString()`.
     @inlinable public mutating func endString() {
         write(reserving: 1) { out in
             out[0] = UInt8(ascii: "\"")
@@ -146,6 +155,7 @@ public struct JSONWriter: ~Copyable {
         }
     }
 
+    /// An integer value; one outside `Int64` is written from its decimal description.
     @inlinable public mutating func int<T: BinaryInteger>(_ value: T) {
         let comma = commaNeeded()
         if let value = Int64(exactly: value) {
@@ -169,10 +179,12 @@ public struct JSONWriter: ~Copyable {
         }
     }
 
+    /// `true` or `false`.
     @inlinable public mutating func bool(_ value: Bool) {
         raw(comma: commaNeeded(), value ? "true" : "false")
     }
 
+    /// A `null` value.
     @inlinable public mutating func null() {
         raw(comma: commaNeeded(), "null")
     }
@@ -184,24 +196,28 @@ public struct JSONWriter: ~Copyable {
         string(value)
     }
 
+    /// `"name":value` for an integer, skipped when nil.
     @inlinable public mutating func field<T: BinaryInteger>(_ name: StaticString, _ value: T?) {
         guard let value else { return }
         key(name)
         int(value)
     }
 
+    /// `"name":value` for a double (see `double(_:)`), skipped when nil.
     @inlinable public mutating func field(_ name: StaticString, _ value: Double?) {
         guard let value else { return }
         key(name)
         double(value)
     }
 
+    /// `"name":true|false`, skipped when nil.
     @inlinable public mutating func field(_ name: StaticString, _ value: Bool?) {
         guard let value else { return }
         key(name)
         bool(value)
     }
 
+    /// `"name":[...]` of strings, written even when empty.
     @inlinable public mutating func stringArray(_ name: StaticString, _ values: [String]) {
         key(name)
         beginArray()

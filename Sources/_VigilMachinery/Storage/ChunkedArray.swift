@@ -8,6 +8,7 @@ public struct ChunkedArray<Element> {
     @usableFromInline var chunks: [[Element]]
     /// log2 of the elements per chunk.
     @usableFromInline let shift: Int
+    /// Elements held.
     public var count: Int
 
     /// Chunks of `1 << chunkShift` elements (16,384 by default: 3 MiB of 192-byte records).
@@ -18,7 +19,9 @@ public struct ChunkedArray<Element> {
         count = 0
     }
 
+    /// Elements per full chunk.
     @inlinable public var chunkSize: Int { 1 << shift }
+    /// Whether no element is held (chunks may still be allocated).
     @inlinable public var isEmpty: Bool { count == 0 }
     /// Chunks allocated, a spare included.
     @inlinable public var chunkCount: Int { chunks.count }
@@ -31,6 +34,7 @@ public struct ChunkedArray<Element> {
         _modify { yield &chunks[position >> shift][position & (chunkSize - 1)] }
     }
 
+    /// Adds an element at position `count`; allocates at most one chunk.
     @inlinable public mutating func append(_ element: Element) {
         let chunk = count >> shift
         if chunk == chunks.count {
@@ -44,6 +48,7 @@ public struct ChunkedArray<Element> {
         count += 1
     }
 
+    /// Removes and returns the last element; the array must not be empty.
     @discardableResult
     @inlinable public mutating func removeLast() -> Element {
         precondition(count > 0, "removing from an empty array")

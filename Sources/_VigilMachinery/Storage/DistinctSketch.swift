@@ -14,8 +14,10 @@ public struct DistinctSketch: Sendable, Equatable {
     /// Allocated on the first insert, so an empty sketch costs one pointer.
     @usableFromInline var registers: [UInt8]
 
+    /// An empty sketch; its registers are allocated on the first insert.
     @inlinable public init() { registers = [] }
 
+    /// Whether nothing has been inserted.
     @inlinable public var isEmpty: Bool { registers.isEmpty }
 
     /// The registers (empty until the first insert), for storing the sketch.
@@ -32,8 +34,10 @@ public struct DistinctSketch: Sendable, Equatable {
         registers = registerBytes
     }
 
+    /// Registers in a stored sketch of any content: the count `init(registerBytes:)` accepts.
     public static var storedRegisterCount: Int { registerCount }
 
+    /// Counts `key`; inserting the same key again changes nothing.
     @inlinable public mutating func insert(_ key: UInt64) {
         if registers.isEmpty { registers = Array(repeating: 0, count: Self.registerCount) }
         let index = Int(key >> UInt64(64 - Self.indexBits))

@@ -14,8 +14,10 @@ public struct PositionIndex: Sendable {
     @usableFromInline var slots: [UInt32]
     /// 64 − log2(slots.count): the home slot is the top bits of the key times a Fibonacci constant.
     @usableFromInline var shift: UInt64
+    /// Keys indexed.
     public var count: Int
 
+    /// An empty index; slots are allocated on the first insert.
     @inlinable public init() {
         slots = []
         shift = 64

@@ -132,10 +132,11 @@ public enum RFC3339 {
         return position + 20
     }
 
-    @inlinable public static func isLeapYear(_ year: Int64) -> Bool {
+    @inlinable static func isLeapYear(_ year: Int64) -> Bool {
         year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
     }
 
+    /// Days in `month` (1–12) of a proleptic Gregorian `year`.
     @inlinable public static func daysInMonth(year: Int64, month: Int64) -> Int64 {
         switch month {
         case 2: isLeapYear(year) ? 29 : 28

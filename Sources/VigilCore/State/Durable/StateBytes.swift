@@ -16,6 +16,7 @@ public enum StateDecodingError: Error, Equatable, CustomStringConvertible {
     /// An entry that contradicts another (a second shard entry, names after users).
     case misplaced(field: String, detail: String)
 
+    /// What is wrong and in which field, for logs and the replay summary.
     public var description: String {
         switch self {
         case .truncated(let field): "truncated in \(field)"

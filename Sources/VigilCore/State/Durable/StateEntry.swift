@@ -18,16 +18,21 @@ public enum StateEntryKind: UInt8, Sendable, CaseIterable {
 /// The key of a state entry: the kind byte, then the keyed hash the state already uses (little endian;
 /// 0 for the shard-wide entries). Raw user ids, device ids and addresses never appear in it.
 public struct StateEntryKey: Sendable, Hashable {
+    /// Every key is this long: the kind byte and the 8-byte hash.
     public static let byteCount = 9
 
+    /// What the entry holds.
     public var kind: StateEntryKind
+    /// The keyed hash the state indexes the record by; 0 for the shard-wide entries.
     public var hash: UInt64
 
+    /// The key of the record of `kind` at `hash`.
     public init(kind: StateEntryKind, hash: UInt64) {
         self.kind = kind
         self.hash = hash
     }
 
+    /// The key as stored: `byteCount` bytes.
     public var bytes: [UInt8] {
         var writer = StateWriter()
         writer.u8(kind.rawValue)
@@ -35,6 +40,7 @@ public struct StateEntryKey: Sendable, Hashable {
         return writer.bytes
     }
 
+    /// A key read back from its stored bytes; throws unless they are exactly `byteCount` of a known kind.
     public init(bytes: [UInt8]) throws(StateDecodingError) {
         guard bytes.count == Self.byteCount else {
             throw .invalidValue(field: "entry key", detail: "\(bytes.count) bytes, expected \(Self.byteCount)")

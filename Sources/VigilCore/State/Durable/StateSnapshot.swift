@@ -3,9 +3,12 @@ import _VigilMachinery
 /// A position in the input a snapshot matches: everything up to and including `offset` of `partition`
 /// is reflected in it (for the changelog restore; replay writes none).
 public struct SnapshotSourceOffset: Sendable, Equatable {
+    /// The input partition.
     public var partition: Int32
+    /// The last offset of `partition` the state reflects.
     public var offset: Int64
 
+    /// The position after `offset` of `partition`.
     public init(partition: Int32, offset: Int64) {
         self.partition = partition
         self.offset = offset
@@ -16,7 +19,9 @@ public struct SnapshotSourceOffset: Sendable, Equatable {
 public struct StateSnapshotHeader: Sendable, Equatable {
     /// `EngineSettings.stateDigest` of the engine that wrote it, when it recorded one.
     public var settingsDigest: UInt64?
+    /// Where in the input the snapshot was taken; empty for replay snapshots.
     public var sourceOffsets: [SnapshotSourceOffset]
+    /// Entries that follow the header.
     public var entryCount: Int
 }
 
@@ -29,6 +34,7 @@ public enum StateSnapshotError: Error, Equatable, CustomStringConvertible {
     /// Written under another hashing secret: its hashes would never match this engine's.
     case foreignKey
 
+    /// What is wrong and what the operator can do about it.
     public var description: String {
         switch self {
         case .corrupt(let reason):
