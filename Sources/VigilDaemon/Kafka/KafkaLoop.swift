@@ -160,7 +160,11 @@ final class KafkaLoop: @unchecked Sendable {
             case .retireShard(let partition):
                 retire(partition)
             case .send:
-                try sendOutbox(producer)
+                do {
+                    try sendOutbox(producer)
+                } catch  where machine.isDraining {
+                    machine.sendFailedWhileDraining(reason: "\(error)")
+                }
             case let .retryDelivery(topic, attempt, reason):
                 logger.warning(
                     "output delivery failed; producing it again",

@@ -64,6 +64,7 @@ struct KafkaLoopStateMachine {
     enum LoopError: Error, Equatable, CustomStringConvertible {
         case deliveryFailed(topic: String, attempts: Int, reason: String)
         case producerStalled(Duration, waiting: Int)
+        case produceFailed(reason: String)
         case finalCommitFailed(reason: String)
         var description: String {
             switch self {
@@ -71,6 +72,8 @@ struct KafkaLoopStateMachine {
                 "delivery to \(topic) failed \(attempts) times, last: \(reason)"
             case let .producerStalled(duration, waiting):
                 "the producer queue stayed full for \(duration) without any progress (\(waiting) outputs waiting)"
+            case let .produceFailed(reason):
+                "producing an output failed: \(reason)"
             case let .finalCommitFailed(reason):
                 "the final offset commit failed: \(reason); inputs after the last commit will be consumed again"
             }
@@ -169,6 +172,8 @@ struct KafkaLoopStateMachine {
     /// Set by the first assignment: a member of the group may legitimately own no partition.
     private var joinedGroup = false
     private var finalCommitFailure: String?
+    /// A produce call failed during the current drain: it ends at its next step.
+    private var drainFailure: String?
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -181,6 +186,10 @@ struct KafkaLoopStateMachine {
     var outstandingOutputs: Int { pending.count }
 
     var isUnderBackpressure: Bool { backpressureSince != nil }
+
+    var isDraining: Bool {
+        if case .draining = phase { true } else { false }
+    }
 
     var readiness: Readiness {
         if let brokersDownReason { return .notReady(brokersDownReason) }
@@ -344,9 +353,19 @@ struct KafkaLoopStateMachine {
     mutating func drained(_ reports: [(token: Token, outcome: DeliveryOutcome)], now: Duration) -> [Action] {
         guard case .draining = phase else { return [] }
         switch handle(reports) {
-        case .success(let retries): return retries + [.send] + drainStep(now: now)
+        case .success(let retries):
+            if let reason = drainFailure {
+                return [.abandonDrain(.produceFailed(reason: reason))] + finishDrain(now: now)
+            }
+            return retries + [.send] + drainStep(now: now)
         case .failure(let error): return [.abandonDrain(error)] + finishDrain(now: now)
         }
+    }
+
+    /// Producing failed during a drain (a client error, not a full queue): like a failed delivery,
+    /// it ends the drain, at its next step, not the loop.
+    mutating func sendFailedWhileDraining(reason: String) {
+        if isDraining { drainFailure = reason }
     }
 
     /// The final commit's outcome (nil: committed).
@@ -466,6 +485,7 @@ struct KafkaLoopStateMachine {
     /// After the shutdown drain: store every finished input and commit.
     private mutating func finishDrain(now: Duration) -> [Action] {
         guard case .draining(let purpose, _) = phase else { return [] }
+        drainFailure = nil
         switch purpose {
         case .revocation(let revokedPartitions):
             phase = .running

@@ -309,6 +309,28 @@ struct KafkaLoopStateMachineTests {
             ])
     }
 
+    @Test func aProduceErrorEndsARevocationDrainAtItsNextStep() {
+        var machine = Self.machine()
+        _ = machine.assigned([Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 0, outputs: 1)
+        _ = Self.processed(&machine, Self.p0, offset: 1, outputs: 0)
+        #expect(machine.revoked([Self.p0], lost: false, now: .zero) == [.flush(timeout: .milliseconds(200))])
+        #expect(
+            machine.drained([(1, .failed(reason: "timed out", isFatal: false))], now: .zero) == [
+                .retryDelivery(topic: "auth.decisions", attempt: 1, reason: "timed out"), .send,
+                .flush(timeout: .milliseconds(200)),
+            ])
+        #expect(machine.isDraining)
+        machine.sendFailedWhileDraining(reason: "unknown topic")
+        #expect(
+            machine.drained([], now: .milliseconds(200)) == [
+                .abandonDrain(.produceFailed(reason: "unknown topic")), .retireShard(Self.p0),
+            ])
+        // The loop goes on; outside a drain a produce error is the driver's fatal error.
+        #expect(!machine.isDraining)
+        #expect(machine.nextBatch(now: .seconds(1), stopRequested: false, postedConfig: nil) == [Self.poll])
+    }
+
     @Test func aFailedFinalCommitEndsTheLoopWithAFailure() {
         var machine = Self.machine()
         #expect(
