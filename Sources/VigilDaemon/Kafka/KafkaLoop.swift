@@ -162,7 +162,7 @@ final class KafkaLoop: @unchecked Sendable {
             case .send:
                 do {
                     try sendOutbox(producer)
-                } catch  where machine.isDraining {
+                } catch let error where machine.isDraining {
                     machine.sendFailedWhileDraining(reason: "\(error)")
                 }
             case let .retryDelivery(topic, attempt, reason):
