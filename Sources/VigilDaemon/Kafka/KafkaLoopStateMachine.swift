@@ -185,12 +185,12 @@ struct KafkaLoopStateMachine {
     /// Outputs produced or waiting to be, whose delivery is not yet reported.
     var outstandingOutputs: Int { pending.count }
 
-    var isUnderBackpressure: Bool { backpressureSince != nil }
-
+    /// True between a drain's start (revocation or shutdown) and its end.
     var isDraining: Bool {
         if case .draining = phase { true } else { false }
     }
 
+    /// Not ready while all brokers are down, or before the group assigned this member anything.
     var readiness: Readiness {
         if let brokersDownReason { return .notReady(brokersDownReason) }
         if joinedGroup || !partitions.isEmpty { return .ready }
