@@ -86,13 +86,16 @@ let package = Package(
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload", "VigilDaemon", "CMaxMindDB", "CRdKafka",
+                "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload", "VigilDaemon", "VigilTestSupport", "CMaxMindDB",
+                "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
-        // What every test target shares, once: waits, the failure type, the quiet logger, paths (MaxMind
-        // test data, the `vigil` binary), child processes, kcat, the daemon process, event lines.
+        // What every test target (and the bench, which runs the daemon the same way) shares, once: waits,
+        // the failure type, the quiet logger, paths (MaxMind test data, the `vigil` binary), child
+        // processes, kcat, the daemon process, event lines. No `@testable` import: the bench builds it in
+        // release.
         .target(
             name: "VigilTestSupport",
             dependencies: ["VigilKafka", .product(name: "Logging", package: "swift-log")],

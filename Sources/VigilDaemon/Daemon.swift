@@ -49,13 +49,15 @@ public enum Daemon {
             enricher: enrichment.enricher, deviceKey: key.key, mailbox: mailbox, status: status,
             metrics: metrics, logger: Logger(label: "vigil.kafka"))
         let http = MetricsServer(
-            settings: config.http, status: status, registry: options.metricsRegistry, logger: Logger(label: "vigil.http"))
+            settings: config.http, status: status, registry: options.metricsRegistry,
+            logger: Logger(label: "vigil.http"))
         let reload = ConfigReloadService(
             initial: loaded, path: loaded.sourcePath, mailbox: mailbox, status: status, metrics: metrics,
             checkInterval: configCheckInterval,
             logger: Logger(label: "vigil.reload"))
         let geo = GeoReloadService(
-            databases: enrichment.databases, interval: .microseconds(config.geo.reloadCheckInterval.microseconds), metrics: metrics,
+            databases: enrichment.databases, interval: .microseconds(config.geo.reloadCheckInterval.microseconds),
+            metrics: metrics,
             logger: Logger(label: "vigil.geo"))
 
         // Graceful shutdown runs in reverse order: the Kafka loop drains first, metrics stay up longest.
@@ -69,7 +71,9 @@ public enum Daemon {
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        logger.info("vigil starting", metadata: ["version": "\(VigilVersion.current)", "policy_version": "\(loaded.policyVersion)"])
+        logger.info(
+            "vigil starting",
+            metadata: ["version": "\(VigilVersion.current)", "policy_version": "\(loaded.policyVersion)"])
         try await group.run()
         logger.info("vigil stopped")
     }

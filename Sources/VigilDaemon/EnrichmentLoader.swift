@@ -19,7 +19,9 @@ public enum EnrichmentLoader {
             if let database = databases.database(kind) {
                 logger.info(
                     "geo database opened",
-                    metadata: ["kind": "\(kind.rawValue)", "path": "\(database.path)", "type": "\(database.databaseType)"])
+                    metadata: [
+                        "kind": "\(kind.rawValue)", "path": "\(database.path)", "type": "\(database.databaseType)",
+                    ])
             } else {
                 logger.notice("geo database not configured", metadata: ["kind": "\(kind.rawValue)"])
             }

@@ -142,9 +142,10 @@ public final class GeoDatabases: GeoLookup, Sendable {
                     // Record what was actually opened, in case the file changed again in between.
                     watched[index].lastTried = database.identity
                     swap(in: database, as: kind)
-                    results.append(ReloadResult(
-                        kind: kind, path: path,
-                        outcome: .reloaded(databaseType: database.databaseType, buildEpoch: database.buildEpoch)))
+                    results.append(
+                        ReloadResult(
+                            kind: kind, path: path,
+                            outcome: .reloaded(databaseType: database.databaseType, buildEpoch: database.buildEpoch)))
                 } catch {
                     results.append(ReloadResult(kind: kind, path: path, outcome: .failed(error)))
                 }

@@ -26,7 +26,8 @@ public final class MaxMindDatabase: @unchecked Sendable {
         /// (a superset), Anonymous-IP accepts Anonymous Plus (a superset).
         func accepts(_ databaseType: String) -> Bool {
             switch self {
-            case .city: databaseType.contains("City") || databaseType.contains("Country") || databaseType.contains("Enterprise")
+            case .city:
+                databaseType.contains("City") || databaseType.contains("Country") || databaseType.contains("Enterprise")
             case .asn: databaseType.contains("ASN") || databaseType.contains("ISP")
             case .anonymousIP: databaseType.contains("Anonymous")
             }
@@ -207,7 +208,8 @@ public final class MaxMindDatabase: @unchecked Sendable {
         static let string: UInt32 = 1 << MMDB_DATA_TYPE_UTF8_STRING
         static let double: UInt32 = 1 << MMDB_DATA_TYPE_DOUBLE
         static let boolean: UInt32 = 1 << MMDB_DATA_TYPE_BOOLEAN
-        static let unsigned: UInt32 = 1 << MMDB_DATA_TYPE_UINT16 | 1 << MMDB_DATA_TYPE_UINT32 | 1 << MMDB_DATA_TYPE_UINT64
+        static let unsigned: UInt32 =
+            1 << MMDB_DATA_TYPE_UINT16 | 1 << MMDB_DATA_TYPE_UINT32 | 1 << MMDB_DATA_TYPE_UINT64
     }
 
     private func recordError() { errorCount.add(1, ordering: .relaxed) }

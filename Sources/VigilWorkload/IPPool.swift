@@ -46,29 +46,30 @@ public struct IPPool: Sendable {
     /// The VPN exits are flagged `is_anonymous_vpn` in `GeoIP2-Anonymous-IP-Test`.
     /// London (81.2.69.0/24) is left out: the Anonymous-IP test database flags that whole network as
     /// VPN, Tor exit, proxy and hosting at once, which would make every London user look like an attacker.
-    public static let maxMindTestCity = IPPool(locations: [
-        Location(
-            city: "Boxford", countryCode: "GB", latitude: 51.75, longitude: -1.25,
-            addresses: parse(["2.125.160.216", "2.125.160.219", "2.2.3.10"])),
-        Location(
-            city: "Linköping", countryCode: "SE", latitude: 58.4167, longitude: 15.6167,
-            addresses: parse(["89.160.20.112", "89.160.20.120", "89.160.20.130", "89.160.20.200"])),
-        Location(
-            city: "Changchun", countryCode: "CN", latitude: 43.88, longitude: 125.3228,
-            addresses: parse(["175.16.199.10", "175.16.199.77", "175.16.199.200"])),
-        Location(
-            city: "Milton", countryCode: "US", latitude: 47.2513, longitude: -122.3149,
-            addresses: parse(["216.160.83.58", "216.160.83.60", "216.160.83.62"])),
-        Location(
-            city: "San Diego", countryCode: "US", latitude: 32.7203, longitude: -117.1552,
-            addresses: parse(["2001:480:10::1", "2001:480:10::2a", "214.78.120.5", "214.78.121.9"])),
-        Location(
-            city: "Singapore", countryCode: "SG", latitude: 1.336, longitude: 103.7716,
-            addresses: parse(["214.0.0.1", "214.0.0.77", "214.0.0.200"])),
-        Location(
-            city: "Melbourne", countryCode: "AU", latitude: -37.8159, longitude: 144.9669,
-            addresses: parse(["214.0.1.1", "214.0.1.99", "214.0.1.250"])),
-    ], vpnExits: parse(["1.2.0.10", "1.2.77.1", "1.2.200.33", "6.1.0.0", "6.1.0.1"]))
+    public static let maxMindTestCity = IPPool(
+        locations: [
+            Location(
+                city: "Boxford", countryCode: "GB", latitude: 51.75, longitude: -1.25,
+                addresses: parse(["2.125.160.216", "2.125.160.219", "2.2.3.10"])),
+            Location(
+                city: "Linköping", countryCode: "SE", latitude: 58.4167, longitude: 15.6167,
+                addresses: parse(["89.160.20.112", "89.160.20.120", "89.160.20.130", "89.160.20.200"])),
+            Location(
+                city: "Changchun", countryCode: "CN", latitude: 43.88, longitude: 125.3228,
+                addresses: parse(["175.16.199.10", "175.16.199.77", "175.16.199.200"])),
+            Location(
+                city: "Milton", countryCode: "US", latitude: 47.2513, longitude: -122.3149,
+                addresses: parse(["216.160.83.58", "216.160.83.60", "216.160.83.62"])),
+            Location(
+                city: "San Diego", countryCode: "US", latitude: 32.7203, longitude: -117.1552,
+                addresses: parse(["2001:480:10::1", "2001:480:10::2a", "214.78.120.5", "214.78.121.9"])),
+            Location(
+                city: "Singapore", countryCode: "SG", latitude: 1.336, longitude: 103.7716,
+                addresses: parse(["214.0.0.1", "214.0.0.77", "214.0.0.200"])),
+            Location(
+                city: "Melbourne", countryCode: "AU", latitude: -37.8159, longitude: 144.9669,
+                addresses: parse(["214.0.1.1", "214.0.1.99", "214.0.1.250"])),
+        ], vpnExits: parse(["1.2.0.10", "1.2.77.1", "1.2.200.33", "6.1.0.0", "6.1.0.1"]))
 
     /// Samples a real City database through `geo`: draws public IPv4 addresses from `seed`, keeps those
     /// with a city, a country and coordinates, and groups them by city. Stops after `addresses` hits or
@@ -103,8 +104,10 @@ public struct IPPool: Sendable {
                 locations[index].addresses.append(address)
             } else {
                 byCity[key] = locations.count
-                locations.append(Location(
-                    city: city, countryCode: country, latitude: latitude, longitude: longitude, addresses: [address]))
+                locations.append(
+                    Location(
+                        city: city, countryCode: country, latitude: latitude, longitude: longitude, addresses: [address]
+                    ))
             }
             found += 1
         }

@@ -54,7 +54,9 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         let mix = configuration.mix
         // An MFA step emits two events and a reset step 1 + completion share, so steps are weighted
         // to make the *event* shares match the mix.
-        stepWeights = [mix.login, mix.mfa / 2, mix.passwordReset / (1 + Self.resetCompletionShare), mix.sensitiveAction]
+        stepWeights = [
+            mix.login, mix.mfa / 2, mix.passwordReset / (1 + Self.resetCompletionShare), mix.sensitiveAction,
+        ]
         attackKinds = AttackKind.allCases.filter { (configuration.attackWeights[$0] ?? 0) > 0 }
         attackWeights = attackKinds.map { configuration.attackWeights[$0]! }
         users = []
@@ -121,7 +123,8 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             deviceCount: role == .service ? 0 : UInt8(random.int(in: 1...3)),
             factor: Self.factors[random.pick(weights: Self.factors.map(\.1))].0,
             home: home, homeAddress: address, current: home,
-            vpnExit: !pool.vpnExits.isEmpty && random.chance(configuration.vpnUserShare) ? random.below(pool.vpnExits.count) : nil)
+            vpnExit: !pool.vpnExits.isEmpty && random.chance(configuration.vpnUserShare)
+                ? random.below(pool.vpnExits.count) : nil)
     }
 
     private mutating func randomAddress() -> (location: Int, address: IPAddress) {
@@ -401,7 +404,8 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         switch random.below(4) {
         case 0: bytes.removeLast(bytes.count / 2)  // truncated: invalid_json
         case 1: bytes = Array("[\"\(id)\"]".utf8)  // not_an_object
-        case 2: bytes = Array("{\"event_id\":\"\(id)\",\"type\":\"login\",\"time\":\"yesterday\"}".utf8)  // invalid_time
+        case 2:  // invalid_time
+            bytes = Array("{\"event_id\":\"\(id)\",\"type\":\"login\",\"time\":\"yesterday\"}".utf8)
         default: bytes = Array("{\"event_id\":\"\(id)\",\"type\":\"logon\"}".utf8)  // invalid_value:type
         }
         return GeneratedEvent(bytes: bytes, time: clock, type: nil, key: Self.userID(user), attack: nil)

@@ -43,7 +43,8 @@ struct EngineBench {
             var produced = 0
             let seconds = measure {
                 for (offset, bytes) in events.enumerated() {
-                    pipeline.process(bytes, origin: .kafka(topic: "bench", partition: 0, offset: Int64(offset)), into: &output)
+                    pipeline.process(
+                        bytes, origin: .kafka(topic: "bench", partition: 0, offset: Int64(offset)), into: &output)
                     produced += output.count
                     output.removeAll(keepingCapacity: true)
                 }

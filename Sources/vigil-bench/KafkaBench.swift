@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import VigilDaemon
 import VigilKafka
+import VigilTestSupport
 import VigilWorkload
 
 /// Figures 3 and 4: end to end through Kafka on an in-process mock cluster. The same harness drives
@@ -108,11 +109,13 @@ final class KafkaBench {
             let eventsFile = scratch + "/pace-\(Int(rate)).events"
             let timesFile = scratch + "/pace-\(Int(rate)).times"
             try Pacer.write(slice, to: eventsFile)
-            let child = try DaemonProcess.spawn(
-                URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
-                ["pace", "--bootstrap", cluster.bootstrapServers, "--topic", input, "--rate", String(rate),
-                 "--events", eventsFile, "--times", timesFile],
-                output: scratch + "/pace-\(Int(rate)).log")
+            let pacer = try ChildProcess(
+                URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
+                [
+                    "pace", "--bootstrap", cluster.bootstrapServers, "--topic", input, "--rate", String(rate),
+                    "--events", eventsFile, "--times", timesFile,
+                ],
+                directory: URL(fileURLWithPath: scratch))
             var arrivals = [UInt64](repeating: 0, count: slice.count)
             var count = 0
             let wanted = expected(slice)
@@ -131,15 +134,9 @@ final class KafkaBench {
                     lastArrival = now
                     count += 1
                 }
-                if !childDone {
-                    var status: Int32 = 0
-                    childDone = waitpid(child, &status, WNOHANG) == child
-                }
+                if !childDone { childDone = !pacer.isRunning }
             }
-            if !childDone {
-                var status: Int32 = 0
-                waitpid(child, &status, 0)
-            }
+            try pacer.waitForExit(timeout: .seconds(60))
             let sent = Pacer.readTimes(timesFile)
             var latencies: [Double] = []
             for (position, number) in numbers.enumerated() where number >= first && number - first < arrivals.count {
@@ -318,12 +315,16 @@ final class RawPassThrough: @unchecked Sendable {
 
     init(bootstrap: String, input: String, output: String, consumerSettings: [(String, String)] = []) {
         // The daemon's latency defaults too (fetch.wait.max.ms, linger.ms), so both sides are tuned alike.
-        consumer = Self.client(RD_KAFKA_CONSUMER, [
-            ("bootstrap.servers", bootstrap), ("group.id", "raw-\(input)"), ("enable.auto.offset.store", "false"),
-        ] + KafkaPipelineService.consumerDefaults.map { ($0.key, $0.value) } + consumerSettings)
-        producer = Self.client(RD_KAFKA_PRODUCER, [
-            ("bootstrap.servers", bootstrap), ("enable.idempotence", "true"), ("acks", "all"),
-        ] + KafkaPipelineService.producerDefaults.map { ($0.key, $0.value) })
+        consumer = Self.client(
+            RD_KAFKA_CONSUMER,
+            [
+                ("bootstrap.servers", bootstrap), ("group.id", "raw-\(input)"), ("enable.auto.offset.store", "false"),
+            ] + KafkaPipelineService.consumerDefaults.map { ($0.key, $0.value) } + consumerSettings)
+        producer = Self.client(
+            RD_KAFKA_PRODUCER,
+            [
+                ("bootstrap.servers", bootstrap), ("enable.idempotence", "true"), ("acks", "all"),
+            ] + KafkaPipelineService.producerDefaults.map { ($0.key, $0.value) })
         rd_kafka_poll_set_consumer(consumer)
         let topics = rd_kafka_topic_partition_list_new(1)!
         rd_kafka_topic_partition_list_add(topics, input, RD_KAFKA_PARTITION_UA)
@@ -339,7 +340,9 @@ final class RawPassThrough: @unchecked Sendable {
             precondition(rd_kafka_conf_set(configuration, name, value, &error, 512) == RD_KAFKA_CONF_OK, "\(name)")
         }
         guard let client = rd_kafka_new(type, configuration, &error, 512) else {
-            fatalError("rd_kafka_new: " + String(decoding: error.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
+            fatalError(
+                "rd_kafka_new: "
+                    + String(decoding: error.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
         }
         return client
     }
@@ -400,93 +403,31 @@ final class RawPassThrough: @unchecked Sendable {
     }
 }
 
-/// `vigil run --config FILE` as a subprocess, so the figure is the real daemon's. Spawned with
-/// posix_spawn and reaped with waitpid: no run loop involved, so it works from any thread.
-final class DaemonProcess {
-    private let pid: pid_t
-
-    /// False once the daemon has exited (it failed: it only stops when told to).
-    var isRunning: Bool {
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == 0
-    }
-
-    init(binary: String, config: String, log: String) throws {
-        pid = try Self.spawn(binary, ["run", "--config", config], output: log)
-    }
-
-    static func spawn(_ binary: String, _ arguments: [String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var environment = ProcessInfo.processInfo.environment
-        environment["VIGIL_DEVICE_HASH_KEY"] = "vigil-bench-device-key"
-        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, binary, &actions, nil, argv, envp)
-        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EINVAL) }
-        return pid
-    }
-
-    /// Peak resident set (VmHWM) so far, from /proc.
-    var peakResidentBytes: Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
-        else { return nil }
-        return kilobytes * 1024
-    }
-
-    /// Waits until the daemon's log shows `text` (e.g. its first assignment); fails on exit or timeout.
-    func waitForLog(_ text: String, log: String, timeout: Double) throws {
-        let deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
-        while !((try? String(contentsOfFile: log, encoding: .utf8))?.contains(text) ?? false) {
-            guard isRunning, monotonicNanoseconds() < deadline else {
-                throw POSIXError(.ETIMEDOUT)
-            }
-            usleep(50_000)
-        }
-    }
-
-    func stop() {
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-    }
-
-    /// A config for `vigil run` against the mock cluster; everything else keeps its default.
-    static func writeConfig(
-        to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
-        vpnList: String, properties: [(String, String)] = []
-    ) throws {
-        // The config lives in a scratch folder and its relative paths resolve against it: make ours
-        // absolute against the working directory first.
-        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
-        let yaml = """
-            geo:
-              city_db: \(absolute(cityDatabase))
-              asn_db: \(absolute(asnDatabase))
-            reputation:
-              cidr_lists:
-                - {path: "\(absolute(vpnList))", category: vpn}
-            kafka:
-              bootstrap_servers: "\(bootstrap)"
-              group_id: \(prefix)-vigil
-              input_topics: [\(input)]
-              decisions_topic: \(prefix).decisions
-              alerts_topic: \(prefix).alerts
-              dead_letter_topic: \(prefix).dlq
-              properties: {\(properties.map { "\"\($0.0)\": \"\($0.1)\"" }.joined(separator: ", "))}
-            http:
-              enabled: false
-            """
-        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-    }
+/// A config for `vigil run` against the mock cluster; everything else keeps its default.
+func writeDaemonConfig(
+    to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
+    vpnList: String, properties: [(String, String)] = []
+) throws {
+    // The config lives in a scratch folder and its relative paths resolve against it: make ours
+    // absolute against the working directory first.
+    func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+    let yaml = """
+        geo:
+          city_db: \(absolute(cityDatabase))
+          asn_db: \(absolute(asnDatabase))
+        reputation:
+          cidr_lists:
+            - {path: "\(absolute(vpnList))", category: vpn}
+        kafka:
+          bootstrap_servers: "\(bootstrap)"
+          group_id: \(prefix)-vigil
+          input_topics: [\(input)]
+          decisions_topic: \(prefix).decisions
+          alerts_topic: \(prefix).alerts
+          dead_letter_topic: \(prefix).dlq
+          properties: {\(properties.map { "\"\($0.0)\": \"\($0.1)\"" }.joined(separator: ", "))}
+        http:
+          enabled: false
+        """
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
 }

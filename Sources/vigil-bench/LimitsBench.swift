@@ -36,7 +36,9 @@ enum LimitsBench {
     }
 
     /// Looks `socketAddress` up and reads each path; returns the bytes seen, so nothing is optimised away.
-    private static func read(_ database: inout MMDB_s, _ socketAddress: UnsafePointer<sockaddr>, _ paths: [CPath]) -> Int {
+    private static func read(
+        _ database: inout MMDB_s, _ socketAddress: UnsafePointer<sockaddr>, _ paths: [CPath]
+    ) -> Int {
         var error: Int32 = 0
         var result = MMDB_lookup_sockaddr(&database, socketAddress, &error)
         guard error == MMDB_SUCCESS, result.found_entry else { return 0 }

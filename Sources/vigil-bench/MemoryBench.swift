@@ -57,7 +57,8 @@ enum MemoryBench {
                 let event = AuthEvent(
                     eventID: uuid(user, slot), type: .login, time: time, tenant: "acme",
                     user: User(id: id, emailDomain: "example.com"), ip: address,
-                    device: Device(id: "\(id)-\(kind)", managed: slot == 0, userAgent: "Mozilla/5.0"), outcome: .success)
+                    device: Device(id: "\(id)-\(kind)", managed: slot == 0, userAgent: "Mozilla/5.0"), outcome: .success
+                )
                 _ = engine.process(event, intel: freshCopy(intelligence))
                 time = time + EventDuration(microseconds: 1_000)
             }
@@ -73,14 +74,21 @@ enum MemoryBench {
     static func located(_ sources: [(IPAddress, IPIntelligence)]) -> [(IPAddress, IPIntelligence)] {
         let cities = sources.compactMap { $0.1.location?.city }
         let networks = sources.compactMap { $0.1.network }.filter { $0.organization != nil }
-        let fallbackNetworks = networks.isEmpty
-            ? [AutonomousSystem(number: 3320, organization: "Deutsche Telekom AG"),
-               AutonomousSystem(number: 7922, organization: "Comcast Cable Communications, LLC")]
+        let fallbackNetworks =
+            networks.isEmpty
+            ? [
+                AutonomousSystem(number: 3320, organization: "Deutsche Telekom AG"),
+                AutonomousSystem(number: 7922, organization: "Comcast Cable Communications, LLC"),
+            ]
             : networks
         return sources.enumerated().map { index, source in
             var intel = source.1
-            var location = intel.location ?? GeoLocation(countryCode: "DE", latitude: 50.1109, longitude: 8.6821, accuracyRadiusKm: 20)
-            if location.city == nil { location.city = cities.isEmpty ? "Frankfurt am Main" : cities[index % cities.count] }
+            var location =
+                intel.location
+                ?? GeoLocation(countryCode: "DE", latitude: 50.1109, longitude: 8.6821, accuracyRadiusKm: 20)
+            if location.city == nil {
+                location.city = cities.isEmpty ? "Frankfurt am Main" : cities[index % cities.count]
+            }
             intel.location = location
             if intel.network?.organization == nil { intel.network = fallbackNetworks[index % fallbackNetworks.count] }
             return (source.0, intel)

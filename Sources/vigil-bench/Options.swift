@@ -64,7 +64,8 @@ struct Options {
             case "--asn-db": options.asnDatabase = rest.popFirst() ?? options.asnDatabase
             case "--vigil": options.vigilBinary = rest.popFirst()
             case "--latency-rates":
-                guard let rates = rest.popFirst()?.split(separator: ",").map({ Double($0) }), !rates.contains(nil) else {
+                guard let rates = rest.popFirst()?.split(separator: ",").map({ Double($0) }), !rates.contains(nil)
+                else {
                     return nil
                 }
                 options.latencyRates = rates.compactMap { $0 }

@@ -23,7 +23,8 @@ struct Report {
         note: String? = nil
     ) {
         let status: Figure.Status = value == nil ? .pending : met.map { $0 ? .met : .missed } ?? .reference
-        figures.append(Figure(key: key, label: label, value: value, unit: unit, target: target, status: status, note: note))
+        figures.append(
+            Figure(key: key, label: label, value: value, unit: unit, target: target, status: status, note: note))
         print(Self.row(figures.last!))
         fflush(nil)  // rows appear as they are measured, also through a pipe
     }
@@ -50,7 +51,9 @@ struct Report {
 
     func write(to path: String) throws {
         let figures = self.figures.map { figure -> [String: Any] in
-            var entry: [String: Any] = ["key": figure.key, "label": figure.label, "unit": figure.unit, "status": figure.status.rawValue]
+            var entry: [String: Any] = [
+                "key": figure.key, "label": figure.label, "unit": figure.unit, "status": figure.status.rawValue,
+            ]
             if let value = figure.value { entry["value"] = value }
             if let target = figure.target { entry["target"] = target }
             if let note = figure.note { entry["note"] = note }

@@ -3,6 +3,7 @@ import VigilCore
 import VigilDaemon
 import VigilGeo
 import VigilKafka
+import VigilTestSupport
 import VigilWorkload
 
 // `swift run -c release vigil-bench --city-db GeoLite2-City.mmdb [--quick] [--json FILE]`; see
@@ -23,7 +24,9 @@ var config = DaemonConfig()
 config.geo.cityDatabase = options.cityDatabase
 config.geo.asnDatabase = options.asnDatabase
 var report = Report()
-let loadAverage = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+let loadAverage =
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(
+        separator: " ") ?? "?"
 report.context = [
     "quick": options.quick, "cpus": ProcessInfo.processInfo.activeProcessorCount, "load_average_at_start": loadAverage,
     "city_db": options.cityDatabase!, "asn_db": options.asnDatabase,
@@ -61,10 +64,12 @@ report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addr
             "bytes_per_user_\(users)", "memory: state per user, \(users / 1000)k users", perUser, "B",
             target: "<= 256", met: perUser <= 256)
         report.add(
-            "peak_bytes_per_user_\(users)", "memory: peak growth per user, \(users / 1000)k users", Double(growth.peak) / Double(users), "B",
+            "peak_bytes_per_user_\(users)", "memory: peak growth per user, \(users / 1000)k users",
+            Double(growth.peak) / Double(users), "B",
             note: growth.peakIsOwn ? "VmHWM reset before" : "VmHWM since start")
         report.add(
-            "peak_rss_mb_\(users)", "memory: bench peak RSS, \(users / 1000)k users", Double(MemoryBench.peakResidentBytes()) / 1_048_576,
+            "peak_rss_mb_\(users)", "memory: bench peak RSS, \(users / 1000)k users",
+            Double(MemoryBench.peakResidentBytes()) / 1_048_576,
             "MiB")
     }
     report.context["bench_peak_rss_mb"] = Double(MemoryBench.peakResidentBytes()) / 1_048_576
@@ -122,19 +127,25 @@ report.context["outputs_per_event"] = outputsPerEvent
 // 2. The limits under it.
 progress("limits")
 let addresses = engine.decoded.compactMap(\.ip)
-let rawSeconds = LimitsBench.rawMaxMind(cityPath: options.cityDatabase!, asnPath: options.asnDatabase, addresses: addresses)
+let rawSeconds = LimitsBench.rawMaxMind(
+    cityPath: options.cityDatabase!, asnPath: options.asnDatabase, addresses: addresses)
 report.add(
     "libmaxminddb_lookups_per_s", "limit: libmaxminddb C API, city+ASN fields", Double(addresses.count) / rawSeconds,
     "ip/s")
-report.add("enrich_lookups_per_s", "  VigilGeo enrich (with cache), same IPs", Double(addresses.count) / engine.enrichSeconds, "ip/s")
+report.add(
+    "enrich_lookups_per_s", "  VigilGeo enrich (with cache), same IPs", Double(addresses.count) / engine.enrichSeconds,
+    "ip/s")
 let uncachedEnricher = Enricher(geo: try GeoDatabases(settings: uncached))
 let uncachedSeconds = measure { for address in addresses { _ = uncachedEnricher.enrich(address) } }
-report.add("enrich_uncached_lookups_per_s", "  VigilGeo enrich, cache off, same IPs", Double(addresses.count) / uncachedSeconds, "ip/s")
+report.add(
+    "enrich_uncached_lookups_per_s", "  VigilGeo enrich, cache off, same IPs",
+    Double(addresses.count) / uncachedSeconds, "ip/s")
 report.add("decoder_events_per_s", "limit: EventDecoder parse + validate", count / engine.decodeSeconds, "ev/s")
 let foundationEvents = Array(bytes.prefix(options.foundationEvents))
 let foundationSeconds = LimitsBench.foundationParse(foundationEvents)
 report.add(
-    "foundation_json_events_per_s", "  Foundation JSONSerialization parse only", Double(foundationEvents.count) / foundationSeconds,
+    "foundation_json_events_per_s", "  Foundation JSONSerialization parse only",
+    Double(foundationEvents.count) / foundationSeconds,
     "ev/s")
 
 if options.engineOnly {
@@ -149,7 +160,9 @@ let kafkaEvents = events.prefix(options.kafkaEvents)
 try kafka.createTopics("raw.in", "raw.out", "vigil.in", "vigillat.in")
 try kafka.preload(kafkaEvents, topic: "raw.in")
 var passThrough: RawPassThrough?
-let rawRun = try kafka.throughput(inputs: kafkaEvents.count, expected: kafkaEvents.count, observed: "raw.out", timeout: 120) {
+let rawRun = try kafka.throughput(
+    inputs: kafkaEvents.count, expected: kafkaEvents.count, observed: "raw.out", timeout: 120
+) {
     passThrough = RawPassThrough(bootstrap: kafka.cluster.bootstrapServers, input: "raw.in", output: "raw.out")
     passThrough!.start()
 }
@@ -158,7 +171,8 @@ passThrough?.stop()
 let raw = rawRun.rates
 report.add(
     "raw_passthrough_events_per_s", "kafka: raw librdkafka pass-through", raw?.steady, "ev/s",
-    note: raw.map { "wall incl. start-up \(Int($0.wall)) ev/s" } ?? "only \(rawRun.observed) of \(kafkaEvents.count) arrived")
+    note: raw.map { "wall incl. start-up \(Int($0.wall)) ev/s" }
+        ?? "only \(rawRun.observed) of \(kafkaEvents.count) arrived")
 
 let decisionsIn = { (slice: ArraySlice<GeneratedEvent>) -> Int in
     var pipeline = Pipeline(config: config.core, policyVersion: "bench", enricher: nil, deviceKey: .publicDefault)
@@ -166,19 +180,27 @@ let decisionsIn = { (slice: ArraySlice<GeneratedEvent>) -> Int in
     for event in slice { pipeline.process(event.bytes, origin: .file(path: "-", line: 0), into: &output) }
     return output.count { $0.stream == .decisions }
 }
-let vigilBinary = options.vigilBinary
-    ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("vigil").path
+let vigilBinary =
+    options.vigilBinary
+    ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    .appendingPathComponent("vigil").path
 progress("kafka: vigil binary \(vigilBinary)")
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 let daemonAvailable = FileManager.default.isExecutableFile(atPath: vigilBinary)
+/// `vigil run` on a config in the scratch folder, as a subprocess, so the figures are the real daemon's.
+func benchDaemon(config: String) throws -> DaemonProcess {
+    try DaemonProcess(
+        config: URL(fileURLWithPath: scratch + "/" + config), directory: URL(fileURLWithPath: scratch),
+        deviceKey: "vigil-bench-device-key", binary: URL(fileURLWithPath: vigilBinary))
+}
 let pendingNote = "skipped: no `vigil` executable at \(vigilBinary) (build it, or pass --vigil PATH)"
 var daemonRate: Double?
 var daemonPeak: Int?
 if daemonAvailable {
     progress("kafka: vigil run")
     try kafka.preload(kafkaEvents, topic: "vigil.in")
-    try DaemonProcess.writeConfig(
+    try writeDaemonConfig(
         to: scratch + "/throughput.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigil.in", prefix: "vigil",
         cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList)
     try kafka.createTopics("vigil.decisions", "vigil.alerts", "vigil.dlq")
@@ -187,16 +209,19 @@ if daemonAvailable {
         inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "vigil.decisions", timeout: 600,
         isAlive: { daemon?.isRunning ?? true }
     ) {
-        daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/throughput.yaml", log: scratch + "/throughput.log")
+        daemon = try benchDaemon(config: "throughput.yaml")
     }
     daemonPeak = daemon?.peakResidentBytes
-    daemon?.stop()
+    try daemon?.stop()
     daemonRate = result.rates?.steady
 }
-report.add("daemon_events_per_s", "kafka: vigil run (subprocess)", daemonRate, "ev/s", note: daemonAvailable ? nil : pendingNote)
+report.add(
+    "daemon_events_per_s", "kafka: vigil run (subprocess)", daemonRate, "ev/s",
+    note: daemonAvailable ? nil : pendingNote)
 let ratio = daemonRate.flatMap { rate in raw.map { rate / $0.steady * 100 } }
 report.add(
-    "daemon_vs_raw_percent", "kafka: vigil run / raw pass-through", ratio, "%", target: ">= 80", met: ratio.map { $0 >= 80 },
+    "daemon_vs_raw_percent", "kafka: vigil run / raw pass-through", ratio, "%", target: ">= 80",
+    met: ratio.map { $0 >= 80 },
     note: daemonAvailable ? nil : pendingNote)
 
 func percentile(_ sorted: [Double], _ p: Double) -> Double? {
@@ -215,7 +240,9 @@ let latencyEvents: ArraySlice<GeneratedEvent> = {
     progress("latency: generating \(needed) events")
     return (0..<needed).map { _ in traffic.nextEvent() }[...]
 }()
-@MainActor func reportSweep(_ system: String, _ key: String, _ sweep: [(rate: Double, latencies: [Double])], half: Double) {
+@MainActor func reportSweep(
+    _ system: String, _ key: String, _ sweep: [(rate: Double, latencies: [Double])], half: Double
+) {
     for (rate, latencies) in sweep {
         let isHalf = rate == half
         let rateKey = isHalf ? "half_max" : String(Int(rate))
@@ -223,7 +250,8 @@ let latencyEvents: ArraySlice<GeneratedEvent> = {
             let value = percentile(latencies, p)
             let judged = isHalf && name == "p99" && key == "daemon"
             report.add(
-                "\(key)_latency_\(rateKey)_\(name)_ms", "latency \(system) \(name) @ \(Int(rate)) ev/s\(isHalf ? " (½ max)" : "")",
+                "\(key)_latency_\(rateKey)_\(name)_ms",
+                "latency \(system) \(name) @ \(Int(rate)) ev/s\(isHalf ? " (½ max)" : "")",
                 value, "ms", target: judged ? "< 10" : nil, met: judged ? value.map { $0 < 10 } : nil,
                 note: name == "p50" ? "\(latencies.count) samples" : nil)
         }
@@ -247,30 +275,37 @@ if let raw {
 var daemonLatencies: [Double]?
 if daemonAvailable, let daemonRate {
     progress("latency: vigil run sweep")
-    try DaemonProcess.writeConfig(
-        to: scratch + "/latency.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigillat.in", prefix: "vigillat",
+    try writeDaemonConfig(
+        to: scratch + "/latency.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigillat.in",
+        prefix: "vigillat",
         cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
         properties: options.latencyConsumerProperties)
     try kafka.createTopics("vigillat.decisions", "vigillat.alerts", "vigillat.dlq")
-    let daemon = try DaemonProcess(binary: vigilBinary, config: scratch + "/latency.yaml", log: scratch + "/latency.log")
+    let daemon = try benchDaemon(config: "latency.yaml")
     // The daemon joins its group before the clock starts, as a running deployment would have.
-    try daemon.waitForLog("partitions assigned", log: scratch + "/latency.log", timeout: 60)
+    try waitUntil("the daemon's first assignment", timeout: .seconds(60), pause: .milliseconds(50)) {
+        try daemon.requireRunning()
+        return daemon.log.contains("partitions assigned")
+    }
     let rates = sweepRates(maximum: daemonRate)
     let sweep = try kafka.latencySweep(
         latencyEvents, rates: rates, seconds: options.latencySeconds, input: "vigillat.in",
         observed: "vigillat.decisions", scratch: scratch, expected: decisionsIn)
-    daemon.stop()
+    try daemon.stop()
     daemonLatencies = sweep.last?.latencies
     reportSweep("produce→decision", "daemon", sweep, half: rates.last!)
 }
 if daemonLatencies == nil {
-    report.add("daemon_latency_half_max_p99_ms", "latency produce→decision p99 @ ½ max", nil, "ms", target: "< 10", note: pendingNote)
+    report.add(
+        "daemon_latency_half_max_p99_ms", "latency produce→decision p99 @ ½ max", nil, "ms", target: "< 10",
+        note: pendingNote)
 }
 
 // 5. Memory.
 progress("memory")
 report.add(
-    "daemon_peak_rss_mb", "memory: vigil run peak RSS (throughput run)", daemonPeak.map { Double($0) / 1_048_576 }, "MiB",
+    "daemon_peak_rss_mb", "memory: vigil run peak RSS (throughput run)", daemonPeak.map { Double($0) / 1_048_576 },
+    "MiB",
     note: daemonAvailable ? nil : pendingNote)
 events.removeAll()
 memoryFigures()

@@ -26,9 +26,18 @@ struct CheckConfigCommand: ParsableCommand {
         }
         let config = loaded.config
         print("OK \(loaded.sourcePath) policy_version=\(loaded.policyVersion)")
-        let databases = [config.geo.cityDatabase, config.geo.asnDatabase, config.geo.anonymousDatabase].compactMap { $0 }
-        print("  geo databases: \(databases.count), reputation: \(config.reputation.asnCategories.count) ASNs, \(config.reputation.cidrLists.count) CIDR lists")
-        print("  kafka: \(config.kafka.bootstrapServers.isEmpty ? "in-process mock cluster" : config.kafka.bootstrapServers), input \(config.kafka.inputTopics.joined(separator: ","))")
+        let databases = [config.geo.cityDatabase, config.geo.asnDatabase, config.geo.anonymousDatabase].compactMap {
+            $0
+        }
+        print(
+            """
+            geo databases: \(databases.count), reputation: \(config.reputation.asnCategories.count) ASNs, \
+            \(config.reputation.cidrLists.count) CIDR lists
+            """
+        )
+        print(
+            "  kafka: \(config.kafka.bootstrapServers.isEmpty ? "in-process mock cluster" : config.kafka.bootstrapServers), input \(config.kafka.inputTopics.joined(separator: ","))"
+        )
         print("  levels: low < \(config.policy.mediumFrom) ≤ medium < \(config.policy.highFrom) ≤ high")
         if printEffective { print(config.canonicalYAML, terminator: "") }
     }

@@ -20,7 +20,14 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Events to generate (attacks are injected among them).")
     var events = 3000
 
-    @Option(name: .long, help: "Partitions per topic. Per-IP and per-domain windows are per partition, so more partitions split an attack from one IP across shards.")
+    @Option(
+        name: .long,
+        help:
+            """
+            Partitions per topic. Per-IP and per-domain windows are per partition, so more partitions split an attack \
+            from one IP across shards.
+            """
+    )
     var partitions = 2
 
     @Option(name: .long, help: "Log level for the daemon's own logs (stderr).")

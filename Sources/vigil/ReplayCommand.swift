@@ -16,19 +16,33 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Output directory for decisions.jsonl, alerts.jsonl and dead-letter.jsonl.")
     var out = "replay-out"
 
+    @Option(
+        name: .long,
+        help: "Start from the state in this snapshot (written by --state-out under the same device hash key).")
+    var stateIn: String?
+
+    @Option(name: .long, help: "Write the state at the end to this snapshot file (atomically).")
+    var stateOut: String?
+
     @Argument(help: "Events, one JSON object per line; '-' reads standard input.")
     var events: String
+
+    /// The exit status when the `--state-in` snapshot is refused (corrupt, unknown version, other key).
+    static let stateRefusedStatus: Int32 = 3
 
     func run() throws {
         let logger = Logger(label: "vigil.replay")
         let runner = ReplayRunner(
-            options: .init(configPath: config, inputPath: events, outputDirectory: out), logger: logger,
+            options: .init(
+                configPath: config, inputPath: events, outputDirectory: out, stateIn: stateIn, stateOut: stateOut),
+            logger: logger,
             environment: ProcessInfo.processInfo.environment)
         do {
             let report = try runner.run()
             print(report.summary)
         } catch {
             FileHandle.standardError.write(Data("vigil replay: \(error)\n".utf8))
+            if case ReplayRunner.ReplayError.stateRefused = error { throw ExitCode(Self.stateRefusedStatus) }
             throw ExitCode.failure
         }
     }

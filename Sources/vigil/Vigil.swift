@@ -7,6 +7,8 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Real-time login-risk daemon: step-up decisions and SIEM alerts from IdP events.",
         version: VigilVersion.current,
-        subcommands: [RunCommand.self, DemoCommand.self, ReplayCommand.self, CheckConfigCommand.self, ConfigDocsCommand.self]
+        subcommands: [
+            RunCommand.self, DemoCommand.self, ReplayCommand.self, CheckConfigCommand.self, ConfigDocsCommand.self,
+        ]
     )
 }

@@ -1,14 +1,17 @@
 import Foundation
 import Testing
 import VigilCore
-@testable import VigilGeo
 import VigilTestSupport
+
+@testable import VigilGeo
 
 @Suite("Geo databases: combined lookup, hot swap, cache")
 struct GeoDatabasesTests {
     private static let singapore = IPAddress("214.0.0.1")!  // in GeoIP2-City-Test, absent from GeoLite2-City-Test
 
-    private static func settings(city: String? = nil, asn: String? = nil, anonymous: String? = nil, cache: Int = 0)
+    private static func settings(
+        city: String? = nil, asn: String? = nil, anonymous: String? = nil, cache: Int = 0
+    )
         -> GeoSettings
     {
         var settings = GeoSettings()
@@ -27,14 +30,16 @@ struct GeoDatabasesTests {
     }
 
     @Test func combinesAllThreeDatabases() throws {
-        let geo = try GeoDatabases(settings: Self.settings(
-            city: TestPaths.maxmind("GeoIP2-City-Test.mmdb").path,
-            asn: TestPaths.maxmind("GeoLite2-ASN-Test.mmdb").path,
-            anonymous: TestPaths.maxmind("GeoIP2-Anonymous-IP-Test.mmdb").path))
+        let geo = try GeoDatabases(
+            settings: Self.settings(
+                city: TestPaths.maxmind("GeoIP2-City-Test.mmdb").path,
+                asn: TestPaths.maxmind("GeoLite2-ASN-Test.mmdb").path,
+                anonymous: TestPaths.maxmind("GeoIP2-Anonymous-IP-Test.mmdb").path))
         let london = geo.lookup(IPAddress("81.2.69.160")!)
         #expect(london.location?.city == "London")
         #expect(london.anonymity.contains([.anonymous, .vpn, .torExit]))
-        #expect(geo.lookup(IPAddress("1.0.0.1")!).network == AutonomousSystem(number: 15169, organization: "Google Inc."))
+        #expect(
+            geo.lookup(IPAddress("1.0.0.1")!).network == AutonomousSystem(number: 15169, organization: "Google Inc."))
         #expect(geo.lookup(IPAddress("10.1.2.3")!) == .unknown)
         #expect(geo.lookupErrors == 0)
     }
@@ -65,8 +70,10 @@ struct GeoDatabasesTests {
         let results = geo.reloadIfChanged()
         #expect(results.count == 1)
         #expect(results.first?.kind == .city)
-        #expect(results.first?.outcome == .reloaded(
-            databaseType: "GeoLite2-City", buildEpoch: try #require(geo.database(.city)).buildEpoch))
+        #expect(
+            results.first?.outcome
+                == .reloaded(
+                    databaseType: "GeoLite2-City", buildEpoch: try #require(geo.database(.city)).buildEpoch))
         #expect(geo.lookup(Self.singapore).location == nil)
         #expect(geo.lookup(IPAddress("2.125.160.217")!).location?.city == "Boxford")
         #expect(geo.reloadIfChanged().isEmpty)

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 import VigilCore
-@testable import VigilGeo
 import VigilTestSupport
+
+@testable import VigilGeo
 
 @Suite("MaxMind database reader")
 struct MaxMindDatabaseTests {
@@ -20,7 +21,9 @@ struct MaxMindDatabaseTests {
             for address in probe.addresses {
                 let tree = Probe.treeForm(address)
                 let owner = try #require(probes.lastIndex { $0.treeNetwork.contains(tree) })
-                #expect(actual(database, address) == expected(networks[owner].record), "\(address) in \(networks[owner].network)")
+                #expect(
+                    actual(database, address) == expected(networks[owner].record),
+                    "\(address) in \(networks[owner].network)")
             }
             checked += 1
         }

@@ -17,7 +17,8 @@ struct ReputationLoadingTests {
         settings.asnCategories = [64500: "bad"]
         settings.cidrLists = [.init(path: tor.path, category: "tor"), .init(path: hosting.path, category: "hosting")]
         let table = try ReputationTable.load(settings)
-        #expect(table.matches(address: IPAddress("198.51.100.7")!, asn: 64500).map(\.category) == ["bad", "hosting", "tor"])
+        #expect(
+            table.matches(address: IPAddress("198.51.100.7")!, asn: 64500).map(\.category) == ["bad", "hosting", "tor"])
         #expect(table.categories(containing: IPAddress("198.51.100.8")!) == ["hosting"])
         #expect(table.categories(containing: IPAddress("2001:db8:ffff::1")!) == ["tor"])
     }

@@ -30,8 +30,10 @@ import VigilTestSupport
         #expect(producer.pendingCount == 0)
 
         let output = try await blocking {
-            try Kcat.run(["-b", cluster.bootstrapServers, "-C", "-t", "out", "-o", "beginning", "-e", "-q",
-                          "-f", "%k\t%s\t%h\n"])
+            try Kcat.run([
+                "-b", cluster.bootstrapServers, "-C", "-t", "out", "-o", "beginning", "-e", "-q",
+                "-f", "%k\t%s\t%h\n",
+            ])
         }
         let expected = (0..<20).map { "user-\($0)\tvalue-\($0)\tsource=h\($0)" }
         #expect(output.split(separator: "\n").map(String.init) == expected)
@@ -77,7 +79,9 @@ import VigilTestSupport
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("in", partitions: 3)
         let input = (0..<60).map { "key-\($0 % 7):\($0)" }.joined(separator: "\n") + "\n"
-        _ = try await blocking { try Kcat.run(["-b", cluster.bootstrapServers, "-P", "-t", "in", "-K:"], input: input) }
+        _ = try await blocking {
+            try Kcat.run(["-b", cluster.bootstrapServers, "-P", "-t", "in", "-K:"], input: input)
+        }
 
         let consumer = try makeConsumer(cluster, group: "readers")
         try consumer.subscribe(topics: ["in"])
@@ -122,7 +126,8 @@ import VigilTestSupport
         }
         #expect(Array(messages[0].value) == binary)
         #expect(messages[0].key == binary)
-        #expect(messages[0].headers == [KafkaHeader(name: "bin", value: binary), KafkaHeader(name: "null", value: nil)])
+        #expect(
+            messages[0].headers == [KafkaHeader(name: "bin", value: binary), KafkaHeader(name: "null", value: nil)])
         #expect(messages[1].key == nil)
         #expect(messages[1].keyString == nil)
         #expect(messages[1].headers.isEmpty)
@@ -145,7 +150,8 @@ import VigilTestSupport
         try first.storeOffset(topic: "resume", partition: 0, offset: 9)
         let (lag, committed) = try await blocking {
             try first.commit()
-            let committed = try first.committed([KafkaTopicPartition(topic: "resume", partition: 0)], timeout: .seconds(30))
+            let committed = try first.committed(
+                [KafkaTopicPartition(topic: "resume", partition: 0)], timeout: .seconds(30))
             let lag = try first.lag()
             try first.close()
             return (lag, committed)
@@ -268,7 +274,9 @@ import VigilTestSupport
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("shared", partitions: 4)
         let producer = try makeProducer(cluster)
-        for index in 0..<40 { try producer.produce(topic: "shared", key: "user-\(index)", value: Array("\(index)".utf8)) }
+        for index in 0..<40 {
+            try producer.produce(topic: "shared", key: "user-\(index)", value: Array("\(index)".utf8))
+        }
         _ = try await blocking { try deliveries(producer, count: 40) }
         // No auto-commit: whatever is committed, the revocation commit (or its retry) did it.
         let extra: KeyValuePairs<String, String> = [
@@ -295,7 +303,8 @@ import VigilTestSupport
                 do {
                     for partition in partitions {
                         if let offset = lastOffsetsA[partition] {
-                            try consumerA?.storeOffset(topic: partition.topic, partition: partition.partition, offset: offset)
+                            try consumerA?.storeOffset(
+                                topic: partition.topic, partition: partition.partition, offset: offset)
                         }
                     }
                 } catch {

@@ -1,7 +1,8 @@
 import CRdKafka
 import Testing
-@testable import VigilKafka
 import VigilTestSupport
+
+@testable import VigilKafka
 
 /// Real fatal errors (e.g. a fenced idempotent producer) cannot be provoked on the mock cluster,
 /// so librdkafka's `rd_kafka_test_fatal_error` fabricates one.
@@ -12,8 +13,10 @@ import VigilTestSupport
         let producer = try makeProducer(cluster)
         try cluster.setBrokerDown(id: 1)
         try producer.produce(topic: "doomed", key: nil, value: [1], opaque: 7)
-        #expect(rd_kafka_test_fatal_error(producer.client.pointer, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-                                          "injected") == RD_KAFKA_RESP_ERR_NO_ERROR)
+        #expect(
+            rd_kafka_test_fatal_error(
+                producer.client.pointer, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                "injected") == RD_KAFKA_RESP_ERR_NO_ERROR)
         var reports: [KafkaDeliveryReport] = []
         var thrown: KafkaError?
         try waitUntil("the fatal error") {
@@ -46,8 +49,10 @@ import VigilTestSupport
     @Test func consumerSurfacesFatalErrors() throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         let consumer = try makeConsumer(cluster, group: "doomed")
-        #expect(rd_kafka_test_fatal_error(consumer.client.pointer, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
-                                          "injected") == RD_KAFKA_RESP_ERR_NO_ERROR)
+        #expect(
+            rd_kafka_test_fatal_error(
+                consumer.client.pointer, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
+                "injected") == RD_KAFKA_RESP_ERR_NO_ERROR)
         #expect {
             try consumer.poll(maxMessages: 1, timeout: .milliseconds(10))
         } throws: { error in

@@ -41,7 +41,8 @@ func consume(_ consumer: KafkaConsumer, count: Int, timeout: Duration = .seconds
 }
 
 /// Polls the producer until every message got a delivery report.
-func deliveries(_ producer: KafkaProducer, count: Int, timeout: Duration = .seconds(30)) throws -> [KafkaDeliveryReport] {
+func deliveries(_ producer: KafkaProducer, count: Int, timeout: Duration = .seconds(30)) throws -> [KafkaDeliveryReport]
+{
     var reports: [KafkaDeliveryReport] = []
     try waitUntil("\(count) delivery reports", timeout: timeout) {
         reports += try producer.poll(timeout: .milliseconds(100))

@@ -45,6 +45,9 @@ public final class ChildProcess {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// For what only the operating system tells (`/proc/PID/status`, say).
+    public var processIdentifier: pid_t { process.processIdentifier }
+
     /// The exit status; only meaningful once `isRunning` is false.
     public var status: Int32 { process.terminationStatus }
 
@@ -65,11 +68,12 @@ public final class ChildProcess {
         return status
     }
 
-    /// Runs a program to completion (blocking) and returns what it printed.
+    /// Runs a program to completion (blocking) and returns what it printed; `environment` as for `init`.
     public static func run(
-        _ executable: URL, _ arguments: [String], stdin: Data? = nil, timeout: Duration = .seconds(120)
+        _ executable: URL, _ arguments: [String], environment: [String: String?] = [:], stdin: Data? = nil,
+        timeout: Duration = .seconds(120)
     ) throws -> ProcessResult {
-        let child = try ChildProcess(executable, arguments, stdin: stdin)
+        let child = try ChildProcess(executable, arguments, environment: environment, stdin: stdin)
         let status = try child.waitForExit(timeout: timeout)
         return ProcessResult(status: status, stdout: child.stdout, stderr: child.stderr)
     }

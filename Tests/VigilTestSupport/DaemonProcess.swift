@@ -7,14 +7,31 @@ public final class DaemonProcess {
 
     private let child: ChildProcess
 
-    /// `deviceKey` nil starts the daemon without its device hash key (`run` must refuse to start).
+    /// `deviceKey` nil starts the daemon without its device hash key (`run` must refuse to start);
+    /// `binary` is the package's debug build unless a caller (the bench) runs another one.
     public init(
         _ command: String = "run", config: URL, directory: URL, arguments: [String] = [],
-        deviceKey: String? = DaemonProcess.testDeviceKey
+        deviceKey: String? = DaemonProcess.testDeviceKey, binary: URL = TestPaths.vigilBinary
     ) throws {
         child = try ChildProcess(
-            TestPaths.vigilBinary, [command, "--config", config.path] + arguments,
+            binary, [command, "--config", config.path] + arguments,
             environment: ["VIGIL_DEVICE_HASH_KEY": deviceKey], directory: directory)
+    }
+
+    /// Peak resident set (VmHWM) so far, from /proc; nil once the daemon is gone.
+    public var peakResidentBytes: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(child.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+        else { return nil }
+        return kilobytes * 1024
+    }
+
+    /// SIGTERM, then waits (blocking) for the graceful exit and returns its status.
+    @discardableResult
+    public func stop(timeout: Duration = .seconds(40)) throws -> Int32 {
+        child.signal(SIGTERM)
+        return try child.waitForExit(timeout: timeout)
     }
 
     public var isRunning: Bool { child.isRunning }

@@ -19,11 +19,13 @@ public enum EventLines {
     public static func keyedLogins(prefix: String, count: Int, users: Int = 20) -> [String] {
         (0..<count).map { index in
             let user = "\(prefix)-user-\(index % users)"
-            let minute = twoDigits(index / 60 % 60), second = twoDigits(index % 60)
+            let minute = twoDigits(index / 60 % 60)
+            let second = twoDigits(index % 60)
             let time = "2026-03-02T08:\(minute):\(second).000Z"
-            return user + "\t" + login(
-                id: "\(prefix)-\(index)", time: time, user: user, ip: "216.160.83.58", tenant: "acme",
-                device: "\(user)-laptop")
+            return user + "\t"
+                + login(
+                    id: "\(prefix)-\(index)", time: time, user: user, ip: "216.160.83.58", tenant: "acme",
+                    device: "\(user)-laptop")
         }
     }
 

@@ -1,5 +1,6 @@
 import Testing
 import VigilCore
+
 @testable import VigilWorkload
 
 /// A geo lookup answering from the pool itself, so tests need no database file.
@@ -90,7 +91,9 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
         var night = 0
         for event in generate(configuration, count: 43_200) where event.type == .login {
             let decoded = try decoder.decode(event.bytes).get()
-            guard decoded.ip.map({ IPPool.maxMindTestCity.locations[0].addresses.contains($0) }) == true else { continue }
+            guard decoded.ip.map({ IPPool.maxMindTestCity.locations[0].addresses.contains($0) }) == true else {
+                continue
+            }
             let hour = (decoded.time.microseconds / 3_600_000_000) % 24
             if (9..<17).contains(hour) { day += 1 } else { night += 1 }
         }
@@ -131,8 +134,10 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
                 let octet = address.ipv4Value! >> 24
                 guard octet % 2 == 0 else { return .unknown }
                 let city = Int(octet / 2 % 3)
-                return IPIntelligence(location: GeoLocation(
-                    countryCode: "GB", city: "City \(city)", latitude: Double(city), longitude: 0, accuracyRadiusKm: 5))
+                return IPIntelligence(
+                    location: GeoLocation(
+                        countryCode: "GB", city: "City \(city)", latitude: Double(city), longitude: 0,
+                        accuracyRadiusKm: 5))
             }
         }
         let pool = try #require(IPPool.sample(from: OctetLookup(), addresses: 500, seed: 1))
@@ -146,7 +151,9 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
     @Test func samplingSetsAsideTheRequestedVPNExits() throws {
         struct EverywhereLookup: GeoLookup {
             func lookup(_ address: IPAddress) -> IPIntelligence {
-                IPIntelligence(location: GeoLocation(countryCode: "GB", city: "Town", latitude: 1, longitude: 2, accuracyRadiusKm: 5))
+                IPIntelligence(
+                    location: GeoLocation(
+                        countryCode: "GB", city: "Town", latitude: 1, longitude: 2, accuracyRadiusKm: 5))
             }
         }
         let pool = try #require(IPPool.sample(from: EverywhereLookup(), addresses: 100, seed: 3, vpnExits: 4))

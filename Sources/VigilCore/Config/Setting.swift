@@ -115,7 +115,9 @@ public struct Setting<Root>: @unchecked Sendable {
     /// The same setting in a configuration that holds a `Root` at `keyPath` (the daemon's config holds the
     /// engine's).
     public func lifted<Outer>(into keyPath: WritableKeyPath<Outer, Root>) -> Setting<Outer> {
-        let value = self.value, store = self.store, rules = self.rules
+        let value = self.value
+        let store = self.store
+        let rules = self.rules
         return Setting<Outer>(
             path, type, reload: reload, doc: doc, example: example,
             value: { value($0[keyPath: keyPath]) }, store: { store(&$0[keyPath: keyPath], $1) },
@@ -186,7 +188,9 @@ extension Setting {
         _ path: String, _ keyPath: WritableKeyPath<Root, String>, nonEmpty: Bool = true, _ reload: SettingReload,
         _ doc: String, rules: @escaping (Root) -> [SettingIssue] = { _ in [] }
     ) -> Setting {
-        plain(path, .text(nonEmpty: nonEmpty), keyPath, reload, doc, rules: rules, wrap: SettingValue.text, unwrap: \.text)
+        plain(
+            path, .text(nonEmpty: nonEmpty), keyPath, reload, doc, rules: rules, wrap: SettingValue.text, unwrap: \.text
+        )
     }
 
     /// A string limited to `choices`, kept as a string (the range check names the choices).
@@ -266,7 +270,14 @@ extension SettingType {
         case (.number(let range), .number(let number)) where !range.contains(number):
             [SettingIssue("must be between \(range.lowerBound) and \(range.upperBound), got \(number)")]
         case (.duration(let range), .duration(let duration)) where !range.contains(duration):
-            [SettingIssue("must be \(Self.durationFloor(range)) and at most \(range.upperBound.configString), got \(duration.configString)")]
+            [
+                SettingIssue(
+                    """
+                    must be \(Self.durationFloor(range)) and at most \(range.upperBound.configString), got \
+                    \(duration.configString)
+                    """
+                )
+            ]
         case (.text(nonEmpty: true), .text("")), (.filePath, .text("")):
             [SettingIssue("must not be empty")]
         case (.choice(let choices), .text(let text)) where !choices.contains(text):

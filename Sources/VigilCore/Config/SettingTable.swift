@@ -106,13 +106,17 @@ public struct NestedYAMLWriter {
         case .textMap(let map) where map.isEmpty: line("\(key): {}")
         case .textMap(let map):
             line("\(key):")
-            for (entry, value) in map.sorted(by: { $0.key < $1.key }) { line("  \(Self.quoted(entry)): \(Self.quoted(value))") }
+            for (entry, value) in map.sorted(by: { $0.key < $1.key }) {
+                line("  \(Self.quoted(entry)): \(Self.quoted(value))")
+            }
         case .records(let records) where records.isEmpty: line("\(key): []")
         case .records(let records):
             line("\(key):")
             for record in records {
                 guard case .records(let declared) = type else { continue }
-                let fields = declared.compactMap { field in record[field.name].map { "\(field.name): \(Self.quoted($0))" } }
+                let fields = declared.compactMap { field in
+                    record[field.name].map { "\(field.name): \(Self.quoted($0))" }
+                }
                 line("  - {\(fields.joined(separator: ", "))}")
             }
         }

@@ -5,13 +5,25 @@ extension VigilConfig {
         inputSettings + engineSettings + signalSettings + alertSettings + policySettings,
         sectionDocs: [
             "engine.signals":
-                "Scoring signals: each adds `points` (0–100) when it fires and can be turned off with enabled: false. Score levels (see policy): low ≤ 30, medium 31–70, high ≥ 71.",
+                """
+            Scoring signals: each adds `points` (0–100) when it fires and can be turned off with enabled: false. \
+            Score levels (see policy): low ≤ 30, medium 31–70, high ≥ 71.
+            """,
             "engine.alerts":
-                "Alerts: emitted on the alerts topic, independent of the per-login score. Counts ≥ 1, windows up to 30d.",
+                """
+            Alerts: emitted on the alerts topic, independent of the per-login score. Counts ≥ 1, windows up to \
+            30d.
+            """,
             "policy.oidc": "OIDC acr_values sent for each step-up: none (low), soft (medium), hard (high).",
             "policy.saml": "SAML AuthnContextClassRef for the same three levels.",
             "policy.roles":
-                "The role table (user.role in the event picks the tier): the action for each risk level, the least a sensitive_action gets, whether SMS/email codes may be offered, and whether the role can answer MFA at all. Hard rules only raise the action: compromised credential → at least step_up_hard; admin from a Tor exit → deny; within post_reset_window → at least step_up_soft; an active push-bombing alert removes push factors.",
+                """
+            The role table (user.role in the event picks the tier): the action for each risk level, the least a \
+            sensitive_action gets, whether SMS/email codes may be offered, and whether the role can answer MFA at \
+            all. Hard rules only raise the action: compromised credential → at least step_up_hard; admin from a \
+            Tor exit → deny; within post_reset_window → at least step_up_soft; an active push-bombing alert \
+            removes push factors.
+            """,
         ])
 
     /// Every rule the values break, in key order; empty when the config is usable.
@@ -28,13 +40,23 @@ extension VigilConfig {
     private static let inputSettings: [S] = [
         .integer(
             "input.max_event_bytes", \.input.maxEventBytes, 256...16_777_216, .live,
-            "Larger messages are dead-lettered as too_large before parsing. IdP login events are a few KB; 64 KiB leaves room and bounds the memory one message can take."),
+            """
+            Larger messages are dead-lettered as too_large before parsing. IdP login events are a few KB; 64 KiB \
+            leaves room and bounds the memory one message can take.
+            """
+        ),
         .integer(
             "input.max_nesting_depth", \.input.maxNestingDepth, 1...256, .live,
-            "Deeper JSON is dead-lettered as too_deep. Real events nest 3–4 levels; 16 stops stack-exhaustion payloads."),
+            "Deeper JSON is dead-lettered as too_deep. Real events nest 3–4 levels; 16 stops stack-exhaustion payloads."
+        ),
         .duration(
             "input.max_future_skew", \.input.maxFutureSkew, .seconds(1)...EventDuration.days(1), .live,
-            "Events stamped more than this ahead of their Kafka message time are dead-lettered as future_time: one event from the year 9999 would otherwise push the watermark so far that every later event is late. 10m tolerates IdP clock drift. Not applied by replay, which has no receive time."),
+            """
+            Events stamped more than this ahead of their Kafka message time are dead-lettered as future_time: one \
+            event from the year 9999 would otherwise push the watermark so far that every later event is late. 10m \
+            tolerates IdP clock drift. Not applied by replay, which has no receive time.
+            """
+        ),
     ]
 
     private static let engineSettings: [S] = [
@@ -49,7 +71,11 @@ extension VigilConfig {
             "A device unseen this long counts as new again. 30d: a monthly user keeps their device."),
         .integer(
             "engine.max_devices_per_user", \.engine.maxDevicesPerUser, 1...1000, .live,
-            "Devices remembered per user, least recently seen evicted first. 8 covers phone, laptops and travel, and bounds memory per user."),
+            """
+            Devices remembered per user, least recently seen evicted first. 8 covers phone, laptops and travel, and \
+            bounds memory per user.
+            """
+        ),
         .integer(
             "engine.max_countries_per_user", \.engine.maxCountriesPerUser, 1...1000, .live,
             "Countries remembered per user, least recently seen evicted first."),
@@ -58,10 +84,19 @@ extension VigilConfig {
             "Networks (ASNs) remembered per user, least recently seen evicted first."),
         .integer(
             "engine.max_users", \.engine.maxUsers, 100...1_000_000_000, .live,
-            "Users per shard (Kafka partition). At the cap the least recently seen tenth is dropped (vigil_state_evictions_total{kind=\"capacity\"}) and learns again; a user costs about 210 bytes (10000000: about 2 GiB). Stops a spray of invented usernames from growing memory."),
+            """
+            Users per shard (Kafka partition). At the cap the least recently seen tenth is dropped \
+            (vigil_state_evictions_total{kind=\"capacity\"}) and learns again; a user costs about 210 bytes (10000000: \
+            about 2 GiB). Stops a spray of invented usernames from growing memory.
+            """
+        ),
         .integer(
             "engine.max_sources", \.engine.maxSources, 100...100_000_000, .live,
-            "Source addresses per shard in the cross-user maps: a botnet failing once from each of a million IPs is capped here first."),
+            """
+            Source addresses per shard in the cross-user maps: a botnet failing once from each of a million IPs is \
+            capped here first.
+            """
+        ),
         .integer(
             "engine.max_email_domains", \.engine.maxEmailDomains, 100...100_000_000, .live,
             "Email domains per shard in the reset-abuse counts, capped like max_sources."),
@@ -70,27 +105,50 @@ extension VigilConfig {
             "Successful logins before the baseline counts as learned. Until then first_login applies."),
         .duration(
             "engine.post_reset_window", \.engine.postResetWindow, window, .live,
-            "After a password reset, logins get at least a soft step-up and takeover alerts are armed for this long. 24h covers the window in which a hijacked reset is used."),
+            """
+            After a password reset, logins get at least a soft step-up and takeover alerts are armed for this long. \
+            24h covers the window in which a hijacked reset is used.
+            """
+        ),
         .duration(
             "engine.global_window", \.engine.globalWindow, .minutes(1)...EventDuration.hours(24), .live,
-            "Failed logins, distinct failing users (estimated, ±3%) and reset requests over all users are counted over this window and exported as metrics. 15m matches credential_stuffing: a wave spread thinly over many addresses shows here."),
+            """
+            Failed logins, distinct failing users (estimated, ±3%) and reset requests over all users are counted over \
+            this window and exported as metrics. 15m matches credential_stuffing: a wave spread thinly over many \
+            addresses shows here.
+            """
+        ),
     ]
 
     /// A signal's `enabled` and `points`.
-    private static func signal(_ name: String, _ weight: WritableKeyPath<VigilConfig, SignalWeight>, _ doc: String) -> [S] {
+    private static func signal(
+        _ name: String, _ weight: WritableKeyPath<VigilConfig, SignalWeight>, _ doc: String
+    ) -> [S] {
         let path = "engine.signals.\(name)"
         return [
             .boolean(path + ".enabled", weight.appending(path: \.enabled), .live, doc),
-            .integer(path + ".points", weight.appending(path: \.points), 0...100, .live, "Points added to the score when \(name) fires."),
+            .integer(
+                path + ".points", weight.appending(path: \.points), 0...100, .live,
+                "Points added to the score when \(name) fires."),
         ]
     }
 
     private static let signalSettings: [S] =
-        signal("new_device", \.engine.signals.newDevice, "A device id not seen for this user within new_device_after: alone it stays low.")
-        + signal("new_country", \.engine.signals.newCountry, "A country this user has not logged in from: alone it stays low.")
-        + signal("new_asn", \.engine.signals.newASN, "A network (ASN) this user has not used: weak on its own (mobile carriers change).")
-        + signal("first_login", \.engine.signals.firstLogin, "No baseline yet (learning period): 40 = medium, so new users get a soft step-up.")
-        + signal("impossible_travel", \.engine.signals.impossibleTravel, "Two logins too far apart for the time between them.")
+        signal(
+            "new_device", \.engine.signals.newDevice,
+            "A device id not seen for this user within new_device_after: alone it stays low.")
+        + signal(
+            "new_country", \.engine.signals.newCountry,
+            "A country this user has not logged in from: alone it stays low.")
+        + signal(
+            "new_asn", \.engine.signals.newASN,
+            "A network (ASN) this user has not used: weak on its own (mobile carriers change).")
+        + signal(
+            "first_login", \.engine.signals.firstLogin,
+            "No baseline yet (learning period): 40 = medium, so new users get a soft step-up.")
+        + signal(
+            "impossible_travel", \.engine.signals.impossibleTravel,
+            "Two logins too far apart for the time between them.")
         + [
             .number(
                 "engine.signals.impossible_travel.max_speed_kmh", \.engine.signals.maxSpeedKmh, 1...10_000, .live,
@@ -99,80 +157,178 @@ extension VigilConfig {
                 "engine.signals.impossible_travel.min_distance_km", \.engine.signals.minDistanceKm, 0...20_038, .live,
                 "Below 500 km, city-level GeoIP error and accuracy radii dominate: no verdict."),
         ]
-        + signal("anonymous_ip", \.engine.signals.anonymousIP, "Source is a VPN, hosting or anonymizing proxy per the Anonymous IP database.")
+        + signal(
+            "anonymous_ip", \.engine.signals.anonymousIP,
+            "Source is a VPN, hosting or anonymizing proxy per the Anonymous IP database.")
         + [
             .integer(
                 "engine.signals.anonymous_ip.tor_extra_points", \.engine.signals.torExtraPoints, 0...100, .live,
-                "Tor exits add this on top: 30 + 20 = 50, medium on its own."),
+                "Tor exits add this on top: 30 + 20 = 50, medium on its own.")
         ]
-        + signal("asn_reputation", \.engine.signals.asnReputation, "Source ASN is in your reputation table (reputation.asn).")
-        + signal("ip_reputation", \.engine.signals.ipReputation, "Source IP is in one of your reputation lists (reputation.cidr_lists).")
-        + signal("compromised_credential", \.engine.signals.compromisedCredential, "The IdP reports the password as known-breached: 70 = top of medium, anything else makes it high.")
-        + signal("recent_password_reset", \.engine.signals.recentPasswordReset, "Login within post_reset_window after a password reset.")
-        + signal("failed_attempts", \.engine.signals.failedAttempts, "This user failed at least `threshold` times within `window`.")
+        + signal(
+            "asn_reputation", \.engine.signals.asnReputation, "Source ASN is in your reputation table (reputation.asn)."
+        )
+        + signal(
+            "ip_reputation", \.engine.signals.ipReputation,
+            "Source IP is in one of your reputation lists (reputation.cidr_lists).")
+        + signal(
+            "compromised_credential", \.engine.signals.compromisedCredential,
+            "The IdP reports the password as known-breached: 70 = top of medium, anything else makes it high.")
+        + signal(
+            "recent_password_reset", \.engine.signals.recentPasswordReset,
+            "Login within post_reset_window after a password reset.")
+        + signal(
+            "failed_attempts", \.engine.signals.failedAttempts,
+            "This user failed at least `threshold` times within `window`.")
         + [
-            .integer("engine.signals.failed_attempts.threshold", \.engine.signals.failedAttemptsThreshold, count, .live, "Failures that make the signal fire."),
-            .duration("engine.signals.failed_attempts.window", \.engine.signals.failedAttemptsWindow, window, .live, "Window the failures are counted over."),
+            .integer(
+                "engine.signals.failed_attempts.threshold", \.engine.signals.failedAttemptsThreshold, count, .live,
+                "Failures that make the signal fire."),
+            .duration(
+                "engine.signals.failed_attempts.window", \.engine.signals.failedAttemptsWindow, window, .live,
+                "Window the failures are counted over."),
         ]
-        + signal("source_ip_spraying", \.engine.signals.sourceIPSpraying, "The source IP tried at least `distinct_users` accounts within `window`: password spraying.")
+        + signal(
+            "source_ip_spraying", \.engine.signals.sourceIPSpraying,
+            "The source IP tried at least `distinct_users` accounts within `window`: password spraying.")
         + [
-            .integer("engine.signals.source_ip_spraying.distinct_users", \.engine.signals.sprayingDistinctUsers, count, .live, "Distinct accounts that make the signal fire."),
-            .duration("engine.signals.source_ip_spraying.window", \.engine.signals.sprayingWindow, window, .live, "Window the accounts are counted over."),
+            .integer(
+                "engine.signals.source_ip_spraying.distinct_users", \.engine.signals.sprayingDistinctUsers, count,
+                .live, "Distinct accounts that make the signal fire."),
+            .duration(
+                "engine.signals.source_ip_spraying.window", \.engine.signals.sprayingWindow, window, .live,
+                "Window the accounts are counted over."),
         ]
-        + signal("push_burst", \.engine.signals.pushBurst, "At least `threshold` MFA pushes to this user within `window`.")
+        + signal(
+            "push_burst", \.engine.signals.pushBurst, "At least `threshold` MFA pushes to this user within `window`.")
         + [
-            .integer("engine.signals.push_burst.threshold", \.engine.signals.pushBurstThreshold, count, .live, "Pushes that make the signal fire."),
-            .duration("engine.signals.push_burst.window", \.engine.signals.pushBurstWindow, window, .live, "Window the pushes are counted over."),
+            .integer(
+                "engine.signals.push_burst.threshold", \.engine.signals.pushBurstThreshold, count, .live,
+                "Pushes that make the signal fire."),
+            .duration(
+                "engine.signals.push_burst.window", \.engine.signals.pushBurstWindow, window, .live,
+                "Window the pushes are counted over."),
         ]
-        + signal("unknown_sensitive_action", \.engine.signals.unknownSensitiveAction, "A sensitive_action whose action is not a known kind: small, so new IdP actions surface without noise.")
+        + signal(
+            "unknown_sensitive_action", \.engine.signals.unknownSensitiveAction,
+            "A sensitive_action whose action is not a known kind: small, so new IdP actions surface without noise.")
 
-    private static func enabled(_ name: String, _ toggle: WritableKeyPath<VigilConfig, AlertToggle>, _ doc: String) -> S {
+    private static func enabled(_ name: String, _ toggle: WritableKeyPath<VigilConfig, AlertToggle>, _ doc: String) -> S
+    {
         .boolean("engine.alerts.\(name).enabled", toggle.appending(path: \.enabled), .live, doc)
     }
 
     private static let alertSettings: [S] = [
-        enabled("push_bombing", \.engine.alerts.pushBombing, "MFA fatigue (MITRE ATT&CK T1621): `failures` denied/timed-out pushes or `pushes` pushes within `window`, as in common SIEM detection content."),
-        .integer("engine.alerts.push_bombing.failures", \.engine.alerts.pushBombingFailures, count, .live, "Denied or timed-out pushes that raise the alert."),
-        .integer("engine.alerts.push_bombing.pushes", \.engine.alerts.pushBombingPushes, count, .live, "Pushes of any outcome that raise the alert."),
-        .duration("engine.alerts.push_bombing.window", \.engine.alerts.pushBombingWindow, window, .live, "Window the pushes are counted over."),
-        enabled("mfa_fatigue_accepted", \.engine.alerts.mfaFatigueAccepted, "A push approved after at least `failures` failures within `window`: the user probably gave in."),
-        .integer("engine.alerts.mfa_fatigue_accepted.failures", \.engine.alerts.mfaFatigueFailures, count, .live, "Failures before the approval."),
-        .duration("engine.alerts.mfa_fatigue_accepted.window", \.engine.alerts.mfaFatigueWindow, window, .live, "Window the failures are counted over."),
-        enabled("impossible_travel", \.engine.alerts.impossibleTravel, "The impossible_travel signal also raises an alert."),
-        enabled("reset_abuse", \.engine.alerts.resetAbuse, "Password-reset abuse within `window`: `account` resets for one account, `source_ip` accounts from one source IP, or `email_domain` accounts in one email domain."),
-        .integer("engine.alerts.reset_abuse.account", \.engine.alerts.resetAbuseAccount, count, .live, "Resets of one account."),
-        .integer("engine.alerts.reset_abuse.source_ip", \.engine.alerts.resetAbuseSourceIP, count, .live, "Accounts reset from one source IP."),
-        .integer("engine.alerts.reset_abuse.email_domain", \.engine.alerts.resetAbuseEmailDomain, count, .live, "Accounts reset in one email domain."),
-        .duration("engine.alerts.reset_abuse.window", \.engine.alerts.resetAbuseWindow, window, .live, "Window the resets are counted over."),
-        enabled("takeover_after_reset", \.engine.alerts.takeoverAfterReset, "A risky login within post_reset_window of a reset: the reset may have been the takeover."),
-        enabled("credential_stuffing", \.engine.alerts.credentialStuffing, "One source IP failing against at least `distinct_users` users with at least `attempts` attempts within `window`."),
-        .integer("engine.alerts.credential_stuffing.distinct_users", \.engine.alerts.stuffingDistinctUsers, count, .live, "Distinct users failed against."),
-        .integer("engine.alerts.credential_stuffing.attempts", \.engine.alerts.stuffingAttempts, count, .live, "Failed attempts."),
-        .duration("engine.alerts.credential_stuffing.window", \.engine.alerts.stuffingWindow, window, .live, "Window the attempts are counted over."),
-        enabled("service_account_high_risk", \.engine.alerts.serviceAccountHighRisk, "A service account (cannot do MFA) denied at high risk. The deny already protects; the alert tells the SOC."),
-        .duration("engine.alerts.service_account_high_risk.hold", \.engine.alerts.serviceAccountHold, window, .live, "One alert per account per this long: 1h keeps a retrying robot from flooding the SIEM."),
+        enabled(
+            "push_bombing", \.engine.alerts.pushBombing,
+            """
+            MFA fatigue (MITRE ATT&CK T1621): `failures` denied/timed-out pushes or `pushes` pushes within `window`, \
+            as in common SIEM detection content.
+            """
+        ),
+        .integer(
+            "engine.alerts.push_bombing.failures", \.engine.alerts.pushBombingFailures, count, .live,
+            "Denied or timed-out pushes that raise the alert."),
+        .integer(
+            "engine.alerts.push_bombing.pushes", \.engine.alerts.pushBombingPushes, count, .live,
+            "Pushes of any outcome that raise the alert."),
+        .duration(
+            "engine.alerts.push_bombing.window", \.engine.alerts.pushBombingWindow, window, .live,
+            "Window the pushes are counted over."),
+        enabled(
+            "mfa_fatigue_accepted", \.engine.alerts.mfaFatigueAccepted,
+            "A push approved after at least `failures` failures within `window`: the user probably gave in."),
+        .integer(
+            "engine.alerts.mfa_fatigue_accepted.failures", \.engine.alerts.mfaFatigueFailures, count, .live,
+            "Failures before the approval."),
+        .duration(
+            "engine.alerts.mfa_fatigue_accepted.window", \.engine.alerts.mfaFatigueWindow, window, .live,
+            "Window the failures are counted over."),
+        enabled(
+            "impossible_travel", \.engine.alerts.impossibleTravel, "The impossible_travel signal also raises an alert."),
+        enabled(
+            "reset_abuse", \.engine.alerts.resetAbuse,
+            """
+            Password-reset abuse within `window`: `account` resets for one account, `source_ip` accounts from one \
+            source IP, or `email_domain` accounts in one email domain.
+            """
+        ),
+        .integer(
+            "engine.alerts.reset_abuse.account", \.engine.alerts.resetAbuseAccount, count, .live,
+            "Resets of one account."),
+        .integer(
+            "engine.alerts.reset_abuse.source_ip", \.engine.alerts.resetAbuseSourceIP, count, .live,
+            "Accounts reset from one source IP."),
+        .integer(
+            "engine.alerts.reset_abuse.email_domain", \.engine.alerts.resetAbuseEmailDomain, count, .live,
+            "Accounts reset in one email domain."),
+        .duration(
+            "engine.alerts.reset_abuse.window", \.engine.alerts.resetAbuseWindow, window, .live,
+            "Window the resets are counted over."),
+        enabled(
+            "takeover_after_reset", \.engine.alerts.takeoverAfterReset,
+            "A risky login within post_reset_window of a reset: the reset may have been the takeover."),
+        enabled(
+            "credential_stuffing", \.engine.alerts.credentialStuffing,
+            """
+            One source IP failing against at least `distinct_users` users with at least `attempts` attempts within \
+            `window`.
+            """
+        ),
+        .integer(
+            "engine.alerts.credential_stuffing.distinct_users", \.engine.alerts.stuffingDistinctUsers, count, .live,
+            "Distinct users failed against."),
+        .integer(
+            "engine.alerts.credential_stuffing.attempts", \.engine.alerts.stuffingAttempts, count, .live,
+            "Failed attempts."),
+        .duration(
+            "engine.alerts.credential_stuffing.window", \.engine.alerts.stuffingWindow, window, .live,
+            "Window the attempts are counted over."),
+        enabled(
+            "service_account_high_risk", \.engine.alerts.serviceAccountHighRisk,
+            "A service account (cannot do MFA) denied at high risk. The deny already protects; the alert tells the SOC."
+        ),
+        .duration(
+            "engine.alerts.service_account_high_risk.hold", \.engine.alerts.serviceAccountHold, window, .live,
+            "One alert per account per this long: 1h keeps a retrying robot from flooding the SIEM."),
     ]
 
-    private static let policySettings: [S] = [
-        .integer(
-            "policy.medium_from", \.policy.mediumFrom, 1...100, .live,
-            "Scores from this are medium (below: low). 31/71 give low ≤ 30, medium 31–70, high ≥ 71."),
-        .integer(
-            "policy.high_from", \.policy.highFrom, 1...100, .live, "Scores from this are high; must be greater than medium_from.",
-            rules: { config in
-                guard config.policy.mediumFrom >= config.policy.highFrom else { return [] }
-                return [SettingIssue("must be greater than policy.medium_from (\(config.policy.mediumFrom)), got \(config.policy.highFrom)")]
-            }),
-        .duration(
-            "policy.decision_ttl", \.policy.decisionTTL, SettingType.positive...EventDuration.hours(24), .live,
-            "The IdP may act on a decision for this long (expires_at = event time + this). 5m covers the login flow, not a later session."),
-        .text("policy.oidc.acr_none", \.policy.acrNone, .live, "acr_values for a low-risk login."),
-        .text("policy.oidc.acr_soft", \.policy.acrSoft, .live, "acr_values for a soft step-up (any second factor)."),
-        .text("policy.oidc.acr_hard", \.policy.acrHard, .live, "acr_values for a hard step-up (phishing-resistant factor)."),
-        .text("policy.saml.none", \.policy.samlNone, .live, "AuthnContextClassRef for a low-risk login."),
-        .text("policy.saml.soft", \.policy.samlSoft, .live, "AuthnContextClassRef for a soft step-up."),
-        .text("policy.saml.hard", \.policy.samlHard, .live, "AuthnContextClassRef for a hard step-up."),
-    ] + UserRole.allCases.flatMap(roleSettings)
+    private static let policySettings: [S] =
+        [
+            .integer(
+                "policy.medium_from", \.policy.mediumFrom, 1...100, .live,
+                "Scores from this are medium (below: low). 31/71 give low ≤ 30, medium 31–70, high ≥ 71."),
+            .integer(
+                "policy.high_from", \.policy.highFrom, 1...100, .live,
+                "Scores from this are high; must be greater than medium_from.",
+                rules: { config in
+                    guard config.policy.mediumFrom >= config.policy.highFrom else { return [] }
+                    return [
+                        SettingIssue(
+                            """
+                            must be greater than policy.medium_from (\(config.policy.mediumFrom)), got \
+                            \(config.policy.highFrom)
+                            """
+                        )
+                    ]
+                }),
+            .duration(
+                "policy.decision_ttl", \.policy.decisionTTL, SettingType.positive...EventDuration.hours(24), .live,
+                """
+                The IdP may act on a decision for this long (expires_at = event time + this). 5m covers the login \
+                flow, not a later session.
+                """
+            ),
+            .text("policy.oidc.acr_none", \.policy.acrNone, .live, "acr_values for a low-risk login."),
+            .text(
+                "policy.oidc.acr_soft", \.policy.acrSoft, .live, "acr_values for a soft step-up (any second factor)."),
+            .text(
+                "policy.oidc.acr_hard", \.policy.acrHard, .live,
+                "acr_values for a hard step-up (phishing-resistant factor)."),
+            .text("policy.saml.none", \.policy.samlNone, .live, "AuthnContextClassRef for a low-risk login."),
+            .text("policy.saml.soft", \.policy.samlSoft, .live, "AuthnContextClassRef for a soft step-up."),
+            .text("policy.saml.hard", \.policy.samlHard, .live, "AuthnContextClassRef for a hard step-up."),
+        ] + UserRole.allCases.flatMap(roleSettings)
 
     private static func roleSettings(_ role: UserRole) -> [S] {
         let path = "policy.roles.\(role.rawValue)."
@@ -180,18 +336,32 @@ extension VigilConfig {
             .choice(path + "low", \VigilConfig.policy.roles[role].low, .live, roleDocs[role] ?? "Action at low risk."),
             .choice(path + "medium", \VigilConfig.policy.roles[role].medium, .live, "Action at medium risk."),
             .choice(path + "high", \VigilConfig.policy.roles[role].high, .live, "Action at high risk."),
-            .choice(path + "sensitive_action_minimum", \VigilConfig.policy.roles[role].sensitiveActionMinimum, .live, "The least a sensitive_action gets, whatever its score."),
-            .boolean(path + "sms_and_email", \VigilConfig.policy.roles[role].smsAndEmail, .live, "Whether SMS and email codes may be offered (phishable and SIM-swappable)."),
-            .boolean(path + "can_step_up", \VigilConfig.policy.roles[role].canStepUp, .live, "Whether the role can answer MFA at all; if not, any step-up becomes a deny."),
+            .choice(
+                path + "sensitive_action_minimum", \VigilConfig.policy.roles[role].sensitiveActionMinimum, .live,
+                "The least a sensitive_action gets, whatever its score."),
+            .boolean(
+                path + "sms_and_email", \VigilConfig.policy.roles[role].smsAndEmail, .live,
+                "Whether SMS and email codes may be offered (phishable and SIM-swappable)."),
+            .boolean(
+                path + "can_step_up", \VigilConfig.policy.roles[role].canStepUp, .live,
+                "Whether the role can answer MFA at all; if not, any step-up becomes a deny."),
         ]
     }
 
     /// Why each tier's defaults are what they are, shown on its first key.
     private static let roleDocs: [UserRole: String] = [
         .standard: "standard: ordinary users step up with risk. Action at low risk.",
-        .admin: "admin: phishing-resistant (FIDO2/passkey) from medium and for every sensitive action; never SMS or email. Action at low risk.",
+        .admin:
+            """
+        admin: phishing-resistant (FIDO2/passkey) from medium and for every sensitive action; never SMS or email. \
+        Action at low risk.
+        """,
         .finance: "finance: as admin. Action at low risk.",
         .contractor: "contractor: third parties always step up, never with SMS or email. Action at low risk.",
-        .service: "service: service accounts cannot answer MFA: allowed, or denied (with a service_account_high_risk alert) when high. Action at low risk.",
+        .service:
+            """
+        service: service accounts cannot answer MFA: allowed, or denied (with a service_account_high_risk alert) \
+        when high. Action at low risk.
+        """,
     ]
 }

@@ -31,7 +31,8 @@ public struct EventDecoder: Sendable {
     /// `Result` around it (destroying a `Result` of this size goes through its type's metadata).
     public func decodeEvent(_ bytes: UnsafeRawBufferPointer) throws(DecodeFailure) -> AuthEvent {
         guard bytes.count <= limits.maxEventBytes else {
-            throw DecodeFailure(.tooLarge, detail: "message is \(bytes.count) bytes, the limit is \(limits.maxEventBytes)")
+            throw DecodeFailure(
+                .tooLarge, detail: "message is \(bytes.count) bytes, the limit is \(limits.maxEventBytes)")
         }
         if let offset = UTF8Validation.firstInvalidOffset(bytes) {
             throw DecodeFailure(.invalidUTF8, detail: "invalid UTF-8 at byte offset \(offset)")
@@ -171,7 +172,9 @@ private struct EventParser {
                 return nil
             }
             if let field {
-                if seen.insert(field.bit) { report(.duplicateField, field.path, "\(field.path) appears more than once") }
+                if seen.insert(field.bit) {
+                    report(.duplicateField, field.path, "\(field.path) appears more than once")
+                }
                 switch field.bit {
                 case 0: user.id = try string(field.path, FieldLimits.userID) ?? ""
                 case 1: user.role = try enumeration(field.path, WireTables.userRole) ?? .standard
@@ -199,7 +202,9 @@ private struct EventParser {
                 return nil
             }
             if let field {
-                if seen.insert(field.bit) { report(.duplicateField, field.path, "\(field.path) appears more than once") }
+                if seen.insert(field.bit) {
+                    report(.duplicateField, field.path, "\(field.path) appears more than once")
+                }
                 switch field.bit {
                 case 0: device.id = try string(field.path, FieldLimits.identifier)
                 case 1: device.managed = try bool(field.path)
@@ -227,7 +232,9 @@ private struct EventParser {
                 return nil
             }
             if let field {
-                if seen.insert(field.bit) { report(.duplicateField, field.path, "\(field.path) appears more than once") }
+                if seen.insert(field.bit) {
+                    report(.duplicateField, field.path, "\(field.path) appears more than once")
+                }
                 switch field.bit {
                 case 0: draft.factor = try enumeration(field.path, WireTables.mfaFactor)
                 case 1: draft.mfaResult = try enumeration(field.path, WireTables.mfaResult)
@@ -301,7 +308,9 @@ private struct EventParser {
     ) throws(DecodeFailure) -> JSONStringToken? {
         guard let token = try stringToken(path) else { return nil }
         guard lengths.contains(token.length) else {
-            report(.invalidValue, path, "\(path) must be \(lengths.lowerBound)–\(lengths.upperBound) characters, got \(token.length)")
+            report(
+                .invalidValue, path,
+                "\(path) must be \(lengths.lowerBound)–\(lengths.upperBound) characters, got \(token.length)")
             return nil
         }
         return token
@@ -330,8 +339,9 @@ private struct EventParser {
         guard let token = try stringToken(path) else { return nil }
         let time = scanner.withUnescaped(token) { Timestamp(rfc3339: $0) }
         if time == nil {
-            report(.invalidTime, path,
-                   "\(path) must be RFC 3339 YYYY-MM-DDTHH:MM:SS[.fraction] with Z or ±hh:mm, a real date in 1970–9999")
+            report(
+                .invalidTime, path,
+                "\(path) must be RFC 3339 YYYY-MM-DDTHH:MM:SS[.fraction] with Z or ±hh:mm, a real date in 1970–9999")
         }
         return time
     }
@@ -357,7 +367,9 @@ private struct EventParser {
             }
         }
         if domain == nil {
-            report(.invalidValue, path, "\(path) must be a domain name (ASCII labels separated by dots, at most 253 characters)")
+            report(
+                .invalidValue, path,
+                "\(path) must be a domain name (ASCII labels separated by dots, at most 253 characters)")
         }
         return domain
     }
@@ -382,7 +394,8 @@ private struct EventParser {
         return labelLength > 0 && previous != UInt8(ascii: "-") && labels >= 1
     }
 
-    private mutating func report(_ kind: DecodeFailure.Kind, _ path: StaticString, _ detail: @autoclosure () -> String) {
+    private mutating func report(_ kind: DecodeFailure.Kind, _ path: StaticString, _ detail: @autoclosure () -> String)
+    {
         if problem == nil { problem = DecodeFailure(kind, field: path.description, detail: detail()) }
     }
 
@@ -433,17 +446,18 @@ private enum TopField: Int {
 
     /// Picks the only candidate by length and one distinguishing byte, then compares it in full.
     init?(_ name: UnsafeRawBufferPointer) {
-        let match: TopField? = switch name.count {
-        case 2: .ip
-        case 3: .mfa
-        case 4: name[1] == UInt8(ascii: "y") ? .type : name[1] == UInt8(ascii: "i") ? .time : .user
-        case 6: name[0] == UInt8(ascii: "t") ? .tenant : name[0] == UInt8(ascii: "d") ? .device : .action
-        case 7: .outcome
-        case 8: .eventID
-        case 10: name[0] == UInt8(ascii: "c") ? .credential : .sessionID
-        case 14: name[0] == UInt8(ascii: "f") ? .failureReason : .correlationID
-        default: nil
-        }
+        let match: TopField? =
+            switch name.count {
+            case 2: .ip
+            case 3: .mfa
+            case 4: name[1] == UInt8(ascii: "y") ? .type : name[1] == UInt8(ascii: "i") ? .time : .user
+            case 6: name[0] == UInt8(ascii: "t") ? .tenant : name[0] == UInt8(ascii: "d") ? .device : .action
+            case 7: .outcome
+            case 8: .eventID
+            case 10: name[0] == UInt8(ascii: "c") ? .credential : .sessionID
+            case 14: name[0] == UInt8(ascii: "f") ? .failureReason : .correlationID
+            default: nil
+            }
         guard let match, name.equals(match.name) else { return nil }
         self = match
     }

@@ -23,8 +23,10 @@ final class WireNames<Value: CaseIterable & RawRepresentable & Sendable>: Sendab
 
     func match(_ text: UnsafeRawBufferPointer) -> Value? {
         names.withUnsafeBytes { names in
-            for entry in entries where entry.count == text.count
-                && text.equals(UnsafeRawBufferPointer(rebasing: names[entry.start..<entry.start + entry.count])) {
+            for entry in entries
+            where entry.count == text.count
+                && text.equals(UnsafeRawBufferPointer(rebasing: names[entry.start..<entry.start + entry.count]))
+            {
                 return entry.value
             }
             return nil

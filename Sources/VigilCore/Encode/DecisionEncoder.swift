@@ -104,7 +104,8 @@ private final class DecisionRuns: @unchecked Sendable {
     init() {
         let tables = [
             Self.runs(EventType.self, "event_type", then: "user_id"), Self.runs(UserRole.self, "role", then: "tenant"),
-            Self.runs(DecisionAction.self, "action", then: "factors"), Self.runs(RiskLevel.self, "level", then: "reasons"),
+            Self.runs(DecisionAction.self, "action", then: "factors"),
+            Self.runs(RiskLevel.self, "level", then: "reasons"),
             Self.runs(SignalName.self, "signal", then: "points"),
             MFAFactor.allCases.map { Array("\"\($0.rawValue)\"".utf8) },
         ]
@@ -118,7 +119,9 @@ private final class DecisionRuns: @unchecked Sendable {
             }
         }
         self.storage = storage
-        (eventType, role, action, level, signal, factor) = (pointers[0], pointers[1], pointers[2], pointers[3], pointers[4], pointers[5])
+        (eventType, role, action, level, signal, factor) = (
+            pointers[0], pointers[1], pointers[2], pointers[3], pointers[4], pointers[5]
+        )
     }
 
     deinit { storage.deallocate() }

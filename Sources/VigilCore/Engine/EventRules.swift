@@ -39,7 +39,8 @@ final class EventRules: Sendable {
             let decision = decide(context, assessment: assessment, user: user, at: time)
             if !late {
                 detectors.detectOnSuccess(
-                    context, assessment: assessment, decision: decision, user: &user, state: state, into: &verdict.alerts)
+                    context, assessment: assessment, decision: decision, user: &user, state: state,
+                    into: &verdict.alerts)
                 if type == .login { learn(context, assessment: assessment, user: &user, names: &state.names) }
             }
             verdict.decision = consume decision
@@ -76,7 +77,8 @@ final class EventRules: Sendable {
             context: StepUpPolicy.Context(
                 role: event.user.role, isSensitiveAction: event.type == .sensitiveAction,
                 compromisedCredential: event.credentialCompromised, torExit: context.anonymity.contains(.torExit),
-                withinPostResetWindow: assessment.withinPostResetWindow, pushBombingActive: assessment.pushBombingActive))
+                withinPostResetWindow: assessment.withinPostResetWindow, pushBombingActive: assessment.pushBombingActive
+            ))
         return Decision(
             decisionID: Identifiers.uuid(keys.identifier, "decision", event.tenant ?? "", event.eventID),
             eventID: event.eventID, eventType: event.type, userID: event.user.id, role: event.user.role,

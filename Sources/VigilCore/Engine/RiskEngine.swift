@@ -12,7 +12,8 @@ public struct RiskEngine: Sendable {
     let keys: EngineKeys
 
     public init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey) {
-        self.state = ShardState(allowedLateness: config.engine.allowedLateness, globalWindow: config.engine.globalWindow)
+        self.state = ShardState(
+            allowedLateness: config.engine.allowedLateness, globalWindow: config.engine.globalWindow)
         self.keys = EngineKeys(secret: deviceKey)
         self.rules = EventRules(config: config, policyVersion: policyVersion, keys: keys)
     }
@@ -66,4 +67,3 @@ public struct RiskEngine: Sendable {
     /// Entity counts, approximate state size and global windows of this engine's shard.
     public var figures: StateFigures { state.figures }
 }
-

@@ -30,7 +30,9 @@ public struct ReputationTable: Sendable {
             events.append((cidr.network, index, 1))
             let last = cidr.last
             if last != top {
-                let next = last.low == ~0 ? IPAddress(high: last.high + 1, low: 0) : IPAddress(high: last.high, low: last.low + 1)
+                let next =
+                    last.low == ~0
+                    ? IPAddress(high: last.high + 1, low: 0) : IPAddress(high: last.high, low: last.low + 1)
                 events.append((next, index, -1))
             }
         }
@@ -76,7 +78,8 @@ public struct ReputationTable: Sendable {
     /// CIDR-list categories covering `address`, sorted by name.
     public func categories(containing address: IPAddress) -> [String] {
         // Last range whose start is <= address; the first range starts at :: so one always exists.
-        var low = 0, high = rangeStarts.count
+        var low = 0
+        var high = rangeStarts.count
         while high - low > 1 {
             let middle = (low + high) / 2
             if rangeStarts[middle] <= address { low = middle } else { high = middle }
@@ -88,7 +91,9 @@ public struct ReputationTable: Sendable {
     public func matches(address: IPAddress, asn: UInt32?) -> [ReputationMatch] {
         var out: [ReputationMatch] = []
         if let asn, let category = asnCategories[asn] { out.append(ReputationMatch(source: .asn, category: category)) }
-        for category in categories(containing: address) { out.append(ReputationMatch(source: .cidr, category: category)) }
+        for category in categories(containing: address) {
+            out.append(ReputationMatch(source: .cidr, category: category))
+        }
         return out
     }
 

@@ -5,16 +5,30 @@ struct EngineKeys: Sendable {
     let user: SipHashKey
     let device: SipHashKey
     let domain: SipHashKey
+    /// Keys the per-source state (the address or /64), so addresses never key state or enter a snapshot.
+    let source: SipHashKey
+    /// Enciphers the address a user's last login came from in snapshots and changelog records (see
+    /// `AddressCipher`).
+    let stateAddress: SipHashKey
     let identifier: SipHashKey
+    /// Identifies the operator's secret in snapshots without revealing it: state written under another
+    /// secret holds hashes that would never match, so it is refused.
+    let fingerprint: UInt64
 
     init(secret: SipHashKey) {
         user = secret.derived(1)
         device = secret.derived(2)
         domain = secret.derived(3)
+        source = secret.derived(5)
+        stateAddress = secret.derived(6)
+        fingerprint = secret.derived(7).hash("vigil state key fingerprint")
         // Public ids (decision ids, finding uids) must not depend on the secret: the same input
         // gives the same ids on every deployment, so downstream deduplication works across replays.
         identifier = SipHashKey.publicDefault.derived(4)
     }
+
+    /// The key of the per-source state of an address already aggregated (`IPAddress.sourceKey`).
+    func sourceStateKey(_ address: IPAddress) -> UInt64 { source.hash(address.high, tweak: address.low) }
 }
 
 /// Per-event values computed once and shared by the signals, detectors and policy.
@@ -24,6 +38,8 @@ struct EventContext {
     let userKey: UInt64
     /// The address aggregated for per-source state (IPv6 to /64).
     let sourceKey: IPAddress?
+    /// Keyed hash of `sourceKey`: the key of the per-source state.
+    let sourceStateKey: UInt64?
     /// Keyed hash of `device.id`; the raw id never enters state.
     let deviceKey: UInt64?
 
@@ -32,7 +48,9 @@ struct EventContext {
         hasher.append(event.tenant ?? "")
         hasher.append(event.user.id)
         self.userKey = hasher.finalize()
-        self.sourceKey = event.ip?.sourceKey
+        let sourceKey = event.ip?.sourceKey
+        self.sourceKey = sourceKey
+        self.sourceStateKey = sourceKey.map(keys.sourceStateKey)
         if let id = event.device?.id, !id.isEmpty {
             self.deviceKey = keys.device.hash(id)
         } else {

@@ -62,12 +62,17 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
             groups[4 + i] = UInt16(truncatingIfNeeded: low >> (48 - 16 * UInt64(i)))
         }
         // Longest run (length >= 2) of zero groups, first one on ties, is written as "::".
-        var bestStart = -1, bestLength = 0, runStart = -1
+        var bestStart = -1
+        var bestLength = 0
+        var runStart = -1
         for i in 0...8 {
             if i < 8 && groups[i] == 0 {
                 if runStart < 0 { runStart = i }
             } else if runStart >= 0 {
-                if i - runStart > bestLength { bestStart = runStart; bestLength = i - runStart }
+                if i - runStart > bestLength {
+                    bestStart = runStart
+                    bestLength = i - runStart
+                }
                 runStart = -1
             }
         }
@@ -102,7 +107,10 @@ extension IPAddress {
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> IPAddress? {
         if bytes.isEmpty || bytes.count > 45 { return nil }
         var hasColon = false
-        for byte in bytes where byte == UInt8(ascii: ":") { hasColon = true; break }
+        for byte in bytes where byte == UInt8(ascii: ":") {
+            hasColon = true
+            break
+        }
         if !hasColon {
             guard let v4 = parseIPv4(bytes, from: 0, to: bytes.count) else { return nil }
             return IPAddress(ipv4: v4)
@@ -197,7 +205,8 @@ extension IPAddress {
         } else if count != 8 {
             return nil
         }
-        var high: UInt64 = 0, low: UInt64 = 0
+        var high: UInt64 = 0
+        var low: UInt64 = 0
         for i in 0..<4 {
             high = high << 16 | UInt64(groups[i])
             low = low << 16 | UInt64(groups[4 + i])

@@ -27,6 +27,13 @@ public struct Pipeline: Sendable {
         input = config.input
     }
 
+    /// Replaces the engine's state with a snapshot's (`RiskEngine.restoreState(snapshot:)`); on error
+    /// nothing changes.
+    @discardableResult
+    public mutating func restoreState(snapshot: [UInt8]) throws(StateSnapshotError) -> StateSnapshotHeader {
+        try engine.restoreState(snapshot: snapshot)
+    }
+
     /// Processes one message and appends what it produced to `output`. Never throws: a message that
     /// can't be used becomes a dead letter carrying its bytes and the reason. `originalLength` is the
     /// message's real size when the source kept only its head (an oversized line). `receivedAt` (the
@@ -65,15 +72,17 @@ public struct Pipeline: Sendable {
         if verdict.late { stats.lateEvents += 1 }
         if let decision = verdict.decision.take() {
             stats.decisions[decision.action.index] += 1
-            output.append(OutputMessage(
-                stream: .decisions, key: decision.userID, payload: decisionEncoder.encode(decision),
-                label: decision.action.rawValue))
+            output.append(
+                OutputMessage(
+                    stream: .decisions, key: decision.userID, payload: decisionEncoder.encode(decision),
+                    label: decision.action.rawValue))
         }
         for alert in verdict.alerts {
             stats.alerts[alert.kind.index] += 1
-            output.append(OutputMessage(
-                stream: .alerts, key: alert.userID ?? alert.subject, payload: alertEncoder.encode(alert),
-                label: alert.kind.rawValue))
+            output.append(
+                OutputMessage(
+                    stream: .alerts, key: alert.userID ?? alert.subject, payload: alertEncoder.encode(alert),
+                    label: alert.kind.rawValue))
         }
     }
 

@@ -3,8 +3,6 @@
 struct StepUpPolicy: Sendable {
     var settings: PolicySettings
 
-    init(settings: PolicySettings) { self.settings = settings }
-
     /// Facts beyond the score that hard rules look at.
     struct Context: Sendable {
         var role: UserRole
@@ -13,18 +11,6 @@ struct StepUpPolicy: Sendable {
         var torExit: Bool
         var withinPostResetWindow: Bool
         var pushBombingActive: Bool
-
-        init(
-            role: UserRole, isSensitiveAction: Bool, compromisedCredential: Bool, torExit: Bool,
-            withinPostResetWindow: Bool, pushBombingActive: Bool
-        ) {
-            self.role = role
-            self.isSensitiveAction = isSensitiveAction
-            self.compromisedCredential = compromisedCredential
-            self.torExit = torExit
-            self.withinPostResetWindow = withinPostResetWindow
-            self.pushBombingActive = pushBombingActive
-        }
     }
 
     struct Outcome: Sendable, Equatable {

@@ -18,16 +18,28 @@ struct AlertDetectors: Sendable {
         if rules.impossibleTravel.enabled, assessment.travelIsImpossible, let anchor = state.lastLogin(of: user),
             let travel = assessment.travel
         {
-            var sources = [ObservedSource(ip: anchor.ip, intel: IPIntelligence(location: anchor.location, network: anchor.network, anonymity: anchor.anonymity))]
+            var sources = [
+                ObservedSource(
+                    ip: anchor.ip,
+                    intel: IPIntelligence(
+                        location: anchor.location, network: anchor.network, anonymity: anchor.anonymity))
+            ]
             if let current = context.observedSource { sources.append(current) }
             alerts.append(
                 makeAlert(
                     .impossibleTravel, scope: .account, subject: event.user.id, context: context, severity: .high,
                     title: "Impossible travel",
-                    message: "\(event.user.id) logged in from \(place(anchor.location)) and \(place(context.intel.location)) "
-                        + "\(duration(travel.elapsedSeconds)) apart (\(Int(travel.speedKmh.rounded())) km/h)",
+                    message:
+                        """
+                        \(event.user.id) logged in from \(place(anchor.location)) and \(place(context.intel.location)) \
+
+                        """
+                            + "\(duration(travel.elapsedSeconds)) apart (\(Int(travel.speedKmh.rounded())) km/h)",
                     windowStart: min(anchor.time, event.time),
-                    evidence: [EvidenceEvent(eventID: anchor.eventID, time: anchor.time), EvidenceEvent(eventID: event.eventID, time: event.time)],
+                    evidence: [
+                        EvidenceEvent(eventID: anchor.eventID, time: anchor.time),
+                        EvidenceEvent(eventID: event.eventID, time: event.time),
+                    ],
                     sources: sources,
                     details: [
                         ("distance_km", .double(rounded(travel.distanceKm))),
@@ -79,13 +91,15 @@ struct AlertDetectors: Sendable {
         }
     }
 
-    func recordFailure(_ context: EventContext, user: inout UserState, state: inout ShardState, into alerts: inout [Alert]) {
+    func recordFailure(
+        _ context: EventContext, user: inout UserState, state: inout ShardState, into alerts: inout [Alert]
+    ) {
         let event = context.event
         let signals = settings.signals
         let rules = settings.alerts
         user.failures.record(event.time, eventID: event.eventID, capacity: signals.failedAttemptsThreshold)
-        guard let sourceKey = context.sourceKey else { return }
-        var source = state.sources[sourceKey] ?? SourceState(lastSeen: event.time)
+        guard let sourceKey = context.sourceKey, let sourceStateKey = context.sourceStateKey else { return }
+        var source = state.sources[sourceStateKey] ?? SourceState(lastSeen: event.time)
         source.lastSeen = max(source.lastSeen, event.time)
         source.failures.record(event.time, eventID: event.eventID, capacity: rules.stuffingAttempts)
         source.failingUsers.record(
@@ -105,7 +119,8 @@ struct AlertDetectors: Sendable {
                         severity: .high, title: "Credential stuffing from one source",
                         message: "\(sourceKey) failed \(attempts.count) logins for \(users) accounts within "
                             + duration(rules.stuffingWindow.seconds),
-                        windowStart: windowStart, evidence: attempts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                        windowStart: windowStart,
+                        evidence: attempts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
                         sources: context.observedSource.map { [$0] } ?? [],
                         details: [
                             ("attempts", .int(Int64(attempts.count))), ("distinct_users", .int(Int64(users))),
@@ -115,7 +130,7 @@ struct AlertDetectors: Sendable {
             }
         }
         source.holds.expire(before: event.time)
-        state.sources[sourceKey] = source
+        state.sources[sourceStateKey] = source
     }
 
     func recordPushSent(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
@@ -132,7 +147,8 @@ struct AlertDetectors: Sendable {
         let rules = settings.alerts
         guard mfa.factor.isPush else {
             if result == .failed || result == .denied {
-                user.failures.record(event.time, eventID: event.eventID, capacity: settings.signals.failedAttemptsThreshold)
+                user.failures.record(
+                    event.time, eventID: event.eventID, capacity: settings.signals.failedAttemptsThreshold)
             }
             return
         }
@@ -143,19 +159,28 @@ struct AlertDetectors: Sendable {
                 capacity: max(rules.pushBombingFailures, rules.mfaFatigueFailures, settings.signals.pushBurstThreshold))
             checkPushBombing(context, user: &user, into: &alerts)
         case .approved:
-            guard rules.mfaFatigueAccepted.enabled, !user.holds.holds(.mfaFatigueAccepted, at: event.time) else { return }
+            guard rules.mfaFatigueAccepted.enabled, !user.holds.holds(.mfaFatigueAccepted, at: event.time) else {
+                return
+            }
             let failures = user.pushFailures.entries(from: event.time - rules.mfaFatigueWindow, through: event.time)
             guard failures.count >= rules.mfaFatigueFailures else { return }
-            let evidence = failures.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) } + [EvidenceEvent(eventID: event.eventID, time: event.time)]
+            let evidence =
+                failures.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) } + [
+                    EvidenceEvent(eventID: event.eventID, time: event.time)
+                ]
             alerts.append(
                 makeAlert(
                     .mfaFatigueAccepted, scope: .account, subject: event.user.id, context: context, severity: .critical,
                     title: "Push approved after repeated denials (MFA fatigue)",
-                    message: "\(event.user.id) approved a push after \(failures.count) denied or unanswered pushes within "
+                    message:
+                        "\(event.user.id) approved a push after \(failures.count) denied or unanswered pushes within "
                         + duration(rules.mfaFatigueWindow.seconds),
                     windowStart: failures.first?.time ?? event.time, evidence: evidence,
                     sources: context.observedSource.map { [$0] } ?? [],
-                    details: [("failures_before_approval", .int(Int64(failures.count))), ("window_seconds", .int(Int64(rules.mfaFatigueWindow.seconds)))]))
+                    details: [
+                        ("failures_before_approval", .int(Int64(failures.count))),
+                        ("window_seconds", .int(Int64(rules.mfaFatigueWindow.seconds))),
+                    ]))
             user.holds.hold(.mfaFatigueAccepted, until: event.time + rules.mfaFatigueWindow)
         }
     }
@@ -199,22 +224,24 @@ struct AlertDetectors: Sendable {
             let end = max(event.time, user.resetRequests.latest ?? event.time)
             let requests = user.resetRequests.entries(from: end - rules.resetAbuseWindow, through: end)
             if requests.count >= rules.resetAbuseAccount {
-                alerts.append(resetAbuseAlert(
-                    context, scope: .account, subject: event.user.id,
-                    evidence: requests.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
-                    what: "\(requests.count) password reset requests for \(event.user.id)"))
+                alerts.append(
+                    resetAbuseAlert(
+                        context, scope: .account, subject: event.user.id,
+                        evidence: requests.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                        what: "\(requests.count) password reset requests for \(event.user.id)"))
                 user.holds.hold(.resetAbuse, until: event.time + rules.resetAbuseWindow)
             }
         }
-        if let sourceKey = context.sourceKey {
-            var source = state.sources[sourceKey] ?? SourceState(lastSeen: event.time)
+        if let sourceKey = context.sourceKey, let sourceStateKey = context.sourceStateKey {
+            var source = state.sources[sourceStateKey] ?? SourceState(lastSeen: event.time)
             if let accounts = recordResetWave(&source, context, threshold: rules.resetAbuseSourceIP) {
-                alerts.append(resetAbuseAlert(
-                    context, scope: .sourceIP, subject: sourceKey.description,
-                    evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
-                    what: "\(sourceKey) requested password resets for \(accounts.count) accounts"))
+                alerts.append(
+                    resetAbuseAlert(
+                        context, scope: .sourceIP, subject: sourceKey.description,
+                        evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                        what: "\(sourceKey) requested password resets for \(accounts.count) accounts"))
             }
-            state.sources[sourceKey] = source
+            state.sources[sourceStateKey] = source
         }
         if let domain = event.user.emailDomain {
             var hasher = SipHashState(key: domainKey)
@@ -223,10 +250,11 @@ struct AlertDetectors: Sendable {
             let domainKey = hasher.finalize()
             var entry = state.domains[domainKey] ?? DomainState(lastSeen: event.time)
             if let accounts = recordResetWave(&entry, context, threshold: rules.resetAbuseEmailDomain) {
-                alerts.append(resetAbuseAlert(
-                    context, scope: .emailDomain, subject: domain,
-                    evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
-                    what: "password resets requested for \(accounts.count) accounts of \(domain)"))
+                alerts.append(
+                    resetAbuseAlert(
+                        context, scope: .emailDomain, subject: domain,
+                        evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                        what: "password resets requested for \(accounts.count) accounts of \(domain)"))
             }
             state.domains[domainKey] = entry
         }
@@ -261,7 +289,8 @@ struct AlertDetectors: Sendable {
         case .emailDomain: threshold = rules.resetAbuseEmailDomain
         }
         return makeAlert(
-            .resetAbuse, scope: scope, subject: subject, context: context, severity: scope == .account ? .medium : .high,
+            .resetAbuse, scope: scope, subject: subject, context: context,
+            severity: scope == .account ? .medium : .high,
             title: "Password reset abuse (\(scope.rawValue))",
             message: "\(what) within \(duration(rules.resetAbuseWindow.seconds))",
             windowStart: evidence.map(\.time).min() ?? context.event.time, evidence: evidence,

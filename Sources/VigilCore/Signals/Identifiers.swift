@@ -83,5 +83,7 @@ private struct JoinedParts {
         count = end + 1
     }
 
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[..<count]) }
+    var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[..<count])
+    }
 }

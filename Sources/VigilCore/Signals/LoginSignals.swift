@@ -48,7 +48,9 @@ struct LoginSignals: Sendable {
     }
 
     /// The facts several signals, the detectors and the policy share.
-    static func facts(_ context: EventContext, user: UserState, state: ShardState, settings: EngineSettings) -> Assessment {
+    static func facts(
+        _ context: EventContext, user: UserState, state: ShardState, settings: EngineSettings
+    ) -> Assessment {
         let event = context.event
         let signals = settings.signals
         var facts = Assessment()
@@ -57,9 +59,11 @@ struct LoginSignals: Sendable {
 
         // Travel from the last successful login.
         if let anchor = state.lastLogin(of: user), event.ip != nil,
-            let travel = TravelAssessment(from: anchor.location, at: anchor.time, to: context.intel.location, at: event.time)
+            let travel = TravelAssessment(
+                from: anchor.location, at: anchor.time, to: context.intel.location, at: event.time)
         {
-            facts.travelTooFast = travel.isImpossible(maxSpeedKmh: signals.maxSpeedKmh, minDistanceKm: signals.minDistanceKm)
+            facts.travelTooFast = travel.isImpossible(
+                maxSpeedKmh: signals.maxSpeedKmh, minDistanceKm: signals.minDistanceKm)
             facts.travelIsImpossible = facts.travelTooFast && facts.anonymity.isEmpty && anchor.anonymity.isEmpty
             facts.travel = travel
             facts.travelOrigin = anchor
@@ -81,7 +85,8 @@ struct LoginSignals: Sendable {
             facts.isNewNetwork = user.seen.lastSeen(.network, UInt64(network.number)) == nil
         }
 
-        if let reset = user.lastResetCompleted, event.time >= reset, event.time.since(reset) <= settings.postResetWindow {
+        if let reset = user.lastResetCompleted, event.time >= reset, event.time.since(reset) <= settings.postResetWindow
+        {
             facts.withinPostResetWindow = true
         }
         if let until = user.pushBombingUntil, event.time < until { facts.pushBombingActive = true }
@@ -115,7 +120,9 @@ extension SignalName {
             guard event.credentialCompromised else { return nil }
             return fire(signals.compromisedCredential, .compromisedCredential)
         case .impossibleTravel:
-            guard facts.travelIsImpossible, let anchor = facts.travelOrigin, let travel = facts.travel else { return nil }
+            guard facts.travelIsImpossible, let anchor = facts.travelOrigin, let travel = facts.travel else {
+                return nil
+            }
             return fire(
                 signals.impossibleTravel,
                 .impossibleTravel(
@@ -145,9 +152,12 @@ extension SignalName {
         case .newDevice:
             guard !facts.learning, facts.isNewDevice else { return nil }
             return fire(
-                signals.newDevice, context.deviceKey == nil ? .noDeviceID : .deviceNotSeen(within: settings.newDeviceAfter))
+                signals.newDevice,
+                context.deviceKey == nil ? .noDeviceID : .deviceNotSeen(within: settings.newDeviceAfter))
         case .newCountry:
-            guard !facts.learning, facts.isNewCountry, let code = context.intel.location?.countryCode else { return nil }
+            guard !facts.learning, facts.isNewCountry, let code = context.intel.location?.countryCode else {
+                return nil
+            }
             return fire(signals.newCountry, .newCountry(code))
         case .newASN:
             guard !facts.learning, facts.isNewNetwork, let network = context.intel.network else { return nil }
@@ -162,8 +172,11 @@ extension SignalName {
                 signals.failedAttempts,
                 .failedAttempts(count: failures, windowSeconds: signals.failedAttemptsWindow.seconds))
         case .sourceIPSpraying:
-            guard let sourceKey = context.sourceKey, let source = state.sources[sourceKey] else { return nil }
-            let users = source.failingUsers.distinctCount(from: event.time - signals.sprayingWindow, through: event.time)
+            guard let sourceStateKey = context.sourceStateKey, let source = state.sources[sourceStateKey] else {
+                return nil
+            }
+            let users = source.failingUsers.distinctCount(
+                from: event.time - signals.sprayingWindow, through: event.time)
             guard users >= signals.sprayingDistinctUsers else { return nil }
             return fire(
                 signals.sourceIPSpraying, .sourceSpraying(users: users, windowSeconds: signals.sprayingWindow.seconds))

@@ -40,12 +40,27 @@ struct UserState: Sendable {
     }
 
     // The windows and holds forward to the rarely used part; `_modify` lets callers update them in place.
-    var failures: EventWindow { get { self[rare: \.failures, or: EventWindow()] } _modify { yield &self[rare: \.failures, or: EventWindow()] } }
-    var pushesSent: EventWindow { get { self[rare: \.pushesSent, or: EventWindow()] } _modify { yield &self[rare: \.pushesSent, or: EventWindow()] } }
+    var failures: EventWindow {
+        get { self[rare: \.failures, or: EventWindow()] }
+        _modify { yield &self[rare: \.failures, or: EventWindow()] }
+    }
+    var pushesSent: EventWindow {
+        get { self[rare: \.pushesSent, or: EventWindow()] }
+        _modify { yield &self[rare: \.pushesSent, or: EventWindow()] }
+    }
     /// Push denials and timeouts.
-    var pushFailures: EventWindow { get { self[rare: \.pushFailures, or: EventWindow()] } _modify { yield &self[rare: \.pushFailures, or: EventWindow()] } }
-    var resetRequests: EventWindow { get { self[rare: \.resetRequests, or: EventWindow()] } _modify { yield &self[rare: \.resetRequests, or: EventWindow()] } }
-    var holds: [AlertHold] { get { self[rare: \.holds, or: []] } _modify { yield &self[rare: \.holds, or: []] } }
+    var pushFailures: EventWindow {
+        get { self[rare: \.pushFailures, or: EventWindow()] }
+        _modify { yield &self[rare: \.pushFailures, or: EventWindow()] }
+    }
+    var resetRequests: EventWindow {
+        get { self[rare: \.resetRequests, or: EventWindow()] }
+        _modify { yield &self[rare: \.resetRequests, or: EventWindow()] }
+    }
+    var holds: [AlertHold] {
+        get { self[rare: \.holds, or: []] }
+        _modify { yield &self[rare: \.holds, or: []] }
+    }
 
     /// A field of the rarely used part: read without allocating it (`empty` while it is absent),
     /// written through an allocated, unshared one.

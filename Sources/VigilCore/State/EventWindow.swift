@@ -12,6 +12,9 @@ struct EventWindow: Sendable, Equatable {
 
     init() {}
 
+    /// A window as a snapshot held it (entries already in time order).
+    init(restoring entries: [Entry]) { self.entries = entries }
+
     var isEmpty: Bool { entries.isEmpty }
 
     /// Records an occurrence, keeping at most `capacity` (the largest threshold that reads this window;
@@ -66,6 +69,9 @@ struct DistinctWindow: Sendable, Equatable {
     private(set) var entries: [Entry] = []
 
     init() {}
+
+    /// A window as a snapshot held it.
+    init(restoring entries: [Entry]) { self.entries = entries }
 
     var isEmpty: Bool { entries.isEmpty }
 

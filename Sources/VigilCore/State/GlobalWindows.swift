@@ -39,6 +39,24 @@ struct GlobalWindows: Sendable, Equatable {
         return slot < 0 ? slot + bucketCount : slot
     }
 
+    /// The buckets of the current ring, oldest first, and the newest bucket number: what a snapshot
+    /// keeps. Older buckets still in a slot are left out: no figure reads them again, and the next
+    /// event in their slot replaces them either way.
+    var heldBuckets: [Bucket] {
+        guard let newest else { return [] }
+        return buckets.compactMap { $0 }.filter { $0.number > newest - Int64(Self.bucketCount) }.sorted {
+            $0.number < $1.number
+        }
+    }
+    var newestBucket: Int64? { newest }
+
+    /// Windows as a snapshot held them; `buckets` must be distinct numbers within one ring of `newest`.
+    init(window: EventDuration, newest: Int64?, buckets: [Bucket]) {
+        self.init(window: window)
+        self.newest = newest
+        for bucket in buckets { self.buckets[Self.slot(bucket.number)] = bucket }
+    }
+
     /// Adopts a new window length; the figures restart from empty when it changed.
     mutating func adopt(window newWindow: EventDuration) {
         guard newWindow != window else { return }

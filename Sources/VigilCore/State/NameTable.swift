@@ -26,6 +26,9 @@ struct NameTable: Sendable {
 
     var count: Int { names.count }
 
+    /// Every name, in id order: interning them in this order into an empty table gives the same ids.
+    var allNames: [String] { names }
+
     /// The id of `name`, adding it if there is room.
     mutating func intern(_ name: String?) -> ID {
         guard let name else { return Self.none }

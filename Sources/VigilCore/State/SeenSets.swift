@@ -27,6 +27,16 @@ struct SeenSets: Sendable {
 
     init() {}
 
+    /// The sets as a snapshot held them, kind by kind in `Kind` order, each oldest insertion first.
+    init(restoring kinds: [[Entry]]) {
+        for kind in Kind.allCases {
+            for entry in kinds[kind.rawValue] {
+                insert(entry, at: range(kind).upperBound)
+                adjust(kind, by: 1)
+            }
+        }
+    }
+
     func count(_ kind: Kind) -> Int { Int(counts >> (10 * UInt32(kind.rawValue)) & 0x3FF) }
 
     var totalCount: Int { count(.device) + count(.country) + count(.network) }

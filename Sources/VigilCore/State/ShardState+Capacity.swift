@@ -11,7 +11,9 @@ extension ShardState {
             counters.droppedAtCapacity += dropLeastRecentlySeenUsers(keeping: settings.maxUsers)
         }
         if sources.count > settings.maxSources {
-            counters.droppedAtCapacity += Self.dropLeastRecentlySeen(&sources, keeping: settings.maxSources) { $0.lastSeen }
+            counters.droppedAtCapacity += Self.dropLeastRecentlySeen(&sources, keeping: settings.maxSources) {
+                $0.lastSeen
+            }
         }
         if domains.count > settings.maxEmailDomains {
             counters.droppedAtCapacity += Self.dropLeastRecentlySeen(&domains, keeping: settings.maxEmailDomains) {

@@ -2,7 +2,8 @@
 /// keyed by keyed hashes so raw identifiers never sit in memory longer than the event that carried them.
 public struct ShardState: Sendable {
     var users = UserTable()
-    var sources: [IPAddress: SourceState] = [:]
+    /// By keyed hash of the source address (IPv6 aggregated to /64).
+    var sources: [UInt64: SourceState] = [:]
     var domains: [UInt64: DomainState] = [:]
     var global: GlobalWindows
     /// City names and AS organisations of the users' anchors.
@@ -50,7 +51,7 @@ public struct ShardState: Sendable {
         StateFigures(
             users: users.count, sources: sources.count, domains: domains.count, names: names.count,
             approximateBytes: users.approximateBytes + names.approximateBytes
-                + sources.capacity * 4 / 3 * (MemoryLayout<IPAddress>.stride + MemoryLayout<SourceState>.stride)
+                + sources.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<SourceState>.stride)
                 + sources.count * Self.sourceHeapBytes
                 + domains.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<DomainState>.stride)
                 + domains.count * Self.domainHeapBytes,
@@ -86,7 +87,8 @@ public struct ShardState: Sendable {
         let evicted = users.sweep(idleBefore: userCutoff, dropRareBefore: rareCutoff)
         counters.evictedUsers += evicted
         let crossCutoff = now - settings.longestCrossUserWindow
-        let sourcesBefore = sources.count, domainsBefore = domains.count
+        let sourcesBefore = sources.count
+        let domainsBefore = domains.count
         sources = sources.filter { $0.value.lastSeen >= crossCutoff }
         domains = domains.filter { $0.value.lastSeen >= crossCutoff }
         counters.evictedSources += sourcesBefore - sources.count + domainsBefore - domains.count
@@ -118,7 +120,8 @@ public struct StateFigures: Sendable, Equatable {
 
     public init(
         users: Int = 0, sources: Int = 0, domains: Int = 0, names: Int = 0, approximateBytes: Int = 0,
-        evictedUsers: Int = 0, evictedSources: Int = 0, droppedAtCapacity: Int = 0, global: GlobalFigures = GlobalFigures()
+        evictedUsers: Int = 0, evictedSources: Int = 0, droppedAtCapacity: Int = 0,
+        global: GlobalFigures = GlobalFigures()
     ) {
         self.users = users
         self.sources = sources

@@ -29,6 +29,11 @@ struct UserTable: Sendable {
     /// Every user's state, in storage order (which a removal changes).
     var values: [UserState] { records.elements }
 
+    /// Every user with its key, in storage order.
+    func forEach(_ body: (UInt64, UserState) throws -> Void) rethrows {
+        for position in 0..<records.count { try body(keys[position], records[position]) }
+    }
+
     func contains(_ key: UInt64) -> Bool { position(of: key) != nil }
 
     subscript(key: UInt64) -> UserState? {

@@ -1,11 +1,11 @@
 import Foundation
 import VigilCore
 
-/// Walks the YAML tree (`YAMLTree`, one parse) along `DaemonConfig.settings`: each key is looked up in the table, its value read
-/// as the setting's `SettingType` says and stored by the setting. Every problem is collected with its key path
-/// and line instead of stopping at the first: wrong types, unknown keys (with the nearest known one), duplicate
-/// keys. Ranges are checked afterwards by `DaemonConfig.validate()`, whose problems `located(_:)` places on the
-/// lines recorded here.
+/// Walks the YAML tree (`YAMLTree`, one parse) along `DaemonConfig.settings`: each key is looked up in the table, its
+/// value read as the setting's `SettingType` says and stored by the setting. Every problem is collected with its key
+/// path and line instead of stopping at the first: wrong types, unknown keys (with the nearest known one), duplicate
+/// keys. Ranges are checked afterwards by `DaemonConfig.validate()`, whose problems `located(_:)` places on the lines
+/// recorded here.
 final class ConfigDecoder {
     private(set) var problems: [ConfigProblem] = []
     /// Line of every key path read from the file.
@@ -135,7 +135,9 @@ final class ConfigDecoder {
         case .duration:
             guard let text = string(node, path, expecting: "a duration") else { return nil }
             guard let value = EventDuration(configString: text) else {
-                return failed(path, node, "expected a duration with a unit (250ms, 90s, 5m, 24h, 30d), got \(Self.describe(node))")
+                return failed(
+                    path, node, "expected a duration with a unit (250ms, 90s, 5m, 24h, 30d), got \(Self.describe(node))"
+                )
             }
             return .duration(value)
         case .text, .choice:
@@ -147,11 +149,12 @@ final class ConfigDecoder {
             guard case .sequence(let sequence, _) = node else {
                 return failed(path, node, "expected a list of strings, got \(Self.describe(node))")
             }
-            return .textList(sequence.enumerated().compactMap { index, element in
-                let elementPath = "\(path)[\(index)]"
-                lines[elementPath] = element.line
-                return string(element, elementPath, expecting: "a string")
-            })
+            return .textList(
+                sequence.enumerated().compactMap { index, element in
+                    let elementPath = "\(path)[\(index)]"
+                    lines[elementPath] = element.line
+                    return string(element, elementPath, expecting: "a string")
+                })
         case .textMap:
             if Self.isNull(node) { return nil }
             var map: [String: String] = [:]
@@ -169,14 +172,17 @@ final class ConfigDecoder {
         if Self.isNull(node) { return nil }
         let names = fields.map(\.name)
         guard case .sequence(let sequence, _) = node else {
-            return failed(path, node, "expected a list of {\(names.joined(separator: ", "))}, got \(Self.describe(node))")
+            return failed(
+                path, node, "expected a list of {\(names.joined(separator: ", "))}, got \(Self.describe(node))")
         }
         var records: [[String: String]] = []
         for (index, element) in sequence.enumerated() {
             let elementPath = "\(path)[\(index)]"
             lines[elementPath] = element.line
             guard case .mapping = element else {
-                fail(elementPath, element, "expected a mapping of \(names.joined(separator: " and ")), got \(Self.describe(element))")
+                fail(
+                    elementPath, element,
+                    "expected a mapping of \(names.joined(separator: " and ")), got \(Self.describe(element))")
                 continue
             }
             var record: [String: String] = [:]
@@ -192,7 +198,9 @@ final class ConfigDecoder {
                 if case .text(let text)? = read(value, as: field.type, path: fieldPath) { record[name] = text }
             }
             let missing = names.filter { !present.contains($0) }
-            if !missing.isEmpty { fail(elementPath, element, "missing required key \(missing.joined(separator: " and "))") }
+            if !missing.isEmpty {
+                fail(elementPath, element, "missing required key \(missing.joined(separator: " and "))")
+            }
             if record.count == fields.count { records.append(record) }
         }
         return .records(records)
@@ -217,7 +225,8 @@ final class ConfigDecoder {
     /// A relative file path taken from the config file's directory, so a config works from any working directory.
     private func resolve(_ path: String) -> String {
         guard !path.isEmpty, !path.hasPrefix("/") else { return path }
-        return URL(fileURLWithPath: baseDirectory, isDirectory: true).appendingPathComponent(path).standardizedFileURL.path
+        return URL(fileURLWithPath: baseDirectory, isDirectory: true).appendingPathComponent(path).standardizedFileURL
+            .path
     }
 
     private func fail(_ path: String, _ node: YAMLNode, _ message: String) {
@@ -256,7 +265,8 @@ final class ConfigDecoder {
     }
 
     private static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         var row = Array(0...b.count)
         for i in 1...max(a.count, 1) where !a.isEmpty {
             var previous = row[0]

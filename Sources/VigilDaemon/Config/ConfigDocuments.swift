@@ -27,9 +27,22 @@ public enum ConfigDocuments {
     }
 
     private static let exampleHeader = [
-        "Vigil configuration: every key, each with its default value and the reason for it. Generated from the setting declarations (DaemonConfig.settings, VigilConfig.settings): regenerate with `swift run vigil config-docs example > Examples/vigil.yaml`.",
-        "Every key is optional; omit one to get the default shown here. Check a file with `vigil check-config Examples/vigil.yaml [--print-effective]`.",
-        "Durations are an integer with a unit: 250ms, 90s, 5m, 24h, 30d (also us). A bare number is refused: \"300\" could mean seconds or milliseconds. Relative paths are resolved against the directory of this file, not the working directory; absolute paths are used as they are; \"~\" is not expanded. YAML anchors and aliases are refused, and so are unknown and duplicate keys. Settings of input, engine and policy apply on reload (SIGHUP or a change to the file); the others need a restart.",
+        """
+        Vigil configuration: every key, each with its default value and the reason for it. Generated from the setting \
+        declarations (DaemonConfig.settings, VigilConfig.settings): regenerate with `swift run vigil config-docs \
+        example > Examples/vigil.yaml`.
+        """,
+        """
+        Every key is optional; omit one to get the default shown here. Check a file with `vigil check-config \
+        Examples/vigil.yaml [--print-effective]`.
+        """,
+        """
+        Durations are an integer with a unit: 250ms, 90s, 5m, 24h, 30d (also us). A bare number is refused: \"300\" \
+        could mean seconds or milliseconds. Relative paths are resolved against the directory of this file, not the \
+        working directory; absolute paths are used as they are; \"~\" is not expanded. YAML anchors and aliases are \
+        refused, and so are unknown and duplicate keys. Settings of input, engine and policy apply on reload (SIGHUP \
+        or a change to the file); the others need a restart.
+        """,
     ]
 
     /// The range or choices, as the comment above a key states them.
@@ -50,7 +63,17 @@ public enum ConfigDocuments {
             ("$schema", .string("https://json-schema.org/draft/2020-12/schema")),
             ("$id", .string("https://vigil.example/schemas/config.schema.json")),
             ("title", .string("Vigil configuration file (YAML)")),
-            ("description", .string("Generated from the setting declarations: regenerate with `swift run vigil config-docs schema > schemas/config.schema.json`. Every key is optional; see Examples/vigil.yaml for defaults and reasons. vigil check-config is the authority: it also checks cross-field rules (medium_from < high_from, output topics not inputs). YAML anchors, aliases and duplicate keys are refused.")),
+            (
+                "description",
+                .string(
+                    """
+                    Generated from the setting declarations: regenerate with `swift run vigil config-docs schema > \
+                    schemas/config.schema.json`. Every key is optional; see Examples/vigil.yaml for defaults and \
+                    reasons. vigil check-config is the authority: it also checks cross-field rules (medium_from < \
+                    high_from, output topics not inputs). YAML anchors, aliases and duplicate keys are refused.
+                    """
+                )
+            ),
             ("type", .string("object")),
             ("additionalProperties", .bool(false)),
         ]
@@ -83,9 +106,15 @@ public enum ConfigDocuments {
         var fields: [(String, JSONValue)]
         switch type {
         case .integer(let range):
-            fields = [("type", .string("integer")), ("minimum", .integer(range.lowerBound)), ("maximum", .integer(range.upperBound))]
+            fields = [
+                ("type", .string("integer")), ("minimum", .integer(range.lowerBound)),
+                ("maximum", .integer(range.upperBound)),
+            ]
         case .number(let range):
-            fields = [("type", .string("number")), ("minimum", .number(range.lowerBound)), ("maximum", .number(range.upperBound))]
+            fields = [
+                ("type", .string("number")), ("minimum", .number(range.lowerBound)),
+                ("maximum", .number(range.upperBound)),
+            ]
         case .boolean:
             fields = [("type", .string("boolean"))]
         case .duration:
@@ -101,7 +130,10 @@ public enum ConfigDocuments {
         case .textMap:
             fields = [
                 ("type", .array([.string("object"), .string("null")])),
-                ("additionalProperties", .object([("type", .array([.string("string"), .string("number"), .string("boolean")]))])),
+                (
+                    "additionalProperties",
+                    .object([("type", .array([.string("string"), .string("number"), .string("boolean")]))])
+                ),
             ]
         case .records(let recordFields):
             let item: [(String, JSONValue)] = [
@@ -154,7 +186,8 @@ private indirect enum JSONValue {
             return "[\n" + values.map { inner + $0.rendered(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
         case .string(let text): return NestedYAMLWriter.quoted(text)
         case .integer(let number): return "\(number)"
-        case .number(let number): return number == number.rounded() && abs(number) < 1e15 ? "\(Int(number))" : "\(number)"
+        case .number(let number):
+            return number == number.rounded() && abs(number) < 1e15 ? "\(Int(number))" : "\(number)"
         case .bool(let flag): return "\(flag)"
         case .null: return "null"
         }

@@ -78,7 +78,8 @@ public enum ConfigLoader {
             throw ConfigError(source: path, problems: [ConfigProblem(keyPath: "", message: "cannot read the file")])
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(source: path, problems: [ConfigProblem(keyPath: "", message: "the file is not UTF-8 text")])
+            throw ConfigError(
+                source: path, problems: [ConfigProblem(keyPath: "", message: "the file is not UTF-8 text")])
         }
         do throws(ConfigError) {
             let config = try parse(yaml: text, baseDirectory: url.deletingLastPathComponent().path)
@@ -95,30 +96,39 @@ public enum ConfigLoader {
         do {
             root = try YAMLTree.parse(yaml)
         } catch {
-            throw ConfigError(problems: [ConfigProblem(keyPath: "", line: error.line, message: "invalid YAML: \(error.message)")])
+            throw ConfigError(problems: [
+                ConfigProblem(keyPath: "", line: error.line, message: "invalid YAML: \(error.message)")
+            ])
         }
         guard let root else {
-            throw ConfigError(problems: [ConfigProblem(keyPath: "", message: "the file is empty (write {} to use every default)")])
+            throw ConfigError(problems: [
+                ConfigProblem(keyPath: "", message: "the file is empty (write {} to use every default)")
+            ])
         }
         let anchors = anchoredNodes(root, path: "")
         if !anchors.isEmpty { throw ConfigError(problems: anchors) }
         guard case .mapping = root else {
-            throw ConfigError(problems: [ConfigProblem(
-                keyPath: "", line: root.line, message: "expected a mapping of settings at the top level, got \(ConfigDecoder.describe(root))")])
+            throw ConfigError(problems: [
+                ConfigProblem(
+                    keyPath: "", line: root.line,
+                    message: "expected a mapping of settings at the top level, got \(ConfigDecoder.describe(root))")
+            ])
         }
         let decoder = ConfigDecoder(baseDirectory: baseDirectory)
         let config = decoder.decode(root)
         let problems = decoder.problems + config.validate().map(decoder.located)
         guard problems.isEmpty else {
-            throw ConfigError(problems: problems.enumerated().sorted { a, b in
-                (a.element.line ?? .max, a.offset) < (b.element.line ?? .max, b.offset)
-            }.map(\.element))
+            throw ConfigError(
+                problems: problems.enumerated().sorted { a, b in
+                    (a.element.line ?? .max, a.offset) < (b.element.line ?? .max, b.offset)
+                }.map(\.element))
         }
         return config
     }
 
     private static func tooLarge(_ size: Int) -> ConfigProblem {
-        ConfigProblem(keyPath: "", message: "the file is \(size) bytes; a config file may be at most \(maxFileBytes) bytes")
+        ConfigProblem(
+            keyPath: "", message: "the file is \(size) bytes; a config file may be at most \(maxFileBytes) bytes")
     }
 
     /// Anchors are refused outright: nothing in a config needs them, and aliases are how a small file
@@ -126,12 +136,17 @@ public enum ConfigLoader {
     /// `line` is where the node is used: an alias carries its anchor's position, its key does not.
     private static func anchoredNodes(_ node: YAMLNode, path: String, line: Int? = nil) -> [ConfigProblem] {
         if node.involvesAnchor {
-            return [ConfigProblem(keyPath: path, line: line ?? node.line, message: "YAML anchors and aliases (&name, *name) are not allowed")]
+            return [
+                ConfigProblem(
+                    keyPath: path, line: line ?? node.line,
+                    message: "YAML anchors and aliases (&name, *name) are not allowed")
+            ]
         }
         switch node {
         case .mapping(let mapping, _):
             return mapping.flatMap { key, value in
-                anchoredNodes(key, path: path) + anchoredNodes(value, path: ConfigDecoder.join(path, key.text ?? "?"), line: key.line)
+                anchoredNodes(key, path: path)
+                    + anchoredNodes(value, path: ConfigDecoder.join(path, key.text ?? "?"), line: key.line)
             }
         case .sequence(let sequence, _):
             return sequence.enumerated().flatMap { index, element in anchoredNodes(element, path: "\(path)[\(index)]") }

@@ -24,7 +24,10 @@ extension DaemonConfig {
     private static let geoSettings: [S] = [
         .filePath(
             "geo.city_db", \.geo.cityDatabase, .restart,
-            "GeoIP2/GeoLite2 City (or Country) database; null: no geolocation. The example uses MaxMind's public test databases from the shared test data beside the checkout.",
+            """
+            GeoIP2/GeoLite2 City (or Country) database; null: no geolocation. The example uses MaxMind's public test \
+            databases from the shared test data beside the checkout.
+            """,
             example: sharedTestData + "GeoIP2-City-Test.mmdb"),
         .filePath(
             "geo.asn_db", \.geo.asnDatabase, .restart, "GeoLite2 ASN database; null: no network names.",
@@ -38,22 +41,35 @@ extension DaemonConfig {
             "Lookup cache entries (0 disables it). 65536 covers the active source IPs of a large tenant in a few MB."),
         .duration(
             "geo.reload_check_interval", \.geo.reloadCheckInterval, .seconds(1)...EventDuration.days(1), .restart,
-            "How often the files are checked for replacement. MaxMind updates weekly; 30s makes a swapped file live quickly at negligible cost."),
+            """
+            How often the files are checked for replacement. MaxMind updates weekly; 30s makes a swapped file live \
+            quickly at negligible cost.
+            """
+        ),
     ]
 
     private static let reputationSettings: [S] = [
         Setting(
             "reputation.asn", .textMap, reload: .restart,
-            doc: "Your own ASN → category table (\"64496\" or \"AS64496\"). Categories: 1–64 of a-z 0-9 _ -. 64496–64511 are documentation AS numbers (RFC 5398).",
+            doc:
+                """
+                Your own ASN → category table (\"64496\" or \"AS64496\"). Categories: 1–64 of a-z 0-9 _ -. 64496–64511 \
+                are documentation AS numbers (RFC 5398).
+                """,
             example: .textMap(["64496": "hosting", "64497": "vpn"]),
-            value: { config in .textMap(Dictionary(uniqueKeysWithValues: config.reputation.asnCategories.map { ("\($0.key)", $0.value) })) },
+            value: { config in
+                .textMap(
+                    Dictionary(uniqueKeysWithValues: config.reputation.asnCategories.map { ("\($0.key)", $0.value) }))
+            },
             store: { config, value in
                 guard case .textMap(let map) = value else { return [] }
                 var issues: [SettingIssue] = []
                 for (name, category) in map.sorted(by: { $0.key < $1.key }) {
                     let digits = name.uppercased().hasPrefix("AS") ? String(name.dropFirst(2)) : name
                     guard let asn = UInt32(digits) else {
-                        issues.append(SettingIssue(".\(name)", "expected an AS number (0–4294967295), got \(ConfigValues.quoted(name))"))
+                        issues.append(
+                            SettingIssue(
+                                ".\(name)", "expected an AS number (0–4294967295), got \(ConfigValues.quoted(name))"))
                         continue
                     }
                     config.reputation.asnCategories[asn] = category
@@ -68,9 +84,14 @@ extension DaemonConfig {
         Setting(
             "reputation.cidr_lists", .records([.init("path", .filePath), .init("category", .text(nonEmpty: true))]),
             reload: .restart,
-            doc: "Files of one CIDR per line ('#' comments), each mapped to a category. Their content (not their path) enters policy_version.",
+            doc:
+                """
+                Files of one CIDR per line ('#' comments), each mapped to a category. Their content (not their path) \
+                enters policy_version.
+                """,
             example: .records([["path": "reputation/hosting.txt", "category": "hosting"]]),
-            value: { config in .records(config.reputation.cidrLists.map { ["path": $0.path, "category": $0.category] }) },
+            value: { config in .records(config.reputation.cidrLists.map { ["path": $0.path, "category": $0.category] })
+            },
             store: { config, value in
                 guard case .records(let records) = value else { return [] }
                 config.reputation.cidrLists = records.compactMap { record in
@@ -82,7 +103,8 @@ extension DaemonConfig {
             rules: { config in
                 config.reputation.cidrLists.enumerated().flatMap { index, list in
                     (list.path.isEmpty ? [SettingIssue("[\(index)].path", "must not be empty")] : [])
-                        + (ConfigValues.categoryProblem(list.category).map { [SettingIssue("[\(index)].category", $0)] } ?? [])
+                        + (ConfigValues.categoryProblem(list.category).map { [SettingIssue("[\(index)].category", $0)] }
+                            ?? [])
                 }
             }),
     ]
@@ -96,7 +118,8 @@ extension DaemonConfig {
                 guard !servers.isEmpty, let problem = ConfigValues.bootstrapServersProblem(servers) else { return [] }
                 return [SettingIssue(problem)]
             }),
-        .text("kafka.group_id", \.kafka.groupID, .restart, "Consumer group; instances sharing it share the partitions."),
+        .text(
+            "kafka.group_id", \.kafka.groupID, .restart, "Consumer group; instances sharing it share the partitions."),
         .textList(
             "kafka.input_topics", \.kafka.inputTopics, .restart,
             "Topics consumed; output topics must differ from them (Vigil would read its own output).",
@@ -105,34 +128,51 @@ extension DaemonConfig {
                 if topics.isEmpty { return [SettingIssue("must list at least one topic")] }
                 return topics.enumerated().flatMap { index, topic in
                     (ConfigValues.topicNameProblem(topic).map { [SettingIssue("[\(index)]", $0)] } ?? [])
-                        + (topics[..<index].contains(topic) ? [SettingIssue("[\(index)]", "topic \(topic) is listed twice")] : [])
+                        + (topics[..<index].contains(topic)
+                            ? [SettingIssue("[\(index)]", "topic \(topic) is listed twice")] : [])
                 }
             }),
         outputTopic("decisions_topic", \.kafka.decisionsTopic, "Where decisions go, keyed by user."),
         outputTopic("alerts_topic", \.kafka.alertsTopic, "Where alerts go."),
-        outputTopic("dead_letter_topic", \.kafka.deadLetterTopic, "Where messages that cannot be processed go, with the reason."),
+        outputTopic(
+            "dead_letter_topic", \.kafka.deadLetterTopic, "Where messages that cannot be processed go, with the reason."
+        ),
         .duration(
             "kafka.shutdown_timeout", \.kafka.shutdownTimeout, .seconds(1)...EventDuration.minutes(10), .restart,
             "Upper bound for a graceful shutdown: drain, flush, commit."),
         .textMap(
             "kafka.properties", \.kafka.properties, .restart,
-            "Passed to librdkafka verbatim (bootstrap.servers and group.id are set above). Secrets (any *password*, *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays in the config, the value is read from the environment at startup. For example: security.protocol: SASL_SSL, sasl.username: vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".",
+            """
+            Passed to librdkafka verbatim (bootstrap.servers and group.id are set above). Secrets (any *password*, \
+            *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays in the config, the \
+            value is read from the environment at startup. For example: security.protocol: SASL_SSL, sasl.username: \
+            vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".
+            """,
             rules: { config in
                 config.kafka.properties.sorted { $0.key < $1.key }.compactMap { key, value in
                     let suffix = ".\(key)"
                     if key == "bootstrap.servers" || key == "group.id" {
-                        return SettingIssue(suffix, "set kafka.\(key == "group.id" ? "group_id" : "bootstrap_servers") instead")
+                        return SettingIssue(
+                            suffix, "set kafka.\(key == "group.id" ? "group_id" : "bootstrap_servers") instead")
                     } else if value.contains("${"), ConfigValues.environmentReference(value) == nil {
-                        return SettingIssue(suffix, "malformed environment reference: the whole value must be ${env:NAME}")
+                        return SettingIssue(
+                            suffix, "malformed environment reference: the whole value must be ${env:NAME}")
                     } else if ConfigValues.isSecretProperty(key), ConfigValues.environmentReference(value) == nil {
-                        return SettingIssue(suffix, "secrets must not be written in the file: use \"${env:NAME}\" and set NAME in the environment")
+                        return SettingIssue(
+                            suffix,
+                            """
+                            secrets must not be written in the file: use \"${env:NAME}\" and set NAME in the \
+                            environment
+                            """
+                        )
                     }
                     return nil
                 }
             }),
     ]
 
-    private static func outputTopic(_ key: String, _ keyPath: WritableKeyPath<DaemonConfig, String>, _ doc: String) -> S {
+    private static func outputTopic(_ key: String, _ keyPath: WritableKeyPath<DaemonConfig, String>, _ doc: String) -> S
+    {
         .text("kafka.\(key)", keyPath, .restart, doc) { config in
             let topic = config[keyPath: keyPath]
             if let problem = ConfigValues.topicNameProblem(topic) { return [SettingIssue(problem)] }
@@ -157,14 +197,24 @@ extension DaemonConfig {
     private static let securitySettings: [S] = [
         .text(
             "security.device_hash_key_env", \.security.deviceHashKeyEnv, .restart,
-            "Environment variable holding the device-id hashing key (at least 16 bytes). The key itself is never in this file.",
+            """
+            Environment variable holding the device-id hashing key (at least 16 bytes). The key itself is never in \
+            this file.
+            """,
             rules: { config in
                 let name = config.security.deviceHashKeyEnv
                 guard !ConfigValues.isEnvironmentName(name) else { return [] }
-                return [SettingIssue("must be an environment variable name (A-Z a-z 0-9 _), got \(ConfigValues.quoted(name))")]
+                return [
+                    SettingIssue(
+                        "must be an environment variable name (A-Z a-z 0-9 _), got \(ConfigValues.quoted(name))")
+                ]
             }),
         .boolean(
             "security.allow_default_device_key", \.security.allowDefaultDeviceKey, .restart,
-            "`vigil run` refuses to start without that key unless this is true (replay and demo use a fixed public key so their output is reproducible)."),
+            """
+            `vigil run` refuses to start without that key unless this is true (replay and demo use a fixed public key \
+            so their output is reproducible).
+            """
+        ),
     ]
 }

@@ -16,8 +16,10 @@ extension KafkaSettings {
             if let secret = environment[name], !secret.isEmpty {
                 resolved[key] = secret
             } else {
-                problems.append(ConfigProblem(
-                    keyPath: "kafka.properties.\(key)", message: "environment variable \(name) is not set or empty"))
+                problems.append(
+                    ConfigProblem(
+                        keyPath: "kafka.properties.\(key)", message: "environment variable \(name) is not set or empty")
+                )
             }
         }
         guard problems.isEmpty else { throw ConfigError(problems: problems) }

@@ -153,7 +153,8 @@ enum YAMLTree {
             case YAML_SCALAR_EVENT:
                 let scalar = raw.data.scalar
                 anchored = scalar.anchor != nil
-                scalarText = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
+                scalarText = String(
+                    decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
                 isPlain = scalar.style == YAML_PLAIN_SCALAR_STYLE
             case YAML_SEQUENCE_START_EVENT: anchored = raw.data.sequence_start.anchor != nil
             case YAML_MAPPING_START_EVENT: anchored = raw.data.mapping_start.anchor != nil

@@ -33,7 +33,8 @@ public enum DemoRunner {
 
         public var text: String {
             func list(_ counts: [String: Int]) -> String {
-                counts.isEmpty ? "none" : counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                counts.isEmpty
+                    ? "none" : counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             }
             return """
                 events produced: \(eventsProduced)
@@ -54,7 +55,12 @@ public enum DemoRunner {
             output("note: the demo ignores kafka.bootstrap_servers and uses an in-process mock cluster")
         }
         if environment[loaded.config.security.deviceHashKeyEnv]?.isEmpty ?? true {
-            output("note: \(loaded.config.security.deviceHashKeyEnv) is not set; device ids are hashed with the public demo key")
+            output(
+                """
+                note: \(loaded.config.security.deviceHashKeyEnv) is not set; device ids are hashed with the public \
+                demo key
+                """
+            )
         }
         let cluster = try MockKafkaCluster(logger: logger)
         for topic in kafka.inputTopics + [kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic] {
@@ -81,7 +87,8 @@ public enum DemoRunner {
             // Kafka clients block, so the demo's producer and viewer run on a thread of their own.
             summary = try await onDedicatedThread(name: "vigil-demo") {
                 try drive(
-                    options: options, kafka: kafka, cluster: cluster, status: status, stop: daemonStopped, logger: logger,
+                    options: options, kafka: kafka, cluster: cluster, status: status, stop: daemonStopped,
+                    logger: logger,
                     output: output)
             }
         } catch {
@@ -158,7 +165,9 @@ public enum DemoRunner {
                     output("ALERT    \(kind): \(json["message"] as? String ?? "")")
                 default:
                     summary.deadLetters += 1
-                    let reason = message.headers.first { $0.name == "vigil-reason" }?.value.map { String(decoding: $0, as: UTF8.self) }
+                    let reason = message.headers.first { $0.name == "vigil-reason" }?.value.map {
+                        String(decoding: $0, as: UTF8.self)
+                    }
                     output("DEAD     \(reason ?? "?") (offset \(message.offset))")
                 }
             }

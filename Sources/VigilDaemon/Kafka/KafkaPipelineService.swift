@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import VigilCore
-import _VigilMachinery
 import VigilKafka
+import _VigilMachinery
 
 /// `vigil run`'s Kafka side as a ServiceLifecycle service. The loop blocks in librdkafka calls, so it
 /// runs on a dedicated thread rather than the cooperative pool; `run()` awaits that thread. Graceful
@@ -51,7 +51,7 @@ public struct KafkaPipelineService: Service {
     public static let producerDefaults: KeyValuePairs<String, String> = [
         // librdkafka's 5 ms default would be most of a 10 ms decision budget; under load batches still
         // form while earlier requests are in flight.
-        "linger.ms": "1",
+        "linger.ms": "1"
     ]
 
     /// The shared properties minus the producer-only ones, plus the group and consumer defaults.

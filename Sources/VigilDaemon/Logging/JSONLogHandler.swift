@@ -1,16 +1,17 @@
+import Logging
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Logging
-import Synchronization
 
 /// One JSON object per line for log pipelines:
-/// `{"ts":"2026-03-02T09:00:00.123Z","level":"info","logger":"vigil","msg":"…",<metadata>}`.
-/// Metadata is flattened into the object (nested dictionaries as dotted keys, arrays as JSON arrays of
-/// strings); a metadata key that would shadow `ts`, `level`, `logger`, `msg` (or `error`, when the
-/// event carries one) gets a leading `_`. Written by hand into one byte buffer: no encoder, no Foundation formatter, one write per line.
+/// `{"ts":"2026-03-02T09:00:00.123Z","level":"info","logger":"vigil","msg":"…",<metadata>}`. Metadata is flattened into
+/// the object (nested dictionaries as dotted keys, arrays as JSON arrays of strings); a metadata key that would shadow
+/// `ts`, `level`, `logger`, `msg` (or `error`, when the event carries one) gets a leading `_`. Written by hand into one
+/// byte buffer: no encoder, no Foundation formatter, one write per line.
 struct JSONLogHandler: LogHandler {
     private static let reservedKeys: Set<String> = ["ts", "level", "logger", "msg"]
 
@@ -71,7 +72,9 @@ struct JSONLine {
         case .string(let text): field(key, text)
         case .stringConvertible(let convertible): field(key, convertible.description)
         case .dictionary(let nested):
-            for (inner, innerValue) in nested.sorted(by: { $0.key < $1.key }) { metadata(key + "." + inner, innerValue) }
+            for (inner, innerValue) in nested.sorted(by: { $0.key < $1.key }) {
+                metadata(key + "." + inner, innerValue)
+            }
         case .array(let values):
             field(key) { line in
                 line.bytes.append(UInt8(ascii: "["))

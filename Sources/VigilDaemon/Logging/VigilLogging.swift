@@ -75,8 +75,12 @@ struct RedactingLogHandler<Wrapped: LogHandler>: LogHandler {
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { wrapped[metadataKey: key] }
         set {
-            guard let newValue else { return wrapped[metadataKey: key] = nil }
-            wrapped[metadataKey: key] = MetadataRedaction.isSensitive(key) ? MetadataRedaction.marker : MetadataRedaction.redact(newValue)
+            guard let newValue else {
+                wrapped[metadataKey: key] = nil
+                return
+            }
+            wrapped[metadataKey: key] =
+                MetadataRedaction.isSensitive(key) ? MetadataRedaction.marker : MetadataRedaction.redact(newValue)
         }
     }
 

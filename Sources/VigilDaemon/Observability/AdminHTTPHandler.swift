@@ -33,9 +33,12 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             if head.headers.contains(name: "transfer-encoding")
-                || head.headers["content-length"].contains(where: { $0 != "0" }) {
+                || head.headers["content-length"].contains(where: { $0 != "0" })
+            {
                 pending = nil
-                respond(context, to: head, Response(status: .payloadTooLarge, body: "request bodies are not accepted\n"), close: true)
+                respond(
+                    context, to: head, Response(status: .payloadTooLarge, body: "request bodies are not accepted\n"),
+                    close: true)
             } else {
                 pending = head
             }
@@ -77,7 +80,8 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func respond(_ context: ChannelHandlerContext, to head: HTTPRequestHead, _ response: Response, close: Bool) {
+    private func respond(_ context: ChannelHandlerContext, to head: HTTPRequestHead, _ response: Response, close: Bool)
+    {
         let body = context.channel.allocator.buffer(string: response.body)
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: response.contentType)
@@ -85,7 +89,9 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         headers.add(name: "cache-control", value: "no-store")
         for (name, value) in response.headers { headers.add(name: name, value: value) }
         if close { headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))),
+            promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if close {
@@ -116,8 +122,10 @@ final class RequestSizeGuard: ChannelDuplexHandler {
         guard received <= limit else {
             rejected = true
             let response = context.channel.allocator.buffer(
-                string: "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            context.writeAndFlush(wrapOutboundOut(.byteBuffer(response))).whenComplete { [channel = context.channel] _ in
+                string: "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(response))).whenComplete {
+                [channel = context.channel] _ in
                 channel.close(promise: nil)
             }
             return

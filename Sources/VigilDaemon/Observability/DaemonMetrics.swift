@@ -142,11 +142,14 @@ public final class DaemonMetrics: Sendable {
             Self.advance(alerts, from: before.alerts, to: totals.alerts)
             Self.advance(lateEvents, from: before.lateEvents, to: totals.lateEvents)
             for (reason, count) in totals.deadLetters where count != before.deadLetters[reason] {
-                let counter = reported.deadLetters[reason] ?? {
-                    let made = Counter(label: "vigil_dead_letters_total", dimensions: [("reason", reason)], factory: factory)
-                    reported.deadLetters[reason] = made
-                    return made
-                }()
+                let counter =
+                    reported.deadLetters[reason]
+                    ?? {
+                        let made = Counter(
+                            label: "vigil_dead_letters_total", dimensions: [("reason", reason)], factory: factory)
+                        reported.deadLetters[reason] = made
+                        return made
+                    }()
                 Self.advance(counter, from: before.deadLetters[reason] ?? 0, to: count)
             }
             reported.pipeline = totals

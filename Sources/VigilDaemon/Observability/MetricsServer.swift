@@ -6,10 +6,10 @@ import Prometheus
 import ServiceLifecycle
 import VigilCore
 
-/// The admin HTTP port: `GET /metrics` (Prometheus), `GET /healthz` (liveness), `GET /readyz`
-/// (readiness). A small swift-nio HTTP/1.1 server that answers from the metrics registry and
-/// `DaemonStatus.snapshot`, so a scrape never touches the Kafka thread. It accepts no request bodies, bounds the request head
-/// (`Limits.maxRequestBytes`) and closes idle connections (`Limits.idleTimeout`).
+/// The admin HTTP port: `GET /metrics` (Prometheus), `GET /healthz` (liveness), `GET /readyz` (readiness). A small
+/// swift-nio HTTP/1.1 server that answers from the metrics registry and `DaemonStatus.snapshot`, so a scrape never
+/// touches the Kafka thread. It accepts no request bodies, bounds the request head (`Limits.maxRequestBytes`) and
+/// closes idle connections (`Limits.idleTimeout`).
 ///
 /// Runs until graceful shutdown or cancellation, then closes the listener. With `http.enabled: false`
 /// it binds nothing and just waits for shutdown, so the service group's shape does not depend on it.
@@ -76,7 +76,10 @@ public struct MetricsServer: Service {
                 logger.info("metrics and health listening", metadata: ["address": "\(address)"])
             } else {
                 logger.warning(
-                    "metrics and health listening on a non-loopback address: anyone who can reach it can read the metrics",
+                    """
+                    metrics and health listening on a non-loopback address: anyone who can reach it can read the \
+                    metrics
+                    """,
                     metadata: ["address": "\(address)"])
             }
             onBound?(address)

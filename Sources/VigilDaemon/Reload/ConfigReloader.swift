@@ -89,7 +89,10 @@ final class ConfigReloader: Sendable {
             guard effective.policyVersion != running.policyVersion else {
                 logger.debug(
                     "config reload: nothing that applies live changed",
-                    metadata: ["file": "\(path)", "trigger": "\(trigger.rawValue)", "policy_version": "\(running.policyVersion)"])
+                    metadata: [
+                        "file": "\(path)", "trigger": "\(trigger.rawValue)",
+                        "policy_version": "\(running.policyVersion)",
+                    ])
                 status.update { $0.lastReloadError = nil }
                 return .unchanged
             }

@@ -31,6 +31,8 @@ extension ReplayRunner.Report {
         let width = rows.map(\.0.count).max() ?? 0
         var text = rows.map { $0.0.padding(to: width) + "  " + $0.1 }.joined(separator: "\n")
         text += "\noutput: " + outputFiles.joined(separator: ", ")
+        if let stateIn { text += "\nstate in: " + stateIn.summary }
+        if let stateOut { text += "\nstate out: " + stateOut.summary }
         if usedPublicDeviceKey {
             text += "\nnote: no device hash key in the environment; used the public replay key"
         }
@@ -38,6 +40,15 @@ extension ReplayRunner.Report {
     }
 }
 
+extension ReplayRunner.SnapshotTransfer {
+    var summary: String {
+        let milliseconds = Int((seconds * 1000).rounded())
+        return "\(entries) entries, \(bytes) bytes, \(milliseconds) ms"
+    }
+}
+
 extension String {
-    func padding(to width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+    func padding(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
 }

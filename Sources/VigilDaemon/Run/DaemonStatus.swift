@@ -39,5 +39,10 @@ public final class ConfigMailbox: Sendable {
     public func post(_ config: LoadedConfig) { pending.withLock { $0 = config } }
 
     /// The config posted since the last call, if any.
-    public func take() -> LoadedConfig? { pending.withLock { value in defer { value = nil }; return value } }
+    public func take() -> LoadedConfig? {
+        pending.withLock { value in
+            defer { value = nil }
+            return value
+        }
+    }
 }

@@ -29,7 +29,8 @@ public struct SipHashKey: Sendable, Hashable {
         return SipHashKey(k0: a, k1: hash(UInt64(0), tweak: purpose))
     }
 
-    @inlinable public func hash<Bytes: Sequence>(_ bytes: Bytes, tweak: UInt64 = 0) -> UInt64 where Bytes.Element == UInt8 {
+    @inlinable public func hash<Bytes: Sequence>(_ bytes: Bytes, tweak: UInt64 = 0) -> UInt64
+    where Bytes.Element == UInt8 {
         var state = SipHashState(key: self, tweak: tweak)
         for byte in bytes { state.append(byte) }
         return state.finalize()
@@ -113,22 +114,36 @@ public struct SipHashState: Sendable {
         let last = ((length & 0xFF) << 56) | pending
         compress(last)
         v2 ^= 0xFF
-        round(); round(); round(); round()
+        round()
+        round()
+        round()
+        round()
         return v0 ^ v1 ^ v2 ^ v3
     }
 
     @inlinable mutating func compress(_ m: UInt64) {
         v3 ^= m
-        round(); round()
+        round()
+        round()
         v0 ^= m
     }
 
     @inline(__always)
     @inlinable mutating func round() {
-        v0 &+= v1; v1 = v1.rotateLeft(13); v1 ^= v0; v0 = v0.rotateLeft(32)
-        v2 &+= v3; v3 = v3.rotateLeft(16); v3 ^= v2
-        v0 &+= v3; v3 = v3.rotateLeft(21); v3 ^= v0
-        v2 &+= v1; v1 = v1.rotateLeft(17); v1 ^= v2; v2 = v2.rotateLeft(32)
+        v0 &+= v1
+        v1 = v1.rotateLeft(13)
+        v1 ^= v0
+        v0 = v0.rotateLeft(32)
+        v2 &+= v3
+        v3 = v3.rotateLeft(16)
+        v3 ^= v2
+        v0 &+= v3
+        v3 = v3.rotateLeft(21)
+        v3 ^= v0
+        v2 &+= v1
+        v1 = v1.rotateLeft(17)
+        v1 ^= v2
+        v2 = v2.rotateLeft(32)
     }
 }
 

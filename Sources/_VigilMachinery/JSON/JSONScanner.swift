@@ -20,7 +20,9 @@ public struct JSONStringToken {
     /// from): the message's own bytes when there were no escapes (the common case, no copy), else a
     /// decoded copy.
     @inline(__always)
-    @inlinable public func withUnescaped<R>(in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    @inlinable public func withUnescaped<R>(
+        in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R {
         let raw = UnsafeRawBufferPointer(start: bytes.baseAddress! + start, count: end - start)
         guard hasEscapes else { return body(raw) }
         return Self.unescape(raw).withUnsafeBytes(body)
@@ -118,7 +120,8 @@ public struct JSONScanner<Failure: JSONScanFailure> {
     @inlinable public mutating func skipWhitespace() {
         var cursor = index
         while cursor < bytes.count, bytes[cursor] <= 0x20,
-              bytes[cursor] == 0x20 || bytes[cursor] == 0x0A || bytes[cursor] == 0x0D || bytes[cursor] == 0x09 {
+            bytes[cursor] == 0x20 || bytes[cursor] == 0x0A || bytes[cursor] == 0x0D || bytes[cursor] == 0x09
+        {
             cursor += 1
         }
         index = cursor
@@ -161,8 +164,12 @@ public struct JSONScanner<Failure: JSONScanFailure> {
     @inlinable public mutating func endMember() throws(Failure) -> Bool {
         skipWhitespace()
         switch peek {
-        case UInt8(ascii: ","): index += 1; return true
-        case UInt8(ascii: "}"): index += 1; return false
+        case UInt8(ascii: ","):
+            index += 1
+            return true
+        case UInt8(ascii: "}"):
+            index += 1
+            return false
         default: throw unexpected("where ',' or '}' was expected")
         }
     }
@@ -183,7 +190,8 @@ public struct JSONScanner<Failure: JSONScanFailure> {
             // above it), so its position is exact.
             if cursor + 8 <= end {
                 let word = bytes.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)
-                let special = Self.hasByteBelow0x20(word) | Self.hasZeroByte(word ^ Self.quotes)
+                let special =
+                    Self.hasByteBelow0x20(word) | Self.hasZeroByte(word ^ Self.quotes)
                     | Self.hasZeroByte(word ^ Self.backslashes) | (word & Self.highBits)
                 let plain = special.littleEndian.trailingZeroBitCount >> 3
                 cursor += plain
@@ -234,7 +242,7 @@ public struct JSONScanner<Failure: JSONScanFailure> {
         index += 1
         switch peek {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
             index += 1
         case UInt8(ascii: "u"):
             let unit = try scanHex4()
@@ -269,14 +277,15 @@ public struct JSONScanner<Failure: JSONScanFailure> {
 
     /// Consumes `true`, `false` or `null`, whichever starts here.
     @inlinable public mutating func scanLiteral() throws(Failure) -> Bool? {
-        let (word, value): (StaticString, Bool?) = switch peek {
-        case UInt8(ascii: "t"): ("true", true)
-        case UInt8(ascii: "f"): ("false", false)
-        default: ("null", nil)
-        }
+        let (word, value): (StaticString, Bool?) =
+            switch peek {
+            case UInt8(ascii: "t"): ("true", true)
+            case UInt8(ascii: "f"): ("false", false)
+            default: ("null", nil)
+            }
         let length = word.utf8CodeUnitCount
         guard index + length <= bytes.count,
-              UnsafeRawBufferPointer(rebasing: bytes[index..<index + length]).equals(word)
+            UnsafeRawBufferPointer(rebasing: bytes[index..<index + length]).equals(word)
         else { throw unexpected("where a value was expected") }
         index += length
         return value
@@ -384,7 +393,8 @@ public struct JSONScanner<Failure: JSONScanFailure> {
     @inlinable func unexpected(_ context: String) -> Failure {
         guard index < bytes.count else { return syntaxError("unexpected end of input \(context)") }
         let byte = bytes[index]
-        let shown = (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
+        let shown =
+            (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
         return syntaxError("unexpected \(shown) at offset \(index) \(context)")
     }
 }

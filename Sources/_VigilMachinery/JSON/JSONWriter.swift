@@ -363,7 +363,8 @@ public struct JSONWriter: ~Copyable {
         var index = start
         while index + 8 <= count {
             let word = UnsafeRawPointer(bytes + index).loadUnaligned(as: UInt64.self)
-            let special = (word &- lowBits &* 0x20) & ~word & highBits
+            let special =
+                (word &- lowBits &* 0x20) & ~word & highBits
                 | zeroBytes(word ^ (lowBits &* 0x22)) | zeroBytes(word ^ (lowBits &* 0x5C))
                 | zeroBytes(word ^ (lowBits &* 0x7F))
             if special != 0 { return index + special.littleEndian.trailingZeroBitCount >> 3 }
@@ -383,7 +384,9 @@ public struct JSONWriter: ~Copyable {
     /// Copies short runs (keys, ids, names: mostly 4–16 bytes) with at most two overlapping word
     /// stores instead of a call to `memcpy`; longer ones with `memcpy`.
     @inline(__always)
-    @inlinable public static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count: Int) {
+    @inlinable public static func copy(
+        _ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count: Int
+    ) {
         let from = UnsafeRawPointer(source)
         let to = UnsafeMutableRawPointer(target)
         switch count {

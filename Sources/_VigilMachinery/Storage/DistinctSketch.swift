@@ -18,6 +18,22 @@ public struct DistinctSketch: Sendable, Equatable {
 
     @inlinable public var isEmpty: Bool { registers.isEmpty }
 
+    /// The registers (empty until the first insert), for storing the sketch.
+    public var registerBytes: [UInt8] { registers }
+
+    /// A sketch from stored registers; `nil` unless they are empty or exactly `registerCount` ranks a
+    /// 64-bit key can produce.
+    public init?(registerBytes: [UInt8]) {
+        let maxRank = 64 - Self.indexBits + 1
+        guard
+            registerBytes.isEmpty
+                || (registerBytes.count == Self.registerCount && registerBytes.allSatisfy { $0 <= maxRank })
+        else { return nil }
+        registers = registerBytes
+    }
+
+    public static var storedRegisterCount: Int { registerCount }
+
     @inlinable public mutating func insert(_ key: UInt64) {
         if registers.isEmpty { registers = Array(repeating: 0, count: Self.registerCount) }
         let index = Int(key >> UInt64(64 - Self.indexBits))

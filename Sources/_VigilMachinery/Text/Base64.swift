@@ -9,7 +9,8 @@ public enum Base64 {
         var index = 0
         while index < bytes.count {
             let remaining = bytes.count - index
-            let chunk = UInt32(bytes[index]) << 16
+            let chunk =
+                UInt32(bytes[index]) << 16
                 | (remaining > 1 ? UInt32(bytes[index + 1]) << 8 : 0)
                 | (remaining > 2 ? UInt32(bytes[index + 2]) : 0)
             out.append(alphabet[Int(chunk >> 18 & 63)])

@@ -14,7 +14,7 @@ public enum RFC3339 {
     @inlinable public static func microseconds(parsing bytes: UnsafeRawBufferPointer) -> Int64? {
         // Shortest form: 2024-01-01T00:00:00Z (20 bytes).
         guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-              bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
+            bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
         else { return nil }
         // The value of the decimal digits at `start..<start + count`, or -1 when one is not a digit.
         func digits(_ start: Int, _ count: Int) -> Int64 {
@@ -27,12 +27,15 @@ public enum RFC3339 {
             }
             return invalid == 0 ? value : -1
         }
-        let year = digits(0, 4), month = digits(5, 2), day = digits(8, 2)
-        let hour = digits(11, 2), minute = digits(14, 2)
+        let year = digits(0, 4)
+        let month = digits(5, 2)
+        let day = digits(8, 2)
+        let hour = digits(11, 2)
+        let minute = digits(14, 2)
         var second = digits(17, 2)
         guard (1970...9999).contains(year), (1...12).contains(month),
-              day >= 1, day <= daysInMonth(year: year, month: month),
-              (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+            day >= 1, day <= daysInMonth(year: year, month: month),
+            (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
 
         var index = 19
@@ -56,7 +59,8 @@ public enum RFC3339 {
             guard index + 1 == bytes.count else { return nil }
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             guard index + 6 == bytes.count, bytes[index + 3] == UInt8(ascii: ":") else { return nil }
-            let offsetHours = digits(index + 1, 2), offsetMinutes = digits(index + 4, 2)
+            let offsetHours = digits(index + 1, 2)
+            let offsetMinutes = digits(index + 4, 2)
             guard (0...23).contains(offsetHours), (0...59).contains(offsetMinutes) else { return nil }
             offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
         default:
@@ -80,7 +84,9 @@ public enum RFC3339 {
     /// (`2024-05-01T12:00:00.250Z`) into `out`, which has room for `maxLength` bytes; returns the
     /// number of bytes written. `totalMilliseconds` is within the range of an Int64 count of
     /// microseconds divided by 1000, which keeps the year to six digits.
-    @inlinable public static func write(milliseconds totalMilliseconds: Int64, into out: UnsafeMutablePointer<UInt8>) -> Int {
+    @inlinable public static func write(
+        milliseconds totalMilliseconds: Int64, into out: UnsafeMutablePointer<UInt8>
+    ) -> Int {
         var seconds = totalMilliseconds / 1000
         var millisecond = totalMilliseconds % 1000
         if millisecond < 0 {

@@ -8,7 +8,8 @@ public enum UTF8Validation {
         while index < count {
             // ASCII fast path, eight bytes at a time.
             while index + 8 <= count,
-                  bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+            {
                 index += 8
             }
             guard index < count else { return nil }
@@ -18,7 +19,9 @@ public enum UTF8Validation {
                 continue
             }
             // Allowed range of the second byte, then how many plain continuation bytes follow it.
-            let secondLow: UInt8, secondHigh: UInt8, tail: Int
+            let secondLow: UInt8
+            let secondHigh: UInt8
+            let tail: Int
             switch lead {
             case 0xC2...0xDF: (secondLow, secondHigh, tail) = (0x80, 0xBF, 0)
             case 0xE0: (secondLow, secondHigh, tail) = (0xA0, 0xBF, 1)  // no overlongs

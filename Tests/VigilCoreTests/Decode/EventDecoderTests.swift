@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite struct EventDecoderTests {
@@ -30,9 +31,11 @@ import Testing
 
     @Test func minimalLogin() throws {
         let event = try decoded(DecodeCorpus.login)
-        #expect(event == AuthEvent(
-            eventID: "e1", type: .login, time: Timestamp(seconds: 1_714_564_800),
-            user: User(id: "alice", role: .standard), ip: IPAddress("203.0.113.7"), outcome: .success))
+        #expect(
+            event
+                == AuthEvent(
+                    eventID: "e1", type: .login, time: Timestamp(seconds: 1_714_564_800),
+                    user: User(id: "alice", role: .standard), ip: IPAddress("203.0.113.7"), outcome: .success))
     }
 
     @Test func fullLogin() throws {
@@ -71,7 +74,8 @@ import Testing
 
     /// Unread text fields stay where they are in the message and come out unescaped on demand.
     @Test func unreadFieldsAreSpansOfTheMessage() throws {
-        let json = DecodeCorpus.login.dropLast()
+        let json =
+            DecodeCorpus.login.dropLast()
             + #","failure_reason":"tab\tquote\"é\u00e9\ud834\udd1e","session_id":"s","device":{"user_agent":""}}"#
         let bytes = Array(json.utf8)
         let event = try decoder.decode(bytes).get()
@@ -126,7 +130,8 @@ import Testing
         }
         for factor in MFAFactor.allCases {
             for result in MFAResult.allCases {
-                let json = #"{"event_id":"e","type":"mfa_result","time":"2024-05-01T12:00:00Z","user":{"id":"a"},"ip":"192.0.2.1","mfa":{"factor":"\#(factor.rawValue)","result":"\#(result.rawValue)"}}"#
+                let json =
+                    #"{"event_id":"e","type":"mfa_result","time":"2024-05-01T12:00:00Z","user":{"id":"a"},"ip":"192.0.2.1","mfa":{"factor":"\#(factor.rawValue)","result":"\#(result.rawValue)"}}"#
                 #expect(try decoded(json).mfa == MFA(factor: factor, result: result))
             }
         }
@@ -142,7 +147,8 @@ import Testing
 
     @Test func depthLimitIsInclusive() {
         // The top-level object is level 1, so 15 nested arrays inside it reach exactly 16.
-        let atLimit = DecodeCorpus.login(replacing: "x", with: String(repeating: "[", count: 15) + String(repeating: "]", count: 15))
+        let atLimit = DecodeCorpus.login(
+            replacing: "x", with: String(repeating: "[", count: 15) + String(repeating: "]", count: 15))
         #expect(failure(Array(atLimit.utf8)) == nil)
 
         var shallow = InputSettings()
@@ -155,7 +161,8 @@ import Testing
     @Test func deepNestingBeyond64LevelsWhenConfigured() {
         var deep = InputSettings()
         deep.maxNestingDepth = 200
-        let nested = (0..<150).map { $0 % 2 == 0 ? "[" : #"{"k":"# }.joined() + "0"
+        let nested =
+            (0..<150).map { $0 % 2 == 0 ? "[" : #"{"k":"# }.joined() + "0"
             + (0..<150).reversed().map { $0 % 2 == 0 ? "]" : "}" }.joined()
         let json = DecodeCorpus.login(replacing: "x", with: nested)
         #expect(failure(Array(json.utf8), limits: deep) == nil)

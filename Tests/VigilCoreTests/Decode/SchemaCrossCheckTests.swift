@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 /// The decoder and `schemas/event.schema.json` must accept exactly the same messages.

@@ -1,5 +1,6 @@
 import Testing
 import _VigilMachinery
+
 @testable import VigilCore
 
 /// The decision encoder writes the constant text around enum values from tables built once; every
@@ -32,8 +33,10 @@ import _VigilMachinery
             time: Timestamp(seconds: 0), action: DecisionAction.allCases[index % DecisionAction.allCases.count],
             factors: Array(MFAFactor.allCases.shuffled().prefix(index % 4)), score: index,
             level: RiskLevel.allCases[index % RiskLevel.allCases.count],
-            reasons: [Reason(signal: signals[index % signals.count], points: index, details: .noDeviceID),
-                      Reason(signal: signals[(index + 5) % signals.count], points: -1, details: .compromisedCredential)],
+            reasons: [
+                Reason(signal: signals[index % signals.count], points: index, details: .noDeviceID),
+                Reason(signal: signals[(index + 5) % signals.count], points: -1, details: .compromisedCredential),
+            ],
             rules: ["r"], policyVersion: "v", expiresAt: Timestamp(seconds: 60))
     }
 
@@ -44,7 +47,10 @@ import _VigilMachinery
             let json = String(decoding: encoder.encode(decision), as: UTF8.self)
             #expect(json.hasPrefix(#"{"schema":"vigil.decision/1","decision_id":"d","event_id":"e","#))
             #expect(json.contains(Self.reference(decision)))
-            #expect(json.contains(#""risk":{"score":\#(index),"level":"\#(decision.level.rawValue)","reasons":[{"signal":"\#(decision.reasons[0].signal.rawValue)","points":\#(index),"detail":"#))
+            #expect(
+                json.contains(
+                    #""risk":{"score":\#(index),"level":"\#(decision.level.rawValue)","reasons":[{"signal":"\#(decision.reasons[0].signal.rawValue)","points":\#(index),"detail":"#
+                ))
             #expect(json.contains(#"{"signal":"\#(decision.reasons[1].signal.rawValue)","points":-1,"detail":"#))
         }
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite("Reputation table")
@@ -57,11 +58,15 @@ struct ReputationTableTests {
 
     @Test func asnMatchComesFirst() throws {
         let t = try table([("203.0.113.0/24", "hosting"), ("203.0.113.0/25", "bad")], asn: [64500: "vpn"])
-        #expect(t.matches(address: IPAddress("203.0.113.1")!, asn: 64500) == [
-            ReputationMatch(source: .asn, category: "vpn"), ReputationMatch(source: .cidr, category: "bad"),
-            ReputationMatch(source: .cidr, category: "hosting"),
-        ])
-        #expect(t.matches(address: IPAddress("203.0.113.200")!, asn: 64501) == [ReputationMatch(source: .cidr, category: "hosting")])
+        #expect(
+            t.matches(address: IPAddress("203.0.113.1")!, asn: 64500) == [
+                ReputationMatch(source: .asn, category: "vpn"), ReputationMatch(source: .cidr, category: "bad"),
+                ReputationMatch(source: .cidr, category: "hosting"),
+            ])
+        #expect(
+            t.matches(address: IPAddress("203.0.113.200")!, asn: 64501) == [
+                ReputationMatch(source: .cidr, category: "hosting")
+            ])
         #expect(t.matches(address: IPAddress("198.51.100.1")!, asn: nil) == [])
         let matches = t.matches(address: IPAddress("203.0.113.1")!, asn: 64500)
         #expect(matches == matches.sorted())
@@ -75,20 +80,26 @@ struct ReputationTableTests {
             let isIPv4 = random.next() % 2 == 0
             let prefix = isIPv4 ? 96 + Int(random.next() % 33) : Int(random.next() % 129)
             // Few distinct top bits so networks overlap.
-            let base = isIPv4
+            let base =
+                isIPv4
                 ? IPAddress(ipv4: UInt32(truncatingIfNeeded: random.next()) & 0x0F0F_FFFF)
                 : IPAddress(high: 0x2001_0DB8_0000_0000 | (random.next() & 0xFF_FFFF), low: random.next())
-            networks.append((CIDR(network: base.masked(toPrefix: prefix), prefixLength128: prefix), "c\(random.next() % 7)"))
+            networks.append(
+                (CIDR(network: base.masked(toPrefix: prefix), prefixLength128: prefix), "c\(random.next() % 7)"))
         }
         let t = ReputationTable(networks: networks)
         var probes: [IPAddress] = []
         for (cidr, _) in networks {
             probes.append(cidr.network)
             probes.append(cidr.last)
-            let before = cidr.network.low == 0 ? IPAddress(high: cidr.network.high &- 1, low: ~0)
+            let before =
+                cidr.network.low == 0
+                ? IPAddress(high: cidr.network.high &- 1, low: ~0)
                 : IPAddress(high: cidr.network.high, low: cidr.network.low - 1)
             probes.append(before)
-            let after = cidr.last.low == ~0 ? IPAddress(high: cidr.last.high &+ 1, low: 0)
+            let after =
+                cidr.last.low == ~0
+                ? IPAddress(high: cidr.last.high &+ 1, low: 0)
                 : IPAddress(high: cidr.last.high, low: cidr.last.low + 1)
             probes.append(after)
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite("CIDR")
@@ -50,6 +51,7 @@ struct CIDRTests {
     }
 
     @Test func errorTextSuggestsTheNetwork() {
-        #expect(CIDRError.hostBitsSet("10.0.0.1/8", network: "10.0.0.0/8").description.contains("did you mean 10.0.0.0/8"))
+        #expect(
+            CIDRError.hostBitsSet("10.0.0.1/8", network: "10.0.0.0/8").description.contains("did you mean 10.0.0.0/8"))
     }
 }

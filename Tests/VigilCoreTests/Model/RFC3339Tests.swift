@@ -1,5 +1,6 @@
 import Testing
 import _VigilMachinery
+
 @testable import VigilCore
 
 @Suite struct RFC3339Tests {
@@ -85,7 +86,8 @@ import _VigilMachinery
 
 @Suite struct RFC3339WriterTests {
     static func at(_ year: Int64, _ month: Int64, _ day: Int64, seconds: Int64 = 0) -> Timestamp {
-        Timestamp(microseconds: (RFC3339.daysFromCivil(year: year, month: month, day: day) * 86_400 + seconds) * 1_000_000)
+        Timestamp(
+            microseconds: (RFC3339.daysFromCivil(year: year, month: month, day: day) * 86_400 + seconds) * 1_000_000)
     }
 
     @Test func yearsBelowOneThousandArePadded() {

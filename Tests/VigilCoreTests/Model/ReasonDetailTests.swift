@@ -1,5 +1,6 @@
 import Testing
 import _VigilMachinery
+
 @testable import VigilCore
 
 /// Reason details are values formatted only when written out; the text must stay what decisions
@@ -11,15 +12,21 @@ import _VigilMachinery
     static let cases: [(ReasonDetail, String)] = [
         (.text("free \"text\"\n"), "free \"text\"\n"),
         (.compromisedCredential, "credential flagged as compromised by the breach feed"),
-        (.impossibleTravel(
-            from: london, to: GeoLocation(countryCode: "CN"), adjustedDistanceKm: 8123, elapsedSeconds: 3600,
-            speedKmh: 8123),
-         "London, GB → CN: 8123 km after accuracy radii in 60m, 8123 km/h"),
-        (.impossibleTravel(
-            from: GeoLocation(city: "Paris"), to: nil, adjustedDistanceKm: 0, elapsedSeconds: 59.4, speedKmh: -1),
-         "Paris → unknown location: 0 km after accuracy radii in 59s, -1 km/h"),
-        (.travelNotAssessed(from: nil, previousAnonymity: [.vpn, .torExit]),
-         "travel from unknown location not assessed: previous login via anonymous IP (vpn,tor_exit)"),
+        (
+            .impossibleTravel(
+                from: london, to: GeoLocation(countryCode: "CN"), adjustedDistanceKm: 8123, elapsedSeconds: 3600,
+                speedKmh: 8123),
+            "London, GB → CN: 8123 km after accuracy radii in 60m, 8123 km/h"
+        ),
+        (
+            .impossibleTravel(
+                from: GeoLocation(city: "Paris"), to: nil, adjustedDistanceKm: 0, elapsedSeconds: 59.4, speedKmh: -1),
+            "Paris → unknown location: 0 km after accuracy radii in 59s, -1 km/h"
+        ),
+        (
+            .travelNotAssessed(from: nil, previousAnonymity: [.vpn, .torExit]),
+            "travel from unknown location not assessed: previous login via anonymous IP (vpn,tor_exit)"
+        ),
         (.anonymousSource([.anonymous, .hosting]), "source is anonymous,hosting"),
         (.addressListed(categories: ["bad", "tor"]), "address listed as bad,tor"),
         (.networkListed(number: 64496, categories: ["hosting"]), "AS64496 listed as hosting"),
@@ -34,8 +41,10 @@ import _VigilMachinery
         (.pushBurst(pushes: 3, failures: 4, windowSeconds: 7200), "3 pushes sent, 4 denied or unanswered in 2h"),
         (.recentPasswordReset(secondsAgo: 172_800), "password reset 2d ago"),
         (.recentPasswordReset(secondsAgo: 172_799), "password reset 47h ago"),
-        (.unknownSensitiveAction(longAction),
-         "unrecognised sensitive action \"" + String(repeating: "x", count: 64) + "\""),
+        (
+            .unknownSensitiveAction(longAction),
+            "unrecognised sensitive action \"" + String(repeating: "x", count: 64) + "\""
+        ),
     ]
 
     @Test func textMatchesTheInterpolatedForm() {
@@ -62,9 +71,13 @@ import _VigilMachinery
         let decision = Decision(
             decisionID: "d", eventID: "e", eventType: .login, userID: "u", role: .standard, tenant: nil,
             time: Timestamp(seconds: 0), action: .allow, factors: [], score: 10, level: .low,
-            reasons: [Reason(signal: .newCountry, points: 10, details: .newNetwork(number: 1, organization: "A \"B\""))],
+            reasons: [
+                Reason(signal: .newCountry, points: 10, details: .newNetwork(number: 1, organization: "A \"B\""))
+            ],
             rules: [], policyVersion: "v", expiresAt: Timestamp(seconds: 60))
         let json = String(decoding: DecisionEncoder(policy: PolicySettings()).encode(decision), as: UTF8.self)
-        #expect(json.contains(#""reasons":[{"signal":"new_country","points":10,"detail":"first login from AS1 (A \"B\")"}]"#))
+        #expect(
+            json.contains(
+                #""reasons":[{"signal":"new_country","points":10,"detail":"first login from AS1 (A \"B\")"}]"#))
     }
 }

@@ -1,6 +1,7 @@
 import Testing
-@testable import VigilCore
 import VigilTestSupport
+
+@testable import VigilCore
 
 @Suite struct PipelineTests {
     static func login(_ id: String, time: String = "2026-03-02T09:00:00Z") -> [UInt8] {
@@ -26,11 +27,15 @@ import VigilTestSupport
         var p = pipeline()
         var out: [OutputMessage] = []
         let received = Timestamp(rfc3339: "2026-03-02T09:00:00Z")!
-        p.process(Self.login("future", time: "2026-03-02T09:10:01Z"), origin: .kafka(topic: "t", partition: 0, offset: 7), receivedAt: received, into: &out)
+        p.process(
+            Self.login("future", time: "2026-03-02T09:10:01Z"), origin: .kafka(topic: "t", partition: 0, offset: 7),
+            receivedAt: received, into: &out)
         #expect(out.map(\.stream) == [.deadLetters])
         #expect(out[0].label == "future_time")
         out.removeAll()
-        p.process(Self.login("ok", time: "2026-03-02T09:10:00Z"), origin: .kafka(topic: "t", partition: 0, offset: 8), receivedAt: received, into: &out)
+        p.process(
+            Self.login("ok", time: "2026-03-02T09:10:00Z"), origin: .kafka(topic: "t", partition: 0, offset: 8),
+            receivedAt: received, into: &out)
         #expect(out.map(\.stream) == [.decisions])
         #expect(p.stats.deadLetters == ["future_time": 1])
     }
@@ -40,7 +45,9 @@ import VigilTestSupport
         config.input.maxEventBytes = 256
         var p = Pipeline(config: config, policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
         var out: [OutputMessage] = []
-        p.process([UInt8](repeating: UInt8(ascii: "x"), count: 257), originalLength: 5_000_000, origin: .file(path: "f", line: 3), into: &out)
+        p.process(
+            [UInt8](repeating: UInt8(ascii: "x"), count: 257), originalLength: 5_000_000,
+            origin: .file(path: "f", line: 3), into: &out)
         let text = String(decoding: out[0].payload, as: UTF8.self)
         #expect(text.contains(#""size":5000000"#))
         #expect(text.contains(#""truncated":true"#))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite struct PushBombingTests {
@@ -106,7 +107,8 @@ import Testing
         var h = EngineHarness()
         var alerts: [Alert] = []
         for i in 0..<15 {
-            alerts += h.login("user\(i % 5)", at: Double(i) * 0.5, ip: "2001:db8:7:7::\(i + 1)", outcome: .failure).alerts
+            alerts +=
+                h.login("user\(i % 5)", at: Double(i) * 0.5, ip: "2001:db8:7:7::\(i + 1)", outcome: .failure).alerts
         }
         #expect(alerts.map(\.kind) == [.credentialStuffing])
         #expect(alerts[0].subject == "2001:db8:7:7::")
@@ -144,7 +146,9 @@ import Testing
     @Test func twentyAccountsOfOneDomainAlert() {
         var h = EngineHarness()
         var alerts: [Alert] = []
-        for i in 0..<19 { alerts += h.resetRequest("u\(i)", at: Double(i), ip: "203.0.113.\(i + 1)", domain: "example.com").alerts }
+        for i in 0..<19 {
+            alerts += h.resetRequest("u\(i)", at: Double(i), ip: "203.0.113.\(i + 1)", domain: "example.com").alerts
+        }
         #expect(alerts.isEmpty)
         alerts += h.resetRequest("u19", at: 19, ip: "203.0.113.99", domain: "example.com").alerts
         #expect(alerts.map(\.scope) == [.emailDomain])
@@ -210,9 +214,10 @@ import Testing
         // London → Changchun is ~8,050 km; minus 110 km of radii ≈ 7,940 km: at 900 km/h that takes ~8.8 h.
         var h = EngineHarness()
         h.establish("frank")
-        let travel = try #require(TravelAssessment(
-            from: Places.table[Places.london]!.location, at: EngineHarness.at(0),
-            to: Places.table[Places.changchun]!.location, at: EngineHarness.at(0)))
+        let travel = try #require(
+            TravelAssessment(
+                from: Places.table[Places.london]!.location, at: EngineHarness.at(0),
+                to: Places.table[Places.changchun]!.location, at: EngineHarness.at(0)))
         let hoursAtLimit = travel.adjustedDistanceKm / 900
         #expect(!h.login("frank", at: hoursAtLimit * 60 + 1, ip: Places.changchun).signals.contains(.impossibleTravel))
         var h2 = EngineHarness()

@@ -1,5 +1,6 @@
 import Testing
 import _VigilMachinery
+
 @testable import VigilCore
 
 /// Ids are joined once and hashed in bulk; they must stay what the part-by-part streams gave.
@@ -28,7 +29,8 @@ import _VigilMachinery
 
     /// Every length 0–40 (all alignments of the 8-byte word loads), non-ASCII, and one longer than
     /// any stack buffer.
-    static let samples: [String] = (0...40).map { String(repeating: "a", count: $0) }
+    static let samples: [String] =
+        (0...40).map { String(repeating: "a", count: $0) }
         + ["", "é", "Zürich → 東京", "tenant-\u{1F600}", "\"quoted\"\n", String(repeating: "ü", count: 3000)]
 
     @Test func threePartIdsEqualTheStreamedHash() {
@@ -44,7 +46,9 @@ import _VigilMachinery
     @Test func sixPartIdsEqualTheStreamedHash() {
         let key = SipHashKey.publicDefault.derived(4)
         for (index, subject) in Self.samples.enumerated() {
-            let parts = ["finding", "credential_stuffing", "source", Self.samples[index % 5], subject, String(index * 1_000_003)]
+            let parts = [
+                "finding", "credential_stuffing", "source", Self.samples[index % 5], subject, String(index * 1_000_003),
+            ]
             let id = Identifiers.uuid(key, parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
             #expect(id.filter { $0 != "-" } == Self.digits(Self.reference(key, parts)))
         }

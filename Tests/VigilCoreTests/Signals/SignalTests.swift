@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite struct SignalTests {
@@ -28,7 +29,8 @@ import Testing
         h.establish("hank")
         let day = 24.0 * 60
         h.login("hank", at: day, device: "d2")
-        #expect(!h.login("hank", at: 30 * day, device: "d1").signals.contains(.newDevice))  // seen at ~0, 30 days = limit
+        // d1 was seen at about 0: 30 days later is exactly the limit.
+        #expect(!h.login("hank", at: 30 * day, device: "d1").signals.contains(.newDevice))
         #expect(h.login("hank", at: 61 * day + 1, device: "d2").signals.contains(.newDevice))
     }
 
@@ -97,7 +99,9 @@ import Testing
         var table = Places.table
         table["192.0.2.1"] = IPIntelligence(
             network: AutonomousSystem(number: 64500),
-            reputation: [ReputationMatch(source: .asn, category: "bad"), ReputationMatch(source: .cidr, category: "bad")])
+            reputation: [
+                ReputationMatch(source: .asn, category: "bad"), ReputationMatch(source: .cidr, category: "bad"),
+            ])
         var h = EngineHarness(geo: table)
         h.establish("oz")
         let signals = h.login("oz", at: 5, ip: "192.0.2.1").signals
@@ -108,9 +112,11 @@ import Testing
 
 @Suite struct PolicyTests {
     @Test(arguments: [
-        (UserRole.standard, RiskLevel.low, DecisionAction.allow), (.standard, .medium, .stepUpSoft), (.standard, .high, .stepUpHard),
+        (UserRole.standard, RiskLevel.low, DecisionAction.allow), (.standard, .medium, .stepUpSoft),
+        (.standard, .high, .stepUpHard),
         (.admin, .low, .allow), (.admin, .medium, .stepUpHard), (.finance, .medium, .stepUpHard),
-        (.contractor, .low, .stepUpSoft), (.contractor, .high, .stepUpHard), (.service, .medium, .allow), (.service, .high, .deny),
+        (.contractor, .low, .stepUpSoft), (.contractor, .high, .stepUpHard), (.service, .medium, .allow),
+        (.service, .high, .deny),
     ])
     func roleTable(role: UserRole, level: RiskLevel, expected: DecisionAction) {
         #expect(PolicySettings().roles[role].action(for: level) == expected)
@@ -158,7 +164,9 @@ import Testing
         config.engine.alerts.serviceAccountHold = .minutes(10)
         var h = EngineHarness(config: config)
         h.establish("svc", role: .service)
-        #expect(h.login("svc", at: 30, ip: Places.changchun, device: "x", role: .service).alertKinds.contains(.serviceAccountHighRisk))
+        #expect(
+            h.login("svc", at: 30, ip: Places.changchun, device: "x", role: .service).alertKinds.contains(
+                .serviceAccountHighRisk))
         let held = h.login("svc", at: 39.9, ip: Places.london, device: "y", role: .service)
         #expect(held.decision!.action == .deny)
         #expect(!held.alertKinds.contains(.serviceAccountHighRisk))
@@ -182,7 +190,8 @@ import Testing
     }
 
     @Test func decisionIDsAreDeterministicAndDistinct() {
-        var a = EngineHarness(), b = EngineHarness()
+        var a = EngineHarness()
+        var b = EngineHarness()
         let first = a.login("q", at: 0, id: "evt-1").decision!
         let again = b.login("q", at: 0, id: "evt-1").decision!
         let other = b.login("q", at: 1, id: "evt-2").decision!

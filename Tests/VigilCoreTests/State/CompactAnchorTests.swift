@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite struct CompactAnchorTests {
@@ -34,7 +35,8 @@ import Testing
 
     @Test func anchorRoundTripsLocationNetworkAndEvidence() {
         var names = NameTable()
-        let location = GeoLocation(countryCode: "GB", city: "London", latitude: 51.5142, longitude: -0.0931, accuracyRadiusKm: 10)
+        let location = GeoLocation(
+            countryCode: "GB", city: "London", latitude: 51.5142, longitude: -0.0931, accuracyRadiusKm: 10)
         let network = AutonomousSystem(number: 20712, organization: "Andrews & Arnold Ltd")
         let ip = IPAddress("81.2.69.142")!
         let eventID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite struct UserStateTests {
@@ -72,7 +73,9 @@ import Testing
         #expect(h.engine.state.userCount == 3 && h.engine.state.sourceCount == 1 && h.engine.state.domainCount == 1)
     }
 
-    @Test(arguments: ["3f2504e0-4f89-41d3-9a0c-0305e82c3301", "idp-acme-eu-west-1:" + String(repeating: "7", count: 48)])
+    @Test(arguments: [
+        "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "idp-acme-eu-west-1:" + String(repeating: "7", count: 48),
+    ])
     func impossibleTravelEvidenceNamesThePreviousLogin(previousID: String) {
         var h = EngineHarness()
         h.establish("gus")

@@ -1,5 +1,6 @@
 import Testing
 import _VigilMachinery
+
 @testable import VigilCore
 
 @Suite struct GlobalWindowsTests {
@@ -86,8 +87,8 @@ import _VigilMachinery
         #expect(figures.sources == 90)
         #expect(figures.droppedAtCapacity == 11)
         // The oldest went first: the first address is gone, the newest is kept.
-        #expect(h.engine.state.sources[IPAddress("198.51.100.1")!] == nil)
-        #expect(h.engine.state.sources[IPAddress("198.51.100.101")!] != nil)
+        #expect(h.engine.state.sources[h.engine.keys.sourceStateKey(IPAddress("198.51.100.1")!)] == nil)
+        #expect(h.engine.state.sources[h.engine.keys.sourceStateKey(IPAddress("198.51.100.101")!)] != nil)
     }
 
     @Test func atTheCapNothingIsDropped() {

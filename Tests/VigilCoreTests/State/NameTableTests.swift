@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite struct NameTableTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VigilCore
 
 @Suite struct UserTableTests {
@@ -48,7 +49,9 @@ import Testing
 
     @Test func sweepRemovesIdleUsersAndKeepsTheRestReachable() {
         var table = UserTable()
-        for key in UInt64(0)..<2000 { table.store(key, Self.user(Int64(key % 2 == 0 ? 5000 : 10), logins: UInt32(key))) }
+        for key in UInt64(0)..<2000 {
+            table.store(key, Self.user(Int64(key % 2 == 0 ? 5000 : 10), logins: UInt32(key)))
+        }
         let removed = table.sweep(idleBefore: Timestamp(seconds: 100), dropRareBefore: Timestamp(seconds: 0))
         #expect(removed == 1000)
         #expect(table.count == 1000)

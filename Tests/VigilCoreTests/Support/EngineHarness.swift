@@ -35,41 +35,58 @@ struct EngineHarness {
         id: String? = nil
     ) -> RiskEngine.Verdict {
         let eventID = id ?? nextID()
-        return send(AuthEvent(
-            eventID: eventID, type: .login, time: Self.at(minutes), user: User(id: user, role: role, emailDomain: domain),
-            ip: IPAddress(ip), device: device.map { Device(id: $0) }, outcome: outcome, credentialCompromised: compromised))
+        return send(
+            AuthEvent(
+                eventID: eventID, type: .login, time: Self.at(minutes),
+                user: User(id: user, role: role, emailDomain: domain),
+                ip: IPAddress(ip), device: device.map { Device(id: $0) }, outcome: outcome,
+                credentialCompromised: compromised))
     }
 
     @discardableResult
-    mutating func push(_ user: String, at minutes: Double, result: MFAResult?, ip: String = Places.london) -> RiskEngine.Verdict {
+    mutating func push(
+        _ user: String, at minutes: Double, result: MFAResult?, ip: String = Places.london
+    ) -> RiskEngine.Verdict {
         let eventID = nextID()
-        return send(AuthEvent(
-            eventID: eventID, type: result == nil ? .mfaChallenge : .mfaResult, time: Self.at(minutes), user: User(id: user),
-            ip: IPAddress(ip), mfa: MFA(factor: .push, result: result)))
+        return send(
+            AuthEvent(
+                eventID: eventID, type: result == nil ? .mfaChallenge : .mfaResult, time: Self.at(minutes),
+                user: User(id: user),
+                ip: IPAddress(ip), mfa: MFA(factor: .push, result: result)))
     }
 
     @discardableResult
-    mutating func resetRequest(_ user: String, at minutes: Double, ip: String = Places.london, domain: String? = nil) -> RiskEngine.Verdict {
+    mutating func resetRequest(
+        _ user: String, at minutes: Double, ip: String = Places.london, domain: String? = nil
+    ) -> RiskEngine.Verdict {
         let eventID = nextID()
-        return send(AuthEvent(
-            eventID: eventID, type: .passwordResetRequest, time: Self.at(minutes), user: User(id: user, emailDomain: domain),
-            ip: IPAddress(ip)))
+        return send(
+            AuthEvent(
+                eventID: eventID, type: .passwordResetRequest, time: Self.at(minutes),
+                user: User(id: user, emailDomain: domain),
+                ip: IPAddress(ip)))
     }
 
     @discardableResult
     mutating func resetComplete(_ user: String, at minutes: Double, ip: String = Places.london) -> RiskEngine.Verdict {
         let eventID = nextID()
-        return send(AuthEvent(
-            eventID: eventID, type: .passwordResetComplete, time: Self.at(minutes), user: User(id: user), ip: IPAddress(ip),
-            outcome: .success))
+        return send(
+            AuthEvent(
+                eventID: eventID, type: .passwordResetComplete, time: Self.at(minutes), user: User(id: user),
+                ip: IPAddress(ip),
+                outcome: .success))
     }
 
     @discardableResult
-    mutating func sensitive(_ user: String, at minutes: Double, action: SensitiveAction, role: UserRole = .standard, ip: String? = Places.london) -> RiskEngine.Verdict {
+    mutating func sensitive(
+        _ user: String, at minutes: Double, action: SensitiveAction, role: UserRole = .standard,
+        ip: String? = Places.london
+    ) -> RiskEngine.Verdict {
         let eventID = nextID()
-        return send(AuthEvent(
-            eventID: eventID, type: .sensitiveAction, time: Self.at(minutes), user: User(id: user, role: role),
-            ip: ip.flatMap { IPAddress($0) }, device: Device(id: "d1"), action: action))
+        return send(
+            AuthEvent(
+                eventID: eventID, type: .sensitiveAction, time: Self.at(minutes), user: User(id: user, role: role),
+                ip: ip.flatMap { IPAddress($0) }, device: Device(id: "d1"), action: action))
     }
 
     /// Logs the user in enough times from London on d1 to finish the learning period.
@@ -91,16 +108,20 @@ enum Places {
 
     static let table: [String: IPIntelligence] = [
         london: IPIntelligence(
-            location: GeoLocation(countryCode: "GB", city: "London", latitude: 51.5142, longitude: -0.0931, accuracyRadiusKm: 10),
+            location: GeoLocation(
+                countryCode: "GB", city: "London", latitude: 51.5142, longitude: -0.0931, accuracyRadiusKm: 10),
             network: AutonomousSystem(number: 20712, organization: "Andrews & Arnold Ltd")),
         boxford: IPIntelligence(
-            location: GeoLocation(countryCode: "GB", city: "Boxford", latitude: 51.75, longitude: -1.25, accuracyRadiusKm: 100),
+            location: GeoLocation(
+                countryCode: "GB", city: "Boxford", latitude: 51.75, longitude: -1.25, accuracyRadiusKm: 100),
             network: AutonomousSystem(number: 20712)),
         changchun: IPIntelligence(
-            location: GeoLocation(countryCode: "CN", city: "Changchun", latitude: 43.88, longitude: 125.3228, accuracyRadiusKm: 100),
+            location: GeoLocation(
+                countryCode: "CN", city: "Changchun", latitude: 43.88, longitude: 125.3228, accuracyRadiusKm: 100),
             network: AutonomousSystem(number: 4837)),
         milton: IPIntelligence(
-            location: GeoLocation(countryCode: "US", city: "Milton", latitude: 47.2513, longitude: -122.3149, accuracyRadiusKm: 22),
+            location: GeoLocation(
+                countryCode: "US", city: "Milton", latitude: 47.2513, longitude: -122.3149, accuracyRadiusKm: 22),
             network: AutonomousSystem(number: 209)),
         torExit: IPIntelligence(
             location: GeoLocation(countryCode: "AU", latitude: -33.494, longitude: 143.2104, accuracyRadiusKm: 1000),

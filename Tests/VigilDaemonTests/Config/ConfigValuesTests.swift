@@ -1,5 +1,6 @@
 import Testing
 import VigilCore
+
 @testable import VigilDaemon
 
 /// The policy version of a config with no reputation files.
@@ -53,18 +54,19 @@ private func version(_ config: DaemonConfig) -> String { LoadedConfig(config: co
         config.logging.level = "verbose"
         config.kafka.inputTopics = []
         config.security.deviceHashKeyEnv = "not a name"
-        #expect(config.validate().map(\.keyPath) == [
-            "geo.cache_entries",
-            "engine.signals.new_device.points",
-            "engine.signals.failed_attempts.threshold",
-            "engine.signals.push_burst.window",
-            "engine.alerts.credential_stuffing.window",
-            "policy.high_from",
-            "kafka.input_topics",
-            "http.listen",
-            "logging.level",
-            "security.device_hash_key_env",
-        ])
+        #expect(
+            config.validate().map(\.keyPath) == [
+                "geo.cache_entries",
+                "engine.signals.new_device.points",
+                "engine.signals.failed_attempts.threshold",
+                "engine.signals.push_burst.window",
+                "engine.alerts.credential_stuffing.window",
+                "policy.high_from",
+                "kafka.input_topics",
+                "http.listen",
+                "logging.level",
+                "security.device_hash_key_env",
+            ])
     }
 
     @Test func literalSecretsAreRefusedWithoutShowingThem() {
@@ -80,21 +82,29 @@ private func version(_ config: DaemonConfig) -> String { LoadedConfig(config: co
     let kafka: KafkaSettings = {
         var kafka = KafkaSettings()
         kafka.properties = [
-            "security.protocol": "SASL_SSL", "sasl.password": "${env:KAFKA_PASSWORD}", "ssl.key.password": "${env:KEY_PASS}",
+            "security.protocol": "SASL_SSL", "sasl.password": "${env:KAFKA_PASSWORD}",
+            "ssl.key.password": "${env:KEY_PASS}",
         ]
         return kafka
     }()
 
     @Test func replacesReferencesFromTheEnvironment() throws {
         let resolved = try kafka.resolveSecrets(environment: ["KAFKA_PASSWORD": "s3cret-value", "KEY_PASS": "k3y"])
-        #expect(resolved == ["security.protocol": "SASL_SSL", "sasl.password": "s3cret-value", "ssl.key.password": "k3y"])
+        #expect(
+            resolved == ["security.protocol": "SASL_SSL", "sasl.password": "s3cret-value", "ssl.key.password": "k3y"])
     }
 
     @Test func namesPropertyAndVariableWhenUnset() {
-        #expect(throws: ConfigError(problems: [
-            ConfigProblem(keyPath: "kafka.properties.sasl.password", message: "environment variable KAFKA_PASSWORD is not set or empty"),
-            ConfigProblem(keyPath: "kafka.properties.ssl.key.password", message: "environment variable KEY_PASS is not set or empty"),
-        ])) {
+        #expect(
+            throws: ConfigError(problems: [
+                ConfigProblem(
+                    keyPath: "kafka.properties.sasl.password",
+                    message: "environment variable KAFKA_PASSWORD is not set or empty"),
+                ConfigProblem(
+                    keyPath: "kafka.properties.ssl.key.password",
+                    message: "environment variable KEY_PASS is not set or empty"),
+            ])
+        ) {
             try kafka.resolveSecrets(environment: ["KEY_PASS": ""])
         }
     }

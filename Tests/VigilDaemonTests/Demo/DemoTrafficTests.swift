@@ -1,8 +1,8 @@
 import Testing
 import VigilCore
 import VigilGeo
-import VigilWorkload
 import VigilTestSupport
+import VigilWorkload
 
 /// The demo's traffic must enrich the way production traffic does with the databases it ships with.
 @Suite struct DemoTrafficTests {

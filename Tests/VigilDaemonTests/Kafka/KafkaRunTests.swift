@@ -8,13 +8,17 @@ import VigilTestSupport
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct KafkaRunTests {
     /// What `vigil replay` decides for the same input: the reference for the daemon's outputs.
-    private static func replayReference(_ fixture: KafkaFixture, values: [String]) throws -> (decisions: [String], deadLetters: Int) {
+    private static func replayReference(
+        _ fixture: KafkaFixture, values: [String]
+    ) throws -> (decisions: [String], deadLetters: Int) {
         let out = fixture.directory.appendingPathComponent("replay")
         let result = try ChildProcess.run(
             TestPaths.vigilBinary, ["replay", "--config", fixture.config.path, "--out", out.path, "-"],
             stdin: Data((values.joined(separator: "\n") + "\n").utf8))
         #expect(result.status == 0, "\(result.stderr)")
-        let decisions = try readJSONLines(out.appendingPathComponent("decisions.jsonl")).map { $0["event_id"] as! String }
+        let decisions = try readJSONLines(out.appendingPathComponent("decisions.jsonl")).map {
+            $0["event_id"] as! String
+        }
         let deadLetters = try readJSONLines(out.appendingPathComponent("dead-letter.jsonl")).count
         return (decisions, deadLetters)
     }
@@ -25,8 +29,10 @@ struct KafkaRunTests {
 
     @Test func mixedStreamGetsOneAnswerPerEventAndStopsCleanly() async throws {
         let fixture = try KafkaFixture(name: "kafka-mixed")
-        let pushBombing = try String(contentsOf: TestPaths.scenarios.appendingPathComponent("push-bombing.jsonl"), encoding: .utf8)
-            .split(separator: "\n").map { "carol\t\($0)" }
+        let pushBombing = try String(
+            contentsOf: TestPaths.scenarios.appendingPathComponent("push-bombing.jsonl"), encoding: .utf8
+        )
+        .split(separator: "\n").map { "carol\t\($0)" }
         let malformed = ["bad-1\t{not json", "bad-2\t[1, 2", "bad-3\t{\"type\": \"login\"}"]
         let lines = EventLines.keyedLogins(prefix: "mixed", count: 60) + malformed + pushBombing
         let reference = try await blocking {
@@ -36,10 +42,14 @@ struct KafkaRunTests {
 
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
-        var decisions: [Kcat.Record] = [], deadLetters: [Kcat.Record] = [], alerts: [Kcat.Record] = []
+        var decisions: [Kcat.Record] = []
+        var deadLetters: [Kcat.Record] = []
+        var alerts: [Kcat.Record] = []
         defer {
             if decisions.count < reference.decisions.count || alerts.isEmpty {
-                Issue.record("decisions \(decisions.count)/\(reference.decisions.count), dead letters \(deadLetters.count), alerts \(alerts.count); daemon log:\n\(daemon.log)")
+                Issue.record(
+                    "decisions \(decisions.count)/\(reference.decisions.count), dead letters \(deadLetters.count), alerts \(alerts.count); daemon log:\n\(daemon.log)"
+                )
             }
         }
         try await waitUntil("every answer", timeout: .seconds(60)) {
@@ -62,7 +72,12 @@ struct KafkaRunTests {
             #expect(record.headers["vigil-policy-version"] == record.payload["policy_version"] as? String)
             #expect(record.key == record.payload["user_id"] as? String)
         }
-        #expect(alerts.contains { ($0.payload["finding_info"] as? [String: Any])?["analytic"].flatMap { ($0 as? [String: Any])?["name"] as? String } == "push_bombing" })
+        #expect(
+            alerts.contains {
+                ($0.payload["finding_info"] as? [String: Any])?["analytic"].flatMap {
+                    ($0 as? [String: Any])?["name"] as? String
+                } == "push_bombing"
+            })
 
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
@@ -153,7 +168,8 @@ struct KafkaRunTests {
             return Set(Self.eventIDs(try fixture.decisions())).isSuperset(of: expected)
         }
         let metrics = try await blocking { try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body }
-        let episodes = metrics.split(separator: "\n").first { $0.hasPrefix("vigil_producer_backpressure_total ") }
+        let episodes =
+            metrics.split(separator: "\n").first { $0.hasPrefix("vigil_producer_backpressure_total ") }
             .flatMap { Int($0.split(separator: " ")[1]) } ?? 0
         #expect(episodes > 0, "\(metrics)")
         #expect(daemon.log.contains("pausing consumption"))
@@ -215,7 +231,9 @@ struct KafkaRunTests {
 
         try fixture.writeConfig(extra: "policy:\n  medium_from: 35")
         daemon.signal(SIGHUP)
-        try await waitUntil("the new config in force", timeout: .seconds(20)) { daemon.log.contains("new configuration in force") }
+        try await waitUntil("the new config in force", timeout: .seconds(20)) {
+            daemon.log.contains("new configuration in force")
+        }
         let batchB = EventLines.keyedLogins(prefix: "reload-b", count: 10)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: batchB) }
         try await waitUntil("later decisions", timeout: .seconds(30)) {

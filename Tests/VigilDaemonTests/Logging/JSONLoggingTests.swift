@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import VigilCore
+
 @testable import VigilDaemon
 
 @Suite struct JSONLoggingTests {
@@ -50,7 +51,9 @@ import VigilCore
                 "user": "alice",
             ])
         let line = try #require(capture.raw.first)
-        for secret in ["hunter2", "tok-123", "s3cr3t", "k3y", "PEM"] { #expect(!line.contains(secret), "\(secret) leaked") }
+        for secret in ["hunter2", "tok-123", "s3cr3t", "k3y", "PEM"] {
+            #expect(!line.contains(secret), "\(secret) leaked")
+        }
         let object = try #require(capture.objects.first)
         #expect(object["sasl.password"] as? String == "[REDACTED]")
         #expect(object["api_token"] as? String == "[REDACTED]")

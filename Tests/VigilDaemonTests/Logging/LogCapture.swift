@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+
 @testable import VigilDaemon
 
 /// Collects what a JSONLogHandler writes, one parsed object per line.
@@ -15,9 +16,10 @@ final class LogCapture: Sendable {
 
     func logger(_ label: String = "vigil.test", level: Logger.Level = .trace) -> Logger {
         Logger(label: label) { label in
-            RedactingLogHandler(JSONLogHandler(label: label, level: level) { bytes in
-                self.lines.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) }
-            })
+            RedactingLogHandler(
+                JSONLogHandler(label: label, level: level) { bytes in
+                    self.lines.withLock { $0.append(String(decoding: bytes, as: UTF8.self)) }
+                })
         }
     }
 

@@ -1,9 +1,10 @@
+import VigilTestSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import VigilTestSupport
 
 /// A raw HTTP/1.1 exchange over loopback TCP: the test sends exactly the bytes it means (oversized
 /// heads, bodies, odd methods), which a client library would normalise away.
@@ -23,7 +24,9 @@ struct LoopbackHTTP {
     /// Sends `request`, reads until the server closes, parses the response.
     func exchange(_ request: String) throws -> Response {
         let raw = try roundTrip(Array(request.utf8))
-        guard let split = raw.firstRange(of: "\r\n\r\n") else { throw TestFailure("no response head in \(raw.debugDescription)") }
+        guard let split = raw.firstRange(of: "\r\n\r\n") else {
+            throw TestFailure("no response head in \(raw.debugDescription)")
+        }
         let lines = raw[..<split.lowerBound].split(separator: "\r\n")
         let statusParts = lines.first?.split(separator: " ") ?? []
         guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
@@ -46,7 +49,9 @@ struct LoopbackHTTP {
         try connected { fd in
             var sent = 0
             while sent < bytes.count {
-                let count = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+                let count = bytes.withUnsafeBytes {
+                    send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+                }
                 guard count > 0 else { break }  // the server may close early on a rejected request
                 sent += count
             }
@@ -72,7 +77,9 @@ struct LoopbackHTTP {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else { throw TestFailure("connect to port \(port) failed") }
         return try body(fd)

@@ -4,11 +4,11 @@ import Prometheus
 import ServiceLifecycle
 import Testing
 import VigilCore
-@testable import VigilDaemon
 import VigilTestSupport
 
-@Suite struct MetricsServerTests {
+@testable import VigilDaemon
 
+@Suite struct MetricsServerTests {
     /// Runs a MetricsServer on an ephemeral loopback port inside a ServiceGroup, hands the port to
     /// `body`, then shuts the group down gracefully and returns once the server has stopped.
     static func withServer(
@@ -60,7 +60,8 @@ import VigilTestSupport
         global.resetRequests = 3
         metrics.record(
             state: StateFigures(
-                users: 42, sources: 9, domains: 2, names: 5, approximateBytes: 9_000, evictedUsers: 8, evictedSources: 1,
+                users: 42, sources: 9, domains: 2, names: 5, approximateBytes: 9_000, evictedUsers: 8,
+                evictedSources: 1,
                 droppedAtCapacity: 6, global: global))
         metrics.recordEventTimeLag(seconds: 1.5)
         metrics.recordConsumerLag(messages: 17)
@@ -130,7 +131,9 @@ import VigilTestSupport
         }
         let sum = try #require(value("vigil_processing_latency_seconds_sum"))
         #expect(abs(sum - 2.0033) < 1e-9)
-        #expect(!samples.contains { $0.labels["policy_version"] == "1111111111111111" }, "a replaced policy version is gone")
+        #expect(
+            !samples.contains { $0.labels["policy_version"] == "1111111111111111" }, "a replaced policy version is gone"
+        )
         let lines = Set(text.split(separator: "\n").map(String.init))
         for type in [
             "# TYPE vigil_processing_latency_seconds histogram",
@@ -139,7 +142,8 @@ import VigilTestSupport
         ] {
             #expect(lines.contains(type), "missing: \(type)")
         }
-        #expect(lines.contains(#"vigil_dead_letters_total{reason="invalid_type:a\"b\\c\nd"} 1"#), "label values escaped")
+        #expect(
+            lines.contains(#"vigil_dead_letters_total{reason="invalid_type:a\"b\\c\nd"} 1"#), "label values escaped")
     }
 
     /// What the daemon records, read back through swift-metrics' test kit rather than an exposition.
@@ -227,7 +231,9 @@ import VigilTestSupport
     }
 
     @Test func listenAddresses() throws {
-        for (listen, host, port) in [("127.0.0.1:9464", "127.0.0.1", 9464), ("[::1]:9464", "::1", 9464), ("0.0.0.0:0", "0.0.0.0", 0)] {
+        for (listen, host, port) in [
+            ("127.0.0.1:9464", "127.0.0.1", 9464), ("[::1]:9464", "::1", 9464), ("0.0.0.0:0", "0.0.0.0", 0),
+        ] {
             let parsed = try MetricsServer.hostAndPort(listen)
             #expect(parsed.0 == host && parsed.1 == port, "\(listen)")
         }
@@ -261,7 +267,9 @@ enum PrometheusText {
             if line.hasPrefix("# HELP ") { continue }
             if line.hasPrefix("# TYPE ") {
                 let parts = line.split(separator: " ")
-                guard parts.count == 4, ["counter", "gauge", "histogram"].contains(parts[3]) else { throw Invalid(line: String(line)) }
+                guard parts.count == 4, ["counter", "gauge", "histogram"].contains(parts[3]) else {
+                    throw Invalid(line: String(line))
+                }
                 typed.insert(String(parts[2]))
                 continue
             }
@@ -301,12 +309,13 @@ enum PrometheusText {
             }
             guard rest.first == " " else { throw Invalid(line: String(line)) }
             let number = rest.dropFirst()
-            let value: Double? = switch number {
-            case "+Inf": .infinity
-            case "-Inf": -.infinity
-            case "NaN": .nan
-            default: Double(number)
-            }
+            let value: Double? =
+                switch number {
+                case "+Inf": .infinity
+                case "-Inf": -.infinity
+                case "NaN": .nan
+                default: Double(number)
+                }
             guard let value else { throw Invalid(line: String(line)) }
             let family = ["_bucket", "_sum", "_count"].reduce(String(name)) { base, suffix in
                 typed.contains(base) || !base.hasSuffix(suffix) ? base : String(base.dropLast(suffix.count))

@@ -4,13 +4,16 @@ import ServiceLifecycle
 import Testing
 import UnixSignals
 import VigilCore
-@testable import VigilDaemon
 import VigilTestSupport
+
+@testable import VigilDaemon
 
 /// Serialized: the SIGHUP test signals the whole process, which every running reload service would see.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ConfigReloadTests {
     /// A config that needs no files: no geo databases, so it loads anywhere.
-    static func yaml(mediumFrom: Int = 31, bootstrap: String = "kafka:9092", listen: String = "127.0.0.1:9464") -> String {
+    static func yaml(
+        mediumFrom: Int = 31, bootstrap: String = "kafka:9092", listen: String = "127.0.0.1:9464"
+    ) -> String {
         """
         geo: {city_db: null, asn_db: null, anonymous_db: null}
         policy:
@@ -75,7 +78,6 @@ import VigilTestSupport
         }
     }
 
-
     static func running(_ service: ConfigReloadService, _ body: () async throws -> Void) async throws {
         let group = ServiceGroup(services: [service], logger: testLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -97,7 +99,9 @@ import VigilTestSupport
         try await Self.running(try fixture.service(checkInterval: .milliseconds(50))) {
             // Let the service read its baseline before the file changes (bounded wait on its log line).
             let armed = ContinuousClock.now + Duration.seconds(120)
-            while !fixture.capture.objects.contains(where: { ($0["msg"] as? String)?.hasPrefix("config reload armed") == true }),
+            while !fixture.capture.objects.contains(where: {
+                ($0["msg"] as? String)?.hasPrefix("config reload armed") == true
+            }),
                 ContinuousClock.now < armed
             {
                 try await Task.sleep(for: .milliseconds(20))
@@ -116,7 +120,8 @@ import VigilTestSupport
     @Test func invalidFileKeepsTheRunningConfig() throws {
         let fixture = try Fixture()
         let reloader = try fixture.reloader()
-        try fixture.write("""
+        try fixture.write(
+            """
             policy:
               medium_from: lots
               nonsense: 1
@@ -139,7 +144,10 @@ import VigilTestSupport
 
         // Fixing it compares against the config that kept running.
         try fixture.write(Self.yaml(mediumFrom: 50))
-        guard case .posted = reloader.reload(.poll) else { Issue.record("expected a post"); return }
+        guard case .posted = reloader.reload(.poll) else {
+            Issue.record("expected a post")
+            return
+        }
         #expect(fixture.mailbox.take()?.config.policy.mediumFrom == 50)
         #expect(fixture.status.snapshot.lastReloadError == nil)
     }
@@ -160,7 +168,10 @@ import VigilTestSupport
 
         // A live change alongside restart-only ones: only the live part is posted.
         try fixture.write(Self.yaml(mediumFrom: 45, bootstrap: "other:9092", listen: "0.0.0.0:9464"))
-        guard case .posted(let version) = reloader.reload(.poll) else { Issue.record("expected a post"); return }
+        guard case .posted(let version) = reloader.reload(.poll) else {
+            Issue.record("expected a post")
+            return
+        }
         let posted = try #require(fixture.mailbox.take())
         #expect(posted.policyVersion == version)
         #expect(posted.config.policy.mediumFrom == 45)

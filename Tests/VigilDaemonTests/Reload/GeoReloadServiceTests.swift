@@ -3,8 +3,9 @@ import MetricsTestKit
 import Testing
 import VigilCore
 import VigilGeo
-@testable import VigilDaemon
 import VigilTestSupport
+
+@testable import VigilDaemon
 
 @Suite struct GeoReloadServiceTests {
     @Test func replacedDatabaseIsSwappedInAndLogged() throws {
@@ -18,7 +19,8 @@ import VigilTestSupport
         let recorded = TestMetrics()
         let capture = LogCapture()
         let service = GeoReloadService(
-            databases: databases, interval: .seconds(3600), metrics: DaemonMetrics(factory: recorded), logger: capture.logger())
+            databases: databases, interval: .seconds(3600), metrics: DaemonMetrics(factory: recorded),
+            logger: capture.logger())
 
         service.check()
         #expect(capture.messages(at: "notice").isEmpty)

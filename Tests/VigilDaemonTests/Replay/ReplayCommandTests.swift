@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import VigilDaemon
 import VigilTestSupport
+
+@testable import VigilDaemon
 
 /// `vigil replay` as an operator runs it: the binary, a JSONL file with hostile lines between valid
 /// events, exit status 0, a summary, and one dead letter per bad line with the right reason.
@@ -15,15 +16,39 @@ import VigilTestSupport
     static let corpus: [(line: [UInt8], reason: String)] = {
         var cases: [(String, String)] = [
             (#"{"event_id":"t1","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"#, "invalid_json"),
-            (#"{"event_id":42,"type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"ip":"1.2.3.4","outcome":"success"}"#, "invalid_type:event_id"),
-            (#"{"event_id":"t3","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":7},"ip":"1.2.3.4","outcome":"success"}"#, "invalid_type:user.id"),
-            (#"{"event_id":"t4","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"ip":"1.2.3.999","outcome":"success"}"#, "invalid_ip"),
-            (#"{"event_id":"t5","type":"login","time":"2026-03-02T09:00:00Z","user":{},"ip":"1.2.3.4","outcome":"success"}"#, "missing_field:user.id"),
-            (#"{"event_id":"t6","type":"login","time":"2026-03-02T09:00:00","user":{"id":"x"},"ip":"1.2.3.4","outcome":"success"}"#, "invalid_time"),
-            (#"{"event_id":"t7","type":"teleport","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"ip":"1.2.3.4"}"#, "invalid_value:type"),
-            (#"{"event_id":"t8","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"outcome":"success"}"#, "missing_field:ip"),
+            (
+                #"{"event_id":42,"type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"ip":"1.2.3.4","outcome":"success"}"#,
+                "invalid_type:event_id"
+            ),
+            (
+                #"{"event_id":"t3","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":7},"ip":"1.2.3.4","outcome":"success"}"#,
+                "invalid_type:user.id"
+            ),
+            (
+                #"{"event_id":"t4","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"ip":"1.2.3.999","outcome":"success"}"#,
+                "invalid_ip"
+            ),
+            (
+                #"{"event_id":"t5","type":"login","time":"2026-03-02T09:00:00Z","user":{},"ip":"1.2.3.4","outcome":"success"}"#,
+                "missing_field:user.id"
+            ),
+            (
+                #"{"event_id":"t6","type":"login","time":"2026-03-02T09:00:00","user":{"id":"x"},"ip":"1.2.3.4","outcome":"success"}"#,
+                "invalid_time"
+            ),
+            (
+                #"{"event_id":"t7","type":"teleport","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"ip":"1.2.3.4"}"#,
+                "invalid_value:type"
+            ),
+            (
+                #"{"event_id":"t8","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"outcome":"success"}"#,
+                "missing_field:ip"
+            ),
             (#"[1,2,3]"#, "not_an_object"),
-            (#"{"event_id":"t10","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"ip":"1.2.3.4","outcome":"success","x":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "}", "too_deep"),
+            (
+                #"{"event_id":"t10","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"x"},"ip":"1.2.3.4","outcome":"success","x":"#
+                    + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "}", "too_deep"
+            ),
         ]
         var out = cases.map { (Array($0.0.utf8), $0.1) }
         // Invalid UTF-8 inside a string value.
@@ -32,7 +57,11 @@ import VigilTestSupport
         utf8 += Array(#""},"ip":"1.2.3.4","outcome":"success"}"#.utf8)
         out.append((utf8, "invalid_utf8"))
         // A 10 MB line.
-        out.append((Array(#"{"event_id":"big","pad":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 10_000_000) + Array(#""}"#.utf8), "too_large"))
+        out.append(
+            (
+                Array(#"{"event_id":"big","pad":""#.utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 10_000_000)
+                    + Array(#""}"#.utf8), "too_large"
+            ))
         return out
     }()
 
@@ -87,7 +116,8 @@ import VigilTestSupport
         let directory = try TestPaths.temporaryDirectory("replay-missing")
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: false)
         let result = try ChildProcess.run(
-            TestPaths.vigilBinary, ["replay", "--config", config.path, "--out", directory.path + "/out", "/nonexistent.jsonl"])
+            TestPaths.vigilBinary,
+            ["replay", "--config", config.path, "--out", directory.path + "/out", "/nonexistent.jsonl"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("/nonexistent.jsonl"))
     }
@@ -99,7 +129,8 @@ import VigilTestSupport
         try "geo:\n  city_db: \(broken)\n".write(to: config, atomically: true, encoding: .utf8)
         let events = directory.appendingPathComponent("e.jsonl")
         try Self.valid("x", minute: 1).write(to: events, atomically: true, encoding: .utf8)
-        let result = try ChildProcess.run(TestPaths.vigilBinary, ["replay", "--config", config.path, "--out", directory.path + "/out", events.path])
+        let result = try ChildProcess.run(
+            TestPaths.vigilBinary, ["replay", "--config", config.path, "--out", directory.path + "/out", events.path])
         #expect(result.status != 0)
         #expect(result.stderr.contains("GeoIP2-City-Test-Invalid-Node-Count.mmdb"))
     }

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 import VigilCore
-@testable import VigilDaemon
 import VigilTestSupport
+
+@testable import VigilDaemon
 
 /// Scenario streams under Tests/VigilDaemonTests/Scenarios run through `vigil replay`'s runner, with
 /// MaxMind's test databases; each asserts the decisions and alerts an analyst would expect.
@@ -23,7 +24,9 @@ import VigilTestSupport
         }
 
         func reasons(_ eventID: String) -> [String] {
-            ((decision(eventID)?["risk"] as? [String: Any])?["reasons"] as? [[String: Any]] ?? []).map { $0["signal"] as! String }
+            ((decision(eventID)?["risk"] as? [String: Any])?["reasons"] as? [[String: Any]] ?? []).map {
+                $0["signal"] as! String
+            }
         }
     }
 
@@ -50,7 +53,9 @@ import VigilTestSupport
         #expect(!outcome.reasons("tr-alice-boxford").contains("impossible_travel"))
         #expect(outcome.reasons("tr-bob-changchun").contains("impossible_travel"))
         let evidence = outcome.alerts[0]["evidences"] as! [[String: Any]]
-        let cities = evidence.compactMap { (($0["src_endpoint"] as? [String: Any])?["location"] as? [String: Any])?["city"] as? String }
+        let cities = evidence.compactMap {
+            (($0["src_endpoint"] as? [String: Any])?["location"] as? [String: Any])?["city"] as? String
+        }
         #expect(cities == ["London", "Changchun"])
         let data = evidence.last!["data"] as! [String: Any]
         #expect((data["speed_kmh"] as! Double) > 900)
@@ -111,7 +116,9 @@ import VigilTestSupport
         #expect(outcome.alertKinds.contains("service_account_high_risk"))
     }
 
-    @Test(arguments: ["travel.jsonl", "push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "roles.jsonl"])
+    @Test(arguments: [
+        "travel.jsonl", "push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "roles.jsonl",
+    ])
     func replayIsByteIdentical(scenario: String) throws {
         let first = try Self.replay(scenario, anonymousDatabase: true)
         let second = try Self.replay(scenario, anonymousDatabase: true)
@@ -122,7 +129,9 @@ import VigilTestSupport
         }
     }
 
-    @Test(arguments: ["travel.jsonl", "push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "roles.jsonl"])
+    @Test(arguments: [
+        "travel.jsonl", "push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "roles.jsonl",
+    ])
     func outputsValidateAgainstTheirSchemas(scenario: String) throws {
         let outcome = try Self.replay(scenario, anonymousDatabase: scenario == "roles.jsonl")
         let decisions = outcome.directory.appendingPathComponent("decisions.jsonl").path

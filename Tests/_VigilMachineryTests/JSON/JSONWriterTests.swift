@@ -1,4 +1,5 @@
 import Testing
+
 @testable import _VigilMachinery
 
 @Suite struct JSONWriterTests {
@@ -55,7 +56,9 @@ import Testing
     @Test(arguments: [Int64.min, Int64.min + 1, -10, -9, -1, 0, 1, 9, 10, 99, 100, 1_000_000_007, Int64.max])
     func integersMatchStringConversion(_ value: Int64) {
         #expect(text { $0.int(value) } == String(value))
-        #expect(text { $0.double(Double(value)) } == (abs(Double(value)) < 1e15 ? String(value) : Double(value).description))
+        #expect(
+            text { $0.double(Double(value)) } == (abs(Double(value)) < 1e15 ? String(value) : Double(value).description)
+        )
     }
 
     @Test func integersBeyondInt64() {
@@ -73,12 +76,14 @@ import Testing
 
     @Test func growsPastItsInitialCapacity() {
         let long = String(repeating: "abcdefghij", count: 100) + "\n" + String(repeating: "\u{01}", count: 200)
-        let json = text({ w in
-            w.beginArray()
-            for _ in 0..<3 { w.string(long) }
-            w.endArray()
-        }, capacity: 16)
-        let one = "\"" + String(repeating: "abcdefghij", count: 100) + "\\n" + String(repeating: "\\u0001", count: 200) + "\""
+        let json = text(
+            { w in
+                w.beginArray()
+                for _ in 0..<3 { w.string(long) }
+                w.endArray()
+            }, capacity: 16)
+        let one =
+            "\"" + String(repeating: "abcdefghij", count: 100) + "\\n" + String(repeating: "\\u0001", count: 200) + "\""
         #expect(json == "[" + [one, one, one].joined(separator: ",") + "]")
     }
 
@@ -156,7 +161,8 @@ import Testing
                 }
             }
             #expect(Array(target[3..<3 + count]) == Array(source[0..<count]), "count \(count)")
-            #expect(target[0..<3].allSatisfy { $0 == 0 } && target[(3 + count)...].allSatisfy { $0 == 0 }, "count \(count)")
+            #expect(
+                target[0..<3].allSatisfy { $0 == 0 } && target[(3 + count)...].allSatisfy { $0 == 0 }, "count \(count)")
         }
     }
 
@@ -186,13 +192,14 @@ import Testing
                 var writer = JSONWriter(capacity: 8)
                 writer.string(raw)
                 let escaped = String(decoding: writer.finish(), as: UTF8.self)
-                let expectedSpecial = switch special {
-                case "\"": #"\""#
-                case "\\": #"\\"#
-                case "\n": #"\n"#
-                case "\u{7F}": #"\u007f"#
-                default: #"\u0000"#
-                }
+                let expectedSpecial =
+                    switch special {
+                    case "\"": #"\""#
+                    case "\\": #"\\"#
+                    case "\n": #"\n"#
+                    case "\u{7F}": #"\u007f"#
+                    default: #"\u0000"#
+                    }
                 let prefix = String(repeating: "a", count: offset)
                 #expect(escaped == "\"" + prefix + expectedSpecial + "é" + String(repeating: "b", count: 9) + "\"")
             }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import _VigilMachinery
 
 @Suite struct ChunkedArrayTests {

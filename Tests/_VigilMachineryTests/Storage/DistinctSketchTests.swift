@@ -1,4 +1,5 @@
 import Testing
+
 @testable import _VigilMachinery
 
 @Suite struct DistinctSketchTests {
@@ -24,7 +25,8 @@ import Testing
     }
 
     @Test func unionCountsTheOverlapOnce() {
-        var a = DistinctSketch(), b = DistinctSketch()
+        var a = DistinctSketch()
+        var b = DistinctSketch()
         for key in keys(0..<300) { a.insert(key) }
         for key in keys(200..<500) { b.insert(key) }
         a.formUnion(b)

@@ -1,9 +1,11 @@
 import Testing
+
 @testable import _VigilMachinery
 
 @Suite struct PositionIndexTests {
     /// Keys spread like keyed hashes, plus a run of small sequential ones.
-    static let keys: [UInt64] = (0..<3000).map { UInt64($0) &* 0xD6E8_FEB8_6659_FD93 ^ 0x5555 } + (1...200).map { UInt64($0) }
+    static let keys: [UInt64] =
+        (0..<3000).map { UInt64($0) &* 0xD6E8_FEB8_6659_FD93 ^ 0x5555 } + (1...200).map { UInt64($0) }
 
     static func filled() -> PositionIndex {
         var index = PositionIndex()
@@ -14,7 +16,9 @@ import Testing
     @Test func findsEveryInsertedKey() {
         let index = Self.filled()
         #expect(index.count == Self.keys.count)
-        for position in Self.keys.indices { #expect(index.position(of: Self.keys[position], keys: Self.keys) == position) }
+        for position in Self.keys.indices {
+            #expect(index.position(of: Self.keys[position], keys: Self.keys) == position)
+        }
         #expect(index.position(of: 0xFFFF_FFFF_FFFF_FFFF, keys: Self.keys) == nil)
         #expect(index.slotCount * 3 >= Self.keys.count * 4)
     }

@@ -1,0 +1,486 @@
+import _VigilMachinery
+
+/// What a state entry holds. The raw value is the first byte of the entry's key.
+public enum StateEntryKind: UInt8, Sendable, CaseIterable {
+    /// One user's record (baseline, last login, seen sets, rarely used windows and holds).
+    case user = 1
+    /// One source address's (IPv6: /64's) cross-user windows.
+    case source = 2
+    /// One email domain's cross-user windows.
+    case domain = 3
+    /// The shard-wide parts: watermark, sweep schedule, global windows, counters.
+    case shard = 4
+    /// The shard's interned city and AS organisation names in id order, so a restore keeps their ids
+    /// (snapshots only: user entries carry their names as strings and stand alone without it).
+    case names = 5
+}
+
+/// The key of a state entry: the kind byte, then the keyed hash the state already uses (little endian;
+/// 0 for the shard-wide entries). Raw user ids, device ids and addresses never appear in it.
+public struct StateEntryKey: Sendable, Hashable {
+    public static let byteCount = 9
+
+    public var kind: StateEntryKind
+    public var hash: UInt64
+
+    public init(kind: StateEntryKind, hash: UInt64) {
+        self.kind = kind
+        self.hash = hash
+    }
+
+    public var bytes: [UInt8] {
+        var writer = StateWriter()
+        writer.u8(kind.rawValue)
+        writer.u64(hash)
+        return writer.bytes
+    }
+
+    public init(bytes: [UInt8]) throws(StateDecodingError) {
+        guard bytes.count == Self.byteCount else {
+            throw .invalidValue(field: "entry key", detail: "\(bytes.count) bytes, expected \(Self.byteCount)")
+        }
+        var reader = StateReader(bytes)
+        try self.init(reading: &reader)
+    }
+
+    init(reading reader: inout StateReader) throws(StateDecodingError) {
+        let raw = try reader.u8("entry kind")
+        guard let kind = StateEntryKind(rawValue: raw) else { throw .unknownEntryKind(raw) }
+        self.kind = kind
+        self.hash = try reader.u64("entry key hash")
+    }
+}
+
+/// Encodes and decodes the entries of one shard's state: the unit of a snapshot today and of a
+/// changelog record later. Every value starts with `formatVersion` and the input offset of the last
+/// event applied to the entry (-1 when unknown, as in replay), so a restore can skip input the entry
+/// already reflects. The last login's address is enciphered (`AddressCipher`); every other identifier
+/// is already a keyed hash in memory. Integers are little endian; strings a `UInt32` length and UTF-8.
+///
+/// Value layout, format version 1 (byte counts; `n` a count, `s` a string):
+///
+/// | kind | fields |
+/// |---|---|
+/// | every | version 1 · applied offset 8 |
+/// | user | last seen 8 · successful logins 4 · seen devices, countries, networks: 3 × (4 + n × (key 8 + last seen 8)) · anchor? 1 · rare? 1 |
+/// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
+/// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
+/// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds |
+/// | event window | 4 + n × (time 8 + event id s) |
+/// | distinct window | 4 + n × (key hash 8 + time 8 + event id s) |
+/// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
+/// | source | last seen 8 · failures event window · failing users, reset accounts: distinct windows · holds |
+/// | domain | last seen 8 · reset accounts distinct window · holds |
+/// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · late, evicted users, evicted sources, dropped at capacity 8 each · global window 8 · newest bucket? 1 (+8) · 4 + n × (number 8 · failures 8 · resets 8 · 4 + 0 or 1,024 sketch registers) |
+/// | names | 4 + n × s, in id order |
+///
+/// Decoding validates every field (lengths, counts against `StateLimits` and the engine's own caps,
+/// enum raw values and flag bits, time order of windows) and throws a `StateDecodingError` naming the
+/// field; it never traps on any input.
+struct StateEntryCodec {
+    static let formatVersion: UInt8 = 1
+
+    let cipher: AddressCipher
+
+    init(keys: EngineKeys) { cipher = AddressCipher(key: keys.stateAddress) }
+
+    // MARK: Encoding
+
+    func encodeUser(_ user: UserState, names: NameTable, appliedOffset: Int64) -> [UInt8] {
+        var out = header(appliedOffset)
+        out.time(user.lastSeen)
+        out.u32(user.successfulLogins)
+        for kind in SeenSets.Kind.allCases {
+            let entries = user.seen.entries(kind)
+            out.count(entries.count)
+            for entry in entries {
+                out.u64(entry.key)
+                out.time(entry.lastSeen)
+            }
+        }
+        out.bool(user.anchor != nil)
+        if let anchor = user.anchor { encodeAnchor(anchor, names: names, into: &out) }
+        out.bool(user.rare != nil)
+        if let rare = user.rare {
+            out.optionalTime(rare.lastResetCompleted)
+            out.optionalTime(rare.pushBombingUntil)
+            for window in [rare.failures, rare.pushesSent, rare.pushFailures, rare.resetRequests] {
+                encodeWindow(window, into: &out)
+            }
+            encodeHolds(rare.holds, into: &out)
+        }
+        return out.bytes
+    }
+
+    func encodeSource(_ source: SourceState, appliedOffset: Int64) -> [UInt8] {
+        var out = header(appliedOffset)
+        out.time(source.lastSeen)
+        encodeWindow(source.failures, into: &out)
+        encodeDistinct(source.failingUsers, into: &out)
+        encodeDistinct(source.resetAccounts, into: &out)
+        encodeHolds(source.holds, into: &out)
+        return out.bytes
+    }
+
+    func encodeDomain(_ domain: DomainState, appliedOffset: Int64) -> [UInt8] {
+        var out = header(appliedOffset)
+        out.time(domain.lastSeen)
+        encodeDistinct(domain.resetAccounts, into: &out)
+        encodeHolds(domain.holds, into: &out)
+        return out.bytes
+    }
+
+    func encodeShard(_ state: ShardState, appliedOffset: Int64) -> [UInt8] {
+        var out = header(appliedOffset)
+        out.optionalTime(state.watermark.maxEventTime)
+        out.optionalTime(state.nextSweep)
+        out.optionalTime(state.nextRareSweep)
+        for counter in [
+            state.counters.lateEvents, state.counters.evictedUsers, state.counters.evictedSources,
+            state.counters.droppedAtCapacity,
+        ] {
+            out.i64(Int64(counter))
+        }
+        out.i64(state.global.window.microseconds)
+        out.bool(state.global.newestBucket != nil)
+        if let newest = state.global.newestBucket { out.i64(newest) }
+        let buckets = state.global.heldBuckets
+        out.count(buckets.count)
+        for bucket in buckets {
+            out.i64(bucket.number)
+            out.i64(Int64(bucket.failures))
+            out.i64(Int64(bucket.resetRequests))
+            let registers = bucket.failingUsers.registerBytes
+            out.count(registers.count)
+            out.bytes.append(contentsOf: registers)
+        }
+        return out.bytes
+    }
+
+    func encodeNames(_ names: NameTable, appliedOffset: Int64) -> [UInt8] {
+        var out = header(appliedOffset)
+        let all = names.allNames
+        out.count(all.count)
+        for name in all { out.string(name) }
+        return out.bytes
+    }
+
+    private func header(_ appliedOffset: Int64) -> StateWriter {
+        var out = StateWriter()
+        out.u8(Self.formatVersion)
+        out.i64(appliedOffset)
+        return out
+    }
+
+    private func encodeAnchor(_ anchor: CompactAnchor, names: NameTable, into out: inout StateWriter) {
+        out.time(anchor.time)
+        out.string(anchor.eventID.string)
+        out.u8(anchor.anonymity.rawValue)
+        out.u8(anchor.presence.rawValue)
+        out.i32(anchor.latitudeE7)
+        out.i32(anchor.longitudeE7)
+        out.i32(anchor.accuracyRadiusKm)
+        out.u32(anchor.asn)
+        if anchor.presence.contains(.packedCountry) { out.u32(anchor.country) }
+        if anchor.presence.contains(.internedCountry) { encodeName(anchor.country, names: names, into: &out) }
+        encodeName(anchor.city, names: names, into: &out)
+        encodeName(anchor.organization, names: names, into: &out)
+        let (high, low) = cipher.encipher(anchor.ip)
+        out.u64(high)
+        out.u64(low)
+    }
+
+    /// A tag (0 no name, 1 a name the full table could not hold, 2 a name) and the name: ids are per shard.
+    private func encodeName(_ id: NameTable.ID, names: NameTable, into out: inout StateWriter) {
+        if id == NameTable.none {
+            out.u8(0)
+        } else if let name = names[id] {
+            out.u8(2)
+            out.string(name)
+        } else {
+            out.u8(1)
+        }
+    }
+
+    private func encodeWindow(_ window: EventWindow, into out: inout StateWriter) {
+        out.count(window.entries.count)
+        for entry in window.entries {
+            out.time(entry.time)
+            out.string(entry.eventID)
+        }
+    }
+
+    private func encodeDistinct(_ window: DistinctWindow, into out: inout StateWriter) {
+        out.count(window.entries.count)
+        for entry in window.entries {
+            out.u64(entry.key)
+            out.time(entry.time)
+            out.string(entry.eventID)
+        }
+    }
+
+    private func encodeHolds(_ holds: [AlertHold], into out: inout StateWriter) {
+        out.count(holds.count)
+        for hold in holds {
+            out.u8(UInt8(hold.kind.index))
+            out.time(hold.until)
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Decodes one entry and applies it to `state` (replacing what the state held under its key);
+    /// returns the entry's applied input offset. On error `state` may hold a part of the entry's
+    /// names, nothing else: callers discard the state on any error.
+    @discardableResult
+    func apply(key: StateEntryKey, value: [UInt8], to state: inout ShardState) throws(StateDecodingError) -> Int64 {
+        try apply(key: key, reading: StateReader(value), to: &state)
+    }
+
+    /// `apply(key:value:to:)` for a value that `reader` spans exactly (a part of a larger buffer).
+    @discardableResult
+    func apply(
+        key: StateEntryKey, reading value: StateReader, to state: inout ShardState
+    ) throws(StateDecodingError) -> Int64 {
+        var reader = value
+        let version = try reader.u8("entry format version")
+        guard version == Self.formatVersion else { throw .unknownEntryVersion(version) }
+        let appliedOffset = try reader.i64("applied offset")
+        guard appliedOffset >= -1 else {
+            throw .invalidValue(field: "applied offset", detail: "\(appliedOffset), expected -1 or more")
+        }
+        switch key.kind {
+        case .user:
+            state.users[key.hash] = try decodeUser(&reader, names: &state.names)
+        case .source:
+            state.sources[key.hash] = try decodeSource(&reader)
+        case .domain:
+            state.domains[key.hash] = try decodeDomain(&reader)
+        case .shard:
+            try expectZeroHash(key)
+            try decodeShard(&reader, into: &state)
+        case .names:
+            try expectZeroHash(key)
+            guard state.names.count == 0 else {
+                throw .misplaced(
+                    field: "names entry",
+                    detail: "names were already interned (a second names entry, or one after a user)")
+            }
+            state.names = try decodeNames(&reader)
+        }
+        guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }
+        return appliedOffset
+    }
+
+    private func expectZeroHash(_ key: StateEntryKey) throws(StateDecodingError) {
+        guard key.hash == 0 else { throw .invalidValue(field: "\(key.kind) entry key", detail: "hash must be 0") }
+    }
+
+    private func decodeUser(_ reader: inout StateReader, names: inout NameTable) throws(StateDecodingError) -> UserState
+    {
+        var user = UserState(lastSeen: try reader.time("user last seen"))
+        user.successfulLogins = try reader.u32("user successful logins")
+        var kinds: [[SeenSets.Entry]] = []
+        for kind in SeenSets.Kind.allCases {
+            let field = Self.seenFields[kind.rawValue]
+            let count = try reader.count(field, limit: SeenSets.maxPerKind)
+            var entries: [SeenSets.Entry] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count {
+                let entry = SeenSets.Entry(key: try reader.u64(field), lastSeen: try reader.time(field))
+                guard !entries.contains(where: { $0.key == entry.key }) else {
+                    throw .invalidValue(field: field, detail: "a key appears twice")
+                }
+                entries.append(entry)
+            }
+            kinds.append(entries)
+        }
+        user.seen = SeenSets(restoring: kinds)
+        if try reader.bool("user anchor presence") { user.anchor = try decodeAnchor(&reader, names: &names) }
+        if try reader.bool("user rare part presence") {
+            let rare = RareUserState()
+            rare.lastResetCompleted = try reader.optionalTime("user last reset completed")
+            rare.pushBombingUntil = try reader.optionalTime("user push bombing until")
+            rare.failures = try decodeWindow(&reader, "user failures")
+            rare.pushesSent = try decodeWindow(&reader, "user pushes sent")
+            rare.pushFailures = try decodeWindow(&reader, "user push failures")
+            rare.resetRequests = try decodeWindow(&reader, "user reset requests")
+            rare.holds = try decodeHolds(&reader, "user holds")
+            user.rare = rare
+        }
+        return user
+    }
+
+    private func decodeAnchor(
+        _ reader: inout StateReader, names: inout NameTable
+    ) throws(StateDecodingError) -> CompactAnchor {
+        let time = try reader.time("anchor time")
+        let eventID = try reader.string("anchor event id")
+        let anonymity = try reader.u8("anchor anonymity")
+        guard anonymity & ~Self.knownAnonymityBits == 0 else {
+            throw .invalidValue(field: "anchor anonymity", detail: "unknown flag bits \(anonymity)")
+        }
+        let presence = CompactAnchor.Presence(rawValue: try reader.u8("anchor presence"))
+        guard presence.rawValue & ~Self.knownPresenceBits == 0 else {
+            throw .invalidValue(field: "anchor presence", detail: "unknown flag bits \(presence.rawValue)")
+        }
+        guard !presence.isSuperset(of: [.packedCountry, .internedCountry]) else {
+            throw .invalidValue(field: "anchor presence", detail: "country both packed and interned")
+        }
+        var anchor = CompactAnchor(
+            time: time, eventID: eventID, ip: IPAddress(high: 0, low: 0), location: nil, network: nil,
+            anonymity: AnonymityFlags(rawValue: anonymity), names: &names)
+        anchor.presence = presence
+        anchor.latitudeE7 = try reader.i32("anchor latitude")
+        anchor.longitudeE7 = try reader.i32("anchor longitude")
+        anchor.accuracyRadiusKm = try reader.i32("anchor accuracy radius")
+        anchor.asn = try reader.u32("anchor AS number")
+        if presence.contains(.packedCountry) { anchor.country = try reader.u32("anchor country") }
+        if presence.contains(.internedCountry) {
+            anchor.country = try decodeName(&reader, "anchor country", names: &names)
+        }
+        anchor.city = try decodeName(&reader, "anchor city", names: &names)
+        anchor.organization = try decodeName(&reader, "anchor organisation", names: &names)
+        let high = try reader.u64("anchor address")
+        anchor.ip = cipher.decipher(high, try reader.u64("anchor address"))
+        return anchor
+    }
+
+    /// Field names built once, not per entry.
+    static let seenFields = SeenSets.Kind.allCases.map { "seen \($0) entries" }
+    static let knownAnonymityBits: UInt8 = 0x3F
+    static let knownPresenceBits: UInt8 = 0x7F
+
+    private func decodeName(
+        _ reader: inout StateReader, _ field: String, names: inout NameTable
+    ) throws(StateDecodingError) -> NameTable.ID {
+        switch try reader.u8(field) {
+        case 0: return NameTable.none
+        case 1: return NameTable.unknown
+        case 2: return names.intern(try reader.string(field))
+        case let tag: throw .invalidValue(field: field, detail: "name tag \(tag), expected 0, 1 or 2")
+        }
+    }
+
+    private func decodeWindow(_ reader: inout StateReader, _ field: String) throws(StateDecodingError) -> EventWindow {
+        let count = try reader.count(field, limit: StateLimits.maxWindowEntries)
+        var entries: [EventWindow.Entry] = []
+        entries.reserveCapacity(min(count, reader.remaining / 12))
+        for _ in 0..<count {
+            let entry = EventWindow.Entry(time: try reader.time(field), eventID: try reader.string(field))
+            if let last = entries.last, last.time > entry.time { throw .outOfOrder(field: field) }
+            entries.append(entry)
+        }
+        return EventWindow(restoring: entries)
+    }
+
+    private func decodeDistinct(
+        _ reader: inout StateReader, _ field: String
+    ) throws(StateDecodingError) -> DistinctWindow {
+        let count = try reader.count(field, limit: StateLimits.maxWindowEntries)
+        var entries: [DistinctWindow.Entry] = []
+        entries.reserveCapacity(min(count, reader.remaining / 20))
+        var keys = Set<UInt64>(minimumCapacity: min(count, reader.remaining / 20))
+        for _ in 0..<count {
+            let entry = DistinctWindow.Entry(
+                key: try reader.u64(field), time: try reader.time(field), eventID: try reader.string(field))
+            guard keys.insert(entry.key).inserted else {
+                throw .invalidValue(field: field, detail: "a key appears twice")
+            }
+            entries.append(entry)
+        }
+        return DistinctWindow(restoring: entries)
+    }
+
+    private func decodeHolds(_ reader: inout StateReader, _ field: String) throws(StateDecodingError) -> [AlertHold] {
+        let count = try reader.count(field, limit: AlertKind.allCases.count)
+        var holds: [AlertHold] = []
+        for _ in 0..<count {
+            let raw = try reader.u8(field)
+            guard Int(raw) < AlertKind.allCases.count else {
+                throw .invalidValue(
+                    field: field, detail: "alert kind \(raw), expected below \(AlertKind.allCases.count)")
+            }
+            let kind = AlertKind.allCases[Int(raw)]
+            guard !holds.contains(where: { $0.kind == kind }) else {
+                throw .invalidValue(field: field, detail: "\(kind.rawValue) held twice")
+            }
+            holds.append(AlertHold(kind: kind, until: try reader.time(field)))
+        }
+        return holds
+    }
+
+    private func decodeSource(_ reader: inout StateReader) throws(StateDecodingError) -> SourceState {
+        var source = SourceState(lastSeen: try reader.time("source last seen"))
+        source.failures = try decodeWindow(&reader, "source failures")
+        source.failingUsers = try decodeDistinct(&reader, "source failing users")
+        source.resetAccounts = try decodeDistinct(&reader, "source reset accounts")
+        source.holds = try decodeHolds(&reader, "source holds")
+        return source
+    }
+
+    private func decodeDomain(_ reader: inout StateReader) throws(StateDecodingError) -> DomainState {
+        var domain = DomainState(lastSeen: try reader.time("domain last seen"))
+        domain.resetAccounts = try decodeDistinct(&reader, "domain reset accounts")
+        domain.holds = try decodeHolds(&reader, "domain holds")
+        return domain
+    }
+
+    private func decodeShard(_ reader: inout StateReader, into state: inout ShardState) throws(StateDecodingError) {
+        var watermark = Watermark(allowedLateness: state.watermark.allowedLateness)
+        if let maxEventTime = try reader.optionalTime("watermark") { watermark.observe(maxEventTime) }
+        let nextSweep = try reader.optionalTime("next sweep")
+        let nextRareSweep = try reader.optionalTime("next rare sweep")
+        var counters = StateCounters()
+        for (field, path) in [
+            ("late events", \StateCounters.lateEvents), ("evicted users", \.evictedUsers),
+            ("evicted sources", \.evictedSources), ("dropped at capacity", \.droppedAtCapacity),
+        ] {
+            let value = try reader.i64(field)
+            guard value >= 0 else { throw .invalidValue(field: field, detail: "negative count \(value)") }
+            counters[keyPath: path] = Int(value)
+        }
+        let window = EventDuration(microseconds: try reader.i64("global window"))
+        guard window.microseconds > 0 else { throw .invalidValue(field: "global window", detail: "not positive") }
+        let newest = try reader.bool("global newest bucket") ? try reader.i64("global newest bucket") : nil
+        let count = try reader.count("global buckets", limit: GlobalWindows.bucketCount)
+        var buckets: [GlobalWindows.Bucket] = []
+        for _ in 0..<count {
+            var bucket = GlobalWindows.Bucket(number: try reader.i64("global bucket number"))
+            guard let newest, bucket.number <= newest, bucket.number > newest - Int64(GlobalWindows.bucketCount),
+                buckets.last.map({ $0.number < bucket.number }) ?? true
+            else { throw .outOfOrder(field: "global buckets") }
+            let failures = try reader.i64("global bucket failures")
+            let resets = try reader.i64("global bucket reset requests")
+            guard failures >= 0, resets >= 0 else {
+                throw .invalidValue(field: "global bucket", detail: "negative count")
+            }
+            bucket.failures = Int(failures)
+            bucket.resetRequests = Int(resets)
+            let registerCount = try reader.count("global bucket registers", limit: DistinctSketch.storedRegisterCount)
+            let range = try reader.take(registerCount, "global bucket registers")
+            guard let sketch = DistinctSketch(registerBytes: Array(reader.bytes[range])) else {
+                throw .invalidValue(field: "global bucket registers", detail: "not a sketch's registers")
+            }
+            bucket.failingUsers = sketch
+            buckets.append(bucket)
+        }
+        state.watermark = watermark
+        state.nextSweep = nextSweep
+        state.nextRareSweep = nextRareSweep
+        state.counters = counters
+        state.global = GlobalWindows(window: window, newest: newest, buckets: buckets)
+    }
+
+    private func decodeNames(_ reader: inout StateReader) throws(StateDecodingError) -> NameTable {
+        let count = try reader.count("names", limit: NameTable.defaultCapacity)
+        var names = NameTable()
+        for index in 0..<count {
+            let name = try reader.string("names")
+            guard names.intern(name) == NameTable.ID(index + 1) else {
+                throw .invalidValue(field: "names", detail: "a name appears twice")
+            }
+        }
+        return names
+    }
+}

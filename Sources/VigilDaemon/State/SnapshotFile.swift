@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Reads and writes state snapshot files (`RiskEngine.stateSnapshot`). Writing is atomic: the bytes go
+/// to a temporary file in the same folder, which is flushed to disk and then renamed over the target
+/// (and the folder flushed), so a crash leaves the old file or the new one, never a mix. `vigil replay`
+/// uses it today; the daemon's local snapshots will.
+enum SnapshotFile {
+    enum FileError: Error, CustomStringConvertible {
+        case read(path: String, errno: Int32)
+        case write(path: String, step: String, errno: Int32)
+
+        var description: String {
+            switch self {
+            case .read(let path, let code): "cannot read \(path): \(String(cString: strerror(code)))"
+            case .write(let path, let step, let code):
+                "cannot write \(path) (\(step)): \(String(cString: strerror(code)))"
+            }
+        }
+    }
+
+    static func contents(of path: String) throws(FileError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .read(path: path, errno: errno) }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .read(path: path, errno: errno)
+            }
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[..<count])
+        }
+    }
+
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(FileError) {
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .write(path: temporary, step: "create", errno: errno) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                close(descriptor)
+                unlink(temporary)
+                throw .write(path: temporary, step: "write", errno: code)
+            }
+            offset += written
+        }
+        if fsync(descriptor) != 0 {
+            let code = errno
+            close(descriptor)
+            unlink(temporary)
+            throw .write(path: temporary, step: "fsync", errno: code)
+        }
+        close(descriptor)
+        if rename(temporary, path) != 0 {
+            let code = errno
+            unlink(temporary)
+            throw .write(path: path, step: "rename", errno: code)
+        }
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let folderDescriptor = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folderDescriptor >= 0 {
+            fsync(folderDescriptor)
+            close(folderDescriptor)
+        }
+    }
+}
