@@ -32,13 +32,7 @@ public final class KafkaConsumer {
     /// The latest offset stored per partition (the next one to consume), for the revocation commit.
     private var stored: [KafkaTopicPartition: Int64] = [:]
     /// Revocation commits the coordinator rejected, retried at the next assignments.
-    private var deferredCommits: [KafkaTopicPartition: Int64] = [:]
-    private var deferredAttempts = 0
-    /// When the oldest deferred commit was rejected: retries stop after `deferredCommitLimit`.
-    private var deferredSince: ContinuousClock.Instant?
-    /// How long after a revocation its rejected commit may still be retried. Past that, the partition's
-    /// new owner may have committed further, and an older offset would rewind it.
-    static let deferredCommitLimit = Duration.seconds(30)
+    private var revocationRetry = RevocationCommitRetry()
 
     /// `group.id` is required. The rebalance handler is told about assignments and revocations;
     /// it must not keep a strong reference to this consumer (that would be a cycle).
@@ -57,14 +51,14 @@ public final class KafkaConsumer {
         // deinitialized and the caller's handler must not run.
         context.onAssigned = { [weak self] partitions in
             guard let self else { return }
-            retryDeferredCommits()
+            retryRevocationCommits()
             rebalanceHandler(.assigned(partitions))
         }
         context.onRevoking = { [weak self] partitions, lost, cooperative in
             guard let self else { return }
             rebalanceHandler(.revoked(partitions, lost: lost))
             revokedDuringPoll.formUnion(partitions)
-            commitRevoked(partitions, lost: lost, defer: !cooperative)
+            commitRevoked(partitions, lost: lost, cooperative: cooperative)
         }
     }
 
@@ -166,20 +160,16 @@ public final class KafkaConsumer {
         try client.lag()
     }
 
-    /// Commits the stored offsets of revoked partitions (see the type's notes); with the eager protocol
-    /// a rejection by a rebalancing coordinator defers them to the next assignment. With the cooperative
-    /// protocol the partitions may belong to another member long before this one is assigned anything
-    /// again, so a rejected commit is given up (those inputs are redelivered: at least once holds).
-    private func commitRevoked(_ partitions: [KafkaTopicPartition], lost: Bool, defer deferOnRejection: Bool) {
+    /// Commits the stored offsets of revoked partitions (see the type's notes); a rejection by a
+    /// rebalancing coordinator may be kept for the next assignment (`RevocationCommitRetry`).
+    private func commitRevoked(_ partitions: [KafkaTopicPartition], lost: Bool, cooperative: Bool) {
         var offsets: [(KafkaTopicPartition, Int64)] = []
         for partition in partitions {
             if let offset = stored.removeValue(forKey: partition), !lost { offsets.append((partition, offset)) }
         }
         guard !offsets.isEmpty else { return }
         guard let code = client.commit(offsets) else { return }
-        if Self.isRebalanceRejection(code), deferOnRejection {
-            for (partition, offset) in offsets { deferredCommits[partition] = offset }
-            if deferredSince == nil { deferredSince = .now }
+        if revocationRetry.revocationCommitFailed(offsets, code: code, cooperative: cooperative, now: .now) {
             client.context.logger.notice(
                 "revocation commit rejected by the rebalancing group; retrying at the next assignment",
                 metadata: ["code": "\(code.name)", "partitions": "\(offsets.count)"])
@@ -188,42 +178,26 @@ public final class KafkaConsumer {
         }
     }
 
-    /// Retries revocation commits rejected during the previous rebalance, now in the new generation.
-    /// A rebalance can follow at once (a rejected commit itself makes librdkafka rejoin), so a retry
-    /// rejected the same way is kept for the next assignment, up to five assignments and
-    /// `deferredCommitLimit` in all. A partition this member has stored a newer offset for is left to
-    /// the normal commit; after the limit the new owner may have committed further, so the retry is
-    /// given up rather than rewind it (those inputs are redelivered: at least once holds).
-    private func retryDeferredCommits() {
+    /// Retries revocation commits rejected during the previous rebalance, now in the new generation
+    /// (see `RevocationCommitRetry` for which, and when they are given up).
+    private func retryRevocationCommits() {
         let context = client.context
-        guard !deferredCommits.isEmpty else { return }
-        deferredCommits = deferredCommits.filter { stored[$0.key] == nil }
-        if let since = deferredSince, ContinuousClock.now - since > Self.deferredCommitLimit {
+        switch revocationRetry.retry(storedSince: Set(stored.keys), now: .now) {
+        case .none:
+            return
+        case .expired:
             context.warn(
                 KafkaWarning(code: .rebalanceInProgress, reason: "giving up a revocation commit older than 30 s"))
-            deferredCommits.removeAll()
+        case .commit(let offsets):
+            switch revocationRetry.retried(code: client.commit(offsets.map { ($0.key, $0.value) })) {
+            case .keptForNextAssignment:
+                return
+            case .gaveUp(let code):
+                // Left uncommitted, the next owner consumes those inputs again: at least once still holds.
+                context.warn(KafkaWarning(code: code, reason: "giving up the revocation commit"))
+            case .committed(let partitions):
+                context.logger.info("deferred revocation commit done", metadata: ["partitions": "\(partitions)"])
+            }
         }
-        guard !deferredCommits.isEmpty else {
-            deferredAttempts = 0
-            deferredSince = nil
-            return
-        }
-        let code = client.commit(deferredCommits.map { ($0.key, $0.value) })
-        deferredAttempts += 1
-        if let code, Self.isRebalanceRejection(code), deferredAttempts < 5 {
-            return
-        } else if let code {
-            // Left uncommitted, the next owner consumes those inputs again: at least once still holds.
-            context.warn(KafkaWarning(code: code, reason: "giving up the revocation commit"))
-        } else {
-            context.logger.info("deferred revocation commit done", metadata: ["partitions": "\(deferredCommits.count)"])
-        }
-        deferredCommits.removeAll()
-        deferredAttempts = 0
-        deferredSince = nil
-    }
-
-    private static func isRebalanceRejection(_ code: KafkaErrorCode) -> Bool {
-        [.rebalanceInProgress, .illegalGeneration, .unknownMemberId].contains(code)
     }
 }
