@@ -36,7 +36,7 @@ for input in "${inputs[@]}"; do
     if diff -r "$out/old/$name" "$out/new/$name" >"$out/diff.txt"; then
         echo "identical: $input ($(cat "$out/new/$name"/*.jsonl | wc -l) output lines)"
     else
-        echo "DIFFERENT: $input"; head -20 "$out/diff.txt"; status=1
+        echo "DIFFERENT: $input"; head -20 "$out/diff.txt" | cut -c1-300; status=1
     fi
 done
 exit $status
