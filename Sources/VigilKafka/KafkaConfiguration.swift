@@ -27,7 +27,8 @@ public struct KafkaConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// True for properties whose value must never be printed: passwords, secrets, tokens,
-    /// JAAS configs, OAuth settings and inline private keys.
+    /// JAAS configs, OAuth settings and inline private keys. The daemon's config rule uses the same
+    /// test: such a value must be an environment reference, never written in the file.
     public static func isSecret(_ name: String) -> Bool {
         let name = name.lowercased()
         return name.hasPrefix("sasl.oauthbearer.") || name == "ssl.key.pem"

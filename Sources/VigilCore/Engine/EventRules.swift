@@ -76,7 +76,7 @@ final class EventRules: Sendable {
             level: level,
             context: StepUpPolicy.Context(
                 role: event.user.role, isSensitiveAction: event.type == .sensitiveAction,
-                compromisedCredential: event.credentialCompromised, torExit: context.anonymity.contains(.torExit),
+                compromisedCredential: event.credentialCompromised, torExit: assessment.anonymity.contains(.torExit),
                 withinPostResetWindow: assessment.withinPostResetWindow, pushBombingActive: assessment.pushBombingActive
             ))
         return Decision(
@@ -104,7 +104,7 @@ final class EventRules: Sendable {
         if let ip = event.ip, user.lastLogin.map({ $0.time <= event.time }) ?? true {
             user.lastLogin = CompactAnchor(
                 time: event.time, eventID: event.eventID, ip: ip, location: context.intel.location,
-                network: context.intel.network, anonymity: context.anonymity, names: &names)
+                network: context.intel.network, anonymity: assessment.anonymity, names: &names)
         }
     }
 }

@@ -29,12 +29,9 @@ struct AlertDetectors: Sendable {
                 makeAlert(
                     .impossibleTravel, scope: .account, subject: event.user.id, context: context, severity: .high,
                     title: "Impossible travel",
-                    message:
-                        """
-                        \(event.user.id) logged in from \(place(anchor.location)) and \(place(context.intel.location)) \
-
-                        """
-                            + "\(duration(travel.elapsedSeconds)) apart (\(Int(travel.speedKmh.rounded())) km/h)",
+                    message: "\(event.user.id) logged in from \(place(anchor.location)) "
+                        + "and \(place(context.intel.location)) "
+                        + "\(duration(travel.elapsedSeconds)) apart (\(Int(travel.speedKmh.rounded())) km/h)",
                     windowStart: min(anchor.time, event.time),
                     evidence: [
                         EvidenceEvent(eventID: anchor.eventID, time: anchor.time),

@@ -56,14 +56,15 @@ struct SeenSets: Sendable {
     func entries(_ kind: Kind) -> [Entry] { range(kind).map(entry) }
 
     /// Records `key` at `time`; never moves a last-seen time backwards. When the kind already holds
-    /// `capacity` entries, the least recently seen one is dropped first.
+    /// `capacity` entries, the least recently seen ones are dropped first, as many as it takes: a cap
+    /// lowered by a reload, or smaller than the one a restored snapshot was taken under, applies at once.
     mutating func record(_ kind: Kind, _ key: UInt64, at time: Timestamp, capacity: Int) {
         var range = self.range(kind)
         for index in range where entry(index).key == key {
             if entry(index).lastSeen < time { setEntry(index, Entry(key: key, lastSeen: time)) }
             return
         }
-        if range.count >= max(1, min(capacity, Self.maxPerKind)) {
+        while range.count >= max(1, min(capacity, Self.maxPerKind)) {
             var oldest = range.lowerBound
             for index in range where entry(index).lastSeen < entry(oldest).lastSeen { oldest = index }
             remove(at: oldest)

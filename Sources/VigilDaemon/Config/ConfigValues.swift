@@ -64,14 +64,6 @@ public enum ConfigValues {
         return isEnvironmentName(name) ? name : nil
     }
 
-    /// librdkafka properties whose values are credentials: they must come from the environment so they
-    /// never sit in the file, the canonical rendering or the logs.
-    public static func isSecretProperty(_ key: String) -> Bool {
-        let key = key.lowercased()
-        return key.contains("password") || key.contains("secret") || key == "ssl.key.pem"
-            || key == "sasl.oauthbearer.config"
-    }
-
     /// A value as error messages show it: quoted and cut short.
     public static func quoted(_ text: String) -> String { ConfigProblem.quoted(text) }
 

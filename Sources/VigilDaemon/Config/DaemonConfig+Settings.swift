@@ -1,5 +1,6 @@
 import VigilCore
 import VigilGeo
+import VigilKafka
 
 /// Every setting of the file, declared once: the daemon's sections around the engine's
 /// (`VigilConfig.settings`), in file order. Everything the daemon builds at startup from these (the consumer,
@@ -159,7 +160,7 @@ extension DaemonConfig {
                     } else if value.contains("${"), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
                             suffix, "malformed environment reference: the whole value must be ${env:NAME}")
-                    } else if ConfigValues.isSecretProperty(key), ConfigValues.environmentReference(value) == nil {
+                    } else if KafkaConfiguration.isSecret(key), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
                             suffix,
                             """

@@ -88,7 +88,15 @@ enum YAMLTree {
             return root
         }
 
-        private mutating func node(from event: Event) throws(YAMLSyntaxError) -> YAMLNode {
+        /// A config is a few levels deep; a hostile file of `[[[[…` must not recurse until the stack ends.
+        static let maximumDepth = 64
+
+        private mutating func node(from event: Event, depth: Int = 0) throws(YAMLSyntaxError) -> YAMLNode {
+            if depth >= Self.maximumDepth,
+                event.type == YAML_SEQUENCE_START_EVENT || event.type == YAML_MAPPING_START_EVENT
+            {
+                throw YAMLSyntaxError(message: "nested deeper than \(Self.maximumDepth) levels", line: event.line)
+            }
             switch event.type {
             case YAML_SCALAR_EVENT:
                 return .scalar(event.scalarText, plain: event.isPlain, event.position)
@@ -98,7 +106,7 @@ enum YAMLTree {
                 var elements: [YAMLNode] = []
                 var next = try self.next()
                 while next.type != YAML_SEQUENCE_END_EVENT {
-                    elements.append(try node(from: next))
+                    elements.append(try node(from: next, depth: depth + 1))
                     next = try self.next()
                 }
                 return .sequence(elements, event.position)
@@ -106,8 +114,8 @@ enum YAMLTree {
                 var entries: [(key: YAMLNode, value: YAMLNode)] = []
                 var next = try self.next()
                 while next.type != YAML_MAPPING_END_EVENT {
-                    let key = try node(from: next)
-                    let value = try node(from: try self.next())
+                    let key = try node(from: next, depth: depth + 1)
+                    let value = try node(from: try self.next(), depth: depth + 1)
                     entries.append((key, value))
                     next = try self.next()
                 }

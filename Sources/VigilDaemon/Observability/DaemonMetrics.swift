@@ -41,7 +41,7 @@ public final class DaemonMetrics: Sendable {
     private let processingLatency: any RecorderHandler
     /// `vigil_event_time_lag_seconds`: wall clock minus the newest event time seen.
     private let eventTimeLag: Gauge
-    /// `vigil_consumer_lag_messages`: high watermark minus committed offset, over assigned partitions.
+    /// `vigil_consumer_lag_messages`: high watermark minus the consumer's position, over assigned partitions.
     private let consumerLag: Gauge
     /// `vigil_producer_backpressure`: 1 while the producer queue is full and consumption is paused.
     private let producerBackpressure: Gauge

@@ -7,8 +7,6 @@ struct RdKafkaPartitionList: ~Copyable {
 
     /// "No offset": the broker's or the library's choice applies (for pause, resume, committed).
     static let invalidOffset = Int64(RD_KAFKA_OFFSET_INVALID)
-    /// The partition's first available offset, for `assign`.
-    static let beginningOffset = Int64(RD_KAFKA_OFFSET_BEGINNING)
 
     init(_ entries: some Collection<(KafkaTopicPartition, Int64)>) {
         pointer = rd_kafka_topic_partition_list_new(Int32(entries.count))!

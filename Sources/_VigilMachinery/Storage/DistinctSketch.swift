@@ -9,7 +9,8 @@ import Musl
 /// the attacker controls). Keys must already be uniformly distributed, such as keyed hashes.
 public struct DistinctSketch: Sendable, Equatable {
     @inlinable static var indexBits: Int { 10 }
-    @inlinable static var registerCount: Int { 1 << indexBits }
+    /// Registers in a sketch: the count `init(registerBytes:)` accepts.
+    @inlinable public static var registerCount: Int { 1 << indexBits }
 
     /// Allocated on the first insert, so an empty sketch costs one pointer.
     @usableFromInline var registers: [UInt8]
@@ -33,9 +34,6 @@ public struct DistinctSketch: Sendable, Equatable {
         else { return nil }
         registers = registerBytes
     }
-
-    /// Registers in a stored sketch of any content: the count `init(registerBytes:)` accepts.
-    public static var storedRegisterCount: Int { registerCount }
 
     /// Counts `key`; inserting the same key again changes nothing.
     @inlinable public mutating func insert(_ key: UInt64) {

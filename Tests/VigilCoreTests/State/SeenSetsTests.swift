@@ -39,6 +39,14 @@ import Testing
         #expect(seen.lastSeen(.country, 9) == Self.at(1))
     }
 
+    @Test func aLoweredCapAppliesAtTheNextRecord() {
+        var seen = SeenSets()
+        for key in UInt64(1)...5 { seen.record(.device, key, at: Self.at(Int64(key)), capacity: 5) }
+        seen.record(.device, 6, at: Self.at(6), capacity: 2)
+        // The four least recently seen go, so the set holds the cap: the newest known one and the new one.
+        #expect(seen.entries(.device).map(\.key) == [5, 6])
+    }
+
     @Test func spillsToTheHeapBeyondTheInlineEntriesAndKeepsOrder() {
         var seen = SeenSets()
         for key in UInt64(1)...6 { seen.record(.device, key, at: Self.at(Int64(key)), capacity: 8) }

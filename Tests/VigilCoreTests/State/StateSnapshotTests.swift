@@ -233,11 +233,19 @@ import _VigilMachinery
         // two absent times, then the failures window (count, time, id length, id, ...).
         let failures = 1 + 8 + 8 + 4 + 12 + 1 + 1 + 2
         var order = good
-        order[failures + 4] = 0xFF  // first entry's time far in the future: out of order
-        order[failures + 11] = 0x7F
+        // The first entry's time a day later: after the second.
+        let first = (0..<8).reduce(Int64(0)) { $0 | Int64(order[failures + 4 + $1]) << (8 * $1) } + 86_400_000_000
+        for index in 0..<8 { order[failures + 4 + index] = UInt8(truncatingIfNeeded: first >> (8 * index)) }
         #expect(throws: StateDecodingError.outOfOrder(field: "user failures")) {
             try codec.apply(key: userKey, value: order, to: &state)
         }
+        // A forged time beyond the year 9999 would make every later event late: refused, never applied.
+        var future = good
+        future[failures + 11] = 0x7F
+        let refused = #expect(throws: StateDecodingError.self) {
+            try codec.apply(key: userKey, value: future, to: &state)
+        }
+        #expect(refused?.description.hasSuffix("is outside the years 1970–9999") == true)
         var many = good
         many[failures + 3] = 0x7F
         #expect(

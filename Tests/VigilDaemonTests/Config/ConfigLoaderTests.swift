@@ -176,6 +176,11 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
         #expect(problems("engine: [1, 2]") == ["engine (line 1): expected a mapping, got a list"])
     }
 
+    @Test func nestingDeeperThanAnyConfigIsRefusedWithoutRecursingOn() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n"
+        #expect(problems(deep).contains { $0.contains("nested deeper than 64 levels") })
+    }
+
     @Test func anchorsAndAliasesAreRefused() {
         var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for level in 1..<30 {

@@ -115,8 +115,18 @@ struct StateReader {
     mutating func u64(_ field: String) throws(StateDecodingError) -> UInt64 { try little(8, field) }
     mutating func i32(_ field: String) throws(StateDecodingError) -> Int32 { Int32(bitPattern: try u32(field)) }
     mutating func i64(_ field: String) throws(StateDecodingError) -> Int64 { Int64(bitPattern: try u64(field)) }
+    /// A time the engine can have stored: an event time (years 1970–9999, as the decoder accepts) or one
+    /// derived from it (a sweep or hold up to a window ahead), so 400 days of slack on both sides. Anything
+    /// else is forged: far-future times would make every later event late, and times near the ends of
+    /// `Int64` would make window arithmetic trap.
+    static let storableMicroseconds: ClosedRange<Int64> = -34_560_000_000_000...253_436_860_800_000_000
+
     mutating func time(_ field: String) throws(StateDecodingError) -> Timestamp {
-        Timestamp(microseconds: try i64(field))
+        let microseconds = try i64(field)
+        guard Self.storableMicroseconds.contains(microseconds) else {
+            throw .invalidValue(field: field, detail: "time \(microseconds) µs is outside the years 1970–9999")
+        }
+        return Timestamp(microseconds: microseconds)
     }
 
     mutating func optionalTime(_ field: String) throws(StateDecodingError) -> Timestamp? {

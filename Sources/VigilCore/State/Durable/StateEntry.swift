@@ -292,9 +292,10 @@ struct StateEntryCodec {
             let count = try reader.count(field, limit: SeenSets.maxPerKind)
             var entries: [SeenSets.Entry] = []
             entries.reserveCapacity(count)
+            var keys = Set<UInt64>(minimumCapacity: count)
             for _ in 0..<count {
                 let entry = SeenSets.Entry(key: try reader.u64(field), lastSeen: try reader.time(field))
-                guard !entries.contains(where: { $0.key == entry.key }) else {
+                guard keys.insert(entry.key).inserted else {
                     throw .invalidValue(field: field, detail: "a key appears twice")
                 }
                 entries.append(entry)
@@ -449,6 +450,11 @@ struct StateEntryCodec {
         let window = EventDuration(microseconds: try reader.i64("global window"))
         guard window.microseconds > 0 else { throw .invalidValue(field: "global window", detail: "not positive") }
         let newest = try reader.bool("global newest bucket") ? try reader.i64("global newest bucket") : nil
+        // A bucket number is an event time divided by a width of at least 1 µs: bounded like a time, so
+        // the ring arithmetic below and in `GlobalWindows` cannot overflow.
+        if let newest, !StateReader.storableMicroseconds.contains(newest) {
+            throw .invalidValue(field: "global newest bucket", detail: "\(newest) is no bucket of a storable time")
+        }
         let count = try reader.count("global buckets", limit: GlobalWindows.bucketCount)
         var buckets: [GlobalWindows.Bucket] = []
         for _ in 0..<count {
@@ -463,7 +469,7 @@ struct StateEntryCodec {
             }
             bucket.failures = Int(failures)
             bucket.resetRequests = Int(resets)
-            let registerCount = try reader.count("global bucket registers", limit: DistinctSketch.storedRegisterCount)
+            let registerCount = try reader.count("global bucket registers", limit: DistinctSketch.registerCount)
             let range = try reader.take(registerCount, "global bucket registers")
             guard let sketch = DistinctSketch(registerBytes: Array(reader.bytes[range])) else {
                 throw .invalidValue(field: "global bucket registers", detail: "not a sketch's registers")
