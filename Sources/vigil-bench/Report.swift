@@ -2,7 +2,9 @@ import Foundation
 
 /// One measured figure, with the target it is judged against when it has one.
 struct Figure {
-    enum Status: String { case met, missed, reference, pending }
+    /// `unreliable`: the run measured something it cannot support (a single-threaded daemon faster than
+    /// the single-thread engine, say), so the figure is printed but judged against no target.
+    enum Status: String { case met, missed, reference, pending, unreliable }
 
     var key: String
     var label: String
@@ -18,11 +20,14 @@ struct Report {
     private(set) var figures: [Figure] = []
     var context: [String: Any] = [:]
 
+    /// `unreliable` names why the run cannot support `value`; the figure is then neither met nor missed.
     mutating func add(
         _ key: String, _ label: String, _ value: Double?, _ unit: String, target: String? = nil, met: Bool? = nil,
-        note: String? = nil
+        note: String? = nil, unreliable: String? = nil
     ) {
-        let status: Figure.Status = value == nil ? .pending : met.map { $0 ? .met : .missed } ?? .reference
+        let note = unreliable ?? note
+        let status: Figure.Status =
+            value == nil ? .pending : unreliable != nil ? .unreliable : met.map { $0 ? .met : .missed } ?? .reference
         figures.append(
             Figure(key: key, label: label, value: value, unit: unit, target: target, status: status, note: note))
         print(Self.row(figures.last!))
