@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! pkg-config --exists rdkafka libmaxminddb; then
+if ! pkg-config --exists rdkafka libmaxminddb yaml-0.1; then
     sudo=$([ "$(id -u)" = 0 ] || echo sudo)
-    $sudo apt-get update && $sudo apt-get install -y librdkafka-dev libmaxminddb-dev pkg-config
+    $sudo apt-get update && $sudo apt-get install -y librdkafka-dev libmaxminddb-dev libyaml-dev pkg-config
 fi
 
 geo_dir=$(mktemp -d -t vigil-bench-geo.XXXXXX)
