@@ -69,9 +69,9 @@ public final class KafkaConsumer {
     }
 
     /// Waits up to `timeout` for the first message, then takes whatever else is already fetched, up
-    /// to `maxMessages`. This tight `rd_kafka_consumer_poll` loop measured as fast as
-    /// `rd_kafka_consume_batch_queue`, which would also wait for a full batch. Messages of one
-    /// partition come in offset order. If a rebalance revokes partitions during the call, their
+    /// to `maxMessages`: polling message by message returns as soon as something arrives, where
+    /// `rd_kafka_consume_batch_queue` would wait for a full batch. Messages of one partition come in
+    /// offset order. If a rebalance revokes partitions during the call, their
     /// messages fetched before the revocation are left out of the batch (they were not stored, so
     /// the next owner gets them). Non-fatal errors go to `onWarning`; fatal ones are thrown.
     public func poll(maxMessages: Int, timeout: Duration) throws(KafkaError) -> [KafkaMessage] {
