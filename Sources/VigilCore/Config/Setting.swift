@@ -26,7 +26,8 @@ public indirect enum SettingType: Sendable, Equatable {
     public struct RecordField: Sendable, Equatable {
         /// The key inside each record.
         public var name: String
-        /// How the key's value is written; nested records are allowed.
+        /// How the key's value is written: a type read as one string (text, a choice, a file path), since a
+        /// record keeps its values as text; any other value, null included, is reported as a problem.
         public var type: SettingType
         /// A required record key `name` of `type`.
         public init(_ name: String, _ type: SettingType) {

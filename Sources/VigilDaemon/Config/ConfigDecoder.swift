@@ -195,7 +195,11 @@ final class ConfigDecoder {
                     continue
                 }
                 present.insert(name)
-                if case .text(let text)? = read(value, as: field.type, path: fieldPath) { record[name] = text }
+                switch read(value, as: field.type, path: fieldPath) {
+                case .text(let text)?: record[name] = text
+                case nil: break  // already reported
+                case .some: fail(fieldPath, value, "expected text, got \(Self.describe(value))")
+                }
             }
             let missing = names.filter { !present.contains($0) }
             if !missing.isEmpty {

@@ -14,18 +14,27 @@ public struct LoadedConfig: Sendable, Equatable {
     public var reputationContent: [UInt8]
     /// Identifies what decides verdicts, computed once at load (see `policyVersion(of:reputationContent:)`).
     public var policyVersion: String
+    /// The file's identity taken just before its content was read (nil when it was not read from a file):
+    /// the reload service's starting point, so an edit made between this load and the service's start is
+    /// still noticed by its first poll.
+    public var fileIdentity: FileIdentity?
 
     /// Computes `policyVersion` from the settings and the reputation data.
-    public init(config: DaemonConfig, sourcePath: String, reputationContent: [UInt8]) {
+    public init(
+        config: DaemonConfig, sourcePath: String, reputationContent: [UInt8], fileIdentity: FileIdentity? = nil
+    ) {
         self.config = config
         self.sourcePath = sourcePath
         self.reputationContent = reputationContent
+        self.fileIdentity = fileIdentity
         self.policyVersion = Self.policyVersion(of: config.core, reputationContent: reputationContent)
     }
 
     /// `config` loaded at `sourcePath`, with the reputation files' content read now.
-    public init(config: DaemonConfig, sourcePath: String) {
-        self.init(config: config, sourcePath: sourcePath, reputationContent: Self.reputationContent(config.reputation))
+    public init(config: DaemonConfig, sourcePath: String, fileIdentity: FileIdentity? = nil) {
+        self.init(
+            config: config, sourcePath: sourcePath, reputationContent: Self.reputationContent(config.reputation),
+            fileIdentity: fileIdentity)
     }
 
     /// 16 hex digits stamped on every decision, so an analyst can tell which policy produced one, and two
@@ -73,6 +82,8 @@ public enum ConfigLoader {
     /// Reads, decodes and validates the file at `path`, reporting every problem at once with its line.
     public static func load(path: String) throws(ConfigError) -> LoadedConfig {
         let url = URL(fileURLWithPath: path)
+        // Taken before the content: a change in between then shows as a changed identity on the next poll.
+        let identity = try? FileIdentity(path: path)
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         if let size, size > maxFileBytes {
             throw ConfigError(source: path, problems: [tooLarge(size)])
@@ -86,7 +97,7 @@ public enum ConfigLoader {
         }
         do throws(ConfigError) {
             let config = try parse(yaml: text, baseDirectory: url.deletingLastPathComponent().path)
-            return LoadedConfig(config: config, sourcePath: path)
+            return LoadedConfig(config: config, sourcePath: path, fileIdentity: identity)
         } catch {
             throw ConfigError(source: path, problems: error.problems)
         }

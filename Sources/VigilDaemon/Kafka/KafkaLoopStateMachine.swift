@@ -264,10 +264,10 @@ struct KafkaLoopStateMachine {
     mutating func delivered(_ reports: [(token: Token, outcome: DeliveryOutcome)], now: Duration) -> [Action] {
         if backpressureSince != nil, !reports.isEmpty { lastProgress = now }
         let sendRetries = outboxIsEmpty
-        switch handle(reports) {
-        case .success(let retries): return retries + (sendRetries && !retries.isEmpty ? [.send] : [])
-        case .failure(let error): return fail(error)
-        }
+        let handled = handle(reports)
+        if let failure = handled.failure { return fail(failure) }
+        let retries = handled.retries
+        return retries + (sendRetries && !retries.isEmpty ? [.send] : [])
     }
 
     /// Ends a batch: backpressure is entered or left (or the stall limit fails the loop), finished
@@ -348,18 +348,21 @@ struct KafkaLoopStateMachine {
 
     // MARK: Drains and shutdown
 
-    /// Delivery reports served by a drain's flush. A failed delivery ends the drain, not the loop:
-    /// its input is simply consumed again.
+    /// Delivery reports served by a drain's flush. A failed delivery of an output whose partition the
+    /// drain gives up ends the drain, not the loop: its input is simply consumed again by the next owner.
+    /// One of a partition that stays assigned fails the loop as outside a drain, since nothing would
+    /// ever store that partition's offsets past it.
     mutating func drained(_ reports: [(token: Token, outcome: DeliveryOutcome)], now: Duration) -> [Action] {
         guard case .draining = phase else { return [] }
-        switch handle(reports) {
-        case .success(let retries):
-            if let reason = drainFailure {
-                return [.abandonDrain(.produceFailed(reason: reason))] + finishDrain(now: now)
-            }
-            return retries + [.send] + drainStep(now: now)
-        case .failure(let error): return [.abandonDrain(error)] + finishDrain(now: now)
+        let handled = handle(reports)
+        if let failure = handled.failure { return fail(failure) }
+        if let abandoned = handled.abandoned {
+            return abandonDrain(abandoned, retries: handled.retries, now: now)
         }
+        if let reason = drainFailure {
+            return abandonDrain(.produceFailed(reason: reason), retries: handled.retries, now: now)
+        }
+        return handled.retries + [.send] + drainStep(now: now)
     }
 
     /// Producing failed during a drain (a client error, not a full queue): like a failed delivery,
@@ -425,11 +428,21 @@ struct KafkaLoopStateMachine {
         return [.fail(error)]
     }
 
-    /// Acknowledges delivered outputs and puts failed ones back in the outbox (bounded attempts);
-    /// returns a `retryDelivery` per output put back. Reports for partitions given up since are
-    /// dropped: their next owner redoes the inputs.
-    private mutating func handle(_ reports: [(token: Token, outcome: DeliveryOutcome)]) -> Result<[Action], LoopError> {
-        var actions: [Action] = []
+    /// What a batch of delivery reports leaves to do.
+    private struct HandledReports {
+        /// A `retryDelivery` per failed output put back in the outbox.
+        var retries: [Action] = []
+        /// The first delivery given up for a partition the current drain gives up.
+        var abandoned: LoopError?
+        /// The first delivery given up for a partition that stays assigned: the loop cannot go on.
+        var failure: LoopError?
+    }
+
+    /// Acknowledges delivered outputs and puts failed ones back in the outbox (bounded attempts). Every
+    /// report of the batch is handled, even after a failure, so that no output stays pending forever.
+    /// Reports for partitions given up since are dropped: their next owner redoes the inputs.
+    private mutating func handle(_ reports: [(token: Token, outcome: DeliveryOutcome)]) -> HandledReports {
+        var handled = HandledReports()
         for (token, outcome) in reports {
             guard var entry = pending.removeValue(forKey: token),
                 partitions[entry.partition]?.generation == entry.generation
@@ -440,16 +453,33 @@ struct KafkaLoopStateMachine {
                 partitions[entry.partition]?.progress.acknowledge(offset: entry.inputOffset)
             case let .failed(reason, isFatal):
                 guard !isFatal, entry.attempts < configuration.maxDeliveryAttempts else {
-                    return .failure(
-                        .deliveryFailed(topic: entry.output.topic, attempts: entry.attempts, reason: reason))
+                    let error = LoopError.deliveryFailed(
+                        topic: entry.output.topic, attempts: entry.attempts, reason: reason)
+                    if isGivenUpByTheDrain(entry.partition) {
+                        handled.abandoned = handled.abandoned ?? error
+                    } else {
+                        handled.failure = handled.failure ?? error
+                    }
+                    continue
                 }
-                actions.append(.retryDelivery(topic: entry.output.topic, attempt: entry.attempts, reason: reason))
+                handled.retries.append(
+                    .retryDelivery(topic: entry.output.topic, attempt: entry.attempts, reason: reason))
                 entry.attempts += 1
                 pending[token] = entry
                 outbox.append(token)
             }
         }
-        return .success(actions)
+        return handled
+    }
+
+    /// Whether the current drain ends with `partition` no longer owned: its unfinished inputs are
+    /// then the next owner's to consume again, so one of its outputs may be abandoned.
+    private func isGivenUpByTheDrain(_ partition: KafkaTopicPartition) -> Bool {
+        switch phase {
+        case .draining(.shutdown, _): true
+        case .draining(.revocation(let revokedPartitions), _): revokedPartitions.contains(partition)
+        case .running, .committing, .closing, .finished: false
+        }
     }
 
     /// Finished inputs of `selected` partitions: their latencies, and their offsets when they moved.
@@ -479,6 +509,14 @@ struct KafkaLoopStateMachine {
             return [.flush(timeout: min(deadline - now, configuration.drainStep))]
         }
         return (pending.isEmpty ? [] : [.drainTimedOut(outstandingOutputs: pending.count)]) + finishDrain(now: now)
+    }
+
+    /// Ends the drain on `error`. Outputs put back for another attempt are produced again when the loop
+    /// goes on (after a revocation); at shutdown they stay unacknowledged and their inputs are consumed again.
+    private mutating func abandonDrain(_ error: LoopError, retries: [Action], now: Duration) -> [Action] {
+        let ending = [Action.abandonDrain(error)] + finishDrain(now: now)
+        guard phase == .running, !retries.isEmpty else { return ending }
+        return retries + ending + [.send]
     }
 
     /// After a revocation drain: store the revoked partitions' finished inputs, then drop their shards.

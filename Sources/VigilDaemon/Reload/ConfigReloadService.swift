@@ -37,7 +37,6 @@ public struct ConfigReloadService: Service {
     public func run() async throws {
         let reloader = ConfigReloader(
             initial: initial, path: path, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
-        reloader.establishBaseline()
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         logger.info(
             "config reload armed: SIGHUP or a change to the file",

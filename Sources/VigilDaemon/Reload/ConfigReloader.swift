@@ -43,22 +43,18 @@ final class ConfigReloader: Sendable {
     private let logger: Logger
     private let state: Mutex<State>
 
-    /// `initial` is the config the daemon started with, loaded once from `path` at startup.
+    /// `initial` is the config the daemon started with, loaded once from `path` at startup. A poll rereads
+    /// the file once its identity differs from the one `initial` was read with.
     init(
         initial: LoadedConfig, path: String, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics,
         logger: Logger
     ) {
-        self.state = Mutex(State(identity: nil, running: initial))
+        self.state = Mutex(State(identity: initial.fileIdentity, running: initial))
         self.path = path
         self.mailbox = mailbox
         self.status = status
         self.metrics = metrics
         self.logger = logger
-    }
-
-    /// Notes the file as it is now, so a poll only rereads it once it changes.
-    func establishBaseline() {
-        state.withLock { state in state.identity = try? FileIdentity(path: path) }
     }
 
     @discardableResult
@@ -85,7 +81,8 @@ final class ConfigReloader: Sendable {
             // The reputation table is not reloaded, so neither is its content's part of the version.
             let effective = LoadedConfig(
                 config: DaemonConfig.settings.adoptingLiveSettings(of: loaded.config, into: running.config),
-                sourcePath: loaded.sourcePath, reputationContent: running.reputationContent)
+                sourcePath: loaded.sourcePath, reputationContent: running.reputationContent,
+                fileIdentity: loaded.fileIdentity)
             guard effective.policyVersion != running.policyVersion else {
                 logger.debug(
                     "config reload: nothing that applies live changed",

@@ -26,6 +26,20 @@ import VigilTestSupport
         #expect(DaemonConfig.settings.settings.allSatisfy { !$0.doc.isEmpty })
     }
 
+    /// A record keeps its values as text, so a record key of any other type could never be read.
+    @Test func everyRecordKeyIsReadAsOneString() {
+        let recordKeys = DaemonConfig.settings.settings.flatMap { setting -> [SettingType.RecordField] in
+            if case .records(let fields) = setting.type { fields } else { [] }
+        }
+        #expect(!recordKeys.isEmpty)
+        for field in recordKeys {
+            switch field.type {
+            case .text, .choice, .filePath: continue
+            default: Issue.record("record key \(field.name) is of type \(field.type), which is not read as text")
+            }
+        }
+    }
+
     @Test func wrongTypesOfEveryKindAreLocated() {
         let yaml = """
             geo: {city_db: [a], reload_check_interval: 5}

@@ -248,6 +248,26 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
         #expect(!found.joined().contains("hunter2"))
     }
 
+    /// A record keeps its values as text: a field whose value is not one string is reported, never dropped
+    /// with its record in silence.
+    @Test func recordFieldsThatAreNotTextAreReported() {
+        let yaml = """
+            reputation:
+              cidr_lists:
+                - {path: {a: 1}, category: tor}
+                - {path: [x], category: tor}
+                - {path: null, category: tor}
+                - {path: ~, category: tor}
+            """
+        #expect(
+            problems(yaml) == [
+                "reputation.cidr_lists[0].path (line 3): expected a file path, got a mapping",
+                "reputation.cidr_lists[1].path (line 4): expected a file path, got a list",
+                "reputation.cidr_lists[2].path (line 5): expected text, got null",
+                "reputation.cidr_lists[3].path (line 6): expected text, got null",
+            ])
+    }
+
     @Test func errorDescriptionListsEveryProblem() {
         do {
             _ = try ConfigLoader.parse(yaml: "input: {max_event_bytes: 1, max_nesting_depth: 0}", baseDirectory: "/")

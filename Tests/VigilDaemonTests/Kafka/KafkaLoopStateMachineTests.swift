@@ -309,6 +309,49 @@ struct KafkaLoopStateMachineTests {
             ])
     }
 
+    @Test func aRevokedPartitionsFailedDeliveryEndsTheDrainAndTheRestOfTheBatchIsStillHandled() {
+        var machine = Self.machine()
+        #expect(machine.assigned([Self.p0, Self.p1]) == [.openShard(Self.p0), .openShard(Self.p1)])
+        #expect(Self.processed(&machine, Self.p0, offset: 0, outputs: 1) == [1])
+        #expect(Self.processed(&machine, Self.p1, offset: 0, outputs: 1) == [2])
+        #expect(Self.processed(&machine, Self.p1, offset: 1, outputs: 1) == [3])
+        #expect(machine.revoked([Self.p0], lost: false, now: .zero) == [.flush(timeout: .milliseconds(200))])
+        // p0 is given up: its failed output is abandoned with it. p1's reports behind it still count.
+        #expect(
+            machine.drained(
+                [
+                    (1, .failed(reason: "fenced", isFatal: true)), (3, .failed(reason: "timed out", isFatal: false)),
+                    (2, .delivered),
+                ], now: .zero) == [
+                    .retryDelivery(topic: "auth.decisions", attempt: 1, reason: "timed out"),
+                    .abandonDrain(.deliveryFailed(topic: "auth.decisions", attempts: 1, reason: "fenced")),
+                    .retireShard(Self.p0), .send,
+                ])
+        #expect(!machine.isDraining)
+        #expect(Self.sendAll(&machine) == [3])
+        #expect(machine.delivered([(3, .delivered)], now: .milliseconds(2)) == [])
+        #expect(machine.outstandingOutputs == 0)
+        #expect(
+            machine.batchEnded(now: .milliseconds(3), producerQueued: 0) == [
+                .recordLatencies([.milliseconds(3), .milliseconds(3)]), .storeOffset(Self.p1, 1),
+                .publishStatus(Self.ready),
+            ])
+    }
+
+    @Test func aStayingPartitionsFailedDeliveryDuringARevocationDrainFailsTheLoop() {
+        var machine = Self.machine()
+        _ = machine.assigned([Self.p0, Self.p1])
+        #expect(Self.processed(&machine, Self.p0, offset: 0, outputs: 1) == [1])
+        #expect(Self.processed(&machine, Self.p1, offset: 0, outputs: 1) == [2])
+        #expect(machine.revoked([Self.p0], lost: false, now: .zero) == [.flush(timeout: .milliseconds(200))])
+        // p1 stays assigned: abandoning its output would leave its offsets unstored until a restart.
+        #expect(
+            machine.drained([(2, .failed(reason: "fenced", isFatal: true)), (1, .delivered)], now: .zero) == [
+                .fail(.deliveryFailed(topic: "auth.decisions", attempts: 1, reason: "fenced"))
+            ])
+        #expect(machine.nextBatch(now: .seconds(1), stopRequested: false, postedConfig: nil) == [])
+    }
+
     @Test func aProduceErrorEndsARevocationDrainAtItsNextStep() {
         var machine = Self.machine()
         _ = machine.assigned([Self.p0])

@@ -44,12 +44,10 @@ import VigilTestSupport
         }
 
         func reloader() throws -> ConfigReloader {
-            let reloader = ConfigReloader(
+            ConfigReloader(
                 initial: try ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
                 metrics: DaemonMetrics(factory: recorded),
                 logger: capture.logger())
-            reloader.establishBaseline()
-            return reloader
         }
 
         /// `vigil_config_reloads_total` as recorded, by `result` ("ok" or "failed").
@@ -57,9 +55,10 @@ import VigilTestSupport
             recorded.counterTotal(label: "vigil_config_reloads_total", dimensions: [("result", result)])
         }
 
-        func service(checkInterval: Duration) throws -> ConfigReloadService {
+        /// A service starting from `initial`, by default the file as it is now.
+        func service(checkInterval: Duration, initial: LoadedConfig? = nil) throws -> ConfigReloadService {
             ConfigReloadService(
-                initial: try ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
+                initial: try initial ?? ConfigLoader.load(path: path), path: path, mailbox: mailbox, status: status,
                 metrics: DaemonMetrics(factory: recorded),
                 checkInterval: checkInterval, logger: capture.logger())
         }
@@ -97,7 +96,8 @@ import VigilTestSupport
         let fixture = try Fixture()
         let original = try ConfigLoader.load(path: fixture.path)
         try await Self.running(try fixture.service(checkInterval: .milliseconds(50))) {
-            // Let the service read its baseline before the file changes (bounded wait on its log line).
+            // Let the service start before the file changes, so the change is met while it runs (bounded
+            // wait on its log line).
             let armed = ContinuousClock.now + Duration.seconds(120)
             while !fixture.capture.objects.contains(where: {
                 ($0["msg"] as? String)?.hasPrefix("config reload armed") == true
@@ -114,6 +114,22 @@ import VigilTestSupport
         }
         let notice = try #require(fixture.capture.objects.first { $0["msg"] as? String == "config reloaded" })
         #expect(notice["old_policy_version"] as? String == original.policyVersion)
+        #expect(notice["trigger"] as? String == "file changed")
+    }
+
+    /// The daemon loads its config well before the reload service starts: an edit in between must be
+    /// seen by the first poll, not only by a SIGHUP.
+    @Test func anEditBeforeTheServiceStartsIsSeenByTheFirstPoll() async throws {
+        let fixture = try Fixture()
+        let loadedAtStartup = try ConfigLoader.load(path: fixture.path)
+        try fixture.write(Self.yaml(mediumFrom: 42))
+        let service = try fixture.service(checkInterval: .milliseconds(50), initial: loadedAtStartup)
+        try await Self.running(service) {
+            let posted = try #require(try await fixture.awaitPost())
+            #expect(posted.config.policy.mediumFrom == 42)
+            #expect(posted.policyVersion != loadedAtStartup.policyVersion)
+        }
+        let notice = try #require(fixture.capture.objects.first { $0["msg"] as? String == "config reloaded" })
         #expect(notice["trigger"] as? String == "file changed")
     }
 
