@@ -203,4 +203,92 @@ import _VigilMachinery
         #expect(try replay.restoreState(snapshot: source.stateSnapshot()).stamp == -1)
         #expect(!replay.isReplayGuarded)
     }
+    static func flushedKeys(_ records: [ChangelogRecord], tombstones: Bool) -> [StateEntryKey] {
+        records.filter { ($0.value == nil) == tombstones }.map(entryKey)
+    }
+
+    /// A dropped rarely used part is a change of the user: the next flush writes the user without it.
+    @Test func aDroppedRarePartIsWritten() throws {
+        var h = EngineHarness()
+        h.engine.recordsChanges = true
+        h.login("failing", at: 0, outcome: .failure)
+        let key = EngineKeys(secret: .publicDefault).userKey(tenant: nil, userID: "failing")
+        #expect(h.engine.state.users[key]?.hasRareState == true)
+        _ = h.engine.takeChangelogFlush(stamp: 0, scope: Self.scope)
+        for step in 1...60 { h.login("other", at: Double(step) * 30) }
+        #expect(h.engine.state.users[key]?.hasRareState == false)
+        let flush = h.engine.takeChangelogFlush(stamp: 60, scope: Self.scope)
+        #expect(Self.flushedKeys(flush, tombstones: false).contains(StateEntryKey(kind: .user, hash: key)))
+        let restored = try Self.restored(from: flush)
+        #expect(restored.state.users[key].map { !$0.hasRareState } == true)
+    }
+
+    /// Users, sources and domains dropped at a capacity limit become tombstones.
+    @Test func capacityDropsBecomeTombstones() {
+        var config = VigilConfig()
+        config.engine.maxUsers = 20
+        config.engine.maxSources = 20
+        config.engine.maxEmailDomains = 20
+        var h = EngineHarness(config: config)
+        h.engine.recordsChanges = true
+        for i in 0..<20 {
+            h.resetRequest("u\(i)", at: Double(i) * 0.01, ip: "198.51.100.\(i)", domain: "d\(i).example")
+        }
+        _ = h.engine.takeChangelogFlush(stamp: 19, scope: Self.scope)
+        h.resetRequest("one-more", at: 1, ip: "198.51.100.200", domain: "new.example")
+        #expect(h.engine.figures.droppedAtCapacity == 3 * 3)
+        let tombstones = Self.flushedKeys(h.engine.takeChangelogFlush(stamp: 20, scope: Self.scope), tombstones: true)
+        for kind in [StateEntryKind.user, .source, .domain] {
+            #expect(tombstones.filter { $0.kind == kind }.count == 3, "\(kind)")
+        }
+    }
+
+    /// A reload that changes the global window restarts the ring: every slot it held is written as
+    /// a tombstone, with the shard entry carrying the new window.
+    @Test func aNewGlobalWindowClearsTheRingInTheChangelog() throws {
+        var engine = Self.recording()
+        var records = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        let slots = engine.state.global.occupiedSlots
+        #expect(!slots.isEmpty)
+        var config = VigilConfig()
+        config.engine.globalWindow = .minutes(30)
+        engine.reconfigure(config, policyVersion: "test")
+        #expect(engine.hasUnflushedChanges)
+        let flush = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        #expect(
+            Self.flushedKeys(flush, tombstones: true)
+                == slots.map { StateEntryKey(kind: .globalBucket, hash: UInt64($0)) })
+        records += flush
+        var restored = RiskEngine(config: config, policyVersion: "test", deviceKey: .publicDefault)
+        for record in records {
+            try restored.applyChangelogRecord(key: record.key, value: record.value, scope: Self.scope)
+        }
+        #expect(restored.state.global == engine.state.global)
+    }
+
+    /// The pipeline hands a Kafka message's offset to the guard; messages from files carry none.
+    @Test func thePipelineGuardsByKafkaOffset() throws {
+        let line = Array(
+            #"{"event_id":"p1","type":"login","time":"2026-09-21T10:00:00Z","user":{"id":"alice"},"ip":"203.0.113.7","outcome":"success"}"#
+                .utf8)
+        func pipeline() -> Pipeline {
+            Pipeline(config: VigilConfig(), policyVersion: "test", enricher: nil, deviceKey: .publicDefault)
+        }
+        var source = pipeline()
+        source.recordsChanges = true
+        var output: [OutputMessage] = []
+        source.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 7), into: &output)
+        let records = source.takeChangelogFlush(stamp: 7, scope: Self.scope)
+        var restored = pipeline()
+        for record in records {
+            #expect(try restored.applyChangelogRecord(key: record.key, value: record.value, scope: Self.scope))
+        }
+        #expect(restored.restoredCheckpoint?.stamp == 7 && restored.isReplayGuarded)
+        let before = ChangelogCrashTests.entries(restored.engine)
+        restored.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 7), into: &output)
+        #expect(ChangelogCrashTests.entries(restored.engine) == before)
+        restored.process(line, origin: .file(path: "x", line: 1), into: &output)
+        #expect(ChangelogCrashTests.entries(restored.engine) != before)
+        #expect(output.count == 3 && output.allSatisfy { $0.stream == .decisions })
+    }
 }
