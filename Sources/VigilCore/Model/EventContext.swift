@@ -46,7 +46,7 @@ struct EventContext {
     init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys) {
         var hasher = SipHashState(key: keys.user)
         hasher.append(event.tenant ?? "")
-        hasher.append(event.user.id)
+        UserIdentity.appendKey(of: event.user.id, to: &hasher)
         self.userKey = hasher.finalize()
         let sourceKey = event.ip?.sourceKey
         self.sourceKey = sourceKey
