@@ -24,6 +24,27 @@ enum ChangelogTopics {
         name(groupID: config.kafka.groupID, configured: config.state.changelogTopic)
     }
 
+    /// The changelog topic in use, once `setUp` has checked or created it.
+    struct Prepared: Equatable {
+        /// The topic's name.
+        var name: String
+        /// Its partition count, the input topics' largest.
+        var partitions: Int
+        /// Whether it existed (and was verified) or was created, for the start-up log.
+        var outcome: Outcome
+    }
+
+    /// The whole check at start for `config`: reads the input topics' partition count, then `ensure`s the
+    /// changelog topic has it.
+    static func setUp(admin: KafkaAdmin, config: DaemonConfig) throws(ChangelogTopicError) -> Prepared {
+        let topic = name(for: config)
+        let partitions = try inputPartitionCount(
+            admin: admin, inputTopics: config.kafka.inputTopics,
+            timeout: .microseconds(config.state.adminTimeout.microseconds))
+        let outcome = try ensure(admin: admin, topic: topic, partitions: partitions, settings: config.state)
+        return Prepared(name: topic, partitions: partitions, outcome: outcome)
+    }
+
     /// What `ensure` found or did, for the start-up log.
     enum Outcome: Equatable {
         /// The topic existed with the expected partition count (and, when checked, a compacting policy).

@@ -55,6 +55,13 @@ import VigilTestSupport
             return
         }
         #expect(found == .existing(verifiedConfiguration: false))
+
+        var config = DaemonConfig()
+        config.kafka.inputTopics = ["auth.events", "okta.events"]
+        config.state = settings(verify: false)
+        let prepared = try await blocking { try ChangelogTopics.setUp(admin: admin, config: config) }
+        #expect(
+            prepared == .init(name: changelog, partitions: 5, outcome: .existing(verifiedConfiguration: false)))
         withExtendedLifetime(cluster) {}
     }
 

@@ -81,6 +81,18 @@ import VigilTestSupport
         try directory.removeSnapshot(inputTopic: "auth.events", partition: 3)
     }
 
+    @Test func unfinishedWritesOfACrashAreRemovedWhenLocked() throws {
+        let path = try TestPaths.temporaryDirectory("state-dir").path
+        var first: StateDirectory? = try StateDirectory(path: path)
+        try first?.writeSnapshot(snapshot())
+        first = nil
+        let unfinished = path + "/auth.events-3.snapshot.tmp-4242"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: unfinished))
+        let directory = try StateDirectory(path: path)
+        #expect(!FileManager.default.fileExists(atPath: unfinished))
+        #expect(directory.loadSnapshot(inputTopic: "auth.events", partition: 3) == .found(snapshot()))
+    }
+
     @Test func damagedFilesAreDiscardedWithTheirReason() throws {
         let directory = try StateDirectory(path: try TestPaths.temporaryDirectory("state-dir").path)
         let file = directory.snapshotPath(inputTopic: "auth.events", partition: 3)
