@@ -12,7 +12,7 @@ extension DaemonConfig {
     public static let settings: SettingTable<DaemonConfig> =
         SettingTable(geoSettings + reputationSettings)
         + VigilConfig.settings.lifted(into: \DaemonConfig.core)
-        + SettingTable(kafkaSettings + httpSettings + loggingSettings + securitySettings)
+        + SettingTable(kafkaSettings + stateSettings + httpSettings + loggingSettings + securitySettings)
 
     /// Every rule the values break, in key order; empty when the config is usable.
     public func validate() -> [ConfigProblem] { Self.settings.problems(in: self) }
@@ -183,6 +183,116 @@ extension DaemonConfig {
             return [SettingIssue("must not be an input topic (Vigil would consume its own output), got \(topic)")]
         }
     }
+
+    private static let stateSettings: [S] = [
+        .boolean(
+            "state.changelog", \.state.changelog, .restart,
+            """
+            Write every state change to the changelog topic and restore from it on start and rebalance. Off: state \
+            lives only in memory, so a restart or a moved partition makes every user new again.
+            """
+        ),
+        .text(
+            "state.changelog_topic", \.state.changelogTopic, nonEmpty: false, .restart,
+            """
+            Compacted topic holding every partition's state (input partition p in partition p); empty: \
+            <kafka.group_id>-state-changelog. Created when missing with as many partitions as the largest input topic; \
+            an existing one with another partition count stops the start. After compaction it holds one record per \
+            user, source and domain remembered (plus a few per partition), so it is sized like the state itself.
+            """,
+            rules: { config in
+                guard config.state.changelog else { return [] }
+                let configured = config.state.changelogTopic
+                let name = ChangelogTopics.name(groupID: config.kafka.groupID, configured: configured)
+                if let problem = ConfigValues.topicNameProblem(name) {
+                    let derived = configured.isEmpty ? " (derived from kafka.group_id: set this key instead)" : ""
+                    return [SettingIssue(problem + derived)]
+                }
+                let kafka = config.kafka
+                guard
+                    kafka.inputTopics.contains(name)
+                        || [
+                            kafka.decisionsTopic, kafka.alertsTopic,
+                            kafka.deadLetterTopic,
+                        ].contains(name)
+                else { return [] }
+                return [SettingIssue("must differ from the input and output topics, got \(name)")]
+            }),
+        .duration(
+            "state.flush_interval", \.state.flushInterval,
+            EventDuration(microseconds: 10_000)...EventDuration.minutes(5), .restart,
+            """
+            How often changed state is written to the changelog. Changes of one user within it become one record, and \
+            an input offset is committed only once its changes are written: longer means fewer changelog bytes but \
+            more input processed again (outputs re-emitted) after a crash.
+            """
+        ),
+        Setting(
+            "state.snapshot_interval", .duration(.seconds(0)...EventDuration.days(7)), reload: .restart,
+            doc:
+                """
+                How often each partition's state is also written to a local snapshot in state.dir (and at graceful \
+                shutdown), so a restart reads only the changelog written since. 0: never, every restore reads the \
+                whole changelog. Each snapshot is about as large as its partition's state in memory.
+                """,
+            value: { .duration($0.state.snapshotInterval) },
+            store: { config, value in
+                if case .duration(let interval) = value { config.state.snapshotInterval = interval }
+                return []
+            },
+            rules: { config in
+                let state = config.state
+                guard state.snapshotInterval != .seconds(0), state.snapshotInterval < state.flushInterval else {
+                    return []
+                }
+                return [
+                    SettingIssue(
+                        """
+                        must be 0s (off) or at least state.flush_interval (\(state.flushInterval.configString)), got \
+                        \(state.snapshotInterval.configString)
+                        """
+                    )
+                ]
+            }),
+        .text(
+            "state.dir", \.state.directory, .restart,
+            """
+            Local snapshot directory, created (mode 0700) when missing. One instance at a time: a lock file in it \
+            refuses a second. Losing it costs only restore time: the changelog has everything.
+            """
+        ),
+        .integer(
+            "state.replication_factor", \.state.replicationFactor, -1...1_000, .restart,
+            """
+            Copies of each changelog partition when Vigil creates the topic; -1: the brokers' \
+            default.replication.factor. Use 3 in production: the changelog is the only durable copy of the state.
+            """,
+            rules: { config in
+                guard config.state.replicationFactor == 0 else { return [] }
+                return [SettingIssue("must be -1 (the brokers' default) or at least 1, got 0")]
+            }),
+        .boolean(
+            "state.verify_topic_config", \.state.verifyTopicConfig, .restart,
+            """
+            Check at start that an existing changelog topic is compacted (cleanup.policy contains compact): a deleting \
+            topic silently loses old users' state. Needs DescribeConfigs; false skips the check.
+            """
+        ),
+        .duration(
+            "state.admin_timeout", \.state.adminTimeout, .seconds(1)...EventDuration.minutes(10), .restart,
+            """
+            Upper bound of each request at start that checks or creates the changelog topic (metadata, CreateTopics, \
+            DescribeConfigs): a cluster that does not answer fails the start with a clear error instead of hanging.
+            """
+        ),
+        .integer(
+            "state.restore_batch", \.state.restoreBatch, 1...1_000_000, .restart,
+            """
+            Changelog records a restore reads and applies per step; progress (/readyz, metrics) is reported and \
+            shutdown checked between steps.
+            """
+        ),
+    ]
 
     private static let httpSettings: [S] = [
         .boolean("http.enabled", \.http.enabled, .restart, "Serve the metrics and health endpoints."),

@@ -15,6 +15,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var reputation = ReputationSettings()
     /// The `kafka` section.
     public var kafka = KafkaSettings()
+    /// The `state` section: the changelog topic and the local snapshots that make state durable.
+    public var state = StateSettings()
     /// The `http` section.
     public var http = HTTPSettings()
     /// The `logging` section.
@@ -49,6 +51,35 @@ public struct KafkaSettings: Sendable, Equatable {
     public var properties: [String: String] = [:]
     /// Upper bound for a graceful shutdown (drain, flush, commit).
     public var shutdownTimeout = EventDuration.seconds(30)
+
+    /// The documented defaults.
+    public init() {}
+}
+
+/// Durable state: every change of a shard's state goes to a compacted changelog topic (the source of truth
+/// after a restart), and a local snapshot per partition in `directory` makes a restart read only the
+/// changelog's tail instead of all of it.
+public struct StateSettings: Sendable, Equatable {
+    /// Off: state lives only in memory and a restart or rebalance starts every moved shard empty.
+    public var changelog = true
+    /// The changelog topic; empty: `<kafka.group_id>-state-changelog` (`ChangelogTopics.name`).
+    public var changelogTopic = ""
+    /// How often changed state is written to the changelog (also at each poll batch's end, at most this often).
+    public var flushInterval = EventDuration.seconds(1)
+    /// How often a local snapshot of each partition is written (and at graceful shutdown); zero: never, so
+    /// every restore reads the whole changelog.
+    public var snapshotInterval = EventDuration.minutes(5)
+    /// The local snapshot directory, created when missing and locked by one instance at a time.
+    public var directory = "/var/lib/vigil/state"
+    /// Replication factor of a changelog topic Vigil creates; -1: the brokers' `default.replication.factor`.
+    public var replicationFactor = -1
+    /// Check an existing changelog topic's `cleanup.policy` (needs DescribeConfigs on the topic).
+    public var verifyTopicConfig = true
+    /// Upper bound of each admin request at startup (metadata, CreateTopics, DescribeConfigs).
+    public var adminTimeout = EventDuration.seconds(30)
+    /// Changelog records a restore reads and applies per step; progress is reported and shutdown checked
+    /// between steps.
+    public var restoreBatch = 10_000
 
     /// The documented defaults.
     public init() {}

@@ -1,0 +1,161 @@
+import VigilCore
+import VigilKafka
+
+/// The changelog topic's name, and its setup at start: created when missing, validated when present.
+///
+/// One compacted topic holds every kind of state record of a deployment, partitioned like the input so
+/// that input partition p's state lives in changelog partition p. Its partition count is therefore part of
+/// the state's layout: a changelog with another count would put a partition's records where its restore
+/// never looks, so a mismatch stops the start instead of silently restoring nothing.
+///
+/// Every call blocks for up to `state.admin_timeout` per request: run it off Swift's cooperative pool
+/// (`onDedicatedThread`), like every `KafkaAdmin` call.
+enum ChangelogTopics {
+    /// Appended to `kafka.group_id` for the default name, after Kafka Streams' `<application.id>-<store>-changelog`.
+    static let defaultSuffix = "-state-changelog"
+
+    /// The changelog topic: `configured` (`state.changelog_topic`) when set, else `<groupID>-state-changelog`.
+    static func name(groupID: String, configured: String) -> String {
+        configured.isEmpty ? groupID + defaultSuffix : configured
+    }
+
+    /// The changelog topic `config` names.
+    static func name(for config: DaemonConfig) -> String {
+        name(groupID: config.kafka.groupID, configured: config.state.changelogTopic)
+    }
+
+    /// What `ensure` found or did, for the start-up log.
+    enum Outcome: Equatable {
+        /// The topic existed with the expected partition count (and, when checked, a compacting policy).
+        case existing(verifiedConfiguration: Bool)
+        /// The topic was missing and has been created compacted.
+        case created
+    }
+
+    /// The partition count the changelog needs: the largest of the input topics', since input partition p
+    /// of every input topic keeps its state in changelog partition p. An input topic that does not exist
+    /// yet fails the start: the changelog's layout cannot be chosen before the input's is known.
+    static func inputPartitionCount(
+        admin: KafkaAdmin, inputTopics: [String], timeout: Duration
+    ) throws(ChangelogTopicError) -> Int {
+        var largest = 0
+        for topic in inputTopics {
+            let count: Int?
+            do throws(KafkaError) {
+                count = try admin.partitionCount(of: topic, timeout: timeout)
+            } catch {
+                throw .metadataFailed(topic: topic, cause: error)
+            }
+            guard let count else { throw .inputTopicMissing(topic: topic) }
+            largest = max(largest, count)
+        }
+        return largest
+    }
+
+    /// Makes sure `topic` exists with `partitions` partitions and, when `settings.verifyTopicConfig`, a
+    /// compacting `cleanup.policy`; creates it compacted (`settings.replicationFactor`) when missing.
+    ///
+    /// Each request is bounded by `settings.adminTimeout`. A creation race lost to another instance is
+    /// not an error: the topic the other one created is validated instead.
+    @discardableResult
+    static func ensure(
+        admin: KafkaAdmin, topic: String, partitions: Int, settings: StateSettings
+    ) throws(ChangelogTopicError) -> Outcome {
+        let timeout = Duration.microseconds(settings.adminTimeout.microseconds)
+        if let existing = try partitionCount(admin: admin, topic: topic, timeout: timeout) {
+            return try validate(
+                admin: admin, topic: topic, found: existing, expected: partitions, settings: settings, timeout: timeout)
+        }
+        let specification = KafkaTopicSpecification.compacted(
+            name: topic, partitions: partitions, replicationFactor: settings.replicationFactor)
+        do throws(KafkaError) {
+            try admin.createTopic(specification, timeout: timeout)
+            return .created
+        } catch .topicRequestFailed(_, _, let code, _) where code == .topicAlreadyExists {
+            guard let existing = try partitionCount(admin: admin, topic: topic, timeout: timeout) else {
+                throw .metadataFailed(
+                    topic: topic,
+                    cause: .topicRequestFailed(
+                        request: "Metadata", topic: topic, code: code,
+                        reason: "CreateTopics said the topic exists, but the metadata does not list it"))
+            }
+            return try validate(
+                admin: admin, topic: topic, found: existing, expected: partitions, settings: settings, timeout: timeout)
+        } catch {
+            throw .creationFailed(topic: topic, partitions: partitions, cause: error)
+        }
+    }
+
+    private static func partitionCount(
+        admin: KafkaAdmin, topic: String, timeout: Duration
+    ) throws(ChangelogTopicError) -> Int? {
+        do throws(KafkaError) {
+            return try admin.partitionCount(of: topic, timeout: timeout)
+        } catch {
+            throw .metadataFailed(topic: topic, cause: error)
+        }
+    }
+
+    private static func validate(
+        admin: KafkaAdmin, topic: String, found: Int, expected: Int, settings: StateSettings, timeout: Duration
+    ) throws(ChangelogTopicError) -> Outcome {
+        guard found == expected else {
+            throw .partitionCountMismatch(topic: topic, changelogPartitions: found, inputPartitions: expected)
+        }
+        guard settings.verifyTopicConfig else { return .existing(verifiedConfiguration: false) }
+        let configuration: [String: String]
+        do throws(KafkaError) {
+            configuration = try admin.topicConfiguration(of: topic, timeout: timeout)
+        } catch {
+            throw .configurationUnverifiable(topic: topic, cause: error)
+        }
+        let policy = configuration["cleanup.policy"] ?? ""
+        let compacts = policy.split(separator: ",").contains { $0.filter { $0 != " " } == "compact" }
+        guard compacts else { throw .notCompacted(topic: topic, cleanupPolicy: policy) }
+        return .existing(verifiedConfiguration: true)
+    }
+}
+
+/// Why the changelog topic cannot be used; each one stops the start, since running without a usable
+/// changelog would lose state silently. Every message names the topic and what to do.
+enum ChangelogTopicError: Error, CustomStringConvertible {
+    /// An input topic does not exist, so the changelog's partition count cannot be chosen.
+    case inputTopicMissing(topic: String)
+    /// Reading a topic's metadata failed (unreachable brokers, authorization).
+    case metadataFailed(topic: String, cause: KafkaError)
+    /// The changelog was missing and creating it failed (the brokers refused or never answered).
+    case creationFailed(topic: String, partitions: Int, cause: KafkaError)
+    /// The changelog exists with another partition count than the input: its partitions no longer line up.
+    case partitionCountMismatch(topic: String, changelogPartitions: Int, inputPartitions: Int)
+    /// The changelog's `cleanup.policy` does not compact, so the brokers will delete old users' state.
+    case notCompacted(topic: String, cleanupPolicy: String)
+    /// The changelog's configuration could not be read (DescribeConfigs failed or was not answered).
+    case configurationUnverifiable(topic: String, cause: KafkaError)
+
+    /// One line: what is wrong with which topic, and what to do.
+    var description: String {
+        switch self {
+        case .inputTopicMissing(let topic):
+            "input topic '\(topic)' does not exist: create it before starting Vigil (the changelog topic is "
+                + "partitioned like the input topics), or set state.changelog: false"
+        case .metadataFailed(let topic, let cause):
+            "cannot read the metadata of topic '\(topic)': \(cause)"
+        case .creationFailed(let topic, let partitions, let cause):
+            "cannot create changelog topic '\(topic)': \(cause). Create it by hand with \(partitions) partitions "
+                + "and cleanup.policy=compact, or set state.changelog: false"
+        case .partitionCountMismatch(let topic, let changelogPartitions, let inputPartitions):
+            "changelog topic '\(topic)' has \(changelogPartitions) partitions but the input topics have "
+                + "\(inputPartitions): input partition p keeps its state in changelog partition p, so this "
+                + "changelog cannot be restored. Either give the input topics \(changelogPartitions) partitions "
+                + "again, or start with a new changelog (set state.changelog_topic to a new name, or delete the "
+                + "topic) and accept that the state is learned anew"
+        case .notCompacted(let topic, let cleanupPolicy):
+            "changelog topic '\(topic)' has cleanup.policy=\(cleanupPolicy.isEmpty ? "(none)" : cleanupPolicy), "
+                + "which deletes old records and with them the state of users not seen lately: set "
+                + "cleanup.policy=compact on the topic"
+        case .configurationUnverifiable(let topic, let cause):
+            "cannot check that changelog topic '\(topic)' is compacted: \(cause). Check cleanup.policy=compact "
+                + "by hand and set state.verify_topic_config: false to skip this check"
+        }
+    }
+}
