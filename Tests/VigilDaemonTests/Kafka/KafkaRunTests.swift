@@ -155,18 +155,19 @@ struct KafkaRunTests {
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
-    /// The learned baseline survives a graceful restart: after `SIGTERM` the next instance restores
-    /// the user's state from the changelog (and the snapshot written at shutdown), so an ordinary
-    /// login is allowed instead of being scored as a first login.
-    @Test func aLearnedUserIsStillKnownAfterARestart() async throws {
+    /// The learned baselines survive a graceful restart: after `SIGTERM` the next instance restores
+    /// the users' state from the changelog (and the snapshot written at shutdown), so an ordinary login
+    /// is allowed instead of being scored as a first login, and an impossible-travel pair spanning the
+    /// restart raises its alert.
+    @Test func learnedUsersAreStillKnownAfterARestart() async throws {
         let fixture = try KafkaFixture(name: "kafka-restart")
-        func login(_ hour: Int) -> String {
-            "durable\t"
+        func login(_ user: String, at time: String, from ip: String = "216.160.83.58") -> String {
+            "\(user)\t"
                 + EventLines.login(
-                    id: "restart-\(hour)", time: "2026-03-02T\(hour):00:00.000Z", user: "durable", ip: "216.160.83.58",
-                    tenant: "acme", device: "durable-laptop")
+                    id: "\(user)-\(time)", time: "2026-03-02T\(time):00.000Z", user: user, ip: ip, tenant: "acme",
+                    device: "\(user)-laptop")
         }
-        let learning = (10...14).map(login)
+        let learning = ["homebody", "traveller"].flatMap { user in (10...14).map { login(user, at: "\($0):00") } }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
         try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
@@ -175,20 +176,35 @@ struct KafkaRunTests {
         }
         first.signal(SIGTERM)
         #expect(try await first.waitForExit() == 0, "\(first.log)")
-        #expect(first.log.contains("partition state restored"), "\(first.log)")
 
+        // London twenty minutes after the last login near Seattle (what `vigil replay` of the whole
+        // stream flags as impossible travel).
+        let afterRestart = [login("homebody", at: "15:00"), login("traveller", at: "14:20", from: "81.2.69.142")]
         let second = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: [login(15)]) }
-        var decision: [String: Any]?
-        try await waitUntil("the decision after the restart", timeout: .seconds(60)) {
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: afterRestart) }
+        var decisions: [String: [String: Any]] = [:]
+        var travelAlerts: [Kcat.Record] = []
+        try await waitUntil("the decisions and the alert after the restart", timeout: .seconds(60)) {
             try second.requireRunning()
-            decision = try fixture.decisions().first { $0.payload["event_id"] as? String == "restart-15" }?.payload
-            return decision != nil
+            for record in try fixture.decisions() {
+                if let id = record.payload["event_id"] as? String { decisions[id] = record.payload }
+            }
+            travelAlerts = try fixture.alerts().filter {
+                (($0.payload["finding_info"] as? [String: Any])?["analytic"] as? [String: Any])?["name"] as? String
+                    == "impossible_travel"
+            }
+            return decisions["homebody-15:00"] != nil && decisions["traveller-14:20"] != nil && !travelAlerts.isEmpty
         }
-        let risk = decision?["risk"] as? [String: Any]
-        let signals = (risk?["reasons"] as? [[String: Any]] ?? []).compactMap { $0["signal"] as? String }
-        #expect(decision?["action"] as? String == "allow", "\(decision ?? [:]); \(second.log)")
-        #expect(!signals.contains("first_login"), "\(signals)")
+        func signals(_ id: String) -> [String] {
+            let risk = decisions[id]?["risk"] as? [String: Any]
+            return (risk?["reasons"] as? [[String: Any]] ?? []).compactMap { $0["signal"] as? String }
+        }
+        #expect(decisions["homebody-15:00"]?["action"] as? String == "allow", "\(second.log)")
+        #expect(!signals("homebody-15:00").contains("first_login"))
+        #expect(signals("traveller-14:20").contains("impossible_travel"))
+        #expect(!signals("traveller-14:20").contains("first_login"))
+        #expect(travelAlerts.count == 1)
+        #expect(second.log.contains("partition state restored"), "\(second.log)")
         second.signal(SIGTERM)
         #expect(try await second.waitForExit() == 0, "\(second.log)")
     }
