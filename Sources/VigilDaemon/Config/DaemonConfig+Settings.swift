@@ -12,7 +12,17 @@ extension DaemonConfig {
     public static let settings: SettingTable<DaemonConfig> =
         SettingTable(geoSettings + reputationSettings)
         + VigilConfig.settings.lifted(into: \DaemonConfig.core)
-        + SettingTable(kafkaSettings + stateSettings + httpSettings + loggingSettings + securitySettings)
+        + SettingTable(
+            kafkaSettings + stateSettings + httpSettings + loggingSettings + securitySettings,
+            sectionDocs: [
+                "state":
+                    """
+                Durable state: every change goes to one compacted changelog topic (the source of truth, restored on \
+                start and rebalance) and each partition is also snapshotted locally so a restart reads only the \
+                changelog's tail. Outputs are at least once, the state exactly once: input after the last commit is \
+                processed again for its outputs but counted once. Identifiers enter neither, only their keyed hashes.
+                """
+            ])
 
     /// Every rule the values break, in key order; empty when the config is usable.
     public func validate() -> [ConfigProblem] { Self.settings.problems(in: self) }

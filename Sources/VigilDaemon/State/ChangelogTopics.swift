@@ -24,6 +24,27 @@ enum ChangelogTopics {
         name(groupID: config.kafka.groupID, configured: config.state.changelogTopic)
     }
 
+    /// The changelog topic in use, once `setUp` has checked or created it.
+    struct Prepared: Equatable {
+        /// The topic's name.
+        var name: String
+        /// Its partition count, the input topics' largest.
+        var partitions: Int
+        /// Whether it existed (and was verified) or was created, for the start-up log.
+        var outcome: Outcome
+    }
+
+    /// The whole check at start for `config`: reads the input topics' partition count, then `ensure`s the
+    /// changelog topic has it.
+    static func setUp(admin: KafkaAdmin, config: DaemonConfig) throws(ChangelogTopicError) -> Prepared {
+        let topic = name(for: config)
+        let partitions = try inputPartitionCount(
+            admin: admin, inputTopics: config.kafka.inputTopics,
+            timeout: .microseconds(config.state.adminTimeout.microseconds))
+        let outcome = try ensure(admin: admin, topic: topic, partitions: partitions, settings: config.state)
+        return Prepared(name: topic, partitions: partitions, outcome: outcome)
+    }
+
     /// What `ensure` found or did, for the start-up log.
     enum Outcome: Equatable {
         /// The topic existed with the expected partition count (and, when checked, a compacting policy).
@@ -40,13 +61,9 @@ enum ChangelogTopics {
     ) throws(ChangelogTopicError) -> Int {
         var largest = 0
         for topic in inputTopics {
-            let count: Int?
-            do throws(KafkaError) {
-                count = try admin.partitionCount(of: topic, timeout: timeout)
-            } catch {
-                throw .metadataFailed(topic: topic, cause: error)
+            guard let count = try partitionCount(admin: admin, topic: topic, timeout: timeout) else {
+                throw .inputTopicMissing(topic: topic)
             }
-            guard let count else { throw .inputTopicMissing(topic: topic) }
             largest = max(largest, count)
         }
         return largest
@@ -71,18 +88,12 @@ enum ChangelogTopics {
         do throws(KafkaError) {
             try admin.createTopic(specification, timeout: timeout)
             return .created
-        } catch .topicRequestFailed(_, _, let code, _) where code == .topicAlreadyExists {
-            guard let existing = try partitionCount(admin: admin, topic: topic, timeout: timeout) else {
-                throw .metadataFailed(
-                    topic: topic,
-                    cause: .topicRequestFailed(
-                        request: "Metadata", topic: topic, code: code,
-                        reason: "CreateTopics said the topic exists, but the metadata does not list it"))
-            }
+        } catch {
+            guard case .topicRequestFailed(_, _, let code, _) = error, code == .topicAlreadyExists,
+                let existing = try partitionCount(admin: admin, topic: topic, timeout: timeout)
+            else { throw .creationFailed(topic: topic, partitions: partitions, cause: error) }
             return try validate(
                 admin: admin, topic: topic, found: existing, expected: partitions, settings: settings, timeout: timeout)
-        } catch {
-            throw .creationFailed(topic: topic, partitions: partitions, cause: error)
         }
     }
 

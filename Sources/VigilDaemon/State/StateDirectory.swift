@@ -44,6 +44,7 @@ final class StateDirectory: Sendable {
             throw .cannotLock(path: lockPath, errno: code)
         }
         lockDescriptor = descriptor
+        removeUnfinishedWrites()
     }
 
     deinit {
@@ -90,6 +91,21 @@ final class StateDirectory: Sendable {
     func removeSnapshot(inputTopic: String, partition: Int32) throws(StateDirectoryError) {
         let file = snapshotPath(inputTopic: inputTopic, partition: partition)
         guard unlink(file) == 0 || errno == ENOENT else { throw .cannotRemove(path: file, errno: errno) }
+    }
+
+    /// Deletes the temporary files of snapshot writes a crash cut short (`SnapshotFile.writeAtomically`
+    /// names them `<file>.tmp-<pid>`): with the lock held, no other process is writing here. Best effort:
+    /// a file that stays only takes space.
+    private func removeUnfinishedWrites() {
+        guard let folder = opendir(path) else { return }
+        defer { closedir(folder) }
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name.contains(".snapshot.tmp-"), !name.hasSuffix(".snapshot") else { continue }
+            unlink(path + "/" + name)
+        }
     }
 
     /// `mkdir -p` with mode 0700 for what it creates: snapshots hold keyed hashes, not identifiers, but

@@ -248,6 +248,48 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
         #expect(!found.joined().contains("hunter2"))
     }
 
+    @Test func stateProblems() {
+        #expect(
+            problems(
+                """
+                state:
+                  changelog_topic: "bad topic"
+                  flush_interval: 0s
+                  snapshot_interval: 1h
+                  replication_factor: 0
+                  admin_timeout: 0s
+                  restore_batch: 0
+                """) == [
+                    #"state.changelog_topic (line 2): invalid Kafka topic name "bad topic" (1–249 characters of A-Z a-z 0-9 . _ -)"#,
+                    "state.flush_interval (line 3): must be at least 10ms and at most 5m, got 0s",
+                    "state.replication_factor (line 5): must be -1 (the brokers' default) or at least 1, got 0",
+                    "state.admin_timeout (line 6): must be at least 1s and at most 10m, got 0s",
+                    "state.restore_batch (line 7): must be between 1 and 1000000, got 0",
+                ])
+        #expect(
+            problems("state: {flush_interval: 10s, snapshot_interval: 5s}") == [
+                "state.snapshot_interval (line 1): must be 0s (off) or at least state.flush_interval (10s), got 5s"
+            ])
+        #expect(problems("state: {flush_interval: 10s, snapshot_interval: 0s}") == [])
+        #expect(
+            problems("state: {changelog_topic: auth.alerts}") == [
+                "state.changelog_topic (line 1): must differ from the input and output topics, got auth.alerts"
+            ])
+        #expect(
+            problems("kafka: {group_id: \"risk team\"}") == [
+                #"state.changelog_topic: invalid Kafka topic name "risk team-state-changelog" (1–249 characters of A-Z a-z 0-9 . _ -) (derived from kafka.group_id: set this key instead)"#
+            ])
+        // Without a changelog the name is never used, so it is not checked.
+        #expect(problems("kafka: {group_id: \"risk team\"}\nstate: {changelog: false}") == [])
+    }
+
+    @Test func changelogTopicDerivesFromTheGroupUnlessSet() throws {
+        #expect(ChangelogTopics.name(for: try parse("kafka: {group_id: risk}")) == "risk-state-changelog")
+        #expect(
+            ChangelogTopics.name(for: try parse("kafka: {group_id: risk}\nstate: {changelog_topic: risk.state}"))
+                == "risk.state")
+    }
+
     /// A record keeps its values as text: a field whose value is not one string is reported, never dropped
     /// with its record in silence.
     @Test func recordFieldsThatAreNotTextAreReported() {

@@ -1,0 +1,148 @@
+import Testing
+import VigilCore
+import VigilKafka
+import VigilTestSupport
+
+@testable import VigilDaemon
+
+/// The changelog topic's setup at start, on librdkafka's mock cluster: it answers metadata but neither
+/// CreateTopics nor DescribeConfigs, so what is checked for those is a clear error within
+/// `state.admin_timeout`, never a hang.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChangelogTopicsTests {
+    private let changelog = "vigil-state-changelog"
+
+    private func makeAdmin(_ cluster: MockKafkaCluster) throws -> KafkaAdmin {
+        try KafkaAdmin(
+            configuration: KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers]), logger: testLogger)
+    }
+
+    private func settings(verify: Bool) -> StateSettings {
+        var settings = StateSettings()
+        settings.verifyTopicConfig = verify
+        settings.adminTimeout = .seconds(2)
+        return settings
+    }
+
+    /// What `ensure` returned or threw.
+    private func ensure(
+        _ admin: KafkaAdmin, partitions: Int, settings: StateSettings
+    ) async throws -> Result<ChangelogTopics.Outcome, ChangelogTopicError> {
+        try await blocking {
+            do throws(ChangelogTopicError) {
+                return .success(
+                    try ChangelogTopics.ensure(
+                        admin: admin, topic: changelog, partitions: partitions, settings: settings))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    @Test func anExistingChangelogWithTheInputsPartitionCountIsUsed() async throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("auth.events", partitions: 3)
+        try cluster.createTopic("okta.events", partitions: 5)
+        try cluster.createTopic(changelog, partitions: 5)
+        let admin = try makeAdmin(cluster)
+        let partitions = try await blocking {
+            try ChangelogTopics.inputPartitionCount(
+                admin: admin, inputTopics: ["auth.events", "okta.events"], timeout: .seconds(30))
+        }
+        #expect(partitions == 5)
+        let outcome = try await ensure(admin, partitions: partitions, settings: settings(verify: false))
+        guard case .success(let found) = outcome else {
+            Issue.record("expected the existing changelog to be used, got \(outcome)")
+            return
+        }
+        #expect(found == .existing(verifiedConfiguration: false))
+
+        var config = DaemonConfig()
+        config.kafka.inputTopics = ["auth.events", "okta.events"]
+        config.state = settings(verify: false)
+        let prepared = try await blocking { try ChangelogTopics.setUp(admin: admin, config: config) }
+        #expect(
+            prepared == .init(name: changelog, partitions: 5, outcome: .existing(verifiedConfiguration: false)))
+        withExtendedLifetime(cluster) {}
+    }
+
+    @Test func aPartitionCountMismatchStopsTheStart() async throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic(changelog, partitions: 4)
+        let admin = try makeAdmin(cluster)
+        let outcome = try await ensure(admin, partitions: 6, settings: settings(verify: false))
+        let error = ChangelogTopicError.partitionCountMismatch(
+            topic: changelog, changelogPartitions: 4, inputPartitions: 6)
+        guard case .failure(.partitionCountMismatch(let topic, let found, let expected)) = outcome else {
+            Issue.record("expected a partition count mismatch, got \(outcome)")
+            return
+        }
+        #expect(topic == changelog && found == 4 && expected == 6)
+        #expect(
+            error.description
+                == "changelog topic 'vigil-state-changelog' has 4 partitions but the input topics have 6: input "
+                + "partition p keeps its state in changelog partition p, so this changelog cannot be restored. Either "
+                + "give the input topics 4 partitions again, or start with a new changelog (set "
+                + "state.changelog_topic to a new name, or delete the topic) and accept that the state is learned anew")
+        withExtendedLifetime(cluster) {}
+    }
+
+    @Test func verifyingTheConfigurationFailsClearlyWhereDescribeConfigsIsNotAnswered() async throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic(changelog, partitions: 2)
+        let admin = try makeAdmin(cluster)
+        let outcome = try await ensure(admin, partitions: 2, settings: settings(verify: true))
+        guard case .failure(.configurationUnverifiable(let topic, let cause)) = outcome,
+            case .topicRequestTimedOut(let request, _, let timeout) = cause
+        else {
+            Issue.record("expected an unverifiable configuration, got \(outcome)")
+            return
+        }
+        #expect(topic == changelog && request == "DescribeConfigs" && timeout == .seconds(2))
+        let message = ChangelogTopicError.configurationUnverifiable(topic: topic, cause: cause).description
+        #expect(message.hasPrefix("cannot check that changelog topic 'vigil-state-changelog' is compacted: "))
+        #expect(message.hasSuffix("set state.verify_topic_config: false to skip this check"))
+        withExtendedLifetime(cluster) {}
+    }
+
+    @Test func creatingAMissingChangelogFailsClearlyWhereCreateTopicsIsNotAnswered() async throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        let admin = try makeAdmin(cluster)
+        let outcome = try await ensure(admin, partitions: 3, settings: settings(verify: false))
+        guard case .failure(.creationFailed(let topic, let partitions, let cause)) = outcome,
+            case .topicRequestTimedOut(let request, _, _) = cause
+        else {
+            Issue.record("expected a failed creation, got \(outcome)")
+            return
+        }
+        #expect(topic == changelog && partitions == 3 && request == "CreateTopics")
+        let message = ChangelogTopicError.creationFailed(topic: topic, partitions: partitions, cause: cause).description
+        #expect(message.hasPrefix("cannot create changelog topic 'vigil-state-changelog': "))
+        #expect(
+            message.hasSuffix(
+                "Create it by hand with 3 partitions and cleanup.policy=compact, or set state.changelog: false"))
+        // The failed attempt created nothing behind the metadata's back either.
+        #expect(try await blocking { try admin.partitionCount(of: changelog, timeout: .seconds(30)) } == nil)
+        withExtendedLifetime(cluster) {}
+    }
+
+    @Test func aMissingInputTopicStopsTheStart() async throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("auth.events", partitions: 3)
+        let admin = try makeAdmin(cluster)
+        let outcome = try await blocking { () -> ChangelogTopicError? in
+            do throws(ChangelogTopicError) {
+                _ = try ChangelogTopics.inputPartitionCount(
+                    admin: admin, inputTopics: ["auth.events", "okta.events"], timeout: .seconds(30))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        guard case .inputTopicMissing(let topic) = outcome else {
+            Issue.record("expected a missing input topic, got \(String(describing: outcome))")
+            return
+        }
+        #expect(topic == "okta.events")
+        withExtendedLifetime(cluster) {}
+    }
+}
