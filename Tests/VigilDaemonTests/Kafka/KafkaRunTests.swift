@@ -163,6 +163,22 @@ struct KafkaRunTests {
                 device: "\(user)-laptop")
     }
 
+    /// Runs `vigil run` until each of `users` has five logins decided (enough to learn a baseline),
+    /// then stops it with `SIGTERM`: the daemon that ran, for its log.
+    @discardableResult
+    private static func learn(_ users: [String], _ fixture: KafkaFixture) async throws -> DaemonProcess {
+        let learning = users.flatMap { user in (10...14).map { login(user, "\($0):00") } }
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            return try fixture.decisions().count >= learning.count
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+        return daemon
+    }
+
     /// The signals of a decision's risk reasons.
     private static func signals(_ decision: [String: Any]?) -> [String] {
         let risk = decision?["risk"] as? [String: Any]
@@ -175,15 +191,7 @@ struct KafkaRunTests {
     /// restart raises its alert.
     @Test func learnedUsersAreStillKnownAfterARestart() async throws {
         let fixture = try KafkaFixture(name: "kafka-restart")
-        let learning = ["homebody", "traveller"].flatMap { user in (10...14).map { Self.login(user, "\($0):00") } }
-        let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
-        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
-            try first.requireRunning()
-            return try fixture.decisions().count >= learning.count
-        }
-        first.signal(SIGTERM)
-        #expect(try await first.waitForExit() == 0, "\(first.log)")
+        try await Self.learn(["homebody", "traveller"], fixture)
 
         // London twenty minutes after the last login near Seattle (what `vigil replay` of the whole
         // stream flags as impossible travel).
@@ -217,15 +225,7 @@ struct KafkaRunTests {
     /// at the next start, and the state comes back from the changelog alone.
     @Test func aDamagedSnapshotIsDiscardedAndTheChangelogRestoresTheState() async throws {
         let fixture = try KafkaFixture(name: "kafka-snapshot")
-        let learning = (10...14).map { Self.login("snapshotted", "\($0):00") }
-        let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
-        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
-            try first.requireRunning()
-            return try fixture.decisions().count >= learning.count
-        }
-        first.signal(SIGTERM)
-        #expect(try await first.waitForExit() == 0, "\(first.log)")
+        let first = try await Self.learn(["snapshotted"], fixture)
         let snapshots = try FileManager.default.contentsOfDirectory(atPath: fixture.stateDirectory.path)
             .filter { $0.hasSuffix(".snapshot") }
         #expect(!snapshots.isEmpty, "\(first.log)")
