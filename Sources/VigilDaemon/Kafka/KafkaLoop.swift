@@ -38,6 +38,13 @@ final class KafkaLoop: @unchecked Sendable {
         var changelogTopic: String
     }
 
+    /// A restore action for a partition without a shard or restore to act on: a bug, reported rather
+    /// than taken for an empty state.
+    private struct RestoreNotStarted: Error, CustomStringConvertible {
+        var partition: KafkaTopicPartition
+        var description: String { "internal error: no restore in progress for \(partition); restart Vigil" }
+    }
+
     /// One partition's restore in progress: the changelog partition read from after the snapshot's
     /// checkpoint (or from its beginning) up to its end as of the start.
     private struct Restore {
@@ -500,7 +507,7 @@ final class KafkaLoop: @unchecked Sendable {
     /// changelog from its beginning), then a reader over its changelog partition from after the
     /// snapshot's checkpoint to the end as of now.
     private func beginRestore(_ partition: KafkaTopicPartition) throws {
-        guard let durableState, let shard = shards[partition] else { return }
+        guard let durableState, let shard = shards[partition] else { throw RestoreNotStarted(partition: partition) }
         let startedAt = ContinuousClock.now
         let changelogPartition = KafkaTopicPartition(topic: durableState.changelogTopic, partition: partition.partition)
         var snapshot: LocalSnapshot?
@@ -559,7 +566,9 @@ final class KafkaLoop: @unchecked Sendable {
     /// Applies up to `state.restore_batch` changelog records; returns the records applied so far and
     /// whether the restore is complete (it then logs and reports its figures).
     private func restoreStep(_ partition: KafkaTopicPartition) throws -> (records: Int, finished: Bool) {
-        guard let restore = restores[partition], let shard = shards[partition] else { return (0, true) }
+        guard let restore = restores[partition], let shard = shards[partition] else {
+            throw RestoreNotStarted(partition: partition)
+        }
         let reader = restore.reader
         let before = reader.progress
         let limit = max(1, settings.config.config.state.restoreBatch)
