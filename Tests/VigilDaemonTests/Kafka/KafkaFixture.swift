@@ -28,7 +28,20 @@ struct KafkaFixture {
     /// (Re)writes the daemon's config with `extra` YAML appended.
     @discardableResult
     func writeConfig(extra: String) throws -> URL {
-        try TestPaths.writeConfig(in: directory, anonymousDatabase: false, extra: yaml(extra: extra))
+        try TestPaths.writeConfig(
+            in: directory, anonymousDatabase: false,
+            extra: yaml(extra: extra, metricsPort: metricsPort, stateDirectory: stateDirectory))
+    }
+
+    /// The config of another `vigil run` in the same group, in a directory of its own (the returned
+    /// `directory`) with its own state directory and metrics port.
+    func secondInstance(_ name: String) throws -> (config: URL, directory: URL) {
+        let other = try TestPaths.temporaryDirectory(name)
+        let config = try TestPaths.writeConfig(
+            in: other, anonymousDatabase: false,
+            extra: yaml(
+                extra: "", metricsPort: try freeLoopbackPort(), stateDirectory: other.appendingPathComponent("state")))
+        return (config, other)
     }
 
     /// The default changelog of the default group `vigil`.
@@ -37,7 +50,7 @@ struct KafkaFixture {
     /// The local snapshot directory of `vigil run`.
     var stateDirectory: URL { directory.appendingPathComponent("state") }
 
-    private func yaml(extra: String) -> String {
+    private func yaml(extra: String, metricsPort: Int, stateDirectory: URL) -> String {
         """
         kafka:
           bootstrap_servers: "\(cluster.bootstrapServers)"
