@@ -89,7 +89,8 @@ extension RiskEngine {
         guard key.scope == scope.tag else { return false }
         let entry = key.entry
         let codec = StateEntryCodec(keys: keys)
-        var bookkeeping = replayGuard ?? ReplayGuard()
+        // Taken out while it changes, so its overrides are not copied once per record.
+        var bookkeeping = replayGuard.take() ?? ReplayGuard()
         do throws(StateDecodingError) {
             switch entry.kind {
             case .flushBegin:
