@@ -607,7 +607,8 @@ final class KafkaLoop: @unchecked Sendable {
     }
 
     /// The partition's flush stamped `stamp` (nothing when nothing changed and no snapshot is due), and
-    /// with `withSnapshot` its whole state as of that flush.
+    /// with `withSnapshot` its whole state as of that flush. No snapshot while the replay guard is up:
+    /// some entries then reflect more input than `stamp`, which one stamp cannot say.
     private func capture(
         _ partition: KafkaTopicPartition, stamp: Int64, withSnapshot: Bool
     ) -> (records: [ChangelogRecord], snapshot: [UInt8]?) {
@@ -615,7 +616,7 @@ final class KafkaLoop: @unchecked Sendable {
             return ([], nil)
         }
         let records = shard.pipeline.takeChangelogFlush(stamp: stamp, scope: shard.scope)
-        guard withSnapshot, !records.isEmpty else { return (records, nil) }
+        guard withSnapshot, !records.isEmpty, !shard.pipeline.isReplayGuarded else { return (records, nil) }
         return (records, shard.pipeline.stateSnapshot(appliedOffset: stamp))
     }
 
