@@ -155,6 +155,156 @@ struct KafkaRunTests {
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
+    /// A keyed login of `user` at `time` (`HH:MM` on 2026-03-02) from `ip`, always from the same device.
+    private static func login(_ user: String, _ time: String, _ ip: String = "216.160.83.58") -> String {
+        "\(user)\t"
+            + EventLines.login(
+                id: "\(user)-\(time)", time: "2026-03-02T\(time):00.000Z", user: user, ip: ip, tenant: "acme",
+                device: "\(user)-laptop")
+    }
+
+    /// Five logins of each of `users`, enough to learn their baselines, hour by hour: a partition's
+    /// event time must not run ahead of a user's first logins (late events teach no baseline).
+    private static func learningLogins(_ users: [String]) -> [String] {
+        (10...14).flatMap { hour in users.map { login($0, "\(hour):00") } }
+    }
+
+    /// Runs `vigil run` until each of `users` has five logins decided (enough to learn a baseline),
+    /// then stops it with `SIGTERM`: the daemon that ran, for its log.
+    @discardableResult
+    private static func learn(_ users: [String], _ fixture: KafkaFixture) async throws -> DaemonProcess {
+        let learning = learningLogins(users)
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            return try fixture.decisions().count >= learning.count
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+        return daemon
+    }
+
+    /// The signals of a decision's risk reasons.
+    private static func signals(_ decision: [String: Any]?) -> [String] {
+        let risk = decision?["risk"] as? [String: Any]
+        return (risk?["reasons"] as? [[String: Any]] ?? []).compactMap { $0["signal"] as? String }
+    }
+
+    /// The learned baselines survive a graceful restart: after `SIGTERM` the next instance restores
+    /// the users' state from the changelog (and the snapshot written at shutdown), so an ordinary login
+    /// is allowed instead of being scored as a first login, and an impossible-travel pair spanning the
+    /// restart raises its alert.
+    @Test func learnedUsersAreStillKnownAfterARestart() async throws {
+        let fixture = try KafkaFixture(name: "kafka-restart")
+        try await Self.learn(["homebody", "traveller"], fixture)
+
+        // London twenty minutes after the last login near Seattle (what `vigil replay` of the whole
+        // stream flags as impossible travel).
+        let afterRestart = [Self.login("homebody", "15:00"), Self.login("traveller", "14:20", "81.2.69.142")]
+        let second = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: afterRestart) }
+        var decisions: [String: [String: Any]] = [:]
+        var travelAlerts: [Kcat.Record] = []
+        try await waitUntil("the decisions and the alert after the restart", timeout: .seconds(60)) {
+            try second.requireRunning()
+            for record in try fixture.decisions() {
+                if let id = record.payload["event_id"] as? String { decisions[id] = record.payload }
+            }
+            travelAlerts = try fixture.alerts().filter {
+                (($0.payload["finding_info"] as? [String: Any])?["analytic"] as? [String: Any])?["name"] as? String
+                    == "impossible_travel"
+            }
+            return decisions["homebody-15:00"] != nil && decisions["traveller-14:20"] != nil && !travelAlerts.isEmpty
+        }
+        #expect(decisions["homebody-15:00"]?["action"] as? String == "allow", "\(second.log)")
+        #expect(!Self.signals(decisions["homebody-15:00"]).contains("first_login"))
+        #expect(Self.signals(decisions["traveller-14:20"]).contains("impossible_travel"))
+        #expect(!Self.signals(decisions["traveller-14:20"]).contains("first_login"))
+        #expect(travelAlerts.count == 1)
+        #expect(second.log.contains("partition state restored"), "\(second.log)")
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit() == 0, "\(second.log)")
+    }
+
+    /// A second instance joins the group and decides for the users of the partitions it takes over
+    /// with their restored baselines; once the first is killed it owns everything, still restored.
+    @Test func partitionsMovingBetweenInstancesKeepTheirState() async throws {
+        let fixture = try KafkaFixture(name: "kafka-move")
+        let users = (0..<8).map { "mover-\($0)" }
+        let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        let learning = Self.learningLogins(users)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
+            try first.requireRunning()
+            return try fixture.decisions().count >= learning.count
+        }
+
+        let instance = try fixture.secondInstance("kafka-move-second")
+        let second = try DaemonProcess(config: instance.config, directory: instance.directory)
+        try await waitUntil("the second instance restoring its partitions", timeout: .seconds(60)) {
+            try second.requireRunning()
+            return second.log.contains("partition state restored")
+        }
+        /// Every user's login at `time` is decided `allow`, without `first_login`.
+        func expectKnown(at time: String, _ running: DaemonProcess) async throws {
+            try await blocking {
+                try Kcat.produce(fixture.brokers, topic: "auth.events", lines: users.map { Self.login($0, time) })
+            }
+            var decisions: [[String: Any]] = []
+            try await waitUntil("the decisions at \(time)", timeout: .seconds(90)) {
+                try running.requireRunning()
+                decisions = try fixture.decisions().map(\.payload).filter {
+                    ($0["event_id"] as? String)?.hasSuffix("-\(time)") == true
+                }
+                return Set(decisions.compactMap { $0["event_id"] as? String }).count == users.count
+            }
+            for decision in decisions {
+                #expect(decision["action"] as? String == "allow", "\(decision)")
+                #expect(!Self.signals(decision).contains("first_login"), "\(decision)")
+            }
+        }
+        try await expectKnown(at: "15:00", second)
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        try await expectKnown(at: "16:00", second)
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit() == 0, "\(second.log)")
+    }
+
+    /// A graceful stop writes a local snapshot per partition; a damaged one is discarded with a warning
+    /// at the next start, and the state comes back from the changelog alone.
+    @Test func aDamagedSnapshotIsDiscardedAndTheChangelogRestoresTheState() async throws {
+        let fixture = try KafkaFixture(name: "kafka-snapshot")
+        let first = try await Self.learn(["snapshotted"], fixture)
+        let snapshots = try FileManager.default.contentsOfDirectory(atPath: fixture.stateDirectory.path)
+            .filter { $0.hasSuffix(".snapshot") }
+        #expect(!snapshots.isEmpty, "\(first.log)")
+        for name in snapshots {
+            let url = fixture.stateDirectory.appendingPathComponent(name)
+            var bytes = [UInt8](try Data(contentsOf: url))
+            bytes[bytes.count / 2] ^= 0xFF
+            try Data(bytes).write(to: url)
+        }
+
+        let second = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking {
+            try Kcat.produce(fixture.brokers, topic: "auth.events", lines: [Self.login("snapshotted", "15:00")])
+        }
+        var decision: [String: Any]?
+        try await waitUntil("the decision after the restart", timeout: .seconds(60)) {
+            try second.requireRunning()
+            decision = try fixture.decisions().first { $0.payload["event_id"] as? String == "snapshotted-15:00" }?
+                .payload
+            return decision != nil
+        }
+        #expect(decision?["action"] as? String == "allow", "\(second.log)")
+        #expect(!Self.signals(decision).contains("first_login"))
+        #expect(second.log.contains("local snapshot not used"), "\(second.log)")
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit() == 0, "\(second.log)")
+    }
+
     /// A producer queue of 5 messages cannot hold one batch's outputs: the daemon pauses consumption
     /// until deliveries make room, instead of failing, and answers every event.
     @Test func fullProducerQueueAppliesBackpressure() async throws {
