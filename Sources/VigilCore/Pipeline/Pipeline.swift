@@ -102,15 +102,17 @@ public struct Pipeline: Sendable {
             stats.decisions[decision.action.index] += 1
             output.append(
                 OutputMessage(
-                    stream: .decisions, key: decision.userID, payload: decisionEncoder.encode(decision),
-                    label: decision.action.rawValue))
+                    stream: .decisions, key: decision.userID,
+                    payload: decisionEncoder.encode(decision, reemitted: verdict.reemitted),
+                    label: decision.action.rawValue, reemitted: verdict.reemitted))
         }
         for alert in verdict.alerts {
             stats.alerts[alert.kind.index] += 1
             output.append(
                 OutputMessage(
-                    stream: .alerts, key: alert.userID ?? alert.subject, payload: alertEncoder.encode(alert),
-                    label: alert.kind.rawValue))
+                    stream: .alerts, key: alert.userID ?? alert.subject,
+                    payload: alertEncoder.encode(alert, reemitted: verdict.reemitted), label: alert.kind.rawValue,
+                    reemitted: verdict.reemitted))
         }
     }
 

@@ -469,10 +469,21 @@ final class KafkaLoop: @unchecked Sendable {
         logger.notice("new configuration in force", metadata: ["policy_version": "\(next.policyVersion)"])
     }
 
-    /// The output as produced: its topic, and for a dead letter where its input came from.
+    /// The output as produced: its topic and headers.
     private func output(_ output: OutputMessage, from message: KafkaMessage) -> StateMachine.Output {
-        let kafka = settings.config.config.kafka
-        var headers = outputHeaders
+        Self.output(
+            output, from: message.topicPartition, offset: message.offset, kafka: settings.config.config.kafka,
+            commonHeaders: outputHeaders)
+    }
+
+    /// `output` bound for its stream's topic, with `commonHeaders` plus what is particular to it: a
+    /// re-emitted copy's `vigil-reemitted: true` (so a consumer can set it aside without parsing), and for
+    /// a dead letter its reason and where its input (`input` at `offset`) came from.
+    static func output(
+        _ output: OutputMessage, from input: KafkaTopicPartition, offset: Int64, kafka: KafkaSettings,
+        commonHeaders: [KafkaHeader]
+    ) -> KafkaLoopStateMachine.Output {
+        var headers = commonHeaders
         let topic: String
         switch output.stream {
         case .decisions: topic = kafka.decisionsTopic
@@ -481,11 +492,12 @@ final class KafkaLoop: @unchecked Sendable {
             topic = kafka.deadLetterTopic
             headers += [
                 KafkaHeader(name: "vigil-reason", value: Array(output.label.utf8)),
-                KafkaHeader(name: "vigil-source-topic", value: Array(message.topic.utf8)),
-                KafkaHeader(name: "vigil-source-partition", value: Array(String(message.partition).utf8)),
-                KafkaHeader(name: "vigil-source-offset", value: Array(String(message.offset).utf8)),
+                KafkaHeader(name: "vigil-source-topic", value: Array(input.topic.utf8)),
+                KafkaHeader(name: "vigil-source-partition", value: Array(String(input.partition).utf8)),
+                KafkaHeader(name: "vigil-source-offset", value: Array(String(offset).utf8)),
             ]
         }
+        if output.reemitted { headers.append(KafkaHeader(name: "vigil-reemitted", value: Array("true".utf8))) }
         return StateMachine.Output(topic: topic, key: output.key, payload: output.payload, headers: headers)
     }
 

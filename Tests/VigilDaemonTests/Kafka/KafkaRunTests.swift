@@ -108,6 +108,19 @@ struct KafkaRunTests {
         let idsByEvent = Dictionary(grouping: decisions) { $0.payload["event_id"] as? String ?? "" }
             .mapValues { Set($0.map { $0.payload["decision_id"] as? String ?? "" }) }
         #expect(idsByEvent.values.allSatisfy { $0.count == 1 }, "a repeated event got a different decision_id")
+        // Copies not marked re-emitted are the first one; a marked copy says so in header and payload.
+        for (event, copies) in Dictionary(grouping: decisions, by: { $0.payload["event_id"] as? String ?? "" }) {
+            let marked = copies.filter { $0.headers["vigil-reemitted"] != nil }
+            #expect(
+                marked.allSatisfy {
+                    $0.headers["vigil-reemitted"] == "true" && $0.payload["reemitted"] as? Bool == true
+                })
+            let unmarked = copies.filter { $0.headers["vigil-reemitted"] == nil }.map {
+                NSDictionary(dictionary: $0.payload)
+            }
+            #expect(!unmarked.isEmpty && unmarked.allSatisfy { $0 == unmarked[0] }, "\(event): \(unmarked)")
+            #expect(unmarked.allSatisfy { $0["reemitted"] == nil })
+        }
         successor.signal(SIGTERM)
         #expect(try await successor.waitForExit() == 0, "\(successor.log)")
     }
