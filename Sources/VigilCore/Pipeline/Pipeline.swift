@@ -43,6 +43,13 @@ public struct Pipeline: Sendable {
         return header
     }
 
+    /// Guards the input through `stamp`: the state already reflects it, so input at or below it is
+    /// processed again for its outputs only (`RiskEngine.guardInput(through:)`). For a shard kept in
+    /// memory across a rebalance, whose input may come again from an older committed offset.
+    public mutating func guardInput(through stamp: Int64) {
+        engine.guardInput(through: stamp)
+    }
+
     /// Processes one message and appends what it produced to `output`. Never throws: a message that
     /// can't be used becomes a dead letter carrying its bytes and the reason. `originalLength` is the
     /// message's real size when the source kept only its head (an oversized line).
