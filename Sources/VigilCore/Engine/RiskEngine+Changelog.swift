@@ -24,6 +24,16 @@ extension RiskEngine {
     /// with one stamp what it reflects: take none until this is false.
     public var isReplayGuarded: Bool { replayGuard != nil }
 
+    /// The input offset every entry reflects, exactly, while the guard is up with nothing beyond its
+    /// floor: a restore that ended on a checkpoint (or a stamped snapshot alone), and no input since.
+    /// A snapshot stamped with it is then exact, though the guard is still up. Nil otherwise.
+    public var uniformlyRestoredStamp: Int64? {
+        guard let protection = replayGuard, protection.floor >= 0, protection.highest == protection.floor else {
+            return nil
+        }
+        return protection.floor
+    }
+
     /// The records of one flush at `stamp` (the input offset of the last event processed), in the
     /// order a restore relies on: a flush begin; every changed user, source and domain entry (or its
     /// tombstone when it was evicted), by kind then key; the changed global buckets by slot; the shard

@@ -58,6 +58,8 @@ final class KafkaLoop: @unchecked Sendable {
         var snapshotStamp: Int64?
         /// The state-shaping settings the local snapshot was written under, when it says.
         var snapshotDigest: UInt64?
+        /// The offset of the last changelog record read.
+        var lastOffset: Int64?
     }
 
     /// The fetch queue all restore readers share (`queued.max.messages.kbytes`, split between the
@@ -323,8 +325,10 @@ final class KafkaLoop: @unchecked Sendable {
                 }
             case .restoreStep(let partition):
                 switch Result(catching: { try restoreStep(partition) }) {
-                case .success(let (records, finished)):
-                    try perform(machine.restoreProgressed(partition, records: records, finished: finished, now: now))
+                case .success(let (records, finished, restored)):
+                    try perform(
+                        machine.restoreProgressed(
+                            partition, records: records, finished: finished, now: now, restored: restored))
                 case .failure(let error):
                     try perform(machine.restoreFailed(partition, reason: "\(error)"))
                 }
@@ -335,6 +339,17 @@ final class KafkaLoop: @unchecked Sendable {
                 let (records, snapshot) = capture(partition, stamp: stamp, withSnapshot: withSnapshot)
                 try perform(
                     machine.changelogCaptured(partition, stamp: stamp, records: records, snapshot: snapshot, now: now))
+            case let .snapshotRestoredState(partition, checkpoint):
+                let shard = shards[partition]
+                let taken = shard?.pipeline.uniformlyRestoredStamp == checkpoint.stamp
+                if let shard, taken {
+                    try perform([
+                        .writeSnapshot(
+                            partition, stamp: checkpoint.stamp, changelogOffset: checkpoint.changelogOffset,
+                            state: shard.pipeline.stateSnapshot(appliedOffset: checkpoint.stamp))
+                    ])
+                }
+                machine.restoredStateSnapshotted(partition, stamp: checkpoint.stamp, taken: taken, now: now)
             case let .writeSnapshot(partition, stamp, changelogOffset, state):
                 guard let durableState else { break }
                 snapshotWriter?.submit(
@@ -652,10 +667,13 @@ final class KafkaLoop: @unchecked Sendable {
             onWarning: { [weak self] in self?.warn($0) })
     }
 
-    /// Applies up to `state.restore_batch` changelog records; returns the records applied so far and
-    /// whether the restore is complete (it then logs and reports its figures).
-    private func restoreStep(_ partition: KafkaTopicPartition) throws -> (records: Int, finished: Bool) {
-        guard let restore = restores[partition], let shard = shards[partition] else {
+    /// Applies up to `state.restore_batch` changelog records; returns the records applied so far,
+    /// whether the restore is complete (it then logs and reports its figures) and, when the whole
+    /// state it read reflects one checkpoint exactly, where: up to the last record read, at its stamp.
+    private func restoreStep(
+        _ partition: KafkaTopicPartition
+    ) throws -> (records: Int, finished: Bool, restored: StateMachine.Checkpoint?) {
+        guard var restore = restores[partition], let shard = shards[partition] else {
             throw RestoreNotStarted(partition: partition)
         }
         let reader = restore.reader
@@ -674,10 +692,11 @@ final class KafkaLoop: @unchecked Sendable {
                     key: message.key ?? [], value: message.isNullValue ? nil : Array(message.value),
                     scope: shard.scope)
             }
+            restore.lastOffset = batch.last?.offset ?? restore.lastOffset
             applied += batch.count
         }
         let progress = reader.progress
-        if finished { restores[partition] = nil }
+        restores[partition] = finished ? nil : restore
         metrics.recordRestoreStep(
             records: progress.records - before.records, bytes: progress.bytes - before.bytes,
             lag: restores.values.reduce(0) { $0 + max(0, $1.reader.endOffset - $1.reader.progress.position) })
@@ -701,12 +720,16 @@ final class KafkaLoop: @unchecked Sendable {
                     metadata: ["partition": "\(partition)"])
             }
         }
-        return (progress.records, finished)
+        guard finished, let lastOffset = restore.lastOffset, let stamp = shard.pipeline.uniformlyRestoredStamp else {
+            return (progress.records, finished, nil)
+        }
+        return (progress.records, finished, StateMachine.Checkpoint(changelogOffset: lastOffset, stamp: stamp))
     }
 
     /// The partition's flush stamped `stamp` (nothing when nothing changed and no snapshot is due), and
-    /// with `withSnapshot` its whole state as of that flush. No snapshot while the replay guard is up:
-    /// some entries then reflect more input than `stamp`, which one stamp cannot say.
+    /// with `withSnapshot` its whole state as of that flush. No snapshot while the replay guard is up
+    /// (the machine asks again at the next flush): some entries may then reflect more input than
+    /// `stamp`, which one stamp cannot say, unless the whole state reflects exactly `stamp`.
     private func capture(
         _ partition: KafkaTopicPartition, stamp: Int64, withSnapshot: Bool
     ) -> (records: [ChangelogRecord], snapshot: [UInt8]?) {
@@ -714,7 +737,8 @@ final class KafkaLoop: @unchecked Sendable {
             return ([], nil)
         }
         let records = shard.pipeline.takeChangelogFlush(stamp: stamp, scope: shard.scope)
-        guard withSnapshot, !records.isEmpty, !shard.pipeline.isReplayGuarded else { return (records, nil) }
+        let exact = !shard.pipeline.isReplayGuarded || shard.pipeline.uniformlyRestoredStamp == stamp
+        guard withSnapshot, !records.isEmpty, exact else { return (records, nil) }
         return (records, shard.pipeline.stateSnapshot(appliedOffset: stamp))
     }
 

@@ -194,6 +194,9 @@ struct KafkaLoopStateMachine {
         /// Write a local snapshot (off the loop thread): its flush is acknowledged, and its checkpoint
         /// record sits at `changelogOffset`.
         case writeSnapshot(KafkaTopicPartition, stamp: Int64, changelogOffset: Int64, state: [UInt8])
+        /// Snapshot the state a restore left, which reflects exactly `checkpoint` (no input changed it
+        /// since), and write it; report with `restoredStateSnapshotted`.
+        case snapshotRestoredState(KafkaTopicPartition, Checkpoint)
         /// Wait up to `timeout` for the snapshot writes still running.
         case awaitSnapshotWrites(timeout: Duration)
         /// Continue the current batch: `batchEnded` with the producer's queue depth.
@@ -597,10 +600,11 @@ struct KafkaLoopStateMachine {
     // MARK: Restores
 
     /// A restore step applied records (`records` so far, in all); `finished`: the partition's state
-    /// is complete. It then resumes from its committed offset, or from the first message fetched
-    /// meanwhile; under backpressure it stays paused and resumes with the others.
+    /// is complete, and `restored` says where, when the whole state reflects one checkpoint exactly
+    /// (its first snapshot needs no input then). It then resumes from its committed offset, or from
+    /// the first message fetched meanwhile; under backpressure it stays paused and resumes with the others.
     mutating func restoreProgressed(
-        _ partition: KafkaTopicPartition, records: Int, finished: Bool, now: Duration
+        _ partition: KafkaTopicPartition, records: Int, finished: Bool, now: Duration, restored: Checkpoint? = nil
     )
         -> [Action]
     {
@@ -612,6 +616,7 @@ struct KafkaLoopStateMachine {
         }
         partitions[partition]?.restore = nil
         partitions[partition]?.snapshotAt = now
+        if let restored { partitions[partition]?.checkpoint = restored }
         var actions: [Action] = []
         if let held = restore.heldOffset { actions.append(.seek(partition, offset: held)) }
         if backpressureSince == nil { actions.append(.resume([partition], pausedFor: nil)) }
@@ -629,6 +634,14 @@ struct KafkaLoopStateMachine {
         }
         partitions[partition]?.checkpoint = checkpoint
         return restoreProgressed(partition, records: 0, finished: true, now: now)
+    }
+
+    /// The driver snapshotted a restored state (`snapshotRestoredState`), or declined because input
+    /// changed it meanwhile: a declined snapshot is asked for again with the next flush.
+    mutating func restoredStateSnapshotted(_ partition: KafkaTopicPartition, stamp: Int64, taken: Bool, now: Duration) {
+        guard taken else { return }
+        partitions[partition]?.snapshotAt = now
+        partitions[partition]?.snapshotStamp = stamp
     }
 
     /// A restore failed: the loop stops rather than run on half-restored state.
@@ -822,7 +835,7 @@ struct KafkaLoopStateMachine {
         var actions: [Action] = []
         var snapshotCaptured = false
         for partition in selected {
-            guard let state = partitions[partition], let stamp = state.lastProcessed else { continue }
+            guard let state = partitions[partition] else { continue }
             let snapshotsOn = changelog.snapshotInterval != nil
             let withSnapshot: Bool
             switch snapshot {
@@ -830,6 +843,15 @@ struct KafkaLoopStateMachine {
             case .whenDue:
                 withSnapshot = changelog.snapshotInterval.map { now - state.snapshotAt >= $0 } ?? false
             case .always: withSnapshot = snapshotsOn
+            }
+            guard let stamp = state.lastProcessed else {
+                // No input since the restore: a snapshot of what it restored, when that is one checkpoint.
+                guard withSnapshot, snapshot == .always || !snapshotCaptured, let checkpoint = state.checkpoint,
+                    state.flushes.isEmpty, checkpoint.stamp != state.snapshotStamp
+                else { continue }
+                snapshotCaptured = true
+                actions.append(.snapshotRestoredState(partition, checkpoint))
+                continue
             }
             // One due snapshot per flush: partitions restored together would otherwise all capture and
             // write theirs at once, an interval after their restores, and again at every interval.

@@ -327,6 +327,26 @@ import _VigilMachinery
         #expect(ChangelogCrashTests.entries(try Self.restored(from: late)) != ChangelogCrashTests.entries(expected))
     }
 
+    /// A restore that ended on a checkpoint reflects its stamp exactly, though guarded: input above it
+    /// ends that; one that ended inside a flush cut short reflects no single stamp.
+    @Test func aStateRestoredToACheckpointReflectsItsStampExactly() throws {
+        var source = Self.recording()
+        let records = source.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        var restored = try Self.restored(from: records)
+        #expect(restored.isReplayGuarded && restored.uniformlyRestoredStamp == 53)
+        let events = StateSnapshotTests.events()
+        _ = restored.process(events[53], intel: nil, offset: 53)
+        #expect(restored.uniformlyRestoredStamp == 53)
+        _ = restored.process(events[53], intel: nil, offset: 54)
+        #expect(restored.uniformlyRestoredStamp == nil)
+        _ = source.process(events[53], intel: nil, offset: 60)
+        let cut = try Self.restored(from: records + source.takeChangelogFlush(stamp: 60, scope: Self.scope).dropLast())
+        #expect(cut.isReplayGuarded && cut.uniformlyRestoredStamp == nil)
+        #expect(
+            RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: .publicDefault).uniformlyRestoredStamp
+                == nil)
+    }
+
     /// Under a restore's guard, a restart of the global windows is not flushed below the floor (a
     /// restore would skip it there) but with the first flush at the floor or beyond.
     @Test func aGlobalWindowRestartUnderTheGuardWaitsForAFlushAtTheFloor() throws {

@@ -1025,4 +1025,29 @@ struct KafkaLoopStateMachineTests {
             machine.batchEnded(now: .seconds(61), producerQueued: 0).first
                 == .captureChangelog(Self.p0, stamp: 2, withSnapshot: true))
     }
+
+    /// A partition that restored one checkpoint exactly and gets no input still takes its first
+    /// snapshot (of the restored state), and can be kept across a rebalance with that checkpoint.
+    @Test func aRestoredPartitionWithoutInputTakesItsFirstSnapshot() {
+        var machine = Self.changelogMachine()
+        _ = machine.assigned([Self.p0])
+        let restored = Machine.Checkpoint(changelogOffset: 9, stamp: 4)
+        #expect(
+            machine.restoreProgressed(Self.p0, records: 10, finished: true, now: .zero, restored: restored) == [
+                .resume([Self.p0], pausedFor: nil)
+            ])
+        #expect(
+            machine.batchEnded(now: .seconds(60), producerQueued: 0) == [
+                .snapshotRestoredState(Self.p0, restored), .publishStatus(Self.ready),
+            ])
+        // Declined (input changed the state meanwhile): asked again with the next flush.
+        machine.restoredStateSnapshotted(Self.p0, stamp: 4, taken: false, now: .seconds(60))
+        #expect(
+            machine.batchEnded(now: .seconds(61), producerQueued: 0) == [
+                .snapshotRestoredState(Self.p0, restored), .publishStatus(Self.ready),
+            ])
+        machine.restoredStateSnapshotted(Self.p0, stamp: 4, taken: true, now: .seconds(61))
+        #expect(machine.batchEnded(now: .seconds(200), producerQueued: 0) == [.publishStatus(Self.ready)])
+        #expect(machine.revoked([Self.p0], lost: false, now: .seconds(200)) == [.suspendShard(Self.p0)])
+    }
 }
