@@ -97,6 +97,8 @@ final class KafkaLoop: @unchecked Sendable {
     private var stateFiguresAt: ContinuousClock.Instant?
     /// The configuration taken from the mailbox, until the machine says to apply it.
     private var postedConfig: LoadedConfig?
+    /// Per-message warnings (failed deliveries, offsets not stored), one line per kind and 10 s.
+    private var repeatedWarnings = RepeatedWarnings(interval: .seconds(10))
     /// The newest input timestamp of the current batch, for the event-time lag.
     private var newestTimestamp: Int64?
     /// A fatal error inside a rebalance callback (which cannot throw), thrown once the poll returns.
@@ -248,9 +250,8 @@ final class KafkaLoop: @unchecked Sendable {
                     machine.sendFailedWhileDraining(reason: "\(error)")
                 }
             case let .retryDelivery(topic, attempt, reason):
-                logger.warning(
-                    "output delivery failed; producing it again",
-                    metadata: ["topic": "\(topic)", "attempt": "\(attempt)", "error": "\(reason)"])
+                warnRepeatedly(
+                    "output delivery to \(topic) failed; producing it again", detail: "attempt \(attempt): \(reason)")
             case .pause(nil, let waiting):
                 pausing(consumer)
                 logger.warning(
@@ -286,8 +287,7 @@ final class KafkaLoop: @unchecked Sendable {
                     try consumer.storeOffset(topic: partition.topic, partition: partition.partition, offset: offset)
                 } catch {
                     machine.storeFailed(partition)
-                    logger.warning(
-                        "could not store offset", metadata: ["partition": "\(partition)", "error": "\(error)"])
+                    warnRepeatedly("could not store the offset of \(partition)", detail: "\(error)")
                 }
             case .publishStatus(let report):
                 publishStatus(report)
@@ -382,7 +382,8 @@ final class KafkaLoop: @unchecked Sendable {
             try perform(actions)
             guard let shard = shards[partition] else { continue }
             let receivedAt = ReceiveTime.of(kafkaMilliseconds: message.timestamp, now: wallClock)
-            if let timestamp = message.timestamp { newestTimestamp = max(newestTimestamp ?? timestamp, timestamp) }
+            // The receive time, not the raw Kafka time: one CreateTime in year 9999 would read as no lag at all.
+            newestTimestamp = max(newestTimestamp ?? receivedAt.milliseconds, receivedAt.milliseconds)
             outputs.removeAll(keepingCapacity: true)
             message.value.withUnsafeBytes {
                 shard.pipeline.process(
@@ -758,6 +759,25 @@ final class KafkaLoop: @unchecked Sendable {
         .microseconds(config.config.kafka.shutdownTimeout.microseconds)
     }
 
+    /// A warning that can repeat once per message or batch: the first is logged, the rest summarised
+    /// once per `repeatedWarnings.interval` (see `RepeatedWarnings`).
+    private func warnRepeatedly(_ kind: String, detail: String) {
+        if let line = repeatedWarnings.record(kind, detail: detail, now: now) { log(line) }
+    }
+
+    private func log(_ line: RepeatedWarnings.Line) {
+        guard let firstDetail = line.firstDetail, let over = line.over else {
+            logger.warning("\(line.kind)", metadata: ["error": "\(line.detail)"])
+            return
+        }
+        logger.warning(
+            "\(line.kind) (repeated)",
+            metadata: [
+                "count": "\(line.count)", "over": "\(over)", "first_error": "\(firstDetail)",
+                "last_error": "\(line.detail)",
+            ])
+    }
+
     /// VigilKafka already logs every warning; only an outage changes what the daemon reports.
     private func warn(_ warning: KafkaWarning) {
         guard warning.code == .allBrokersDown else { return }
@@ -767,6 +787,7 @@ final class KafkaLoop: @unchecked Sendable {
 
     /// Once per batch: totals over every shard, readiness, lag and state figures.
     private func publishStatus(_ report: StateMachine.Status) {
+        for line in repeatedWarnings.due(now: now) { log(line) }
         var stats = retiredStats
         let now = ContinuousClock.now
         if stateFiguresAt.map({ now - $0 >= .seconds(1) }) ?? true {
