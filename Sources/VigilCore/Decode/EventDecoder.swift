@@ -33,10 +33,15 @@ public struct EventDecoder: Sendable {
 
     /// `decode` as a throwing call: the pipeline's form, which hands the event over without the
     /// `Result` around it (destroying a `Result` of this size goes through its type's metadata).
-    public func decodeEvent(_ bytes: UnsafeRawBufferPointer) throws(DecodeFailure) -> AuthEvent {
-        guard bytes.count <= limits.maxEventBytes else {
-            throw DecodeFailure(
-                .tooLarge, detail: "message is \(bytes.count) bytes, the limit is \(limits.maxEventBytes)")
+    /// `originalLength` is the message's real size when the caller kept only its head.
+    public func decodeEvent(
+        _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil
+    ) throws(DecodeFailure)
+        -> AuthEvent
+    {
+        let size = max(bytes.count, originalLength ?? 0)
+        guard size <= limits.maxEventBytes else {
+            throw DecodeFailure(.tooLarge, detail: "message is \(size) bytes, the limit is \(limits.maxEventBytes)")
         }
         if let offset = UTF8Validation.firstInvalidOffset(bytes) {
             throw DecodeFailure(.invalidUTF8, detail: "invalid UTF-8 at byte offset \(offset)")

@@ -69,7 +69,7 @@ public struct Pipeline: Sendable {
         // The decoded event is moved, never copied: a copy retains and releases each of its strings.
         let event: AuthEvent
         do {
-            event = try decoder.decodeEvent(bytes)
+            event = try decoder.decodeEvent(bytes, originalLength: originalLength)
         } catch {
             deadLetter(error, bytes, originalLength: originalLength, origin: origin, into: &output)
             return

@@ -51,6 +51,7 @@ import VigilTestSupport
         let text = String(decoding: out[0].payload, as: UTF8.self)
         #expect(text.contains(#""size":5000000"#))
         #expect(text.contains(#""truncated":true"#))
+        #expect(text.contains("message is 5000000 bytes, the limit is 256"))
         #expect(out[0].label == "too_large")
     }
 
