@@ -19,7 +19,7 @@ final class EventRules: Sendable {
         self.keys = keys
         self.policy = StepUpPolicy(settings: config.policy)
         self.signals = LoginSignals(settings: config.engine)
-        self.detectors = AlertDetectors(settings: config.engine, domainKey: keys.domain)
+        self.detectors = AlertDetectors(settings: config.engine, keys: keys)
     }
 
     /// What the event does to the user's record and, unless it is late, to the rest of the shard; a late

@@ -15,13 +15,19 @@ extension RiskEngine {
 
     /// Replaces the shard's state with a snapshot's. On error nothing changes. The configured allowed
     /// lateness applies, and a configured global window of another length restarts the global figures,
-    /// as a reload would.
+    /// as a reload would. A snapshot stamped with an input offset (`StateSnapshotHeader.stamp`) guards
+    /// the input up to it (`process(_:intel:offset:)`), as a changelog checkpoint would; changes
+    /// recorded before are forgotten.
     @discardableResult
     public mutating func restoreState(snapshot: [UInt8]) throws(StateSnapshotError) -> StateSnapshotHeader {
         let empty = ShardState(allowedLateness: config.engine.allowedLateness, globalWindow: config.engine.globalWindow)
         var (restored, header) = try StateSnapshot.decode(snapshot, keys: keys, into: empty)
-        restored.global.adopt(window: config.engine.globalWindow)
+        restored.changes = recordsChanges ? StateChanges() : nil
         state = restored
+        adoptConfiguredGlobalWindow()
+        replayGuard = header.stamp >= 0 ? ReplayGuard(floor: header.stamp) : nil
+        guardedThrough = replayGuard == nil ? .min : .max
+        restoredCheckpoint = nil
         return header
     }
 }

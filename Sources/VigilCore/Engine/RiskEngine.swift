@@ -13,6 +13,14 @@ public struct RiskEngine: Sendable {
     /// accessed at once (see `ShardState.updateUser`).
     private(set) var rules: EventRules
     let keys: EngineKeys
+    /// Set by a changelog restore or a stamped snapshot until the input passes what the restored state
+    /// reflects (`ReplayGuard`).
+    var replayGuard: ReplayGuard?
+    /// `Int64.max` while `replayGuard` is set, else `Int64.min`: the one comparison an event with an
+    /// offset pays once the guard is gone.
+    var guardedThrough = Int64.min
+    /// The last checkpoint a changelog restore applied.
+    var restoredCheckpoint: ChangelogCheckpoint?
 
     /// An engine with empty state. `deviceKey` keys the hashes of device ids and other identifiers: engines
     /// that must agree (shards of one deployment, a replay of its input) need the same key.
@@ -28,6 +36,17 @@ public struct RiskEngine: Sendable {
     public mutating func reconfigure(_ config: VigilConfig, policyVersion: String) {
         self.rules = EventRules(config: config, policyVersion: policyVersion, keys: keys)
         state.watermark.allowedLateness = config.engine.allowedLateness
+        adoptConfiguredGlobalWindow()
+    }
+
+    /// Restarts the global windows when the configured length differs from theirs, marking what the
+    /// restart clears for the changelog.
+    mutating func adoptConfiguredGlobalWindow() {
+        guard state.global.window != config.engine.globalWindow else { return }
+        if state.changes != nil {
+            for slot in state.global.occupiedSlots { state.changes!.markBucket(slot: slot) }
+            state.changes!.shard = true
+        }
         state.global.adopt(window: config.engine.globalWindow)
     }
 
@@ -42,8 +61,22 @@ public struct RiskEngine: Sendable {
     }
 
     /// `intel` is handed over (moved into the `EventContext`), not copied: a copy retains its names
-    /// and reputation list only to release them again.
-    public mutating func process(_ event: AuthEvent, intel: consuming IPIntelligence?) -> Verdict {
+    /// and reputation list only to release them again. `offset` is the event's input offset when it
+    /// has one (Kafka): after a restore, an event the restored state already reflects changes none of
+    /// the entries that reflect it (`ReplayGuard`); its decision and alerts are produced all the same.
+    public mutating func process(_ event: AuthEvent, intel: consuming IPIntelligence?, offset: Int64? = nil) -> Verdict
+    {
+        if let offset, offset <= guardedThrough {
+            return processGuarded(event, intel: intel, offset: offset)
+        }
+        return apply(event, intel: intel, sparing: nil)
+    }
+
+    /// Applies the event to the state; entries `spared` (the replay guard's) are left to the caller.
+    mutating func apply(
+        _ event: AuthEvent, intel: consuming IPIntelligence?, sparing spared: ((StateEntryKey) -> Bool)?,
+        sweeping: Bool = true
+    ) -> Verdict {
         let time = event.time
         let late = state.watermark.isLate(time)
         if late {
@@ -63,10 +96,34 @@ public struct RiskEngine: Sendable {
             state.updateUser(userKey, inserting: { UserState(lastSeen: time) }, using: rules) { rules, user, state in
                 rules.apply(context, late: false, user: &user, state: &state, into: &verdict)
             }
-            state.sweepIfDue(settings: config.engine)
-            state.enforceCapacity(settings: config.engine)
+            if sweeping {
+                state.sweepIfDue(settings: config.engine, sparing: spared)
+                state.enforceCapacity(settings: config.engine, sparing: spared)
+            }
         }
+        if state.changes != nil { markChanges(of: context, late: late) }
         return verdict
+    }
+
+    /// Marks the entries the event changed for the next changelog flush.
+    private mutating func markChanges(of context: EventContext, late: Bool) {
+        state.changes!.shard = true
+        guard !late else { return }
+        state.changes!.users.insert(context.userKey)
+        let event = context.event
+        let countsInGlobalWindows: Bool
+        switch event.type {
+        case .login: countsInGlobalWindows = event.outcome != .success
+        case .passwordResetRequest:
+            countsInGlobalWindows = true
+            if let domain = event.user.emailDomain {
+                state.changes!.domains.insert(keys.domainStateKey(tenant: event.tenant, domain: domain))
+            }
+        default: countsInGlobalWindows = false
+        }
+        guard countsInGlobalWindows else { return }
+        if let source = context.sourceStateKey { state.changes!.sources.insert(source) }
+        state.changes!.markBucket(slot: state.global.slot(at: event.time))
     }
 
     /// Users held in the shard's state now.

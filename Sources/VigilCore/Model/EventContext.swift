@@ -29,6 +29,22 @@ struct EngineKeys: Sendable {
 
     /// The key of the per-source state of an address already aggregated (`IPAddress.sourceKey`).
     func sourceStateKey(_ address: IPAddress) -> UInt64 { source.hash(address.high, tweak: address.low) }
+
+    /// The key of a user's state: the user id within its tenant.
+    func userKey(tenant: String?, userID: String) -> UInt64 {
+        var hasher = SipHashState(key: user)
+        hasher.append(tenant ?? "")
+        hasher.append(userID)
+        return hasher.finalize()
+    }
+
+    /// The key of an email domain's state within its tenant.
+    func domainStateKey(tenant: String?, domain emailDomain: String) -> UInt64 {
+        var hasher = SipHashState(key: domain)
+        hasher.append(tenant ?? "")
+        hasher.append(emailDomain)
+        return hasher.finalize()
+    }
 }
 
 /// Per-event values computed once and shared by the signals, detectors and policy.
@@ -44,10 +60,7 @@ struct EventContext {
     let deviceKey: UInt64?
 
     init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys) {
-        var hasher = SipHashState(key: keys.user)
-        hasher.append(event.tenant ?? "")
-        hasher.append(event.user.id)
-        self.userKey = hasher.finalize()
+        self.userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
         let sourceKey = event.ip?.sourceKey
         self.sourceKey = sourceKey
         self.sourceStateKey = sourceKey.map(keys.sourceStateKey)

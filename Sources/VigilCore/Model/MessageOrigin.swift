@@ -2,4 +2,9 @@
 public enum MessageOrigin: Sendable, Equatable {
     case file(path: String, line: Int)
     case kafka(topic: String, partition: Int32, offset: Int64)
+
+    /// The input offset of a Kafka message: what the replay guard compares (`RiskEngine.process`).
+    var offset: Int64? {
+        if case .kafka(_, _, let offset) = self { offset } else { nil }
+    }
 }

@@ -4,7 +4,7 @@ import _VigilMachinery
 /// `vigil replay` and `vigil demo`; only the source of bytes and the sink of messages differ.
 public struct Pipeline: Sendable {
     /// The shard's engine: its configuration, policy version and state.
-    public private(set) var engine: RiskEngine
+    public internal(set) var engine: RiskEngine
     private var decoder: EventDecoder
     private let enricher: SharedEnricher?
     private var decisionEncoder: DecisionEncoder
@@ -72,7 +72,7 @@ public struct Pipeline: Sendable {
             intel = nil
         }
         // Handed over, not copied (see `RiskEngine.process`).
-        var verdict = engine.process(event, intel: consume intel)
+        var verdict = engine.process(event, intel: consume intel, offset: origin.offset)
         if verdict.late { stats.lateEvents += 1 }
         if let decision = verdict.decision.take() {
             stats.decisions[decision.action.index] += 1

@@ -6,8 +6,8 @@ import _VigilMachinery
 /// are handed to each call.
 struct AlertDetectors: Sendable {
     let settings: EngineSettings
-    /// Keys the hash of an email domain (with its tenant) for the per-domain windows.
-    let domainKey: SipHashKey
+    /// Key the hash of an email domain (with its tenant) for the per-domain windows.
+    let keys: EngineKeys
 
     func detectOnSuccess(
         _ context: EventContext, assessment: Assessment, decision: Decision, user: inout UserState,
@@ -241,10 +241,7 @@ struct AlertDetectors: Sendable {
             state.sources[sourceStateKey] = source
         }
         if let domain = event.user.emailDomain {
-            var hasher = SipHashState(key: domainKey)
-            hasher.append(event.tenant ?? "")
-            hasher.append(domain)
-            let domainKey = hasher.finalize()
+            let domainKey = keys.domainStateKey(tenant: event.tenant, domain: domain)
             var entry = state.domains[domainKey] ?? DomainState(lastSeen: event.time)
             if let accounts = recordResetWave(&entry, context, threshold: rules.resetAbuseEmailDomain) {
                 alerts.append(

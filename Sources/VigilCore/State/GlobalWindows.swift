@@ -39,23 +39,31 @@ struct GlobalWindows: Sendable, Equatable {
         return slot < 0 ? slot + bucketCount : slot
     }
 
-    /// The buckets of the current ring, oldest first, and the newest bucket number: what a snapshot
-    /// keeps. Older buckets still in a slot are left out: no figure reads them again, and the next
-    /// event in their slot replaces them either way.
-    var heldBuckets: [Bucket] {
-        guard let newest else { return [] }
-        return buckets.compactMap { $0 }.filter { $0.number > newest - Int64(Self.bucketCount) }.sorted {
-            $0.number < $1.number
-        }
-    }
+    /// The ring slot (0..<`bucketCount`) an event at `time` counts in: the unit of a changelog record.
+    func slot(at time: Timestamp) -> Int { Self.slot(bucketNumber(time)) }
+
+    /// The bucket a slot holds, whatever its age: state records keep every slot as it is, so a
+    /// restored ring equals the one written.
+    func bucket(atSlot slot: Int) -> Bucket? { buckets[slot] }
+
+    /// The slots that hold a bucket, in slot order.
+    var occupiedSlots: [Int] { buckets.indices.filter { buckets[$0] != nil } }
+
+    /// The newest bucket number counted so far (nil before the first count).
     var newestBucket: Int64? { newest }
 
-    /// Windows as a snapshot held them; `buckets` must be distinct numbers within one ring of `newest`.
-    init(window: EventDuration, newest: Int64?, buckets: [Bucket]) {
-        self.init(window: window)
+    /// Puts back a slot as a state record held it (nil: empty).
+    mutating func restore(_ bucket: Bucket?, atSlot slot: Int) { buckets[slot] = bucket }
+
+    /// Puts back the window length and newest bucket number as a state record held them, keeping
+    /// the slots: they are records of their own.
+    mutating func restore(window: EventDuration, newest: Int64?) {
+        self.window = window
         self.newest = newest
-        for bucket in buckets { self.buckets[Self.slot(bucket.number)] = bucket }
     }
+
+    /// The slot a bucket number belongs in.
+    static func slot(ofBucket number: Int64) -> Int { slot(number) }
 
     /// Adopts a new window length; the figures restart from empty when it changed.
     mutating func adopt(window newWindow: EventDuration) {

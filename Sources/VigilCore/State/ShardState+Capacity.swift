@@ -5,38 +5,62 @@
 /// and then key so replays drop the same entries; the sort is paid once per tenth of the cap, not per
 /// event (at a 10-million-user cap that is a pause of about a second per million new users). A dropped user's baseline
 /// and a dropped source's or domain's counts restart from zero, which is why drops are counted.
+///
+/// Entries the replay guard `spares` stay, though counted as the uninterrupted run counted them; the
+/// keys of those dropped go to `changes` (when recorded) so the changelog gets their tombstones.
 extension ShardState {
-    mutating func enforceCapacity(settings: EngineSettings) {
+    mutating func enforceCapacity(settings: EngineSettings, sparing spared: ((StateEntryKey) -> Bool)? = nil) {
         if users.count > settings.maxUsers {
-            counters.droppedAtCapacity += dropLeastRecentlySeenUsers(keeping: settings.maxUsers)
+            counters.droppedAtCapacity += dropLeastRecentlySeenUsers(keeping: settings.maxUsers, sparing: spared)
         }
         if sources.count > settings.maxSources {
-            counters.droppedAtCapacity += Self.dropLeastRecentlySeen(&sources, keeping: settings.maxSources) {
-                $0.lastSeen
-            }
+            var removed: [UInt64] = []
+            counters.droppedAtCapacity += Self.dropLeastRecentlySeen(
+                &sources, keeping: settings.maxSources,
+                sparing: { spared?(StateEntryKey(kind: .source, hash: $0)) ?? false },
+                removed: &removed
+            ) { $0.lastSeen }
+            changes?.sources.formUnion(removed)
         }
         if domains.count > settings.maxEmailDomains {
-            counters.droppedAtCapacity += Self.dropLeastRecentlySeen(&domains, keeping: settings.maxEmailDomains) {
-                $0.lastSeen
-            }
+            var removed: [UInt64] = []
+            counters.droppedAtCapacity += Self.dropLeastRecentlySeen(
+                &domains, keeping: settings.maxEmailDomains,
+                sparing: { spared?(StateEntryKey(kind: .domain, hash: $0)) ?? false }, removed: &removed
+            ) { $0.lastSeen }
+            changes?.domains.formUnion(removed)
         }
     }
 
     /// Keeps nine tenths of `limit` users, dropping those seen least recently; returns how many.
-    mutating func dropLeastRecentlySeenUsers(keeping limit: Int) -> Int {
-        users.removeLeastRecentlySeen(users.count - max(1, limit - limit / 10))
+    mutating func dropLeastRecentlySeenUsers(
+        keeping limit: Int, sparing spared: ((StateEntryKey) -> Bool)? = nil
+    ) -> Int {
+        var removed: [UInt64] = []
+        let recording = changes != nil
+        let count = users.removeLeastRecentlySeen(
+            users.count - max(1, limit - limit / 10),
+            sparing: { spared?(StateEntryKey(kind: .user, hash: $0)) ?? false }
+        ) { if recording { removed.append($0) } }
+        changes?.users.formUnion(removed)
+        return count
     }
 
-    /// Keeps the most recently seen nine tenths of `limit`; returns how many entries were dropped.
+    /// Keeps the most recently seen nine tenths of `limit`; returns how many entries were dropped
+    /// (those `spared` included) and adds the keys removed to `removed`.
     static func dropLeastRecentlySeen<Key: Comparable, Value>(
-        _ map: inout [Key: Value], keeping limit: Int, lastSeen: (Value) -> Timestamp
+        _ map: inout [Key: Value], keeping limit: Int, sparing spared: (Key) -> Bool, removed: inout [Key],
+        lastSeen: (Value) -> Timestamp
     ) -> Int {
         let keep = max(1, limit - limit / 10)
         guard map.count > keep else { return 0 }
         let oldestFirst = map.map { (key: $0.key, seen: lastSeen($0.value)) }
             .sorted { ($0.seen, $0.key) < ($1.seen, $1.key) }
         let dropped = map.count - keep
-        for entry in oldestFirst.prefix(dropped) { map[entry.key] = nil }
+        for entry in oldestFirst.prefix(dropped) where !spared(entry.key) {
+            map[entry.key] = nil
+            removed.append(entry.key)
+        }
         return dropped
     }
 }

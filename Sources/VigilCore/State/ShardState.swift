@@ -13,6 +13,9 @@ public struct ShardState: Sendable {
     var nextRareSweep: Timestamp?
     /// Late events, evictions and drops since the shard was created.
     public internal(set) var counters = StateCounters()
+    /// The entries changed since the last changelog flush; nil while changes are not recorded (replay,
+    /// or no changelog), so recording costs nothing then.
+    var changes: StateChanges?
 
     /// Empty state. `allowedLateness` sets the watermark; `globalWindow` the span of the global counts.
     public init(allowedLateness: EventDuration, globalWindow: EventDuration) {
@@ -75,7 +78,10 @@ public struct ShardState: Sendable {
     /// replay and live runs evict identically. A late event is scored against what is left: one more
     /// than that longest window (24 h by default) behind the watermark no longer sees the user's
     /// failures, pushes or password reset of its own time.
-    mutating func sweepIfDue(settings: EngineSettings) {
+    ///
+    /// Entries the replay guard `spares` stay as they are; the keys of those removed or changed go to
+    /// `changes` when recorded.
+    mutating func sweepIfDue(settings: EngineSettings, sparing spared: ((StateEntryKey) -> Bool)? = nil) {
         guard let now = watermark.current else { return }
         guard let due = nextSweep else {
             nextSweep = now + Self.sweepInterval
@@ -89,14 +95,32 @@ public struct ShardState: Sendable {
             nextRareSweep = now + Self.rareSweepInterval
             rareCutoff = now - settings.longestUserWindow
         }
-        let evicted = users.sweep(idleBefore: userCutoff, dropRareBefore: rareCutoff)
+        let recording = changes != nil
+        var changedUsers: [UInt64] = []
+        let evicted = users.sweep(
+            idleBefore: userCutoff, dropRareBefore: rareCutoff,
+            sparing: { spared?(StateEntryKey(kind: .user, hash: $0)) ?? false }
+        ) { if recording { changedUsers.append($0) } }
         counters.evictedUsers += evicted
         let crossCutoff = now - settings.longestCrossUserWindow
-        let sourcesBefore = sources.count
-        let domainsBefore = domains.count
-        sources = sources.filter { $0.value.lastSeen >= crossCutoff }
-        domains = domains.filter { $0.value.lastSeen >= crossCutoff }
-        counters.evictedSources += sourcesBefore - sources.count + domainsBefore - domains.count
+        let sourcesBefore = sources
+        let domainsBefore = domains
+        sources = sources.filter {
+            $0.value.lastSeen >= crossCutoff || spared?(StateEntryKey(kind: .source, hash: $0.key)) == true
+        }
+        domains = domains.filter {
+            $0.value.lastSeen >= crossCutoff || spared?(StateEntryKey(kind: .domain, hash: $0.key)) == true
+        }
+        counters.evictedSources += sourcesBefore.count - sources.count + domainsBefore.count - domains.count
+        if recording {
+            changes!.users.formUnion(changedUsers)
+            if sourcesBefore.count != sources.count {
+                for key in sourcesBefore.keys where sources[key] == nil { changes!.sources.insert(key) }
+            }
+            if domainsBefore.count != domains.count {
+                for key in domainsBefore.keys where domains[key] == nil { changes!.domains.insert(key) }
+            }
+        }
     }
 
     mutating func countLate() { counters.lateEvents += 1 }

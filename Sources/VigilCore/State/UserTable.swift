@@ -74,20 +74,27 @@ struct UserTable: Sendable {
 
     /// Removes the users last seen before `idleCutoff`, and drops the rarely used part of the others
     /// when all in it is before `rareCutoff` (if given). Returns how many users were removed. Frees the
-    /// chunks emptied at the end and shrinks the index when it has become mostly empty.
+    /// chunks emptied at the end and shrinks the index when it has become mostly empty. Users `spared`
+    /// are left as they are (the replay guard's); `changed` hears the key of every user removed or
+    /// changed, for the changelog.
     @discardableResult
-    mutating func sweep(idleBefore idleCutoff: Timestamp, dropRareBefore rareCutoff: Timestamp?) -> Int {
+    mutating func sweep(
+        idleBefore idleCutoff: Timestamp, dropRareBefore rareCutoff: Timestamp?,
+        sparing spared: (UInt64) -> Bool = { _ in false }, changed: (UInt64) -> Void = { _ in }
+    ) -> Int {
         var removed = 0
         var position = 0
         while position < records.count {
-            if records[position].lastSeen < idleCutoff {
+            if records[position].lastSeen < idleCutoff, !spared(keys[position]) {
+                changed(keys[position])
                 account(at: position, sign: -1)
                 _ = index.remove(keys[position], keys: keys)
                 moveLast(into: position)
                 removed += 1
                 continue
             }
-            if let rareCutoff, records[position].rare?.isAllBefore(rareCutoff) == true {
+            if let rareCutoff, records[position].rare?.isAllBefore(rareCutoff) == true, !spared(keys[position]) {
+                changed(keys[position])
                 records[position].rare = nil
                 rareUsers -= 1
             }
@@ -103,14 +110,20 @@ struct UserTable: Sendable {
 
     /// Removes the `count` users seen least recently, ties broken by key so replays remove the same
     /// ones: the shard's user cap. Reads 16 bytes a user (last-seen time and key), not the records.
+    /// Users `spared` among them stay (the replay guard's); `removed` hears each key removed.
     @discardableResult
-    mutating func removeLeastRecentlySeen(_ count: Int) -> Int {
+    mutating func removeLeastRecentlySeen(
+        _ count: Int, sparing spared: (UInt64) -> Bool = { _ in false }, removed: (UInt64) -> Void = { _ in }
+    ) -> Int {
         guard count > 0 else { return 0 }
         var order: [(seen: Int64, key: UInt64)] = []
         order.reserveCapacity(records.count)
         for position in 0..<records.count { order.append((records[position].lastSeen.microseconds, keys[position])) }
         order.sort { ($0.seen, $0.key) < ($1.seen, $1.key) }
-        for entry in order.prefix(count) { remove(entry.key) }
+        for entry in order.prefix(count) where !spared(entry.key) {
+            remove(entry.key)
+            removed(entry.key)
+        }
         records.shrink()
         keys.shrink()
         index.shrinkIfSparse(keys: keys)

@@ -170,7 +170,7 @@ final class KafkaLoop: @unchecked Sendable {
                     "output delivery failed; producing it again",
                     metadata: ["topic": "\(topic)", "attempt": "\(attempt)", "error": "\(reason)"])
             case .pause(nil, let waiting):
-                pausing(true, consumer)
+                pausing(consumer)
                 logger.warning(
                     "producer queue full: pausing consumption until outputs drain (backpressure)",
                     metadata: ["waiting_outputs": "\(waiting)", "queued": "\(producer.pendingCount)"])
@@ -180,11 +180,17 @@ final class KafkaLoop: @unchecked Sendable {
                 } catch {
                     logger.warning("could not pause newly assigned partitions", metadata: ["error": "\(error)"])
                 }
-            case .resume(let pausedFor):
-                pausing(false, consumer)
-                logger.notice(
-                    "producer queue has room again: consuming again",
-                    metadata: ["paused_for": "\(pausedFor)", "queued": "\(producer.pendingCount)"])
+            case .resume(let partitions, let pausedFor):
+                do {
+                    try consumer.resume(partitions)
+                } catch {
+                    logger.error("could not resume the input partitions", metadata: ["error": "\(error)"])
+                }
+                if let pausedFor {
+                    logger.notice(
+                        "producer queue has room again: consuming again",
+                        metadata: ["paused_for": "\(pausedFor)", "queued": "\(producer.pendingCount)"])
+                }
             case .endBatch:
                 try perform(machine.batchEnded(now: now, producerQueued: producer.pendingCount))
             case .recordLatencies(let latencies):
@@ -227,6 +233,9 @@ final class KafkaLoop: @unchecked Sendable {
                 finished = true
                 finishFailure = failure
                 logger.info("Kafka loop stopped")
+            case .beginRestore, .restoreStep, .seek, .captureChangelog, .writeSnapshot, .awaitSnapshotWrites:
+                // Emitted only with the changelog on, which this driver does not configure yet.
+                break
             case .fail(let error):
                 throw error
             }
@@ -241,7 +250,8 @@ final class KafkaLoop: @unchecked Sendable {
         var outputs: [OutputMessage] = []
         for message in messages {
             let partition = message.topicPartition
-            try perform(machine.inputArrived(partition))
+            guard case .process(let actions) = machine.inputArrived(partition, offset: message.offset) else { continue }
+            try perform(actions)
             guard let shard = shards[partition] else { continue }
             // The producer sets CreateTime: one outside years 1970–9999 is no receive time at all.
             let receivedAt = message.timestamp.flatMap {
@@ -265,7 +275,8 @@ final class KafkaLoop: @unchecked Sendable {
     /// Produces the machine's outbox in order until it is empty or the producer's queue is full.
     private func sendOutbox(_ producer: KafkaProducer) throws {
         let now = self.now
-        while let (token, output) = machine.nextOutput(now: now) {
+        while let (token, outgoing) = machine.nextOutput(now: now) {
+            guard case .output(let output) = outgoing else { continue }
             guard try produce(output, token: token, producer: producer) else { return }
             machine.outputSent(now: now)
         }
@@ -291,19 +302,18 @@ final class KafkaLoop: @unchecked Sendable {
         _ report: KafkaDeliveryReport
     ) -> (token: UInt64, outcome: StateMachine.DeliveryOutcome) {
         switch report.outcome {
-        case .delivered: (report.opaque, .delivered)
+        case .delivered(_, let offset): (report.opaque, .delivered(offset: offset))
         case .failed(let failure): (report.opaque, .failed(reason: "\(failure)", isFatal: failure.isFatal))
         }
     }
 
-    /// Pauses or resumes the whole assignment. A failure is logged, not fatal: at worst the partitions
-    /// keep fetching and their outputs queue up behind the blocked ones.
-    private func pausing(_ pause: Bool, _ consumer: KafkaConsumer) {
+    /// Pauses the whole assignment. A failure is logged, not fatal: at worst the partitions keep
+    /// fetching and their outputs queue up behind the blocked ones.
+    private func pausing(_ consumer: KafkaConsumer) {
         do {
-            if pause { try consumer.pause() } else { try consumer.resume() }
+            try consumer.pause()
         } catch {
-            logger.error(
-                "could not \(pause ? "pause" : "resume") the input partitions", metadata: ["error": "\(error)"])
+            logger.error("could not pause the input partitions", metadata: ["error": "\(error)"])
         }
     }
 

@@ -12,6 +12,14 @@ import VigilKafka
 ///
 /// The revocation commit, and its retry while an eager-protocol group rejects it, is `KafkaConsumer`'s:
 /// it runs right after the rebalance callback returns, on what the machine stored during it.
+///
+/// With the changelog on (`Configuration.changelog`), each partition is first *restoring* (paused,
+/// its shard rebuilt from the local snapshot and the changelog in bounded steps, one per batch), then
+/// *running*. Its state changes are captured as flushes (every flush interval and at drains) whose
+/// records are produced only once every output of the inputs they reflect is acknowledged (outputs
+/// before changelog), and an input offset is stored only once a fully acknowledged flush covers it.
+/// So after a crash every input the changelog reflects already had its outputs delivered, and inputs
+/// after the stored offset are processed again for their outputs only (the engine's replay guard).
 struct KafkaLoopStateMachine {
     typealias Token = UInt64
 
@@ -34,6 +42,32 @@ struct KafkaLoopStateMachine {
         var revocationDrainLimit = Duration.seconds(10)
         /// One flush of a drain, so that a drain notices its deadline.
         var drainStep = Duration.milliseconds(200)
+        /// The changelog's settings; nil when it is off (state lives only in the process).
+        var changelog: Changelog?
+    }
+
+    /// How the loop keeps state durable (the `state:` settings it needs).
+    struct Changelog {
+        /// The changelog topic; input partition p's state lives in its partition p.
+        var topic: String
+        /// How often changed state is captured and written (`state.flush_interval`).
+        var flushInterval: Duration
+        /// How often a partition's flush also captures a local snapshot; nil: never
+        /// (`state.snapshot_interval: 0`).
+        var snapshotInterval: Duration?
+    }
+
+    /// One changelog record of a captured flush: an entry's key and value, nil for a tombstone.
+    struct ChangelogEntry: Equatable {
+        var key: [UInt8]
+        var value: [UInt8]?
+    }
+
+    /// What the outbox holds: an output of an input, or a changelog record for an explicit partition.
+    enum Outgoing: Equatable {
+        case output(Output)
+        /// A record for the changelog topic's `partition` (the input partition whose state it holds).
+        case changelog(partition: Int32, ChangelogEntry)
     }
 
     /// One output on its way to a topic, kept whole so that a failed delivery can be produced again.
@@ -45,7 +79,8 @@ struct KafkaLoopStateMachine {
     }
 
     enum DeliveryOutcome: Equatable {
-        case delivered
+        /// Acknowledged at `offset` of its partition (a checkpoint record's offset locates a snapshot).
+        case delivered(offset: Int64)
         case failed(reason: String, isFatal: Bool)
     }
 
@@ -66,6 +101,10 @@ struct KafkaLoopStateMachine {
         case producerStalled(Duration, waiting: Int)
         case produceFailed(reason: String)
         case finalCommitFailed(reason: String)
+        /// A changelog record was not written: producing it again could reorder the partition's
+        /// records, which compaction would turn into wrong state, so the loop stops instead.
+        case changelogDeliveryFailed(topic: String, partition: Int32, reason: String)
+        case restoreFailed(KafkaTopicPartition, reason: String)
         var description: String {
             switch self {
             case let .deliveryFailed(topic, attempts, reason):
@@ -76,6 +115,11 @@ struct KafkaLoopStateMachine {
                 "producing an output failed: \(reason)"
             case let .finalCommitFailed(reason):
                 "the final offset commit failed: \(reason); inputs after the last commit will be consumed again"
+            case let .changelogDeliveryFailed(topic, partition, reason):
+                "writing state to the changelog \(topic)[\(partition)] failed: \(reason); inputs after the last "
+                    + "committed offset will be consumed again after a restart"
+            case let .restoreFailed(partition, reason):
+                "restoring the state of \(partition) failed: \(reason)"
             }
         }
     }
@@ -95,10 +139,27 @@ struct KafkaLoopStateMachine {
         case send
         /// Log that a failed delivery is produced again (its output is back in the outbox).
         case retryDelivery(topic: String, attempt: Int, reason: String)
-        /// Pause all assigned partitions (nil) or the listed ones: the producer's queue is full.
+        /// Pause all assigned partitions (nil) because the producer's queue is full, or the listed newly
+        /// assigned ones (a full queue, or their state to restore first).
         case pause([KafkaTopicPartition]?, waitingOutputs: Int)
-        /// Resume all assigned partitions: the producer's queue has room again.
-        case resume(pausedFor: Duration)
+        /// Resume the listed partitions: the producer's queue has room again after `pausedFor`, or
+        /// (nil) their restore finished. Partitions still restoring are never listed.
+        case resume([KafkaTopicPartition], pausedFor: Duration?)
+        /// Open the local snapshot and the changelog of a restoring partition; report a failure with
+        /// `restoreFailed`.
+        case beginRestore(KafkaTopicPartition)
+        /// Apply one bounded step of changelog records; report with `restoreProgressed` or `restoreFailed`.
+        case restoreStep(KafkaTopicPartition)
+        /// Move the partition's fetch position back to `offset`: a message fetched while it restored.
+        case seek(KafkaTopicPartition, offset: Int64)
+        /// Take the partition's changed state as a flush stamped `stamp` (and with `withSnapshot`, its
+        /// whole state as a snapshot); report with `changelogCaptured`.
+        case captureChangelog(KafkaTopicPartition, stamp: Int64, withSnapshot: Bool)
+        /// Write a local snapshot (off the loop thread): its flush is acknowledged, and its checkpoint
+        /// record sits at `changelogOffset`.
+        case writeSnapshot(KafkaTopicPartition, stamp: Int64, changelogOffset: Int64, state: [UInt8])
+        /// Wait up to `timeout` for the snapshot writes still running.
+        case awaitSnapshotWrites(timeout: Duration)
         /// Continue the current batch: `batchEnded` with the producer's queue depth.
         case endBatch
         /// Record end-to-end latencies of inputs whose outputs are all acknowledged.
@@ -143,15 +204,53 @@ struct KafkaLoopStateMachine {
     private struct Partition {
         var generation: UInt64
         var progress = InputProgress()
+        /// Set while its state is restored: it stays paused and its messages are not processed.
+        var restore: Restore?
+        /// The offset of the last input processed: the stamp of its next flush.
+        var lastProcessed: Int64?
+        /// The stamp of the latest flush captured.
+        var lastCaptured: Int64?
+        /// Captured flushes not yet fully acknowledged, in order.
+        var flushes: [Flush] = []
+        /// When its latest snapshot was captured (or its restore ended).
+        var snapshotAt = Duration.zero
+        /// The stamp of its latest snapshot captured.
+        var snapshotStamp: Int64?
+    }
+
+    private struct Restore {
+        var begun = false
+        var records = 0
+        /// The first message fetched before the restore ended (prefetched): consumed again from there.
+        var heldOffset: Int64?
+    }
+
+    /// A flush of one partition, stamped with the last input it reflects.
+    private struct Flush {
+        var id: UInt64
+        var stamp: Int64
+        /// Its records until they enter the outbox (once the outputs of inputs through `stamp` are
+        /// acknowledged); nil afterwards.
+        var records: [ChangelogEntry]?
+        /// Records produced whose delivery is not reported yet.
+        var unacknowledged = 0
+        var snapshot: [UInt8]?
+        /// The offset of its last record (the checkpoint), once delivered.
+        var checkpointOffset: Int64?
     }
 
     /// One produced output awaiting its delivery report.
     private struct PendingOutput {
         var partition: KafkaTopicPartition
         var generation: UInt64
-        var inputOffset: Int64
-        var output: Output
+        var kind: Kind
         var attempts: Int
+
+        enum Kind {
+            case output(Output, inputOffset: Int64)
+            /// A changelog record of the flush `flush`; `isLast`: its checkpoint.
+            case changelog(ChangelogEntry, flush: UInt64, isLast: Bool)
+        }
     }
 
     private var configuration: Configuration
@@ -174,6 +273,11 @@ struct KafkaLoopStateMachine {
     private var finalCommitFailure: String?
     /// A produce call failed during the current drain: it ends at its next step.
     private var drainFailure: String?
+    /// When flushes were last captured.
+    private var lastFlush = Duration.zero
+    /// Captures asked for and not reported yet: a drain waits for them.
+    private var capturesAwaited = 0
+    private var nextFlushID: UInt64 = 1
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -190,18 +294,32 @@ struct KafkaLoopStateMachine {
         if case .draining = phase { true } else { false }
     }
 
-    /// Not ready while all brokers are down, or before the group assigned this member anything.
+    /// Not ready while all brokers are down, while any partition restores its state, or before the
+    /// group assigned this member anything.
     var readiness: Readiness {
         if let brokersDownReason { return .notReady(brokersDownReason) }
+        let restores = partitions.values.compactMap(\.restore)
+        if !restores.isEmpty {
+            let records = restores.reduce(0) { $0 + $1.records }
+            return .notReady(
+                "restoring \(restores.count) partition\(restores.count == 1 ? "" : "s"): "
+                    + "\(Self.grouped(records)) records so far")
+        }
         if joinedGroup || !partitions.isEmpty { return .ready }
         return .notReady("joining consumer group")
+    }
+
+    /// Partitions whose state is being restored, in a stable order.
+    var restoringPartitions: [KafkaTopicPartition] {
+        partitions.filter { $0.value.restore != nil }.keys.sorted(by: Self.order)
     }
 
     // MARK: The batch
 
     /// Starts a batch: a stop request begins the shutdown; otherwise a posted configuration is applied
-    /// (between two batches, never inside one), delivery reports are served under backpressure, then
-    /// the consumer is polled (without waiting under backpressure: the reports are what it waits for).
+    /// (between two batches, never inside one), restores take a step, delivery reports are served
+    /// under backpressure, then the consumer is polled (without waiting under backpressure, where the
+    /// reports are what it waits for, nor while restoring, where the restore is).
     mutating func nextBatch(
         now: Duration, stopRequested: Bool, postedConfig: (policyVersion: String, shutdownTimeout: Duration)?
     )
@@ -210,12 +328,21 @@ struct KafkaLoopStateMachine {
         guard phase == .running else { return [] }
         if stopRequested {
             phase = .draining(.shutdown, deadline: now + configuration.shutdownTimeout)
-            return [.beginShutdown(outstandingOutputs: pending.count)] + drainStep(now: now)
+            return [.beginShutdown(outstandingOutputs: pending.count)]
+                + capture(runningPartitions, now: now, snapshot: .always) + drainStep(now: now)
         }
         var actions: [Action] = []
         if let postedConfig {
             configuration.shutdownTimeout = postedConfig.shutdownTimeout
             actions.append(.applyConfig(policyVersion: postedConfig.policyVersion))
+        }
+        let restoring = restoringPartitions
+        for partition in restoring {
+            if partitions[partition]?.restore?.begun == false {
+                partitions[partition]?.restore?.begun = true
+                actions.append(.beginRestore(partition))
+            }
+            actions.append(.restoreStep(partition))
         }
         if backpressureSince != nil {
             actions += [.pollDeliveries(timeout: configuration.backpressureReportWait), .send]
@@ -223,15 +350,25 @@ struct KafkaLoopStateMachine {
         actions.append(
             .poll(
                 maxMessages: configuration.batchSize,
-                timeout: backpressureSince == nil ? configuration.pollTimeout : .zero))
+                timeout: backpressureSince == nil && restoring.isEmpty ? configuration.pollTimeout : .zero))
         return actions
     }
 
-    /// A polled message is about to be processed: its partition's shard is opened when new.
-    mutating func inputArrived(_ partition: KafkaTopicPartition) -> [Action] {
-        guard partitions[partition] == nil else { return [] }
-        open(partition)
-        return [.openShard(partition)]
+    /// What to do with a polled message.
+    enum Arrival: Equatable {
+        /// Perform the actions, then process the message.
+        case process([Action])
+        /// Do not process it: its partition is restoring, and consumes it again once restored.
+        case hold([Action])
+    }
+
+    /// A polled message is about to be processed: its partition's shard is opened when new. A
+    /// message of a restoring partition (fetched before the pause took effect) is held instead.
+    mutating func inputArrived(_ partition: KafkaTopicPartition, offset: Int64) -> Arrival {
+        let actions = partitions[partition] == nil ? open([partition]) : []
+        guard partitions[partition]?.restore != nil else { return .process(actions) }
+        if partitions[partition]?.restore?.heldOffset == nil { partitions[partition]?.restore?.heldOffset = offset }
+        return .hold(actions)
     }
 
     /// The pipeline turned the input at `offset` into `outputs`: they join the outbox, and the input
@@ -243,13 +380,13 @@ struct KafkaLoopStateMachine {
     {
         guard let generation = partitions[partition]?.generation else { return [] }
         partitions[partition]?.progress.track(offset: offset, outputs: outputs.count, receivedAt: now)
+        partitions[partition]?.lastProcessed = offset
         let sendNow = outboxIsEmpty
         for output in outputs {
-            let token = nextToken
-            nextToken += 1
-            pending[token] = PendingOutput(
-                partition: partition, generation: generation, inputOffset: offset, output: output, attempts: 1)
-            outbox.append(token)
+            enqueue(
+                PendingOutput(
+                    partition: partition, generation: generation, kind: .output(output, inputOffset: offset),
+                    attempts: 1))
         }
         return sendNow && !outputs.isEmpty ? [.send] : []
     }
@@ -267,7 +404,7 @@ struct KafkaLoopStateMachine {
         let handled = handle(reports)
         if let failure = handled.failure { return fail(failure) }
         let retries = handled.retries
-        return retries + (sendRetries && !retries.isEmpty ? [.send] : [])
+        return retries + (sendRetries && !retries.isEmpty ? [.send] : []) + handled.snapshots
     }
 
     /// Ends a batch: backpressure is entered or left (or the stall limit fails the loop), finished
@@ -277,7 +414,7 @@ struct KafkaLoopStateMachine {
         if let since = backpressureSince {
             if outboxIsEmpty, producerQueued <= configuration.resumeBelow {
                 backpressureSince = nil
-                actions.append(.resume(pausedFor: now - since))
+                actions.append(.resume(runningPartitions, pausedFor: now - since))
             } else if let limit = configuration.maxProducerStall, now - lastProgress > limit {
                 return fail(.producerStalled(now - lastProgress, waiting: outbox.count - outboxHead))
             }
@@ -286,6 +423,15 @@ struct KafkaLoopStateMachine {
             lastProgress = now
             backpressureEpisodes += 1
             actions.append(.pause(nil, waitingOutputs: outbox.count - outboxHead))
+        }
+        if let changelog = configuration.changelog {
+            let sendNow = outboxIsEmpty
+            actions += runningPartitions.flatMap { releaseFlushes(of: $0) }
+            if sendNow, !outboxIsEmpty { actions.append(.send) }
+            if now - lastFlush >= changelog.flushInterval {
+                lastFlush = now
+                actions += capture(runningPartitions, now: now, snapshot: .whenDue)
+            }
         }
         actions += storeFinished(assignedPartitions, now: now)
         actions.append(.publishStatus(status(readiness)))
@@ -296,11 +442,17 @@ struct KafkaLoopStateMachine {
 
     /// The next output to produce, dropping those of partitions given up since (their next owner
     /// processes the inputs again); nil when the outbox is empty.
-    mutating func nextOutput(now: Duration) -> (token: Token, output: Output)? {
+    mutating func nextOutput(now: Duration) -> (token: Token, output: Outgoing)? {
         while outboxHead < outbox.count {
             let token = outbox[outboxHead]
             if let entry = pending[token] {
-                if partitions[entry.partition]?.generation == entry.generation { return (token, entry.output) }
+                if partitions[entry.partition]?.generation == entry.generation {
+                    switch entry.kind {
+                    case .output(let output, _): return (token, .output(output))
+                    case .changelog(let record, _, _):
+                        return (token, .changelog(partition: entry.partition.partition, record))
+                    }
+                }
                 pending[token] = nil
             }
             popOutbox(now: now)
@@ -313,17 +465,64 @@ struct KafkaLoopStateMachine {
 
     // MARK: Rebalances and the consumer
 
-    /// Partitions assigned (inside a poll). Under backpressure they are paused like the others.
+    /// Partitions assigned (inside a poll). Under backpressure they are paused like the others; with
+    /// the changelog on they stay paused until their state is restored (`restoreProgressed`).
     mutating func assigned(_ newPartitions: [KafkaTopicPartition]) -> [Action] {
-        var actions: [Action] = []
-        for partition in newPartitions where partitions[partition] == nil {
-            open(partition)
-            actions.append(.openShard(partition))
+        var actions = open(newPartitions.filter { partitions[$0] == nil })
+        if backpressureSince != nil, configuration.changelog == nil {
+            actions.append(.pause(newPartitions, waitingOutputs: outbox.count - outboxHead))
         }
-        if backpressureSince != nil { actions.append(.pause(newPartitions, waitingOutputs: outbox.count - outboxHead)) }
         brokersDownReason = nil
         joinedGroup = true
         return actions
+    }
+
+    // MARK: Restores
+
+    /// A restore step applied records (`records` so far, in all); `finished`: the partition's state
+    /// is complete. It then resumes from its committed offset, or from the first message fetched
+    /// meanwhile; under backpressure it stays paused and resumes with the others.
+    mutating func restoreProgressed(
+        _ partition: KafkaTopicPartition, records: Int, finished: Bool, now: Duration
+    )
+        -> [Action]
+    {
+        guard var restore = partitions[partition]?.restore else { return [] }
+        restore.records = records
+        guard finished else {
+            partitions[partition]?.restore = restore
+            return []
+        }
+        partitions[partition]?.restore = nil
+        partitions[partition]?.snapshotAt = now
+        var actions: [Action] = []
+        if let held = restore.heldOffset { actions.append(.seek(partition, offset: held)) }
+        if backpressureSince == nil { actions.append(.resume([partition], pausedFor: nil)) }
+        return actions
+    }
+
+    /// A restore failed: the loop stops rather than run on half-restored state.
+    mutating func restoreFailed(_ partition: KafkaTopicPartition, reason: String) -> [Action] {
+        guard partitions[partition]?.restore != nil, phase != .finished else { return [] }
+        return fail(.restoreFailed(partition, reason: reason))
+    }
+
+    // MARK: The changelog
+
+    /// The driver took the flush `captureChangelog` asked for: its records (empty when nothing
+    /// changed) and, when asked, the state as a snapshot. The records wait until every output of the
+    /// inputs through `stamp` is acknowledged.
+    mutating func changelogCaptured(
+        _ partition: KafkaTopicPartition, stamp: Int64, records: [ChangelogEntry], snapshot: [UInt8]?
+    ) -> [Action] {
+        capturesAwaited = max(0, capturesAwaited - 1)
+        guard partitions[partition] != nil else { return [] }
+        partitions[partition]?.flushes.append(
+            Flush(id: nextFlushID, stamp: stamp, records: records, snapshot: records.isEmpty ? nil : snapshot))
+        nextFlushID += 1
+        let sendNow = outboxIsEmpty
+        let snapshots = releaseFlushes(of: partition)
+        return (sendNow && !outboxIsEmpty ? [.send] : []) + snapshots
     }
 
     /// Partitions about to be taken away (inside a poll or close). Unless lost, or the loop is
@@ -333,7 +532,8 @@ struct KafkaLoopStateMachine {
         guard !lost, phase == .running else { return retire(revokedPartitions) }
         let drain = min(configuration.shutdownTimeout, configuration.revocationDrainLimit)
         phase = .draining(.revocation(revokedPartitions), deadline: now + drain)
-        return drainStep(now: now)
+        let running = revokedPartitions.filter { partitions[$0] != nil && partitions[$0]?.restore == nil }
+        return capture(running.sorted(by: Self.order), now: now, snapshot: .never) + drainStep(now: now)
     }
 
     /// All brokers are down (a consumer or producer warning): not ready until one answers again.
@@ -341,7 +541,7 @@ struct KafkaLoopStateMachine {
         brokersDownReason = "all Kafka brokers are down: \(reason)"
     }
 
-    /// Storing `offset` failed (the partition may be going away): it is stored again next batch.
+    /// Storing an offset failed (the partition may be going away): it is stored again next batch.
     mutating func storeFailed(_ partition: KafkaTopicPartition) {
         partitions[partition]?.progress.storedThrough = nil
     }
@@ -357,12 +557,14 @@ struct KafkaLoopStateMachine {
         let handled = handle(reports)
         if let failure = handled.failure { return fail(failure) }
         if let abandoned = handled.abandoned {
-            return abandonDrain(abandoned, retries: handled.retries, now: now)
+            return handled.snapshots + abandonDrain(abandoned, retries: handled.retries, now: now)
         }
         if let reason = drainFailure {
-            return abandonDrain(.produceFailed(reason: reason), retries: handled.retries, now: now)
+            return handled.snapshots
+                + abandonDrain(.produceFailed(reason: reason), retries: handled.retries, now: now)
         }
-        return handled.retries + [.send] + drainStep(now: now)
+        let released = assignedPartitions.flatMap { releaseFlushes(of: $0) }
+        return handled.retries + handled.snapshots + released + [.send] + drainStep(now: now)
     }
 
     /// Producing failed during a drain (a client error, not a full queue): like a failed delivery,
@@ -376,7 +578,13 @@ struct KafkaLoopStateMachine {
         guard phase == .committing else { return [] }
         finalCommitFailure = failure
         phase = .closing
-        return [.close]
+        let awaitSnapshots =
+            configuration.changelog?.snapshotInterval == nil
+            ? []
+            : [
+                Action.awaitSnapshotWrites(timeout: configuration.shutdownTimeout)
+            ]
+        return awaitSnapshots + [.close]
     }
 
     /// The consumer is closed: publish the final status and end.
@@ -406,9 +614,116 @@ struct KafkaLoopStateMachine {
             backpressureEpisodes: backpressureEpisodes)
     }
 
-    private mutating func open(_ partition: KafkaTopicPartition) {
-        partitions[partition] = Partition(generation: nextGeneration)
-        nextGeneration += 1
+    /// Partitions not restoring, in a stable order.
+    private var runningPartitions: [KafkaTopicPartition] {
+        partitions.filter { $0.value.restore == nil }.keys.sorted(by: Self.order)
+    }
+
+    /// `12345` as `12,345`, for the readiness reason.
+    private static func grouped(_ count: Int) -> String {
+        var digits = Array(String(count))
+        var index = digits.count - 3
+        while index > 0 {
+            digits.insert(",", at: index)
+            index -= 3
+        }
+        return String(digits)
+    }
+
+    /// Opens shards for `opened` partitions; with the changelog on they are paused to restore first
+    /// (the restore begins at the next batch, outside the rebalance callback).
+    private mutating func open(_ opened: [KafkaTopicPartition]) -> [Action] {
+        for partition in opened {
+            partitions[partition] = Partition(
+                generation: nextGeneration, restore: configuration.changelog == nil ? nil : Restore())
+            nextGeneration += 1
+        }
+        let actions = opened.map { Action.openShard($0) }
+        guard configuration.changelog != nil, !opened.isEmpty else { return actions }
+        return actions + [.pause(opened, waitingOutputs: outbox.count - outboxHead)]
+    }
+
+    private mutating func enqueue(_ entry: PendingOutput) {
+        let token = nextToken
+        nextToken += 1
+        pending[token] = entry
+        outbox.append(token)
+    }
+
+    private enum SnapshotChoice {
+        case never
+        case whenDue
+        case always
+    }
+
+    /// Asks for a flush of each of `selected` partitions that processed input since its last one
+    /// (or, for a snapshot, since its last snapshot was captured).
+    private mutating func capture(
+        _ selected: [KafkaTopicPartition], now: Duration, snapshot: SnapshotChoice
+    )
+        -> [Action]
+    {
+        guard let changelog = configuration.changelog else { return [] }
+        var actions: [Action] = []
+        for partition in selected {
+            guard let state = partitions[partition], let stamp = state.lastProcessed else { continue }
+            let snapshotsOn = changelog.snapshotInterval != nil
+            let withSnapshot: Bool
+            switch snapshot {
+            case .never: withSnapshot = false
+            case .whenDue:
+                withSnapshot = changelog.snapshotInterval.map { now - state.snapshotAt >= $0 } ?? false
+            case .always: withSnapshot = snapshotsOn
+            }
+            let takesSnapshot = withSnapshot && stamp != state.snapshotStamp
+            guard stamp != state.lastCaptured || takesSnapshot else { continue }
+            partitions[partition]?.lastCaptured = stamp
+            if takesSnapshot {
+                partitions[partition]?.snapshotAt = now
+                partitions[partition]?.snapshotStamp = stamp
+            }
+            capturesAwaited += 1
+            actions.append(.captureChangelog(partition, stamp: stamp, withSnapshot: takesSnapshot))
+        }
+        return actions
+    }
+
+    /// Moves the records of flushes whose inputs' outputs are all acknowledged into the outbox, in
+    /// order; an empty flush is acknowledged at once. Returns the snapshots that became writable.
+    private mutating func releaseFlushes(of partition: KafkaTopicPartition) -> [Action] {
+        guard var state = partitions[partition], !state.flushes.isEmpty else { return [] }
+        state.progress.advance()
+        for index in state.flushes.indices {
+            guard let records = state.flushes[index].records else { continue }
+            guard let done = state.progress.doneThrough, done >= state.flushes[index].stamp else { break }
+            state.flushes[index].records = nil
+            state.flushes[index].unacknowledged = records.count
+            for (position, record) in records.enumerated() {
+                enqueue(
+                    PendingOutput(
+                        partition: partition, generation: state.generation,
+                        kind: .changelog(record, flush: state.flushes[index].id, isLast: position == records.count - 1),
+                        attempts: 1))
+            }
+        }
+        partitions[partition] = state
+        return completeFlushes(of: partition)
+    }
+
+    /// Drops the fully acknowledged flushes at the head of the queue, raising the flushed watermark.
+    private mutating func completeFlushes(of partition: KafkaTopicPartition) -> [Action] {
+        guard var state = partitions[partition] else { return [] }
+        var actions: [Action] = []
+        while let flush = state.flushes.first, flush.records == nil, flush.unacknowledged == 0 {
+            state.flushes.removeFirst()
+            state.progress.flushedThrough = flush.stamp
+            if let snapshot = flush.snapshot, let offset = flush.checkpointOffset {
+                actions.append(
+                    .writeSnapshot(partition, stamp: flush.stamp, changelogOffset: offset, state: snapshot))
+            }
+        }
+        partitions[partition] = state
+        return actions
     }
 
     private mutating func popOutbox(now: Duration) {
@@ -432,6 +747,8 @@ struct KafkaLoopStateMachine {
     private struct HandledReports {
         /// A `retryDelivery` per failed output put back in the outbox.
         var retries: [Action] = []
+        /// A `writeSnapshot` per fully acknowledged flush that captured one.
+        var snapshots: [Action] = []
         /// The first delivery given up for a partition the current drain gives up.
         var abandoned: LoopError?
         /// The first delivery given up for a partition that stays assigned: the loop cannot go on.
@@ -443,33 +760,56 @@ struct KafkaLoopStateMachine {
     /// Reports for partitions given up since are dropped: their next owner redoes the inputs.
     private mutating func handle(_ reports: [(token: Token, outcome: DeliveryOutcome)]) -> HandledReports {
         var handled = HandledReports()
+        var flushed: Set<KafkaTopicPartition> = []
         for (token, outcome) in reports {
             guard var entry = pending.removeValue(forKey: token),
                 partitions[entry.partition]?.generation == entry.generation
             else { continue }
-            switch outcome {
-            case .delivered:
+            switch (outcome, entry.kind) {
+            case (.delivered, .output(_, let inputOffset)):
                 brokersDownReason = nil
-                partitions[entry.partition]?.progress.acknowledge(offset: entry.inputOffset)
-            case let .failed(reason, isFatal):
+                partitions[entry.partition]?.progress.acknowledge(offset: inputOffset)
+            case (.delivered(let offset), .changelog(_, let flush, let isLast)):
+                brokersDownReason = nil
+                acknowledgeChangelog(entry.partition, flush: flush, checkpointOffset: isLast ? offset : nil)
+                flushed.insert(entry.partition)
+            case (.failed(let reason, _), .changelog):
+                // Never produced again: a retry behind later records would reorder the partition.
+                let error = LoopError.changelogDeliveryFailed(
+                    topic: configuration.changelog.map(\.topic) ?? "", partition: entry.partition.partition,
+                    reason: reason)
+                record(error, of: entry.partition, in: &handled)
+            case (.failed(let reason, let isFatal), .output(let output, _)):
                 guard !isFatal, entry.attempts < configuration.maxDeliveryAttempts else {
-                    let error = LoopError.deliveryFailed(
-                        topic: entry.output.topic, attempts: entry.attempts, reason: reason)
-                    if isGivenUpByTheDrain(entry.partition) {
-                        handled.abandoned = handled.abandoned ?? error
-                    } else {
-                        handled.failure = handled.failure ?? error
-                    }
+                    let error = LoopError.deliveryFailed(topic: output.topic, attempts: entry.attempts, reason: reason)
+                    record(error, of: entry.partition, in: &handled)
                     continue
                 }
-                handled.retries.append(
-                    .retryDelivery(topic: entry.output.topic, attempt: entry.attempts, reason: reason))
+                handled.retries.append(.retryDelivery(topic: output.topic, attempt: entry.attempts, reason: reason))
                 entry.attempts += 1
                 pending[token] = entry
                 outbox.append(token)
             }
         }
+        for partition in flushed.sorted(by: Self.order) { handled.snapshots += completeFlushes(of: partition) }
         return handled
+    }
+
+    /// A delivery given up: it ends the drain that gives its partition up, else the loop.
+    private func record(_ error: LoopError, of partition: KafkaTopicPartition, in handled: inout HandledReports) {
+        if isGivenUpByTheDrain(partition) {
+            handled.abandoned = handled.abandoned ?? error
+        } else {
+            handled.failure = handled.failure ?? error
+        }
+    }
+
+    private mutating func acknowledgeChangelog(
+        _ partition: KafkaTopicPartition, flush: UInt64, checkpointOffset: Int64?
+    ) {
+        guard let index = partitions[partition]?.flushes.firstIndex(where: { $0.id == flush }) else { return }
+        partitions[partition]?.flushes[index].unacknowledged -= 1
+        if let checkpointOffset { partitions[partition]?.flushes[index].checkpointOffset = checkpointOffset }
     }
 
     /// Whether the current drain ends with `partition` no longer owned: its unfinished inputs are
@@ -482,14 +822,17 @@ struct KafkaLoopStateMachine {
         }
     }
 
-    /// Finished inputs of `selected` partitions: their latencies, and their offsets when they moved.
+    /// Finished inputs of `selected` partitions: their latencies, and their offsets when they moved
+    /// (with the changelog on: as far as a fully acknowledged flush covers them).
     private mutating func storeFinished(_ selected: [KafkaTopicPartition], now: Duration) -> [Action] {
         var actions: [Action] = []
         for partition in selected {
             guard var progress = partitions[partition]?.progress else { continue }
-            let latencies = progress.advance().map { now - $0 }
+            progress.advance()
+            let latencies = progress.takeFinished().map { now - $0 }
             if !latencies.isEmpty { actions.append(.recordLatencies(latencies)) }
-            if let done = progress.doneThrough, done != progress.storedThrough {
+            let storable = configuration.changelog == nil ? progress.doneThrough : progress.flushedThrough
+            if let done = storable, done != progress.storedThrough {
                 progress.storedThrough = done
                 actions.append(.storeOffset(partition, done))
             }
@@ -505,10 +848,16 @@ struct KafkaLoopStateMachine {
     /// Flushes again while outputs are outstanding and the deadline is ahead, else ends the drain.
     private mutating func drainStep(now: Duration) -> [Action] {
         guard case .draining(_, let deadline) = phase else { return [] }
-        if !pending.isEmpty, now < deadline {
+        if !pending.isEmpty || capturesAwaited > 0 || hasUnreleasedFlushes, now < deadline {
             return [.flush(timeout: min(deadline - now, configuration.drainStep))]
         }
         return (pending.isEmpty ? [] : [.drainTimedOut(outstandingOutputs: pending.count)]) + finishDrain(now: now)
+    }
+
+    /// Whether a captured flush still waits for outputs of a drained partition. Only a drain asks, and
+    /// it waits on all outputs; the flush then enters the outbox at its next step.
+    private var hasUnreleasedFlushes: Bool {
+        partitions.values.contains { $0.flushes.contains { $0.records != nil } }
     }
 
     /// Ends the drain on `error`. Outputs put back for another attempt are produced again when the loop
@@ -536,14 +885,19 @@ struct KafkaLoopStateMachine {
 }
 
 /// Input offsets of one partition in arrival order, each with its count of unacknowledged outputs:
-/// an offset may be stored once its outputs and those of every earlier input are acknowledged.
+/// an offset may be stored once its outputs and those of every earlier input are acknowledged, and,
+/// with the changelog on, once a fully acknowledged flush reflects it (`flushedThrough`).
 struct InputProgress {
     private var offsets: [Int64] = []
     private var head = 0
     private var remaining: [Int64: Int] = [:]
     private var receivedAt: [Int64: Duration] = [:]
+    /// Receive times of inputs done since the last `takeFinished`, for their latencies.
+    private var finished: [Duration] = []
     /// Highest offset whose input and every earlier one are done.
     private(set) var doneThrough: Int64?
+    /// The stamp of the latest fully acknowledged changelog flush: inputs through it are durable.
+    var flushedThrough: Int64?
     /// The offset last handed to the consumer's store.
     var storedThrough: Int64?
 
@@ -559,9 +913,8 @@ struct InputProgress {
         if let count = remaining[offset], count > 0 { remaining[offset] = count - 1 }
     }
 
-    /// Advances the contiguous watermark; returns the receive times of the inputs that finished.
-    mutating func advance() -> [Duration] {
-        var finished: [Duration] = []
+    /// Advances the contiguous watermark, keeping the receive times of the inputs that finished.
+    mutating func advance() {
         while head < offsets.count, remaining[offsets[head]] == 0 {
             let offset = offsets[head]
             remaining[offset] = nil
@@ -573,6 +926,11 @@ struct InputProgress {
             offsets.removeFirst(head)
             head = 0
         }
+    }
+
+    /// The receive times of the inputs finished since the last call.
+    mutating func takeFinished() -> [Duration] {
+        defer { finished.removeAll(keepingCapacity: true) }
         return finished
     }
 }

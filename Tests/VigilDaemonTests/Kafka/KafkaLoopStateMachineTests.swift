@@ -51,17 +51,18 @@ struct KafkaLoopStateMachineTests {
         var machine = Self.machine()
         #expect(machine.assigned([Self.p0]) == [.openShard(Self.p0)])
         #expect(machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [Self.poll])
-        #expect(machine.inputArrived(Self.p0) == [])
+        #expect(machine.inputArrived(Self.p0, offset: 10) == .process([]))
         #expect(Self.processed(&machine, Self.p0, offset: 10, outputs: 2) == [1, 2])
         #expect(Self.processed(&machine, Self.p0, offset: 11, outputs: 1) == [3])
         #expect(Self.processed(&machine, Self.p0, offset: 12, outputs: 0) == [])
         #expect(machine.polled(messageCount: 3) == [.pollDeliveries(timeout: .zero), .endBatch])
 
         // Input 11's output arrives first: 10 still waits for one of its two, so nothing is stored.
-        #expect(machine.delivered([(3, .delivered), (2, .delivered)], now: .milliseconds(1)) == [])
+        #expect(
+            machine.delivered([(3, .delivered(offset: 0)), (2, .delivered(offset: 0))], now: .milliseconds(1)) == [])
         #expect(machine.batchEnded(now: .milliseconds(2), producerQueued: 1) == [.publishStatus(Self.ready)])
 
-        #expect(machine.delivered([(1, .delivered)], now: .milliseconds(4)) == [])
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .milliseconds(4)) == [])
         let latency = Duration.milliseconds(5)
         #expect(
             machine.batchEnded(now: latency, producerQueued: 0) == [
@@ -122,11 +123,11 @@ struct KafkaLoopStateMachineTests {
         let revokedAt = Duration.seconds(1)
         #expect(machine.revoked([Self.p0], lost: false, now: revokedAt) == [.flush(timeout: .milliseconds(200))])
         #expect(
-            machine.drained([(1, .delivered)], now: revokedAt + .milliseconds(100)) == [
+            machine.drained([(1, .delivered(offset: 0))], now: revokedAt + .milliseconds(100)) == [
                 .send, .flush(timeout: .milliseconds(200)),
             ])
         #expect(
-            machine.drained([(2, .delivered)], now: revokedAt + .milliseconds(300)) == [
+            machine.drained([(2, .delivered(offset: 0))], now: revokedAt + .milliseconds(300)) == [
                 .send, .recordLatencies([revokedAt + .milliseconds(300)]), .storeOffset(Self.p0, 5),
                 .retireShard(Self.p0),
             ])
@@ -154,9 +155,9 @@ struct KafkaLoopStateMachineTests {
         // Assigned again: a new shard, and the old output's report acknowledges nothing of it.
         #expect(machine.assigned([Self.p0]) == [.openShard(Self.p0)])
         _ = Self.processed(&machine, Self.p0, offset: 6, outputs: 1, now: .seconds(6))
-        #expect(machine.delivered([(1, .delivered)], now: .seconds(6)) == [])
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .seconds(6)) == [])
         #expect(machine.batchEnded(now: .seconds(6), producerQueued: 0) == [.publishStatus(Self.ready)])
-        #expect(machine.delivered([(2, .delivered)], now: .seconds(6)) == [])
+        #expect(machine.delivered([(2, .delivered(offset: 0))], now: .seconds(6)) == [])
         #expect(
             machine.batchEnded(now: .seconds(6), producerQueued: 0) == [
                 .recordLatencies([.zero]), .storeOffset(Self.p0, 6), .publishStatus(Self.ready),
@@ -198,14 +199,15 @@ struct KafkaLoopStateMachineTests {
                 .pollDeliveries(timeout: .milliseconds(50)), .send, .poll(maxMessages: 500, timeout: .zero),
             ])
         #expect(machine.assigned([Self.p1]) == [.openShard(Self.p1), .pause([Self.p1], waitingOutputs: 2)])
-        #expect(machine.delivered([(1, .delivered)], now: .seconds(2)) == [])
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .seconds(2)) == [])
         #expect(Self.sendAll(&machine, now: .seconds(2)) == [2, 3])
         // Everything is enqueued, but the queue is above half: still paused.
         #expect(machine.batchEnded(now: .seconds(2), producerQueued: 51) == [.publishStatus(paused)])
-        #expect(machine.delivered([(2, .delivered), (3, .delivered)], now: .seconds(3)) == [])
+        #expect(machine.delivered([(2, .delivered(offset: 0)), (3, .delivered(offset: 0))], now: .seconds(3)) == [])
         #expect(
             machine.batchEnded(now: .seconds(3), producerQueued: 50) == [
-                .resume(pausedFor: .seconds(2)), .recordLatencies([.seconds(3), .seconds(3)]), .storeOffset(Self.p0, 1),
+                .resume([Self.p0, Self.p1], pausedFor: .seconds(2)), .recordLatencies([.seconds(3), .seconds(3)]),
+                .storeOffset(Self.p0, 1),
                 .publishStatus(Machine.Status(readiness: .ready, backpressureActive: false, backpressureEpisodes: 1)),
             ])
         #expect(machine.nextBatch(now: .seconds(3), stopRequested: false, postedConfig: nil) == [Self.poll])
@@ -223,7 +225,7 @@ struct KafkaLoopStateMachineTests {
             ])
         #expect(machine.batchEnded(now: .seconds(61), producerQueued: 100) == [.publishStatus(paused)])
         // A delivery report (even of an output given up) is progress: the stall counts from it.
-        #expect(machine.delivered([(7, .delivered)], now: .seconds(61)) == [])
+        #expect(machine.delivered([(7, .delivered(offset: 0))], now: .seconds(61)) == [])
         #expect(machine.batchEnded(now: .seconds(121), producerQueued: 100) == [.publishStatus(paused)])
         #expect(
             machine.batchEnded(now: .seconds(122), producerQueued: 100) == [
@@ -254,7 +256,7 @@ struct KafkaLoopStateMachineTests {
         _ = Self.processed(&machine, Self.p0, offset: 0, outputs: 1)
         machine.brokersDown(reason: "again")
         #expect(machine.readiness == .notReady("all Kafka brokers are down: again"))
-        #expect(machine.delivered([(1, .delivered)], now: .zero) == [])
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .zero) == [])
         #expect(machine.readiness == .ready)
     }
 
@@ -269,7 +271,7 @@ struct KafkaLoopStateMachineTests {
             ])
         #expect(machine.drained([], now: stopAt + .milliseconds(200)) == [.send, .flush(timeout: .milliseconds(200))])
         #expect(
-            machine.drained([(1, .delivered)], now: .seconds(11)) == [
+            machine.drained([(1, .delivered(offset: 0))], now: .seconds(11)) == [
                 .send, .recordLatencies([.seconds(2)]), .storeOffset(Self.p0, 7), .commit,
             ])
         // No batch while shutting down.
@@ -321,7 +323,7 @@ struct KafkaLoopStateMachineTests {
             machine.drained(
                 [
                     (1, .failed(reason: "fenced", isFatal: true)), (3, .failed(reason: "timed out", isFatal: false)),
-                    (2, .delivered),
+                    (2, .delivered(offset: 0)),
                 ], now: .zero) == [
                     .retryDelivery(topic: "auth.decisions", attempt: 1, reason: "timed out"),
                     .abandonDrain(.deliveryFailed(topic: "auth.decisions", attempts: 1, reason: "fenced")),
@@ -329,7 +331,7 @@ struct KafkaLoopStateMachineTests {
                 ])
         #expect(!machine.isDraining)
         #expect(Self.sendAll(&machine) == [3])
-        #expect(machine.delivered([(3, .delivered)], now: .milliseconds(2)) == [])
+        #expect(machine.delivered([(3, .delivered(offset: 0))], now: .milliseconds(2)) == [])
         #expect(machine.outstandingOutputs == 0)
         #expect(
             machine.batchEnded(now: .milliseconds(3), producerQueued: 0) == [
@@ -346,9 +348,10 @@ struct KafkaLoopStateMachineTests {
         #expect(machine.revoked([Self.p0], lost: false, now: .zero) == [.flush(timeout: .milliseconds(200))])
         // p1 stays assigned: abandoning its output would leave its offsets unstored until a restart.
         #expect(
-            machine.drained([(2, .failed(reason: "fenced", isFatal: true)), (1, .delivered)], now: .zero) == [
-                .fail(.deliveryFailed(topic: "auth.decisions", attempts: 1, reason: "fenced"))
-            ])
+            machine.drained([(2, .failed(reason: "fenced", isFatal: true)), (1, .delivered(offset: 0))], now: .zero)
+                == [
+                    .fail(.deliveryFailed(topic: "auth.decisions", attempts: 1, reason: "fenced"))
+                ])
         #expect(machine.nextBatch(now: .seconds(1), stopRequested: false, postedConfig: nil) == [])
     }
 
@@ -399,5 +402,302 @@ struct KafkaLoopStateMachineTests {
         #expect(machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [Self.poll])
         _ = machine.nextBatch(now: .zero, stopRequested: true, postedConfig: nil)
         #expect(machine.drained([], now: .seconds(1)) == [.send, .drainTimedOut(outstandingOutputs: 1), .commit])
+    }
+
+    // MARK: With the changelog
+
+    private static let changelogTopic = "vigil-state-changelog"
+    private static let p2 = KafkaTopicPartition(topic: "auth.events", partition: 2)
+    /// While a partition restores, the poll does not wait: the restore steps are the batch's work.
+    private static let pollWhileRestoring = Machine.Action.poll(maxMessages: 500, timeout: .zero)
+
+    private static func changelogMachine(snapshotInterval: Duration? = .seconds(60)) -> Machine {
+        var configuration = Machine.Configuration(
+            batchSize: 500, pollTimeout: .milliseconds(100), maxDeliveryAttempts: 3, maxProducerStall: .seconds(360),
+            resumeBelow: 50, shutdownTimeout: .seconds(5))
+        configuration.changelog = Machine.Changelog(
+            topic: changelogTopic, flushInterval: .seconds(1), snapshotInterval: snapshotInterval)
+        return Machine(configuration: configuration)
+    }
+
+    /// Assigns `partitions` and finishes their restores at once.
+    private static func restored(_ machine: inout Machine, _ partitions: [KafkaTopicPartition]) {
+        _ = machine.assigned(partitions)
+        for partition in partitions {
+            #expect(
+                machine.restoreProgressed(partition, records: 0, finished: true, now: .zero) == [
+                    .resume([partition], pausedFor: nil)
+                ])
+        }
+    }
+
+    private static func entry(_ name: String, tombstone: Bool = false) -> Machine.ChangelogEntry {
+        Machine.ChangelogEntry(key: Array(name.utf8), value: tombstone ? nil : Array("value of \(name)".utf8))
+    }
+
+    /// Performs `send`: the changelog records produced, in order, with their tokens.
+    private static func sentRecords(_ machine: inout Machine) -> [(Machine.Token, Machine.Outgoing)] {
+        var sent: [(Machine.Token, Machine.Outgoing)] = []
+        while let (token, outgoing) = machine.nextOutput(now: .zero) {
+            sent.append((token, outgoing))
+            machine.outputSent(now: .zero)
+        }
+        return sent
+    }
+
+    @Test func anAssignedPartitionRestoresWhilePausedThenResumes() {
+        var machine = Self.changelogMachine()
+        #expect(machine.assigned([Self.p0]) == [.openShard(Self.p0), .pause([Self.p0], waitingOutputs: 0)])
+        #expect(machine.readiness == .notReady("restoring 1 partition: 0 records so far"))
+        // The restore begins at the next batch (not inside the rebalance callback), one step per batch.
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .beginRestore(Self.p0), .restoreStep(Self.p0), Self.pollWhileRestoring,
+            ])
+        #expect(machine.restoreProgressed(Self.p0, records: 12_345, finished: false, now: .zero) == [])
+        #expect(machine.assigned([Self.p1]) == [.openShard(Self.p1), .pause([Self.p1], waitingOutputs: 0)])
+        #expect(machine.readiness == .notReady("restoring 2 partitions: 12,345 records so far"))
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .restoreStep(Self.p0), .beginRestore(Self.p1), .restoreStep(Self.p1), Self.pollWhileRestoring,
+            ])
+        #expect(
+            machine.restoreProgressed(Self.p0, records: 20_000, finished: true, now: .zero) == [
+                .resume([Self.p0], pausedFor: nil)
+            ])
+        #expect(machine.readiness == .notReady("restoring 1 partition: 0 records so far"))
+        #expect(
+            machine.restoreProgressed(Self.p1, records: 3, finished: true, now: .zero) == [
+                .resume([Self.p1], pausedFor: nil)
+            ])
+        #expect(machine.readiness == .ready)
+        #expect(machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [Self.poll])
+    }
+
+    @Test func aRestoreErrorFailsTheLoop() {
+        var machine = Self.changelogMachine()
+        _ = machine.assigned([Self.p0])
+        _ = machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil)
+        #expect(
+            machine.restoreFailed(Self.p0, reason: "unknown record version 7") == [
+                .fail(.restoreFailed(Self.p0, reason: "unknown record version 7"))
+            ])
+        #expect(machine.nextBatch(now: .zero, stopRequested: true, postedConfig: nil) == [])
+    }
+
+    @Test func aMessageFetchedWhileRestoringIsHeldAndConsumedAgainFromItsOffset() {
+        var machine = Self.changelogMachine()
+        _ = machine.assigned([Self.p0])
+        #expect(machine.inputArrived(Self.p0, offset: 40) == .hold([]))
+        #expect(machine.inputArrived(Self.p0, offset: 41) == .hold([]))
+        #expect(
+            machine.restoreProgressed(Self.p0, records: 1, finished: true, now: .zero) == [
+                .seek(Self.p0, offset: 40), .resume([Self.p0], pausedFor: nil),
+            ])
+        #expect(machine.inputArrived(Self.p0, offset: 40) == .process([]))
+        // A message of a partition never assigned opens it restoring, and is held too.
+        #expect(
+            machine.inputArrived(Self.p1, offset: 3)
+                == .hold([.openShard(Self.p1), .pause([Self.p1], waitingOutputs: 0)]))
+    }
+
+    @Test func backpressureNeverResumesARestoringPartitionAndARestoreEndingUnderItWaits() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        _ = machine.assigned([Self.p1, Self.p2])
+        _ = machine.inputProcessed(Self.p0, offset: 0, outputs: [Self.output("a")], now: .zero)
+        // The queue is full: the output stays in the outbox.
+        let paused = Machine.Status(
+            readiness: .notReady("restoring 2 partitions: 0 records so far"), backpressureActive: true,
+            backpressureEpisodes: 1)
+        #expect(
+            machine.batchEnded(now: .milliseconds(10), producerQueued: 100) == [
+                .pause(nil, waitingOutputs: 1), .publishStatus(paused),
+            ])
+        // p1's restore ends under backpressure: it stays paused, and resumes with the others.
+        #expect(machine.restoreProgressed(Self.p1, records: 5, finished: true, now: .milliseconds(20)) == [])
+        #expect(Self.sendAll(&machine) == [1])
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .milliseconds(30)) == [])
+        let actions = machine.batchEnded(now: .milliseconds(40), producerQueued: 0)
+        #expect(actions.first == .resume([Self.p0, Self.p1], pausedFor: .milliseconds(30)))
+    }
+
+    @Test func aFlushIsProducedOnlyOnceTheOutputsOfItsInputsAreAcknowledged() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        #expect(Self.processed(&machine, Self.p0, offset: 5, outputs: 1) == [1])
+        let records = [Self.entry("begin"), Self.entry("user", tombstone: true), Self.entry("checkpoint")]
+        #expect(
+            machine.batchEnded(now: .seconds(1), producerQueued: 1) == [
+                .captureChangelog(Self.p0, stamp: 5, withSnapshot: false), .publishStatus(Self.ready),
+            ])
+        // The output of input 5 is not acknowledged: the flush waits outside the outbox.
+        #expect(machine.changelogCaptured(Self.p0, stamp: 5, records: records, snapshot: nil) == [])
+        #expect(machine.nextOutput(now: .seconds(1)) == nil)
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .seconds(1)) == [])
+        #expect(
+            machine.batchEnded(now: .seconds(1), producerQueued: 0) == [
+                .send, .recordLatencies([.seconds(1)]), .publishStatus(Self.ready),
+            ])
+        let sent = Self.sentRecords(&machine)
+        #expect(sent.map(\.0) == [2, 3, 4])
+        #expect(sent.map(\.1) == records.map { .changelog(partition: 0, $0) })
+        // Input 5 is stored only once the whole flush is acknowledged.
+        #expect(machine.delivered([(2, .delivered(offset: 10)), (3, .delivered(offset: 11))], now: .seconds(1)) == [])
+        #expect(machine.batchEnded(now: .seconds(1), producerQueued: 0) == [.publishStatus(Self.ready)])
+        #expect(machine.delivered([(4, .delivered(offset: 12))], now: .seconds(1)) == [])
+        #expect(
+            machine.batchEnded(now: .seconds(1), producerQueued: 0) == [
+                .storeOffset(Self.p0, 5), .publishStatus(Self.ready),
+            ])
+    }
+
+    @Test func anOffsetIsNeverStoredPastTheLastAcknowledgedFlush() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 5, outputs: 0)
+        #expect(
+            machine.batchEnded(now: .seconds(1), producerQueued: 0) == [
+                .captureChangelog(Self.p0, stamp: 5, withSnapshot: false), .recordLatencies([.seconds(1)]),
+                .publishStatus(Self.ready),
+            ])
+        // Nothing changed: an empty flush covers input 5 at once.
+        #expect(machine.changelogCaptured(Self.p0, stamp: 5, records: [], snapshot: nil) == [])
+        _ = Self.processed(&machine, Self.p0, offset: 6, outputs: 0)
+        _ = Self.processed(&machine, Self.p0, offset: 7, outputs: 0)
+        // Inputs 6 and 7 are done but no flush covers them yet (the interval has not passed).
+        #expect(
+            machine.batchEnded(now: .milliseconds(1500), producerQueued: 0) == [
+                .recordLatencies([.milliseconds(1500), .milliseconds(1500)]), .storeOffset(Self.p0, 5),
+                .publishStatus(Self.ready),
+            ])
+        #expect(
+            machine.batchEnded(now: .seconds(2), producerQueued: 0) == [
+                .captureChangelog(Self.p0, stamp: 7, withSnapshot: false), .publishStatus(Self.ready),
+            ])
+        #expect(machine.changelogCaptured(Self.p0, stamp: 7, records: [Self.entry("cp")], snapshot: nil) == [.send])
+        #expect(Self.sendAll(&machine) == [1])
+        #expect(machine.batchEnded(now: .seconds(2), producerQueued: 1) == [.publishStatus(Self.ready)])
+        #expect(machine.delivered([(1, .delivered(offset: 3))], now: .seconds(2)) == [])
+        #expect(
+            machine.batchEnded(now: .seconds(2), producerQueued: 0) == [
+                .storeOffset(Self.p0, 7), .publishStatus(Self.ready),
+            ])
+        // Nothing processed since: no capture at the next interval.
+        #expect(machine.batchEnded(now: .seconds(3), producerQueued: 0) == [.publishStatus(Self.ready)])
+    }
+
+    @Test func aFailedChangelogDeliveryIsFatalWithoutAnotherAttempt() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 0, outputs: 0)
+        _ = machine.batchEnded(now: .seconds(1), producerQueued: 0)
+        #expect(machine.changelogCaptured(Self.p0, stamp: 0, records: [Self.entry("cp")], snapshot: nil) == [.send])
+        #expect(Self.sendAll(&machine) == [1])
+        #expect(
+            machine.delivered([(1, .failed(reason: "timed out", isFatal: false))], now: .seconds(1)) == [
+                .fail(.changelogDeliveryFailed(topic: Self.changelogTopic, partition: 0, reason: "timed out"))
+            ])
+    }
+
+    @Test func aFailedChangelogDeliveryOfARevokedPartitionAbandonsTheDrain() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0, Self.p1])
+        _ = Self.processed(&machine, Self.p0, offset: 4, outputs: 0)
+        _ = Self.processed(&machine, Self.p1, offset: 9, outputs: 0)
+        // The revoked partition's state is captured first, then drained with the outputs.
+        #expect(
+            machine.revoked([Self.p0], lost: false, now: .zero) == [
+                .captureChangelog(Self.p0, stamp: 4, withSnapshot: false), .flush(timeout: .milliseconds(200)),
+            ])
+        #expect(machine.changelogCaptured(Self.p0, stamp: 4, records: [Self.entry("cp")], snapshot: nil) == [.send])
+        #expect(Self.sendAll(&machine) == [1])
+        #expect(
+            machine.drained([(1, .failed(reason: "timed out", isFatal: false))], now: .milliseconds(200)) == [
+                .abandonDrain(.changelogDeliveryFailed(topic: Self.changelogTopic, partition: 0, reason: "timed out")),
+                .recordLatencies([.milliseconds(200)]), .retireShard(Self.p0),
+            ])
+        #expect(machine.assignedPartitions == [Self.p1])
+    }
+
+    @Test func aPartitionRevokedWhileRestoringIsDroppedWithoutAFlush() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        _ = machine.assigned([Self.p1])
+        _ = machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil)
+        #expect(machine.revoked([Self.p1], lost: false, now: .zero) == [.retireShard(Self.p1)])
+        #expect(machine.readiness == .ready)
+        // Its late restore report changes nothing.
+        #expect(machine.restoreProgressed(Self.p1, records: 9, finished: true, now: .zero) == [])
+        #expect(machine.restoreFailed(Self.p1, reason: "closed") == [])
+    }
+
+    @Test func aDueSnapshotIsCapturedWithAFlushAndWrittenOnceItsCheckpointIsAcknowledged() {
+        var machine = Self.changelogMachine(snapshotInterval: .seconds(60))
+        Self.restored(&machine, [Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 1, outputs: 0)
+        #expect(
+            machine.batchEnded(now: .seconds(60), producerQueued: 0).first
+                == .captureChangelog(Self.p0, stamp: 1, withSnapshot: true))
+        let records = [Self.entry("begin"), Self.entry("cp")]
+        #expect(machine.changelogCaptured(Self.p0, stamp: 1, records: records, snapshot: [7, 7]) == [.send])
+        #expect(Self.sendAll(&machine) == [1, 2])
+        #expect(
+            machine.delivered([(1, .delivered(offset: 30)), (2, .delivered(offset: 31))], now: .seconds(60)) == [
+                .writeSnapshot(Self.p0, stamp: 1, changelogOffset: 31, state: [7, 7])
+            ])
+        // The next one is due an interval later.
+        _ = Self.processed(&machine, Self.p0, offset: 2, outputs: 0)
+        #expect(
+            machine.batchEnded(now: .seconds(61), producerQueued: 0).first
+                == .captureChangelog(Self.p0, stamp: 2, withSnapshot: false))
+    }
+
+    @Test func shutdownFlushesWithSnapshotsDrainsOutputsFirstThenStoresCommitsAndAwaitsTheWrites() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0, Self.p1])
+        _ = Self.processed(&machine, Self.p0, offset: 7, outputs: 1, now: .seconds(9))
+        let stopAt = Duration.seconds(10)
+        // p1 processed nothing: it has nothing to flush.
+        #expect(
+            machine.nextBatch(now: stopAt, stopRequested: true, postedConfig: nil) == [
+                .beginShutdown(outstandingOutputs: 1), .captureChangelog(Self.p0, stamp: 7, withSnapshot: true),
+                .flush(timeout: .milliseconds(200)),
+            ])
+        let records = [Self.entry("begin"), Self.entry("cp")]
+        #expect(machine.changelogCaptured(Self.p0, stamp: 7, records: records, snapshot: [1, 2, 3]) == [])
+        #expect(machine.nextOutput(now: stopAt) == nil)
+        // The output is acknowledged: the flush enters the outbox.
+        #expect(
+            machine.drained([(1, .delivered(offset: 0))], now: stopAt) == [.send, .flush(timeout: .milliseconds(200))])
+        #expect(Self.sendAll(&machine) == [2, 3])
+        #expect(
+            machine.drained([(2, .delivered(offset: 50)), (3, .delivered(offset: 51))], now: .seconds(11)) == [
+                .writeSnapshot(Self.p0, stamp: 7, changelogOffset: 51, state: [1, 2, 3]), .send,
+                .recordLatencies([.seconds(2)]), .storeOffset(Self.p0, 7), .commit,
+            ])
+        #expect(machine.committed(failure: nil) == [.awaitSnapshotWrites(timeout: .seconds(5)), .close])
+        #expect(
+            machine.revoked([Self.p0, Self.p1], lost: false, now: .seconds(11)) == [
+                .retireShard(Self.p0), .retireShard(Self.p1),
+            ])
+        #expect(machine.closed() == [.publishStatus(Self.shuttingDown), .finish(nil)])
+    }
+
+    @Test func withoutSnapshotsShutdownFlushesAndDoesNotWaitForWrites() {
+        var machine = Self.changelogMachine(snapshotInterval: nil)
+        Self.restored(&machine, [Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 3, outputs: 0)
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: true, postedConfig: nil) == [
+                .beginShutdown(outstandingOutputs: 0), .captureChangelog(Self.p0, stamp: 3, withSnapshot: false),
+                .flush(timeout: .milliseconds(200)),
+            ])
+        #expect(machine.changelogCaptured(Self.p0, stamp: 3, records: [], snapshot: nil) == [])
+        #expect(
+            machine.drained([], now: .zero) == [
+                .send, .recordLatencies([.zero]), .storeOffset(Self.p0, 3), .commit,
+            ])
+        #expect(machine.committed(failure: nil) == [.close])
     }
 }

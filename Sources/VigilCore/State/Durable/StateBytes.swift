@@ -5,6 +5,8 @@ public enum StateDecodingError: Error, Equatable, CustomStringConvertible {
     case truncated(field: String)
     case unknownEntryVersion(UInt8)
     case unknownEntryKind(UInt8)
+    /// Written under another hashing secret (the low 32 bits of its key fingerprint).
+    case foreignKeyFingerprint(UInt32)
     /// A value no encoder writes: an unknown enum raw value or flag bit, a malformed string.
     case invalidValue(field: String, detail: String)
     /// A count above the cap the engine itself never exceeds.
@@ -22,6 +24,7 @@ public enum StateDecodingError: Error, Equatable, CustomStringConvertible {
         case .truncated(let field): "truncated in \(field)"
         case .unknownEntryVersion(let version): "unknown entry format version \(version)"
         case .unknownEntryKind(let kind): "unknown entry kind \(kind)"
+        case .foreignKeyFingerprint(let fingerprint): "written under another key (fingerprint \(fingerprint))"
         case .invalidValue(let field, let detail): "invalid \(field): \(detail)"
         case .tooMany(let field, let count, let limit): "\(field): \(count) entries, more than the cap of \(limit)"
         case .outOfOrder(let field): "\(field) out of order"

@@ -8,11 +8,19 @@ public enum StateEntryKind: UInt8, Sendable, CaseIterable {
     case source = 2
     /// One email domain's cross-user windows.
     case domain = 3
-    /// The shard-wide parts: watermark, sweep schedule, global windows, counters.
+    /// The shard-wide scalars: watermark, sweep schedule, counters, the global window's length and
+    /// newest bucket (its buckets are entries of their own).
     case shard = 4
     /// The shard's interned city and AS organisation names in id order, so a restore keeps their ids
     /// (snapshots only: user entries carry their names as strings and stand alone without it).
     case names = 5
+    /// One slot of the global windows' ring; the key's hash is the slot number (0..<60).
+    case globalBucket = 6
+    /// Opens a changelog flush; its applied offset is the flush's stamp (changelog only, hash 0).
+    case flushBegin = 7
+    /// Closes a changelog flush: the shard's state up to its stamp is all in the changelog before it
+    /// (changelog only, hash 0).
+    case checkpoint = 8
 }
 
 /// The key of a state entry: the kind byte, then the keyed hash the state already uses (little endian;
@@ -57,8 +65,10 @@ public struct StateEntryKey: Sendable, Hashable {
     }
 }
 
-/// Encodes and decodes the entries of one shard's state: the unit of a snapshot today and of a
-/// changelog record later. Every value starts with `formatVersion` and the input offset of the last
+/// Encodes and decodes the entries of one shard's state: the unit of a snapshot and of a changelog
+/// record. Every value starts with `formatVersion`, the low 32 bits of the key fingerprint
+/// (`EngineKeys.fingerprint`: a record written under another secret holds hashes that never match, so
+/// it is refused on its own, without a snapshot header around it) and the input offset of the last
 /// event applied to the entry (-1 when unknown, as in replay), so a restore can skip input the entry
 /// already reflects. The last login's address is enciphered (`AddressCipher`); every other identifier
 /// is already a keyed hash in memory. Integers are little endian; strings a `UInt32` length and UTF-8.
@@ -67,7 +77,7 @@ public struct StateEntryKey: Sendable, Hashable {
 ///
 /// | kind | fields |
 /// |---|---|
-/// | every | version 1 · applied offset 8 |
+/// | every | version 1 · key fingerprint 4 · applied offset 8 |
 /// | user | last seen 8 · successful logins 4 · seen devices, countries, networks: 3 × (4 + n × (key 8 + last seen 8)) · anchor? 1 · rare? 1 |
 /// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
 /// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
@@ -77,18 +87,33 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
 /// | source | last seen 8 · failures event window · failing users, reset accounts: distinct windows · holds |
 /// | domain | last seen 8 · reset accounts distinct window · holds |
-/// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · late, evicted users, evicted sources, dropped at capacity 8 each · global window 8 · newest bucket? 1 (+8) · 4 + n × (number 8 · failures 8 · resets 8 · 4 + 0 or 1,024 sketch registers) |
+/// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · counters · global window 8 · newest bucket? 1 (+8) |
+/// | counters | late, evicted users, evicted sources, dropped at capacity: 8 each |
+/// | global bucket | number 8 · failures 8 · resets 8 · 4 + 0 or 1,024 sketch registers |
 /// | names | 4 + n × s, in id order |
+/// | flush begin | counters offset 8 · counters (the shard's as of that input offset) |
+/// | checkpoint | settings digest 8 (`EngineSettings.stateDigest`) |
+///
+/// A flush begin carries the counters so that a restore from a flush cut short still ends with the
+/// counters of the uninterrupted run (`ReplayGuard`): as of the flush's stamp, or as of a further
+/// offset a restore found and the input has not passed again yet.
 ///
 /// Decoding validates every field (lengths, counts against `StateLimits` and the engine's own caps,
 /// enum raw values and flag bits, time order of windows) and throws a `StateDecodingError` naming the
 /// field; it never traps on any input.
 struct StateEntryCodec {
     static let formatVersion: UInt8 = 1
+    /// Version, fingerprint and applied offset.
+    static let headerByteCount = 13
 
     let cipher: AddressCipher
+    /// The low 32 bits of the key fingerprint every value carries.
+    let fingerprint: UInt32
 
-    init(keys: EngineKeys) { cipher = AddressCipher(key: keys.stateAddress) }
+    init(keys: EngineKeys) {
+        cipher = AddressCipher(key: keys.stateAddress)
+        fingerprint = UInt32(truncatingIfNeeded: keys.fingerprint)
+    }
 
     // MARK: Encoding
 
@@ -141,26 +166,43 @@ struct StateEntryCodec {
         out.optionalTime(state.watermark.maxEventTime)
         out.optionalTime(state.nextSweep)
         out.optionalTime(state.nextRareSweep)
-        for counter in [
-            state.counters.lateEvents, state.counters.evictedUsers, state.counters.evictedSources,
-            state.counters.droppedAtCapacity,
-        ] {
-            out.i64(Int64(counter))
-        }
+        encodeCounters(state.counters, into: &out)
         out.i64(state.global.window.microseconds)
         out.bool(state.global.newestBucket != nil)
         if let newest = state.global.newestBucket { out.i64(newest) }
-        let buckets = state.global.heldBuckets
-        out.count(buckets.count)
-        for bucket in buckets {
-            out.i64(bucket.number)
-            out.i64(Int64(bucket.failures))
-            out.i64(Int64(bucket.resetRequests))
-            let registers = bucket.failingUsers.registerBytes
-            out.count(registers.count)
-            out.bytes.append(contentsOf: registers)
-        }
         return out.bytes
+    }
+
+    func encodeBucket(_ bucket: GlobalWindows.Bucket, appliedOffset: Int64) -> [UInt8] {
+        var out = header(appliedOffset)
+        out.i64(bucket.number)
+        out.i64(Int64(bucket.failures))
+        out.i64(Int64(bucket.resetRequests))
+        let registers = bucket.failingUsers.registerBytes
+        out.count(registers.count)
+        out.bytes.append(contentsOf: registers)
+        return out.bytes
+    }
+
+    func encodeFlushBegin(counters: StateCounters, countersStamp: Int64, stamp: Int64) -> [UInt8] {
+        var out = header(stamp)
+        out.i64(countersStamp)
+        encodeCounters(counters, into: &out)
+        return out.bytes
+    }
+
+    func encodeCheckpoint(settingsDigest: UInt64, stamp: Int64) -> [UInt8] {
+        var out = header(stamp)
+        out.u64(settingsDigest)
+        return out.bytes
+    }
+
+    private func encodeCounters(_ counters: StateCounters, into out: inout StateWriter) {
+        for counter in [
+            counters.lateEvents, counters.evictedUsers, counters.evictedSources, counters.droppedAtCapacity,
+        ] {
+            out.i64(Int64(counter))
+        }
     }
 
     func encodeNames(_ names: NameTable, appliedOffset: Int64) -> [UInt8] {
@@ -174,6 +216,7 @@ struct StateEntryCodec {
     private func header(_ appliedOffset: Int64) -> StateWriter {
         var out = StateWriter()
         out.u8(Self.formatVersion)
+        out.u32(fingerprint)
         out.i64(appliedOffset)
         return out
     }
@@ -249,12 +292,7 @@ struct StateEntryCodec {
         key: StateEntryKey, reading value: StateReader, to state: inout ShardState
     ) throws(StateDecodingError) -> Int64 {
         var reader = value
-        let version = try reader.u8("entry format version")
-        guard version == Self.formatVersion else { throw .unknownEntryVersion(version) }
-        let appliedOffset = try reader.i64("applied offset")
-        guard appliedOffset >= -1 else {
-            throw .invalidValue(field: "applied offset", detail: "\(appliedOffset), expected -1 or more")
-        }
+        let appliedOffset = try readHeader(&reader)
         switch key.kind {
         case .user:
             state.users[key.hash] = try decodeUser(&reader, names: &state.names)
@@ -265,6 +303,9 @@ struct StateEntryCodec {
         case .shard:
             try expectZeroHash(key)
             try decodeShard(&reader, into: &state)
+        case .globalBucket:
+            let slot = try Self.bucketSlot(key)
+            state.global.restore(try decodeBucket(&reader, slot: slot), atSlot: slot)
         case .names:
             try expectZeroHash(key)
             guard state.names.count == 0 else {
@@ -273,9 +314,61 @@ struct StateEntryCodec {
                     detail: "names were already interned (a second names entry, or one after a user)")
             }
             state.names = try decodeNames(&reader)
+        case .flushBegin, .checkpoint:
+            throw .misplaced(field: "\(key.kind) entry", detail: "a changelog marker holds no state")
         }
         guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }
         return appliedOffset
+    }
+
+    /// The stamp, the counters and the offset they are as of, of a flush begin marker.
+    func decodeFlushBegin(
+        key: StateEntryKey, value: [UInt8]
+    ) throws(StateDecodingError) -> (stamp: Int64, counters: StateCounters, countersStamp: Int64) {
+        try expectZeroHash(key)
+        var reader = StateReader(value)
+        let stamp = try readHeader(&reader)
+        let countersStamp = try reader.i64("flush begin counters offset")
+        guard countersStamp >= stamp else {
+            throw .invalidValue(
+                field: "flush begin counters offset", detail: "\(countersStamp), before the flush's stamp")
+        }
+        let counters = try decodeCounters(&reader)
+        guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }
+        return (stamp, counters, countersStamp)
+    }
+
+    /// The stamp and the settings digest of a checkpoint marker.
+    func decodeCheckpoint(key: StateEntryKey, value: [UInt8]) throws(StateDecodingError) -> (Int64, UInt64) {
+        try expectZeroHash(key)
+        var reader = StateReader(value)
+        let stamp = try readHeader(&reader)
+        let digest = try reader.u64("checkpoint settings digest")
+        guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }
+        return (stamp, digest)
+    }
+
+    /// Reads and checks the version and fingerprint; returns the applied offset.
+    private func readHeader(_ reader: inout StateReader) throws(StateDecodingError) -> Int64 {
+        let version = try reader.u8("entry format version")
+        guard version == Self.formatVersion else { throw .unknownEntryVersion(version) }
+        let written = try reader.u32("entry key fingerprint")
+        guard written == fingerprint else { throw .foreignKeyFingerprint(written) }
+        let appliedOffset = try reader.i64("applied offset")
+        guard appliedOffset >= -1 else {
+            throw .invalidValue(field: "applied offset", detail: "\(appliedOffset), expected -1 or more")
+        }
+        return appliedOffset
+    }
+
+    /// The ring slot a global bucket key names.
+    static func bucketSlot(_ key: StateEntryKey) throws(StateDecodingError) -> Int {
+        guard key.hash < UInt64(GlobalWindows.bucketCount) else {
+            throw .invalidValue(
+                field: "global bucket entry key",
+                detail: "slot \(key.hash), expected below \(GlobalWindows.bucketCount)")
+        }
+        return Int(key.hash)
     }
 
     private func expectZeroHash(_ key: StateEntryKey) throws(StateDecodingError) {
@@ -438,6 +531,23 @@ struct StateEntryCodec {
         if let maxEventTime = try reader.optionalTime("watermark") { watermark.observe(maxEventTime) }
         let nextSweep = try reader.optionalTime("next sweep")
         let nextRareSweep = try reader.optionalTime("next rare sweep")
+        let counters = try decodeCounters(&reader)
+        let window = EventDuration(microseconds: try reader.i64("global window"))
+        guard window.microseconds > 0 else { throw .invalidValue(field: "global window", detail: "not positive") }
+        let newest = try reader.bool("global newest bucket") ? try reader.i64("global newest bucket") : nil
+        // A bucket number is an event time divided by a width of at least 1 µs: bounded like a time, so
+        // the ring arithmetic in `GlobalWindows` cannot overflow.
+        if let newest, !StateReader.storableMicroseconds.contains(newest) {
+            throw .invalidValue(field: "global newest bucket", detail: "\(newest) is no bucket of a storable time")
+        }
+        state.watermark = watermark
+        state.nextSweep = nextSweep
+        state.nextRareSweep = nextRareSweep
+        state.counters = counters
+        state.global.restore(window: window, newest: newest)
+    }
+
+    private func decodeCounters(_ reader: inout StateReader) throws(StateDecodingError) -> StateCounters {
         var counters = StateCounters()
         for (field, path) in [
             ("late events", \StateCounters.lateEvents), ("evicted users", \.evictedUsers),
@@ -447,41 +557,31 @@ struct StateEntryCodec {
             guard value >= 0 else { throw .invalidValue(field: field, detail: "negative count \(value)") }
             counters[keyPath: path] = Int(value)
         }
-        let window = EventDuration(microseconds: try reader.i64("global window"))
-        guard window.microseconds > 0 else { throw .invalidValue(field: "global window", detail: "not positive") }
-        let newest = try reader.bool("global newest bucket") ? try reader.i64("global newest bucket") : nil
-        // A bucket number is an event time divided by a width of at least 1 µs: bounded like a time, so
-        // the ring arithmetic below and in `GlobalWindows` cannot overflow.
-        if let newest, !StateReader.storableMicroseconds.contains(newest) {
-            throw .invalidValue(field: "global newest bucket", detail: "\(newest) is no bucket of a storable time")
+        return counters
+    }
+
+    private func decodeBucket(_ reader: inout StateReader, slot: Int) throws(StateDecodingError) -> GlobalWindows.Bucket
+    {
+        let number = try reader.i64("global bucket number")
+        guard StateReader.storableMicroseconds.contains(number) else {
+            throw .invalidValue(field: "global bucket number", detail: "\(number) is no bucket of a storable time")
         }
-        let count = try reader.count("global buckets", limit: GlobalWindows.bucketCount)
-        var buckets: [GlobalWindows.Bucket] = []
-        for _ in 0..<count {
-            var bucket = GlobalWindows.Bucket(number: try reader.i64("global bucket number"))
-            guard let newest, bucket.number <= newest, bucket.number > newest - Int64(GlobalWindows.bucketCount),
-                buckets.last.map({ $0.number < bucket.number }) ?? true
-            else { throw .outOfOrder(field: "global buckets") }
-            let failures = try reader.i64("global bucket failures")
-            let resets = try reader.i64("global bucket reset requests")
-            guard failures >= 0, resets >= 0 else {
-                throw .invalidValue(field: "global bucket", detail: "negative count")
-            }
-            bucket.failures = Int(failures)
-            bucket.resetRequests = Int(resets)
-            let registerCount = try reader.count("global bucket registers", limit: DistinctSketch.registerCount)
-            let range = try reader.take(registerCount, "global bucket registers")
-            guard let sketch = DistinctSketch(registerBytes: Array(reader.bytes[range])) else {
-                throw .invalidValue(field: "global bucket registers", detail: "not a sketch's registers")
-            }
-            bucket.failingUsers = sketch
-            buckets.append(bucket)
+        guard GlobalWindows.slot(ofBucket: number) == slot else {
+            throw .invalidValue(field: "global bucket number", detail: "\(number) does not belong in slot \(slot)")
         }
-        state.watermark = watermark
-        state.nextSweep = nextSweep
-        state.nextRareSweep = nextRareSweep
-        state.counters = counters
-        state.global = GlobalWindows(window: window, newest: newest, buckets: buckets)
+        var bucket = GlobalWindows.Bucket(number: number)
+        let failures = try reader.i64("global bucket failures")
+        let resets = try reader.i64("global bucket reset requests")
+        guard failures >= 0, resets >= 0 else { throw .invalidValue(field: "global bucket", detail: "negative count") }
+        bucket.failures = Int(failures)
+        bucket.resetRequests = Int(resets)
+        let registerCount = try reader.count("global bucket registers", limit: DistinctSketch.registerCount)
+        let range = try reader.take(registerCount, "global bucket registers")
+        guard let sketch = DistinctSketch(registerBytes: Array(reader.bytes[range])) else {
+            throw .invalidValue(field: "global bucket registers", detail: "not a sketch's registers")
+        }
+        bucket.failingUsers = sketch
+        return bucket
     }
 
     private func decodeNames(_ reader: inout StateReader) throws(StateDecodingError) -> NameTable {

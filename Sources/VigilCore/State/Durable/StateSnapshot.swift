@@ -23,6 +23,9 @@ public struct StateSnapshotHeader: Sendable, Equatable {
     public var sourceOffsets: [SnapshotSourceOffset]
     /// Entries that follow the header.
     public var entryCount: Int
+    /// The input offset every entry reflects (`RiskEngine.stateSnapshot(appliedOffset:)`): a changelog
+    /// restore on top of the snapshot skips input up to it. -1 when unknown, as in replay.
+    public var stamp: Int64
 }
 
 /// Why a snapshot was refused. Nothing of it was applied: the state stays as it was.
@@ -63,8 +66,8 @@ public enum StateSnapshotError: Error, Equatable, CustomStringConvertible {
 /// | … | entries: key (9 bytes, `StateEntryKey`), value length (`UInt32`), value (`StateEntryCodec`) |
 /// | 8 | checksum: SipHash-2-4 under a fixed public key of every byte before it |
 ///
-/// Integers little endian. The entries come shard, names, users (in storage order), sources and
-/// domains (by key), so the same state always gives the same bytes.
+/// Integers little endian. The entries come shard, names, global buckets (by slot), users (in storage
+/// order), sources and domains (by key), so the same state always gives the same bytes.
 enum StateSnapshot {
     static let magic = Array("VIGILSNP".utf8)
     static let formatVersion: UInt8 = 1
@@ -96,6 +99,11 @@ enum StateSnapshot {
         }
         entry(.shard, 0, codec.encodeShard(state, appliedOffset: appliedOffset))
         entry(.names, 0, codec.encodeNames(state.names, appliedOffset: appliedOffset))
+        for slot in state.global.occupiedSlots {
+            entry(
+                .globalBucket, UInt64(slot),
+                codec.encodeBucket(state.global.bucket(atSlot: slot)!, appliedOffset: appliedOffset))
+        }
         state.users.forEach { key, user in
             entry(.user, key, codec.encodeUser(user, names: state.names, appliedOffset: appliedOffset))
         }
@@ -149,6 +157,7 @@ enum StateSnapshot {
             let codec = StateEntryCodec(keys: keys)
             var state = empty
             var seenUser = false
+            var stamp: Int64 = -1
             for index in 0..<Int(count) {
                 let key = try StateEntryKey(reading: &reader)
                 let length = try reader.count("entry length", limit: reader.remaining)
@@ -159,20 +168,27 @@ enum StateSnapshot {
                     throw .misplaced(field: "entry \(index)", detail: "\(key.kind) entry after a user entry")
                 default: break
                 }
-                try codec.apply(
+                let applied = try codec.apply(
                     key: key, reading: StateReader(bytes, from: valueRange.lowerBound, to: valueRange.upperBound),
                     to: &state)
+                if key.kind == .shard { stamp = applied }
             }
             guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }
-            return (state, StateSnapshotHeader(settingsDigest: digest, sourceOffsets: offsets, entryCount: Int(count)))
+            return (
+                state,
+                StateSnapshotHeader(
+                    settingsDigest: digest, sourceOffsets: offsets, entryCount: Int(count), stamp: stamp)
+            )
+        } catch .foreignKeyFingerprint {
+            throw .foreignKey
         } catch {
             throw .corrupt(error.description)
         }
     }
 
-    /// The shard and names entries, then one per user, source and domain.
+    /// The shard and names entries, then one per occupied global bucket, user, source and domain.
     static func entryCount(_ state: ShardState) -> Int {
-        2 + state.users.count + state.sources.count + state.domains.count
+        2 + state.global.occupiedSlots.count + state.users.count + state.sources.count + state.domains.count
     }
 
     static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {

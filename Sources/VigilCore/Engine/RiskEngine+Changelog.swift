@@ -1,0 +1,224 @@
+import _VigilMachinery
+
+/// The changelog side of the engine: recording which entries change, writing them as one ordered
+/// flush, restoring a shard from the records, and the replay guard that keeps input processed again
+/// after a crash from changing an entry twice.
+extension RiskEngine {
+    /// Whether the engine records the entries each event changes, for `takeChangelogFlush`. Off by
+    /// default: replay, and a daemon without a changelog, pay nothing for it. Turning it on starts
+    /// with nothing changed; turning it off forgets what was recorded.
+    public var recordsChanges: Bool {
+        get { state.changes != nil }
+        set {
+            guard newValue != recordsChanges else { return }
+            state.changes = newValue ? StateChanges() : nil
+        }
+    }
+
+    /// True when an event was processed (or the configuration restarted the global windows) since the
+    /// last flush.
+    public var hasUnflushedChanges: Bool { state.changes.map { !$0.isEmpty } ?? false }
+
+    /// The records of one flush at `stamp` (the input offset of the last event processed), in the
+    /// order a restore relies on: a flush begin; every changed user, source and domain entry (or its
+    /// tombstone when it was evicted), by kind then key; the changed global buckets by slot; the shard
+    /// entry; a checkpoint. Every value is stamped `stamp`. Clears the recorded changes; empty while
+    /// changes are not recorded.
+    ///
+    /// Entries the replay guard still protects are left out: their last record reflects more input than
+    /// `stamp`, and must stay the last.
+    public mutating func takeChangelogFlush(stamp: Int64, scope: ChangelogScope) -> [ChangelogRecord] {
+        guard let changes = state.changes else { return [] }
+        state.changes = StateChanges()
+        let codec = StateEntryCodec(keys: keys)
+        var records: [ChangelogRecord] = []
+        records.reserveCapacity(3 + changes.users.count + changes.sources.count + changes.domains.count)
+        func add(_ kind: StateEntryKind, _ hash: UInt64, _ value: [UInt8]?) {
+            records.append(
+                ChangelogRecord(
+                    key: ChangelogKey(entry: StateEntryKey(kind: kind, hash: hash), scope: scope.tag).bytes,
+                    value: value))
+        }
+        let pending = replayGuard?.pendingCounters
+        add(
+            .flushBegin, 0,
+            codec.encodeFlushBegin(
+                counters: pending?.counters ?? state.counters, countersStamp: pending?.stamp ?? stamp, stamp: stamp))
+        for key in changes.users.sorted() {
+            add(.user, key, state.users[key].map { codec.encodeUser($0, names: state.names, appliedOffset: stamp) })
+        }
+        for key in changes.sources.sorted() {
+            add(.source, key, state.sources[key].map { codec.encodeSource($0, appliedOffset: stamp) })
+        }
+        for key in changes.domains.sorted() {
+            add(.domain, key, state.domains[key].map { codec.encodeDomain($0, appliedOffset: stamp) })
+        }
+        for slot in 0..<GlobalWindows.bucketCount where changes.bucketSlots & (1 << UInt64(slot)) != 0 {
+            add(
+                .globalBucket, UInt64(slot),
+                state.global.bucket(atSlot: slot).map { codec.encodeBucket($0, appliedOffset: stamp) })
+        }
+        if changes.shard || replayGuard == nil {
+            add(.shard, 0, codec.encodeShard(state, appliedOffset: stamp))
+        }
+        add(.checkpoint, 0, codec.encodeCheckpoint(settingsDigest: config.engine.stateDigest, stamp: stamp))
+        return records
+    }
+
+    /// Applies one changelog record read back during a restore: replaces (or, for a tombstone,
+    /// removes) the entry, and keeps the replay guard's bookkeeping. Returns false, changing nothing,
+    /// for a record of another scope. On error the restore must be abandoned with the engine: its
+    /// state holds a part of the changelog only.
+    @discardableResult
+    public mutating func applyChangelogRecord(
+        key keyBytes: [UInt8], value: [UInt8]?, scope: ChangelogScope
+    ) throws(ChangelogRestoreError) -> Bool {
+        let key: ChangelogKey
+        do throws(StateDecodingError) { key = try ChangelogKey(bytes: keyBytes) } catch {
+            // A kind this Vigil does not know most likely comes with a format it does not read either.
+            if case .unknownEntryKind = error, let version = value?.first, version != StateEntryCodec.formatVersion {
+                throw .unknownVersion(version)
+            }
+            throw ChangelogRestoreError(error)
+        }
+        guard key.scope == scope.tag else { return false }
+        let entry = key.entry
+        let codec = StateEntryCodec(keys: keys)
+        var bookkeeping = replayGuard ?? ReplayGuard()
+        do throws(StateDecodingError) {
+            switch entry.kind {
+            case .flushBegin:
+                let (stamp, counters, countersStamp) = try codec.decodeFlushBegin(key: entry, value: value ?? [])
+                bookkeeping.noteFlushBegin(stamp: stamp, counters: counters, countersStamp: countersStamp)
+            case .checkpoint:
+                let (stamp, digest) = try codec.decodeCheckpoint(key: entry, value: value ?? [])
+                bookkeeping.noteCheckpoint(stamp: stamp)
+                restoredCheckpoint = ChangelogCheckpoint(stamp: stamp, settingsDigest: digest)
+            case .names:
+                throw .misplaced(field: "names entry", detail: "a changelog holds no names entry")
+            case .user, .source, .domain, .globalBucket, .shard:
+                if let value {
+                    let applied = try codec.apply(key: entry, value: value, to: &state)
+                    bookkeeping.noteValue(entry, appliedOffset: applied)
+                } else {
+                    try removeEntry(entry)
+                    bookkeeping.noteTombstone(entry)
+                }
+            }
+        } catch {
+            throw ChangelogRestoreError(error)
+        }
+        replayGuard = bookkeeping
+        guardedThrough = .max
+        return true
+    }
+
+    /// A tombstone's effect: the entry is gone.
+    private mutating func removeEntry(_ key: StateEntryKey) throws(StateDecodingError) {
+        switch key.kind {
+        case .user: state.users[key.hash] = nil
+        case .source: state.sources[key.hash] = nil
+        case .domain: state.domains[key.hash] = nil
+        case .globalBucket: state.global.restore(nil, atSlot: try StateEntryCodec.bucketSlot(key))
+        case .shard, .names, .flushBegin, .checkpoint:
+            throw .misplaced(field: "\(key.kind) tombstone", detail: "only evicted entries have tombstones")
+        }
+    }
+
+    /// The event at `offset` while a replay guard is set: entries that already reflect it keep the
+    /// value the restore gave them; sweeps and capacity drops wait while the shard entry reflects it.
+    mutating func processGuarded(_ event: AuthEvent, intel: consuming IPIntelligence?, offset: Int64) -> Verdict {
+        adoptConfiguredGlobalWindow()
+        guard let protection = replayGuard, offset <= protection.highest else {
+            dropReplayGuard()
+            return apply(event, intel: intel, sparing: nil)
+        }
+        let saved = GuardedEntries(event: event, offset: offset, state: state, keys: keys, protection: protection)
+        let verdict = apply(
+            event, intel: intel, sparing: { protection.reflects($0, offset: offset) }, sweeping: saved.scalars == nil)
+        saved.putBack(into: &state)
+        return verdict
+    }
+
+    /// The input has passed everything restored: the counters become the uninterrupted run's, and
+    /// events pay one comparison again.
+    private mutating func dropReplayGuard() {
+        if let pending = replayGuard?.pendingCounters {
+            state.counters = pending.counters
+            state.changes?.shard = true
+        }
+        replayGuard = nil
+        guardedThrough = .min
+    }
+}
+
+/// The entries an event may change that already reflect it, as they were before it: put back after
+/// the event so it changes none of them.
+private struct GuardedEntries {
+    /// The shard-wide scalars (`StateEntryKind.shard`).
+    struct Scalars {
+        var watermark: Watermark
+        var nextSweep: Timestamp?
+        var nextRareSweep: Timestamp?
+        var counters: StateCounters
+        var globalWindow: EventDuration
+        var newestBucket: Int64?
+    }
+
+    var user: (key: UInt64, value: UserState?)?
+    var source: (key: UInt64, value: SourceState?)?
+    var domain: (key: UInt64, value: DomainState?)?
+    var bucket: (slot: Int, value: GlobalWindows.Bucket?)?
+    var scalars: Scalars?
+
+    init(event: AuthEvent, offset: Int64, state: ShardState, keys: EngineKeys, protection: ReplayGuard) {
+        func reflected(_ kind: StateEntryKind, _ hash: UInt64) -> Bool {
+            protection.reflects(StateEntryKey(kind: kind, hash: hash), offset: offset)
+        }
+        let userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
+        if reflected(.user, userKey) { user = (userKey, state.users[userKey]) }
+        if let address = event.ip?.sourceKey {
+            let sourceKey = keys.sourceStateKey(address)
+            if reflected(.source, sourceKey) { source = (sourceKey, state.sources[sourceKey]) }
+        }
+        if event.type == .passwordResetRequest, let name = event.user.emailDomain {
+            let domainKey = keys.domainStateKey(tenant: event.tenant, domain: name)
+            if reflected(.domain, domainKey) { domain = (domainKey, state.domains[domainKey]) }
+        }
+        let slot = state.global.slot(at: event.time)
+        if reflected(.globalBucket, UInt64(slot)) { bucket = (slot, state.global.bucket(atSlot: slot)) }
+        if reflected(.shard, 0) {
+            scalars = Scalars(
+                watermark: state.watermark, nextSweep: state.nextSweep, nextRareSweep: state.nextRareSweep,
+                counters: state.counters, globalWindow: state.global.window, newestBucket: state.global.newestBucket)
+        }
+    }
+
+    /// Restores every saved entry and forgets the changes recorded for them.
+    func putBack(into state: inout ShardState) {
+        if let user {
+            state.users[user.key] = user.value
+            state.changes?.unmark(StateEntryKey(kind: .user, hash: user.key))
+        }
+        if let source {
+            state.sources[source.key] = source.value
+            state.changes?.unmark(StateEntryKey(kind: .source, hash: source.key))
+        }
+        if let domain {
+            state.domains[domain.key] = domain.value
+            state.changes?.unmark(StateEntryKey(kind: .domain, hash: domain.key))
+        }
+        if let bucket {
+            state.global.restore(bucket.value, atSlot: bucket.slot)
+            state.changes?.unmark(StateEntryKey(kind: .globalBucket, hash: UInt64(bucket.slot)))
+        }
+        if let scalars {
+            state.watermark = scalars.watermark
+            state.nextSweep = scalars.nextSweep
+            state.nextRareSweep = scalars.nextRareSweep
+            state.counters = scalars.counters
+            state.global.restore(window: scalars.globalWindow, newest: scalars.newestBucket)
+            state.changes?.unmark(StateEntryKey(kind: .shard, hash: 0))
+        }
+    }
+}
