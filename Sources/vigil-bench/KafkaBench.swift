@@ -24,8 +24,11 @@ final class KafkaBench {
     /// Sixteen partitions: the mock broker keeps only about 5 MB per partition and silently drops the
     /// oldest messages beyond that, so a preloaded backlog must be spread wide enough to survive.
     func createTopics(_ names: String...) throws {
-        for name in names { try cluster.createTopic(name, partitions: 16) }
+        for name in names { try cluster.createTopic(name, partitions: Self.partitions) }
     }
+
+    /// Every topic's partition count.
+    static let partitions = 16
 
     /// Writes `events` to `topic`, keyed by user, and waits until all are acknowledged.
     func preload(_ events: ArraySlice<GeneratedEvent>, topic: String) throws {
@@ -42,6 +45,29 @@ final class KafkaBench {
         } else {
             try producer.produce(topic: topic, key: nil, value: event.bytes)
         }
+    }
+
+    /// What `topic`'s partitions hold now, read back through `KafkaPartitionReader`: records, key and
+    /// value bytes, and whether every partition still starts at offset 0 (the mock broker drops a
+    /// partition's oldest records beyond about 5 MiB, and the figures would then be short).
+    func partitionContents(_ topic: String) throws -> (records: Int, bytes: Int, complete: Bool) {
+        let configuration = KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers])
+        var records = 0
+        var bytes = 0
+        var complete = true
+        for partition in 0..<Int32(Self.partitions) {
+            let reader = try KafkaPartitionReader(
+                configuration: configuration, partition: KafkaTopicPartition(topic: topic, partition: partition),
+                logger: logger)
+            var first: Int64?
+            while let batch = try reader.next(maxMessages: 10_000, timeout: .seconds(1)) {
+                first = first ?? batch.first?.offset
+            }
+            complete = complete && (first ?? 0) == 0
+            records += reader.progress.records
+            bytes += reader.progress.bytes
+        }
+        return (records, bytes, complete)
     }
 
     /// A consumer of `topic` that is already assigned its partitions, so group-join time is not
@@ -403,10 +429,12 @@ final class RawPassThrough: @unchecked Sendable {
     }
 }
 
-/// A config for `vigil run` against the mock cluster; everything else keeps its default.
+/// A config for `vigil run` against the mock cluster; everything else keeps its default. `stateDirectory`
+/// nil runs without the changelog; otherwise the changelog `<prefix>-vigil-state-changelog` (which the
+/// caller creates: the mock broker answers no admin request) is written, with local snapshots there.
 func writeDaemonConfig(
     to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
-    vpnList: String, properties: [(String, String)] = []
+    vpnList: String, stateDirectory: String? = nil, properties: [(String, String)] = []
 ) throws {
     // The config lives in a scratch folder and its relative paths resolve against it: make ours
     // absolute against the working directory first.
@@ -428,6 +456,8 @@ func writeDaemonConfig(
           properties: {\(properties.map { "\"\($0.0)\": \"\($0.1)\"" }.joined(separator: ", "))}
         http:
           enabled: false
+        state:
+        \(stateDirectory.map { "  dir: \"\($0)\"\n  verify_topic_config: false" } ?? "  changelog: false")
         """
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
 }

@@ -8,6 +8,11 @@ struct Options {
     var engineOnly = false
     /// Figure 5 (state bytes per user) only: no engine, limits or Kafka figures.
     var memoryOnly = false
+    /// Figure 6 (restore) only.
+    var restoreOnly = false
+    var restoreUsersOverride: Int?
+    /// Users of the restore figures' shard.
+    var restoreUsers: Int { restoreUsersOverride ?? (quick ? 100_000 : 1_000_000) }
     var memoryUsersOverride: [Int]?
     var jsonPath: String?
     var cityDatabase: String?
@@ -32,12 +37,14 @@ struct Options {
     var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
           --memory-only  figure 5 only (state bytes per user)
           --memory-users N,N  user counts for figure 5 (default 1000000,5000000; --quick 100000,200000)
+          --restore-only  figure 6 only (restore from changelog records and from a snapshot)
+          --restore-users N  users of the restored shard (default 1000000; --quick 100000)
           --kafka-events N  events preloaded for the end-to-end figures
           --latency-rates R,R,...  latency sweep rates in events/s (default 1000,5000,20000; ½ max is always added)
           --latency-seconds S  seconds of paced traffic per rate (default 10, quick 3)
@@ -58,6 +65,10 @@ struct Options {
                     list.allSatisfy({ ($0 ?? 0) > 0 })
                 else { return nil }
                 options.memoryUsersOverride = list.compactMap { $0 }
+            case "--restore-only": options.restoreOnly = true
+            case "--restore-users":
+                guard let users = rest.popFirst().flatMap({ Int($0) }), users > 0 else { return nil }
+                options.restoreUsersOverride = users
             case "--kafka-events": options.kafkaEventsOverride = rest.popFirst().flatMap { Int($0) }
             case "--json": options.jsonPath = rest.popFirst()
             case "--city-db": options.cityDatabase = rest.popFirst()

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import VigilCore
 import VigilDaemon
 import VigilGeo
@@ -40,7 +41,7 @@ let sampler = try GeoDatabases(settings: uncached)
 // The memory figure needs only some located addresses: on a database too small to sample (MaxMind's
 // test City database with `--quick`) it uses the built-in pool of that database's addresses.
 let sampled = IPPool.sample(from: sampler, addresses: options.users, seed: 2018, vpnExits: 64)
-guard let pool = sampled ?? (options.memoryOnly ? IPPool.maxMindTestCity : nil) else {
+guard let pool = sampled ?? (options.memoryOnly || options.restoreOnly ? IPPool.maxMindTestCity : nil) else {
     print("no located address found in \(options.cityDatabase!)")
     exit(1)
 }
@@ -73,6 +74,62 @@ report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addr
             "MiB")
     }
     report.context["bench_peak_rss_mb"] = Double(MemoryBench.peakResidentBytes()) / 1_048_576
+}
+
+/// Figure 6: restoring a shard of `options.restoreUsers` users in process (changelog records and
+/// snapshot), and a changelog partition read back through Kafka on `cluster`.
+@MainActor func restoreFigures(cluster: MockKafkaCluster) throws {
+    let sources = pool.locations.flatMap(\.addresses).prefix(10_000).map { ($0, sampler.lookup($0)) }
+    let bench = RestoreBench(users: options.restoreUsers, sources: MemoryBench.located(Array(sources)), config: config.core)
+    progress("restore: \(options.restoreUsers) users in process")
+    let local = bench.inProcess()
+    let users = "\(local.users / 1000)k users"
+    report.add(
+        "restore_changelog_records_per_s", "restore: changelog records applied, in process",
+        Double(local.records) / local.applySeconds, "rec/s", note: "\(local.records) records, \(users)")
+    report.add(
+        "restore_changelog_mb_per_s", "  changelog bytes applied, in process",
+        Double(local.recordBytes) / local.applySeconds / 1_048_576, "MiB/s")
+    report.add(
+        "restore_changelog_seconds_\(local.users)", "restore: \(users) from changelog records", local.applySeconds, "s",
+        note: "records already in memory: no broker")
+    report.add(
+        "changelog_bytes_per_user", "  changelog key + value bytes per user", Double(local.recordBytes) / Double(local.users),
+        "B", note: "two logins each, sources and buckets included")
+    report.add("changelog_flush_seconds_\(local.users)", "  one flush of every entry (encode)", local.flushSeconds, "s")
+    report.add(
+        "restore_snapshot_seconds_\(local.users)", "restore: \(users) from a snapshot (decode)",
+        local.snapshotDecodeSeconds, "s")
+    report.add(
+        "snapshot_encode_seconds_\(local.users)", "  snapshot encode of the same state", local.snapshotEncodeSeconds, "s")
+    report.add(
+        "snapshot_bytes_per_user", "  snapshot bytes per user", Double(local.snapshotBytes) / Double(local.users), "B")
+    // The mock broker keeps about 5 MiB per partition (and drops the oldest beyond): a partition of
+    // about 3.5 MiB, counting some 24 bytes of record overhead each.
+    let recordsPerUser = Double(local.records) / Double(local.users)
+    let onDiskPerRecord = Double(local.recordBytes) / Double(local.records) + 24
+    let kafkaUsers = min(options.restoreUsers, Int(3_500_000 / onDiskPerRecord / recordsPerUser))
+    progress("restore: \(kafkaUsers) users through KafkaPartitionReader")
+    var logger = Logger(label: "vigil-bench.restore")
+    logger.logLevel = .error
+    let kafka = try bench.throughKafka(cluster: cluster, count: kafkaUsers, logger: logger)
+    let rate = Double(kafka.records) / kafka.seconds
+    report.add(
+        "restore_kafka_records_per_s", "restore: changelog via KafkaPartitionReader", rate, "rec/s",
+        note: "one partition on the mock broker, \(kafka.records) records (\(kafka.users) users)")
+    report.add(
+        "restore_kafka_mb_per_s", "  changelog bytes read and applied", Double(kafka.bytes) / kafka.seconds / 1_048_576,
+        "MiB/s")
+    report.add(
+        "restore_kafka_seconds_\(local.users)_projected", "  \(users) at that rate (projected)",
+        Double(local.records) / rate, "s", note: "one partition; partitions restore one after another")
+}
+
+if options.restoreOnly {
+    print(Report.header())
+    try restoreFigures(cluster: try KafkaBench().cluster)
+    if let path = options.jsonPath { try report.write(to: path) }
+    exit(0)
 }
 
 if options.memoryOnly {
@@ -158,7 +215,7 @@ if options.engineOnly {
 progress("kafka: raw pass-through")
 let kafka = try KafkaBench()
 let kafkaEvents = events.prefix(options.kafkaEvents)
-try kafka.createTopics("raw.in", "raw.out", "vigil.in", "vigillat.in")
+try kafka.createTopics("raw.in", "raw.out", "vigillat.in")
 try kafka.preload(kafkaEvents, topic: "raw.in")
 var passThrough: RawPassThrough?
 let rawRun = try kafka.throughput(
@@ -196,25 +253,40 @@ func benchDaemon(config: String) throws -> DaemonProcess {
         deviceKey: "vigil-bench-device-key", binary: URL(fileURLWithPath: vigilBinary))
 }
 let pendingNote = "skipped: no `vigil` executable at \(vigilBinary) (build it, or pass --vigil PATH)"
-var daemonRate: Double?
-var daemonPeak: Int?
-if daemonAvailable {
-    progress("kafka: vigil run")
-    try kafka.preload(kafkaEvents, topic: "vigil.in")
+/// One `vigil run` throughput run on topics of its own (`<prefix>.in`, `<prefix>.decisions`, ...) preloaded
+/// with the same events: the steady rate, the peak resident set, and with `changelog` what the daemon
+/// wrote to its changelog topic (after its graceful stop, which flushes the last changes).
+func daemonThroughput(
+    prefix: String, changelog: Bool
+) throws -> (rate: Double?, peak: Int?, written: (records: Int, bytes: Int, complete: Bool)?) {
+    progress("kafka: vigil run, changelog \(changelog ? "on" : "off")")
+    let changelogTopic = "\(prefix)-vigil-state-changelog"
+    try kafka.createTopics("\(prefix).in", "\(prefix).decisions", "\(prefix).alerts", "\(prefix).dlq")
+    // The mock broker answers no CreateTopics: the changelog is created as an operator would, beforehand.
+    if changelog { try kafka.createTopics(changelogTopic) }
+    try kafka.preload(kafkaEvents, topic: "\(prefix).in")
     try writeDaemonConfig(
-        to: scratch + "/throughput.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigil.in", prefix: "vigil",
-        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList)
-    try kafka.createTopics("vigil.decisions", "vigil.alerts", "vigil.dlq")
+        to: scratch + "/\(prefix).yaml", bootstrap: kafka.cluster.bootstrapServers, input: "\(prefix).in",
+        prefix: prefix, cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
+        stateDirectory: changelog ? scratch + "/\(prefix)-state" : nil)
     var daemon: DaemonProcess?
     let result = try kafka.throughput(
-        inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "vigil.decisions", timeout: 600,
+        inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "\(prefix).decisions", timeout: 600,
         isAlive: { daemon?.isRunning ?? true }
     ) {
-        daemon = try benchDaemon(config: "throughput.yaml")
+        daemon = try benchDaemon(config: "\(prefix).yaml")
     }
-    daemonPeak = daemon?.peakResidentBytes
+    let peak = daemon?.peakResidentBytes
     try daemon?.stop()
-    daemonRate = result.rates?.steady
+    if result.rates == nil, let daemon { progress("vigil run (\(prefix)) did not answer every event:\n\(daemon.log)") }
+    return (result.rates?.steady, peak, changelog ? try kafka.partitionContents(changelogTopic) : nil)
+}
+var daemonRate: Double?
+var daemonPeak: Int?
+var changelogRun: (rate: Double?, peak: Int?, written: (records: Int, bytes: Int, complete: Bool)?)?
+if daemonAvailable {
+    (daemonRate, daemonPeak, _) = try daemonThroughput(prefix: "vigil", changelog: false)
+    changelogRun = try daemonThroughput(prefix: "vigilcl", changelog: true)
 }
 // `vigil run` processes every partition on one thread: a rate above this run's single-thread engine
 // rate (or above the raw pass-through) means the run was too short to reach a steady state.
@@ -225,8 +297,34 @@ let daemonUnreliable = daemonRate.flatMap { rate in
         : nil
 }
 report.add(
-    "daemon_events_per_s", "kafka: vigil run (subprocess)", daemonRate, "ev/s",
+    "daemon_events_per_s", "kafka: vigil run (subprocess), changelog off", daemonRate, "ev/s",
     note: daemonAvailable ? nil : pendingNote, unreliable: daemonUnreliable)
+let changelogRate = changelogRun?.rate
+let changelogUnreliable = changelogRate.flatMap { rate in
+    rate > engineRate
+        ? "above this run's single-thread engine rate (\(Int(engineRate)) ev/s): too few events for a steady state"
+        : nil
+}
+report.add(
+    "daemon_changelog_events_per_s", "kafka: vigil run, changelog on", changelogRate, "ev/s",
+    note: daemonAvailable ? nil : pendingNote, unreliable: changelogUnreliable)
+let changelogRatio = changelogRate.flatMap { on in daemonRate.map { on / $0 * 100 } }
+report.add(
+    "daemon_changelog_vs_off_percent", "kafka: vigil run changelog on / off", changelogRatio, "%", target: ">= 90",
+    met: changelogRatio.map { $0 >= 90 }, note: daemonAvailable ? nil : pendingNote,
+    unreliable: daemonUnreliable ?? changelogUnreliable
+        ?? (options.quick ? "--quick: \(kafkaEvents.count) events, a few seconds per run" : nil))
+let written = changelogRun?.written
+let incomplete = written.flatMap { $0.complete ? nil : "the mock broker dropped old changelog records: more than it keeps" }
+report.add(
+    "changelog_bytes_per_event", "kafka: changelog bytes written per input event",
+    written.map { Double($0.bytes) / Double(kafkaEvents.count) }, "B",
+    note: written.map { "\($0.records) records, key + value bytes, \(kafkaEvents.count) events" } ?? pendingNote,
+    unreliable: incomplete)
+report.add(
+    "changelog_records_per_event", "  changelog records written per input event",
+    written.map { Double($0.records) / Double(kafkaEvents.count) }, "", note: written == nil ? pendingNote : nil,
+    unreliable: incomplete)
 let ratio = daemonRate.flatMap { rate in raw.map { rate / $0.steady * 100 } }
 report.add(
     "daemon_vs_raw_percent", "kafka: vigil run / raw pass-through", ratio, "%", target: ">= 80",
@@ -320,6 +418,9 @@ report.add(
     note: daemonAvailable ? nil : pendingNote)
 events.removeAll()
 memoryFigures()
+
+// 6. Restore.
+try restoreFigures(cluster: kafka.cluster)
 if let path = options.jsonPath {
     try report.write(to: path)
     print("wrote \(path)")
