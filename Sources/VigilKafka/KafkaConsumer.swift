@@ -147,6 +147,19 @@ public final class KafkaConsumer {
         if let code = client.pause(partitions) { throw .operationFailed(operation: "pause", code: code) }
     }
 
+    /// Fetches `partition` from `offset` next (its messages already fetched are dropped), e.g. a
+    /// message `poll` returned that the caller could not handle yet. Blocks up to `timeout`.
+    public func seek(
+        _ partition: KafkaTopicPartition, to offset: Int64, timeout: Duration = .seconds(5)
+    )
+        throws(KafkaError)
+    {
+        guard !isClosed else { throw .closed }
+        if let code = client.seek(partition, to: offset, timeout: timeout.kafkaMilliseconds) {
+            throw .operationFailed(operation: "seek", code: code)
+        }
+    }
+
     /// Fetches again from the position after the last message `poll` returned.
     public func resume(_ partitions: [KafkaTopicPartition]? = nil) throws(KafkaError) {
         guard !isClosed else { throw .closed }

@@ -20,6 +20,9 @@ public final class KafkaPartitionReader {
     public let partition: KafkaTopicPartition
     /// The offset after the last record to read: the high watermark when the reader was created.
     public let endOffset: Int64
+    /// The partition's first offset (its low watermark) when the reader was created: a start from
+    /// below it lost records to retention or deletion, unless it is the partition's beginning.
+    public let firstOffset: Int64
     /// How long `next` may go on receiving nothing before it throws.
     public let stallTimeout: Duration
     /// Records and bytes read so far, for restore metrics and progress reports.
@@ -57,6 +60,7 @@ public final class KafkaPartitionReader {
         let (low, high) = try client.watermarks(of: partition, timeout: timeout)
         let start = max(startOffset ?? low, low)
         endOffset = high
+        firstOffset = low
         progress = KafkaReadProgress(records: 0, bytes: 0, position: start)
         isAtEnd = start >= high
         guard !isAtEnd else { return }

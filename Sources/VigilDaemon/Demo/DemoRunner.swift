@@ -63,7 +63,7 @@ public enum DemoRunner {
         options: Options, environment: [String: String], logger: Logger,
         output: @escaping @Sendable (String) -> Void
     ) async throws -> Summary {
-        let loaded = try ConfigLoader.load(path: options.configPath)
+        var loaded = try ConfigLoader.load(path: options.configPath)
         let kafka = loaded.config.kafka
         if !kafka.bootstrapServers.isEmpty {
             output("note: the demo ignores kafka.bootstrap_servers and uses an in-process mock cluster")
@@ -80,13 +80,23 @@ public enum DemoRunner {
         for topic in kafka.inputTopics + [kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic] {
             try cluster.createTopic(topic, partitions: options.partitions)
         }
+        // Durable state as in production, on the mock cluster and in a directory of its own: the mock
+        // answers no admin request, so the changelog topic is made here and its policy not checked.
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vigil-demo-state-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))")
+        defer { try? FileManager.default.removeItem(at: stateDirectory) }
+        if loaded.config.state.changelog {
+            try cluster.createTopic(ChangelogTopics.name(for: loaded.config), partitions: options.partitions)
+            loaded.config.state.directory = stateDirectory.path
+            loaded.config.state.verifyTopicConfig = false
+        }
         output("mock Kafka cluster at \(cluster.bootstrapServers), \(options.partitions) partitions per topic")
 
         var daemonOptions = Daemon.Options()
         daemonOptions.bootstrapServers = cluster.bootstrapServers
         daemonOptions.allowPublicDeviceKey = true
         let status = daemonOptions.status
-        let daemon = Task { [daemonOptions] in
+        let daemon = Task { [daemonOptions, loaded] in
             try await Daemon.run(
                 loaded: loaded, environment: environment, logger: logger, options: daemonOptions)
         }

@@ -10,6 +10,10 @@ import _VigilMachinery
 /// (at least once). This class is the thin driver: `KafkaLoopStateMachine` makes every decision,
 /// and this performs its actions with the consumer, the producer and the pipelines. Everything here
 /// runs on one dedicated thread, as librdkafka's clients require.
+///
+/// With `state.changelog` on it also restores each assigned partition's shard (local snapshot, then
+/// the changelog partition read with a `KafkaPartitionReader`), produces the flushes the machine
+/// asks to capture, and hands acknowledged snapshots to a `SnapshotWriter`.
 final class KafkaLoop: @unchecked Sendable {
     struct Settings {
         var config: LoadedConfig
@@ -24,6 +28,23 @@ final class KafkaLoop: @unchecked Sendable {
         /// How long the producer's queue may stay full with no output delivered or enqueued before the
         /// loop fails; nil waits forever. See `KafkaPipelineService.maxProducerStall`.
         var maxProducerStall: Duration? = .seconds(360)
+    }
+
+    /// What makes state durable, opened before the loop starts (`KafkaPipelineService.openDurableState`).
+    struct DurableState {
+        /// `state.dir`, locked for this process.
+        var directory: StateDirectory
+        /// The changelog topic, created or validated.
+        var changelogTopic: String
+    }
+
+    /// One partition's restore in progress: the changelog partition read from after the snapshot's
+    /// checkpoint (or from its beginning) up to its end as of the start.
+    private struct Restore {
+        var reader: KafkaPartitionReader
+        var startedAt: ContinuousClock.Instant
+        /// The stamp of the local snapshot it started from; nil: from the changelog alone.
+        var snapshotStamp: Int64?
     }
 
     private typealias StateMachine = KafkaLoopStateMachine
@@ -63,6 +84,11 @@ final class KafkaLoop: @unchecked Sendable {
     /// Set once the shutdown closed the consumer: its lag is no longer read.
     private var consumerClosed = false
     private var producer: KafkaProducer?
+    private var durableState: DurableState?
+    private var snapshotWriter: SnapshotWriter?
+    private var restores: [KafkaTopicPartition: Restore] = [:]
+    /// Changelog records and bytes produced since the status was last published.
+    private var changelogWritten = (records: 0, bytes: 0)
 
     init(settings: Settings, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics, logger: Logger) {
         self.settings = settings
@@ -74,19 +100,27 @@ final class KafkaLoop: @unchecked Sendable {
         outputHeaders = Self.outputHeaders(policyVersion: settings.config.policyVersion)
         // Half of the producer's queue (`queue.buffering.max.messages`, librdkafka's default 100,000).
         let queueCapacity = settings.producer["queue.buffering.max.messages"].flatMap { Int($0) } ?? 100_000
-        machine = StateMachine(
-            configuration: StateMachine.Configuration(
-                batchSize: settings.batchSize, pollTimeout: settings.pollTimeout,
-                maxDeliveryAttempts: settings.maxDeliveryAttempts, maxProducerStall: settings.maxProducerStall,
-                resumeBelow: queueCapacity / 2, shutdownTimeout: Self.shutdownTimeout(settings.config)))
+        var configuration = StateMachine.Configuration(
+            batchSize: settings.batchSize, pollTimeout: settings.pollTimeout,
+            maxDeliveryAttempts: settings.maxDeliveryAttempts, maxProducerStall: settings.maxProducerStall,
+            resumeBelow: queueCapacity / 2, shutdownTimeout: Self.shutdownTimeout(settings.config))
+        let state = settings.config.config.state
+        if state.changelog {
+            configuration.changelog = StateMachine.Changelog(
+                topic: ChangelogTopics.name(for: settings.config.config),
+                flushInterval: .microseconds(state.flushInterval.microseconds),
+                snapshotInterval: state.snapshotInterval.microseconds > 0
+                    ? .microseconds(state.snapshotInterval.microseconds) : nil)
+        }
+        machine = StateMachine(configuration: configuration)
     }
 
     /// Asks the loop to finish the current batch and shut down cleanly; callable from any thread.
     func requestStop() { stopRequested.store(true, ordering: .relaxed) }
 
     /// The loop body; blocks until stopped or failed. Throws on a fatal Kafka error, and when the
-    /// final commit failed.
-    func run() throws {
+    /// final commit failed. `durableState` is required with `state.changelog` on, and ignored otherwise.
+    func run(durableState: DurableState?) throws {
         logger.info(
             "starting Kafka loop",
             metadata: [
@@ -97,6 +131,24 @@ final class KafkaLoop: @unchecked Sendable {
         defer {
             self.consumer = nil
             self.producer = nil
+            restores.removeAll()
+            snapshotWriter?.stop()
+        }
+        if let durableState {
+            self.durableState = durableState
+            let metrics = self.metrics
+            let logger = self.logger
+            snapshotWriter = SnapshotWriter(
+                directory: durableState.directory,
+                onWritten: { _ in metrics.recordSnapshotWrite(succeeded: true) },
+                onFailure: { snapshot, error in
+                    metrics.recordSnapshotWrite(succeeded: false)
+                    logger.warning(
+                        "could not write a local snapshot; the next restore reads more of the changelog",
+                        metadata: [
+                            "partition": "\(snapshot.inputTopic)[\(snapshot.inputPartition)]", "error": "\(error)",
+                        ])
+                })
         }
         let producer = try KafkaProducer(configuration: settings.producer, logger: logger) { [weak self] in
             self?.warn($0)
@@ -156,7 +208,7 @@ final class KafkaLoop: @unchecked Sendable {
             case .poll(let maxMessages, let timeout):
                 try poll(consumer, maxMessages: maxMessages, timeout: timeout)
             case .openShard(let partition):
-                shards[partition] = makeShard()
+                shards[partition] = makeShard(partition)
             case .retireShard(let partition):
                 retire(partition)
             case .send:
@@ -233,9 +285,36 @@ final class KafkaLoop: @unchecked Sendable {
                 finished = true
                 finishFailure = failure
                 logger.info("Kafka loop stopped")
-            case .beginRestore, .restoreStep, .seek, .captureChangelog, .writeSnapshot, .awaitSnapshotWrites:
-                // Emitted only with the changelog on, which this driver does not configure yet.
-                break
+            case .beginRestore(let partition):
+                if case .failure(let error) = Result(catching: { try beginRestore(partition) }) {
+                    try perform(machine.restoreFailed(partition, reason: "\(error)"))
+                }
+            case .restoreStep(let partition):
+                switch Result(catching: { try restoreStep(partition) }) {
+                case .success(let (records, finished)):
+                    try perform(machine.restoreProgressed(partition, records: records, finished: finished, now: now))
+                case .failure(let error):
+                    try perform(machine.restoreFailed(partition, reason: "\(error)"))
+                }
+            case let .seek(partition, offset):
+                // Not optional: the messages from `offset` on would never be processed.
+                try consumer.seek(partition, to: offset)
+            case let .captureChangelog(partition, stamp, withSnapshot):
+                let (records, snapshot) = capture(partition, stamp: stamp, withSnapshot: withSnapshot)
+                try perform(machine.changelogCaptured(partition, stamp: stamp, records: records, snapshot: snapshot))
+            case let .writeSnapshot(partition, stamp, changelogOffset, state):
+                guard let durableState else { break }
+                snapshotWriter?.submit(
+                    LocalSnapshot(
+                        inputTopic: partition.topic, inputPartition: partition.partition,
+                        changelogTopic: durableState.changelogTopic, changelogOffset: changelogOffset, stamp: stamp,
+                        state: state))
+            case .awaitSnapshotWrites(let timeout):
+                if snapshotWriter?.waitUntilIdle(timeout: timeout) == false {
+                    logger.warning(
+                        "local snapshots still being written at the shutdown timeout; the next start reads more of the changelog"
+                    )
+                }
             case .fail(let error):
                 throw error
             }
@@ -276,10 +355,33 @@ final class KafkaLoop: @unchecked Sendable {
     private func sendOutbox(_ producer: KafkaProducer) throws {
         let now = self.now
         while let (token, outgoing) = machine.nextOutput(now: now) {
-            guard case .output(let output) = outgoing else { continue }
-            guard try produce(output, token: token, producer: producer) else { return }
+            let accepted =
+                switch outgoing {
+                case .output(let output): try produce(output, token: token, producer: producer)
+                case let .changelog(partition, record):
+                    try produceChangelog(record, partition: partition, token: token, producer: producer)
+                }
+            guard accepted else { return }
             machine.outputSent(now: now)
         }
+    }
+
+    /// One changelog record to its explicit partition (a nil value is a tombstone); false when the
+    /// local queue is full.
+    private func produceChangelog(
+        _ record: ChangelogRecord, partition: Int32, token: UInt64, producer: KafkaProducer
+    ) throws -> Bool {
+        let topic = durableState?.changelogTopic ?? ""
+        do throws(KafkaError) {
+            try producer.produce(
+                topic: topic, partition: partition, key: record.key, value: record.value, opaque: token)
+        } catch {
+            if case .operationFailed(_, let code) = error, code == .queueFull { return false }
+            throw error
+        }
+        changelogWritten.records += 1
+        changelogWritten.bytes += record.key.count + (record.value?.count ?? 0)
+        return true
     }
 
     /// One produce attempt; false when the local queue is full.
@@ -317,15 +419,17 @@ final class KafkaLoop: @unchecked Sendable {
         }
     }
 
-    private func makeShard() -> PartitionShard {
-        PartitionShard(
-            pipeline: Pipeline(
-                config: settings.config.config.core, policyVersion: policyVersion, enricher: settings.enricher,
-                deviceKey: settings.deviceKey))
+    private func makeShard(_ partition: KafkaTopicPartition) -> PartitionShard {
+        var pipeline = Pipeline(
+            config: settings.config.config.core, policyVersion: policyVersion, enricher: settings.enricher,
+            deviceKey: settings.deviceKey)
+        pipeline.recordsChanges = durableState != nil
+        return PartitionShard(pipeline: pipeline, scope: ChangelogScope(inputTopic: partition.topic))
     }
 
-    /// Drops a shard given up, keeping its counts in the totals.
+    /// Drops a shard given up (and its restore, if any), keeping its counts in the totals.
     private func retire(_ partition: KafkaTopicPartition) {
+        restores[partition] = nil
         guard let shard = shards.removeValue(forKey: partition) else { return }
         retiredStats.add(shard.pipeline.stats)
         let counters = shard.pipeline.engine.state.counters
@@ -390,6 +494,122 @@ final class KafkaLoop: @unchecked Sendable {
         }
     }
 
+    // MARK: Durable state
+
+    /// Starts a partition's restore: its local snapshot when one is usable (else a warning, and the
+    /// changelog from its beginning), then a reader over its changelog partition from after the
+    /// snapshot's checkpoint to the end as of now.
+    private func beginRestore(_ partition: KafkaTopicPartition) throws {
+        guard let durableState, let shard = shards[partition] else { return }
+        let startedAt = ContinuousClock.now
+        let changelogPartition = KafkaTopicPartition(topic: durableState.changelogTopic, partition: partition.partition)
+        var snapshot: LocalSnapshot?
+        switch durableState.directory.loadSnapshot(inputTopic: partition.topic, partition: partition.partition) {
+        case .absent: break
+        case .found(let found): snapshot = found
+        case .discarded(let reason): discardSnapshot(of: partition, reason: "\(reason)")
+        }
+        var reader = try openReader(changelogPartition, from: snapshot.map { $0.changelogOffset + 1 })
+        if let found = snapshot {
+            if let mismatch = found.mismatch(
+                changelogTopic: durableState.changelogTopic,
+                changelogOffsets: reader.firstOffset..<max(reader.firstOffset, reader.endOffset))
+            {
+                discardSnapshot(of: partition, reason: "\(mismatch)")
+                snapshot = nil
+            } else {
+                do {
+                    // A refused snapshot leaves the shard as it was: empty.
+                    try shard.pipeline.restoreState(snapshot: found.state)
+                } catch {
+                    discardSnapshot(of: partition, reason: "\(error)")
+                    snapshot = nil
+                }
+            }
+            if snapshot == nil { reader = try openReader(changelogPartition, from: nil) }
+        }
+        restores[partition] = Restore(reader: reader, startedAt: startedAt, snapshotStamp: snapshot?.stamp)
+        logger.info(
+            "restoring partition state",
+            metadata: [
+                "partition": "\(partition)", "changelog": "\(changelogPartition)",
+                "snapshot_stamp": "\(snapshot.map { String($0.stamp) } ?? "none")",
+                "records_to_read": "\(reader.endOffset - reader.progress.position)",
+            ])
+    }
+
+    private func discardSnapshot(of partition: KafkaTopicPartition, reason: String) {
+        logger.warning(
+            "local snapshot not used; restoring from the changelog instead",
+            metadata: ["partition": "\(partition)", "reason": "\(reason)"])
+        do {
+            try durableState?.directory.removeSnapshot(inputTopic: partition.topic, partition: partition.partition)
+        } catch {
+            logger.warning("could not remove the unused snapshot", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func openReader(_ partition: KafkaTopicPartition, from offset: Int64?) throws -> KafkaPartitionReader {
+        try KafkaPartitionReader(
+            configuration: settings.consumer, partition: partition, from: offset,
+            timeout: .microseconds(settings.config.config.state.adminTimeout.microseconds), logger: logger,
+            onWarning: { [weak self] in self?.warn($0) })
+    }
+
+    /// Applies up to `state.restore_batch` changelog records; returns the records applied so far and
+    /// whether the restore is complete (it then logs and reports its figures).
+    private func restoreStep(_ partition: KafkaTopicPartition) throws -> (records: Int, finished: Bool) {
+        guard let restore = restores[partition], let shard = shards[partition] else { return (0, true) }
+        let reader = restore.reader
+        let before = reader.progress
+        let limit = max(1, settings.config.config.state.restoreBatch)
+        var finished = false
+        var applied = 0
+        while applied < limit {
+            guard let batch = try reader.next(maxMessages: limit - applied, timeout: settings.pollTimeout) else {
+                finished = true
+                break
+            }
+            if batch.isEmpty { break }
+            for message in batch {
+                try shard.pipeline.applyChangelogRecord(
+                    key: message.key ?? [], value: message.isNullValue ? nil : Array(message.value),
+                    scope: shard.scope)
+            }
+            applied += batch.count
+        }
+        let progress = reader.progress
+        if finished { restores[partition] = nil }
+        metrics.recordRestoreStep(
+            records: progress.records - before.records, bytes: progress.bytes - before.bytes,
+            lag: restores.values.reduce(0) { $0 + max(0, $1.reader.endOffset - $1.reader.progress.position) })
+        if finished {
+            let duration = ContinuousClock.now - restore.startedAt
+            metrics.recordRestoreFinished(after: duration)
+            logger.info(
+                "partition state restored",
+                metadata: [
+                    "partition": "\(partition)", "records": "\(progress.records)", "bytes": "\(progress.bytes)",
+                    "seconds": "\(duration)",
+                    "snapshot_stamp": "\(restore.snapshotStamp.map(String.init) ?? "none")",
+                ])
+        }
+        return (progress.records, finished)
+    }
+
+    /// The partition's flush stamped `stamp` (nothing when nothing changed and no snapshot is due), and
+    /// with `withSnapshot` its whole state as of that flush.
+    private func capture(
+        _ partition: KafkaTopicPartition, stamp: Int64, withSnapshot: Bool
+    ) -> (records: [ChangelogRecord], snapshot: [UInt8]?) {
+        guard let shard = shards[partition], withSnapshot || shard.pipeline.hasUnflushedChanges else {
+            return ([], nil)
+        }
+        let records = shard.pipeline.takeChangelogFlush(stamp: stamp, scope: shard.scope)
+        guard withSnapshot, !records.isEmpty else { return (records, nil) }
+        return (records, shard.pipeline.stateSnapshot(appliedOffset: stamp))
+    }
+
     private static func shutdownTimeout(_ config: LoadedConfig) -> Duration {
         .microseconds(config.config.kafka.shutdownTimeout.microseconds)
     }
@@ -411,6 +631,10 @@ final class KafkaLoop: @unchecked Sendable {
         }
         for shard in shards.values { stats.add(shard.pipeline.stats) }
         metrics.record(pipeline: stats)
+        if changelogWritten.records > 0 {
+            metrics.recordChangelogWritten(records: changelogWritten.records, bytes: changelogWritten.bytes)
+            changelogWritten = (0, 0)
+        }
         metrics.recordProducerBackpressure(active: report.backpressureActive, episodes: report.backpressureEpisodes)
         if !consumerClosed, let lag = (try? consumer?.lag()) ?? nil {
             metrics.recordConsumerLag(messages: lag.reduce(0) { $0 + ($1.lag ?? 0) })

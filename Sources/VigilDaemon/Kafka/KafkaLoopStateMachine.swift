@@ -1,3 +1,4 @@
+import VigilCore
 import VigilKafka
 
 /// Every decision of the Kafka loop, as a value: which partitions are assigned, which outputs await
@@ -57,17 +58,11 @@ struct KafkaLoopStateMachine {
         var snapshotInterval: Duration?
     }
 
-    /// One changelog record of a captured flush: an entry's key and value, nil for a tombstone.
-    struct ChangelogEntry: Equatable {
-        var key: [UInt8]
-        var value: [UInt8]?
-    }
-
     /// What the outbox holds: an output of an input, or a changelog record for an explicit partition.
     enum Outgoing: Equatable {
         case output(Output)
         /// A record for the changelog topic's `partition` (the input partition whose state it holds).
-        case changelog(partition: Int32, ChangelogEntry)
+        case changelog(partition: Int32, ChangelogRecord)
     }
 
     /// One output on its way to a topic, kept whole so that a failed delivery can be produced again.
@@ -231,7 +226,7 @@ struct KafkaLoopStateMachine {
         var stamp: Int64
         /// Its records until they enter the outbox (once the outputs of inputs through `stamp` are
         /// acknowledged); nil afterwards.
-        var records: [ChangelogEntry]?
+        var records: [ChangelogRecord]?
         /// Records produced whose delivery is not reported yet.
         var unacknowledged = 0
         var snapshot: [UInt8]?
@@ -249,7 +244,7 @@ struct KafkaLoopStateMachine {
         enum Kind {
             case output(Output, inputOffset: Int64)
             /// A changelog record of the flush `flush`; `isLast`: its checkpoint.
-            case changelog(ChangelogEntry, flush: UInt64, isLast: Bool)
+            case changelog(ChangelogRecord, flush: UInt64, isLast: Bool)
         }
     }
 
@@ -513,7 +508,7 @@ struct KafkaLoopStateMachine {
     /// changed) and, when asked, the state as a snapshot. The records wait until every output of the
     /// inputs through `stamp` is acknowledged.
     mutating func changelogCaptured(
-        _ partition: KafkaTopicPartition, stamp: Int64, records: [ChangelogEntry], snapshot: [UInt8]?
+        _ partition: KafkaTopicPartition, stamp: Int64, records: [ChangelogRecord], snapshot: [UInt8]?
     ) -> [Action] {
         capturesAwaited = max(0, capturesAwaited - 1)
         guard partitions[partition] != nil else { return [] }

@@ -12,6 +12,10 @@ import _VigilMachinery
 /// the loop and `run()` throws, which ends the service group with a failure.
 public struct KafkaPipelineService: Service {
     private let loop: KafkaLoop
+    private let config: DaemonConfig
+    /// The connection properties, for the admin client that sets up the changelog topic.
+    private let connection: KafkaConfiguration
+    private let logger: Logger
 
     /// `properties` are the librdkafka properties with secrets already resolved
     /// (`KafkaSettings.resolveSecrets`); `bootstrapServers` overrides the config's when set.
@@ -30,6 +34,33 @@ public struct KafkaPipelineService: Service {
             producer: producer, enricher: enricher, deviceKey: deviceKey)
         settings.maxProducerStall = Self.maxProducerStall(producer)
         loop = KafkaLoop(settings: settings, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
+        self.config = config.config
+        connection = common
+        self.logger = logger
+    }
+
+    /// With `state.changelog` on: locks `state.dir` and creates or validates the changelog topic, before
+    /// any partition is consumed. Blocking (admin requests bounded by `state.admin_timeout`): call it on
+    /// the loop's thread. Throws `StateDirectoryError` or `ChangelogTopicError`, which stop the start.
+    static func openDurableState(
+        config: DaemonConfig, connection: KafkaConfiguration, logger: Logger
+    ) throws -> KafkaLoop.DurableState? {
+        let state = config.state
+        guard state.changelog else { return nil }
+        let directory = try StateDirectory(path: state.directory)
+        let topic = ChangelogTopics.name(for: config)
+        let admin = try KafkaAdmin(configuration: connection, logger: logger)
+        let partitions = try ChangelogTopics.inputPartitionCount(
+            admin: admin, inputTopics: config.kafka.inputTopics,
+            timeout: .microseconds(state.adminTimeout.microseconds))
+        let outcome = try ChangelogTopics.ensure(admin: admin, topic: topic, partitions: partitions, settings: state)
+        logger.info(
+            "durable state ready",
+            metadata: [
+                "changelog": "\(topic)", "partitions": "\(partitions)", "changelog_topic": "\(outcome)",
+                "state_dir": "\(state.directory)",
+            ])
+        return KafkaLoop.DurableState(directory: directory, changelogTopic: topic)
     }
 
     /// A full producer queue pauses consumption (backpressure) instead of failing. The loop fails only
@@ -72,10 +103,13 @@ public struct KafkaPipelineService: Service {
 
     /// Consumes, decides and produces until cancelled or shut down gracefully (drain, flush, commit).
     public func run() async throws {
-        let loop = self.loop
+        let (loop, config, connection, logger) = (self.loop, self.config, self.connection, self.logger)
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
-                try await onDedicatedThread(name: "vigil-kafka") { try loop.run() }
+                try await onDedicatedThread(name: "vigil-kafka") {
+                    try loop.run(
+                        durableState: try Self.openDurableState(config: config, connection: connection, logger: logger))
+                }
             } onGracefulShutdown: {
                 loop.requestStop()
             }

@@ -4,8 +4,13 @@ import VigilCore
 /// rebalance. A class, so that the driver runs the pipeline in place through the shard table.
 final class PartitionShard {
     var pipeline: Pipeline
+    /// Tags its changelog records, so shards of input topics sharing a partition number keep apart.
+    let scope: ChangelogScope
 
-    init(pipeline: Pipeline) { self.pipeline = pipeline }
+    init(pipeline: Pipeline, scope: ChangelogScope) {
+        self.pipeline = pipeline
+        self.scope = scope
+    }
 }
 
 extension PipelineStats {

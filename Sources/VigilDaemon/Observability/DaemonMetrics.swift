@@ -77,6 +77,21 @@ public final class DaemonMetrics: Sendable {
     private let geoLookupErrors: Counter
     /// `vigil_ready`: 1 when the daemon is ready to process events (see /readyz), else 0.
     private let ready: Gauge
+    /// `vigil_state_restore_records_total`: changelog records applied by restores (tombstones included).
+    private let restoreRecords: Counter
+    /// `vigil_state_restore_bytes_total`: key and value bytes of those records.
+    private let restoreBytes: Counter
+    /// `vigil_state_restore_seconds_total`: time spent restoring partitions, over finished restores.
+    private let restoreSeconds: FloatingPointCounter
+    /// `vigil_state_changelog_lag_records`: changelog records the running restores still have to read.
+    private let changelogLag: Gauge
+    /// `vigil_state_changelog_records_total`: changelog records produced (tombstones included).
+    private let changelogRecords: Counter
+    /// `vigil_state_changelog_bytes_total`: key and value bytes of those records.
+    private let changelogBytes: Counter
+    /// `vigil_state_snapshot_writes_total{result}`: local snapshots written (`ok`) or not (`failed`).
+    private let snapshotWrites: Counter
+    private let snapshotWriteFailures: Counter
 
     /// The totals already added to the counters, and the series whose label values change at run time.
     private struct Reported {
@@ -125,12 +140,20 @@ public final class DaemonMetrics: Sendable {
         configReloadsFailed = counter("vigil_config_reloads_total", [("result", "failed")])
         geoLookupErrors = counter("vigil_geo_lookup_errors_total")
         ready = gauge("vigil_ready")
+        restoreRecords = counter("vigil_state_restore_records_total")
+        restoreBytes = counter("vigil_state_restore_bytes_total")
+        restoreSeconds = FloatingPointCounter(label: "vigil_state_restore_seconds_total", factory: factory)
+        changelogLag = gauge("vigil_state_changelog_lag_records")
+        changelogRecords = counter("vigil_state_changelog_records_total")
+        changelogBytes = counter("vigil_state_changelog_bytes_total")
+        snapshotWrites = counter("vigil_state_snapshot_writes_total", [("result", "ok")])
+        snapshotWriteFailures = counter("vigil_state_snapshot_writes_total", [("result", "failed")])
         // The running Vigil version.
         gauge("vigil_build_info", [("version", version)]).record(1)
         // Zero-valued series exist from the start, so a dashboard's rate() has a baseline.
         for gauge in [
             eventTimeLag, consumerLag, producerBackpressure, usersInState, sourcesInState, emailDomainsInState,
-            stateNames, stateBytes, windowFailedLogins, windowFailingUsers, windowResetRequests, ready,
+            stateNames, stateBytes, windowFailedLogins, windowFailingUsers, windowResetRequests, ready, changelogLag,
         ] {
             gauge.record(0)
         }
@@ -225,6 +248,31 @@ public final class DaemonMetrics: Sendable {
 
     /// 1 when the daemon is ready to process events (see /readyz).
     public func recordReady(_ isReady: Bool) { ready.record(isReady ? 1 : 0) }
+
+    /// One restore step: the changelog records it applied, their bytes, and the records the running
+    /// restores still have to read.
+    public func recordRestoreStep(records: Int, bytes: Int, lag: Int64) {
+        restoreRecords.increment(by: records)
+        restoreBytes.increment(by: bytes)
+        changelogLag.record(lag)
+    }
+
+    /// A partition's restore finished after `duration`.
+    public func recordRestoreFinished(after duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        restoreSeconds.increment(by: Double(seconds) + Double(attoseconds) / 1e18)
+    }
+
+    /// Changelog records produced since the last call, with their key and value bytes.
+    public func recordChangelogWritten(records: Int, bytes: Int) {
+        changelogRecords.increment(by: records)
+        changelogBytes.increment(by: bytes)
+    }
+
+    /// One local snapshot written, or failed.
+    public func recordSnapshotWrite(succeeded: Bool) {
+        (succeeded ? snapshotWrites : snapshotWriteFailures).increment()
+    }
 
     private static func advance(_ counters: [Counter], from before: [Int], to after: [Int]) {
         for (index, counter) in counters.enumerated() { advance(counter, from: before[index], to: after[index]) }

@@ -249,6 +249,13 @@ final class RdKafkaClient {
         return failure(rd_kafka_pause_partitions(pointer, list.pointer))
     }
 
+    /// Moves the fetch position of an assigned partition to `offset`, waiting up to `timeout`
+    /// milliseconds for the fetcher to take it.
+    func seek(_ partition: KafkaTopicPartition, to offset: Int64, timeout: Int32) -> KafkaErrorCode? {
+        let list = RdKafkaPartitionList(CollectionOfOne((partition, offset)))
+        return consume(rd_kafka_seek_partitions(pointer, list.pointer, timeout))?.code ?? list.elementError
+    }
+
     func resume(_ partitions: [KafkaTopicPartition]) -> KafkaErrorCode? {
         let list = RdKafkaPartitionList(partitions)
         return failure(rd_kafka_resume_partitions(pointer, list.pointer))

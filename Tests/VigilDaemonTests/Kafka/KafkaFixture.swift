@@ -2,7 +2,9 @@ import Foundation
 import VigilKafka
 import VigilTestSupport
 
-/// One mock cluster with Vigil's four topics, and a config for `vigil run` pointing at it.
+/// One mock cluster with Vigil's four topics and its state changelog, and a config for `vigil run`
+/// pointing at it. The mock answers no admin request, so the changelog is created here, its policy is
+/// not checked, and the state directory is the fixture's own.
 struct KafkaFixture {
     let cluster: MockKafkaCluster
     let directory: URL
@@ -14,7 +16,7 @@ struct KafkaFixture {
     init(name: String, partitions: Int = 2, extra: String = "", properties: [String: String] = [:]) throws {
         self.properties = properties
         cluster = try MockKafkaCluster(logger: testLogger)
-        for topic in ["auth.events", "auth.decisions", "auth.alerts", "auth.events.dlq"] {
+        for topic in ["auth.events", "auth.decisions", "auth.alerts", "auth.events.dlq", Self.changelogTopic] {
             try cluster.createTopic(topic, partitions: partitions)
         }
         directory = try TestPaths.temporaryDirectory(name)
@@ -29,6 +31,12 @@ struct KafkaFixture {
         try TestPaths.writeConfig(in: directory, anonymousDatabase: false, extra: yaml(extra: extra))
     }
 
+    /// The default changelog of the default group `vigil`.
+    static let changelogTopic = "vigil-state-changelog"
+
+    /// The local snapshot directory of `vigil run`.
+    var stateDirectory: URL { directory.appendingPathComponent("state") }
+
     private func yaml(extra: String) -> String {
         """
         kafka:
@@ -39,6 +47,9 @@ struct KafkaFixture {
             heartbeat.interval.ms: "500"
             auto.commit.interval.ms: "500"
         \(properties.sorted { $0.key < $1.key }.map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
+        state:
+          dir: "\(stateDirectory.path)"
+          verify_topic_config: false
         http:
           listen: "127.0.0.1:\(metricsPort)"
         logging:

@@ -1,4 +1,5 @@
 import Testing
+import VigilCore
 import VigilKafka
 
 @testable import VigilDaemon
@@ -431,8 +432,8 @@ struct KafkaLoopStateMachineTests {
         }
     }
 
-    private static func entry(_ name: String, tombstone: Bool = false) -> Machine.ChangelogEntry {
-        Machine.ChangelogEntry(key: Array(name.utf8), value: tombstone ? nil : Array("value of \(name)".utf8))
+    private static func entry(_ name: String, tombstone: Bool = false) -> ChangelogRecord {
+        ChangelogRecord(key: Array(name.utf8), value: tombstone ? nil : Array("value of \(name)".utf8))
     }
 
     /// Performs `send`: the changelog records produced, in order, with their tokens.

@@ -155,6 +155,44 @@ struct KafkaRunTests {
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
+    /// The learned baseline survives a graceful restart: after `SIGTERM` the next instance restores
+    /// the user's state from the changelog (and the snapshot written at shutdown), so an ordinary
+    /// login is allowed instead of being scored as a first login.
+    @Test func aLearnedUserIsStillKnownAfterARestart() async throws {
+        let fixture = try KafkaFixture(name: "kafka-restart")
+        func login(_ hour: Int) -> String {
+            "durable\t"
+                + EventLines.login(
+                    id: "restart-\(hour)", time: "2026-03-02T\(hour):00:00.000Z", user: "durable", ip: "216.160.83.58",
+                    tenant: "acme", device: "durable-laptop")
+        }
+        let learning = (10...14).map(login)
+        let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
+            try first.requireRunning()
+            return try fixture.decisions().count >= learning.count
+        }
+        first.signal(SIGTERM)
+        #expect(try await first.waitForExit() == 0, "\(first.log)")
+        #expect(first.log.contains("partition state restored"), "\(first.log)")
+
+        let second = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: [login(15)]) }
+        var decision: [String: Any]?
+        try await waitUntil("the decision after the restart", timeout: .seconds(60)) {
+            try second.requireRunning()
+            decision = try fixture.decisions().first { $0.payload["event_id"] as? String == "restart-15" }?.payload
+            return decision != nil
+        }
+        let risk = decision?["risk"] as? [String: Any]
+        let signals = (risk?["reasons"] as? [[String: Any]] ?? []).compactMap { $0["signal"] as? String }
+        #expect(decision?["action"] as? String == "allow", "\(decision ?? [:]); \(second.log)")
+        #expect(!signals.contains("first_login"), "\(signals)")
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit() == 0, "\(second.log)")
+    }
+
     /// A producer queue of 5 messages cannot hold one batch's outputs: the daemon pauses consumption
     /// until deliveries make room, instead of failing, and answers every event.
     @Test func fullProducerQueueAppliesBackpressure() async throws {
