@@ -13,13 +13,27 @@ struct KafkaFixture {
     /// librdkafka properties beyond the fixture's own.
     let properties: [String: String]
 
-    init(name: String, partitions: Int = 2, extra: String = "", properties: [String: String] = [:]) throws {
+    /// The local snapshot directory of `vigil run` (not created: the daemon creates it).
+    let stateDirectory: URL
+
+    /// Every topic has `partitions` partitions, except the outputs with `outputPartitions` (the mock keeps
+    /// only about 5 MiB per partition, and a one-partition input can cause more output than that) and
+    /// the changelog with `changelogPartitions` (0: not created). `stateDirectory` nil is `<directory>/state`.
+    init(
+        name: String, partitions: Int = 2, outputPartitions: Int? = nil, changelogPartitions: Int? = nil,
+        stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:]
+    ) throws {
         self.properties = properties
         cluster = try MockKafkaCluster(logger: testLogger)
-        for topic in ["auth.events", "auth.decisions", "auth.alerts", "auth.events.dlq", Self.changelogTopic] {
-            try cluster.createTopic(topic, partitions: partitions)
+        try cluster.createTopic("auth.events", partitions: partitions)
+        for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
+            try cluster.createTopic(topic, partitions: outputPartitions ?? partitions)
+        }
+        if changelogPartitions ?? partitions > 0 {
+            try cluster.createTopic(Self.changelogTopic, partitions: changelogPartitions ?? partitions)
         }
         directory = try TestPaths.temporaryDirectory(name)
+        self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state")
         metricsPort = try freeLoopbackPort()
         config = directory.appendingPathComponent("vigil.yaml")
         try writeConfig(extra: extra)
@@ -28,16 +42,27 @@ struct KafkaFixture {
     /// (Re)writes the daemon's config with `extra` YAML appended.
     @discardableResult
     func writeConfig(extra: String) throws -> URL {
-        try TestPaths.writeConfig(in: directory, anonymousDatabase: false, extra: yaml(extra: extra))
+        try TestPaths.writeConfig(
+            in: directory, anonymousDatabase: false,
+            extra: yaml(extra: extra, stateDirectory: stateDirectory, metricsPort: metricsPort))
+    }
+
+    /// Another instance of the same deployment (same group, topics and changelog), configured in the
+    /// subdirectory `name` with its own state directory and metrics port: instances never share a state.dir.
+    func instance(_ name: String) throws -> (config: URL, directory: URL, metricsPort: Int) {
+        let home = directory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let port = try freeLoopbackPort()
+        let config = try TestPaths.writeConfig(
+            in: home, anonymousDatabase: false,
+            extra: yaml(extra: "", stateDirectory: home.appendingPathComponent("state"), metricsPort: port))
+        return (config, home, port)
     }
 
     /// The default changelog of the default group `vigil`.
     static let changelogTopic = "vigil-state-changelog"
 
-    /// The local snapshot directory of `vigil run`.
-    var stateDirectory: URL { directory.appendingPathComponent("state") }
-
-    private func yaml(extra: String) -> String {
+    private func yaml(extra: String, stateDirectory: URL, metricsPort: Int) -> String {
         """
         kafka:
           bootstrap_servers: "\(cluster.bootstrapServers)"
