@@ -19,6 +19,11 @@ extension RiskEngine {
     /// last flush.
     public var hasUnflushedChanges: Bool { state.changes.map { !$0.isEmpty } ?? false }
 
+    /// True from a changelog restore (or a stamped snapshot) until the input passes what it restored.
+    /// Meanwhile some entries reflect more input than the rest, so a snapshot taken now could not say
+    /// with one stamp what it reflects: take none until this is false.
+    public var isReplayGuarded: Bool { replayGuard != nil }
+
     /// The records of one flush at `stamp` (the input offset of the last event processed), in the
     /// order a restore relies on: a flush begin; every changed user, source and domain entry (or its
     /// tombstone when it was evicted), by kind then key; the changed global buckets by slot; the shard

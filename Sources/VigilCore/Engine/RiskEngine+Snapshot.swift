@@ -4,6 +4,8 @@ extension RiskEngine {
     /// The shard's whole state as snapshot bytes (`StateSnapshot`), stamped with this engine's key
     /// fingerprint and `EngineSettings.stateDigest`. `appliedOffset` is the input offset of the last
     /// event applied (-1 when unknown, as in replay); `sourceOffsets` the input positions it matches.
+    /// While `isReplayGuarded`, entries reflect different input, and a snapshot stamped with one offset
+    /// would be wrong about some of them: take none then.
     public func stateSnapshot(sourceOffsets: [SnapshotSourceOffset] = [], appliedOffset: Int64 = -1) -> [UInt8] {
         StateSnapshot.encode(
             state, keys: keys, settingsDigest: config.engine.stateDigest, sourceOffsets: sourceOffsets,

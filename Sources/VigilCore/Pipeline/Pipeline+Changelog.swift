@@ -26,6 +26,10 @@ extension Pipeline {
         try engine.applyChangelogRecord(key: key, value: value, scope: scope)
     }
 
+    /// True until the input passes what a restore restored: take no snapshot meanwhile
+    /// (`RiskEngine.isReplayGuarded`).
+    public var isReplayGuarded: Bool { engine.isReplayGuarded }
+
     /// The last checkpoint a changelog restore applied: the input offset the restored state reaches
     /// and the settings digest it was written under.
     public var restoredCheckpoint: ChangelogCheckpoint? { engine.restoredCheckpoint }

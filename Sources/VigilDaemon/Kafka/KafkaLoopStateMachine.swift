@@ -360,7 +360,10 @@ struct KafkaLoopStateMachine {
     /// A polled message is about to be processed: its partition's shard is opened when new. A
     /// message of a restoring partition (fetched before the pause took effect) is held instead.
     mutating func inputArrived(_ partition: KafkaTopicPartition, offset: Int64) -> Arrival {
-        let actions = partitions[partition] == nil ? open([partition]) : []
+        // One lookup on the common path: a running partition's message is processed.
+        let restoring = partitions[partition].map { $0.restore != nil }
+        if restoring == false { return .process([]) }
+        let actions = restoring == nil ? open([partition]) : []
         guard partitions[partition]?.restore != nil else { return .process(actions) }
         if partitions[partition]?.restore?.heldOffset == nil { partitions[partition]?.restore?.heldOffset = offset }
         return .hold(actions)
@@ -435,8 +438,8 @@ struct KafkaLoopStateMachine {
 
     // MARK: The outbox
 
-    /// The next output to produce, dropping those of partitions given up since (their next owner
-    /// processes the inputs again); nil when the outbox is empty.
+    /// The next output or changelog record to produce, dropping those of partitions given up since
+    /// (their next owner processes the inputs again); nil when the outbox is empty.
     mutating func nextOutput(now: Duration) -> (token: Token, output: Outgoing)? {
         while outboxHead < outbox.count {
             let token = outbox[outboxHead]

@@ -48,19 +48,15 @@ public struct KafkaPipelineService: Service {
         let state = config.state
         guard state.changelog else { return nil }
         let directory = try StateDirectory(path: state.directory)
-        let topic = ChangelogTopics.name(for: config)
-        let admin = try KafkaAdmin(configuration: connection, logger: logger)
-        let partitions = try ChangelogTopics.inputPartitionCount(
-            admin: admin, inputTopics: config.kafka.inputTopics,
-            timeout: .microseconds(state.adminTimeout.microseconds))
-        let outcome = try ChangelogTopics.ensure(admin: admin, topic: topic, partitions: partitions, settings: state)
+        let changelog = try ChangelogTopics.setUp(
+            admin: KafkaAdmin(configuration: connection, logger: logger), config: config)
         logger.info(
             "durable state ready",
             metadata: [
-                "changelog": "\(topic)", "partitions": "\(partitions)", "changelog_topic": "\(outcome)",
-                "state_dir": "\(state.directory)",
+                "changelog": "\(changelog.name)", "partitions": "\(changelog.partitions)",
+                "changelog_topic": "\(changelog.outcome)", "state_dir": "\(state.directory)",
             ])
-        return KafkaLoop.DurableState(directory: directory, changelogTopic: topic)
+        return KafkaLoop.DurableState(directory: directory, changelogTopic: changelog.name)
     }
 
     /// A full producer queue pauses consumption (backpressure) instead of failing. The loop fails only

@@ -61,13 +61,9 @@ enum ChangelogTopics {
     ) throws(ChangelogTopicError) -> Int {
         var largest = 0
         for topic in inputTopics {
-            let count: Int?
-            do throws(KafkaError) {
-                count = try admin.partitionCount(of: topic, timeout: timeout)
-            } catch {
-                throw .metadataFailed(topic: topic, cause: error)
+            guard let count = try partitionCount(admin: admin, topic: topic, timeout: timeout) else {
+                throw .inputTopicMissing(topic: topic)
             }
-            guard let count else { throw .inputTopicMissing(topic: topic) }
             largest = max(largest, count)
         }
         return largest
@@ -92,18 +88,12 @@ enum ChangelogTopics {
         do throws(KafkaError) {
             try admin.createTopic(specification, timeout: timeout)
             return .created
-        } catch .topicRequestFailed(_, _, let code, _) where code == .topicAlreadyExists {
-            guard let existing = try partitionCount(admin: admin, topic: topic, timeout: timeout) else {
-                throw .metadataFailed(
-                    topic: topic,
-                    cause: .topicRequestFailed(
-                        request: "Metadata", topic: topic, code: code,
-                        reason: "CreateTopics said the topic exists, but the metadata does not list it"))
-            }
+        } catch {
+            guard case .topicRequestFailed(_, _, let code, _) = error, code == .topicAlreadyExists,
+                let existing = try partitionCount(admin: admin, topic: topic, timeout: timeout)
+            else { throw .creationFailed(topic: topic, partitions: partitions, cause: error) }
             return try validate(
                 admin: admin, topic: topic, found: existing, expected: partitions, settings: settings, timeout: timeout)
-        } catch {
-            throw .creationFailed(topic: topic, partitions: partitions, cause: error)
         }
     }
 

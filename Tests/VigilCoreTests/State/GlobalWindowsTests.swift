@@ -105,9 +105,13 @@ import _VigilMachinery
     @Test func tiesAreBrokenByKeySoReplaysDropTheSameEntries() {
         var map: [UInt64: Timestamp] = [:]
         for key in UInt64(0)..<20 { map[key] = Timestamp(seconds: 5) }
-        let dropped = ShardState.dropLeastRecentlySeen(&map, keeping: 10) { $0 }
+        var removed: [UInt64] = []
+        let dropped = ShardState.dropLeastRecentlySeen(&map, keeping: 10, sparing: { $0 == 3 }, removed: &removed) {
+            $0
+        }
         #expect(dropped == 11)
-        #expect(Set(map.keys) == Set(UInt64(11)..<20))
+        #expect(removed == [0, 1, 2] + Array(4..<11))
+        #expect(Set(map.keys) == Set(UInt64(11)..<20).union([3]))
     }
 }
 

@@ -66,7 +66,11 @@ import _VigilMachinery
         var restored = Self.engine()
         let header = try restored.restoreState(snapshot: bytes)
         #expect(
-            header.entryCount == 2 + original.state.userCount + original.state.sourceCount + original.state.domainCount)
+            header.entryCount
+                == 2 + original.state.global.occupiedSlots.count + original.state.userCount
+                + original.state.sourceCount + original.state.domainCount)
+        #expect(!original.state.global.occupiedSlots.isEmpty)
+        #expect(restored.state.global == original.state.global)
         #expect(header.settingsDigest == VigilConfig().engine.stateDigest)
         #expect(restored.stateSnapshot() == bytes)
         var expected = original.figures
@@ -180,6 +184,13 @@ import _VigilMachinery
         for (key, domain) in engine.state.domains {
             values.append((StateEntryKey(kind: .domain, hash: key), codec.encodeDomain(domain, appliedOffset: 7)))
         }
+        for slot in engine.state.global.occupiedSlots {
+            values.append(
+                (
+                    StateEntryKey(kind: .globalBucket, hash: UInt64(slot)),
+                    codec.encodeBucket(engine.state.global.bucket(atSlot: slot)!, appliedOffset: 7)
+                ))
+        }
         var random = SplitMix64(seed: 42)
         var refused = 0
         var applied = 0
@@ -226,12 +237,12 @@ import _VigilMachinery
             _ = try StateEntryKey(bytes: [77, 0, 0, 0, 0, 0, 0, 0, 0])
         }
         #expect(throws: StateDecodingError.truncated(field: "user last seen")) {
-            try codec.apply(key: userKey, value: Array(good.prefix(12)), to: &state)
+            try codec.apply(key: userKey, value: Array(good.prefix(16)), to: &state)
         }
 
-        // Layout: version, offset, last seen, logins, three empty seen kinds, no anchor, rare part:
-        // two absent times, then the failures window (count, time, id length, id, ...).
-        let failures = 1 + 8 + 8 + 4 + 12 + 1 + 1 + 2
+        // Layout: version, fingerprint, offset, last seen, logins, three empty seen kinds, no anchor, rare
+        // part: two absent times, then the failures window (count, time, id length, id, ...).
+        let failures = 1 + 4 + 8 + 8 + 4 + 12 + 1 + 1 + 2
         var order = good
         // The first entry's time a day later: after the second.
         let first = (0..<8).reduce(Int64(0)) { $0 | Int64(order[failures + 4 + $1]) << (8 * $1) } + 86_400_000_000

@@ -155,18 +155,27 @@ struct KafkaRunTests {
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
-    /// The learned baseline survives a graceful restart: after `SIGTERM` the next instance restores
-    /// the user's state from the changelog (and the snapshot written at shutdown), so an ordinary
-    /// login is allowed instead of being scored as a first login.
-    @Test func aLearnedUserIsStillKnownAfterARestart() async throws {
+    /// A keyed login of `user` at `time` (`HH:MM` on 2026-03-02) from `ip`, always from the same device.
+    private static func login(_ user: String, _ time: String, _ ip: String = "216.160.83.58") -> String {
+        "\(user)\t"
+            + EventLines.login(
+                id: "\(user)-\(time)", time: "2026-03-02T\(time):00.000Z", user: user, ip: ip, tenant: "acme",
+                device: "\(user)-laptop")
+    }
+
+    /// The signals of a decision's risk reasons.
+    private static func signals(_ decision: [String: Any]?) -> [String] {
+        let risk = decision?["risk"] as? [String: Any]
+        return (risk?["reasons"] as? [[String: Any]] ?? []).compactMap { $0["signal"] as? String }
+    }
+
+    /// The learned baselines survive a graceful restart: after `SIGTERM` the next instance restores
+    /// the users' state from the changelog (and the snapshot written at shutdown), so an ordinary login
+    /// is allowed instead of being scored as a first login, and an impossible-travel pair spanning the
+    /// restart raises its alert.
+    @Test func learnedUsersAreStillKnownAfterARestart() async throws {
         let fixture = try KafkaFixture(name: "kafka-restart")
-        func login(_ hour: Int) -> String {
-            "durable\t"
-                + EventLines.login(
-                    id: "restart-\(hour)", time: "2026-03-02T\(hour):00:00.000Z", user: "durable", ip: "216.160.83.58",
-                    tenant: "acme", device: "durable-laptop")
-        }
-        let learning = (10...14).map(login)
+        let learning = ["homebody", "traveller"].flatMap { user in (10...14).map { Self.login(user, "\($0):00") } }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
         try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
@@ -175,20 +184,72 @@ struct KafkaRunTests {
         }
         first.signal(SIGTERM)
         #expect(try await first.waitForExit() == 0, "\(first.log)")
-        #expect(first.log.contains("partition state restored"), "\(first.log)")
+
+        // London twenty minutes after the last login near Seattle (what `vigil replay` of the whole
+        // stream flags as impossible travel).
+        let afterRestart = [Self.login("homebody", "15:00"), Self.login("traveller", "14:20", "81.2.69.142")]
+        let second = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: afterRestart) }
+        var decisions: [String: [String: Any]] = [:]
+        var travelAlerts: [Kcat.Record] = []
+        try await waitUntil("the decisions and the alert after the restart", timeout: .seconds(60)) {
+            try second.requireRunning()
+            for record in try fixture.decisions() {
+                if let id = record.payload["event_id"] as? String { decisions[id] = record.payload }
+            }
+            travelAlerts = try fixture.alerts().filter {
+                (($0.payload["finding_info"] as? [String: Any])?["analytic"] as? [String: Any])?["name"] as? String
+                    == "impossible_travel"
+            }
+            return decisions["homebody-15:00"] != nil && decisions["traveller-14:20"] != nil && !travelAlerts.isEmpty
+        }
+        #expect(decisions["homebody-15:00"]?["action"] as? String == "allow", "\(second.log)")
+        #expect(!Self.signals(decisions["homebody-15:00"]).contains("first_login"))
+        #expect(Self.signals(decisions["traveller-14:20"]).contains("impossible_travel"))
+        #expect(!Self.signals(decisions["traveller-14:20"]).contains("first_login"))
+        #expect(travelAlerts.count == 1)
+        #expect(second.log.contains("partition state restored"), "\(second.log)")
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit() == 0, "\(second.log)")
+    }
+
+    /// A graceful stop writes a local snapshot per partition; a damaged one is discarded with a warning
+    /// at the next start, and the state comes back from the changelog alone.
+    @Test func aDamagedSnapshotIsDiscardedAndTheChangelogRestoresTheState() async throws {
+        let fixture = try KafkaFixture(name: "kafka-snapshot")
+        let learning = (10...14).map { Self.login("snapshotted", "\($0):00") }
+        let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
+            try first.requireRunning()
+            return try fixture.decisions().count >= learning.count
+        }
+        first.signal(SIGTERM)
+        #expect(try await first.waitForExit() == 0, "\(first.log)")
+        let snapshots = try FileManager.default.contentsOfDirectory(atPath: fixture.stateDirectory.path)
+            .filter { $0.hasSuffix(".snapshot") }
+        #expect(!snapshots.isEmpty, "\(first.log)")
+        for name in snapshots {
+            let url = fixture.stateDirectory.appendingPathComponent(name)
+            var bytes = [UInt8](try Data(contentsOf: url))
+            bytes[bytes.count / 2] ^= 0xFF
+            try Data(bytes).write(to: url)
+        }
 
         let second = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: [login(15)]) }
+        try await blocking {
+            try Kcat.produce(fixture.brokers, topic: "auth.events", lines: [Self.login("snapshotted", "15:00")])
+        }
         var decision: [String: Any]?
         try await waitUntil("the decision after the restart", timeout: .seconds(60)) {
             try second.requireRunning()
-            decision = try fixture.decisions().first { $0.payload["event_id"] as? String == "restart-15" }?.payload
+            decision = try fixture.decisions().first { $0.payload["event_id"] as? String == "snapshotted-15:00" }?
+                .payload
             return decision != nil
         }
-        let risk = decision?["risk"] as? [String: Any]
-        let signals = (risk?["reasons"] as? [[String: Any]] ?? []).compactMap { $0["signal"] as? String }
-        #expect(decision?["action"] as? String == "allow", "\(decision ?? [:]); \(second.log)")
-        #expect(!signals.contains("first_login"), "\(signals)")
+        #expect(decision?["action"] as? String == "allow", "\(second.log)")
+        #expect(!Self.signals(decision).contains("first_login"))
+        #expect(second.log.contains("local snapshot not used"), "\(second.log)")
         second.signal(SIGTERM)
         #expect(try await second.waitForExit() == 0, "\(second.log)")
     }

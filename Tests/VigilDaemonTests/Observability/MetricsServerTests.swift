@@ -170,6 +170,31 @@ import VigilTestSupport
         #expect(try recorded.expectGauge("vigil_build_info", [("version", "9.9.9")]).lastValue == 1)
     }
 
+    @Test func durableStateMetricsAddUpRestoresChangelogWritesAndSnapshots() throws {
+        let recorded = TestMetrics()
+        let metrics = DaemonMetrics(factory: recorded)
+        #expect(try recorded.expectGauge("vigil_state_changelog_lag_records").lastValue == 0)
+        metrics.recordRestoreStep(records: 10, bytes: 400, lag: 5)
+        metrics.recordRestoreStep(records: 5, bytes: 200, lag: 0)
+        #expect(try recorded.expectCounter("vigil_state_restore_records_total").totalValue == 15)
+        #expect(try recorded.expectCounter("vigil_state_restore_bytes_total").totalValue == 600)
+        #expect(try recorded.expectGauge("vigil_state_changelog_lag_records").values == [0, 5, 0])
+        // TestMetrics keeps a floating-point counter as a rounded integer one.
+        metrics.recordRestoreFinished(after: .seconds(2))
+        #expect(try recorded.expectCounter("vigil_state_restore_seconds_total").totalValue == 2)
+
+        metrics.recordChangelogWritten(records: 3, bytes: 90)
+        metrics.recordChangelogWritten(records: 1, bytes: 13)
+        #expect(try recorded.expectCounter("vigil_state_changelog_records_total").totalValue == 4)
+        #expect(try recorded.expectCounter("vigil_state_changelog_bytes_total").totalValue == 103)
+
+        metrics.recordSnapshotWrite(succeeded: true)
+        metrics.recordSnapshotWrite(succeeded: true)
+        metrics.recordSnapshotWrite(succeeded: false)
+        #expect(try recorded.expectCounter("vigil_state_snapshot_writes_total", [("result", "ok")]).totalValue == 2)
+        #expect(try recorded.expectCounter("vigil_state_snapshot_writes_total", [("result", "failed")]).totalValue == 1)
+    }
+
     @Test func endpoints() async throws {
         let status = DaemonStatus()
         status.update {

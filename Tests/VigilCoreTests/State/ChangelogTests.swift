@@ -1,0 +1,294 @@
+import Testing
+import _VigilMachinery
+
+@testable import VigilCore
+
+/// The changelog records one at a time: the key layout, the order and stamps of a flush, round trips of
+/// every entry kind and tombstone, and the refusals a restore stops at.
+@Suite struct ChangelogTests {
+    static let scope = ChangelogScope(inputTopic: "auth-events")
+
+    /// An engine recording changes that has processed the snapshot tests' stream, event i at offset i.
+    static func recording(config: VigilConfig = VigilConfig()) -> RiskEngine {
+        var engine = RiskEngine(config: config, policyVersion: "test", deviceKey: .publicDefault)
+        engine.recordsChanges = true
+        let geo = Dictionary(uniqueKeysWithValues: Places.table.map { (IPAddress($0.key)!, $0.value) })
+        for (offset, event) in StateSnapshotTests.events().enumerated() {
+            _ = engine.process(event, intel: event.ip.map { geo[$0] ?? .unknown }, offset: Int64(offset))
+        }
+        return engine
+    }
+
+    static func restored(from records: [ChangelogRecord], key: SipHashKey = .publicDefault) throws -> RiskEngine {
+        var engine = RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: key)
+        for record in records {
+            #expect(try engine.applyChangelogRecord(key: record.key, value: record.value, scope: scope))
+        }
+        return engine
+    }
+
+    static func entryKey(_ record: ChangelogRecord) -> StateEntryKey {
+        try! ChangelogKey(bytes: record.key).entry
+    }
+
+    @Test func scopeTagIsStableAndTheKeyEndsWithIt() throws {
+        #expect(ChangelogScope(inputTopic: "auth-events") == Self.scope)
+        #expect(ChangelogScope(inputTopic: "auth-events-eu").tag != Self.scope.tag)
+        let key = ChangelogKey(entry: StateEntryKey(kind: .user, hash: 0x0102_0304_0506_0708), scope: Self.scope.tag)
+        let tag = Self.scope.tag
+        #expect(
+            key.bytes
+                == [1, 8, 7, 6, 5, 4, 3, 2, 1]
+                + [UInt8(tag & 0xFF), UInt8(tag >> 8 & 0xFF), UInt8(tag >> 16 & 0xFF), UInt8(tag >> 24)])
+        #expect(try ChangelogKey(bytes: key.bytes) == key)
+    }
+
+    @Test func aFlushIsOrderedAndEveryValueStampedWithIt() throws {
+        var engine = Self.recording()
+        #expect(engine.hasUnflushedChanges)
+        let records = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        #expect(!engine.hasUnflushedChanges)
+        let kinds = records.map { Self.entryKey($0).kind }
+        #expect(kinds.first == .flushBegin && kinds.last == .checkpoint)
+        #expect(kinds[kinds.count - 2] == .shard)
+        let entities = records.dropFirst().dropLast(2).map(Self.entryKey)
+        let order: [StateEntryKind] = [.user, .source, .domain, .globalBucket]
+        #expect(
+            entities
+                == entities.sorted {
+                    (order.firstIndex(of: $0.kind)!, $0.hash) < (order.firstIndex(of: $1.kind)!, $1.hash)
+                })
+        #expect(entities.filter { $0.kind == .user }.count == engine.state.userCount)
+        #expect(entities.filter { $0.kind == .source }.count == engine.state.sourceCount)
+        #expect(entities.filter { $0.kind == .domain }.count == engine.state.domainCount)
+        #expect(entities.filter { $0.kind == .globalBucket }.count == engine.state.global.occupiedSlots.count)
+        let fingerprint = UInt32(truncatingIfNeeded: engine.keys.fingerprint)
+        for record in records {
+            var reader = StateReader(record.value!)
+            #expect(try reader.u8("version") == 1)
+            #expect(try reader.u32("fingerprint") == fingerprint)
+            #expect(try reader.i64("offset") == 53)
+        }
+        // Nothing changed since: the shard entry alone between the markers.
+        let again = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        #expect(again.map { Self.entryKey($0).kind } == [.flushBegin, .shard, .checkpoint])
+    }
+
+    @Test func recordingChangesNothingElseAndIsOffByDefault() {
+        var plain = StateSnapshotTests.engine()
+        #expect(!plain.recordsChanges && !plain.hasUnflushedChanges)
+        let verdicts = StateSnapshotTests.feed(StateSnapshotTests.events(), to: &plain)
+        #expect(!plain.hasUnflushedChanges)
+        #expect(plain.takeChangelogFlush(stamp: 1, scope: Self.scope).isEmpty)
+        var recording = StateSnapshotTests.engine()
+        recording.recordsChanges = true
+        let recorded = StateSnapshotTests.feed(StateSnapshotTests.events(), to: &recording)
+        #expect(recorded.map(\.decision) == verdicts.map(\.decision))
+        #expect(recorded.map(\.alerts) == verdicts.map(\.alerts))
+        #expect(recording.stateSnapshot() == plain.stateSnapshot())
+    }
+
+    @Test func everyKindRoundTripsThroughAFlush() throws {
+        var engine = Self.recording()
+        let records = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        let restored = try Self.restored(from: records)
+        #expect(ChangelogCrashTests.entries(restored) == ChangelogCrashTests.entries(engine))
+        #expect(restored.state.global == engine.state.global)
+        #expect(
+            restored.restoredCheckpoint
+                == ChangelogCheckpoint(stamp: 53, settingsDigest: VigilConfig().engine.stateDigest))
+        #expect(restored.isReplayGuarded)
+    }
+
+    /// Users, sources and domains evicted by the idle sweep, and a dropped rare part, are written:
+    /// tombstones for the evicted, the user without its rare part.
+    @Test func sweptEntriesBecomeTombstones() throws {
+        var config = VigilConfig()
+        config.engine.userIdleTTL = .hours(2)
+        var engine = Self.recording(config: config)
+        var records = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        let usersBefore = engine.state.userCount
+        let sourcesBefore = engine.state.sourceCount
+        // One user active for three hours: sweeps evict every other user, source and domain.
+        for step in 0..<20 {
+            let event = AuthEvent(
+                eventID: "later-\(step)", type: .login, time: EngineHarness.at(80 + Double(step) * 10),
+                user: User(id: "keeper"), ip: IPAddress(Places.london), outcome: .success)
+            _ = engine.process(event, intel: nil, offset: Int64(54 + step))
+        }
+        #expect(engine.state.userCount == 1 && engine.state.sourceCount == 0 && engine.state.domainCount == 0)
+        let flush = engine.takeChangelogFlush(stamp: 73, scope: Self.scope)
+        let tombstones = flush.filter { $0.value == nil }.map(Self.entryKey)
+        #expect(tombstones.filter { $0.kind == .user }.count == usersBefore)
+        #expect(tombstones.filter { $0.kind == .source }.count == sourcesBefore)
+        #expect(tombstones.filter { $0.kind == .domain }.count == 1)
+        records += flush
+        let restored = try Self.restored(from: records)
+        #expect(ChangelogCrashTests.entries(restored) == ChangelogCrashTests.entries(engine))
+        #expect(restored.figures.evictedUsers == usersBefore)
+    }
+
+    @Test func aRecordOfAnotherScopeIsSkipped() throws {
+        var engine = Self.recording()
+        let records = engine.takeChangelogFlush(stamp: 53, scope: ChangelogScope(inputTopic: "other"))
+        var target = RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: .publicDefault)
+        for record in records {
+            #expect(try !target.applyChangelogRecord(key: record.key, value: record.value, scope: Self.scope))
+        }
+        #expect(target.state.userCount == 0 && !target.isReplayGuarded)
+    }
+
+    @Test func refusalsSayWhatToDo() throws {
+        var engine = Self.recording()
+        let records = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        let user = records.first { Self.entryKey($0).kind == .user }!
+        var target = RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: .publicDefault)
+        func refusal(_ key: [UInt8], _ value: [UInt8]?) -> ChangelogRestoreError? {
+            do {
+                try target.applyChangelogRecord(key: key, value: value, scope: Self.scope)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        var newer = user.value!
+        newer[0] = 2
+        #expect(refusal(user.key, newer) == .unknownVersion(2))
+        var unknownKind = user.key
+        unknownKind[0] = 99
+        #expect(refusal(unknownKind, newer) == .unknownVersion(2))
+        #expect(refusal(unknownKind, user.value) == .corrupt("unknown entry kind 99"))
+        var foreign = user.value!
+        foreign[1] ^= 0xFF
+        #expect(refusal(user.key, foreign) == .foreignKey)
+        guard case .corrupt(let truncated) = refusal(user.key, Array(user.value!.prefix(20))) else {
+            Issue.record("a truncated value is not corrupt")
+            return
+        }
+        #expect(truncated.hasPrefix("truncated in"))
+        #expect(refusal(Array(user.key.prefix(9)), user.value) != nil)
+        let shardKey = ChangelogKey(entry: StateEntryKey(kind: .shard, hash: 0), scope: Self.scope.tag).bytes
+        #expect(refusal(shardKey, nil) != nil)
+        let names = ChangelogKey(entry: StateEntryKey(kind: .names, hash: 0), scope: Self.scope.tag).bytes
+        #expect(refusal(names, StateEntryCodec(keys: engine.keys).encodeNames(NameTable(), appliedOffset: 1)) != nil)
+        let slot60 = ChangelogKey(entry: StateEntryKey(kind: .globalBucket, hash: 60), scope: Self.scope.tag).bytes
+        #expect(refusal(slot60, nil) != nil)
+        // A whole changelog written under another secret stops at its first record.
+        #expect(throws: ChangelogRestoreError.foreignKey) {
+            _ = try Self.restored(from: records, key: SipHashKey(k0: 5, k1: 6))
+        }
+        for error in [ChangelogRestoreError.unknownVersion(2), .foreignKey, .corrupt("x")] {
+            #expect(error.description.contains("delete the changelog topic"))
+        }
+        #expect(ChangelogRestoreError.foreignKey.description.contains("VIGIL_DEVICE_HASH_KEY"))
+    }
+
+    /// A snapshot stamped with an input offset guards the input up to it: an event at or below it is
+    /// decided but changes nothing; one past it changes state and drops the guard.
+    @Test func aStampedSnapshotGuardsTheInputItReflects() throws {
+        let source = Self.recording()
+        let snapshot = source.stateSnapshot(appliedOffset: 53)
+        var engine = RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: .publicDefault)
+        #expect(try engine.restoreState(snapshot: snapshot).stamp == 53)
+        let event = StateSnapshotTests.events()[53]
+        let again = engine.process(event, intel: nil, offset: 53)
+        #expect(again.decision?.decisionID != nil)
+        #expect(engine.stateSnapshot(appliedOffset: 53) == snapshot)
+        #expect(engine.isReplayGuarded)
+        _ = engine.process(event, intel: nil, offset: 54)
+        #expect(!engine.isReplayGuarded)
+        #expect(engine.stateSnapshot(appliedOffset: 53) != snapshot)
+        // Replay snapshots carry no offset and guard nothing.
+        var replay = RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: .publicDefault)
+        #expect(try replay.restoreState(snapshot: source.stateSnapshot()).stamp == -1)
+        #expect(!replay.isReplayGuarded)
+    }
+    static func flushedKeys(_ records: [ChangelogRecord], tombstones: Bool) -> [StateEntryKey] {
+        records.filter { ($0.value == nil) == tombstones }.map(entryKey)
+    }
+
+    /// A dropped rarely used part is a change of the user: the next flush writes the user without it.
+    @Test func aDroppedRarePartIsWritten() throws {
+        var h = EngineHarness()
+        h.engine.recordsChanges = true
+        h.login("failing", at: 0, outcome: .failure)
+        let key = EngineKeys(secret: .publicDefault).userKey(tenant: nil, userID: "failing")
+        #expect(h.engine.state.users[key]?.hasRareState == true)
+        _ = h.engine.takeChangelogFlush(stamp: 0, scope: Self.scope)
+        for step in 1...60 { h.login("other", at: Double(step) * 30) }
+        #expect(h.engine.state.users[key]?.hasRareState == false)
+        let flush = h.engine.takeChangelogFlush(stamp: 60, scope: Self.scope)
+        #expect(Self.flushedKeys(flush, tombstones: false).contains(StateEntryKey(kind: .user, hash: key)))
+        let restored = try Self.restored(from: flush)
+        #expect(restored.state.users[key].map { !$0.hasRareState } == true)
+    }
+
+    /// Users, sources and domains dropped at a capacity limit become tombstones.
+    @Test func capacityDropsBecomeTombstones() {
+        var config = VigilConfig()
+        config.engine.maxUsers = 20
+        config.engine.maxSources = 20
+        config.engine.maxEmailDomains = 20
+        var h = EngineHarness(config: config)
+        h.engine.recordsChanges = true
+        for i in 0..<20 {
+            h.resetRequest("u\(i)", at: Double(i) * 0.01, ip: "198.51.100.\(i)", domain: "d\(i).example")
+        }
+        _ = h.engine.takeChangelogFlush(stamp: 19, scope: Self.scope)
+        h.resetRequest("one-more", at: 1, ip: "198.51.100.200", domain: "new.example")
+        #expect(h.engine.figures.droppedAtCapacity == 3 * 3)
+        let tombstones = Self.flushedKeys(h.engine.takeChangelogFlush(stamp: 20, scope: Self.scope), tombstones: true)
+        for kind in [StateEntryKind.user, .source, .domain] {
+            #expect(tombstones.filter { $0.kind == kind }.count == 3, "\(kind)")
+        }
+    }
+
+    /// A reload that changes the global window restarts the ring: every slot it held is written as
+    /// a tombstone, with the shard entry carrying the new window.
+    @Test func aNewGlobalWindowClearsTheRingInTheChangelog() throws {
+        var engine = Self.recording()
+        var records = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        let slots = engine.state.global.occupiedSlots
+        #expect(!slots.isEmpty)
+        var config = VigilConfig()
+        config.engine.globalWindow = .minutes(30)
+        engine.reconfigure(config, policyVersion: "test")
+        #expect(engine.hasUnflushedChanges)
+        let flush = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        #expect(
+            Self.flushedKeys(flush, tombstones: true)
+                == slots.map { StateEntryKey(kind: .globalBucket, hash: UInt64($0)) })
+        records += flush
+        var restored = RiskEngine(config: config, policyVersion: "test", deviceKey: .publicDefault)
+        for record in records {
+            try restored.applyChangelogRecord(key: record.key, value: record.value, scope: Self.scope)
+        }
+        #expect(restored.state.global == engine.state.global)
+    }
+
+    /// The pipeline hands a Kafka message's offset to the guard; messages from files carry none.
+    @Test func thePipelineGuardsByKafkaOffset() throws {
+        let line = Array(
+            #"{"event_id":"p1","type":"login","time":"2026-09-21T10:00:00Z","user":{"id":"alice"},"ip":"203.0.113.7","outcome":"success"}"#
+                .utf8)
+        func pipeline() -> Pipeline {
+            Pipeline(config: VigilConfig(), policyVersion: "test", enricher: nil, deviceKey: .publicDefault)
+        }
+        var source = pipeline()
+        source.recordsChanges = true
+        var output: [OutputMessage] = []
+        source.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 7), into: &output)
+        let records = source.takeChangelogFlush(stamp: 7, scope: Self.scope)
+        var restored = pipeline()
+        for record in records {
+            #expect(try restored.applyChangelogRecord(key: record.key, value: record.value, scope: Self.scope))
+        }
+        #expect(restored.restoredCheckpoint?.stamp == 7 && restored.isReplayGuarded)
+        let before = ChangelogCrashTests.entries(restored.engine)
+        restored.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 7), into: &output)
+        #expect(ChangelogCrashTests.entries(restored.engine) == before)
+        restored.process(line, origin: .file(path: "x", line: 1), into: &output)
+        #expect(ChangelogCrashTests.entries(restored.engine) != before)
+        #expect(output.count == 3 && output.allSatisfy { $0.stream == .decisions })
+    }
+}
