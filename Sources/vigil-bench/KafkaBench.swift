@@ -429,12 +429,14 @@ final class RawPassThrough: @unchecked Sendable {
     }
 }
 
-/// A config for `vigil run` against the mock cluster; everything else keeps its default. `stateDirectory`
-/// nil runs without the changelog; otherwise the changelog `<prefix>-vigil-state-changelog` (which the
-/// caller creates: the mock broker answers no admin request) is written, with local snapshots there.
+/// A config for `vigil run` against the mock cluster; everything else keeps its default. `changelog` nil
+/// runs without the changelog; otherwise the changelog `<prefix>-vigil-state-changelog` (which the caller
+/// creates: the mock broker answers no admin request) is written every `flushInterval`, with local
+/// snapshots in `stateDirectory`.
 func writeDaemonConfig(
     to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
-    vpnList: String, stateDirectory: String? = nil, properties: [(String, String)] = []
+    vpnList: String, changelog: (stateDirectory: String, flushInterval: String)? = nil,
+    properties: [(String, String)] = []
 ) throws {
     // The config lives in a scratch folder and its relative paths resolve against it: make ours
     // absolute against the working directory first.
@@ -457,7 +459,8 @@ func writeDaemonConfig(
         http:
           enabled: false
         state:
-        \(stateDirectory.map { "  dir: \"\($0)\"\n  verify_topic_config: false" } ?? "  changelog: false")
+        \(changelog.map { "  dir: \"\($0.stateDirectory)\"\n  flush_interval: \($0.flushInterval)\n  verify_topic_config: false" }
+            ?? "  changelog: false")
         """
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
 }

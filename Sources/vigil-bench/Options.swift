@@ -22,6 +22,9 @@ struct Options {
     var users: Int { quick ? 10_000 : 100_000 }
     var engineEvents: Int { quick ? 50_000 : 1_000_000 }
     var foundationEvents: Int { quick ? 20_000 : 200_000 }
+    /// `state.flush_interval` of the changelog-on run, in milliseconds: a tenth of the default, so that
+    /// a run of about a second still spans many flushes and the figure bounds the changelog's cost.
+    var flushIntervalMilliseconds = 100
     var kafkaEventsOverride: Int?
     var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 100_000) }
     var latencySecondsOverride: Double?
@@ -37,7 +40,7 @@ struct Options {
     var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--flush-interval-ms MS] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
@@ -45,6 +48,7 @@ struct Options {
           --memory-users N,N  user counts for figure 5 (default 1000000,5000000; --quick 100000,200000)
           --restore-only  figure 6 only (restore from changelog records and from a snapshot)
           --restore-users N  users of the restored shard (default 1000000; --quick 100000)
+          --flush-interval-ms MS  state.flush_interval of the changelog-on vigil run (default 100)
           --kafka-events N  events preloaded for the end-to-end figures
           --latency-rates R,R,...  latency sweep rates in events/s (default 1000,5000,20000; ½ max is always added)
           --latency-seconds S  seconds of paced traffic per rate (default 10, quick 3)
@@ -69,6 +73,9 @@ struct Options {
             case "--restore-users":
                 guard let users = rest.popFirst().flatMap({ Int($0) }), users > 0 else { return nil }
                 options.restoreUsersOverride = users
+            case "--flush-interval-ms":
+                guard let milliseconds = rest.popFirst().flatMap({ Int($0) }), milliseconds >= 10 else { return nil }
+                options.flushIntervalMilliseconds = milliseconds
             case "--kafka-events": options.kafkaEventsOverride = rest.popFirst().flatMap { Int($0) }
             case "--json": options.jsonPath = rest.popFirst()
             case "--city-db": options.cityDatabase = rest.popFirst()

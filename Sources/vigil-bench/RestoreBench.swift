@@ -72,7 +72,9 @@ struct RestoreBench {
         let encodeSeconds = measure { snapshot = engine.stateSnapshot(appliedOffset: stamp) }
         var decoded = RiskEngine(config: config, policyVersion: "bench", deviceKey: .publicDefault)
         let decodeSeconds = measure {
-            do { try decoded.restoreState(snapshot: snapshot) } catch { fatalError("snapshot restore failed: \(error)") }
+            do { try decoded.restoreState(snapshot: snapshot) } catch {
+                fatalError("snapshot restore failed: \(error)")
+            }
         }
         precondition(decoded.userCount == users, "the snapshot restore lost users")
         return Figures(

@@ -80,7 +80,8 @@ report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addr
 /// snapshot), and a changelog partition read back through Kafka on `cluster`.
 @MainActor func restoreFigures(cluster: MockKafkaCluster) throws {
     let sources = pool.locations.flatMap(\.addresses).prefix(10_000).map { ($0, sampler.lookup($0)) }
-    let bench = RestoreBench(users: options.restoreUsers, sources: MemoryBench.located(Array(sources)), config: config.core)
+    let bench = RestoreBench(
+        users: options.restoreUsers, sources: MemoryBench.located(Array(sources)), config: config.core)
     progress("restore: \(options.restoreUsers) users in process")
     let local = bench.inProcess()
     let users = "\(local.users / 1000)k users"
@@ -94,14 +95,16 @@ report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addr
         "restore_changelog_seconds_\(local.users)", "restore: \(users) from changelog records", local.applySeconds, "s",
         note: "records already in memory: no broker")
     report.add(
-        "changelog_bytes_per_user", "  changelog key + value bytes per user", Double(local.recordBytes) / Double(local.users),
+        "changelog_bytes_per_user", "  changelog key + value bytes per user",
+        Double(local.recordBytes) / Double(local.users),
         "B", note: "two logins each, sources and buckets included")
     report.add("changelog_flush_seconds_\(local.users)", "  one flush of every entry (encode)", local.flushSeconds, "s")
     report.add(
         "restore_snapshot_seconds_\(local.users)", "restore: \(users) from a snapshot (decode)",
         local.snapshotDecodeSeconds, "s")
     report.add(
-        "snapshot_encode_seconds_\(local.users)", "  snapshot encode of the same state", local.snapshotEncodeSeconds, "s")
+        "snapshot_encode_seconds_\(local.users)", "  snapshot encode of the same state", local.snapshotEncodeSeconds,
+        "s")
     report.add(
         "snapshot_bytes_per_user", "  snapshot bytes per user", Double(local.snapshotBytes) / Double(local.users), "B")
     // The mock broker keeps about 5 MiB per partition (and drops the oldest beyond): a partition of
@@ -256,7 +259,7 @@ let pendingNote = "skipped: no `vigil` executable at \(vigilBinary) (build it, o
 /// One `vigil run` throughput run on topics of its own (`<prefix>.in`, `<prefix>.decisions`, ...) preloaded
 /// with the same events: the steady rate, the peak resident set, and with `changelog` what the daemon
 /// wrote to its changelog topic (after its graceful stop, which flushes the last changes).
-func daemonThroughput(
+@MainActor func daemonThroughput(
     prefix: String, changelog: Bool
 ) throws -> (rate: Double?, peak: Int?, written: (records: Int, bytes: Int, complete: Bool)?) {
     progress("kafka: vigil run, changelog \(changelog ? "on" : "off")")
@@ -268,7 +271,7 @@ func daemonThroughput(
     try writeDaemonConfig(
         to: scratch + "/\(prefix).yaml", bootstrap: kafka.cluster.bootstrapServers, input: "\(prefix).in",
         prefix: prefix, cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
-        stateDirectory: changelog ? scratch + "/\(prefix)-state" : nil)
+        changelog: changelog ? (scratch + "/\(prefix)-state", "\(options.flushIntervalMilliseconds)ms") : nil)
     var daemon: DaemonProcess?
     let result = try kafka.throughput(
         inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "\(prefix).decisions", timeout: 600,
@@ -300,26 +303,35 @@ report.add(
     "daemon_events_per_s", "kafka: vigil run (subprocess), changelog off", daemonRate, "ev/s",
     note: daemonAvailable ? nil : pendingNote, unreliable: daemonUnreliable)
 let changelogRate = changelogRun?.rate
-let changelogUnreliable = changelogRate.flatMap { rate in
-    rate > engineRate
-        ? "above this run's single-thread engine rate (\(Int(engineRate)) ev/s): too few events for a steady state"
+let flushInterval = Double(options.flushIntervalMilliseconds) / 1000
+let changelogUnreliable = changelogRate.flatMap { rate -> String? in
+    if rate > engineRate {
+        return "above this run's single-thread engine rate (\(Int(engineRate)) ev/s): too few events for a steady state"
+    }
+    let window = Double(kafkaEvents.count) / rate
+    return window < 5 * flushInterval
+        ? "the run lasted \(String(format: "%.2f", window)) s, under five flush intervals of \(options.flushIntervalMilliseconds) ms"
         : nil
 }
 report.add(
     "daemon_changelog_events_per_s", "kafka: vigil run, changelog on", changelogRate, "ev/s",
-    note: daemonAvailable ? nil : pendingNote, unreliable: changelogUnreliable)
+    note: daemonAvailable ? "state.flush_interval \(options.flushIntervalMilliseconds) ms" : pendingNote,
+    unreliable: changelogUnreliable)
 let changelogRatio = changelogRate.flatMap { on in daemonRate.map { on / $0 * 100 } }
 report.add(
     "daemon_changelog_vs_off_percent", "kafka: vigil run changelog on / off", changelogRatio, "%", target: ">= 90",
     met: changelogRatio.map { $0 >= 90 }, note: daemonAvailable ? nil : pendingNote,
-    unreliable: daemonUnreliable ?? changelogUnreliable
-        ?? (options.quick ? "--quick: \(kafkaEvents.count) events, a few seconds per run" : nil))
+    unreliable: daemonUnreliable ?? changelogUnreliable)
 let written = changelogRun?.written
-let incomplete = written.flatMap { $0.complete ? nil : "the mock broker dropped old changelog records: more than it keeps" }
+let incomplete = written.flatMap {
+    $0.complete ? nil : "the mock broker dropped old changelog records: more than it keeps"
+}
 report.add(
     "changelog_bytes_per_event", "kafka: changelog bytes written per input event",
     written.map { Double($0.bytes) / Double(kafkaEvents.count) }, "B",
-    note: written.map { "\($0.records) records, key + value bytes, \(kafkaEvents.count) events" } ?? pendingNote,
+    note: written.map {
+        "\($0.records) records, key + value bytes, \(kafkaEvents.count) events, flush every \(options.flushIntervalMilliseconds) ms"
+    } ?? pendingNote,
     unreliable: incomplete)
 report.add(
     "changelog_records_per_event", "  changelog records written per input event",
