@@ -18,7 +18,7 @@ struct KafkaFixture {
 
     /// Every topic has `partitions` partitions, except the outputs with `outputPartitions` (the mock keeps
     /// only about 5 MiB per partition, and a one-partition input can cause more output than that) and
-    /// the changelog with `changelogPartitions` (0: not created). `stateDirectory` nil is `<directory>/state`.
+    /// the changelog with `changelogPartitions` (a wrong count, for a test). `stateDirectory` nil is `<directory>/state`.
     init(
         name: String, partitions: Int = 2, outputPartitions: Int? = nil, changelogPartitions: Int? = nil,
         stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:]
@@ -29,9 +29,7 @@ struct KafkaFixture {
         for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
             try cluster.createTopic(topic, partitions: outputPartitions ?? partitions)
         }
-        if changelogPartitions ?? partitions > 0 {
-            try cluster.createTopic(Self.changelogTopic, partitions: changelogPartitions ?? partitions)
-        }
+        try cluster.createTopic(Self.changelogTopic, partitions: changelogPartitions ?? partitions)
         directory = try TestPaths.temporaryDirectory(name)
         self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state")
         metricsPort = try freeLoopbackPort()
