@@ -53,9 +53,19 @@ extension VigilConfig {
         .duration(
             "input.max_future_skew", \.input.maxFutureSkew, .seconds(1)...EventDuration.days(1), .live,
             """
-            Events stamped more than this ahead of their Kafka message time are dead-lettered as future_time: one \
-            event from the year 9999 would otherwise push the watermark so far that every later event is late. 10m \
-            tolerates IdP clock drift. Not applied by replay, which has no receive time.
+            Events stamped more than this ahead of their receive time are dead-lettered as future_time: one event \
+            from the year 9999 would otherwise push the watermark so far that every later event is late. The receive \
+            time is the Kafka message time, capped by the consumer's clock (a CreateTime in the future, or none, \
+            counts as now). 10m tolerates IdP clock drift. Replay has no receive time: see input.max_time_leap.
+            """
+        ),
+        .duration(
+            "input.max_time_leap", \.input.maxTimeLeap, .minutes(1)...EventDuration.days(3650), .live,
+            """
+            Without a receive time (replay), an event stamped more than this ahead of the newest accepted event time \
+            is dead-lettered as future_time, unless the event right before it was too and lies within this distance \
+            of it: a stream resuming after a longer pause loses its first event, one mis-stamped event moves nothing. \
+            1d passes quiet nights; raise it for files with longer silences.
             """
         ),
     ]

@@ -24,6 +24,10 @@ public struct InputSettings: Sendable, Equatable {
     /// dead-lettered as `future_time`: one event from the year 9999 would otherwise move the watermark
     /// so far that every later event counts as late and stops updating state.
     public var maxFutureSkew = EventDuration.minutes(10)
+    /// Without a receive time (replay), events stamped further than this ahead of the shard's newest
+    /// accepted event time are dead-lettered as `future_time` unless the next event confirms the leap
+    /// (see `Pipeline.process`).
+    public var maxTimeLeap = EventDuration.days(1)
 
     /// The documented defaults.
     public init() {}

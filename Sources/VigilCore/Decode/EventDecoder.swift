@@ -5,9 +5,10 @@ import _VigilMachinery
 /// no Foundation JSON (too slow for the ~3 µs per-event budget, and too lenient), no recursion on
 /// input depth, no allocation beyond the strings the event keeps.
 ///
-/// The accepted language is exactly `schemas/event.schema.json` plus two rules a schema cannot state:
+/// The accepted language is exactly `schemas/event.schema.json` plus three rules a schema cannot state:
 /// known field names must not repeat within their object (`duplicate_field`, so no other JSON parser
-/// can read a different event from the same bytes), and the size, UTF-8 and depth limits.
+/// can read a different event from the same bytes), the size, UTF-8 and depth limits, and a `user.id`
+/// free of control and invisible format characters and not blank (`UserIdentity`).
 ///
 /// When a message has several problems, the reported one is chosen in this order:
 /// 1. `too_large` (checked before reading anything), 2. `invalid_utf8` (whole buffer),
@@ -180,7 +181,13 @@ private struct EventParser {
                     report(.duplicateField, field.path, "\(field.path) appears more than once")
                 }
                 switch field.bit {
-                case 0: user.id = try string(field.path, FieldLimits.userID) ?? ""
+                case 0:
+                    let id = try string(field.path, FieldLimits.userID)
+                    if let id, let problem = UserIdentity.problem(in: id) {
+                        report(.invalidValue, field.path, problem)
+                    } else {
+                        user.id = id ?? ""
+                    }
                 case 1: user.role = try enumeration(field.path, WireTables.userRole) ?? .standard
                 default: user.emailDomain = try emailDomain(field.path)
                 }

@@ -15,12 +15,16 @@ public struct AlertEncoder: Sendable {
     /// An encoder; it holds only constants, so one serves every alert.
     public init() {}
 
-    /// `finding_info.uid`: kind + scope + tenant + subject + window start, so the same events always
-    /// give the same finding and a SIEM deduplicates retries.
+    /// `finding_info.uid`: kind + scope + tenant + subject + window start (+ the triggering event's id for
+    /// kinds that set `Alert.triggerEventID`), so the same events always give the same finding and a SIEM
+    /// deduplicates retries, while two findings sharing a window start keep two uids.
     public func findingUID(_ alert: Alert) -> String {
-        Identifiers.uuid(
-            identifierKey, "finding", alert.kind.rawValue, alert.scope.rawValue, alert.tenant ?? "", alert.subject,
-            String(alert.windowStart.microseconds))
+        var parts = [
+            "finding", alert.kind.rawValue, alert.scope.rawValue, alert.tenant ?? "", alert.subject,
+            String(alert.windowStart.microseconds),
+        ]
+        if let trigger = alert.triggerEventID { parts.append(trigger) }
+        return Identifiers.uuid(identifierKey, parts: parts)
     }
 
     /// One OCSF Detection Finding as a JSON line without newline; the same alert gives the same bytes.

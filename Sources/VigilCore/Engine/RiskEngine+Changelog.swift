@@ -89,10 +89,8 @@ extension RiskEngine {
         guard key.scope == scope.tag else { return false }
         let entry = key.entry
         let codec = StateEntryCodec(keys: keys)
-        // Moved out, not copied: a copy would duplicate its overrides (one per record since the last
-        // checkpoint, the whole partition in a compacted changelog) at every record.
-        var bookkeeping = replayGuard ?? ReplayGuard()
-        replayGuard = nil
+        // Taken out while it changes, so its overrides are not copied once per record.
+        var bookkeeping = replayGuard.take() ?? ReplayGuard()
         do throws(StateDecodingError) {
             switch entry.kind {
             case .flushBegin:

@@ -71,8 +71,8 @@ public enum DetailValue: Sendable, Equatable {
     case bool(Bool)
 }
 
-/// One detection, before encoding. `windowStart` with kind, scope and subject makes the uid, so
-/// retries and replays of the same events give the same finding.
+/// One detection, before encoding. `windowStart` with kind, scope and subject makes the uid (plus
+/// `triggerEventID` when set), so retries and replays of the same events give the same finding.
 public struct Alert: Sendable, Equatable {
     /// Which detector raised it.
     public var kind: AlertKind
@@ -90,6 +90,10 @@ public struct Alert: Sendable, Equatable {
     /// Time of the event that triggered it.
     public var time: Timestamp
     var windowStart: Timestamp
+    /// Set for kinds where each triggering event is a finding of its own although it shares the window
+    /// start with others: impossible travel, where one anchor login can be followed by several
+    /// impossible ones. It enters the uid, so a SIEM deduplicating on uid keeps each of them.
+    var triggerEventID: String?
     var evidence: [EvidenceEvent]
     /// The account concerned; nil for source- and domain-scoped alerts spanning many users.
     public var userID: String?
@@ -102,7 +106,7 @@ public struct Alert: Sendable, Equatable {
     public init(
         kind: AlertKind, scope: AlertScope, subject: String, tenant: String?, severity: AlertSeverity,
         title: String, message: String, time: Timestamp, windowStart: Timestamp, evidence: [EvidenceEvent],
-        userID: String?, sources: [ObservedSource], details: [(String, DetailValue)]
+        userID: String?, sources: [ObservedSource], details: [(String, DetailValue)], triggerEventID: String? = nil
     ) {
         self.kind = kind
         self.scope = scope
@@ -113,6 +117,7 @@ public struct Alert: Sendable, Equatable {
         self.message = message
         self.time = time
         self.windowStart = windowStart
+        self.triggerEventID = triggerEventID
         self.evidence = evidence
         self.userID = userID
         self.sources = sources
@@ -123,7 +128,8 @@ public struct Alert: Sendable, Equatable {
     /// text, sources and details derived from it.
     public static func == (lhs: Alert, rhs: Alert) -> Bool {
         lhs.kind == rhs.kind && lhs.scope == rhs.scope && lhs.subject == rhs.subject && lhs.tenant == rhs.tenant
-            && lhs.windowStart == rhs.windowStart && lhs.time == rhs.time && lhs.evidence == rhs.evidence
+            && lhs.windowStart == rhs.windowStart && lhs.triggerEventID == rhs.triggerEventID && lhs.time == rhs.time
+            && lhs.evidence == rhs.evidence
     }
 
     var firstSeen: Timestamp { evidence.map(\.time).min() ?? time }

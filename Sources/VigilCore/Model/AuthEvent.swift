@@ -66,7 +66,7 @@ public enum EventType: String, Sendable, CaseIterable {
 
 /// The account the event is about. `role` selects the policy tier.
 public struct User: Sendable, Equatable {
-    /// The IdP's stable account id, the key of the user's state.
+    /// The IdP's stable account id as sent; its normalised form (`UserIdentity`) keys the user's state.
     public var id: String
     /// Absent from the input means `standard`.
     public var role: UserRole

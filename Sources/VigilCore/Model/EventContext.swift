@@ -30,11 +30,11 @@ struct EngineKeys: Sendable {
     /// The key of the per-source state of an address already aggregated (`IPAddress.sourceKey`).
     func sourceStateKey(_ address: IPAddress) -> UInt64 { source.hash(address.high, tweak: address.low) }
 
-    /// The key of a user's state: the user id within its tenant.
+    /// The key of a user's state: the user id (as `UserIdentity` compares ids) within its tenant.
     func userKey(tenant: String?, userID: String) -> UInt64 {
         var hasher = SipHashState(key: user)
         hasher.append(tenant ?? "")
-        hasher.append(userID)
+        UserIdentity.appendKey(of: userID, to: &hasher)
         return hasher.finalize()
     }
 

@@ -10,6 +10,9 @@ public struct Pipeline: Sendable {
     private var decisionEncoder: DecisionEncoder
     private let alertEncoder = AlertEncoder()
     private var input: InputSettings
+    /// The time of the last event dead-lettered for leaping too far ahead without a receive time, while
+    /// no event has been accepted since: the next event close to it confirms that the stream resumed.
+    private var unconfirmedLeap: Timestamp?
     /// Counts since the pipeline was created.
     public private(set) var stats = PipelineStats()
 
@@ -32,16 +35,25 @@ public struct Pipeline: Sendable {
     }
 
     /// Replaces the engine's state with a snapshot's (`RiskEngine.restoreState(snapshot:)`); on error
-    /// nothing changes.
+    /// nothing changes. A leap waiting for confirmation was measured against the old state and is dropped.
     @discardableResult
     public mutating func restoreState(snapshot: [UInt8]) throws(StateSnapshotError) -> StateSnapshotHeader {
-        try engine.restoreState(snapshot: snapshot)
+        let header = try engine.restoreState(snapshot: snapshot)
+        unconfirmedLeap = nil
+        return header
     }
 
     /// Processes one message and appends what it produced to `output`. Never throws: a message that
     /// can't be used becomes a dead letter carrying its bytes and the reason. `originalLength` is the
-    /// message's real size when the source kept only its head (an oversized line). `receivedAt` (the
-    /// Kafka message time) bounds how far in the future an event may be stamped.
+    /// message's real size when the source kept only its head (an oversized line).
+    ///
+    /// An event stamped far in the future must never move the watermark: it would make every later event
+    /// late and evict learned users as idle. `receivedAt`, a time the caller vouches for (the daemon's
+    /// Kafka message time, capped by its own clock), bounds it to `input.max_future_skew` ahead. Without
+    /// one (replay) the shard's newest accepted event time bounds it to `input.max_time_leap` ahead,
+    /// unless the event right before was also that far ahead and within that distance of it: a stream
+    /// resuming after a pause longer than the leap loses its first event to the dead letters, a single
+    /// forged or mis-stamped event moves nothing. The first event of a shard has nothing to be bounded by.
     public mutating func process(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil, origin: MessageOrigin,
         receivedAt: Timestamp? = nil, into output: inout [OutputMessage]
@@ -64,6 +76,11 @@ public struct Pipeline: Sendable {
                 bytes, originalLength: originalLength, origin: origin, into: &output)
             return
         }
+        if receivedAt == nil, let failure = unconfirmedLeapFailure(event) {
+            deadLetter(failure, bytes, originalLength: originalLength, origin: origin, into: &output)
+            return
+        }
+        unconfirmedLeap = nil
         stats.eventsByType[event.type.index] += 1
         let intel: IPIntelligence?
         if let ip = event.ip {
@@ -88,6 +105,21 @@ public struct Pipeline: Sendable {
                     stream: .alerts, key: alert.userID ?? alert.subject, payload: alertEncoder.encode(alert),
                     label: alert.kind.rawValue))
         }
+    }
+
+    /// The `future_time` failure of an event without a receive time that leaps more than
+    /// `input.max_time_leap` past the newest accepted event time and does not confirm the leap before it.
+    private mutating func unconfirmedLeapFailure(_ event: AuthEvent) -> DecodeFailure? {
+        let leap = input.maxTimeLeap
+        guard let newest = engine.state.watermark.maxEventTime, event.time > newest + leap else { return nil }
+        if let previous = unconfirmedLeap, event.time >= previous - leap, event.time <= previous + leap { return nil }
+        unconfirmedLeap = event.time
+        return DecodeFailure(
+            .futureTime, field: "time",
+            detail: "event time \(event.time.rfc3339) is more than \(leap.configString) after the newest accepted "
+                + "event time \(newest.rfc3339) and no receive time vouches for it; a next event within "
+                + "\(leap.configString) of it would be taken as the stream resuming",
+            eventID: event.eventID)
     }
 
     private mutating func deadLetter(

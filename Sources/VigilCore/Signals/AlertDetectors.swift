@@ -47,7 +47,7 @@ struct AlertDetectors: Sendable {
                         ("speed_kmh", .double(rounded(travel.speedKmh))),
                         ("max_speed_kmh", .double(settings.signals.maxSpeedKmh)),
                         ("min_distance_km", .double(settings.signals.minDistanceKm)),
-                    ]))
+                    ], triggerEventID: event.eventID))
         }
 
         if rules.takeoverAfterReset.enabled, event.type == .login, assessment.withinPostResetWindow,
@@ -298,12 +298,13 @@ struct AlertDetectors: Sendable {
     private func makeAlert(
         _ kind: AlertKind, scope: AlertScope, subject: String, context: EventContext, severity: AlertSeverity,
         title: String, message: String, windowStart: Timestamp, evidence: [EvidenceEvent], sources: [ObservedSource],
-        details: [(String, DetailValue)]
+        details: [(String, DetailValue)], triggerEventID: String? = nil
     ) -> Alert {
         Alert(
             kind: kind, scope: scope, subject: subject, tenant: context.event.tenant, severity: severity, title: title,
             message: message, time: context.event.time, windowStart: windowStart, evidence: evidence,
-            userID: scope == .account ? context.event.user.id : nil, sources: sources, details: details)
+            userID: scope == .account ? context.event.user.id : nil, sources: sources, details: details,
+            triggerEventID: triggerEventID)
     }
 }
 

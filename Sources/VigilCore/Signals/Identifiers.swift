@@ -19,14 +19,12 @@ enum Identifiers {
         }
     }
 
-    /// A UUID-formatted id from six parts (finding uids).
-    static func uuid(
-        _ key: SipHashKey, _ p0: String, _ p1: String, _ p2: String, _ p3: String, _ p4: String, _ p5: String
-    ) -> String {
-        let count = [p0, p1, p2, p3, p4, p5].reduce(6) { $0 + $1.utf8.count }
+    /// A UUID-formatted id from any number of parts (finding uids).
+    static func uuid(_ key: SipHashKey, parts: [String]) -> String {
+        let count = parts.reduce(parts.count) { $0 + $1.utf8.count }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
             var joined = JoinedParts(buffer)
-            for part in [p0, p1, p2, p3, p4, p5] { joined.append(part) }
+            for part in parts { joined.append(part) }
             return uuid(key, joined: joined.bytes)
         }
     }

@@ -326,16 +326,14 @@ final class KafkaLoop: @unchecked Sendable {
         let messages = try consumer.poll(maxMessages: maxMessages, timeout: timeout)
         if let failure = callbackFailure { throw failure }
         let now = self.now
+        let wallClock = ReceiveTime.now
         var outputs: [OutputMessage] = []
         for message in messages {
             let partition = message.topicPartition
             guard case .process(let actions) = machine.inputArrived(partition, offset: message.offset) else { continue }
             try perform(actions)
             guard let shard = shards[partition] else { continue }
-            // The producer sets CreateTime: one outside years 1970–9999 is no receive time at all.
-            let receivedAt = message.timestamp.flatMap {
-                (0...253_402_300_799_999).contains($0) ? Timestamp(milliseconds: $0) : nil
-            }
+            let receivedAt = ReceiveTime.of(kafkaMilliseconds: message.timestamp, now: wallClock)
             if let timestamp = message.timestamp { newestTimestamp = max(newestTimestamp ?? timestamp, timestamp) }
             outputs.removeAll(keepingCapacity: true)
             message.value.withUnsafeBytes {

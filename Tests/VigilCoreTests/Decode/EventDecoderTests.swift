@@ -29,6 +29,23 @@ import Testing
         #expect(!rejection.detail.isEmpty)
     }
 
+    @Test(arguments: [
+        (#"a\u0000b"#, "U+0000"), (#"jos\u200b\u00e9"#, "U+200B"), ("jos\u{200B}\u{E9}", "U+200B"),
+        (#"   "#, "blank"), (#" \t "#, "U+0009"),
+    ])
+    func refusesUserIDsNoIdPIssues(_ id: String, _ named: String) throws {
+        let line = DecodeCorpus.login(replacing: "user", with: #"{"id":"\#(id)"}"#)
+        let rejection = try #require(failure(Array(line.utf8)))
+        #expect(rejection.reasonCode == "invalid_value:user.id")
+        #expect(rejection.detail.contains(named), "\(rejection.detail)")
+        #expect(rejection.eventID == "e1")
+    }
+
+    @Test func keepsTheUserIDAsSent() throws {
+        let line = DecodeCorpus.login(replacing: "user", with: #"{"id":" JOSE\u0301 "}"#)
+        #expect(try decoded(line).user.id == " JOSE\u{301} ")
+    }
+
     @Test func minimalLogin() throws {
         let event = try decoded(DecodeCorpus.login)
         #expect(

@@ -64,4 +64,92 @@ import VigilTestSupport
         #expect(texts[0].contains(#""policy_version":"v1""#))
         #expect(texts[1].contains(#""policy_version":"v2""#))
     }
+
+    // MARK: Event time without a receive time (replay)
+
+    /// Feeds replay lines (no receive time) at the given times; what each produced, by stream.
+    static func replay(_ times: [String], into p: inout Pipeline, user: String = "u1") -> [[OutputStream]] {
+        times.enumerated().map { index, time in
+            var out: [OutputMessage] = []
+            p.process(
+                Array(EventLines.login(id: "r\(index)-\(time)", time: time, user: user).utf8),
+                origin: .file(path: "f", line: index + 1), into: &out)
+            return out.map(\.stream)
+        }
+    }
+
+    @Test func aLeapOfExactlyMaxTimeLeapIsAcceptedOneMicrosecondMoreIsNot() {
+        var p = pipeline()
+        let streams = Self.replay(
+            ["2026-03-02T09:00:00Z", "2026-03-03T09:00:00.000001Z", "2026-03-03T09:00:00Z"], into: &p)
+        #expect(streams == [[.decisions], [.deadLetters], [.decisions]])
+        var q = pipeline()
+        #expect(
+            Self.replay(["2026-03-02T09:00:00Z", "2026-03-03T09:00:00Z"], into: &q) == [[.decisions], [.decisions]])
+    }
+
+    @Test func oneFarFutureLineIsDeadLetteredNamingBothTimesAndMovesNothing() throws {
+        var p = pipeline()
+        _ = Self.replay(["2026-03-02T09:00:00Z"], into: &p)
+        var out: [OutputMessage] = []
+        p.process(
+            Array(EventLines.login(id: "forged", time: "9999-12-31T23:59:59Z", user: "u1").utf8),
+            origin: .file(path: "f", line: 2), into: &out)
+        try #require(out.count == 1)
+        #expect(out[0].stream == .deadLetters)
+        #expect(out[0].label == "future_time")
+        let text = String(decoding: out[0].payload, as: UTF8.self)
+        #expect(text.contains("event time 9999-12-31T23:59:59.000Z is more than 1d after"))
+        #expect(text.contains("newest accepted event time 2026-03-02T09:00:00.000Z"))
+        #expect(text.contains("forged"))
+        // The clock did not move: an event a minute later is on time and changes state.
+        _ = Self.replay(["2026-03-02T09:01:00Z"], into: &p)
+        #expect(p.stats.lateEvents == 0)
+        #expect(p.engine.state.watermark.maxEventTime == Timestamp(rfc3339: "2026-03-02T09:01:00Z"))
+    }
+
+    @Test func aStreamResumingAfterALongPauseLosesOnlyItsFirstEvent() {
+        var p = pipeline()
+        let streams = Self.replay(
+            ["2026-03-02T09:00:00Z", "2026-03-09T08:00:00Z", "2026-03-09T08:00:05Z", "2026-03-09T08:01:00Z"],
+            into: &p)
+        #expect(streams == [[.decisions], [.deadLetters], [.decisions], [.decisions]])
+        #expect(p.engine.state.watermark.maxEventTime == Timestamp(rfc3339: "2026-03-09T08:01:00Z"))
+        #expect(p.stats.lateEvents == 0)
+    }
+
+    @Test func onlyTheVeryNextEventConfirmsALeapAndOnlyWhenCloseToIt() {
+        var p = pipeline()
+        let streams = Self.replay(
+            [
+                "2026-03-02T09:00:00Z",
+                "2026-03-09T08:00:00Z",  // leap
+                "2026-03-02T09:01:00Z",  // an ordinary event in between: the leap is forgotten
+                "2026-03-09T08:00:01Z",  // so this is a new, unconfirmed leap
+                "2026-03-11T08:00:01Z",  // more than max_time_leap after it: not a confirmation, a new leap
+                "2026-03-12T08:00:01Z",  // exactly max_time_leap after that: confirms it
+            ], into: &p)
+        #expect(streams == [[.decisions], [.deadLetters], [.decisions], [.deadLetters], [.deadLetters], [.decisions]])
+        #expect(p.stats.deadLetters == ["future_time": 3])
+    }
+
+    @Test func aReceiveTimeLetsAResumedStreamThroughAtOnce() {
+        // A partition idle for a week: its next event is far ahead of the watermark but close to when it
+        // was received, so the receive time, not the watermark, bounds it.
+        var p = pipeline()
+        _ = Self.replay(["2026-03-02T09:00:00Z"], into: &p)
+        var out: [OutputMessage] = []
+        p.process(
+            Self.login("resumed", time: "2026-03-09T09:00:00Z"), origin: .kafka(topic: "t", partition: 0, offset: 1),
+            receivedAt: Timestamp(rfc3339: "2026-03-09T09:00:01Z"), into: &out)
+        #expect(out.map(\.stream) == [.decisions])
+    }
+
+    @Test func maxTimeLeapIsASetting() {
+        var config = VigilConfig()
+        config.input.maxTimeLeap = .hours(1)
+        var p = Pipeline(config: config, policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+        let streams = Self.replay(["2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z", "2026-03-02T11:00:01Z"], into: &p)
+        #expect(streams == [[.decisions], [.decisions], [.deadLetters]])
+    }
 }

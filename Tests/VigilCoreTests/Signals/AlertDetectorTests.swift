@@ -202,6 +202,27 @@ import Testing
         #expect(alert.evidence.count == 2)
     }
 
+    @Test func twoImpossibleLoginsFromOneAnchorGetTwoUIDsThatReplaysKeep() throws {
+        func run() throws -> [Alert] {
+            var h = EngineHarness()
+            h.establish("frank")
+            // A sensitive action does not move the anchor (only logins are learned), so the login after
+            // it is measured from the same London login.
+            let first = h.sensitive(
+                "frank", at: 30, action: SensitiveAction(wireName: "data_export"), ip: Places.changchun
+            ).alerts
+            let second = h.login("frank", at: 40, ip: Places.changchun).alerts
+            return first + second
+        }
+        let alerts = try run()
+        try #require(alerts.map(\.kind) == [.impossibleTravel, .impossibleTravel])
+        // One anchor: both findings start at the same login, so only the later login tells them apart.
+        #expect(alerts[0].windowStart == alerts[1].windowStart)
+        let encoder = AlertEncoder()
+        #expect(encoder.findingUID(alerts[0]) != encoder.findingUID(alerts[1]))
+        #expect(try run().map(encoder.findingUID) == alerts.map(encoder.findingUID))
+    }
+
     @Test func londonToBoxfordIsNotTravel() {
         var h = EngineHarness()
         h.establish("frank")

@@ -43,13 +43,16 @@ import _VigilMachinery
         }
     }
 
-    @Test func sixPartIdsEqualTheStreamedHash() {
+    @Test func findingIdsEqualTheStreamedHash() {
         let key = SipHashKey.publicDefault.derived(4)
         for (index, subject) in Self.samples.enumerated() {
-            let parts = [
-                "finding", "credential_stuffing", "source", Self.samples[index % 5], subject, String(index * 1_000_003),
-            ]
-            let id = Identifiers.uuid(key, parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
+            // Six parts, and seven for the findings that name their triggering event.
+            let parts =
+                [
+                    "finding", "credential_stuffing", "source", Self.samples[index % 5], subject,
+                    String(index * 1_000_003),
+                ] + (index.isMultiple(of: 2) ? [] : [Self.samples[(index * 3) % Self.samples.count]])
+            let id = Identifiers.uuid(key, parts: parts)
             #expect(id.filter { $0 != "-" } == Self.digits(Self.reference(key, parts)))
         }
     }

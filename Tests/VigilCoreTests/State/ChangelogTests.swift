@@ -291,4 +291,21 @@ import _VigilMachinery
         #expect(ChangelogCrashTests.entries(restored.engine) != before)
         #expect(output.count == 3 && output.allSatisfy { $0.stream == .decisions })
     }
+    /// The guard finds a user under the key the state uses, whatever form of the id the event carries.
+    @Test func theGuardKeysUsersAsTheStateDoes() throws {
+        var h = EngineHarness()
+        h.engine.recordsChanges = true
+        _ = h.engine.process(
+            AuthEvent(
+                eventID: "first", type: .login, time: EngineHarness.at(0), user: User(id: "alice"),
+                ip: IPAddress(Places.london), outcome: .success), intel: nil, offset: 0)
+        let restored = try Self.restored(from: h.engine.takeChangelogFlush(stamp: 0, scope: Self.scope))
+        var engine = restored
+        _ = engine.process(
+            AuthEvent(
+                eventID: "first", type: .login, time: EngineHarness.at(0), user: User(id: " Alice "),
+                ip: IPAddress(Places.london), outcome: .success), intel: nil, offset: 0)
+        #expect(engine.state.userCount == 1)
+        #expect(ChangelogCrashTests.entries(engine) == ChangelogCrashTests.entries(restored))
+    }
 }

@@ -31,13 +31,18 @@ import VigilTestSupport
     }
 
     static func replay(_ scenario: String, anonymousDatabase: Bool = false, extra: String = "") throws -> Outcome {
-        let directory = try TestPaths.temporaryDirectory(scenario)
+        try replay(
+            file: TestPaths.scenarios.appendingPathComponent(scenario), anonymousDatabase: anonymousDatabase,
+            extra: extra)
+    }
+
+    /// `vigil replay` of any JSONL file, with MaxMind's test databases.
+    static func replay(file: URL, anonymousDatabase: Bool = false, extra: String = "") throws -> Outcome {
+        let directory = try TestPaths.temporaryDirectory(file.deletingPathExtension().lastPathComponent)
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: anonymousDatabase, extra: extra)
         let out = directory.appendingPathComponent("out")
         let runner = ReplayRunner(
-            options: .init(
-                configPath: config.path, inputPath: TestPaths.scenarios.appendingPathComponent(scenario).path,
-                outputDirectory: out.path),
+            options: .init(configPath: config.path, inputPath: file.path, outputDirectory: out.path),
             logger: testLogger, environment: [:])
         let report = try runner.run()
         return Outcome(

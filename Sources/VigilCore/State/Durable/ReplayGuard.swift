@@ -6,6 +6,10 @@
 /// crash leaves entries after the last checkpoint that reach further (`overrides`). An event at input
 /// offset `o` may change an entry only when `o` is above what the entry reflects. Once the input
 /// passes `highest`, nothing is guarded any more.
+///
+/// The one case this is not exact: a shard at a capacity cap in the region a cut flush covers. The
+/// drop orders users by last-seen time, and guarded users show the time of input after the event, so
+/// other users may be dropped than in the uninterrupted run.
 struct ReplayGuard: Sendable {
     /// Every entry reflects the input up to and including this offset.
     private(set) var floor: Int64 = -1
