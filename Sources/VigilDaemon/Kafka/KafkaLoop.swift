@@ -38,6 +38,13 @@ final class KafkaLoop: @unchecked Sendable {
         var changelogTopic: String
     }
 
+    /// A restore action for a partition without a shard or restore to act on: a bug, reported rather
+    /// than taken for an empty state.
+    private struct RestoreNotStarted: Error, CustomStringConvertible {
+        var partition: KafkaTopicPartition
+        var description: String { "internal error: no restore in progress for \(partition); restart Vigil" }
+    }
+
     /// One partition's restore in progress: the changelog partition read from after the snapshot's
     /// checkpoint (or from its beginning) up to its end as of the start.
     private struct Restore {
@@ -498,7 +505,7 @@ final class KafkaLoop: @unchecked Sendable {
     /// changelog from its beginning), then a reader over its changelog partition from after the
     /// snapshot's checkpoint to the end as of now.
     private func beginRestore(_ partition: KafkaTopicPartition) throws {
-        guard let durableState, let shard = shards[partition] else { return }
+        guard let durableState, let shard = shards[partition] else { throw RestoreNotStarted(partition: partition) }
         let startedAt = ContinuousClock.now
         let changelogPartition = KafkaTopicPartition(topic: durableState.changelogTopic, partition: partition.partition)
         var snapshot: LocalSnapshot?
@@ -557,7 +564,9 @@ final class KafkaLoop: @unchecked Sendable {
     /// Applies up to `state.restore_batch` changelog records; returns the records applied so far and
     /// whether the restore is complete (it then logs and reports its figures).
     private func restoreStep(_ partition: KafkaTopicPartition) throws -> (records: Int, finished: Bool) {
-        guard let restore = restores[partition], let shard = shards[partition] else { return (0, true) }
+        guard let restore = restores[partition], let shard = shards[partition] else {
+            throw RestoreNotStarted(partition: partition)
+        }
         let reader = restore.reader
         let before = reader.progress
         let limit = max(1, settings.config.config.state.restoreBatch)
@@ -596,7 +605,8 @@ final class KafkaLoop: @unchecked Sendable {
     }
 
     /// The partition's flush stamped `stamp` (nothing when nothing changed and no snapshot is due), and
-    /// with `withSnapshot` its whole state as of that flush.
+    /// with `withSnapshot` its whole state as of that flush. No snapshot while the replay guard is up:
+    /// some entries then reflect more input than `stamp`, which one stamp cannot say.
     private func capture(
         _ partition: KafkaTopicPartition, stamp: Int64, withSnapshot: Bool
     ) -> (records: [ChangelogRecord], snapshot: [UInt8]?) {
@@ -604,7 +614,7 @@ final class KafkaLoop: @unchecked Sendable {
             return ([], nil)
         }
         let records = shard.pipeline.takeChangelogFlush(stamp: stamp, scope: shard.scope)
-        guard withSnapshot, !records.isEmpty else { return (records, nil) }
+        guard withSnapshot, !records.isEmpty, !shard.pipeline.isReplayGuarded else { return (records, nil) }
         return (records, shard.pipeline.stateSnapshot(appliedOffset: stamp))
     }
 

@@ -149,7 +149,7 @@ struct DurableStateRunTests {
             return try fixture.decisions().count >= learning.count
         }
 
-        let home = try fixture.instance("second")
+        let home = try fixture.secondInstance("durable-group-second")
         let second = try DaemonProcess(config: home.config, directory: home.directory)
         try await waitUntil("the second instance's restored partitions", timeout: .seconds(60)) {
             try first.requireRunning()

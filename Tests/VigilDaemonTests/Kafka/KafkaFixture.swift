@@ -42,25 +42,24 @@ struct KafkaFixture {
     func writeConfig(extra: String) throws -> URL {
         try TestPaths.writeConfig(
             in: directory, anonymousDatabase: false,
-            extra: yaml(extra: extra, stateDirectory: stateDirectory, metricsPort: metricsPort))
+            extra: yaml(extra: extra, metricsPort: metricsPort, stateDirectory: stateDirectory))
     }
 
-    /// Another instance of the same deployment (same group, topics and changelog), configured in the
-    /// subdirectory `name` with its own state directory and metrics port: instances never share a state.dir.
-    func instance(_ name: String) throws -> (config: URL, directory: URL, metricsPort: Int) {
-        let home = directory.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    /// The config of another `vigil run` in the same group, in a directory of its own (the returned
+    /// `directory`) with its own state directory and metrics port: instances never share a state.dir.
+    func secondInstance(_ name: String) throws -> (config: URL, directory: URL, metricsPort: Int) {
+        let other = try TestPaths.temporaryDirectory(name)
         let port = try freeLoopbackPort()
         let config = try TestPaths.writeConfig(
-            in: home, anonymousDatabase: false,
-            extra: yaml(extra: "", stateDirectory: home.appendingPathComponent("state"), metricsPort: port))
-        return (config, home, port)
+            in: other, anonymousDatabase: false,
+            extra: yaml(extra: "", metricsPort: port, stateDirectory: other.appendingPathComponent("state")))
+        return (config, other, port)
     }
 
     /// The default changelog of the default group `vigil`.
     static let changelogTopic = "vigil-state-changelog"
 
-    private func yaml(extra: String, stateDirectory: URL, metricsPort: Int) -> String {
+    private func yaml(extra: String, metricsPort: Int, stateDirectory: URL) -> String {
         """
         kafka:
           bootstrap_servers: "\(cluster.bootstrapServers)"

@@ -163,6 +163,28 @@ struct KafkaRunTests {
                 device: "\(user)-laptop")
     }
 
+    /// Five logins of each of `users`, enough to learn their baselines, hour by hour: a partition's
+    /// event time must not run ahead of a user's first logins (late events teach no baseline).
+    private static func learningLogins(_ users: [String]) -> [String] {
+        (10...14).flatMap { hour in users.map { login($0, "\(hour):00") } }
+    }
+
+    /// Runs `vigil run` until each of `users` has five logins decided (enough to learn a baseline),
+    /// then stops it with `SIGTERM`: the daemon that ran, for its log.
+    @discardableResult
+    private static func learn(_ users: [String], _ fixture: KafkaFixture) async throws -> DaemonProcess {
+        let learning = learningLogins(users)
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            return try fixture.decisions().count >= learning.count
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+        return daemon
+    }
+
     /// The signals of a decision's risk reasons.
     private static func signals(_ decision: [String: Any]?) -> [String] {
         let risk = decision?["risk"] as? [String: Any]
@@ -175,15 +197,7 @@ struct KafkaRunTests {
     /// restart raises its alert.
     @Test func learnedUsersAreStillKnownAfterARestart() async throws {
         let fixture = try KafkaFixture(name: "kafka-restart")
-        let learning = ["homebody", "traveller"].flatMap { user in (10...14).map { Self.login(user, "\($0):00") } }
-        let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
-        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
-            try first.requireRunning()
-            return try fixture.decisions().count >= learning.count
-        }
-        first.signal(SIGTERM)
-        #expect(try await first.waitForExit() == 0, "\(first.log)")
+        try await Self.learn(["homebody", "traveller"], fixture)
 
         // London twenty minutes after the last login near Seattle (what `vigil replay` of the whole
         // stream flags as impossible travel).
@@ -213,19 +227,56 @@ struct KafkaRunTests {
         #expect(try await second.waitForExit() == 0, "\(second.log)")
     }
 
-    /// A graceful stop writes a local snapshot per partition; a damaged one is discarded with a warning
-    /// at the next start, and the state comes back from the changelog alone.
-    @Test func aDamagedSnapshotIsDiscardedAndTheChangelogRestoresTheState() async throws {
-        let fixture = try KafkaFixture(name: "kafka-snapshot")
-        let learning = (10...14).map { Self.login("snapshotted", "\($0):00") }
+    /// A second instance joins the group and decides for the users of the partitions it takes over
+    /// with their restored baselines; once the first is killed it owns everything, still restored.
+    @Test func partitionsMovingBetweenInstancesKeepTheirState() async throws {
+        let fixture = try KafkaFixture(name: "kafka-move")
+        let users = (0..<8).map { "mover-\($0)" }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        let learning = Self.learningLogins(users)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
         try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
             try first.requireRunning()
             return try fixture.decisions().count >= learning.count
         }
-        first.signal(SIGTERM)
-        #expect(try await first.waitForExit() == 0, "\(first.log)")
+
+        let instance = try fixture.secondInstance("kafka-move-second")
+        let second = try DaemonProcess(config: instance.config, directory: instance.directory)
+        try await waitUntil("the second instance restoring its partitions", timeout: .seconds(60)) {
+            try second.requireRunning()
+            return second.log.contains("partition state restored")
+        }
+        /// Every user's login at `time` is decided `allow`, without `first_login`.
+        func expectKnown(at time: String, _ running: DaemonProcess) async throws {
+            try await blocking {
+                try Kcat.produce(fixture.brokers, topic: "auth.events", lines: users.map { Self.login($0, time) })
+            }
+            var decisions: [[String: Any]] = []
+            try await waitUntil("the decisions at \(time)", timeout: .seconds(90)) {
+                try running.requireRunning()
+                decisions = try fixture.decisions().map(\.payload).filter {
+                    ($0["event_id"] as? String)?.hasSuffix("-\(time)") == true
+                }
+                return Set(decisions.compactMap { $0["event_id"] as? String }).count == users.count
+            }
+            for decision in decisions {
+                #expect(decision["action"] as? String == "allow", "\(decision)")
+                #expect(!Self.signals(decision).contains("first_login"), "\(decision)")
+            }
+        }
+        try await expectKnown(at: "15:00", second)
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        try await expectKnown(at: "16:00", second)
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit() == 0, "\(second.log)")
+    }
+
+    /// A graceful stop writes a local snapshot per partition; a damaged one is discarded with a warning
+    /// at the next start, and the state comes back from the changelog alone.
+    @Test func aDamagedSnapshotIsDiscardedAndTheChangelogRestoresTheState() async throws {
+        let fixture = try KafkaFixture(name: "kafka-snapshot")
+        let first = try await Self.learn(["snapshotted"], fixture)
         let snapshots = try FileManager.default.contentsOfDirectory(atPath: fixture.stateDirectory.path)
             .filter { $0.hasSuffix(".snapshot") }
         #expect(!snapshots.isEmpty, "\(first.log)")
