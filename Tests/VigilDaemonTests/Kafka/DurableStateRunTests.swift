@@ -29,14 +29,14 @@ struct DurableStateRunTests {
     /// 8,000 generated events are about 2.5 MB, and the test stays within a few minutes on two cores.
     static let crashStreamLength = 8_000
 
-    /// Heavy (one to three minutes): the stream is produced in four parts to a one-partition input; the
-    /// daemon is killed with `SIGKILL` three times (as soon as it processes anything, right after its
-    /// restore, and once it answered everything so far), restarted each time, and finally stopped.
-    /// Against `vigil replay` of the same lines: every decision and alert id appears; every copy of a
-    /// decision has the replay's id; every decision that appears exactly once (its event was processed
-    /// once: a re-processed event had all its outputs delivered before) is byte for byte the replay's;
-    /// the state figures at the end are the replay's. No field is excluded: decisions carry only what the
-    /// event and the state give.
+    /// Heavy (45 s on an idle machine, more under load). The stream is produced in four parts to a
+    /// one-partition input; the daemon is killed with `SIGKILL` three times (as soon as it processes
+    /// anything, right after its restore, and once it answered everything so far), restarted each time,
+    /// and finally stopped. Against `vigil replay` of the same lines: every decision and alert id
+    /// appears; every copy of a decision has the replay's id; every decision that appears exactly once
+    /// (its event was processed once: a re-processed event had all its outputs delivered before) is the
+    /// replay's, field for field (none excluded: a decision carries only what the event and the state
+    /// give); the state figures at the end are the replay's.
     @Test func killsAtSeveralPointsEndInTheStateOfAnUninterruptedReplay() async throws {
         let fixture = try KafkaFixture(name: "durable-kill", partitions: 1, outputPartitions: 8)
         let lines = Self.crashStream
