@@ -425,9 +425,13 @@ if daemonLatencies == nil {
 // 5. Memory.
 progress("memory")
 report.add(
-    "daemon_peak_rss_mb", "memory: vigil run peak RSS (throughput run)", daemonPeak.map { Double($0) / 1_048_576 },
+    "daemon_peak_rss_mb", "memory: vigil run peak RSS (throughput run, changelog off)",
+    daemonPeak.map { Double($0) / 1_048_576 },
     "MiB",
     note: daemonAvailable ? nil : pendingNote)
+report.add(
+    "daemon_changelog_peak_rss_mb", "  vigil run peak RSS, changelog on",
+    changelogRun?.peak.map { Double($0) / 1_048_576 }, "MiB", note: daemonAvailable ? nil : pendingNote)
 events.removeAll()
 memoryFigures()
 
