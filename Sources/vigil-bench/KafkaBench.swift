@@ -23,11 +23,11 @@ final class KafkaBench {
 
     /// Sixteen partitions: the mock broker keeps only about 5 MB per partition and silently drops the
     /// oldest messages beyond that, so a preloaded backlog must be spread wide enough to survive.
-    func createTopics(_ names: String...) throws {
-        for name in names { try cluster.createTopic(name, partitions: Self.partitions) }
+    func createTopics(_ names: String..., partitions: Int = KafkaBench.partitions) throws {
+        for name in names { try cluster.createTopic(name, partitions: partitions) }
     }
 
-    /// Every topic's partition count.
+    /// Every topic's partition count unless a figure needs room for more events.
     static let partitions = 16
 
     /// Writes `events` to `topic`, keyed by user, and waits until all are acknowledged.
@@ -50,12 +50,12 @@ final class KafkaBench {
     /// What `topic`'s partitions hold now, read back through `KafkaPartitionReader`: records, key and
     /// value bytes, and whether every partition still starts at offset 0 (the mock broker drops a
     /// partition's oldest records beyond about 5 MiB, and the figures would then be short).
-    func partitionContents(_ topic: String) throws -> (records: Int, bytes: Int, complete: Bool) {
+    func partitionContents(_ topic: String, partitions: Int) throws -> (records: Int, bytes: Int, complete: Bool) {
         let configuration = KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers])
         var records = 0
         var bytes = 0
         var complete = true
-        for partition in 0..<Int32(Self.partitions) {
+        for partition in 0..<Int32(partitions) {
             let reader = try KafkaPartitionReader(
                 configuration: configuration, partition: KafkaTopicPartition(topic: topic, partition: partition),
                 logger: logger)

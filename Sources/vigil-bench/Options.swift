@@ -25,6 +25,10 @@ struct Options {
     /// `state.flush_interval` of the changelog-on run, in milliseconds: a tenth of the default, so that
     /// a run of about a second still spans many flushes and the figure bounds the changelog's cost.
     var flushIntervalMilliseconds = 100
+    var changelogEventsOverride: Int?
+    /// Events of the changelog on / off pair of `vigil run` runs: enough for several seconds each, so
+    /// that the ratio is a steady state's.
+    var changelogEvents: Int { changelogEventsOverride ?? (quick ? 50_000 : 300_000) }
     var kafkaEventsOverride: Int?
     var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 100_000) }
     var latencySecondsOverride: Double?
@@ -40,7 +44,7 @@ struct Options {
     var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--flush-interval-ms MS] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--flush-interval-ms MS] [--changelog-events N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
@@ -49,6 +53,7 @@ struct Options {
           --restore-only  figure 6 only (restore from changelog records and from a snapshot)
           --restore-users N  users of the restored shard (default 1000000; --quick 100000)
           --flush-interval-ms MS  state.flush_interval of the changelog-on vigil run (default 100)
+          --changelog-events N  events of the changelog on / off vigil runs (default 300000, quick 50000)
           --kafka-events N  events preloaded for the end-to-end figures
           --latency-rates R,R,...  latency sweep rates in events/s (default 1000,5000,20000; ½ max is always added)
           --latency-seconds S  seconds of paced traffic per rate (default 10, quick 3)
@@ -76,6 +81,7 @@ struct Options {
             case "--flush-interval-ms":
                 guard let milliseconds = rest.popFirst().flatMap({ Int($0) }), milliseconds >= 10 else { return nil }
                 options.flushIntervalMilliseconds = milliseconds
+            case "--changelog-events": options.changelogEventsOverride = rest.popFirst().flatMap { Int($0) }
             case "--kafka-events": options.kafkaEventsOverride = rest.popFirst().flatMap { Int($0) }
             case "--json": options.jsonPath = rest.popFirst()
             case "--city-db": options.cityDatabase = rest.popFirst()
