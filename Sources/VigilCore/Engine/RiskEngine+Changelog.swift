@@ -33,7 +33,11 @@ extension RiskEngine {
     /// Entries the replay guard still protects are left out: their last record reflects more input than
     /// `stamp`, and must stay the last.
     public mutating func takeChangelogFlush(stamp: Int64, scope: ChangelogScope) -> [ChangelogRecord] {
-        guard let changes = state.changes else { return [] }
+        guard state.changes != nil else { return [] }
+        // All input up to `stamp` was processed (the last messages may have been dead letters that never
+        // reached the engine): past everything guarded, the guard ends here.
+        if let protection = replayGuard, stamp > protection.highest { dropReplayGuard() }
+        let changes = state.changes!
         state.changes = StateChanges()
         let codec = StateEntryCodec(keys: keys)
         var records: [ChangelogRecord] = []

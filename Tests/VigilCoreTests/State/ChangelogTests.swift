@@ -308,4 +308,21 @@ import _VigilMachinery
         #expect(engine.state.userCount == 1)
         #expect(ChangelogCrashTests.entries(engine) == ChangelogCrashTests.entries(restored))
     }
+    /// A flush past everything a restore guarded ends the guard even when the last messages before it
+    /// never reached the engine (dead letters), and its records restore again.
+    @Test func aFlushPastTheGuardEndsIt() throws {
+        var engine = Self.recording()
+        let records = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        // The flush cut before its shard entry: the counters wait in the flush begin.
+        let cut = Array(records.prefix(records.count - 2))
+        var restored = try Self.restored(from: cut)
+        restored.recordsChanges = true
+        #expect(restored.isReplayGuarded)
+        let flush = restored.takeChangelogFlush(stamp: 60, scope: Self.scope)
+        #expect(!restored.isReplayGuarded)
+        #expect(restored.figures.evictedUsers == engine.figures.evictedUsers)
+        #expect(restored.state.counters == engine.state.counters)
+        let again = try Self.restored(from: cut + flush)
+        #expect(again.state.counters == engine.state.counters)
+    }
 }

@@ -24,14 +24,15 @@ public enum StateEntryKind: UInt8, Sendable, CaseIterable {
 }
 
 /// The key of a state entry: the kind byte, then the keyed hash the state already uses (little endian;
-/// 0 for the shard-wide entries). Raw user ids, device ids and addresses never appear in it.
+/// the slot number for a global bucket, 0 for the other shard-wide entries and the changelog markers).
+/// Raw user ids, device ids and addresses never appear in it.
 public struct StateEntryKey: Sendable, Hashable {
     /// Every key is this long: the kind byte and the 8-byte hash.
     public static let byteCount = 9
 
     /// What the entry holds.
     public var kind: StateEntryKind
-    /// The keyed hash the state indexes the record by; 0 for the shard-wide entries.
+    /// The keyed hash the state indexes the record by; the slot of a global bucket; else 0.
     public var hash: UInt64
 
     /// The key of the record of `kind` at `hash`.
@@ -103,8 +104,6 @@ public struct StateEntryKey: Sendable, Hashable {
 /// field; it never traps on any input.
 struct StateEntryCodec {
     static let formatVersion: UInt8 = 1
-    /// Version, fingerprint and applied offset.
-    static let headerByteCount = 13
 
     let cipher: AddressCipher
     /// The low 32 bits of the key fingerprint every value carries.
