@@ -78,18 +78,22 @@ final class KafkaBench {
 
     /// Throughput: `start` launches the system; times from the first to the last of `expected`
     /// outputs (steady state, without client start-up) and from `start` to the last (wall).
+    /// `isAssigned`, when given, is asked between polls until it first holds (the daemon's log says it has
+    /// its partitions): the `assigned` rate runs from then to the last output.
     func throughput(
         inputs: Int, expected: Int, observed: String, timeout: Double, isAlive: () -> Bool = { true },
-        start: () throws -> Void
+        isAssigned: (() -> Bool)? = nil, start: () throws -> Void
     ) throws -> Throughput {
         let observer = try observer(observed)
         let started = monotonicNanoseconds()
         try start()
         var first: UInt64?
+        var assignedAt: UInt64?
         var last: UInt64 = 0
         var count = 0
         let deadline = started + UInt64(timeout * 1e9)
         while count < expected && monotonicNanoseconds() < deadline && isAlive() {
+            if assignedAt == nil, let isAssigned, isAssigned() { assignedAt = monotonicNanoseconds() }
             let batch = try observer.consumer.poll(maxMessages: 10_000, timeout: .milliseconds(50))
             guard !batch.isEmpty else { continue }
             let now = monotonicNanoseconds()
@@ -98,17 +102,18 @@ final class KafkaBench {
             count += batch.count
         }
         guard count >= expected, let first, last > first else { return Throughput(observed: count, rates: nil) }
+        func rate(since start: UInt64) -> Double { Double(inputs) / (Double(last - start) / 1e9) }
         return Throughput(
-            observed: count,
-            rates: (Double(inputs) / (Double(last - first) / 1e9), Double(inputs) / (Double(last - started) / 1e9)))
+            observed: count, rates: (rate(since: first), rate(since: started), assignedAt.map { rate(since: $0) }))
     }
 
     struct Throughput {
         /// Outputs seen on the observed topic.
         var observed: Int
-        /// Input events per second between the first and the last output (steady), and from the
-        /// start of the system under test to the last output (wall); nil when not all outputs came.
-        var rates: (steady: Double, wall: Double)?
+        /// Input events per second between the first and the last output (steady), from the start of the
+        /// system under test to the last output (wall), and from its assignment to the last output
+        /// (assigned: restore and processing, without the group join); nil when not all outputs came.
+        var rates: (steady: Double, wall: Double, assigned: Double?)?
     }
 
     /// Latency sweep against one running system under test: for each rate, a child process
