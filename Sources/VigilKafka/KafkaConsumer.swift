@@ -173,6 +173,15 @@ public final class KafkaConsumer {
         try client.lag()
     }
 
+    /// The high watermark of any partition (the offset after its last acknowledged record), asked
+    /// from its leader: a blocking round trip bounded by `timeout`, unlike `lag()`. For a partition
+    /// this consumer does not fetch, such as a changelog's, to learn whether anything was written to
+    /// it since a known offset.
+    public func highWatermark(of partition: KafkaTopicPartition, timeout: Duration) throws(KafkaError) -> Int64 {
+        guard !isClosed else { throw .closed }
+        return try client.watermarks(of: partition, timeout: timeout).high
+    }
+
     /// Commits the stored offsets of revoked partitions (see the type's notes); a rejection by a
     /// rebalancing coordinator may be kept for the next assignment (`RevocationCommitRetry`).
     private func commitRevoked(_ partitions: [KafkaTopicPartition], lost: Bool, cooperative: Bool) {

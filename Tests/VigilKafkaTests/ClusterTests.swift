@@ -41,7 +41,7 @@ import VigilTestSupport
     }
 
     /// Changelog writes: records and tombstones (null values) to an explicit partition, whatever the
-    /// key would hash to; an empty value stays an empty value.
+    /// key would hash to; an empty value stays an empty value; each partition's high watermark.
     @Test func producesToAnExplicitPartitionWithNullValues() async throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("changelog", partitions: 3)
@@ -72,6 +72,21 @@ import VigilTestSupport
         #expect(two.split(separator: "\n") == ["user-a 2 7", "user-a 2 -1", "user-b 2 0"])
         #expect(zero.split(separator: "\n") == ["user-a 0 -1"])
         #expect(one.isEmpty)
+
+        // Where each partition ends, asked by a group consumer that neither subscribed nor owns it (how
+        // the Kafka loop learns whether a changelog partition was written since a known offset).
+        let consumer = try makeConsumer(cluster, group: "watermarks")
+        let ends = try await blocking {
+            try (0..<3).map {
+                try consumer.highWatermark(
+                    of: KafkaTopicPartition(topic: "changelog", partition: $0), timeout: .seconds(10))
+            }
+        }
+        #expect(ends == [1, 0, 3])
+        try consumer.close()
+        #expect(throws: KafkaError.self) {
+            try consumer.highWatermark(of: KafkaTopicPartition(topic: "changelog", partition: 0), timeout: .seconds(1))
+        }
         withExtendedLifetime(cluster) {}
     }
 

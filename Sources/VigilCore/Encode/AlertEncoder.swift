@@ -28,7 +28,9 @@ public struct AlertEncoder: Sendable {
     }
 
     /// One OCSF Detection Finding as a JSON line without newline; the same alert gives the same bytes.
-    public func encode(_ alert: Alert) -> [UInt8] {
+    /// A `reemitted` copy (`RiskEngine.Verdict.reemitted`) says so in `unmapped.vigil_reemitted`; every
+    /// other alert leaves the member out.
+    public func encode(_ alert: Alert, reemitted: Bool = false) -> [UInt8] {
         var json = JSONWriter(capacity: 2048)
         json.beginObject()
         json.field("activity_id", Self.activityID)
@@ -128,6 +130,7 @@ public struct AlertEncoder: Sendable {
         json.field("vigil_scope", alert.scope.rawValue)
         json.field("vigil_subject", alert.subject)
         json.field("window_start", alert.windowStart.milliseconds)
+        if reemitted { json.field("vigil_reemitted", true) }
         json.endObject()
         json.endObject()
         return json.finish()

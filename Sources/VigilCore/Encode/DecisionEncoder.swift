@@ -42,7 +42,9 @@ public struct DecisionEncoder: Sendable {
     }
 
     /// One decision as a JSON line without newline (`schemas/decision.schema.json`), fields in fixed order.
-    public func encode(_ decision: Decision) -> [UInt8] {
+    /// A `reemitted` copy (`RiskEngine.Verdict.reemitted`) ends with `"reemitted":true`; every other
+    /// decision leaves the member out, so its bytes are those of a run that never restarted.
+    public func encode(_ decision: Decision, reemitted: Bool = false) -> [UInt8] {
         var json = JSONWriter(capacity: 1024)
         json.beginObject()
         json.keyRun(#""schema":"vigil.decision/1","decision_id":"#)
@@ -81,6 +83,7 @@ public struct DecisionEncoder: Sendable {
         json.stringArray("rules", decision.rules)
         json.field("policy_version", decision.policyVersion)
         json.field("expires_at", timestamp: decision.expiresAt)
+        if reemitted { json.field("reemitted", true) }
         json.endObject()
         return json.finish()
     }

@@ -144,9 +144,10 @@ extension RiskEngine {
             return apply(event, intel: intel, sparing: nil)
         }
         let saved = GuardedEntries(event: event, offset: offset, state: state, keys: keys, protection: protection)
-        let verdict = apply(
+        var verdict = apply(
             event, intel: intel, sparing: { protection.reflects($0, offset: offset) }, sweeping: saved.scalars == nil)
         saved.putBack(into: &state)
+        verdict.reemitted = saved.reflectsEvent
         return verdict
     }
 
@@ -202,6 +203,18 @@ private struct GuardedEntries {
                 watermark: state.watermark, nextSweep: state.nextSweep, nextRareSweep: state.nextRareSweep,
                 counters: state.counters, globalWindow: state.global.window, newestBucket: state.global.newestBucket)
         }
+    }
+
+    /// True when any entry the event reads or changes already reflects it. Its outputs were then
+    /// delivered before (a record reflecting the event was produced only once they were), and may
+    /// differ now: the scoring reads the user, source and domain entries and the shard's watermark, all
+    /// among these. When none reflects it, each holds exactly what the first run read (input before the
+    /// event only, brought forward by the input processed again), so the outputs come out identical.
+    /// Any entry rather than the user's alone: marking a copy that happens to be equal costs nothing
+    /// (the first still stands), missing one that differs breaks that promise, and the shard entry (the
+    /// watermark, which decides lateness) can reflect a late event whose user record is older.
+    var reflectsEvent: Bool {
+        user != nil || source != nil || domain != nil || bucket != nil || scalars != nil
     }
 
     /// Restores every saved entry and forgets the changes recorded for them.

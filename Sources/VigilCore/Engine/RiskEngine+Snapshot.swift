@@ -32,6 +32,20 @@ extension RiskEngine {
         restoredCheckpoint = nil
         return header
     }
+
+    /// Guards the input up to and including `stamp`, as a changelog checkpoint at `stamp` read by a
+    /// restore would: the state already reflects every input through it, so an event at or below it
+    /// changes nothing, and the guard drops once the input passes it (and whatever a guard still up
+    /// protects beyond it). For a shard kept in memory across a rebalance instead of being restored:
+    /// the group's committed offset may be behind what its state reflects (a revocation commit that
+    /// failed), and that input comes again. A negative stamp guards nothing.
+    public mutating func guardInput(through stamp: Int64) {
+        guard stamp >= 0 else { return }
+        var bookkeeping = replayGuard.take() ?? ReplayGuard()
+        bookkeeping.noteCheckpoint(stamp: stamp)
+        replayGuard = bookkeeping
+        guardedThrough = .max
+    }
 }
 
 extension EngineSettings {

@@ -58,6 +58,13 @@ public struct RiskEngine: Sendable {
         public var alerts: [Alert] = []
         /// The event was behind the watermark: scored, but state was not changed.
         public var late = false
+        /// The event was processed again after a restore, and an entry it reads or changes already
+        /// reflected it: its decision and alerts were delivered before (outputs reach Kafka before the
+        /// changelog records reflecting them), and these copies, scored against state that already
+        /// counts the event, may differ from those (an alert may be missing, or be one the first run
+        /// never raised). The first copy stands; a consumer must not let this one replace it. Every
+        /// copy that is not marked equals the first.
+        public var reemitted = false
     }
 
     /// `intel` is handed over (moved into the `EventContext`), not copied: a copy retains its names

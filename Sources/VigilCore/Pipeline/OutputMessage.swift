@@ -13,12 +13,17 @@ public struct OutputMessage: Sendable, Equatable {
     public var payload: [UInt8]
     /// A short label for metrics and summaries: decision action, alert kind or dead-letter reason.
     public var label: String
+    /// A decision or alert produced again after a restore for an event whose first outputs were
+    /// delivered, possibly with other content (`RiskEngine.Verdict.reemitted`); the payload says so
+    /// too, and a sink that can (Kafka headers) repeats it where a consumer sees it without parsing.
+    public var reemitted: Bool
 
     /// A message for `stream`.
-    public init(stream: OutputStream, key: String?, payload: [UInt8], label: String) {
+    public init(stream: OutputStream, key: String?, payload: [UInt8], label: String, reemitted: Bool = false) {
         self.stream = stream
         self.key = key
         self.payload = payload
         self.label = label
+        self.reemitted = reemitted
     }
 }

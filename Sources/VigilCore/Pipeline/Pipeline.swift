@@ -43,6 +43,13 @@ public struct Pipeline: Sendable {
         return header
     }
 
+    /// Guards the input through `stamp`: the state already reflects it, so input at or below it is
+    /// processed again for its outputs only (`RiskEngine.guardInput(through:)`). For a shard kept in
+    /// memory across a rebalance, whose input may come again from an older committed offset.
+    public mutating func guardInput(through stamp: Int64) {
+        engine.guardInput(through: stamp)
+    }
+
     /// Processes one message and appends what it produced to `output`. Never throws: a message that
     /// can't be used becomes a dead letter carrying its bytes and the reason. `originalLength` is the
     /// message's real size when the source kept only its head (an oversized line).
@@ -95,15 +102,17 @@ public struct Pipeline: Sendable {
             stats.decisions[decision.action.index] += 1
             output.append(
                 OutputMessage(
-                    stream: .decisions, key: decision.userID, payload: decisionEncoder.encode(decision),
-                    label: decision.action.rawValue))
+                    stream: .decisions, key: decision.userID,
+                    payload: decisionEncoder.encode(decision, reemitted: verdict.reemitted),
+                    label: decision.action.rawValue, reemitted: verdict.reemitted))
         }
         for alert in verdict.alerts {
             stats.alerts[alert.kind.index] += 1
             output.append(
                 OutputMessage(
-                    stream: .alerts, key: alert.userID ?? alert.subject, payload: alertEncoder.encode(alert),
-                    label: alert.kind.rawValue))
+                    stream: .alerts, key: alert.userID ?? alert.subject,
+                    payload: alertEncoder.encode(alert, reemitted: verdict.reemitted), label: alert.kind.rawValue,
+                    reemitted: verdict.reemitted))
         }
     }
 

@@ -170,6 +170,8 @@ extension DaemonConfig {
                     } else if value.contains("${"), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
                             suffix, "malformed environment reference: the whole value must be ${env:NAME}")
+                    } else if config.state.changelog, let problem = ChangelogTopics.weakenedGuarantee(key, value) {
+                        return SettingIssue(suffix, problem)
                     } else if KafkaConfiguration.isSecret(key), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
                             suffix,
@@ -199,7 +201,8 @@ extension DaemonConfig {
             "state.changelog", \.state.changelog, .restart,
             """
             Write every state change to the changelog topic and restore from it on start and rebalance. Off: state \
-            lives only in memory, so a restart or a moved partition makes every user new again.
+            lives only in memory, so a restart or a moved partition makes every user new again. Needs the producer's \
+            defaults enable.idempotence: true and acks: all (kafka.properties must not weaken them).
             """
         ),
         .text(
@@ -264,6 +267,15 @@ extension DaemonConfig {
                     )
                 ]
             }),
+        .duration(
+            "state.snapshot_max_age", \.state.snapshotMaxAge, .minutes(1)...EventDuration.days(30), .restart,
+            """
+            The oldest local snapshot a restore starts from; an older one is discarded and the changelog read whole. \
+            Keep it below the changelog topic's delete.retention.ms (Kafka's default 24h, checked at start with \
+            state.verify_topic_config): once compaction drops a tombstone, an older snapshot would bring its evicted \
+            user back.
+            """
+        ),
         .text(
             "state.dir", \.state.directory, .restart,
             """
@@ -284,8 +296,9 @@ extension DaemonConfig {
         .boolean(
             "state.verify_topic_config", \.state.verifyTopicConfig, .restart,
             """
-            Check at start that an existing changelog topic is compacted (cleanup.policy contains compact): a deleting \
-            topic silently loses old users' state. Needs DescribeConfigs; false skips the check.
+            Check at start that an existing changelog topic compacts and does not also delete by time (a deleting \
+            topic silently loses old users' state), and that its delete.retention.ms exceeds state.snapshot_max_age. \
+            Needs DescribeConfigs; false skips the check.
             """
         ),
         .duration(

@@ -69,6 +69,10 @@ public struct StateSettings: Sendable, Equatable {
     /// How often a local snapshot of each partition is written (and at graceful shutdown); zero: never, so
     /// every restore reads the whole changelog.
     public var snapshotInterval = EventDuration.minutes(5)
+    /// The oldest local snapshot a restore still starts from. Below the changelog's `delete.retention.ms`
+    /// (Kafka's default 24 h): compaction may since have removed the tombstone of an entry the snapshot
+    /// still holds, which would bring an evicted user back.
+    public var snapshotMaxAge = EventDuration.hours(12)
     /// The local snapshot directory, created when missing and locked by one instance at a time.
     public var directory = "/var/lib/vigil/state"
     /// Replication factor of a changelog topic Vigil creates; -1: the brokers' `default.replication.factor`.

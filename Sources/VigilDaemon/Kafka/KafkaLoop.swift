@@ -13,7 +13,9 @@ import _VigilMachinery
 ///
 /// With `state.changelog` on it also restores each assigned partition's shard (local snapshot, then
 /// the changelog partition read with a `KafkaPartitionReader`), produces the flushes the machine
-/// asks to capture, and hands acknowledged snapshots to a `SnapshotWriter`.
+/// asks to capture, and hands acknowledged snapshots to a `SnapshotWriter`. A shard the machine
+/// suspends at a revocation is kept aside and used again, without a restore, when the partition comes
+/// back and its changelog partition still ends at the shard's last checkpoint.
 final class KafkaLoop: @unchecked Sendable {
     struct Settings {
         var config: LoadedConfig
@@ -73,6 +75,10 @@ final class KafkaLoop: @unchecked Sendable {
     /// The headers every output carries, built once per policy version rather than once per output.
     private var outputHeaders: [KafkaHeader]
     private var shards: [KafkaTopicPartition: PartitionShard] = [:]
+    /// Shards of revoked partitions kept for the assignment that follows (their counts stay in the totals).
+    private var suspendedShards: [KafkaTopicPartition: PartitionShard] = [:]
+    /// Why a partition's state is restored when it is not simply newly assigned: logged by its restore.
+    private var restoreReasons: [KafkaTopicPartition: String] = [:]
     private var retiredStats = PipelineStats()
     /// Evictions of revoked shards, so the eviction counters never go down on a rebalance.
     private var retiredEvictions = StateFigures()
@@ -218,6 +224,11 @@ final class KafkaLoop: @unchecked Sendable {
                 shards[partition] = makeShard(partition)
             case .retireShard(let partition):
                 retire(partition)
+            case .suspendShard(let partition):
+                suspendShard(partition)
+            case let .checkSuspendedShard(partition, checkpoint):
+                let kept = reuseSuspendedShard(partition, checkpoint: checkpoint, consumer: consumer)
+                try perform(machine.suspendedShardChecked(partition, kept: kept, now: now))
             case .send:
                 do {
                     try sendOutbox(producer)
@@ -432,10 +443,17 @@ final class KafkaLoop: @unchecked Sendable {
         return PartitionShard(pipeline: pipeline, scope: ChangelogScope(inputTopic: partition.topic))
     }
 
-    /// Drops a shard given up (and its restore, if any), keeping its counts in the totals.
+    /// Drops a shard given up (and its restore, and a suspended shard of the partition, if any),
+    /// keeping its counts in the totals.
     private func retire(_ partition: KafkaTopicPartition) {
         restores[partition] = nil
-        guard let shard = shards.removeValue(forKey: partition) else { return }
+        restoreReasons[partition] = nil
+        if let shard = suspendedShards.removeValue(forKey: partition) { keepCounts(of: shard) }
+        if let shard = shards.removeValue(forKey: partition) { keepCounts(of: shard) }
+    }
+
+    /// Keeps a dropped shard's counts in the totals.
+    private func keepCounts(of shard: PartitionShard) {
         retiredStats.add(shard.pipeline.stats)
         let counters = shard.pipeline.engine.state.counters
         retiredEvictions.evictedUsers += counters.evictedUsers
@@ -451,10 +469,21 @@ final class KafkaLoop: @unchecked Sendable {
         logger.notice("new configuration in force", metadata: ["policy_version": "\(next.policyVersion)"])
     }
 
-    /// The output as produced: its topic, and for a dead letter where its input came from.
+    /// The output as produced: its topic and headers.
     private func output(_ output: OutputMessage, from message: KafkaMessage) -> StateMachine.Output {
-        let kafka = settings.config.config.kafka
-        var headers = outputHeaders
+        Self.output(
+            output, from: message.topicPartition, offset: message.offset, kafka: settings.config.config.kafka,
+            commonHeaders: outputHeaders)
+    }
+
+    /// `output` bound for its stream's topic, with `commonHeaders` plus what is particular to it: a
+    /// re-emitted copy's `vigil-reemitted: true` (so a consumer can set it aside without parsing), and for
+    /// a dead letter its reason and where its input (`input` at `offset`) came from.
+    static func output(
+        _ output: OutputMessage, from input: KafkaTopicPartition, offset: Int64, kafka: KafkaSettings,
+        commonHeaders: [KafkaHeader]
+    ) -> KafkaLoopStateMachine.Output {
+        var headers = commonHeaders
         let topic: String
         switch output.stream {
         case .decisions: topic = kafka.decisionsTopic
@@ -463,11 +492,12 @@ final class KafkaLoop: @unchecked Sendable {
             topic = kafka.deadLetterTopic
             headers += [
                 KafkaHeader(name: "vigil-reason", value: Array(output.label.utf8)),
-                KafkaHeader(name: "vigil-source-topic", value: Array(message.topic.utf8)),
-                KafkaHeader(name: "vigil-source-partition", value: Array(String(message.partition).utf8)),
-                KafkaHeader(name: "vigil-source-offset", value: Array(String(message.offset).utf8)),
+                KafkaHeader(name: "vigil-source-topic", value: Array(input.topic.utf8)),
+                KafkaHeader(name: "vigil-source-partition", value: Array(String(input.partition).utf8)),
+                KafkaHeader(name: "vigil-source-offset", value: Array(String(offset).utf8)),
             ]
         }
+        if output.reemitted { headers.append(KafkaHeader(name: "vigil-reemitted", value: Array("true".utf8))) }
         return StateMachine.Output(topic: topic, key: output.key, payload: output.payload, headers: headers)
     }
 
@@ -534,13 +564,68 @@ final class KafkaLoop: @unchecked Sendable {
             if snapshot == nil { reader = try openReader(changelogPartition, from: nil) }
         }
         restores[partition] = Restore(reader: reader, startedAt: startedAt, snapshotStamp: snapshot?.stamp)
+        metrics.recordPartitionState(kept: false)
         logger.info(
             "restoring partition state",
             metadata: [
                 "partition": "\(partition)", "changelog": "\(changelogPartition)",
+                "reason": "\(restoreReasons.removeValue(forKey: partition) ?? "newly assigned")",
                 "snapshot_stamp": "\(snapshot.map { String($0.stamp) } ?? "none")",
                 "records_to_read": "\(reader.endOffset - reader.progress.position)",
             ])
+    }
+
+    /// Keeps a drained partition's shard aside for the next assignment. One with changes no flush
+    /// took (none expected after a complete drain) is dropped instead: only the changelog could say
+    /// what it reflects.
+    private func suspendShard(_ partition: KafkaTopicPartition) {
+        guard let shard = shards.removeValue(forKey: partition) else { return }
+        guard !shard.pipeline.hasUnflushedChanges else {
+            keepCounts(of: shard)
+            restoreReasons[partition] = "its state had changes no flush took when it was revoked"
+            return
+        }
+        suspendedShards[partition] = shard
+    }
+
+    /// Uses the partition's suspended shard again when its changelog partition ends just after the
+    /// shard's last checkpoint (nobody wrote to it since), guarding the input the shard reflects, which
+    /// comes again when the group's committed offset is behind it. Otherwise drops it (counts kept)
+    /// and notes why, for the restore that follows. The end is the changelog's high watermark: with
+    /// `acks` below `all` it may trail an acknowledged record, which only costs a restore.
+    private func reuseSuspendedShard(
+        _ partition: KafkaTopicPartition, checkpoint: StateMachine.Checkpoint, consumer: KafkaConsumer
+    ) -> Bool {
+        guard let durableState, let shard = suspendedShards.removeValue(forKey: partition) else {
+            restoreReasons[partition] = restoreReasons[partition] ?? "no state was kept for it"
+            return false
+        }
+        let changelogPartition = KafkaTopicPartition(topic: durableState.changelogTopic, partition: partition.partition)
+        let reason: String
+        do {
+            let end = try consumer.highWatermark(
+                of: changelogPartition, timeout: .microseconds(settings.config.config.state.adminTimeout.microseconds))
+            if end == checkpoint.changelogOffset + 1 {
+                shard.pipeline.guardInput(through: checkpoint.stamp)
+                shards[partition] = shard
+                metrics.recordPartitionState(kept: true)
+                logger.info(
+                    "kept partition state across the rebalance",
+                    metadata: [
+                        "partition": "\(partition)", "changelog": "\(changelogPartition)",
+                        "checkpoint_offset": "\(checkpoint.changelogOffset)", "stamp": "\(checkpoint.stamp)",
+                    ])
+                return true
+            }
+            reason =
+                "the changelog was written since the state was kept: it ends at \(end), after the kept "
+                + "checkpoint at \(checkpoint.changelogOffset)"
+        } catch {
+            reason = "could not read where the changelog ends: \(error)"
+        }
+        keepCounts(of: shard)
+        restoreReasons[partition] = reason
+        return false
     }
 
     private func discardSnapshot(of partition: KafkaTopicPartition, reason: String) {
@@ -635,9 +720,13 @@ final class KafkaLoop: @unchecked Sendable {
         let now = ContinuousClock.now
         if stateFiguresAt.map({ now - $0 >= .seconds(1) }) ?? true {
             stateFiguresAt = now
-            metrics.record(state: shards.values.reduce(into: retiredEvictions) { $0.add($1.pipeline.engine.figures) })
+            metrics.record(
+                state: (Array(shards.values) + suspendedShards.values).reduce(into: retiredEvictions) {
+                    $0.add($1.pipeline.engine.figures)
+                })
         }
         for shard in shards.values { stats.add(shard.pipeline.stats) }
+        for shard in suspendedShards.values { stats.add(shard.pipeline.stats) }
         metrics.record(pipeline: stats)
         if changelogWritten.records > 0 {
             metrics.recordChangelogWritten(records: changelogWritten.records, bytes: changelogWritten.bytes)

@@ -21,6 +21,13 @@ import VigilKafka
 /// before changelog), and an input offset is stored only once a fully acknowledged flush covers it.
 /// So after a crash every input the changelog reflects already had its outputs delivered, and inputs
 /// after the stored offset are processed again for their outputs only (the engine's replay guard).
+///
+/// A revocation that is not a loss keeps a cleanly drained partition's shard *suspended* (as Kafka
+/// Streams keeps a task's store), with the changelog offset of its last acknowledged checkpoint: the
+/// eager protocol revokes every partition on each rebalance and assigns most of them right back. If
+/// the assignment that follows brings the partition back and nobody wrote to its changelog partition
+/// since (its end is still just past that checkpoint), the shard is used again without a restore;
+/// otherwise, and for a partition not brought back, it is dropped.
 struct KafkaLoopStateMachine {
     typealias Token = UInt64
 
@@ -119,6 +126,13 @@ struct KafkaLoopStateMachine {
         }
     }
 
+    /// Where a partition's changelog stands: the offset of its last acknowledged checkpoint record,
+    /// and the stamp of the input its state reflects (the last fully acknowledged flush's).
+    struct Checkpoint: Equatable {
+        var changelogOffset: Int64
+        var stamp: Int64
+    }
+
     enum Action: Equatable {
         /// Reconfigure every shard with the configuration the driver took from the mailbox.
         case applyConfig(policyVersion: String)
@@ -128,8 +142,16 @@ struct KafkaLoopStateMachine {
         case poll(maxMessages: Int, timeout: Duration)
         /// Create the pipeline of a newly owned partition.
         case openShard(KafkaTopicPartition)
-        /// Drop the pipeline of a partition no longer owned, keeping its counts in the totals.
+        /// Drop the pipeline of a partition no longer owned (and a suspended one of it, if any),
+        /// keeping its counts in the totals.
         case retireShard(KafkaTopicPartition)
+        /// Keep the pipeline of a revoked partition, drained and fully flushed, aside (its counts
+        /// still in the totals) in case the next assignment brings the partition back.
+        case suspendShard(KafkaTopicPartition)
+        /// A re-assigned partition has a suspended shard: use it again when the changelog partition
+        /// ends just after `checkpoint`'s record (nobody wrote since), guarding the input through its
+        /// stamp; report with `suspendedShardChecked`.
+        case checkSuspendedShard(KafkaTopicPartition, Checkpoint)
         /// Produce the outbox in order with `nextOutput` and `outputSent`, stopping at a full queue.
         case send
         /// Log that a failed delivery is produced again (its output is back in the outbox).
@@ -211,9 +233,14 @@ struct KafkaLoopStateMachine {
         var snapshotAt = Duration.zero
         /// The stamp of its latest snapshot captured.
         var snapshotStamp: Int64?
+        /// Its last acknowledged checkpoint, once a flush of this ownership wrote one (or carried
+        /// over with a kept shard).
+        var checkpoint: Checkpoint?
     }
 
     private struct Restore {
+        /// A shard suspended at the revocation before, to check before anything is restored.
+        var suspended: Checkpoint?
         var begun = false
         var records = 0
         /// The first message fetched before the restore ended (prefetched): consumed again from there.
@@ -273,6 +300,8 @@ struct KafkaLoopStateMachine {
     /// Captures asked for and not reported yet: a drain waits for them.
     private var capturesAwaited = 0
     private var nextFlushID: UInt64 = 1
+    /// Shards kept at the latest revocation, until the assignment that follows.
+    private var suspended: [KafkaTopicPartition: Checkpoint] = [:]
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -333,7 +362,13 @@ struct KafkaLoopStateMachine {
         }
         let restoring = restoringPartitions
         for partition in restoring {
-            if partitions[partition]?.restore?.begun == false {
+            guard let restore = partitions[partition]?.restore else { continue }
+            if !restore.begun, let kept = restore.suspended {
+                partitions[partition]?.restore?.begun = true
+                actions.append(.checkSuspendedShard(partition, kept))
+                continue
+            }
+            if !restore.begun {
                 partitions[partition]?.restore?.begun = true
                 actions.append(.beginRestore(partition))
             }
@@ -465,8 +500,13 @@ struct KafkaLoopStateMachine {
 
     /// Partitions assigned (inside a poll). Under backpressure they are paused like the others; with
     /// the changelog on they stay paused until their state is restored (`restoreProgressed`).
+    /// A partition with a suspended shard is checked before anything is restored; suspended shards of
+    /// partitions not brought back are dropped.
     mutating func assigned(_ newPartitions: [KafkaTopicPartition]) -> [Action] {
         var actions = open(newPartitions.filter { partitions[$0] == nil })
+        let notBack = suspended.keys.sorted(by: Self.order)
+        suspended.removeAll()
+        actions += notBack.map { .retireShard($0) }
         if backpressureSince != nil, configuration.changelog == nil {
             actions.append(.pause(newPartitions, waitingOutputs: outbox.count - outboxHead))
         }
@@ -497,6 +537,19 @@ struct KafkaLoopStateMachine {
         if let held = restore.heldOffset { actions.append(.seek(partition, offset: held)) }
         if backpressureSince == nil { actions.append(.resume([partition], pausedFor: nil)) }
         return actions
+    }
+
+    /// The driver checked a suspended shard (`checkSuspendedShard`). Kept: it is the partition's shard
+    /// again, and the partition resumes as after a restore. Not kept (the changelog moved on, or the
+    /// check failed): the partition's state is restored as for any assignment, from the next batch.
+    mutating func suspendedShardChecked(_ partition: KafkaTopicPartition, kept: Bool, now: Duration) -> [Action] {
+        guard let checkpoint = partitions[partition]?.restore?.suspended else { return [] }
+        guard kept else {
+            partitions[partition]?.restore = Restore()
+            return []
+        }
+        partitions[partition]?.checkpoint = checkpoint
+        return restoreProgressed(partition, records: 0, finished: true, now: now)
     }
 
     /// A restore failed: the loop stops rather than run on half-restored state.
@@ -632,8 +685,9 @@ struct KafkaLoopStateMachine {
     /// (the restore begins at the next batch, outside the rebalance callback).
     private mutating func open(_ opened: [KafkaTopicPartition]) -> [Action] {
         for partition in opened {
+            let kept = suspended.removeValue(forKey: partition)
             partitions[partition] = Partition(
-                generation: nextGeneration, restore: configuration.changelog == nil ? nil : Restore())
+                generation: nextGeneration, restore: configuration.changelog == nil ? nil : Restore(suspended: kept))
             nextGeneration += 1
         }
         let actions = opened.map { Action.openShard($0) }
@@ -715,6 +769,14 @@ struct KafkaLoopStateMachine {
         while let flush = state.flushes.first, flush.records == nil, flush.unacknowledged == 0 {
             state.flushes.removeFirst()
             state.progress.flushedThrough = flush.stamp
+            // An empty flush wrote nothing: the last checkpoint still holds, for more input. A flush
+            // stamped below what the state reflects (input processed again under the guard) lowers nothing.
+            let reflected = max(flush.stamp, state.checkpoint?.stamp ?? flush.stamp)
+            if let offset = flush.checkpointOffset {
+                state.checkpoint = Checkpoint(changelogOffset: offset, stamp: reflected)
+            } else {
+                state.checkpoint?.stamp = reflected
+            }
             if let snapshot = flush.snapshot, let offset = flush.checkpointOffset {
                 actions.append(
                     .writeSnapshot(partition, stamp: flush.stamp, changelogOffset: offset, state: snapshot))
@@ -843,13 +905,27 @@ struct KafkaLoopStateMachine {
         retired.compactMap { partitions.removeValue(forKey: $0) == nil ? nil : .retireShard($0) }
     }
 
+    /// Gives up drained partitions, suspending the shard of each whose state is all in the changelog
+    /// behind an acknowledged checkpoint: no flush outstanding, and no input processed past it.
+    private mutating func suspend(_ revokedPartitions: [KafkaTopicPartition]) -> [Action] {
+        revokedPartitions.compactMap { partition in
+            guard let state = partitions.removeValue(forKey: partition) else { return nil }
+            guard configuration.changelog != nil, state.restore == nil, state.flushes.isEmpty,
+                let checkpoint = state.checkpoint, (state.lastProcessed ?? checkpoint.stamp) <= checkpoint.stamp
+            else { return .retireShard(partition) }
+            suspended[partition] = checkpoint
+            return .suspendShard(partition)
+        }
+    }
+
     /// Flushes again while outputs are outstanding and the deadline is ahead, else ends the drain.
     private mutating func drainStep(now: Duration) -> [Action] {
         guard case .draining(_, let deadline) = phase else { return [] }
         if !pending.isEmpty || capturesAwaited > 0 || hasUnreleasedFlushes, now < deadline {
             return [.flush(timeout: min(deadline - now, configuration.drainStep))]
         }
-        return (pending.isEmpty ? [] : [.drainTimedOut(outstandingOutputs: pending.count)]) + finishDrain(now: now)
+        return (pending.isEmpty ? [] : [.drainTimedOut(outstandingOutputs: pending.count)])
+            + finishDrain(now: now, complete: pending.isEmpty)
     }
 
     /// Whether a captured flush still waits for outputs of a drained partition. Only a drain asks, and
@@ -861,20 +937,22 @@ struct KafkaLoopStateMachine {
     /// Ends the drain on `error`. Outputs put back for another attempt are produced again when the loop
     /// goes on (after a revocation); at shutdown they stay unacknowledged and their inputs are consumed again.
     private mutating func abandonDrain(_ error: LoopError, retries: [Action], now: Duration) -> [Action] {
-        let ending = [Action.abandonDrain(error)] + finishDrain(now: now)
+        let ending = [Action.abandonDrain(error)] + finishDrain(now: now, complete: false)
         guard phase == .running, !retries.isEmpty else { return ending }
         return retries + ending + [.send]
     }
 
-    /// After a revocation drain: store the revoked partitions' finished inputs, then drop their shards.
-    /// After the shutdown drain: store every finished input and commit.
-    private mutating func finishDrain(now: Duration) -> [Action] {
+    /// After a revocation drain: store the revoked partitions' finished inputs, then suspend the shards
+    /// of those left fully flushed by a `complete` drain (every output acknowledged, none abandoned)
+    /// and drop the others. After the shutdown drain: store every finished input and commit.
+    private mutating func finishDrain(now: Duration, complete: Bool) -> [Action] {
         guard case .draining(let purpose, _) = phase else { return [] }
         drainFailure = nil
         switch purpose {
         case .revocation(let revokedPartitions):
             phase = .running
-            return storeFinished(revokedPartitions, now: now) + retire(revokedPartitions)
+            let stored = storeFinished(revokedPartitions, now: now)
+            return stored + (complete ? suspend(revokedPartitions) : retire(revokedPartitions))
         case .shutdown:
             phase = .committing
             return storeFinished(assignedPartitions, now: now) + [.commit]

@@ -47,7 +47,7 @@ public struct KafkaPipelineService: Service {
     ) throws -> KafkaLoop.DurableState? {
         let state = config.state
         guard state.changelog else { return nil }
-        let directory = try StateDirectory(path: state.directory)
+        let directory = try StateDirectory(path: state.directory, maxSnapshotAge: state.snapshotMaxAge)
         let changelog = try ChangelogTopics.setUp(
             admin: KafkaAdmin(configuration: connection, logger: logger), config: config)
         logger.info(

@@ -85,6 +85,10 @@ public final class DaemonMetrics: Sendable {
     private let restoreSeconds: FloatingPointCounter
     /// `vigil_state_changelog_lag_records`: changelog records the running restores still have to read.
     private let changelogLag: Gauge
+    /// `vigil_state_partition_states_total{source}`: partitions assigned whose state was kept in
+    /// memory across the rebalance (`kept`) or read from the snapshot and changelog (`restored`).
+    private let partitionStatesKept: Counter
+    private let partitionStatesRestored: Counter
     /// `vigil_state_changelog_records_total`: changelog records produced (tombstones included).
     private let changelogRecords: Counter
     /// `vigil_state_changelog_bytes_total`: key and value bytes of those records.
@@ -144,6 +148,8 @@ public final class DaemonMetrics: Sendable {
         restoreBytes = counter("vigil_state_restore_bytes_total")
         restoreSeconds = FloatingPointCounter(label: "vigil_state_restore_seconds_total", factory: factory)
         changelogLag = gauge("vigil_state_changelog_lag_records")
+        partitionStatesKept = counter("vigil_state_partition_states_total", [("source", "kept")])
+        partitionStatesRestored = counter("vigil_state_partition_states_total", [("source", "restored")])
         changelogRecords = counter("vigil_state_changelog_records_total")
         changelogBytes = counter("vigil_state_changelog_bytes_total")
         snapshotWrites = counter("vigil_state_snapshot_writes_total", [("result", "ok")])
@@ -255,6 +261,11 @@ public final class DaemonMetrics: Sendable {
         restoreRecords.increment(by: records)
         restoreBytes.increment(by: bytes)
         changelogLag.record(lag)
+    }
+
+    /// An assigned partition's state: kept in memory across the rebalance, or being restored.
+    public func recordPartitionState(kept: Bool) {
+        (kept ? partitionStatesKept : partitionStatesRestored).increment()
     }
 
     /// A partition's restore finished after `duration`.

@@ -97,6 +97,25 @@ enum ChangelogTopics {
         }
     }
 
+    /// Why a librdkafka property would break the changelog's guarantees, or nil. Records of one partition
+    /// must arrive in order and stay once acknowledged: a restore trusts a checkpoint only after the records
+    /// before it. Without idempotence, retries can reorder them; with `acks` below all, a leader failover
+    /// can lose an acknowledged checkpoint after its input offset was committed; `acks=0` reports no offset
+    /// at all.
+    static func weakenedGuarantee(_ property: String, _ value: String) -> String? {
+        let normalized = value.filter { $0 != " " }.lowercased()
+        switch property {
+        case "enable.idempotence" where normalized != "true":
+            return "must stay true while state.changelog is on (changelog records must not be reordered), got \(value)"
+        case "acks", "request.required.acks":
+            guard normalized != "all", normalized != "-1" else { return nil }
+            return "must stay all while state.changelog is on (an acknowledged changelog record must survive a "
+                + "leader failover), got \(value)"
+        default:
+            return nil
+        }
+    }
+
     private static func partitionCount(
         admin: KafkaAdmin, topic: String, timeout: Duration
     ) throws(ChangelogTopicError) -> Int? {
@@ -120,10 +139,32 @@ enum ChangelogTopics {
         } catch {
             throw .configurationUnverifiable(topic: topic, cause: error)
         }
-        let policy = configuration["cleanup.policy"] ?? ""
-        let compacts = policy.split(separator: ",").contains { $0.filter { $0 != " " } == "compact" }
-        guard compacts else { throw .notCompacted(topic: topic, cleanupPolicy: policy) }
+        if let problem = configurationProblem(topic: topic, configuration: configuration, settings: settings) {
+            throw problem
+        }
         return .existing(verifiedConfiguration: true)
+    }
+
+    /// What is wrong with an existing changelog's topic configuration, or nil: it must compact, must not
+    /// also delete by time, and must keep tombstones longer than a local snapshot may be old.
+    static func configurationProblem(
+        topic: String, configuration: [String: String], settings: StateSettings
+    ) -> ChangelogTopicError? {
+        let policy = configuration["cleanup.policy"] ?? ""
+        let policies = policy.split(separator: ",").map { $0.filter { $0 != " " } }
+        guard policies.contains("compact") else { return .notCompacted(topic: topic, cleanupPolicy: policy) }
+        // compact,delete also deletes by time: the state of users not seen within retention.ms would go.
+        if policies.contains("delete"), let retention = configuration["retention.ms"], retention != "-1" {
+            return .deletesByTime(topic: topic, retentionMilliseconds: retention)
+        }
+        let maxAge = settings.snapshotMaxAge.microseconds / 1000
+        if settings.snapshotInterval != .seconds(0), let text = configuration["delete.retention.ms"],
+            let tombstoneRetention = Int64(text), tombstoneRetention <= maxAge
+        {
+            return .tombstonesOutliveNoSnapshot(
+                topic: topic, deleteRetentionMilliseconds: tombstoneRetention, snapshotMaxAge: settings.snapshotMaxAge)
+        }
+        return nil
     }
 }
 
@@ -142,6 +183,11 @@ enum ChangelogTopicError: Error, CustomStringConvertible {
     case notCompacted(topic: String, cleanupPolicy: String)
     /// The changelog's configuration could not be read (DescribeConfigs failed or was not answered).
     case configurationUnverifiable(topic: String, cause: KafkaError)
+    /// `cleanup.policy=compact,delete` with a finite `retention.ms`: old users' state is deleted by time.
+    case deletesByTime(topic: String, retentionMilliseconds: String)
+    /// Compaction may drop a tombstone sooner than `state.snapshot_max_age`: an older snapshot still
+    /// holding the evicted entry would bring it back.
+    case tombstonesOutliveNoSnapshot(topic: String, deleteRetentionMilliseconds: Int64, snapshotMaxAge: EventDuration)
 
     /// One line: what is wrong with which topic, and what to do.
     var description: String {
@@ -164,6 +210,13 @@ enum ChangelogTopicError: Error, CustomStringConvertible {
             "changelog topic '\(topic)' has cleanup.policy=\(cleanupPolicy.isEmpty ? "(none)" : cleanupPolicy), "
                 + "which deletes old records and with them the state of users not seen lately: set "
                 + "cleanup.policy=compact on the topic"
+        case .deletesByTime(let topic, let retention):
+            "changelog topic '\(topic)' has cleanup.policy compact,delete with retention.ms=\(retention), which "
+                + "deletes the state of users not seen within it: set cleanup.policy=compact, or retention.ms=-1"
+        case .tombstonesOutliveNoSnapshot(let topic, let retention, let maxAge):
+            "changelog topic '\(topic)' keeps tombstones for delete.retention.ms=\(retention), not longer than "
+                + "state.snapshot_max_age (\(maxAge.configString)): a local snapshot older than the tombstones "
+                + "would bring evicted entries back. Lower state.snapshot_max_age or raise delete.retention.ms"
         case .configurationUnverifiable(let topic, let cause):
             "cannot check that changelog topic '\(topic)' is compacted: \(cause). Check cleanup.policy=compact "
                 + "by hand and set state.verify_topic_config: false to skip this check"

@@ -1,5 +1,11 @@
 import _VigilMachinery
 
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
 /// One partition's state as of a changelog checkpoint, kept in `state.dir` so a restart reads only the
 /// changelog written after it.
 ///
@@ -21,6 +27,16 @@ struct LocalSnapshot: Sendable, Equatable {
     var stamp: Int64
     /// The engine's `StateSnapshot` bytes.
     var state: [UInt8]
+    /// When the snapshot was taken (wall clock, milliseconds since 1970): a restore refuses one older than
+    /// `state.snapshot_max_age`, since compaction may have dropped tombstones of entries it still holds.
+    var writtenAt = LocalSnapshot.wallClockMilliseconds()
+
+    /// Milliseconds since 1970 now.
+    static func wallClockMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
 
     /// Why this snapshot cannot seed a restore from `changelogTopic`, whose partition now holds
     /// `changelogOffsets` (low watermark up to the end offset), or nil when it can. A snapshot is usable
@@ -71,6 +87,8 @@ enum SnapshotDiscardReason: Error, Equatable, CustomStringConvertible {
     case changelogOffsetOutOfRange(offset: Int64, low: Int64, high: Int64)
     /// The engine refused the inner state (unknown inner version, foreign hashing key), as the caller found.
     case stateRefused(String)
+    /// Older than `state.snapshot_max_age`: compaction may have dropped tombstones of entries it holds.
+    case tooOld(ageSeconds: Int64, maxAgeSeconds: Int64)
 
     /// One line for the warning, ending in what happens instead.
     var description: String {
@@ -88,6 +106,8 @@ enum SnapshotDiscardReason: Error, Equatable, CustomStringConvertible {
             case .changelogOffsetOutOfRange(let offset, let low, let high):
                 "its changelog offset \(offset) is outside the changelog partition's offsets \(low)..<\(high)"
             case .stateRefused(let detail): "the engine refused its state: \(detail)"
+            case .tooOld(let age, let maxAge):
+                "it was written \(age) s ago, more than state.snapshot_max_age (\(maxAge) s)"
             }
         return "local snapshot discarded, \(reason); restoring from the changelog instead"
     }
@@ -102,6 +122,7 @@ enum SnapshotDiscardReason: Error, Equatable, CustomStringConvertible {
 /// | 4 | input partition |
 /// | 8 | changelog offset |
 /// | 8 | stamp |
+/// | 8 | written at: wall clock, milliseconds since 1970 |
 /// | 2 + n | input topic: length, UTF-8 |
 /// | 2 + n | changelog topic: length, UTF-8 |
 /// | 8 + n | state: length, bytes |
@@ -112,8 +133,8 @@ enum LocalSnapshotFormat {
     static let magic: [UInt8] = Array("VIGILLSS".utf8)
     static let version: UInt16 = 1
     private static let checksumKey = SipHashKey(k0: 0x7669_6769_6c2d_6c6f, k1: 0x6361_6c2d_736e_6170)
-    /// Magic, version, partition, two offsets and the three lengths: the least a file can hold.
-    private static let minimumSize = 8 + 2 + 4 + 8 + 8 + 2 + 2 + 8 + 8
+    /// Magic, version, partition, two offsets, the write time and the three lengths: the least a file can hold.
+    private static let minimumSize = 8 + 2 + 4 + 8 + 8 + 8 + 2 + 2 + 8 + 8
 
     static func encode(_ snapshot: LocalSnapshot) -> [UInt8] {
         var bytes: [UInt8] = []
@@ -125,6 +146,7 @@ enum LocalSnapshotFormat {
         append(UInt32(bitPattern: snapshot.inputPartition), to: &bytes)
         append(UInt64(bitPattern: snapshot.changelogOffset), to: &bytes)
         append(UInt64(bitPattern: snapshot.stamp), to: &bytes)
+        append(UInt64(bitPattern: snapshot.writtenAt), to: &bytes)
         append(UInt16(topic.count), to: &bytes)
         bytes += topic
         append(UInt16(changelog.count), to: &bytes)
@@ -144,7 +166,8 @@ enum LocalSnapshotFormat {
         guard let version: UInt16 = reader.read() else { return .failure(truncated(bytes.count)) }
         guard version == Self.version else { return .failure(.unknownVersion(version)) }
         guard let partition: UInt32 = reader.read(), let changelogOffset: UInt64 = reader.read(),
-            let stamp: UInt64 = reader.read(), let inputTopic = reader.readText(),
+            let stamp: UInt64 = reader.read(), let writtenAt: UInt64 = reader.read(),
+            let inputTopic = reader.readText(),
             let changelogTopic = reader.readText(), let stateCount: UInt64 = reader.read()
         else { return .failure(truncated(bytes.count)) }
         guard stateCount <= UInt64(Int.max / 2) else { return .failure(.corrupt) }
@@ -158,7 +181,7 @@ enum LocalSnapshotFormat {
             LocalSnapshot(
                 inputTopic: inputTopic, inputPartition: Int32(bitPattern: partition), changelogTopic: changelogTopic,
                 changelogOffset: Int64(bitPattern: changelogOffset), stamp: Int64(bitPattern: stamp),
-                state: Array(bytes[reader.position..<stateEnd])))
+                state: Array(bytes[reader.position..<stateEnd]), writtenAt: Int64(bitPattern: writtenAt)))
     }
 
     /// A short file: as many bytes as were there, and at least one more expected.

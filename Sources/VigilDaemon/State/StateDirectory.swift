@@ -1,3 +1,5 @@
+import VigilCore
+
 #if canImport(Glibc)
 import Glibc
 #else
@@ -18,12 +20,16 @@ import Darwin
 final class StateDirectory: Sendable {
     /// The directory, as configured.
     let path: String
+    /// The oldest snapshot `loadSnapshot` returns (`state.snapshot_max_age`), in milliseconds; nil: any age.
+    private let maxSnapshotAgeMilliseconds: Int64?
     private let lockDescriptor: Int32
 
     /// Creates `path` (mode 0700, parents too) when missing, then takes its lock; fails naming the
-    /// directory and the reason, or the pid of the instance that holds it.
-    init(path: String) throws(StateDirectoryError) {
+    /// directory and the reason, or the pid of the instance that holds it. Snapshots older than
+    /// `maxSnapshotAge` are discarded when loaded.
+    init(path: String, maxSnapshotAge: EventDuration? = nil) throws(StateDirectoryError) {
         self.path = path
+        maxSnapshotAgeMilliseconds = maxSnapshotAge.map { $0.microseconds / 1000 }
         try Self.createDirectory(path)
         let lockPath = path + "/.lock"
         let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -74,6 +80,10 @@ final class StateDirectory: Sendable {
         case .success(let snapshot):
             guard snapshot.inputTopic == inputTopic, snapshot.inputPartition == partition else {
                 return .discarded(.otherPartition(topic: snapshot.inputTopic, partition: snapshot.inputPartition))
+            }
+            let age = LocalSnapshot.wallClockMilliseconds() - snapshot.writtenAt
+            if let limit = maxSnapshotAgeMilliseconds, age > limit {
+                return .discarded(.tooOld(ageSeconds: age / 1000, maxAgeSeconds: limit / 1000))
             }
             return .found(snapshot)
         }

@@ -213,12 +213,14 @@ import _VigilMachinery
         }
     }
 
-    /// An event processed again (at or below the last stamp the restored changelog holds) keeps its
-    /// decision id; every later one gets exactly the uninterrupted run's decision and alerts.
+    /// A verdict marked re-emitted is for an event the restored changelog reflects (at or below its last
+    /// stamp, so its first outputs were delivered) and keeps its decision id; every unmarked one, processed
+    /// again or for the first time, is exactly the uninterrupted run's decision and alerts.
     static func check(
         _ verdict: RiskEngine.Verdict, against expected: RiskEngine.Verdict, offset: Int, guardedThrough: Int64?
     ) {
-        if let guardedThrough, Int64(offset) <= guardedThrough {
+        if verdict.reemitted {
+            #expect(guardedThrough.map { Int64(offset) <= $0 } == true, "offset \(offset) marked")
             #expect(verdict.decision?.decisionID == expected.decision?.decisionID, "offset \(offset)")
         } else {
             #expect(verdict.decision == expected.decision, "offset \(offset)")

@@ -203,6 +203,46 @@ import _VigilMachinery
         #expect(try replay.restoreState(snapshot: source.stateSnapshot()).stamp == -1)
         #expect(!replay.isReplayGuarded)
     }
+    /// A shard kept in memory across a rebalance guards the input its state already reflects: input
+    /// coming again from an older committed offset is decided but changes nothing; the next new input
+    /// changes state and drops the guard. A guard still up from a restore keeps what it protects beyond.
+    @Test func aKeptShardGuardsTheInputItReflects() throws {
+        let line = Array(
+            #"{"event_id":"k1","type":"login","time":"2026-09-21T10:00:00Z","user":{"id":"alice"},"ip":"203.0.113.7","outcome":"success"}"#
+                .utf8)
+        var kept = Pipeline(config: VigilConfig(), policyVersion: "test", enricher: nil, deviceKey: .publicDefault)
+        kept.recordsChanges = true
+        var output: [OutputMessage] = []
+        for offset in 0..<3 {
+            kept.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: Int64(offset)), into: &output)
+        }
+        _ = kept.takeChangelogFlush(stamp: 2, scope: Self.scope)
+        kept.guardInput(through: 2)
+        #expect(kept.isReplayGuarded)
+        let before = ChangelogCrashTests.entries(kept.engine)
+        kept.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 1), into: &output)
+        kept.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 2), into: &output)
+        #expect(ChangelogCrashTests.entries(kept.engine) == before)
+        #expect(!kept.hasUnflushedChanges)
+        kept.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 3), into: &output)
+        #expect(!kept.isReplayGuarded)
+        #expect(ChangelogCrashTests.entries(kept.engine) != before)
+        #expect(output.count == 6 && output.allSatisfy { $0.stream == .decisions })
+
+        // Below what a restore's guard protects, the stamp changes nothing: the guard stays up past it.
+        var restored = Pipeline(config: VigilConfig(), policyVersion: "test", enricher: nil, deviceKey: .publicDefault)
+        try restored.restoreState(snapshot: kept.stateSnapshot(appliedOffset: 9))
+        restored.guardInput(through: 5)
+        let snapshot = ChangelogCrashTests.entries(restored.engine)
+        restored.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 8), into: &output)
+        #expect(restored.isReplayGuarded)
+        #expect(ChangelogCrashTests.entries(restored.engine) == snapshot)
+        // A negative stamp (nothing processed) guards nothing.
+        var fresh = Pipeline(config: VigilConfig(), policyVersion: "test", enricher: nil, deviceKey: .publicDefault)
+        fresh.guardInput(through: -1)
+        #expect(!fresh.isReplayGuarded)
+    }
+
     static func flushedKeys(_ records: [ChangelogRecord], tombstones: Bool) -> [StateEntryKey] {
         records.filter { ($0.value == nil) == tombstones }.map(entryKey)
     }

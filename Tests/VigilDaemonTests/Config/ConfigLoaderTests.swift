@@ -283,6 +283,20 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
         #expect(problems("kafka: {group_id: \"risk team\"}\nstate: {changelog: false}") == [])
     }
 
+    /// The changelog trusts a checkpoint only after the records before it: the producer must keep them in
+    /// order (idempotence) and keep what it acknowledged (acks=all).
+    @Test func theChangelogRefusesWeakenedProducerGuarantees() {
+        #expect(
+            problems("kafka: {properties: {enable.idempotence: \"false\", acks: \"1\"}}") == [
+                "kafka.properties.acks (line 1): must stay all while state.changelog is on (an acknowledged "
+                    + "changelog record must survive a leader failover), got 1",
+                "kafka.properties.enable.idempotence (line 1): must stay true while state.changelog is on "
+                    + "(changelog records must not be reordered), got false",
+            ])
+        #expect(problems("kafka: {properties: {enable.idempotence: \"true\", acks: \"-1\"}}") == [])
+        #expect(problems("kafka: {properties: {acks: \"0\"}}\nstate: {changelog: false}") == [])
+    }
+
     @Test func changelogTopicDerivesFromTheGroupUnlessSet() throws {
         #expect(ChangelogTopics.name(for: try parse("kafka: {group_id: risk}")) == "risk-state-changelog")
         #expect(

@@ -701,4 +701,136 @@ struct KafkaLoopStateMachineTests {
             ])
         #expect(machine.committed(failure: nil) == [.close])
     }
+
+    // MARK: Keeping state across a rebalance
+
+    /// Revokes `partitions` (input `offset` of each processed, no outputs) and drains them with their
+    /// flushes acknowledged, the checkpoint of partition i at changelog offset `10 * i + 1`.
+    private static func revokedCleanly(
+        _ machine: inout Machine, _ partitions: [KafkaTopicPartition], offset: Int64
+    ) -> [Machine.Action] {
+        for partition in partitions { _ = Self.processed(&machine, partition, offset: offset, outputs: 0) }
+        _ = machine.revoked(partitions, lost: false, now: .zero)
+        var reports: [(Machine.Token, Machine.DeliveryOutcome)] = []
+        for (index, partition) in partitions.enumerated() {
+            _ = machine.changelogCaptured(
+                partition, stamp: offset, records: [Self.entry("begin"), Self.entry("cp")], snapshot: nil)
+            let tokens = Self.sendAll(&machine)
+            reports += zip(tokens, [Int64(10 * index), Int64(10 * index + 1)]).map { ($0, .delivered(offset: $1)) }
+        }
+        return machine.drained(reports, now: .milliseconds(1))
+    }
+
+    @Test func aCleanlyRevokedPartitionAssignedBackKeepsItsShardWithoutARestore() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0, Self.p1])
+        let drained = Self.revokedCleanly(&machine, [Self.p0, Self.p1], offset: 4)
+        #expect(
+            drained == [
+                .send, .recordLatencies([.milliseconds(1)]), .storeOffset(Self.p0, 4),
+                .recordLatencies([.milliseconds(1)]), .storeOffset(Self.p1, 4), .suspendShard(Self.p0),
+                .suspendShard(Self.p1),
+            ])
+        #expect(machine.assignedPartitions.isEmpty)
+        // p0 comes back, p1 does not: p1's shard is dropped, p0's checked before anything is restored.
+        #expect(
+            machine.assigned([Self.p0]) == [
+                .openShard(Self.p0), .pause([Self.p0], waitingOutputs: 0), .retireShard(Self.p1),
+            ])
+        let kept = Machine.Checkpoint(changelogOffset: 1, stamp: 4)
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .checkSuspendedShard(Self.p0, kept), Self.pollWhileRestoring,
+            ])
+        #expect(machine.inputArrived(Self.p0, offset: 5) == .hold([]))
+        #expect(
+            machine.suspendedShardChecked(Self.p0, kept: true, now: .zero) == [
+                .seek(Self.p0, offset: 5), .resume([Self.p0], pausedFor: nil),
+            ])
+        #expect(machine.readiness == .ready)
+        #expect(machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [Self.poll])
+        // Revoked again before any input: the checkpoint it came back with still holds.
+        #expect(machine.revoked([Self.p0], lost: false, now: .zero) == [.suspendShard(Self.p0)])
+        _ = machine.assigned([Self.p0])
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .checkSuspendedShard(Self.p0, kept), Self.pollWhileRestoring,
+            ])
+    }
+
+    @Test func aKeptShardWhoseChangelogMovedOnIsRestored() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        #expect(Self.revokedCleanly(&machine, [Self.p0], offset: 7).last == .suspendShard(Self.p0))
+        _ = machine.assigned([Self.p0])
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .checkSuspendedShard(Self.p0, Machine.Checkpoint(changelogOffset: 1, stamp: 7)),
+                Self.pollWhileRestoring,
+            ])
+        #expect(machine.suspendedShardChecked(Self.p0, kept: false, now: .zero) == [])
+        #expect(machine.readiness == .notReady("restoring 1 partition: 0 records so far"))
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .beginRestore(Self.p0), .restoreStep(Self.p0), Self.pollWhileRestoring,
+            ])
+        // A late second report changes nothing.
+        #expect(machine.suspendedShardChecked(Self.p0, kept: true, now: .zero) == [])
+    }
+
+    @Test func aDrainThatTimedOutOrWasAbandonedDropsTheShard() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0, Self.p1])
+        // p0's output is never acknowledged: the drain ends at its deadline with p0's flush unwritten.
+        _ = Self.processed(&machine, Self.p0, offset: 2, outputs: 1)
+        _ = Self.processed(&machine, Self.p1, offset: 3, outputs: 0)
+        _ = machine.revoked([Self.p0, Self.p1], lost: false, now: .zero)
+        _ = machine.changelogCaptured(Self.p0, stamp: 2, records: [Self.entry("cp")], snapshot: nil)
+        _ = machine.changelogCaptured(Self.p1, stamp: 3, records: [Self.entry("cp")], snapshot: nil)
+        let tokens = Self.sendAll(&machine)
+        #expect(tokens == [2])
+        // p1's flush was acknowledged, but a drain that timed out keeps nothing.
+        #expect(
+            machine.drained([(2, .delivered(offset: 8))], now: .seconds(5)) == [
+                .send, .drainTimedOut(outstandingOutputs: 1), .recordLatencies([.seconds(5)]),
+                .storeOffset(Self.p1, 3), .retireShard(Self.p0), .retireShard(Self.p1),
+            ])
+        #expect(
+            machine.assigned([Self.p0, Self.p1]) == [
+                .openShard(Self.p0), .openShard(Self.p1), .pause([Self.p0, Self.p1], waitingOutputs: 0),
+            ])
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .beginRestore(Self.p0), .restoreStep(Self.p0), .beginRestore(Self.p1), .restoreStep(Self.p1),
+                Self.pollWhileRestoring,
+            ])
+
+        // An abandoned drain drops the shard even of a partition whose flush was acknowledged.
+        var abandoning = Self.changelogMachine()
+        Self.restored(&abandoning, [Self.p0])
+        _ = Self.processed(&abandoning, Self.p0, offset: 2, outputs: 0)
+        _ = abandoning.revoked([Self.p0], lost: false, now: .zero)
+        _ = abandoning.changelogCaptured(Self.p0, stamp: 2, records: [Self.entry("cp")], snapshot: nil)
+        #expect(Self.sendAll(&abandoning) == [1])
+        abandoning.sendFailedWhileDraining(reason: "broker gone")
+        #expect(
+            abandoning.drained([(1, .delivered(offset: 4))], now: .milliseconds(1)).last == .retireShard(Self.p0))
+        _ = abandoning.assigned([Self.p0])
+        #expect(
+            abandoning.nextBatch(now: .zero, stopRequested: false, postedConfig: nil).first == .beginRestore(Self.p0))
+    }
+
+    @Test func aLostOrNeverFlushedPartitionIsNotKept() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0, Self.p1])
+        _ = Self.revokedCleanly(&machine, [Self.p0], offset: 1)
+        _ = machine.assigned([Self.p0])
+        _ = machine.suspendedShardChecked(Self.p0, kept: true, now: .zero)
+        // Lost: no drain, nothing kept.
+        #expect(machine.revoked([Self.p0], lost: true, now: .zero) == [.retireShard(Self.p0)])
+        _ = machine.assigned([Self.p0])
+        #expect(machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil).first == .beginRestore(Self.p0))
+        // p1 processed nothing since its restore: no checkpoint of this ownership says what it reflects.
+        #expect(machine.revoked([Self.p1], lost: false, now: .zero) == [.retireShard(Self.p1)])
+    }
 }

@@ -108,6 +108,19 @@ struct KafkaRunTests {
         let idsByEvent = Dictionary(grouping: decisions) { $0.payload["event_id"] as? String ?? "" }
             .mapValues { Set($0.map { $0.payload["decision_id"] as? String ?? "" }) }
         #expect(idsByEvent.values.allSatisfy { $0.count == 1 }, "a repeated event got a different decision_id")
+        // Copies not marked re-emitted are the first one; a marked copy says so in header and payload.
+        for (event, copies) in Dictionary(grouping: decisions, by: { $0.payload["event_id"] as? String ?? "" }) {
+            let marked = copies.filter { $0.headers["vigil-reemitted"] != nil }
+            #expect(
+                marked.allSatisfy {
+                    $0.headers["vigil-reemitted"] == "true" && $0.payload["reemitted"] as? Bool == true
+                })
+            let unmarked = copies.filter { $0.headers["vigil-reemitted"] == nil }.map {
+                NSDictionary(dictionary: $0.payload)
+            }
+            #expect(!unmarked.isEmpty && unmarked.allSatisfy { $0 == unmarked[0] }, "\(event): \(unmarked)")
+            #expect(unmarked.allSatisfy { $0["reemitted"] == nil })
+        }
         successor.signal(SIGTERM)
         #expect(try await successor.waitForExit() == 0, "\(successor.log)")
     }
@@ -228,9 +241,15 @@ struct KafkaRunTests {
     }
 
     /// A second instance joins the group and decides for the users of the partitions it takes over
-    /// with their restored baselines; once the first is killed it owns everything, still restored.
-    @Test func partitionsMovingBetweenInstancesKeepTheirState() async throws {
-        let fixture = try KafkaFixture(name: "kafka-move")
+    /// with their restored baselines; once the first is killed the second owns everything, the other
+    /// partition restored. The partition that stays is never read again: with the eager protocol
+    /// (`range`, the default) every partition is revoked and the one handed back is kept in memory;
+    /// with the cooperative one it is not revoked at all.
+    @Test(arguments: ["range", "cooperative-sticky"])
+    func partitionsMovingBetweenInstancesKeepTheirState(strategy: String) async throws {
+        let fixture = try KafkaFixture(
+            name: "kafka-move-\(strategy)", properties: ["partition.assignment.strategy": strategy])
+        let eager = strategy == "range"
         let users = (0..<8).map { "mover-\($0)" }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         let learning = Self.learningLogins(users)
@@ -240,7 +259,7 @@ struct KafkaRunTests {
             return try fixture.decisions().count >= learning.count
         }
 
-        let instance = try fixture.secondInstance("kafka-move-second")
+        let instance = try fixture.secondInstance("kafka-move-second-\(strategy)")
         let second = try DaemonProcess(config: instance.config, directory: instance.directory)
         try await waitUntil("the second instance restoring its partitions", timeout: .seconds(60)) {
             try second.requireRunning()
@@ -265,9 +284,13 @@ struct KafkaRunTests {
             }
         }
         try await expectKnown(at: "15:00", second)
+        // Its two restores at the start, and no other.
+        #expect(first.log.contains("kept partition state across the rebalance") == eager, "\(first.log)")
+        #expect(first.log.components(separatedBy: "partition state restored").count - 1 == 2, "\(first.log)")
         first.signal(SIGKILL)
         _ = try await first.waitForExit()
         try await expectKnown(at: "16:00", second)
+        #expect(second.log.contains("kept partition state across the rebalance") == eager, "\(second.log)")
         second.signal(SIGTERM)
         #expect(try await second.waitForExit() == 0, "\(second.log)")
     }

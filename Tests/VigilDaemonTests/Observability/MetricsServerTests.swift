@@ -183,6 +183,13 @@ import VigilTestSupport
         metrics.recordRestoreFinished(after: .seconds(2))
         #expect(try recorded.expectCounter("vigil_state_restore_seconds_total").totalValue == 2)
 
+        metrics.recordPartitionState(kept: true)
+        metrics.recordPartitionState(kept: false)
+        metrics.recordPartitionState(kept: false)
+        #expect(try recorded.expectCounter("vigil_state_partition_states_total", [("source", "kept")]).totalValue == 1)
+        #expect(
+            try recorded.expectCounter("vigil_state_partition_states_total", [("source", "restored")]).totalValue == 2)
+
         metrics.recordChangelogWritten(records: 3, bytes: 90)
         metrics.recordChangelogWritten(records: 1, bytes: 13)
         #expect(try recorded.expectCounter("vigil_state_changelog_records_total").totalValue == 4)

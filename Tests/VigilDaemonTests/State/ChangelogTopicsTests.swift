@@ -125,6 +125,35 @@ import VigilTestSupport
         withExtendedLifetime(cluster) {}
     }
 
+    /// What DescribeConfigs returns is judged without a broker (the mock cluster does not answer it).
+    @Test func theTopicConfigurationMustCompactOnlyAndKeepTombstonesLongerThanSnapshots() {
+        let settings = StateSettings()
+        func problem(_ configuration: [String: String]) -> String? {
+            ChangelogTopics.configurationProblem(topic: "t", configuration: configuration, settings: settings)?
+                .description
+        }
+        #expect(problem(["cleanup.policy": "compact", "delete.retention.ms": "86400000"]) == nil)
+        #expect(
+            problem(["cleanup.policy": "delete"])?.hasPrefix("changelog topic 't' has cleanup.policy=delete") == true)
+        #expect(
+            problem(["cleanup.policy": "compact, delete", "retention.ms": "604800000"])
+                == "changelog topic 't' has cleanup.policy compact,delete with retention.ms=604800000, which deletes "
+                + "the state of users not seen within it: set cleanup.policy=compact, or retention.ms=-1")
+        #expect(problem(["cleanup.policy": "compact,delete", "retention.ms": "-1"]) == nil)
+        // The default snapshot_max_age is 12h: tombstones kept exactly that long are not enough.
+        #expect(
+            problem(["cleanup.policy": "compact", "delete.retention.ms": "43200000"])
+                == "changelog topic 't' keeps tombstones for delete.retention.ms=43200000, not longer than "
+                + "state.snapshot_max_age (12h): a local snapshot older than the tombstones would bring evicted "
+                + "entries back. Lower state.snapshot_max_age or raise delete.retention.ms")
+        var noSnapshots = settings
+        noSnapshots.snapshotInterval = .seconds(0)
+        #expect(
+            ChangelogTopics.configurationProblem(
+                topic: "t", configuration: ["cleanup.policy": "compact", "delete.retention.ms": "1000"],
+                settings: noSnapshots) == nil)
+    }
+
     @Test func aMissingInputTopicStopsTheStart() async throws {
         let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
         try cluster.createTopic("auth.events", partitions: 3)

@@ -13,7 +13,8 @@ import VigilTestSupport
     private func snapshot(_ partition: Int32, stamp: Int64) -> LocalSnapshot {
         LocalSnapshot(
             inputTopic: "auth.events", inputPartition: partition, changelogTopic: "vigil-state-changelog",
-            changelogOffset: stamp, stamp: stamp, state: [UInt8(truncatingIfNeeded: stamp)])
+            changelogOffset: stamp, stamp: stamp, state: [UInt8(truncatingIfNeeded: stamp)],
+            writtenAt: 1_796_000_000_000)
     }
 
     @Test func theLatestSnapshotOfAPartitionReplacesAQueuedOne() throws {

@@ -7,12 +7,36 @@ import VigilTestSupport
 /// `state.dir`: created when missing, refused clearly when it cannot be, locked against a second instance,
 /// and the per-partition snapshot files it holds, with every reason a file is discarded.
 @Suite struct StateDirectoryTests {
+    /// One write time for every snapshot of a test, so two built alike compare equal.
+    private let writtenAt = LocalSnapshot.wallClockMilliseconds()
+
     private func snapshot(
-        topic: String = "auth.events", partition: Int32 = 3, state: [UInt8] = Array(0..<200)
+        topic: String = "auth.events", partition: Int32 = 3, state: [UInt8] = Array(0..<200), age: Int64 = 0
     ) -> LocalSnapshot {
         LocalSnapshot(
             inputTopic: topic, inputPartition: partition, changelogTopic: "vigil-state-changelog",
-            changelogOffset: 41, stamp: 9_000, state: state)
+            changelogOffset: 41, stamp: 9_000, state: state, writtenAt: writtenAt - age)
+    }
+
+    /// Compaction may drop a tombstone after delete.retention.ms: a snapshot older than the limit could
+    /// still hold the entry it deleted, so it is not used.
+    @Test func snapshotsOlderThanTheMaxAgeAreDiscarded() throws {
+        let path = try TestPaths.temporaryDirectory("state-dir").path
+        let directory = try StateDirectory(path: path, maxSnapshotAge: .hours(1))
+        let recent = snapshot(age: 59 * 60 * 1000)
+        try directory.writeSnapshot(recent)
+        #expect(directory.loadSnapshot(inputTopic: "auth.events", partition: 3) == .found(recent))
+        try directory.writeSnapshot(snapshot(age: 2 * 3600 * 1000 + 500))
+        let load = directory.loadSnapshot(inputTopic: "auth.events", partition: 3)
+        guard case .discarded(.tooOld(let age, let limit)) = load else {
+            Issue.record("expected a snapshot too old, got \(load)")
+            return
+        }
+        #expect((7200...7210).contains(age))
+        #expect(limit == 3600)
+        #expect(
+            SnapshotDiscardReason.tooOld(ageSeconds: 7200, maxAgeSeconds: 3600).description.contains(
+                "it was written 7200 s ago, more than state.snapshot_max_age (3600 s)"))
     }
 
     @Test func missingDirectoryIsCreatedPrivate() throws {
@@ -107,7 +131,7 @@ import VigilTestSupport
         var newer = whole
         newer[8] = 2
         #expect(try load(newer) == .discarded(.unknownVersion(2)))
-        #expect(try load(Array(whole.prefix(20))) == .discarded(.truncated(size: 20, expected: 50)))
+        #expect(try load(Array(whole.prefix(20))) == .discarded(.truncated(size: 20, expected: 58)))
         #expect(
             try load(Array(whole.dropLast(100)))
                 == .discarded(.truncated(size: whole.count - 100, expected: whole.count)))
