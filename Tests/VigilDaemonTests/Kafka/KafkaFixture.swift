@@ -10,7 +10,7 @@ struct KafkaFixture {
     let directory: URL
     let config: URL
     let metricsPort: Int
-    /// librdkafka properties beyond the fixture's own.
+    /// librdkafka properties beyond (or instead of) the fixture's own `defaultProperties`.
     let properties: [String: String]
 
     /// The local snapshot directory of `vigil run` (not created: the daemon creates it).
@@ -56,6 +56,11 @@ struct KafkaFixture {
         return (config, other, port)
     }
 
+    /// Fast group membership and commits, unless `properties` says otherwise.
+    static let defaultProperties = [
+        "session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "auto.commit.interval.ms": "500",
+    ]
+
     /// The default changelog of the default group `vigil`.
     static let changelogTopic = "vigil-state-changelog"
 
@@ -65,10 +70,8 @@ struct KafkaFixture {
           bootstrap_servers: "\(cluster.bootstrapServers)"
           shutdown_timeout: 10s
           properties:
-            session.timeout.ms: "6000"
-            heartbeat.interval.ms: "500"
-            auto.commit.interval.ms: "500"
-        \(properties.sorted { $0.key < $1.key }.map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
+        \(Self.defaultProperties.merging(properties) { $1 }.sorted { $0.key < $1.key }
+            .map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
         state:
           dir: "\(stateDirectory.path)"
           verify_topic_config: false
