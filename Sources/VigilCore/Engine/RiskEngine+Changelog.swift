@@ -24,6 +24,16 @@ extension RiskEngine {
     /// with one stamp what it reflects: take none until this is false.
     public var isReplayGuarded: Bool { replayGuard != nil }
 
+    /// The input offset every entry reflects, exactly, while the guard is up with nothing beyond its
+    /// floor: a restore that ended on a checkpoint (or a stamped snapshot alone), and no input since.
+    /// A snapshot stamped with it is then exact, though the guard is still up. Nil otherwise.
+    public var uniformlyRestoredStamp: Int64? {
+        guard let protection = replayGuard, protection.floor >= 0, protection.highest == protection.floor else {
+            return nil
+        }
+        return protection.floor
+    }
+
     /// The records of one flush at `stamp` (the input offset of the last event processed), in the
     /// order a restore relies on: a flush begin; every changed user, source and domain entry (or its
     /// tombstone when it was evicted), by kind then key; the changed global buckets by slot; the shard
@@ -31,9 +41,12 @@ extension RiskEngine {
     /// changes are not recorded.
     ///
     /// Entries the replay guard still protects are left out: their last record reflects more input than
-    /// `stamp`, and must stay the last.
+    /// `stamp`, and must stay the last. Below the guard's floor nothing is taken: events there change
+    /// no entry, and what a restart of the global windows changed waits for a flush at the floor or
+    /// beyond, since a restore skips entry records stamped below the floor it reached (`ReplayGuard`).
     public mutating func takeChangelogFlush(stamp: Int64, scope: ChangelogScope) -> [ChangelogRecord] {
         guard state.changes != nil else { return [] }
+        if let protection = replayGuard, stamp < protection.floor { return [] }
         // All input up to `stamp` was processed (the last messages may have been dead letters that never
         // reached the engine): past everything guarded, the guard ends here.
         if let protection = replayGuard, stamp > protection.highest { dropReplayGuard() }
@@ -76,7 +89,9 @@ extension RiskEngine {
 
     /// Applies one changelog record read back during a restore: replaces (or, for a tombstone,
     /// removes) the entry, and keeps the replay guard's bookkeeping. Returns false, changing nothing,
-    /// for a record of another scope. On error the restore must be abandoned with the engine: its
+    /// for a record of another scope. An entry record stamped below the floor reached so far is
+    /// skipped (true, changing nothing): no flush writes one there, so it is a late write of an earlier
+    /// owner of the partition, older than the state a later checkpoint vouches for. On error the restore must be abandoned with the engine: its
     /// state holds a part of the changelog only.
     @discardableResult
     public mutating func applyChangelogRecord(
@@ -102,15 +117,19 @@ extension RiskEngine {
                 bookkeeping.noteFlushBegin(stamp: stamp, counters: counters, countersStamp: countersStamp)
             case .checkpoint:
                 let (stamp, digest) = try codec.decodeCheckpoint(key: entry, value: value ?? [])
+                if !bookkeeping.isBelowFloor(stamp) {
+                    restoredCheckpoint = ChangelogCheckpoint(stamp: stamp, settingsDigest: digest)
+                }
                 bookkeeping.noteCheckpoint(stamp: stamp)
-                restoredCheckpoint = ChangelogCheckpoint(stamp: stamp, settingsDigest: digest)
             case .names:
                 throw .misplaced(field: "names entry", detail: "a changelog holds no names entry")
             case .user, .source, .domain, .globalBucket, .shard:
                 if let value {
+                    guard !bookkeeping.isBelowFloor(try codec.appliedOffset(of: value)) else { break }
                     let applied = try codec.apply(key: entry, value: value, to: &state)
                     bookkeeping.noteValue(entry, appliedOffset: applied)
                 } else {
+                    guard !bookkeeping.isBelowFloor(bookkeeping.tombstoneStamp) else { break }
                     try removeEntry(entry)
                     bookkeeping.noteTombstone(entry)
                 }

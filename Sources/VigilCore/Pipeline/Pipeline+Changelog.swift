@@ -30,6 +30,10 @@ extension Pipeline {
     /// (`RiskEngine.isReplayGuarded`).
     public var isReplayGuarded: Bool { engine.isReplayGuarded }
 
+    /// The one input offset the whole restored state reflects, when it does
+    /// (`RiskEngine.uniformlyRestoredStamp`): a snapshot may then be taken at it.
+    public var uniformlyRestoredStamp: Int64? { engine.uniformlyRestoredStamp }
+
     /// The last checkpoint a changelog restore applied: the input offset the restored state reaches
     /// and the settings digest it was written under.
     public var restoredCheckpoint: ChangelogCheckpoint? { engine.restoredCheckpoint }

@@ -305,7 +305,8 @@ extension DaemonConfig {
             "state.admin_timeout", \.state.adminTimeout, .seconds(1)...EventDuration.minutes(10), .restart,
             """
             Upper bound of each request at start that checks or creates the changelog topic (metadata, CreateTopics, \
-            DescribeConfigs): a cluster that does not answer fails the start with a clear error instead of hanging.
+            DescribeConfigs), and of the offset lookups (ListOffsets) that open each partition's restore: a cluster \
+            that does not answer fails with a clear error instead of hanging.
             """
         ),
         .integer(

@@ -38,6 +38,8 @@ final class KafkaLoop: @unchecked Sendable {
         var directory: StateDirectory
         /// The changelog topic, created or validated.
         var changelogTopic: String
+        /// Its partition count: an input partition at or beyond it fails the loop.
+        var changelogPartitions: Int
     }
 
     /// A restore action for a partition without a shard or restore to act on: a bug, reported rather
@@ -54,7 +56,16 @@ final class KafkaLoop: @unchecked Sendable {
         var startedAt: ContinuousClock.Instant
         /// The stamp of the local snapshot it started from; nil: from the changelog alone.
         var snapshotStamp: Int64?
+        /// The state-shaping settings the local snapshot was written under, when it says.
+        var snapshotDigest: UInt64?
+        /// The offset of the last changelog record read.
+        var lastOffset: Int64?
     }
+
+    /// The fetch queue all restore readers share (`queued.max.messages.kbytes`, split between the
+    /// restores running at once): librdkafka's default of 64 MiB per reader would prefetch gigabytes
+    /// when many partitions restore.
+    private static let restoreFetchBudgetKilobytes = 16 * 1024
 
     private typealias StateMachine = KafkaLoopStateMachine
 
@@ -149,6 +160,7 @@ final class KafkaLoop: @unchecked Sendable {
         }
         if let durableState {
             self.durableState = durableState
+            machine.changelogPartitionCount(durableState.changelogPartitions)
             let metrics = self.metrics
             let logger = self.logger
             snapshotWriter = SnapshotWriter(
@@ -254,6 +266,10 @@ final class KafkaLoop: @unchecked Sendable {
                 do {
                     try consumer.resume(partitions)
                 } catch {
+                    // A restored partition left paused would stall silently while the daemon says ready.
+                    if pausedFor == nil, let partition = partitions.first {
+                        throw StateMachine.LoopError.resumeFailed(partition, reason: "\(error)")
+                    }
                     logger.error("could not resume the input partitions", metadata: ["error": "\(error)"])
                 }
                 if let pausedFor {
@@ -298,7 +314,7 @@ final class KafkaLoop: @unchecked Sendable {
             case .close:
                 try consumer.close()
                 consumerClosed = true
-                try perform(machine.closed())
+                try perform(machine.closed(now: now))
             case .finish(let failure):
                 finished = true
                 finishFailure = failure
@@ -309,8 +325,10 @@ final class KafkaLoop: @unchecked Sendable {
                 }
             case .restoreStep(let partition):
                 switch Result(catching: { try restoreStep(partition) }) {
-                case .success(let (records, finished)):
-                    try perform(machine.restoreProgressed(partition, records: records, finished: finished, now: now))
+                case .success(let (records, finished, restored)):
+                    try perform(
+                        machine.restoreProgressed(
+                            partition, records: records, finished: finished, now: now, restored: restored))
                 case .failure(let error):
                     try perform(machine.restoreFailed(partition, reason: "\(error)"))
                 }
@@ -319,7 +337,19 @@ final class KafkaLoop: @unchecked Sendable {
                 try consumer.seek(partition, to: offset)
             case let .captureChangelog(partition, stamp, withSnapshot):
                 let (records, snapshot) = capture(partition, stamp: stamp, withSnapshot: withSnapshot)
-                try perform(machine.changelogCaptured(partition, stamp: stamp, records: records, snapshot: snapshot))
+                try perform(
+                    machine.changelogCaptured(partition, stamp: stamp, records: records, snapshot: snapshot, now: now))
+            case let .snapshotRestoredState(partition, checkpoint):
+                let shard = shards[partition]
+                let taken = shard?.pipeline.uniformlyRestoredStamp == checkpoint.stamp
+                if let shard, taken {
+                    try perform([
+                        .writeSnapshot(
+                            partition, stamp: checkpoint.stamp, changelogOffset: checkpoint.changelogOffset,
+                            state: shard.pipeline.stateSnapshot(appliedOffset: checkpoint.stamp))
+                    ])
+                }
+                machine.restoredStateSnapshotted(partition, stamp: checkpoint.stamp, taken: taken, now: now)
             case let .writeSnapshot(partition, stamp, changelogOffset, state):
                 guard let durableState else { break }
                 snapshotWriter?.submit(
@@ -539,10 +569,11 @@ final class KafkaLoop: @unchecked Sendable {
         let startedAt = ContinuousClock.now
         let changelogPartition = KafkaTopicPartition(topic: durableState.changelogTopic, partition: partition.partition)
         var snapshot: LocalSnapshot?
+        var snapshotDigest: UInt64?
         switch durableState.directory.loadSnapshot(inputTopic: partition.topic, partition: partition.partition) {
         case .absent: break
         case .found(let found): snapshot = found
-        case .discarded(let reason): discardSnapshot(of: partition, reason: "\(reason)")
+        case .discarded(let reason): discardSnapshot(of: partition, reason: reason)
         }
         var reader = try openReader(changelogPartition, from: snapshot.map { $0.changelogOffset + 1 })
         if let found = snapshot {
@@ -550,20 +581,21 @@ final class KafkaLoop: @unchecked Sendable {
                 changelogTopic: durableState.changelogTopic,
                 changelogOffsets: reader.firstOffset..<max(reader.firstOffset, reader.endOffset))
             {
-                discardSnapshot(of: partition, reason: "\(mismatch)")
+                discardSnapshot(of: partition, reason: mismatch)
                 snapshot = nil
             } else {
                 do {
                     // A refused snapshot leaves the shard as it was: empty.
-                    try shard.pipeline.restoreState(snapshot: found.state)
+                    snapshotDigest = try shard.pipeline.restoreState(snapshot: found.state).settingsDigest
                 } catch {
-                    discardSnapshot(of: partition, reason: "\(error)")
+                    discardSnapshot(of: partition, reason: .stateRefused("\(error)"))
                     snapshot = nil
                 }
             }
             if snapshot == nil { reader = try openReader(changelogPartition, from: nil) }
         }
-        restores[partition] = Restore(reader: reader, startedAt: startedAt, snapshotStamp: snapshot?.stamp)
+        restores[partition] = Restore(
+            reader: reader, startedAt: startedAt, snapshotStamp: snapshot?.stamp, snapshotDigest: snapshotDigest)
         metrics.recordPartitionState(kept: false)
         logger.info(
             "restoring partition state",
@@ -628,10 +660,8 @@ final class KafkaLoop: @unchecked Sendable {
         return false
     }
 
-    private func discardSnapshot(of partition: KafkaTopicPartition, reason: String) {
-        logger.warning(
-            "local snapshot not used; restoring from the changelog instead",
-            metadata: ["partition": "\(partition)", "reason": "\(reason)"])
+    private func discardSnapshot(of partition: KafkaTopicPartition, reason: SnapshotDiscardReason) {
+        logger.warning("\(reason)", metadata: ["partition": "\(partition)"])
         do {
             try durableState?.directory.removeSnapshot(inputTopic: partition.topic, partition: partition.partition)
         } catch {
@@ -640,16 +670,22 @@ final class KafkaLoop: @unchecked Sendable {
     }
 
     private func openReader(_ partition: KafkaTopicPartition, from offset: Int64?) throws -> KafkaPartitionReader {
-        try KafkaPartitionReader(
-            configuration: settings.consumer, partition: partition, from: offset,
+        var configuration = settings.consumer
+        configuration["queued.max.messages.kbytes"] = String(
+            max(1024, Self.restoreFetchBudgetKilobytes / max(1, machine.maxConcurrentRestores)))
+        return try KafkaPartitionReader(
+            configuration: configuration, partition: partition, from: offset,
             timeout: .microseconds(settings.config.config.state.adminTimeout.microseconds), logger: logger,
             onWarning: { [weak self] in self?.warn($0) })
     }
 
-    /// Applies up to `state.restore_batch` changelog records; returns the records applied so far and
-    /// whether the restore is complete (it then logs and reports its figures).
-    private func restoreStep(_ partition: KafkaTopicPartition) throws -> (records: Int, finished: Bool) {
-        guard let restore = restores[partition], let shard = shards[partition] else {
+    /// Applies up to `state.restore_batch` changelog records; returns the records applied so far,
+    /// whether the restore is complete (it then logs and reports its figures) and, when the whole
+    /// state it read reflects one checkpoint exactly, where: up to the last record read, at its stamp.
+    private func restoreStep(
+        _ partition: KafkaTopicPartition
+    ) throws -> (records: Int, finished: Bool, restored: StateMachine.Checkpoint?) {
+        guard var restore = restores[partition], let shard = shards[partition] else {
             throw RestoreNotStarted(partition: partition)
         }
         let reader = restore.reader
@@ -668,10 +704,11 @@ final class KafkaLoop: @unchecked Sendable {
                     key: message.key ?? [], value: message.isNullValue ? nil : Array(message.value),
                     scope: shard.scope)
             }
+            restore.lastOffset = batch.last?.offset ?? restore.lastOffset
             applied += batch.count
         }
         let progress = reader.progress
-        if finished { restores[partition] = nil }
+        restores[partition] = finished ? nil : restore
         metrics.recordRestoreStep(
             records: progress.records - before.records, bytes: progress.bytes - before.bytes,
             lag: restores.values.reduce(0) { $0 + max(0, $1.reader.endOffset - $1.reader.progress.position) })
@@ -685,13 +722,26 @@ final class KafkaLoop: @unchecked Sendable {
                     "seconds": "\(duration)",
                     "snapshot_stamp": "\(restore.snapshotStamp.map(String.init) ?? "none")",
                 ])
+            let digest = shard.pipeline.restoredCheckpoint?.settingsDigest ?? restore.snapshotDigest
+            if let digest, digest != settings.config.config.core.engine.stateDigest {
+                logger.warning(
+                    """
+                    restored state was written under other window lengths or caps; the windows adopt this \
+                    config's from the next event
+                    """,
+                    metadata: ["partition": "\(partition)"])
+            }
         }
-        return (progress.records, finished)
+        guard finished, let lastOffset = restore.lastOffset, let stamp = shard.pipeline.uniformlyRestoredStamp else {
+            return (progress.records, finished, nil)
+        }
+        return (progress.records, finished, StateMachine.Checkpoint(changelogOffset: lastOffset, stamp: stamp))
     }
 
     /// The partition's flush stamped `stamp` (nothing when nothing changed and no snapshot is due), and
-    /// with `withSnapshot` its whole state as of that flush. No snapshot while the replay guard is up:
-    /// some entries then reflect more input than `stamp`, which one stamp cannot say.
+    /// with `withSnapshot` its whole state as of that flush. No snapshot while the replay guard is up
+    /// (the machine asks again at the next flush): some entries may then reflect more input than
+    /// `stamp`, which one stamp cannot say, unless the whole state reflects exactly `stamp`.
     private func capture(
         _ partition: KafkaTopicPartition, stamp: Int64, withSnapshot: Bool
     ) -> (records: [ChangelogRecord], snapshot: [UInt8]?) {
@@ -699,7 +749,8 @@ final class KafkaLoop: @unchecked Sendable {
             return ([], nil)
         }
         let records = shard.pipeline.takeChangelogFlush(stamp: stamp, scope: shard.scope)
-        guard withSnapshot, !records.isEmpty, !shard.pipeline.isReplayGuarded else { return (records, nil) }
+        let exact = !shard.pipeline.isReplayGuarded || shard.pipeline.uniformlyRestoredStamp == stamp
+        guard withSnapshot, !records.isEmpty, exact else { return (records, nil) }
         return (records, shard.pipeline.stateSnapshot(appliedOffset: stamp))
     }
 

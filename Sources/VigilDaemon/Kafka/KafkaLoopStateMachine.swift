@@ -52,12 +52,19 @@ struct KafkaLoopStateMachine {
         var drainStep = Duration.milliseconds(200)
         /// The changelog's settings; nil when it is off (state lives only in the process).
         var changelog: Changelog?
+        /// Restores running at once; the other restoring partitions wait, paused. Each restore reads
+        /// a changelog partition with its own fetch queue, so this bounds the memory and the broker
+        /// load of a large assignment.
+        var maxConcurrentRestores = 2
     }
 
     /// How the loop keeps state durable (the `state:` settings it needs).
     struct Changelog {
         /// The changelog topic; input partition p's state lives in its partition p.
         var topic: String
+        /// The changelog topic's partition count, known once the topic is set up: an input partition
+        /// at or beyond it has nowhere to keep its state.
+        var partitions = Int.max
         /// How often changed state is captured and written (`state.flush_interval`).
         var flushInterval: Duration
         /// How often a partition's flush also captures a local snapshot; nil: never
@@ -107,6 +114,10 @@ struct KafkaLoopStateMachine {
         /// records, which compaction would turn into wrong state, so the loop stops instead.
         case changelogDeliveryFailed(topic: String, partition: Int32, reason: String)
         case restoreFailed(KafkaTopicPartition, reason: String)
+        /// An input topic grew past the changelog's partition count while the loop ran.
+        case partitionBeyondChangelog(KafkaTopicPartition, changelogTopic: String, changelogPartitions: Int)
+        /// Consumption of a restored partition could not be resumed: it would stay paused while ready.
+        case resumeFailed(KafkaTopicPartition, reason: String)
         var description: String {
             switch self {
             case let .deliveryFailed(topic, attempts, reason):
@@ -122,6 +133,14 @@ struct KafkaLoopStateMachine {
                     + "committed offset will be consumed again after a restart"
             case let .restoreFailed(partition, reason):
                 "restoring the state of \(partition) failed: \(reason)"
+            case let .partitionBeyondChangelog(partition, changelogTopic, changelogPartitions):
+                "input partition \(partition) has no changelog partition: changelog topic '\(changelogTopic)' has "
+                    + "\(changelogPartitions) partitions, fewer than input topic '\(partition.topic)' has now (it "
+                    + "grew), and input partition p keeps its state in changelog partition p. Add partitions to "
+                    + "'\(changelogTopic)' so it has as many as the largest input topic, then start Vigil again; "
+                    + "users whose keys moved to other partitions when the input grew are learned again"
+            case let .resumeFailed(partition, reason):
+                "could not resume consuming \(partition) after restoring its state: \(reason)"
             }
         }
     }
@@ -175,6 +194,9 @@ struct KafkaLoopStateMachine {
         /// Write a local snapshot (off the loop thread): its flush is acknowledged, and its checkpoint
         /// record sits at `changelogOffset`.
         case writeSnapshot(KafkaTopicPartition, stamp: Int64, changelogOffset: Int64, state: [UInt8])
+        /// Snapshot the state a restore left, which reflects exactly `checkpoint` (no input changed it
+        /// since), and write it; report with `restoredStateSnapshotted`.
+        case snapshotRestoredState(KafkaTopicPartition, Checkpoint)
         /// Wait up to `timeout` for the snapshot writes still running.
         case awaitSnapshotWrites(timeout: Duration)
         /// Continue the current batch: `batchEnded` with the producer's queue depth.
@@ -256,6 +278,10 @@ struct KafkaLoopStateMachine {
         var records: [ChangelogRecord]?
         /// Records produced whose delivery is not reported yet.
         var unacknowledged = 0
+        /// The flush's checkpoint, held back until every earlier changelog record of its partition is
+        /// acknowledged: librdkafka's idempotent producer drops messages that timed out and goes on
+        /// with later ones, so a checkpoint produced with them could land after a lost record.
+        var heldCheckpoint: ChangelogRecord?
         var snapshot: [UInt8]?
         /// The offset of its last record (the checkpoint), once delivered.
         var checkpointOffset: Int64?
@@ -302,6 +328,22 @@ struct KafkaLoopStateMachine {
     private var nextFlushID: UInt64 = 1
     /// Shards kept at the latest revocation, until the assignment that follows.
     private var suspended: [KafkaTopicPartition: Checkpoint] = [:]
+    /// Changelog records awaiting their delivery report (or their drop from the outbox), of every
+    /// generation, per input partition whose state they hold (their scope in the changelog partition).
+    private var changelogInFlight: [KafkaTopicPartition: ChangelogInFlight] = [:]
+    /// Partitions one of whose changelog records was lost: no checkpoint of theirs is produced again
+    /// (it would vouch for the lost record) until a new restore reads the changelog as it is.
+    private var changelogLost: Set<KafkaTopicPartition> = []
+    /// When the shutdown drain must be over: the whole shutdown is bounded by it.
+    private var shutdownDeadline: Duration?
+
+    /// The changelog records of one input partition not yet reported.
+    private struct ChangelogInFlight {
+        /// Entry and flush-begin records: a checkpoint is produced only once there are none.
+        var records = 0
+        var checkpoints = 0
+        var isEmpty: Bool { records == 0 && checkpoints == 0 }
+    }
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -313,6 +355,9 @@ struct KafkaLoopStateMachine {
     /// Outputs produced or waiting to be, whose delivery is not yet reported.
     var outstandingOutputs: Int { pending.count }
 
+    /// Restores that run at once (`Configuration.maxConcurrentRestores`).
+    var maxConcurrentRestores: Int { configuration.maxConcurrentRestores }
+
     /// True between a drain's start (revocation or shutdown) and its end.
     var isDraining: Bool {
         if case .draining = phase { true } else { false }
@@ -322,12 +367,26 @@ struct KafkaLoopStateMachine {
     /// group assigned this member anything.
     var readiness: Readiness {
         if let brokersDownReason { return .notReady(brokersDownReason) }
-        let restores = partitions.values.compactMap(\.restore)
-        if !restores.isEmpty {
-            let records = restores.reduce(0) { $0 + $1.records }
-            return .notReady(
-                "restoring \(restores.count) partition\(restores.count == 1 ? "" : "s"): "
-                    + "\(Self.grouped(records)) records so far")
+        let restoring = partitions.filter { $0.value.restore != nil }
+        if !restoring.isEmpty {
+            let records = restoring.values.reduce(0) { $0 + ($1.restore?.records ?? 0) }
+            let waiting = restoring.filter { $0.value.restore?.begun == false }
+            let writesAwaited = waiting.keys.filter { changelogInFlight[$0] != nil }.count
+            var reason =
+                "restoring \(restoring.count) partition\(restoring.count == 1 ? "" : "s"): "
+                + "\(Self.grouped(records)) records so far"
+            let slotsTaken = restoring.count - waiting.count >= configuration.maxConcurrentRestores
+            if slotsTaken, waiting.count > writesAwaited {
+                reason +=
+                    "; \(waiting.count - writesAwaited) waiting for a restore slot "
+                    + "(at most \(configuration.maxConcurrentRestores) at a time)"
+            }
+            if writesAwaited > 0 {
+                reason +=
+                    "; \(writesAwaited) waiting for the previous owner's changelog writes to be "
+                    + "acknowledged or to time out (message.timeout.ms)"
+            }
+            return .notReady(reason)
         }
         if joinedGroup || !partitions.isEmpty { return .ready }
         return .notReady("joining consumer group")
@@ -351,6 +410,7 @@ struct KafkaLoopStateMachine {
     {
         guard phase == .running else { return [] }
         if stopRequested {
+            shutdownDeadline = now + configuration.shutdownTimeout
             phase = .draining(.shutdown, deadline: now + configuration.shutdownTimeout)
             return [.beginShutdown(outstandingOutputs: pending.count)]
                 + capture(runningPartitions, now: now, snapshot: .always) + drainStep(now: now)
@@ -361,15 +421,22 @@ struct KafkaLoopStateMachine {
             actions.append(.applyConfig(policyVersion: postedConfig.policyVersion))
         }
         let restoring = restoringPartitions
+        var running = restoring.filter { partitions[$0]?.restore?.begun == true }.count
         for partition in restoring {
             guard let restore = partitions[partition]?.restore else { continue }
-            if !restore.begun, let kept = restore.suspended {
-                partitions[partition]?.restore?.begun = true
-                actions.append(.checkSuspendedShard(partition, kept))
-                continue
-            }
             if !restore.begun {
+                // Changelog records of an earlier ownership still inside the producer could land after
+                // the restore read the partition, and change what it restored: wait for their reports.
+                guard changelogInFlight[partition] == nil else { continue }
+                if let kept = restore.suspended {
+                    partitions[partition]?.restore?.begun = true
+                    actions.append(.checkSuspendedShard(partition, kept))
+                    continue
+                }
+                guard running < configuration.maxConcurrentRestores else { continue }
+                running += 1
                 partitions[partition]?.restore?.begun = true
+                changelogLost.remove(partition)
                 actions.append(.beginRestore(partition))
             }
             actions.append(.restoreStep(partition))
@@ -398,6 +465,7 @@ struct KafkaLoopStateMachine {
         // One lookup on the common path: a running partition's message is processed.
         let restoring = partitions[partition].map { $0.restore != nil }
         if restoring == false { return .process([]) }
+        if restoring == nil, let beyond = partitionBeyondChangelog([partition]) { return .hold(fail(beyond)) }
         let actions = restoring == nil ? open([partition]) : []
         guard partitions[partition]?.restore != nil else { return .process(actions) }
         if partitions[partition]?.restore?.heldOffset == nil { partitions[partition]?.restore?.heldOffset = offset }
@@ -433,11 +501,10 @@ struct KafkaLoopStateMachine {
     /// Delivery reports served outside a drain: a failure that cannot be retried is fatal.
     mutating func delivered(_ reports: [(token: Token, outcome: DeliveryOutcome)], now: Duration) -> [Action] {
         if backpressureSince != nil, !reports.isEmpty { lastProgress = now }
-        let sendRetries = outboxIsEmpty
+        let sendNow = outboxIsEmpty
         let handled = handle(reports)
         if let failure = handled.failure { return fail(failure) }
-        let retries = handled.retries
-        return retries + (sendRetries && !retries.isEmpty ? [.send] : []) + handled.snapshots
+        return handled.retries + (sendNow && !outboxIsEmpty ? [.send] : []) + handled.snapshots
     }
 
     /// Ends a batch: backpressure is entered or left (or the stall limit fails the loop), finished
@@ -486,7 +553,7 @@ struct KafkaLoopStateMachine {
                         return (token, .changelog(partition: entry.partition.partition, record))
                     }
                 }
-                pending[token] = nil
+                removePending(token)
             }
             popOutbox(now: now)
         }
@@ -503,6 +570,7 @@ struct KafkaLoopStateMachine {
     /// A partition with a suspended shard is checked before anything is restored; suspended shards of
     /// partitions not brought back are dropped.
     mutating func assigned(_ newPartitions: [KafkaTopicPartition]) -> [Action] {
+        if let beyond = partitionBeyondChangelog(newPartitions) { return fail(beyond) }
         var actions = open(newPartitions.filter { partitions[$0] == nil })
         let notBack = suspended.keys.sorted(by: Self.order)
         suspended.removeAll()
@@ -515,13 +583,28 @@ struct KafkaLoopStateMachine {
         return actions
     }
 
+    /// The first of `candidates` the changelog has no partition for.
+    private func partitionBeyondChangelog(_ candidates: [KafkaTopicPartition]) -> LoopError? {
+        guard let changelog = configuration.changelog,
+            let beyond = candidates.first(where: { Int($0.partition) >= changelog.partitions })
+        else { return nil }
+        return .partitionBeyondChangelog(
+            beyond, changelogTopic: changelog.topic, changelogPartitions: changelog.partitions)
+    }
+
+    /// The changelog topic is set up with `count` partitions.
+    mutating func changelogPartitionCount(_ count: Int) {
+        configuration.changelog?.partitions = count
+    }
+
     // MARK: Restores
 
     /// A restore step applied records (`records` so far, in all); `finished`: the partition's state
-    /// is complete. It then resumes from its committed offset, or from the first message fetched
-    /// meanwhile; under backpressure it stays paused and resumes with the others.
+    /// is complete, and `restored` says where, when the whole state reflects one checkpoint exactly
+    /// (its first snapshot needs no input then). It then resumes from its committed offset, or from
+    /// the first message fetched meanwhile; under backpressure it stays paused and resumes with the others.
     mutating func restoreProgressed(
-        _ partition: KafkaTopicPartition, records: Int, finished: Bool, now: Duration
+        _ partition: KafkaTopicPartition, records: Int, finished: Bool, now: Duration, restored: Checkpoint? = nil
     )
         -> [Action]
     {
@@ -533,6 +616,7 @@ struct KafkaLoopStateMachine {
         }
         partitions[partition]?.restore = nil
         partitions[partition]?.snapshotAt = now
+        if let restored { partitions[partition]?.checkpoint = restored }
         var actions: [Action] = []
         if let held = restore.heldOffset { actions.append(.seek(partition, offset: held)) }
         if backpressureSince == nil { actions.append(.resume([partition], pausedFor: nil)) }
@@ -552,6 +636,14 @@ struct KafkaLoopStateMachine {
         return restoreProgressed(partition, records: 0, finished: true, now: now)
     }
 
+    /// The driver snapshotted a restored state (`snapshotRestoredState`), or declined because input
+    /// changed it meanwhile: a declined snapshot is asked for again with the next flush.
+    mutating func restoredStateSnapshotted(_ partition: KafkaTopicPartition, stamp: Int64, taken: Bool, now: Duration) {
+        guard taken else { return }
+        partitions[partition]?.snapshotAt = now
+        partitions[partition]?.snapshotStamp = stamp
+    }
+
     /// A restore failed: the loop stops rather than run on half-restored state.
     mutating func restoreFailed(_ partition: KafkaTopicPartition, reason: String) -> [Action] {
         guard partitions[partition]?.restore != nil, phase != .finished else { return [] }
@@ -563,11 +655,17 @@ struct KafkaLoopStateMachine {
     /// The driver took the flush `captureChangelog` asked for: its records (empty when nothing
     /// changed) and, when asked, the state as a snapshot. The records wait until every output of the
     /// inputs through `stamp` is acknowledged.
+    /// A snapshot asked for and not taken (the replay guard is up) is asked for again at the next flush.
     mutating func changelogCaptured(
-        _ partition: KafkaTopicPartition, stamp: Int64, records: [ChangelogRecord], snapshot: [UInt8]?
+        _ partition: KafkaTopicPartition, stamp: Int64, records: [ChangelogRecord], snapshot: [UInt8]?,
+        now: Duration
     ) -> [Action] {
         capturesAwaited = max(0, capturesAwaited - 1)
         guard partitions[partition] != nil else { return [] }
+        if snapshot != nil, !records.isEmpty {
+            partitions[partition]?.snapshotAt = now
+            partitions[partition]?.snapshotStamp = stamp
+        }
         partitions[partition]?.flushes.append(
             Flush(id: nextFlushID, stamp: stamp, records: records, snapshot: records.isEmpty ? nil : snapshot))
         nextFlushID += 1
@@ -629,20 +727,19 @@ struct KafkaLoopStateMachine {
         guard phase == .committing else { return [] }
         finalCommitFailure = failure
         phase = .closing
+        return [.close]
+    }
+
+    /// The consumer is closed (first, so the group can hand the partitions over meanwhile): wait for
+    /// the snapshot writes for what is left of the shutdown deadline, publish the final status and end.
+    mutating func closed(now: Duration) -> [Action] {
+        guard phase == .closing else { return [] }
+        phase = .finished
         let awaitSnapshots =
             configuration.changelog?.snapshotInterval == nil
             ? []
-            : [
-                Action.awaitSnapshotWrites(timeout: configuration.shutdownTimeout)
-            ]
-        return awaitSnapshots + [.close]
-    }
-
-    /// The consumer is closed: publish the final status and end.
-    mutating func closed() -> [Action] {
-        guard phase == .closing else { return [] }
-        phase = .finished
-        return [
+            : [Action.awaitSnapshotWrites(timeout: max(.zero, (shutdownDeadline ?? now) - now))]
+        return awaitSnapshots + [
             .publishStatus(status(.notReady("shutting down"))),
             .finish(finalCommitFailure.map { .finalCommitFailed(reason: $0) }),
         ]
@@ -700,6 +797,25 @@ struct KafkaLoopStateMachine {
         nextToken += 1
         pending[token] = entry
         outbox.append(token)
+        if case .changelog(_, _, let isCheckpoint) = entry.kind {
+            if isCheckpoint {
+                changelogInFlight[entry.partition, default: ChangelogInFlight()].checkpoints += 1
+            } else {
+                changelogInFlight[entry.partition, default: ChangelogInFlight()].records += 1
+            }
+        }
+    }
+
+    /// Forgets a pending output (reported, or dropped from the outbox), counting a changelog record
+    /// out of its partition's records in flight.
+    @discardableResult
+    private mutating func removePending(_ token: Token) -> PendingOutput? {
+        guard let entry = pending.removeValue(forKey: token) else { return nil }
+        if case .changelog(_, _, let isCheckpoint) = entry.kind, var inFlight = changelogInFlight[entry.partition] {
+            if isCheckpoint { inFlight.checkpoints -= 1 } else { inFlight.records -= 1 }
+            changelogInFlight[entry.partition] = inFlight.isEmpty ? nil : inFlight
+        }
+        return entry
     }
 
     private enum SnapshotChoice {
@@ -717,8 +833,9 @@ struct KafkaLoopStateMachine {
     {
         guard let changelog = configuration.changelog else { return [] }
         var actions: [Action] = []
+        var snapshotCaptured = false
         for partition in selected {
-            guard let state = partitions[partition], let stamp = state.lastProcessed else { continue }
+            guard let state = partitions[partition] else { continue }
             let snapshotsOn = changelog.snapshotInterval != nil
             let withSnapshot: Bool
             switch snapshot {
@@ -727,13 +844,22 @@ struct KafkaLoopStateMachine {
                 withSnapshot = changelog.snapshotInterval.map { now - state.snapshotAt >= $0 } ?? false
             case .always: withSnapshot = snapshotsOn
             }
-            let takesSnapshot = withSnapshot && stamp != state.snapshotStamp
+            guard let stamp = state.lastProcessed else {
+                // No input since the restore: a snapshot of what it restored, when that is one checkpoint.
+                guard withSnapshot, snapshot == .always || !snapshotCaptured, let checkpoint = state.checkpoint,
+                    state.flushes.isEmpty, checkpoint.stamp != state.snapshotStamp
+                else { continue }
+                snapshotCaptured = true
+                actions.append(.snapshotRestoredState(partition, checkpoint))
+                continue
+            }
+            // One due snapshot per flush: partitions restored together would otherwise all capture and
+            // write theirs at once, an interval after their restores, and again at every interval.
+            let takesSnapshot =
+                withSnapshot && stamp != state.snapshotStamp && (snapshot == .always || !snapshotCaptured)
             guard stamp != state.lastCaptured || takesSnapshot else { continue }
             partitions[partition]?.lastCaptured = stamp
-            if takesSnapshot {
-                partitions[partition]?.snapshotAt = now
-                partitions[partition]?.snapshotStamp = stamp
-            }
+            if takesSnapshot { snapshotCaptured = true }
             capturesAwaited += 1
             actions.append(.captureChangelog(partition, stamp: stamp, withSnapshot: takesSnapshot))
         }
@@ -750,23 +876,43 @@ struct KafkaLoopStateMachine {
             guard let done = state.progress.doneThrough, done >= state.flushes[index].stamp else { break }
             state.flushes[index].records = nil
             state.flushes[index].unacknowledged = records.count
-            for (position, record) in records.enumerated() {
+            state.flushes[index].heldCheckpoint = records.last
+            for record in records.dropLast() {
                 enqueue(
                     PendingOutput(
                         partition: partition, generation: state.generation,
-                        kind: .changelog(record, flush: state.flushes[index].id, isLast: position == records.count - 1),
-                        attempts: 1))
+                        kind: .changelog(record, flush: state.flushes[index].id, isLast: false), attempts: 1))
             }
         }
         partitions[partition] = state
+        releaseCheckpoints(of: partition)
         return completeFlushes(of: partition)
+    }
+
+    /// Produces the held checkpoints of `partition` once none of its changelog records before them
+    /// awaits a report, unless one of its records was lost.
+    private mutating func releaseCheckpoints(of partition: KafkaTopicPartition) {
+        guard (changelogInFlight[partition]?.records ?? 0) == 0, !changelogLost.contains(partition),
+            var state = partitions[partition]
+        else { return }
+        for index in state.flushes.indices {
+            guard let checkpoint = state.flushes[index].heldCheckpoint else { continue }
+            state.flushes[index].heldCheckpoint = nil
+            enqueue(
+                PendingOutput(
+                    partition: partition, generation: state.generation,
+                    kind: .changelog(checkpoint, flush: state.flushes[index].id, isLast: true), attempts: 1))
+        }
+        partitions[partition] = state
     }
 
     /// Drops the fully acknowledged flushes at the head of the queue, raising the flushed watermark.
     private mutating func completeFlushes(of partition: KafkaTopicPartition) -> [Action] {
         guard var state = partitions[partition] else { return [] }
         var actions: [Action] = []
-        while let flush = state.flushes.first, flush.records == nil, flush.unacknowledged == 0 {
+        while let flush = state.flushes.first, flush.records == nil, flush.heldCheckpoint == nil,
+            flush.unacknowledged == 0
+        {
             state.flushes.removeFirst()
             state.progress.flushedThrough = flush.stamp
             // An empty flush wrote nothing: the last checkpoint still holds, for more input. A flush
@@ -822,9 +968,9 @@ struct KafkaLoopStateMachine {
         var handled = HandledReports()
         var flushed: Set<KafkaTopicPartition> = []
         for (token, outcome) in reports {
-            guard var entry = pending.removeValue(forKey: token),
-                partitions[entry.partition]?.generation == entry.generation
-            else { continue }
+            guard var entry = removePending(token) else { continue }
+            if case .changelog = entry.kind, case .failed = outcome { changelogLost.insert(entry.partition) }
+            guard partitions[entry.partition]?.generation == entry.generation else { continue }
             switch (outcome, entry.kind) {
             case (.delivered, .output(_, let inputOffset)):
                 brokersDownReason = nil
@@ -851,7 +997,10 @@ struct KafkaLoopStateMachine {
                 outbox.append(token)
             }
         }
-        for partition in flushed.sorted(by: Self.order) { handled.snapshots += completeFlushes(of: partition) }
+        for partition in flushed.sorted(by: Self.order) {
+            releaseCheckpoints(of: partition)
+            handled.snapshots += completeFlushes(of: partition)
+        }
         return handled
     }
 

@@ -56,7 +56,8 @@ public struct KafkaPipelineService: Service {
                 "changelog": "\(changelog.name)", "partitions": "\(changelog.partitions)",
                 "changelog_topic": "\(changelog.outcome)", "state_dir": "\(state.directory)",
             ])
-        return KafkaLoop.DurableState(directory: directory, changelogTopic: changelog.name)
+        return KafkaLoop.DurableState(
+            directory: directory, changelogTopic: changelog.name, changelogPartitions: changelog.partitions)
     }
 
     /// A full producer queue pauses consumption (backpressure) instead of failing. The loop fails only

@@ -203,9 +203,13 @@ enum ChangelogTopicError: Error, CustomStringConvertible {
         case .partitionCountMismatch(let topic, let changelogPartitions, let inputPartitions):
             "changelog topic '\(topic)' has \(changelogPartitions) partitions but the input topics have "
                 + "\(inputPartitions): input partition p keeps its state in changelog partition p, so this "
-                + "changelog cannot be restored. Either give the input topics \(changelogPartitions) partitions "
-                + "again, or start with a new changelog (set state.changelog_topic to a new name, or delete the "
-                + "topic) and accept that the state is learned anew"
+                + "changelog cannot be restored as it is. "
+                + (changelogPartitions < inputPartitions
+                    ? "Add partitions to '\(topic)' until it has \(inputPartitions) (the input grew: users whose "
+                        + "keys moved to other partitions are learned again), or start"
+                    : "Kafka cannot take partitions away from the input topics: start")
+                + " with a new changelog (set state.changelog_topic to a new name, or delete the topic) and "
+                + "accept that the state is learned anew"
         case .notCompacted(let topic, let cleanupPolicy):
             "changelog topic '\(topic)' has cleanup.policy=\(cleanupPolicy.isEmpty ? "(none)" : cleanupPolicy), "
                 + "which deletes old records and with them the state of users not seen lately: set "

@@ -306,6 +306,71 @@ import _VigilMachinery
         #expect(restored.state.global == engine.state.global)
     }
 
+    /// An entry record stamped below the floor a restore reached is a late write of an earlier owner of
+    /// the partition (no flush writes one there): it is skipped, values and tombstones alike.
+    @Test func anEntryRecordBelowTheFloorIsALateWriteAndSkipped() throws {
+        var current = Self.recording()
+        let records = current.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        var earlier = RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: .publicDefault)
+        earlier.recordsChanges = true
+        let geo = Dictionary(uniqueKeysWithValues: Places.table.map { (IPAddress($0.key)!, $0.value) })
+        for (offset, event) in StateSnapshotTests.events().prefix(20).enumerated() {
+            _ = earlier.process(event, intel: event.ip.map { geo[$0] ?? .unknown }, offset: Int64(offset))
+        }
+        let late = earlier.takeChangelogFlush(stamp: 19, scope: Self.scope)
+        #expect(late.count > 3)
+        let expected = try Self.restored(from: records)
+        let restored = try Self.restored(from: records + late)
+        #expect(ChangelogCrashTests.entries(restored) == ChangelogCrashTests.entries(expected))
+        #expect(restored.restoredCheckpoint == expected.restoredCheckpoint)
+        // At the floor itself a flush may write entries (a configuration change after the last input).
+        #expect(ChangelogCrashTests.entries(try Self.restored(from: late)) != ChangelogCrashTests.entries(expected))
+    }
+
+    /// A restore that ended on a checkpoint reflects its stamp exactly, though guarded: input above it
+    /// ends that; one that ended inside a flush cut short reflects no single stamp.
+    @Test func aStateRestoredToACheckpointReflectsItsStampExactly() throws {
+        var source = Self.recording()
+        let records = source.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        var restored = try Self.restored(from: records)
+        #expect(restored.isReplayGuarded && restored.uniformlyRestoredStamp == 53)
+        let events = StateSnapshotTests.events()
+        _ = restored.process(events[53], intel: nil, offset: 53)
+        #expect(restored.uniformlyRestoredStamp == 53)
+        _ = restored.process(events[53], intel: nil, offset: 54)
+        #expect(restored.uniformlyRestoredStamp == nil)
+        _ = source.process(events[53], intel: nil, offset: 60)
+        let cut = try Self.restored(from: records + source.takeChangelogFlush(stamp: 60, scope: Self.scope).dropLast())
+        #expect(cut.isReplayGuarded && cut.uniformlyRestoredStamp == nil)
+        #expect(
+            RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: .publicDefault).uniformlyRestoredStamp
+                == nil)
+    }
+
+    /// Under a restore's guard, a restart of the global windows is not flushed below the floor (a
+    /// restore would skip it there) but with the first flush at the floor or beyond.
+    @Test func aGlobalWindowRestartUnderTheGuardWaitsForAFlushAtTheFloor() throws {
+        var source = Self.recording()
+        let records = source.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        var engine = RiskEngine(config: VigilConfig(), policyVersion: "test", deviceKey: .publicDefault)
+        engine.recordsChanges = true
+        for record in records {
+            try engine.applyChangelogRecord(key: record.key, value: record.value, scope: Self.scope)
+        }
+        var config = VigilConfig()
+        config.engine.globalWindow = .minutes(30)
+        engine.reconfigure(config, policyVersion: "test")
+        #expect(engine.takeChangelogFlush(stamp: 40, scope: Self.scope) == [])
+        #expect(engine.hasUnflushedChanges)
+        let flush = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
+        #expect(!Self.flushedKeys(flush, tombstones: true).isEmpty)
+        var restored = RiskEngine(config: config, policyVersion: "test", deviceKey: .publicDefault)
+        for record in records + flush {
+            try restored.applyChangelogRecord(key: record.key, value: record.value, scope: Self.scope)
+        }
+        #expect(restored.state.global == engine.state.global)
+    }
+
     /// The pipeline hands a Kafka message's offset to the guard; messages from files carry none.
     @Test func thePipelineGuardsByKafkaOffset() throws {
         let line = Array(

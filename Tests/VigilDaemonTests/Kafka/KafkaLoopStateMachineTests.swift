@@ -281,7 +281,7 @@ struct KafkaLoopStateMachineTests {
         // Closing revokes everything: no second drain.
         #expect(machine.revoked([Self.p0], lost: false, now: .seconds(11)) == [.retireShard(Self.p0)])
         #expect(
-            machine.closed() == [
+            machine.closed(now: .seconds(11)) == [
                 .publishStatus(Self.shuttingDown),
                 .finish(nil),
             ])
@@ -386,7 +386,7 @@ struct KafkaLoopStateMachineTests {
             ])
         #expect(machine.committed(failure: "coordinator unavailable") == [.close])
         #expect(
-            machine.closed() == [
+            machine.closed(now: .seconds(11)) == [
                 .publishStatus(Self.shuttingDown),
                 .finish(.finalCommitFailed(reason: "coordinator unavailable")),
             ])
@@ -418,7 +418,9 @@ struct KafkaLoopStateMachineTests {
             resumeBelow: 50, shutdownTimeout: .seconds(5))
         configuration.changelog = Machine.Changelog(
             topic: changelogTopic, flushInterval: .seconds(1), snapshotInterval: snapshotInterval)
-        return Machine(configuration: configuration)
+        var machine = Machine(configuration: configuration)
+        machine.changelogPartitionCount(3)
+        return machine
     }
 
     /// Assigns `partitions` and finishes their restores at once.
@@ -533,18 +535,22 @@ struct KafkaLoopStateMachineTests {
                 .captureChangelog(Self.p0, stamp: 5, withSnapshot: false), .publishStatus(Self.ready),
             ])
         // The output of input 5 is not acknowledged: the flush waits outside the outbox.
-        #expect(machine.changelogCaptured(Self.p0, stamp: 5, records: records, snapshot: nil) == [])
+        #expect(machine.changelogCaptured(Self.p0, stamp: 5, records: records, snapshot: nil, now: .zero) == [])
         #expect(machine.nextOutput(now: .seconds(1)) == nil)
         #expect(machine.delivered([(1, .delivered(offset: 0))], now: .seconds(1)) == [])
         #expect(
             machine.batchEnded(now: .seconds(1), producerQueued: 0) == [
                 .send, .recordLatencies([.seconds(1)]), .publishStatus(Self.ready),
             ])
+        // The checkpoint follows once the records before it are acknowledged.
         let sent = Self.sentRecords(&machine)
-        #expect(sent.map(\.0) == [2, 3, 4])
-        #expect(sent.map(\.1) == records.map { .changelog(partition: 0, $0) })
+        #expect(sent.map(\.0) == [2, 3])
+        #expect(sent.map(\.1) == records.dropLast().map { .changelog(partition: 0, $0) })
+        #expect(
+            machine.delivered([(2, .delivered(offset: 10)), (3, .delivered(offset: 11))], now: .seconds(1)) == [.send])
+        let checkpoint = Self.sentRecords(&machine)
+        #expect(checkpoint.map(\.0) == [4] && checkpoint.map(\.1) == [.changelog(partition: 0, records[2])])
         // Input 5 is stored only once the whole flush is acknowledged.
-        #expect(machine.delivered([(2, .delivered(offset: 10)), (3, .delivered(offset: 11))], now: .seconds(1)) == [])
         #expect(machine.batchEnded(now: .seconds(1), producerQueued: 0) == [.publishStatus(Self.ready)])
         #expect(machine.delivered([(4, .delivered(offset: 12))], now: .seconds(1)) == [])
         #expect(
@@ -563,7 +569,7 @@ struct KafkaLoopStateMachineTests {
                 .publishStatus(Self.ready),
             ])
         // Nothing changed: an empty flush covers input 5 at once.
-        #expect(machine.changelogCaptured(Self.p0, stamp: 5, records: [], snapshot: nil) == [])
+        #expect(machine.changelogCaptured(Self.p0, stamp: 5, records: [], snapshot: nil, now: .zero) == [])
         _ = Self.processed(&machine, Self.p0, offset: 6, outputs: 0)
         _ = Self.processed(&machine, Self.p0, offset: 7, outputs: 0)
         // Inputs 6 and 7 are done but no flush covers them yet (the interval has not passed).
@@ -576,7 +582,10 @@ struct KafkaLoopStateMachineTests {
             machine.batchEnded(now: .seconds(2), producerQueued: 0) == [
                 .captureChangelog(Self.p0, stamp: 7, withSnapshot: false), .publishStatus(Self.ready),
             ])
-        #expect(machine.changelogCaptured(Self.p0, stamp: 7, records: [Self.entry("cp")], snapshot: nil) == [.send])
+        #expect(
+            machine.changelogCaptured(Self.p0, stamp: 7, records: [Self.entry("cp")], snapshot: nil, now: .zero) == [
+                .send
+            ])
         #expect(Self.sendAll(&machine) == [1])
         #expect(machine.batchEnded(now: .seconds(2), producerQueued: 1) == [.publishStatus(Self.ready)])
         #expect(machine.delivered([(1, .delivered(offset: 3))], now: .seconds(2)) == [])
@@ -593,7 +602,10 @@ struct KafkaLoopStateMachineTests {
         Self.restored(&machine, [Self.p0])
         _ = Self.processed(&machine, Self.p0, offset: 0, outputs: 0)
         _ = machine.batchEnded(now: .seconds(1), producerQueued: 0)
-        #expect(machine.changelogCaptured(Self.p0, stamp: 0, records: [Self.entry("cp")], snapshot: nil) == [.send])
+        #expect(
+            machine.changelogCaptured(Self.p0, stamp: 0, records: [Self.entry("cp")], snapshot: nil, now: .zero) == [
+                .send
+            ])
         #expect(Self.sendAll(&machine) == [1])
         #expect(
             machine.delivered([(1, .failed(reason: "timed out", isFatal: false))], now: .seconds(1)) == [
@@ -611,7 +623,10 @@ struct KafkaLoopStateMachineTests {
             machine.revoked([Self.p0], lost: false, now: .zero) == [
                 .captureChangelog(Self.p0, stamp: 4, withSnapshot: false), .flush(timeout: .milliseconds(200)),
             ])
-        #expect(machine.changelogCaptured(Self.p0, stamp: 4, records: [Self.entry("cp")], snapshot: nil) == [.send])
+        #expect(
+            machine.changelogCaptured(Self.p0, stamp: 4, records: [Self.entry("cp")], snapshot: nil, now: .zero) == [
+                .send
+            ])
         #expect(Self.sendAll(&machine) == [1])
         #expect(
             machine.drained([(1, .failed(reason: "timed out", isFatal: false))], now: .milliseconds(200)) == [
@@ -641,10 +656,15 @@ struct KafkaLoopStateMachineTests {
             machine.batchEnded(now: .seconds(60), producerQueued: 0).first
                 == .captureChangelog(Self.p0, stamp: 1, withSnapshot: true))
         let records = [Self.entry("begin"), Self.entry("cp")]
-        #expect(machine.changelogCaptured(Self.p0, stamp: 1, records: records, snapshot: [7, 7]) == [.send])
-        #expect(Self.sendAll(&machine) == [1, 2])
         #expect(
-            machine.delivered([(1, .delivered(offset: 30)), (2, .delivered(offset: 31))], now: .seconds(60)) == [
+            machine.changelogCaptured(Self.p0, stamp: 1, records: records, snapshot: [7, 7], now: .seconds(60)) == [
+                .send
+            ])
+        #expect(Self.sendAll(&machine) == [1])
+        #expect(machine.delivered([(1, .delivered(offset: 30))], now: .seconds(60)) == [.send])
+        #expect(Self.sendAll(&machine) == [2])
+        #expect(
+            machine.delivered([(2, .delivered(offset: 31))], now: .seconds(60)) == [
                 .writeSnapshot(Self.p0, stamp: 1, changelogOffset: 31, state: [7, 7])
             ])
         // The next one is due an interval later.
@@ -666,23 +686,32 @@ struct KafkaLoopStateMachineTests {
                 .flush(timeout: .milliseconds(200)),
             ])
         let records = [Self.entry("begin"), Self.entry("cp")]
-        #expect(machine.changelogCaptured(Self.p0, stamp: 7, records: records, snapshot: [1, 2, 3]) == [])
+        #expect(machine.changelogCaptured(Self.p0, stamp: 7, records: records, snapshot: [1, 2, 3], now: .zero) == [])
         #expect(machine.nextOutput(now: stopAt) == nil)
         // The output is acknowledged: the flush enters the outbox.
         #expect(
             machine.drained([(1, .delivered(offset: 0))], now: stopAt) == [.send, .flush(timeout: .milliseconds(200))])
-        #expect(Self.sendAll(&machine) == [2, 3])
+        #expect(Self.sendAll(&machine) == [2])
         #expect(
-            machine.drained([(2, .delivered(offset: 50)), (3, .delivered(offset: 51))], now: .seconds(11)) == [
+            machine.drained([(2, .delivered(offset: 50))], now: .seconds(11)) == [
+                .send, .flush(timeout: .milliseconds(200)),
+            ])
+        #expect(Self.sendAll(&machine) == [3])
+        #expect(
+            machine.drained([(3, .delivered(offset: 51))], now: .seconds(11)) == [
                 .writeSnapshot(Self.p0, stamp: 7, changelogOffset: 51, state: [1, 2, 3]), .send,
                 .recordLatencies([.seconds(2)]), .storeOffset(Self.p0, 7), .commit,
             ])
-        #expect(machine.committed(failure: nil) == [.awaitSnapshotWrites(timeout: .seconds(5)), .close])
+        // The consumer is closed first; the writes get what is left of the shutdown timeout (10 s + 5 s).
+        #expect(machine.committed(failure: nil) == [.close])
         #expect(
             machine.revoked([Self.p0, Self.p1], lost: false, now: .seconds(11)) == [
                 .retireShard(Self.p0), .retireShard(Self.p1),
             ])
-        #expect(machine.closed() == [.publishStatus(Self.shuttingDown), .finish(nil)])
+        #expect(
+            machine.closed(now: .seconds(12)) == [
+                .awaitSnapshotWrites(timeout: .seconds(3)), .publishStatus(Self.shuttingDown), .finish(nil),
+            ])
     }
 
     @Test func withoutSnapshotsShutdownFlushesAndDoesNotWaitForWrites() {
@@ -694,7 +723,7 @@ struct KafkaLoopStateMachineTests {
                 .beginShutdown(outstandingOutputs: 0), .captureChangelog(Self.p0, stamp: 3, withSnapshot: false),
                 .flush(timeout: .milliseconds(200)),
             ])
-        #expect(machine.changelogCaptured(Self.p0, stamp: 3, records: [], snapshot: nil) == [])
+        #expect(machine.changelogCaptured(Self.p0, stamp: 3, records: [], snapshot: nil, now: .zero) == [])
         #expect(
             machine.drained([], now: .zero) == [
                 .send, .recordLatencies([.zero]), .storeOffset(Self.p0, 3), .commit,
@@ -711,14 +740,21 @@ struct KafkaLoopStateMachineTests {
     ) -> [Machine.Action] {
         for partition in partitions { _ = Self.processed(&machine, partition, offset: offset, outputs: 0) }
         _ = machine.revoked(partitions, lost: false, now: .zero)
-        var reports: [(Machine.Token, Machine.DeliveryOutcome)] = []
+        var begins: [(Machine.Token, Machine.DeliveryOutcome)] = []
         for (index, partition) in partitions.enumerated() {
             _ = machine.changelogCaptured(
-                partition, stamp: offset, records: [Self.entry("begin"), Self.entry("cp")], snapshot: nil)
-            let tokens = Self.sendAll(&machine)
-            reports += zip(tokens, [Int64(10 * index), Int64(10 * index + 1)]).map { ($0, .delivered(offset: $1)) }
+                partition, stamp: offset, records: [Self.entry("begin"), Self.entry("cp")], snapshot: nil, now: .zero)
+            begins += Self.sendAll(&machine).map { ($0, .delivered(offset: Int64(10 * index))) }
         }
-        return machine.drained(reports, now: .milliseconds(1))
+        // The flush begins acknowledged, the checkpoints follow.
+        _ = machine.drained(begins, now: .zero)
+        let checkpoints: [(Machine.Token, Machine.DeliveryOutcome)] = Self.sentRecords(&machine).map { token, sent in
+            guard case .changelog(let number, _) = sent,
+                let index = partitions.firstIndex(where: { $0.partition == number })
+            else { return (token, .failed(reason: "not a changelog record", isFatal: true)) }
+            return (token, .delivered(offset: Int64(10 * index + 1)))
+        }
+        return machine.drained(checkpoints, now: .milliseconds(1))
     }
 
     @Test func aCleanlyRevokedPartitionAssignedBackKeepsItsShardWithoutARestore() {
@@ -785,8 +821,8 @@ struct KafkaLoopStateMachineTests {
         _ = Self.processed(&machine, Self.p0, offset: 2, outputs: 1)
         _ = Self.processed(&machine, Self.p1, offset: 3, outputs: 0)
         _ = machine.revoked([Self.p0, Self.p1], lost: false, now: .zero)
-        _ = machine.changelogCaptured(Self.p0, stamp: 2, records: [Self.entry("cp")], snapshot: nil)
-        _ = machine.changelogCaptured(Self.p1, stamp: 3, records: [Self.entry("cp")], snapshot: nil)
+        _ = machine.changelogCaptured(Self.p0, stamp: 2, records: [Self.entry("cp")], snapshot: nil, now: .zero)
+        _ = machine.changelogCaptured(Self.p1, stamp: 3, records: [Self.entry("cp")], snapshot: nil, now: .zero)
         let tokens = Self.sendAll(&machine)
         #expect(tokens == [2])
         // p1's flush was acknowledged, but a drain that timed out keeps nothing.
@@ -810,7 +846,7 @@ struct KafkaLoopStateMachineTests {
         Self.restored(&abandoning, [Self.p0])
         _ = Self.processed(&abandoning, Self.p0, offset: 2, outputs: 0)
         _ = abandoning.revoked([Self.p0], lost: false, now: .zero)
-        _ = abandoning.changelogCaptured(Self.p0, stamp: 2, records: [Self.entry("cp")], snapshot: nil)
+        _ = abandoning.changelogCaptured(Self.p0, stamp: 2, records: [Self.entry("cp")], snapshot: nil, now: .zero)
         #expect(Self.sendAll(&abandoning) == [1])
         abandoning.sendFailedWhileDraining(reason: "broker gone")
         #expect(
@@ -832,5 +868,186 @@ struct KafkaLoopStateMachineTests {
         #expect(machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil).first == .beginRestore(Self.p0))
         // p1 processed nothing since its restore: no checkpoint of this ownership says what it reflects.
         #expect(machine.revoked([Self.p1], lost: false, now: .zero) == [.retireShard(Self.p1)])
+    }
+
+    // MARK: Review fixes
+
+    /// librdkafka's idempotent producer skips messages that timed out and writes later ones: a
+    /// checkpoint is produced only once every earlier changelog record of its partition, of every
+    /// flush, is acknowledged; later flushes' records go ahead meanwhile.
+    @Test func aCheckpointWaitsForEveryEarlierChangelogRecordOfItsPartition() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 1, outputs: 0)
+        _ = machine.batchEnded(now: .seconds(1), producerQueued: 0)
+        let first = [Self.entry("begin 1"), Self.entry("user"), Self.entry("checkpoint 1")]
+        #expect(
+            machine.changelogCaptured(Self.p0, stamp: 1, records: first, snapshot: nil, now: .seconds(1)) == [.send])
+        #expect(Self.sendAll(&machine) == [1, 2])
+        _ = Self.processed(&machine, Self.p0, offset: 2, outputs: 0)
+        _ = machine.batchEnded(now: .seconds(2), producerQueued: 0)
+        let second = [Self.entry("begin 2"), Self.entry("checkpoint 2")]
+        #expect(
+            machine.changelogCaptured(Self.p0, stamp: 2, records: second, snapshot: nil, now: .seconds(2)) == [.send])
+        #expect(Self.sendAll(&machine) == [3])
+        #expect(
+            machine.delivered([(1, .delivered(offset: 0)), (2, .delivered(offset: 1))], now: .seconds(2)) == [])
+        #expect(machine.nextOutput(now: .seconds(2)) == nil)
+        // The second flush's begin was the last record out: both checkpoints follow, in order.
+        #expect(machine.delivered([(3, .delivered(offset: 2))], now: .seconds(2)) == [.send])
+        let checkpoints = Self.sentRecords(&machine)
+        #expect(checkpoints.map(\.0) == [4, 5])
+        #expect(checkpoints.map(\.1) == [.changelog(partition: 0, first[2]), .changelog(partition: 0, second[1])])
+        #expect(machine.delivered([(4, .delivered(offset: 3)), (5, .delivered(offset: 4))], now: .seconds(2)) == [])
+        #expect(
+            machine.batchEnded(now: .seconds(2), producerQueued: 0) == [
+                .storeOffset(Self.p0, 2), .publishStatus(Self.ready),
+            ])
+    }
+
+    /// A shutdown drain abandoned on a lost changelog record produces no checkpoint after it and
+    /// commits no offset the lost flush would have covered.
+    @Test func aLostChangelogRecordAtShutdownIsFollowedByNoCheckpointAndNoOffset() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 1, outputs: 0)
+        _ = machine.nextBatch(now: .seconds(1), stopRequested: true, postedConfig: nil)
+        let records = [Self.entry("begin"), Self.entry("user"), Self.entry("checkpoint")]
+        #expect(
+            machine.changelogCaptured(Self.p0, stamp: 1, records: records, snapshot: [1], now: .seconds(1)) == [.send])
+        #expect(Self.sendAll(&machine) == [1, 2])
+        let lost = Machine.LoopError.changelogDeliveryFailed(
+            topic: Self.changelogTopic, partition: 0, reason: "timed out")
+        #expect(
+            machine.drained(
+                [(1, .delivered(offset: 0)), (2, .failed(reason: "timed out", isFatal: false))], now: .seconds(2))
+                == [.abandonDrain(lost), .recordLatencies([.seconds(2)]), .commit])
+        #expect(machine.nextOutput(now: .seconds(2)) == nil)
+    }
+
+    /// A partition lost while its old changelog records are still inside the producer and assigned
+    /// straight back restores only once they are reported: they could otherwise land after the
+    /// restore read the partition.
+    @Test func aRestoreWaitsForTheChangelogRecordsOfAnEarlierOwnership() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 1, outputs: 0)
+        _ = machine.batchEnded(now: .seconds(1), producerQueued: 0)
+        let records = [Self.entry("begin"), Self.entry("checkpoint")]
+        _ = machine.changelogCaptured(Self.p0, stamp: 1, records: records, snapshot: nil, now: .seconds(1))
+        #expect(Self.sendAll(&machine) == [1])
+        #expect(machine.revoked([Self.p0], lost: true, now: .seconds(1)) == [.retireShard(Self.p0)])
+        _ = machine.assigned([Self.p0])
+        #expect(
+            machine.nextBatch(now: .seconds(1), stopRequested: false, postedConfig: nil) == [Self.pollWhileRestoring])
+        #expect(
+            machine.readiness
+                == .notReady(
+                    "restoring 1 partition: 0 records so far; 1 waiting for the previous owner's changelog writes "
+                        + "to be acknowledged or to time out (message.timeout.ms)"))
+        // Its report belongs to the old ownership: nothing to do but let the restore begin.
+        #expect(machine.delivered([(1, .failed(reason: "timed out", isFatal: false))], now: .seconds(2)) == [])
+        #expect(
+            machine.nextBatch(now: .seconds(2), stopRequested: false, postedConfig: nil) == [
+                .beginRestore(Self.p0), .restoreStep(Self.p0), Self.pollWhileRestoring,
+            ])
+        // The restore read the changelog as it is: checkpoints are produced again.
+        _ = machine.restoreProgressed(Self.p0, records: 1, finished: true, now: .seconds(2))
+        _ = Self.processed(&machine, Self.p0, offset: 2, outputs: 0)
+        _ = machine.batchEnded(now: .seconds(3), producerQueued: 0)
+        #expect(
+            machine.changelogCaptured(
+                Self.p0, stamp: 2, records: [Self.entry("checkpoint")], snapshot: nil, now: .seconds(3)) == [.send])
+        #expect(Self.sendAll(&machine) == [2])
+    }
+
+    @Test func atMostTwoPartitionsRestoreAtOnceAndTheOthersWaitPaused() {
+        var machine = Self.changelogMachine()
+        _ = machine.assigned([Self.p0, Self.p1, Self.p2])
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .beginRestore(Self.p0), .restoreStep(Self.p0), .beginRestore(Self.p1), .restoreStep(Self.p1),
+                Self.pollWhileRestoring,
+            ])
+        #expect(
+            machine.readiness
+                == .notReady(
+                    "restoring 3 partitions: 0 records so far; 1 waiting for a restore slot (at most 2 at a time)"))
+        _ = machine.restoreProgressed(Self.p0, records: 4, finished: true, now: .zero)
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .restoreStep(Self.p1), .beginRestore(Self.p2), .restoreStep(Self.p2), Self.pollWhileRestoring,
+            ])
+    }
+
+    @Test func anInputPartitionBeyondTheChangelogFailsTheLoopSayingWhatToDo() {
+        var machine = Self.changelogMachine()
+        let beyond = KafkaTopicPartition(topic: "auth.events", partition: 3)
+        let error = Machine.LoopError.partitionBeyondChangelog(
+            beyond, changelogTopic: Self.changelogTopic, changelogPartitions: 3)
+        #expect(machine.assigned([Self.p0, beyond]) == [.fail(error)])
+        #expect(error.description.contains("Add partitions to 'vigil-state-changelog'"))
+        #expect(!error.description.contains("fewer partitions to the input"))
+        var fetching = Self.changelogMachine()
+        #expect(fetching.inputArrived(beyond, offset: 0) == .hold([.fail(error)]))
+    }
+
+    @Test func dueSnapshotsAreStaggeredOnePerFlush() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0, Self.p1])
+        _ = Self.processed(&machine, Self.p0, offset: 1, outputs: 0)
+        _ = Self.processed(&machine, Self.p1, offset: 1, outputs: 0)
+        #expect(
+            Array(machine.batchEnded(now: .seconds(60), producerQueued: 0).prefix(2)) == [
+                .captureChangelog(Self.p0, stamp: 1, withSnapshot: true),
+                .captureChangelog(Self.p1, stamp: 1, withSnapshot: false),
+            ])
+        _ = machine.changelogCaptured(Self.p0, stamp: 1, records: [Self.entry("cp")], snapshot: [1], now: .seconds(60))
+        _ = machine.changelogCaptured(Self.p1, stamp: 1, records: [Self.entry("cp")], snapshot: nil, now: .seconds(60))
+        _ = Self.sendAll(&machine)
+        // p1's snapshot comes at the next flush, with no new input.
+        #expect(
+            machine.batchEnded(now: .seconds(61), producerQueued: 0).first
+                == .captureChangelog(Self.p1, stamp: 1, withSnapshot: true))
+    }
+
+    /// A snapshot the driver declined (the replay guard is up) is asked for again at the next flush.
+    @Test func aDeclinedSnapshotIsAskedForAgain() {
+        var machine = Self.changelogMachine()
+        Self.restored(&machine, [Self.p0])
+        _ = Self.processed(&machine, Self.p0, offset: 1, outputs: 0)
+        #expect(
+            machine.batchEnded(now: .seconds(60), producerQueued: 0).first
+                == .captureChangelog(Self.p0, stamp: 1, withSnapshot: true))
+        _ = machine.changelogCaptured(Self.p0, stamp: 1, records: [Self.entry("cp")], snapshot: nil, now: .seconds(60))
+        _ = Self.processed(&machine, Self.p0, offset: 2, outputs: 0)
+        #expect(
+            machine.batchEnded(now: .seconds(61), producerQueued: 0).first
+                == .captureChangelog(Self.p0, stamp: 2, withSnapshot: true))
+    }
+
+    /// A partition that restored one checkpoint exactly and gets no input still takes its first
+    /// snapshot (of the restored state), and can be kept across a rebalance with that checkpoint.
+    @Test func aRestoredPartitionWithoutInputTakesItsFirstSnapshot() {
+        var machine = Self.changelogMachine()
+        _ = machine.assigned([Self.p0])
+        let restored = Machine.Checkpoint(changelogOffset: 9, stamp: 4)
+        #expect(
+            machine.restoreProgressed(Self.p0, records: 10, finished: true, now: .zero, restored: restored) == [
+                .resume([Self.p0], pausedFor: nil)
+            ])
+        #expect(
+            machine.batchEnded(now: .seconds(60), producerQueued: 0) == [
+                .snapshotRestoredState(Self.p0, restored), .publishStatus(Self.ready),
+            ])
+        // Declined (input changed the state meanwhile): asked again with the next flush.
+        machine.restoredStateSnapshotted(Self.p0, stamp: 4, taken: false, now: .seconds(60))
+        #expect(
+            machine.batchEnded(now: .seconds(61), producerQueued: 0) == [
+                .snapshotRestoredState(Self.p0, restored), .publishStatus(Self.ready),
+            ])
+        machine.restoredStateSnapshotted(Self.p0, stamp: 4, taken: true, now: .seconds(61))
+        #expect(machine.batchEnded(now: .seconds(200), producerQueued: 0) == [.publishStatus(Self.ready)])
+        #expect(machine.revoked([Self.p0], lost: false, now: .seconds(200)) == [.suspendShard(Self.p0)])
     }
 }

@@ -323,7 +323,7 @@ struct KafkaRunTests {
         }
         #expect(decision?["action"] as? String == "allow", "\(second.log)")
         #expect(!Self.signals(decision).contains("first_login"))
-        #expect(second.log.contains("local snapshot not used"), "\(second.log)")
+        #expect(second.log.contains("local snapshot discarded"), "\(second.log)")
         second.signal(SIGTERM)
         #expect(try await second.waitForExit() == 0, "\(second.log)")
     }

@@ -17,6 +17,16 @@ struct ReplayGuard: Sendable {
     private var overrides: [StateEntryKey: Int64] = [:]
     /// The stamp of the last flush begin read: a tombstone after it reflects the input up to it.
     private var currentStamp: Int64 = -1
+
+    /// The stamp of a tombstone read now: that of the flush last begun.
+    var tombstoneStamp: Int64 { currentStamp }
+
+    /// True for an entry record stamped below the floor: no flush writes one (events up to the floor
+    /// change no entry, and `takeChangelogFlush` keeps a global-window restart's changes for a flush
+    /// at the floor or beyond), so it is a late write of an earlier owner, and must not be applied
+    /// over the newer state the checkpoint vouches for. At the floor itself a flush may legitimately
+    /// write entries: a configuration change after the last input, flushed with the same stamp.
+    func isBelowFloor(_ stamp: Int64) -> Bool { stamp < floor }
     /// The counters of the furthest flush begin read beyond `floor`, set once the input passes their
     /// stamp: evictions of entries the guard spared are counted there, as the uninterrupted run did.
     private(set) var pendingCounters: (stamp: Int64, counters: StateCounters)?

@@ -347,6 +347,12 @@ struct StateEntryCodec {
         return (stamp, digest)
     }
 
+    /// The applied offset of an entry value, its header checked, without decoding its body.
+    func appliedOffset(of value: [UInt8]) throws(StateDecodingError) -> Int64 {
+        var reader = StateReader(value)
+        return try readHeader(&reader)
+    }
+
     /// Reads and checks the version and fingerprint; returns the applied offset.
     private func readHeader(_ reader: inout StateReader) throws(StateDecodingError) -> Int64 {
         let version = try reader.u8("entry format version")
