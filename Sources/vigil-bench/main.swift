@@ -125,7 +125,7 @@ report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addr
         "MiB/s")
     report.add(
         "restore_kafka_seconds_\(local.users)_projected", "  \(users) at that rate (projected)",
-        Double(local.records) / rate, "s", note: "one partition; partitions restore one after another")
+        Double(local.records) / rate, "s", note: "one partition; a daemon restores two at a time on one thread")
 }
 
 if options.restoreOnly {
