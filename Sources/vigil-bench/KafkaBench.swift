@@ -23,9 +23,12 @@ final class KafkaBench {
 
     /// Sixteen partitions: the mock broker keeps only about 5 MB per partition and silently drops the
     /// oldest messages beyond that, so a preloaded backlog must be spread wide enough to survive.
-    func createTopics(_ names: String...) throws {
-        for name in names { try cluster.createTopic(name, partitions: 16) }
+    func createTopics(_ names: String..., partitions: Int = KafkaBench.partitions) throws {
+        for name in names { try cluster.createTopic(name, partitions: partitions) }
     }
+
+    /// Every topic's partition count unless a figure needs room for more events.
+    static let partitions = 16
 
     /// Writes `events` to `topic`, keyed by user, and waits until all are acknowledged.
     func preload(_ events: ArraySlice<GeneratedEvent>, topic: String) throws {
@@ -44,6 +47,29 @@ final class KafkaBench {
         }
     }
 
+    /// What `topic`'s partitions hold now, read back through `KafkaPartitionReader`: records, key and
+    /// value bytes, and whether every partition still starts at offset 0 (the mock broker drops a
+    /// partition's oldest records beyond about 5 MiB, and the figures would then be short).
+    func partitionContents(_ topic: String, partitions: Int) throws -> (records: Int, bytes: Int, complete: Bool) {
+        let configuration = KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers])
+        var records = 0
+        var bytes = 0
+        var complete = true
+        for partition in 0..<Int32(partitions) {
+            let reader = try KafkaPartitionReader(
+                configuration: configuration, partition: KafkaTopicPartition(topic: topic, partition: partition),
+                logger: logger)
+            var first: Int64?
+            while let batch = try reader.next(maxMessages: 10_000, timeout: .seconds(1)) {
+                first = first ?? batch.first?.offset
+            }
+            complete = complete && (first ?? 0) == 0
+            records += reader.progress.records
+            bytes += reader.progress.bytes
+        }
+        return (records, bytes, complete)
+    }
+
     /// A consumer of `topic` that is already assigned its partitions, so group-join time is not
     /// counted against the system under test.
     func observer(_ topic: String) throws -> Observer {
@@ -52,18 +78,22 @@ final class KafkaBench {
 
     /// Throughput: `start` launches the system; times from the first to the last of `expected`
     /// outputs (steady state, without client start-up) and from `start` to the last (wall).
+    /// `isAssigned`, when given, is asked between polls until it first holds (the daemon's log says it has
+    /// its partitions): the `assigned` rate runs from then to the last output.
     func throughput(
         inputs: Int, expected: Int, observed: String, timeout: Double, isAlive: () -> Bool = { true },
-        start: () throws -> Void
+        isAssigned: (() -> Bool)? = nil, start: () throws -> Void
     ) throws -> Throughput {
         let observer = try observer(observed)
         let started = monotonicNanoseconds()
         try start()
         var first: UInt64?
+        var assignedAt: UInt64?
         var last: UInt64 = 0
         var count = 0
         let deadline = started + UInt64(timeout * 1e9)
         while count < expected && monotonicNanoseconds() < deadline && isAlive() {
+            if assignedAt == nil, let isAssigned, isAssigned() { assignedAt = monotonicNanoseconds() }
             let batch = try observer.consumer.poll(maxMessages: 10_000, timeout: .milliseconds(50))
             guard !batch.isEmpty else { continue }
             let now = monotonicNanoseconds()
@@ -72,17 +102,18 @@ final class KafkaBench {
             count += batch.count
         }
         guard count >= expected, let first, last > first else { return Throughput(observed: count, rates: nil) }
+        func rate(since start: UInt64) -> Double { Double(inputs) / (Double(last - start) / 1e9) }
         return Throughput(
-            observed: count,
-            rates: (Double(inputs) / (Double(last - first) / 1e9), Double(inputs) / (Double(last - started) / 1e9)))
+            observed: count, rates: (rate(since: first), rate(since: started), assignedAt.map { rate(since: $0) }))
     }
 
     struct Throughput {
         /// Outputs seen on the observed topic.
         var observed: Int
-        /// Input events per second between the first and the last output (steady), and from the
-        /// start of the system under test to the last output (wall); nil when not all outputs came.
-        var rates: (steady: Double, wall: Double)?
+        /// Input events per second between the first and the last output (steady), from the start of the
+        /// system under test to the last output (wall), and from its assignment to the last output
+        /// (assigned: restore and processing, without the group join); nil when not all outputs came.
+        var rates: (steady: Double, wall: Double, assigned: Double?)?
     }
 
     /// Latency sweep against one running system under test: for each rate, a child process
@@ -403,10 +434,14 @@ final class RawPassThrough: @unchecked Sendable {
     }
 }
 
-/// A config for `vigil run` against the mock cluster; everything else keeps its default.
+/// A config for `vigil run` against the mock cluster; everything else keeps its default. `changelog` nil
+/// runs without the changelog; otherwise the changelog `<prefix>-vigil-state-changelog` (which the caller
+/// creates: the mock broker answers no admin request) is written every `flushInterval`, with local
+/// snapshots in `stateDirectory`.
 func writeDaemonConfig(
     to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
-    vpnList: String, properties: [(String, String)] = []
+    vpnList: String, changelog: (stateDirectory: String, flushInterval: String)? = nil,
+    properties: [(String, String)] = []
 ) throws {
     // The config lives in a scratch folder and its relative paths resolve against it: make ours
     // absolute against the working directory first.
@@ -428,6 +463,9 @@ func writeDaemonConfig(
           properties: {\(properties.map { "\"\($0.0)\": \"\($0.1)\"" }.joined(separator: ", "))}
         http:
           enabled: false
+        state:
+        \(changelog.map { "  dir: \"\($0.stateDirectory)\"\n  flush_interval: \($0.flushInterval)\n  verify_topic_config: false" }
+            ?? "  changelog: false")
         """
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
 }

@@ -8,6 +8,11 @@ struct Options {
     var engineOnly = false
     /// Figure 5 (state bytes per user) only: no engine, limits or Kafka figures.
     var memoryOnly = false
+    /// Figure 6 (restore) only.
+    var restoreOnly = false
+    var restoreUsersOverride: Int?
+    /// Users of the restore figures' shard.
+    var restoreUsers: Int { restoreUsersOverride ?? (quick ? 100_000 : 1_000_000) }
     var memoryUsersOverride: [Int]?
     var jsonPath: String?
     var cityDatabase: String?
@@ -17,6 +22,13 @@ struct Options {
     var users: Int { quick ? 10_000 : 100_000 }
     var engineEvents: Int { quick ? 50_000 : 1_000_000 }
     var foundationEvents: Int { quick ? 20_000 : 200_000 }
+    /// `state.flush_interval` of the changelog-on run, in milliseconds: a tenth of the default, so that
+    /// a run of about a second still spans many flushes and the figure bounds the changelog's cost.
+    var flushIntervalMilliseconds = 100
+    var changelogEventsOverride: Int?
+    /// Events of the changelog on / off pair of `vigil run` runs: enough for several seconds each, so
+    /// that the ratio is a steady state's.
+    var changelogEvents: Int { changelogEventsOverride ?? (quick ? 50_000 : 300_000) }
     var kafkaEventsOverride: Int?
     var kafkaEvents: Int { kafkaEventsOverride ?? (quick ? 20_000 : 100_000) }
     var latencySecondsOverride: Double?
@@ -32,12 +44,16 @@ struct Options {
     var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--flush-interval-ms MS] [--changelog-events N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
           --memory-only  figure 5 only (state bytes per user)
           --memory-users N,N  user counts for figure 5 (default 1000000,5000000; --quick 100000,200000)
+          --restore-only  figure 6 only (restore from changelog records and from a snapshot)
+          --restore-users N  users of the restored shard (default 1000000; --quick 100000)
+          --flush-interval-ms MS  state.flush_interval of the changelog-on vigil run (default 100)
+          --changelog-events N  events of the changelog on / off vigil runs (default 300000, quick 50000)
           --kafka-events N  events preloaded for the end-to-end figures
           --latency-rates R,R,...  latency sweep rates in events/s (default 1000,5000,20000; ½ max is always added)
           --latency-seconds S  seconds of paced traffic per rate (default 10, quick 3)
@@ -58,6 +74,14 @@ struct Options {
                     list.allSatisfy({ ($0 ?? 0) > 0 })
                 else { return nil }
                 options.memoryUsersOverride = list.compactMap { $0 }
+            case "--restore-only": options.restoreOnly = true
+            case "--restore-users":
+                guard let users = rest.popFirst().flatMap({ Int($0) }), users > 0 else { return nil }
+                options.restoreUsersOverride = users
+            case "--flush-interval-ms":
+                guard let milliseconds = rest.popFirst().flatMap({ Int($0) }), milliseconds >= 10 else { return nil }
+                options.flushIntervalMilliseconds = milliseconds
+            case "--changelog-events": options.changelogEventsOverride = rest.popFirst().flatMap { Int($0) }
             case "--kafka-events": options.kafkaEventsOverride = rest.popFirst().flatMap { Int($0) }
             case "--json": options.jsonPath = rest.popFirst()
             case "--city-db": options.cityDatabase = rest.popFirst()

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import VigilCore
 import VigilDaemon
 import VigilGeo
@@ -40,7 +41,7 @@ let sampler = try GeoDatabases(settings: uncached)
 // The memory figure needs only some located addresses: on a database too small to sample (MaxMind's
 // test City database with `--quick`) it uses the built-in pool of that database's addresses.
 let sampled = IPPool.sample(from: sampler, addresses: options.users, seed: 2018, vpnExits: 64)
-guard let pool = sampled ?? (options.memoryOnly ? IPPool.maxMindTestCity : nil) else {
+guard let pool = sampled ?? (options.memoryOnly || options.restoreOnly ? IPPool.maxMindTestCity : nil) else {
     print("no located address found in \(options.cityDatabase!)")
     exit(1)
 }
@@ -73,6 +74,65 @@ report.context["pool"] = ["cities": pool.locations.count, "addresses": pool.addr
             "MiB")
     }
     report.context["bench_peak_rss_mb"] = Double(MemoryBench.peakResidentBytes()) / 1_048_576
+}
+
+/// Figure 6: restoring a shard of `options.restoreUsers` users in process (changelog records and
+/// snapshot), and a changelog partition read back through Kafka on `cluster`.
+@MainActor func restoreFigures(cluster: MockKafkaCluster) throws {
+    let sources = pool.locations.flatMap(\.addresses).prefix(10_000).map { ($0, sampler.lookup($0)) }
+    let bench = RestoreBench(
+        users: options.restoreUsers, sources: MemoryBench.located(Array(sources)), config: config.core)
+    progress("restore: \(options.restoreUsers) users in process")
+    let local = bench.inProcess()
+    let users = "\(local.users / 1000)k users"
+    report.add(
+        "restore_changelog_records_per_s", "restore: changelog records applied, in process",
+        Double(local.records) / local.applySeconds, "rec/s", note: "\(local.records) records, \(users)")
+    report.add(
+        "restore_changelog_mb_per_s", "  changelog bytes applied, in process",
+        Double(local.recordBytes) / local.applySeconds / 1_048_576, "MiB/s")
+    report.add(
+        "restore_changelog_seconds_\(local.users)", "restore: \(users) from changelog records", local.applySeconds, "s",
+        note: "records already in memory: no broker")
+    report.add(
+        "changelog_bytes_per_user", "  changelog key + value bytes per user",
+        Double(local.recordBytes) / Double(local.users),
+        "B", note: "two logins each, sources and buckets included")
+    report.add("changelog_flush_seconds_\(local.users)", "  one flush of every entry (encode)", local.flushSeconds, "s")
+    report.add(
+        "restore_snapshot_seconds_\(local.users)", "restore: \(users) from a snapshot (decode)",
+        local.snapshotDecodeSeconds, "s")
+    report.add(
+        "snapshot_encode_seconds_\(local.users)", "  snapshot encode of the same state", local.snapshotEncodeSeconds,
+        "s")
+    report.add(
+        "snapshot_bytes_per_user", "  snapshot bytes per user", Double(local.snapshotBytes) / Double(local.users), "B")
+    // The mock broker keeps about 5 MiB per partition (and drops the oldest beyond): a partition of
+    // about 3.5 MiB, counting some 24 bytes of record overhead each.
+    let recordsPerUser = Double(local.records) / Double(local.users)
+    let onDiskPerRecord = Double(local.recordBytes) / Double(local.records) + 24
+    let kafkaUsers = min(options.restoreUsers, Int(3_500_000 / onDiskPerRecord / recordsPerUser))
+    progress("restore: \(kafkaUsers) users through KafkaPartitionReader")
+    var logger = Logger(label: "vigil-bench.restore")
+    logger.logLevel = .error
+    let kafka = try bench.throughKafka(cluster: cluster, count: kafkaUsers, logger: logger)
+    let rate = Double(kafka.records) / kafka.seconds
+    report.add(
+        "restore_kafka_records_per_s", "restore: changelog via KafkaPartitionReader", rate, "rec/s",
+        note: "one partition on the mock broker, \(kafka.records) records (\(kafka.users) users)")
+    report.add(
+        "restore_kafka_mb_per_s", "  changelog bytes read and applied", Double(kafka.bytes) / kafka.seconds / 1_048_576,
+        "MiB/s")
+    report.add(
+        "restore_kafka_seconds_\(local.users)_projected", "  \(users) at that rate (projected)",
+        Double(local.records) / rate, "s", note: "one partition; a daemon restores two at a time on one thread")
+}
+
+if options.restoreOnly {
+    print(Report.header())
+    try restoreFigures(cluster: try KafkaBench().cluster)
+    if let path = options.jsonPath { try report.write(to: path) }
+    exit(0)
 }
 
 if options.memoryOnly {
@@ -158,7 +218,7 @@ if options.engineOnly {
 progress("kafka: raw pass-through")
 let kafka = try KafkaBench()
 let kafkaEvents = events.prefix(options.kafkaEvents)
-try kafka.createTopics("raw.in", "raw.out", "vigil.in", "vigillat.in")
+try kafka.createTopics("raw.in", "raw.out", "vigillat.in")
 try kafka.preload(kafkaEvents, topic: "raw.in")
 var passThrough: RawPassThrough?
 let rawRun = try kafka.throughput(
@@ -196,25 +256,63 @@ func benchDaemon(config: String) throws -> DaemonProcess {
         deviceKey: "vigil-bench-device-key", binary: URL(fileURLWithPath: vigilBinary))
 }
 let pendingNote = "skipped: no `vigil` executable at \(vigilBinary) (build it, or pass --vigil PATH)"
-var daemonRate: Double?
-var daemonPeak: Int?
-if daemonAvailable {
-    progress("kafka: vigil run")
-    try kafka.preload(kafkaEvents, topic: "vigil.in")
+/// What one `vigil run` throughput run measured: the steady rate (first to last output; nil when not every
+/// output came), the rate from its assignment to the last output, the peak resident set, and what it wrote to its changelog (records, key + value bytes, whether the mock
+/// kept them all).
+typealias DaemonRun = (
+    rate: Double?, assignedRate: Double?, peak: Int?, written: (records: Int, bytes: Int, complete: Bool)?
+)
+
+/// One `vigil run` throughput run over `events` on topics of its own (`<prefix>.in`, `<prefix>.decisions`,
+/// ...) with `partitions` partitions: the steady rate, the peak resident set, and with `changelog` what the
+/// daemon wrote to its changelog topic (after its graceful stop, which flushes the last changes).
+@MainActor func daemonThroughput(
+    prefix: String, changelog: Bool, events: ArraySlice<GeneratedEvent>, partitions: Int = KafkaBench.partitions
+) throws -> DaemonRun {
+    progress("kafka: vigil run, changelog \(changelog ? "on" : "off"), \(events.count) events")
+    let changelogTopic = "\(prefix)-vigil-state-changelog"
+    try kafka.createTopics(
+        "\(prefix).in", "\(prefix).decisions", "\(prefix).alerts", "\(prefix).dlq", partitions: partitions)
+    // The mock broker answers no CreateTopics: the changelog is created as an operator would, beforehand.
+    if changelog { try kafka.createTopics(changelogTopic, partitions: partitions) }
+    try kafka.preload(events, topic: "\(prefix).in")
     try writeDaemonConfig(
-        to: scratch + "/throughput.yaml", bootstrap: kafka.cluster.bootstrapServers, input: "vigil.in", prefix: "vigil",
-        cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList)
-    try kafka.createTopics("vigil.decisions", "vigil.alerts", "vigil.dlq")
+        to: scratch + "/\(prefix).yaml", bootstrap: kafka.cluster.bootstrapServers, input: "\(prefix).in",
+        prefix: prefix, cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
+        changelog: changelog ? (scratch + "/\(prefix)-state", "\(options.flushIntervalMilliseconds)ms") : nil)
     var daemon: DaemonProcess?
     let result = try kafka.throughput(
-        inputs: kafkaEvents.count, expected: decisionsIn(kafkaEvents), observed: "vigil.decisions", timeout: 600,
-        isAlive: { daemon?.isRunning ?? true }
+        inputs: events.count, expected: decisionsIn(events), observed: "\(prefix).decisions", timeout: 600,
+        isAlive: { daemon?.isRunning ?? true }, isAssigned: { daemon?.log.contains("partitions assigned") ?? false }
     ) {
-        daemon = try benchDaemon(config: "throughput.yaml")
+        daemon = try benchDaemon(config: "\(prefix).yaml")
     }
-    daemonPeak = daemon?.peakResidentBytes
+    let peak = daemon?.peakResidentBytes
     try daemon?.stop()
-    daemonRate = result.rates?.steady
+    if result.rates == nil, let daemon { progress("vigil run (\(prefix)) did not answer every event:\n\(daemon.log)") }
+    return (
+        result.rates?.steady, result.rates?.assigned, peak,
+        changelog ? try kafka.partitionContents(changelogTopic, partitions: partitions) : nil
+    )
+}
+var daemonRate: Double?
+var daemonPeak: Int?
+/// The changelog pair: more events than figure 3's (the mock keeps about 5 MiB per partition, hence 64
+/// partitions) so that each run lasts seconds, changelog off then on.
+let changelogEvents = events.prefix(options.changelogEvents)
+let changelogPartitions = 64
+var changelogOff: DaemonRun?
+var pairLoadAverage = "?"
+var changelogRun: DaemonRun?
+if daemonAvailable {
+    (daemonRate, _, daemonPeak, _) = try daemonThroughput(prefix: "vigil", changelog: false, events: kafkaEvents)
+    pairLoadAverage =
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init)
+        ?? "?"
+    changelogOff = try daemonThroughput(
+        prefix: "vigiloff", changelog: false, events: changelogEvents, partitions: changelogPartitions)
+    changelogRun = try daemonThroughput(
+        prefix: "vigilcl", changelog: true, events: changelogEvents, partitions: changelogPartitions)
 }
 // `vigil run` processes every partition on one thread: a rate above this run's single-thread engine
 // rate (or above the raw pass-through) means the run was too short to reach a steady state.
@@ -225,8 +323,58 @@ let daemonUnreliable = daemonRate.flatMap { rate in
         : nil
 }
 report.add(
-    "daemon_events_per_s", "kafka: vigil run (subprocess)", daemonRate, "ev/s",
+    "daemon_events_per_s", "kafka: vigil run (subprocess), changelog off", daemonRate, "ev/s",
     note: daemonAvailable ? nil : pendingNote, unreliable: daemonUnreliable)
+// The pair's rates run from the daemon's assignment to its last output: in a preloaded backlog its
+// outputs come in bursts, so first-to-last output would shorten the window.
+let changelogRate = changelogRun?.assignedRate
+let flushInterval = Double(options.flushIntervalMilliseconds) / 1000
+/// Why a run of the changelog pair cannot support its rate, if it cannot.
+func changelogPairProblem(_ rate: Double) -> String? {
+    if rate > engineRate {
+        return "above this run's single-thread engine rate (\(Int(engineRate)) ev/s): too few events for a steady state"
+    }
+    let window = Double(changelogEvents.count) / rate
+    return window < 5 * flushInterval
+        ? "the run lasted \(String(format: "%.2f", window)) s, under five flush intervals of \(options.flushIntervalMilliseconds) ms"
+        : nil
+}
+let changelogOffRate = changelogOff?.assignedRate
+let changelogOffUnreliable = changelogOffRate.flatMap(changelogPairProblem)
+let changelogUnreliable = changelogRate.flatMap(changelogPairProblem)
+report.add(
+    "daemon_changelog_off_events_per_s", "kafka: vigil run, changelog off (\(changelogEvents.count) events)",
+    changelogOffRate, "ev/s",
+    note: daemonAvailable ? "\(changelogPartitions) partitions, from assignment to last output" : pendingNote,
+    unreliable: changelogOffUnreliable)
+report.add(
+    "daemon_changelog_events_per_s", "kafka: vigil run, changelog on (same events)", changelogRate, "ev/s",
+    note: daemonAvailable ? "state.flush_interval \(options.flushIntervalMilliseconds) ms" : pendingNote,
+    unreliable: changelogUnreliable)
+let changelogRatio = changelogRate.flatMap { on in changelogOffRate.map { on / $0 * 100 } }
+report.add(
+    "daemon_changelog_vs_off_percent", "kafka: vigil run changelog on / off", changelogRatio, "%", target: ">= 90",
+    met: changelogRatio.map { $0 >= 90 },
+    note: daemonAvailable ? "load at the pair's start \(pairLoadAverage)" : pendingNote,
+    unreliable: changelogOffUnreliable ?? changelogUnreliable
+        ?? changelogRatio.flatMap {
+            $0 > 110 ? "the changelog-on run was the faster: the machine's noise exceeds the difference" : nil
+        })
+let written = changelogRun?.written
+let incomplete = written.flatMap {
+    $0.complete ? nil : "the mock broker dropped old changelog records: more than it keeps"
+}
+report.add(
+    "changelog_bytes_per_event", "kafka: changelog bytes written per input event",
+    written.map { Double($0.bytes) / Double(changelogEvents.count) }, "B",
+    note: written.map {
+        "\($0.records) records, key + value bytes, \(changelogEvents.count) events, flush every \(options.flushIntervalMilliseconds) ms"
+    } ?? pendingNote,
+    unreliable: incomplete)
+report.add(
+    "changelog_records_per_event", "  changelog records written per input event",
+    written.map { Double($0.records) / Double(changelogEvents.count) }, "", note: written == nil ? pendingNote : nil,
+    unreliable: incomplete)
 let ratio = daemonRate.flatMap { rate in raw.map { rate / $0.steady * 100 } }
 report.add(
     "daemon_vs_raw_percent", "kafka: vigil run / raw pass-through", ratio, "%", target: ">= 80",
@@ -315,11 +463,22 @@ if daemonLatencies == nil {
 // 5. Memory.
 progress("memory")
 report.add(
-    "daemon_peak_rss_mb", "memory: vigil run peak RSS (throughput run)", daemonPeak.map { Double($0) / 1_048_576 },
+    "daemon_peak_rss_mb", "memory: vigil run peak RSS (throughput run, changelog off)",
+    daemonPeak.map { Double($0) / 1_048_576 },
     "MiB",
     note: daemonAvailable ? nil : pendingNote)
+for (key, run, name) in [
+    ("daemon_changelog_off_peak_rss_mb", changelogOff, "off"), ("daemon_changelog_peak_rss_mb", changelogRun, "on"),
+] {
+    report.add(
+        key, "  vigil run peak RSS, changelog \(name) (\(changelogEvents.count) events)",
+        run?.peak.map { Double($0) / 1_048_576 }, "MiB", note: daemonAvailable ? nil : pendingNote)
+}
 events.removeAll()
 memoryFigures()
+
+// 6. Restore.
+try restoreFigures(cluster: kafka.cluster)
 if let path = options.jsonPath {
     try report.write(to: path)
     print("wrote \(path)")

@@ -35,6 +35,13 @@ public final class DaemonProcess {
         return try child.waitForExit(timeout: timeout)
     }
 
+    /// SIGKILL, as a crash or an OOM kill would end it: nothing is flushed or committed. Waits (blocking)
+    /// until the process is gone.
+    public func kill() throws {
+        child.signal(SIGKILL)
+        _ = try child.waitForExit(timeout: .seconds(20))
+    }
+
     /// Whether the daemon has not exited yet.
     public var isRunning: Bool { child.isRunning }
 

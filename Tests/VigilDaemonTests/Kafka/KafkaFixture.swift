@@ -10,16 +10,28 @@ struct KafkaFixture {
     let directory: URL
     let config: URL
     let metricsPort: Int
-    /// librdkafka properties beyond the fixture's own.
+    /// librdkafka properties beyond (or instead of) the fixture's own `defaultProperties`.
     let properties: [String: String]
 
-    init(name: String, partitions: Int = 2, extra: String = "", properties: [String: String] = [:]) throws {
+    /// The local snapshot directory of `vigil run` (not created: the daemon creates it).
+    let stateDirectory: URL
+
+    /// Every topic has `partitions` partitions, except the outputs with `outputPartitions` (the mock keeps
+    /// only about 5 MiB per partition, and a one-partition input can cause more output than that) and
+    /// the changelog with `changelogPartitions` (a wrong count, for a test). `stateDirectory` nil is `<directory>/state`.
+    init(
+        name: String, partitions: Int = 2, outputPartitions: Int? = nil, changelogPartitions: Int? = nil,
+        stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:]
+    ) throws {
         self.properties = properties
         cluster = try MockKafkaCluster(logger: testLogger)
-        for topic in ["auth.events", "auth.decisions", "auth.alerts", "auth.events.dlq", Self.changelogTopic] {
-            try cluster.createTopic(topic, partitions: partitions)
+        try cluster.createTopic("auth.events", partitions: partitions)
+        for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
+            try cluster.createTopic(topic, partitions: outputPartitions ?? partitions)
         }
+        try cluster.createTopic(Self.changelogTopic, partitions: changelogPartitions ?? partitions)
         directory = try TestPaths.temporaryDirectory(name)
+        self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state")
         metricsPort = try freeLoopbackPort()
         config = directory.appendingPathComponent("vigil.yaml")
         try writeConfig(extra: extra)
@@ -34,21 +46,23 @@ struct KafkaFixture {
     }
 
     /// The config of another `vigil run` in the same group, in a directory of its own (the returned
-    /// `directory`) with its own state directory and metrics port.
-    func secondInstance(_ name: String) throws -> (config: URL, directory: URL) {
+    /// `directory`) with its own state directory and metrics port: instances never share a state.dir.
+    func secondInstance(_ name: String) throws -> (config: URL, directory: URL, metricsPort: Int) {
         let other = try TestPaths.temporaryDirectory(name)
+        let port = try freeLoopbackPort()
         let config = try TestPaths.writeConfig(
             in: other, anonymousDatabase: false,
-            extra: yaml(
-                extra: "", metricsPort: try freeLoopbackPort(), stateDirectory: other.appendingPathComponent("state")))
-        return (config, other)
+            extra: yaml(extra: "", metricsPort: port, stateDirectory: other.appendingPathComponent("state")))
+        return (config, other, port)
     }
+
+    /// Fast group membership and commits, unless `properties` says otherwise.
+    static let defaultProperties = [
+        "session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "auto.commit.interval.ms": "500",
+    ]
 
     /// The default changelog of the default group `vigil`.
     static let changelogTopic = "vigil-state-changelog"
-
-    /// The local snapshot directory of `vigil run`.
-    var stateDirectory: URL { directory.appendingPathComponent("state") }
 
     private func yaml(extra: String, metricsPort: Int, stateDirectory: URL) -> String {
         """
@@ -56,10 +70,8 @@ struct KafkaFixture {
           bootstrap_servers: "\(cluster.bootstrapServers)"
           shutdown_timeout: 10s
           properties:
-            session.timeout.ms: "6000"
-            heartbeat.interval.ms: "500"
-            auto.commit.interval.ms: "500"
-        \(properties.sorted { $0.key < $1.key }.map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
+        \(Self.defaultProperties.merging(properties) { $1 }.sorted { $0.key < $1.key }
+            .map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
         state:
           dir: "\(stateDirectory.path)"
           verify_topic_config: false
