@@ -159,6 +159,37 @@ print("vigil-bench: \(bytes.count) events, \(options.users) users, \(pool.locati
 print(Report.header())
 fflush(nil)
 
+if options.changelogCostOnly {
+    let eventCount = Double(bytes.count)
+    for eventsPerFlush in [6_000, 60_000] {
+        progress("changelog cost: a flush every \(eventsPerFlush) events")
+        let cost = try ChangelogCostBench(config: config, events: bytes).run(
+            eventsPerFlush: eventsPerFlush, passes: options.quick ? 1 : 3)
+        let name = "changelog_cost_\(eventsPerFlush)"
+        report.add(
+            "\(name)_off_ns_per_event", "changelog cost: pipeline, recording off", cost.offSeconds / eventCount * 1e9,
+            "ns")
+        report.add(
+            "\(name)_on_ns_per_event", "  recording on, a flush every \(eventsPerFlush) events",
+            cost.onSeconds / eventCount * 1e9, "ns",
+            note: "\(Int((cost.offSeconds / cost.onSeconds * 100).rounded()))% of off's rate")
+        report.add(
+            "\(name)_tracking_ns_per_event", "  of which change tracking",
+            (cost.onSeconds - cost.flushSeconds - cost.offSeconds) / eventCount * 1e9, "ns")
+        report.add(
+            "\(name)_flush_ns_per_event", "  of which flush encoding", cost.flushSeconds / eventCount * 1e9, "ns")
+        report.add(
+            "\(name)_flush_ns_per_record", "  flush encoding per record",
+            cost.flushSeconds / Double(max(1, cost.records)) * 1e9,
+            "ns",
+            note:
+                "\(String(format: "%.2f", Double(cost.records) / eventCount)) records, \(cost.recordBytes / bytes.count) B per event"
+        )
+    }
+    if let path = options.jsonPath { try report.write(to: path) }
+    exit(0)
+}
+
 // 1. Engine only, one thread.
 progress("engine")
 let engine = try EngineBench(config: config, events: bytes).run(passes: options.quick ? 1 : 3)

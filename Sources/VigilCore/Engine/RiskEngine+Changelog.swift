@@ -66,8 +66,9 @@ extension RiskEngine {
             .flushBegin, 0,
             codec.encodeFlushBegin(
                 counters: pending?.counters ?? state.counters, countersStamp: pending?.stamp ?? stamp, stamp: stamp))
+        let names = state.names
         for key in changes.users.sorted() {
-            add(.user, key, state.users[key].map { codec.encodeUser($0, names: state.names, appliedOffset: stamp) })
+            add(.user, key, state.users.reading(key) { codec.encodeUser($0, names: names, appliedOffset: stamp) })
         }
         for key in changes.sources.sorted() {
             add(.source, key, state.sources[key].map { codec.encodeSource($0, appliedOffset: stamp) })

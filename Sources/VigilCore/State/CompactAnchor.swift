@@ -32,6 +32,15 @@ enum CompactEventID: Sendable, Equatable {
         }
     }
 
+    /// The result of `body` on the id's UTF-8 bytes, without building a `String` for an inline id.
+    func withUTF8<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        switch self {
+        case .heap(var id): return id.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+        case .inline(let count, let bytes):
+            return withUnsafeBytes(of: bytes) { body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(count)))) }
+        }
+    }
+
     /// True when the id lives inside the value (no heap storage).
     var isInline: Bool {
         if case .inline = self { return true }

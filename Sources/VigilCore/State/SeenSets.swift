@@ -55,6 +55,12 @@ struct SeenSets: Sendable {
     /// The entries of one kind, oldest insertion first.
     func entries(_ kind: Kind) -> [Entry] { range(kind).map(entry) }
 
+    /// Hands the entries of one kind to `body`, oldest insertion first, without gathering them in an
+    /// array (the changelog encodes every changed user's sets).
+    func forEachEntry(_ kind: Kind, _ body: (Entry) -> Void) {
+        for index in range(kind) { body(entry(index)) }
+    }
+
     /// Records `key` at `time`; never moves a last-seen time backwards. When the kind already holds
     /// `capacity` entries, the least recently seen ones are dropped first, as many as it takes: a cap
     /// lowered by a reload, or smaller than the one a restored snapshot was taken under, applies at once.

@@ -43,6 +43,13 @@ struct UserTable: Sendable {
         }
     }
 
+    /// The result of `body` on the user's record, read in place (a `UserState` is 192 bytes and holds
+    /// references: a copy costs a move and retains); nil when there is none.
+    func reading<Result>(_ key: UInt64, _ body: (UserState) -> Result) -> Result? {
+        guard let position = position(of: key) else { return nil }
+        return body(records[position])
+    }
+
     /// Hands the user's record to `body` to update in place, inserting `newUser()` first when there is
     /// none: no copy out of the table and back.
     mutating func update(_ key: UInt64, inserting newUser: () -> UserState, _ body: (inout UserState) -> Void) {

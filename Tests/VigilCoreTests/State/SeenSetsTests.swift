@@ -35,6 +35,9 @@ import Testing
         seen.record(.device, 3, at: Self.at(20), capacity: 2)
         #expect(seen.lastSeen(.device, 2) == nil)
         #expect(seen.entries(.device).map(\.key) == [1, 3])
+        var visited: [UInt64] = []
+        seen.forEachEntry(.device) { visited.append($0.key) }
+        #expect(visited == [1, 3])
         // The other kind is untouched, though its entry is older.
         #expect(seen.lastSeen(.country, 9) == Self.at(1))
     }

@@ -18,6 +18,8 @@ import Testing
         #expect(table[20]?.successfulLogins == 2)
         #expect(table[30]?.successfulLogins == 3)
         #expect(table[40] == nil)
+        #expect(table.reading(20) { $0.successfulLogins } == 2)
+        #expect(table.reading(40) { $0.successfulLogins } == nil)
         #expect(table.contains(10))
         #expect(!table.contains(40))
     }

@@ -34,24 +34,25 @@ public enum StateDecodingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Appends little-endian integers, length-prefixed strings and raw bytes to a byte array.
+/// Appends little-endian integers, length-prefixed strings and raw bytes to a byte array. Each integer
+/// is copied in as a whole (one append of its bytes, not one per byte): a flush writes every changed
+/// entry with it.
 struct StateWriter {
     var bytes: [UInt8] = []
 
+    init() {}
+
+    /// A writer whose first `capacity` bytes need no reallocation (an entry's expected size).
+    init(reservingCapacity capacity: Int) { bytes.reserveCapacity(capacity) }
+
     mutating func u8(_ value: UInt8) { bytes.append(value) }
     mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    mutating func u16(_ value: UInt16) { little(value) }
+    mutating func u32(_ value: UInt32) { little(value) }
+    mutating func u64(_ value: UInt64) { little(value) }
 
-    mutating func u16(_ value: UInt16) {
-        bytes.append(UInt8(truncatingIfNeeded: value))
-        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
-    }
-
-    mutating func u32(_ value: UInt32) {
-        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
-    }
-
-    mutating func u64(_ value: UInt64) {
-        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    private mutating func little<Integer: FixedWidthInteger>(_ value: Integer) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     mutating func i32(_ value: Int32) { u32(UInt32(bitPattern: value)) }
@@ -68,6 +69,14 @@ struct StateWriter {
     mutating func string(_ value: String) {
         u32(UInt32(value.utf8.count))
         bytes.append(contentsOf: value.utf8)
+    }
+
+    /// An event id as `string` writes it, from its bytes as state holds them.
+    mutating func eventID(_ value: CompactEventID) {
+        value.withUTF8 { utf8 in
+            u32(UInt32(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
     }
 
     mutating func count(_ value: Int) { u32(UInt32(value)) }

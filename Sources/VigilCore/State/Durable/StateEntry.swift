@@ -117,13 +117,12 @@ struct StateEntryCodec {
     // MARK: Encoding
 
     func encodeUser(_ user: UserState, names: NameTable, appliedOffset: Int64) -> [UInt8] {
-        var out = header(appliedOffset)
+        var out = header(appliedOffset, reserving: Self.userBytesHint(user))
         out.time(user.lastSeen)
         out.u32(user.successfulLogins)
         for kind in SeenSets.Kind.allCases {
-            let entries = user.seen.entries(kind)
-            out.count(entries.count)
-            for entry in entries {
+            out.count(user.seen.count(kind))
+            user.seen.forEachEntry(kind) { entry in
                 out.u64(entry.key)
                 out.time(entry.lastSeen)
             }
@@ -143,7 +142,10 @@ struct StateEntryCodec {
     }
 
     func encodeSource(_ source: SourceState, appliedOffset: Int64) -> [UInt8] {
-        var out = header(appliedOffset)
+        let windowEntries =
+            source.failures.entries.count + source.failingUsers.entries.count
+            + source.resetAccounts.entries.count
+        var out = header(appliedOffset, reserving: 64 + 64 * windowEntries)
         out.time(source.lastSeen)
         encodeWindow(source.failures, into: &out)
         encodeDistinct(source.failingUsers, into: &out)
@@ -173,11 +175,11 @@ struct StateEntryCodec {
     }
 
     func encodeBucket(_ bucket: GlobalWindows.Bucket, appliedOffset: Int64) -> [UInt8] {
-        var out = header(appliedOffset)
+        let registers = bucket.failingUsers.registerBytes
+        var out = header(appliedOffset, reserving: 48 + registers.count)
         out.i64(bucket.number)
         out.i64(Int64(bucket.failures))
         out.i64(Int64(bucket.resetRequests))
-        let registers = bucket.failingUsers.registerBytes
         out.count(registers.count)
         out.bytes.append(contentsOf: registers)
         return out.bytes
@@ -212,8 +214,14 @@ struct StateEntryCodec {
         return out.bytes
     }
 
-    private func header(_ appliedOffset: Int64) -> StateWriter {
-        var out = StateWriter()
+    /// About what a user's value takes (an anchor with its names, the seen sets, room for a small rare
+    /// part), so that most values are written without reallocating.
+    private static func userBytesHint(_ user: UserState) -> Int {
+        160 + 16 * user.seen.totalCount + (user.rare == nil ? 0 : 128)
+    }
+
+    private func header(_ appliedOffset: Int64, reserving capacity: Int = 64) -> StateWriter {
+        var out = StateWriter(reservingCapacity: capacity)
         out.u8(Self.formatVersion)
         out.u32(fingerprint)
         out.i64(appliedOffset)
@@ -222,7 +230,7 @@ struct StateEntryCodec {
 
     private func encodeAnchor(_ anchor: CompactAnchor, names: NameTable, into out: inout StateWriter) {
         out.time(anchor.time)
-        out.string(anchor.eventID.string)
+        out.eventID(anchor.eventID)
         out.u8(anchor.anonymity.rawValue)
         out.u8(anchor.presence.rawValue)
         out.i32(anchor.latitudeE7)
