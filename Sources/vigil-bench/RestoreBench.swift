@@ -29,23 +29,9 @@ struct RestoreBench {
 
     /// An engine that has learned `count` users and recorded every change since it started.
     func learnedEngine(count: Int) -> RiskEngine {
-        let located = MemoryBench.located(sources)
         var engine = RiskEngine(config: config, policyVersion: "bench", deviceKey: .publicDefault)
         engine.recordsChanges = true
-        var time = Timestamp(seconds: 1_772_409_600)
-        for user in 0..<count {
-            let id = "user-\(user)"
-            let (address, intelligence) = located[user % located.count]
-            for (slot, kind) in ["laptop", "phone"].enumerated() {
-                let event = AuthEvent(
-                    eventID: MemoryBench.uuid(user, slot), type: .login, time: time, tenant: "acme",
-                    user: User(id: id, emailDomain: "example.com"), ip: address,
-                    device: Device(id: "\(id)-\(kind)", managed: slot == 0, userAgent: "Mozilla/5.0"), outcome: .success
-                )
-                _ = engine.process(event, intel: intelligence)
-                time = time + EventDuration(microseconds: 1_000)
-            }
-        }
+        MemoryBench.learnBaselines(users: count, locatedSources: MemoryBench.located(sources), into: &engine)
         precondition(engine.userCount == count, "every user should have state")
         return engine
     }
