@@ -31,6 +31,24 @@ public final class MockKafkaCluster: Sendable {
         try check("broker up", cluster.setBrokerUp(id: id))
     }
 
+    /// Answers the next `count` Produce requests, from any client, with `code` instead of storing their
+    /// messages: a producer sees the failure it would see from a real broker refusing its writes (a
+    /// permanent code such as `TOPIC_AUTHORIZATION_FAILED` fails the messages of each request at once).
+    public func failProduceRequests(count: Int, with code: KafkaErrorCode) {
+        cluster.pushRequestErrors(apiKey: RdKafkaMockCluster.produceAPIKey, Array(repeating: code, count: count))
+    }
+
+    /// Forgets the Produce failures `failProduceRequests` queued that no request has met yet.
+    public func clearProduceRequestFailures() {
+        cluster.clearRequestErrors(apiKey: RdKafkaMockCluster.produceAPIKey)
+    }
+
+    /// Answers the next `count` InitProducerId requests (the first request of an idempotent producer)
+    /// with `code`; `CLUSTER_AUTHORIZATION_FAILED` there is a fatal error of the producer.
+    public func failProducerIDRequests(count: Int, with code: KafkaErrorCode) {
+        cluster.pushRequestErrors(apiKey: RdKafkaMockCluster.initProducerIDAPIKey, Array(repeating: code, count: count))
+    }
+
     private func check(_ operation: String, _ code: KafkaErrorCode?) throws(KafkaError) {
         if let code { throw .operationFailed(operation: operation, code: code) }
     }
