@@ -160,6 +160,36 @@ struct KafkaDaemonBehaviourTests {
         ((alert["finding_info"] as? [String: Any])?["analytic"] as? [String: Any])?["name"] as? String
     }
 
+    // MARK: Backpressure
+
+    /// Three batches' worth of events (a batch is at most 500) and a producer queue of 50: every batch
+    /// fills the queue, consumption pauses, and it must resume once the queue is below half, or the later
+    /// batches are never read. Every event is decided exactly once, and the backpressure ends.
+    @Test func consumptionResumesAfterBackpressureAndLosesNothing() async throws {
+        let fixture = try KafkaFixture(
+            name: "backpressure-resume", properties: ["queue.buffering.max.messages": "50"],
+            stateSettings: ["changelog: false"])
+        let lines = EventLines.keyedLogins(prefix: "resume", count: 1_500, users: 60)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        let expected = lines.map(DurableStateRunTests.eventID).sorted()
+        var decided: [String] = []
+        try await waitUntil("a decision for every event", timeout: .seconds(120)) {
+            try daemon.requireRunning()
+            decided = try fixture.decisions().compactMap { $0.payload["event_id"] as? String }
+            return decided.count >= expected.count
+        }
+        #expect(decided.sorted() == expected)
+        #expect(daemon.log.contains("pausing consumption"), "\(daemon.log)")
+        #expect(daemon.log.contains("producer queue has room again: consuming again"), "\(daemon.log)")
+        try await waitUntil("the backpressure gauge back at 0", timeout: .seconds(30)) {
+            let metrics = try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body
+            return MetricsText.sum("vigil_producer_backpressure", in: metrics) == 0
+                && MetricsText.sum("vigil_producer_backpressure_total", in: metrics) ?? 0 >= 1
+        }
+        #expect(try daemon.stop() == 0, "\(daemon.log)")
+    }
+
     // MARK: Several input topics
 
     /// Two input topics: events of both are decided, and state is kept per topic (a user learned on one
