@@ -57,18 +57,17 @@ import VigilTestSupport
             """
         let (result, path) = try Self.check(yaml)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
-        let problems = result.stdout.split(separator: "\n").map(String.init)
-        #expect(problems.allSatisfy { $0.hasPrefix("\(path): ") }, "\(problems)")
-        #expect(problems.contains { $0.contains("policy.medium_frm") }, "\(problems)")
-        #expect(problems.contains { $0.contains("policy.high_from") }, "\(problems)")
-        #expect(problems.contains { $0.contains("kafka.shutdown_timeout") }, "\(problems)")
-        #expect(!result.stdout.contains("OK "))
+        #expect(
+            result.stdout.split(separator: "\n") == [
+                "\(path): policy.medium_frm (line 2): unknown key (did you mean medium_from?)",
+                #"\#(path): policy.high_from (line 3): expected an integer, got "lots""#,
+                "\(path): kafka.shutdown_timeout (line 5): must be at least 1s and at most 10m, got 1000h",
+            ])
     }
 
     @Test func aMissingFileIsReported() throws {
         let (result, path) = try Self.check(nil)
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
-        #expect(result.stdout.hasPrefix("\(path): "), "\(result.stdout)")
-        #expect(!result.stdout.contains("OK "))
+        #expect(result.stdout == "\(path): cannot read the file\n")
     }
 }
