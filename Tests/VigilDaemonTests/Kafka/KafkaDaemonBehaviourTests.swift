@@ -193,7 +193,8 @@ struct KafkaDaemonBehaviourTests {
     // MARK: Several input topics
 
     /// Two input topics: events of both are decided, and state is kept per topic (a user learned on one
-    /// topic is new on the other), also across a restart that restores both from the one changelog.
+    /// topic is new on the other), in the running daemon and across a restart that restores both topics
+    /// from the one changelog.
     @Test func twoInputTopicsAreDecidedWithStateKeptPerTopic() async throws {
         let topics = ["auth.events", "auth.events.eu"]
         let fixture = try KafkaFixture(name: "two-topics", inputTopics: topics)
@@ -231,12 +232,19 @@ struct KafkaDaemonBehaviourTests {
             return found
         }
 
-        // "ana" learns her baseline on the first topic, "bo" on the second.
-        let learning = (10...14).flatMap { [login("ana", topics[0], $0), login("bo", topics[1], $0)] }
+        // "ana" and "cy" learn their baselines on the first topic, "bo" on the second.
+        let learning = (10...14).flatMap {
+            [login("ana", topics[0], $0), login("cy", topics[0], $0), login("bo", topics[1], $0)]
+        }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await produce(learning)
         let learned = try await decisions(learning, first)
         #expect(learned.count == learning.count)
+        // In the running daemon already: "cy" is new on the second topic.
+        let cyElsewhere = [login("cy", topics[1], 15)]
+        try await produce(cyElsewhere)
+        let cy = try await decisions(cyElsewhere, first).values.first ?? [:]
+        #expect(DurableStateRunTests.signals(cy).contains("first_login"), "\(cy)")
         #expect(try first.stop() == 0, "\(first.log)")
 
         let next = [login("ana", topics[0], 15), login("ana", topics[1], 15), login("bo", topics[1], 15)]
