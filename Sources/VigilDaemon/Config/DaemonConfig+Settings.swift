@@ -183,10 +183,10 @@ extension DaemonConfig {
         .textMap(
             "kafka.properties", \.kafka.properties, .restart,
             """
-            Passed to librdkafka verbatim (bootstrap.servers, group.id and group.instance.id are set above). Secrets (any *password*, \
-            *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays in the config, the \
-            value is read from the environment at startup. For example: security.protocol: SASL_SSL, sasl.username: \
-            vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".
+            Passed to librdkafka verbatim (bootstrap.servers, group.id and group.instance.id are set above). Secrets \
+            (any *password*, *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays \
+            in the config, the value is read from the environment at startup. For example: security.protocol: \
+            SASL_SSL, sasl.username: vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".
             """,
             rules: { config in
                 config.kafka.properties.sorted { $0.key < $1.key }.compactMap { key, value in
