@@ -12,9 +12,7 @@ import VigilTestSupport
 struct GroupMembershipRunTests {
     /// The `consumer group membership` log line's fields, once logged.
     private static func membership(_ daemon: DaemonProcess) -> [String: Any]? {
-        daemon.log.split(separator: "\n").lazy.compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-        }.first { $0["msg"] as? String == "consumer group membership" }
+        daemon.logged("consumer group membership")
     }
 
     private static func awaitDecisions(
