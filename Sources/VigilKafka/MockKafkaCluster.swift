@@ -31,6 +31,19 @@ public final class MockKafkaCluster: Sendable {
         try check("broker up", cluster.setBrokerUp(id: id))
     }
 
+    /// Kafka protocol requests whose answers `failNextRequests` can replace, by API key.
+    public enum Request: Int16, Sendable {
+        /// A group member's keep-alive (API key 12).
+        case heartbeat = 12
+    }
+
+    /// Answers the next `count` `request`s, from any client, with `code` instead of handling them: how a
+    /// test makes the brokers say what the mock never says by itself (e.g. `FENCED_INSTANCE_ID`, since
+    /// librdkafka 2.0.2's mock ignores `group.instance.id`).
+    public func failNextRequests(_ request: Request, with code: KafkaErrorCode, count: Int = 1) {
+        cluster.pushRequestErrors(apiKey: request.rawValue, Array(repeating: code, count: count))
+    }
+
     private func check(_ operation: String, _ code: KafkaErrorCode?) throws(KafkaError) {
         if let code { throw .operationFailed(operation: operation, code: code) }
     }

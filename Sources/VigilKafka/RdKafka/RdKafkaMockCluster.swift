@@ -36,4 +36,9 @@ final class RdKafkaMockCluster: @unchecked Sendable {
     func setBrokerUp(id: Int32) -> KafkaErrorCode? {
         failure(rd_kafka_mock_broker_set_up(cluster, id))
     }
+
+    func pushRequestErrors(apiKey: Int16, _ codes: [KafkaErrorCode]) {
+        let errors = codes.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
+        rd_kafka_mock_push_request_errors_array(cluster, apiKey, errors.count, errors)
+    }
 }
