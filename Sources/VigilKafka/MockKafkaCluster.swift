@@ -31,22 +31,28 @@ public final class MockKafkaCluster: Sendable {
         try check("broker up", cluster.setBrokerUp(id: id))
     }
 
-    /// Answers the next `count` Produce requests, from any client, with `code` instead of storing their
-    /// messages: a producer sees the failure it would see from a real broker refusing its writes (a
-    /// permanent code such as `TOPIC_AUTHORIZATION_FAILED` fails the messages of each request at once).
-    public func failProduceRequests(count: Int, with code: KafkaErrorCode) {
-        cluster.pushRequestErrors(apiKey: RdKafkaMockCluster.produceAPIKey, Array(repeating: code, count: count))
+    /// Kafka protocol requests whose answers `failNextRequests` can replace, by API key.
+    public enum Request: Int16, Sendable {
+        /// A producer's write (API key 0). A permanent code such as `MSG_SIZE_TOO_LARGE` fails the
+        /// request's messages at once; librdkafka retries a retriable one itself.
+        case produce = 0
+        /// A group member's keep-alive (API key 12).
+        case heartbeat = 12
+        /// An idempotent producer's first request, for its producer id (API key 22);
+        /// `CLUSTER_AUTHORIZATION_FAILED` here is a fatal error of the producer.
+        case initProducerID = 22
     }
 
-    /// Forgets the Produce failures `failProduceRequests` queued that no request has met yet.
-    public func clearProduceRequestFailures() {
-        cluster.clearRequestErrors(apiKey: RdKafkaMockCluster.produceAPIKey)
+    /// Answers the next `count` `request`s, from any client, with `code` instead of handling them: how a
+    /// test makes the brokers say what the mock never says by itself (e.g. `FENCED_INSTANCE_ID`, since
+    /// librdkafka 2.0.2's mock ignores `group.instance.id`).
+    public func failNextRequests(_ request: Request, with code: KafkaErrorCode, count: Int = 1) {
+        cluster.pushRequestErrors(apiKey: request.rawValue, Array(repeating: code, count: count))
     }
 
-    /// Answers the next `count` InitProducerId requests (the first request of an idempotent producer)
-    /// with `code`; `CLUSTER_AUTHORIZATION_FAILED` there is a fatal error of the producer.
-    public func failProducerIDRequests(count: Int, with code: KafkaErrorCode) {
-        cluster.pushRequestErrors(apiKey: RdKafkaMockCluster.initProducerIDAPIKey, Array(repeating: code, count: count))
+    /// Forgets the failures `failNextRequests` queued for `request` that no request has met yet.
+    public func clearRequestFailures(_ request: Request) {
+        cluster.clearRequestErrors(apiKey: request.rawValue)
     }
 
     private func check(_ operation: String, _ code: KafkaErrorCode?) throws(KafkaError) {

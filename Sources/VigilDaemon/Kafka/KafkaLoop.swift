@@ -529,7 +529,8 @@ final class KafkaLoop: @unchecked Sendable {
             ]
         }
         if output.reemitted { headers.append(KafkaHeader(name: "vigil-reemitted", value: Array("true".utf8))) }
-        return StateMachine.Output(topic: topic, key: output.key, payload: output.payload, headers: headers)
+        return StateMachine.Output(
+            topic: topic, key: output.key, payload: output.payload, headers: headers, kind: .init(output))
     }
 
     private static func outputHeaders(policyVersion: String) -> [KafkaHeader] {
@@ -799,7 +800,7 @@ final class KafkaLoop: @unchecked Sendable {
         }
         for shard in shards.values { stats.add(shard.pipeline.stats) }
         for shard in suspendedShards.values { stats.add(shard.pipeline.stats) }
-        metrics.record(pipeline: stats)
+        metrics.record(pipeline: stats, delivered: machine.deliveredOutputs)
         if changelogWritten.records > 0 {
             metrics.recordChangelogWritten(records: changelogWritten.records, bytes: changelogWritten.bytes)
             changelogWritten = (0, 0)

@@ -85,6 +85,8 @@ struct KafkaLoopStateMachine {
         var key: String?
         var payload: [UInt8]
         var headers: [KafkaHeader]
+        /// What its delivery counts as in `deliveredOutputs`.
+        var kind: DeliveredOutputs.Kind
     }
 
     enum DeliveryOutcome: Equatable {
@@ -306,6 +308,8 @@ struct KafkaLoopStateMachine {
     private var partitions: [KafkaTopicPartition: Partition] = [:]
     private var nextGeneration: UInt64 = 1
     private var pending: [Token: PendingOutput] = [:]
+    /// Outputs acknowledged since the loop started: what the metrics count, rather than outputs produced.
+    private(set) var deliveredOutputs = DeliveredOutputs()
     private var nextToken: Token = 1
     /// Outputs not yet accepted by the producer, in order. While any wait behind a full queue,
     /// consumption is paused (backpressure) and new outputs queue up behind them (per-key order).
@@ -969,6 +973,8 @@ struct KafkaLoopStateMachine {
         var flushed: Set<KafkaTopicPartition> = []
         for (token, outcome) in reports {
             guard var entry = removePending(token) else { continue }
+            // Counted even for a partition given up since: the output reached its topic all the same.
+            if case .delivered = outcome, case .output(let output, _) = entry.kind { deliveredOutputs.add(output.kind) }
             if case .changelog = entry.kind, case .failed = outcome { changelogLost.insert(entry.partition) }
             guard partitions[entry.partition]?.generation == entry.generation else { continue }
             switch (outcome, entry.kind) {

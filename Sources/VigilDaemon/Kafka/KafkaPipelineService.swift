@@ -15,6 +15,8 @@ public struct KafkaPipelineService: Service {
     private let config: DaemonConfig
     /// The connection properties, for the admin client that sets up the changelog topic.
     private let connection: KafkaConfiguration
+    /// This instance's `group.instance.id`, nil with dynamic membership: named when another instance fences it.
+    private let groupInstanceID: String?
     private let logger: Logger
 
     /// `properties` are the librdkafka properties with secrets already resolved
@@ -29,13 +31,22 @@ public struct KafkaPipelineService: Service {
         for (name, value) in properties.sorted(by: { $0.key < $1.key }) { common[name] = value }
         common["bootstrap.servers"] = bootstrapServers ?? kafka.bootstrapServers
         let producer = Self.producerConfiguration(common)
+        let groupInstanceID = config.config.groupInstanceID(hostName: DaemonConfig.hostName)
+        let consumer = Self.consumerConfiguration(common, groupID: kafka.groupID, groupInstanceID: groupInstanceID)
+        logger.info(
+            "consumer group membership",
+            metadata: [
+                "group_id": "\(kafka.groupID)",
+                "group_instance_id": "\(groupInstanceID ?? "none (dynamic membership)")",
+                "session_timeout_ms": "\(consumer["session.timeout.ms"] ?? "librdkafka's default")",
+            ])
         var settings = KafkaLoop.Settings(
-            config: config, consumer: Self.consumerConfiguration(common, groupID: kafka.groupID),
-            producer: producer, enricher: enricher, deviceKey: deviceKey)
+            config: config, consumer: consumer, producer: producer, enricher: enricher, deviceKey: deviceKey)
         settings.maxProducerStall = Self.maxProducerStall(producer)
         loop = KafkaLoop(settings: settings, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
         self.config = config.config
         connection = common
+        self.groupInstanceID = groupInstanceID
         self.logger = logger
     }
 
@@ -83,11 +94,26 @@ public struct KafkaPipelineService: Service {
         "linger.ms": "1"
     ]
 
-    /// The shared properties minus the producer-only ones, plus the group and consumer defaults.
-    static func consumerConfiguration(_ common: KafkaConfiguration, groupID: String) -> KafkaConfiguration {
+    /// Defaults for a static member (`kafka.static_membership`), each overridable in `kafka.properties`.
+    public static let staticMemberDefaults: KeyValuePairs<String, String> = [
+        // A static member keeps its partitions while it is away for less than the session timeout, and a
+        // graceful restart is away for up to kafka.shutdown_timeout (30 s) plus its start: librdkafka's 45 s
+        // would leave a slow restart little margin. A member that does not come back is replaced after it.
+        "session.timeout.ms": "60000"
+    ]
+
+    /// The shared properties minus the producer-only ones, plus the group (and the static member's
+    /// `group.instance.id` unless nil) and the consumer defaults.
+    static func consumerConfiguration(
+        _ common: KafkaConfiguration, groupID: String, groupInstanceID: String?
+    ) -> KafkaConfiguration {
         var consumer = common.only(for: .consumer)
         consumer["group.id"] = groupID
+        consumer["group.instance.id"] = groupInstanceID
         for (name, value) in consumerDefaults where consumer[name] == nil { consumer[name] = value }
+        if groupInstanceID != nil {
+            for (name, value) in staticMemberDefaults where consumer[name] == nil { consumer[name] = value }
+        }
         return consumer
     }
 
@@ -99,19 +125,44 @@ public struct KafkaPipelineService: Service {
     }
 
     /// Consumes, decides and produces until cancelled or shut down gracefully (drain, flush, commit).
+    /// Throws `MembershipError.fenced` when another instance took this one's `group.instance.id`.
     public func run() async throws {
         let (loop, config, connection, logger) = (self.loop, self.config, self.connection, self.logger)
-        try await withTaskCancellationHandler {
-            try await withGracefulShutdownHandler {
-                try await onDedicatedThread(name: "vigil-kafka") {
-                    try loop.run(
-                        durableState: try Self.openDurableState(config: config, connection: connection, logger: logger))
+        do {
+            try await withTaskCancellationHandler {
+                try await withGracefulShutdownHandler {
+                    try await onDedicatedThread(name: "vigil-kafka") {
+                        try loop.run(
+                            durableState: try Self.openDurableState(
+                                config: config, connection: connection, logger: logger))
+                    }
+                } onGracefulShutdown: {
+                    loop.requestStop()
                 }
-            } onGracefulShutdown: {
+            } onCancel: {
                 loop.requestStop()
             }
-        } onCancel: {
-            loop.requestStop()
+        } catch KafkaError.fatal(let code, _) where code == .fencedInstanceID {
+            throw MembershipError.fenced(groupID: config.kafka.groupID, groupInstanceID: groupInstanceID ?? "")
+        }
+    }
+}
+
+/// The consumer group refused this instance's membership for good.
+public enum MembershipError: Error, Equatable, CustomStringConvertible {
+    /// Another consumer joined `groupID` with this instance's `group.instance.id` and replaced it
+    /// (`FENCED_INSTANCE_ID`): two instances were given one id.
+    case fenced(groupID: String, groupInstanceID: String)
+
+    /// What happened and what to change.
+    public var description: String {
+        switch self {
+        case let .fenced(groupID, groupInstanceID):
+            """
+            another consumer joined group '\(groupID)' with this instance's group.instance.id '\(groupInstanceID)' \
+            and replaced it (FENCED_INSTANCE_ID): give every instance its own kafka.group_instance_id (a derived \
+            one differs by host name and state.dir)
+            """
         }
     }
 }

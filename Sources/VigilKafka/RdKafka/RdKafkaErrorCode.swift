@@ -25,6 +25,9 @@ extension KafkaErrorCode {
     /// `KafkaAdmin.createTopic` found the topic already there (e.g. another instance created it
     /// first): check it with `partitionCount` instead.
     public static let topicAlreadyExists = KafkaErrorCode(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+    /// Another consumer joined the group with this one's `group.instance.id` and took its place; the
+    /// consumer raises it as a fatal error (`KafkaError.fatal`).
+    public static let fencedInstanceID = KafkaErrorCode(RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
 
     static let noOffset = KafkaErrorCode(RD_KAFKA_RESP_ERR__NO_OFFSET)
     static let partitionEnd = KafkaErrorCode(RD_KAFKA_RESP_ERR__PARTITION_EOF)

@@ -37,16 +37,9 @@ final class RdKafkaMockCluster: @unchecked Sendable {
         failure(rd_kafka_mock_broker_set_up(cluster, id))
     }
 
-    /// Kafka protocol API keys (librdkafka's `RD_KAFKAP_*`, not in its public headers).
-    static let produceAPIKey: Int16 = 0
-    static let initProducerIDAPIKey: Int16 = 22
-
-    /// Queues `codes`, one per request of `apiKey` the brokers receive next.
     func pushRequestErrors(apiKey: Int16, _ codes: [KafkaErrorCode]) {
         let errors = codes.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
-        errors.withUnsafeBufferPointer {
-            rd_kafka_mock_push_request_errors_array(cluster, apiKey, $0.count, $0.baseAddress)
-        }
+        rd_kafka_mock_push_request_errors_array(cluster, apiKey, errors.count, errors)
     }
 
     func clearRequestErrors(apiKey: Int16) {

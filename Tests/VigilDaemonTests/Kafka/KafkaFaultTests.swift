@@ -23,7 +23,7 @@ struct KafkaFaultTests {
         let lines = EventLines.keyedLogins(prefix: "undeliverable", count: 6, users: 3)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
         // Far more failures than three attempts of every output need, however librdkafka batches them.
-        fixture.cluster.failProduceRequests(count: 200, with: Self.messageSizeTooLarge)
+        fixture.cluster.failNextRequests(.produce, with: Self.messageSizeTooLarge, count: 200)
         let doomed = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         #expect(try await doomed.waitForExit(timeout: .seconds(90)) == 1, "\(doomed.log)")
         #expect(doomed.log.contains("output delivery to auth.decisions failed; producing it again"), "\(doomed.log)")
@@ -31,7 +31,7 @@ struct KafkaFaultTests {
         #expect(doomed.log.contains("MSG_SIZE_TOO_LARGE"), "\(doomed.log)")
         #expect(try await blocking { try fixture.decisions() }.isEmpty)
 
-        fixture.cluster.clearProduceRequestFailures()
+        fixture.cluster.clearRequestFailures(.produce)
         let successor = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         let expected = Set(lines.map(DurableStateRunTests.eventID))
         var decided: [String] = []
@@ -54,7 +54,7 @@ struct KafkaFaultTests {
         }
         // The changelog's admin client may ask for a producer id first (it shares the properties): one
         // refusal each, and a spare.
-        fixture.cluster.failProducerIDRequests(count: 3, with: Self.clusterAuthorizationFailed)
+        fixture.cluster.failNextRequests(.initProducerID, with: Self.clusterAuthorizationFailed, count: 3)
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         #expect(try await daemon.waitForExit(timeout: .seconds(60)) == 1, "\(daemon.log)")
         let stopped = daemon.log.split(separator: "\n").first { $0.contains("vigil stopped on a fatal error") }

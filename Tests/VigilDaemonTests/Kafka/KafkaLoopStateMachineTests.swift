@@ -24,7 +24,9 @@ struct KafkaLoopStateMachineTests {
     }
 
     private static func output(_ name: String) -> Machine.Output {
-        Machine.Output(topic: "auth.decisions", key: name, payload: Array(name.utf8), headers: [])
+        Machine.Output(
+            topic: "auth.decisions", key: name, payload: Array(name.utf8), headers: [],
+            kind: .init(stream: .decisions, label: "allow"))
     }
 
     /// Performs `send` with a producer that has room: the tokens produced, in order.
