@@ -33,8 +33,14 @@ public final class MockKafkaCluster: Sendable {
 
     /// Kafka protocol requests whose answers `failNextRequests` can replace, by API key.
     public enum Request: Int16, Sendable {
+        /// A producer's write (API key 0). A permanent code such as `MSG_SIZE_TOO_LARGE` fails the
+        /// request's messages at once; librdkafka retries a retriable one itself.
+        case produce = 0
         /// A group member's keep-alive (API key 12).
         case heartbeat = 12
+        /// An idempotent producer's first request, for its producer id (API key 22);
+        /// `CLUSTER_AUTHORIZATION_FAILED` here is a fatal error of the producer.
+        case initProducerID = 22
     }
 
     /// Answers the next `count` `request`s, from any client, with `code` instead of handling them: how a
@@ -42,6 +48,11 @@ public final class MockKafkaCluster: Sendable {
     /// librdkafka 2.0.2's mock ignores `group.instance.id`).
     public func failNextRequests(_ request: Request, with code: KafkaErrorCode, count: Int = 1) {
         cluster.pushRequestErrors(apiKey: request.rawValue, Array(repeating: code, count: count))
+    }
+
+    /// Forgets the failures `failNextRequests` queued for `request` that no request has met yet.
+    public func clearRequestFailures(_ request: Request) {
+        cluster.clearRequestErrors(apiKey: request.rawValue)
     }
 
     private func check(_ operation: String, _ code: KafkaErrorCode?) throws(KafkaError) {

@@ -12,6 +12,10 @@ struct KafkaFixture {
     let metricsPort: Int
     /// librdkafka properties beyond (or instead of) the fixture's own `defaultProperties`.
     let properties: [String: String]
+    /// `kafka.input_topics`, each created with the input's partition count.
+    let inputTopics: [String]
+    /// `state:` settings beyond the fixture's own (`changelog: false`, `flush_interval: 5m`).
+    let stateSettings: [String]
 
     /// The local snapshot directory of `vigil run` (not created: the daemon creates it).
     let stateDirectory: URL
@@ -21,11 +25,14 @@ struct KafkaFixture {
     /// the changelog with `changelogPartitions` (a wrong count, for a test). `stateDirectory` nil is `<directory>/state`.
     init(
         name: String, partitions: Int = 2, outputPartitions: Int? = nil, changelogPartitions: Int? = nil,
-        stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:]
+        stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:],
+        inputTopics: [String] = ["auth.events"], stateSettings: [String] = []
     ) throws {
         self.properties = properties
+        self.inputTopics = inputTopics
+        self.stateSettings = stateSettings
         cluster = try MockKafkaCluster(logger: testLogger)
-        try cluster.createTopic("auth.events", partitions: partitions)
+        for topic in inputTopics { try cluster.createTopic(topic, partitions: partitions) }
         for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
             try cluster.createTopic(topic, partitions: outputPartitions ?? partitions)
         }
@@ -68,6 +75,7 @@ struct KafkaFixture {
         """
         kafka:
           bootstrap_servers: "\(cluster.bootstrapServers)"
+          input_topics: [\(inputTopics.map { "\"\($0)\"" }.joined(separator: ", "))]
           shutdown_timeout: 10s
           properties:
         \(Self.defaultProperties.merging(properties) { $1 }.sorted { $0.key < $1.key }
@@ -75,6 +83,7 @@ struct KafkaFixture {
         state:
           dir: "\(stateDirectory.path)"
           verify_topic_config: false
+        \(stateSettings.map { "  \($0)" }.joined(separator: "\n"))
         http:
           listen: "127.0.0.1:\(metricsPort)"
         logging:
