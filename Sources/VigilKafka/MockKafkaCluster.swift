@@ -33,6 +33,8 @@ public final class MockKafkaCluster: Sendable {
 
     /// Kafka protocol requests whose answers `failNextRequests` can replace, by API key.
     public enum Request: Int16, Sendable {
+        /// A producer's batch of records (API key 0): a refused one is not appended.
+        case produce = 0
         /// A group member's keep-alive (API key 12).
         case heartbeat = 12
     }
@@ -42,6 +44,14 @@ public final class MockKafkaCluster: Sendable {
     /// librdkafka 2.0.2's mock ignores `group.instance.id`).
     public func failNextRequests(_ request: Request, with code: KafkaErrorCode, count: Int = 1) {
         cluster.pushRequestErrors(apiKey: request.rawValue, Array(repeating: code, count: count))
+    }
+
+    /// Drops what `failNextRequests` left for `request`: the next ones are handled again. With a
+    /// retriable code and a large count in between, e.g. every produce refused with
+    /// `KafkaErrorCode.notEnoughReplicas`, producers keep retrying and their messages stay
+    /// unacknowledged until this is called.
+    public func stopFailingRequests(_ request: Request) {
+        cluster.clearRequestErrors(apiKey: request.rawValue)
     }
 
     private func check(_ operation: String, _ code: KafkaErrorCode?) throws(KafkaError) {

@@ -41,4 +41,8 @@ final class RdKafkaMockCluster: @unchecked Sendable {
         let errors = codes.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
         rd_kafka_mock_push_request_errors_array(cluster, apiKey, errors.count, errors)
     }
+
+    func clearRequestErrors(apiKey: Int16) {
+        rd_kafka_mock_clear_request_errors(cluster, apiKey)
+    }
 }
