@@ -496,12 +496,22 @@ struct KafkaRunTests {
             let body = try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body
             return body.contains("vigil_config_reloads_total{result=\"failed\"} 1")
         }
-        let batchC = Self.firstLogins("reload-c", at: "09:20")
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: batchC) }
-        let afterFailure = try await Self.decisions(for: batchC, fixture, daemon)
-        #expect(Set(afterFailure.map(score)) == scores)
-        #expect(actions(afterFailure) == ["allow"], "the policy in force before the failed reload no longer decides")
-        #expect(versions(afterFailure) == [newVersion])
+        // Two batches: the second is produced once the first is decided, so the loop has gone round
+        // since the failure and would have taken up anything the failed reload handed it.
+        for (prefix, time) in [("reload-c", "09:20"), ("reload-d", "09:30")] {
+            let batch = Self.firstLogins(prefix, at: time)
+            try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: batch) }
+            let afterFailure = try await Self.decisions(for: batch, fixture, daemon)
+            #expect(Set(afterFailure.map(score)) == scores)
+            #expect(
+                actions(afterFailure) == ["allow"],
+                "\(prefix): the policy in force before the failed reload no longer decides")
+            #expect(versions(afterFailure) == [newVersion])
+        }
+        let metrics = try await blocking { try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body }
+        let inForce = metrics.split(separator: "\n").filter { $0.hasPrefix("vigil_policy_info{") }
+            .map { String($0.split(separator: " ")[0]) }
+        #expect(inForce == ["vigil_policy_info{policy_version=\"\(newVersion)\"}"], "the policy in force")
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
