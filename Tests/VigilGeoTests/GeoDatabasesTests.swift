@@ -173,7 +173,8 @@ struct GeoDatabasesTests {
         #expect(swaps == 21)
         #expect(geo.lookupErrors == 0)
         // The last swap installed GeoLite2-City-Test (the one not opened at the start): it alone answers now.
-        for address in addresses { #expect(geo.lookup(address) == answers[address]?[1], "\(address)") }
+        let mismatched = addresses.filter { geo.lookup($0) != answers[$0]?[1] }
+        #expect(mismatched.isEmpty, "\(mismatched.count) addresses still answered by the old database")
         #expect(singaporeProbes.allSatisfy { geo.lookup($0).location?.city == nil })
     }
 
