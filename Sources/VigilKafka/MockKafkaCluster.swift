@@ -33,8 +33,8 @@ public final class MockKafkaCluster: Sendable {
 
     /// Kafka protocol requests whose answers `failNextRequests` can replace, by API key.
     public enum Request: Int16, Sendable {
-        /// A producer's write (API key 0). A permanent code such as `MSG_SIZE_TOO_LARGE` fails the
-        /// request's messages at once; librdkafka retries a retriable one itself.
+        /// A producer's write (API key 0): a refused one is not appended. A permanent code such as
+        /// `MSG_SIZE_TOO_LARGE` fails the request's messages at once; librdkafka retries a retriable one itself.
         case produce = 0
         /// A group member's keep-alive (API key 12).
         case heartbeat = 12
@@ -50,7 +50,10 @@ public final class MockKafkaCluster: Sendable {
         cluster.pushRequestErrors(apiKey: request.rawValue, Array(repeating: code, count: count))
     }
 
-    /// Forgets the failures `failNextRequests` queued for `request` that no request has met yet.
+    /// Forgets the failures `failNextRequests` queued for `request` that no request has met yet: the
+    /// next ones are handled again. With a retriable code and a large count in between, e.g. every
+    /// produce refused with `KafkaErrorCode.notEnoughReplicas`, producers keep retrying and their
+    /// messages stay unacknowledged until this is called.
     public func clearRequestFailures(_ request: Request) {
         cluster.clearRequestErrors(apiKey: request.rawValue)
     }
