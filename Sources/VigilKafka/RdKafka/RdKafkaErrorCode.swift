@@ -27,6 +27,7 @@ extension KafkaErrorCode {
     public static let topicAlreadyExists = KafkaErrorCode(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
 
     static let noOffset = KafkaErrorCode(RD_KAFKA_RESP_ERR__NO_OFFSET)
+    static let timedOut = KafkaErrorCode(RD_KAFKA_RESP_ERR__TIMED_OUT)
     static let partitionEnd = KafkaErrorCode(RD_KAFKA_RESP_ERR__PARTITION_EOF)
     static let rebalanceInProgress = KafkaErrorCode(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
     static let illegalGeneration = KafkaErrorCode(RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION)

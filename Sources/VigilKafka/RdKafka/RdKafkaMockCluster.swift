@@ -36,4 +36,12 @@ final class RdKafkaMockCluster: @unchecked Sendable {
     func setBrokerUp(id: Int32) -> KafkaErrorCode? {
         failure(rd_kafka_mock_broker_set_up(cluster, id))
     }
+
+    func setPartitionLeader(topic: String, partition: Int32, broker: Int32) -> KafkaErrorCode? {
+        failure(rd_kafka_mock_partition_set_leader(cluster, topic, partition, broker))
+    }
+
+    func setGroupCoordinator(group: String, broker: Int32) -> KafkaErrorCode? {
+        failure(rd_kafka_mock_coordinator_set(cluster, "group", group, broker))
+    }
 }
