@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import VigilCore
 import VigilKafka
 import _VigilMachinery
@@ -16,6 +17,7 @@ public struct KafkaPipelineService: Service {
     /// The connection properties, for the admin client that sets up the changelog topic.
     private let connection: KafkaConfiguration
     private let logger: Logger
+    private let watchdog: ShutdownWatchdog
 
     /// `properties` are the librdkafka properties with secrets already resolved
     /// (`KafkaSettings.resolveSecrets`); `bootstrapServers` overrides the config's when set.
@@ -33,10 +35,12 @@ public struct KafkaPipelineService: Service {
             config: config, consumer: Self.consumerConfiguration(common, groupID: kafka.groupID),
             producer: producer, enricher: enricher, deviceKey: deviceKey)
         settings.maxProducerStall = Self.maxProducerStall(producer)
+        settings.deliveryStallLimit = Self.deliveryStallLimit(producer)
         loop = KafkaLoop(settings: settings, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
         self.config = config.config
         connection = common
         self.logger = logger
+        watchdog = ShutdownWatchdog(logger: logger)
     }
 
     /// With `state.changelog` on: locks `state.dir` and creates or validates the changelog topic, before
@@ -70,17 +74,33 @@ public struct KafkaPipelineService: Service {
         return .milliseconds(milliseconds) + .seconds(60)
     }
 
+    /// Outputs outstanding with none acknowledged for a whole producer request timeout
+    /// (`request.timeout.ms`, librdkafka's default 30 s) make the daemon not ready: by then some
+    /// produce request went unanswered, whatever the broker connections say. `0` turns it off.
+    static func deliveryStallLimit(_ producer: KafkaConfiguration) -> Duration? {
+        guard let milliseconds = Int(producer["request.timeout.ms"] ?? "30000"), milliseconds > 0 else { return nil }
+        return .milliseconds(milliseconds)
+    }
+
     /// Defaults for an online decision service, each overridable in `kafka.properties`.
     public static let consumerDefaults: KeyValuePairs<String, String> = [
         "auto.offset.reset": "earliest",
         // librdkafka's 500 ms default lets a fetch sit on the broker that long when a partition is idle.
         "fetch.wait.max.ms": "10",
+        // Broker health for readiness (`KafkaBrokerHealth`) comes from librdkafka's statistics, every
+        // second; a connection to every broker, not only to those with requests pending, lets an
+        // idle client notice an outage, and the broker's return, within seconds.
+        "statistics.interval.ms": "1000",
+        "enable.sparse.connections": "false",
     ]
     /// Defaults for the producer, each overridable in `kafka.properties`.
     public static let producerDefaults: KeyValuePairs<String, String> = [
         // librdkafka's 5 ms default would be most of a 10 ms decision budget; under load batches still
         // form while earlier requests are in flight.
-        "linger.ms": "1"
+        "linger.ms": "1",
+        // As for the consumer: broker health for readiness.
+        "statistics.interval.ms": "1000",
+        "enable.sparse.connections": "false",
     ]
 
     /// The shared properties minus the producer-only ones, plus the group and consumer defaults.
@@ -100,7 +120,10 @@ public struct KafkaPipelineService: Service {
 
     /// Consumes, decides and produces until cancelled or shut down gracefully (drain, flush, commit).
     public func run() async throws {
-        let (loop, config, connection, logger) = (self.loop, self.config, self.connection, self.logger)
+        let (loop, config, connection, logger, watchdog) = (
+            self.loop, self.config, self.connection, self.logger, self.watchdog
+        )
+        defer { watchdog.disarm() }
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await onDedicatedThread(name: "vigil-kafka") {
@@ -109,9 +132,42 @@ public struct KafkaPipelineService: Service {
                 }
             } onGracefulShutdown: {
                 loop.requestStop()
+                watchdog.arm(after: loop.shutdownTimeout + Self.shutdownMargin)
             }
         } onCancel: {
             loop.requestStop()
+            watchdog.arm(after: loop.shutdownTimeout + Self.shutdownMargin)
         }
     }
+
+    /// How long after `kafka.shutdown_timeout` the process is ended, whatever it is waiting for: the
+    /// drain, commit and group leave share the timeout with explicit librdkafka timeouts, so only a
+    /// call that ignores its timeout (a client's destruction) can reach this.
+    static let shutdownMargin = Duration.seconds(5)
+}
+
+/// The shutdown's last resort: once armed, it ends the process with `Daemon.shutdownIncompleteStatus`
+/// when the deadline passes before `disarm`, logging why.
+final class ShutdownWatchdog: Sendable {
+    private let logger: Logger
+    private let armed = Atomic<Bool>(false)
+    private let disarmed = Atomic<Bool>(false)
+
+    init(logger: Logger) { self.logger = logger }
+
+    /// Ends the process after `delay` unless disarmed first; a second call keeps the first deadline.
+    func arm(after delay: Duration) {
+        guard !armed.exchange(true, ordering: .relaxed) else { return }
+        let (seconds, attoseconds) = delay.components
+        DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) / 1e18) {
+            guard !self.disarmed.load(ordering: .relaxed) else { return }
+            self.logger.critical(
+                "shutdown still not finished after kafka.shutdown_timeout plus the margin: exiting now",
+                metadata: ["after": "\(delay)", "exit_status": "\(Daemon.shutdownIncompleteStatus)"])
+            exit(Daemon.shutdownIncompleteStatus)
+        }
+    }
+
+    /// The shutdown finished: the process is not ended.
+    func disarm() { disarmed.store(true, ordering: .relaxed) }
 }
