@@ -13,18 +13,25 @@ struct KafkaFixture {
     /// librdkafka properties beyond (or instead of) the fixture's own `defaultProperties`.
     let properties: [String: String]
 
+    /// `state.changelog`.
+    let changelog: Bool
+
     /// The local snapshot directory of `vigil run` (not created: the daemon creates it).
     let stateDirectory: URL
 
     /// Every topic has `partitions` partitions, except the outputs with `outputPartitions` (the mock keeps
     /// only about 5 MiB per partition, and a one-partition input can cause more output than that) and
     /// the changelog with `changelogPartitions` (a wrong count, for a test). `stateDirectory` nil is `<directory>/state`.
+    /// `brokers` above 1 lets a test move leaderships (`MockKafkaCluster.setPartitionLeader`);
+    /// `changelog` false keeps state in the process only (`state.changelog`).
     init(
         name: String, partitions: Int = 2, outputPartitions: Int? = nil, changelogPartitions: Int? = nil,
-        stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:]
+        stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:], brokers: Int = 1,
+        changelog: Bool = true
     ) throws {
         self.properties = properties
-        cluster = try MockKafkaCluster(logger: testLogger)
+        self.changelog = changelog
+        cluster = try MockKafkaCluster(brokers: brokers, logger: testLogger)
         try cluster.createTopic("auth.events", partitions: partitions)
         for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
             try cluster.createTopic(topic, partitions: outputPartitions ?? partitions)
@@ -73,6 +80,7 @@ struct KafkaFixture {
         \(Self.defaultProperties.merging(properties) { $1 }.sorted { $0.key < $1.key }
             .map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
         state:
+          changelog: \(changelog)
           dir: "\(stateDirectory.path)"
           verify_topic_config: false
         http:
