@@ -318,7 +318,20 @@ final class RdKafkaClient {
                 closeAbandoned = true
                 return (false, nil)
             }
-            rd_kafka_queue_poll_callback(queue, min(100, left.kafkaMilliseconds))
+            // Events, not callbacks: messages fetched before the close come here too, and serving them
+            // as callbacks would trip librdkafka's assertion. They are dropped (their offsets were not
+            // stored); the final revocation and commit results are handled as the callbacks would.
+            guard let event = rd_kafka_queue_poll(queue, min(100, left.kafkaMilliseconds)) else { continue }
+            switch rd_kafka_event_type(event) {
+            case RD_KAFKA_EVENT_REBALANCE:
+                Self.rebalance(
+                    pointer, rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event), context)
+            case RD_KAFKA_EVENT_OFFSET_COMMIT where rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR_NO_ERROR:
+                context.recordCommitted(rd_kafka_event_topic_partition_list(event))
+            default:
+                break
+            }
+            rd_kafka_event_destroy(event)
         }
         return (true, nil)
     }
