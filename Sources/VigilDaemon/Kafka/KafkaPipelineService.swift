@@ -8,9 +8,10 @@ import _VigilMachinery
 
 /// `vigil run`'s Kafka side as a ServiceLifecycle service. The loop blocks in librdkafka calls, so it
 /// runs on a dedicated thread rather than the cooperative pool; `run()` awaits that thread. Graceful
-/// shutdown (or cancellation) asks the loop to stop: it drains outputs within
-/// `kafka.shutdown_timeout`, commits finished offsets and leaves the group. A fatal Kafka error ends
-/// the loop and `run()` throws, which ends the service group with a failure.
+/// shutdown (or cancellation) asks the loop to stop: it drains outputs, commits finished offsets and
+/// leaves the group, all within `kafka.shutdown_timeout` (a `ShutdownWatchdog` ends the process
+/// `shutdownMargin` later as a last resort). A fatal Kafka error, or a shutdown that left processed
+/// inputs uncommitted, ends the loop and `run()` throws, which ends the service group with a failure.
 public struct KafkaPipelineService: Service {
     private let loop: KafkaLoop
     private let config: DaemonConfig
