@@ -1,7 +1,8 @@
 import Foundation
 
-/// Whether a client can reach the brokers it needs, as librdkafka's statistics last said (every
-/// `statistics.interval.ms`) or, sooner, an `_ALL_BROKERS_DOWN` error. A broker counts as needed when
+/// Whether a client can reach the brokers it needs, as librdkafka's statistics say (every
+/// `statistics.interval.ms`; an outage once two documents in a row show it) or, sooner, an
+/// `_ALL_BROKERS_DOWN` error. A broker counts as needed when
 /// it leads a partition the client uses; a consumer also needs its group coordinator. A client that
 /// reaches some broker but not a partition's leader is not reachable either: that partition cannot
 /// be fetched or produced to.
@@ -19,6 +20,14 @@ public struct KafkaBrokerHealth: Sendable, Equatable {
     public init(brokersUp: Int, unreachable: [String]) {
         self.brokersUp = brokersUp
         self.unreachable = unreachable
+    }
+
+    /// What to report after a statistics document that read `self`, given the previous document's
+    /// reading and what was reported so far: an unreachable reading counts only when the previous
+    /// document's was unreachable too, so a broker caught between two connections (one sample) is no
+    /// outage. A reachable reading counts at once.
+    func confirmed(previous: KafkaBrokerHealth?, reported: KafkaBrokerHealth?) -> KafkaBrokerHealth? {
+        isReachable || previous?.isReachable == false ? self : reported
     }
 
     /// What librdkafka's `_ALL_BROKERS_DOWN` error means: nothing is reachable.

@@ -55,6 +55,18 @@ struct KafkaBrokerHealthTests {
         #expect(Self.health(#"{"brokers": {\#(broker)}, "cgrp": {"state": "up"}}"#)?.isReachable == true)
     }
 
+    @Test func anOutageCountsFromTheSecondDocumentInARowARecoveryAtOnce() {
+        let up = KafkaBrokerHealth(brokersUp: 1, unreachable: [])
+        let down = KafkaBrokerHealth(brokersUp: 0, unreachable: ["a:9092/1"])
+        #expect(down.confirmed(previous: up, reported: up) == up)
+        #expect(down.confirmed(previous: nil, reported: nil) == nil)
+        #expect(down.confirmed(previous: down, reported: up) == down)
+        #expect(up.confirmed(previous: down, reported: down) == up)
+        // An outage librdkafka reported itself stays until a document shows a broker back.
+        let allDown = KafkaBrokerHealth.allBrokersDown("1/1 brokers are down")
+        #expect(down.confirmed(previous: up, reported: allDown) == allDown)
+    }
+
     @Test func somethingElseIsNoHealth() {
         #expect(Self.health("not json") == nil)
         #expect(Self.health(#"{"name": "no brokers"}"#) == nil)

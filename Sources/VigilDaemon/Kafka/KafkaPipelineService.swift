@@ -165,7 +165,8 @@ final class ShutdownWatchdog: Sendable {
             self.logger.critical(
                 "shutdown still not finished after kafka.shutdown_timeout plus the margin: exiting now",
                 metadata: ["after": "\(delay)", "exit_status": "\(Daemon.shutdownIncompleteStatus)"])
-            exit(Daemon.shutdownIncompleteStatus)
+            // Not exit(): its handlers could wait on the very threads that overran.
+            _exit(Daemon.shutdownIncompleteStatus)
         }
     }
 

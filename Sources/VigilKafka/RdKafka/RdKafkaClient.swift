@@ -15,8 +15,11 @@ final class CallbackContext {
     /// Told about partitions about to be revoked (`lost`: another member may own them already), before
     /// the client unassigns them; `cooperative` says which rebalance protocol is in use.
     var onRevoking: ((_ partitions: [KafkaTopicPartition], _ lost: Bool, _ cooperative: Bool) -> Void)?
-    /// What the latest statistics (or an `_ALL_BROKERS_DOWN` error since) said; nil before either.
+    /// What the statistics (two in a row for an outage, `KafkaBrokerHealth.confirmed`), or an
+    /// `_ALL_BROKERS_DOWN` error since, said; nil before either.
     var brokerHealth: KafkaBrokerHealth?
+    /// What the latest statistics document alone said.
+    var statisticsHealth: KafkaBrokerHealth?
     /// The offset (next to consume) each partition's latest successful commit of this client stored.
     var committedOffsets: [KafkaTopicPartition: Int64] = [:]
     private var topicNames: [OpaquePointer: String] = [:]
@@ -131,7 +134,9 @@ final class RdKafkaClient {
             guard let json else { return 0 }
             let context = CallbackContext.from(opaque)
             if let health = KafkaBrokerHealth(statistics: UnsafeRawBufferPointer(start: json, count: length)) {
-                context.brokerHealth = health
+                context.brokerHealth = health.confirmed(
+                    previous: context.statisticsHealth, reported: context.brokerHealth)
+                context.statisticsHealth = health
             }
             return 0  // librdkafka frees the document
         }
