@@ -85,7 +85,7 @@ struct KafkaHealthRunTests {
             }
         }
         try fixture.cluster.setGroupCoordinator(group: "vigil", broker: 1)
-        let before = EventLines.keyedLogins(prefix: "outage-a", count: 300, users: 30)
+        let before = EventLines.keyedLogins(prefix: "outage-a", count: 2000, users: 100)
         let after = EventLines.keyedLogins(prefix: "outage-b", count: 100, users: 30)
 
         let warmUp = EventLines.keyedLogins(prefix: "outage-w", count: 1)
@@ -100,11 +100,21 @@ struct KafkaHealthRunTests {
         // Output side down, input side up: the events are consumed and decided, never acknowledged.
         try fixture.cluster.setBrokerDown(id: 2)
         try await Self.waitForReadiness(503, reason: "output brokers unreachable", fixture, daemon)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before) }
-        try await waitUntil("every first event decided", timeout: .seconds(60)) {
-            try daemon.requireRunning()
-            return try Self.metric("vigil_events_total", fixture) >= Double(warmUp.count + before.count)
+        // Readiness is read while those events are consumed, too: traffic must not make it ready.
+        async let produced: Void = blocking {
+            try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before)
         }
+        var whileConsuming: [(status: Int, reason: String)] = []
+        try await blocking {
+            try waitUntil("every first event decided", timeout: .seconds(60), pause: .milliseconds(20)) {
+                try daemon.requireRunning()
+                let decided = try Self.metric("vigil_events_total", fixture) >= Double(warmUp.count + before.count)
+                if !decided { whileConsuming.append(try Self.readiness(fixture)) }
+                return decided
+            }
+        }
+        try await produced
+        #expect(whileConsuming.allSatisfy { $0.status == 503 }, "\(whileConsuming.filter { $0.status != 503 })")
         let outstanding = try Self.readiness(fixture)
         #expect(
             outstanding.status == 503 && outstanding.reason.contains("output brokers unreachable"), "\(outstanding)")

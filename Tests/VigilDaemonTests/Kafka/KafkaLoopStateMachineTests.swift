@@ -265,12 +265,14 @@ struct KafkaLoopStateMachineTests {
         machine.brokerHealth(input: Self.healthy, output: Self.healthy)
         #expect(machine.batchEnded(now: .seconds(2), producerQueued: 0) == [.publishStatus(Self.ready)])
 
-        // Busy: messages and deliveries do not bring readiness back while the output side is down.
+        // Busy: messages and deliveries do not bring readiness back while the output side is down (in
+        // the driver's order: the batch's messages and deliveries, then the health, then its end).
         _ = machine.assigned([Self.p0])
-        _ = Self.processed(&machine, Self.p0, offset: 0, outputs: 1)
         machine.brokerHealth(input: Self.healthy, output: KafkaBrokerHealth(brokersUp: 1, unreachable: ["b:9093/2"]))
+        _ = Self.processed(&machine, Self.p0, offset: 0, outputs: 1)
         #expect(machine.polled(messageCount: 4) == [.pollDeliveries(timeout: .zero), .endBatch])
         #expect(machine.delivered([(1, .delivered(offset: 0))], now: .seconds(3)) == [])
+        machine.brokerHealth(input: Self.healthy, output: KafkaBrokerHealth(brokersUp: 1, unreachable: ["b:9093/2"]))
         #expect(
             machine.batchEnded(now: .seconds(3), producerQueued: 0) == [
                 .recordLatencies([.seconds(3)]), .storeOffset(Self.p0, 0),
