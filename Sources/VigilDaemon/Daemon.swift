@@ -24,6 +24,19 @@ public enum Daemon {
         public init() {}
     }
 
+    /// The exit status of `vigil run` when the shutdown left processed inputs uncommitted (the final
+    /// commit or the drain failed, or the shutdown overran its deadline): they will be consumed again.
+    public static let shutdownIncompleteStatus: Int32 = 3
+
+    /// The exit status for an error `run` threw: `shutdownIncompleteStatus` for an incomplete
+    /// shutdown, 1 for anything else.
+    public static func exitStatus(for error: any Error) -> Int32 {
+        switch error as? KafkaLoopStateMachine.LoopError {
+        case .finalCommitFailed?, .shutdownDrainFailed?: shutdownIncompleteStatus
+        default: 1
+        }
+    }
+
     /// How often the config file is checked for changes besides SIGHUP: quick enough that an edit
     /// is live within seconds, cheap (one stat call).
     static let configCheckInterval = Duration.seconds(5)

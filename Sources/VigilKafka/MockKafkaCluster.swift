@@ -58,6 +58,17 @@ public final class MockKafkaCluster: Sendable {
         cluster.clearRequestErrors(apiKey: request.rawValue)
     }
 
+    /// Moves the leadership of `topic`'s `partition` to `broker`, so that one broker's outage can
+    /// hit some topics only (clients learn the leader from their next metadata request).
+    public func setPartitionLeader(topic: String, partition: Int32, broker: Int32) throws(KafkaError) {
+        try check("partition leader", cluster.setPartitionLeader(topic: topic, partition: partition, broker: broker))
+    }
+
+    /// Makes `broker` the coordinator of consumer group `group`.
+    public func setGroupCoordinator(group: String, broker: Int32) throws(KafkaError) {
+        try check("group coordinator", cluster.setGroupCoordinator(group: group, broker: broker))
+    }
+
     private func check(_ operation: String, _ code: KafkaErrorCode?) throws(KafkaError) {
         if let code { throw .operationFailed(operation: operation, code: code) }
     }

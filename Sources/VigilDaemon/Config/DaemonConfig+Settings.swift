@@ -179,7 +179,11 @@ extension DaemonConfig {
         ),
         .duration(
             "kafka.shutdown_timeout", \.kafka.shutdownTimeout, .seconds(1)...EventDuration.minutes(10), .restart,
-            "Upper bound for a graceful shutdown: drain, flush, commit."),
+            """
+            Hard upper bound for a graceful shutdown, whatever the brokers do: the drain of outstanding outputs takes \
+            at most three quarters of it, the final commit and the group leave share the rest. A watchdog ends the \
+            process 5 s after it; exit status 3 says processed inputs stay uncommitted (they are consumed again).
+            """),
         .textMap(
             "kafka.properties", \.kafka.properties, .restart,
             """

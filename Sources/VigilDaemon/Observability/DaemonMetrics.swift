@@ -76,6 +76,10 @@ public final class DaemonMetrics: Sendable {
     private let geoLookupErrors: Counter
     /// `vigil_ready`: 1 when the daemon is ready to process events (see /readyz), else 0.
     private let ready: Gauge
+    /// `vigil_kafka_brokers_up{client}`: brokers the consumer (`consumer`) or the producer
+    /// (`producer`) is connected to, from librdkafka's statistics.
+    private let consumerBrokersUp: Gauge
+    private let producerBrokersUp: Gauge
     /// `vigil_state_restore_records_total`: changelog records applied by restores (tombstones included).
     private let restoreRecords: Counter
     /// `vigil_state_restore_bytes_total`: key and value bytes of those records.
@@ -157,6 +161,8 @@ public final class DaemonMetrics: Sendable {
         configReloadsFailed = counter("vigil_config_reloads_total", [("result", "failed")])
         geoLookupErrors = counter("vigil_geo_lookup_errors_total")
         ready = gauge("vigil_ready")
+        consumerBrokersUp = gauge("vigil_kafka_brokers_up", [("client", "consumer")])
+        producerBrokersUp = gauge("vigil_kafka_brokers_up", [("client", "producer")])
         restoreRecords = counter("vigil_state_restore_records_total")
         restoreBytes = counter("vigil_state_restore_bytes_total")
         restoreSeconds = FloatingPointCounter(label: "vigil_state_restore_seconds_total", factory: factory)
@@ -274,6 +280,19 @@ public final class DaemonMetrics: Sendable {
 
     /// 1 when the daemon is ready to process events (see /readyz).
     public func recordReady(_ isReady: Bool) { ready.record(isReady ? 1 : 0) }
+
+    /// The Kafka clients whose brokers `vigil_kafka_brokers_up` counts.
+    public enum KafkaClient: Sendable {
+        /// The input side.
+        case consumer
+        /// The output side (decisions, alerts, dead letters, changelog).
+        case producer
+    }
+
+    /// Records how many brokers `client` is connected to.
+    public func recordBrokersUp(client: KafkaClient, _ count: Int) {
+        (client == .consumer ? consumerBrokersUp : producerBrokersUp).record(count)
+    }
 
     /// One restore step: the changelog records it applied, their bytes, and the records the running
     /// restores still have to read.

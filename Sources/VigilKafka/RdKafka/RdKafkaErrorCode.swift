@@ -33,6 +33,7 @@ extension KafkaErrorCode {
     public static let notEnoughReplicas = KafkaErrorCode(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS)
 
     static let noOffset = KafkaErrorCode(RD_KAFKA_RESP_ERR__NO_OFFSET)
+    static let timedOut = KafkaErrorCode(RD_KAFKA_RESP_ERR__TIMED_OUT)
     static let partitionEnd = KafkaErrorCode(RD_KAFKA_RESP_ERR__PARTITION_EOF)
     static let rebalanceInProgress = KafkaErrorCode(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
     static let illegalGeneration = KafkaErrorCode(RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION)

@@ -45,4 +45,12 @@ final class RdKafkaMockCluster: @unchecked Sendable {
     func clearRequestErrors(apiKey: Int16) {
         rd_kafka_mock_clear_request_errors(cluster, apiKey)
     }
+
+    func setPartitionLeader(topic: String, partition: Int32, broker: Int32) -> KafkaErrorCode? {
+        failure(rd_kafka_mock_partition_set_leader(cluster, topic, partition, broker))
+    }
+
+    func setGroupCoordinator(group: String, broker: Int32) -> KafkaErrorCode? {
+        failure(rd_kafka_mock_coordinator_set(cluster, "group", group, broker))
+    }
 }
