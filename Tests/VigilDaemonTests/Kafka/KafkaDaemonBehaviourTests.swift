@@ -116,9 +116,11 @@ struct KafkaDaemonBehaviourTests {
         .split(separator: "\n").map { "carol\t\($0)" }
         let malformed = ["bad-1\t{not json", "bad-2\t[1, 2]", "bad-3\t{\"type\": \"login\"}", "bad-4\t{oops"]
         let lines = EventLines.keyedLogins(prefix: "counted", count: 60) + malformed + scenario
-        let reference = try await blocking { try DurableStateRunTests.replay(lines, fixture: fixture) }
+        let reference = try await blocking {
+            try ReplayReference(lines: lines, config: fixture.config, directory: fixture.directory)
+        }
         #expect(reference.status == 0, "\(reference.stderr)")
-        let deadLetters = try readJSONLines(fixture.directory.appendingPathComponent("reference/dead-letter.jsonl"))
+        let deadLetters = reference.deadLetters
 
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
