@@ -2,6 +2,10 @@ import Testing
 import VigilKafka
 import VigilTestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Every blocking librdkafka call (poll, flush, close, the waits, kcat) runs through `blocking`, on a
 /// thread of its own, so these tests never hold a cooperative thread that other suites' async tests
 /// need. Serialized anyway: each test runs a mock cluster and several clients, which is load enough
@@ -207,6 +211,9 @@ import VigilTestSupport
         }
 
         try cluster.setBrokerDown(id: 1)
+        // Its port stays taken while it is down: the mock aborts the process if it cannot bind it again.
+        let port = UInt16(cluster.bootstrapServers.split(separator: ":").last ?? "")
+        #expect(port.map { !canBindLoopback(port: $0) } == true)
         for index in 10..<20 { try producer.produce(topic: "flaky", key: "k\(index)", value: Array("\(index)".utf8)) }
         var reports: [KafkaDeliveryReport] = []
         // Stay down for at least 2 s and until the producer reported the outage.
@@ -397,4 +404,38 @@ import VigilTestSupport
         }
         withExtendedLifetime(cluster) {}
     }
+}
+
+/// Whether a socket without `SO_REUSEADDR` (as an outgoing connection's or a port-0 bind would be)
+/// can bind 127.0.0.1:`port` now.
+func canBindLoopback(port: UInt16) -> Bool {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { return false }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+}
+
+/// A loopback port nothing uses now (the kernel's pick for port 0).
+func freeLoopbackPortNumber() -> UInt16? {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { return nil }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let named = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    return named ? UInt16(bigEndian: address.sin_port) : nil
 }
