@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import VigilCore
 import VigilDaemon
 
 /// `vigil replay`: the engine on recorded traffic, for trying a config change before reloading it.
@@ -24,17 +25,36 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: "Write the state at the end to this snapshot file (atomically).")
     var stateOut: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Take this RFC 3339 time as now instead of the wall clock at the start: events more than "
+                + "input.max_future_skew after it are dead-lettered as future_time.",
+            discussion: "For files dated in the future, and for outputs that must not depend on the day of the replay.",
+            valueName: "time"),
+        transform: Self.time)
+    var now: Timestamp?
+
     @Argument(help: "Events, one JSON object per line; '-' reads standard input.")
     var events: String
 
     /// The exit status when the `--state-in` snapshot is refused (corrupt, unknown version, other key).
     static let stateRefusedStatus: Int32 = 3
 
+    /// `--now`'s value, or a message saying what it takes.
+    static func time(_ text: String) throws -> Timestamp {
+        guard let time = Timestamp(rfc3339: text) else {
+            throw ValidationError("--now takes an RFC 3339 time such as 2026-03-02T09:00:00Z, not '\(text)'")
+        }
+        return time
+    }
+
     func run() throws {
         let logger = Logger(label: "vigil.replay")
         let runner = ReplayRunner(
             options: .init(
-                configPath: config, inputPath: events, outputDirectory: out, stateIn: stateIn, stateOut: stateOut),
+                configPath: config, inputPath: events, outputDirectory: out, stateIn: stateIn, stateOut: stateOut,
+                now: now),
             logger: logger,
             environment: ProcessInfo.processInfo.environment)
         do {

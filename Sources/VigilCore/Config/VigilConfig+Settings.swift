@@ -56,7 +56,9 @@ extension VigilConfig {
             Events stamped more than this ahead of their receive time are dead-lettered as future_time: one event \
             from the year 9999 would otherwise push the watermark so far that every later event is late. The receive \
             time is the Kafka message time, capped by the consumer's clock (a CreateTime in the future, or none, \
-            counts as now). 10m tolerates IdP clock drift. Replay has no receive time: see input.max_time_leap.
+            counts as now). 10m tolerates IdP clock drift. Replay has no receive time: it bounds events by this after \
+            its clock (the wall clock at its start, or --now), since recorded events cannot come from the future, and \
+            by input.max_time_leap.
             """
         ),
         .duration(
@@ -65,7 +67,8 @@ extension VigilConfig {
             Without a receive time (replay), an event stamped more than this ahead of the newest accepted event time \
             is dead-lettered as future_time, unless the event right before it was too and lies within this distance \
             of it: a stream resuming after a longer pause loses its first event, one mis-stamped event moves nothing. \
-            1d passes quiet nights; raise it for files with longer silences.
+            1d passes quiet nights; raise it for files with longer silences. The first event has nothing to leap \
+            from: only the replay's clock and input.max_future_skew bound it.
             """
         ),
     ]

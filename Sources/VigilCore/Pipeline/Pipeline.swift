@@ -10,6 +10,11 @@ public struct Pipeline: Sendable {
     private var decisionEncoder: DecisionEncoder
     private let alertEncoder = AlertEncoder()
     private var input: InputSettings
+    /// The clock of a replay: the wall clock when it started, or the time its operator named. Recorded
+    /// traffic cannot come from the future, so an event more than `input.max_future_skew` after it is
+    /// dead-lettered even when no event was accepted before it to measure a leap from. Nil where each
+    /// message has a receive time (`vigil run`), which bounds it more closely.
+    private let replayClock: Timestamp?
     /// The time of the last event dead-lettered for leaping too far ahead without a receive time, while
     /// no event has been accepted since: the next event close to it confirms that the stream resumed.
     private var unconfirmedLeap: Timestamp?
@@ -17,13 +22,18 @@ public struct Pipeline: Sendable {
     public private(set) var stats = PipelineStats()
 
     /// A pipeline with empty state. Without an `enricher` every address is `IPIntelligence.unknown`, so
-    /// location, network and anonymity signals stay silent.
-    public init(config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey) {
+    /// location, network and anonymity signals stay silent. `replayClock` bounds event times where no
+    /// receive time will (see `process`); the pipeline never reads a clock itself.
+    public init(
+        config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey,
+        replayClock: Timestamp? = nil
+    ) {
         engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey)
         decoder = EventDecoder(limits: config.input)
         self.enricher = enricher.map(SharedEnricher.init)
         decisionEncoder = DecisionEncoder(policy: config.policy)
         input = config.input
+        self.replayClock = replayClock
     }
 
     /// Adopts a new configuration between two events (live reload).
@@ -60,7 +70,8 @@ public struct Pipeline: Sendable {
     /// one (replay) the shard's newest accepted event time bounds it to `input.max_time_leap` ahead,
     /// unless the event right before was also that far ahead and within that distance of it: a stream
     /// resuming after a pause longer than the leap loses its first event to the dead letters, a single
-    /// forged or mis-stamped event moves nothing. The first event of a shard has nothing to be bounded by.
+    /// forged or mis-stamped event moves nothing. The first event of a shard has nothing to leap from, so
+    /// replay also bounds every event to `input.max_future_skew` after its `replayClock`.
     public mutating func process(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil, origin: MessageOrigin,
         receivedAt: Timestamp? = nil, into output: inout [OutputMessage]
@@ -85,6 +96,18 @@ public struct Pipeline: Sendable {
         }
         if receivedAt == nil, let failure = unconfirmedLeapFailure(event) {
             deadLetter(failure, bytes, originalLength: originalLength, origin: origin, into: &output)
+            return
+        }
+        if let replayClock, event.time > replayClock + input.maxFutureSkew {
+            // The clock's value stays out of the detail: it differs from one replay to the next, the
+            // outputs of the same file must not.
+            deadLetter(
+                DecodeFailure(
+                    .futureTime, field: "time",
+                    detail: "event time \(event.time.rfc3339) is more than \(input.maxFutureSkew.configString) "
+                        + "after the replay's clock (its start, or --now): recorded events cannot come from the future",
+                    eventID: event.eventID),
+                bytes, originalLength: originalLength, origin: origin, into: &output)
             return
         }
         unconfirmedLeap = nil

@@ -23,18 +23,22 @@ public struct ReplayRunner {
         public var stateIn: String?
         /// Where to write the state at the end (`--state-out`); nil writes none.
         public var stateOut: String?
+        /// The time the replay takes as now (`--now`); nil takes the wall clock at its start. No recorded
+        /// event is more than `input.max_future_skew` after it (see `Pipeline.process`).
+        public var now: Timestamp?
 
         /// A replay of `inputPath` under `configPath` into `outputDirectory`, optionally starting from
-        /// and ending with a state snapshot.
+        /// and ending with a state snapshot, and with a fixed time for now.
         public init(
             configPath: String, inputPath: String, outputDirectory: String, stateIn: String? = nil,
-            stateOut: String? = nil
+            stateOut: String? = nil, now: Timestamp? = nil
         ) {
             self.configPath = configPath
             self.inputPath = inputPath
             self.outputDirectory = outputDirectory
             self.stateIn = stateIn
             self.stateOut = stateOut
+            self.now = now
         }
     }
 
@@ -112,7 +116,8 @@ public struct ReplayRunner {
         let loaded = file.with(geoIdentity: opened.databases.dataIdentity)
         let key = try DeviceKey.resolve(loaded.config.security, environment: environment, allowPublicDefault: true)
         var pipeline = Pipeline(
-            config: loaded.config.core, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key)
+            config: loaded.config.core, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key,
+            replayClock: options.now ?? ReceiveTime.now)
         var restored: SnapshotTransfer?
         if let stateIn = options.stateIn {
             let started = monotonicSeconds()

@@ -153,4 +153,83 @@ import VigilTestSupport
         let streams = Self.replay(["2026-03-02T09:00:00Z", "2026-03-02T10:00:00Z", "2026-03-02T11:00:01Z"], into: &p)
         #expect(streams == [[.decisions], [.decisions], [.deadLetters]])
     }
+
+    // MARK: The replay's clock
+
+    static let replayClock = Timestamp(rfc3339: "2026-03-02T12:00:00Z")!
+
+    func pipeline(replayClock: Timestamp?, config: VigilConfig = VigilConfig()) -> Pipeline {
+        Pipeline(
+            config: config, policyVersion: "v1", enricher: nil, deviceKey: .publicDefault, replayClock: replayClock)
+    }
+
+    @Test func aFirstLineFromTheYear9999IsBoundedOnlyByTheReplayClock() throws {
+        // Nothing accepted before it to leap from: without a clock it is taken, and moves the watermark
+        // so far that the next ordinary event is late.
+        var unbounded = pipeline(replayClock: nil)
+        let blind = Self.replay(["9999-12-31T23:59:59Z", "2026-03-02T09:00:00Z"], into: &unbounded)
+        #expect(blind == [[.decisions], [.decisions]])
+        #expect(unbounded.stats.lateEvents == 1)
+
+        var p = pipeline(replayClock: Self.replayClock)
+        var out: [OutputMessage] = []
+        p.process(
+            Array(EventLines.login(id: "forged", time: "9999-12-31T23:59:59Z", user: "u1").utf8),
+            origin: .file(path: "f", line: 1), into: &out)
+        try #require(out.count == 1)
+        #expect(out[0].label == "future_time")
+        let text = String(decoding: out[0].payload, as: UTF8.self)
+        #expect(text.contains("event time 9999-12-31T23:59:59.000Z is more than 10m after the replay's clock"))
+        #expect(!text.contains("12:00:00"), "the clock's value makes outputs differ between two replays")
+        #expect(p.engine.state.watermark.maxEventTime == nil)
+        #expect(Self.replay(["2026-03-02T09:00:00Z"], into: &p) == [[.decisions]])
+        #expect(p.stats.lateEvents == 0)
+        #expect(p.stats.deadLetters == ["future_time": 1])
+    }
+
+    @Test func anEventOfExactlyTheClockPlusMaxFutureSkewIsAcceptedOneMicrosecondMoreIsNot() {
+        // Each as a shard's first event, where no leap can be measured.
+        for (time, expected) in [
+            ("2026-03-02T12:10:00Z", [OutputStream.decisions]), ("2026-03-02T12:10:00.000001Z", [.deadLetters]),
+            ("2026-03-02T11:59:59Z", [.decisions]),
+        ] {
+            var p = pipeline(replayClock: Self.replayClock)
+            #expect(Self.replay([time], into: &p) == [expected], "\(time)")
+        }
+        // The same bound later in a file, within max_time_leap of the newest accepted event.
+        var p = pipeline(replayClock: Self.replayClock)
+        let streams = Self.replay(
+            ["2026-03-02T11:00:00Z", "2026-03-02T12:10:00.000001Z", "2026-03-02T12:10:00Z"], into: &p)
+        #expect(streams == [[.decisions], [.deadLetters], [.decisions]])
+    }
+
+    @Test func theClockBoundFollowsMaxFutureSkew() {
+        var config = VigilConfig()
+        config.input.maxFutureSkew = .hours(1)
+        var p = pipeline(replayClock: Self.replayClock, config: config)
+        #expect(
+            Self.replay(["2026-03-02T13:00:00Z", "2026-03-02T13:00:01Z"], into: &p) == [[.decisions], [.deadLetters]])
+    }
+
+    @Test func theReplayClockKeepsTheLeapBound() throws {
+        // A leap of more than max_time_leap but before the clock is still dead-lettered by the leap rule,
+        // and named by it; the next line confirming the leap is accepted.
+        var p = pipeline(replayClock: Timestamp(rfc3339: "2026-12-01T00:00:00Z")!)
+        var out: [OutputMessage] = []
+        _ = Self.replay(["2026-03-02T09:00:00Z"], into: &p)
+        p.process(
+            Array(EventLines.login(id: "leap", time: "2026-03-09T09:00:00Z", user: "u1").utf8),
+            origin: .file(path: "f", line: 2), into: &out)
+        try #require(out.count == 1)
+        #expect(String(decoding: out[0].payload, as: UTF8.self).contains("newest accepted event time"))
+        #expect(Self.replay(["2026-03-09T09:00:01Z"], into: &p) == [[.decisions]])
+    }
+
+    @Test func aConfirmedLeapPastTheClockIsStillDeadLettered() {
+        var p = pipeline(replayClock: Self.replayClock)
+        let streams = Self.replay(
+            ["2026-03-02T09:00:00Z", "9999-12-31T23:59:58Z", "9999-12-31T23:59:59Z", "2026-03-02T09:01:00Z"], into: &p)
+        #expect(streams == [[.decisions], [.deadLetters], [.deadLetters], [.decisions]])
+        #expect(p.stats.lateEvents == 0)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import VigilTestSupport
 
 #if canImport(Glibc)
@@ -40,9 +41,25 @@ struct LoopbackHTTP {
         return Response(status: status, headers: headers, body: String(raw[split.upperBound...]))
     }
 
-    /// True when nothing accepts connections on the port any more.
-    func isRefused() -> Bool {
-        (try? connected { _ in }) == nil
+    /// The sockets listening on 127.0.0.1 at the port, by inode, as Linux lists them in `/proc/net/tcp`.
+    /// An inode names one socket for as long as it exists, where a freed port may be bound again at once
+    /// by another test: that the inode of a listener is gone proves that this listener was closed.
+    func listenerInodes() throws -> Set<String> {
+        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        // The address as the kernel prints it: the network-order IPv4 word and the port, in hex.
+        let hex = { (value: UInt32, digits: Int) in
+            let text = String(value, radix: 16, uppercase: true)
+            return String(repeating: "0", count: max(0, digits - text.count)) + text
+        }
+        let local = hex(inet_addr("127.0.0.1"), 8) + ":" + hex(UInt32(port), 4)
+        let listening = "0A"
+        var inodes: Set<String> = []
+        for row in table.split(separator: "\n").dropFirst() {
+            let fields = row.split(separator: " ")
+            guard fields.count > 9, fields[1] == local, fields[3] == listening else { continue }
+            inodes.insert(String(fields[9]))
+        }
+        return inodes
     }
 
     private func roundTrip(_ bytes: [UInt8]) throws -> String {

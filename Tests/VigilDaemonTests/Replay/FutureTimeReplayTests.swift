@@ -56,4 +56,37 @@ import VigilWorkload
         #expect(text.contains(time))
         #expect(text.contains("newest accepted event time 2026-03-02T"))
     }
+
+    /// Before any event was accepted there is no leap to measure: the replay's clock bounds the line.
+    @Test func aPoisonedFirstLineLeavesTheTravelAlertIntact() throws {
+        let travel = try String(
+            contentsOf: TestPaths.scenarios.appendingPathComponent("travel.jsonl"), encoding: .utf8)
+        let lines = travel.split(separator: "\n").map(String.init)
+        let forged = lines[0].replacingOccurrences(of: "2026-03-02T09:00:00.000Z", with: "9999-12-31T23:59:59Z")
+            .replacingOccurrences(of: "tr-alice-0", with: "poisoned")
+        let poisoned = try ScenarioTests.replay(file: Self.write([forged] + lines, name: "poisoned-travel"))
+        #expect(poisoned.alertKinds == ["impossible_travel"])
+        #expect(poisoned.decisions.count == 8)
+        #expect(poisoned.report.stats.lateEvents == 0)
+        try #require(poisoned.deadLetters.count == 1)
+        let deadLetter = poisoned.deadLetters[0]
+        #expect(deadLetter["reason"] as? String == "future_time")
+        #expect(deadLetter["event_id"] as? String == "poisoned")
+        #expect((deadLetter["origin"] as? [String: Any])?["line"] as? Int == 1)
+        #expect((deadLetter["detail"] as? String)?.contains("after the replay's clock") == true, "\(deadLetter)")
+    }
+
+    /// A replay taking an earlier time as now dead-letters what lies more than max_future_skew after it.
+    @Test func nowReplacesTheWallClock() throws {
+        let outcome = try ScenarioTests.replay(
+            file: TestPaths.scenarios.appendingPathComponent("travel.jsonl"),
+            now: Timestamp(rfc3339: "2026-03-02T09:50:30Z"))
+        // 09:00, 09:01 and 10:00 are within max_future_skew (10m) of it, 10:01 and the rest are not.
+        #expect(outcome.decisions.map { $0["event_id"] as? String } == ["tr-alice-0", "tr-bob-0", "tr-alice-1"])
+        #expect(
+            outcome.deadLetters.map { $0["event_id"] as? String } == [
+                "tr-bob-1", "tr-alice-2", "tr-bob-2", "tr-alice-boxford", "tr-bob-changchun",
+            ])
+        #expect(outcome.deadLetters.allSatisfy { $0["reason"] as? String == "future_time" })
+    }
 }

@@ -134,4 +134,35 @@ import VigilTestSupport
         #expect(result.status != 0)
         #expect(result.stderr.contains("GeoIP2-City-Test-Invalid-Node-Count.mmdb"))
     }
+
+    @Test func nowIsTheReplaysClock() throws {
+        let directory = try TestPaths.temporaryDirectory("replay-now")
+        let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: false)
+        let out = directory.appendingPathComponent("out")
+        // Dated in the future of any wall clock this test runs under: only a --now after it lets it in.
+        let input = Data(
+            (EventLines.login(id: "later", time: "2999-01-01T00:00:00Z", user: "u", device: "d") + "\n").utf8)
+        for (now, decided) in [(nil, false), ("2999-01-01T00:00:00Z", true), ("2998-12-31T23:49:59Z", false)] {
+            let result = try ChildProcess.run(
+                TestPaths.vigilBinary,
+                ["replay", "--config", config.path, "--out", out.path] + (now.map { ["--now", $0] } ?? []) + ["-"],
+                stdin: input)
+            #expect(result.status == 0, "\(result.stderr)")
+            let decisions = try readJSONLines(out.appendingPathComponent("decisions.jsonl"))
+            let deadLetters = try readJSONLines(out.appendingPathComponent("dead-letter.jsonl"))
+            #expect(decisions.count == (decided ? 1 : 0), "--now \(now ?? "absent")")
+            #expect(deadLetters.map { $0["reason"] as? String } == (decided ? [] : ["future_time"]))
+        }
+    }
+
+    @Test func aNowThatIsNoTimeIsAClearError() throws {
+        let directory = try TestPaths.temporaryDirectory("replay-bad-now")
+        let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: false)
+        let result = try ChildProcess.run(
+            TestPaths.vigilBinary,
+            ["replay", "--config", config.path, "--out", directory.path + "/out", "--now", "yesterday", "-"],
+            stdin: Data())
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--now takes an RFC 3339 time"), "\(result.stderr)")
+    }
 }

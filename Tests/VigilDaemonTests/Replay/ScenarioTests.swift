@@ -36,13 +36,15 @@ import VigilTestSupport
             extra: extra)
     }
 
-    /// `vigil replay` of any JSONL file, with MaxMind's test databases.
-    static func replay(file: URL, anonymousDatabase: Bool = false, extra: String = "") throws -> Outcome {
+    /// `vigil replay` of any JSONL file, with MaxMind's test databases, taking `now` as now when given.
+    static func replay(
+        file: URL, anonymousDatabase: Bool = false, extra: String = "", now: Timestamp? = nil
+    ) throws -> Outcome {
         let directory = try TestPaths.temporaryDirectory(file.deletingPathExtension().lastPathComponent)
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: anonymousDatabase, extra: extra)
         let out = directory.appendingPathComponent("out")
         let runner = ReplayRunner(
-            options: .init(configPath: config.path, inputPath: file.path, outputDirectory: out.path),
+            options: .init(configPath: config.path, inputPath: file.path, outputDirectory: out.path, now: now),
             logger: testLogger, environment: [:])
         let report = try runner.run()
         return Outcome(
@@ -136,17 +138,33 @@ import VigilTestSupport
         #expect(outcome.decisions.count == outcome.report.stats.decisions.reduce(0, +))
     }
 
-    /// `dead-letters.jsonl`: a bad line after every good one, each breaking another rule. Each bad line
-    /// is dead-lettered with the reason of the rule it broke, where it came from, its `event_id` when one
-    /// was read, and its bytes; the good lines around it are decided as usual.
+    /// `dead-letters.jsonl`: a bad line after every good one, each breaking another rule, and then a
+    /// line over `input.max_event_bytes` (64 KiB; generated, not stored) and a last good one. Each bad
+    /// line is dead-lettered with the reason of the rule it broke, where it came from, its `event_id` when
+    /// one was read, and its bytes (the head of the oversized one); the good lines around it are decided
+    /// as usual.
     @Test func eachBadLineIsDeadLetteredWithTheRuleItBroke() throws {
-        let outcome = try Self.replay("dead-letters.jsonl")
+        // Bytes, not text: line 22 is not UTF-8 and must reach the replay as it is stored.
+        let stored = try Data(contentsOf: TestPaths.scenarios.appendingPathComponent("dead-letters.jsonl"))
+        let first = String(decoding: stored.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        let oversized = first.replacingOccurrences(of: "dl-ok-0", with: "dl-too-large")
+            .replacingOccurrences(
+                of: #""tenant": "acme""#, with: #""pad": "\#(String(repeating: "x", count: 70_000))""#)
+        let last = first.replacingOccurrences(of: "dl-ok-0", with: "dl-ok-13")
+            .replacingOccurrences(of: "2026-03-02T09:00:00.000Z", with: "2026-03-02T09:13:00.000Z")
+        let input = try TestPaths.temporaryDirectory("dead-letters-input").appendingPathComponent("dead-letters.jsonl")
+        try (stored + Data((oversized + "\n" + last + "\n").utf8)).write(to: input)
+        let lines = try Data(contentsOf: input).split(separator: UInt8(ascii: "\n")).map {
+            String(decoding: $0, as: UTF8.self)
+        }
+        let outcome = try Self.replay(file: input)
         let expected: [(line: Int, reason: String, eventID: String?)] = [
             (2, "invalid_json", nil), (4, "not_an_object", nil), (6, "missing_field:event_id", nil),
             (8, "invalid_ip", "dl-bad-ip"), (10, "invalid_time", "dl-bad-time"),
             (12, "invalid_value:type", "dl-bad-type"), (14, "duplicate_field:event_id", "dl-dup-again"),
             (16, "missing_field:user", "dl-no-user"), (18, "invalid_type:time", "dl-int-time"),
-            (20, "too_deep", "dl-deep"), (22, "invalid_utf8", nil),
+            (20, "too_deep", "dl-deep"), (22, "invalid_utf8", nil), (24, "future_time", "dl-future"),
+            (26, "too_large", nil),
         ]
         let found = outcome.deadLetters.map {
             (
@@ -157,14 +175,18 @@ import VigilTestSupport
         #expect(found.map(\.line) == expected.map(\.line))
         #expect(found.map(\.reason) == expected.map(\.reason))
         #expect(found.map(\.eventID) == expected.map(\.eventID))
-        let file = try Data(contentsOf: TestPaths.scenarios.appendingPathComponent("dead-letters.jsonl"))
-        let lines = file.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
         for letter in outcome.deadLetters where letter["payload_encoding"] as? String == "utf8" {
-            let line = ((letter["origin"] as? [String: Any])?["line"] as? Int ?? 0) - 1
-            #expect(letter["payload"] as? String == lines[line], "line \(line + 1)")
+            let line = lines[((letter["origin"] as? [String: Any])?["line"] as? Int ?? 0) - 1]
+            let payload = letter["payload"] as? String ?? ""
+            if letter["truncated"] as? Bool == true {
+                #expect(payload.utf8.count == 65_536 && line.hasPrefix(payload), "the head of \(letter["origin"]!)")
+                #expect(letter["size"] as? Int == line.utf8.count)
+            } else {
+                #expect(payload == line, "\(letter["origin"]!)")
+            }
         }
         #expect(outcome.deadLetters.allSatisfy { ($0["detail"] as? String)?.isEmpty == false })
-        #expect(outcome.decisions.map { $0["event_id"] as? String } == (0...11).map { "dl-ok-\($0)" })
+        #expect(outcome.decisions.map { $0["event_id"] as? String } == (0...13).map { "dl-ok-\($0)" })
     }
 
     /// The second replay runs in a process of its own (the `vigil` binary): per-process seeds (hashing,
