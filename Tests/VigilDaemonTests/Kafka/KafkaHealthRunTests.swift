@@ -53,8 +53,8 @@ struct KafkaHealthRunTests {
         try await Self.waitForReadiness(200, fixture, daemon)
 
         try fixture.cluster.setBrokerDown(id: 1)
-        let reason = try await Self.waitForReadiness(503, reason: "brokers unreachable", fixture, daemon)
-        #expect(reason.contains("input brokers unreachable"), "\(reason)")
+        // Both clients lose the one broker, in either order; the input side's reason comes first once both know.
+        _ = try await Self.waitForReadiness(503, reason: "input brokers unreachable", fixture, daemon)
         try await waitUntil("no broker up in the metrics", timeout: .seconds(60)) {
             try Self.metric("vigil_kafka_brokers_up", fixture) == 0
         }
