@@ -111,6 +111,8 @@ final class KafkaLoop: @unchecked Sendable {
     private var consumerClosed = false
     private var producer: KafkaProducer?
     private var durableState: DurableState?
+    /// `durableState`'s changelog topic, read for every record produced.
+    private var changelogTopic = ""
     private var snapshotWriter: SnapshotWriter?
     private var restores: [KafkaTopicPartition: Restore] = [:]
     /// Changelog records and bytes produced since the status was last published.
@@ -162,6 +164,7 @@ final class KafkaLoop: @unchecked Sendable {
         }
         if let durableState {
             self.durableState = durableState
+            changelogTopic = durableState.changelogTopic
             machine.changelogPartitionCount(durableState.changelogPartitions)
             let metrics = self.metrics
             let logger = self.logger
@@ -375,7 +378,11 @@ final class KafkaLoop: @unchecked Sendable {
         if let failure = callbackFailure { throw failure }
         let now = self.now
         let wallClock = ReceiveTime.now
+        // Read once per batch, not once per output: a stored property's struct is copied at each read.
+        let kafka = settings.config.config.kafka
+        let commonHeaders = outputHeaders
         var outputs: [OutputMessage] = []
+        var produced: [StateMachine.Output] = []
         for message in messages {
             let partition = message.topicPartition
             guard case .process(let actions) = machine.inputArrived(partition, offset: message.offset) else { continue }
@@ -390,10 +397,13 @@ final class KafkaLoop: @unchecked Sendable {
                     $0, origin: .kafka(topic: message.topic, partition: message.partition, offset: message.offset),
                     receivedAt: receivedAt, into: &outputs)
             }
-            try perform(
-                machine.inputProcessed(
-                    partition, offset: message.offset, outputs: outputs.map { self.output($0, from: message) },
-                    now: now))
+            produced.removeAll(keepingCapacity: true)
+            for output in outputs {
+                produced.append(
+                    Self.output(
+                        output, from: partition, offset: message.offset, kafka: kafka, commonHeaders: commonHeaders))
+            }
+            try perform(machine.inputProcessed(partition, offset: message.offset, outputs: produced, now: now))
         }
         try perform(machine.polled(messageCount: messages.count))
     }
@@ -418,10 +428,9 @@ final class KafkaLoop: @unchecked Sendable {
     private func produceChangelog(
         _ record: ChangelogRecord, partition: Int32, token: UInt64, producer: KafkaProducer
     ) throws -> Bool {
-        let topic = durableState?.changelogTopic ?? ""
         do throws(KafkaError) {
             try producer.produce(
-                topic: topic, partition: partition, key: record.key, value: record.value, opaque: token)
+                topic: changelogTopic, partition: partition, key: record.key, value: record.value, opaque: token)
         } catch {
             if case .operationFailed(_, let code) = error, code == .queueFull { return false }
             throw error
@@ -498,13 +507,6 @@ final class KafkaLoop: @unchecked Sendable {
         policyVersion = next.policyVersion
         metrics.recordPolicyVersion(next.policyVersion)
         logger.notice("new configuration in force", metadata: ["policy_version": "\(next.policyVersion)"])
-    }
-
-    /// The output as produced: its topic and headers.
-    private func output(_ output: OutputMessage, from message: KafkaMessage) -> StateMachine.Output {
-        Self.output(
-            output, from: message.topicPartition, offset: message.offset, kafka: settings.config.config.kafka,
-            commonHeaders: outputHeaders)
     }
 
     /// `output` bound for its stream's topic, with `commonHeaders` plus what is particular to it: a
