@@ -553,7 +553,7 @@ struct KafkaLoopStateMachine {
         while outboxHead < outbox.count {
             let token = outbox[outboxHead]
             if let entry = pending[token] {
-                if isCurrent(entry) {
+                if isCurrent(entry.partition, entry.generation) {
                     switch entry.kind {
                     case .output(let output, _): return (token, .output(output))
                     case .changelog(let record, _, _):
@@ -783,9 +783,10 @@ struct KafkaLoopStateMachine {
         return state
     }
 
-    /// Whether `entry` belongs to the current ownership of its partition (not one given up since).
-    private mutating func isCurrent(_ entry: PendingOutput) -> Bool {
-        withPartition(entry.partition) { $0.generation == entry.generation } ?? false
+    /// Whether an entry of `partition`'s `generation` belongs to its current ownership (not one given
+    /// up since).
+    private mutating func isCurrent(_ partition: KafkaTopicPartition, _ generation: UInt64) -> Bool {
+        withPartition(partition) { $0.generation == generation } ?? false
     }
 
     private func status(_ readiness: Readiness) -> Status {
@@ -832,10 +833,10 @@ struct KafkaLoopStateMachine {
 
     /// Puts an output or changelog record at the end of the outbox; a changelog record's caller
     /// counts it in `changelogInFlight` (once per flush, not per record).
-    private mutating func enqueue(_ entry: PendingOutput) {
+    private mutating func enqueue(_ entry: consuming PendingOutput) {
         let token = nextToken
         nextToken += 1
-        pending[token] = entry
+        pending[token] = consume entry
         outbox.append(token)
     }
 
@@ -1030,45 +1031,42 @@ struct KafkaLoopStateMachine {
         // Changelog records reported in a row for one partition, counted out of those in flight
         // together when the partition changes (reports come in runs of one partition).
         var reportedRun: (partition: KafkaTopicPartition, records: Int, checkpoints: Int)?
+        // The entry's payload (an output, a record) is not copied on the way: only its small fields are read.
         for (token, outcome) in reports {
-            guard var entry = pending.removeValue(forKey: token) else { continue }
-            if case .changelog(_, _, let isCheckpoint) = entry.kind {
-                if reportedRun?.partition != entry.partition {
+            guard let entry = pending.removeValue(forKey: token) else { continue }
+            let partition = entry.partition
+            switch entry.kind {
+            case .changelog(_, let flush, let isLast):
+                if reportedRun?.partition != partition {
                     if let run = reportedRun {
                         countOut(run.partition, records: run.records, checkpoints: run.checkpoints)
                     }
-                    reportedRun = (entry.partition, 0, 0)
+                    reportedRun = (partition, 0, 0)
                 }
-                if isCheckpoint { reportedRun?.checkpoints += 1 } else { reportedRun?.records += 1 }
-                if case .failed = outcome { changelogLost.insert(entry.partition) }
-            }
-            guard isCurrent(entry) else { continue }
-            switch (outcome, entry.kind) {
-            case (.delivered, .output(_, let input)):
-                brokersDownReason = nil
-                withPartition(entry.partition) { $0.progress.acknowledge(input) }
-            case (.delivered(let offset), .changelog(_, let flush, let isLast)):
-                brokersDownReason = nil
-                acknowledgeChangelog(entry.partition, flush: flush, checkpointOffset: isLast ? offset : nil)
-                if flushed.last != entry.partition, !flushed.contains(entry.partition) {
-                    flushed.append(entry.partition)
+                if isLast { reportedRun?.checkpoints += 1 } else { reportedRun?.records += 1 }
+                if case .failed = outcome { changelogLost.insert(partition) }
+                guard isCurrent(partition, entry.generation) else { continue }
+                switch outcome {
+                case .delivered(let offset):
+                    brokersDownReason = nil
+                    acknowledgeChangelog(partition, flush: flush, checkpointOffset: isLast ? offset : nil)
+                    if flushed.last != partition, !flushed.contains(partition) { flushed.append(partition) }
+                case .failed(let reason, _):
+                    // Never produced again: a retry behind later records would reorder the partition.
+                    let error = LoopError.changelogDeliveryFailed(
+                        topic: configuration.changelog.map(\.topic) ?? "", partition: partition.partition,
+                        reason: reason)
+                    record(error, of: partition, in: &handled)
                 }
-            case (.failed(let reason, _), .changelog):
-                // Never produced again: a retry behind later records would reorder the partition.
-                let error = LoopError.changelogDeliveryFailed(
-                    topic: configuration.changelog.map(\.topic) ?? "", partition: entry.partition.partition,
-                    reason: reason)
-                record(error, of: entry.partition, in: &handled)
-            case (.failed(let reason, let isFatal), .output(let output, _)):
-                guard !isFatal, entry.attempts < configuration.maxDeliveryAttempts else {
-                    let error = LoopError.deliveryFailed(topic: output.topic, attempts: entry.attempts, reason: reason)
-                    record(error, of: entry.partition, in: &handled)
-                    continue
+            case .output(_, let input):
+                guard isCurrent(partition, entry.generation) else { continue }
+                switch outcome {
+                case .delivered:
+                    brokersDownReason = nil
+                    withPartition(partition) { $0.progress.acknowledge(input) }
+                case .failed(let reason, let isFatal):
+                    retry(entry, token: token, reason: reason, isFatal: isFatal, in: &handled)
                 }
-                handled.retries.append(.retryDelivery(topic: output.topic, attempt: entry.attempts, reason: reason))
-                entry.attempts += 1
-                pending[token] = entry
-                outbox.append(token)
             }
         }
         if let run = reportedRun { countOut(run.partition, records: run.records, checkpoints: run.checkpoints) }
@@ -1077,6 +1075,23 @@ struct KafkaLoopStateMachine {
             handled.snapshots += completeFlushes(of: partition)
         }
         return handled
+    }
+
+    /// Puts an output whose delivery failed back in the outbox, or gives it up after its last attempt.
+    private mutating func retry(
+        _ entry: PendingOutput, token: Token, reason: String, isFatal: Bool, in handled: inout HandledReports
+    ) {
+        guard case .output(let output, _) = entry.kind else { return }
+        guard !isFatal, entry.attempts < configuration.maxDeliveryAttempts else {
+            let error = LoopError.deliveryFailed(topic: output.topic, attempts: entry.attempts, reason: reason)
+            record(error, of: entry.partition, in: &handled)
+            return
+        }
+        handled.retries.append(.retryDelivery(topic: output.topic, attempt: entry.attempts, reason: reason))
+        var retried = entry
+        retried.attempts += 1
+        pending[token] = retried
+        outbox.append(token)
     }
 
     /// A delivery given up: it ends the drain that gives its partition up, else the loop.
