@@ -110,6 +110,11 @@ final class KafkaLoop: @unchecked Sendable {
     /// Set once the shutdown closed the consumer: its lag is no longer read.
     private var consumerClosed = false
     private var producer: KafkaProducer?
+    /// With the changelog on, its records go through a producer of their own: they batch for longer
+    /// than outputs (`changelogLinger`) since they hold back only offset commits, and its broker
+    /// thread takes the flushes' bursts without contending with the outputs' for their partition
+    /// queues.
+    private var changelogProducer: KafkaProducer?
     private var durableState: DurableState?
     /// `durableState`'s changelog topic, read for every record produced.
     private var changelogTopic = ""
@@ -159,6 +164,7 @@ final class KafkaLoop: @unchecked Sendable {
         defer {
             self.consumer = nil
             self.producer = nil
+            self.changelogProducer = nil
             restores.removeAll()
             snapshotWriter?.stop()
         }
@@ -186,6 +192,16 @@ final class KafkaLoop: @unchecked Sendable {
         // A full queue is not waited out inside produce: the loop applies backpressure instead.
         producer.queueFullTimeout = .zero
         self.producer = producer
+        if durableState != nil {
+            var configuration = settings.producer
+            let linger = configuration["linger.ms"].flatMap { Int($0) } ?? 0
+            configuration["linger.ms"] = String(max(linger, Self.changelogLingerMilliseconds))
+            let changelogProducer = try KafkaProducer(configuration: configuration, logger: logger) {
+                [weak self] in self?.warn($0)
+            }
+            changelogProducer.queueFullTimeout = .zero
+            self.changelogProducer = changelogProducer
+        }
         let consumer = try KafkaConsumer(
             configuration: settings.consumer, logger: logger,
             onRebalance: { [weak self] in self?.rebalanced($0) },
@@ -233,7 +249,8 @@ final class KafkaLoop: @unchecked Sendable {
                 if let next = postedConfig { adopt(next) }
                 postedConfig = nil
             case .pollDeliveries(let timeout):
-                let reports = try producer.poll(timeout: timeout)
+                var reports = try producer.poll(timeout: timeout)
+                if let changelogProducer { reports += try changelogProducer.poll() }
                 try perform(machine.delivered(reports.map(Self.delivery), now: now))
             case .poll(let maxMessages, let timeout):
                 try poll(consumer, maxMessages: maxMessages, timeout: timeout)
@@ -259,7 +276,7 @@ final class KafkaLoop: @unchecked Sendable {
                 pausing(consumer)
                 logger.warning(
                     "producer queue full: pausing consumption until outputs drain (backpressure)",
-                    metadata: ["waiting_outputs": "\(waiting)", "queued": "\(producer.pendingCount)"])
+                    metadata: ["waiting_outputs": "\(waiting)", "queued": "\(producerQueued)"])
             case .pause(let partitions?, _):
                 do {
                     try consumer.pause(partitions)
@@ -279,10 +296,10 @@ final class KafkaLoop: @unchecked Sendable {
                 if let pausedFor {
                     logger.notice(
                         "producer queue has room again: consuming again",
-                        metadata: ["paused_for": "\(pausedFor)", "queued": "\(producer.pendingCount)"])
+                        metadata: ["paused_for": "\(pausedFor)", "queued": "\(producerQueued)"])
                 }
             case .endBatch:
-                try perform(machine.batchEnded(now: now, producerQueued: producer.pendingCount))
+                try perform(machine.batchEnded(now: now, producerQueued: producerQueued))
             case .recordLatencies(let latencies):
                 for latency in latencies { metrics.recordProcessingLatency(latency) }
             case let .storeOffset(partition, offset):
@@ -297,7 +314,11 @@ final class KafkaLoop: @unchecked Sendable {
             case .beginShutdown(let outstanding):
                 logger.info("stopping Kafka loop: draining outputs", metadata: ["outputs": "\(outstanding)"])
             case .flush(let timeout):
-                let reports = producer.flush(timeout: timeout)
+                let started = ContinuousClock.now
+                var reports = producer.flush(timeout: timeout)
+                if let changelogProducer {
+                    reports += changelogProducer.flush(timeout: max(.zero, timeout - (ContinuousClock.now - started)))
+                }
                 try perform(machine.drained(reports.map(Self.delivery), now: now))
             case .abandonDrain(let error):
                 logger.error("delivery failed while draining", metadata: ["error": "\(error)"])
@@ -408,6 +429,16 @@ final class KafkaLoop: @unchecked Sendable {
         try perform(machine.polled(messageCount: messages.count))
     }
 
+    /// How long the changelog producer lets a batch fill (its `linger.ms`, unless the configured one
+    /// is longer): a flush's records come as a burst, and a commit waits for them anyway.
+    private static let changelogLingerMilliseconds = 50
+
+    /// The fuller of the two producers' queues (messages not yet reported): each has the same capacity,
+    /// and backpressure lasts while either is above half of it.
+    private var producerQueued: Int {
+        max(producer?.pendingCount ?? 0, changelogProducer?.pendingCount ?? 0)
+    }
+
     /// Produces the machine's outbox in order until it is empty or the producer's queue is full.
     private func sendOutbox(_ producer: KafkaProducer) throws {
         let now = self.now
@@ -416,7 +447,8 @@ final class KafkaLoop: @unchecked Sendable {
                 switch outgoing {
                 case .output(let output): try produce(output, token: token, producer: producer)
                 case let .changelog(partition, record):
-                    try produceChangelog(record, partition: partition, token: token, producer: producer)
+                    try produceChangelog(
+                        record, partition: partition, token: token, producer: changelogProducer ?? producer)
                 }
             guard accepted else { return }
             machine.outputSent(now: now)
