@@ -3,10 +3,13 @@ import VigilTestSupport
 import VigilWorkload
 
 /// What one `vigil run` throughput run measured: the steady rate (first to last output; nil when not
-/// every output came), the rate from its assignment to the last output, the peak resident set, and what
-/// it wrote to its changelog (records, key + value bytes, whether the mock kept them all).
+/// every output came), the rate from its assignment to the last output, the peak resident set, the CPU
+/// time the daemon used up to its last output (all its threads, start-up included: less sensitive to
+/// the machine's load than a rate), and what it wrote to its changelog (records, key + value bytes,
+/// whether the mock kept them all).
 typealias DaemonRun = (
-    rate: Double?, assignedRate: Double?, peak: Int?, written: (records: Int, bytes: Int, complete: Bool)?
+    rate: Double?, assignedRate: Double?, peak: Int?, cpuSeconds: Double?,
+    written: (records: Int, bytes: Int, complete: Bool)?
 )
 
 /// `vigil run` as a subprocess against the bench's mock cluster (figure 3 and its changelog pair), so
@@ -58,12 +61,13 @@ struct DaemonThroughputBench {
             daemon = try self.daemon(config: "\(prefix).yaml")
         }
         let peak = daemon?.peakResidentBytes
+        let cpuSeconds = daemon?.cpuSeconds
         try daemon?.stop()
         if result.rates == nil, let daemon {
             progress("vigil run (\(prefix)) did not answer every event:\n\(daemon.log)")
         }
         return (
-            result.rates?.steady, result.rates?.assigned, peak,
+            result.rates?.steady, result.rates?.assigned, peak, cpuSeconds,
             changelog ? try kafka.partitionContents(changelogTopic, partitions: partitions) : nil
         )
     }

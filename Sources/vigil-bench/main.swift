@@ -235,6 +235,12 @@ if options.changelogPairOnly {
             report.add(
                 "\(key)_percent", "  on / off", ratio, "%", target: ">= 90", met: ratio.map { $0 >= 90 },
                 note: "\(pairEvents.count) events, 64 partitions")
+            let cpuRatio = on.cpuSeconds.flatMap { on in off.cpuSeconds.map { $0 / on * 100 } }
+            report.add(
+                "\(key)_cpu_percent", "  daemon CPU time, off / on", cpuRatio, "%",
+                note: off.cpuSeconds.flatMap { off in
+                    on.cpuSeconds.map { String(format: "%.2f s / %.2f s, start-up to last output", off, $0) }
+                })
         }
     }
     if let path = options.jsonPath { try report.write(to: path) }
@@ -332,7 +338,7 @@ var changelogOff: DaemonRun?
 var pairLoadAverage = "?"
 var changelogRun: DaemonRun?
 if daemonAvailable {
-    (daemonRate, _, daemonPeak, _) = try daemonBench.run(prefix: "vigil", changelog: false, events: kafkaEvents)
+    (daemonRate, _, daemonPeak, _, _) = try daemonBench.run(prefix: "vigil", changelog: false, events: kafkaEvents)
     pairLoadAverage = oneMinuteLoadAverage()
     changelogOff = try daemonBench.run(
         prefix: "vigiloff", changelog: false, events: changelogEvents, partitions: changelogPartitions)
