@@ -24,6 +24,19 @@ public enum Daemon {
         public init() {}
     }
 
+    /// The exit status of `vigil run` when the shutdown left processed inputs uncommitted (the final
+    /// commit or the drain failed, or the shutdown overran its deadline): they will be consumed again.
+    public static let shutdownIncompleteStatus: Int32 = 3
+
+    /// The exit status for an error `run` threw: `shutdownIncompleteStatus` for an incomplete
+    /// shutdown, 1 for anything else.
+    public static func exitStatus(for error: any Error) -> Int32 {
+        switch error as? KafkaLoopStateMachine.LoopError {
+        case .finalCommitFailed?, .shutdownDrainFailed?: shutdownIncompleteStatus
+        default: 1
+        }
+    }
+
     /// How often the config file is checked for changes besides SIGHUP: quick enough that an edit
     /// is live within seconds, cheap (one stat call).
     static let configCheckInterval = Duration.seconds(5)
@@ -31,9 +44,9 @@ public enum Daemon {
     /// Runs until SIGTERM/SIGINT (returns) or a fatal error (throws). `loaded` is the config file as read
     /// once at startup; the reload service rereads `loaded.sourcePath` on SIGHUP or a change.
     public static func run(
-        loaded: LoadedConfig, environment: [String: String], logger: Logger, options: Options = Options()
+        loaded startup: LoadedConfig, environment: [String: String], logger: Logger, options: Options = Options()
     ) async throws {
-        let config = loaded.config
+        let config = startup.config
         let key = try DeviceKey.resolve(
             config.security, environment: environment, allowPublicDefault: options.allowPublicDeviceKey)
         if key.isPublicDefault {
@@ -41,6 +54,8 @@ public enum Daemon {
         }
         let properties = try config.kafka.resolveSecrets(environment: environment)
         let enrichment = try EnrichmentLoader.open(config, logger: logger)
+        // The version names the databases actually opened (a file replaced since the load is newer).
+        let loaded = startup.with(geoIdentity: enrichment.databases.dataIdentity)
         let mailbox = ConfigMailbox()
         let status = options.status
         let metrics = DaemonMetrics(factory: MetricsServer.metricsFactory(registry: options.metricsRegistry))
@@ -58,7 +73,7 @@ public enum Daemon {
             logger: Logger(label: "vigil.reload"))
         let geo = GeoReloadService(
             databases: enrichment.databases, interval: .microseconds(config.geo.reloadCheckInterval.microseconds),
-            metrics: metrics,
+            metrics: metrics, onDataReplaced: { reload.geoDataReplaced(geoIdentity: $0) },
             logger: Logger(label: "vigil.geo"))
 
         // Graceful shutdown runs in reverse order: the Kafka loop drains first, metrics stay up longest.

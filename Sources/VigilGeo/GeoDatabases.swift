@@ -199,4 +199,43 @@ public final class GeoDatabases: GeoLookup, Sendable {
     public func database(_ kind: MaxMindDatabase.Kind) -> MaxMindDatabase? {
         state.withLock { $0.handles[kind] }
     }
+
+    /// What identifies the data in force, as `policy_version` covers it: per kind, the database's
+    /// `database_type` and `build_epoch` from its metadata, or `none`. MaxMind stamps every build, so
+    /// a weekly update changes it, while the same build copied, moved or touched does not.
+    public var dataIdentity: String {
+        let handles = state.withLock { $0.handles }
+        return Self.dataIdentity { handles[$0].map { .opened($0) } ?? .notConfigured }
+    }
+
+    /// `dataIdentity` of the files `settings` names, each opened for its metadata and closed again
+    /// (`vigil check-config` and the config loader, which open nothing for good). A file that does
+    /// not open contributes `unreadable`: the daemon then fails on it at startup anyway.
+    public static func dataIdentity(of settings: GeoSettings) -> String {
+        let paths: [MaxMindDatabase.Kind: String] = [
+            .city: settings.cityDatabase, .asn: settings.asnDatabase, .anonymousIP: settings.anonymousDatabase,
+        ].compactMapValues { $0 }
+        return dataIdentity { kind in
+            guard let path = paths[kind] else { return .notConfigured }
+            return (try? MaxMindDatabase(path: path, kind: kind)).map { .opened($0) } ?? .unreadable
+        }
+    }
+
+    private enum Identified {
+        case opened(MaxMindDatabase)
+        case notConfigured
+        case unreadable
+    }
+
+    private static func dataIdentity(_ identify: (MaxMindDatabase.Kind) -> Identified) -> String {
+        MaxMindDatabase.Kind.allCases.map { kind in
+            let identity =
+                switch identify(kind) {
+                case .opened(let database): "\(database.databaseType)@\(database.buildEpoch)"
+                case .notConfigured: "none"
+                case .unreadable: "unreadable"
+                }
+            return "\(kind.rawValue)=\(identity)"
+        }.joined(separator: ";")
+    }
 }

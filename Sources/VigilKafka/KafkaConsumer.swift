@@ -33,6 +33,8 @@ public final class KafkaConsumer {
     private var stored: [KafkaTopicPartition: Int64] = [:]
     /// Revocation commits the coordinator rejected, retried at the next assignments.
     private var revocationRetry = RevocationCommitRetry()
+    /// Set by `close(timeout:)`: the final revocation's commit waits no longer than the close may.
+    private var closeDeadline: ContinuousClock.Instant?
 
     /// `group.id` is required. The rebalance handler is told about assignments and revocations;
     /// it must not keep a strong reference to this consumer (that would be a cycle).
@@ -128,6 +130,25 @@ public final class KafkaConsumer {
         }
     }
 
+    /// Commits all stored offsets, waiting at most `timeout` for the coordinator (an outage would
+    /// otherwise hold the call for as long as librdkafka retries); a no-op when nothing new was stored.
+    /// Throws `operationFailed` with `_TIMED_OUT` when no answer came in time.
+    public func commit(timeout: Duration) throws(KafkaError) {
+        guard !isClosed else { throw .closed }
+        if let code = client.commit(nil, timeout: timeout.kafkaMilliseconds), code != .noOffset {
+            throw .operationFailed(operation: "commit", code: code)
+        }
+    }
+
+    /// The offset (next to consume) of each partition's latest commit this consumer saw succeed:
+    /// auto-commits, revocation commits and `commit(timeout:)`. What a restart resumes from, as far
+    /// as this process knows.
+    public var committedOffsets: [KafkaTopicPartition: Int64] { client.context.committedOffsets }
+
+    /// What this consumer's brokers look like (`KafkaBrokerHealth`), updated inside `poll`; nil until
+    /// the first statistics (`statistics.interval.ms`) or outage report.
+    public var brokerHealth: KafkaBrokerHealth? { client.context.brokerHealth }
+
     /// Leaves the group: the rebalance handler sees the final revocation (and may commit), then
     /// stored offsets are committed (when auto-commit is on). Blocks until done. After a fatal error
     /// it only marks the consumer closed: a fatal consumer cannot leave its group (see `deinit`).
@@ -136,6 +157,19 @@ public final class KafkaConsumer {
         isClosed = true
         guard client.fatalError() == nil else { return }
         if let code = client.consumerClose() { throw .operationFailed(operation: "close", code: code) }
+    }
+
+    /// Like `close()`, but gives up after `timeout` (a broker outage can hold the group leave for
+    /// the whole session timeout): returns false then, and the client is later destroyed without
+    /// leaving its group (the group sees a session timeout instead).
+    public func close(timeout: Duration) throws(KafkaError) -> Bool {
+        guard !isClosed else { return true }
+        isClosed = true
+        guard client.fatalError() == nil else { return true }
+        closeDeadline = .now + timeout
+        let (closed, error) = client.consumerClose(timeout: timeout.kafkaMilliseconds)
+        if let error { throw .operationFailed(operation: "close", code: error) }
+        return closed
     }
 
     /// Stops fetching `partitions` (default: the whole current assignment) until `resume`. `poll` must
@@ -190,7 +224,13 @@ public final class KafkaConsumer {
             if let offset = stored.removeValue(forKey: partition), !lost { offsets.append((partition, offset)) }
         }
         guard !offsets.isEmpty else { return }
-        guard let code = client.commit(offsets) else { return }
+        let failed =
+            if let closeDeadline {
+                client.commit(offsets, timeout: max(.zero, closeDeadline - .now).kafkaMilliseconds)
+            } else {
+                client.commit(offsets)
+            }
+        guard let code = failed else { return }
         if revocationRetry.revocationCommitFailed(offsets, code: code, cooperative: cooperative, now: .now) {
             client.context.logger.notice(
                 "revocation commit rejected by the rebalancing group; retrying at the next assignment",

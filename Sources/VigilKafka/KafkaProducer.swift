@@ -78,6 +78,10 @@ public final class KafkaProducer {
     /// Messages enqueued or in flight whose delivery report has not been served yet.
     public var pendingCount: Int { client.outQueueLength }
 
+    /// What this producer's brokers look like (`KafkaBrokerHealth`), updated inside `poll` and
+    /// `flush`; nil until the first statistics (`statistics.interval.ms`) or outage report.
+    public var brokerHealth: KafkaBrokerHealth? { client.context.brokerHealth }
+
     private func takeReports() -> [KafkaDeliveryReport] {
         defer { client.context.deliveryReports.removeAll(keepingCapacity: true) }
         return client.context.deliveryReports

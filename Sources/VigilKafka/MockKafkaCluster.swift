@@ -31,6 +31,44 @@ public final class MockKafkaCluster: Sendable {
         try check("broker up", cluster.setBrokerUp(id: id))
     }
 
+    /// Kafka protocol requests whose answers `failNextRequests` can replace, by API key.
+    public enum Request: Int16, Sendable {
+        /// A producer's write (API key 0): a refused one is not appended. A permanent code such as
+        /// `MSG_SIZE_TOO_LARGE` fails the request's messages at once; librdkafka retries a retriable one itself.
+        case produce = 0
+        /// A group member's keep-alive (API key 12).
+        case heartbeat = 12
+        /// An idempotent producer's first request, for its producer id (API key 22);
+        /// `CLUSTER_AUTHORIZATION_FAILED` here is a fatal error of the producer.
+        case initProducerID = 22
+    }
+
+    /// Answers the next `count` `request`s, from any client, with `code` instead of handling them: how a
+    /// test makes the brokers say what the mock never says by itself (e.g. `FENCED_INSTANCE_ID`, since
+    /// librdkafka 2.0.2's mock ignores `group.instance.id`).
+    public func failNextRequests(_ request: Request, with code: KafkaErrorCode, count: Int = 1) {
+        cluster.pushRequestErrors(apiKey: request.rawValue, Array(repeating: code, count: count))
+    }
+
+    /// Forgets the failures `failNextRequests` queued for `request` that no request has met yet: the
+    /// next ones are handled again. With a retriable code and a large count in between, e.g. every
+    /// produce refused with `KafkaErrorCode.notEnoughReplicas`, producers keep retrying and their
+    /// messages stay unacknowledged until this is called.
+    public func clearRequestFailures(_ request: Request) {
+        cluster.clearRequestErrors(apiKey: request.rawValue)
+    }
+
+    /// Moves the leadership of `topic`'s `partition` to `broker`, so that one broker's outage can
+    /// hit some topics only (clients learn the leader from their next metadata request).
+    public func setPartitionLeader(topic: String, partition: Int32, broker: Int32) throws(KafkaError) {
+        try check("partition leader", cluster.setPartitionLeader(topic: topic, partition: partition, broker: broker))
+    }
+
+    /// Makes `broker` the coordinator of consumer group `group`.
+    public func setGroupCoordinator(group: String, broker: Int32) throws(KafkaError) {
+        try check("group coordinator", cluster.setGroupCoordinator(group: group, broker: broker))
+    }
+
     private func check(_ operation: String, _ code: KafkaErrorCode?) throws(KafkaError) {
         if let code { throw .operationFailed(operation: operation, code: code) }
     }

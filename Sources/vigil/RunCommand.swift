@@ -5,7 +5,8 @@ import Metrics
 import VigilDaemon
 
 /// `vigil run`: the daemon. Exit 0 after SIGTERM/SIGINT, 1 on a fatal error (bad config, missing
-/// device key, fatal Kafka error), so a supervisor restarts it.
+/// device key, fatal Kafka error), so a supervisor restarts it, and 3 when a shutdown left processed
+/// inputs uncommitted (`Daemon.shutdownIncompleteStatus`).
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -33,8 +34,13 @@ struct RunCommand: AsyncParsableCommand {
             try await Daemon.run(
                 loaded: loaded, environment: ProcessInfo.processInfo.environment, logger: logger, options: options)
         } catch {
-            logger.critical("vigil stopped on a fatal error", metadata: ["error": "\(error)"])
-            throw ExitCode.failure
+            let status = Daemon.exitStatus(for: error)
+            if status == Daemon.shutdownIncompleteStatus {
+                logger.error("vigil stopped; processed inputs stay uncommitted", metadata: ["error": "\(error)"])
+            } else {
+                logger.critical("vigil stopped on a fatal error", metadata: ["error": "\(error)"])
+            }
+            throw ExitCode(status)
         }
     }
 }

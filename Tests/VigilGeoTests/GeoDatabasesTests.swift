@@ -123,33 +123,59 @@ struct GeoDatabasesTests {
         #expect(geo.lookup(Self.singapore).location == nil)
     }
 
+    /// Lookups on two tasks while a third swaps the two City test databases in turn (21 swaps).
+    /// Every answer is one of the two databases' own, never a torn or failed one; the Singapore network
+    /// (in GeoIP2-City-Test only, from its JSON source) is among the probes, so an answer that differs
+    /// between the databases is checked; every swap is installed and taken, and the database in force
+    /// at the end (not the one opened at the start) answers alone, its cache included.
     @Test func concurrentLookupsDuringSwaps() async throws {
         let directory = try TestPaths.temporaryDirectory("geo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("city.mmdb")
         try Self.install("GeoIP2-City-Test.mmdb", at: file)
         let geo = try GeoDatabases(settings: Self.settings(city: file.path, cache: 16))
-        let addresses = try TestData.networks("GeoIP2-City-Test.json").flatMap { try Probe($0.network).addresses }
+        let networks = try TestData.networks("GeoIP2-City-Test.json")
+        let addresses = try networks.flatMap { try Probe($0.network).addresses }
+        let singaporeNetwork = try #require(
+            networks.first {
+                (($0.record["city"] as? [String: Any])?["names"] as? [String: Any])?["en"] as? String == "Singapore"
+            })
+        let singaporeProbes = try Probe(singaporeNetwork.network).addresses
+        // What each database answers alone, per probe.
+        let full = try GeoDatabases(settings: Self.settings(city: TestPaths.maxmind("GeoIP2-City-Test.mmdb").path))
+        let lite = try GeoDatabases(settings: Self.settings(city: TestPaths.maxmind("GeoLite2-City-Test.mmdb").path))
+        let answers = Dictionary(addresses.map { ($0, [full.lookup($0), lite.lookup($0)]) }) { first, _ in first }
+        #expect(!singaporeProbes.isEmpty)
+        #expect(singaporeProbes.allSatisfy { answers[$0]?[0] != answers[$0]?[1] }, "the probes tell the two apart")
 
-        await withTaskGroup(of: Void.self) { group in
+        let swaps = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<2 {
                 group.addTask {
                     for _ in 0..<20 {
                         for address in addresses {
-                            let city = geo.lookup(address).location?.city
-                            if address == Self.singapore { #expect(city == nil || city == "Singapore") }
+                            let answer = geo.lookup(address)
+                            #expect(answers[address]?.contains(answer) == true, "\(address): \(answer)")
                         }
                     }
+                    return 0
                 }
             }
             group.addTask {
-                for round in 0..<20 {
-                    try? Self.install(round % 2 == 0 ? "GeoLite2-City-Test.mmdb" : "GeoIP2-City-Test.mmdb", at: file)
-                    _ = geo.reloadIfChanged()
+                var swaps = 0
+                for round in 0..<21 {
+                    try Self.install(round % 2 == 0 ? "GeoLite2-City-Test.mmdb" : "GeoIP2-City-Test.mmdb", at: file)
+                    swaps += geo.reloadIfChanged().count
                 }
+                return swaps
             }
+            return try await group.reduce(0, +)
         }
+        #expect(swaps == 21)
         #expect(geo.lookupErrors == 0)
+        // The last swap installed GeoLite2-City-Test (the one not opened at the start): it alone answers now.
+        let mismatched = addresses.filter { geo.lookup($0) != answers[$0]?[1] }
+        #expect(mismatched.isEmpty, "\(mismatched.count) addresses still answered by the old database")
+        #expect(singaporeProbes.allSatisfy { geo.lookup($0).location?.city == nil })
     }
 
     // MARK: - Cache

@@ -35,8 +35,13 @@ import VigilTestSupport
         #expect(code.name == "OUT_OF_ORDER_SEQUENCE_NUMBER")
         #expect(reason.contains("injected"))
         #expect(throws: KafkaError.self) { try producer.produce(topic: "doomed", key: nil, value: [2]) }
-        // The queued message is failed, marked fatal, rather than silently dropped.
-        for report in reports + producer.flush(timeout: .seconds(1)) {
+        // The queued message is failed, marked fatal, rather than silently dropped: its one report must come.
+        try waitUntil("the queued message's report", timeout: .seconds(60)) {
+            reports += producer.flush(timeout: .milliseconds(100))
+            return !reports.isEmpty && producer.pendingCount == 0
+        }
+        #expect(reports.count == 1, "\(reports)")
+        for report in reports {
             guard case let .failed(failure) = report.outcome else {
                 Issue.record("unexpected delivery \(report)")
                 continue

@@ -59,6 +59,13 @@ public final class DaemonProcess {
     /// What the daemon logged so far.
     public var log: String { child.stderr }
 
+    /// The fields of the last line logged with message `message` so far (`logging.format: json`), or nil.
+    public func logged(_ message: String) -> [String: Any]? {
+        log.split(separator: "\n").reversed().lazy.compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }.first { $0["msg"] as? String == message }
+    }
+
     /// What the daemon printed on standard output so far (the demo's report).
     public var output: String { child.stdout }
 

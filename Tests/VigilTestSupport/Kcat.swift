@@ -20,6 +20,19 @@ public enum Kcat {
         _ = try run(["-b", brokers, "-P", "-t", topic, "-K", "\t"], input: lines.joined(separator: "\n") + "\n")
     }
 
+    /// Produces each of `values` as one message without key to `partition` of `topic`, byte for byte
+    /// (any bytes but the delimiter `#vigil-end#`: newlines, invalid UTF-8); in order, so on an empty
+    /// partition value i lands at offset i.
+    public static func produce(_ brokers: String, topic: String, partition: Int, values: [[UInt8]]) throws {
+        let delimiter = Array("#vigil-end#".utf8)
+        guard values.allSatisfy({ $0.firstRange(of: delimiter) == nil }) else {
+            throw TestFailure("a value contains kcat's delimiter #vigil-end#")
+        }
+        let file = try TestPaths.temporaryDirectory("kcat").appendingPathComponent("values.bin")
+        try Data(values.flatMap { $0 + delimiter }).write(to: file)
+        _ = try run(["-b", brokers, "-P", "-t", topic, "-p", "\(partition)", "-D", "#vigil-end#", "-l", file.path])
+    }
+
     /// Every message currently in `topic`.
     public static func consume(_ brokers: String, topic: String) throws -> [Record] {
         let output = try run(["-b", brokers, "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q"])
@@ -36,6 +49,10 @@ public enum Kcat {
         public var payload: [String: Any]
         /// Kafka headers by name.
         public var headers: [String: String]
+        /// The partition it was read from.
+        public var partition: Int
+        /// Its offset in that partition.
+        public var offset: Int
 
         init(_ object: [String: Any]) {
             key = object["key"] as? String
@@ -43,6 +60,8 @@ public enum Kcat {
             payload = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
             let flat = object["headers"] as? [String] ?? []
             headers = [:]
+            partition = object["partition"] as? Int ?? -1
+            offset = object["offset"] as? Int ?? -1
             for index in stride(from: 0, to: flat.count - 1, by: 2) { headers[flat[index]] = flat[index + 1] }
         }
     }

@@ -12,4 +12,20 @@ public enum MetricsText {
         }
         return total
     }
+
+    /// Each series of metric `name` by its label set as exposed (`action="allow"`; "" for a series
+    /// without labels), with its value.
+    public static func series(_ name: String, in text: String) -> [String: Double] {
+        var found: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, let value = Double(parts[parts.count - 1]) else { continue }
+            let series = parts[0]
+            let brace = series.firstIndex(of: "{")
+            guard (brace.map { series[..<$0] } ?? series) == name else { continue }
+            let labels = brace.map { series[series.index(after: $0)...].dropLast() } ?? ""
+            found[String(labels)] = value
+        }
+        return found
+    }
 }

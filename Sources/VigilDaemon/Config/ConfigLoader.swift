@@ -12,43 +12,63 @@ public struct LoadedConfig: Sendable, Equatable {
     /// The reputation data's part of `policyVersion`, read once at load: a reload keeps the running
     /// reputation table (it is restart-only), so it keeps this too.
     public var reputationContent: [UInt8]
-    /// Identifies what decides verdicts, computed once at load (see `policyVersion(of:reputationContent:)`).
+    /// The geo databases' part of `policyVersion` (`GeoDatabases.dataIdentity`): read from the files at
+    /// load, then taken from the databases the daemon opened, and renewed when one is hot-swapped.
+    public var geoIdentity: String
+    /// Identifies what decides verdicts (see `policyVersion(of:reputationContent:geoIdentity:)`).
     public var policyVersion: String
     /// The file's identity taken just before its content was read (nil when it was not read from a file):
     /// the reload service's starting point, so an edit made between this load and the service's start is
     /// still noticed by its first poll.
     public var fileIdentity: FileIdentity?
 
-    /// Computes `policyVersion` from the settings and the reputation data.
+    /// Computes `policyVersion` from the settings, the reputation data and the geo data's identity.
     public init(
-        config: DaemonConfig, sourcePath: String, reputationContent: [UInt8], fileIdentity: FileIdentity? = nil
+        config: DaemonConfig, sourcePath: String, reputationContent: [UInt8], geoIdentity: String,
+        fileIdentity: FileIdentity? = nil
     ) {
         self.config = config
         self.sourcePath = sourcePath
         self.reputationContent = reputationContent
+        self.geoIdentity = geoIdentity
         self.fileIdentity = fileIdentity
-        self.policyVersion = Self.policyVersion(of: config.core, reputationContent: reputationContent)
+        self.policyVersion = Self.policyVersion(
+            of: config.core, reputationContent: reputationContent, geoIdentity: geoIdentity)
     }
 
-    /// `config` loaded at `sourcePath`, with the reputation files' content read now.
+    /// `config` loaded at `sourcePath`, with the reputation files' content and the geo databases'
+    /// identity read now.
     public init(config: DaemonConfig, sourcePath: String, fileIdentity: FileIdentity? = nil) {
         self.init(
             config: config, sourcePath: sourcePath, reputationContent: Self.reputationContent(config.reputation),
+            geoIdentity: GeoDatabases.dataIdentity(of: config.geo), fileIdentity: fileIdentity)
+    }
+
+    /// This config with `geoIdentity` (the databases actually opened, or a hot-swapped one) and the
+    /// policy version that follows.
+    public func with(geoIdentity: String) -> LoadedConfig {
+        LoadedConfig(
+            config: config, sourcePath: sourcePath, reputationContent: reputationContent, geoIdentity: geoIdentity,
             fileIdentity: fileIdentity)
     }
 
-    /// 16 hex digits stamped on every decision, so an analyst can tell which policy produced one, and two
-    /// hosts running the same policy agree. It covers what changes a verdict: the engine's settings in
-    /// canonical form (so comments, key order and `300s` for `5m` do not count) and the reputation data's
-    /// content (the ASN table, each CIDR list's category and bytes). It leaves out file paths (the same files
-    /// in another folder are the same policy), the geo databases (MaxMind replaces them weekly and they are
-    /// hot-swapped without a reload, so their version is a fact about the data, logged when opened, not a
-    /// policy) and the Kafka, HTTP, logging and security settings, which change where output goes, not what
-    /// it says.
-    public static func policyVersion(of engine: VigilConfig, reputationContent: [UInt8]) -> String {
+    /// 16 hex digits stamped on every decision, so an analyst can tell which policy and data produced
+    /// one, and two hosts running the same agree. It covers what changes a verdict: the engine's settings
+    /// (`input`, `engine`, `policy`) in canonical form (so comments, key order and `300s` for `5m` do not
+    /// count), the reputation data's content (the ASN table, each CIDR list's category and bytes) and the
+    /// geo databases' identity (each one's `database_type` and `build_epoch`, so a weekly MaxMind update,
+    /// hot-swapped without a reload, gives a new version). It leaves out file paths (the same files in
+    /// another folder are the same policy) and the Kafka, state, HTTP, logging and security settings,
+    /// which change where output goes and how it is kept, not what it says.
+    public static func policyVersion(
+        of engine: VigilConfig, reputationContent: [UInt8], geoIdentity: String
+    )
+        -> String
+    {
         var hasher = PolicyVersionHasher()
         hasher.add(engine.canonicalYAML.utf8)
         hasher.add(reputationContent)
+        hasher.add("\ngeo:\(geoIdentity)".utf8)
         return hasher.version
     }
 

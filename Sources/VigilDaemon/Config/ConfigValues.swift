@@ -34,12 +34,20 @@ public enum ConfigValues {
     }
 
     /// Kafka's own rule: 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
-    public static func topicNameProblem(_ name: String) -> String? {
-        let legal = name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
-        guard !name.isEmpty, name.count <= 249, legal, name != ".", name != ".." else {
-            return "invalid Kafka topic name \(quoted(name)) (1–249 characters of A-Z a-z 0-9 . _ -)"
-        }
+    public static func topicNameProblem(_ name: String) -> String? { kafkaNameProblem(name, "Kafka topic name") }
+
+    /// Kafka checks a `group.instance.id` as it checks a topic name: 1–249 characters of A-Z a-z 0-9 . _ -.
+    public static func groupInstanceIDProblem(_ id: String) -> String? { kafkaNameProblem(id, "group.instance.id") }
+
+    private static func kafkaNameProblem(_ name: String, _ what: String) -> String? {
+        guard !name.isEmpty, name.count <= 249, name.allSatisfy(isKafkaNameCharacter), name != ".", name != ".."
+        else { return "invalid \(what) \(quoted(name)) (1–249 characters of A-Z a-z 0-9 . _ -)" }
         return nil
+    }
+
+    /// The characters Kafka allows in topic names and group instance ids.
+    static func isKafkaNameCharacter(_ character: Character) -> Bool {
+        character.isASCII && (character.isLetter || character.isNumber || "._-".contains(character))
     }
 
     /// Reputation categories end up in decisions and metrics labels: keep them short plain tokens.

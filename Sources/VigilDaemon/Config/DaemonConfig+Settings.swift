@@ -133,6 +133,33 @@ extension DaemonConfig {
             }),
         .text(
             "kafka.group_id", \.kafka.groupID, .restart, "Consumer group; instances sharing it share the partitions."),
+        .boolean(
+            "kafka.static_membership", \.kafka.staticMembership, .restart,
+            """
+            Join the group as a static member (Kafka's group.instance.id, brokers 2.3+): an instance restarted within \
+            session.timeout.ms (60s by default here, set in kafka.properties) gets its partitions back without a \
+            rebalance, so a crash costs its restart and the tail of its changelog, not the session timeout. A static \
+            member never leaves the group, not even when stopped: its partitions move only once the session times out. \
+            Turn it off where instances do not keep their identity (host names that change with every replacement, \
+            as in a Kubernetes Deployment).
+            """
+        ),
+        .text(
+            "kafka.group_instance_id", \.kafka.groupInstanceID, nonEmpty: false, .restart,
+            """
+            This instance's group.instance.id, unique in the group and the same across its restarts; empty: \
+            <host name>-<8 hex digits of state.dir>, so the pods of a StatefulSet and several instances on one host \
+            (each with its own state.dir) differ by themselves. Two instances with one id fence each other: the \
+            older stops with FENCED_INSTANCE_ID.
+            """,
+            rules: { config in
+                let id = config.kafka.groupInstanceID
+                guard !id.isEmpty else { return [] }
+                if !config.kafka.staticMembership {
+                    return [SettingIssue("is set but kafka.static_membership is false: remove it or turn that on")]
+                }
+                return ConfigValues.groupInstanceIDProblem(id).map { [SettingIssue($0)] } ?? []
+            }),
         .textList(
             "kafka.input_topics", \.kafka.inputTopics, .restart,
             "Topics consumed; output topics must differ from them (Vigil would read its own output).",
@@ -152,21 +179,24 @@ extension DaemonConfig {
         ),
         .duration(
             "kafka.shutdown_timeout", \.kafka.shutdownTimeout, .seconds(1)...EventDuration.minutes(10), .restart,
-            "Upper bound for a graceful shutdown: drain, flush, commit."),
+            """
+            Hard upper bound for a graceful shutdown, whatever the brokers do: the drain of outstanding outputs takes \
+            at most three quarters of it, the final commit and the group leave share the rest. A watchdog ends the \
+            process 5 s after it; exit status 3 says processed inputs stay uncommitted (they are consumed again).
+            """),
         .textMap(
             "kafka.properties", \.kafka.properties, .restart,
             """
-            Passed to librdkafka verbatim (bootstrap.servers and group.id are set above). Secrets (any *password*, \
-            *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays in the config, the \
-            value is read from the environment at startup. For example: security.protocol: SASL_SSL, sasl.username: \
-            vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".
+            Passed to librdkafka verbatim (bootstrap.servers, group.id and group.instance.id are set above). Secrets \
+            (any *password*, *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays \
+            in the config, the value is read from the environment at startup. For example: security.protocol: \
+            SASL_SSL, sasl.username: vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".
             """,
             rules: { config in
                 config.kafka.properties.sorted { $0.key < $1.key }.compactMap { key, value in
                     let suffix = ".\(key)"
-                    if key == "bootstrap.servers" || key == "group.id" {
-                        return SettingIssue(
-                            suffix, "set kafka.\(key == "group.id" ? "group_id" : "bootstrap_servers") instead")
+                    if let setting = Self.propertiesSetElsewhere[key] {
+                        return SettingIssue(suffix, "set \(setting) instead")
                     } else if value.contains("${"), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
                             suffix, "malformed environment reference: the whole value must be ${env:NAME}")
@@ -184,6 +214,12 @@ extension DaemonConfig {
                     return nil
                 }
             }),
+    ]
+
+    /// librdkafka properties that have a setting of their own, which `kafka.properties` must not contradict.
+    private static let propertiesSetElsewhere = [
+        "bootstrap.servers": "kafka.bootstrap_servers", "group.id": "kafka.group_id",
+        "group.instance.id": "kafka.group_instance_id (or kafka.static_membership: false)",
     ]
 
     private static func outputTopic(_ key: String, _ keyPath: WritableKeyPath<DaemonConfig, String>, _ doc: String) -> S

@@ -41,6 +41,10 @@ public struct KafkaSettings: Sendable, Equatable {
     /// Empty: `vigil demo` starts an in-process mock cluster.
     public var bootstrapServers = ""
     var groupID = "vigil"
+    /// Join as a static member (`group.instance.id`), keeping partitions across a quick restart.
+    var staticMembership = true
+    /// The configured `group.instance.id`; empty: derived (`groupInstanceID(hostName:stateDirectory:)`).
+    var groupInstanceID = ""
     /// Topics consumed; each partition is one shard with its own engine state.
     public var inputTopics = ["auth.events"]
     var decisionsTopic = "auth.decisions"

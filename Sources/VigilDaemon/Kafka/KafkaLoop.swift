@@ -30,6 +30,9 @@ final class KafkaLoop: @unchecked Sendable {
         /// How long the producer's queue may stay full with no output delivered or enqueued before the
         /// loop fails; nil waits forever. See `KafkaPipelineService.maxProducerStall`.
         var maxProducerStall: Duration? = .seconds(360)
+        /// How long outputs may stay outstanding with none acknowledged before the daemon says it is
+        /// not ready; nil: never. See `KafkaPipelineService.deliveryStallLimit`.
+        var deliveryStallLimit: Duration? = .seconds(30)
     }
 
     /// What makes state durable, opened before the loop starts (`KafkaPipelineService.openDurableState`).
@@ -70,6 +73,8 @@ final class KafkaLoop: @unchecked Sendable {
     private typealias StateMachine = KafkaLoopStateMachine
 
     private let stopRequested = Atomic<Bool>(false)
+    /// `kafka.shutdown_timeout` in force (it may be reloaded), in milliseconds, for the shutdown watchdog.
+    private let shutdownTimeoutMilliseconds: Atomic<Int64>
     private var settings: Settings
     private let mailbox: ConfigMailbox
     private let status: DaemonStatus
@@ -107,6 +112,8 @@ final class KafkaLoop: @unchecked Sendable {
     private var finished = false
     private var finishFailure: StateMachine.LoopError?
     private var consumer: KafkaConsumer?
+    /// What each client's brokers looked like at the previous batch's end, to log changes.
+    private var brokerHealth: (input: KafkaBrokerHealth?, output: KafkaBrokerHealth?)
     /// Set once the shutdown closed the consumer: its lag is no longer read.
     private var consumerClosed = false
     private var producer: KafkaProducer?
@@ -131,12 +138,14 @@ final class KafkaLoop: @unchecked Sendable {
         self.logger = logger
         policyVersion = settings.config.policyVersion
         outputHeaders = Self.outputHeaders(policyVersion: settings.config.policyVersion)
+        shutdownTimeoutMilliseconds = Atomic(Self.milliseconds(Self.shutdownTimeout(settings.config)))
         // Half of the producer's queue (`queue.buffering.max.messages`, librdkafka's default 100,000).
         let queueCapacity = settings.producer["queue.buffering.max.messages"].flatMap { Int($0) } ?? 100_000
         var configuration = StateMachine.Configuration(
             batchSize: settings.batchSize, pollTimeout: settings.pollTimeout,
             maxDeliveryAttempts: settings.maxDeliveryAttempts, maxProducerStall: settings.maxProducerStall,
-            resumeBelow: queueCapacity / 2, shutdownTimeout: Self.shutdownTimeout(settings.config))
+            resumeBelow: queueCapacity / 2, shutdownTimeout: Self.shutdownTimeout(settings.config),
+            deliveryStallLimit: settings.deliveryStallLimit)
         let state = settings.config.config.state
         if state.changelog {
             configuration.changelog = StateMachine.Changelog(
@@ -150,6 +159,9 @@ final class KafkaLoop: @unchecked Sendable {
 
     /// Asks the loop to finish the current batch and shut down cleanly; callable from any thread.
     func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+    /// `kafka.shutdown_timeout` in force now; callable from any thread.
+    var shutdownTimeout: Duration { .milliseconds(shutdownTimeoutMilliseconds.load(ordering: .relaxed)) }
 
     /// The loop body; blocks until stopped or failed. Throws on a fatal Kafka error, and when the
     /// final commit failed. `durableState` is required with `state.changelog` on, and ignored otherwise.
@@ -229,8 +241,9 @@ final class KafkaLoop: @unchecked Sendable {
                 $0.notReadyReason = "fatal Kafka error: \(error)"
             }
             metrics.recordReady(false)
-            // Offsets stored so far cover only fully delivered inputs: committing them is safe.
-            try? consumer.close()
+            // Offsets stored so far cover only fully delivered inputs: committing them is safe. Bounded:
+            // the failure may be an outage, which would hold the group leave.
+            _ = try? consumer.close(timeout: shutdownTimeout)
             throw error
         }
         if let finishFailure { throw finishFailure }
@@ -299,6 +312,7 @@ final class KafkaLoop: @unchecked Sendable {
                         metadata: ["paused_for": "\(pausedFor)", "queued": "\(producerQueued)"])
                 }
             case .endBatch:
+                observeBrokerHealth(consumer: consumer, producer: producer)
                 try perform(machine.batchEnded(now: now, producerQueued: producerQueued))
             case .recordLatencies(let latencies):
                 for latency in latencies { metrics.recordProcessingLatency(latency) }
@@ -329,14 +343,24 @@ final class KafkaLoop: @unchecked Sendable {
             case .commit:
                 var failure: String?
                 do {
-                    try consumer.commit()
+                    try consumer.commit(timeout: machine.remainingShutdownTime(now: now) / 2)
                 } catch {
                     logger.warning("final commit failed", metadata: ["error": "\(error)"])
                     failure = "\(error)"
                 }
                 try perform(machine.committed(failure: failure))
+            case .reportUncommitted(let partitions):
+                reportUncommitted(partitions, committed: consumer.committedOffsets)
             case .close:
-                try consumer.close()
+                let left = machine.remainingShutdownTime(now: now)
+                if try !consumer.close(timeout: left) {
+                    logger.warning(
+                        """
+                        leaving the consumer group did not finish by the shutdown deadline: stopping without it \
+                        (the group reassigns this member's partitions after session.timeout.ms)
+                        """,
+                        metadata: ["waited": "\(left)"])
+                }
                 consumerClosed = true
                 try perform(machine.closed(now: now))
             case .finish(let failure):
@@ -536,6 +560,7 @@ final class KafkaLoop: @unchecked Sendable {
     private func adopt(_ next: LoadedConfig) {
         for shard in shards.values { shard.pipeline.reconfigure(next.config.core, policyVersion: next.policyVersion) }
         settings.config = next
+        shutdownTimeoutMilliseconds.store(Self.milliseconds(Self.shutdownTimeout(next)), ordering: .relaxed)
         policyVersion = next.policyVersion
         metrics.recordPolicyVersion(next.policyVersion)
         logger.notice("new configuration in force", metadata: ["policy_version": "\(next.policyVersion)"])
@@ -563,7 +588,8 @@ final class KafkaLoop: @unchecked Sendable {
             ]
         }
         if output.reemitted { headers.append(KafkaHeader(name: "vigil-reemitted", value: Array("true".utf8))) }
-        return StateMachine.Output(topic: topic, key: output.key, payload: output.payload, headers: headers)
+        return StateMachine.Output(
+            topic: topic, key: output.key, payload: output.payload, headers: headers, kind: .init(output))
     }
 
     private static func outputHeaders(policyVersion: String) -> [KafkaHeader] {
@@ -789,6 +815,11 @@ final class KafkaLoop: @unchecked Sendable {
         return (records, shard.pipeline.stateSnapshot(appliedOffset: stamp))
     }
 
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
     private static func shutdownTimeout(_ config: LoadedConfig) -> Duration {
         .microseconds(config.config.kafka.shutdownTimeout.microseconds)
     }
@@ -812,11 +843,57 @@ final class KafkaLoop: @unchecked Sendable {
             ])
     }
 
-    /// VigilKafka already logs every warning; only an outage changes what the daemon reports.
+    /// VigilKafka already logs every warning; the clients' broker health (`observeBrokerHealth`) tells
+    /// the machine about an outage.
     private func warn(_ warning: KafkaWarning) {
         guard warning.code == .allBrokersDown else { return }
-        machine.brokersDown(reason: warning.reason)
         logger.error("all Kafka brokers are down: not ready until one is reachable again")
+    }
+
+    /// Hands both clients' broker health to the machine (readiness) and the metrics, once per batch,
+    /// and logs each client becoming unreachable or reachable again.
+    private func observeBrokerHealth(consumer: KafkaConsumer, producer: KafkaProducer) {
+        let input = consumer.brokerHealth
+        let output = producer.brokerHealth
+        let changes: [(DaemonMetrics.KafkaClient, KafkaBrokerHealth?, KafkaBrokerHealth?)] = [
+            (.consumer, brokerHealth.input, input), (.producer, brokerHealth.output, output),
+        ]
+        for (client, before, after) in changes where before != after {
+            guard let after else { continue }
+            let side = client == .consumer ? "input" : "output"
+            metrics.recordBrokersUp(client: client, after.brokersUp)
+            if after.isReachable, before?.isReachable == false {
+                logger.notice("\(side) brokers reachable again", metadata: ["brokers_up": "\(after.brokersUp)"])
+            } else if !after.isReachable, before?.isReachable != false {
+                logger.error(
+                    "\(side) brokers unreachable: not ready until they are back",
+                    metadata: ["unreachable": "\(after.unreachable)", "brokers_up": "\(after.brokersUp)"])
+            }
+        }
+        brokerHealth = (input, output)
+        machine.brokerHealth(input: input, output: output)
+    }
+
+    /// Says, per partition, which processed inputs stay uncommitted and will be consumed again after a
+    /// restart: from the offset committed (as far as this process saw) through the last one processed.
+    private func reportUncommitted(
+        _ partitions: [StateMachine.Uncommitted], committed: [KafkaTopicPartition: Int64]
+    ) {
+        var reported = 0
+        for partition in partitions {
+            let next = committed[partition.partition]
+            if let next, next > partition.lastProcessed { continue }
+            reported += 1
+            logger.error(
+                "partition left uncommitted: its inputs from the committed offset on will be consumed again",
+                metadata: [
+                    "partition": "\(partition.partition)",
+                    "committed_offset": "\(next.map(String.init) ?? "none committed by this process")",
+                    "last_processed_offset": "\(partition.lastProcessed)",
+                    "last_stored_offset": "\(partition.stored.map(String.init) ?? "none")",
+                ])
+        }
+        if reported == 0 { logger.notice("every processed input was committed before the shutdown's failure") }
     }
 
     /// Once per batch: totals over every shard, readiness, lag and state figures.
@@ -833,7 +910,7 @@ final class KafkaLoop: @unchecked Sendable {
         }
         for shard in shards.values { stats.add(shard.pipeline.stats) }
         for shard in suspendedShards.values { stats.add(shard.pipeline.stats) }
-        metrics.record(pipeline: stats)
+        metrics.record(pipeline: stats, delivered: machine.deliveredOutputs)
         if changelogWritten.records > 0 {
             metrics.recordChangelogWritten(records: changelogWritten.records, bytes: changelogWritten.bytes)
             changelogWritten = (0, 0)

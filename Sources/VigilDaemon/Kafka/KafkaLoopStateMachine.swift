@@ -44,8 +44,12 @@ struct KafkaLoopStateMachine {
         var maxProducerStall: Duration?
         /// Producer queue depth at or below which backpressure ends, so one batch does not fill it again.
         var resumeBelow: Int
-        /// How long shutdown waits for outstanding outputs (`kafka.shutdown_timeout`).
+        /// The whole shutdown's deadline (`kafka.shutdown_timeout`): the drain of outstanding outputs
+        /// may take three quarters of it, the final commit and the group leave share the rest.
         var shutdownTimeout: Duration
+        /// How long outputs may stay outstanding with none acknowledged before the daemon is not ready
+        /// (a whole producer request timeout: some request went unanswered); nil: never.
+        var deliveryStallLimit: Duration?
         /// The longest drain on a revocation: the whole group waits for this member meanwhile.
         var revocationDrainLimit = Duration.seconds(10)
         /// One flush of a drain, so that a drain notices its deadline.
@@ -85,6 +89,8 @@ struct KafkaLoopStateMachine {
         var key: String?
         var payload: [UInt8]
         var headers: [KafkaHeader]
+        /// What its delivery counts as in `deliveredOutputs`.
+        var kind: DeliveredOutputs.Kind
     }
 
     enum DeliveryOutcome: Equatable {
@@ -110,6 +116,8 @@ struct KafkaLoopStateMachine {
         case producerStalled(Duration, waiting: Int)
         case produceFailed(reason: String)
         case finalCommitFailed(reason: String)
+        /// The shutdown drain ended with outputs unacknowledged (timed out or a delivery failed).
+        case shutdownDrainFailed(reason: String)
         /// A changelog record was not written: producing it again could reorder the partition's
         /// records, which compaction would turn into wrong state, so the loop stops instead.
         case changelogDeliveryFailed(topic: String, partition: Int32, reason: String)
@@ -128,6 +136,8 @@ struct KafkaLoopStateMachine {
                 "producing an output failed: \(reason)"
             case let .finalCommitFailed(reason):
                 "the final offset commit failed: \(reason); inputs after the last commit will be consumed again"
+            case let .shutdownDrainFailed(reason):
+                "the shutdown drain did not finish: \(reason); their inputs will be consumed again"
             case let .changelogDeliveryFailed(topic, partition, reason):
                 "writing state to the changelog \(topic)[\(partition)] failed: \(reason); inputs after the last "
                     + "committed offset will be consumed again after a restart"
@@ -143,6 +153,14 @@ struct KafkaLoopStateMachine {
                 "could not resume consuming \(partition) after restoring its state: \(reason)"
             }
         }
+    }
+
+    /// A partition whose processed inputs may not all be committed at shutdown: `lastProcessed` is its
+    /// last input processed, `stored` the last one handed to the consumer's store (nil: none).
+    struct Uncommitted: Equatable {
+        var partition: KafkaTopicPartition
+        var lastProcessed: Int64
+        var stored: Int64?
     }
 
     /// Where a partition's changelog stands: the offset of its last acknowledged checkpoint record,
@@ -214,9 +232,14 @@ struct KafkaLoopStateMachine {
         case abandonDrain(LoopError)
         /// A drain ran out of time with outputs unacknowledged: their inputs are consumed again.
         case drainTimedOut(outstandingOutputs: Int)
-        /// Commit the stored offsets synchronously; report with `committed`.
+        /// Commit the stored offsets within what is left of the shutdown deadline
+        /// (`remainingShutdownTime`, half of it: the close needs the rest); report with `committed`.
         case commit
-        /// Leave the group (the consumer's final revocation comes back through `revoked`).
+        /// The final commit failed or the drain left outputs unacknowledged: say, per partition, what
+        /// stays uncommitted (the driver adds the committed offsets it knows).
+        case reportUncommitted([Uncommitted])
+        /// Leave the group within what is left of the shutdown deadline (the consumer's final
+        /// revocation comes back through `revoked`); report with `closed`.
         case close
         /// The loop is over: nil ends it cleanly, an error ends it with a failure (non-zero exit).
         case finish(LoopError?)
@@ -315,6 +338,8 @@ struct KafkaLoopStateMachine {
     private var lastFound: (partition: KafkaTopicPartition, index: [KafkaTopicPartition: Partition].Index)?
     private var nextGeneration: UInt64 = 1
     private var pending: [Token: PendingOutput] = [:]
+    /// Outputs acknowledged since the loop started: what the metrics count, rather than outputs produced.
+    private(set) var deliveredOutputs = DeliveredOutputs()
     private var nextToken: Token = 1
     /// Outputs not yet accepted by the producer, in order. While any wait behind a full queue,
     /// consumption is paused (backpressure) and new outputs queue up behind them (per-key order).
@@ -324,7 +349,17 @@ struct KafkaLoopStateMachine {
     /// The latest delivery report or enqueue under backpressure, for the stall limit.
     private var lastProgress = Duration.zero
     private var backpressureEpisodes = 0
-    private var brokersDownReason: String?
+    /// What the driver last saw of the consumer's and the producer's brokers; nil: not known yet.
+    private var inputHealth: KafkaBrokerHealth?
+    private var outputHealth: KafkaBrokerHealth?
+    /// The reason of the latest failed delivery, until a delivery succeeds again.
+    private var deliveryFailure: String?
+    /// Since when outputs have been outstanding without any acknowledged (nil: none outstanding).
+    private var unacknowledgedSince: Duration?
+    /// Set at a batch's end while `unacknowledgedSince` is older than the stall limit: for how long.
+    private var deliveryStalledFor: Duration?
+    /// Why the shutdown drain did not finish, for the exit status and the uncommitted report.
+    private var shutdownDrainFailure: String?
     /// Set by the first assignment: a member of the group may legitimately own no partition.
     private var joinedGroup = false
     private var finalCommitFailure: String?
@@ -369,10 +404,24 @@ struct KafkaLoopStateMachine {
         if case .draining = phase { true } else { false }
     }
 
-    /// Not ready while all brokers are down, while any partition restores its state, or before the
-    /// group assigned this member anything.
+    /// Not ready while the consumer's or the producer's brokers are unreachable, while deliveries fail
+    /// or stall, while any partition restores its state, or before the group assigned this member
+    /// anything. Before that first assignment, only an input side with no broker at all is named (a
+    /// joining consumer has no coordinator yet).
     var readiness: Readiness {
-        if let brokersDownReason { return .notReady(brokersDownReason) }
+        let joining = !joinedGroup && partitions.isEmpty
+        if let input = inputHealth, !input.isReachable, !joining || input.brokersUp == 0 {
+            return .notReady("input brokers unreachable: \(Self.describe(input))")
+        }
+        if let output = outputHealth, !output.isReachable {
+            return .notReady("output brokers unreachable: \(Self.describe(output))")
+        }
+        if let deliveryFailure { return .notReady("output delivery failing: \(deliveryFailure)") }
+        if let stalled = deliveryStalledFor {
+            return .notReady(
+                "output delivery stalled: \(Self.grouped(pending.count)) outputs outstanding, none acknowledged "
+                    + "for \(stalled.components.seconds) s")
+        }
         if partitions.values.contains(where: { $0.restore != nil }) {
             let restoring = partitions.filter { $0.value.restore != nil }
             let records = restoring.values.reduce(0) { $0 + ($1.restore?.records ?? 0) }
@@ -398,6 +447,11 @@ struct KafkaLoopStateMachine {
         return .notReady("joining consumer group")
     }
 
+    /// What is left of the shutdown deadline at `now` (zero once passed, or before any shutdown).
+    func remainingShutdownTime(now: Duration) -> Duration {
+        max(.zero, (shutdownDeadline ?? now) - now)
+    }
+
     /// Partitions whose state is being restored, in a stable order.
     var restoringPartitions: [KafkaTopicPartition] {
         assignedPartitions.filter { partitions[$0]?.restore != nil }
@@ -417,7 +471,7 @@ struct KafkaLoopStateMachine {
         guard phase == .running else { return [] }
         if stopRequested {
             shutdownDeadline = now + configuration.shutdownTimeout
-            phase = .draining(.shutdown, deadline: now + configuration.shutdownTimeout)
+            phase = .draining(.shutdown, deadline: now + configuration.shutdownTimeout * 3 / 4)
             return [.beginShutdown(outstandingOutputs: pending.count)]
                 + capture(runningPartitions, now: now, snapshot: .always) + drainStep(now: now)
         }
@@ -490,6 +544,7 @@ struct KafkaLoopStateMachine {
             return (state.generation, state.progress.track(offset: offset, outputs: outputs.count, receivedAt: now))
         }
         guard let (generation, input) = tracked else { return [] }
+        if pending.isEmpty, !outputs.isEmpty { unacknowledgedSince = now }
         let sendNow = outboxIsEmpty
         for output in outputs {
             enqueue(
@@ -501,7 +556,6 @@ struct KafkaLoopStateMachine {
 
     /// The poll returned `messageCount` messages (all reported): serve delivery reports, then end the batch.
     mutating func polled(messageCount: Int) -> [Action] {
-        if messageCount > 0 { brokersDownReason = nil }
         return [.pollDeliveries(timeout: .zero), .endBatch]
     }
 
@@ -510,6 +564,7 @@ struct KafkaLoopStateMachine {
         if backpressureSince != nil, !reports.isEmpty { lastProgress = now }
         let sendNow = outboxIsEmpty
         let handled = handle(reports)
+        if handled.acknowledged { unacknowledgedSince = pending.isEmpty ? nil : now }
         if let failure = handled.failure { return fail(failure) }
         return handled.retries + (sendNow && !outboxIsEmpty ? [.send] : []) + handled.snapshots
     }
@@ -541,8 +596,35 @@ struct KafkaLoopStateMachine {
             }
         }
         actions += storeFinished(assignedPartitions, now: now)
+        trackDeliveryStall(now: now)
         actions.append(.publishStatus(status(readiness)))
         return actions
+    }
+
+    /// The consumer's (`input`) and the producer's (`output`) broker health, as the driver last read
+    /// it from each client (nil: not known yet). Readiness follows from the next batch's end.
+    mutating func brokerHealth(input: KafkaBrokerHealth?, output: KafkaBrokerHealth?) {
+        inputHealth = input
+        outputHealth = output
+    }
+
+    /// Outputs outstanding with none acknowledged for longer than the stall limit make the daemon not
+    /// ready, whatever the brokers' state says (a leader that accepts connections but not writes).
+    private mutating func trackDeliveryStall(now: Duration) {
+        guard !pending.isEmpty else {
+            unacknowledgedSince = nil
+            deliveryStalledFor = nil
+            return
+        }
+        let since = unacknowledgedSince ?? now
+        unacknowledgedSince = since
+        let waited = now - since
+        deliveryStalledFor = configuration.deliveryStallLimit.flatMap { waited > $0 ? waited : nil }
+    }
+
+    /// The unreachable part of a client's brokers, for a readiness reason.
+    private static func describe(_ health: KafkaBrokerHealth) -> String {
+        health.unreachable.isEmpty ? "no broker connected" : health.unreachable.joined(separator: ", ")
     }
 
     // MARK: The outbox
@@ -585,7 +667,6 @@ struct KafkaLoopStateMachine {
         if backpressureSince != nil, configuration.changelog == nil {
             actions.append(.pause(newPartitions, waitingOutputs: outbox.count - outboxHead))
         }
-        brokersDownReason = nil
         joinedGroup = true
         return actions
     }
@@ -692,11 +773,6 @@ struct KafkaLoopStateMachine {
         return capture(running.sorted(by: Self.order), now: now, snapshot: .never) + drainStep(now: now)
     }
 
-    /// All brokers are down (a consumer or producer warning): not ready until one answers again.
-    mutating func brokersDown(reason: String) {
-        brokersDownReason = "all Kafka brokers are down: \(reason)"
-    }
-
     /// Storing an offset failed (the partition may be going away): it is stored again next batch.
     mutating func storeFailed(_ partition: KafkaTopicPartition) {
         partitions[partition]?.progress.storedThrough = nil
@@ -711,6 +787,7 @@ struct KafkaLoopStateMachine {
     mutating func drained(_ reports: [(token: Token, outcome: DeliveryOutcome)], now: Duration) -> [Action] {
         guard case .draining = phase else { return [] }
         let handled = handle(reports)
+        if handled.acknowledged { unacknowledgedSince = pending.isEmpty ? nil : now }
         if let failure = handled.failure { return fail(failure) }
         if let abandoned = handled.abandoned {
             return handled.snapshots + abandonDrain(abandoned, retries: handled.retries, now: now)
@@ -729,12 +806,18 @@ struct KafkaLoopStateMachine {
         if isDraining { drainFailure = reason }
     }
 
-    /// The final commit's outcome (nil: committed).
+    /// The final commit's outcome (nil: committed). When it failed, or the drain left outputs
+    /// unacknowledged, every partition with processed inputs is reported before the close.
     mutating func committed(failure: String?) -> [Action] {
         guard phase == .committing else { return [] }
         finalCommitFailure = failure
         phase = .closing
-        return [.close]
+        guard failure != nil || shutdownDrainFailure != nil else { return [.close] }
+        let uncommitted = assignedPartitions.compactMap { partition -> Uncommitted? in
+            guard let state = partitions[partition], let last = state.lastProcessed else { return nil }
+            return Uncommitted(partition: partition, lastProcessed: last, stored: state.progress.storedThrough)
+        }
+        return [.reportUncommitted(uncommitted), .close]
     }
 
     /// The consumer is closed (first, so the group can hand the partitions over meanwhile): wait for
@@ -748,7 +831,9 @@ struct KafkaLoopStateMachine {
             : [Action.awaitSnapshotWrites(timeout: max(.zero, (shutdownDeadline ?? now) - now))]
         return awaitSnapshots + [
             .publishStatus(status(.notReady("shutting down"))),
-            .finish(finalCommitFailure.map { .finalCommitFailed(reason: $0) }),
+            .finish(
+                finalCommitFailure.map { .finalCommitFailed(reason: $0) }
+                    ?? shutdownDrainFailure.map { .shutdownDrainFailed(reason: $0) }),
         ]
     }
 
@@ -1019,6 +1104,8 @@ struct KafkaLoopStateMachine {
         var abandoned: LoopError?
         /// The first delivery given up for a partition that stays assigned: the loop cannot go on.
         var failure: LoopError?
+        /// Some output or changelog record was delivered.
+        var acknowledged = false
     }
 
     /// Acknowledges delivered outputs and puts failed ones back in the outbox (bounded attempts). Every
@@ -1048,23 +1135,29 @@ struct KafkaLoopStateMachine {
                 guard isCurrent(partition, entry.generation) else { continue }
                 switch outcome {
                 case .delivered(let offset):
-                    brokersDownReason = nil
+                    handled.acknowledged = true
+                    deliveryFailure = nil
                     acknowledgeChangelog(partition, flush: flush, checkpointOffset: isLast ? offset : nil)
                     if flushed.last != partition, !flushed.contains(partition) { flushed.append(partition) }
                 case .failed(let reason, _):
+                    deliveryFailure = reason
                     // Never produced again: a retry behind later records would reorder the partition.
                     let error = LoopError.changelogDeliveryFailed(
                         topic: configuration.changelog.map(\.topic) ?? "", partition: partition.partition,
                         reason: reason)
                     record(error, of: partition, in: &handled)
                 }
-            case .output(_, let input):
+            case .output(let output, let input):
+                // Counted even for a partition given up since: the output reached its topic all the same.
+                if case .delivered = outcome { deliveredOutputs.add(output.kind) }
                 guard isCurrent(partition, entry.generation) else { continue }
                 switch outcome {
                 case .delivered:
-                    brokersDownReason = nil
+                    handled.acknowledged = true
+                    deliveryFailure = nil
                     withPartition(partition) { $0.progress.acknowledge(input) }
                 case .failed(let reason, let isFatal):
+                    deliveryFailure = reason
                     retry(entry, token: token, reason: reason, isFatal: isFatal, in: &handled)
                 }
             }
@@ -1166,6 +1259,9 @@ struct KafkaLoopStateMachine {
         if !pending.isEmpty || capturesAwaited > 0 || hasUnreleasedFlushes, now < deadline {
             return [.flush(timeout: min(deadline - now, configuration.drainStep))]
         }
+        if !pending.isEmpty, case .draining(.shutdown, _) = phase {
+            shutdownDrainFailure = "\(pending.count) outputs still unacknowledged at the drain deadline"
+        }
         return (pending.isEmpty ? [] : [.drainTimedOut(outstandingOutputs: pending.count)])
             + finishDrain(now: now, complete: pending.isEmpty)
     }
@@ -1179,6 +1275,7 @@ struct KafkaLoopStateMachine {
     /// Ends the drain on `error`. Outputs put back for another attempt are produced again when the loop
     /// goes on (after a revocation); at shutdown they stay unacknowledged and their inputs are consumed again.
     private mutating func abandonDrain(_ error: LoopError, retries: [Action], now: Duration) -> [Action] {
+        if case .draining(.shutdown, _) = phase { shutdownDrainFailure = "\(error)" }
         let ending = [Action.abandonDrain(error)] + finishDrain(now: now, complete: false)
         guard phase == .running, !retries.isEmpty else { return ending }
         return retries + ending + [.send]

@@ -26,10 +26,9 @@ public final class DaemonMetrics: Sendable {
     // What each series means (swift-metrics has no help text, so `/metrics` carries no `# HELP` lines).
     /// `vigil_events_total{type}`: events decoded, by type.
     private let events: [Counter]
-    /// `vigil_decisions_total{action}`: step-up decisions published, by action.
-    private let decisions: [Counter]
-    /// `vigil_alerts_total{kind}`: alerts published, by kind.
-    private let alerts: [Counter]
+    // `vigil_decisions_total{action}`, `vigil_alerts_total{kind}`, `vigil_dead_letters_total{reason}`:
+    // outputs the brokers acknowledged, re-emitted copies excepted; `vigil_reemitted_outputs_total{output}`:
+    // acknowledged re-emitted copies of decisions and alerts (see `DeliveredOutputs`). In `Reported`.
     /// `vigil_late_events_total`: events older than the watermark (event time minus allowed lateness).
     private let lateEvents: Counter
     /// `vigil_processing_latency_seconds`: message received to all outputs acknowledged.
@@ -77,6 +76,10 @@ public final class DaemonMetrics: Sendable {
     private let geoLookupErrors: Counter
     /// `vigil_ready`: 1 when the daemon is ready to process events (see /readyz), else 0.
     private let ready: Gauge
+    /// `vigil_kafka_brokers_up{client}`: brokers the consumer (`consumer`) or the producer
+    /// (`producer`) is connected to, from librdkafka's statistics.
+    private let consumerBrokersUp: Gauge
+    private let producerBrokersUp: Gauge
     /// `vigil_state_restore_records_total`: changelog records applied by restores (tombstones included).
     private let restoreRecords: Counter
     /// `vigil_state_restore_bytes_total`: key and value bytes of those records.
@@ -100,16 +103,23 @@ public final class DaemonMetrics: Sendable {
     /// The totals already added to the counters, and the series whose label values change at run time.
     private struct Reported {
         var pipeline = PipelineStats()
+        var delivered = DeliveredOutputs()
         var evictions = StateFigures()
         var backpressureEpisodes = 0
         var geoLookupErrors = 0
-        /// `vigil_dead_letters_total{reason}`: messages dead-lettered, by reason code.
-        var deadLetters: [String: Counter] = [:]
+        /// The delivered-output counters by metric name and label value, made when first needed (dead-letter
+        /// reasons are open-ended) or up front (every action and alert kind, so that they start at zero).
+        var outputCounters: [String: [String: Counter]] = [:]
         /// `vigil_policy_info{policy_version}`: the policy version in force (stamped on decisions).
         var policy: (version: String, gauge: Gauge)?
     }
 
-    private let reported = Mutex(Reported())
+    private let reported: Mutex<Reported>
+
+    private static let decisionsName = "vigil_decisions_total"
+    private static let alertsName = "vigil_alerts_total"
+    private static let deadLettersName = "vigil_dead_letters_total"
+    private static let reemittedName = "vigil_reemitted_outputs_total"
 
     /// Creates every handle through `factory`; `version` labels the build-info gauge.
     public init(factory: any MetricsFactory, version: String = VigilVersion.current) {
@@ -121,8 +131,15 @@ public final class DaemonMetrics: Sendable {
             Gauge(label: name, dimensions: dimensions, factory: factory)
         }
         events = EventType.allCases.map { counter("vigil_events_total", [("type", $0.rawValue)]) }
-        decisions = DecisionAction.allCases.map { counter("vigil_decisions_total", [("action", $0.rawValue)]) }
-        alerts = AlertKind.allCases.map { counter("vigil_alerts_total", [("kind", $0.rawValue)]) }
+        var outputCounters: [String: [String: Counter]] = [:]
+        for (name, label, values) in [
+            (Self.decisionsName, "action", DecisionAction.allCases.map(\.rawValue)),
+            (Self.alertsName, "kind", AlertKind.allCases.map(\.rawValue)),
+            (Self.reemittedName, "output", [OutputStream.decisions.rawValue, OutputStream.alerts.rawValue]),
+        ] {
+            for value in values { outputCounters[name, default: [:]][value] = counter(name, [(label, value)]) }
+        }
+        reported = Mutex(Reported(outputCounters: outputCounters))
         lateEvents = counter("vigil_late_events_total")
         processingLatency = factory.makeRecorder(label: Name.processingLatency, dimensions: [], aggregate: true)
         eventTimeLag = gauge("vigil_event_time_lag_seconds")
@@ -144,6 +161,8 @@ public final class DaemonMetrics: Sendable {
         configReloadsFailed = counter("vigil_config_reloads_total", [("result", "failed")])
         geoLookupErrors = counter("vigil_geo_lookup_errors_total")
         ready = gauge("vigil_ready")
+        consumerBrokersUp = gauge("vigil_kafka_brokers_up", [("client", "consumer")])
+        producerBrokersUp = gauge("vigil_kafka_brokers_up", [("client", "producer")])
         restoreRecords = counter("vigil_state_restore_records_total")
         restoreBytes = counter("vigil_state_restore_bytes_total")
         restoreSeconds = FloatingPointCounter(label: "vigil_state_restore_seconds_total", factory: factory)
@@ -165,26 +184,33 @@ public final class DaemonMetrics: Sendable {
         }
     }
 
-    /// Pipeline totals over all shards since start (they never go down: revoked shards' counts are kept).
-    public func record(pipeline totals: PipelineStats) {
+    /// Pipeline totals over all shards since start (they never go down: revoked shards' counts are kept),
+    /// and the outputs acknowledged since start: decisions, alerts and dead letters count once delivered.
+    public func record(pipeline totals: PipelineStats, delivered: DeliveredOutputs) {
         reported.withLock { reported in
             let before = reported.pipeline
             Self.advance(events, from: before.eventsByType, to: totals.eventsByType)
-            Self.advance(decisions, from: before.decisions, to: totals.decisions)
-            Self.advance(alerts, from: before.alerts, to: totals.alerts)
             Self.advance(lateEvents, from: before.lateEvents, to: totals.lateEvents)
-            for (reason, count) in totals.deadLetters where count != before.deadLetters[reason] {
-                let counter =
-                    reported.deadLetters[reason]
-                    ?? {
-                        let made = Counter(
-                            label: "vigil_dead_letters_total", dimensions: [("reason", reason)], factory: factory)
-                        reported.deadLetters[reason] = made
-                        return made
-                    }()
-                Self.advance(counter, from: before.deadLetters[reason] ?? 0, to: count)
-            }
             reported.pipeline = totals
+            let earlier = reported.delivered
+            for (name, label, counts, previous) in [
+                (Self.decisionsName, "action", delivered.decisions, earlier.decisions),
+                (Self.alertsName, "kind", delivered.alerts, earlier.alerts),
+                (Self.deadLettersName, "reason", delivered.deadLetters, earlier.deadLetters),
+                (Self.reemittedName, "output", delivered.reemitted, earlier.reemitted),
+            ] {
+                for (value, count) in counts where count != previous[value] {
+                    let counter =
+                        reported.outputCounters[name]?[value]
+                        ?? {
+                            let made = Counter(label: name, dimensions: [(label, value)], factory: factory)
+                            reported.outputCounters[name, default: [:]][value] = made
+                            return made
+                        }()
+                    Self.advance(counter, from: previous[value] ?? 0, to: count)
+                }
+            }
+            reported.delivered = delivered
         }
     }
 
@@ -254,6 +280,19 @@ public final class DaemonMetrics: Sendable {
 
     /// 1 when the daemon is ready to process events (see /readyz).
     public func recordReady(_ isReady: Bool) { ready.record(isReady ? 1 : 0) }
+
+    /// The Kafka clients whose brokers `vigil_kafka_brokers_up` counts.
+    public enum KafkaClient: Sendable {
+        /// The input side.
+        case consumer
+        /// The output side (decisions, alerts, dead letters, changelog).
+        case producer
+    }
+
+    /// Records how many brokers `client` is connected to.
+    public func recordBrokersUp(client: KafkaClient, _ count: Int) {
+        (client == .consumer ? consumerBrokersUp : producerBrokersUp).record(count)
+    }
 
     /// One restore step: the changelog records it applied, their bytes, and the records the running
     /// restores still have to read.

@@ -11,11 +11,8 @@ import UnixSignals
 /// This service is the only owner of SIGHUP in the process: nothing else may trap it. Until `run`
 /// has installed the handler, SIGHUP still has its default action (terminate).
 public struct ConfigReloadService: Service {
-    private let initial: LoadedConfig
+    private let reloader: ConfigReloader
     private let path: String
-    private let mailbox: ConfigMailbox
-    private let status: DaemonStatus
-    private let metrics: DaemonMetrics
     private let checkInterval: Duration
     private let logger: Logger
 
@@ -24,19 +21,22 @@ public struct ConfigReloadService: Service {
         initial: LoadedConfig, path: String, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics,
         checkInterval: Duration, logger: Logger
     ) {
-        self.initial = initial
+        reloader = ConfigReloader(
+            initial: initial, path: path, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
         self.path = path
-        self.mailbox = mailbox
-        self.status = status
-        self.metrics = metrics
         self.checkInterval = checkInterval
         self.logger = logger
     }
 
+    /// A hot-swapped geo database changed the data in force to `geoIdentity`: the running config, with
+    /// the policy version that names it, goes to the mailbox (`ConfigReloader.geoDataReplaced`).
+    public func geoDataReplaced(geoIdentity: String) {
+        reloader.geoDataReplaced(geoIdentity: geoIdentity)
+    }
+
     /// Watches for SIGHUP and file changes until cancelled or shut down gracefully.
     public func run() async throws {
-        let reloader = ConfigReloader(
-            initial: initial, path: path, mailbox: mailbox, status: status, metrics: metrics, logger: logger)
+        let reloader = self.reloader
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         logger.info(
             "config reload armed: SIGHUP or a change to the file",

@@ -78,11 +78,12 @@ final class ConfigReloader: Sendable {
                     "config reload: these settings only take effect on restart and were not applied",
                     metadata: ["file": "\(path)", "settings": "\(restartOnly.joined(separator: ", "))"])
             }
-            // The reputation table is not reloaded, so neither is its content's part of the version.
+            // The reputation table is not reloaded, so neither is its content's part of the version; the
+            // geo data's is the running databases' (a replaced file is the geo reload's to report).
             let effective = LoadedConfig(
                 config: DaemonConfig.settings.adoptingLiveSettings(of: loaded.config, into: running.config),
                 sourcePath: loaded.sourcePath, reputationContent: running.reputationContent,
-                fileIdentity: loaded.fileIdentity)
+                geoIdentity: running.geoIdentity, fileIdentity: loaded.fileIdentity)
             guard effective.policyVersion != running.policyVersion else {
                 logger.debug(
                     "config reload: nothing that applies live changed",
@@ -102,6 +103,27 @@ final class ConfigReloader: Sendable {
                     "file": "\(path)", "trigger": "\(trigger.rawValue)",
                     "old_policy_version": "\(running.policyVersion)",
                     "new_policy_version": "\(effective.policyVersion)",
+                ])
+            state.running = effective
+            return .posted(policyVersion: effective.policyVersion)
+        }
+    }
+
+    /// A geo database was hot-swapped and the data in force is now `geoIdentity`: decisions from here on
+    /// carry the policy version that names it. Posted like a reload, under the same lock, so a reload and
+    /// a swap at the same moment both end up in the version.
+    @discardableResult
+    func geoDataReplaced(geoIdentity: String) -> Outcome {
+        state.withLock { state in
+            let running = state.running
+            guard geoIdentity != running.geoIdentity else { return .unchanged }
+            let effective = running.with(geoIdentity: geoIdentity)
+            mailbox.post(effective)
+            logger.notice(
+                "geo data replaced: new policy version",
+                metadata: [
+                    "old_policy_version": "\(running.policyVersion)",
+                    "new_policy_version": "\(effective.policyVersion)", "geo": "\(geoIdentity)",
                 ])
             state.running = effective
             return .posted(policyVersion: effective.policyVersion)

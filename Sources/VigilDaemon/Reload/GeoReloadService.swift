@@ -10,13 +10,20 @@ public struct GeoReloadService: Service {
     private let databases: GeoDatabases
     private let interval: Duration
     private let metrics: DaemonMetrics
+    private let onDataReplaced: @Sendable (String) -> Void
     private let logger: Logger
 
-    /// Checks the files of `databases` every `interval`, reporting lookup errors into `metrics`.
-    public init(databases: GeoDatabases, interval: Duration, metrics: DaemonMetrics, logger: Logger) {
+    /// Checks the files of `databases` every `interval`, reporting lookup errors into `metrics`; after a
+    /// swap, `onDataReplaced` gets the data's new identity (`GeoDatabases.dataIdentity`), which
+    /// `policy_version` covers.
+    public init(
+        databases: GeoDatabases, interval: Duration, metrics: DaemonMetrics,
+        onDataReplaced: @escaping @Sendable (String) -> Void, logger: Logger
+    ) {
         self.databases = databases
         self.interval = interval
         self.metrics = metrics
+        self.onDataReplaced = onDataReplaced
         self.logger = logger
     }
 
@@ -42,6 +49,9 @@ public struct GeoReloadService: Service {
                     "geo database reload failed; the open database stays in force",
                     metadata: metadata.merging(["error": "\(error)"]) { $1 })
             }
+        }
+        if results.contains(where: { if case .reloaded = $0.outcome { true } else { false } }) {
+            onDataReplaced(databases.dataIdentity)
         }
         metrics.recordGeoLookupErrors(total: databases.lookupErrors)
     }

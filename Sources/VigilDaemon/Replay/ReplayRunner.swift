@@ -105,8 +105,11 @@ public struct ReplayRunner {
     /// Runs the whole input through one pipeline and writes the three outputs; a message that cannot be
     /// decoded becomes a dead letter, only I/O errors and a bad configuration throw.
     public func run() throws -> Report {
-        let loaded = try ConfigLoader.load(path: options.configPath)
-        let enrichment = try EnrichmentLoader.open(loaded.config, logger: logger).enricher
+        let file = try ConfigLoader.load(path: options.configPath)
+        let opened = try EnrichmentLoader.open(file.config, logger: logger)
+        let enrichment = opened.enricher
+        // The version names the geo databases actually opened, as `vigil run`'s does.
+        let loaded = file.with(geoIdentity: opened.databases.dataIdentity)
         let key = try DeviceKey.resolve(loaded.config.security, environment: environment, allowPublicDefault: true)
         var pipeline = Pipeline(
             config: loaded.config.core, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key)

@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 
 /// Swift state that librdkafka callbacks reach through the configuration opaque.
@@ -14,6 +15,13 @@ final class CallbackContext {
     /// Told about partitions about to be revoked (`lost`: another member may own them already), before
     /// the client unassigns them; `cooperative` says which rebalance protocol is in use.
     var onRevoking: ((_ partitions: [KafkaTopicPartition], _ lost: Bool, _ cooperative: Bool) -> Void)?
+    /// What the statistics (two in a row for an outage, `KafkaBrokerHealth.confirmed`), or an
+    /// `_ALL_BROKERS_DOWN` error since, said; nil before either.
+    var brokerHealth: KafkaBrokerHealth?
+    /// What the latest statistics document alone said.
+    var statisticsHealth: KafkaBrokerHealth?
+    /// The offset (next to consume) each partition's latest successful commit of this client stored.
+    var committedOffsets: [KafkaTopicPartition: Int64] = [:]
     private var topicNames: [OpaquePointer: String] = [:]
 
     init(logger: Logger, onWarning: @escaping (KafkaWarning) -> Void) {
@@ -27,6 +35,7 @@ final class CallbackContext {
 
     func warn(_ warning: KafkaWarning) {
         logger.warning("librdkafka: \(warning)")
+        if warning.code == .allBrokersDown { brokerHealth = .allBrokersDown(warning.reason) }
         onWarning(warning)
     }
 
@@ -50,6 +59,16 @@ final class CallbackContext {
         return name
     }
 
+    /// Records the partitions a commit stored (its per-partition errors left out).
+    func recordCommitted(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>?) {
+        guard let list, let elements = list.pointee.elems else { return }
+        for element in UnsafeBufferPointer(start: elements, count: Int(list.pointee.cnt))
+        where element.err == RD_KAFKA_RESP_ERR_NO_ERROR && element.offset >= 0 {
+            committedOffsets[KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)] =
+                element.offset
+        }
+    }
+
     private static func equal(_ string: String, _ cString: UnsafePointer<CChar>) -> Bool {
         var index = 0
         for byte in string.utf8 {
@@ -58,6 +77,12 @@ final class CallbackContext {
         }
         return cString[index] == 0
     }
+}
+
+/// A client handle whose close was abandoned, handed to the thread that destroys it.
+private struct AbandonedHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    let context: Unmanaged<CallbackContext>
 }
 
 /// Owns one `rd_kafka_t` and the callback context it points to, and is the only way the public
@@ -111,6 +136,17 @@ final class RdKafkaClient {
             default: logger.debug("\(text)")
             }
         }
+        // Served inside the polls, like the other callbacks; only when `statistics.interval.ms` is set.
+        rd_kafka_conf_set_stats_cb(conf) { _, json, length, opaque in
+            guard let json else { return 0 }
+            let context = CallbackContext.from(opaque)
+            if let health = KafkaBrokerHealth(statistics: UnsafeRawBufferPointer(start: json, count: length)) {
+                context.brokerHealth = health.confirmed(
+                    previous: context.statisticsHealth, reported: context.brokerHealth)
+                context.statisticsHealth = health
+            }
+            return 0  // librdkafka frees the document
+        }
         switch kind {
         case .producer:
             rd_kafka_conf_set_dr_msg_cb(conf) { handle, message, opaque in
@@ -132,6 +168,11 @@ final class RdKafkaClient {
                 guard let handle else { return }
                 RdKafkaClient.rebalance(handle, code, partitions, CallbackContext.from(opaque))
             }
+            // Auto-commits and the revocation commits: what is committed, for the shutdown's report.
+            rd_kafka_conf_set_offset_commit_cb(conf) { _, code, offsets, opaque in
+                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+                CallbackContext.from(opaque).recordCommitted(offsets)
+            }
         }
         var errorText = [CChar](repeating: 0, count: 512)
         guard
@@ -146,14 +187,27 @@ final class RdKafkaClient {
         if kind == .consumer { rd_kafka_poll_set_consumer(handle) }
     }
 
+    /// Set when a bounded close gave up: destroying must not close (and wait) again.
+    private var closeAbandoned = false
+
     deinit {
         for handle in topicHandles.values { rd_kafka_topic_destroy(handle) }
         // A consumer in a fatal state never finishes its group leave: librdkafka 2.0.2's destroy then
         // spins forever, so skip the close (the group sees a session timeout instead).
-        rd_kafka_destroy_flags(
-            pointer,
-            rd_kafka_fatal_error(pointer, nil, 0) == RD_KAFKA_RESP_ERR_NO_ERROR
-                ? 0 : Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
+        let noClose = Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
+        guard closeAbandoned else {
+            rd_kafka_destroy_flags(
+                pointer, rd_kafka_fatal_error(pointer, nil, 0) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : noClose)
+            return
+        }
+        // After a close that ran out of time, destroying still waits for the group leave under way:
+        // it is done on a thread of its own, which nobody waits for (the process is stopping), with
+        // the context kept alive until it is done.
+        let abandoned = AbandonedHandle(pointer: pointer, context: Unmanaged.passRetained(context))
+        Thread.detachNewThread {
+            rd_kafka_destroy_flags(abandoned.pointer, noClose)
+            abandoned.context.release()
+        }
     }
 
     /// The client's fatal error, if one was raised; cheap enough to check on every poll.
@@ -234,8 +288,65 @@ final class RdKafkaClient {
         return list.entries.map { ($0.partition, $0.offset >= 0 ? $0.offset : nil) }
     }
 
+    /// Commits exactly these offsets, or every stored offset when nil, waiting up to `timeout`
+    /// milliseconds for the coordinator's answer (`rd_kafka_commit` would wait as long as the
+    /// coordinator takes); `.timedOut` when none came.
+    func commit(_ offsets: [(KafkaTopicPartition, Int64)]?, timeout: Int32) -> KafkaErrorCode? {
+        guard let offsets else { return commit(list: nil, timeout: timeout) }
+        let list = RdKafkaPartitionList(offsets)
+        return commit(list: list.pointer, timeout: timeout)
+    }
+
+    private func commit(
+        list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, timeout: Int32
+    ) -> KafkaErrorCode? {
+        let queue = rd_kafka_queue_new(pointer)
+        defer { rd_kafka_queue_destroy(queue) }
+        if let code = failure(rd_kafka_commit_queue(pointer, list, queue, nil, nil)) { return code }
+        guard let event = rd_kafka_queue_poll(queue, timeout) else { return .timedOut }
+        defer { rd_kafka_event_destroy(event) }
+        let committed = rd_kafka_event_topic_partition_list(event)
+        context.recordCommitted(committed)
+        if let code = failure(rd_kafka_event_error(event)) { return code }
+        guard let committed, let elements = committed.pointee.elems else { return nil }
+        return UnsafeBufferPointer(start: elements, count: Int(committed.pointee.cnt)).lazy.compactMap {
+            failure($0.err)
+        }.first
+    }
+
     func consumerClose() -> KafkaErrorCode? {
         failure(rd_kafka_consumer_close(pointer))
+    }
+
+    /// Leaves the group, serving the final revocation, for up to `timeout` milliseconds; false when the
+    /// close did not finish by then (the handle is then destroyed without closing again).
+    func consumerClose(timeout: Int32) -> (closed: Bool, error: KafkaErrorCode?) {
+        let queue = rd_kafka_queue_new(pointer)
+        defer { rd_kafka_queue_destroy(queue) }
+        if let error = consume(rd_kafka_consumer_close_queue(pointer, queue)) { return (false, error.code) }
+        let deadline = ContinuousClock.now + .milliseconds(timeout)
+        while rd_kafka_consumer_closed(pointer) == 0 {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else {
+                closeAbandoned = true
+                return (false, nil)
+            }
+            // Events, not callbacks: messages fetched before the close come here too, and serving them
+            // as callbacks would trip librdkafka's assertion. They are dropped (their offsets were not
+            // stored); the final revocation and commit results are handled as the callbacks would.
+            guard let event = rd_kafka_queue_poll(queue, min(100, left.kafkaMilliseconds)) else { continue }
+            switch rd_kafka_event_type(event) {
+            case RD_KAFKA_EVENT_REBALANCE:
+                Self.rebalance(
+                    pointer, rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event), context)
+            case RD_KAFKA_EVENT_OFFSET_COMMIT where rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR_NO_ERROR:
+                context.recordCommitted(rd_kafka_event_topic_partition_list(event))
+            default:
+                break
+            }
+            rd_kafka_event_destroy(event)
+        }
+        return (true, nil)
     }
 
     /// The current assignment.

@@ -25,8 +25,15 @@ extension KafkaErrorCode {
     /// `KafkaAdmin.createTopic` found the topic already there (e.g. another instance created it
     /// first): check it with `partitionCount` instead.
     public static let topicAlreadyExists = KafkaErrorCode(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+    /// Another consumer joined the group with this one's `group.instance.id` and took its place; the
+    /// consumer raises it as a fatal error (`KafkaError.fatal`).
+    public static let fencedInstanceID = KafkaErrorCode(RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+    /// A broker refused a produce request for want of in-sync replicas; nothing was appended, and
+    /// producers retry it (tests make the mock cluster answer it to hold messages unacknowledged).
+    public static let notEnoughReplicas = KafkaErrorCode(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS)
 
     static let noOffset = KafkaErrorCode(RD_KAFKA_RESP_ERR__NO_OFFSET)
+    static let timedOut = KafkaErrorCode(RD_KAFKA_RESP_ERR__TIMED_OUT)
     static let partitionEnd = KafkaErrorCode(RD_KAFKA_RESP_ERR__PARTITION_EOF)
     static let rebalanceInProgress = KafkaErrorCode(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
     static let illegalGeneration = KafkaErrorCode(RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION)

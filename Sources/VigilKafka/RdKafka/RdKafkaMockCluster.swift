@@ -36,4 +36,21 @@ final class RdKafkaMockCluster: @unchecked Sendable {
     func setBrokerUp(id: Int32) -> KafkaErrorCode? {
         failure(rd_kafka_mock_broker_set_up(cluster, id))
     }
+
+    func pushRequestErrors(apiKey: Int16, _ codes: [KafkaErrorCode]) {
+        let errors = codes.map { rd_kafka_resp_err_t(rawValue: $0.rawValue) }
+        rd_kafka_mock_push_request_errors_array(cluster, apiKey, errors.count, errors)
+    }
+
+    func clearRequestErrors(apiKey: Int16) {
+        rd_kafka_mock_clear_request_errors(cluster, apiKey)
+    }
+
+    func setPartitionLeader(topic: String, partition: Int32, broker: Int32) -> KafkaErrorCode? {
+        failure(rd_kafka_mock_partition_set_leader(cluster, topic, partition, broker))
+    }
+
+    func setGroupCoordinator(group: String, broker: Int32) -> KafkaErrorCode? {
+        failure(rd_kafka_mock_coordinator_set(cluster, "group", group, broker))
+    }
 }

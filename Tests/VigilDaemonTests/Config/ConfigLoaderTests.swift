@@ -10,7 +10,8 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
     .deletingLastPathComponent().deletingLastPathComponent()
 
 /// Problems `yaml` produces, as `path (line n): message` lines.
-private func problems(_ yaml: String, baseDirectory: String = "/etc/vigil") -> [String] {
+/// Every problem `ConfigLoader.parse` reports for `yaml`, as printed; empty when it loads.
+func problems(_ yaml: String, baseDirectory: String = "/etc/vigil") -> [String] {
     do {
         _ = try ConfigLoader.parse(yaml: yaml, baseDirectory: baseDirectory)
         return []

@@ -1,5 +1,7 @@
+import Foundation
 import Testing
 import VigilCore
+import VigilTestSupport
 
 @testable import VigilDaemon
 
@@ -130,8 +132,9 @@ private func version(_ config: DaemonConfig) -> String { LoadedConfig(config: co
         #expect(version(DaemonConfig()) == first)
     }
 
-    /// Engine settings and the reputation table change what verdicts say; where output goes and where the
-    /// geo databases sit do not (see `LoadedConfig.policyVersion(of:reputationContent:)`).
+    /// Engine settings and the reputation table change what verdicts say; where output goes, how state
+    /// is kept and how the instance joins its group do not (see
+    /// `LoadedConfig.policyVersion(of:reputationContent:geoIdentity:)`).
     @Test func changesWithWhatDecidesVerdictsOnly() {
         var versions: Set<String> = [version(DaemonConfig())]
         var config = DaemonConfig()
@@ -146,9 +149,54 @@ private func version(_ config: DaemonConfig) -> String { LoadedConfig(config: co
         #expect(versions.count == 4)
         config = DaemonConfig()
         config.kafka.properties = ["sasl.password": "${env:OTHER}"]
-        config.geo.cityDatabase = "/var/lib/GeoIP/city.mmdb"
+        config.kafka.bootstrapServers = "kafka-2.example:9093"
+        config.kafka.groupID = "vigil-eu"
+        config.kafka.groupInstanceID = "vigil-eu-1"
+        config.kafka.decisionsTopic = "eu.decisions"
+        config.http.listen = "0.0.0.0:9500"
+        config.state.directory = "/srv/vigil"
+        config.state.flushInterval = .seconds(5)
         config.logging.level = "debug"
+        config.geo.cacheEntries = 0
         #expect(version(config) == version(DaemonConfig()))
+    }
+
+    /// The geo data counts, not where it sits: the same build in another folder keeps the version;
+    /// another build of the same database (its `build_epoch`), another database, or none, change it.
+    @Test func coversTheGeoDataIdentityNotItsPath() throws {
+        let directory = try TestPaths.temporaryDirectory("policy-geo")
+        let original = TestPaths.maxmind("GeoLite2-ASN-Test.mmdb")
+        let copy = directory.appendingPathComponent("asn.mmdb")
+        try FileManager.default.copyItem(at: original, to: copy)
+        let rebuilt = directory.appendingPathComponent("asn-rebuilt.mmdb")
+        var bytes = try [UInt8](Data(contentsOf: original))
+        try Self.bumpBuildEpoch(&bytes)
+        try Data(bytes).write(to: rebuilt)
+        func version(asn: URL?) -> String {
+            var config = DaemonConfig()
+            config.geo.asnDatabase = asn?.path
+            return LoadedConfig(config: config, sourcePath: "").policyVersion
+        }
+        let base = version(asn: original)
+        #expect(version(asn: copy) == base)
+        #expect(version(asn: rebuilt) != base)
+        #expect(version(asn: TestPaths.maxmind("GeoIP2-ISP-Test.mmdb")) != base)
+        #expect(version(asn: nil) != base)
+    }
+
+    /// Changes the last byte of the metadata's `build_epoch` (an unsigned integer right after its key):
+    /// the same database, another build.
+    static func bumpBuildEpoch(_ bytes: inout [UInt8]) throws {
+        let key = Array("build_epoch".utf8)
+        guard
+            let start = (0...(bytes.count - key.count)).reversed().first(where: {
+                Array(bytes[$0..<$0 + key.count]) == key
+            })
+        else { throw TestFailure("no build_epoch in the metadata") }
+        let control = bytes[start + key.count]
+        // An extended type (uint32/uint64) has its type in the next byte: the value starts after it.
+        let valueStart = start + key.count + (control >> 5 == 0 ? 2 : 1)
+        bytes[valueStart + Int(control & 0x1f) - 1] ^= 1
     }
 
     @Test func canonicalRenderingQuotesStringsSafely() {

@@ -44,7 +44,9 @@ struct DurableStateRunTests {
         let fixture = try KafkaFixture(
             name: "durable-kill", partitions: 1, outputPartitions: 8, properties: ["auto.commit.interval.ms": "5000"])
         let lines = Self.crashStream
-        let reference = try await blocking { try Self.replay(lines, fixture: fixture) }
+        let reference = try await blocking {
+            try ReplayReference(lines: lines, config: fixture.config, directory: fixture.directory)
+        }
         #expect(reference.status == 0, "\(reference.stderr)")
         #expect(!reference.alerts.isEmpty)
 
@@ -115,13 +117,14 @@ struct DurableStateRunTests {
         }
         #expect(wrongIDs.isEmpty, "\(wrongIDs.count) copies have another decision_id than the replay's")
         let unmarked = decisions.filter { !Self.isMarked($0) }
-        let expected = Set(reference.decisions.map(Self.canonical))
-        let differing = unmarked.filter { !expected.contains(Self.canonical($0.payload)) }
+        let expected = Set(reference.decisions.map(ReplayReference.canonical))
+        let differing = unmarked.filter { !expected.contains(ReplayReference.canonical($0.payload)) }
         #expect(
             differing.isEmpty,
             "\(differing.count) unmarked decisions differ from the replay's, e.g. \(differing.first.map { "\($0.payload)" } ?? "")"
         )
-        #expect(Set(unmarked.map { Self.canonical($0.payload) }) == expected, "an event has no unmarked copy")
+        #expect(
+            Set(unmarked.map { ReplayReference.canonical($0.payload) }) == expected, "an event has no unmarked copy")
         let marked = decisions.count - unmarked.count
         #expect(
             decisions.allSatisfy { Self.isMarked($0) == ($0.payload["reemitted"] as? Bool == true) },
@@ -130,8 +133,8 @@ struct DurableStateRunTests {
         #expect(decisions.count > reference.decisions.count, "no decision was re-emitted: the kills tested nothing")
         // Alerts: the unmarked ones are exactly the replay's; a marked one may be new (scored against
         // state that already counted its event).
-        let unmarkedAlerts = Set(alerts.filter { !Self.isMarked($0) }.map { Self.canonical($0.payload) })
-        #expect(unmarkedAlerts == Set(reference.alerts.map(Self.canonical)), "\(marked) marked decisions")
+        let unmarkedAlerts = Set(alerts.filter { !Self.isMarked($0) }.map { ReplayReference.canonical($0.payload) })
+        #expect(unmarkedAlerts == Set(reference.alerts.map(ReplayReference.canonical)), "\(marked) marked decisions")
     }
 
     /// Whether an output is marked as a re-emitted copy (`vigil-reemitted: true`).
@@ -315,42 +318,7 @@ struct DurableStateRunTests {
         (alert["finding_info"] as? [String: Any])?["uid"] as? String
     }
 
-    /// The object as JSON with sorted keys, so two payloads compare by content.
-    static func canonical(_ object: [String: Any]) -> String {
-        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map {
-            String(decoding: $0, as: UTF8.self)
-        } ?? ""
-    }
-
     static func metric(_ name: String, port: Int) throws -> Double? {
         MetricsText.sum(name, in: try LoopbackHTTP(port: port).get("/metrics").body)
-    }
-
-    /// `vigil replay` of the same event lines: the uninterrupted reference.
-    struct Replay {
-        var status: Int32
-        var stderr: String
-        var decisions: [[String: Any]]
-        var alerts: [[String: Any]]
-        /// Users, sources and email domains in state at the end, from the summary.
-        var stateFigures: [Int]
-    }
-
-    static func replay(_ lines: [String], fixture: KafkaFixture) throws -> Replay {
-        let input = fixture.directory.appendingPathComponent("reference.jsonl")
-        try Data(lines.map { $0.split(separator: "\t", maxSplits: 1)[1] + "\n" }.joined().utf8).write(to: input)
-        let out = fixture.directory.appendingPathComponent("reference")
-        let result = try ChildProcess.run(
-            TestPaths.vigilBinary, ["replay", "--config", fixture.config.path, "--out", out.path, input.path],
-            environment: ["VIGIL_DEVICE_HASH_KEY": DaemonProcess.testDeviceKey], timeout: .seconds(120))
-        func row(_ label: String) -> [Int] {
-            let line = result.stdout.split(separator: "\n").first { $0.hasPrefix(label) } ?? ""
-            return line.dropFirst(label.count).split(whereSeparator: { $0 == " " || $0 == "/" }).compactMap { Int($0) }
-        }
-        return Replay(
-            status: result.status, stderr: result.stderr,
-            decisions: try readJSONLines(out.appendingPathComponent("decisions.jsonl")),
-            alerts: try readJSONLines(out.appendingPathComponent("alerts.jsonl")),
-            stateFigures: row("users in state") + row("sources / email domains"))
     }
 }

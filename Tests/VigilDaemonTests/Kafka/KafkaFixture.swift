@@ -12,6 +12,13 @@ struct KafkaFixture {
     let metricsPort: Int
     /// librdkafka properties beyond (or instead of) the fixture's own `defaultProperties`.
     let properties: [String: String]
+    /// `kafka.input_topics`, each created with the input's partition count.
+    let inputTopics: [String]
+    /// `state:` settings beyond the fixture's own (`changelog`, `dir`, `verify_topic_config: false`).
+    let stateSettings: [String]
+
+    /// `state.changelog`.
+    let changelog: Bool
 
     /// The local snapshot directory of `vigil run` (not created: the daemon creates it).
     let stateDirectory: URL
@@ -19,13 +26,20 @@ struct KafkaFixture {
     /// Every topic has `partitions` partitions, except the outputs with `outputPartitions` (the mock keeps
     /// only about 5 MiB per partition, and a one-partition input can cause more output than that) and
     /// the changelog with `changelogPartitions` (a wrong count, for a test). `stateDirectory` nil is `<directory>/state`.
+    /// `brokers` above 1 lets a test move leaderships (`MockKafkaCluster.setPartitionLeader`);
+    /// `changelog` false keeps state in the process only (`state.changelog`).
     init(
         name: String, partitions: Int = 2, outputPartitions: Int? = nil, changelogPartitions: Int? = nil,
-        stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:]
+        stateDirectory: URL? = nil, extra: String = "", properties: [String: String] = [:],
+        inputTopics: [String] = ["auth.events"], stateSettings: [String] = [], brokers: Int = 1,
+        changelog: Bool = true
     ) throws {
         self.properties = properties
-        cluster = try MockKafkaCluster(logger: testLogger)
-        try cluster.createTopic("auth.events", partitions: partitions)
+        self.inputTopics = inputTopics
+        self.stateSettings = stateSettings
+        self.changelog = changelog
+        cluster = try MockKafkaCluster(brokers: brokers, logger: testLogger)
+        for topic in inputTopics { try cluster.createTopic(topic, partitions: partitions) }
         for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
             try cluster.createTopic(topic, partitions: outputPartitions ?? partitions)
         }
@@ -68,13 +82,16 @@ struct KafkaFixture {
         """
         kafka:
           bootstrap_servers: "\(cluster.bootstrapServers)"
+          input_topics: [\(inputTopics.map { "\"\($0)\"" }.joined(separator: ", "))]
           shutdown_timeout: 10s
           properties:
         \(Self.defaultProperties.merging(properties) { $1 }.sorted { $0.key < $1.key }
             .map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n"))
         state:
+          changelog: \(changelog)
           dir: "\(stateDirectory.path)"
           verify_topic_config: false
+        \(stateSettings.map { "  \($0)" }.joined(separator: "\n"))
         http:
           listen: "127.0.0.1:\(metricsPort)"
         logging:

@@ -24,7 +24,9 @@ struct KafkaLoopStateMachineTests {
     }
 
     private static func output(_ name: String) -> Machine.Output {
-        Machine.Output(topic: "auth.decisions", key: name, payload: Array(name.utf8), headers: [])
+        Machine.Output(
+            topic: "auth.decisions", key: name, payload: Array(name.utf8), headers: [],
+            kind: .init(stream: .decisions, label: "allow"))
     }
 
     /// Performs `send` with a producer that has room: the tokens produced, in order.
@@ -234,31 +236,89 @@ struct KafkaLoopStateMachineTests {
             ])
     }
 
-    @Test func brokersDownMakeNotReadyUntilTrafficFlowsAgain() {
+    private static func notReady(_ reason: String) -> Machine.Status {
+        Machine.Status(readiness: .notReady(reason), backpressureActive: false, backpressureEpisodes: 0)
+    }
+
+    private static let healthy = KafkaBrokerHealth(brokersUp: 1, unreachable: [])
+
+    @Test func brokerHealthDecidesReadinessIdleOrBusyInEitherDirection() {
         var machine = Self.machine()
-        let joining = Machine.Status(
-            readiness: .notReady("joining consumer group"), backpressureActive: false, backpressureEpisodes: 0)
-        #expect(machine.batchEnded(now: .zero, producerQueued: 0) == [.publishStatus(joining)])
+        #expect(
+            machine.batchEnded(now: .zero, producerQueued: 0) == [
+                .publishStatus(Self.notReady("joining consumer group"))
+            ])
+        // Joining: a missing coordinator is expected, a cluster with no broker up is named.
+        machine.brokerHealth(input: KafkaBrokerHealth(brokersUp: 1, unreachable: ["group coordinator"]), output: nil)
+        #expect(machine.readiness == .notReady("joining consumer group"))
+        machine.brokerHealth(input: KafkaBrokerHealth(brokersUp: 0, unreachable: []), output: nil)
+        #expect(machine.readiness == .notReady("input brokers unreachable: no broker connected"))
         // A member may own no partition: having joined is enough.
         #expect(machine.assigned([]) == [])
+        machine.brokerHealth(input: Self.healthy, output: Self.healthy)
         #expect(machine.batchEnded(now: .zero, producerQueued: 0) == [.publishStatus(Self.ready)])
 
-        machine.brokersDown(reason: "3/3 brokers are down")
-        let down = Machine.Status(
-            readiness: .notReady("all Kafka brokers are down: 3/3 brokers are down"), backpressureActive: false,
-            backpressureEpisodes: 0)
-        #expect(machine.polled(messageCount: 0) == [.pollDeliveries(timeout: .zero), .endBatch])
-        #expect(machine.batchEnded(now: .zero, producerQueued: 0) == [.publishStatus(down)])
-        #expect(machine.polled(messageCount: 4) == [.pollDeliveries(timeout: .zero), .endBatch])
-        #expect(machine.batchEnded(now: .zero, producerQueued: 0) == [.publishStatus(Self.ready)])
+        // Idle: no message, no delivery; the health alone flips readiness, both ways.
+        machine.brokerHealth(input: KafkaBrokerHealth(brokersUp: 0, unreachable: ["b:9092/1"]), output: Self.healthy)
+        #expect(
+            machine.batchEnded(now: .seconds(1), producerQueued: 0) == [
+                .publishStatus(Self.notReady("input brokers unreachable: b:9092/1"))
+            ])
+        machine.brokerHealth(input: Self.healthy, output: Self.healthy)
+        #expect(machine.batchEnded(now: .seconds(2), producerQueued: 0) == [.publishStatus(Self.ready)])
 
-        // A delivery brings readiness back too.
+        // Busy: messages and deliveries do not bring readiness back while the output side is down (in
+        // the driver's order: the batch's messages and deliveries, then the health, then its end).
         _ = machine.assigned([Self.p0])
+        machine.brokerHealth(input: Self.healthy, output: KafkaBrokerHealth(brokersUp: 1, unreachable: ["b:9093/2"]))
         _ = Self.processed(&machine, Self.p0, offset: 0, outputs: 1)
-        machine.brokersDown(reason: "again")
-        #expect(machine.readiness == .notReady("all Kafka brokers are down: again"))
-        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .zero) == [])
+        #expect(machine.polled(messageCount: 4) == [.pollDeliveries(timeout: .zero), .endBatch])
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .seconds(3)) == [])
+        machine.brokerHealth(input: Self.healthy, output: KafkaBrokerHealth(brokersUp: 1, unreachable: ["b:9093/2"]))
+        #expect(
+            machine.batchEnded(now: .seconds(3), producerQueued: 0) == [
+                .recordLatencies([.seconds(3)]), .storeOffset(Self.p0, 0),
+                .publishStatus(Self.notReady("output brokers unreachable: b:9093/2")),
+            ])
+        machine.brokerHealth(input: Self.healthy, output: Self.healthy)
         #expect(machine.readiness == .ready)
+    }
+
+    @Test func failingOrStalledDeliveriesMakeNotReadyUntilOneIsAcknowledged() {
+        var machine = Machine(
+            configuration: Machine.Configuration(
+                batchSize: 500, pollTimeout: .milliseconds(100), maxDeliveryAttempts: 3, maxProducerStall: nil,
+                resumeBelow: 50, shutdownTimeout: .seconds(5), deliveryStallLimit: .seconds(30)))
+        _ = machine.assigned([Self.p0])
+        machine.brokerHealth(input: Self.healthy, output: Self.healthy)
+        _ = Self.processed(&machine, Self.p0, offset: 0, outputs: 1)
+        #expect(machine.batchEnded(now: .zero, producerQueued: 1) == [.publishStatus(Self.ready)])
+        #expect(
+            machine.delivered([(1, .failed(reason: "Local: Message timed out", isFatal: false))], now: .seconds(1)) == [
+                .retryDelivery(topic: "auth.decisions", attempt: 1, reason: "Local: Message timed out"), .send,
+            ])
+        #expect(machine.readiness == .notReady("output delivery failing: Local: Message timed out"))
+        _ = Self.sendAll(&machine, now: .seconds(1))
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .seconds(2)) == [])
+        #expect(machine.readiness == .ready)
+
+        // Outstanding with none acknowledged for longer than the limit: stalled, whatever the brokers say.
+        _ = Self.processed(&machine, Self.p0, offset: 1, outputs: 1, now: .seconds(10))
+        #expect(
+            machine.batchEnded(now: .seconds(10), producerQueued: 1) == [
+                .recordLatencies([.seconds(10)]), .storeOffset(Self.p0, 0), .publishStatus(Self.ready),
+            ])
+        #expect(machine.batchEnded(now: .seconds(40), producerQueued: 1) == [.publishStatus(Self.ready)])
+        #expect(
+            machine.batchEnded(now: .seconds(41), producerQueued: 1) == [
+                .publishStatus(
+                    Self.notReady("output delivery stalled: 1 outputs outstanding, none acknowledged for 31 s"))
+            ])
+        #expect(machine.delivered([(2, .delivered(offset: 1))], now: .seconds(42)) == [])
+        #expect(
+            machine.batchEnded(now: .seconds(42), producerQueued: 0) == [
+                .recordLatencies([.seconds(32)]), .storeOffset(Self.p0, 1), .publishStatus(Self.ready),
+            ])
     }
 
     @Test func shutdownStopsPollingDrainsCommitsAndEnds() {
@@ -296,9 +356,23 @@ struct KafkaLoopStateMachineTests {
             machine.nextBatch(now: .zero, stopRequested: true, postedConfig: nil) == [
                 .beginShutdown(outstandingOutputs: 1), .flush(timeout: .milliseconds(200)),
             ])
-        #expect(machine.drained([], now: .milliseconds(4950)) == [.send, .flush(timeout: .milliseconds(50))])
+        // The drain may take three quarters of the shutdown timeout; the commit and close share the rest.
+        #expect(machine.drained([], now: .milliseconds(3700)) == [.send, .flush(timeout: .milliseconds(50))])
         // Offset 1 is done but waits behind 0: nothing is stored, and the commit goes ahead.
-        #expect(machine.drained([], now: .seconds(5)) == [.send, .drainTimedOut(outstandingOutputs: 1), .commit])
+        #expect(
+            machine.drained([], now: .milliseconds(3750)) == [.send, .drainTimedOut(outstandingOutputs: 1), .commit])
+        #expect(machine.remainingShutdownTime(now: .milliseconds(3750)) == .milliseconds(1250))
+        // The commit succeeds, yet what the drain left is reported and the loop ends with a failure.
+        #expect(
+            machine.committed(failure: nil) == [
+                .reportUncommitted([Machine.Uncommitted(partition: Self.p0, lastProcessed: 1, stored: nil)]), .close,
+            ])
+        #expect(machine.remainingShutdownTime(now: .seconds(6)) == .zero)
+        #expect(
+            machine.closed(now: .seconds(5)) == [
+                .publishStatus(Self.shuttingDown),
+                .finish(.shutdownDrainFailed(reason: "1 outputs still unacknowledged at the drain deadline")),
+            ])
     }
 
     @Test func aDeliveryFailureEndsTheShutdownDrainButNotTheShutdown() {
@@ -309,6 +383,17 @@ struct KafkaLoopStateMachineTests {
         #expect(
             machine.drained([(1, .failed(reason: "fenced", isFatal: true))], now: .zero) == [
                 .abandonDrain(.deliveryFailed(topic: "auth.decisions", attempts: 1, reason: "fenced")), .commit,
+            ])
+        #expect(
+            machine.committed(failure: nil) == [
+                .reportUncommitted([Machine.Uncommitted(partition: Self.p0, lastProcessed: 0, stored: nil)]), .close,
+            ])
+        #expect(
+            machine.closed(now: .seconds(1)) == [
+                .publishStatus(Self.shuttingDown),
+                .finish(
+                    .shutdownDrainFailed(
+                        reason: "delivery to auth.decisions failed 1 times, last: fenced")),
             ])
     }
 
@@ -384,7 +469,8 @@ struct KafkaLoopStateMachineTests {
             machine.nextBatch(now: .zero, stopRequested: true, postedConfig: nil) == [
                 .beginShutdown(outstandingOutputs: 0), .commit,
             ])
-        #expect(machine.committed(failure: "coordinator unavailable") == [.close])
+        // Nothing processed: nothing to report.
+        #expect(machine.committed(failure: "coordinator unavailable") == [.reportUncommitted([]), .close])
         #expect(
             machine.closed(now: .seconds(11)) == [
                 .publishStatus(Self.shuttingDown),

@@ -43,17 +43,19 @@ import VigilTestSupport
     /// twice (the second batch adds to the first), state figures, latencies, reloads and lookup errors.
     static func recordSampleTraffic(_ metrics: DaemonMetrics) {
         var stats = PipelineStats()
+        var delivered = DeliveredOutputs()
         stats.eventsRead = 4
         stats.eventsByType[0] = 3  // login
-        stats.deadLetters = ["invalid_json": 1]
-        metrics.record(pipeline: stats)
+        delivered.deadLetters = ["invalid_json": 1]
+        metrics.record(pipeline: stats, delivered: delivered)
         stats.eventsRead = 7
         stats.eventsByType[0] = 5
-        stats.decisions[1] = 2  // step_up_soft
-        stats.alerts[0] = 1  // push_bombing
+        delivered.decisions = ["step_up_soft": 2]
+        delivered.alerts = ["push_bombing": 1]
+        delivered.reemitted = ["decisions": 3]
         stats.lateEvents = 3
-        stats.deadLetters = ["invalid_json": 4, "invalid_type:a\"b\\c\nd": 1]
-        metrics.record(pipeline: stats)
+        delivered.deadLetters = ["invalid_json": 4, "invalid_type:a\"b\\c\nd": 1]
+        metrics.record(pipeline: stats, delivered: delivered)
         var global = GlobalFigures()
         global.failures = 11
         global.failingUsers = 4
@@ -95,7 +97,10 @@ import VigilTestSupport
             ("vigil_events_total", ["type": "login"], 5),
             ("vigil_events_total", ["type": "sensitive_action"], 0),
             ("vigil_decisions_total", ["action": "step_up_soft"], 2),
+            ("vigil_decisions_total", ["action": "allow"], 0),
             ("vigil_alerts_total", ["kind": "push_bombing"], 1),
+            ("vigil_reemitted_outputs_total", ["output": "decisions"], 3),
+            ("vigil_reemitted_outputs_total", ["output": "alerts"], 0),
             ("vigil_dead_letters_total", ["reason": "invalid_json"], 4),
             ("vigil_dead_letters_total", ["reason": "invalid_type:a\"b\\c\nd"], 1),
             ("vigil_late_events_total", [:], 3),
@@ -151,12 +156,13 @@ import VigilTestSupport
         let recorded = TestMetrics()
         let metrics = DaemonMetrics(factory: recorded, version: "9.9.9")
         var stats = PipelineStats()
+        var delivered = DeliveredOutputs()
         stats.eventsByType[0] = 3
-        stats.deadLetters = ["invalid_json": 2]
-        metrics.record(pipeline: stats)
-        metrics.record(pipeline: stats)
+        delivered.deadLetters = ["invalid_json": 2]
+        metrics.record(pipeline: stats, delivered: delivered)
+        metrics.record(pipeline: stats, delivered: delivered)
         stats.eventsByType[0] = 5
-        metrics.record(pipeline: stats)
+        metrics.record(pipeline: stats, delivered: delivered)
         #expect(try recorded.expectCounter("vigil_events_total", [("type", "login")]).values == [3, 2])
         #expect(try recorded.expectCounter("vigil_dead_letters_total", [("reason", "invalid_json")]).totalValue == 2)
 

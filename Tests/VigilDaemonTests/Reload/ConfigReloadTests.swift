@@ -133,6 +133,34 @@ import VigilTestSupport
         #expect(notice["trigger"] as? String == "file changed")
     }
 
+    /// A hot-swapped geo database posts the running config under a version naming the new data; a later
+    /// reload of the file keeps that data's part of the version.
+    @Test func replacedGeoDataGivesANewPolicyVersionThatReloadsKeep() throws {
+        let fixture = try Fixture()
+        let reloader = try fixture.reloader()
+        let started = try ConfigLoader.load(path: fixture.path)
+        #expect(reloader.geoDataReplaced(geoIdentity: started.geoIdentity) == .unchanged)
+        #expect(fixture.mailbox.take() == nil)
+
+        let newData = "city=GeoIP2-City@2000000000;asn=none;anonymous-ip=none"
+        let outcome = reloader.geoDataReplaced(geoIdentity: newData)
+        let posted = try #require(fixture.mailbox.take())
+        #expect(outcome == .posted(policyVersion: posted.policyVersion))
+        #expect(posted.policyVersion != started.policyVersion)
+        #expect(posted.geoIdentity == newData && posted.config == started.config)
+
+        try fixture.write(Self.yaml(mediumFrom: 40))
+        #expect(reloader.reload(.poll) != .failed)
+        let reloaded = try #require(fixture.mailbox.take())
+        #expect(reloaded.geoIdentity == newData)
+        var expected = started.config
+        expected.policy.mediumFrom = 40
+        let version = LoadedConfig(
+            config: expected, sourcePath: "", reputationContent: started.reputationContent, geoIdentity: newData
+        ).policyVersion
+        #expect(reloaded.policyVersion == version)
+    }
+
     @Test func invalidFileKeepsTheRunningConfig() throws {
         let fixture = try Fixture()
         let reloader = try fixture.reloader()

@@ -121,15 +121,72 @@ import VigilTestSupport
         #expect(outcome.alertKinds.contains("service_account_high_risk"))
     }
 
+    /// The attack scenarios hold only well-formed events: each line is read as an event, none is
+    /// dead-lettered.
     @Test(arguments: [
         "travel.jsonl", "push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "roles.jsonl",
     ])
-    func replayIsByteIdentical(scenario: String) throws {
+    func everyScenarioLineIsAnEvent(scenario: String) throws {
+        let outcome = try Self.replay(scenario, anonymousDatabase: scenario == "roles.jsonl")
+        let lines = try String(contentsOf: TestPaths.scenarios.appendingPathComponent(scenario), encoding: .utf8)
+            .split(separator: "\n")
+        #expect(outcome.deadLetters.isEmpty, "\(outcome.deadLetters)")
+        #expect(outcome.report.stats.deadLetterTotal == 0)
+        #expect(outcome.report.stats.eventsByType.reduce(0, +) == lines.count)
+        #expect(outcome.decisions.count == outcome.report.stats.decisions.reduce(0, +))
+    }
+
+    /// `dead-letters.jsonl`: a bad line after every good one, each breaking another rule. Each bad line
+    /// is dead-lettered with the reason of the rule it broke, where it came from, its `event_id` when one
+    /// was read, and its bytes; the good lines around it are decided as usual.
+    @Test func eachBadLineIsDeadLetteredWithTheRuleItBroke() throws {
+        let outcome = try Self.replay("dead-letters.jsonl")
+        let expected: [(line: Int, reason: String, eventID: String?)] = [
+            (2, "invalid_json", nil), (4, "not_an_object", nil), (6, "missing_field:event_id", nil),
+            (8, "invalid_ip", "dl-bad-ip"), (10, "invalid_time", "dl-bad-time"),
+            (12, "invalid_value:type", "dl-bad-type"), (14, "duplicate_field:event_id", "dl-dup-again"),
+            (16, "missing_field:user", "dl-no-user"), (18, "invalid_type:time", "dl-int-time"),
+            (20, "too_deep", "dl-deep"), (22, "invalid_utf8", nil),
+        ]
+        let found = outcome.deadLetters.map {
+            (
+                line: ($0["origin"] as? [String: Any])?["line"] as? Int ?? 0, reason: $0["reason"] as? String ?? "",
+                eventID: $0["event_id"] as? String
+            )
+        }
+        #expect(found.map(\.line) == expected.map(\.line))
+        #expect(found.map(\.reason) == expected.map(\.reason))
+        #expect(found.map(\.eventID) == expected.map(\.eventID))
+        let file = try Data(contentsOf: TestPaths.scenarios.appendingPathComponent("dead-letters.jsonl"))
+        let lines = file.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+        for letter in outcome.deadLetters where letter["payload_encoding"] as? String == "utf8" {
+            let line = ((letter["origin"] as? [String: Any])?["line"] as? Int ?? 0) - 1
+            #expect(letter["payload"] as? String == lines[line], "line \(line + 1)")
+        }
+        #expect(outcome.deadLetters.allSatisfy { ($0["detail"] as? String)?.isEmpty == false })
+        #expect(outcome.decisions.map { $0["event_id"] as? String } == (0...11).map { "dl-ok-\($0)" })
+    }
+
+    /// The second replay runs in a process of its own (the `vigil` binary): per-process seeds (hashing,
+    /// random numbers) must not reach the outputs.
+    @Test(arguments: [
+        "travel.jsonl", "push-bombing.jsonl", "reset-wave.jsonl", "credential-stuffing.jsonl", "roles.jsonl",
+        "dead-letters.jsonl",
+    ])
+    func replayIsByteIdenticalAcrossProcesses(scenario: String) throws {
         let first = try Self.replay(scenario, anonymousDatabase: true)
-        let second = try Self.replay(scenario, anonymousDatabase: true)
+        let input = TestPaths.scenarios.appendingPathComponent(scenario)
+        let directory = try TestPaths.temporaryDirectory("second-\(scenario)")
+        let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: true)
+        let out = directory.appendingPathComponent("out")
+        // The in-process replay gets an empty environment: the child gets no device key either.
+        let second = try ChildProcess.run(
+            TestPaths.vigilBinary, ["replay", "--config", config.path, "--out", out.path, input.path],
+            environment: ["VIGIL_DEVICE_HASH_KEY": nil])
+        #expect(second.status == 0, "\(second.stderr)")
         for file in ["decisions.jsonl", "alerts.jsonl", "dead-letter.jsonl"] {
             let a = try Data(contentsOf: first.directory.appendingPathComponent(file))
-            let b = try Data(contentsOf: second.directory.appendingPathComponent(file))
+            let b = try Data(contentsOf: out.appendingPathComponent(file))
             #expect(a == b, "\(file) differs between two replays of \(scenario)")
         }
     }
