@@ -169,8 +169,7 @@ struct KafkaDaemonBehaviourTests {
     /// batches are never read. Every event is decided exactly once, and the backpressure ends.
     @Test func consumptionResumesAfterBackpressureAndLosesNothing() async throws {
         let fixture = try KafkaFixture(
-            name: "backpressure-resume", properties: ["queue.buffering.max.messages": "50"],
-            stateSettings: ["changelog: false"])
+            name: "backpressure-resume", properties: ["queue.buffering.max.messages": "50"], changelog: false)
         let lines = EventLines.keyedLogins(prefix: "resume", count: 1_500, users: 60)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)

@@ -19,7 +19,7 @@ struct KafkaFaultTests {
     /// stops with exit status 1 naming the topic and the attempts, having stored no offset. Once the
     /// broker accepts writes again, the next daemon in the group decides every one of the events.
     @Test func outputsThatCannotBeDeliveredStopTheDaemonWithNothingMarkedDone() async throws {
-        let fixture = try KafkaFixture(name: "fault-delivery", stateSettings: ["changelog: false"])
+        let fixture = try KafkaFixture(name: "fault-delivery", changelog: false)
         let lines = EventLines.keyedLogins(prefix: "undeliverable", count: 6, users: 3)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
         // Far more failures than three attempts of every output need, however librdkafka batches them.
