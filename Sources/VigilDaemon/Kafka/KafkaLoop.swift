@@ -113,7 +113,7 @@ final class KafkaLoop: @unchecked Sendable {
     private var finishFailure: StateMachine.LoopError?
     private var consumer: KafkaConsumer?
     /// What each client's brokers looked like at the previous batch's end, to log changes.
-    private var brokerHealth: (input: KafkaBrokerHealth?, output: KafkaBrokerHealth?)
+    private var brokerHealth: (input: KafkaBrokerHealth?, output: KafkaBrokerHealth?, changelog: KafkaBrokerHealth?)
     /// Set once the shutdown closed the consumer: its lag is no longer read.
     private var consumerClosed = false
     private var producer: KafkaProducer?
@@ -850,17 +850,19 @@ final class KafkaLoop: @unchecked Sendable {
         logger.error("all Kafka brokers are down: not ready until one is reachable again")
     }
 
-    /// Hands both clients' broker health to the machine (readiness) and the metrics, once per batch,
-    /// and logs each client becoming unreachable or reachable again.
+    /// Hands the clients' broker health to the machine (readiness) and the metrics, once per batch,
+    /// and logs each client becoming unreachable or reachable again. The changelog producer belongs to
+    /// the output side: a changelog record that cannot be written holds back the offset commit.
     private func observeBrokerHealth(consumer: KafkaConsumer, producer: KafkaProducer) {
         let input = consumer.brokerHealth
         let output = producer.brokerHealth
-        let changes: [(DaemonMetrics.KafkaClient, KafkaBrokerHealth?, KafkaBrokerHealth?)] = [
-            (.consumer, brokerHealth.input, input), (.producer, brokerHealth.output, output),
+        let changelog = changelogProducer?.brokerHealth
+        let changes: [(DaemonMetrics.KafkaClient, String, KafkaBrokerHealth?, KafkaBrokerHealth?)] = [
+            (.consumer, "input", brokerHealth.input, input), (.producer, "output", brokerHealth.output, output),
+            (.changelogProducer, "changelog", brokerHealth.changelog, changelog),
         ]
-        for (client, before, after) in changes where before != after {
+        for (client, side, before, after) in changes where before != after {
             guard let after else { continue }
-            let side = client == .consumer ? "input" : "output"
             metrics.recordBrokersUp(client: client, after.brokersUp)
             if after.isReachable, before?.isReachable == false {
                 logger.notice("\(side) brokers reachable again", metadata: ["brokers_up": "\(after.brokersUp)"])
@@ -870,8 +872,17 @@ final class KafkaLoop: @unchecked Sendable {
                     metadata: ["unreachable": "\(after.unreachable)", "brokers_up": "\(after.brokersUp)"])
             }
         }
-        brokerHealth = (input, output)
-        machine.brokerHealth(input: input, output: output)
+        brokerHealth = (input, output, changelog)
+        machine.brokerHealth(input: input, output: Self.outputSide(output, changelog: changelog))
+    }
+
+    /// The output side's health from its producers' (the outputs', and the changelog's when it is on):
+    /// reachable only while both are, naming what either cannot reach; nil while neither has reported.
+    static func outputSide(_ output: KafkaBrokerHealth?, changelog: KafkaBrokerHealth?) -> KafkaBrokerHealth? {
+        guard let output, let changelog else { return output ?? changelog }
+        return KafkaBrokerHealth(
+            brokersUp: min(output.brokersUp, changelog.brokersUp),
+            unreachable: output.unreachable + changelog.unreachable.filter { !output.unreachable.contains($0) })
     }
 
     /// Says, per partition, which processed inputs stay uncommitted and will be consumed again after a
