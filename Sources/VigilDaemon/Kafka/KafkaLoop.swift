@@ -331,7 +331,11 @@ final class KafkaLoop: @unchecked Sendable {
                 let started = ContinuousClock.now
                 var reports = producer.flush(timeout: timeout)
                 if let changelogProducer {
-                    reports += changelogProducer.flush(timeout: max(.zero, timeout - (ContinuousClock.now - started)))
+                    // The rest of the step; with none left (outputs that do not drain), at least the
+                    // reports already in, so that changelog acknowledgements still store offsets.
+                    let left = timeout - (ContinuousClock.now - started)
+                    reports +=
+                        left > .zero ? changelogProducer.flush(timeout: left) : (try? changelogProducer.poll()) ?? []
                 }
                 try perform(machine.drained(reports.map(Self.delivery), now: now))
             case .abandonDrain(let error):
