@@ -12,6 +12,12 @@ struct Options {
     var restoreOnly = false
     /// The in-process changelog cost only (engine with change recording and flushes, against off).
     var changelogCostOnly = false
+    /// Figure 3's changelog on / off pair of `vigil run` runs only, `pairRounds` times.
+    var changelogPairOnly = false
+    var pairRounds = 1
+    /// With `changelogPairOnly`: a second daemon binary whose pair runs before `vigilBinary`'s in each
+    /// round, so that two builds are compared on one mock cluster under the same load.
+    var baselineVigilBinary: String?
     var restoreUsersOverride: Int?
     /// Users of the restore figures' shard.
     var restoreUsers: Int { restoreUsersOverride ?? (quick ? 100_000 : 1_000_000) }
@@ -46,7 +52,7 @@ struct Options {
     var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--changelog-cost-only] [--flush-interval-ms MS] [--changelog-events N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--changelog-cost-only] [--changelog-pair-only] [--pair-rounds N] [--baseline-vigil PATH] [--flush-interval-ms MS] [--changelog-events N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
@@ -54,6 +60,9 @@ struct Options {
           --memory-users N,N  user counts for figure 5 (default 1000000,5000000; --quick 100000,200000)
           --restore-only  figure 6 only (restore from changelog records and from a snapshot)
           --changelog-cost-only  the changelog's in-process cost only (engine with flushes every 6,000 and 60,000 events, against off)
+          --changelog-pair-only  the changelog on / off pair of vigil runs only (64 partitions, --changelog-events)
+          --pair-rounds N  with --changelog-pair-only: how many pairs (default 1)
+          --baseline-vigil PATH  with --changelog-pair-only: another vigil binary, whose pair runs first in each round
           --restore-users N  users of the restored shard (default 1000000; --quick 100000)
           --flush-interval-ms MS  state.flush_interval of the changelog-on vigil run (default 100)
           --changelog-events N  events of the changelog on / off vigil runs (default 300000, quick 50000)
@@ -79,6 +88,11 @@ struct Options {
                 options.memoryUsersOverride = list.compactMap { $0 }
             case "--restore-only": options.restoreOnly = true
             case "--changelog-cost-only": options.changelogCostOnly = true
+            case "--changelog-pair-only": options.changelogPairOnly = true
+            case "--pair-rounds":
+                guard let rounds = rest.popFirst().flatMap({ Int($0) }), rounds > 0 else { return nil }
+                options.pairRounds = rounds
+            case "--baseline-vigil": options.baselineVigilBinary = rest.popFirst()
             case "--restore-users":
                 guard let users = rest.popFirst().flatMap({ Int($0) }), users > 0 else { return nil }
                 options.restoreUsersOverride = users

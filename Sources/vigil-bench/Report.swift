@@ -84,6 +84,12 @@ func measure(_ body: () throws -> Void) rethrows -> Double {
     return Double(monotonicNanoseconds() - start) / 1e9
 }
 
+/// The one-minute load average now, for figures that a shared machine's load moves.
+func oneMinuteLoadAverage() -> String {
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init)
+        ?? "?"
+}
+
 /// What the bench is doing, on stderr: some figures take a minute on a shared machine.
 func progress(_ message: String) {
     FileHandle.standardError.write(Data(("vigil-bench: " + message + "\n").utf8))

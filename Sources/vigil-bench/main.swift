@@ -190,6 +190,64 @@ if options.changelogCostOnly {
     exit(0)
 }
 
+let decisionsIn = { (slice: ArraySlice<GeneratedEvent>) -> Int in
+    var pipeline = Pipeline(config: config.core, policyVersion: "bench", enricher: nil, deviceKey: .publicDefault)
+    var output: [OutputMessage] = []
+    for event in slice { pipeline.process(event.bytes, origin: .file(path: "-", line: 0), into: &output) }
+    return output.count { $0.stream == .decisions }
+}
+let vigilBinary =
+    options.vigilBinary
+    ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    .appendingPathComponent("vigil").path
+progress("kafka: vigil binary \(vigilBinary)")
+let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(getpid())").path
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+let daemonAvailable = FileManager.default.isExecutableFile(atPath: vigilBinary)
+let pendingNote = "skipped: no `vigil` executable at \(vigilBinary) (build it, or pass --vigil PATH)"
+
+if options.changelogPairOnly {
+    // Figure 3's changelog pair alone, `--pair-rounds` times, off then on (and with `--baseline-vigil`,
+    // that binary's pair before this one's in each round): the load of a shared machine moves between
+    // runs, so each rate comes with the load average at its start.
+    let kafka = try KafkaBench()
+    let pairEvents = events.prefix(options.changelogEvents)
+    let binaries = [options.baselineVigilBinary.map { ("baseline", $0) }, ("vigil", vigilBinary)].compactMap { $0 }
+    for round in 1...options.pairRounds {
+        for (name, binary) in binaries {
+            let bench = DaemonThroughputBench(
+                kafka: kafka, vigilBinary: binary, scratch: scratch, cityDatabase: options.cityDatabase!,
+                asnDatabase: options.asnDatabase, vpnList: vpnList,
+                flushIntervalMilliseconds: options.flushIntervalMilliseconds, decisionsIn: decisionsIn)
+            let offLoad = oneMinuteLoadAverage()
+            let off = try bench.run(prefix: "\(name)off\(round)", changelog: false, events: pairEvents, partitions: 64)
+            let onLoad = oneMinuteLoadAverage()
+            let on = try bench.run(prefix: "\(name)cl\(round)", changelog: true, events: pairEvents, partitions: 64)
+            let key = "pair_\(round)_\(name)"
+            report.add(
+                "\(key)_off_events_per_s", "pair \(round), \(name): changelog off", off.assignedRate, "ev/s",
+                note: "load \(offLoad); \(binary)")
+            report.add(
+                "\(key)_on_events_per_s", "  changelog on, flush every \(options.flushIntervalMilliseconds) ms",
+                on.assignedRate, "ev/s",
+                note: "load \(onLoad); \(on.written.map { "\($0.records) changelog records" } ?? "")")
+            let ratio = on.assignedRate.flatMap { on in off.assignedRate.map { on / $0 * 100 } }
+            report.add(
+                "\(key)_percent", "  on / off", ratio, "%", target: ">= 90", met: ratio.map { $0 >= 90 },
+                note: "\(pairEvents.count) events, 64 partitions")
+            let cpuRatio = on.cpuSeconds.flatMap { on in off.cpuSeconds.map { $0 / on * 100 } }
+            report.add(
+                "\(key)_cpu_percent", "  daemon CPU time, off / on", cpuRatio, "%",
+                note: off.cpuSeconds.flatMap { off in
+                    on.cpuSeconds.map { String(format: "%.2f s / %.2f s, start-up to last output", off, $0) }
+                })
+        }
+    }
+    if let path = options.jsonPath { try report.write(to: path) }
+    try? FileManager.default.removeItem(atPath: scratch)
+    exit(0)
+}
+
 // 1. Engine only, one thread.
 progress("engine")
 let engine = try EngineBench(config: config, events: bytes).run(passes: options.quick ? 1 : 3)
@@ -266,66 +324,10 @@ report.add(
     note: raw.map { "wall incl. start-up \(Int($0.wall)) ev/s" }
         ?? "only \(rawRun.observed) of \(kafkaEvents.count) arrived")
 
-let decisionsIn = { (slice: ArraySlice<GeneratedEvent>) -> Int in
-    var pipeline = Pipeline(config: config.core, policyVersion: "bench", enricher: nil, deviceKey: .publicDefault)
-    var output: [OutputMessage] = []
-    for event in slice { pipeline.process(event.bytes, origin: .file(path: "-", line: 0), into: &output) }
-    return output.count { $0.stream == .decisions }
-}
-let vigilBinary =
-    options.vigilBinary
-    ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    .appendingPathComponent("vigil").path
-progress("kafka: vigil binary \(vigilBinary)")
-let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bench-\(getpid())").path
-try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-let daemonAvailable = FileManager.default.isExecutableFile(atPath: vigilBinary)
-/// `vigil run` on a config in the scratch folder, as a subprocess, so the figures are the real daemon's.
-func benchDaemon(config: String) throws -> DaemonProcess {
-    try DaemonProcess(
-        config: URL(fileURLWithPath: scratch + "/" + config), directory: URL(fileURLWithPath: scratch),
-        deviceKey: "vigil-bench-device-key", binary: URL(fileURLWithPath: vigilBinary))
-}
-let pendingNote = "skipped: no `vigil` executable at \(vigilBinary) (build it, or pass --vigil PATH)"
-/// What one `vigil run` throughput run measured: the steady rate (first to last output; nil when not every
-/// output came), the rate from its assignment to the last output, the peak resident set, and what it wrote to its changelog (records, key + value bytes, whether the mock
-/// kept them all).
-typealias DaemonRun = (
-    rate: Double?, assignedRate: Double?, peak: Int?, written: (records: Int, bytes: Int, complete: Bool)?
-)
-
-/// One `vigil run` throughput run over `events` on topics of its own (`<prefix>.in`, `<prefix>.decisions`,
-/// ...) with `partitions` partitions: the steady rate, the peak resident set, and with `changelog` what the
-/// daemon wrote to its changelog topic (after its graceful stop, which flushes the last changes).
-@MainActor func daemonThroughput(
-    prefix: String, changelog: Bool, events: ArraySlice<GeneratedEvent>, partitions: Int = KafkaBench.partitions
-) throws -> DaemonRun {
-    progress("kafka: vigil run, changelog \(changelog ? "on" : "off"), \(events.count) events")
-    let changelogTopic = "\(prefix)-vigil-state-changelog"
-    try kafka.createTopics(
-        "\(prefix).in", "\(prefix).decisions", "\(prefix).alerts", "\(prefix).dlq", partitions: partitions)
-    // The mock broker answers no CreateTopics: the changelog is created as an operator would, beforehand.
-    if changelog { try kafka.createTopics(changelogTopic, partitions: partitions) }
-    try kafka.preload(events, topic: "\(prefix).in")
-    try writeDaemonConfig(
-        to: scratch + "/\(prefix).yaml", bootstrap: kafka.cluster.bootstrapServers, input: "\(prefix).in",
-        prefix: prefix, cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
-        changelog: changelog ? (scratch + "/\(prefix)-state", "\(options.flushIntervalMilliseconds)ms") : nil)
-    var daemon: DaemonProcess?
-    let result = try kafka.throughput(
-        inputs: events.count, expected: decisionsIn(events), observed: "\(prefix).decisions", timeout: 600,
-        isAlive: { daemon?.isRunning ?? true }, isAssigned: { daemon?.log.contains("partitions assigned") ?? false }
-    ) {
-        daemon = try benchDaemon(config: "\(prefix).yaml")
-    }
-    let peak = daemon?.peakResidentBytes
-    try daemon?.stop()
-    if result.rates == nil, let daemon { progress("vigil run (\(prefix)) did not answer every event:\n\(daemon.log)") }
-    return (
-        result.rates?.steady, result.rates?.assigned, peak,
-        changelog ? try kafka.partitionContents(changelogTopic, partitions: partitions) : nil
-    )
-}
+let daemonBench = DaemonThroughputBench(
+    kafka: kafka, vigilBinary: vigilBinary, scratch: scratch, cityDatabase: options.cityDatabase!,
+    asnDatabase: options.asnDatabase, vpnList: vpnList, flushIntervalMilliseconds: options.flushIntervalMilliseconds,
+    decisionsIn: decisionsIn)
 var daemonRate: Double?
 var daemonPeak: Int?
 /// The changelog pair: more events than figure 3's (the mock keeps about 5 MiB per partition, hence 64
@@ -336,13 +338,11 @@ var changelogOff: DaemonRun?
 var pairLoadAverage = "?"
 var changelogRun: DaemonRun?
 if daemonAvailable {
-    (daemonRate, _, daemonPeak, _) = try daemonThroughput(prefix: "vigil", changelog: false, events: kafkaEvents)
-    pairLoadAverage =
-        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init)
-        ?? "?"
-    changelogOff = try daemonThroughput(
+    (daemonRate, _, daemonPeak, _, _) = try daemonBench.run(prefix: "vigil", changelog: false, events: kafkaEvents)
+    pairLoadAverage = oneMinuteLoadAverage()
+    changelogOff = try daemonBench.run(
         prefix: "vigiloff", changelog: false, events: changelogEvents, partitions: changelogPartitions)
-    changelogRun = try daemonThroughput(
+    changelogRun = try daemonBench.run(
         prefix: "vigilcl", changelog: true, events: changelogEvents, partitions: changelogPartitions)
 }
 // `vigil run` processes every partition on one thread: a rate above this run's single-thread engine
@@ -470,7 +470,7 @@ if daemonAvailable, let daemonRate {
         cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
         properties: options.latencyConsumerProperties)
     try kafka.createTopics("vigillat.decisions", "vigillat.alerts", "vigillat.dlq")
-    let daemon = try benchDaemon(config: "latency.yaml")
+    let daemon = try daemonBench.daemon(config: "latency.yaml")
     // The daemon joins its group before the clock starts, as a running deployment would have.
     try waitUntil("the daemon's first assignment", timeout: .seconds(60), pause: .milliseconds(50)) {
         try daemon.requireRunning()

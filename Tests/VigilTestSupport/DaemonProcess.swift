@@ -28,6 +28,17 @@ public final class DaemonProcess {
         return kilobytes * 1024
     }
 
+    /// CPU time used so far (user and system, all threads), from /proc; nil once the daemon is gone.
+    public var cpuSeconds: Double? {
+        // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+        guard let stat = try? String(contentsOfFile: "/proc/\(child.processIdentifier)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// SIGTERM, then waits (blocking) for the graceful exit and returns its status.
     @discardableResult
     public func stop(timeout: Duration = .seconds(40)) throws -> Int32 {

@@ -113,11 +113,18 @@ final class KafkaLoop: @unchecked Sendable {
     private var finishFailure: StateMachine.LoopError?
     private var consumer: KafkaConsumer?
     /// What each client's brokers looked like at the previous batch's end, to log changes.
-    private var brokerHealth: (input: KafkaBrokerHealth?, output: KafkaBrokerHealth?)
+    private var brokerHealth: (input: KafkaBrokerHealth?, output: KafkaBrokerHealth?, changelog: KafkaBrokerHealth?)
     /// Set once the shutdown closed the consumer: its lag is no longer read.
     private var consumerClosed = false
     private var producer: KafkaProducer?
+    /// With the changelog on, its records go through a producer of their own: they batch for longer
+    /// than outputs (`changelogLinger`) since they hold back only offset commits, and its broker
+    /// thread takes the flushes' bursts without contending with the outputs' for their partition
+    /// queues.
+    private var changelogProducer: KafkaProducer?
     private var durableState: DurableState?
+    /// `durableState`'s changelog topic, read for every record produced.
+    private var changelogTopic = ""
     private var snapshotWriter: SnapshotWriter?
     private var restores: [KafkaTopicPartition: Restore] = [:]
     /// Changelog records and bytes produced since the status was last published.
@@ -169,11 +176,13 @@ final class KafkaLoop: @unchecked Sendable {
         defer {
             self.consumer = nil
             self.producer = nil
+            self.changelogProducer = nil
             restores.removeAll()
             snapshotWriter?.stop()
         }
         if let durableState {
             self.durableState = durableState
+            changelogTopic = durableState.changelogTopic
             machine.changelogPartitionCount(durableState.changelogPartitions)
             let metrics = self.metrics
             let logger = self.logger
@@ -195,6 +204,16 @@ final class KafkaLoop: @unchecked Sendable {
         // A full queue is not waited out inside produce: the loop applies backpressure instead.
         producer.queueFullTimeout = .zero
         self.producer = producer
+        if durableState != nil {
+            var configuration = settings.producer
+            let linger = configuration["linger.ms"].flatMap { Int($0) } ?? 0
+            configuration["linger.ms"] = String(max(linger, Self.changelogLingerMilliseconds))
+            let changelogProducer = try KafkaProducer(configuration: configuration, logger: logger) {
+                [weak self] in self?.warn($0)
+            }
+            changelogProducer.queueFullTimeout = .zero
+            self.changelogProducer = changelogProducer
+        }
         let consumer = try KafkaConsumer(
             configuration: settings.consumer, logger: logger,
             onRebalance: { [weak self] in self?.rebalanced($0) },
@@ -243,7 +262,8 @@ final class KafkaLoop: @unchecked Sendable {
                 if let next = postedConfig { adopt(next) }
                 postedConfig = nil
             case .pollDeliveries(let timeout):
-                let reports = try producer.poll(timeout: timeout)
+                var reports = try producer.poll(timeout: timeout)
+                if let changelogProducer { reports += try changelogProducer.poll() }
                 try perform(machine.delivered(reports.map(Self.delivery), now: now))
             case .poll(let maxMessages, let timeout):
                 try poll(consumer, maxMessages: maxMessages, timeout: timeout)
@@ -269,7 +289,7 @@ final class KafkaLoop: @unchecked Sendable {
                 pausing(consumer)
                 logger.warning(
                     "producer queue full: pausing consumption until outputs drain (backpressure)",
-                    metadata: ["waiting_outputs": "\(waiting)", "queued": "\(producer.pendingCount)"])
+                    metadata: ["waiting_outputs": "\(waiting)", "queued": "\(producerQueued)"])
             case .pause(let partitions?, _):
                 do {
                     try consumer.pause(partitions)
@@ -289,11 +309,11 @@ final class KafkaLoop: @unchecked Sendable {
                 if let pausedFor {
                     logger.notice(
                         "producer queue has room again: consuming again",
-                        metadata: ["paused_for": "\(pausedFor)", "queued": "\(producer.pendingCount)"])
+                        metadata: ["paused_for": "\(pausedFor)", "queued": "\(producerQueued)"])
                 }
             case .endBatch:
                 observeBrokerHealth(consumer: consumer, producer: producer)
-                try perform(machine.batchEnded(now: now, producerQueued: producer.pendingCount))
+                try perform(machine.batchEnded(now: now, producerQueued: producerQueued))
             case .recordLatencies(let latencies):
                 for latency in latencies { metrics.recordProcessingLatency(latency) }
             case let .storeOffset(partition, offset):
@@ -308,7 +328,15 @@ final class KafkaLoop: @unchecked Sendable {
             case .beginShutdown(let outstanding):
                 logger.info("stopping Kafka loop: draining outputs", metadata: ["outputs": "\(outstanding)"])
             case .flush(let timeout):
-                let reports = producer.flush(timeout: timeout)
+                let started = ContinuousClock.now
+                var reports = producer.flush(timeout: timeout)
+                if let changelogProducer {
+                    // The rest of the step; with none left (outputs that do not drain), at least the
+                    // reports already in, so that changelog acknowledgements still store offsets.
+                    let left = timeout - (ContinuousClock.now - started)
+                    reports +=
+                        left > .zero ? changelogProducer.flush(timeout: left) : (try? changelogProducer.poll()) ?? []
+                }
                 try perform(machine.drained(reports.map(Self.delivery), now: now))
             case .abandonDrain(let error):
                 logger.error("delivery failed while draining", metadata: ["error": "\(error)"])
@@ -399,7 +427,11 @@ final class KafkaLoop: @unchecked Sendable {
         if let failure = callbackFailure { throw failure }
         let now = self.now
         let wallClock = ReceiveTime.now
+        // Read once per batch, not once per output: a stored property's struct is copied at each read.
+        let kafka = settings.config.config.kafka
+        let commonHeaders = outputHeaders
         var outputs: [OutputMessage] = []
+        var produced: [StateMachine.Output] = []
         for message in messages {
             let partition = message.topicPartition
             guard case .process(let actions) = machine.inputArrived(partition, offset: message.offset) else { continue }
@@ -414,12 +446,25 @@ final class KafkaLoop: @unchecked Sendable {
                     $0, origin: .kafka(topic: message.topic, partition: message.partition, offset: message.offset),
                     receivedAt: receivedAt, into: &outputs)
             }
-            try perform(
-                machine.inputProcessed(
-                    partition, offset: message.offset, outputs: outputs.map { self.output($0, from: message) },
-                    now: now))
+            produced.removeAll(keepingCapacity: true)
+            for output in outputs {
+                produced.append(
+                    Self.output(
+                        output, from: partition, offset: message.offset, kafka: kafka, commonHeaders: commonHeaders))
+            }
+            try perform(machine.inputProcessed(partition, offset: message.offset, outputs: produced, now: now))
         }
         try perform(machine.polled(messageCount: messages.count))
+    }
+
+    /// How long the changelog producer lets a batch fill (its `linger.ms`, unless the configured one
+    /// is longer): a flush's records come as a burst, and a commit waits for them anyway.
+    private static let changelogLingerMilliseconds = 50
+
+    /// The fuller of the two producers' queues (messages not yet reported): each has the same capacity,
+    /// and backpressure lasts while either is above half of it.
+    private var producerQueued: Int {
+        max(producer?.pendingCount ?? 0, changelogProducer?.pendingCount ?? 0)
     }
 
     /// Produces the machine's outbox in order until it is empty or the producer's queue is full.
@@ -430,7 +475,8 @@ final class KafkaLoop: @unchecked Sendable {
                 switch outgoing {
                 case .output(let output): try produce(output, token: token, producer: producer)
                 case let .changelog(partition, record):
-                    try produceChangelog(record, partition: partition, token: token, producer: producer)
+                    try produceChangelog(
+                        record, partition: partition, token: token, producer: changelogProducer ?? producer)
                 }
             guard accepted else { return }
             machine.outputSent(now: now)
@@ -442,10 +488,9 @@ final class KafkaLoop: @unchecked Sendable {
     private func produceChangelog(
         _ record: ChangelogRecord, partition: Int32, token: UInt64, producer: KafkaProducer
     ) throws -> Bool {
-        let topic = durableState?.changelogTopic ?? ""
         do throws(KafkaError) {
             try producer.produce(
-                topic: topic, partition: partition, key: record.key, value: record.value, opaque: token)
+                topic: changelogTopic, partition: partition, key: record.key, value: record.value, opaque: token)
         } catch {
             if case .operationFailed(_, let code) = error, code == .queueFull { return false }
             throw error
@@ -523,13 +568,6 @@ final class KafkaLoop: @unchecked Sendable {
         policyVersion = next.policyVersion
         metrics.recordPolicyVersion(next.policyVersion)
         logger.notice("new configuration in force", metadata: ["policy_version": "\(next.policyVersion)"])
-    }
-
-    /// The output as produced: its topic and headers.
-    private func output(_ output: OutputMessage, from message: KafkaMessage) -> StateMachine.Output {
-        Self.output(
-            output, from: message.topicPartition, offset: message.offset, kafka: settings.config.config.kafka,
-            commonHeaders: outputHeaders)
     }
 
     /// `output` bound for its stream's topic, with `commonHeaders` plus what is particular to it: a
@@ -816,17 +854,19 @@ final class KafkaLoop: @unchecked Sendable {
         logger.error("all Kafka brokers are down: not ready until one is reachable again")
     }
 
-    /// Hands both clients' broker health to the machine (readiness) and the metrics, once per batch,
-    /// and logs each client becoming unreachable or reachable again.
+    /// Hands the clients' broker health to the machine (readiness) and the metrics, once per batch,
+    /// and logs each client becoming unreachable or reachable again. The changelog producer belongs to
+    /// the output side: a changelog record that cannot be written holds back the offset commit.
     private func observeBrokerHealth(consumer: KafkaConsumer, producer: KafkaProducer) {
         let input = consumer.brokerHealth
         let output = producer.brokerHealth
-        let changes: [(DaemonMetrics.KafkaClient, KafkaBrokerHealth?, KafkaBrokerHealth?)] = [
-            (.consumer, brokerHealth.input, input), (.producer, brokerHealth.output, output),
+        let changelog = changelogProducer?.brokerHealth
+        let changes: [(DaemonMetrics.KafkaClient, String, KafkaBrokerHealth?, KafkaBrokerHealth?)] = [
+            (.consumer, "input", brokerHealth.input, input), (.producer, "output", brokerHealth.output, output),
+            (.changelogProducer, "changelog", brokerHealth.changelog, changelog),
         ]
-        for (client, before, after) in changes where before != after {
+        for (client, side, before, after) in changes where before != after {
             guard let after else { continue }
-            let side = client == .consumer ? "input" : "output"
             metrics.recordBrokersUp(client: client, after.brokersUp)
             if after.isReachable, before?.isReachable == false {
                 logger.notice("\(side) brokers reachable again", metadata: ["brokers_up": "\(after.brokersUp)"])
@@ -836,8 +876,17 @@ final class KafkaLoop: @unchecked Sendable {
                     metadata: ["unreachable": "\(after.unreachable)", "brokers_up": "\(after.brokersUp)"])
             }
         }
-        brokerHealth = (input, output)
-        machine.brokerHealth(input: input, output: output)
+        brokerHealth = (input, output, changelog)
+        machine.brokerHealth(input: input, output: Self.outputSide(output, changelog: changelog))
+    }
+
+    /// The output side's health from its producers' (the outputs', and the changelog's when it is on):
+    /// reachable only while both are, naming what either cannot reach; nil while neither has reported.
+    static func outputSide(_ output: KafkaBrokerHealth?, changelog: KafkaBrokerHealth?) -> KafkaBrokerHealth? {
+        guard let output, let changelog else { return output ?? changelog }
+        return KafkaBrokerHealth(
+            brokersUp: min(output.brokersUp, changelog.brokersUp),
+            unreachable: output.unreachable + changelog.unreachable.filter { !output.unreachable.contains($0) })
     }
 
     /// Says, per partition, which processed inputs stay uncommitted and will be consumed again after a

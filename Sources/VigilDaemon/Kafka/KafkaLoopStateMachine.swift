@@ -318,7 +318,8 @@ struct KafkaLoopStateMachine {
         var attempts: Int
 
         enum Kind {
-            case output(Output, inputOffset: Int64)
+            /// An output of the input `input` tracked in its partition's `InputProgress`.
+            case output(Output, input: InputProgress.Ticket)
             /// A changelog record of the flush `flush`; `isLast`: its checkpoint.
             case changelog(ChangelogRecord, flush: UInt64, isLast: Bool)
         }
@@ -326,7 +327,15 @@ struct KafkaLoopStateMachine {
 
     private var configuration: Configuration
     private var phase = Phase.running
+    /// Read and changed in place (`withPartition`): a `Partition` copied out and written back would
+    /// copy its collections at their first change, once per partition and batch.
     private var partitions: [KafkaTopicPartition: Partition] = [:]
+    /// The partitions currently owned, in a stable order (the order of the actions about them).
+    private(set) var assignedPartitions: [KafkaTopicPartition] = []
+    /// Where `withPartition` last found a partition: delivery reports and changelog records come in
+    /// runs of one partition, so most lookups repeat the last one and skip hashing its topic. Reset
+    /// whenever a partition is added or removed (which invalidates dictionary indices).
+    private var lastFound: (partition: KafkaTopicPartition, index: [KafkaTopicPartition: Partition].Index)?
     private var nextGeneration: UInt64 = 1
     private var pending: [Token: PendingOutput] = [:]
     /// Outputs acknowledged since the loop started: what the metrics count, rather than outputs produced.
@@ -384,9 +393,6 @@ struct KafkaLoopStateMachine {
         self.configuration = configuration
     }
 
-    /// The partitions currently owned, in a stable order.
-    var assignedPartitions: [KafkaTopicPartition] { partitions.keys.sorted(by: Self.order) }
-
     /// Outputs produced or waiting to be, whose delivery is not yet reported.
     var outstandingOutputs: Int { pending.count }
 
@@ -416,8 +422,8 @@ struct KafkaLoopStateMachine {
                 "output delivery stalled: \(Self.grouped(pending.count)) outputs outstanding, none acknowledged "
                     + "for \(stalled.components.seconds) s")
         }
-        let restoring = partitions.filter { $0.value.restore != nil }
-        if !restoring.isEmpty {
+        if partitions.values.contains(where: { $0.restore != nil }) {
+            let restoring = partitions.filter { $0.value.restore != nil }
             let records = restoring.values.reduce(0) { $0 + ($1.restore?.records ?? 0) }
             let waiting = restoring.filter { $0.value.restore?.begun == false }
             let writesAwaited = waiting.keys.filter { changelogInFlight[$0] != nil }.count
@@ -448,7 +454,7 @@ struct KafkaLoopStateMachine {
 
     /// Partitions whose state is being restored, in a stable order.
     var restoringPartitions: [KafkaTopicPartition] {
-        partitions.filter { $0.value.restore != nil }.keys.sorted(by: Self.order)
+        assignedPartitions.filter { partitions[$0]?.restore != nil }
     }
 
     // MARK: The batch
@@ -517,7 +523,7 @@ struct KafkaLoopStateMachine {
     /// message of a restoring partition (fetched before the pause took effect) is held instead.
     mutating func inputArrived(_ partition: KafkaTopicPartition, offset: Int64) -> Arrival {
         // One lookup on the common path: a running partition's message is processed.
-        let restoring = partitions[partition].map { $0.restore != nil }
+        let restoring = withPartition(partition) { $0.restore != nil }
         if restoring == false { return .process([]) }
         if restoring == nil, let beyond = partitionBeyondChangelog([partition]) { return .hold(fail(beyond)) }
         let actions = restoring == nil ? open([partition]) : []
@@ -533,16 +539,17 @@ struct KafkaLoopStateMachine {
     )
         -> [Action]
     {
-        guard let generation = partitions[partition]?.generation else { return [] }
-        partitions[partition]?.progress.track(offset: offset, outputs: outputs.count, receivedAt: now)
-        partitions[partition]?.lastProcessed = offset
+        let tracked = withPartition(partition) { state in
+            state.lastProcessed = offset
+            return (state.generation, state.progress.track(offset: offset, outputs: outputs.count, receivedAt: now))
+        }
+        guard let (generation, input) = tracked else { return [] }
         if pending.isEmpty, !outputs.isEmpty { unacknowledgedSince = now }
         let sendNow = outboxIsEmpty
         for output in outputs {
             enqueue(
                 PendingOutput(
-                    partition: partition, generation: generation, kind: .output(output, inputOffset: offset),
-                    attempts: 1))
+                    partition: partition, generation: generation, kind: .output(output, input: input), attempts: 1))
         }
         return sendNow && !outputs.isEmpty ? [.send] : []
     }
@@ -628,7 +635,7 @@ struct KafkaLoopStateMachine {
         while outboxHead < outbox.count {
             let token = outbox[outboxHead]
             if let entry = pending[token] {
-                if partitions[entry.partition]?.generation == entry.generation {
+                if isCurrent(entry.partition, entry.generation) {
                     switch entry.kind {
                     case .output(let output, _): return (token, .output(output))
                     case .changelog(let record, _, _):
@@ -841,6 +848,32 @@ struct KafkaLoopStateMachine {
 
     private var outboxIsEmpty: Bool { outboxHead == outbox.count }
 
+    /// Runs `body` on `partition`'s state in place: one lookup, and no copy of its collections.
+    /// Nil when the partition is not owned.
+    @discardableResult
+    private mutating func withPartition<Result>(
+        _ partition: KafkaTopicPartition, _ body: (inout Partition) -> Result
+    ) -> Result? {
+        if let lastFound, lastFound.partition == partition { return body(&partitions.values[lastFound.index]) }
+        guard let index = partitions.index(forKey: partition) else { return nil }
+        lastFound = (partition, index)
+        return body(&partitions.values[index])
+    }
+
+    /// Gives up a partition's state (and its place in `assignedPartitions`).
+    private mutating func removePartition(_ partition: KafkaTopicPartition) -> Partition? {
+        guard let state = partitions.removeValue(forKey: partition) else { return nil }
+        lastFound = nil
+        assignedPartitions.removeAll { $0 == partition }
+        return state
+    }
+
+    /// Whether an entry of `partition`'s `generation` belongs to its current ownership (not one given
+    /// up since).
+    private mutating func isCurrent(_ partition: KafkaTopicPartition, _ generation: UInt64) -> Bool {
+        withPartition(partition) { $0.generation == generation } ?? false
+    }
+
     private func status(_ readiness: Readiness) -> Status {
         Status(
             readiness: readiness, backpressureActive: backpressureSince != nil,
@@ -849,7 +882,7 @@ struct KafkaLoopStateMachine {
 
     /// Partitions not restoring, in a stable order.
     private var runningPartitions: [KafkaTopicPartition] {
-        partitions.filter { $0.value.restore == nil }.keys.sorted(by: Self.order)
+        assignedPartitions.filter { partitions[$0]?.restore == nil }
     }
 
     /// `12345` as `12,345`, for the readiness reason.
@@ -868,6 +901,12 @@ struct KafkaLoopStateMachine {
     private mutating func open(_ opened: [KafkaTopicPartition]) -> [Action] {
         for partition in opened {
             let kept = suspended.removeValue(forKey: partition)
+            lastFound = nil
+            if partitions[partition] == nil {
+                let position =
+                    assignedPartitions.firstIndex { Self.order(partition, $0) } ?? assignedPartitions.endIndex
+                assignedPartitions.insert(partition, at: position)
+            }
             partitions[partition] = Partition(
                 generation: nextGeneration, restore: configuration.changelog == nil ? nil : Restore(suspended: kept))
             nextGeneration += 1
@@ -877,18 +916,13 @@ struct KafkaLoopStateMachine {
         return actions + [.pause(opened, waitingOutputs: outbox.count - outboxHead)]
     }
 
-    private mutating func enqueue(_ entry: PendingOutput) {
+    /// Puts an output or changelog record at the end of the outbox; a changelog record's caller
+    /// counts it in `changelogInFlight` (once per flush, not per record).
+    private mutating func enqueue(_ entry: consuming PendingOutput) {
         let token = nextToken
         nextToken += 1
-        pending[token] = entry
+        pending[token] = consume entry
         outbox.append(token)
-        if case .changelog(_, _, let isCheckpoint) = entry.kind {
-            if isCheckpoint {
-                changelogInFlight[entry.partition, default: ChangelogInFlight()].checkpoints += 1
-            } else {
-                changelogInFlight[entry.partition, default: ChangelogInFlight()].records += 1
-            }
-        }
     }
 
     /// Forgets a pending output (reported, or dropped from the outbox), counting a changelog record
@@ -896,11 +930,18 @@ struct KafkaLoopStateMachine {
     @discardableResult
     private mutating func removePending(_ token: Token) -> PendingOutput? {
         guard let entry = pending.removeValue(forKey: token) else { return nil }
-        if case .changelog(_, _, let isCheckpoint) = entry.kind, var inFlight = changelogInFlight[entry.partition] {
-            if isCheckpoint { inFlight.checkpoints -= 1 } else { inFlight.records -= 1 }
-            changelogInFlight[entry.partition] = inFlight.isEmpty ? nil : inFlight
+        if case .changelog(_, _, let isCheckpoint) = entry.kind {
+            countOut(entry.partition, records: isCheckpoint ? 0 : 1, checkpoints: isCheckpoint ? 1 : 0)
         }
         return entry
+    }
+
+    /// Counts changelog records of `partition` out of those in flight (reported or dropped).
+    private mutating func countOut(_ partition: KafkaTopicPartition, records: Int, checkpoints: Int) {
+        guard var inFlight = changelogInFlight[partition] else { return }
+        inFlight.records -= records
+        inFlight.checkpoints -= checkpoints
+        changelogInFlight[partition] = inFlight.isEmpty ? nil : inFlight
     }
 
     private enum SnapshotChoice {
@@ -954,22 +995,32 @@ struct KafkaLoopStateMachine {
     /// Moves the records of flushes whose inputs' outputs are all acknowledged into the outbox, in
     /// order; an empty flush is acknowledged at once. Returns the snapshots that became writable.
     private mutating func releaseFlushes(of partition: KafkaTopicPartition) -> [Action] {
-        guard var state = partitions[partition], !state.flushes.isEmpty else { return [] }
-        state.progress.advance()
-        for index in state.flushes.indices {
-            guard let records = state.flushes[index].records else { continue }
-            guard let done = state.progress.doneThrough, done >= state.flushes[index].stamp else { break }
-            state.flushes[index].records = nil
-            state.flushes[index].unacknowledged = records.count
-            state.flushes[index].heldCheckpoint = records.last
+        var generation: UInt64?
+        var released: [(flush: UInt64, records: [ChangelogRecord])] = []
+        withPartition(partition) { state in
+            guard !state.flushes.isEmpty else { return }
+            generation = state.generation
+            state.progress.advance()
+            for index in state.flushes.indices {
+                guard let records = state.flushes[index].records else { continue }
+                guard let done = state.progress.doneThrough, done >= state.flushes[index].stamp else { break }
+                state.flushes[index].records = nil
+                state.flushes[index].unacknowledged = records.count
+                state.flushes[index].heldCheckpoint = records.last
+                released.append((state.flushes[index].id, records))
+            }
+        }
+        guard let generation else { return [] }
+        let produced = released.reduce(0) { $0 + $1.records.count - 1 }
+        if produced > 0 { changelogInFlight[partition, default: ChangelogInFlight()].records += produced }
+        for (flush, records) in released {
             for record in records.dropLast() {
                 enqueue(
                     PendingOutput(
-                        partition: partition, generation: state.generation,
-                        kind: .changelog(record, flush: state.flushes[index].id, isLast: false), attempts: 1))
+                        partition: partition, generation: generation,
+                        kind: .changelog(record, flush: flush, isLast: false), attempts: 1))
             }
         }
-        partitions[partition] = state
         releaseCheckpoints(of: partition)
         return completeFlushes(of: partition)
     }
@@ -977,23 +1028,33 @@ struct KafkaLoopStateMachine {
     /// Produces the held checkpoints of `partition` once none of its changelog records before them
     /// awaits a report, unless one of its records was lost.
     private mutating func releaseCheckpoints(of partition: KafkaTopicPartition) {
-        guard (changelogInFlight[partition]?.records ?? 0) == 0, !changelogLost.contains(partition),
-            var state = partitions[partition]
-        else { return }
-        for index in state.flushes.indices {
-            guard let checkpoint = state.flushes[index].heldCheckpoint else { continue }
-            state.flushes[index].heldCheckpoint = nil
+        guard (changelogInFlight[partition]?.records ?? 0) == 0, !changelogLost.contains(partition) else { return }
+        var generation: UInt64?
+        var released: [(flush: UInt64, checkpoint: ChangelogRecord)] = []
+        withPartition(partition) { state in
+            generation = state.generation
+            for index in state.flushes.indices {
+                guard let checkpoint = state.flushes[index].heldCheckpoint else { continue }
+                state.flushes[index].heldCheckpoint = nil
+                released.append((state.flushes[index].id, checkpoint))
+            }
+        }
+        guard let generation, !released.isEmpty else { return }
+        changelogInFlight[partition, default: ChangelogInFlight()].checkpoints += released.count
+        for (flush, checkpoint) in released {
             enqueue(
                 PendingOutput(
-                    partition: partition, generation: state.generation,
-                    kind: .changelog(checkpoint, flush: state.flushes[index].id, isLast: true), attempts: 1))
+                    partition: partition, generation: generation,
+                    kind: .changelog(checkpoint, flush: flush, isLast: true), attempts: 1))
         }
-        partitions[partition] = state
     }
 
     /// Drops the fully acknowledged flushes at the head of the queue, raising the flushed watermark.
     private mutating func completeFlushes(of partition: KafkaTopicPartition) -> [Action] {
-        guard var state = partitions[partition] else { return [] }
+        withPartition(partition) { Self.completeFlushes(of: partition, in: &$0) } ?? []
+    }
+
+    private static func completeFlushes(of partition: KafkaTopicPartition, in state: inout Partition) -> [Action] {
         var actions: [Action] = []
         while let flush = state.flushes.first, flush.records == nil, flush.heldCheckpoint == nil,
             flush.unacknowledged == 0
@@ -1013,7 +1074,6 @@ struct KafkaLoopStateMachine {
                     .writeSnapshot(partition, stamp: flush.stamp, changelogOffset: offset, state: snapshot))
             }
         }
-        partitions[partition] = state
         return actions
     }
 
@@ -1053,48 +1113,78 @@ struct KafkaLoopStateMachine {
     /// Reports for partitions given up since are dropped: their next owner redoes the inputs.
     private mutating func handle(_ reports: [(token: Token, outcome: DeliveryOutcome)]) -> HandledReports {
         var handled = HandledReports()
-        var flushed: Set<KafkaTopicPartition> = []
+        // Partitions with changelog records reported, in the order first seen.
+        var flushed: [KafkaTopicPartition] = []
+        // Changelog records reported in a row for one partition, counted out of those in flight
+        // together when the partition changes (reports come in runs of one partition).
+        var reportedRun: (partition: KafkaTopicPartition, records: Int, checkpoints: Int)?
+        // The entry's payload (an output, a record) is not copied on the way: only its small fields are read.
         for (token, outcome) in reports {
-            guard var entry = removePending(token) else { continue }
-            // Counted even for a partition given up since: the output reached its topic all the same.
-            if case .delivered = outcome, case .output(let output, _) = entry.kind { deliveredOutputs.add(output.kind) }
-            if case .changelog = entry.kind, case .failed = outcome { changelogLost.insert(entry.partition) }
-            guard partitions[entry.partition]?.generation == entry.generation else { continue }
-            switch (outcome, entry.kind) {
-            case (.delivered, .output(_, let inputOffset)):
-                handled.acknowledged = true
-                deliveryFailure = nil
-                partitions[entry.partition]?.progress.acknowledge(offset: inputOffset)
-            case (.delivered(let offset), .changelog(_, let flush, let isLast)):
-                handled.acknowledged = true
-                deliveryFailure = nil
-                acknowledgeChangelog(entry.partition, flush: flush, checkpointOffset: isLast ? offset : nil)
-                flushed.insert(entry.partition)
-            case (.failed(let reason, _), .changelog):
-                deliveryFailure = reason
-                // Never produced again: a retry behind later records would reorder the partition.
-                let error = LoopError.changelogDeliveryFailed(
-                    topic: configuration.changelog.map(\.topic) ?? "", partition: entry.partition.partition,
-                    reason: reason)
-                record(error, of: entry.partition, in: &handled)
-            case (.failed(let reason, let isFatal), .output(let output, _)):
-                deliveryFailure = reason
-                guard !isFatal, entry.attempts < configuration.maxDeliveryAttempts else {
-                    let error = LoopError.deliveryFailed(topic: output.topic, attempts: entry.attempts, reason: reason)
-                    record(error, of: entry.partition, in: &handled)
-                    continue
+            guard let entry = pending.removeValue(forKey: token) else { continue }
+            let partition = entry.partition
+            switch entry.kind {
+            case .changelog(_, let flush, let isLast):
+                if reportedRun?.partition != partition {
+                    if let run = reportedRun {
+                        countOut(run.partition, records: run.records, checkpoints: run.checkpoints)
+                    }
+                    reportedRun = (partition, 0, 0)
                 }
-                handled.retries.append(.retryDelivery(topic: output.topic, attempt: entry.attempts, reason: reason))
-                entry.attempts += 1
-                pending[token] = entry
-                outbox.append(token)
+                if isLast { reportedRun?.checkpoints += 1 } else { reportedRun?.records += 1 }
+                if case .failed = outcome { changelogLost.insert(partition) }
+                guard isCurrent(partition, entry.generation) else { continue }
+                switch outcome {
+                case .delivered(let offset):
+                    handled.acknowledged = true
+                    deliveryFailure = nil
+                    acknowledgeChangelog(partition, flush: flush, checkpointOffset: isLast ? offset : nil)
+                    if flushed.last != partition, !flushed.contains(partition) { flushed.append(partition) }
+                case .failed(let reason, _):
+                    deliveryFailure = reason
+                    // Never produced again: a retry behind later records would reorder the partition.
+                    let error = LoopError.changelogDeliveryFailed(
+                        topic: configuration.changelog.map(\.topic) ?? "", partition: partition.partition,
+                        reason: reason)
+                    record(error, of: partition, in: &handled)
+                }
+            case .output(let output, let input):
+                // Counted even for a partition given up since: the output reached its topic all the same.
+                if case .delivered = outcome { deliveredOutputs.add(output.kind) }
+                guard isCurrent(partition, entry.generation) else { continue }
+                switch outcome {
+                case .delivered:
+                    handled.acknowledged = true
+                    deliveryFailure = nil
+                    withPartition(partition) { $0.progress.acknowledge(input) }
+                case .failed(let reason, let isFatal):
+                    deliveryFailure = reason
+                    retry(entry, token: token, reason: reason, isFatal: isFatal, in: &handled)
+                }
             }
         }
+        if let run = reportedRun { countOut(run.partition, records: run.records, checkpoints: run.checkpoints) }
         for partition in flushed.sorted(by: Self.order) {
             releaseCheckpoints(of: partition)
             handled.snapshots += completeFlushes(of: partition)
         }
         return handled
+    }
+
+    /// Puts an output whose delivery failed back in the outbox, or gives it up after its last attempt.
+    private mutating func retry(
+        _ entry: PendingOutput, token: Token, reason: String, isFatal: Bool, in handled: inout HandledReports
+    ) {
+        guard case .output(let output, _) = entry.kind else { return }
+        guard !isFatal, entry.attempts < configuration.maxDeliveryAttempts else {
+            let error = LoopError.deliveryFailed(topic: output.topic, attempts: entry.attempts, reason: reason)
+            record(error, of: entry.partition, in: &handled)
+            return
+        }
+        handled.retries.append(.retryDelivery(topic: output.topic, attempt: entry.attempts, reason: reason))
+        var retried = entry
+        retried.attempts += 1
+        pending[token] = retried
+        outbox.append(token)
     }
 
     /// A delivery given up: it ends the drain that gives its partition up, else the loop.
@@ -1109,9 +1199,11 @@ struct KafkaLoopStateMachine {
     private mutating func acknowledgeChangelog(
         _ partition: KafkaTopicPartition, flush: UInt64, checkpointOffset: Int64?
     ) {
-        guard let index = partitions[partition]?.flushes.firstIndex(where: { $0.id == flush }) else { return }
-        partitions[partition]?.flushes[index].unacknowledged -= 1
-        if let checkpointOffset { partitions[partition]?.flushes[index].checkpointOffset = checkpointOffset }
+        withPartition(partition) { state in
+            guard let index = state.flushes.firstIndex(where: { $0.id == flush }) else { return }
+            state.flushes[index].unacknowledged -= 1
+            if let checkpointOffset { state.flushes[index].checkpointOffset = checkpointOffset }
+        }
     }
 
     /// Whether the current drain ends with `partition` no longer owned: its unfinished inputs are
@@ -1128,30 +1220,31 @@ struct KafkaLoopStateMachine {
     /// (with the changelog on: as far as a fully acknowledged flush covers them).
     private mutating func storeFinished(_ selected: [KafkaTopicPartition], now: Duration) -> [Action] {
         var actions: [Action] = []
+        let changelogOn = configuration.changelog != nil
         for partition in selected {
-            guard var progress = partitions[partition]?.progress else { continue }
-            progress.advance()
-            let latencies = progress.takeFinished().map { now - $0 }
-            if !latencies.isEmpty { actions.append(.recordLatencies(latencies)) }
-            let storable = configuration.changelog == nil ? progress.doneThrough : progress.flushedThrough
-            if let done = storable, done != progress.storedThrough {
-                progress.storedThrough = done
-                actions.append(.storeOffset(partition, done))
+            withPartition(partition) { state in
+                state.progress.advance()
+                let latencies = state.progress.takeFinished().map { now - $0 }
+                if !latencies.isEmpty { actions.append(.recordLatencies(latencies)) }
+                let storable = changelogOn ? state.progress.flushedThrough : state.progress.doneThrough
+                if let done = storable, done != state.progress.storedThrough {
+                    state.progress.storedThrough = done
+                    actions.append(.storeOffset(partition, done))
+                }
             }
-            partitions[partition]?.progress = progress
         }
         return actions
     }
 
     private mutating func retire(_ retired: [KafkaTopicPartition]) -> [Action] {
-        retired.compactMap { partitions.removeValue(forKey: $0) == nil ? nil : .retireShard($0) }
+        retired.compactMap { removePartition($0) == nil ? nil : .retireShard($0) }
     }
 
     /// Gives up drained partitions, suspending the shard of each whose state is all in the changelog
     /// behind an acknowledged checkpoint: no flush outstanding, and no input processed past it.
     private mutating func suspend(_ revokedPartitions: [KafkaTopicPartition]) -> [Action] {
         revokedPartitions.compactMap { partition in
-            guard let state = partitions.removeValue(forKey: partition) else { return nil }
+            guard let state = removePartition(partition) else { return nil }
             guard configuration.changelog != nil, state.restore == nil, state.flushes.isEmpty,
                 let checkpoint = state.checkpoint, (state.lastProcessed ?? checkpoint.stamp) <= checkpoint.stamp
             else { return .retireShard(partition) }
@@ -1206,14 +1299,25 @@ struct KafkaLoopStateMachine {
     }
 }
 
-/// Input offsets of one partition in arrival order, each with its count of unacknowledged outputs:
-/// an offset may be stored once its outputs and those of every earlier input are acknowledged, and,
-/// with the changelog on, once a fully acknowledged flush reflects it (`flushedThrough`).
+/// The inputs of one partition in arrival order, each with its count of unacknowledged outputs: an
+/// offset may be stored once its outputs and those of every earlier input are acknowledged, and,
+/// with the changelog on, once a fully acknowledged flush reflects it (`flushedThrough`). An output
+/// names its input by the `Ticket` `track` gave it, so an acknowledgement is an index, not a lookup.
 struct InputProgress {
-    private var offsets: [Int64] = []
+    /// An input's place in arrival order.
+    typealias Ticket = Int
+
+    private struct Input {
+        var offset: Int64
+        var unacknowledged: Int
+        var receivedAt: Duration
+    }
+
+    /// Inputs from the oldest one kept, in arrival order: `inputs[i]` has the ticket `firstTicket + i`.
+    private var inputs: [Input] = []
+    private var firstTicket: Ticket = 0
+    /// The index in `inputs` of the first input not done.
     private var head = 0
-    private var remaining: [Int64: Int] = [:]
-    private var receivedAt: [Int64: Duration] = [:]
     /// Receive times of inputs done since the last `takeFinished`, for their latencies.
     private var finished: [Duration] = []
     /// Highest offset whose input and every earlier one are done.
@@ -1223,35 +1327,41 @@ struct InputProgress {
     /// The offset last handed to the consumer's store.
     var storedThrough: Int64?
 
-    /// Registers an input with `outputs` outputs to acknowledge; one with none is done at once.
-    mutating func track(offset: Int64, outputs: Int, receivedAt instant: Duration) {
-        offsets.append(offset)
-        remaining[offset] = outputs
-        receivedAt[offset] = instant
+    /// Registers an input with `outputs` outputs to acknowledge (one with none is done at once), and
+    /// returns the ticket its outputs are acknowledged with.
+    mutating func track(offset: Int64, outputs: Int, receivedAt instant: Duration) -> Ticket {
+        inputs.append(Input(offset: offset, unacknowledged: outputs, receivedAt: instant))
+        return firstTicket + inputs.count - 1
     }
 
-    /// Records one delivered output of the input at `offset`.
-    mutating func acknowledge(offset: Int64) {
-        if let count = remaining[offset], count > 0 { remaining[offset] = count - 1 }
+    /// Records one delivered output of the input `ticket` names.
+    mutating func acknowledge(_ ticket: Ticket) {
+        let index = ticket - firstTicket
+        guard index >= head, index < inputs.count, inputs[index].unacknowledged > 0 else { return }
+        inputs[index].unacknowledged -= 1
     }
 
     /// Advances the contiguous watermark, keeping the receive times of the inputs that finished.
     mutating func advance() {
-        while head < offsets.count, remaining[offsets[head]] == 0 {
-            let offset = offsets[head]
-            remaining[offset] = nil
-            if let instant = receivedAt.removeValue(forKey: offset) { finished.append(instant) }
-            doneThrough = offset
+        while head < inputs.count, inputs[head].unacknowledged == 0 {
+            finished.append(inputs[head].receivedAt)
+            doneThrough = inputs[head].offset
             head += 1
         }
-        if head > 4096, head * 2 > offsets.count {
-            offsets.removeFirst(head)
+        if head == inputs.count {
+            firstTicket += head
+            inputs.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 4096, head * 2 > inputs.count {
+            firstTicket += head
+            inputs.removeFirst(head)
             head = 0
         }
     }
 
     /// The receive times of the inputs finished since the last call.
     mutating func takeFinished() -> [Duration] {
+        guard !finished.isEmpty else { return [] }
         defer { finished.removeAll(keepingCapacity: true) }
         return finished
     }

@@ -76,8 +76,10 @@ public final class DaemonMetrics: Sendable {
     private let geoLookupErrors: Counter
     /// `vigil_ready`: 1 when the daemon is ready to process events (see /readyz), else 0.
     private let ready: Gauge
-    /// `vigil_kafka_brokers_up{client}`: brokers the consumer (`consumer`) or the producer
-    /// (`producer`) is connected to, from librdkafka's statistics.
+    /// `vigil_kafka_brokers_up{client}`: brokers the consumer (`consumer`), the producer (`producer`)
+    /// or, with the changelog on, the changelog's producer (`changelog_producer`) is connected to, from
+    /// librdkafka's statistics. The last is made at its first reading: with the changelog off there is
+    /// no such client, and a series stuck at 0 would read as an outage.
     private let consumerBrokersUp: Gauge
     private let producerBrokersUp: Gauge
     /// `vigil_state_restore_records_total`: changelog records applied by restores (tombstones included).
@@ -285,13 +287,21 @@ public final class DaemonMetrics: Sendable {
     public enum KafkaClient: Sendable {
         /// The input side.
         case consumer
-        /// The output side (decisions, alerts, dead letters, changelog).
+        /// The output side's producer of decisions, alerts and dead letters.
         case producer
+        /// The output side's producer of changelog records (with `state.changelog` on).
+        case changelogProducer
     }
 
     /// Records how many brokers `client` is connected to.
     public func recordBrokersUp(client: KafkaClient, _ count: Int) {
-        (client == .consumer ? consumerBrokersUp : producerBrokersUp).record(count)
+        switch client {
+        case .consumer: consumerBrokersUp.record(count)
+        case .producer: producerBrokersUp.record(count)
+        case .changelogProducer:
+            Gauge(label: "vigil_kafka_brokers_up", dimensions: [("client", "changelog_producer")], factory: factory)
+                .record(count)
+        }
     }
 
     /// One restore step: the changelog records it applied, their bytes, and the records the running

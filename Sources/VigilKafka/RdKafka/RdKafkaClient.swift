@@ -101,6 +101,13 @@ final class RdKafkaClient {
     /// Internal for tests that make librdkafka fabricate what a mock cluster cannot (fatal errors).
     let pointer: OpaquePointer
     let context: CallbackContext
+    /// A producer's topic handles by name, made at a topic's first message and kept for the client's
+    /// life: a message that names its topic makes librdkafka look the topic up under the client's
+    /// write lock, which its broker threads contend for.
+    private var topicHandles: [String: OpaquePointer] = [:]
+    /// The handle last used: messages come in runs of one topic, and comparing the name is cheaper
+    /// than hashing it.
+    private var lastTopicHandle: (name: String, handle: OpaquePointer)?
 
     init(kind: Kind, configuration: KafkaConfiguration, context: CallbackContext) throws(KafkaError) {
         let conf = try configuration.makeNative()
@@ -184,6 +191,7 @@ final class RdKafkaClient {
     private var closeAbandoned = false
 
     deinit {
+        for handle in topicHandles.values { rd_kafka_topic_destroy(handle) }
         // A consumer in a fatal state never finishes its group leave: librdkafka 2.0.2's destroy then
         // spins forever, so skip the close (the group sees a session timeout instead).
         let noClose = Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
@@ -452,7 +460,11 @@ final class RdKafkaClient {
                 func bytes(_ buffer: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer {
                     UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafeRawPointer(topic))
                 }
-                add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic }
+                if let handle = topicHandle(message.topic) {
+                    add(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = handle }
+                } else {
+                    add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic }
+                }
                 if let partition = message.partition { add(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition } }
                 if let value {
                     add(RD_KAFKA_VTYPE_VALUE) {
@@ -477,6 +489,19 @@ final class RdKafkaClient {
                 return error.code
             }
         }
+    }
+
+    /// The topic's handle, made at its first use; nil when librdkafka refuses the name (the message
+    /// then names the topic, and its produce reports why).
+    private func topicHandle(_ name: String) -> OpaquePointer? {
+        if let lastTopicHandle, lastTopicHandle.name == name { return lastTopicHandle.handle }
+        var handle = topicHandles[name]
+        if handle == nil {
+            handle = rd_kafka_topic_new(pointer, name, nil)
+            topicHandles[name] = handle
+        }
+        if let handle { lastTopicHandle = (name, handle) }
+        return handle
     }
 
     private static func makeHeaders(_ headers: [KafkaHeader]) -> OpaquePointer {

@@ -9,6 +9,13 @@ import VigilKafka
     private typealias Machine = KafkaLoopStateMachine
     private static let p0 = KafkaTopicPartition(topic: "auth.events", partition: 0)
 
+    private static func machine() -> Machine {
+        Machine(
+            configuration: Machine.Configuration(
+                batchSize: 500, pollTimeout: .milliseconds(100), maxDeliveryAttempts: 3,
+                maxProducerStall: nil, resumeBelow: 50, shutdownTimeout: .seconds(5)))
+    }
+
     private static func output(_ kind: DeliveredOutputs.Kind) -> Machine.Output {
         Machine.Output(topic: kind.stream.rawValue, key: "u", payload: [], headers: [], kind: kind)
     }
@@ -35,10 +42,7 @@ import VigilKafka
     /// Produced outputs count nothing while unacknowledged (a broker outage, a crash before delivery);
     /// each counts once its delivery report says delivered, a failed attempt not at all.
     @Test func theLoopCountsOnlyAcknowledgedOutputs() {
-        var machine = Machine(
-            configuration: Machine.Configuration(
-                batchSize: 500, pollTimeout: .milliseconds(100), maxDeliveryAttempts: 3,
-                maxProducerStall: nil, resumeBelow: 50, shutdownTimeout: .seconds(5)))
+        var machine = Self.machine()
         _ = machine.assigned([Self.p0])
         _ = machine.inputProcessed(
             Self.p0, offset: 0,
@@ -71,6 +75,25 @@ import VigilKafka
         machine.outputSent(now: .seconds(1))
         _ = machine.delivered([(tokens[0], .delivered(offset: 9))], now: .seconds(2))
         expected.decisions = ["step_up_soft": 1]
+        #expect(machine.deliveredOutputs == expected)
+    }
+
+    /// An output whose report comes after its partition was given up (a revocation drain that ran out
+    /// of time) still reached its topic: it counts, though it acknowledges nothing of the partition.
+    @Test func anOutputDeliveredAfterItsPartitionWasGivenUpCounts() {
+        var machine = Self.machine()
+        _ = machine.assigned([Self.p0])
+        _ = machine.inputProcessed(
+            Self.p0, offset: 0, outputs: [Self.output(.init(stream: .decisions, label: "deny"))], now: .zero)
+        let token = machine.nextOutput(now: .zero)?.token
+        machine.outputSent(now: .zero)
+        _ = machine.revoked([Self.p0], lost: false, now: .zero)
+        #expect(machine.drained([], now: .seconds(5)).contains(.retireShard(Self.p0)))
+        #expect(machine.assignedPartitions.isEmpty)
+
+        _ = machine.delivered([(token ?? 0, .delivered(offset: 3))], now: .seconds(6))
+        var expected = DeliveredOutputs()
+        expected.decisions = ["deny": 1]
         #expect(machine.deliveredOutputs == expected)
     }
 }

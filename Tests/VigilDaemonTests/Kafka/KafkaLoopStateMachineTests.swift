@@ -720,6 +720,8 @@ struct KafkaLoopStateMachineTests {
                 .recordLatencies([.milliseconds(200)]), .retireShard(Self.p0),
             ])
         #expect(machine.assignedPartitions == [Self.p1])
+        // The loop goes on, not ready until a delivery succeeds again.
+        #expect(machine.readiness == .notReady("output delivery failing: timed out"))
     }
 
     @Test func aPartitionRevokedWhileRestoringIsDroppedWithoutAFlush() {
