@@ -1,11 +1,12 @@
 import Testing
+import VigilTestSupport
 
 @testable import VigilKafka
 
 @Suite struct LoopbackPortHoldTests {
     /// A held port cannot be taken by a socket that does not share ports, and is free again once released.
     @Test func aHeldPortIsTakenUntilReleased() throws {
-        let port = try #require(freeLoopbackPortNumber())
+        let port = UInt16(try freeLoopbackPort())
         let hold = LoopbackPortHold()
         hold.hold(port: port, for: 1)
         #expect(!canBindLoopback(port: port))

@@ -151,10 +151,7 @@ struct DurableStateRunTests {
         let learning = (0..<5).flatMap { round in users.map { Self.login("\($0)-learn-\(round)", $0, "09:0\(round)") } }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
-        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
-            try first.requireRunning()
-            return try fixture.decisions().count >= learning.count
-        }
+        try await fixture.waitForDecisions(learning.count, from: first, "the learning logins' decisions")
 
         let home = try fixture.secondInstance("durable-group-second")
         let second = try DaemonProcess(config: home.config, directory: home.directory)

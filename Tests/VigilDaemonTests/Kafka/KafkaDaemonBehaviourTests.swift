@@ -22,10 +22,7 @@ struct KafkaDaemonBehaviourTests {
         let (before, after) = (Array(stream[..<40]), Array(stream[40...]))
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: before) }
-        try await waitUntil("the first daemon's decisions", timeout: .seconds(60)) {
-            try first.requireRunning()
-            return try fixture.decisions().count >= before.count
-        }
+        try await fixture.waitForDecisions(before.count, from: first, "the first daemon's decisions")
         #expect(try await blocking { try first.stop() } == 0, "\(first.log)")
         #expect(first.log.contains("stopping Kafka loop: draining outputs"), "\(first.log)")
 

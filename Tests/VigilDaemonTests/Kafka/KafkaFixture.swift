@@ -106,22 +106,12 @@ struct KafkaFixture {
     func decisions() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.decisions") }
     func alerts() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.alerts") }
     func deadLetters() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.events.dlq") }
-}
 
-/// A port that was free a moment ago (config validation refuses port 0).
-func freeLoopbackPort() throws -> Int {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard socket >= 0 else { throw TestFailure("socket failed") }
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+    /// Waits until the decisions topic holds at least `count` decisions, failing at once if `daemon` exits.
+    func waitForDecisions(_ count: Int, from daemon: DaemonProcess, _ what: String) async throws {
+        try await waitUntil(what, timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            return try decisions().count >= count
         }
     }
-    guard bound else { throw TestFailure("bind failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

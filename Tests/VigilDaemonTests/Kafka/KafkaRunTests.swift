@@ -195,10 +195,7 @@ struct KafkaRunTests {
         let learning = learningLogins(users)
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
-        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
-            try daemon.requireRunning()
-            return try fixture.decisions().count >= learning.count
-        }
+        try await fixture.waitForDecisions(learning.count, from: daemon, "the learning logins' decisions")
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
         return daemon
@@ -260,10 +257,7 @@ struct KafkaRunTests {
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         let learning = Self.learningLogins(users)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
-        try await waitUntil("the learning logins' decisions", timeout: .seconds(60)) {
-            try first.requireRunning()
-            return try fixture.decisions().count >= learning.count
-        }
+        try await fixture.waitForDecisions(learning.count, from: first, "the learning logins' decisions")
 
         let instance = try fixture.secondInstance("kafka-move-second-\(strategy)")
         let second = try DaemonProcess(config: instance.config, directory: instance.directory)
