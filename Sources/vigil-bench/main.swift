@@ -473,6 +473,7 @@ if daemonAvailable, let daemonRate {
         cityDatabase: options.cityDatabase!, asnDatabase: options.asnDatabase, vpnList: vpnList,
         properties: options.latencyConsumerProperties)
     try kafka.createTopics("vigillat.decisions", "vigillat.alerts", "vigillat.dlq")
+    try kafka.createInternalTopics(prefix: "vigillat", changelog: false)
     let daemon = try daemonBench.daemon(config: "latency.yaml")
     // The daemon joins its group before the clock starts, as a running deployment would have.
     try waitUntil("the daemon's first assignment", timeout: .seconds(60), pause: .milliseconds(50)) {
