@@ -8,14 +8,15 @@ import VigilTestSupport
 @Suite(.serialized, .timeLimit(.minutes(5))) struct GlobalTableTests {
     private struct NotANumber: Error {}
 
-    /// The propagation delays the table reported, from its reader's thread.
-    private final class DelayLog: Sendable {
+    /// What the table reported, from its reader's thread.
+    private final class UpdateLog: Sendable {
         let durations = Mutex<[Duration]>([])
+        let statuses = Mutex<[KafkaGlobalTableStatus]>([])
     }
 
     /// Keys are text, values decimal numbers: anything else is rejected.
     private func makeTable(
-        _ cluster: MockKafkaCluster, delays: DelayLog? = nil
+        _ cluster: MockKafkaCluster, log: UpdateLog? = nil
     ) throws -> KafkaGlobalTable<String, Int> {
         try KafkaGlobalTable(
             configuration: KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers, "group.id": "vigil"]),
@@ -26,7 +27,10 @@ import VigilTestSupport
                 return number
             },
             requestTimeout: .seconds(5), logger: testLogger,
-            onUpdate: { update in delays?.durations.withLock { $0 += update.delays } })
+            onUpdate: { update in
+                log?.durations.withLock { $0 += update.delays }
+                log?.statuses.withLock { $0.append(update.status) }
+            })
     }
 
     /// `kcat -Z` sends an empty value as a null one (a tombstone).
@@ -53,11 +57,12 @@ import VigilTestSupport
             try produce(cluster, partition: 0, Array(written[..<150]) + ["source-1:", "source-2:1002"])
             try produce(cluster, partition: 2, Array(written[150...]))
         }
-        let delays = DelayLog()
-        let table = try makeTable(cluster, delays: delays)
+        let log = UpdateLog()
+        let table = try makeTable(cluster, log: log)
         table.start()
-        // Caught up means: everything written before the start is in.
-        let atCatchUp = try await blocking { try waitForCatchUp(table) }
+        // Caught up means: everything written before the start is in, from the first report that says so.
+        _ = try await blocking { try waitForCatchUp(table) }
+        let atCatchUp = try #require(log.statuses.withLock { $0.first { $0.isCaughtUp } })
         #expect(atCatchUp.recordsApplied == 302 && atCatchUp.entries == 299 && atCatchUp.partitions == 3)
         #expect(atCatchUp.recordsRejected == 0 && atCatchUp.problem == nil)
         #expect(table.value(forKey: "source-0") == 0 && table.value(forKey: "source-299") == 299)
@@ -72,8 +77,8 @@ import VigilTestSupport
         let status = table.status
         #expect(status.recordsApplied == 304 && status.entries == 299 && status.lag == 0)
         // kcat's records carry their create time: each applied record has its propagation delay.
-        #expect(delays.durations.withLock { $0.count } == 304)
-        #expect(delays.durations.withLock { $0.allSatisfy { $0 >= .zero && $0 < .seconds(300) } })
+        #expect(log.durations.withLock { $0.count } == 304)
+        #expect(log.durations.withLock { $0.allSatisfy { $0 >= .zero && $0 < .seconds(300) } })
         await stop(table)
         withExtendedLifetime(cluster) {}
     }
