@@ -220,7 +220,9 @@ extension DaemonConfig {
             Passed to librdkafka verbatim (bootstrap.servers, group.id and group.instance.id are set above). Secrets \
             (any *password*, *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays \
             in the config, the value is read from the environment at startup. For example: security.protocol: \
-            SASL_SSL, sasl.username: vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".
+            SASL_SSL, sasl.username: vigil, sasl.password: \"${env:KAFKA_PASSWORD}\". The producer's defaults \
+            enable.idempotence: true and acks: all must stay: records to the repartition and changelog topics must be \
+            neither reordered nor lost in a failover.
             """,
             rules: { config in
                 config.kafka.properties.sorted { $0.key < $1.key }.compactMap { key, value in
@@ -230,7 +232,7 @@ extension DaemonConfig {
                     } else if value.contains("${"), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
                             suffix, "malformed environment reference: the whole value must be ${env:NAME}")
-                    } else if config.state.changelog, let problem = InternalTopics.weakenedGuarantee(key, value) {
+                    } else if let problem = InternalTopics.weakenedGuarantee(key, value) {
                         return SettingIssue(suffix, problem)
                     } else if KafkaConfiguration.isSecret(key), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
@@ -344,8 +346,7 @@ extension DaemonConfig {
             "state.changelog", \.state.changelog, .restart,
             """
             Write every state change to the changelog topic and restore from it on start and rebalance. Off: state \
-            lives only in memory, so a restart or a moved partition makes every user new again. Needs the producer's \
-            defaults enable.idempotence: true and acks: all (kafka.properties must not weaken them).
+            lives only in memory, so a restart or a moved partition makes every user new again.
             """
         ),
         .text(

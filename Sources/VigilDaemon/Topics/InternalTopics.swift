@@ -244,20 +244,21 @@ enum InternalTopics {
         }
     }
 
-    /// Why a librdkafka property would break the changelog's guarantees, or nil. Records of one partition
-    /// must arrive in order and stay once acknowledged: a restore trusts a checkpoint only after the records
-    /// before it. Without idempotence, retries can reorder them; with `acks` below all, a leader failover
-    /// can lose an acknowledged checkpoint after its input offset was committed; `acks=0` reports no offset
-    /// at all.
+    /// Why a librdkafka property would break what the internal topics rely on, or nil. Records of one
+    /// partition must arrive in order and stay once acknowledged: a stage applies a repartition topic's
+    /// events in their order, and a restore trusts a changelog checkpoint only after the records before it;
+    /// either record's input offset is committed on its acknowledgement. Without idempotence, retries can
+    /// reorder them; with `acks` below all, a leader failover can lose an acknowledged record after its
+    /// input offset was committed; `acks=0` reports no offset at all.
     static func weakenedGuarantee(_ property: String, _ value: String) -> String? {
         let normalized = value.filter { $0 != " " }.lowercased()
         switch property {
         case "enable.idempotence" where normalized != "true":
-            return "must stay true while state.changelog is on (changelog records must not be reordered), got \(value)"
+            return "must stay true (repartition and changelog records must not be reordered), got \(value)"
         case "acks", "request.required.acks":
             guard normalized != "all", normalized != "-1" else { return nil }
-            return "must stay all while state.changelog is on (an acknowledged changelog record must survive a "
-                + "leader failover), got \(value)"
+            return "must stay all (an acknowledged repartition or changelog record must survive a leader failover), "
+                + "got \(value)"
         default:
             return nil
         }
