@@ -46,6 +46,10 @@ public final class KafkaGlobalTable<Key: Hashable & Sendable, Value: Sendable>: 
         onUpdate: @escaping @Sendable (KafkaGlobalTableUpdate) -> Void = { _ in }
     ) throws(KafkaError) {
         var configuration = configuration.assigningReader(defaultGroupID: "vigil-global-table")
+        // A fact's delay should be its trip, not a fetch left waiting on the broker: librdkafka's 500 ms
+        // default can hold an idle partition's fetch that long (the mock cluster does), as the daemon's
+        // consumer default says too.
+        if configuration["fetch.wait.max.ms"] == nil { configuration["fetch.wait.max.ms"] = "10" }
         // Broker health for `status`, as the daemon's own clients report it.
         if configuration["statistics.interval.ms"] == nil { configuration["statistics.interval.ms"] = "1000" }
         if configuration["enable.sparse.connections"] == nil { configuration["enable.sparse.connections"] = "false" }
