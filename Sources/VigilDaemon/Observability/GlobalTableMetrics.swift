@@ -9,6 +9,8 @@ import VigilKafka
 /// - `vigil_global_table_entries{table}`: entries held;
 /// - `vigil_global_table_lag_records{table}`: records on the brokers not read yet;
 /// - `vigil_global_table_caught_up{table}`: 1 once everything written before the start is in;
+/// - `vigil_global_table_brokers_up{table}`: brokers the reader is connected to (0 during an outage: the
+///   table keeps its entries but falls behind);
 /// - `vigil_global_table_propagation_delay_seconds{table}`: histogram of the time from a record's Kafka
 ///   timestamp (its producer's clock) to its application here, what a reading stage may lag behind the
 ///   stage that wrote it; p50/p99 with Prometheus' `histogram_quantile`.
@@ -24,6 +26,7 @@ public final class GlobalTableMetrics: Sendable {
     private let entries: Gauge
     private let lag: Gauge
     private let caughtUp: Gauge
+    private let brokersUp: Gauge
     private let propagationDelay: any RecorderHandler
     /// The totals reported so far, since the counters move by differences.
     private let reported = Mutex((applied: 0, rejected: 0))
@@ -38,8 +41,9 @@ public final class GlobalTableMetrics: Sendable {
         entries = Gauge(label: "vigil_global_table_entries", dimensions: label, factory: factory)
         lag = Gauge(label: "vigil_global_table_lag_records", dimensions: label, factory: factory)
         caughtUp = Gauge(label: "vigil_global_table_caught_up", dimensions: label, factory: factory)
+        brokersUp = Gauge(label: "vigil_global_table_brokers_up", dimensions: label, factory: factory)
         propagationDelay = factory.makeRecorder(label: Self.propagationDelayName, dimensions: label, aggregate: true)
-        for gauge in [entries, lag, caughtUp] { gauge.record(0) }
+        for gauge in [entries, lag, caughtUp, brokersUp] { gauge.record(0) }
     }
 
     /// Records what the table reported: pass it as the table's `onUpdate`.
@@ -53,6 +57,7 @@ public final class GlobalTableMetrics: Sendable {
         entries.record(status.entries)
         if let records = status.lag { lag.record(records) }
         caughtUp.record(status.isCaughtUp ? 1 : 0)
+        if let health = status.brokerHealth { brokersUp.record(health.brokersUp) }
         for delay in update.delays {
             let (seconds, attoseconds) = delay.components
             propagationDelay.record(Double(seconds) + Double(attoseconds) / 1e18)

@@ -20,6 +20,7 @@ import VigilKafka
         status.entries = 6
         status.lag = 0
         status.isCaughtUp = true
+        status.brokerHealth = KafkaBrokerHealth(brokersUp: 3, unreachable: [])
         metrics.record(KafkaGlobalTableUpdate(status: status, delays: []))
 
         let applied = try recorded.expectCounter("vigil_global_table_records_total", table + [("result", "applied")])
@@ -29,6 +30,7 @@ import VigilKafka
         #expect(try recorded.expectGauge("vigil_global_table_entries", table).lastValue == 6)
         #expect(try recorded.expectGauge("vigil_global_table_lag_records", table).values == [0, 7, 0])
         #expect(try recorded.expectGauge("vigil_global_table_caught_up", table).values == [0, 0, 1])
+        #expect(try recorded.expectGauge("vigil_global_table_brokers_up", table).values == [0, 3])
         #expect(
             try recorded.expectRecorder(GlobalTableMetrics.propagationDelayName, table).values == [0.02, 1.5])
     }
