@@ -73,7 +73,10 @@ import VigilTestSupport
         try await blocking { try produce(cluster, partition: 1, ["source-new:7"]) }
         try await waitUntil("the new record", timeout: .seconds(60)) { table.value(forKey: "source-new") == 7 }
         try await blocking { try produce(cluster, partition: 1, ["source-new:"]) }
-        try await waitUntil("the tombstone", timeout: .seconds(60)) { table.value(forKey: "source-new") == nil }
+        // A batch is applied, then counted, then reported.
+        try await waitUntil("the tombstone, counted and reported", timeout: .seconds(60)) {
+            table.value(forKey: "source-new") == nil && log.statuses.withLock { $0.last?.recordsApplied == 304 }
+        }
         let status = table.status
         #expect(status.recordsApplied == 304 && status.entries == 299 && status.lag == 0)
         // kcat's records carry their create time: each applied record has its propagation delay.
