@@ -1,7 +1,7 @@
 import Logging
 
-/// Topic administration for the changelog topics that hold Vigil's durable state: read a topic's
-/// partition count, create a compacted topic, read a topic's configuration (`cleanup.policy`).
+/// Topic administration for Vigil's internal topics (changelog, repartition and source-risk topics):
+/// read a topic's partition count, create a topic, read a topic's configuration (`cleanup.policy`).
 ///
 /// Every call is bounded by its `timeout` and fails with a ``KafkaError`` naming the request and the
 /// topic, never hangs: a cluster that does not answer an admin request (librdkafka 2.0.2's mock
@@ -43,7 +43,7 @@ public final class KafkaAdmin {
     }
 
     /// Every configuration value of `topic` as the brokers report it, defaults included, e.g.
-    /// `["cleanup.policy": "compact", ...]`: what validating an existing changelog topic needs.
+    /// `["cleanup.policy": "compact", ...]`: what validating an existing internal topic needs.
     public func topicConfiguration(of topic: String, timeout: Duration) throws(KafkaError) -> [String: String] {
         try client.topicConfiguration(of: topic, timeout: timeout)
     }
@@ -54,7 +54,8 @@ public final class KafkaAdmin {
 public struct KafkaTopicSpecification: Sendable {
     /// The topic name.
     public var name: String
-    /// Partitions; a changelog has as many as its input, so input partition p's state lives in p.
+    /// Partitions; a changelog has as many as the stages' repartition topics, so stage partition p's
+    /// state lives in p.
     public var partitions: Int
     /// Copies of each partition; at most the number of brokers.
     public var replicationFactor: Int

@@ -63,6 +63,20 @@ public struct KafkaConfiguration: Sendable, CustomStringConvertible {
         return result
     }
 
+    /// The consumer properties of a reader that assigns its partitions itself: it never joins a group and
+    /// never stores or commits an offset, reads from the first record when asked for an offset that is
+    /// gone, and is told when it reaches a partition's end. librdkafka assigns partitions only to a
+    /// consumer with a `group.id`: the configuration's is kept (its ACLs cover it), else `defaultGroupID`.
+    func assigningReader(defaultGroupID: String) -> KafkaConfiguration {
+        var configuration = only(for: .consumer)
+        if configuration["group.id"] == nil { configuration["group.id"] = defaultGroupID }
+        configuration["enable.auto.commit"] = "false"
+        configuration["enable.auto.offset.store"] = "false"
+        configuration["enable.partition.eof"] = "true"
+        configuration["auto.offset.reset"] = "earliest"
+        return configuration
+    }
+
     /// Property name → "C" (consumer only), "P" (producer only) or "*" (both), as librdkafka documents them.
     private static let scopes = librdkafkaScopes()
 

@@ -46,14 +46,8 @@ public final class KafkaPartitionReader {
         logger: Logger,
         onWarning: @escaping (KafkaWarning) -> Void = { _ in }
     ) throws(KafkaError) {
-        var configuration = configuration.only(for: .consumer)
-        if configuration["group.id"] == nil { configuration["group.id"] = "vigil-partition-reader" }
-        configuration["enable.auto.commit"] = "false"
-        configuration["enable.auto.offset.store"] = "false"
-        configuration["enable.partition.eof"] = "true"
-        configuration["auto.offset.reset"] = "earliest"
         client = try RdKafkaClient(
-            kind: .consumer, configuration: configuration,
+            kind: .consumer, configuration: configuration.assigningReader(defaultGroupID: "vigil-partition-reader"),
             context: CallbackContext(logger: logger, onWarning: onWarning))
         self.partition = partition
         self.stallTimeout = stallTimeout

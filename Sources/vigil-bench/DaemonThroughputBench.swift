@@ -45,8 +45,7 @@ struct DaemonThroughputBench {
         let changelogTopic = "\(prefix)-vigil-state-changelog"
         try kafka.createTopics(
             "\(prefix).in", "\(prefix).decisions", "\(prefix).alerts", "\(prefix).dlq", partitions: partitions)
-        // The mock broker answers no CreateTopics: the changelog is created as an operator would, beforehand.
-        if changelog { try kafka.createTopics(changelogTopic, partitions: partitions) }
+        try kafka.createInternalTopics(prefix: prefix, changelog: changelog, partitions: partitions)
         try kafka.preload(events, topic: "\(prefix).in")
         try writeDaemonConfig(
             to: scratch + "/\(prefix).yaml", bootstrap: kafka.cluster.bootstrapServers, input: "\(prefix).in",

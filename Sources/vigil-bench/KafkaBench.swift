@@ -27,6 +27,17 @@ final class KafkaBench {
         for name in names { try cluster.createTopic(name, partitions: partitions) }
     }
 
+    /// The internal topics (`InternalTopics`) of the daemon whose `kafka.group_id` is `<prefix>-vigil`, made
+    /// as an operator would, beforehand (the mock broker answers no CreateTopics): the repartition topics
+    /// and, with `changelog`, the changelog with `partitions`, the source-risk table with one.
+    func createInternalTopics(prefix: String, changelog: Bool, partitions: Int = KafkaBench.partitions) throws {
+        let group = "\(prefix)-vigil"
+        for suffix in ["by-user", "by-source", "by-domain"] + (changelog ? ["state-changelog"] : []) {
+            try cluster.createTopic("\(group)-\(suffix)", partitions: partitions)
+        }
+        try cluster.createTopic("\(group)-source-risk", partitions: 1)
+    }
+
     /// Every topic's partition count unless a figure needs room for more events.
     static let partitions = 16
 
@@ -435,9 +446,10 @@ final class RawPassThrough: @unchecked Sendable {
 }
 
 /// A config for `vigil run` against the mock cluster; everything else keeps its default. `changelog` nil
-/// runs without the changelog; otherwise the changelog `<prefix>-vigil-state-changelog` (which the caller
-/// creates: the mock broker answers no admin request) is written every `flushInterval`, with local
-/// snapshots in `stateDirectory`.
+/// runs without the changelog; otherwise the changelog `<prefix>-vigil-state-changelog` is written every
+/// `flushInterval`, with local snapshots in `stateDirectory`. The caller creates the internal topics
+/// (`KafkaBench.createInternalTopics`): the mock broker answers no admin request, so neither is their
+/// configuration checked.
 func writeDaemonConfig(
     to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
     vpnList: String, changelog: (stateDirectory: String, flushInterval: String)? = nil,
@@ -465,7 +477,7 @@ func writeDaemonConfig(
           enabled: false
         state:
         \(changelog.map { "  dir: \"\($0.stateDirectory)\"\n  flush_interval: \($0.flushInterval)\n  verify_topic_config: false" }
-            ?? "  changelog: false")
+            ?? "  changelog: false\n  verify_topic_config: false")
         """
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
 }

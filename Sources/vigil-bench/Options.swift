@@ -10,6 +10,8 @@ struct Options {
     var memoryOnly = false
     /// Figure 6 (restore) only.
     var restoreOnly = false
+    /// Figure 7 (the global table's propagation delay) only.
+    var globalTableOnly = false
     /// The in-process changelog cost only (engine with change recording and flushes, against off).
     var changelogCostOnly = false
     /// Figure 3's changelog on / off pair of `vigil run` runs only, `pairRounds` times.
@@ -52,13 +54,14 @@ struct Options {
     var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--changelog-cost-only] [--changelog-pair-only] [--pair-rounds N] [--baseline-vigil PATH] [--flush-interval-ms MS] [--changelog-events N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--global-table-only] [--changelog-cost-only] [--changelog-pair-only] [--pair-rounds N] [--baseline-vigil PATH] [--flush-interval-ms MS] [--changelog-events N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
           --memory-only  figure 5 only (state bytes per user)
           --memory-users N,N  user counts for figure 5 (default 1000000,5000000; --quick 100000,200000)
           --restore-only  figure 6 only (restore from changelog records and from a snapshot)
+          --global-table-only  figure 7 only (the global table's produce → applied delay)
           --changelog-cost-only  the changelog's in-process cost only (engine with flushes every 6,000 and 60,000 events, against off)
           --changelog-pair-only  the changelog on / off pair of vigil runs only (64 partitions, --changelog-events)
           --pair-rounds N  with --changelog-pair-only: how many pairs (default 1)
@@ -87,6 +90,7 @@ struct Options {
                 else { return nil }
                 options.memoryUsersOverride = list.compactMap { $0 }
             case "--restore-only": options.restoreOnly = true
+            case "--global-table-only": options.globalTableOnly = true
             case "--changelog-cost-only": options.changelogCostOnly = true
             case "--changelog-pair-only": options.changelogPairOnly = true
             case "--pair-rounds":

@@ -41,8 +41,8 @@ public enum ConfigDocuments {
         Durations are an integer with a unit: 250ms, 90s, 5m, 24h, 30d (also us). A bare number is refused: \"300\" \
         could mean seconds or milliseconds. Relative paths are resolved against the directory of this file, not the \
         working directory; absolute paths are used as they are; \"~\" is not expanded. YAML anchors and aliases are \
-        refused, and so are unknown and duplicate keys. Settings of input, engine and policy apply on reload (SIGHUP \
-        or a change to the file); the others need a restart.
+        refused, and so are unknown and duplicate keys. Settings of input (keyed_by_user excepted), engine and policy \
+        apply on reload (SIGHUP or a change to the file); the others need a restart.
         """,
     ]
 

@@ -11,17 +11,25 @@ extension DaemonConfig {
     /// and the generated schema and example.
     public static let settings: SettingTable<DaemonConfig> =
         SettingTable(geoSettings + reputationSettings)
-        + VigilConfig.settings.lifted(into: \DaemonConfig.core)
+        + engineSettingsWithDaemonInput
         + SettingTable(
-            kafkaSettings + stateSettings + httpSettings + loggingSettings + securitySettings,
+            kafkaSettings + topologySettings + stateSettings + httpSettings + loggingSettings + securitySettings,
             sectionDocs: [
+                "topology":
+                    """
+                Internal topics between the stages: input is decoded once and re-produced, keyed by user, source and \
+                email domain (Kafka's default partitioner, murmur2), so that every detection sees all events of its \
+                subject whatever the input's keys and partition count. Created at start when missing (the source-risk \
+                table compacted, the others deleting by time) and checked when present; nothing to configure for an \
+                unkeyed input.
+                """,
                 "state":
                     """
                 Durable state: every change goes to one compacted changelog topic (the source of truth, restored on \
                 start and rebalance) and each partition is also snapshotted locally so a restart reads only the \
                 changelog's tail. Outputs are at least once, the state exactly once: input after the last commit is \
                 processed again for its outputs but counted once. Identifiers enter neither, only their keyed hashes.
-                """
+                """,
             ])
 
     /// Every rule the values break, in key order; empty when the config is usable.
@@ -32,6 +40,28 @@ extension DaemonConfig {
     public var canonicalYAML: String { Self.settings.canonicalYAML(of: self) }
 
     private typealias S = Setting<DaemonConfig>
+
+    /// The engine's settings with the daemon's `input.` settings right after the engine's own: a section's
+    /// settings must be adjacent.
+    private static var engineSettingsWithDaemonInput: SettingTable<DaemonConfig> {
+        let engine = VigilConfig.settings.lifted(into: \DaemonConfig.core)
+        let inputEnd = (engine.settings.lastIndex { $0.path.hasPrefix("input.") } ?? -1) + 1
+        return SettingTable(
+            Array(engine.settings[..<inputEnd]) + inputSettings + engine.settings[inputEnd...],
+            sectionDocs: engine.sectionDocs)
+    }
+
+    private static let inputSettings: [S] = [
+        .boolean(
+            "input.keyed_by_user", \.topology.inputKeyedByUser, .restart,
+            """
+            The producer already keys input records by user id (UTF-8, as the events spell it; Kafka's default \
+            partitioner) and every input topic has topology.partitions partitions: input partitions are then processed \
+            by the user stage directly, without the by-user hop (checked at start). False suits any other input: \
+            unkeyed, or keyed by anything else. Source and domain records are re-produced either way.
+            """
+        )
+    ]
     private static let sharedTestData = "../../shared/testdata/maxmind/"
 
     private static let geoSettings: [S] = [
@@ -190,7 +220,9 @@ extension DaemonConfig {
             Passed to librdkafka verbatim (bootstrap.servers, group.id and group.instance.id are set above). Secrets \
             (any *password*, *secret*, ssl.key.pem, sasl.oauthbearer.config) must be \"${env:NAME}\": the name stays \
             in the config, the value is read from the environment at startup. For example: security.protocol: \
-            SASL_SSL, sasl.username: vigil, sasl.password: \"${env:KAFKA_PASSWORD}\".
+            SASL_SSL, sasl.username: vigil, sasl.password: \"${env:KAFKA_PASSWORD}\". The producer's defaults \
+            enable.idempotence: true and acks: all must stay: records to the repartition and changelog topics must be \
+            neither reordered nor lost in a failover.
             """,
             rules: { config in
                 config.kafka.properties.sorted { $0.key < $1.key }.compactMap { key, value in
@@ -200,7 +232,7 @@ extension DaemonConfig {
                     } else if value.contains("${"), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
                             suffix, "malformed environment reference: the whole value must be ${env:NAME}")
-                    } else if config.state.changelog, let problem = ChangelogTopics.weakenedGuarantee(key, value) {
+                    } else if let problem = InternalTopics.weakenedGuarantee(key, value) {
                         return SettingIssue(suffix, problem)
                     } else if KafkaConfiguration.isSecret(key), ConfigValues.environmentReference(value) == nil {
                         return SettingIssue(
@@ -232,27 +264,103 @@ extension DaemonConfig {
         }
     }
 
+    private static let topologySettings: [S] = [
+        .integer(
+            "topology.partitions", \.topology.partitions, 0...100_000, .restart,
+            """
+            N, the partition count of every repartition topic and of the changelog: stage partition p keeps its state \
+            in changelog partition p. 0: the largest input topic's count, read at start. The most instances that can \
+            share the stages' work; fixed once state exists (a changelog with another count stops the start).
+            """
+        ),
+        internalTopic(
+            .byUser,
+            "Every decoded event, keyed by user, for the user stage (not used with input.keyed_by_user)."),
+        internalTopic(
+            .bySource,
+            """
+            Failed logins and reset requests with an address, keyed by source (IPv4, IPv6 /64), for the source \
+            stage. Its records carry the user's keyed hash, never the user id.
+            """
+        ),
+        internalTopic(.byDomain, "Reset requests with an email domain, keyed by domain, for the domain stage."),
+        internalTopic(
+            .sourceRisk,
+            """
+            The global source-risk table: compacted, one fact per source above the spraying threshold, published \
+            by the source stage and read whole by every instance. Created with one partition (facts are few); an \
+            existing one may have more.
+            """
+        ),
+        .duration(
+            "topology.repartition_retention", \.topology.repartitionRetention, .hours(1)...EventDuration.days(365),
+            .restart,
+            """
+            retention.ms of a repartition topic Vigil creates (cleanup.policy=delete). A record is needed until the \
+            group has processed it, so this bounds how long Vigil may be stopped or behind without losing events: \
+            like Kafka's default for the input, 7 days covers a long weekend. Disk: a week of the events the stages \
+            need.
+            """
+        ),
+    ]
+
+    /// The name setting of an internal topic: empty derives it from kafka.group_id; it must be a valid topic
+    /// name and differ from the input, output and other internal topics (one topic for two purposes would
+    /// feed Vigil its own records).
+    private static func internalTopic(_ role: InternalTopics.Role, _ doc: String) -> S {
+        let keyPath: WritableKeyPath<DaemonConfig, String> =
+            switch role {
+            case .byUser: \.topology.byUserTopic
+            case .bySource: \.topology.bySourceTopic
+            case .byDomain: \.topology.byDomainTopic
+            case .sourceRisk, .changelog: \.topology.sourceRiskTopic
+            }
+        return .text(
+            role.setting, keyPath, nonEmpty: false, .restart, doc + " Empty: <kafka.group_id>-\(role.rawValue).",
+            rules: { config in
+                let names = InternalTopics.Names(config)
+                let name = names[role]
+                if let problem = ConfigValues.topicNameProblem(name) {
+                    let derived =
+                        config[keyPath: keyPath].isEmpty ? " (derived from kafka.group_id: set this key instead)" : ""
+                    return [SettingIssue(problem + derived)]
+                }
+                let kafka = config.kafka
+                if kafka.inputTopics.contains(name)
+                    || [kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic]
+                        .contains(name)
+                {
+                    return [SettingIssue("must differ from the input and output topics, got \(name)")]
+                }
+                // Each pair is reported once, on the later of its two settings.
+                let earlier =
+                    (config.state.changelog ? [InternalTopics.Role.changelog] : [])
+                    + InternalTopics.Role.allCases.prefix { $0 != role }
+                guard let clash = earlier.first(where: { names[$0] == name }) else { return [] }
+                return [SettingIssue("must differ from \(clash.setting) (\(clash)), both are \(name)")]
+            })
+    }
+
     private static let stateSettings: [S] = [
         .boolean(
             "state.changelog", \.state.changelog, .restart,
             """
             Write every state change to the changelog topic and restore from it on start and rebalance. Off: state \
-            lives only in memory, so a restart or a moved partition makes every user new again. Needs the producer's \
-            defaults enable.idempotence: true and acks: all (kafka.properties must not weaken them).
+            lives only in memory, so a restart or a moved partition makes every user new again.
             """
         ),
         .text(
             "state.changelog_topic", \.state.changelogTopic, nonEmpty: false, .restart,
             """
-            Compacted topic holding every partition's state (input partition p in partition p); empty: \
-            <kafka.group_id>-state-changelog. Created when missing with as many partitions as the largest input topic; \
-            an existing one with another partition count stops the start. After compaction it holds one record per \
+            Compacted topic holding every keyed stage's state (stage partition p in partition p); empty: \
+            <kafka.group_id>-state-changelog. Created when missing with topology.partitions partitions; an existing \
+            one with another partition count stops the start. After compaction it holds one record per \
             user, source and domain remembered (plus a few per partition), so it is sized like the state itself.
             """,
             rules: { config in
                 guard config.state.changelog else { return [] }
                 let configured = config.state.changelogTopic
-                let name = ChangelogTopics.name(groupID: config.kafka.groupID, configured: configured)
+                let name = InternalTopics.Names(config).changelog
                 if let problem = ConfigValues.topicNameProblem(name) {
                     let derived = configured.isEmpty ? " (derived from kafka.group_id: set this key instead)" : ""
                     return [SettingIssue(problem + derived)]
@@ -322,8 +430,9 @@ extension DaemonConfig {
         .integer(
             "state.replication_factor", \.state.replicationFactor, -1...1_000, .restart,
             """
-            Copies of each changelog partition when Vigil creates the topic; -1: the brokers' \
-            default.replication.factor. Use 3 in production: the changelog is the only durable copy of the state.
+            Copies of each partition of an internal topic Vigil creates (changelog, repartition and source-risk \
+            topics); -1: the brokers' default.replication.factor. Use 3 in production: the changelog is the only \
+            durable copy of the state, and a repartition topic the only copy of events between two stages.
             """,
             rules: { config in
                 guard config.state.replicationFactor == 0 else { return [] }
@@ -332,15 +441,16 @@ extension DaemonConfig {
         .boolean(
             "state.verify_topic_config", \.state.verifyTopicConfig, .restart,
             """
-            Check at start that an existing changelog topic compacts and does not also delete by time (a deleting \
-            topic silently loses old users' state), and that its delete.retention.ms exceeds state.snapshot_max_age. \
-            Needs DescribeConfigs; false skips the check.
+            Check at start that an existing changelog (and source-risk) topic compacts and does not also delete by \
+            time (a deleting topic silently loses old users' state), that the changelog's delete.retention.ms exceeds \
+            state.snapshot_max_age, and that no repartition topic compacts (which would drop events not yet \
+            processed). Needs DescribeConfigs; false skips the check.
             """
         ),
         .duration(
             "state.admin_timeout", \.state.adminTimeout, .seconds(1)...EventDuration.minutes(10), .restart,
             """
-            Upper bound of each request at start that checks or creates the changelog topic (metadata, CreateTopics, \
+            Upper bound of each request at start that checks or creates an internal topic (metadata, CreateTopics, \
             DescribeConfigs), and of the offset lookups (ListOffsets) that open each partition's restore: a cluster \
             that does not answer fails with a clear error instead of hanging.
             """

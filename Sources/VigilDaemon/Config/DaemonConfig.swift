@@ -15,6 +15,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var reputation = ReputationSettings()
     /// The `kafka` section.
     public var kafka = KafkaSettings()
+    /// The `topology` section, and `input.keyed_by_user`: the internal topics between the stages.
+    public var topology = TopologySettings()
     /// The `state` section: the changelog topic and the local snapshots that make state durable.
     public var state = StateSettings()
     /// The `http` section.
@@ -55,6 +57,31 @@ public struct KafkaSettings: Sendable, Equatable {
     public var properties: [String: String] = [:]
     /// Upper bound for a graceful shutdown (drain, flush, commit).
     public var shutdownTimeout = EventDuration.seconds(30)
+
+    /// The documented defaults.
+    public init() {}
+}
+
+/// The stages' internal topics (`InternalTopics`): the repartition topics that re-key events by user,
+/// source and email domain, and the compacted source-risk topic every instance reads whole. Their names
+/// derive from `kafka.group_id` unless set, so two deployments (groups) on one cluster never share one.
+public struct TopologySettings: Sendable, Equatable {
+    /// Partitions of every repartition topic and of the changelog; 0: the largest input topic's count,
+    /// read at start.
+    public var partitions = 0
+    /// Events keyed by user; empty: `<kafka.group_id>-by-user`.
+    public var byUserTopic = ""
+    /// Failed logins and reset requests keyed by source address; empty: `<kafka.group_id>-by-source`.
+    public var bySourceTopic = ""
+    /// Reset requests keyed by email domain; empty: `<kafka.group_id>-by-domain`.
+    public var byDomainTopic = ""
+    /// The compacted global source-risk table; empty: `<kafka.group_id>-source-risk`.
+    public var sourceRiskTopic = ""
+    /// How long a repartition topic Vigil creates keeps a record (its `retention.ms`).
+    public var repartitionRetention = EventDuration.days(7)
+    /// `input.keyed_by_user`: the producer keys input records by user id already, so input partitions
+    /// are processed by the user stage directly (no by-user hop).
+    public var inputKeyedByUser = false
 
     /// The documented defaults.
     public init() {}

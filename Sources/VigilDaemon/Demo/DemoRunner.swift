@@ -80,16 +80,16 @@ public enum DemoRunner {
         for topic in kafka.inputTopics + [kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic] {
             try cluster.createTopic(topic, partitions: options.partitions)
         }
-        // Durable state as in production, on the mock cluster and in a directory of its own: the mock
-        // answers no admin request, so the changelog topic is made here and its policy not checked.
+        // Internal topics and durable state as in production, on the mock cluster and in a directory of its
+        // own: the mock answers no admin request, so the topics are made here and their policies not checked.
         let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "vigil-demo-state-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))")
         defer { try? FileManager.default.removeItem(at: stateDirectory) }
-        if loaded.config.state.changelog {
-            try cluster.createTopic(ChangelogTopics.name(for: loaded.config), partitions: options.partitions)
-            loaded.config.state.directory = stateDirectory.path
-            loaded.config.state.verifyTopicConfig = false
-        }
+        try InternalTopics.create(
+            on: cluster, config: loaded.config,
+            partitions: loaded.config.topology.partitions > 0 ? loaded.config.topology.partitions : options.partitions)
+        loaded.config.state.verifyTopicConfig = false
+        if loaded.config.state.changelog { loaded.config.state.directory = stateDirectory.path }
         output("mock Kafka cluster at \(cluster.bootstrapServers), \(options.partitions) partitions per topic")
 
         var daemonOptions = Daemon.Options()

@@ -35,7 +35,7 @@ final class KafkaLoop: @unchecked Sendable {
         var deliveryStallLimit: Duration? = .seconds(30)
     }
 
-    /// What makes state durable, opened before the loop starts (`KafkaPipelineService.openDurableState`).
+    /// What makes state durable, opened before the loop starts (`KafkaPipelineService.prepareStart`).
     struct DurableState {
         /// `state.dir`, locked for this process.
         var directory: StateDirectory
@@ -149,7 +149,7 @@ final class KafkaLoop: @unchecked Sendable {
         let state = settings.config.config.state
         if state.changelog {
             configuration.changelog = StateMachine.Changelog(
-                topic: ChangelogTopics.name(for: settings.config.config),
+                topic: InternalTopics.Names(settings.config.config).changelog,
                 flushInterval: .microseconds(state.flushInterval.microseconds),
                 snapshotInterval: state.snapshotInterval.microseconds > 0
                     ? .microseconds(state.snapshotInterval.microseconds) : nil)

@@ -15,7 +15,7 @@ import _VigilMachinery
 public struct KafkaPipelineService: Service {
     private let loop: KafkaLoop
     private let config: DaemonConfig
-    /// The connection properties, for the admin client that sets up the changelog topic.
+    /// The connection properties, for the admin client that sets up the internal topics.
     private let connection: KafkaConfiguration
     /// This instance's `group.instance.id`, nil with dynamic membership: named when another instance fences it.
     private let groupInstanceID: String?
@@ -55,25 +55,35 @@ public struct KafkaPipelineService: Service {
         watchdog = ShutdownWatchdog(logger: logger)
     }
 
-    /// With `state.changelog` on: locks `state.dir` and creates or validates the changelog topic, before
-    /// any partition is consumed. Blocking (admin requests bounded by `state.admin_timeout`): call it on
-    /// the loop's thread. Throws `StateDirectoryError` or `ChangelogTopicError`, which stop the start.
-    static func openDurableState(
+    /// Before any partition is consumed: with `state.changelog` on, locks `state.dir`; then creates or
+    /// validates every internal topic (`InternalTopics.setUp`). Blocking (admin requests bounded by
+    /// `state.admin_timeout`): call it on the loop's thread. Throws `StateDirectoryError` or
+    /// `InternalTopicError`, which stop the start.
+    static func prepareStart(
         config: DaemonConfig, connection: KafkaConfiguration, logger: Logger
-    ) throws -> KafkaLoop.DurableState? {
+    ) throws -> (topics: InternalTopics.Prepared, durableState: KafkaLoop.DurableState?) {
         let state = config.state
-        guard state.changelog else { return nil }
-        let directory = try StateDirectory(path: state.directory, maxSnapshotAge: state.snapshotMaxAge)
-        let changelog = try ChangelogTopics.setUp(
+        let directory =
+            state.changelog ? try StateDirectory(path: state.directory, maxSnapshotAge: state.snapshotMaxAge) : nil
+        let topics = try InternalTopics.setUp(
             admin: KafkaAdmin(configuration: connection, logger: logger), config: config)
+        var metadata: Logger.Metadata = ["partitions": "\(topics.partitions)"]
+        for (role, topic) in topics.topics {
+            metadata[role.rawValue] = "\(topic.name) (\(topic.partitions) partitions, \(topic.outcome))"
+        }
+        logger.info("internal topics ready", metadata: metadata)
+        guard let directory, let changelog = topics.changelog else { return (topics, nil) }
         logger.info(
             "durable state ready",
             metadata: [
                 "changelog": "\(changelog.name)", "partitions": "\(changelog.partitions)",
                 "changelog_topic": "\(changelog.outcome)", "state_dir": "\(state.directory)",
             ])
-        return KafkaLoop.DurableState(
-            directory: directory, changelogTopic: changelog.name, changelogPartitions: changelog.partitions)
+        return (
+            topics,
+            KafkaLoop.DurableState(
+                directory: directory, changelogTopic: changelog.name, changelogPartitions: changelog.partitions)
+        )
     }
 
     /// A full producer queue pauses consumption (backpressure) instead of failing. The loop fails only
@@ -156,9 +166,8 @@ public struct KafkaPipelineService: Service {
             try await withTaskCancellationHandler {
                 try await withGracefulShutdownHandler {
                     try await onDedicatedThread(name: "vigil-kafka") {
-                        try loop.run(
-                            durableState: try Self.openDurableState(
-                                config: config, connection: connection, logger: logger))
+                        let prepared = try Self.prepareStart(config: config, connection: connection, logger: logger)
+                        try loop.run(durableState: prepared.durableState)
                     }
                 } onGracefulShutdown: {
                     loop.requestStop()

@@ -23,6 +23,9 @@ public final class DaemonMetrics: Sendable {
     public static let latencyBucketsSeconds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
 
     private let factory: any MetricsFactory
+    /// The global source-risk table's reader (`vigil_global_table_*{table="source-risk"}`): pass its
+    /// `record` as the table's `onUpdate`.
+    public let sourceRiskTable: GlobalTableMetrics
     // What each series means (swift-metrics has no help text, so `/metrics` carries no `# HELP` lines).
     /// `vigil_events_total{type}`: events decoded, by type.
     private let events: [Counter]
@@ -126,6 +129,7 @@ public final class DaemonMetrics: Sendable {
     /// Creates every handle through `factory`; `version` labels the build-info gauge.
     public init(factory: any MetricsFactory, version: String = VigilVersion.current) {
         self.factory = factory
+        sourceRiskTable = GlobalTableMetrics(factory: factory, table: "source-risk")
         func counter(_ name: String, _ dimensions: [(String, String)] = []) -> Counter {
             Counter(label: name, dimensions: dimensions, factory: factory)
         }

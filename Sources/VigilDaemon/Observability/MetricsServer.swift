@@ -110,6 +110,7 @@ public struct MetricsServer: Service {
     public static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.valueHistogramBuckets[DaemonMetrics.Name.processingLatency] = DaemonMetrics.latencyBucketsSeconds
+        factory.valueHistogramBuckets[GlobalTableMetrics.propagationDelayName] = GlobalTableMetrics.delayBucketsSeconds
         return factory
     }
 

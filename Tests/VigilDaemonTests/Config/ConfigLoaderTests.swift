@@ -276,32 +276,67 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
             problems("state: {changelog_topic: auth.alerts}") == [
                 "state.changelog_topic (line 1): must differ from the input and output topics, got auth.alerts"
             ])
+        // Every internal topic's name derives from the group.
+        let derivedNameProblems = ["by-user", "by-source", "by-domain", "source-risk"].map { suffix in
+            "topology.\(suffix.replacingOccurrences(of: "-", with: "_"))_topic: invalid Kafka topic name \"risk "
+                + "team-\(suffix)\" (1–249 characters of A-Z a-z 0-9 . _ -) (derived from kafka.group_id: set this "
+                + "key instead)"
+        }
         #expect(
-            problems("kafka: {group_id: \"risk team\"}") == [
+            problems("kafka: {group_id: \"risk team\"}") == derivedNameProblems + [
                 #"state.changelog_topic: invalid Kafka topic name "risk team-state-changelog" (1–249 characters of A-Z a-z 0-9 . _ -) (derived from kafka.group_id: set this key instead)"#
             ])
-        // Without a changelog the name is never used, so it is not checked.
-        #expect(problems("kafka: {group_id: \"risk team\"}\nstate: {changelog: false}") == [])
+        // Without a changelog its name is never used, so it is not checked.
+        #expect(problems("kafka: {group_id: \"risk team\"}\nstate: {changelog: false}") == derivedNameProblems)
     }
 
-    /// The changelog trusts a checkpoint only after the records before it: the producer must keep them in
-    /// order (idempotence) and keep what it acknowledged (acks=all).
-    @Test func theChangelogRefusesWeakenedProducerGuarantees() {
+    @Test func topologyProblems() throws {
         #expect(
-            problems("kafka: {properties: {enable.idempotence: \"false\", acks: \"1\"}}") == [
-                "kafka.properties.acks (line 1): must stay all while state.changelog is on (an acknowledged "
-                    + "changelog record must survive a leader failover), got 1",
-                "kafka.properties.enable.idempotence (line 1): must stay true while state.changelog is on "
-                    + "(changelog records must not be reordered), got false",
-            ])
+            problems(
+                """
+                topology:
+                  partitions: -1
+                  by_user_topic: auth.events
+                  by_source_topic: vigil-state-changelog
+                  by_domain_topic: shared
+                  source_risk_topic: shared
+                  repartition_retention: 10m
+                """) == [
+                    "topology.partitions (line 2): must be between 0 and 100000, got -1",
+                    "topology.by_user_topic (line 3): must differ from the input and output topics, got auth.events",
+                    "topology.by_source_topic (line 4): must differ from state.changelog_topic (changelog topic), "
+                        + "both are vigil-state-changelog",
+                    "topology.source_risk_topic (line 6): must differ from topology.by_domain_topic (repartition "
+                        + "topic), both are shared",
+                    "topology.repartition_retention (line 7): must be at least 1h and at most 365d, got 10m",
+                ])
+        // Without a changelog its name may be anything.
+        #expect(problems("topology: {by_source_topic: vigil-state-changelog}\nstate: {changelog: false}") == [])
+        #expect(problems("input: {keyed_by_user: true}\ntopology: {partitions: 12}") == [])
+        #expect(try parse("input: {keyed_by_user: true}").topology.inputKeyedByUser)
+    }
+
+    /// A stage applies a repartition topic's events in order and a restore trusts a changelog checkpoint
+    /// only after the records before it: the producer must keep them in order (idempotence) and keep what
+    /// it acknowledged (acks=all), with or without the changelog.
+    @Test func theInternalTopicsRefuseWeakenedProducerGuarantees() {
+        let weakened = [
+            "kafka.properties.acks (line 1): must stay all (an acknowledged repartition or changelog record must "
+                + "survive a leader failover), got 1",
+            "kafka.properties.enable.idempotence (line 1): must stay true (repartition and changelog records must "
+                + "not be reordered), got false",
+        ]
+        #expect(problems("kafka: {properties: {enable.idempotence: \"false\", acks: \"1\"}}") == weakened)
+        #expect(
+            problems("kafka: {properties: {enable.idempotence: \"false\", acks: \"1\"}}\nstate: {changelog: false}")
+                == weakened)
         #expect(problems("kafka: {properties: {enable.idempotence: \"true\", acks: \"-1\"}}") == [])
-        #expect(problems("kafka: {properties: {acks: \"0\"}}\nstate: {changelog: false}") == [])
     }
 
     @Test func changelogTopicDerivesFromTheGroupUnlessSet() throws {
-        #expect(ChangelogTopics.name(for: try parse("kafka: {group_id: risk}")) == "risk-state-changelog")
+        #expect(InternalTopics.Names(try parse("kafka: {group_id: risk}")).changelog == "risk-state-changelog")
         #expect(
-            ChangelogTopics.name(for: try parse("kafka: {group_id: risk}\nstate: {changelog_topic: risk.state}"))
+            InternalTopics.Names(try parse("kafka: {group_id: risk}\nstate: {changelog_topic: risk.state}")).changelog
                 == "risk.state")
     }
 

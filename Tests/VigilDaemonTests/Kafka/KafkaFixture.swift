@@ -2,9 +2,12 @@ import Foundation
 import VigilKafka
 import VigilTestSupport
 
-/// One mock cluster with Vigil's four topics and its state changelog, and a config for `vigil run`
-/// pointing at it. The mock answers no admin request, so the changelog is created here, its policy is
-/// not checked, and the state directory is the fixture's own.
+@testable import VigilDaemon
+
+/// One mock cluster with Vigil's four topics and its internal topics (repartition, source-risk, changelog:
+/// `InternalTopics.create`), and a config for `vigil run` pointing at it. The mock answers no admin request,
+/// so the internal topics are created here, their policies are not checked, and the state directory is the
+/// fixture's own.
 struct KafkaFixture {
     let cluster: MockKafkaCluster
     let directory: URL
@@ -23,9 +26,10 @@ struct KafkaFixture {
     /// The local snapshot directory of `vigil run` (not created: the daemon creates it).
     let stateDirectory: URL
 
-    /// Every topic has `partitions` partitions, except the outputs with `outputPartitions` (the mock keeps
-    /// only about 5 MiB per partition, and a one-partition input can cause more output than that) and
-    /// the changelog with `changelogPartitions` (a wrong count, for a test). `stateDirectory` nil is `<directory>/state`.
+    /// Every topic has `partitions` partitions (the internal ones: N, for the default group), except the
+    /// outputs with `outputPartitions` (the mock keeps only about 5 MiB per partition, and a one-partition
+    /// input can cause more output than that), the changelog with `changelogPartitions` (a wrong count, for
+    /// a test) and the source-risk topic with its own (`InternalTopics.sourceRiskPartitions`). `stateDirectory` nil is `<directory>/state`.
     /// `brokers` above 1 lets a test move leaderships (`MockKafkaCluster.setPartitionLeader`);
     /// `changelog` false keeps state in the process only (`state.changelog`).
     init(
@@ -43,7 +47,10 @@ struct KafkaFixture {
         for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
             try cluster.createTopic(topic, partitions: outputPartitions ?? partitions)
         }
-        try cluster.createTopic(Self.changelogTopic, partitions: changelogPartitions ?? partitions)
+        var topology = DaemonConfig()
+        topology.kafka.inputTopics = inputTopics
+        try InternalTopics.create(
+            on: cluster, config: topology, partitions: partitions, changelogPartitions: changelogPartitions)
         directory = try TestPaths.temporaryDirectory(name)
         self.stateDirectory = stateDirectory ?? directory.appendingPathComponent("state")
         metricsPort = try freeLoopbackPort()

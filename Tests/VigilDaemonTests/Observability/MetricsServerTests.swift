@@ -4,6 +4,7 @@ import Prometheus
 import ServiceLifecycle
 import Testing
 import VigilCore
+import VigilKafka
 import VigilTestSupport
 
 @testable import VigilDaemon
@@ -84,6 +85,11 @@ import VigilTestSupport
         metrics.recordProcessingLatency(.microseconds(300))
         metrics.recordProcessingLatency(.milliseconds(3))
         metrics.recordProcessingLatency(.seconds(2))
+        var table = KafkaGlobalTableStatus()
+        table.recordsApplied = 3
+        table.entries = 2
+        metrics.sourceRiskTable.record(
+            KafkaGlobalTableUpdate(status: table, delays: [.milliseconds(20), .milliseconds(40), .seconds(45)]))
     }
 
     /// The registry behind /metrics with the sample traffic recorded.
@@ -137,6 +143,12 @@ import VigilTestSupport
             ("vigil_build_info", ["version": "9.9.9"], 1),
             ("vigil_geo_lookup_errors_total", [:], 6),
             ("vigil_ready", [:], 1),
+            ("vigil_global_table_records_total", ["table": "source-risk", "result": "applied"], 3),
+            ("vigil_global_table_entries", ["table": "source-risk"], 2),
+            ("vigil_global_table_propagation_delay_seconds_bucket", ["table": "source-risk", "le": "0.025"], 1),
+            ("vigil_global_table_propagation_delay_seconds_bucket", ["table": "source-risk", "le": "0.05"], 2),
+            ("vigil_global_table_propagation_delay_seconds_bucket", ["table": "source-risk", "le": "30.0"], 2),
+            ("vigil_global_table_propagation_delay_seconds_bucket", ["table": "source-risk", "le": "+Inf"], 3),
         ] as [(String, [String: String], Double)] {
             #expect(value(name, labels) == expected, "\(name)\(labels)")
         }
