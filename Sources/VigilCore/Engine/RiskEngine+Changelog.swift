@@ -157,17 +157,23 @@ extension RiskEngine {
 
     /// The event at `offset` while a replay guard is set: entries that already reflect it keep the
     /// value the restore gave them; sweeps and capacity drops wait while the shard entry reflects it.
-    mutating func processGuarded(_ event: AuthEvent, intel: consuming IPIntelligence?, offset: Int64) -> Verdict {
+    mutating func processGuarded(
+        _ context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64
+    ) -> Verdict {
         adoptConfiguredGlobalWindow()
         guard let protection = replayGuard, offset <= protection.highest else {
             dropReplayGuard()
-            return apply(event, intel: intel, sparing: nil)
+            return apply(context, late: late, sourceRisk: sourceRisk, sparing: nil)
         }
-        let saved = GuardedEntries(event: event, offset: offset, state: state, keys: keys, protection: protection)
+        let saved = GuardedEntries(
+            context: context, stages: stages, offset: offset, state: state, keys: keys, protection: protection)
         var verdict = apply(
-            event, intel: intel, sparing: { protection.reflects($0, offset: offset) }, sweeping: saved.scalars == nil)
+            context, late: late, sourceRisk: sourceRisk, sparing: { protection.reflects($0, offset: offset) },
+            sweeping: saved.scalars == nil)
         saved.putBack(into: &state)
         verdict.reemitted = saved.reflectsEvent
+        // A fact computed from entries put back would not be the changelog's: the first run published it.
+        if saved.source != nil { verdict.sourceRisk = nil }
         return verdict
     }
 
@@ -202,17 +208,20 @@ private struct GuardedEntries {
     var bucket: (slot: Int, value: GlobalWindows.Bucket?)?
     var scalars: Scalars?
 
-    init(event: AuthEvent, offset: Int64, state: ShardState, keys: EngineKeys, protection: ReplayGuard) {
+    init(
+        context: EventContext, stages: EngineStages, offset: Int64, state: ShardState, keys: EngineKeys,
+        protection: ReplayGuard
+    ) {
         func reflected(_ kind: StateEntryKind, _ hash: UInt64) -> Bool {
             protection.reflects(StateEntryKey(kind: kind, hash: hash), offset: offset)
         }
-        let userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
-        if reflected(.user, userKey) { user = (userKey, state.users[userKey]) }
-        if let address = event.ip?.sourceKey {
-            let sourceKey = keys.sourceStateKey(address)
-            if reflected(.source, sourceKey) { source = (sourceKey, state.sources[sourceKey]) }
+        let event = context.event
+        let userKey = context.userKey
+        if stages.contains(.user), reflected(.user, userKey) { user = (userKey, state.users[userKey]) }
+        if stages.contains(.source), let sourceKey = context.sourceStateKey, reflected(.source, sourceKey) {
+            source = (sourceKey, state.sources[sourceKey])
         }
-        if event.type == .passwordResetRequest, let name = event.user.emailDomain {
+        if stages.contains(.domain), event.type == .passwordResetRequest, let name = event.user.emailDomain {
             let domainKey = keys.domainStateKey(tenant: event.tenant, domain: name)
             if reflected(.domain, domainKey) { domain = (domainKey, state.domains[domainKey]) }
         }
