@@ -50,3 +50,26 @@ enum StageRouting {
         event.type == .passwordResetRequest && event.user.emailDomain != nil
     }
 }
+
+extension SourceRiskFact {
+    /// The fact's record key on the source-risk topic: the source's keyed hash, 8 bytes little endian.
+    public var recordKey: [UInt8] { StageRecordCodec.factKey(source) }
+
+    /// The fact's record value on the source-risk topic (`schemas/stage-records.md`).
+    public var recordValue: [UInt8] { StageRecordCodec.encodeFact(self) }
+
+    /// The fact a source-risk record holds; throws for bytes no source stage wrote. A tombstone (no
+    /// value) is not a fact: it removes the source (`SourceRiskTable.removeFact(forSource:)`).
+    public init(recordKey key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(StageRecordError) {
+        self = try StageRecordCodec.decodeFact(key: key, value: value)
+    }
+
+    /// The source a source-risk record key names; throws unless it is 8 bytes.
+    public static func source(ofRecordKey key: UnsafeRawBufferPointer) throws(StageRecordError) -> UInt64 {
+        guard key.count == 8 else {
+            throw .invalidValue(field: "source-risk key", detail: "\(key.count) bytes, expected 8")
+        }
+        var reader = StageRecordReader(key)
+        return try reader.u64("source-risk key")
+    }
+}

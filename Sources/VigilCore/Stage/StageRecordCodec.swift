@@ -182,11 +182,7 @@ enum StageRecordCodec {
     ) throws(StageRecordError)
         -> SourceRiskFact
     {
-        guard key.count == 8 else {
-            throw .invalidValue(field: "source-risk key", detail: "\(key.count) bytes, expected 8")
-        }
-        var keyReader = StageRecordReader(key)
-        let source = try keyReader.u64("source-risk key")
+        let source = try SourceRiskFact.source(ofRecordKey: key)
         guard !value.isEmpty else { throw .empty }
         var reader = StageRecordReader(value)
         let version = try reader.u8("version")

@@ -53,6 +53,9 @@ public struct SourceRiskTable: SourceRiskLookup, Sendable {
         facts[fact.source] = fact.failingUserTimes.isEmpty ? nil : fact
     }
 
+    /// Forgets the source's fact (a tombstone on the source-risk topic).
+    public mutating func removeFact(forSource source: UInt64) { facts[source] = nil }
+
     /// Sources with a fact.
     public var count: Int { facts.count }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilTestSupport
 import VigilWorkload
+import _VigilMachinery
 
 @testable import VigilCore
 
@@ -179,13 +180,63 @@ import VigilWorkload
         #expect(domainAt.payloads(.alerts).last?.contains("email_domain") == true)
     }
 
-    @Test func lateEventsAreDecidedAtDecodeAndChangeNoCrossUserState() {
-        // A failure wave two hours behind the newest event: late, so it counts nowhere.
+    @Test func lateEventsAreDecidedAtDecodeAndChangeNoState() {
+        // A failure wave two hours behind the newest event: late, so it counts nowhere, not even for the
+        // user's own failed-attempts signal of a login as late. The user's shard may have seen nothing of
+        // that newer event: only the decode stage's watermark knows the wave is late.
         var lines = [Array(EventLines.login(id: "new", time: "2026-03-02T12:00:00Z", user: "early").utf8)]
-        lines += Self.failedLogins(users: 10, attempts: 40)
+        lines += Self.failedLogins(users: 2, attempts: 40)
+        lines.append(Array(EventLines.login(id: "late-ok", time: Self.at(7), user: "victim0").utf8))
         let run = Self.expectSameAtEveryCount(lines)
-        #expect(run.stats.lateEvents == 40)
+        #expect(run.stats.lateEvents == 41)
         #expect(run.stats.count(.credentialStuffing) == 0)
+        #expect(run.payloads(.decisions).last?.contains("failed_attempts") == false)
+    }
+
+    @Test func theFactFollowsASourceThatKeepsSprayingNewAccounts() {
+        // Five accounts fail at 09:00, five others at 09:10: the window's capacity keeps the newer five,
+        // and a login at 09:20 counts them (the first five are out of its 15-minute window). A table
+        // updated only when the threshold is first reached would still hold the 09:00 times.
+        let threshold = VigilConfig().engine.signals.sprayingDistinctUsers
+        var lines: [[UInt8]] = []
+        for index in 0..<(2 * threshold) {
+            lines.append(
+                Array(
+                    EventLines.login(
+                        id: "f\(index)", time: Self.at(index < threshold ? 0 : 10, index % threshold),
+                        user: "acct\(index)",
+                        outcome: "failure"
+                    ).utf8))
+        }
+        lines.append(Array(EventLines.login(id: "ok", time: Self.at(20), user: "bystander").utf8))
+        let run = Self.expectSameAtEveryCount(lines)
+        #expect(run.payloads(.decisions).last?.contains("source failed for \(threshold) users") == true)
+    }
+
+    @Test func aUserIdlePastTheTTLIsAbsentWhetherOrNotItsShardSweptIt() throws {
+        // With a 1-hour idle TTL, "quiet" learns a baseline, then only "busy" is active for two hours; at
+        // 16 partitions "quiet"'s shard sees none of that and has not swept it, at one partition it has.
+        var config = VigilConfig()
+        config.engine.userIdleTTL = .hours(1)
+        func partition(_ user: String, _ count: Int) -> Int {
+            Murmur2.partition(forKey: Array(user.utf8), partitionCount: count)
+        }
+        let busy = try #require(
+            (0..<100).map { "busy\($0)" }.first { name in
+                Self.counts.dropFirst().allSatisfy { partition(name, $0) != partition("quiet", $0) }
+            })
+        var lines = (0..<4).map {
+            Array(EventLines.login(id: "q\($0)", time: Self.at($0), user: "quiet", device: "q-laptop").utf8)
+        }
+        for step in 0..<25 {
+            let minute = 10 + step * 5
+            let time = "2026-03-02T\(9 + minute / 60):\(minute % 60 < 10 ? "0" : "")\(minute % 60):00Z"
+            lines.append(Array(EventLines.login(id: "b\(step)", time: time, user: busy, device: "b-laptop").utf8))
+        }
+        lines.append(
+            Array(EventLines.login(id: "back", time: "2026-03-02T11:20:00Z", user: "quiet", device: "q-laptop").utf8))
+        let run = Self.expectSameAtEveryCount(lines, config: config)
+        #expect(run.payloads(.decisions).last?.contains("first_login") == true)
     }
 }
 
