@@ -90,10 +90,11 @@ extension RiskEngine {
 
     /// Applies one changelog record read back during a restore: replaces (or, for a tombstone,
     /// removes) the entry, and keeps the replay guard's bookkeeping. Returns false, changing nothing,
-    /// for a record of another scope. An entry record stamped below the floor reached so far is
-    /// skipped (true, changing nothing): no flush writes one there, so it is a late write of an earlier
-    /// owner of the partition, older than the state a later checkpoint vouches for. On error the restore must be abandoned with the engine: its
-    /// state holds a part of the changelog only.
+    /// for a record of another scope (or the decode stage's watermark). An entry record stamped below
+    /// the floor reached so far is skipped (true, changing nothing): no flush writes one there, so it is
+    /// a late write of an earlier owner of the partition, older than the state a later checkpoint vouches
+    /// for. On error the restore must be abandoned with the engine: its state holds a part of the
+    /// changelog only.
     @discardableResult
     public mutating func applyChangelogRecord(
         key keyBytes: [UInt8], value: [UInt8]?, scope: ChangelogScope
@@ -106,7 +107,8 @@ extension RiskEngine {
             }
             throw ChangelogRestoreError(error)
         }
-        guard key.scope == scope.tag else { return false }
+        // The decode stage's record is its own (`DecodeStage.applyChangelogRecord`).
+        guard key.scope == scope.tag, key.entry.kind != .decodeWatermark else { return false }
         let entry = key.entry
         let codec = StateEntryCodec(keys: keys)
         // Taken out while it changes, so its overrides are not copied once per record.
@@ -124,6 +126,8 @@ extension RiskEngine {
                 bookkeeping.noteCheckpoint(stamp: stamp)
             case .names:
                 throw .misplaced(field: "names entry", detail: "a changelog holds no names entry")
+            case .decodeWatermark:
+                throw .misplaced(field: "decode watermark", detail: "the decode stage's record reached an engine")
             case .user, .source, .domain, .globalBucket, .shard:
                 if let value {
                     guard !bookkeeping.isBelowFloor(try codec.appliedOffset(of: value)) else { break }
@@ -150,7 +154,7 @@ extension RiskEngine {
         case .source: state.sources[key.hash] = nil
         case .domain: state.domains[key.hash] = nil
         case .globalBucket: state.global.restore(nil, atSlot: try StateEntryCodec.bucketSlot(key))
-        case .shard, .names, .flushBegin, .checkpoint:
+        case .shard, .names, .flushBegin, .checkpoint, .decodeWatermark:
             throw .misplaced(field: "\(key.kind) tombstone", detail: "only evicted entries have tombstones")
         }
     }

@@ -16,6 +16,9 @@ import VigilWorkload
         var shards: [[StageProcessor]] = Deployment.freshShards()
         var table = SourceRiskTable()
         var logs = [[[[UInt8]]]](repeating: [[[UInt8]]](repeating: [], count: partitions), count: 3)
+        /// The decode stage's own records, in the input partition's changelog.
+        var decodeChangelog: [ChangelogRecord] = []
+        static let inputScope = ChangelogScope(inputTopic: "logins")
         var changelogs = [[[ChangelogRecord]]](
             repeating: [[ChangelogRecord]](repeating: [], count: partitions), count: 3)
 
@@ -38,6 +41,7 @@ import VigilWorkload
         mutating func process(_ line: [UInt8], number: Int, into output: inout [OutputMessage]) {
             var records: [StageRecord] = []
             decode.process(line, origin: .file(path: "in", line: number), into: &output, records: &records)
+            decodeChangelog.append(decode.changelogRecord(stamp: Int64(number), scope: Self.inputScope))
             for record in records {
                 let stage = StageKind.allCases.firstIndex(of: record.stage)!
                 let partition = record.partition(count: Self.partitions)
@@ -55,8 +59,13 @@ import VigilWorkload
                 stamp: Int64(offset), scope: Self.scope(stage))
         }
 
-        /// Fresh shards restored from the changelogs, as after a crash.
+        /// A fresh decode stage and fresh shards restored from the changelogs, as after a crash.
         mutating func restoreFromChangelogs() throws {
+            var fresh = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
+            for record in decodeChangelog {
+                try fresh.applyChangelogRecord(key: record.key, value: record.value, scope: Self.inputScope)
+            }
+            decode = fresh
             var restored = Self.freshShards()
             for stage in restored.indices {
                 for partition in restored[stage].indices {
