@@ -92,8 +92,9 @@ public struct RiskEngine: Sendable {
     /// has one (Kafka): after a restore, an event the restored state already reflects changes none of
     /// the entries that reflect it (`ReplayGuard`); its decision and alerts are produced all the same.
     /// For an engine running every stage; lateness is decided by its own watermark.
-    public mutating func process(_ event: AuthEvent, intel: consuming IPIntelligence?, offset: Int64? = nil) -> Verdict
-    {
+    public mutating func process(
+        _ event: consuming AuthEvent, intel: consuming IPIntelligence?, offset: Int64? = nil
+    ) -> Verdict {
         let late = state.watermark.isLate(event.time)
         let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys)
         return run(context, late: late, sourceRisk: nil, offset: offset)

@@ -62,9 +62,11 @@ public struct DecodeStage: Sendable {
         receivedAt: Timestamp? = nil,
         into output: inout [OutputMessage], records: inout [StageRecord]
     ) {
+        var late = false
         guard
-            let (event, late) = accept(
-                bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output)
+            let event = accept(
+                bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, late: &late,
+                into: &output)
         else { return }
         if late { stats.lateEvents += 1 }
         records.append(
@@ -102,8 +104,8 @@ public struct DecodeStage: Sendable {
         }
     }
 
-    /// Decodes one message and applies the time checks: the accepted event and whether it is late, or
-    /// nil with a dead letter appended to `output`.
+    /// Decodes one message and applies the time checks: the accepted event (and in `late` whether it is
+    /// late), or nil with a dead letter appended to `output`.
     ///
     /// An event stamped far in the future must never move the watermark: it would make every later event
     /// late and evict learned users as idle. `receivedAt`, a time the caller vouches for (the daemon's
@@ -115,8 +117,8 @@ public struct DecodeStage: Sendable {
     /// every event to `input.max_future_skew` after its `replayClock`.
     mutating func accept(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int?, origin: MessageOrigin, receivedAt: Timestamp?,
-        into output: inout [OutputMessage]
-    ) -> (AuthEvent, late: Bool)? {
+        late: inout Bool, into output: inout [OutputMessage]
+    ) -> AuthEvent? {
         stats.eventsRead += 1
         // The decoded event is moved, never copied: a copy retains and releases each of its strings.
         let event: AuthEvent
@@ -147,9 +149,9 @@ public struct DecodeStage: Sendable {
         }
         unconfirmedLeap = nil
         stats.eventsByType[event.type.index] += 1
-        let late = watermark.isLate(event.time)
+        late = watermark.isLate(event.time)
         if !late { watermark.observe(event.time) }
-        return (event, late)
+        return event
     }
 
     /// The `future_time` failure of an event more than `input.max_future_skew` after `reference`.

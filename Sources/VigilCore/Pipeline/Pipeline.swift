@@ -63,9 +63,12 @@ public struct Pipeline: Sendable {
         _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil, origin: MessageOrigin,
         receivedAt: Timestamp? = nil, into output: inout [OutputMessage]
     ) {
+        // The engine's own watermark decides lateness here: the replay guard may put it back.
+        var decodedLate = false
         guard
-            let (event, _) = decode.accept(
-                bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output)
+            let event = decode.accept(
+                bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, late: &decodedLate,
+                into: &output)
         else { return }
         let intel: IPIntelligence?
         if let ip = event.ip {
@@ -74,7 +77,7 @@ public struct Pipeline: Sendable {
             intel = nil
         }
         // Handed over, not copied (see `RiskEngine.process`).
-        var verdict = engine.process(event, intel: consume intel, offset: origin.offset)
+        var verdict = engine.process(consume event, intel: consume intel, offset: origin.offset)
         if verdict.late { outputStats.lateEvents += 1 }
         outputs.append(&verdict, stats: &outputStats, into: &output)
     }
