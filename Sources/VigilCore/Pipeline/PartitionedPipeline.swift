@@ -89,9 +89,6 @@ public struct PartitionedPipeline: Sendable {
         return total
     }
 
-    /// Sources with a fact in the source-risk table.
-    public var sourceRiskCount: Int { sourceRisk.count }
-
     // MARK: snapshots
 
     /// Replaces the state with a snapshot's, in the format a one-shard `Pipeline` writes (so a snapshot

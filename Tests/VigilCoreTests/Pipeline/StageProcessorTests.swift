@@ -165,6 +165,8 @@ import VigilWorkload
         #expect(figures[1].users == 0 && figures[1].sources > 0 && figures[1].domains == 0)
         #expect(figures[1].global.failures == 0)
         #expect(figures[2].users == 0 && figures[2].sources == 0 && figures[2].domains > 0)
+        // The sources the campaigns sprayed from published their facts.
+        #expect(deployment.table.count > 0)
     }
 
     @Test func aRecordOfAnotherStageIsRefusedAndChangesNothing() {
