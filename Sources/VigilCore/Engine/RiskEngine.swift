@@ -29,9 +29,9 @@ public struct RiskEngine: Sendable {
     }
 
     /// An engine with empty state running one keyed stage only (a shard of that stage): the user stage
-    /// holds users and the global windows, the source stage sources, the domain stage domains. Events
-    /// reach it through `process(stageEvent:late:sourceRisk:offset:)`, lateness decided by the decode
-    /// stage.
+    /// holds users and the global windows, the source stage sources, the domain stage domains. Its
+    /// events come from a `StageProcessor`, with lateness decided by the decode stage (the `process`
+    /// taking an `AuthEvent` is for an engine running every stage).
     public init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey, stage: StageKind) {
         self.init(config: config, policyVersion: policyVersion, deviceKey: deviceKey, stages: EngineStages(stage))
     }
