@@ -102,7 +102,8 @@ let package = Package(
             path: "Tests/VigilTestSupport"
         ),
         .testTarget(name: "_VigilMachineryTests", dependencies: ["_VigilMachinery"]),
-        .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore", "_VigilMachinery", "VigilTestSupport"]),
+        .testTarget(
+            name: "VigilCoreTests", dependencies: ["VigilCore", "_VigilMachinery", "VigilTestSupport", "VigilWorkload"]),
         .testTarget(name: "VigilWorkloadTests", dependencies: ["VigilWorkload", "VigilCore"]),
         .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore", "VigilTestSupport"]),
         .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka", "VigilTestSupport"]),

@@ -3,7 +3,7 @@
 # the layers below it (and the `_VigilMachinery` module under them all), so an upward reference is
 # the compiler's own "cannot find ... in scope" error, naming the file and line.
 #
-#   Model <- Config <- Decode | Enrich | State <- Signals | Policy <- Engine <- Encode <- Pipeline
+#   Model <- Config <- Decode | Enrich | State <- Signals | Policy <- Engine <- Encode | Stage <- Pipeline
 #
 # Siblings (`|`) may not use each other: each is checked without the others. Layers are checked
 # from the bottom up and the first failing one stops the check, so the errors name the culprit.
@@ -25,7 +25,8 @@ layers=(
     "Policy:Model Config Decode Enrich State"
     "Engine:Model Config Decode Enrich State Signals Policy"
     "Encode:Model Config Decode Enrich State Signals Policy Engine"
-    "Pipeline:Model Config Decode Enrich State Signals Policy Engine Encode"
+    "Stage:Model Config Decode Enrich State Signals Policy Engine"
+    "Pipeline:Model Config Decode Enrich State Signals Policy Engine Encode Stage"
 )
 
 # Every folder of VigilCore with Swift sources must have its place in the list (a DocC catalogue has

@@ -278,6 +278,10 @@ report.add(
     target: ">= 300000", met: count / engine.pipelineSeconds >= 300_000,
     unreliable: options.quick ? "--quick: \(options.users) users' state, not the target's 100,000" : nil)
 report.add("engine_ns_per_event", "engine: time per event", engine.pipelineSeconds / count * 1e9, "ns")
+let stagedSeconds = try EngineBench(config: config, events: bytes).runStaged(passes: options.quick ? 1 : 3)
+report.add(
+    "engine_staged_events_per_s", "engine: staged topology (decode, user, source, domain stages), 1 thread",
+    count / stagedSeconds, "ev/s")
 let stages = [
     ("decode", engine.decodeSeconds), ("enrich", engine.enrichSeconds), ("engine", engine.engineSeconds),
     ("encode", engine.encodeSeconds),

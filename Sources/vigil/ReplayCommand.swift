@@ -35,6 +35,15 @@ struct ReplayCommand: ParsableCommand {
         transform: Self.time)
     var now: Timestamp?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Run each keyed stage (user, source, domain) as this many partitions, routed as Kafka's default "
+                + "partitioner would: what a deployment with that many partitions per repartition topic decides.",
+            discussion: "The outputs are the same for every count. --state-in and --state-out need 1.",
+            valueName: "count"))
+    var partitions = 1
+
     @Argument(help: "Events, one JSON object per line; '-' reads standard input.")
     var events: String
 
@@ -54,7 +63,7 @@ struct ReplayCommand: ParsableCommand {
         let runner = ReplayRunner(
             options: .init(
                 configPath: config, inputPath: events, outputDirectory: out, stateIn: stateIn, stateOut: stateOut,
-                now: now),
+                now: now, partitions: partitions),
             logger: logger,
             environment: ProcessInfo.processInfo.environment)
         do {

@@ -22,18 +22,19 @@ final class EventRules: Sendable {
         self.detectors = AlertDetectors(settings: config.engine, keys: keys)
     }
 
-    /// What the event does to the user's record and, unless it is late, to the rest of the shard; a late
-    /// event is only scored.
+    /// What the event does to the user's record and, unless it is late, to the user stage's global
+    /// windows; a late event is only scored. `sourceRisk` is where the spraying signal reads (nil: the
+    /// shard's own sources, when one engine runs every stage).
     func apply(
         _ context: EventContext, late: Bool, user: inout UserState, state: inout ShardState,
-        into verdict: inout RiskEngine.Verdict
+        sourceRisk: (any SourceRiskLookup)?, into verdict: inout RiskEngine.Verdict
     ) {
         let userKey = context.userKey
         let time = context.event.time
         let type = context.event.type
         switch type {
         case .login where context.event.outcome == .success, .sensitiveAction:
-            let assessment = signals.evaluate(context, user: user, state: state)
+            let assessment = signals.evaluate(context, user: user, state: state, sourceRisk: sourceRisk)
             // Kept in a local until the detectors have read it: they read a value of its own while they
             // append to `verdict.alerts`, not a part of the verdict being written.
             let decision = decide(context, assessment: assessment, user: user, at: time)
@@ -47,7 +48,7 @@ final class EventRules: Sendable {
         case .login:
             if !late {
                 state.global.recordFailure(at: time, userKey: userKey)
-                detectors.recordFailure(context, user: &user, state: &state, into: &verdict.alerts)
+                detectors.recordUserFailure(context, user: &user)
             }
         case .mfaChallenge:
             if !late, context.event.mfa?.factor.isPush == true {
@@ -58,7 +59,7 @@ final class EventRules: Sendable {
         case .passwordResetRequest:
             if !late {
                 state.global.recordResetRequest(at: time)
-                detectors.recordResetRequest(context, user: &user, state: &state, into: &verdict.alerts)
+                detectors.recordAccountReset(context, user: &user, into: &verdict.alerts)
             }
         case .passwordResetComplete:
             if !late, context.event.outcome != .failure {
@@ -66,6 +67,29 @@ final class EventRules: Sendable {
             }
         }
         if !late, user.lastSeen < time { user.lastSeen = time }
+    }
+
+    /// What an event on time does to the source stage's state: a failed login counts against its
+    /// source (credential stuffing, and a new source-risk fact when `publishing`), a reset request
+    /// against its source's reset wave.
+    func applySource(
+        _ context: EventContext, state: inout ShardState, publishing: Bool, into verdict: inout RiskEngine.Verdict
+    ) {
+        switch context.event.type {
+        case .login where context.event.outcome != .success:
+            verdict.sourceRisk = detectors.recordSourceFailure(
+                context, state: &state, publishing: publishing, into: &verdict.alerts)
+        case .passwordResetRequest:
+            detectors.recordSourceReset(context, state: &state, into: &verdict.alerts)
+        default: break
+        }
+    }
+
+    /// What an event on time does to the domain stage's state: a reset request counts against its
+    /// email domain's reset wave.
+    func applyDomain(_ context: EventContext, state: inout ShardState, into verdict: inout RiskEngine.Verdict) {
+        guard context.event.type == .passwordResetRequest else { return }
+        detectors.recordDomainReset(context, state: &state, into: &verdict.alerts)
     }
 
     func decide(_ context: EventContext, assessment: Assessment, user: UserState, at time: Timestamp) -> Decision {

@@ -90,10 +90,11 @@ extension RiskEngine {
 
     /// Applies one changelog record read back during a restore: replaces (or, for a tombstone,
     /// removes) the entry, and keeps the replay guard's bookkeeping. Returns false, changing nothing,
-    /// for a record of another scope. An entry record stamped below the floor reached so far is
-    /// skipped (true, changing nothing): no flush writes one there, so it is a late write of an earlier
-    /// owner of the partition, older than the state a later checkpoint vouches for. On error the restore must be abandoned with the engine: its
-    /// state holds a part of the changelog only.
+    /// for a record of another scope (or the decode stage's watermark). An entry record stamped below
+    /// the floor reached so far is skipped (true, changing nothing): no flush writes one there, so it is
+    /// a late write of an earlier owner of the partition, older than the state a later checkpoint vouches
+    /// for. On error the restore must be abandoned with the engine: its state holds a part of the
+    /// changelog only.
     @discardableResult
     public mutating func applyChangelogRecord(
         key keyBytes: [UInt8], value: [UInt8]?, scope: ChangelogScope
@@ -106,7 +107,8 @@ extension RiskEngine {
             }
             throw ChangelogRestoreError(error)
         }
-        guard key.scope == scope.tag else { return false }
+        // The decode stage's record is its own (`DecodeStage.applyChangelogRecord`).
+        guard key.scope == scope.tag, key.entry.kind != .decodeWatermark else { return false }
         let entry = key.entry
         let codec = StateEntryCodec(keys: keys)
         // Taken out while it changes, so its overrides are not copied once per record.
@@ -124,6 +126,8 @@ extension RiskEngine {
                 bookkeeping.noteCheckpoint(stamp: stamp)
             case .names:
                 throw .misplaced(field: "names entry", detail: "a changelog holds no names entry")
+            case .decodeWatermark:
+                throw .misplaced(field: "decode watermark", detail: "the decode stage's record reached an engine")
             case .user, .source, .domain, .globalBucket, .shard:
                 if let value {
                     guard !bookkeeping.isBelowFloor(try codec.appliedOffset(of: value)) else { break }
@@ -150,24 +154,30 @@ extension RiskEngine {
         case .source: state.sources[key.hash] = nil
         case .domain: state.domains[key.hash] = nil
         case .globalBucket: state.global.restore(nil, atSlot: try StateEntryCodec.bucketSlot(key))
-        case .shard, .names, .flushBegin, .checkpoint:
+        case .shard, .names, .flushBegin, .checkpoint, .decodeWatermark:
             throw .misplaced(field: "\(key.kind) tombstone", detail: "only evicted entries have tombstones")
         }
     }
 
     /// The event at `offset` while a replay guard is set: entries that already reflect it keep the
     /// value the restore gave them; sweeps and capacity drops wait while the shard entry reflects it.
-    mutating func processGuarded(_ event: AuthEvent, intel: consuming IPIntelligence?, offset: Int64) -> Verdict {
+    mutating func processGuarded(
+        _ context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64
+    ) -> Verdict {
         adoptConfiguredGlobalWindow()
         guard let protection = replayGuard, offset <= protection.highest else {
             dropReplayGuard()
-            return apply(event, intel: intel, sparing: nil)
+            return apply(context, late: late, sourceRisk: sourceRisk, sparing: nil)
         }
-        let saved = GuardedEntries(event: event, offset: offset, state: state, keys: keys, protection: protection)
+        let saved = GuardedEntries(
+            context: context, stages: stages, offset: offset, state: state, keys: keys, protection: protection)
         var verdict = apply(
-            event, intel: intel, sparing: { protection.reflects($0, offset: offset) }, sweeping: saved.scalars == nil)
+            context, late: late, sourceRisk: sourceRisk, sparing: { protection.reflects($0, offset: offset) },
+            sweeping: saved.scalars == nil)
         saved.putBack(into: &state)
         verdict.reemitted = saved.reflectsEvent
+        // A fact computed from entries put back would not be the changelog's: the first run published it.
+        if saved.source != nil { verdict.sourceRisk = nil }
         return verdict
     }
 
@@ -202,17 +212,20 @@ private struct GuardedEntries {
     var bucket: (slot: Int, value: GlobalWindows.Bucket?)?
     var scalars: Scalars?
 
-    init(event: AuthEvent, offset: Int64, state: ShardState, keys: EngineKeys, protection: ReplayGuard) {
+    init(
+        context: EventContext, stages: EngineStages, offset: Int64, state: ShardState, keys: EngineKeys,
+        protection: ReplayGuard
+    ) {
         func reflected(_ kind: StateEntryKind, _ hash: UInt64) -> Bool {
             protection.reflects(StateEntryKey(kind: kind, hash: hash), offset: offset)
         }
-        let userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
-        if reflected(.user, userKey) { user = (userKey, state.users[userKey]) }
-        if let address = event.ip?.sourceKey {
-            let sourceKey = keys.sourceStateKey(address)
-            if reflected(.source, sourceKey) { source = (sourceKey, state.sources[sourceKey]) }
+        let event = context.event
+        let userKey = context.userKey
+        if stages.contains(.user), reflected(.user, userKey) { user = (userKey, state.users[userKey]) }
+        if stages.contains(.source), let sourceKey = context.sourceStateKey, reflected(.source, sourceKey) {
+            source = (sourceKey, state.sources[sourceKey])
         }
-        if event.type == .passwordResetRequest, let name = event.user.emailDomain {
+        if stages.contains(.domain), event.type == .passwordResetRequest, let name = event.user.emailDomain {
             let domainKey = keys.domainStateKey(tenant: event.tenant, domain: name)
             if reflected(.domain, domainKey) { domain = (domainKey, state.domains[domainKey]) }
         }

@@ -25,11 +25,27 @@ public struct RiskEngine: Sendable {
     /// An engine with empty state. `deviceKey` keys the hashes of device ids and other identifiers: engines
     /// that must agree (shards of one deployment, a replay of its input) need the same key.
     public init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey) {
+        self.init(config: config, policyVersion: policyVersion, deviceKey: deviceKey, stages: .all)
+    }
+
+    /// An engine with empty state running one keyed stage only (a shard of that stage): the user stage
+    /// holds users and the global windows, the source stage sources, the domain stage domains. Its
+    /// events come from a `StageProcessor`, with lateness decided by the decode stage (the `process`
+    /// taking an `AuthEvent` is for an engine running every stage).
+    public init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey, stage: StageKind) {
+        self.init(config: config, policyVersion: policyVersion, deviceKey: deviceKey, stages: EngineStages(stage))
+    }
+
+    init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey, stages: EngineStages) {
         self.state = ShardState(
             allowedLateness: config.engine.allowedLateness, globalWindow: config.engine.globalWindow)
         self.keys = EngineKeys(secret: deviceKey)
         self.rules = EventRules(config: config, policyVersion: policyVersion, keys: keys)
+        self.stages = stages
     }
+
+    /// The stages this engine runs: all of them (one shard holds everything), or one keyed stage.
+    let stages: EngineStages
 
     /// Swaps in a new configuration between two events. State is kept; windows adopt new thresholds
     /// from the next event on.
@@ -65,44 +81,83 @@ public struct RiskEngine: Sendable {
         /// never raised). The first copy stands; a consumer must not let this one replace it. Every
         /// copy that is not marked equals the first.
         public var reemitted = false
+        /// The source stage's new fact for the source-risk table, when its failing-users window changed
+        /// while at or above the spraying threshold (`SourceRiskFact`); nil otherwise, and always nil
+        /// for an engine running every stage (it reads its own sources).
+        public var sourceRisk: SourceRiskFact?
     }
 
     /// `intel` is handed over (moved into the `EventContext`), not copied: a copy retains its names
     /// and reputation list only to release them again. `offset` is the event's input offset when it
     /// has one (Kafka): after a restore, an event the restored state already reflects changes none of
     /// the entries that reflect it (`ReplayGuard`); its decision and alerts are produced all the same.
-    public mutating func process(_ event: AuthEvent, intel: consuming IPIntelligence?, offset: Int64? = nil) -> Verdict
-    {
+    /// For an engine running every stage; lateness is decided by its own watermark.
+    public mutating func process(
+        _ event: consuming AuthEvent, intel: consuming IPIntelligence?, offset: Int64? = nil
+    ) -> Verdict {
+        let late = state.watermark.isLate(event.time)
+        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys)
+        return run(context, late: late, sourceRisk: nil, offset: offset)
+    }
+
+    /// Runs one event of a stage record through this stage's engine. `late` is the decode stage's
+    /// verdict (its watermark sees the whole input partition, a stage shard's would depend on the
+    /// partition count); a late event is scored but changes nothing. `sourceRisk` is where the user
+    /// stage's `source_ip_spraying` signal reads. `offset` is the record's offset in the stage topic, for
+    /// the replay guard.
+    mutating func process(
+        stageEvent context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64?
+    ) -> Verdict {
+        run(context, late: late, sourceRisk: sourceRisk, offset: offset)
+    }
+
+    private mutating func run(
+        _ context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64?
+    ) -> Verdict {
         if let offset, offset <= guardedThrough {
-            return processGuarded(event, intel: intel, offset: offset)
+            return processGuarded(context, late: late, sourceRisk: sourceRisk, offset: offset)
         }
-        return apply(event, intel: intel, sparing: nil)
+        return apply(context, late: late, sourceRisk: sourceRisk, sparing: nil)
     }
 
     /// Applies the event to the state; entries `spared` (the replay guard's) are left to the caller.
+    ///
+    /// A user idle for longer than `engine.user_idle_ttl` before the event is read as absent, whether
+    /// or not a sweep removed it yet: sweeps run on the shard's own event time, which depends on the
+    /// partition count, so only what no event still on time can read may depend on them.
     mutating func apply(
-        _ event: AuthEvent, intel: consuming IPIntelligence?, sparing spared: ((StateEntryKey) -> Bool)?,
-        sweeping: Bool = true
+        _ context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?,
+        sparing spared: ((StateEntryKey) -> Bool)?, sweeping: Bool = true
     ) -> Verdict {
-        let time = event.time
-        let late = state.watermark.isLate(time)
+        let time = context.event.time
         if late {
             state.countLate()
         } else {
             state.watermark.observe(time)
         }
-        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys)
         var verdict = Verdict(late: late)
-        let userKey = context.userKey
-
-        if late {
-            // A late event changes nothing, so it reads a copy.
-            var user = state.users[userKey] ?? UserState(lastSeen: time)
-            rules.apply(context, late: true, user: &user, state: &state, into: &verdict)
-        } else {
-            state.updateUser(userKey, inserting: { UserState(lastSeen: time) }, using: rules) { rules, user, state in
-                rules.apply(context, late: false, user: &user, state: &state, into: &verdict)
+        if stages.contains(.user) {
+            let userKey = context.userKey
+            let idleBefore = time - config.engine.userIdleTTL
+            if late {
+                // A late event changes nothing, so it reads a copy.
+                var user =
+                    state.users[userKey].flatMap { $0.lastSeen < idleBefore ? nil : $0 } ?? UserState(lastSeen: time)
+                rules.apply(context, late: true, user: &user, state: &state, sourceRisk: sourceRisk, into: &verdict)
+            } else {
+                state.updateUser(userKey, inserting: { UserState(lastSeen: time) }, using: rules) {
+                    rules, user, state in
+                    if user.lastSeen < idleBefore { user = UserState(lastSeen: time) }
+                    rules.apply(
+                        context, late: false, user: &user, state: &state, sourceRisk: sourceRisk, into: &verdict)
+                }
             }
+        }
+        if !late {
+            if stages.contains(.source) {
+                rules.applySource(context, state: &state, publishing: stages != .all, into: &verdict)
+            }
+            if stages.contains(.domain) { rules.applyDomain(context, state: &state, into: &verdict) }
             if sweeping {
                 state.sweepIfDue(settings: config.engine, sparing: spared)
                 state.enforceCapacity(settings: config.engine, sparing: spared)
@@ -116,21 +171,18 @@ public struct RiskEngine: Sendable {
     private mutating func markChanges(of context: EventContext, late: Bool) {
         state.changes!.shard = true
         guard !late else { return }
-        state.changes!.users.insert(context.userKey)
+        if stages.contains(.user) { state.changes!.users.insert(context.userKey) }
         let event = context.event
-        let countsInGlobalWindows: Bool
         switch event.type {
-        case .login: countsInGlobalWindows = event.outcome != .success
+        case .login where event.outcome != .success: break
         case .passwordResetRequest:
-            countsInGlobalWindows = true
-            if let domain = event.user.emailDomain {
+            if stages.contains(.domain), let domain = event.user.emailDomain {
                 state.changes!.domains.insert(keys.domainStateKey(tenant: event.tenant, domain: domain))
             }
-        default: countsInGlobalWindows = false
+        default: return
         }
-        guard countsInGlobalWindows else { return }
-        if let source = context.sourceStateKey { state.changes!.sources.insert(source) }
-        state.changes!.markBucket(slot: state.global.slot(at: event.time))
+        if stages.contains(.source), let source = context.sourceStateKey { state.changes!.sources.insert(source) }
+        if stages.contains(.user) { state.changes!.markBucket(slot: state.global.slot(at: event.time)) }
     }
 
     /// Users held in the shard's state now.
@@ -138,4 +190,24 @@ public struct RiskEngine: Sendable {
 
     /// Entity counts, approximate state size and global windows of this engine's shard.
     public var figures: StateFigures { state.figures }
+}
+
+/// The stages one engine runs.
+struct EngineStages: OptionSet, Sendable {
+    let rawValue: UInt8
+
+    static let user = EngineStages(rawValue: 1 << 0)
+    static let source = EngineStages(rawValue: 1 << 1)
+    static let domain = EngineStages(rawValue: 1 << 2)
+    static let all: EngineStages = [.user, .source, .domain]
+
+    init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    init(_ stage: StageKind) {
+        switch stage {
+        case .user: self = .user
+        case .source: self = .source
+        case .domain: self = .domain
+        }
+    }
 }

@@ -60,7 +60,14 @@ struct EventContext {
     let deviceKey: UInt64?
 
     init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys) {
-        self.userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
+        self.init(
+            event: event, intel: intel, userKey: keys.userKey(tenant: event.tenant, userID: event.user.id), keys: keys)
+    }
+
+    /// The context of an event whose user is known by its keyed hash only (a source or domain stage
+    /// record, which carries no user id).
+    init(event: AuthEvent, intel: IPIntelligence, userKey: UInt64, keys: EngineKeys) {
+        self.userKey = userKey
         let sourceKey = event.ip?.sourceKey
         self.sourceKey = sourceKey
         self.sourceStateKey = sourceKey.map(keys.sourceStateKey)

@@ -39,11 +39,16 @@ enum UserIdentity {
     /// Appends the state key of `id` (see the type's rules) to `hasher`. Ids of printable ASCII without
     /// upper case or spaces, the usual form, are their own key and are hashed as they are.
     static func appendKey(of id: String, to hasher: inout SipHashState) {
+        hasher.append(normalised(id))
+    }
+
+    /// The id as the state key compares it: `key(of:)`, skipped for an id that is its own key.
+    static func normalised(_ id: String) -> String {
         var id = id
         let isOwnKey = id.withUTF8 { bytes in
             bytes.allSatisfy { $0 &- 0x21 < 0x5E && $0 &- UInt8(ascii: "A") >= 26 }
         }
-        hasher.append(isOwnKey ? id : key(of: id))
+        return isOwnKey ? id : key(of: id)
     }
 
     /// The id trimmed, lower-cased and in NFC.

@@ -1,47 +1,42 @@
 import _VigilMachinery
 
-/// decode → enrich → score → decide → encode for one shard. The same pipeline serves `vigil run`,
-/// `vigil replay` and `vigil demo`; only the source of bytes and the sink of messages differ.
+/// decode → enrich → score → decide → encode for one shard holding every stage's state. The unit
+/// `vigil run` gives each input partition, and what the engine benchmark measures; `vigil replay`
+/// runs the staged topology (`PartitionedPipeline`), whose outputs equal this one's.
 public struct Pipeline: Sendable {
     /// The shard's engine: its configuration, policy version and state.
     public internal(set) var engine: RiskEngine
-    private var decoder: EventDecoder
+    private var decode: DecodeStage
     private let enricher: SharedEnricher?
-    private var decisionEncoder: DecisionEncoder
-    private let alertEncoder = AlertEncoder()
-    private var input: InputSettings
-    /// The clock of a replay: the wall clock when it started, or the time its operator named. Recorded
-    /// traffic cannot come from the future, so an event more than `input.max_future_skew` after it is
-    /// dead-lettered even when no event was accepted before it to measure a leap from. Nil where each
-    /// message has a receive time (`vigil run`), which bounds it more closely.
-    private let replayClock: Timestamp?
-    /// The time of the last event dead-lettered for leaping too far ahead without a receive time, while
-    /// no event has been accepted since: the next event close to it confirms that the stream resumed.
-    private var unconfirmedLeap: Timestamp?
-    /// Counts since the pipeline was created.
-    public private(set) var stats = PipelineStats()
+    private var outputs: VerdictOutput
+    /// Decisions and alerts; the decode stage counts the rest.
+    private var outputStats = PipelineStats()
 
     /// A pipeline with empty state. Without an `enricher` every address is `IPIntelligence.unknown`, so
     /// location, network and anonymity signals stay silent. `replayClock` bounds event times where no
-    /// receive time will (see `process`); the pipeline never reads a clock itself.
+    /// receive time will (see `DecodeStage.accept`); the pipeline never reads a clock itself.
     public init(
         config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey,
         replayClock: Timestamp? = nil
     ) {
         engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey)
-        decoder = EventDecoder(limits: config.input)
+        decode = DecodeStage(config: config, deviceKey: deviceKey, replayClock: replayClock)
         self.enricher = enricher.map(SharedEnricher.init)
-        decisionEncoder = DecisionEncoder(policy: config.policy)
-        input = config.input
-        self.replayClock = replayClock
+        outputs = VerdictOutput(policy: config.policy)
+    }
+
+    /// Counts since the pipeline was created.
+    public var stats: PipelineStats {
+        var total = decode.stats
+        total.add(outputStats)
+        return total
     }
 
     /// Adopts a new configuration between two events (live reload).
     public mutating func reconfigure(_ config: VigilConfig, policyVersion: String) {
         engine.reconfigure(config, policyVersion: policyVersion)
-        decoder = EventDecoder(limits: config.input)
-        decisionEncoder = DecisionEncoder(policy: config.policy)
-        input = config.input
+        decode.reconfigure(config)
+        outputs = VerdictOutput(policy: config.policy)
     }
 
     /// Replaces the engine's state with a snapshot's (`RiskEngine.restoreState(snapshot:)`); on error
@@ -49,7 +44,7 @@ public struct Pipeline: Sendable {
     @discardableResult
     public mutating func restoreState(snapshot: [UInt8]) throws(StateSnapshotError) -> StateSnapshotHeader {
         let header = try engine.restoreState(snapshot: snapshot)
-        unconfirmedLeap = nil
+        decode.resume(newestEventTime: engine.state.watermark.maxEventTime)
         return header
     }
 
@@ -62,56 +57,19 @@ public struct Pipeline: Sendable {
 
     /// Processes one message and appends what it produced to `output`. Never throws: a message that
     /// can't be used becomes a dead letter carrying its bytes and the reason. `originalLength` is the
-    /// message's real size when the source kept only its head (an oversized line).
-    ///
-    /// An event stamped far in the future must never move the watermark: it would make every later event
-    /// late and evict learned users as idle. `receivedAt`, a time the caller vouches for (the daemon's
-    /// Kafka message time, capped by its own clock), bounds it to `input.max_future_skew` ahead. Without
-    /// one (replay) the shard's newest accepted event time bounds it to `input.max_time_leap` ahead,
-    /// unless the event right before was also that far ahead and within that distance of it: a stream
-    /// resuming after a pause longer than the leap loses its first event to the dead letters, a single
-    /// forged or mis-stamped event moves nothing. The first event of a shard has nothing to leap from, so
-    /// replay also bounds every event to `input.max_future_skew` after its `replayClock`.
+    /// message's real size when the source kept only its head (an oversized line); `receivedAt` and the
+    /// time checks are `DecodeStage.accept`'s.
     public mutating func process(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil, origin: MessageOrigin,
         receivedAt: Timestamp? = nil, into output: inout [OutputMessage]
     ) {
-        stats.eventsRead += 1
-        // The decoded event is moved, never copied: a copy retains and releases each of its strings.
-        let event: AuthEvent
-        do {
-            event = try decoder.decodeEvent(bytes, originalLength: originalLength)
-        } catch {
-            deadLetter(error, bytes, originalLength: originalLength, origin: origin, into: &output)
-            return
-        }
-        if let receivedAt, event.time > receivedAt + input.maxFutureSkew {
-            deadLetter(
-                DecodeFailure(
-                    .futureTime, field: "time",
-                    detail: "event time \(event.time.rfc3339) is more than \(input.maxFutureSkew.configString) "
-                        + "after its receive time \(receivedAt.rfc3339)", eventID: event.eventID),
-                bytes, originalLength: originalLength, origin: origin, into: &output)
-            return
-        }
-        if receivedAt == nil, let failure = unconfirmedLeapFailure(event) {
-            deadLetter(failure, bytes, originalLength: originalLength, origin: origin, into: &output)
-            return
-        }
-        if let replayClock, event.time > replayClock + input.maxFutureSkew {
-            // The clock's value stays out of the detail: it differs from one replay to the next, the
-            // outputs of the same file must not.
-            deadLetter(
-                DecodeFailure(
-                    .futureTime, field: "time",
-                    detail: "event time \(event.time.rfc3339) is more than \(input.maxFutureSkew.configString) "
-                        + "after the replay's clock (its start, or --now): recorded events cannot come from the future",
-                    eventID: event.eventID),
-                bytes, originalLength: originalLength, origin: origin, into: &output)
-            return
-        }
-        unconfirmedLeap = nil
-        stats.eventsByType[event.type.index] += 1
+        // The engine's own watermark decides lateness here: the replay guard may put it back.
+        var decodedLate = false
+        guard
+            let event = decode.accept(
+                bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, late: &decodedLate,
+                into: &output)
+        else { return }
         let intel: IPIntelligence?
         if let ip = event.ip {
             intel = enricher?.enrich(ip) ?? .unknown
@@ -119,8 +77,32 @@ public struct Pipeline: Sendable {
             intel = nil
         }
         // Handed over, not copied (see `RiskEngine.process`).
-        var verdict = engine.process(event, intel: consume intel, offset: origin.offset)
-        if verdict.late { stats.lateEvents += 1 }
+        var verdict = engine.process(consume event, intel: consume intel, offset: origin.offset)
+        if verdict.late { outputStats.lateEvents += 1 }
+        outputs.append(&verdict, stats: &outputStats, into: &output)
+    }
+
+    /// `process` over an array's bytes.
+    public mutating func process(
+        _ bytes: [UInt8], originalLength: Int? = nil, origin: MessageOrigin, receivedAt: Timestamp? = nil,
+        into output: inout [OutputMessage]
+    ) {
+        bytes.withUnsafeBytes {
+            process($0, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output)
+        }
+    }
+}
+
+/// Encodes what an engine decided as output messages, counting them: shared by the whole pipeline and
+/// each stage's processor, so both write the same bytes.
+struct VerdictOutput: Sendable {
+    private let decisionEncoder: DecisionEncoder
+    private let alertEncoder = AlertEncoder()
+
+    init(policy: PolicySettings) { decisionEncoder = DecisionEncoder(policy: policy) }
+
+    /// Appends the verdict's decision, then its alerts in detection order.
+    func append(_ verdict: inout RiskEngine.Verdict, stats: inout PipelineStats, into output: inout [OutputMessage]) {
         if let decision = verdict.decision.take() {
             stats.decisions[decision.action.index] += 1
             output.append(
@@ -136,43 +118,6 @@ public struct Pipeline: Sendable {
                     stream: .alerts, key: alert.userID ?? alert.subject,
                     payload: alertEncoder.encode(alert, reemitted: verdict.reemitted), label: alert.kind.rawValue,
                     reemitted: verdict.reemitted))
-        }
-    }
-
-    /// The `future_time` failure of an event without a receive time that leaps more than
-    /// `input.max_time_leap` past the newest accepted event time and does not confirm the leap before it.
-    private mutating func unconfirmedLeapFailure(_ event: AuthEvent) -> DecodeFailure? {
-        let leap = input.maxTimeLeap
-        guard let newest = engine.state.watermark.maxEventTime, event.time > newest + leap else { return nil }
-        if let previous = unconfirmedLeap, event.time >= previous - leap, event.time <= previous + leap { return nil }
-        unconfirmedLeap = event.time
-        return DecodeFailure(
-            .futureTime, field: "time",
-            detail: "event time \(event.time.rfc3339) is more than \(leap.configString) after the newest accepted "
-                + "event time \(newest.rfc3339) and no receive time vouches for it; a next event within "
-                + "\(leap.configString) of it would be taken as the stream resuming",
-            eventID: event.eventID)
-    }
-
-    private mutating func deadLetter(
-        _ failure: DecodeFailure, _ bytes: UnsafeRawBufferPointer, originalLength: Int?, origin: MessageOrigin,
-        into output: inout [OutputMessage]
-    ) {
-        let payload = DeadLetterEncoder.encode(
-            payload: bytes, originalSize: originalLength, failure: failure, origin: origin,
-            maxPayloadBytes: input.maxEventBytes)
-        let reason = failure.reasonCode
-        stats.deadLetters[reason, default: 0] += 1
-        output.append(OutputMessage(stream: .deadLetters, key: nil, payload: payload, label: reason))
-    }
-
-    /// `process` over an array's bytes.
-    public mutating func process(
-        _ bytes: [UInt8], originalLength: Int? = nil, origin: MessageOrigin, receivedAt: Timestamp? = nil,
-        into output: inout [OutputMessage]
-    ) {
-        bytes.withUnsafeBytes {
-            process($0, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output)
         }
     }
 }
@@ -203,4 +148,14 @@ public struct PipelineStats: Sendable, Equatable {
     public func count(_ kind: AlertKind) -> Int { alerts[kind.index] }
     /// Dead letters of every reason.
     public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
+
+    /// Adds another shard's (or stage's) counts, for totals.
+    public mutating func add(_ other: PipelineStats) {
+        eventsRead += other.eventsRead
+        lateEvents += other.lateEvents
+        for index in eventsByType.indices { eventsByType[index] += other.eventsByType[index] }
+        for index in decisions.indices { decisions[index] += other.decisions[index] }
+        for index in alerts.indices { alerts[index] += other.alerts[index] }
+        deadLetters.merge(other.deadLetters, uniquingKeysWith: +)
+    }
 }

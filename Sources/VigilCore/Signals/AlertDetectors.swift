@@ -88,20 +88,35 @@ struct AlertDetectors: Sendable {
         }
     }
 
-    func recordFailure(
-        _ context: EventContext, user: inout UserState, state: inout ShardState, into alerts: inout [Alert]
-    ) {
+    /// Counts a failed login against the user.
+    func recordUserFailure(_ context: EventContext, user: inout UserState) {
+        user.failures.record(
+            context.event.time, eventID: context.event.eventID, capacity: settings.signals.failedAttemptsThreshold)
+    }
+
+    /// Counts a failed login against its source: credential stuffing, and the failing-users window the
+    /// spraying signal reads. Returns the source's new source-risk fact when `publishing` and the window
+    /// changed while holding at least `signals.spraying_distinct_users` users (`SourceRiskFact`).
+    func recordSourceFailure(
+        _ context: EventContext, state: inout ShardState, publishing: Bool, into alerts: inout [Alert]
+    ) -> SourceRiskFact? {
         let event = context.event
         let signals = settings.signals
         let rules = settings.alerts
-        user.failures.record(event.time, eventID: event.eventID, capacity: signals.failedAttemptsThreshold)
-        guard let sourceKey = context.sourceKey, let sourceStateKey = context.sourceStateKey else { return }
+        guard let sourceKey = context.sourceKey, let sourceStateKey = context.sourceStateKey else { return nil }
         var source = state.sources[sourceStateKey] ?? SourceState(lastSeen: event.time)
         source.lastSeen = max(source.lastSeen, event.time)
         source.failures.record(event.time, eventID: event.eventID, capacity: rules.stuffingAttempts)
+        let timesBefore = publishing ? source.failingUsers.entries.map(\.time).sorted() : []
         source.failingUsers.record(
             context.userKey, at: event.time, eventID: event.eventID,
             capacity: max(rules.stuffingDistinctUsers, signals.sprayingDistinctUsers))
+        var fact: SourceRiskFact?
+        if publishing, source.failingUsers.entries.count >= signals.sprayingDistinctUsers {
+            let published = SourceRiskFact(
+                source: sourceStateKey, failingUserTimes: source.failingUsers.entries.map(\.time))
+            if published.failingUserTimes != timesBefore { fact = published }
+        }
 
         if rules.credentialStuffing.enabled, !source.holds.holds(.credentialStuffing, at: event.time) {
             let end = max(event.time, source.failures.latest ?? event.time)
@@ -128,6 +143,7 @@ struct AlertDetectors: Sendable {
         }
         source.holds.expire(before: event.time)
         state.sources[sourceStateKey] = source
+        return fact
     }
 
     func recordPushSent(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
@@ -211,9 +227,8 @@ struct AlertDetectors: Sendable {
         user.pushBombingUntil = event.time + rules.pushBombingWindow
     }
 
-    func recordResetRequest(
-        _ context: EventContext, user: inout UserState, state: inout ShardState, into alerts: inout [Alert]
-    ) {
+    /// Counts a password reset request against the user's own account.
+    func recordAccountReset(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
         let event = context.event
         let rules = settings.alerts
         user.resetRequests.record(event.time, eventID: event.eventID, capacity: rules.resetAbuseAccount)
@@ -229,29 +244,36 @@ struct AlertDetectors: Sendable {
                 user.holds.hold(.resetAbuse, until: event.time + rules.resetAbuseWindow)
             }
         }
-        if let sourceKey = context.sourceKey, let sourceStateKey = context.sourceStateKey {
-            var source = state.sources[sourceStateKey] ?? SourceState(lastSeen: event.time)
-            if let accounts = recordResetWave(&source, context, threshold: rules.resetAbuseSourceIP) {
-                alerts.append(
-                    resetAbuseAlert(
-                        context, scope: .sourceIP, subject: sourceKey.description,
-                        evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
-                        what: "\(sourceKey) requested password resets for \(accounts.count) accounts"))
-            }
-            state.sources[sourceStateKey] = source
+    }
+
+    /// Counts a password reset request against its source's reset wave.
+    func recordSourceReset(_ context: EventContext, state: inout ShardState, into alerts: inout [Alert]) {
+        guard let sourceKey = context.sourceKey, let sourceStateKey = context.sourceStateKey else { return }
+        var source = state.sources[sourceStateKey] ?? SourceState(lastSeen: context.event.time)
+        if let accounts = recordResetWave(&source, context, threshold: settings.alerts.resetAbuseSourceIP) {
+            alerts.append(
+                resetAbuseAlert(
+                    context, scope: .sourceIP, subject: sourceKey.description,
+                    evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                    what: "\(sourceKey) requested password resets for \(accounts.count) accounts"))
         }
-        if let domain = event.user.emailDomain {
-            let domainKey = keys.domainStateKey(tenant: event.tenant, domain: domain)
-            var entry = state.domains[domainKey] ?? DomainState(lastSeen: event.time)
-            if let accounts = recordResetWave(&entry, context, threshold: rules.resetAbuseEmailDomain) {
-                alerts.append(
-                    resetAbuseAlert(
-                        context, scope: .emailDomain, subject: domain,
-                        evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
-                        what: "password resets requested for \(accounts.count) accounts of \(domain)"))
-            }
-            state.domains[domainKey] = entry
+        state.sources[sourceStateKey] = source
+    }
+
+    /// Counts a password reset request against its email domain's reset wave.
+    func recordDomainReset(_ context: EventContext, state: inout ShardState, into alerts: inout [Alert]) {
+        let event = context.event
+        guard let domain = event.user.emailDomain else { return }
+        let domainKey = keys.domainStateKey(tenant: event.tenant, domain: domain)
+        var entry = state.domains[domainKey] ?? DomainState(lastSeen: event.time)
+        if let accounts = recordResetWave(&entry, context, threshold: settings.alerts.resetAbuseEmailDomain) {
+            alerts.append(
+                resetAbuseAlert(
+                    context, scope: .emailDomain, subject: domain,
+                    evidence: accounts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
+                    what: "password resets requested for \(accounts.count) accounts of \(domain)"))
         }
+        state.domains[domainKey] = entry
     }
 
     /// Counts one account's reset request against a source or an email domain. Returns the accounts in

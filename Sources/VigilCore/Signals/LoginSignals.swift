@@ -32,13 +32,18 @@ struct LoginSignals: Sendable {
     let settings: EngineSettings
 
     /// Evaluates every enabled signal against the user's baseline and the source's recent history
-    /// (`state` is only read).
-    func evaluate(_ context: EventContext, user: UserState, state: ShardState) -> Assessment {
+    /// (`state` is only read). `sourceRisk` holds the source stage's facts; nil reads the shard's own
+    /// sources (one engine running every stage).
+    func evaluate(
+        _ context: EventContext, user: UserState, state: ShardState, sourceRisk: (any SourceRiskLookup)?
+    ) -> Assessment {
         // The facts stay constant while the signals read them; the reasons are gathered apart.
         let facts = Self.facts(context, user: user, state: state, settings: settings)
         var reasons: [Reason] = []
         for signal in SignalName.evaluationOrder {
-            guard let reason = signal.evaluate(context, user: user, facts: facts, state: state, settings: settings)
+            guard
+                let reason = signal.evaluate(
+                    context, user: user, facts: facts, state: state, sourceRisk: sourceRisk, settings: settings)
             else { continue }
             reasons.append(reason)
         }
@@ -107,7 +112,8 @@ extension SignalName {
 
     /// The reason this signal gives for the event, or nil when it does not fire or is disabled.
     func evaluate(
-        _ context: EventContext, user: UserState, facts: Assessment, state: ShardState, settings: EngineSettings
+        _ context: EventContext, user: UserState, facts: Assessment, state: ShardState,
+        sourceRisk: (any SourceRiskLookup)?, settings: EngineSettings
     ) -> Reason? {
         let event = context.event
         let signals = settings.signals
@@ -172,11 +178,14 @@ extension SignalName {
                 signals.failedAttempts,
                 .failedAttempts(count: failures, windowSeconds: signals.failedAttemptsWindow.seconds))
         case .sourceIPSpraying:
-            guard let sourceStateKey = context.sourceStateKey, let source = state.sources[sourceStateKey] else {
-                return nil
+            guard let sourceStateKey = context.sourceStateKey else { return nil }
+            let start = event.time - signals.sprayingWindow
+            let users: Int
+            if let sourceRisk {
+                users = sourceRisk.sourceRisk(sourceStateKey)?.failingUsers(from: start, through: event.time) ?? 0
+            } else {
+                users = state.sources[sourceStateKey]?.failingUsers.distinctCount(from: start, through: event.time) ?? 0
             }
-            let users = source.failingUsers.distinctCount(
-                from: event.time - signals.sprayingWindow, through: event.time)
             guard users >= signals.sprayingDistinctUsers else { return nil }
             return fire(
                 signals.sourceIPSpraying, .sourceSpraying(users: users, windowSeconds: signals.sprayingWindow.seconds))

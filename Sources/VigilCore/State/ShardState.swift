@@ -1,5 +1,6 @@
-/// All state of one shard (one Kafka partition, or a whole replay): users, sources and domains,
-/// keyed by keyed hashes so raw identifiers never sit in memory longer than the event that carried them.
+/// All state of one shard: of every stage (a `Pipeline`: one Kafka input partition), or of one keyed
+/// stage's partition (a `StageProcessor`: users and the global windows, sources, or domains). Keyed by
+/// keyed hashes so raw identifiers never sit in memory longer than the event that carried them.
 public struct ShardState: Sendable {
     var users = UserTable()
     /// By keyed hash of the source address (IPv6 aggregated to /64).

@@ -12,15 +12,3 @@ final class PartitionShard {
         self.scope = scope
     }
 }
-
-extension PipelineStats {
-    /// Adds another shard's counts, for daemon-wide totals.
-    mutating func add(_ other: PipelineStats) {
-        eventsRead += other.eventsRead
-        lateEvents += other.lateEvents
-        for index in eventsByType.indices { eventsByType[index] += other.eventsByType[index] }
-        for index in decisions.indices { decisions[index] += other.decisions[index] }
-        for index in alerts.indices { alerts[index] += other.alerts[index] }
-        deadLetters.merge(other.deadLetters, uniquingKeysWith: +)
-    }
-}

@@ -7,9 +7,11 @@ import Glibc
 import Darwin
 #endif
 
-/// `vigil replay`: runs recorded traffic through the same pipeline as the daemon and writes
-/// decisions, alerts and dead letters as JSON lines. Same input and config give identical files,
-/// which is what lets on-call engineers compare a threshold change before reloading it.
+/// `vigil replay`: runs recorded traffic through the staged topology of the daemon in one process
+/// (`PartitionedPipeline`: decode, then the user, source and domain stages, each with `partitions`
+/// shards) and writes decisions, alerts and dead letters as JSON lines. Same input and config give
+/// identical files whatever the partition count, which is what lets on-call engineers compare a
+/// threshold change before reloading it.
 public struct ReplayRunner {
     /// What to replay and where to write it.
     public struct Options: Sendable {
@@ -24,14 +26,18 @@ public struct ReplayRunner {
         /// Where to write the state at the end (`--state-out`); nil writes none.
         public var stateOut: String?
         /// The time the replay takes as now (`--now`); nil takes the wall clock at its start. No recorded
-        /// event is more than `input.max_future_skew` after it (see `Pipeline.process`).
+        /// event is more than `input.max_future_skew` after it (see `DecodeStage.accept`).
         public var now: Timestamp?
+        /// Shards per keyed stage (`--partitions`), routed with Kafka's default partitioner as a
+        /// deployment with that many partitions per repartition topic would; the outputs are the same
+        /// for every count. Snapshots (`stateIn`, `stateOut`) need 1.
+        public var partitions: Int
 
         /// A replay of `inputPath` under `configPath` into `outputDirectory`, optionally starting from
         /// and ending with a state snapshot, and with a fixed time for now.
         public init(
             configPath: String, inputPath: String, outputDirectory: String, stateIn: String? = nil,
-            stateOut: String? = nil, now: Timestamp? = nil
+            stateOut: String? = nil, now: Timestamp? = nil, partitions: Int = 1
         ) {
             self.configPath = configPath
             self.inputPath = inputPath
@@ -39,6 +45,7 @@ public struct ReplayRunner {
             self.stateIn = stateIn
             self.stateOut = stateOut
             self.now = now
+            self.partitions = partitions
         }
     }
 
@@ -84,6 +91,8 @@ public struct ReplayRunner {
         case output(path: String, reason: String)
         /// The `--state-in` snapshot was refused (corrupt, unknown version, foreign key); nothing ran.
         case stateRefused(path: String, reason: StateSnapshotError)
+        /// `--partitions` other than 1 with `--state-in` or `--state-out`; nothing ran.
+        case partitionedState(PartitionedStateError)
 
         /// The path and the reason, for the operator.
         public var description: String {
@@ -91,6 +100,7 @@ public struct ReplayRunner {
             case .input(let path, let reason): "cannot read \(path): \(reason)"
             case .output(let path, let reason): "cannot write \(path): \(reason)"
             case .stateRefused(let path, let reason): "cannot start from \(path): \(reason)"
+            case .partitionedState(let reason): "\(reason)"
             }
         }
     }
@@ -106,18 +116,25 @@ public struct ReplayRunner {
         self.environment = environment
     }
 
-    /// Runs the whole input through one pipeline and writes the three outputs; a message that cannot be
-    /// decoded becomes a dead letter, only I/O errors and a bad configuration throw.
+    /// Runs the whole input through the topology and writes the three outputs; a message that cannot be
+    /// decoded becomes a dead letter, only I/O errors, a bad configuration and a refused snapshot throw.
     public func run() throws -> Report {
+        guard options.partitions >= 1 else {
+            throw ReplayError.input(
+                path: "--partitions", reason: "takes a count of at least 1, not \(options.partitions)")
+        }
+        if options.partitions != 1, options.stateIn != nil || options.stateOut != nil {
+            throw ReplayError.partitionedState(.partitioned(count: options.partitions))
+        }
         let file = try ConfigLoader.load(path: options.configPath)
         let opened = try EnrichmentLoader.open(file.config, logger: logger)
         let enrichment = opened.enricher
         // The version names the geo databases actually opened, as `vigil run`'s does.
         let loaded = file.with(geoIdentity: opened.databases.dataIdentity)
         let key = try DeviceKey.resolve(loaded.config.security, environment: environment, allowPublicDefault: true)
-        var pipeline = Pipeline(
+        var pipeline = PartitionedPipeline(
             config: loaded.config.core, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key,
-            replayClock: options.now ?? ReceiveTime.now)
+            replayClock: options.now ?? ReceiveTime.now, partitionCount: options.partitions)
         var restored: SnapshotTransfer?
         if let stateIn = options.stateIn {
             let started = monotonicSeconds()
@@ -138,7 +155,10 @@ public struct ReplayRunner {
                         metadata: ["path": "\(stateIn)"])
                 }
             } catch {
-                throw ReplayError.stateRefused(path: stateIn, reason: error)
+                switch error {
+                case .refused(let reason): throw ReplayError.stateRefused(path: stateIn, reason: reason)
+                case .partitioned: throw ReplayError.partitionedState(error)
+                }
             }
         }
 
@@ -187,15 +207,16 @@ public struct ReplayRunner {
         var saved: SnapshotTransfer?
         if let stateOut = options.stateOut {
             let started = monotonicSeconds()
-            let bytes = pipeline.engine.stateSnapshot()
-            do { try SnapshotFile.writeAtomically(bytes, to: stateOut) } catch {
+            let snapshot: (bytes: [UInt8], entries: Int)
+            do { snapshot = try pipeline.stateSnapshot() } catch { throw ReplayError.partitionedState(error) }
+            do { try SnapshotFile.writeAtomically(snapshot.bytes, to: stateOut) } catch {
                 throw ReplayError.output(path: stateOut, reason: error.description)
             }
             saved = SnapshotTransfer(
-                entries: pipeline.engine.stateEntryCount, bytes: bytes.count, seconds: monotonicSeconds() - started)
+                entries: snapshot.entries, bytes: snapshot.bytes.count, seconds: monotonicSeconds() - started)
         }
         return Report(
-            stats: pipeline.stats, state: pipeline.engine.figures, globalWindow: loaded.config.engine.globalWindow,
+            stats: pipeline.stats, state: pipeline.figures, globalWindow: loaded.config.engine.globalWindow,
             policyVersion: loaded.policyVersion, elapsedSeconds: elapsed,
             outputFiles: [decisions.path, alerts.path, deadLetters.path], usedPublicDeviceKey: key.isPublicDefault,
             stateIn: restored, stateOut: saved)

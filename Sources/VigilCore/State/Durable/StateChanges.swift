@@ -22,7 +22,7 @@ struct StateChanges: Sendable, Equatable {
         case .domain: domains.remove(key.hash)
         case .globalBucket: bucketSlots &= ~(1 << key.hash)
         case .shard: shard = false
-        case .names, .flushBegin, .checkpoint: break
+        case .names, .flushBegin, .checkpoint, .decodeWatermark: break
         }
     }
 }

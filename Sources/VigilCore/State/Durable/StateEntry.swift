@@ -21,6 +21,9 @@ public enum StateEntryKind: UInt8, Sendable, CaseIterable {
     /// Closes a changelog flush: the shard's state up to its stamp is all in the changelog before it
     /// (changelog only, hash 0).
     case checkpoint = 8
+    /// The decode stage's newest accepted event time for one input partition, which its lateness
+    /// verdicts trail (changelog only, hash 0, scoped by the input topic: `DecodeStage.changelogRecord`).
+    case decodeWatermark = 9
 }
 
 /// The key of a state entry: the kind byte, then the keyed hash the state already uses (little endian;
@@ -321,7 +324,7 @@ struct StateEntryCodec {
                     detail: "names were already interned (a second names entry, or one after a user)")
             }
             state.names = try decodeNames(&reader)
-        case .flushBegin, .checkpoint:
+        case .flushBegin, .checkpoint, .decodeWatermark:
             throw .misplaced(field: "\(key.kind) entry", detail: "a changelog marker holds no state")
         }
         guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }

@@ -1,0 +1,192 @@
+import _VigilMachinery
+
+/// The first stage: decodes a message, applies the time checks, decides lateness and routes the event
+/// to the keyed stages as `StageRecord`s. Stateless apart from its watermark and the leap it waits to
+/// see confirmed: lateness is decided here, once per input partition (one watermark for a whole
+/// replay), and carried in the by-user record, so no verdict depends on how many partitions the keyed
+/// stages have. Dead letters are produced here, once, with the message's origin.
+public struct DecodeStage: Sendable {
+    private var decoder: EventDecoder
+    private var input: InputSettings
+    /// The clock of a replay: the wall clock when it started, or the time its operator named. Recorded
+    /// traffic cannot come from the future, so an event more than `input.max_future_skew` after it is
+    /// dead-lettered even when no event was accepted before it to measure a leap from. Nil where each
+    /// message has a receive time (`vigil run`), which bounds it more closely.
+    private let replayClock: Timestamp?
+    /// The time of the last event dead-lettered for leaping too far ahead without a receive time, while
+    /// no event has been accepted since: the next event close to it confirms that the stream resumed.
+    private var unconfirmedLeap: Timestamp?
+    /// The newest event time accepted on time, and the lateness allowed behind it.
+    private var watermark: Watermark
+    private let keys: EngineKeys
+    /// Messages read, events by type, late events and dead letters (decisions and alerts are the keyed
+    /// stages').
+    public private(set) var stats = PipelineStats()
+
+    /// A decode stage with nothing seen. `deviceKey` keys the user hash the by-source and by-domain
+    /// records carry: every stage of a deployment needs the same key. `replayClock` bounds event times
+    /// where no receive time will (see `accept`).
+    public init(config: VigilConfig, deviceKey: SipHashKey, replayClock: Timestamp? = nil) {
+        decoder = EventDecoder(limits: config.input)
+        input = config.input
+        self.replayClock = replayClock
+        watermark = Watermark(allowedLateness: config.engine.allowedLateness)
+        keys = EngineKeys(secret: deviceKey)
+    }
+
+    /// Adopts a new configuration between two messages (live reload).
+    public mutating func reconfigure(_ config: VigilConfig) {
+        decoder = EventDecoder(limits: config.input)
+        input = config.input
+        watermark.allowedLateness = config.engine.allowedLateness
+    }
+
+    /// The newest event time accepted on time, which the watermark trails by `engine.allowed_lateness`.
+    public var newestEventTime: Timestamp? { watermark.maxEventTime }
+
+    /// Continues from restored state whose newest event time was `newest`: later events are late, and
+    /// leap, as they would have been had the stage never stopped. A leap waiting for confirmation was
+    /// measured against the old position and is dropped.
+    public mutating func resume(newestEventTime newest: Timestamp?) {
+        watermark = Watermark(allowedLateness: watermark.allowedLateness)
+        if let newest { watermark.observe(newest) }
+        unconfirmedLeap = nil
+    }
+
+    /// Decodes one message and appends what the keyed stages read to `records`, in stage order (user,
+    /// source, domain); a message that can't be used becomes a dead letter in `output` instead. Late
+    /// events go to the user stage only, flagged: the source and domain stages would change nothing for
+    /// them. `originalLength` is the message's real size when the source kept only its head.
+    public mutating func process(
+        _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil, origin: MessageOrigin,
+        receivedAt: Timestamp? = nil,
+        into output: inout [OutputMessage], records: inout [StageRecord]
+    ) {
+        var late = false
+        guard
+            let event = accept(
+                bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, late: &late,
+                into: &output)
+        else { return }
+        if late { stats.lateEvents += 1 }
+        records.append(
+            StageRecord(
+                stage: .user, key: StageRouting.userKey(event.user.id),
+                value: StageRecordCodec.encodeUser(event, late: late, message: bytes)))
+        guard !late else { return }
+        let sourceBound = StageRouting.goesToSource(event)
+        let domainBound = StageRouting.goesToDomain(event)
+        guard sourceBound || domainBound else { return }
+        let userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
+        if sourceBound, let address = event.ip {
+            records.append(
+                StageRecord(
+                    stage: .source, key: StageRouting.sourceKey(address),
+                    value: StageRecordCodec.encodeSource(event, address: address, userKey: userKey)))
+        }
+        if domainBound, let domain = event.user.emailDomain {
+            records.append(
+                StageRecord(
+                    stage: .domain, key: Array(domain.utf8),
+                    value: StageRecordCodec.encodeDomain(event, domain: domain, userKey: userKey)))
+        }
+    }
+
+    /// `process` over an array's bytes.
+    public mutating func process(
+        _ bytes: [UInt8], originalLength: Int? = nil, origin: MessageOrigin, receivedAt: Timestamp? = nil,
+        into output: inout [OutputMessage], records: inout [StageRecord]
+    ) {
+        bytes.withUnsafeBytes {
+            process(
+                $0, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output,
+                records: &records)
+        }
+    }
+
+    /// Decodes one message and applies the time checks: the accepted event (and in `late` whether it is
+    /// late), or nil with a dead letter appended to `output`.
+    ///
+    /// An event stamped far in the future must never move the watermark: it would make every later event
+    /// late and evict learned users as idle. `receivedAt`, a time the caller vouches for (the daemon's
+    /// Kafka message time, capped by its own clock), bounds it to `input.max_future_skew` ahead. Without
+    /// one (replay) the newest accepted event time bounds it to `input.max_time_leap` ahead, unless the
+    /// event right before was also that far ahead and within that distance of it: a stream resuming
+    /// after a pause longer than the leap loses its first event to the dead letters, a single forged or
+    /// mis-stamped event moves nothing. The first event has nothing to leap from, so replay also bounds
+    /// every event to `input.max_future_skew` after its `replayClock`.
+    mutating func accept(
+        _ bytes: UnsafeRawBufferPointer, originalLength: Int?, origin: MessageOrigin, receivedAt: Timestamp?,
+        late: inout Bool, into output: inout [OutputMessage]
+    ) -> AuthEvent? {
+        stats.eventsRead += 1
+        // The decoded event is moved, never copied: a copy retains and releases each of its strings.
+        let event: AuthEvent
+        do {
+            event = try decoder.decodeEvent(bytes, originalLength: originalLength)
+        } catch {
+            deadLetter(error, bytes, originalLength: originalLength, origin: origin, into: &output)
+            return nil
+        }
+        if let receivedAt, event.time > receivedAt + input.maxFutureSkew {
+            deadLetter(
+                tooFarAhead(event, of: "its receive time \(receivedAt.rfc3339)"), bytes, originalLength: originalLength,
+                origin: origin, into: &output)
+            return nil
+        }
+        if receivedAt == nil, let failure = unconfirmedLeapFailure(event) {
+            deadLetter(failure, bytes, originalLength: originalLength, origin: origin, into: &output)
+            return nil
+        }
+        if let replayClock, event.time > replayClock + input.maxFutureSkew {
+            // The clock's value stays out of the detail: it differs from one replay to the next, the
+            // outputs of the same file must not.
+            deadLetter(
+                tooFarAhead(
+                    event, of: "the replay's clock (its start, or --now): recorded events cannot come from the future"),
+                bytes, originalLength: originalLength, origin: origin, into: &output)
+            return nil
+        }
+        unconfirmedLeap = nil
+        stats.eventsByType[event.type.index] += 1
+        late = watermark.isLate(event.time)
+        if !late { watermark.observe(event.time) }
+        return event
+    }
+
+    /// The `future_time` failure of an event more than `input.max_future_skew` after `reference`.
+    private func tooFarAhead(_ event: AuthEvent, of reference: String) -> DecodeFailure {
+        DecodeFailure(
+            .futureTime, field: "time",
+            detail: "event time \(event.time.rfc3339) is more than \(input.maxFutureSkew.configString) after "
+                + reference,
+            eventID: event.eventID)
+    }
+
+    /// The `future_time` failure of an event without a receive time that leaps more than
+    /// `input.max_time_leap` past the newest accepted event time and does not confirm the leap before it.
+    private mutating func unconfirmedLeapFailure(_ event: AuthEvent) -> DecodeFailure? {
+        let leap = input.maxTimeLeap
+        guard let newest = watermark.maxEventTime, event.time > newest + leap else { return nil }
+        if let previous = unconfirmedLeap, event.time >= previous - leap, event.time <= previous + leap { return nil }
+        unconfirmedLeap = event.time
+        return DecodeFailure(
+            .futureTime, field: "time",
+            detail: "event time \(event.time.rfc3339) is more than \(leap.configString) after the newest accepted "
+                + "event time \(newest.rfc3339) and no receive time vouches for it; a next event within "
+                + "\(leap.configString) of it would be taken as the stream resuming",
+            eventID: event.eventID)
+    }
+
+    private mutating func deadLetter(
+        _ failure: DecodeFailure, _ bytes: UnsafeRawBufferPointer, originalLength: Int?, origin: MessageOrigin,
+        into output: inout [OutputMessage]
+    ) {
+        let payload = DeadLetterEncoder.encode(
+            payload: bytes, originalSize: originalLength, failure: failure, origin: origin,
+            maxPayloadBytes: input.maxEventBytes)
+        let reason = failure.reasonCode
+        stats.deadLetters[reason, default: 0] += 1
+        output.append(OutputMessage(stream: .deadLetters, key: nil, payload: payload, label: reason))
+    }
+}

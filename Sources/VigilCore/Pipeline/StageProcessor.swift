@@ -1,0 +1,88 @@
+import _VigilMachinery
+
+/// One shard (partition) of a keyed stage: reads the stage's records, runs them through an engine
+/// holding that stage's state only, and appends the decisions and alerts they produce. The engine is
+/// exposed whole: its changelog (`takeChangelogFlush`, `applyChangelogRecord`, `recordsChanges`),
+/// snapshots (`stateSnapshot`, `restoreState`), replay guard (`guardInput`, `isReplayGuarded`) and
+/// figures work per stage shard exactly as they work for a `Pipeline`; scope a stage's changelog
+/// records with `ChangelogScope(inputTopic:)` of the stage's topic.
+public struct StageProcessor: Sendable {
+    /// The stage this shard runs.
+    public let stage: StageKind
+    /// The shard's engine, running `stage` only.
+    public var engine: RiskEngine
+    private let enricher: SharedEnricher?
+    private var outputs: VerdictOutput
+    /// Decisions and alerts produced (the decode stage counts messages, events and dead letters).
+    public private(set) var stats = PipelineStats()
+
+    /// A shard of `stage` with empty state. Every stage of a deployment needs the same `deviceKey`
+    /// (the records carry keyed hashes) and enricher (alerts describe their source address).
+    public init(
+        stage: StageKind, config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey
+    ) {
+        self.stage = stage
+        engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey, stage: stage)
+        self.enricher = enricher.map(SharedEnricher.init)
+        outputs = VerdictOutput(policy: config.policy)
+    }
+
+    /// Adopts a new configuration between two records (live reload).
+    public mutating func reconfigure(_ config: VigilConfig, policyVersion: String) {
+        engine.reconfigure(config, policyVersion: policyVersion)
+        outputs = VerdictOutput(policy: config.policy)
+    }
+
+    /// Processes one record of this stage's topic and appends its decision and alerts to `output`.
+    /// `offset` is the record's offset in the stage topic (the replay guard compares it after a
+    /// restore); nil where records have none (replay). The user stage's `source_ip_spraying` signal reads
+    /// `sourceRisk` (nil: no facts). Returns the source stage's new source-risk fact, to publish
+    /// (`RiskEngine.Verdict.sourceRisk`). Throws, changing nothing, for bytes that are not a record of
+    /// this stage.
+    @discardableResult
+    public mutating func process(
+        _ record: UnsafeRawBufferPointer, offset: Int64? = nil, sourceRisk: (any SourceRiskLookup)?,
+        into output: inout [OutputMessage]
+    ) throws(StageRecordError) -> SourceRiskFact? {
+        let context: EventContext
+        let late: Bool
+        switch stage {
+        case .user:
+            let (event, isLate) = try StageRecordCodec.decodeUser(record)
+            context = EventContext(event: event, intel: intel(event.ip), keys: engine.keys)
+            late = isLate
+        case .source:
+            let (event, userKey) = try StageRecordCodec.decodeSource(record)
+            context = EventContext(event: event, intel: intel(event.ip), userKey: userKey, keys: engine.keys)
+            late = false
+        case .domain:
+            let (event, userKey) = try StageRecordCodec.decodeDomain(record)
+            context = EventContext(event: event, intel: intel(event.ip), userKey: userKey, keys: engine.keys)
+            late = false
+        }
+        var verdict = engine.process(
+            stageEvent: context, late: late, sourceRisk: stage == .user ? sourceRisk : nil, offset: offset)
+        outputs.append(&verdict, stats: &stats, into: &output)
+        return verdict.sourceRisk
+    }
+
+    /// `process` over an array's bytes.
+    @discardableResult
+    public mutating func process(
+        _ record: [UInt8], offset: Int64? = nil, sourceRisk: (any SourceRiskLookup)?,
+        into output: inout [OutputMessage]
+    ) throws(StageRecordError) -> SourceRiskFact? {
+        // `withUnsafeBytes` rethrows untyped errors: the typed one travels in a `Result`.
+        let result = record.withUnsafeBytes { bytes in
+            Result { () throws(StageRecordError) in
+                try process(bytes, offset: offset, sourceRisk: sourceRisk, into: &output)
+            }
+        }
+        return try result.get()
+    }
+
+    private func intel(_ address: IPAddress?) -> IPIntelligence {
+        guard let address else { return .unknown }
+        return enricher?.enrich(address) ?? .unknown
+    }
+}

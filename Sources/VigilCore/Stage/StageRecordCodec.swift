@@ -1,0 +1,259 @@
+import _VigilMachinery
+
+/// The compact binary records of the repartition topics and the source-risk topic; the byte layout is
+/// documented in `schemas/stage-records.md`. The version byte comes first so a reader refuses a format
+/// it does not know instead of misreading it. Decoding never trusts a length or an index: every read
+/// is checked against the bytes left and the values an encoder can write, and fails with a
+/// `StageRecordError`.
+enum StageRecordCodec {
+    /// A by-source or by-domain record read back: the event its stage's engine reads (no user id) and
+    /// the user's keyed hash.
+    typealias CrossUserRecord = (event: AuthEvent, userKey: UInt64)
+
+    /// The format written; a reader refuses any other.
+    static let formatVersion: UInt8 = 1
+
+    private static let lateFlag: UInt8 = 1 << 0
+    private static let compromisedFlag: UInt8 = 1 << 1
+
+    // MARK: by-user
+
+    /// The by-user record: the whole canonical event (free text materialised from `message`, the bytes
+    /// it was decoded from) and the decode stage's verdict flags.
+    static func encodeUser(_ event: AuthEvent, late: Bool, message: UnsafeRawBufferPointer) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 128 + event.eventID.utf8.count + event.user.id.utf8.count)
+        out.u8(formatVersion)
+        out.u8(StageKind.user.rawValue)
+        out.u8((late ? lateFlag : 0) | (event.credentialCompromised ? compromisedFlag : 0))
+        out.u8(UInt8(event.type.index))
+        out.time(event.time)
+        out.string(event.eventID)
+        optional(event.tenant, into: &out)
+        out.string(event.user.id)
+        out.u8(UInt8(event.user.role.index))
+        optional(event.user.emailDomain, into: &out)
+        optional(event.ip, into: &out)
+        out.bool(event.device != nil)
+        if let device = event.device {
+            optional(device.id, into: &out)
+            out.u8(device.managed.map { $0 ? 2 : 1 } ?? 0)
+            optional(device.userAgent?.string(in: message), into: &out)
+        }
+        out.u8(event.outcome.map { UInt8($0.index + 1) } ?? 0)
+        optional(event.failureReason?.string(in: message), into: &out)
+        out.bool(event.mfa != nil)
+        if let mfa = event.mfa {
+            out.u8(UInt8(mfa.factor.index))
+            out.u8(mfa.result.map { UInt8($0.index + 1) } ?? 0)
+            optional(mfa.challengeID?.string(in: message), into: &out)
+        }
+        optional(event.action?.wireName, into: &out)
+        optional(event.sessionID?.string(in: message), into: &out)
+        optional(event.correlationID?.string(in: message), into: &out)
+        return out.bytes
+    }
+
+    /// The event and the late flag of a by-user record.
+    static func decodeUser(_ bytes: UnsafeRawBufferPointer) throws(StageRecordError) -> (event: AuthEvent, late: Bool) {
+        var reader = try header(bytes, .user)
+        let flags = try reader.u8("flags")
+        guard flags & ~(lateFlag | compromisedFlag) == 0 else {
+            throw .invalidValue(field: "flags", detail: "unknown flag bits \(flags)")
+        }
+        let type = try reader.index("event type", of: EventType.self)
+        let time = try reader.time("time")
+        let eventID = try reader.string("event id")
+        let tenant = try reader.optionalString("tenant")
+        let userID = try reader.string("user id")
+        let role = try reader.index("role", of: UserRole.self)
+        let emailDomain = try reader.optionalString("email domain")
+        let ip = try reader.flag("address presence") ? try reader.address("address") : nil
+        var device: Device?
+        if try reader.flag("device presence") {
+            let id = try reader.optionalString("device id")
+            let managed: Bool?
+            switch try reader.u8("device managed") {
+            case 0: managed = nil
+            case 1: managed = false
+            case 2: managed = true
+            case let other: throw .invalidValue(field: "device managed", detail: "\(other), expected 0, 1 or 2")
+            }
+            device = Device(
+                id: id, managed: managed, userAgent: try reader.optionalString("user agent").map { InputText.text($0) })
+        }
+        let outcome = try optionalIndex(&reader, "outcome", of: Outcome.self)
+        let failureReason = try reader.optionalString("failure reason").map { InputText.text($0) }
+        var mfa: MFA?
+        if try reader.flag("mfa presence") {
+            let factor = try reader.index("mfa factor", of: MFAFactor.self)
+            let result = try optionalIndex(&reader, "mfa result", of: MFAResult.self)
+            mfa = MFA(
+                factor: factor, result: result,
+                challengeID: try reader.optionalString("challenge id").map { InputText.text($0) })
+        }
+        let action = try reader.optionalString("action").map(SensitiveAction.init(wireName:))
+        let sessionID = try reader.optionalString("session id").map { InputText.text($0) }
+        let correlationID = try reader.optionalString("correlation id").map { InputText.text($0) }
+        try reader.expectEnd()
+        let event = AuthEvent(
+            eventID: eventID, type: type, time: time, tenant: tenant,
+            user: User(id: userID, role: role, emailDomain: emailDomain), ip: ip, device: device, outcome: outcome,
+            failureReason: failureReason, mfa: mfa, action: action, credentialCompromised: flags & compromisedFlag != 0,
+            sessionID: sessionID, correlationID: correlationID)
+        return (event, flags & lateFlag != 0)
+    }
+
+    // MARK: by-source and by-domain
+
+    /// The by-source record of a failed login or reset request: only what the source stage reads, the
+    /// user as its keyed hash.
+    static func encodeSource(_ event: AuthEvent, address: IPAddress, userKey: UInt64) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 48 + event.eventID.utf8.count)
+        out.u8(formatVersion)
+        out.u8(StageKind.source.rawValue)
+        out.u8(UInt8(event.type.index))
+        writeCrossUserFields(event, userKey: userKey, into: &out)
+        Self.address(address, into: &out)
+        return out.bytes
+    }
+
+    /// A by-source record as an event the source stage's engine reads (a failed login or a reset
+    /// request, without user id) and the user's keyed hash.
+    static func decodeSource(_ bytes: UnsafeRawBufferPointer) throws(StageRecordError) -> CrossUserRecord {
+        var reader = try header(bytes, .source)
+        let type = try reader.index("event type", of: EventType.self)
+        guard type == .login || type == .passwordResetRequest else {
+            throw .invalidValue(field: "event type", detail: "\(type.rawValue) never goes to the source stage")
+        }
+        let (time, eventID, tenant, userKey) = try readCrossUserFields(&reader)
+        let ip = try reader.address("address")
+        try reader.expectEnd()
+        let event = AuthEvent(
+            eventID: eventID, type: type, time: time, tenant: tenant, user: User(id: ""), ip: ip,
+            outcome: type == .login ? .failure : nil)
+        return (event, userKey)
+    }
+
+    /// The by-domain record of a reset request: only what the domain stage reads, the user as its keyed
+    /// hash.
+    static func encodeDomain(_ event: AuthEvent, domain: String, userKey: UInt64) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 48 + event.eventID.utf8.count + domain.utf8.count)
+        out.u8(formatVersion)
+        out.u8(StageKind.domain.rawValue)
+        writeCrossUserFields(event, userKey: userKey, into: &out)
+        out.string(domain)
+        optional(event.ip, into: &out)
+        return out.bytes
+    }
+
+    /// A by-domain record as the reset request the domain stage's engine reads, and the user's keyed
+    /// hash.
+    static func decodeDomain(_ bytes: UnsafeRawBufferPointer) throws(StageRecordError) -> CrossUserRecord {
+        var reader = try header(bytes, .domain)
+        let (time, eventID, tenant, userKey) = try readCrossUserFields(&reader)
+        let domain = try reader.string("email domain")
+        let ip = try reader.flag("address presence") ? try reader.address("address") : nil
+        try reader.expectEnd()
+        let event = AuthEvent(
+            eventID: eventID, type: .passwordResetRequest, time: time, tenant: tenant,
+            user: User(id: "", emailDomain: domain), ip: ip)
+        return (event, userKey)
+    }
+
+    // MARK: source-risk facts
+
+    /// The record key of a source-risk fact: the source's keyed hash, 8 bytes little endian.
+    static func factKey(_ source: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: source.littleEndian) { Array($0) }
+    }
+
+    /// The value of a source-risk fact: version, count, then each time.
+    static func encodeFact(_ fact: SourceRiskFact) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 5 + 8 * fact.failingUserTimes.count)
+        out.u8(formatVersion)
+        out.count(fact.failingUserTimes.count)
+        for time in fact.failingUserTimes { out.time(time) }
+        return out.bytes
+    }
+
+    /// A source-risk fact from its record key and value.
+    static func decodeFact(
+        key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer
+    ) throws(StageRecordError)
+        -> SourceRiskFact
+    {
+        let source = try SourceRiskFact.source(ofRecordKey: key)
+        guard !value.isEmpty else { throw .empty }
+        var reader = StageRecordReader(value)
+        let version = try reader.u8("version")
+        guard version == formatVersion else { throw .unknownVersion(version) }
+        let count = Int(try reader.u32("time count"))
+        guard count * 8 <= reader.remaining else {
+            throw .lengthBeyondRecord(field: "failing user times", length: count * 8, remaining: reader.remaining)
+        }
+        var times: [Timestamp] = []
+        times.reserveCapacity(count)
+        for _ in 0..<count { times.append(try reader.time("failing user time")) }
+        try reader.expectEnd()
+        return SourceRiskFact(source: source, failingUserTimes: times)
+    }
+
+    // MARK: shared parts
+
+    /// The fields by-source and by-domain records share: time, event id, tenant, user key.
+    private static func writeCrossUserFields(_ event: AuthEvent, userKey: UInt64, into out: inout StateWriter) {
+        out.time(event.time)
+        out.string(event.eventID)
+        optional(event.tenant, into: &out)
+        out.u64(userKey)
+    }
+
+    private static func readCrossUserFields(
+        _ reader: inout StageRecordReader
+    ) throws(StageRecordError) -> (Timestamp, String, String?, UInt64) {
+        let time = try reader.time("time")
+        let eventID = try reader.string("event id")
+        let tenant = try reader.optionalString("tenant")
+        return (time, eventID, tenant, try reader.u64("user key"))
+    }
+
+    private static func header(
+        _ bytes: UnsafeRawBufferPointer, _ stage: StageKind
+    ) throws(StageRecordError)
+        -> StageRecordReader
+    {
+        guard !bytes.isEmpty else { throw .empty }
+        var reader = StageRecordReader(bytes)
+        let version = try reader.u8("version")
+        guard version == formatVersion else { throw .unknownVersion(version) }
+        let kind = try reader.u8("stage")
+        guard kind == stage.rawValue else { throw .wrongStage(expected: stage, found: kind) }
+        return reader
+    }
+
+    private static func optionalIndex<Cases: CaseIterable>(
+        _ reader: inout StageRecordReader, _ field: String, of _: Cases.Type
+    ) throws(StageRecordError) -> Cases? where Cases.AllCases: RandomAccessCollection, Cases.AllCases.Index == Int {
+        let raw = Int(try reader.u8(field))
+        guard raw != 0 else { return nil }
+        guard raw <= Cases.allCases.count else {
+            throw .invalidValue(field: field, detail: "index \(raw - 1), expected below \(Cases.allCases.count)")
+        }
+        return Cases.allCases[raw - 1]
+    }
+
+    private static func optional(_ text: String?, into out: inout StateWriter) {
+        out.bool(text != nil)
+        if let text { out.string(text) }
+    }
+
+    private static func optional(_ ip: IPAddress?, into out: inout StateWriter) {
+        out.bool(ip != nil)
+        if let ip { Self.address(ip, into: &out) }
+    }
+
+    private static func address(_ ip: IPAddress, into out: inout StateWriter) {
+        out.u64(ip.high)
+        out.u64(ip.low)
+    }
+}

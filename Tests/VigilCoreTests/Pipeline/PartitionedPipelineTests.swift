@@ -1,0 +1,248 @@
+import Foundation
+import Testing
+import VigilTestSupport
+import VigilWorkload
+import _VigilMachinery
+
+@testable import VigilCore
+
+/// The staged topology in one process: whatever the partition count, its outputs are byte for byte a
+/// whole pipeline's (one shard holding every stage), on the example traffic, every scenario file, a
+/// generated workload with campaigns, and at and around every cross-user threshold.
+@Suite struct PartitionedPipelineTests {
+    static let counts = [1, 2, 7, 16]
+    static let clock = Timestamp(seconds: 1_900_000_000)
+
+    /// What one run wrote: every message in order, and the counts.
+    struct Run: Equatable {
+        var messages: [OutputMessage]
+        var stats: PipelineStats
+
+        func payloads(_ stream: VigilCore.OutputStream) -> [String] {
+            messages.filter { $0.stream == stream }.map { String(decoding: $0.payload, as: UTF8.self) }
+        }
+    }
+
+    static func whole(_ lines: [[UInt8]], config: VigilConfig = VigilConfig(), enricher: Enricher? = nil) -> Run {
+        var pipeline = Pipeline(
+            config: config, policyVersion: "test", enricher: enricher, deviceKey: .publicDefault, replayClock: clock)
+        var messages: [OutputMessage] = []
+        for (index, line) in lines.enumerated() {
+            pipeline.process(line, origin: .file(path: "in", line: index + 1), into: &messages)
+        }
+        return Run(messages: messages, stats: pipeline.stats)
+    }
+
+    static func staged(
+        _ lines: [[UInt8]], partitions: Int, config: VigilConfig = VigilConfig(), enricher: Enricher? = nil
+    ) -> Run {
+        var pipeline = PartitionedPipeline(
+            config: config, policyVersion: "test", enricher: enricher, deviceKey: .publicDefault, replayClock: clock,
+            partitionCount: partitions)
+        var messages: [OutputMessage] = []
+        for (index, line) in lines.enumerated() {
+            pipeline.process(line, origin: .file(path: "in", line: index + 1), into: &messages)
+        }
+        return Run(messages: messages, stats: pipeline.stats)
+    }
+
+    /// Asserts every partition count gives the whole pipeline's outputs; returns them.
+    @discardableResult
+    static func expectSameAtEveryCount(
+        _ lines: [[UInt8]], config: VigilConfig = VigilConfig(), enricher: Enricher? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> Run {
+        let reference = whole(lines, config: config, enricher: enricher)
+        for count in counts {
+            let run = staged(lines, partitions: count, config: config, enricher: enricher)
+            #expect(run.messages == reference.messages, "\(count) partitions", sourceLocation: sourceLocation)
+            #expect(run.stats == reference.stats, "\(count) partitions", sourceLocation: sourceLocation)
+        }
+        return reference
+    }
+
+    /// The file's lines as bytes (a scenario may hold bytes that are not UTF-8, on purpose).
+    static func lines(of url: URL) throws -> [[UInt8]] {
+        try Data(contentsOf: url).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map {
+            Array($0)
+        }
+    }
+
+    @Test func theExampleTrafficAndEveryScenarioFile() throws {
+        var files = [TestPaths.packageRoot.appendingPathComponent("Examples/events.jsonl")]
+        let scenarios = TestPaths.packageRoot.appendingPathComponent("Tests/VigilDaemonTests/Scenarios")
+        files += try FileManager.default.contentsOfDirectory(atPath: scenarios.path).sorted()
+            .filter { $0.hasSuffix(".jsonl") }.map { scenarios.appendingPathComponent($0) }
+        #expect(files.count >= 7)
+        for file in files {
+            let run = Self.expectSameAtEveryCount(try Self.lines(of: file))
+            #expect(!run.messages.isEmpty, "\(file.lastPathComponent)")
+        }
+    }
+
+    @Test func aGeneratedWorkloadWithCampaigns() {
+        var configuration = WorkloadConfiguration()
+        configuration.seed = 42
+        configuration.users = 300
+        configuration.attackRate = 0.02
+        configuration.malformedRate = 0.002
+        let pool = IPPool.maxMindTestCity
+        var table: [IPAddress: IPIntelligence] = [:]
+        for location in pool.locations {
+            for address in location.addresses {
+                table[address] = IPIntelligence(
+                    location: GeoLocation(
+                        countryCode: location.countryCode, city: location.city, latitude: location.latitude,
+                        longitude: location.longitude, accuracyRadiusKm: 20))
+            }
+        }
+        let events = Array(TrafficGenerator(configuration: configuration, pool: pool).prefix(4_000))
+        let run = Self.expectSameAtEveryCount(events.map(\.bytes), enricher: Enricher(geo: TableLookup(table: table)))
+        // The campaigns raised the cross-user alerts the partitioning could have split.
+        #expect(run.stats.count(.credentialStuffing) > 0)
+        #expect(run.stats.count(.resetAbuse) > 0)
+        #expect(run.stats.count(.pushBombing) > 0)
+        #expect(run.payloads(.decisions).contains { $0.contains("source_ip_spraying") })
+    }
+
+    // MARK: thresholds through the staged path
+
+    static func at(_ minute: Int, _ second: Int = 0) -> String {
+        let m = minute < 10 ? "0\(minute)" : "\(minute)"
+        let s = second < 10 ? "0\(second)" : "\(second)"
+        return "2026-03-02T09:\(m):\(s)Z"
+    }
+
+    static func failedLogins(users: Int, attempts: Int, ip: String = "81.2.69.142") -> [[UInt8]] {
+        (0..<attempts).map { index in
+            Array(
+                EventLines.login(
+                    id: "f\(index)", time: at(index / 6, index % 6 * 10), user: "victim\(index % users)", ip: ip,
+                    outcome: "failure"
+                ).utf8)
+        }
+    }
+
+    /// Reset requests for `accounts` accounts of one domain, a minute apart, from one address or (with
+    /// `oneSource` false) each from its own.
+    static func resetRequests(accounts: Int, oneSource: Bool = true, domain: String = "example.com") -> [[UInt8]] {
+        (0..<accounts).map { index in
+            let ip = oneSource ? "81.2.69.142" : "10.1.\(index / 200).\(index % 200 + 1)"
+            var line = #"{"event_id":"r\#(index)","type":"password_reset_request","time":"\#(at(index))","#
+            line += #""user":{"id":"acct\#(index)","email_domain":"\#(domain)"},"ip":"\#(ip)"}"#
+            return Array(line.utf8)
+        }
+    }
+
+    @Test func credentialStuffingAtAndAroundItsThresholds() {
+        let rules = VigilConfig().engine.alerts
+        let below = Self.expectSameAtEveryCount(
+            Self.failedLogins(users: rules.stuffingDistinctUsers, attempts: rules.stuffingAttempts - 1))
+        #expect(below.stats.count(.credentialStuffing) == 0)
+        let tooFewUsers = Self.expectSameAtEveryCount(
+            Self.failedLogins(users: rules.stuffingDistinctUsers - 1, attempts: rules.stuffingAttempts))
+        #expect(tooFewUsers.stats.count(.credentialStuffing) == 0)
+        let at = Self.expectSameAtEveryCount(
+            Self.failedLogins(users: rules.stuffingDistinctUsers, attempts: rules.stuffingAttempts * 2))
+        #expect(at.stats.count(.credentialStuffing) == 1)
+    }
+
+    @Test func sprayingReadsTheSourceRiskTableAtAndAroundItsThreshold() {
+        let engine = VigilConfig().engine
+        let threshold = engine.signals.sprayingDistinctUsers
+        // The source's window holds this many users; the signal counts those.
+        let held = max(threshold, engine.alerts.stuffingDistinctUsers)
+        for users in [threshold - 1, threshold, threshold + 2] {
+            // Every user fails once; then another user logs in from the same address.
+            var lines = Self.failedLogins(users: users, attempts: users)
+            lines.append(
+                Array(EventLines.login(id: "ok", time: Self.at(5), user: "bystander", ip: "81.2.69.142").utf8))
+            let run = Self.expectSameAtEveryCount(lines)
+            let decision = run.payloads(.decisions).last ?? ""
+            #expect(decision.contains("source_ip_spraying") == (users >= threshold), "\(users) users")
+            if users >= threshold { #expect(decision.contains("source failed for \(min(users, held)) users")) }
+        }
+    }
+
+    @Test func resetWavesBySourceAndByDomainAtTheirThresholds() {
+        let rules = VigilConfig().engine.alerts
+        let source = Self.expectSameAtEveryCount(Self.resetRequests(accounts: rules.resetAbuseSourceIP - 1))
+        #expect(source.stats.count(.resetAbuse) == 0)
+        let sourceAt = Self.expectSameAtEveryCount(Self.resetRequests(accounts: rules.resetAbuseSourceIP))
+        #expect(sourceAt.stats.count(.resetAbuse) == 1)
+        #expect(sourceAt.payloads(.alerts).last?.contains("source_ip") == true)
+        let domainBelow = Self.expectSameAtEveryCount(
+            Self.resetRequests(accounts: rules.resetAbuseEmailDomain - 1, oneSource: false))
+        #expect(domainBelow.stats.count(.resetAbuse) == 0)
+        let domainAt = Self.expectSameAtEveryCount(
+            Self.resetRequests(accounts: rules.resetAbuseEmailDomain, oneSource: false))
+        #expect(domainAt.stats.count(.resetAbuse) == 1)
+        #expect(domainAt.payloads(.alerts).last?.contains("email_domain") == true)
+    }
+
+    @Test func lateEventsAreDecidedAtDecodeAndChangeNoState() {
+        // A failure wave two hours behind the newest event: late, so it counts nowhere, not even for the
+        // user's own failed-attempts signal of a login as late. The user's shard may have seen nothing of
+        // that newer event: only the decode stage's watermark knows the wave is late.
+        var lines = [Array(EventLines.login(id: "new", time: "2026-03-02T12:00:00Z", user: "early").utf8)]
+        lines += Self.failedLogins(users: 2, attempts: 40)
+        lines.append(Array(EventLines.login(id: "late-ok", time: Self.at(7), user: "victim0").utf8))
+        let run = Self.expectSameAtEveryCount(lines)
+        #expect(run.stats.lateEvents == 41)
+        #expect(run.stats.count(.credentialStuffing) == 0)
+        #expect(run.payloads(.decisions).last?.contains("failed_attempts") == false)
+    }
+
+    @Test func theFactFollowsASourceThatKeepsSprayingNewAccounts() {
+        // Five accounts fail at 09:00, five others at 09:10: the window's capacity keeps the newer five,
+        // and a login at 09:20 counts them (the first five are out of its 15-minute window). A table
+        // updated only when the threshold is first reached would still hold the 09:00 times.
+        let threshold = VigilConfig().engine.signals.sprayingDistinctUsers
+        var lines: [[UInt8]] = []
+        for index in 0..<(2 * threshold) {
+            lines.append(
+                Array(
+                    EventLines.login(
+                        id: "f\(index)", time: Self.at(index < threshold ? 0 : 10, index % threshold),
+                        user: "acct\(index)",
+                        outcome: "failure"
+                    ).utf8))
+        }
+        lines.append(Array(EventLines.login(id: "ok", time: Self.at(20), user: "bystander").utf8))
+        let run = Self.expectSameAtEveryCount(lines)
+        #expect(run.payloads(.decisions).last?.contains("source failed for \(threshold) users") == true)
+    }
+
+    @Test func aUserIdlePastTheTTLIsAbsentWhetherOrNotItsShardSweptIt() throws {
+        // With a 1-hour idle TTL, "quiet" learns a baseline, then only "busy" is active for two hours; at
+        // 16 partitions "quiet"'s shard sees none of that and has not swept it, at one partition it has.
+        var config = VigilConfig()
+        config.engine.userIdleTTL = .hours(1)
+        func partition(_ user: String, _ count: Int) -> Int {
+            Murmur2.partition(forKey: Array(user.utf8), partitionCount: count)
+        }
+        let busy = try #require(
+            (0..<100).map { "busy\($0)" }.first { name in
+                Self.counts.dropFirst().allSatisfy { partition(name, $0) != partition("quiet", $0) }
+            })
+        var lines = (0..<4).map {
+            Array(EventLines.login(id: "q\($0)", time: Self.at($0), user: "quiet", device: "q-laptop").utf8)
+        }
+        for step in 0..<25 {
+            let minute = 10 + step * 5
+            let time = "2026-03-02T\(9 + minute / 60):\(minute % 60 < 10 ? "0" : "")\(minute % 60):00Z"
+            lines.append(Array(EventLines.login(id: "b\(step)", time: time, user: busy, device: "b-laptop").utf8))
+        }
+        lines.append(
+            Array(EventLines.login(id: "back", time: "2026-03-02T11:20:00Z", user: "quiet", device: "q-laptop").utf8))
+        let run = Self.expectSameAtEveryCount(lines, config: config)
+        #expect(run.payloads(.decisions).last?.contains("first_login") == true)
+    }
+}
+
+/// Geo answers from a table, for tests that need no database file.
+struct TableLookup: GeoLookup {
+    var table: [IPAddress: IPIntelligence]
+
+    func lookup(_ address: IPAddress) -> IPIntelligence { table[address] ?? .unknown }
+}

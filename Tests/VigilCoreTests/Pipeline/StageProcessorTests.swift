@@ -1,0 +1,183 @@
+import Testing
+import VigilWorkload
+
+@testable import VigilCore
+
+/// A stage shard keeps what a `Pipeline` offers the Kafka loop for durable state: restored from its
+/// changelog or from a snapshot mid-stream, or fed again records its state already reflects (the replay
+/// guard), it goes on exactly as a shard that never stopped.
+@Suite struct StageProcessorTests {
+    /// The topology as the Kafka loop will run it: a decode stage, each stage record appended to its
+    /// stage partition's log (its offset is its index there) and processed at once, each shard's
+    /// changelog flushed after every record, the source-risk table updated as facts come.
+    struct Deployment {
+        static let partitions = 3
+        var decode = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
+        var shards: [[StageProcessor]] = Deployment.freshShards()
+        var table = SourceRiskTable()
+        var logs = [[[[UInt8]]]](repeating: [[[UInt8]]](repeating: [], count: partitions), count: 3)
+        /// The decode stage's own records, in the input partition's changelog.
+        var decodeChangelog: [ChangelogRecord] = []
+        static let inputScope = ChangelogScope(inputTopic: "logins")
+        var changelogs = [[[ChangelogRecord]]](
+            repeating: [[ChangelogRecord]](repeating: [], count: partitions), count: 3)
+
+        static func freshShards(recordingChanges: Bool = true) -> [[StageProcessor]] {
+            StageKind.allCases.map { stage in
+                (0..<partitions).map { _ in
+                    var shard = StageProcessor(
+                        stage: stage, config: VigilConfig(), policyVersion: "test", enricher: nil,
+                        deviceKey: .publicDefault)
+                    shard.engine.recordsChanges = recordingChanges
+                    return shard
+                }
+            }
+        }
+
+        static func scope(_ stage: Int) -> ChangelogScope {
+            ChangelogScope(inputTopic: "vigil-by-\(StageKind.allCases[stage])")
+        }
+
+        mutating func process(_ line: [UInt8], number: Int, into output: inout [OutputMessage]) {
+            var records: [StageRecord] = []
+            decode.process(line, origin: .file(path: "in", line: number), into: &output, records: &records)
+            decodeChangelog.append(decode.changelogRecord(stamp: Int64(number), scope: Self.inputScope))
+            for record in records {
+                let stage = StageKind.allCases.firstIndex(of: record.stage)!
+                let partition = record.partition(count: Self.partitions)
+                logs[stage][partition].append(record.value)
+                run(stage, partition, offset: logs[stage][partition].count - 1, into: &output)
+            }
+        }
+
+        /// Processes the record at `offset` of a stage partition's log and flushes the shard's changelog.
+        mutating func run(_ stage: Int, _ partition: Int, offset: Int, into output: inout [OutputMessage]) {
+            let fact = try! shards[stage][partition].process(
+                logs[stage][partition][offset], offset: Int64(offset), sourceRisk: table, into: &output)
+            if let fact { table.apply(fact) }
+            changelogs[stage][partition] += shards[stage][partition].engine.takeChangelogFlush(
+                stamp: Int64(offset), scope: Self.scope(stage))
+        }
+
+        /// A fresh decode stage and fresh shards restored from the changelogs, as after a crash.
+        mutating func restoreFromChangelogs() throws {
+            var fresh = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
+            for record in decodeChangelog {
+                try fresh.applyChangelogRecord(key: record.key, value: record.value, scope: Self.inputScope)
+            }
+            decode = fresh
+            var restored = Self.freshShards()
+            for stage in restored.indices {
+                for partition in restored[stage].indices {
+                    for record in changelogs[stage][partition] {
+                        try restored[stage][partition].engine.applyChangelogRecord(
+                            key: record.key, value: record.value, scope: Self.scope(stage))
+                    }
+                }
+            }
+            shards = restored
+        }
+    }
+
+    static let lines: [[UInt8]] = {
+        var configuration = WorkloadConfiguration()
+        configuration.seed = 5
+        configuration.users = 200
+        configuration.attackRate = 0.02
+        return TrafficGenerator(configuration: configuration, pool: .maxMindTestCity).prefix(3_000).map(\.bytes)
+    }()
+    static let split = 1_700
+
+    /// The outputs of lines after `split` when nothing stops.
+    static func uninterrupted() -> [OutputMessage] {
+        var deployment = Deployment()
+        var output: [OutputMessage] = []
+        for (index, line) in lines.enumerated() {
+            if index == split { output.removeAll() }
+            deployment.process(line, number: index + 1, into: &output)
+        }
+        return output
+    }
+
+    static func finish(_ deployment: inout Deployment) -> [OutputMessage] {
+        var output: [OutputMessage] = []
+        for index in split..<lines.count { deployment.process(lines[index], number: index + 1, into: &output) }
+        return output
+    }
+
+    static func firstPart() -> Deployment {
+        var deployment = Deployment()
+        var ignored: [OutputMessage] = []
+        for index in 0..<split { deployment.process(lines[index], number: index + 1, into: &ignored) }
+        return deployment
+    }
+
+    @Test func restoredFromTheChangelogEachShardGoesOnAsIfNothingStopped() throws {
+        let expected = Self.uninterrupted()
+        var deployment = Self.firstPart()
+        try deployment.restoreFromChangelogs()
+        #expect(deployment.shards.joined().contains { $0.engine.isReplayGuarded })
+        let output = Self.finish(&deployment)
+        #expect(output == expected)
+        #expect(output.contains { $0.stream == .alerts })
+    }
+
+    @Test func recordsTheRestoredStateReflectsChangeNothingAgain() throws {
+        let expected = Self.uninterrupted()
+        var deployment = Self.firstPart()
+        try deployment.restoreFromChangelogs()
+        // Kafka delivers again the last records of every stage partition (a commit that did not land).
+        var again: [OutputMessage] = []
+        for stage in 0..<3 {
+            for partition in 0..<Deployment.partitions {
+                let count = deployment.logs[stage][partition].count
+                for offset in max(0, count - 25)..<count {
+                    deployment.run(stage, partition, offset: offset, into: &again)
+                }
+            }
+        }
+        #expect(!again.isEmpty)
+        #expect(again.allSatisfy { $0.reemitted })
+        #expect(Self.finish(&deployment) == expected)
+    }
+
+    @Test func restoredFromSnapshotsEachShardGoesOnAsIfNothingStopped() throws {
+        let expected = Self.uninterrupted()
+        var deployment = Self.firstPart()
+        let snapshots = deployment.shards.map { $0.map { $0.engine.stateSnapshot() } }
+        var restored = Deployment.freshShards()
+        for stage in restored.indices {
+            for partition in restored[stage].indices {
+                try restored[stage][partition].engine.restoreState(snapshot: snapshots[stage][partition])
+            }
+        }
+        deployment.shards = restored
+        #expect(Self.finish(&deployment) == expected)
+    }
+
+    @Test func eachStageHoldsOnlyItsOwnEntries() {
+        let deployment = Self.firstPart()
+        let figures = deployment.shards.map { stage in
+            stage.reduce(into: StateFigures()) { $0.add($1.engine.figures) }
+        }
+        #expect(figures[0].users > 0 && figures[0].sources == 0 && figures[0].domains == 0)
+        #expect(figures[0].global.failures > 0)
+        #expect(figures[1].users == 0 && figures[1].sources > 0 && figures[1].domains == 0)
+        #expect(figures[1].global.failures == 0)
+        #expect(figures[2].users == 0 && figures[2].sources == 0 && figures[2].domains > 0)
+        // The sources the campaigns sprayed from published their facts.
+        #expect(deployment.table.count > 0)
+    }
+
+    @Test func aRecordOfAnotherStageIsRefusedAndChangesNothing() {
+        var deployment = Self.firstPart()
+        let sourceRecord = deployment.logs[1].first { !$0.isEmpty }![0]
+        var output: [OutputMessage] = []
+        let before = deployment.shards[0][0].engine.figures
+        #expect(throws: StageRecordError.wrongStage(expected: .user, found: 2)) {
+            try deployment.shards[0][0].process(sourceRecord, sourceRisk: nil, into: &output)
+        }
+        #expect(output.isEmpty)
+        #expect(deployment.shards[0][0].engine.figures == before)
+    }
+}

@@ -1,0 +1,200 @@
+import Testing
+
+@testable import VigilCore
+
+/// The binary records of the repartition and source-risk topics: every field survives the trip, and
+/// bytes no encoder wrote (cut short, of another version or stage, with lengths beyond the record, or
+/// random) are refused with a typed error, never a crash.
+@Suite struct StageRecordCodecTests {
+    static let full = AuthEvent(
+        eventID: "ev-1", type: .mfaResult, time: Timestamp(seconds: 1_790_000_000) + EventDuration(microseconds: 123),
+        tenant: "acme", user: User(id: "Alice@Example.com", role: .finance, emailDomain: "example.com"),
+        ip: IPAddress("2001:db8:1:2::7"),
+        device: Device(id: "laptop-1", managed: false, userAgent: "Mozilla/5.0"), outcome: .failure,
+        failureReason: "bad password", mfa: MFA(factor: .pushNumberMatch, result: .denied, challengeID: "ch-9"),
+        action: .other("rotate_keys"), credentialCompromised: true, sessionID: "s-1", correlationID: "c-1")
+
+    static func userRecord(_ event: AuthEvent = full, late: Bool = true) -> [UInt8] {
+        StageRecordCodec.encodeUser(event, late: late, message: UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    static func decodeUser(_ bytes: [UInt8]) throws(StageRecordError) -> (event: AuthEvent, late: Bool) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(StageRecordError) in try StageRecordCodec.decodeUser(raw) }
+        }
+        return try result.get()
+    }
+
+    static func decodeSource(_ bytes: [UInt8]) throws(StageRecordError) -> (event: AuthEvent, userKey: UInt64) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(StageRecordError) in try StageRecordCodec.decodeSource(raw) }
+        }
+        return try result.get()
+    }
+
+    static func decodeDomain(_ bytes: [UInt8]) throws(StageRecordError) -> (event: AuthEvent, userKey: UInt64) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(StageRecordError) in try StageRecordCodec.decodeDomain(raw) }
+        }
+        return try result.get()
+    }
+
+    static func decodeFact(key: [UInt8], value: [UInt8]) throws(StageRecordError) -> SourceRiskFact {
+        let result = key.withUnsafeBytes { rawKey in
+            value.withUnsafeBytes { rawValue in
+                Result { () throws(StageRecordError) in try StageRecordCodec.decodeFact(key: rawKey, value: rawValue) }
+            }
+        }
+        return try result.get()
+    }
+
+    @Test func everyFieldOfTheUserRecordSurvives() throws {
+        let decoded = try Self.decodeUser(Self.userRecord())
+        #expect(decoded.event == Self.full)
+        #expect(decoded.late)
+        let minimal = AuthEvent(eventID: "m", type: .login, time: Timestamp(seconds: 0), user: User(id: "u"))
+        let back = try Self.decodeUser(Self.userRecord(minimal, late: false))
+        #expect(back.event == minimal)
+        #expect(!back.late)
+    }
+
+    @Test func freeTextIsTakenFromTheMessageItWasDecodedFrom() throws {
+        let line =
+            #"{"event_id":"x1","type":"login","time":"2026-03-02T09:00:00Z","user":{"id":"bob"},"ip":"81.2.69.142","outcome":"failure","failure_reason":"a\"b","device":{"id":"d","user_agent":"UA 1"}}"#
+        let decoder = EventDecoder(limits: InputSettings())
+        let bytes = Array(line.utf8)
+        let record = try bytes.withUnsafeBytes { raw in
+            let event = try decoder.decodeEvent(raw, originalLength: nil)
+            return StageRecordCodec.encodeUser(event, late: false, message: raw)
+        }
+        let event = try Self.decodeUser(record).event
+        #expect(event.failureReason == .text("a\"b"))
+        #expect(event.device?.userAgent == .text("UA 1"))
+    }
+
+    @Test func sourceAndDomainRecordsCarryTheUserAsItsHashOnly() throws {
+        let address = IPAddress("81.2.69.142")!
+        var failed = Self.full
+        failed.type = .login
+        let source = StageRecordCodec.encodeSource(failed, address: address, userKey: 0xfeed)
+        let decoded = try Self.decodeSource(source)
+        #expect(decoded.userKey == 0xfeed)
+        #expect(decoded.event.ip == address)
+        #expect(decoded.event.eventID == "ev-1")
+        #expect(decoded.event.tenant == "acme")
+        #expect(decoded.event.time == Self.full.time)
+        #expect(decoded.event.outcome == .failure)
+        #expect(decoded.event.user.id.isEmpty)
+        let domain = StageRecordCodec.encodeDomain(Self.full, domain: "example.com", userKey: 0xbeef)
+        let back = try Self.decodeDomain(domain)
+        #expect(back.userKey == 0xbeef)
+        #expect(back.event.user.emailDomain == "example.com")
+        #expect(back.event.ip == Self.full.ip)
+        #expect(back.event.type == .passwordResetRequest)
+        // Neither carries the raw user id, device id or user agent.
+        for record in [source, domain] {
+            for secret in ["Alice@Example.com", "laptop-1", "Mozilla/5.0"] {
+                #expect(!String(decoding: record, as: UTF8.self).contains(secret))
+            }
+        }
+    }
+
+    @Test func everyTruncationIsRefused() {
+        let records: [([UInt8], ([UInt8]) throws(StageRecordError) -> Void)] = [
+            (Self.userRecord(), { bytes throws(StageRecordError) in _ = try Self.decodeUser(bytes) }),
+            (
+                StageRecordCodec.encodeSource(Self.full, address: Self.full.ip!, userKey: 1),
+                { bytes throws(StageRecordError) in _ = try Self.decodeSource(bytes) }
+            ),
+            (
+                StageRecordCodec.encodeDomain(Self.full, domain: "example.com", userKey: 1),
+                { bytes throws(StageRecordError) in _ = try Self.decodeDomain(bytes) }
+            ),
+        ]
+        for (record, decode) in records {
+            for length in 0..<record.count {
+                #expect(throws: StageRecordError.self) { try decode(Array(record.prefix(length))) }
+            }
+        }
+        #expect(throws: StageRecordError.empty) { try Self.decodeUser([]) }
+    }
+
+    @Test func otherVersionsStagesAndTrailingBytesAreRefused() {
+        var record = Self.userRecord()
+        record[0] = 2
+        #expect(throws: StageRecordError.unknownVersion(2)) { try Self.decodeUser(record) }
+        let source = StageRecordCodec.encodeSource(Self.full, address: Self.full.ip!, userKey: 1)
+        #expect(throws: StageRecordError.wrongStage(expected: .user, found: 2)) { try Self.decodeUser(source) }
+        #expect(throws: StageRecordError.trailingBytes(count: 1)) { try Self.decodeUser(Self.userRecord() + [0]) }
+        var flags = Self.userRecord()
+        flags[2] = 0x80
+        #expect(throws: StageRecordError.self) { try Self.decodeUser(flags) }
+        var type = Self.userRecord()
+        type[3] = UInt8(EventType.allCases.count)
+        #expect(throws: StageRecordError.self) { try Self.decodeUser(type) }
+    }
+
+    @Test func aLengthBeyondTheRecordIsRefusedBeforeAnythingIsRead() {
+        // version, stage, flags, type, time, then the event id's length claims 4 GiB.
+        var record = Self.userRecord()
+        for index in 12..<16 { record[index] = 0xFF }
+        #expect(
+            throws: StageRecordError.lengthBeyondRecord(
+                field: "event id", length: 0xFFFF_FFFF, remaining: record.count - 16)
+        ) {
+            try Self.decodeUser(record)
+        }
+    }
+
+    @Test func aTimeOutsideTheDecodersRangeIsRefused() {
+        var record = Self.userRecord()
+        for index in 4..<12 { record[index] = 0x7F }
+        #expect(throws: StageRecordError.self) { try Self.decodeUser(record) }
+    }
+
+    @Test func randomBytesNeverCrashTheDecoders() {
+        var generator = SplitMix64(seed: 11)
+        let valid = Self.userRecord()
+        for round in 0..<20_000 {
+            var bytes: [UInt8]
+            if round % 2 == 0 {
+                // A valid record with a few bytes flipped: gets past the header most of the time.
+                bytes = valid
+                for _ in 0..<3 {
+                    bytes[Int(generator.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: generator.next())
+                }
+            } else {
+                bytes = (0..<Int(generator.next() % 64)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+                if !bytes.isEmpty { bytes[0] = 1 }
+            }
+            _ = try? Self.decodeUser(bytes)
+            _ = try? Self.decodeSource(bytes)
+            _ = try? Self.decodeDomain(bytes)
+            _ = try? Self.decodeFact(key: Array(bytes.prefix(8)), value: bytes)
+        }
+    }
+
+    @Test func factsRoundTripAndRefuseWhatNoEncoderWrites() throws {
+        let fact = SourceRiskFact(
+            source: 0x0123_4567_89ab_cdef, failingUserTimes: [Timestamp(seconds: 20), Timestamp(seconds: 10)])
+        #expect(fact.failingUserTimes == [Timestamp(seconds: 10), Timestamp(seconds: 20)])
+        let key = StageRecordCodec.factKey(fact.source)
+        let value = StageRecordCodec.encodeFact(fact)
+        #expect(try Self.decodeFact(key: key, value: value) == fact)
+        #expect(throws: StageRecordError.self) { try Self.decodeFact(key: Array(key.prefix(7)), value: value) }
+        #expect(throws: StageRecordError.empty) { try Self.decodeFact(key: key, value: []) }
+        var huge = value
+        for index in 1..<5 { huge[index] = 0xFF }
+        #expect(throws: StageRecordError.self) { try Self.decodeFact(key: key, value: huge) }
+        for length in 1..<value.count {
+            #expect(throws: StageRecordError.self) { try Self.decodeFact(key: key, value: Array(value.prefix(length))) }
+        }
+    }
+
+    @Test func recordsAreKeyedAsTheBriefSays() {
+        #expect(StageRouting.userKey("  Alice@Example.COM ") == Array("alice@example.com".utf8))
+        #expect(StageRouting.userKey("bob") == Array("bob".utf8))
+        #expect(StageRouting.sourceKey(IPAddress("2001:db8:1:2:aaaa::7")!) == Array("2001:db8:1:2::".utf8))
+        #expect(StageRouting.sourceKey(IPAddress("81.2.69.142")!) == Array("81.2.69.142".utf8))
+    }
+}
