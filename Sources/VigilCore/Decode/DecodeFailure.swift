@@ -18,6 +18,9 @@ public struct DecodeFailure: Error, Sendable, Equatable {
         case invalidTime = "invalid_time"
         /// Well-formed, but stamped too far ahead of the time it was received.
         case futureTime = "future_time"
+        /// A record on one of Vigil's repartition topics that its stage refuses: another producer wrote
+        /// to an internal topic, or a Vigil of another record format did.
+        case invalidStageRecord = "invalid_stage_record"
     }
 
     /// Which rule the message broke.

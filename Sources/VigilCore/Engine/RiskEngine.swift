@@ -19,8 +19,9 @@ public struct RiskEngine: Sendable {
     /// `Int64.max` while `replayGuard` is set, else `Int64.min`: the one comparison an event with an
     /// offset pays once the guard is gone.
     var guardedThrough = Int64.min
-    /// The last checkpoint a changelog restore applied.
-    var restoredCheckpoint: ChangelogCheckpoint?
+    /// The last checkpoint a changelog restore applied: the input offset the restored state reaches and
+    /// the settings digest it was written under.
+    public internal(set) var restoredCheckpoint: ChangelogCheckpoint?
 
     /// An engine with empty state. `deviceKey` keys the hashes of device ids and other identifiers: engines
     /// that must agree (shards of one deployment, a replay of its input) need the same key.
@@ -104,11 +105,24 @@ public struct RiskEngine: Sendable {
     /// verdict (its watermark sees the whole input partition, a stage shard's would depend on the
     /// partition count); a late event is scored but changes nothing. `sourceRisk` is where the user
     /// stage's `source_ip_spraying` signal reads. `offset` is the record's offset in the stage topic, for
-    /// the replay guard.
+    /// the replay guard. `origin` is where the decode stage read the event: a record at or below the
+    /// highest input offset this shard applied from that input partition is a copy the decode stage
+    /// produced again (it consumed its input again after a crash), scored like a late event, changing
+    /// nothing, its outputs marked re-emitted.
     mutating func process(
-        stageEvent context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64?
+        stageEvent context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64?,
+        origin: InputPosition?
     ) -> Verdict {
-        run(context, late: late, sourceRisk: sourceRisk, offset: offset)
+        if let origin {
+            if let applied = state.inputMarks[origin.partition], origin.offset <= applied {
+                var verdict = apply(context, late: true, sourceRisk: sourceRisk, sparing: nil, copy: true)
+                verdict.late = false
+                verdict.reemitted = true
+                return verdict
+            }
+            state.inputMarks[origin.partition] = origin.offset
+        }
+        return run(context, late: late, sourceRisk: sourceRisk, offset: offset)
     }
 
     private mutating func run(
@@ -121,17 +135,18 @@ public struct RiskEngine: Sendable {
     }
 
     /// Applies the event to the state; entries `spared` (the replay guard's) are left to the caller.
+    /// A `copy` (of an event applied before) is late and not even counted as late.
     ///
     /// A user idle for longer than `engine.user_idle_ttl` before the event is read as absent, whether
     /// or not a sweep removed it yet: sweeps run on the shard's own event time, which depends on the
     /// partition count, so only what no event still on time can read may depend on them.
     mutating func apply(
         _ context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?,
-        sparing spared: ((StateEntryKey) -> Bool)?, sweeping: Bool = true
+        sparing spared: ((StateEntryKey) -> Bool)?, sweeping: Bool = true, copy: Bool = false
     ) -> Verdict {
         let time = context.event.time
         if late {
-            state.countLate()
+            if !copy { state.countLate() }
         } else {
             state.watermark.observe(time)
         }
@@ -163,7 +178,7 @@ public struct RiskEngine: Sendable {
                 state.enforceCapacity(settings: config.engine, sparing: spared)
             }
         }
-        if state.changes != nil { markChanges(of: context, late: late) }
+        if state.changes != nil, !copy { markChanges(of: context, late: late) }
         return verdict
     }
 
@@ -184,6 +199,10 @@ public struct RiskEngine: Sendable {
         if stages.contains(.source), let source = context.sourceStateKey { state.changes!.sources.insert(source) }
         if stages.contains(.user) { state.changes!.markBucket(slot: state.global.slot(at: event.time)) }
     }
+
+    /// The newest event time the state has seen on time (its watermark trails it by
+    /// `engine.allowed_lateness`): where a decode stage resumes after a restore.
+    public var newestEventTime: Timestamp? { state.watermark.maxEventTime }
 
     /// Users held in the shard's state now.
     public var userCount: Int { state.users.count }

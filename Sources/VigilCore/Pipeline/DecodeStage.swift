@@ -69,10 +69,11 @@ public struct DecodeStage: Sendable {
                 into: &output)
         else { return }
         if late { stats.lateEvents += 1 }
+        let position = origin.inputPosition
         records.append(
             StageRecord(
                 stage: .user, key: StageRouting.userKey(event.user.id),
-                value: StageRecordCodec.encodeUser(event, late: late, message: bytes)))
+                value: StageRecordCodec.encodeUser(event, late: late, message: bytes, origin: position)))
         guard !late else { return }
         let sourceBound = StageRouting.goesToSource(event)
         let domainBound = StageRouting.goesToDomain(event)
@@ -82,13 +83,13 @@ public struct DecodeStage: Sendable {
             records.append(
                 StageRecord(
                     stage: .source, key: StageRouting.sourceKey(address),
-                    value: StageRecordCodec.encodeSource(event, address: address, userKey: userKey)))
+                    value: StageRecordCodec.encodeSource(event, address: address, userKey: userKey, origin: position)))
         }
         if domainBound, let domain = event.user.emailDomain {
             records.append(
                 StageRecord(
                     stage: .domain, key: Array(domain.utf8),
-                    value: StageRecordCodec.encodeDomain(event, domain: domain, userKey: userKey)))
+                    value: StageRecordCodec.encodeDomain(event, domain: domain, userKey: userKey, origin: position)))
         }
     }
 

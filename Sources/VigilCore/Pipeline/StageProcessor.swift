@@ -46,22 +46,26 @@ public struct StageProcessor: Sendable {
     ) throws(StageRecordError) -> SourceRiskFact? {
         let context: EventContext
         let late: Bool
+        let origin: InputPosition?
         switch stage {
         case .user:
-            let (event, isLate) = try StageRecordCodec.decodeUser(record)
-            context = EventContext(event: event, intel: intel(event.ip), keys: engine.keys)
-            late = isLate
+            let record = try StageRecordCodec.decodeUser(record)
+            context = EventContext(event: record.event, intel: intel(record.event.ip), keys: engine.keys)
+            (late, origin) = (record.late, record.origin)
         case .source:
-            let (event, userKey) = try StageRecordCodec.decodeSource(record)
-            context = EventContext(event: event, intel: intel(event.ip), userKey: userKey, keys: engine.keys)
-            late = false
+            let record = try StageRecordCodec.decodeSource(record)
+            context = EventContext(
+                event: record.event, intel: intel(record.event.ip), userKey: record.userKey, keys: engine.keys)
+            (late, origin) = (false, record.origin)
         case .domain:
-            let (event, userKey) = try StageRecordCodec.decodeDomain(record)
-            context = EventContext(event: event, intel: intel(event.ip), userKey: userKey, keys: engine.keys)
-            late = false
+            let record = try StageRecordCodec.decodeDomain(record)
+            context = EventContext(
+                event: record.event, intel: intel(record.event.ip), userKey: record.userKey, keys: engine.keys)
+            (late, origin) = (false, record.origin)
         }
         var verdict = engine.process(
-            stageEvent: context, late: late, sourceRisk: stage == .user ? sourceRisk : nil, offset: offset)
+            stageEvent: context, late: late, sourceRisk: stage == .user ? sourceRisk : nil, offset: offset,
+            origin: origin)
         outputs.append(&verdict, stats: &stats, into: &output)
         return verdict.sourceRisk
     }
@@ -79,6 +83,21 @@ public struct StageProcessor: Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// The dead letter of a record this stage refused (`process` threw `error`): the record's bytes, up
+    /// to `input.max_event_bytes`, with the reason `invalid_stage_record` and where it was read, so that
+    /// nothing is lost silently. Counted in `stats`.
+    public mutating func deadLetter(
+        _ error: StageRecordError, record: UnsafeRawBufferPointer, origin: MessageOrigin
+    ) -> OutputMessage {
+        let failure = DecodeFailure(.invalidStageRecord, detail: "\(error)")
+        stats.deadLetters[failure.reasonCode, default: 0] += 1
+        return OutputMessage(
+            stream: .deadLetters, key: nil,
+            payload: DeadLetterEncoder.encode(
+                payload: record, failure: failure, origin: origin, maxPayloadBytes: engine.config.input.maxEventBytes),
+            label: failure.reasonCode)
     }
 
     private func intel(_ address: IPAddress?) -> IPIntelligence {

@@ -8,10 +8,10 @@ import _VigilMachinery
 enum StageRecordCodec {
     /// A by-source or by-domain record read back: the event its stage's engine reads (no user id) and
     /// the user's keyed hash.
-    typealias CrossUserRecord = (event: AuthEvent, userKey: UInt64)
+    typealias CrossUserRecord = (event: AuthEvent, userKey: UInt64, origin: InputPosition?)
 
-    /// The format written; a reader refuses any other.
-    static let formatVersion: UInt8 = 1
+    /// The format written; a reader refuses any other. Version 2 added the input position.
+    static let formatVersion: UInt8 = 2
 
     private static let lateFlag: UInt8 = 1 << 0
     private static let compromisedFlag: UInt8 = 1 << 1
@@ -20,10 +20,11 @@ enum StageRecordCodec {
 
     /// The by-user record: the whole canonical event (free text materialised from `message`, the bytes
     /// it was decoded from) and the decode stage's verdict flags.
-    static func encodeUser(_ event: AuthEvent, late: Bool, message: UnsafeRawBufferPointer) -> [UInt8] {
-        var out = StateWriter(reservingCapacity: 128 + event.eventID.utf8.count + event.user.id.utf8.count)
-        out.u8(formatVersion)
-        out.u8(StageKind.user.rawValue)
+    static func encodeUser(
+        _ event: AuthEvent, late: Bool, message: UnsafeRawBufferPointer, origin: InputPosition?
+    ) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 145 + event.eventID.utf8.count + event.user.id.utf8.count)
+        writeHeader(.user, origin: origin, into: &out)
         out.u8((late ? lateFlag : 0) | (event.credentialCompromised ? compromisedFlag : 0))
         out.u8(UInt8(event.type.index))
         out.time(event.time)
@@ -53,9 +54,11 @@ enum StageRecordCodec {
         return out.bytes
     }
 
-    /// The event and the late flag of a by-user record.
-    static func decodeUser(_ bytes: UnsafeRawBufferPointer) throws(StageRecordError) -> (event: AuthEvent, late: Bool) {
-        var reader = try header(bytes, .user)
+    /// The event, the late flag and the input position of a by-user record.
+    static func decodeUser(
+        _ bytes: UnsafeRawBufferPointer
+    ) throws(StageRecordError) -> (event: AuthEvent, late: Bool, origin: InputPosition?) {
+        var (reader, origin) = try header(bytes, .user)
         let flags = try reader.u8("flags")
         guard flags & ~(lateFlag | compromisedFlag) == 0 else {
             throw .invalidValue(field: "flags", detail: "unknown flag bits \(flags)")
@@ -100,17 +103,18 @@ enum StageRecordCodec {
             user: User(id: userID, role: role, emailDomain: emailDomain), ip: ip, device: device, outcome: outcome,
             failureReason: failureReason, mfa: mfa, action: action, credentialCompromised: flags & compromisedFlag != 0,
             sessionID: sessionID, correlationID: correlationID)
-        return (event, flags & lateFlag != 0)
+        return (event, flags & lateFlag != 0, origin)
     }
 
     // MARK: by-source and by-domain
 
     /// The by-source record of a failed login or reset request: only what the source stage reads, the
     /// user as its keyed hash.
-    static func encodeSource(_ event: AuthEvent, address: IPAddress, userKey: UInt64) -> [UInt8] {
-        var out = StateWriter(reservingCapacity: 48 + event.eventID.utf8.count)
-        out.u8(formatVersion)
-        out.u8(StageKind.source.rawValue)
+    static func encodeSource(
+        _ event: AuthEvent, address: IPAddress, userKey: UInt64, origin: InputPosition?
+    ) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 65 + event.eventID.utf8.count)
+        writeHeader(.source, origin: origin, into: &out)
         out.u8(UInt8(event.type.index))
         writeCrossUserFields(event, userKey: userKey, into: &out)
         Self.address(address, into: &out)
@@ -120,7 +124,7 @@ enum StageRecordCodec {
     /// A by-source record as an event the source stage's engine reads (a failed login or a reset
     /// request, without user id) and the user's keyed hash.
     static func decodeSource(_ bytes: UnsafeRawBufferPointer) throws(StageRecordError) -> CrossUserRecord {
-        var reader = try header(bytes, .source)
+        var (reader, origin) = try header(bytes, .source)
         let type = try reader.index("event type", of: EventType.self)
         guard type == .login || type == .passwordResetRequest else {
             throw .invalidValue(field: "event type", detail: "\(type.rawValue) never goes to the source stage")
@@ -131,15 +135,16 @@ enum StageRecordCodec {
         let event = AuthEvent(
             eventID: eventID, type: type, time: time, tenant: tenant, user: User(id: ""), ip: ip,
             outcome: type == .login ? .failure : nil)
-        return (event, userKey)
+        return (event, userKey, origin)
     }
 
     /// The by-domain record of a reset request: only what the domain stage reads, the user as its keyed
     /// hash.
-    static func encodeDomain(_ event: AuthEvent, domain: String, userKey: UInt64) -> [UInt8] {
-        var out = StateWriter(reservingCapacity: 48 + event.eventID.utf8.count + domain.utf8.count)
-        out.u8(formatVersion)
-        out.u8(StageKind.domain.rawValue)
+    static func encodeDomain(
+        _ event: AuthEvent, domain: String, userKey: UInt64, origin: InputPosition?
+    ) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 65 + event.eventID.utf8.count + domain.utf8.count)
+        writeHeader(.domain, origin: origin, into: &out)
         writeCrossUserFields(event, userKey: userKey, into: &out)
         out.string(domain)
         optional(event.ip, into: &out)
@@ -149,7 +154,7 @@ enum StageRecordCodec {
     /// A by-domain record as the reset request the domain stage's engine reads, and the user's keyed
     /// hash.
     static func decodeDomain(_ bytes: UnsafeRawBufferPointer) throws(StageRecordError) -> CrossUserRecord {
-        var reader = try header(bytes, .domain)
+        var (reader, origin) = try header(bytes, .domain)
         let (time, eventID, tenant, userKey) = try readCrossUserFields(&reader)
         let domain = try reader.string("email domain")
         let ip = try reader.flag("address presence") ? try reader.address("address") : nil
@@ -157,7 +162,7 @@ enum StageRecordCodec {
         let event = AuthEvent(
             eventID: eventID, type: .passwordResetRequest, time: time, tenant: tenant,
             user: User(id: "", emailDomain: domain), ip: ip)
-        return (event, userKey)
+        return (event, userKey, origin)
     }
 
     // MARK: source-risk facts
@@ -217,10 +222,21 @@ enum StageRecordCodec {
         return (time, eventID, tenant, try reader.u64("user key"))
     }
 
+    /// Version, stage, then the input position: a presence byte, the partition hash and the offset.
+    private static func writeHeader(_ stage: StageKind, origin: InputPosition?, into out: inout StateWriter) {
+        out.u8(formatVersion)
+        out.u8(stage.rawValue)
+        out.bool(origin != nil)
+        if let origin {
+            out.u64(origin.partition)
+            out.i64(origin.offset)
+        }
+    }
+
     private static func header(
         _ bytes: UnsafeRawBufferPointer, _ stage: StageKind
     ) throws(StageRecordError)
-        -> StageRecordReader
+        -> (StageRecordReader, InputPosition?)
     {
         guard !bytes.isEmpty else { throw .empty }
         var reader = StageRecordReader(bytes)
@@ -228,7 +244,11 @@ enum StageRecordCodec {
         guard version == formatVersion else { throw .unknownVersion(version) }
         let kind = try reader.u8("stage")
         guard kind == stage.rawValue else { throw .wrongStage(expected: stage, found: kind) }
-        return reader
+        guard try reader.flag("input position presence") else { return (reader, nil) }
+        let partition = try reader.u64("input partition")
+        let offset = Int64(bitPattern: try reader.u64("input offset"))
+        guard offset >= 0 else { throw .invalidValue(field: "input offset", detail: "\(offset), expected 0 or more") }
+        return (reader, InputPosition(partition: partition, offset: offset))
     }
 
     private static func optionalIndex<Cases: CaseIterable>(

@@ -12,6 +12,9 @@ public struct ShardState: Sendable {
     var watermark: Watermark
     var nextSweep: Timestamp?
     var nextRareSweep: Timestamp?
+    /// A stage shard's highest input offset applied per input partition (`InputPosition`), so a record
+    /// the decode stage produced again changes nothing twice. Written with the shard entry.
+    var inputMarks: [UInt64: Int64] = [:]
     /// Late events, evictions and drops since the shard was created.
     public internal(set) var counters = StateCounters()
     /// The entries changed since the last changelog flush; nil while changes are not recorded (replay,

@@ -40,7 +40,10 @@ import VigilWorkload
 
         mutating func process(_ line: [UInt8], number: Int, into output: inout [OutputMessage]) {
             var records: [StageRecord] = []
-            decode.process(line, origin: .file(path: "in", line: number), into: &output, records: &records)
+            // Read from a Kafka input partition: the records carry their input position.
+            decode.process(
+                line, origin: .kafka(topic: "logins", partition: 0, offset: Int64(number)), into: &output,
+                records: &records)
             decodeChangelog.append(decode.changelogRecord(stamp: Int64(number), scope: Self.inputScope))
             for record in records {
                 let stage = StageKind.allCases.firstIndex(of: record.stage)!
@@ -57,6 +60,18 @@ import VigilWorkload
             if let fact { table.apply(fact) }
             changelogs[stage][partition] += shards[stage][partition].engine.takeChangelogFlush(
                 stamp: Int64(offset), scope: Self.scope(stage))
+        }
+
+        /// Fresh shards restored from snapshots of the current ones, as after a restart.
+        mutating func restoreFromSnapshots() throws {
+            let snapshots = shards.map { $0.map { $0.engine.stateSnapshot() } }
+            var restored = Self.freshShards()
+            for stage in restored.indices {
+                for partition in restored[stage].indices {
+                    try restored[stage][partition].engine.restoreState(snapshot: snapshots[stage][partition])
+                }
+            }
+            shards = restored
         }
 
         /// A fresh decode stage and fresh shards restored from the changelogs, as after a crash.
@@ -141,17 +156,40 @@ import VigilWorkload
         #expect(Self.finish(&deployment) == expected)
     }
 
+    /// The decode stage consumes its last `count` lines again (a crash before their offsets were
+    /// committed): their records are appended to the stage logs again, at new offsets, and processed.
+    static func decodeAgain(_ deployment: inout Deployment, count: Int) -> [OutputMessage] {
+        var again: [OutputMessage] = []
+        for index in (split - count)..<split { deployment.process(lines[index], number: index + 1, into: &again) }
+        return again
+    }
+
+    @Test func recordsTheDecodeStageProducesAgainChangeNothingTwice() throws {
+        let expected = Self.uninterrupted()
+        var deployment = Self.firstPart()
+        let again = Self.decodeAgain(&deployment, count: 60)
+        #expect(again.contains { $0.stream == .decisions })
+        #expect(again.allSatisfy { $0.reemitted })
+        #expect(Self.finish(&deployment) == expected)
+    }
+
+    @Test func theMarksOfAppliedInputSurviveTheChangelogAndSnapshots() throws {
+        let expected = Self.uninterrupted()
+        var restored = Self.firstPart()
+        try restored.restoreFromChangelogs()
+        #expect(Self.decodeAgain(&restored, count: 60).allSatisfy { $0.reemitted })
+        #expect(Self.finish(&restored) == expected)
+
+        var snapshotted = Self.firstPart()
+        try snapshotted.restoreFromSnapshots()
+        #expect(Self.decodeAgain(&snapshotted, count: 60).allSatisfy { $0.reemitted })
+        #expect(Self.finish(&snapshotted) == expected)
+    }
+
     @Test func restoredFromSnapshotsEachShardGoesOnAsIfNothingStopped() throws {
         let expected = Self.uninterrupted()
         var deployment = Self.firstPart()
-        let snapshots = deployment.shards.map { $0.map { $0.engine.stateSnapshot() } }
-        var restored = Deployment.freshShards()
-        for stage in restored.indices {
-            for partition in restored[stage].indices {
-                try restored[stage][partition].engine.restoreState(snapshot: snapshots[stage][partition])
-            }
-        }
-        deployment.shards = restored
+        try deployment.restoreFromSnapshots()
         #expect(Self.finish(&deployment) == expected)
     }
 

@@ -14,25 +14,31 @@ import Testing
         failureReason: "bad password", mfa: MFA(factor: .pushNumberMatch, result: .denied, challengeID: "ch-9"),
         action: .other("rotate_keys"), credentialCompromised: true, sessionID: "s-1", correlationID: "c-1")
 
-    static func userRecord(_ event: AuthEvent = full, late: Bool = true) -> [UInt8] {
-        StageRecordCodec.encodeUser(event, late: late, message: UnsafeRawBufferPointer(start: nil, count: 0))
+    /// Without an input position unless given, so the flags sit at byte 3 and the event type at byte 4.
+    static func userRecord(_ event: AuthEvent = full, late: Bool = true, origin: InputPosition? = nil) -> [UInt8] {
+        StageRecordCodec.encodeUser(
+            event, late: late, message: UnsafeRawBufferPointer(start: nil, count: 0), origin: origin)
     }
 
-    static func decodeUser(_ bytes: [UInt8]) throws(StageRecordError) -> (event: AuthEvent, late: Bool) {
+    static let position = InputPosition(partition: 0xdead_beef_0000_0007, offset: 1_234_567)
+
+    static func decodeUser(
+        _ bytes: [UInt8]
+    ) throws(StageRecordError) -> (event: AuthEvent, late: Bool, origin: InputPosition?) {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(StageRecordError) in try StageRecordCodec.decodeUser(raw) }
         }
         return try result.get()
     }
 
-    static func decodeSource(_ bytes: [UInt8]) throws(StageRecordError) -> (event: AuthEvent, userKey: UInt64) {
+    static func decodeSource(_ bytes: [UInt8]) throws(StageRecordError) -> StageRecordCodec.CrossUserRecord {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(StageRecordError) in try StageRecordCodec.decodeSource(raw) }
         }
         return try result.get()
     }
 
-    static func decodeDomain(_ bytes: [UInt8]) throws(StageRecordError) -> (event: AuthEvent, userKey: UInt64) {
+    static func decodeDomain(_ bytes: [UInt8]) throws(StageRecordError) -> StageRecordCodec.CrossUserRecord {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(StageRecordError) in try StageRecordCodec.decodeDomain(raw) }
         }
@@ -49,13 +55,27 @@ import Testing
     }
 
     @Test func everyFieldOfTheUserRecordSurvives() throws {
-        let decoded = try Self.decodeUser(Self.userRecord())
+        let decoded = try Self.decodeUser(Self.userRecord(origin: Self.position))
         #expect(decoded.event == Self.full)
         #expect(decoded.late)
+        #expect(decoded.origin == Self.position)
         let minimal = AuthEvent(eventID: "m", type: .login, time: Timestamp(seconds: 0), user: User(id: "u"))
         let back = try Self.decodeUser(Self.userRecord(minimal, late: false))
         #expect(back.event == minimal)
         #expect(!back.late)
+        #expect(back.origin == nil)
+    }
+
+    /// A Kafka message's position names its topic and partition by a hash that tells partitions and
+    /// topics apart; a file's line has none.
+    @Test func inputPositionsTellPartitionsApart() {
+        let p0 = MessageOrigin.kafka(topic: "auth.events", partition: 0, offset: 5).inputPosition
+        let p1 = MessageOrigin.kafka(topic: "auth.events", partition: 1, offset: 5).inputPosition
+        let other = MessageOrigin.kafka(topic: "okta.events", partition: 0, offset: 5).inputPosition
+        #expect(p0?.offset == 5)
+        #expect(p0 == MessageOrigin.kafka(topic: "auth.events", partition: 0, offset: 5).inputPosition)
+        #expect(Set([p0?.partition, p1?.partition, other?.partition]).count == 3)
+        #expect(MessageOrigin.file(path: "x.jsonl", line: 3).inputPosition == nil)
     }
 
     @Test func freeTextIsTakenFromTheMessageItWasDecodedFrom() throws {
@@ -65,7 +85,7 @@ import Testing
         let bytes = Array(line.utf8)
         let record = try bytes.withUnsafeBytes { raw in
             let event = try decoder.decodeEvent(raw, originalLength: nil)
-            return StageRecordCodec.encodeUser(event, late: false, message: raw)
+            return StageRecordCodec.encodeUser(event, late: false, message: raw, origin: nil)
         }
         let event = try Self.decodeUser(record).event
         #expect(event.failureReason == .text("a\"b"))
@@ -76,18 +96,21 @@ import Testing
         let address = IPAddress("81.2.69.142")!
         var failed = Self.full
         failed.type = .login
-        let source = StageRecordCodec.encodeSource(failed, address: address, userKey: 0xfeed)
+        let source = StageRecordCodec.encodeSource(failed, address: address, userKey: 0xfeed, origin: Self.position)
         let decoded = try Self.decodeSource(source)
         #expect(decoded.userKey == 0xfeed)
+        #expect(decoded.origin == Self.position)
         #expect(decoded.event.ip == address)
         #expect(decoded.event.eventID == "ev-1")
         #expect(decoded.event.tenant == "acme")
         #expect(decoded.event.time == Self.full.time)
         #expect(decoded.event.outcome == .failure)
         #expect(decoded.event.user.id.isEmpty)
-        let domain = StageRecordCodec.encodeDomain(Self.full, domain: "example.com", userKey: 0xbeef)
+        let domain = StageRecordCodec.encodeDomain(
+            Self.full, domain: "example.com", userKey: 0xbeef, origin: Self.position)
         let back = try Self.decodeDomain(domain)
         #expect(back.userKey == 0xbeef)
+        #expect(back.origin == Self.position)
         #expect(back.event.user.emailDomain == "example.com")
         #expect(back.event.ip == Self.full.ip)
         #expect(back.event.type == .passwordResetRequest)
@@ -101,13 +124,16 @@ import Testing
 
     @Test func everyTruncationIsRefused() {
         let records: [([UInt8], ([UInt8]) throws(StageRecordError) -> Void)] = [
-            (Self.userRecord(), { bytes throws(StageRecordError) in _ = try Self.decodeUser(bytes) }),
             (
-                StageRecordCodec.encodeSource(Self.full, address: Self.full.ip!, userKey: 1),
+                Self.userRecord(origin: Self.position),
+                { bytes throws(StageRecordError) in _ = try Self.decodeUser(bytes) }
+            ),
+            (
+                StageRecordCodec.encodeSource(Self.full, address: Self.full.ip!, userKey: 1, origin: Self.position),
                 { bytes throws(StageRecordError) in _ = try Self.decodeSource(bytes) }
             ),
             (
-                StageRecordCodec.encodeDomain(Self.full, domain: "example.com", userKey: 1),
+                StageRecordCodec.encodeDomain(Self.full, domain: "example.com", userKey: 1, origin: Self.position),
                 { bytes throws(StageRecordError) in _ = try Self.decodeDomain(bytes) }
             ),
         ]
@@ -121,26 +147,26 @@ import Testing
 
     @Test func otherVersionsStagesAndTrailingBytesAreRefused() {
         var record = Self.userRecord()
-        record[0] = 2
-        #expect(throws: StageRecordError.unknownVersion(2)) { try Self.decodeUser(record) }
-        let source = StageRecordCodec.encodeSource(Self.full, address: Self.full.ip!, userKey: 1)
+        record[0] = 1
+        #expect(throws: StageRecordError.unknownVersion(1)) { try Self.decodeUser(record) }
+        let source = StageRecordCodec.encodeSource(Self.full, address: Self.full.ip!, userKey: 1, origin: nil)
         #expect(throws: StageRecordError.wrongStage(expected: .user, found: 2)) { try Self.decodeUser(source) }
         #expect(throws: StageRecordError.trailingBytes(count: 1)) { try Self.decodeUser(Self.userRecord() + [0]) }
         var flags = Self.userRecord()
-        flags[2] = 0x80
+        flags[3] = 0x80
         #expect(throws: StageRecordError.self) { try Self.decodeUser(flags) }
         var type = Self.userRecord()
-        type[3] = UInt8(EventType.allCases.count)
+        type[4] = UInt8(EventType.allCases.count)
         #expect(throws: StageRecordError.self) { try Self.decodeUser(type) }
     }
 
     @Test func aLengthBeyondTheRecordIsRefusedBeforeAnythingIsRead() {
-        // version, stage, flags, type, time, then the event id's length claims 4 GiB.
+        // version, stage, no input position, flags, type, time, then the event id's length claims 4 GiB.
         var record = Self.userRecord()
-        for index in 12..<16 { record[index] = 0xFF }
+        for index in 13..<17 { record[index] = 0xFF }
         #expect(
             throws: StageRecordError.lengthBeyondRecord(
-                field: "event id", length: 0xFFFF_FFFF, remaining: record.count - 16)
+                field: "event id", length: 0xFFFF_FFFF, remaining: record.count - 17)
         ) {
             try Self.decodeUser(record)
         }
@@ -148,13 +174,13 @@ import Testing
 
     @Test func aTimeOutsideTheDecodersRangeIsRefused() {
         var record = Self.userRecord()
-        for index in 4..<12 { record[index] = 0x7F }
+        for index in 5..<13 { record[index] = 0x7F }
         #expect(throws: StageRecordError.self) { try Self.decodeUser(record) }
     }
 
     @Test func randomBytesNeverCrashTheDecoders() {
         var generator = SplitMix64(seed: 11)
-        let valid = Self.userRecord()
+        let valid = Self.userRecord(origin: Self.position)
         for round in 0..<20_000 {
             var bytes: [UInt8]
             if round % 2 == 0 {
@@ -165,7 +191,7 @@ import Testing
                 }
             } else {
                 bytes = (0..<Int(generator.next() % 64)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-                if !bytes.isEmpty { bytes[0] = 1 }
+                if !bytes.isEmpty { bytes[0] = StageRecordCodec.formatVersion }
             }
             _ = try? Self.decodeUser(bytes)
             _ = try? Self.decodeSource(bytes)

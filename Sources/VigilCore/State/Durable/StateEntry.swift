@@ -91,7 +91,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
 /// | source | last seen 8 · failures event window · failing users, reset accounts: distinct windows · holds |
 /// | domain | last seen 8 · reset accounts distinct window · holds |
-/// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · counters · global window 8 · newest bucket? 1 (+8) |
+/// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · counters · global window 8 · newest bucket? 1 (+8) · input marks: 4 + n × (partition hash 8 · offset 8), absent in entries written before them |
 /// | counters | late, evicted users, evicted sources, dropped at capacity: 8 each |
 /// | global bucket | number 8 · failures 8 · resets 8 · 4 + 0 or 1,024 sketch registers |
 /// | names | 4 + n × s, in id order |
@@ -107,6 +107,8 @@ public struct StateEntryKey: Sendable, Hashable {
 /// field; it never traps on any input.
 struct StateEntryCodec {
     static let formatVersion: UInt8 = 1
+    /// Input partitions a stage shard may keep a mark for: far above any real input's partition count.
+    static let maxInputMarks = 65_536
 
     let cipher: AddressCipher
     /// The low 32 bits of the key fingerprint every value carries.
@@ -174,6 +176,11 @@ struct StateEntryCodec {
         out.i64(state.global.window.microseconds)
         out.bool(state.global.newestBucket != nil)
         if let newest = state.global.newestBucket { out.i64(newest) }
+        out.count(state.inputMarks.count)
+        for (partition, offset) in state.inputMarks.sorted(by: { $0.key < $1.key }) {
+            out.u64(partition)
+            out.i64(offset)
+        }
         return out.bytes
     }
 
@@ -556,6 +563,19 @@ struct StateEntryCodec {
         if let newest, !StateReader.storableMicroseconds.contains(newest) {
             throw .invalidValue(field: "global newest bucket", detail: "\(newest) is no bucket of a storable time")
         }
+        // Absent from a shard entry written before stage shards kept them: no copies are recognised then.
+        var inputMarks: [UInt64: Int64] = [:]
+        if reader.remaining > 0 {
+            let count = try reader.count("input marks", limit: StateEntryCodec.maxInputMarks)
+            for _ in 0..<count {
+                let partition = try reader.u64("input mark partition")
+                let offset = try reader.i64("input mark offset")
+                guard offset >= 0, inputMarks.updateValue(offset, forKey: partition) == nil else {
+                    throw .invalidValue(field: "input marks", detail: "a negative offset, or a partition twice")
+                }
+            }
+        }
+        state.inputMarks = inputMarks
         state.watermark = watermark
         state.nextSweep = nextSweep
         state.nextRareSweep = nextRareSweep
