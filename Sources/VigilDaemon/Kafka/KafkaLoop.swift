@@ -5,11 +5,13 @@ import VigilCore
 import VigilKafka
 import _VigilMachinery
 
-/// The Kafka loop of `vigil run`: poll a batch, run each message through its partition's pipeline,
-/// produce the outputs, and store an input offset only once every output it caused is acknowledged
-/// (at least once). This class is the thin driver: `KafkaLoopStateMachine` makes every decision,
-/// and this performs its actions with the consumer, the producer and the pipelines. Everything here
-/// runs on one dedicated thread, as librdkafka's clients require.
+/// The Kafka loop of `vigil run`: poll a batch of the input topics and the stages' repartition topics,
+/// run each message through its partition's shard (`PartitionShard`: the decode stage on an input
+/// partition, a keyed stage on a repartition topic's), produce what it made (decisions, alerts, dead
+/// letters, stage records, source-risk facts), and store an offset only once everything it caused is
+/// acknowledged (at least once). This class is the thin driver: `KafkaLoopStateMachine` makes every
+/// decision, and this performs its actions with the consumer, the producers and the shards. Everything
+/// here runs on one dedicated thread, as librdkafka's clients require.
 ///
 /// With `state.changelog` on it also restores each assigned partition's shard (local snapshot, then
 /// the changelog partition read with a `KafkaPartitionReader`), produces the flushes the machine
@@ -123,10 +125,17 @@ final class KafkaLoop: @unchecked Sendable {
     /// queues.
     private var changelogProducer: KafkaProducer?
     private var durableState: DurableState?
+    /// The stages' topics, known once they are set up (`run`).
+    private var topology: StageTopology?
+    /// The source-risk table every user stage shard reads, started by `run` before the first poll.
+    private var sourceRiskFacts: SourceRiskFacts?
     /// `durableState`'s changelog topic, read for every record produced.
     private var changelogTopic = ""
     private var snapshotWriter: SnapshotWriter?
     private var restores: [KafkaTopicPartition: Restore] = [:]
+    /// The offset of the last changelog record this process had acknowledged, per changelog partition:
+    /// the stage shards of one partition number share it, each writing its own scope.
+    private var changelogWrittenThrough: [Int32: Int64] = [:]
     /// Changelog records and bytes produced since the status was last published.
     private var changelogWritten = (records: 0, bytes: 0)
 
@@ -152,7 +161,9 @@ final class KafkaLoop: @unchecked Sendable {
                 topic: InternalTopics.Names(settings.config.config).changelog,
                 flushInterval: .microseconds(state.flushInterval.microseconds),
                 snapshotInterval: state.snapshotInterval.microseconds > 0
-                    ? .microseconds(state.snapshotInterval.microseconds) : nil)
+                    ? .microseconds(state.snapshotInterval.microseconds) : nil,
+                statelessTopics: settings.config.config.topology.inputKeyedByUser
+                    ? [] : Set(settings.config.config.kafka.inputTopics))
         }
         machine = StateMachine(configuration: configuration)
     }
@@ -164,8 +175,11 @@ final class KafkaLoop: @unchecked Sendable {
     var shutdownTimeout: Duration { .milliseconds(shutdownTimeoutMilliseconds.load(ordering: .relaxed)) }
 
     /// The loop body; blocks until stopped or failed. Throws on a fatal Kafka error, and when the
-    /// final commit failed. `durableState` is required with `state.changelog` on, and ignored otherwise.
-    func run(durableState: DurableState?) throws {
+    /// final commit failed. `topics` are the internal topics as set up; `durableState` is required with
+    /// `state.changelog` on, and ignored otherwise. `sourceRisk` is the source-risk table's reader, not
+    /// started: the loop starts it, waits until it caught up (as Kafka Streams bootstraps a global table
+    /// before processing), and stops it when it ends.
+    func run(topics: InternalTopics.Prepared, sourceRisk: SourceRiskFacts, durableState: DurableState?) throws {
         logger.info(
             "starting Kafka loop",
             metadata: [
@@ -179,7 +193,11 @@ final class KafkaLoop: @unchecked Sendable {
             self.changelogProducer = nil
             restores.removeAll()
             snapshotWriter?.stop()
+            sourceRisk.table.stop()
         }
+        let topology = StageTopology(topics)
+        self.topology = topology
+        sourceRiskFacts = sourceRisk
         if let durableState {
             self.durableState = durableState
             changelogTopic = durableState.changelogTopic
@@ -219,9 +237,10 @@ final class KafkaLoop: @unchecked Sendable {
             onRebalance: { [weak self] in self?.rebalanced($0) },
             onWarning: { [weak self] in self?.warn($0) })
         self.consumer = consumer
-        status.update { $0.notReadyReason = "joining consumer group" }
         metrics.recordPolicyVersion(policyVersion)
-        try consumer.subscribe(topics: settings.config.config.kafka.inputTopics)
+        guard loadSourceRiskTable(sourceRisk.table) else { return }
+        status.update { $0.notReadyReason = "joining consumer group" }
+        try consumer.subscribe(topics: topology.subscription(inputTopics: settings.config.config.kafka.inputTopics))
         do {
             while !finished {
                 let stop = stopRequested.load(ordering: .relaxed)
@@ -249,6 +268,20 @@ final class KafkaLoop: @unchecked Sendable {
         if let finishFailure { throw finishFailure }
     }
 
+    /// Starts the source-risk table and waits until it has read the whole topic, saying so in the
+    /// readiness reason; false when a stop was requested first.
+    private func loadSourceRiskTable(_ table: KafkaGlobalTable<UInt64, SourceRiskFact>) -> Bool {
+        table.start()
+        while !stopRequested.load(ordering: .relaxed) {
+            let reason = GlobalTableMetrics.loadingReason(table: "source-risk", table.status)
+            guard let reason else { return true }
+            status.update { $0.notReadyReason = reason }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        logger.info("Kafka loop stopped before the source-risk table was loaded")
+        return false
+    }
+
     /// The machine's clock: time since the loop started.
     private var now: Duration { ContinuousClock.now - startedAt }
 
@@ -263,7 +296,7 @@ final class KafkaLoop: @unchecked Sendable {
                 postedConfig = nil
             case .pollDeliveries(let timeout):
                 var reports = try producer.poll(timeout: timeout)
-                if let changelogProducer { reports += try changelogProducer.poll() }
+                if let changelogProducer { reports += noteChangelogWrites(try changelogProducer.poll()) }
                 try perform(machine.delivered(reports.map(Self.delivery), now: now))
             case .poll(let maxMessages, let timeout):
                 try poll(consumer, maxMessages: maxMessages, timeout: timeout)
@@ -334,8 +367,8 @@ final class KafkaLoop: @unchecked Sendable {
                     // The rest of the step; with none left (outputs that do not drain), at least the
                     // reports already in, so that changelog acknowledgements still store offsets.
                     let left = timeout - (ContinuousClock.now - started)
-                    reports +=
-                        left > .zero ? changelogProducer.flush(timeout: left) : (try? changelogProducer.poll()) ?? []
+                    reports += noteChangelogWrites(
+                        left > .zero ? changelogProducer.flush(timeout: left) : (try? changelogProducer.poll()) ?? [])
                 }
                 try perform(machine.drained(reports.map(Self.delivery), now: now))
             case .abandonDrain(let error):
@@ -393,12 +426,12 @@ final class KafkaLoop: @unchecked Sendable {
                     machine.changelogCaptured(partition, stamp: stamp, records: records, snapshot: snapshot, now: now))
             case let .snapshotRestoredState(partition, checkpoint):
                 let shard = shards[partition]
-                let taken = shard?.pipeline.uniformlyRestoredStamp == checkpoint.stamp
+                let taken = shard?.uniformlyRestoredStamp == checkpoint.stamp
                 if let shard, taken {
                     try perform([
                         .writeSnapshot(
                             partition, stamp: checkpoint.stamp, changelogOffset: checkpoint.changelogOffset,
-                            state: shard.pipeline.stateSnapshot(appliedOffset: checkpoint.stamp))
+                            state: shard.stateSnapshot(appliedOffset: checkpoint.stamp))
                     ])
                 }
                 machine.restoredStateSnapshotted(partition, stamp: checkpoint.stamp, taken: taken, now: now)
@@ -421,16 +454,17 @@ final class KafkaLoop: @unchecked Sendable {
         }
     }
 
-    /// Polls one batch and runs each message through its partition's pipeline.
+    /// Polls one batch and runs each message through its partition's stages.
     private func poll(_ consumer: KafkaConsumer, maxMessages: Int, timeout: Duration) throws {
         let messages = try consumer.poll(maxMessages: maxMessages, timeout: timeout)
         if let failure = callbackFailure { throw failure }
+        guard let topology else { return }
         let now = self.now
         let wallClock = ReceiveTime.now
         // Read once per batch, not once per output: a stored property's struct is copied at each read.
         let kafka = settings.config.config.kafka
         let commonHeaders = outputHeaders
-        var outputs: [OutputMessage] = []
+        var outputs = PartitionShard.Produced()
         var produced: [StateMachine.Output] = []
         for message in messages {
             let partition = message.topicPartition
@@ -440,14 +474,16 @@ final class KafkaLoop: @unchecked Sendable {
             let receivedAt = ReceiveTime.of(kafkaMilliseconds: message.timestamp, now: wallClock)
             // The receive time, not the raw Kafka time: one CreateTime in year 9999 would read as no lag at all.
             newestTimestamp = max(newestTimestamp ?? receivedAt.milliseconds, receivedAt.milliseconds)
-            outputs.removeAll(keepingCapacity: true)
+            outputs.removeAll()
             message.value.withUnsafeBytes {
-                shard.pipeline.process(
+                shard.process(
                     $0, origin: .kafka(topic: message.topic, partition: message.partition, offset: message.offset),
-                    receivedAt: receivedAt, into: &outputs)
+                    offset: message.offset, receivedAt: receivedAt, into: &outputs)
             }
             produced.removeAll(keepingCapacity: true)
-            for output in outputs {
+            for record in outputs.records { produced.append(topology.output(record)) }
+            if let fact = outputs.fact { produced.append(topology.output(fact)) }
+            for output in outputs.outputs {
                 produced.append(
                     Self.output(
                         output, from: partition, offset: message.offset, kafka: kafka, commonHeaders: commonHeaders))
@@ -455,6 +491,15 @@ final class KafkaLoop: @unchecked Sendable {
             try perform(machine.inputProcessed(partition, offset: message.offset, outputs: produced, now: now))
         }
         try perform(machine.polled(messageCount: messages.count))
+    }
+
+    /// Notes where the changelog partitions end as far as this process wrote them; returns `reports`.
+    private func noteChangelogWrites(_ reports: [KafkaDeliveryReport]) -> [KafkaDeliveryReport] {
+        for report in reports {
+            guard case .delivered(let partition, let offset) = report.outcome else { continue }
+            changelogWrittenThrough[partition] = max(changelogWrittenThrough[partition] ?? offset, offset)
+        }
+        return reports
     }
 
     /// How long the changelog producer lets a batch fill (its `linger.ms`, unless the configured one
@@ -505,10 +550,12 @@ final class KafkaLoop: @unchecked Sendable {
         do throws(KafkaError) {
             if let key = output.key {
                 try producer.produce(
-                    topic: output.topic, key: key, value: output.payload, headers: output.headers, opaque: token)
+                    topic: output.topic, partition: output.partition, key: key, value: output.payload,
+                    headers: output.headers, opaque: token)
             } else {
                 try producer.produce(
-                    topic: output.topic, key: nil, value: output.payload, headers: output.headers, opaque: token)
+                    topic: output.topic, partition: output.partition, key: output.binaryKey, value: output.payload,
+                    headers: output.headers, opaque: token)
             }
             return true
         } catch .operationFailed(_, let code) where code == .queueFull {
@@ -535,12 +582,20 @@ final class KafkaLoop: @unchecked Sendable {
         }
     }
 
+    /// The shard of an assigned partition: a repartition topic's runs its stage, an input topic's the
+    /// decode stage (and the user stage with `input.keyed_by_user`).
     private func makeShard(_ partition: KafkaTopicPartition) -> PartitionShard {
-        var pipeline = Pipeline(
-            config: settings.config.config.core, policyVersion: policyVersion, enricher: settings.enricher,
-            deviceKey: settings.deviceKey)
-        pipeline.recordsChanges = durableState != nil
-        return PartitionShard(pipeline: pipeline, scope: ChangelogScope(inputTopic: partition.topic))
+        let config = settings.config.config
+        if let stage = topology?.stage(ofTopic: partition.topic) {
+            return PartitionShard(
+                stage: stage, partition: partition, config: config.core, policyVersion: policyVersion,
+                enricher: settings.enricher, deviceKey: settings.deviceKey, sourceRisk: sourceRiskFacts,
+                recordsChanges: durableState != nil)
+        }
+        return PartitionShard(
+            decoding: partition, config: config.core, policyVersion: policyVersion, enricher: settings.enricher,
+            deviceKey: settings.deviceKey, userStage: config.topology.inputKeyedByUser, sourceRisk: sourceRiskFacts,
+            recordsChanges: durableState != nil)
     }
 
     /// Drops a shard given up (and its restore, and a suspended shard of the partition, if any),
@@ -554,15 +609,15 @@ final class KafkaLoop: @unchecked Sendable {
 
     /// Keeps a dropped shard's counts in the totals.
     private func keepCounts(of shard: PartitionShard) {
-        retiredStats.add(shard.pipeline.stats)
-        let counters = shard.pipeline.engine.state.counters
+        retiredStats.add(shard.stats)
+        guard let counters = shard.counters else { return }
         retiredEvictions.evictedUsers += counters.evictedUsers
         retiredEvictions.evictedSources += counters.evictedSources
         retiredEvictions.droppedAtCapacity += counters.droppedAtCapacity
     }
 
     private func adopt(_ next: LoadedConfig) {
-        for shard in shards.values { shard.pipeline.reconfigure(next.config.core, policyVersion: next.policyVersion) }
+        for shard in shards.values { shard.reconfigure(next.config.core, policyVersion: next.policyVersion) }
         settings.config = next
         shutdownTimeoutMilliseconds.store(Self.milliseconds(Self.shutdownTimeout(next)), ordering: .relaxed)
         policyVersion = next.policyVersion
@@ -651,7 +706,7 @@ final class KafkaLoop: @unchecked Sendable {
             } else {
                 do {
                     // A refused snapshot leaves the shard as it was: empty.
-                    snapshotDigest = try shard.pipeline.restoreState(snapshot: found.state).settingsDigest
+                    snapshotDigest = try shard.restoreState(snapshot: found.state)?.settingsDigest
                 } catch {
                     discardSnapshot(of: partition, reason: .stateRefused("\(error)"))
                     snapshot = nil
@@ -677,7 +732,7 @@ final class KafkaLoop: @unchecked Sendable {
     /// what it reflects.
     private func suspendShard(_ partition: KafkaTopicPartition) {
         guard let shard = shards.removeValue(forKey: partition) else { return }
-        guard !shard.pipeline.hasUnflushedChanges else {
+        guard !shard.hasUnflushedChanges else {
             keepCounts(of: shard)
             restoreReasons[partition] = "its state had changes no flush took when it was revoked"
             return
@@ -686,7 +741,8 @@ final class KafkaLoop: @unchecked Sendable {
     }
 
     /// Uses the partition's suspended shard again when its changelog partition ends just after the
-    /// shard's last checkpoint (nobody wrote to it since), guarding the input the shard reflects, which
+    /// shard's last checkpoint, or just after the last record this process wrote there, at or after
+    /// that checkpoint (nobody else wrote to it since), guarding the input the shard reflects, which
     /// comes again when the group's committed offset is behind it. Otherwise drops it (counts kept)
     /// and notes why, for the restore that follows. The end is the changelog's high watermark: with
     /// `acks` below `all` it may trail an acknowledged record, which only costs a restore.
@@ -702,8 +758,14 @@ final class KafkaLoop: @unchecked Sendable {
         do {
             let end = try consumer.highWatermark(
                 of: changelogPartition, timeout: .microseconds(settings.config.config.state.adminTimeout.microseconds))
-            if end == checkpoint.changelogOffset + 1 {
-                shard.pipeline.guardInput(through: checkpoint.stamp)
+            // Nobody else wrote to it since: it ends just after the checkpoint, or just after the last
+            // record this process wrote, at or after the checkpoint (another stage's shard of this
+            // partition number, each in its own scope).
+            let writtenHere = changelogWrittenThrough[partition.partition].map {
+                end == $0 + 1 && $0 >= checkpoint.changelogOffset
+            }
+            if end == checkpoint.changelogOffset + 1 || writtenHere == true {
+                shard.guardInput(through: checkpoint.stamp)
                 shards[partition] = shard
                 metrics.recordPartitionState(kept: true)
                 logger.info(
@@ -765,9 +827,8 @@ final class KafkaLoop: @unchecked Sendable {
             }
             if batch.isEmpty { break }
             for message in batch {
-                try shard.pipeline.applyChangelogRecord(
-                    key: message.key ?? [], value: message.isNullValue ? nil : Array(message.value),
-                    scope: shard.scope)
+                try shard.applyChangelogRecord(
+                    key: message.key ?? [], value: message.isNullValue ? nil : Array(message.value))
             }
             restore.lastOffset = batch.last?.offset ?? restore.lastOffset
             applied += batch.count
@@ -787,7 +848,8 @@ final class KafkaLoop: @unchecked Sendable {
                     "seconds": "\(duration)",
                     "snapshot_stamp": "\(restore.snapshotStamp.map(String.init) ?? "none")",
                 ])
-            let digest = shard.pipeline.restoredCheckpoint?.settingsDigest ?? restore.snapshotDigest
+            shard.restoreFinished()
+            let digest = shard.restoredCheckpoint?.settingsDigest ?? restore.snapshotDigest
             if let digest, digest != settings.config.config.core.engine.stateDigest {
                 logger.warning(
                     """
@@ -797,7 +859,7 @@ final class KafkaLoop: @unchecked Sendable {
                     metadata: ["partition": "\(partition)"])
             }
         }
-        guard finished, let lastOffset = restore.lastOffset, let stamp = shard.pipeline.uniformlyRestoredStamp else {
+        guard finished, let lastOffset = restore.lastOffset, let stamp = shard.uniformlyRestoredStamp else {
             return (progress.records, finished, nil)
         }
         return (progress.records, finished, StateMachine.Checkpoint(changelogOffset: lastOffset, stamp: stamp))
@@ -810,13 +872,13 @@ final class KafkaLoop: @unchecked Sendable {
     private func capture(
         _ partition: KafkaTopicPartition, stamp: Int64, withSnapshot: Bool
     ) -> (records: [ChangelogRecord], snapshot: [UInt8]?) {
-        guard let shard = shards[partition], withSnapshot || shard.pipeline.hasUnflushedChanges else {
+        guard let shard = shards[partition], withSnapshot || shard.hasUnflushedChanges else {
             return ([], nil)
         }
-        let records = shard.pipeline.takeChangelogFlush(stamp: stamp, scope: shard.scope)
-        let exact = !shard.pipeline.isReplayGuarded || shard.pipeline.uniformlyRestoredStamp == stamp
+        let records = shard.takeChangelogFlush(stamp: stamp)
+        let exact = !shard.isReplayGuarded || shard.uniformlyRestoredStamp == stamp
         guard withSnapshot, !records.isEmpty, exact else { return (records, nil) }
-        return (records, shard.pipeline.stateSnapshot(appliedOffset: stamp))
+        return (records, shard.stateSnapshot(appliedOffset: stamp))
     }
 
     private static func milliseconds(_ duration: Duration) -> Int64 {
@@ -920,11 +982,11 @@ final class KafkaLoop: @unchecked Sendable {
             stateFiguresAt = now
             metrics.record(
                 state: (Array(shards.values) + suspendedShards.values).reduce(into: retiredEvictions) {
-                    $0.add($1.pipeline.engine.figures)
+                    $0.add($1.figures)
                 })
         }
-        for shard in shards.values { stats.add(shard.pipeline.stats) }
-        for shard in suspendedShards.values { stats.add(shard.pipeline.stats) }
+        for shard in shards.values { stats.add(shard.stats) }
+        for shard in suspendedShards.values { stats.add(shard.stats) }
         metrics.record(pipeline: stats, delivered: machine.deliveredOutputs)
         if changelogWritten.records > 0 {
             metrics.recordChangelogWritten(records: changelogWritten.records, bytes: changelogWritten.bytes)

@@ -8,8 +8,9 @@ import VigilKafka
 /// actions it returns, in order, and reports their results as further events. So rebalance,
 /// backpressure and shutdown are tested without a broker (`KafkaLoopStateMachineTests`).
 ///
-/// The engine step (`Pipeline.process`) stays the driver's: between `inputArrived` and
-/// `inputProcessed` it runs the message through the partition's pipeline.
+/// The stages' step stays the driver's: between `inputArrived` and `inputProcessed` it runs the message
+/// through the partition's shard. Partitions of `Changelog.statelessTopics` (the decode stage's input
+/// topics) keep no state: no restore, no flush, offsets stored once their outputs are acknowledged.
 ///
 /// The revocation commit, and its retry while an eager-protocol group rejects it, is `KafkaConsumer`'s:
 /// it runs right after the rebalance callback returns, on what the machine stored during it.
@@ -74,6 +75,10 @@ struct KafkaLoopStateMachine {
         /// How often a partition's flush also captures a local snapshot; nil: never
         /// (`state.snapshot_interval: 0`).
         var snapshotInterval: Duration?
+        /// Topics whose partitions hold no state (the decode stage's input topics, when the user stage
+        /// reads a repartition topic): nothing to restore or flush, no changelog partition needed, and
+        /// an input offset is stored as soon as its outputs are acknowledged.
+        var statelessTopics: Set<String> = []
     }
 
     /// What the outbox holds: an output of an input, or a changelog record for an explicit partition.
@@ -86,11 +91,36 @@ struct KafkaLoopStateMachine {
     /// One output on its way to a topic, kept whole so that a failed delivery can be produced again.
     struct Output: Equatable {
         var topic: String
+        /// The partition, when the record chooses it (a stage record's, by Kafka's default partitioner
+        /// over the stage's N); nil lets the producer follow the key.
+        var partition: Int32?
+        /// A text key (a decision's or alert's user id).
         var key: String?
+        /// A binary key, for a record whose key is not text (a source-risk fact's); wins over `key`.
+        var binaryKey: [UInt8]?
         var payload: [UInt8]
         var headers: [KafkaHeader]
-        /// What its delivery counts as in `deliveredOutputs`.
-        var kind: DeliveredOutputs.Kind
+        /// What its delivery counts as in `deliveredOutputs`; nil for a record between stages (a stage
+        /// record, a source-risk fact), which counts as no output.
+        var kind: DeliveredOutputs.Kind?
+
+        init(
+            topic: String, partition: Int32? = nil, key: String?, binaryKey: [UInt8]? = nil, payload: [UInt8],
+            headers: [KafkaHeader], kind: DeliveredOutputs.Kind?
+        ) {
+            self.topic = topic
+            self.partition = partition
+            self.key = key
+            self.binaryKey = binaryKey
+            self.payload = payload
+            self.headers = headers
+            self.kind = kind
+        }
+
+        /// A record between stages is never produced again after a failed delivery: behind the records
+        /// produced since, it would reorder its partition, whose order a stage applies events in. Its
+        /// failure fails the loop instead, and the input is consumed again after the restart.
+        var isRetriable: Bool { kind != nil }
     }
 
     enum DeliveryOutcome: Equatable {
@@ -113,6 +143,8 @@ struct KafkaLoopStateMachine {
 
     enum LoopError: Error, Equatable, CustomStringConvertible {
         case deliveryFailed(topic: String, attempts: Int, reason: String)
+        /// A record between stages (`Output.isRetriable`) was not delivered: never produced again.
+        case stageRecordDeliveryFailed(topic: String, reason: String)
         case producerStalled(Duration, waiting: Int)
         case produceFailed(reason: String)
         case finalCommitFailed(reason: String)
@@ -130,6 +162,10 @@ struct KafkaLoopStateMachine {
             switch self {
             case let .deliveryFailed(topic, attempts, reason):
                 "delivery to \(topic) failed \(attempts) times, last: \(reason)"
+            case let .stageRecordDeliveryFailed(topic, reason):
+                "delivery of a stage record to \(topic) failed: \(reason); it is not produced again (behind later "
+                    + "records it would reorder its partition): the inputs after the last committed offset are "
+                    + "consumed again at the next start"
             case let .producerStalled(duration, waiting):
                 "the producer queue stayed full for \(duration) without any progress (\(waiting) outputs waiting)"
             case let .produceFailed(reason):
@@ -177,12 +213,12 @@ struct KafkaLoopStateMachine {
         case pollDeliveries(timeout: Duration)
         /// Poll the consumer; report each message with `inputArrived`/`inputProcessed`, then `polled`.
         case poll(maxMessages: Int, timeout: Duration)
-        /// Create the pipeline of a newly owned partition.
+        /// Create the shard of a newly owned partition.
         case openShard(KafkaTopicPartition)
-        /// Drop the pipeline of a partition no longer owned (and a suspended one of it, if any),
+        /// Drop the shard of a partition no longer owned (and a suspended one of it, if any),
         /// keeping its counts in the totals.
         case retireShard(KafkaTopicPartition)
-        /// Keep the pipeline of a revoked partition, drained and fully flushed, aside (its counts
+        /// Keep the shard of a revoked partition, drained and fully flushed, aside (its counts
         /// still in the totals) in case the next assignment brings the partition back.
         case suspendShard(KafkaTopicPartition)
         /// A re-assigned partition has a suspended shard: use it again when the changelog partition
@@ -532,7 +568,7 @@ struct KafkaLoopStateMachine {
         return .hold(actions)
     }
 
-    /// The pipeline turned the input at `offset` into `outputs`: they join the outbox, and the input
+    /// The shard turned the input at `offset` into `outputs`: they join the outbox, and the input
     /// is done once every one of them is delivered.
     mutating func inputProcessed(
         _ partition: KafkaTopicPartition, offset: Int64, outputs: [Output], now: Duration
@@ -664,8 +700,10 @@ struct KafkaLoopStateMachine {
         let notBack = suspended.keys.sorted(by: Self.order)
         suspended.removeAll()
         actions += notBack.map { .retireShard($0) }
-        if backpressureSince != nil, configuration.changelog == nil {
-            actions.append(.pause(newPartitions, waitingOutputs: outbox.count - outboxHead))
+        // Partitions that restore are paused until restored; under backpressure the others are paused too.
+        let unrestored = newPartitions.filter { !keepsState($0) }
+        if backpressureSince != nil, !unrestored.isEmpty {
+            actions.append(.pause(unrestored, waitingOutputs: outbox.count - outboxHead))
         }
         joinedGroup = true
         return actions
@@ -674,10 +712,16 @@ struct KafkaLoopStateMachine {
     /// The first of `candidates` the changelog has no partition for.
     private func partitionBeyondChangelog(_ candidates: [KafkaTopicPartition]) -> LoopError? {
         guard let changelog = configuration.changelog,
-            let beyond = candidates.first(where: { Int($0.partition) >= changelog.partitions })
+            let beyond = candidates.first(where: { keepsState($0) && Int($0.partition) >= changelog.partitions })
         else { return nil }
         return .partitionBeyondChangelog(
             beyond, changelogTopic: changelog.topic, changelogPartitions: changelog.partitions)
+    }
+
+    /// Whether `partition` keeps state in the changelog: the changelog is on and its topic is not stateless.
+    private func keepsState(_ partition: KafkaTopicPartition) -> Bool {
+        guard let changelog = configuration.changelog else { return false }
+        return !changelog.statelessTopics.contains(partition.topic)
     }
 
     /// The changelog topic is set up with `count` partitions.
@@ -908,12 +952,13 @@ struct KafkaLoopStateMachine {
                 assignedPartitions.insert(partition, at: position)
             }
             partitions[partition] = Partition(
-                generation: nextGeneration, restore: configuration.changelog == nil ? nil : Restore(suspended: kept))
+                generation: nextGeneration, restore: keepsState(partition) ? Restore(suspended: kept) : nil)
             nextGeneration += 1
         }
         let actions = opened.map { Action.openShard($0) }
-        guard configuration.changelog != nil, !opened.isEmpty else { return actions }
-        return actions + [.pause(opened, waitingOutputs: outbox.count - outboxHead)]
+        let restoring = opened.filter { keepsState($0) }
+        guard !restoring.isEmpty else { return actions }
+        return actions + [.pause(restoring, waitingOutputs: outbox.count - outboxHead)]
     }
 
     /// Puts an output or changelog record at the end of the outbox; a changelog record's caller
@@ -960,7 +1005,7 @@ struct KafkaLoopStateMachine {
         guard let changelog = configuration.changelog else { return [] }
         var actions: [Action] = []
         var snapshotCaptured = false
-        for partition in selected {
+        for partition in selected where keepsState(partition) {
             guard let state = partitions[partition] else { continue }
             let snapshotsOn = changelog.snapshotInterval != nil
             let withSnapshot: Bool
@@ -1149,7 +1194,7 @@ struct KafkaLoopStateMachine {
                 }
             case .output(let output, let input):
                 // Counted even for a partition given up since: the output reached its topic all the same.
-                if case .delivered = outcome { deliveredOutputs.add(output.kind) }
+                if case .delivered = outcome, let kind = output.kind { deliveredOutputs.add(kind) }
                 guard isCurrent(partition, entry.generation) else { continue }
                 switch outcome {
                 case .delivered:
@@ -1175,8 +1220,11 @@ struct KafkaLoopStateMachine {
         _ entry: PendingOutput, token: Token, reason: String, isFatal: Bool, in handled: inout HandledReports
     ) {
         guard case .output(let output, _) = entry.kind else { return }
-        guard !isFatal, entry.attempts < configuration.maxDeliveryAttempts else {
-            let error = LoopError.deliveryFailed(topic: output.topic, attempts: entry.attempts, reason: reason)
+        guard !isFatal, output.isRetriable, entry.attempts < configuration.maxDeliveryAttempts else {
+            let error =
+                output.isRetriable
+                ? LoopError.deliveryFailed(topic: output.topic, attempts: entry.attempts, reason: reason)
+                : LoopError.stageRecordDeliveryFailed(topic: output.topic, reason: reason)
             record(error, of: entry.partition, in: &handled)
             return
         }
@@ -1220,13 +1268,13 @@ struct KafkaLoopStateMachine {
     /// (with the changelog on: as far as a fully acknowledged flush covers them).
     private mutating func storeFinished(_ selected: [KafkaTopicPartition], now: Duration) -> [Action] {
         var actions: [Action] = []
-        let changelogOn = configuration.changelog != nil
         for partition in selected {
+            let flushedOnly = keepsState(partition)
             withPartition(partition) { state in
                 state.progress.advance()
                 let latencies = state.progress.takeFinished().map { now - $0 }
                 if !latencies.isEmpty { actions.append(.recordLatencies(latencies)) }
-                let storable = changelogOn ? state.progress.flushedThrough : state.progress.doneThrough
+                let storable = flushedOnly ? state.progress.flushedThrough : state.progress.doneThrough
                 if let done = storable, done != state.progress.storedThrough {
                     state.progress.storedThrough = done
                     actions.append(.storeOffset(partition, done))
@@ -1245,7 +1293,7 @@ struct KafkaLoopStateMachine {
     private mutating func suspend(_ revokedPartitions: [KafkaTopicPartition]) -> [Action] {
         revokedPartitions.compactMap { partition in
             guard let state = removePartition(partition) else { return nil }
-            guard configuration.changelog != nil, state.restore == nil, state.flushes.isEmpty,
+            guard keepsState(partition), state.restore == nil, state.flushes.isEmpty,
                 let checkpoint = state.checkpoint, (state.lastProcessed ?? checkpoint.stamp) <= checkpoint.stamp
             else { return .retireShard(partition) }
             suspended[partition] = checkpoint

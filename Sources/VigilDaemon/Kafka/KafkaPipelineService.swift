@@ -20,6 +20,7 @@ public struct KafkaPipelineService: Service {
     /// This instance's `group.instance.id`, nil with dynamic membership: named when another instance fences it.
     private let groupInstanceID: String?
     private let logger: Logger
+    private let metrics: DaemonMetrics
     private let watchdog: ShutdownWatchdog
 
     /// `properties` are the librdkafka properties with secrets already resolved
@@ -52,6 +53,7 @@ public struct KafkaPipelineService: Service {
         connection = common
         self.groupInstanceID = groupInstanceID
         self.logger = logger
+        self.metrics = metrics
         watchdog = ShutdownWatchdog(logger: logger)
     }
 
@@ -158,8 +160,8 @@ public struct KafkaPipelineService: Service {
     /// Consumes, decides and produces until cancelled or shut down gracefully (drain, flush, commit).
     /// Throws `MembershipError.fenced` when another instance took this one's `group.instance.id`.
     public func run() async throws {
-        let (loop, config, connection, logger, watchdog) = (
-            self.loop, self.config, self.connection, self.logger, self.watchdog
+        let (loop, config, connection, logger, metrics, watchdog) = (
+            self.loop, self.config, self.connection, self.logger, self.metrics, self.watchdog
         )
         defer { watchdog.disarm() }
         do {
@@ -167,7 +169,11 @@ public struct KafkaPipelineService: Service {
                 try await withGracefulShutdownHandler {
                     try await onDedicatedThread(name: "vigil-kafka") {
                         let prepared = try Self.prepareStart(config: config, connection: connection, logger: logger)
-                        try loop.run(durableState: prepared.durableState)
+                        let sourceRisk = try SourceRiskFacts(
+                            prepared: prepared.topics, connection: connection, config: config, metrics: metrics,
+                            logger: logger)
+                        try loop.run(
+                            topics: prepared.topics, sourceRisk: sourceRisk, durableState: prepared.durableState)
                     }
                 } onGracefulShutdown: {
                     loop.requestStop()

@@ -46,8 +46,9 @@ struct DeadLetterRunTests {
             extra: "input:\n  max_event_bytes: \(Self.maxEventBytes)\n  max_nesting_depth: 8")
         // Every reason is a different failure: a swapped one cannot hide behind a duplicate.
         #expect(Set(Self.cases.map(\.reason)).count == Self.cases.count)
+        // Every kind of an input: invalid_stage_record comes from a repartition topic (the test below).
         #expect(
-            Set(Self.cases.map { String($0.reason.split(separator: ":")[0]) })
+            Set(Self.cases.map { String($0.reason.split(separator: ":")[0]) }).union(["invalid_stage_record"])
                 == Set(DecodeFailure.Kind.everyKind.map(\.rawValue)))
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking {
@@ -88,6 +89,31 @@ struct DeadLetterRunTests {
         #expect(try daemon.stop() == 0, "\(daemon.log)")
     }
 
+    /// A record on a repartition topic that is no stage record (another producer wrote to an internal
+    /// topic) is not lost: its dead letter carries its bytes, `invalid_stage_record` and the repartition
+    /// topic it came from, and the stage goes on with the next record.
+    @Test func aForeignRecordOnARepartitionTopicIsADeadLetter() async throws {
+        let fixture = try KafkaFixture(name: "dead-letters-stage", partitions: 1)
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        let foreign = Array(#"{"not":"a stage record"}"#.utf8)
+        try await blocking {
+            try Kcat.produce(fixture.brokers, topic: "vigil-by-user", partition: 0, values: [foreign])
+            try Kcat.produce(
+                fixture.brokers, topic: "auth.events", partition: 0,
+                values: [Array(EventLines.login(id: "after", time: "2026-03-02T09:00:00Z", user: "zed").utf8)])
+        }
+        try await fixture.waitForDecisions(1, from: daemon, "the decision of the login after the foreign record")
+        let deadLetters = try fixture.deadLetters()
+        #expect(deadLetters.count == 1)
+        let deadLetter = try #require(deadLetters.first)
+        #expect(deadLetter.headers["vigil-reason"] == "invalid_stage_record")
+        #expect(deadLetter.headers["vigil-source-topic"] == "vigil-by-user")
+        #expect(deadLetter.headers["vigil-source-offset"] == "0")
+        #expect(Self.payloadBytes(deadLetter.payload) == foreign)
+        #expect((deadLetter.payload["detail"] as? String)?.contains("stage record was refused") == true)
+        #expect(try daemon.stop() == 0, "\(daemon.log)")
+    }
+
     /// The input bytes a dead letter carries: its `payload` as text, or decoded from base64.
     static func payloadBytes(_ deadLetter: [String: Any]) -> [UInt8]? {
         guard let payload = deadLetter["payload"] as? String else { return nil }
@@ -104,12 +130,12 @@ extension DecodeFailure.Kind {
     static var everyKind: [Self] {
         let kinds: [Self] = [
             .tooLarge, .invalidUTF8, .invalidJSON, .tooDeep, .notAnObject, .duplicateField, .missingField,
-            .invalidType, .invalidValue, .invalidIP, .invalidTime, .futureTime,
+            .invalidType, .invalidValue, .invalidIP, .invalidTime, .futureTime, .invalidStageRecord,
         ]
         for kind in kinds {
             switch kind {
             case .tooLarge, .invalidUTF8, .invalidJSON, .tooDeep, .notAnObject, .duplicateField, .missingField,
-                .invalidType, .invalidValue, .invalidIP, .invalidTime, .futureTime:
+                .invalidType, .invalidValue, .invalidIP, .invalidTime, .futureTime, .invalidStageRecord:
                 break
             }
         }

@@ -42,7 +42,8 @@ struct DurableStateRunTests {
         // two of the daemon's first events, then surely come before a commit, so input is re-emitted;
         // flushes still come every second, so restarts restore state and guard the replayed input.
         let fixture = try KafkaFixture(
-            name: "durable-kill", partitions: 1, outputPartitions: 8, properties: ["auto.commit.interval.ms": "5000"])
+            name: "durable-kill", partitions: 1, outputPartitions: 8, extra: KafkaFixture.exactVerdicts,
+            properties: ["auto.commit.interval.ms": "5000"])
         let lines = Self.crashStream
         let reference = try await blocking {
             try ReplayReference(lines: lines, config: fixture.config, directory: fixture.directory)
@@ -257,7 +258,8 @@ struct DurableStateRunTests {
             eventID: "crafted", type: .login, time: Timestamp(seconds: 1_772_442_000), tenant: "acme",
             user: User(id: "erin"), ip: nil, device: nil, outcome: .success)
         _ = engine.process(event, intel: nil)
-        let records = engine.takeChangelogFlush(stamp: 0, scope: ChangelogScope(inputTopic: "auth.events"))
+        // In the user stage's scope: its shard of the by-user topic restores it.
+        let records = engine.takeChangelogFlush(stamp: 0, scope: ChangelogScope(inputTopic: "vigil-by-user"))
         // The first record after the flush begin is the user's entry; its first value byte is the version.
         var value = try #require(records[1].value)
         value[0] = 2
@@ -280,7 +282,7 @@ struct DurableStateRunTests {
         let lines = [Self.login("erin-next", "erin", "09:30")]
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
         #expect(try await daemon.waitForExit(timeout: .seconds(60)) == 1)
-        #expect(daemon.log.contains("restoring the state of auth.events[0] failed"), "\(daemon.log)")
+        #expect(daemon.log.contains("restoring the state of vigil-by-user[0] failed"), "\(daemon.log)")
         #expect(
             daemon.log.contains("a state changelog record has format version 2, this Vigil reads version 1"),
             "\(daemon.log)")

@@ -17,9 +17,12 @@ struct KafkaFaultTests {
 
     /// Every output delivery fails: each is produced three times (`maxDeliveryAttempts`), then the daemon
     /// stops with exit status 1 naming the topic and the attempts, having stored no offset. Once the
-    /// broker accepts writes again, the next daemon in the group decides every one of the events.
+    /// broker accepts writes again, the next daemon in the group decides every one of the events. (The
+    /// input is keyed by user, so the user stage runs on the input partitions and its decisions are the
+    /// first records produced.)
     @Test func outputsThatCannotBeDeliveredStopTheDaemonWithNothingMarkedDone() async throws {
-        let fixture = try KafkaFixture(name: "fault-delivery", changelog: false)
+        let fixture = try KafkaFixture(
+            name: "fault-delivery", extra: "input:\n  keyed_by_user: true", changelog: false)
         let lines = EventLines.keyedLogins(prefix: "undeliverable", count: 6, users: 3)
         try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
         // Far more failures than three attempts of every output need, however librdkafka batches them.
@@ -32,6 +35,30 @@ struct KafkaFaultTests {
         #expect(try await blocking { try fixture.decisions() }.isEmpty)
 
         fixture.cluster.clearRequestFailures(.produce)
+        try await Self.expectTheSuccessorDecidesEachEventOnce(lines, fixture)
+    }
+
+    /// A stage record whose delivery fails is not produced again (behind the records produced since, it
+    /// would reorder its partition): the daemon stops with exit status 1 naming the repartition topic,
+    /// having stored no offset, and the next daemon decides every event once.
+    @Test func aStageRecordThatCannotBeDeliveredStopsTheDaemon() async throws {
+        let fixture = try KafkaFixture(name: "fault-stage-record", changelog: false)
+        let lines = EventLines.keyedLogins(prefix: "unrouted", count: 6, users: 3)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
+        fixture.cluster.failNextRequests(.produce, with: Self.messageSizeTooLarge, count: 200)
+        let doomed = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        #expect(try await doomed.waitForExit(timeout: .seconds(90)) == 1, "\(doomed.log)")
+        #expect(doomed.log.contains("delivery of a stage record to vigil-by-user failed"), "\(doomed.log)")
+        #expect(!doomed.log.contains("producing it again"), "\(doomed.log)")
+        #expect(try await blocking { try fixture.decisions() }.isEmpty)
+
+        fixture.cluster.clearRequestFailures(.produce)
+        try await Self.expectTheSuccessorDecidesEachEventOnce(lines, fixture)
+    }
+
+    /// Once the broker takes writes again, a new daemon in the group decides each of `lines` exactly once:
+    /// the failed one stored no offset and produced no decision.
+    static func expectTheSuccessorDecidesEachEventOnce(_ lines: [String], _ fixture: KafkaFixture) async throws {
         let successor = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         let expected = Set(lines.map(DurableStateRunTests.eventID))
         var decided: [String] = []

@@ -82,6 +82,11 @@ struct KafkaFixture {
         "session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "auto.commit.interval.ms": "500",
     ]
 
+    /// `extra` for a test comparing a daemon's outputs with `vigil replay`'s, payload for payload: turns
+    /// off `source_ip_spraying`, the one signal that reads the source-risk table, which a daemon's user
+    /// stage sees a propagation delay after replay does (README, "The pipeline").
+    static let exactVerdicts = "engine:\n  signals:\n    source_ip_spraying:\n      enabled: false"
+
     /// The default changelog of the default group `vigil`.
     static let changelogTopic = "vigil-state-changelog"
 

@@ -69,7 +69,8 @@ struct KafkaHealthRunTests {
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
-    /// Two brokers: the inputs, the changelog and the group live on broker 1, the outputs on broker 2.
+    /// Two brokers: the inputs, the internal topics (repartition, changelog, source-risk) and the group live
+    /// on broker 1, the outputs on broker 2.
     /// Broker 2 goes down after one decision, before the other events arrive, so their outputs are still
     /// unacknowledged when broker 1 goes down as well: outputs are in flight at the outage by
     /// construction. Readiness names the output side while only it is down, the input side once
@@ -77,13 +78,16 @@ struct KafkaHealthRunTests {
     @Test func outageWithOutputsInFlightLosesNothingAndReadinessNamesTheDirection() async throws {
         let fixture = try KafkaFixture(name: "health-outage", brokers: 2)
         for partition: Int32 in 0..<2 {
-            for topic in ["auth.events", KafkaFixture.changelogTopic] {
+            for topic in [
+                "auth.events", KafkaFixture.changelogTopic, "vigil-by-user", "vigil-by-source", "vigil-by-domain",
+            ] {
                 try fixture.cluster.setPartitionLeader(topic: topic, partition: partition, broker: 1)
             }
             for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
                 try fixture.cluster.setPartitionLeader(topic: topic, partition: partition, broker: 2)
             }
         }
+        try fixture.cluster.setPartitionLeader(topic: "vigil-source-risk", partition: 0, broker: 1)
         try fixture.cluster.setGroupCoordinator(group: "vigil", broker: 1)
         let before = EventLines.keyedLogins(prefix: "outage-a", count: 2000, users: 100)
         let after = EventLines.keyedLogins(prefix: "outage-b", count: 100, users: 30)
@@ -195,8 +199,12 @@ struct KafkaHealthRunTests {
         #expect(took < .seconds(30), "exited after \(took)")
         let uncommitted = daemon.log.split(separator: "\n").filter { $0.contains("partition left uncommitted") }
         #expect(!uncommitted.isEmpty, "\(daemon.log)")
+        // Input partitions and the stages' repartition partitions alike.
         #expect(
-            uncommitted.allSatisfy { $0.contains("auth.events[") && $0.contains("none committed") }, "\(uncommitted)")
+            uncommitted.allSatisfy {
+                ($0.contains("auth.events[") || $0.contains("vigil-by-")) && $0.contains("none committed")
+            }, "\(uncommitted)")
+        #expect(uncommitted.contains { $0.contains("auth.events[") }, "\(uncommitted)")
         #expect(daemon.log.contains("final commit failed"), "\(daemon.log)")
         #expect(daemon.log.contains("did not finish by the shutdown deadline"), "\(daemon.log)")
         // Every step kept to its timeout: the watchdog had nothing to do.

@@ -498,12 +498,15 @@ struct KafkaLoopStateMachineTests {
     /// While a partition restores, the poll does not wait: the restore steps are the batch's work.
     private static let pollWhileRestoring = Machine.Action.poll(maxMessages: 500, timeout: .zero)
 
-    private static func changelogMachine(snapshotInterval: Duration? = .seconds(60)) -> Machine {
+    private static func changelogMachine(
+        snapshotInterval: Duration? = .seconds(60), statelessTopics: Set<String> = []
+    ) -> Machine {
         var configuration = Machine.Configuration(
             batchSize: 500, pollTimeout: .milliseconds(100), maxDeliveryAttempts: 3, maxProducerStall: .seconds(360),
             resumeBelow: 50, shutdownTimeout: .seconds(5))
         configuration.changelog = Machine.Changelog(
-            topic: changelogTopic, flushInterval: .seconds(1), snapshotInterval: snapshotInterval)
+            topic: changelogTopic, flushInterval: .seconds(1), snapshotInterval: snapshotInterval,
+            statelessTopics: statelessTopics)
         var machine = Machine(configuration: configuration)
         machine.changelogPartitionCount(3)
         return machine
@@ -1078,6 +1081,42 @@ struct KafkaLoopStateMachineTests {
         #expect(!error.description.contains("fewer partitions to the input"))
         var fetching = Self.changelogMachine()
         #expect(fetching.inputArrived(beyond, offset: 0) == .hold([.fail(error)]))
+    }
+
+    /// The decode stage's input partitions keep no state: with the changelog on they are neither paused
+    /// nor restored nor flushed, may lie beyond the changelog's partitions, and store an offset as soon as
+    /// its outputs are acknowledged; a stage topic's partition beside them restores as always.
+    @Test func aStatelessPartitionStoresOnAcknowledgementWithoutRestoreOrFlush() {
+        var machine = Self.changelogMachine(statelessTopics: ["auth.events"])
+        let input = KafkaTopicPartition(topic: "auth.events", partition: 7)
+        let stage = KafkaTopicPartition(topic: "vigil-by-user", partition: 0)
+        #expect(
+            machine.assigned([input, stage]) == [
+                .openShard(input), .openShard(stage), .pause([stage], waitingOutputs: 0),
+            ])
+        #expect(machine.restoringPartitions == [stage])
+        #expect(machine.inputArrived(input, offset: 4) == .process([]))
+        #expect(Self.processed(&machine, input, offset: 4, outputs: 1) == [1])
+        #expect(machine.delivered([(1, .delivered(offset: 0))], now: .zero) == [])
+        // A second later: a flush is due, but only the stage partition would have one (it is restoring).
+        let ended = machine.batchEnded(now: .seconds(2), producerQueued: 0)
+        #expect(ended.contains(.storeOffset(input, 4)))
+        #expect(!ended.contains { if case .captureChangelog = $0 { true } else { false } })
+    }
+
+    /// A record between stages is not produced again after a failed delivery: behind the records produced
+    /// since, it would reorder its partition.
+    @Test func aStageRecordsFailedDeliveryIsFatalWithoutAnotherAttempt() {
+        var machine = Self.machine()
+        _ = machine.assigned([Self.p0])
+        let record = Machine.Output(
+            topic: "vigil-by-user", partition: 1, key: nil, binaryKey: [1, 2], payload: [3], headers: [], kind: nil)
+        #expect(!record.isRetriable)
+        #expect(machine.inputProcessed(Self.p0, offset: 0, outputs: [record], now: .zero) == [.send])
+        #expect(Self.sendAll(&machine) == [1])
+        let failure = Machine.LoopError.stageRecordDeliveryFailed(topic: "vigil-by-user", reason: "timed out")
+        #expect(machine.delivered([(1, .failed(reason: "timed out", isFatal: false))], now: .zero) == [.fail(failure)])
+        #expect(failure.description.contains("not produced again"))
     }
 
     @Test func dueSnapshotsAreStaggeredOnePerFlush() {
