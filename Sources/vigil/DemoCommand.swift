@@ -24,8 +24,8 @@ struct DemoCommand: AsyncParsableCommand {
         name: .long,
         help:
             """
-            Partitions per topic. Per-IP and per-domain windows are per partition, so more partitions split an attack \
-            from one IP across shards.
+            Partitions per topic, the input's and the stages' alike. The verdicts do not depend on it: the stages \
+            re-key every event by user, source and email domain.
             """
     )
     var partitions = 2

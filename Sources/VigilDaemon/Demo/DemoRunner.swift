@@ -169,6 +169,10 @@ public enum DemoRunner {
 
         let deadline = ContinuousClock.now + options.timeout
         var received = 0
+        // When the counts last said "done": the stages answer a while after the decode stage read
+        // everything, so the demo ends only once no output came for `settle`.
+        var doneSince: ContinuousClock.Instant?
+        let settle = Duration.seconds(1)
         while ContinuousClock.now < deadline {
             if stop.isSet {
                 summary.daemonStopped = true
@@ -176,6 +180,7 @@ public enum DemoRunner {
             }
             for message in try viewer.poll(maxMessages: 500, timeout: .milliseconds(100)) {
                 received += 1
+                doneSince = nil
                 let json = (try? JSONSerialization.jsonObject(with: Data(message.value))) as? [String: Any] ?? [:]
                 switch message.topic {
                 case kafka.decisionsTopic:
@@ -195,12 +200,19 @@ public enum DemoRunner {
                     output("DEAD     \(reason ?? "?") (offset \(message.offset))")
                 }
             }
-            // Done once the daemon read every event and each output it counted reached the viewer.
+            // Done once the daemon read every event, each output it counted reached the viewer, and
+            // nothing more came for `settle` (records still between stages make more outputs).
             let stats = status.snapshot.stats
             let expected = stats.decisions.reduce(0, +) + stats.alerts.reduce(0, +) + stats.deadLetterTotal
             if stats.eventsRead >= summary.eventsProduced, received >= expected {
-                summary.complete = true
-                break
+                let since = doneSince ?? ContinuousClock.now
+                doneSince = since
+                if ContinuousClock.now - since >= settle {
+                    summary.complete = true
+                    break
+                }
+            } else {
+                doneSince = nil
             }
         }
         try? viewer.close()

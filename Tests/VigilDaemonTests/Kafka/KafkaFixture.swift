@@ -23,6 +23,9 @@ struct KafkaFixture {
     /// `state.changelog`.
     let changelog: Bool
 
+    /// The YAML appended to every instance's config.
+    let extra: String
+
     /// The local snapshot directory of `vigil run` (not created: the daemon creates it).
     let stateDirectory: URL
 
@@ -42,6 +45,7 @@ struct KafkaFixture {
         self.inputTopics = inputTopics
         self.stateSettings = stateSettings
         self.changelog = changelog
+        self.extra = extra
         cluster = try MockKafkaCluster(brokers: brokers, logger: testLogger)
         for topic in inputTopics { try cluster.createTopic(topic, partitions: partitions) }
         for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
@@ -67,13 +71,14 @@ struct KafkaFixture {
     }
 
     /// The config of another `vigil run` in the same group, in a directory of its own (the returned
-    /// `directory`) with its own state directory and metrics port: instances never share a state.dir.
+    /// `directory`) with its own state directory and metrics port (instances never share a state.dir),
+    /// and the fixture's `extra`.
     func secondInstance(_ name: String) throws -> (config: URL, directory: URL, metricsPort: Int) {
         let other = try TestPaths.temporaryDirectory(name)
         let port = try freeLoopbackPort()
         let config = try TestPaths.writeConfig(
             in: other, anonymousDatabase: false,
-            extra: yaml(extra: "", metricsPort: port, stateDirectory: other.appendingPathComponent("state")))
+            extra: yaml(extra: extra, metricsPort: port, stateDirectory: other.appendingPathComponent("state")))
         return (config, other, port)
     }
 

@@ -379,6 +379,36 @@ struct KafkaRunTests {
         #expect(!result.stdout.contains("timed out"), "\(result.stdout.suffix(500))")
     }
 
+    /// The measure: with one partition per topic the demo's traffic raises credential stuffing
+    /// and reset abuse; with sixteen it must raise the same alert kinds (the stages re-key every event, so
+    /// a campaign's events meet in one source or domain shard whatever the partition count).
+    @Test func demoRaisesTheSameAlertKindsOnOneAndOnSixteenPartitions() async throws {
+        var kinds: [Int: Set<String>] = [:]
+        for partitions in [1, 16] {
+            let directory = try TestPaths.temporaryDirectory("demo-\(partitions)")
+            let config = try TestPaths.writeConfig(
+                in: directory, anonymousDatabase: false,
+                extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
+            let result = try await blocking {
+                try ChildProcess.run(
+                    TestPaths.vigilBinary,
+                    ["demo", "--config", config.path, "--events", "3000", "--partitions", "\(partitions)"],
+                    timeout: .seconds(150))
+            }
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(!result.stdout.contains("timed out"), "\(result.stdout.suffix(500))")
+            kinds[partitions] = Set(
+                result.stdout.split(separator: "\n").compactMap { line -> String? in
+                    guard line.hasPrefix("ALERT ") else { return nil }
+                    return line.dropFirst(6).split(separator: ":").first.map {
+                        $0.trimmingCharacters(in: .whitespaces)
+                    }
+                })
+        }
+        #expect(kinds[1]?.isSuperset(of: ["credential_stuffing", "reset_abuse"]) == true, "\(kinds)")
+        #expect(kinds[16] == kinds[1], "\(kinds)")
+    }
+
     @Test func demoStopsPromptlyOnControlC() async throws {
         let directory = try TestPaths.temporaryDirectory("demo-stop")
         let config = try TestPaths.writeConfig(
