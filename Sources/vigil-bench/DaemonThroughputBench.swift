@@ -38,10 +38,15 @@ struct DaemonThroughputBench {
     /// One run over `events` on topics of its own (`<prefix>.in`, `<prefix>.decisions`, ...) with
     /// `partitions` partitions: the steady rate, the peak resident set, and with `changelog` what the
     /// daemon wrote to its changelog topic (after its graceful stop, which flushes the last changes).
+    /// `keyedByUser` sets `input.keyed_by_user` (the events are keyed by user either way); `threads` sets
+    /// `engine.threads` (nil: its default, one per core).
     func run(
-        prefix: String, changelog: Bool, events: ArraySlice<GeneratedEvent>, partitions: Int = KafkaBench.partitions
+        prefix: String, changelog: Bool, events: ArraySlice<GeneratedEvent>, partitions: Int = KafkaBench.partitions,
+        keyedByUser: Bool = false, threads: Int? = nil
     ) throws -> DaemonRun {
-        progress("kafka: vigil run, changelog \(changelog ? "on" : "off"), \(events.count) events")
+        progress(
+            "kafka: vigil run, changelog \(changelog ? "on" : "off")\(keyedByUser ? ", keyed by user" : "")"
+                + "\(threads.map { ", \($0) thread\($0 == 1 ? "" : "s")" } ?? ""), \(events.count) events")
         let changelogTopic = "\(prefix)-vigil-state-changelog"
         try kafka.createTopics(
             "\(prefix).in", "\(prefix).decisions", "\(prefix).alerts", "\(prefix).dlq", partitions: partitions)
@@ -50,7 +55,8 @@ struct DaemonThroughputBench {
         try writeDaemonConfig(
             to: scratch + "/\(prefix).yaml", bootstrap: kafka.cluster.bootstrapServers, input: "\(prefix).in",
             prefix: prefix, cityDatabase: cityDatabase, asnDatabase: asnDatabase, vpnList: vpnList,
-            changelog: changelog ? (scratch + "/\(prefix)-state", "\(flushIntervalMilliseconds)ms") : nil)
+            changelog: changelog ? (scratch + "/\(prefix)-state", "\(flushIntervalMilliseconds)ms") : nil,
+            keyedByUser: keyedByUser, threads: threads)
         var daemon: DaemonProcess?
         let result = try kafka.throughput(
             inputs: events.count, expected: decisionsIn(events), observed: "\(prefix).decisions", timeout: 600,

@@ -453,7 +453,7 @@ final class RawPassThrough: @unchecked Sendable {
 func writeDaemonConfig(
     to path: String, bootstrap: String, input: String, prefix: String, cityDatabase: String, asnDatabase: String,
     vpnList: String, changelog: (stateDirectory: String, flushInterval: String)? = nil,
-    properties: [(String, String)] = []
+    properties: [(String, String)] = [], keyedByUser: Bool = false, threads: Int? = nil
 ) throws {
     // The config lives in a scratch folder and its relative paths resolve against it: make ours
     // absolute against the working directory first.
@@ -475,6 +475,10 @@ func writeDaemonConfig(
           properties: {\(properties.map { "\"\($0.0)\": \"\($0.1)\"" }.joined(separator: ", "))}
         http:
           enabled: false
+        input:
+          keyed_by_user: \(keyedByUser)
+        engine:
+          threads: \(threads ?? 0)
         state:
         \(changelog.map { "  dir: \"\($0.stateDirectory)\"\n  flush_interval: \($0.flushInterval)\n  verify_topic_config: false" }
             ?? "  changelog: false\n  verify_topic_config: false")

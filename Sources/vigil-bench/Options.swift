@@ -16,6 +16,13 @@ struct Options {
     var changelogCostOnly = false
     /// Figure 3's changelog on / off pair of `vigil run` runs only, `pairRounds` times.
     var changelogPairOnly = false
+    /// The repartition hop's pair only: `vigil run` with the by-user hop (an unkeyed input, the default)
+    /// against `input.keyed_by_user: true` (the user stage on the input partitions), `pairRounds` times.
+    var hopPairOnly = false
+    /// Figure 8 (the source-risk table's delay end to end, through `vigil run`) only.
+    var propagationOnly = false
+    /// `engine.threads` of the multi-threaded `vigil run` runs (`--threads`); figure 3 also runs one thread.
+    var daemonThreads = 2
     var pairRounds = 1
     /// With `changelogPairOnly`: a second daemon binary whose pair runs before `vigilBinary`'s in each
     /// round, so that two builds are compared on one mock cluster under the same load.
@@ -54,7 +61,7 @@ struct Options {
     var memoryUsers: [Int] { memoryUsersOverride ?? (quick ? [100_000, 200_000] : [1_000_000, 5_000_000]) }
 
     static let usage = """
-        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--global-table-only] [--changelog-cost-only] [--changelog-pair-only] [--pair-rounds N] [--baseline-vigil PATH] [--flush-interval-ms MS] [--changelog-events N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
+        usage: vigil-bench --city-db GeoLite2-City.mmdb [--asn-db FILE] [--vigil PATH] [--quick] [--engine-only] [--memory-only] [--memory-users N,N] [--restore-only] [--restore-users N] [--global-table-only] [--changelog-cost-only] [--changelog-pair-only] [--hop-pair-only] [--propagation-only] [--pair-rounds N] [--threads N] [--baseline-vigil PATH] [--flush-interval-ms MS] [--changelog-events N] [--kafka-events N] [--latency-rates R,...] [--latency-seconds S] [--latency-fetch-wait MS] [--json FILE]
           --city-db  a real GeoLite2/GeoIP2 City database (scripts/bench.sh fetches the July 2018 GeoLite2-City)
           --asn-db   default ../shared/testdata/maxmind/GeoLite2-ASN-Test.mmdb
           --engine-only  figures 1 and 2 only (for profiling)
@@ -64,7 +71,10 @@ struct Options {
           --global-table-only  figure 7 only (the global table's produce → applied delay)
           --changelog-cost-only  the changelog's in-process cost only (engine with flushes every 6,000 and 60,000 events, against off)
           --changelog-pair-only  the changelog on / off pair of vigil runs only (64 partitions, --changelog-events)
-          --pair-rounds N  with --changelog-pair-only: how many pairs (default 1)
+          --hop-pair-only  the by-user hop's pair only: vigil run unkeyed against input.keyed_by_user (64 partitions, --changelog-events)
+          --propagation-only  figure 8 only (a spraying source's fact, from the input topic through vigil run to another table)
+          --pair-rounds N  with --changelog-pair-only or --hop-pair-only: how many pairs (default 1)
+          --threads N  engine.threads of the multi-threaded vigil runs (default 2; figure 3 also runs 1)
           --baseline-vigil PATH  with --changelog-pair-only: another vigil binary, whose pair runs first in each round
           --restore-users N  users of the restored shard (default 1000000; --quick 100000)
           --flush-interval-ms MS  state.flush_interval of the changelog-on vigil run (default 100)
@@ -93,6 +103,13 @@ struct Options {
             case "--global-table-only": options.globalTableOnly = true
             case "--changelog-cost-only": options.changelogCostOnly = true
             case "--changelog-pair-only": options.changelogPairOnly = true
+            case "--hop-pair-only": options.hopPairOnly = true
+            case "--propagation-only": options.propagationOnly = true
+            case "--threads":
+                guard let threads = rest.popFirst().flatMap({ Int($0) }), (1...256).contains(threads) else {
+                    return nil
+                }
+                options.daemonThreads = threads
             case "--pair-rounds":
                 guard let rounds = rest.popFirst().flatMap({ Int($0) }), rounds > 0 else { return nil }
                 options.pairRounds = rounds

@@ -227,6 +227,70 @@ try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirecto
 let daemonAvailable = FileManager.default.isExecutableFile(atPath: vigilBinary)
 let pendingNote = "skipped: no `vigil` executable at \(vigilBinary) (build it, or pass --vigil PATH)"
 
+/// Figure 8: p50 and p99 of the source-risk table's delay from the input topic through `vigil run`.
+@MainActor func propagationFigures(daemonBench: DaemonThroughputBench) throws {
+    let campaigns = options.quick ? 30 : 100
+    progress("propagation: \(campaigns) spraying campaigns through vigil run")
+    let delays = try PropagationBench(daemonBench: daemonBench).delays(campaigns: campaigns)
+    let note = "\(delays.count) campaigns, idle daemon, 4 partitions, linger.ms 1"
+    report.add(
+        "propagation_delay_p50_ms", "propagation: spraying event → fact in another table p50", percentile(delays, 50),
+        "ms", note: note)
+    report.add("propagation_delay_p99_ms", "  p99", percentile(delays, 99), "ms")
+}
+
+if options.propagationOnly {
+    guard daemonAvailable else {
+        print(pendingNote)
+        exit(1)
+    }
+    try propagationFigures(
+        daemonBench: DaemonThroughputBench(
+            kafka: try KafkaBench(), vigilBinary: vigilBinary, scratch: scratch, cityDatabase: options.cityDatabase!,
+            asnDatabase: options.asnDatabase, vpnList: vpnList,
+            flushIntervalMilliseconds: options.flushIntervalMilliseconds, decisionsIn: decisionsIn))
+    if let path = options.jsonPath { try report.write(to: path) }
+    exit(0)
+}
+
+if options.hopPairOnly {
+    // The repartition hop's cost: the same events, keyed by user, through `vigil run` with the by-user
+    // hop (the default for any input) and with `input.keyed_by_user: true` (none), alternating.
+    let kafka = try KafkaBench()
+    let pairEvents = events.prefix(options.changelogEvents)
+    let bench = DaemonThroughputBench(
+        kafka: kafka, vigilBinary: vigilBinary, scratch: scratch, cityDatabase: options.cityDatabase!,
+        asnDatabase: options.asnDatabase, vpnList: vpnList,
+        flushIntervalMilliseconds: options.flushIntervalMilliseconds, decisionsIn: decisionsIn)
+    /// A run of under two seconds is mostly start-up and drain: its rate says little.
+    func tooShort(_ rate: Double) -> String? {
+        let window = Double(pairEvents.count) / rate
+        return window < 2 ? "the run lasted \(String(format: "%.2f", window)) s: too short for a steady state" : nil
+    }
+    for round in 1...options.pairRounds {
+        let hopLoad = oneMinuteLoadAverage()
+        let hop = try bench.run(prefix: "hop\(round)", changelog: false, events: pairEvents, partitions: 64)
+        let keyedLoad = oneMinuteLoadAverage()
+        let keyed = try bench.run(
+            prefix: "keyed\(round)", changelog: false, events: pairEvents, partitions: 64, keyedByUser: true)
+        report.add(
+            "hop_\(round)_events_per_s", "hop pair \(round): vigil run, by-user hop", hop.assignedRate, "ev/s",
+            note: "load \(hopLoad)", unreliable: hop.assignedRate.flatMap(tooShort))
+        report.add(
+            "hop_\(round)_keyed_events_per_s", "  input.keyed_by_user: no hop", keyed.assignedRate, "ev/s",
+            note: "load \(keyedLoad)", unreliable: keyed.assignedRate.flatMap(tooShort))
+        let ratio = hop.assignedRate.flatMap { hop in keyed.assignedRate.map { hop / $0 * 100 } }
+        report.add(
+            "hop_\(round)_percent", "  with the hop / without", ratio, "%",
+            note: "\(pairEvents.count) events, 64 partitions, changelog off",
+            unreliable: ratio.flatMap {
+                $0 > 102 ? "the run with the hop was the faster: noise exceeds the difference" : nil
+            })
+    }
+    if let path = options.jsonPath { try report.write(to: path) }
+    exit(0)
+}
+
 if options.changelogPairOnly {
     // Figure 3's changelog pair alone, `--pair-rounds` times, off then on (and with `--baseline-vigil`,
     // that binary's pair before this one's in each round): the load of a shared machine moves between
@@ -353,7 +417,11 @@ let daemonBench = DaemonThroughputBench(
     kafka: kafka, vigilBinary: vigilBinary, scratch: scratch, cityDatabase: options.cityDatabase!,
     asnDatabase: options.asnDatabase, vpnList: vpnList, flushIntervalMilliseconds: options.flushIntervalMilliseconds,
     decisionsIn: decisionsIn)
+/// `engine.threads` of the multi-threaded runs (`--threads`, default 2).
+let daemonThreads = options.daemonThreads
 var daemonRate: Double?
+var oneThreadDaemonRate: Double?
+var keyedDaemonRate: Double?
 var daemonPeak: Int?
 /// The changelog pair: more events than figure 3's (the mock keeps about 5 MiB per partition, hence 64
 /// partitions) so that each run lasts seconds, changelog off then on.
@@ -363,24 +431,52 @@ var changelogOff: DaemonRun?
 var pairLoadAverage = "?"
 var changelogRun: DaemonRun?
 if daemonAvailable {
-    (daemonRate, _, daemonPeak, _, _) = try daemonBench.run(prefix: "vigil", changelog: false, events: kafkaEvents)
+    (daemonRate, _, daemonPeak, _, _) = try daemonBench.run(
+        prefix: "vigil", changelog: false, events: kafkaEvents, threads: daemonThreads)
+    oneThreadDaemonRate = try daemonBench.run(
+        prefix: "vigil1t", changelog: false, events: kafkaEvents, threads: 1
+    ).rate
+    keyedDaemonRate = try daemonBench.run(
+        prefix: "vigilkeyed", changelog: false, events: kafkaEvents, keyedByUser: true, threads: daemonThreads
+    ).rate
     pairLoadAverage = oneMinuteLoadAverage()
     changelogOff = try daemonBench.run(
         prefix: "vigiloff", changelog: false, events: changelogEvents, partitions: changelogPartitions)
     changelogRun = try daemonBench.run(
         prefix: "vigilcl", changelog: true, events: changelogEvents, partitions: changelogPartitions)
 }
-// `vigil run` processes every partition on one thread: a rate above this run's single-thread engine
-// rate (or above the raw pass-through) means the run was too short to reach a steady state.
+// `vigil run` processes a partition on one thread at a time, on at most `engine.threads` threads: a
+// rate above this run's single-thread engine rate times the threads it could use (or above the raw
+// pass-through) means the run was too short to reach a steady state.
 let engineRate = count / engine.pipelineSeconds
-let daemonUnreliable = daemonRate.flatMap { rate in
-    rate > engineRate
-        ? "above this run's single-thread engine rate (\(Int(engineRate)) ev/s): too few events for a steady state"
+let cores = ProcessInfo.processInfo.activeProcessorCount
+/// Why a `vigil run` rate on `threads` threads cannot be a steady state's, if it cannot.
+func aboveEngineRate(_ rate: Double, threads: Int = 1) -> String? {
+    let usable = min(threads, cores)
+    let limit = engineRate * Double(usable)
+    return rate > limit
+        ? "above this run's single-thread engine rate × \(usable) (\(Int(limit)) ev/s): too few events for a steady state"
         : nil
 }
+let daemonUnreliable = daemonRate.flatMap { aboveEngineRate($0, threads: daemonThreads) }
 report.add(
     "daemon_events_per_s", "kafka: vigil run (subprocess), changelog off", daemonRate, "ev/s",
-    note: daemonAvailable ? nil : pendingNote, unreliable: daemonUnreliable)
+    note: daemonAvailable
+        ? "engine.threads \(daemonThreads) on \(cores) cores; unkeyed input: decode, by-user hop, stages" : pendingNote,
+    unreliable: daemonUnreliable)
+let oneThreadUnreliable = oneThreadDaemonRate.flatMap { aboveEngineRate($0) }
+report.add(
+    "daemon_1thread_events_per_s", "  the same, engine.threads 1", oneThreadDaemonRate, "ev/s",
+    note: daemonAvailable ? nil : pendingNote, unreliable: oneThreadUnreliable)
+let keyedUnreliable = keyedDaemonRate.flatMap { aboveEngineRate($0, threads: daemonThreads) }
+report.add(
+    "daemon_keyed_events_per_s", "kafka: vigil run, input.keyed_by_user (no by-user hop)", keyedDaemonRate, "ev/s",
+    note: daemonAvailable ? nil : pendingNote, unreliable: keyedUnreliable)
+let hopRatio = daemonRate.flatMap { hop in keyedDaemonRate.map { hop / $0 * 100 } }
+report.add(
+    "daemon_hop_percent", "kafka: vigil run with the by-user hop / without", hopRatio, "%",
+    note: daemonAvailable ? "the repartition hop's cost" : pendingNote,
+    unreliable: daemonUnreliable ?? keyedUnreliable)
 // The pair's rates run from the daemon's assignment to its last output: in a preloaded backlog its
 // outputs come in bursts, so first-to-last output would shorten the window.
 let changelogRate = changelogRun?.assignedRate
@@ -393,9 +489,8 @@ func onOffRatioProblem(_ ratio: Double) -> String? {
 }
 
 func changelogPairProblem(_ rate: Double) -> String? {
-    if rate > engineRate {
-        return "above this run's single-thread engine rate (\(Int(engineRate)) ev/s): too few events for a steady state"
-    }
+    // The pair runs at engine.threads' default: one thread per core.
+    if let problem = aboveEngineRate(rate, threads: cores) { return problem }
     let window = Double(changelogEvents.count) / rate
     return window < 5 * flushInterval
         ? "the run lasted \(String(format: "%.2f", window)) s, under five flush intervals of \(options.flushIntervalMilliseconds) ms"
@@ -434,12 +529,16 @@ report.add(
     "changelog_records_per_event", "  changelog records written per input event",
     written.map { Double($0.records) / Double(changelogEvents.count) }, "", note: written == nil ? pendingNote : nil,
     unreliable: incomplete)
-let ratio = daemonRate.flatMap { rate in raw.map { rate / $0.steady * 100 } }
-report.add(
-    "daemon_vs_raw_percent", "kafka: vigil run / raw pass-through", ratio, "%", target: ">= 80",
-    met: ratio.map { $0 >= 80 },
-    note: daemonAvailable ? nil : pendingNote,
-    unreliable: daemonUnreliable ?? ratio.flatMap { $0 > 100 ? "the daemon cannot outrun the raw pass-through" : nil })
+for (key, label, rate, unreliable) in [
+    ("daemon_vs_raw_percent", "kafka: vigil run / raw pass-through", daemonRate, daemonUnreliable),
+    ("daemon_1thread_vs_raw_percent", "  the same, engine.threads 1", oneThreadDaemonRate, oneThreadUnreliable),
+] {
+    let ratio = rate.flatMap { rate in raw.map { rate / $0.steady * 100 } }
+    report.add(
+        key, label, ratio, "%", target: ">= 80", met: ratio.map { $0 >= 80 },
+        note: daemonAvailable ? nil : pendingNote,
+        unreliable: unreliable ?? ratio.flatMap { $0 > 100 ? "the daemon cannot outrun the raw pass-through" : nil })
+}
 
 func percentile(_ sorted: [Double], _ p: Double) -> Double? {
     sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int((Double(sorted.count) * p / 100).rounded(.down)))]
@@ -540,8 +639,15 @@ memoryFigures()
 // 6. Restore.
 try restoreFigures(cluster: kafka.cluster)
 
-// 7. The global table.
+// 7 and 8. The global table, alone and end to end.
 try globalTableFigures(cluster: kafka.cluster)
+if daemonAvailable {
+    try propagationFigures(daemonBench: daemonBench)
+} else {
+    report.add(
+        "propagation_delay_p50_ms", "propagation: spraying event → fact in another table p50", nil, "ms",
+        note: pendingNote)
+}
 if let path = options.jsonPath {
     try report.write(to: path)
     print("wrote \(path)")

@@ -41,15 +41,31 @@ extension DaemonConfig {
 
     private typealias S = Setting<DaemonConfig>
 
-    /// The engine's settings with the daemon's `input.` settings right after the engine's own: a section's
-    /// settings must be adjacent.
+    /// The engine's settings with the daemon's `input.` and `engine.` settings right after the engine's own: a
+    /// section's settings must be adjacent.
     private static var engineSettingsWithDaemonInput: SettingTable<DaemonConfig> {
-        let engine = VigilConfig.settings.lifted(into: \DaemonConfig.core)
-        let inputEnd = (engine.settings.lastIndex { $0.path.hasPrefix("input.") } ?? -1) + 1
+        let lifted = VigilConfig.settings.lifted(into: \DaemonConfig.core)
+        let engine = lifted.settings
+        let inputEnd = (engine.lastIndex { $0.path.hasPrefix("input.") } ?? -1) + 1
+        // After the engine's own scalars, before its subsections (`engine.signals.*`).
+        let engineEnd =
+            (engine.lastIndex { $0.path.hasPrefix("engine.") && $0.path.split(separator: ".").count == 2 } ?? -1) + 1
         return SettingTable(
-            Array(engine.settings[..<inputEnd]) + inputSettings + engine.settings[inputEnd...],
-            sectionDocs: engine.sectionDocs)
+            Array(engine[..<inputEnd]) + inputSettings + engine[inputEnd..<engineEnd] + engineThreadSettings
+                + engine[engineEnd...],
+            sectionDocs: lifted.sectionDocs)
     }
+
+    private static let engineThreadSettings: [S] = [
+        .integer(
+            "engine.threads", \.engineThreads, 0...256, .restart,
+            """
+            Threads the assigned partitions are processed on (vigil run), each partition on one thread at a time and \
+            in order; 0: one per core. librdkafka's own threads come on top, so on a small machine fewer can be \
+            faster (BENCHMARKS.md).
+            """
+        )
+    ]
 
     private static let inputSettings: [S] = [
         .boolean(

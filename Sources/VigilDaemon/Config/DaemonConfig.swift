@@ -1,3 +1,4 @@
+import Foundation
 import VigilCore
 import VigilGeo
 
@@ -15,6 +16,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var reputation = ReputationSettings()
     /// The `kafka` section.
     public var kafka = KafkaSettings()
+    /// `engine.threads`: threads a poll batch's partitions run on; 0: one per core.
+    public var engineThreads = 0
     /// The `topology` section, and `input.keyed_by_user`: the internal topics between the stages.
     public var topology = TopologySettings()
     /// The `state` section: the changelog topic and the local snapshots that make state durable.
@@ -28,6 +31,11 @@ public struct DaemonConfig: Sendable, Equatable {
 
     /// Every setting at its documented default.
     public init() {}
+
+    /// `engine.threads` resolved: the configured count, or one per core the process may use.
+    public var resolvedEngineThreads: Int {
+        engineThreads > 0 ? engineThreads : max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
 
     /// The engine's sections read and written as if they were the daemon's own (`config.engine`).
     public subscript<Value>(dynamicMember keyPath: WritableKeyPath<VigilConfig, Value>) -> Value {

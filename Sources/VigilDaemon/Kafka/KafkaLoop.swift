@@ -11,7 +11,9 @@ import _VigilMachinery
 /// letters, stage records, source-risk facts), and store an offset only once everything it caused is
 /// acknowledged (at least once). This class is the thin driver: `KafkaLoopStateMachine` makes every
 /// decision, and this performs its actions with the consumer, the producers and the shards. Everything
-/// here runs on one dedicated thread, as librdkafka's clients require.
+/// here runs on one dedicated thread, as librdkafka's clients require, except the shards' work on a
+/// batch: its partitions run side by side on `engine.threads` threads (`PartitionWorkers`) while this
+/// thread waits for them.
 ///
 /// With `state.changelog` on it also restores each assigned partition's shard (local snapshot, then
 /// the changelog partition read with a `KafkaPartitionReader`), produces the flushes the machine
@@ -26,6 +28,8 @@ final class KafkaLoop: @unchecked Sendable {
         var enricher: Enricher?
         var deviceKey: SipHashKey
         var batchSize = 500
+        /// Threads a batch's partitions run on (`engine.threads` resolved), the loop's own included.
+        var threads = 1
         var pollTimeout = Duration.milliseconds(100)
         /// Re-produce attempts for an output whose delivery failed non-fatally, before giving up.
         var maxDeliveryAttempts = 3
@@ -132,6 +136,8 @@ final class KafkaLoop: @unchecked Sendable {
     /// `durableState`'s changelog topic, read for every record produced.
     private var changelogTopic = ""
     private var snapshotWriter: SnapshotWriter?
+    /// The threads a batch's partitions run on, started by `run`.
+    private var workers: PartitionWorkers?
     private var restores: [KafkaTopicPartition: Restore] = [:]
     /// The offset of the last changelog record this process had acknowledged, per changelog partition:
     /// the stage shards of one partition number share it, each writing its own scope.
@@ -184,7 +190,7 @@ final class KafkaLoop: @unchecked Sendable {
             "starting Kafka loop",
             metadata: [
                 "consumer": "\(settings.consumer)", "producer": "\(settings.producer)",
-                "policy_version": "\(policyVersion)",
+                "policy_version": "\(policyVersion)", "threads": "\(settings.threads)",
             ])
         // The clients are destroyed when the loop ends, not when the service is released.
         defer {
@@ -193,10 +199,13 @@ final class KafkaLoop: @unchecked Sendable {
             self.changelogProducer = nil
             restores.removeAll()
             snapshotWriter?.stop()
+            workers?.stop()
+            workers = nil
             sourceRisk.table.stop()
         }
         let topology = StageTopology(topics)
         self.topology = topology
+        workers = PartitionWorkers(threads: settings.threads)
         sourceRiskFacts = sourceRisk
         if let durableState {
             self.durableState = durableState
@@ -454,18 +463,17 @@ final class KafkaLoop: @unchecked Sendable {
         }
     }
 
-    /// Polls one batch and runs each message through its partition's stages.
+    /// Polls one batch and runs each message through its partition's stages: the machine admits the
+    /// messages here, the partitions run side by side on the workers (`PartitionWorkers`), and their
+    /// outputs go to the machine here again, in each partition's order.
     private func poll(_ consumer: KafkaConsumer, maxMessages: Int, timeout: Duration) throws {
         let messages = try consumer.poll(maxMessages: maxMessages, timeout: timeout)
         if let failure = callbackFailure { throw failure }
-        guard let topology else { return }
+        guard let topology, let workers else { return }
         let now = self.now
         let wallClock = ReceiveTime.now
-        // Read once per batch, not once per output: a stored property's struct is copied at each read.
-        let kafka = settings.config.config.kafka
-        let commonHeaders = outputHeaders
-        var outputs = PartitionShard.Produced()
-        var produced: [StateMachine.Output] = []
+        var batches: [PartitionBatch] = []
+        var batchOf: [KafkaTopicPartition: Int] = [:]
         for message in messages {
             let partition = message.topicPartition
             guard case .process(let actions) = machine.inputArrived(partition, offset: message.offset) else { continue }
@@ -474,21 +482,32 @@ final class KafkaLoop: @unchecked Sendable {
             let receivedAt = ReceiveTime.of(kafkaMilliseconds: message.timestamp, now: wallClock)
             // The receive time, not the raw Kafka time: one CreateTime in year 9999 would read as no lag at all.
             newestTimestamp = max(newestTimestamp ?? receivedAt.milliseconds, receivedAt.milliseconds)
-            outputs.removeAll()
-            message.value.withUnsafeBytes {
-                shard.process(
-                    $0, origin: .kafka(topic: message.topic, partition: message.partition, offset: message.offset),
-                    offset: message.offset, receivedAt: receivedAt, into: &outputs)
+            let index: Int
+            if let known = batchOf[partition] {
+                index = known
+            } else {
+                index = batches.count
+                batchOf[partition] = index
+                batches.append(PartitionBatch(partition: partition, shard: shard))
             }
-            produced.removeAll(keepingCapacity: true)
-            for record in outputs.records { produced.append(topology.output(record)) }
-            if let fact = outputs.fact { produced.append(topology.output(fact)) }
-            for output in outputs.outputs {
-                produced.append(
-                    Self.output(
-                        output, from: partition, offset: message.offset, kafka: kafka, commonHeaders: commonHeaders))
+            batches[index].messages.append((message, receivedAt))
+        }
+        // The largest first, so that no thread is left with a large partition when the others are done.
+        batches.sort { $0.messages.count > $1.messages.count }
+        let context = PartitionBatch.Context(
+            topology: topology, kafka: settings.config.config.kafka, commonHeaders: outputHeaders)
+        batches.withUnsafeMutableBufferPointer { batches in
+            workers.run(jobs: batches.count) { batches[$0].process(context) }
+        }
+        for batch in batches {
+            var start = 0
+            for (index, (message, _)) in batch.messages.enumerated() {
+                let end = batch.outputEnds[index]
+                try perform(
+                    machine.inputProcessed(
+                        batch.partition, offset: message.offset, outputs: batch.outputs[start..<end], now: now))
+                start = end
             }
-            try perform(machine.inputProcessed(partition, offset: message.offset, outputs: produced, now: now))
         }
         try perform(machine.polled(messageCount: messages.count))
     }

@@ -571,7 +571,7 @@ struct KafkaLoopStateMachine {
     /// The shard turned the input at `offset` into `outputs`: they join the outbox, and the input
     /// is done once every one of them is delivered.
     mutating func inputProcessed(
-        _ partition: KafkaTopicPartition, offset: Int64, outputs: [Output], now: Duration
+        _ partition: KafkaTopicPartition, offset: Int64, outputs: some Collection<Output>, now: Duration
     )
         -> [Action]
     {

@@ -46,6 +46,7 @@ public struct KafkaPipelineService: Service {
             ])
         var settings = KafkaLoop.Settings(
             config: config, consumer: consumer, producer: producer, enricher: enricher, deviceKey: deviceKey)
+        settings.threads = config.config.resolvedEngineThreads
         settings.maxProducerStall = Self.maxProducerStall(producer)
         settings.deliveryStallLimit = Self.deliveryStallLimit(producer)
         loop = KafkaLoop(settings: settings, mailbox: mailbox, status: status, metrics: metrics, logger: logger)

@@ -90,7 +90,13 @@ struct KafkaFixture {
     /// `extra` for a test comparing a daemon's outputs with `vigil replay`'s, payload for payload: turns
     /// off `source_ip_spraying`, the one signal that reads the source-risk table, which a daemon's user
     /// stage sees a propagation delay after replay does (README, "The pipeline").
-    static let exactVerdicts = "engine:\n  signals:\n    source_ip_spraying:\n      enabled: false"
+    static let exactVerdicts = exactVerdicts(threads: nil)
+
+    /// `exactVerdicts` with `engine.threads` set, when `threads` is given.
+    static func exactVerdicts(threads: Int?) -> String {
+        "engine:\n" + (threads.map { "  threads: \($0)\n" } ?? "")
+            + "  signals:\n    source_ip_spraying:\n      enabled: false"
+    }
 
     /// The default changelog of the default group `vigil`.
     static let changelogTopic = "vigil-state-changelog"

@@ -69,11 +69,14 @@ struct StagedTopologyRunTests {
         return "\(domain)\t\(line)"
     }
 
-    @Test(arguments: [(1, Keying.none), (4, .emailDomain), (16, .emailDomain), (16, .none)])
-    func theReplaysVerdictsAtAnyPartitionCountAndKeying(partitions: Int, keying: Keying) async throws {
+    /// Partitions, keying and `engine.threads`: one thread, as many as this machine's cores, and more.
+    @Test(arguments: [(1, Keying.none, 1), (4, .emailDomain, 2), (16, .emailDomain, 1), (16, .none, 4)])
+    func theReplaysVerdictsAtAnyPartitionCountKeyingAndThreadCount(
+        partitions: Int, keying: Keying, threads: Int
+    ) async throws {
         let fixture = try KafkaFixture(
-            name: "staged-\(partitions)-\(keying.rawValue)", partitions: partitions, outputPartitions: 4,
-            extra: KafkaFixture.exactVerdicts)
+            name: "staged-\(partitions)-\(keying.rawValue)-\(threads)", partitions: partitions, outputPartitions: 4,
+            extra: KafkaFixture.exactVerdicts(threads: threads))
         let reference = try await blocking {
             try ReplayReference(lines: Self.lines, config: fixture.config, directory: fixture.directory)
         }
