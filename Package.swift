@@ -103,7 +103,9 @@ let package = Package(
         ),
         .testTarget(name: "_VigilMachineryTests", dependencies: ["_VigilMachinery"]),
         .testTarget(
-            name: "VigilCoreTests", dependencies: ["VigilCore", "_VigilMachinery", "VigilTestSupport", "VigilWorkload"]),
+            name: "VigilCoreTests",
+            dependencies: ["VigilCore", "_VigilMachinery", "VigilTestSupport", "VigilWorkload"],
+            exclude: ["Decode/Formats/README.md"]),
         .testTarget(name: "VigilWorkloadTests", dependencies: ["VigilWorkload", "VigilCore"]),
         .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore", "VigilTestSupport"]),
         .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka", "VigilTestSupport"]),

@@ -79,6 +79,40 @@ struct Draft: Sendable {
     }
 }
 
+extension Draft {
+    /// The event as a Keycloak user event (`docs/input-formats.md`). Keycloak has no MFA events and no
+    /// device: an MFA challenge or result comes out as the `CODE_TO_TOKEN` record a listener also sends
+    /// (skipped by Vigil), a device is left out, and a sensitive action becomes a credential update.
+    func keycloakJSON(eventID: String, tenant: String?, userID: String) -> [UInt8] {
+        let keycloakType: String
+        switch type {
+        case .login: keycloakType = outcome == .failure ? "LOGIN_ERROR" : "LOGIN"
+        case .passwordResetRequest: keycloakType = "SEND_RESET_PASSWORD"
+        case .passwordResetComplete: keycloakType = outcome == .failure ? "RESET_PASSWORD_ERROR" : "RESET_PASSWORD"
+        case .sensitiveAction: keycloakType = "UPDATE_CREDENTIAL"
+        case .mfaChallenge, .mfaResult: keycloakType = "CODE_TO_TOKEN"
+        }
+        var out = JSONLine()
+        out.string("id", eventID, first: true)
+        out.number("time", time.milliseconds)
+        out.string("type", keycloakType)
+        if let tenant { out.string("realmId", tenant) }
+        out.string("clientId", "account-console")
+        out.string("userId", userID)
+        out.string("sessionId", "\(userID)-session")
+        if let ip { out.string("ipAddress", ip.description) }
+        if keycloakType == "LOGIN_ERROR" { out.string("error", failureReason ?? "invalid_user_credentials") }
+        out.open("details")
+        out.string("auth_method", "openid-connect", first: true)
+        out.string("username", userID)
+        out.string("email", "\(userID)@\(user.domain)")
+        if type == .sensitiveAction { out.string("credential_type", "otp") }
+        out.close()
+        out.bytes.append(UInt8(ascii: "}"))
+        return out.bytes
+    }
+}
+
 /// Appends JSON members to a growing object; compact, one line, as Kafka producers usually send it.
 private struct JSONLine {
     var bytes: [UInt8] = [UInt8(ascii: "{")]
@@ -99,6 +133,11 @@ private struct JSONLine {
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: value.utf8)
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func number(_ name: String, _ value: Int64, first: Bool = false) {
+        key(name, first: first)
+        bytes.append(contentsOf: String(value).utf8)
     }
 
     mutating func bool(_ name: String, _ value: Bool, first: Bool = false) {

@@ -388,9 +388,13 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             users[user].lastEvent = draft.time
         }
         let id = nextEventID()
+        let bytes =
+            switch configuration.format {
+            case .vigil: draft.json(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
+            case .keycloak: draft.keycloakJSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
+            }
         return GeneratedEvent(
-            bytes: draft.json(eventID: id, tenant: configuration.tenant, userID: Self.userID(user)),
-            time: draft.time, type: draft.type, key: Self.userID(user), attack: draft.attack)
+            bytes: bytes, time: draft.time, type: draft.type, key: Self.userID(user), attack: draft.attack)
     }
 
     private mutating func nextEventID() -> String {

@@ -14,6 +14,9 @@ public struct WorkloadConfiguration: Sendable {
     public var meanGap = EventDuration(microseconds: 50_000)
     /// Stamped on every event; nil leaves `tenant` out.
     public var tenant: String? = "acme"
+    /// The wire format of `GeneratedEvent.bytes`: Vigil's contract, or an identity provider's records
+    /// (`Draft.keycloakJSON`: events without a Keycloak form come out as records Vigil skips).
+    public var format: InputFormat = .vigil
     /// Shares of normal events by kind. MFA counts challenges and results; resets count requests and
     /// completions.
     public var mix = EventMix()

@@ -69,6 +69,24 @@ enum LimitsBench {
 
     /// Foundation's JSONSerialization over the same messages: the general-purpose parse rate, for
     /// reference. Returns seconds for all `events`.
+    /// Seconds for `RecordDecoder` of `format` over `records`, best of three passes; every record must
+    /// decode (to an event or a skipped type).
+    static func recordDecode(_ records: [[UInt8]], format: InputFormat) -> Double {
+        let decoder = RecordDecoder(format: format)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            var decoded = 0
+            let seconds = measure {
+                for record in records {
+                    if case .success = decoder.decode(record) { decoded += 1 }
+                }
+            }
+            precondition(decoded == records.count, "\(records.count - decoded) \(format) records refused")
+            best = min(best, seconds)
+        }
+        return best
+    }
+
     static func foundationParse(_ events: [[UInt8]]) -> Double {
         let data = events.map { Data($0) }
         var objects = 0

@@ -380,6 +380,22 @@ report.add(
     "enrich_uncached_lookups_per_s", "  VigilGeo enrich, cache off, same IPs",
     Double(addresses.count) / uncachedSeconds, "ip/s")
 report.add("decoder_events_per_s", "limit: EventDecoder parse + validate", count / engine.decodeSeconds, "ev/s")
+// The identity providers' formats against the canonical decoder, on the same traffic in each format
+// (the workload's own events; malformed ones are off in this workload).
+var keycloakWorkload = workload
+keycloakWorkload.format = .keycloak
+let keycloakRecords = TrafficGenerator(configuration: keycloakWorkload, pool: pool).prefix(options.foundationEvents)
+    .map(\.bytes)
+let canonicalRecordSeconds = LimitsBench.recordDecode(Array(bytes.prefix(keycloakRecords.count)), format: .vigil)
+let keycloakSeconds = LimitsBench.recordDecode(keycloakRecords, format: .keycloak)
+report.add(
+    "record_decoder_vigil_events_per_s", "  RecordDecoder vigil (the contract's decoder)",
+    Double(keycloakRecords.count) / canonicalRecordSeconds, "ev/s", note: "\(keycloakRecords.count) events")
+report.add(
+    "record_decoder_keycloak_events_per_s", "  RecordDecoder keycloak (tree parse + mapping), same events",
+    Double(keycloakRecords.count) / keycloakSeconds, "ev/s",
+    note: "\(Int((canonicalRecordSeconds / keycloakSeconds * 100).rounded()))% of vigil's rate; "
+        + "\(keycloakRecords.reduce(0) { $0 + $1.count } / max(1, keycloakRecords.count)) B/record")
 let foundationEvents = Array(bytes.prefix(options.foundationEvents))
 let foundationSeconds = LimitsBench.foundationParse(foundationEvents)
 report.add(

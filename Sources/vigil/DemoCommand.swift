@@ -30,6 +30,14 @@ struct DemoCommand: AsyncParsableCommand {
     )
     var partitions = 2
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The traffic's format: \(InputFormat.names). keycloak sends Keycloak user events (no MFA events: push bombing cannot show).",
+            valueName: "format"),
+        transform: ReplayCommand.format)
+    var format = InputFormat.vigil
+
     @Option(name: .long, help: "Log level for the daemon's own logs (stderr).")
     var logLevel = "warning"
 
@@ -42,6 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
         options.users = users
         options.events = events
         options.partitions = partitions
+        options.format = format
         do {
             let summary = try await DemoRunner.run(
                 options: options, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "vigil.demo"),

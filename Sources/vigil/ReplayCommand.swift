@@ -44,11 +44,29 @@ struct ReplayCommand: ParsableCommand {
             valueName: "count"))
     var partitions = 1
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The records' format: \(InputFormat.names).",
+            discussion: "vigil is Vigil's own contract (schemas/event.schema.json); the others are identity providers' "
+                + "records as they reach Kafka (docs/input-formats.md).",
+            valueName: "format"),
+        transform: Self.format)
+    var format = InputFormat.vigil
+
     @Argument(help: "Events, one JSON object per line; '-' reads standard input.")
     var events: String
 
     /// The exit status when the `--state-in` snapshot is refused (corrupt, unknown version, other key).
     static let stateRefusedStatus: Int32 = 3
+
+    /// `--format`'s value, or a message listing the formats.
+    static func format(_ text: String) throws -> InputFormat {
+        guard let format = InputFormat(rawValue: text) else {
+            throw ValidationError("--format takes one of \(InputFormat.names), not '\(text)'")
+        }
+        return format
+    }
 
     /// `--now`'s value, or a message saying what it takes.
     static func time(_ text: String) throws -> Timestamp {
@@ -63,7 +81,7 @@ struct ReplayCommand: ParsableCommand {
         let runner = ReplayRunner(
             options: .init(
                 configPath: config, inputPath: events, outputDirectory: out, stateIn: stateIn, stateOut: stateOut,
-                now: now, partitions: partitions),
+                now: now, partitions: partitions, format: format),
             logger: logger,
             environment: ProcessInfo.processInfo.environment)
         do {

@@ -187,3 +187,33 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
         #expect(counts.allSatisfy { (9_500...10_500).contains($0) })
     }
 }
+
+/// The same traffic as Keycloak user events: every record is read back by the Keycloak adapter as the
+/// canonical event's type, user, time and address, and MFA events (which Keycloak has not) are skipped.
+@Suite struct KeycloakTrafficTests {
+    @Test func everyRecordMapsBackToTheCanonicalEvent() throws {
+        var keycloak = small()
+        keycloak.format = .keycloak
+        let canonical = generate(small(), count: 3_000)
+        let records = generate(keycloak, count: 3_000)
+        var skipped = 0
+        for (event, record) in zip(canonical, records) {
+            let expected = try EventDecoder().decode(event.bytes).get()
+            switch try RecordDecoder(format: .keycloak).decode(record.bytes).get() {
+            case .skipped(let type):
+                #expect(type == "CODE_TO_TOKEN")
+                #expect(expected.type == .mfaChallenge || expected.type == .mfaResult)
+                skipped += 1
+            case .event(let mapped):
+                #expect(mapped.type == expected.type, "\(expected.eventID)")
+                #expect(mapped.user.id == expected.user.id)
+                #expect(mapped.user.emailDomain == expected.user.emailDomain)
+                #expect(mapped.time == expected.time)
+                #expect(mapped.ip == expected.ip)
+                #expect(mapped.outcome == expected.outcome)
+            }
+        }
+        #expect(skipped > 0)
+        #expect(skipped < records.count / 2)
+    }
+}

@@ -55,3 +55,11 @@ extension DecodeFailure: JSONScanFailure {
     /// Nesting beyond `input.max_nesting_depth` becomes `too_deep`.
     public static func tooDeep(_ detail: String) -> DecodeFailure { DecodeFailure(.tooDeep, detail: detail) }
 }
+
+/// A tree parse (an identity provider's record) refuses a repeated member name as the contract does.
+extension DecodeFailure: JSONValueFailure {
+    /// `name` twice in one object becomes `duplicate_field` (its format prefixes the field).
+    public static func duplicateMember(_ name: String) -> DecodeFailure {
+        DecodeFailure(.duplicateField, field: name, detail: "\(name) appears more than once in one object")
+    }
+}

@@ -369,45 +369,16 @@ private struct EventParser {
         return address
     }
 
-    /// A DNS name of at least two labels (letters, digits, inner hyphens, 1–63 each), returned
-    /// lower-cased so per-domain windows do not split on case.
+    /// An `EmailDomains` name, lower-cased.
     private mutating func emailDomain(_ path: StaticString) throws(DecodeFailure) -> String? {
         guard let token = try stringToken(path) else { return nil }
-        let domain: String? = scanner.withUnescaped(token) { text in
-            guard FieldLimits.emailDomain.contains(text.count), Self.isDomainName(text) else { return nil }
-            return String(unsafeUninitializedCapacity: text.count) { out in
-                for (offset, byte) in text.enumerated() {
-                    out[offset] = byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
-                }
-                return text.count
-            }
-        }
+        let domain = scanner.withUnescaped(token, EmailDomains.normalized)
         if domain == nil {
             report(
                 .invalidValue, path,
                 "\(path) must be a domain name (ASCII labels separated by dots, at most 253 characters)")
         }
         return domain
-    }
-
-    private static func isDomainName(_ text: UnsafeRawBufferPointer) -> Bool {
-        var labels = 0
-        var labelLength = 0
-        var previous: UInt8 = UInt8(ascii: ".")
-        for byte in text {
-            if byte == UInt8(ascii: ".") {
-                guard labelLength > 0, previous != UInt8(ascii: "-") else { return false }
-                labels += 1
-                labelLength = 0
-            } else {
-                let isAlphanumeric = byte &- UInt8(ascii: "0") < 10 || (byte | 0x20) &- UInt8(ascii: "a") < 26
-                guard isAlphanumeric || (byte == UInt8(ascii: "-") && labelLength > 0) else { return false }
-                labelLength += 1
-                guard labelLength <= 63 else { return false }
-            }
-            previous = byte
-        }
-        return labelLength > 0 && previous != UInt8(ascii: "-") && labels >= 1
     }
 
     private mutating func report(_ kind: DecodeFailure.Kind, _ path: StaticString, _ detail: @autoclosure () -> String)

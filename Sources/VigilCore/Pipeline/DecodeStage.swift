@@ -6,7 +6,7 @@ import _VigilMachinery
 /// replay), and carried in the by-user record, so no verdict depends on how many partitions the keyed
 /// stages have. Dead letters are produced here, once, with the message's origin.
 public struct DecodeStage: Sendable {
-    private var decoder: EventDecoder
+    private var decoder: RecordDecoder
     private var input: InputSettings
     /// The clock of a replay: the wall clock when it started, or the time its operator named. Recorded
     /// traffic cannot come from the future, so an event more than `input.max_future_skew` after it is
@@ -26,8 +26,9 @@ public struct DecodeStage: Sendable {
     /// A decode stage with nothing seen. `deviceKey` keys the user hash the by-source and by-domain
     /// records carry: every stage of a deployment needs the same key. `replayClock` bounds event times
     /// where no receive time will (see `accept`).
-    public init(config: VigilConfig, deviceKey: SipHashKey, replayClock: Timestamp? = nil) {
-        decoder = EventDecoder(limits: config.input)
+    public init(config: VigilConfig, deviceKey: SipHashKey, replayClock: Timestamp? = nil, format: InputFormat = .vigil)
+    {
+        decoder = RecordDecoder(format: format, limits: config.input)
         input = config.input
         self.replayClock = replayClock
         watermark = Watermark(allowedLateness: config.engine.allowedLateness)
@@ -36,7 +37,7 @@ public struct DecodeStage: Sendable {
 
     /// Adopts a new configuration between two messages (live reload).
     public mutating func reconfigure(_ config: VigilConfig) {
-        decoder = EventDecoder(limits: config.input)
+        decoder = RecordDecoder(format: decoder.format, limits: config.input)
         input = config.input
         watermark.allowedLateness = config.engine.allowedLateness
     }
@@ -124,7 +125,16 @@ public struct DecodeStage: Sendable {
         // The decoded event is moved, never copied: a copy retains and releases each of its strings.
         let event: AuthEvent
         do {
-            event = try decoder.decodeEvent(bytes, originalLength: originalLength)
+            if decoder.format == .vigil {
+                event = try decoder.canonical.decodeEvent(bytes, originalLength: originalLength)
+            } else {
+                switch try decoder.decode(bytes, originalLength: originalLength) {
+                case .event(let decoded): event = decoded
+                case .skipped(let eventType):
+                    stats.recordSkipped(format: decoder.format, eventType: eventType)
+                    return nil
+                }
+            }
         } catch {
             deadLetter(error, bytes, originalLength: originalLength, origin: origin, into: &output)
             return nil

@@ -14,14 +14,15 @@ public struct PartitionedPipeline: Sendable {
     private var sourceRisk = SourceRiskTable()
     private var records: [StageRecord] = []
 
-    /// A topology with empty state and `partitionCount` shards per keyed stage (at least 1).
+    /// A topology with empty state and `partitionCount` shards per keyed stage (at least 1), reading
+    /// messages of `format`.
     public init(
         config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey,
-        replayClock: Timestamp? = nil, partitionCount: Int = 1
+        replayClock: Timestamp? = nil, partitionCount: Int = 1, format: InputFormat = .vigil
     ) {
         precondition(partitionCount >= 1, "a stage has at least one partition")
         self.partitionCount = partitionCount
-        decode = DecodeStage(config: config, deviceKey: deviceKey, replayClock: replayClock)
+        decode = DecodeStage(config: config, deviceKey: deviceKey, replayClock: replayClock, format: format)
         shards = StageKind.allCases.map { stage in
             (0..<partitionCount).map { _ in
                 StageProcessor(

@@ -136,6 +136,13 @@ public struct PipelineStats: Sendable, Equatable {
     public var alerts = [Int](repeating: 0, count: AlertKind.allCases.count)
     /// Dead letters per reason code (`missing_field:user.id`, ...).
     public var deadLetters: [String: Int] = [:]
+    /// Records of an identity provider's format whose event type Vigil does not read, per
+    /// `format:type` (`keycloak:LOGOUT`); at most `maxSkippedTypes` types by name, the rest as
+    /// `format:other`, since the type is the input's to choose.
+    public var skippedRecords: [String: Int] = [:]
+
+    /// Distinct skipped types counted by name.
+    static let maxSkippedTypes = 64
 
     /// All counts zero.
     public init() {}
@@ -157,5 +164,24 @@ public struct PipelineStats: Sendable, Equatable {
         for index in decisions.indices { decisions[index] += other.decisions[index] }
         for index in alerts.indices { alerts[index] += other.alerts[index] }
         deadLetters.merge(other.deadLetters, uniquingKeysWith: +)
+        skippedRecords.merge(other.skippedRecords, uniquingKeysWith: +)
     }
+
+    /// Counts a skipped record of `eventType`.
+    mutating func recordSkipped(format: InputFormat, eventType: String) {
+        let isName =
+            eventType.utf8.count <= 64
+            && eventType.utf8.allSatisfy { byte in
+                byte &- UInt8(ascii: "A") < 26 || byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "0") < 10
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            }
+        let named = "\(format.rawValue):\(eventType)"
+        let key =
+            isName && (skippedRecords[named] != nil || skippedRecords.count < Self.maxSkippedTypes)
+            ? named : "\(format.rawValue):other"
+        skippedRecords[key, default: 0] += 1
+    }
+
+    /// Skipped records of every type.
+    public var skippedTotal: Int { skippedRecords.values.reduce(0, +) }
 }

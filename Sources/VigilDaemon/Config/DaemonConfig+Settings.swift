@@ -68,6 +68,36 @@ extension DaemonConfig {
     ]
 
     private static let inputSettings: [S] = [
+        Setting(
+            "input.formats", .textMap, reload: .restart,
+            doc:
+                """
+                The record format of each input topic that does not carry Vigil's own contract (vigil): keycloak \
+                (Keycloak user events from an event-listener SPI), e.g. {keycloak.events: keycloak}. docs/input-formats.md maps each format's fields. \
+                Topics not named here read vigil.
+                """,
+            example: .textMap(["auth.events": "vigil"]),
+            value: { config in .textMap(config.inputFormats.mapValues(\.rawValue)) },
+            store: { config, value in
+                guard case .textMap(let map) = value else { return [] }
+                var issues: [SettingIssue] = []
+                for (topic, name) in map.sorted(by: { $0.key < $1.key }) {
+                    guard let format = InputFormat(rawValue: name) else {
+                        issues.append(
+                            SettingIssue(
+                                ".\(topic)", "expected one of \(InputFormat.names), got \(ConfigValues.quoted(name))"))
+                        continue
+                    }
+                    config.inputFormats[topic] = format
+                }
+                return issues
+            },
+            rules: { config in
+                config.inputFormats.keys.sorted().compactMap { topic in
+                    config.kafka.inputTopics.contains(topic)
+                        ? nil : SettingIssue(".\(topic)", "is not one of kafka.input_topics")
+                }
+            }),
         .boolean(
             "input.keyed_by_user", \.topology.inputKeyedByUser, .restart,
             """
@@ -76,7 +106,7 @@ extension DaemonConfig {
             by the user stage directly, without the by-user hop (checked at start). False suits any other input: \
             unkeyed, or keyed by anything else. Source and domain records are re-produced either way.
             """
-        )
+        ),
     ]
     private static let sharedTestData = "../../shared/testdata/maxmind/"
 

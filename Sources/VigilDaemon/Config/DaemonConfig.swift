@@ -16,6 +16,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var reputation = ReputationSettings()
     /// The `kafka` section.
     public var kafka = KafkaSettings()
+    /// `input.formats`: the record format of each input topic not in Vigil's own contract.
+    public var inputFormats: [String: InputFormat] = [:]
     /// `engine.threads`: threads a poll batch's partitions run on; 0: one per core.
     public var engineThreads = 0
     /// The `topology` section, and `input.keyed_by_user`: the internal topics between the stages.

@@ -23,6 +23,9 @@ public enum DemoRunner {
         public var seed: UInt64 = 1
         /// The demo stops after this even when outputs are missing.
         public var timeout = Duration.seconds(60)
+        /// The traffic's wire format: Vigil's contract, or an identity provider's records (the input topic
+        /// is then read as that format).
+        public var format = InputFormat.vigil
 
         /// The defaults.
         public init() {}
@@ -89,6 +92,7 @@ public enum DemoRunner {
             on: cluster, config: loaded.config,
             partitions: loaded.config.topology.partitions > 0 ? loaded.config.topology.partitions : options.partitions)
         loaded.config.state.verifyTopicConfig = false
+        if options.format != .vigil { loaded.config.inputFormats[kafka.inputTopics[0]] = options.format }
         if loaded.config.state.changelog { loaded.config.state.directory = stateDirectory.path }
         output("mock Kafka cluster at \(cluster.bootstrapServers), \(options.partitions) partitions per topic")
 
@@ -148,6 +152,7 @@ public enum DemoRunner {
         configuration.seed = options.seed
         configuration.users = options.users
         configuration.malformedRate = 0.002
+        configuration.format = options.format
         // Two seconds between events on average: 3000 events span about 100 minutes of event time,
         // long enough for every attack story (the slowest takes half an hour) to play out.
         configuration.meanGap = EventDuration(microseconds: 2_000_000)

@@ -612,7 +612,8 @@ final class KafkaLoop: @unchecked Sendable {
                 recordsChanges: durableState != nil)
         }
         return PartitionShard(
-            decoding: partition, config: config.core, policyVersion: policyVersion, enricher: settings.enricher,
+            decoding: partition, format: config.inputFormats[partition.topic] ?? .vigil, config: config.core,
+            policyVersion: policyVersion, enricher: settings.enricher,
             deviceKey: settings.deviceKey, userStage: config.topology.inputKeyedByUser, sourceRisk: sourceRiskFacts,
             recordsChanges: durableState != nil)
     }

@@ -28,12 +28,14 @@ final class PartitionShard {
     /// The decode stage's routed records, kept between messages for their capacity.
     private var records: [StageRecord] = []
 
-    /// The shard of input partition `partition`: the decode stage, plus the user stage when `userStage`.
+    /// The shard of input partition `partition`, whose records are in `format`: the decode stage, plus the
+    /// user stage when `userStage`.
     init(
-        decoding partition: KafkaTopicPartition, config: VigilConfig, policyVersion: String, enricher: Enricher?,
-        deviceKey: SipHashKey, userStage: Bool, sourceRisk: (any SourceRiskLookup)?, recordsChanges: Bool
+        decoding partition: KafkaTopicPartition, format: InputFormat, config: VigilConfig, policyVersion: String,
+        enricher: Enricher?, deviceKey: SipHashKey, userStage: Bool, sourceRisk: (any SourceRiskLookup)?,
+        recordsChanges: Bool
     ) {
-        decode = DecodeStage(config: config, deviceKey: deviceKey)
+        decode = DecodeStage(config: config, deviceKey: deviceKey, format: format)
         if userStage {
             var user = StageProcessor(
                 stage: .user, config: config, policyVersion: policyVersion, enricher: enricher, deviceKey: deviceKey)

@@ -124,6 +124,8 @@ public final class DaemonMetrics: Sendable {
     private static let decisionsName = "vigil_decisions_total"
     private static let alertsName = "vigil_alerts_total"
     private static let deadLettersName = "vigil_dead_letters_total"
+    /// Identity-provider records of event types Vigil does not read, by `format:type`.
+    private static let skippedName = "vigil_input_skipped_total"
     private static let reemittedName = "vigil_reemitted_outputs_total"
 
     /// Creates every handle through `factory`; `version` labels the build-info gauge.
@@ -204,6 +206,7 @@ public final class DaemonMetrics: Sendable {
                 (Self.alertsName, "kind", delivered.alerts, earlier.alerts),
                 (Self.deadLettersName, "reason", delivered.deadLetters, earlier.deadLetters),
                 (Self.reemittedName, "output", delivered.reemitted, earlier.reemitted),
+                (Self.skippedName, "type", totals.skippedRecords, before.skippedRecords),
             ] {
                 for (value, count) in counts where count != previous[value] {
                     let counter =

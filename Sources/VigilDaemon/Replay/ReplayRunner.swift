@@ -32,13 +32,16 @@ public struct ReplayRunner {
         /// deployment with that many partitions per repartition topic would; the outputs are the same
         /// for every count. Snapshots (`stateIn`, `stateOut`) need 1.
         public var partitions: Int
+        /// The records' format (`--format`): Vigil's contract, or an identity provider's records.
+        public var format: InputFormat
 
         /// A replay of `inputPath` under `configPath` into `outputDirectory`, optionally starting from
         /// and ending with a state snapshot, and with a fixed time for now.
         public init(
             configPath: String, inputPath: String, outputDirectory: String, stateIn: String? = nil,
-            stateOut: String? = nil, now: Timestamp? = nil, partitions: Int = 1
+            stateOut: String? = nil, now: Timestamp? = nil, partitions: Int = 1, format: InputFormat = .vigil
         ) {
+            self.format = format
             self.configPath = configPath
             self.inputPath = inputPath
             self.outputDirectory = outputDirectory
@@ -134,7 +137,7 @@ public struct ReplayRunner {
         let key = try DeviceKey.resolve(loaded.config.security, environment: environment, allowPublicDefault: true)
         var pipeline = PartitionedPipeline(
             config: loaded.config.core, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key,
-            replayClock: options.now ?? ReceiveTime.now, partitionCount: options.partitions)
+            replayClock: options.now ?? ReceiveTime.now, partitionCount: options.partitions, format: options.format)
         var restored: SnapshotTransfer?
         if let stateIn = options.stateIn {
             let started = monotonicSeconds()

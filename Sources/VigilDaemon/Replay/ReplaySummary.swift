@@ -20,6 +20,12 @@ extension ReplayRunner.Report {
         for (reason, count) in stats.deadLetters.sorted(by: { $0.key < $1.key }) {
             rows.append(("  \(reason)", "\(count)"))
         }
+        if !stats.skippedRecords.isEmpty {
+            rows.append(("skipped (event types Vigil does not read)", "\(stats.skippedTotal)"))
+            for (type, count) in stats.skippedRecords.sorted(by: { $0.key < $1.key }) {
+                rows.append(("  \(type)", "\(count)"))
+            }
+        }
         rows.append(("users in state", "\(state.users)"))
         rows.append(("sources / email domains", "\(state.sources) / \(state.domains)"))
         rows.append(("state bytes (approximate)", "\(state.approximateBytes)"))

@@ -107,7 +107,7 @@ import VigilTestSupport
         case .text(let text): .text(text + "x")
         case .null: .text("/somewhere")
         case .textList(let list): .textList(list + ["other"])
-        case .textMap(let map): .textMap(map.merging(["64500": "x"]) { $1 })
+        case .textMap(let map): .textMap(map.merging(["64500": "vigil"]) { $1 })
         case .records(let records): .records(records + [["path": "/list.txt", "category": "x"]])
         }
     }

@@ -35,6 +35,7 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
         expected.geo.asnDatabase = maxmind + "/GeoLite2-ASN-Test.mmdb"
         expected.geo.anonymousDatabase = maxmind + "/GeoIP2-Anonymous-IP-Test.mmdb"
         expected.reputation.asnCategories = [64496: "hosting", 64497: "vpn"]
+        expected.inputFormats = ["auth.events": .vigil]
         expected.reputation.cidrLists = [
             .init(path: repository.appendingPathComponent("Examples/reputation/hosting.txt").path, category: "hosting")
         ]

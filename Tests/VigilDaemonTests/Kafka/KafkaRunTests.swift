@@ -364,15 +364,32 @@ struct KafkaRunTests {
         #expect(daemon.log.contains("VIGIL_DEVICE_HASH_KEY"))
     }
 
-    @Test func demoRunsEndToEndAndSummarises() async throws {
-        let directory = try TestPaths.temporaryDirectory("demo")
+    /// `vigil demo` with `arguments` after `--config`, on a config of its own in `name`'s directory.
+    static func demo(
+        _ name: String, _ arguments: [String], timeout: Duration = .seconds(150)
+    ) async throws
+        -> ProcessResult
+    {
+        let directory = try TestPaths.temporaryDirectory(name)
         let config = try TestPaths.writeConfig(
             in: directory, anonymousDatabase: false, extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
-        let result = try await blocking {
+        return try await blocking {
             try ChildProcess.run(
-                TestPaths.vigilBinary, ["demo", "--config", config.path, "--users", "50", "--events", "800"],
-                timeout: .seconds(90))
+                TestPaths.vigilBinary, ["demo", "--config", config.path] + arguments, timeout: timeout)
         }
+    }
+
+    /// The kinds of the `ALERT` lines a demo printed.
+    static func alertKinds(_ stdout: String) -> Set<String> {
+        Set(
+            stdout.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("ALERT ") else { return nil }
+                return line.dropFirst(6).split(separator: ":").first.map { $0.trimmingCharacters(in: .whitespaces) }
+            })
+    }
+
+    @Test func demoRunsEndToEndAndSummarises() async throws {
+        let result = try await Self.demo("demo", ["--users", "50", "--events", "800"], timeout: .seconds(90))
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("events produced: 800"))
         #expect(result.stdout.contains("DECISION "))
@@ -385,28 +402,24 @@ struct KafkaRunTests {
     @Test func demoRaisesTheSameAlertKindsOnOneAndOnSixteenPartitions() async throws {
         var kinds: [Int: Set<String>] = [:]
         for partitions in [1, 16] {
-            let directory = try TestPaths.temporaryDirectory("demo-\(partitions)")
-            let config = try TestPaths.writeConfig(
-                in: directory, anonymousDatabase: false,
-                extra: "http:\n  listen: \"127.0.0.1:\(try freeLoopbackPort())\"")
-            let result = try await blocking {
-                try ChildProcess.run(
-                    TestPaths.vigilBinary,
-                    ["demo", "--config", config.path, "--events", "3000", "--partitions", "\(partitions)"],
-                    timeout: .seconds(150))
-            }
+            let result = try await Self.demo(
+                "demo-\(partitions)", ["--events", "3000", "--partitions", "\(partitions)"])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(!result.stdout.contains("timed out"), "\(result.stdout.suffix(500))")
-            kinds[partitions] = Set(
-                result.stdout.split(separator: "\n").compactMap { line -> String? in
-                    guard line.hasPrefix("ALERT ") else { return nil }
-                    return line.dropFirst(6).split(separator: ":").first.map {
-                        $0.trimmingCharacters(in: .whitespaces)
-                    }
-                })
+            kinds[partitions] = Self.alertKinds(result.stdout)
         }
         #expect(kinds[1]?.isSuperset(of: ["credential_stuffing", "reset_abuse"]) == true, "\(kinds)")
         #expect(kinds[16] == kinds[1], "\(kinds)")
+    }
+
+    /// The demo's traffic as Keycloak user events raises what Keycloak can show: stuffing, reset abuse and
+    /// impossible travel, but no push bombing (Keycloak has no push factor, so no MFA events).
+    @Test func demoInKeycloakFormatRaisesWhatKeycloakCanShow() async throws {
+        let result = try await Self.demo("demo-keycloak", ["--events", "3000", "--format", "keycloak"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let kinds = Self.alertKinds(result.stdout)
+        #expect(kinds.isSuperset(of: ["credential_stuffing", "reset_abuse", "impossible_travel"]), "\(kinds)")
+        #expect(!kinds.contains("push_bombing"), "\(kinds)")
     }
 
     @Test func demoStopsPromptlyOnControlC() async throws {

@@ -36,15 +36,18 @@ import VigilTestSupport
             extra: extra)
     }
 
-    /// `vigil replay` of any JSONL file, with MaxMind's test databases, taking `now` as now when given.
+    /// `vigil replay` of any JSONL file of `format`, with MaxMind's test databases, taking `now` as now when
+    /// given.
     static func replay(
-        file: URL, anonymousDatabase: Bool = false, extra: String = "", now: Timestamp? = nil
+        file: URL, anonymousDatabase: Bool = false, extra: String = "", now: Timestamp? = nil,
+        format: InputFormat = .vigil
     ) throws -> Outcome {
         let directory = try TestPaths.temporaryDirectory(file.deletingPathExtension().lastPathComponent)
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: anonymousDatabase, extra: extra)
         let out = directory.appendingPathComponent("out")
         let runner = ReplayRunner(
-            options: .init(configPath: config.path, inputPath: file.path, outputDirectory: out.path, now: now),
+            options: .init(
+                configPath: config.path, inputPath: file.path, outputDirectory: out.path, now: now, format: format),
             logger: testLogger, environment: [:])
         let report = try runner.run()
         return Outcome(

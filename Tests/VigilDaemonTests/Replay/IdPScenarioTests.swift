@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+import VigilCore
+import VigilTestSupport
+
+@testable import VigilDaemon
+
+/// The canonical scenarios written in an identity provider's own records (Scenarios/<format>/) raise the
+/// same alerts, with the same uids, as the canonical files: the adapter loses nothing a detection reads.
+/// Push bombing has no Keycloak form (Keycloak has no push factor).
+@Suite struct IdPScenarioTests {
+    /// Kind, subject and uid of every alert.
+    static func identities(_ alerts: [[String: Any]]) -> [String] {
+        alerts.map { alert in
+            let finding = alert["finding_info"] as? [String: Any]
+            let subject = (alert["unmapped"] as? [String: Any])?["vigil_subject"] as? String ?? ""
+            return "\((finding?["types"] as? [String])?.first ?? "") \(subject) \(finding?["uid"] as? String ?? "")"
+        }.sorted()
+    }
+
+    @Test(arguments: ["credential-stuffing", "reset-wave", "travel"])
+    func keycloakRecordsRaiseTheCanonicalScenariosAlerts(scenario: String) throws {
+        let canonical = try ScenarioTests.replay("\(scenario).jsonl")
+        let file = TestPaths.scenarios.appendingPathComponent("keycloak/\(scenario).jsonl")
+        let keycloak = try ScenarioTests.replay(file: file, format: .keycloak)
+        #expect(!canonical.alerts.isEmpty)
+        #expect(Self.identities(keycloak.alerts) == Self.identities(canonical.alerts))
+        #expect(keycloak.deadLetters.isEmpty, "\(keycloak.deadLetters)")
+        // The same events were scored: one decision per canonical decision's event.
+        let decided = Set(keycloak.decisions.compactMap { $0["event_id"] as? String })
+        #expect(decided == Set(canonical.decisions.compactMap { $0["event_id"] as? String }))
+        // What the listener also sends is counted by type and skipped.
+        let tokens = try String(contentsOf: file, encoding: .utf8).components(separatedBy: "CODE_TO_TOKEN").count - 1
+        #expect(keycloak.report.stats.skippedRecords == (tokens > 0 ? ["keycloak:CODE_TO_TOKEN": tokens] : [:]))
+    }
+}
