@@ -79,19 +79,35 @@ struct Draft: Sendable {
     }
 }
 
+/// An identity provider's names for the kinds of event both it and Vigil have.
+private struct IdPTypeNames {
+    var loginSuccess, loginFailure, resetRequest, resetSuccess, resetFailure, sensitiveAction: String
+
+    static let keycloak = IdPTypeNames(
+        loginSuccess: "LOGIN", loginFailure: "LOGIN_ERROR", resetRequest: "SEND_RESET_PASSWORD",
+        resetSuccess: "RESET_PASSWORD", resetFailure: "RESET_PASSWORD_ERROR", sensitiveAction: "UPDATE_CREDENTIAL")
+    static let auth0 = IdPTypeNames(
+        loginSuccess: "s", loginFailure: "fp", resetRequest: "scpr", resetSuccess: "scp", resetFailure: "fcp",
+        sensitiveAction: "gd_enrollment_complete")
+}
+
 extension Draft {
+    /// The IdP's name for this draft's kind; nil for MFA events, which each IdP names its own way.
+    fileprivate func typeName(in names: IdPTypeNames) -> String? {
+        switch type {
+        case .login: outcome == .failure ? names.loginFailure : names.loginSuccess
+        case .passwordResetRequest: names.resetRequest
+        case .passwordResetComplete: outcome == .failure ? names.resetFailure : names.resetSuccess
+        case .sensitiveAction: names.sensitiveAction
+        case .mfaChallenge, .mfaResult: nil
+        }
+    }
+
     /// The event as a Keycloak user event (`docs/input-formats.md`). Keycloak has no MFA events and no
     /// device: an MFA challenge or result comes out as the `CODE_TO_TOKEN` record a listener also sends
     /// (skipped by Vigil), a device is left out, and a sensitive action becomes a credential update.
     func keycloakJSON(eventID: String, tenant: String?, userID: String) -> [UInt8] {
-        let keycloakType: String
-        switch type {
-        case .login: keycloakType = outcome == .failure ? "LOGIN_ERROR" : "LOGIN"
-        case .passwordResetRequest: keycloakType = "SEND_RESET_PASSWORD"
-        case .passwordResetComplete: keycloakType = outcome == .failure ? "RESET_PASSWORD_ERROR" : "RESET_PASSWORD"
-        case .sensitiveAction: keycloakType = "UPDATE_CREDENTIAL"
-        case .mfaChallenge, .mfaResult: keycloakType = "CODE_TO_TOKEN"
-        }
+        let keycloakType = typeName(in: .keycloak) ?? "CODE_TO_TOKEN"
         var out = JSONLine()
         out.string("id", eventID, first: true)
         out.number("time", time.milliseconds)
@@ -107,6 +123,57 @@ extension Draft {
         out.string("username", userID)
         out.string("email", "\(userID)@\(user.domain)")
         if type == .sensitiveAction { out.string("credential_type", "otp") }
+        out.close()
+        out.bytes.append(UInt8(ascii: "}"))
+        return out.bytes
+    }
+}
+
+extension Draft {
+    /// The event as an Auth0 log stream record (`{"log_id", "data"}`, `docs/input-formats.md`). Auth0 logs
+    /// no unanswered push: an MFA timeout comes out as the `gd_start_auth` record Vigil skips; factors
+    /// Auth0 has no code for are sent as one-time codes; a sensitive action becomes an MFA enrolment.
+    func auth0JSON(eventID: String, tenant: String?, userID: String) -> [UInt8] {
+        let code: String
+        if let name = typeName(in: .auth0) {
+            code = name
+        } else if type == .mfaChallenge {
+            code =
+                switch factor {
+                case .push, .pushNumberMatch: "gd_send_pn"
+                case .sms: "gd_send_sms"
+                case .email: "gd_send_email"
+                default: "gd_start_auth"
+                }
+        } else {
+            code =
+                switch result {
+                case .approved: "gd_auth_succeed"
+                case .denied: "gd_auth_rejected"
+                case .failed: "gd_auth_failed"
+                default: "gd_start_auth"
+                }
+        }
+        var out = JSONLine()
+        out.string("log_id", eventID, first: true)
+        out.open("data")
+        out.string("date", time.rfc3339, first: true)
+        out.string("type", code)
+        if let tenant { out.string("tenant_name", tenant) }
+        out.string("client_id", "spa-\(device?.managed == true ? "managed" : "web")")
+        out.string("user_id", "auth0|\(userID)")
+        out.string("user_name", "\(userID)@\(user.domain)")
+        if let ip { out.string("ip", ip.description) }
+        if let agent = device?.userAgent { out.string("user_agent", agent) }
+        out.open("details")
+        out.string("session_id", "\(userID)-session", first: true)
+        if let id = device?.id { out.string("device_id", id) }
+        if type == .mfaResult, let factor {
+            out.open("authenticator")
+            out.string("type", factor.isPush ? "push" : factor == .totp ? "otp" : factor.rawValue, first: true)
+            out.close()
+        }
+        out.close()
         out.close()
         out.bytes.append(UInt8(ascii: "}"))
         return out.bytes

@@ -33,7 +33,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The traffic's format: \(InputFormat.names). keycloak sends Keycloak user events (no MFA events: push bombing cannot show).",
+            "The traffic's format: \(InputFormat.names). keycloak sends Keycloak user events (no MFA events: push bombing "
+                + "cannot show), auth0 Auth0 log stream records.",
             valueName: "format"),
         transform: ReplayCommand.format)
     var format = InputFormat.vigil

@@ -188,29 +188,32 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
     }
 }
 
-/// The same traffic as Keycloak user events: every record is read back by the Keycloak adapter as the
-/// canonical event's type, user, time and address, and MFA events (which Keycloak has not) are skipped.
-@Suite struct KeycloakTrafficTests {
-    @Test func everyRecordMapsBackToTheCanonicalEvent() throws {
-        var keycloak = small()
-        keycloak.format = .keycloak
+/// The same traffic in an identity provider's records: every record is read back by its adapter as the
+/// canonical event's type, user, time and address, or skipped where the IdP has no such record (Keycloak
+/// has no MFA events; Auth0 logs no unanswered push).
+@Suite struct IdPTrafficTests {
+    @Test(arguments: [(InputFormat.keycloak, "CODE_TO_TOKEN", ""), (.auth0, "gd_start_auth", "auth0|")])
+    func everyRecordMapsBackToTheCanonicalEvent(format: InputFormat, skippedType: String, userPrefix: String) throws {
+        var converted = small()
+        converted.format = format
         let canonical = generate(small(), count: 3_000)
-        let records = generate(keycloak, count: 3_000)
+        let records = generate(converted, count: 3_000)
         var skipped = 0
         for (event, record) in zip(canonical, records) {
             let expected = try EventDecoder().decode(event.bytes).get()
-            switch try RecordDecoder(format: .keycloak).decode(record.bytes).get() {
+            switch try RecordDecoder(format: format).decode(record.bytes).get() {
             case .skipped(let type):
-                #expect(type == "CODE_TO_TOKEN")
+                #expect(type == skippedType)
                 #expect(expected.type == .mfaChallenge || expected.type == .mfaResult)
                 skipped += 1
             case .event(let mapped):
                 #expect(mapped.type == expected.type, "\(expected.eventID)")
-                #expect(mapped.user.id == expected.user.id)
+                #expect(mapped.user.id == userPrefix + expected.user.id)
                 #expect(mapped.user.emailDomain == expected.user.emailDomain)
                 #expect(mapped.time == expected.time)
                 #expect(mapped.ip == expected.ip)
                 #expect(mapped.outcome == expected.outcome)
+                #expect(mapped.mfa?.result == expected.mfa?.result)
             }
         }
         #expect(skipped > 0)

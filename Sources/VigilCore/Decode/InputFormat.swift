@@ -5,6 +5,8 @@ public enum InputFormat: String, Sendable, CaseIterable {
     case vigil
     /// Keycloak user events as an event-listener SPI publishes them (`KeycloakRecord`).
     case keycloak
+    /// Auth0 tenant log events from a log stream or the Management API (`Auth0Record`).
+    case auth0
 
     /// The names a configuration or `--format` accepts, for messages.
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
@@ -43,6 +45,10 @@ public struct RecordDecoder: Sendable {
             let record = try RecordFields.document(
                 bytes, originalLength: originalLength, limits: canonical.limits, format: format)
             return try KeycloakRecord.map(record)
+        case .auth0:
+            let record = try RecordFields.document(
+                bytes, originalLength: originalLength, limits: canonical.limits, format: format)
+            return try Auth0Record.map(record)
         }
     }
 

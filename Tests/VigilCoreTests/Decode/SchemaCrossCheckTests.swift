@@ -1,4 +1,5 @@
 import Testing
+import VigilWorkload
 
 @testable import VigilCore
 
@@ -8,6 +9,19 @@ struct SchemaCrossCheckTests {
     @Test func schemaAcceptsEveryValidEvent() throws {
         let lines = DecodeCorpus.valid.map { Array($0.json.utf8) }
         let outcome = try SchemaValidator.validate(lines, schema: "event.schema.json")
+        #expect(outcome.status == 0, "\(outcome.output)")
+        #expect(outcome.output.hasSuffix("\(lines.count) valid, 0 invalid\n"), "\(outcome.output)")
+    }
+
+    /// Each identity provider's documented subset accepts the records the workload writes in its format,
+    /// which its adapter reads (IdPTrafficTests).
+    @Test(arguments: [(InputFormat.keycloak, "keycloak-event.schema.json"), (.auth0, "auth0-log.schema.json")])
+    func anIdPsSchemaAcceptsTheWorkloadsRecords(format: InputFormat, schema: String) throws {
+        var configuration = WorkloadConfiguration()
+        configuration.users = 500
+        configuration.format = format
+        let lines = TrafficGenerator(configuration: configuration, pool: .maxMindTestCity).prefix(2_000).map(\.bytes)
+        let outcome = try SchemaValidator.validate(lines, schema: schema)
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.output.hasSuffix("\(lines.count) valid, 0 invalid\n"), "\(outcome.output)")
     }

@@ -7,7 +7,8 @@ import VigilTestSupport
 
 /// The canonical scenarios written in an identity provider's own records (Scenarios/<format>/) raise the
 /// same alerts, with the same uids, as the canonical files: the adapter loses nothing a detection reads.
-/// Push bombing has no Keycloak form (Keycloak has no push factor).
+/// Push bombing has no Keycloak form (Keycloak has no push factor); in Auth0's, which logs no unanswered
+/// push, the scenario's unanswered pushes are denials.
 @Suite struct IdPScenarioTests {
     /// Kind, subject and uid of every alert.
     static func identities(_ alerts: [[String: Any]]) -> [String] {
@@ -18,19 +19,22 @@ import VigilTestSupport
         }.sorted()
     }
 
-    @Test(arguments: ["credential-stuffing", "reset-wave", "travel"])
-    func keycloakRecordsRaiseTheCanonicalScenariosAlerts(scenario: String) throws {
+    @Test(arguments: [
+        (InputFormat.keycloak, "credential-stuffing"), (.keycloak, "reset-wave"), (.keycloak, "travel"),
+        (.auth0, "credential-stuffing"), (.auth0, "reset-wave"), (.auth0, "travel"), (.auth0, "push-bombing"),
+    ])
+    func anIdPsRecordsRaiseTheCanonicalScenariosAlerts(format: InputFormat, scenario: String) throws {
         let canonical = try ScenarioTests.replay("\(scenario).jsonl")
-        let file = TestPaths.scenarios.appendingPathComponent("keycloak/\(scenario).jsonl")
-        let keycloak = try ScenarioTests.replay(file: file, format: .keycloak)
+        let file = TestPaths.scenarios.appendingPathComponent("\(format.rawValue)/\(scenario).jsonl")
+        let converted = try ScenarioTests.replay(file: file, format: format)
         #expect(!canonical.alerts.isEmpty)
-        #expect(Self.identities(keycloak.alerts) == Self.identities(canonical.alerts))
-        #expect(keycloak.deadLetters.isEmpty, "\(keycloak.deadLetters)")
+        #expect(Self.identities(converted.alerts) == Self.identities(canonical.alerts))
+        #expect(converted.deadLetters.isEmpty, "\(converted.deadLetters)")
         // The same events were scored: one decision per canonical decision's event.
-        let decided = Set(keycloak.decisions.compactMap { $0["event_id"] as? String })
+        let decided = Set(converted.decisions.compactMap { $0["event_id"] as? String })
         #expect(decided == Set(canonical.decisions.compactMap { $0["event_id"] as? String }))
         // What the listener also sends is counted by type and skipped.
         let tokens = try String(contentsOf: file, encoding: .utf8).components(separatedBy: "CODE_TO_TOKEN").count - 1
-        #expect(keycloak.report.stats.skippedRecords == (tokens > 0 ? ["keycloak:CODE_TO_TOKEN": tokens] : [:]))
+        #expect(converted.report.stats.skippedRecords == (tokens > 0 ? ["keycloak:CODE_TO_TOKEN": tokens] : [:]))
     }
 }

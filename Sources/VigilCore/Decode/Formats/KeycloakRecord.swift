@@ -46,14 +46,7 @@ enum KeycloakRecord {
     ]
 
     static func map(_ record: RecordFields) throws(DecodeFailure) -> DecodedRecord {
-        var eventID: String?
-        do {
-            return try mapRecord(record, eventID: &eventID)
-        } catch {
-            var failure = error
-            if failure.eventID == nil { failure.eventID = eventID }
-            throw failure
-        }
+        try RecordFields.naming(record, mapRecord)
     }
 
     private static func mapRecord(_ record: RecordFields, eventID: inout String?) throws(DecodeFailure) -> DecodedRecord
@@ -98,12 +91,8 @@ enum KeycloakRecord {
             }
         case .type(let type):
             event.type = type
-        case .resetComplete(let outcome):
-            event.type = .passwordResetComplete
-            event.outcome = outcome
-        case .sensitive(let action):
-            event.type = .sensitiveAction
-            event.action = action
+        case .resetComplete(let outcome): event.recast(as: .passwordResetComplete, outcome: outcome)
+        case .sensitive(let action): event.recast(as: .sensitiveAction, action: action)
         case .credential(let action):
             let credentialType = try details?.string("credential_type", 1...64)
             if credentialType == "password" {

@@ -35,6 +35,22 @@ struct RecordFields {
         return RecordFields(object: object, format: format, path: "")
     }
 
+    /// Runs an adapter's `map` on `record`; a failure carries the event id `map` read before it, so the
+    /// dead letter can be matched with the IdP's own logs.
+    static func naming(
+        _ record: RecordFields,
+        _ map: (RecordFields, inout String?) throws(DecodeFailure) -> DecodedRecord
+    ) throws(DecodeFailure) -> DecodedRecord {
+        var eventID: String?
+        do {
+            return try map(record, &eventID)
+        } catch {
+            var failure = error
+            if failure.eventID == nil { failure.eventID = eventID }
+            throw failure
+        }
+    }
+
     /// `keycloak.details.email`: the field's name in dead letters.
     func fieldPath(_ name: String) -> String { "\(format.rawValue).\(path)\(name)" }
 
@@ -121,5 +137,14 @@ struct RecordFields {
         guard let at = address.lastIndex(of: "@") else { return nil }
         var domain = String(address[address.index(after: at)...])
         return domain.withUTF8 { EmailDomains.normalized(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+extension AuthEvent {
+    /// Gives an adapter's event, built as a login, the kind its record turned out to be.
+    mutating func recast(as type: EventType, outcome: Outcome? = nil, action: SensitiveAction? = nil) {
+        self.type = type
+        self.outcome = outcome
+        self.action = action
     }
 }

@@ -6,24 +6,7 @@ import Testing
 /// field names of Keycloak's `Event` and the types of `EventType`; see README.md here), mapped field by
 /// field into the canonical event.
 @Suite struct KeycloakRecordTests {
-    let decoder = RecordDecoder(format: .keycloak)
-
-    func mapped(_ json: String) throws -> DecodedRecord {
-        try decoder.decode(Array(json.utf8)).get()
-    }
-
-    func event(_ json: String) throws -> AuthEvent {
-        guard case .event(let event) = try mapped(json) else {
-            Issue.record("skipped: \(json)")
-            throw DecodeFailure(.invalidValue, detail: "skipped")
-        }
-        return event
-    }
-
-    func failure(_ json: String) -> DecodeFailure? {
-        if case .failure(let failure) = decoder.decode(Array(json.utf8)) { return failure }
-        return nil
-    }
+    let decoding = FormatDecoding(.keycloak)
 
     /// A password login through the account console: every field Vigil reads, mapped.
     static let login = """
@@ -35,7 +18,7 @@ import Testing
         """
 
     @Test func aLoginMapsFieldByField() throws {
-        let event = try event(Self.login)
+        let event = try decoding.event(Self.login)
         #expect(event.eventID == "5b1c7a2e-61f4-4bd4-9a0e-2a3c1f0e8d11")
         #expect(event.type == .login)
         #expect(event.outcome == .success)
@@ -53,7 +36,7 @@ import Testing
     }
 
     @Test func aFailureForAnUnknownAccountIsKeyedByTheTypedName() throws {
-        let event = try event(
+        let event = try decoding.event(
             """
             {"id":"e-2","time":1772442001000,"type":"LOGIN_ERROR","realmId":"acme","clientId":"account-console",\
             "ipAddress":"2001:db8::7","error":"user_not_found","details":{"auth_method":"openid-connect",\
@@ -80,7 +63,7 @@ import Testing
         ("REMOVE_CREDENTIAL", .sensitiveAction, nil, .mfaReset),
     ])
     func eachReadTypeMaps(keycloakType: String, type: EventType, outcome: Outcome?, action: SensitiveAction?) throws {
-        let event = try event(
+        let event = try decoding.event(
             """
             {"id":"e-\(keycloakType)","time":1772442002000,"type":"\(keycloakType)","realmId":"acme",\
             "userId":"u-1","ipAddress":"81.2.69.142","details":{"credential_type":"otp","email":"u1@example.org"}}
@@ -92,7 +75,7 @@ import Testing
     }
 
     @Test func aPasswordCredentialUpdateIsAResetCompleted() throws {
-        let event = try event(
+        let event = try decoding.event(
             """
             {"id":"e-3","time":1772442003000,"type":"UPDATE_CREDENTIAL","realmId":"acme","userId":"u-1",\
             "ipAddress":"81.2.69.142","details":{"credential_type":"password"}}
@@ -104,7 +87,7 @@ import Testing
     @Test(arguments: ["LOGOUT", "CODE_TO_TOKEN", "REGISTER", "REFRESH_TOKEN", "USER_DISABLED_BY_TEMPORARY_LOCKOUT"])
     func otherTypesAreSkippedNotRefused(keycloakType: String) throws {
         // Even without the fields a read type needs: a skipped record is never a dead letter.
-        guard case .skipped(let type) = try mapped(#"{"type":"\#(keycloakType)","time":"not read"}"#) else {
+        guard case .skipped(let type) = try decoding.mapped(#"{"type":"\#(keycloakType)","time":"not read"}"#) else {
             Issue.record("\(keycloakType) was mapped")
             return
         }
@@ -116,9 +99,9 @@ import Testing
             {"time":1772442004000,"type":"LOGIN","realmId":"acme","userId":"u-1","sessionId":"s-1",\
             "ipAddress":"81.2.69.142"}
             """
-        let first = try event(record)
-        let copy = try event(record)
-        let later = try event(record.replacingOccurrences(of: "1772442004000", with: "1772442004001"))
+        let first = try decoding.event(record)
+        let copy = try decoding.event(record)
+        let later = try decoding.event(record.replacingOccurrences(of: "1772442004000", with: "1772442004001"))
         #expect(first.eventID.hasPrefix("keycloak-"))
         #expect(first.eventID.count == "keycloak-".count + 16)
         #expect(first.eventID == copy.eventID)
@@ -126,7 +109,7 @@ import Testing
     }
 
     @Test func aTimeWrittenAsAStringOfDigitsIsRead() throws {
-        let event = try event(
+        let event = try decoding.event(
             #"{"id":"e-4","time":"1772442005000","type":"LOGIN","userId":"u-1","ipAddress":"81.2.69.142"}"#)
         #expect(event.time == Timestamp(milliseconds: 1_772_442_005_000))
     }
@@ -162,12 +145,12 @@ import Testing
         (#"{"id":"e","time":1,"type":"LOGIN""#, "invalid_json"),
     ])
     func badRecordsAreRefusedNamingTheFormatAndField(json: String, reason: String) {
-        let refusal = failure(json)
+        let refusal = decoding.failure(json)
         #expect(refusal?.reasonCode == reason, "\(refusal?.detail ?? "accepted")")
     }
 
     @Test func aRefusalCarriesTheRecordsId() {
-        let refusal = failure(#"{"id":"kc-77","time":1,"type":"LOGIN","userId":"u"}"#)
+        let refusal = decoding.failure(#"{"id":"kc-77","time":1,"type":"LOGIN","userId":"u"}"#)
         #expect(refusal?.eventID == "kc-77")
     }
 
