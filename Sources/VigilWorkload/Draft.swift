@@ -86,6 +86,10 @@ private struct IdPTypeNames {
     static let keycloak = IdPTypeNames(
         loginSuccess: "LOGIN", loginFailure: "LOGIN_ERROR", resetRequest: "SEND_RESET_PASSWORD",
         resetSuccess: "RESET_PASSWORD", resetFailure: "RESET_PASSWORD_ERROR", sensitiveAction: "UPDATE_CREDENTIAL")
+    static let okta = IdPTypeNames(
+        loginSuccess: "user.session.start", loginFailure: "user.session.start",
+        resetRequest: "system.email.password_reset.sent_message", resetSuccess: "user.account.reset_password",
+        resetFailure: "user.account.reset_password", sensitiveAction: "user.mfa.factor.activate")
     static let auth0 = IdPTypeNames(
         loginSuccess: "s", loginFailure: "fp", resetRequest: "scpr", resetSuccess: "scp", resetFailure: "fcp",
         sensitiveAction: "gd_enrollment_complete")
@@ -180,6 +184,86 @@ extension Draft {
     }
 }
 
+extension Draft {
+    /// The event as an Okta System Log `LogEvent` (Identity Engine form, `docs/input-formats.md`): a push
+    /// is `system.push.send_factor_verify_push`, an answer `user.authentication.auth_via_mfa` (a denial is a
+    /// `FAILURE` with `INVALID_CREDENTIALS`), a challenge of another factor the `user.authentication.verify`
+    /// record Vigil skips.
+    func oktaJSON(eventID: String, userID: String) -> [UInt8] {
+        let eventType: String
+        if let name = typeName(in: .okta) {
+            eventType = name
+        } else if type == .mfaResult {
+            eventType = "user.authentication.auth_via_mfa"
+        } else {
+            eventType = factor?.isPush == true ? "system.push.send_factor_verify_push" : "user.authentication.verify"
+        }
+        let result: String
+        var reason: String?
+        switch (type, outcome, self.result) {
+        case (.login, .failure?, _), (.passwordResetComplete, .failure?, _):
+            result = "FAILURE"
+            reason = failureReason ?? "INVALID_CREDENTIALS"
+        case (.mfaResult, _, .approved?): result = "SUCCESS"
+        case (.mfaResult, _, .denied?):
+            result = "FAILURE"
+            reason = "INVALID_CREDENTIALS"
+        case (.mfaResult, _, _):
+            result = "FAILURE"
+            reason = "VERIFICATION_ERROR"
+        default: result = "SUCCESS"
+        }
+        var out = JSONLine()
+        out.string("uuid", eventID, first: true)
+        out.string("published", time.rfc3339)
+        out.string("eventType", eventType)
+        out.open("actor")
+        out.string("id", userID, first: true)
+        out.string("type", "User")
+        out.string("alternateId", "\(userID)@\(user.domain)")
+        out.close()
+        out.open("client")
+        out.string("ipAddress", ip?.description ?? "null", first: true)
+        if let agent = device?.userAgent {
+            out.open("userAgent")
+            out.string("rawUserAgent", agent, first: true)
+            out.close()
+        }
+        out.close()
+        out.open("outcome")
+        out.string("result", result, first: true)
+        if let reason { out.string("reason", reason) }
+        out.close()
+        out.open("authenticationContext")
+        out.string("externalSessionId", "\(userID)-session", first: true)
+        out.close()
+        out.open("debugContext")
+        out.open("debugData", first: true)
+        var first = true
+        if let id = device?.id {
+            out.string("deviceFingerprint", id, first: true)
+            first = false
+        }
+        if let factor { out.string("factor", Self.oktaFactorName(factor), first: first) }
+        out.close()
+        out.close()
+        out.bytes.append(UInt8(ascii: "}"))
+        return out.bytes
+    }
+
+    private static func oktaFactorName(_ factor: MFAFactor) -> String {
+        switch factor {
+        case .push, .pushNumberMatch: "OKTA_VERIFY_PUSH"
+        case .passkey: "SIGNED_NONCE"
+        case .webauthn: "FIDO_WEBAUTHN"
+        case .totp: "OKTA_VERIFY_TOTP"
+        case .sms: "SMS_FACTOR"
+        case .email: "EMAIL_FACTOR"
+        case .recoveryCode: "RECOVERY_CODE"
+        }
+    }
+}
+
 /// Appends JSON members to a growing object; compact, one line, as Kafka producers usually send it.
 private struct JSONLine {
     var bytes: [UInt8] = [UInt8(ascii: "{")]
@@ -212,8 +296,8 @@ private struct JSONLine {
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
-    mutating func open(_ name: String) {
-        key(name, first: false)
+    mutating func open(_ name: String, first: Bool = false) {
+        key(name, first: first)
         bytes.append(UInt8(ascii: "{"))
     }
 

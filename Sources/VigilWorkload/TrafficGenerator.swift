@@ -393,6 +393,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             case .vigil: draft.json(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
             case .keycloak: draft.keycloakJSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
             case .auth0: draft.auth0JSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
+            case .okta: draft.oktaJSON(eventID: id, userID: Self.userID(user))
             }
         return GeneratedEvent(
             bytes: bytes, time: draft.time, type: draft.type, key: Self.userID(user), attack: draft.attack)

@@ -34,7 +34,7 @@ struct DemoCommand: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp(
             "The traffic's format: \(InputFormat.names). keycloak sends Keycloak user events (no MFA events: push bombing "
-                + "cannot show), auth0 Auth0 log stream records.",
+                + "cannot show), auth0 Auth0 log stream records, okta Okta System Log events.",
             valueName: "format"),
         transform: ReplayCommand.format)
     var format = InputFormat.vigil

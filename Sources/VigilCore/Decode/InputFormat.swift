@@ -7,6 +7,18 @@ public enum InputFormat: String, Sendable, CaseIterable {
     case keycloak
     /// Auth0 tenant log events from a log stream or the Management API (`Auth0Record`).
     case auth0
+    /// Okta System Log events from a poller or Log Streaming (`OktaRecord`).
+    case okta
+
+    /// The identity provider's adapter; nil for Vigil's own contract.
+    var adapter: (any RecordAdapter.Type)? {
+        switch self {
+        case .vigil: nil
+        case .keycloak: KeycloakRecord.self
+        case .auth0: Auth0Record.self
+        case .okta: OktaRecord.self
+        }
+    }
 
     /// The names a configuration or `--format` accepts, for messages.
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
@@ -38,18 +50,11 @@ public struct RecordDecoder: Sendable {
     public func decode(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil
     ) throws(DecodeFailure) -> DecodedRecord {
-        switch format {
-        case .vigil:
+        guard let adapter = format.adapter else {
             return .event(try canonical.decodeEvent(bytes, originalLength: originalLength))
-        case .keycloak:
-            let record = try RecordFields.document(
-                bytes, originalLength: originalLength, limits: canonical.limits, format: format)
-            return try KeycloakRecord.map(record)
-        case .auth0:
-            let record = try RecordFields.document(
-                bytes, originalLength: originalLength, limits: canonical.limits, format: format)
-            return try Auth0Record.map(record)
         }
+        return try adapter.map(
+            RecordFields.document(bytes, originalLength: originalLength, limits: canonical.limits, format: format))
     }
 
     /// `decode` over an array's bytes, as a result.

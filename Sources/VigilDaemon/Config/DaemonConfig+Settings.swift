@@ -73,7 +73,8 @@ extension DaemonConfig {
             doc:
                 """
                 The record format of each input topic that does not carry Vigil's own contract (vigil): keycloak \
-                (Keycloak user events from an event-listener SPI), auth0 (Auth0 tenant logs from a log stream), e.g. \
+                (Keycloak user events from an event-listener SPI), auth0 (Auth0 tenant logs from a log stream), okta (Okta System \
+                Log events from a poller or Log Streaming), e.g. \
                 {keycloak.events: keycloak}. docs/input-formats.md maps each format's fields. \
                 Topics not named here read vigil.
                 """,

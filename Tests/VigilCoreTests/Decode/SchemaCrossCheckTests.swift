@@ -15,7 +15,10 @@ struct SchemaCrossCheckTests {
 
     /// Each identity provider's documented subset accepts the records the workload writes in its format,
     /// which its adapter reads (IdPTrafficTests).
-    @Test(arguments: [(InputFormat.keycloak, "keycloak-event.schema.json"), (.auth0, "auth0-log.schema.json")])
+    @Test(arguments: [
+        (InputFormat.keycloak, "keycloak-event.schema.json"), (.auth0, "auth0-log.schema.json"),
+        (.okta, "okta-log-event.schema.json"),
+    ])
     func anIdPsSchemaAcceptsTheWorkloadsRecords(format: InputFormat, schema: String) throws {
         var configuration = WorkloadConfiguration()
         configuration.users = 500

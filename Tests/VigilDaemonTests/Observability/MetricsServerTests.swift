@@ -30,7 +30,13 @@ import VigilTestSupport
             let client = LoopbackHTTP(port: port)
             var listener: Set<String> = []
             do {
-                listener = try client.listenerInodes()
+                // /proc/net/tcp is read in pieces and can miss a row while other sockets come and go (other
+                // tests, the mock brokers): a few reads, not one.
+                for _ in 0..<20 {
+                    listener = try client.listenerInodes()
+                    if listener.count == 1 { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
                 try #require(listener.count == 1, "one socket listens on port \(port): \(listener)")
                 try await body(client)
             } catch {

@@ -14,7 +14,7 @@ import _VigilMachinery
 /// - Logins record no device id: the application (`client_id`) stands in, with the user agent.
 /// - `pwd_leak` is a login blocked because its password is in a breach corpus: a failed login with a
 ///   compromised credential.
-enum Auth0Record {
+enum Auth0Record: RecordAdapter {
     private enum Mapping {
         case login(Outcome)
         /// A login refused because the password is known to be breached.
@@ -47,10 +47,6 @@ enum Auth0Record {
         "webauthn-roaming": .webauthn, "webauthn-platform": .passkey, "recovery-code": .recoveryCode,
     ]
 
-    static func map(_ record: RecordFields) throws(DecodeFailure) -> DecodedRecord {
-        try RecordFields.naming(record, mapRecord)
-    }
-
     /// The record's fields (`data`, unwrapped from an EventBridge `detail` when there is one) and its id.
     private static func unwrap(_ record: RecordFields) throws(DecodeFailure) -> (data: RecordFields, id: String?) {
         if let detail = try record.object("detail") { return try unwrap(detail) }
@@ -60,8 +56,7 @@ enum Auth0Record {
         return (data, try data.string("log_id", FieldLimits.eventID))
     }
 
-    private static func mapRecord(_ record: RecordFields, eventID: inout String?) throws(DecodeFailure) -> DecodedRecord
-    {
+    static func mapRecord(_ record: RecordFields, eventID: inout String?) throws(DecodeFailure) -> DecodedRecord {
         let (data, id) = try unwrap(record)
         eventID = id
         let type = try data.required("type", 1...64)

@@ -17,7 +17,7 @@ import _VigilMachinery
 /// - No device or user agent is recorded. The client application (`clientId`) stands in as the device
 ///   (`client:<clientId>`): without it every Keycloak login would count as one from an unknown device
 ///   (Vigil's reading of a login that names none), and every login after a reset as a takeover.
-enum KeycloakRecord {
+enum KeycloakRecord: RecordAdapter {
     /// How a Keycloak event type maps; types not listed are skipped.
     private enum Mapping {
         case login(Outcome)
@@ -45,12 +45,7 @@ enum KeycloakRecord {
         "UPDATE_EMAIL": .sensitive(.other("update_email")),
     ]
 
-    static func map(_ record: RecordFields) throws(DecodeFailure) -> DecodedRecord {
-        try RecordFields.naming(record, mapRecord)
-    }
-
-    private static func mapRecord(_ record: RecordFields, eventID: inout String?) throws(DecodeFailure) -> DecodedRecord
-    {
+    static func mapRecord(_ record: RecordFields, eventID: inout String?) throws(DecodeFailure) -> DecodedRecord {
         eventID = try record.string("id", FieldLimits.eventID)
         let type = try record.required("type", 1...64)
         guard let mapping = mappings[type] else { return .skipped(eventType: type) }

@@ -35,22 +35,6 @@ struct RecordFields {
         return RecordFields(object: object, format: format, path: "")
     }
 
-    /// Runs an adapter's `map` on `record`; a failure carries the event id `map` read before it, so the
-    /// dead letter can be matched with the IdP's own logs.
-    static func naming(
-        _ record: RecordFields,
-        _ map: (RecordFields, inout String?) throws(DecodeFailure) -> DecodedRecord
-    ) throws(DecodeFailure) -> DecodedRecord {
-        var eventID: String?
-        do {
-            return try map(record, &eventID)
-        } catch {
-            var failure = error
-            if failure.eventID == nil { failure.eventID = eventID }
-            throw failure
-        }
-    }
-
     /// `keycloak.details.email`: the field's name in dead letters.
     func fieldPath(_ name: String) -> String { "\(format.rawValue).\(path)\(name)" }
 
@@ -146,5 +130,26 @@ extension AuthEvent {
         self.type = type
         self.outcome = outcome
         self.action = action
+    }
+}
+
+/// One identity provider's mapping of its records into the canonical event.
+protocol RecordAdapter {
+    /// Maps `record`, setting `eventID` as soon as it has read the record's id.
+    static func mapRecord(_ record: RecordFields, eventID: inout String?) throws(DecodeFailure) -> DecodedRecord
+}
+
+extension RecordAdapter {
+    /// `mapRecord`, whose failure carries the event id it read before failing, so the dead letter can be
+    /// matched with the IdP's own logs.
+    static func map(_ record: RecordFields) throws(DecodeFailure) -> DecodedRecord {
+        var eventID: String?
+        do {
+            return try mapRecord(record, eventID: &eventID)
+        } catch {
+            var failure = error
+            if failure.eventID == nil { failure.eventID = eventID }
+            throw failure
+        }
     }
 }
