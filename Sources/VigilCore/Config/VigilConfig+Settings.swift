@@ -189,6 +189,18 @@ extension VigilConfig {
             "compromised_credential", \.engine.signals.compromisedCredential,
             "The IdP reports the password as known-breached: 70 = top of medium, anything else makes it high.")
         + signal(
+            "idp_risk", \.engine.signals.idpRisk,
+            """
+            The identity provider rated the sign-in high risk (Okta's debugData.risk level, Auth0's Adaptive MFA \
+            confidence low; docs/input-formats.md): 50 = medium alone, high with any other signal.
+            """
+        )
+        + [
+            .integer(
+                "engine.signals.idp_risk.medium_points", \.engine.signals.idpRiskMediumPoints, 0...100, .live,
+                "Points for a medium rating (low ratings add none).")
+        ]
+        + signal(
             "recent_password_reset", \.engine.signals.recentPasswordReset,
             "Login within post_reset_window after a password reset.")
         + signal(

@@ -109,6 +109,10 @@ public struct SignalSettings: Sendable, Equatable {
     public var ipReputation = SignalWeight(points: 40)
     /// The IdP reports the password as breached; alone it reaches the top of medium.
     public var compromisedCredential = SignalWeight(points: 70)
+    /// The IdP's own rating of the sign-in is high (`points`) or medium (`idpRiskMediumPoints`).
+    public var idpRisk = SignalWeight(points: 50)
+    /// Points of `idpRisk` for a medium rating.
+    public var idpRiskMediumPoints = 20
     /// Login within `EngineSettings.postResetWindow` of a password reset.
     public var recentPasswordReset = SignalWeight(points: 15)
     /// The user failed at least `failedAttemptsThreshold` times within `failedAttemptsWindow`.

@@ -29,14 +29,18 @@ public struct AuthEvent: Sendable, Equatable {
     public var credentialCompromised: Bool
     var sessionID: InputText?
     var correlationID: InputText?
+    /// The identity provider's own rating of this sign-in (Okta's risk level, Auth0's Adaptive MFA
+    /// confidence), when its format carries one: the `idp_risk` signal.
+    public var idpRisk: IdPRiskLevel?
 
     /// An event built in code (tests, generators); the decoder fills the same fields from JSON.
     public init(
         eventID: String, type: EventType, time: Timestamp, tenant: String? = nil, user: User,
         ip: IPAddress? = nil, device: Device? = nil, outcome: Outcome? = nil, failureReason: InputText? = nil,
         mfa: MFA? = nil, action: SensitiveAction? = nil, credentialCompromised: Bool = false,
-        sessionID: InputText? = nil, correlationID: InputText? = nil
+        sessionID: InputText? = nil, correlationID: InputText? = nil, idpRisk: IdPRiskLevel? = nil
     ) {
+        self.idpRisk = idpRisk
         self.eventID = eventID
         self.type = type
         self.time = time
@@ -52,6 +56,11 @@ public struct AuthEvent: Sendable, Equatable {
         self.sessionID = sessionID
         self.correlationID = correlationID
     }
+}
+
+/// An identity provider's own rating of a sign-in.
+public enum IdPRiskLevel: String, Sendable, CaseIterable {
+    case low, medium, high
 }
 
 /// The six event kinds an IdP publishes; their wire names are the contract's `type` values.

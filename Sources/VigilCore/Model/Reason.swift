@@ -4,6 +4,7 @@ import _VigilMachinery
 /// output is stable and the weightiest evidence comes first.
 public enum SignalName: String, Sendable, CaseIterable, Comparable {
     case compromisedCredential = "compromised_credential"
+    case idpRisk = "idp_risk"
     case impossibleTravel = "impossible_travel"
     case anonymousIP = "anonymous_ip"
     case ipReputation = "ip_reputation"
@@ -61,6 +62,8 @@ public enum ReasonDetail: Sendable, Equatable {
     /// Ready-made text (reasons not built by the engine's signals).
     case text(String)
     case compromisedCredential
+    /// The identity provider's own rating of the sign-in.
+    case idpRisk(IdPRiskLevel)
     /// `from → to: N km after accuracy radii in T, S km/h`. Indirect: rare and the largest payload.
     indirect case impossibleTravel(
         from: GeoLocation?, to: GeoLocation?, adjustedDistanceKm: Int, elapsedSeconds: Double, speedKmh: Int)
@@ -87,6 +90,10 @@ public enum ReasonDetail: Sendable, Equatable {
             out.put(text)
         case .compromisedCredential:
             out.put("credential flagged as compromised by the breach feed")
+        case .idpRisk(let level):
+            out.put("the identity provider rated this sign-in ")
+            out.put(level.rawValue)
+            out.put(" risk")
         case let .impossibleTravel(from, to, distance, elapsed, speed):
             writePlace(from, to: &out)
             out.put(" → ")

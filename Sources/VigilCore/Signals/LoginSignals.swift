@@ -125,6 +125,13 @@ extension SignalName {
         case .compromisedCredential:
             guard event.credentialCompromised else { return nil }
             return fire(signals.compromisedCredential, .compromisedCredential)
+        case .idpRisk:
+            switch event.idpRisk {
+            case .high?: return fire(signals.idpRisk, .idpRisk(.high))
+            case .medium? where signals.idpRiskMediumPoints > 0:
+                return fire(signals.idpRisk, .idpRisk(.medium), points: signals.idpRiskMediumPoints)
+            default: return nil
+            }
         case .impossibleTravel:
             guard facts.travelIsImpossible, let anchor = facts.travelOrigin, let travel = facts.travel else {
                 return nil

@@ -15,6 +15,9 @@ enum StageRecordCodec {
 
     private static let lateFlag: UInt8 = 1 << 0
     private static let compromisedFlag: UInt8 = 1 << 1
+    /// Bits 2–3: the IdP's risk rating, 0 none, then `IdPRiskLevel`'s index + 1.
+    private static let idpRiskShift: UInt8 = 2
+    private static let idpRiskMask: UInt8 = 0b11 << 2
 
     // MARK: by-user
 
@@ -25,7 +28,8 @@ enum StageRecordCodec {
     ) -> [UInt8] {
         var out = StateWriter(reservingCapacity: 145 + event.eventID.utf8.count + event.user.id.utf8.count)
         writeHeader(.user, origin: origin, into: &out)
-        out.u8((late ? lateFlag : 0) | (event.credentialCompromised ? compromisedFlag : 0))
+        let risk = event.idpRisk.map { UInt8($0.index + 1) << idpRiskShift } ?? 0
+        out.u8((late ? lateFlag : 0) | (event.credentialCompromised ? compromisedFlag : 0) | risk)
         out.u8(UInt8(event.type.index))
         out.time(event.time)
         out.string(event.eventID)
@@ -60,7 +64,7 @@ enum StageRecordCodec {
     ) throws(StageRecordError) -> (event: AuthEvent, late: Bool, origin: InputPosition?) {
         var (reader, origin) = try header(bytes, .user)
         let flags = try reader.u8("flags")
-        guard flags & ~(lateFlag | compromisedFlag) == 0 else {
+        guard flags & ~(lateFlag | compromisedFlag | idpRiskMask) == 0 else {
             throw .invalidValue(field: "flags", detail: "unknown flag bits \(flags)")
         }
         let type = try reader.index("event type", of: EventType.self)
@@ -102,8 +106,14 @@ enum StageRecordCodec {
             eventID: eventID, type: type, time: time, tenant: tenant,
             user: User(id: userID, role: role, emailDomain: emailDomain), ip: ip, device: device, outcome: outcome,
             failureReason: failureReason, mfa: mfa, action: action, credentialCompromised: flags & compromisedFlag != 0,
-            sessionID: sessionID, correlationID: correlationID)
+            sessionID: sessionID, correlationID: correlationID, idpRisk: idpRisk(flags))
         return (event, flags & lateFlag != 0, origin)
+    }
+
+    /// The IdP's rating in a by-user record's flags.
+    private static func idpRisk(_ flags: UInt8) -> IdPRiskLevel? {
+        let code = Int((flags & idpRiskMask) >> idpRiskShift)
+        return code == 0 ? nil : IdPRiskLevel.allCases[code - 1]
     }
 
     // MARK: by-source and by-domain

@@ -71,6 +71,32 @@ import Testing
         #expect(decision.factors == [.passkey, .webauthn])
     }
 
+    /// The IdP's own rating: high adds `points`, medium `medium_points`, low and none nothing.
+    @Test(arguments: [(IdPRiskLevel?.none, 0), (.low, 0), (.medium, 20), (.high, 50)])
+    func idpRiskAddsItsRatingsPoints(level: IdPRiskLevel?, points: Int) {
+        var h = EngineHarness()
+        h.establish("lena")
+        let decision = h.login("lena", at: 5, idpRisk: level).decision!
+        #expect(decision.score == points)
+        #expect(decision.signals == (points > 0 ? [.idpRisk] : []))
+        #expect(
+            decision.reasons.first?.detail
+                == level.map { "the identity provider rated this sign-in \($0) risk" }.flatMap { points > 0 ? $0 : nil }
+        )
+    }
+
+    @Test func idpRiskIsSilentWhenDisabledOrMediumIsWorthNothing() {
+        var config = VigilConfig()
+        config.engine.signals.idpRiskMediumPoints = 0
+        var h = EngineHarness(config: config)
+        h.establish("lena")
+        #expect(h.login("lena", at: 5, idpRisk: .medium).signals.isEmpty)
+        #expect(h.login("lena", at: 6, idpRisk: .high).signals == [.idpRisk])
+        config.engine.signals.idpRisk.enabled = false
+        h.engine.reconfigure(config, policyVersion: "off")
+        #expect(h.login("lena", at: 7, idpRisk: .high).signals.isEmpty)
+    }
+
     @Test func torExitAddsExtraPoints() {
         var h = EngineHarness()
         h.establish("lee")

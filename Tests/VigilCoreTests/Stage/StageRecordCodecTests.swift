@@ -12,7 +12,8 @@ import Testing
         ip: IPAddress("2001:db8:1:2::7"),
         device: Device(id: "laptop-1", managed: false, userAgent: "Mozilla/5.0"), outcome: .failure,
         failureReason: "bad password", mfa: MFA(factor: .pushNumberMatch, result: .denied, challengeID: "ch-9"),
-        action: .other("rotate_keys"), credentialCompromised: true, sessionID: "s-1", correlationID: "c-1")
+        action: .other("rotate_keys"), credentialCompromised: true, sessionID: "s-1", correlationID: "c-1",
+        idpRisk: .medium)
 
     /// Without an input position unless given, so the flags sit at byte 3 and the event type at byte 4.
     static func userRecord(_ event: AuthEvent = full, late: Bool = true, origin: InputPosition? = nil) -> [UInt8] {
@@ -145,6 +146,13 @@ import Testing
         #expect(throws: StageRecordError.empty) { try Self.decodeUser([]) }
     }
 
+    @Test(arguments: [IdPRiskLevel?.none, .low, .medium, .high])
+    func everyIdPRatingSurvivesTheTrip(level: IdPRiskLevel?) throws {
+        var event = Self.full
+        event.idpRisk = level
+        #expect(try Self.decodeUser(Self.userRecord(event)).event.idpRisk == level)
+    }
+
     @Test func otherVersionsStagesAndTrailingBytesAreRefused() {
         var record = Self.userRecord()
         record[0] = 1
@@ -153,7 +161,7 @@ import Testing
         #expect(throws: StageRecordError.wrongStage(expected: .user, found: 2)) { try Self.decodeUser(source) }
         #expect(throws: StageRecordError.trailingBytes(count: 1)) { try Self.decodeUser(Self.userRecord() + [0]) }
         var flags = Self.userRecord()
-        flags[3] = 0x80
+        flags[3] = 0x10
         #expect(throws: StageRecordError.self) { try Self.decodeUser(flags) }
         var type = Self.userRecord()
         type[4] = UInt8(EventType.allCases.count)

@@ -32,7 +32,7 @@ struct EngineHarness {
     mutating func login(
         _ user: String, at minutes: Double, ip: String = Places.london, device: String? = "d1",
         outcome: Outcome = .success, role: UserRole = .standard, compromised: Bool = false, domain: String? = nil,
-        id: String? = nil
+        id: String? = nil, idpRisk: IdPRiskLevel? = nil
     ) -> RiskEngine.Verdict {
         let eventID = id ?? nextID()
         return send(
@@ -40,7 +40,7 @@ struct EngineHarness {
                 eventID: eventID, type: .login, time: Self.at(minutes),
                 user: User(id: user, role: role, emailDomain: domain),
                 ip: IPAddress(ip), device: device.map { Device(id: $0) }, outcome: outcome,
-                credentialCompromised: compromised))
+                credentialCompromised: compromised, idpRisk: idpRisk))
     }
 
     @discardableResult

@@ -12,6 +12,8 @@ import _VigilMachinery
 /// - A failure for an unknown account (`fu`) has an empty `user_id`: the name typed (`user_name`) stands in.
 /// - An unanswered push leaves no record: only sends and answers are logged.
 /// - Logins record no device id: the application (`client_id`) stands in, with the user agent.
+/// - Adaptive MFA's `details.riskAssessment.confidence` is confidence in the user, so `low` is a high risk
+///   (the `idp_risk` signal); `riskAssessment` may be `null`.
 /// - `pwd_leak` is a login blocked because its password is in a breach corpus: a failed login with a
 ///   compromised credential.
 enum Auth0Record: RecordAdapter {
@@ -56,6 +58,17 @@ enum Auth0Record: RecordAdapter {
         return (data, try data.string("log_id", FieldLimits.eventID))
     }
 
+    /// Adaptive MFA's `details.riskAssessment.confidence` is its confidence that the sign-in is the user's:
+    /// `low` is a high risk, `high` a low one; `neutral`, absent or `null` says nothing.
+    private static func riskLevel(_ details: RecordFields?) throws(DecodeFailure) -> IdPRiskLevel? {
+        switch try details?.object("riskAssessment")?.string("confidence", 1...32) {
+        case "low": .high
+        case "medium": .medium
+        case "high": .low
+        default: nil
+        }
+    }
+
     static func mapRecord(_ record: RecordFields, eventID: inout String?) throws(DecodeFailure) -> DecodedRecord {
         let (data, id) = try unwrap(record)
         eventID = id
@@ -93,6 +106,7 @@ enum Auth0Record: RecordAdapter {
             device: deviceID == nil && agent == nil
                 ? nil : Device(id: deviceID, userAgent: agent.map { InputText($0) }),
             sessionID: try details?.string("session_id", FieldLimits.identifier).map { InputText($0) })
+        event.idpRisk = try riskLevel(details)
         switch mapping {
         case .login(let outcome):
             event.outcome = outcome

@@ -14,6 +14,8 @@ import _VigilMachinery
 ///   "Okta System"), else the `actor` when it is a `User`.
 /// - `client.ipAddress` can be the string `"null"`: absent; the first address of `request.ipChain` then
 ///   stands in.
+/// - Okta's own risk rating is a Java-map string (`debugData.risk`) or JSON inside a string
+///   (`logOnlySecurityData`): the `idp_risk` signal reads its level.
 /// - The outcome of a login is `outcome.result`: `SUCCESS`/`ALLOW` or `FAILURE`/`DENY`; a `CHALLENGE` (an MFA
 ///   prompt on the way) is not an outcome and is skipped.
 enum OktaRecord: RecordAdapter {
@@ -83,6 +85,7 @@ enum OktaRecord: RecordAdapter {
             sessionID: try record.object("authenticationContext")?.string("externalSessionId", FieldLimits.identifier)
                 .map { InputText($0) },
             correlationID: try record.object("transaction")?.string("id", FieldLimits.identifier).map { InputText($0) })
+        event.idpRisk = try riskLevel(debugData)
         let succeeded = result == "SUCCESS" || result == "ALLOW"
         switch mapping {
         case .login:
@@ -143,6 +146,27 @@ enum OktaRecord: RecordAdapter {
             return (id, try candidate.string("alternateId", FieldLimits.userID))
         }
         throw record.failure(.missingField, "actor", "no okta.target or okta.actor of type User names the account")
+    }
+
+    /// Okta's rating: `level` in `debugData.risk`, a Java-map string (`{reasons=..., level=HIGH}`), or in
+    /// `logOnlySecurityData`, JSON inside a string (`{"risk":{"level":"HIGH"}}`) when risk runs in
+    /// log-only mode. A rating that reads as neither is ignored, never a dead letter: it only informs.
+    private static func riskLevel(_ debugData: RecordFields?) throws(DecodeFailure) -> IdPRiskLevel? {
+        if let map = try debugData?.string("risk", FieldLimits.freeText) {
+            // Entries are `key=value` separated by commas; the reasons' own commas never start a `level=`.
+            for entry in map.split(whereSeparator: { $0 == "," || $0 == "{" || $0 == "}" }) {
+                let pair = entry.drop { $0 == " " }
+                guard pair.hasPrefix("level=") else { continue }
+                return IdPRiskLevel(rawValue: pair.dropFirst("level=".count).prefix { $0.isLetter }.lowercased())
+            }
+        }
+        guard let embedded = try debugData?.string("logOnlySecurityData", 0...8192) else { return nil }
+        var bytes = Array(embedded.utf8)
+        let parsed = bytes.withUnsafeMutableBytes { buffer in
+            try? JSONValue.parse(UnsafeRawBufferPointer(buffer), maxDepth: 8, as: DecodeFailure.self)
+        }
+        guard let level = parsed?.object?["risk"]?.object?["level"]?.string else { return nil }
+        return IdPRiskLevel(rawValue: level.lowercased())
     }
 
     /// `client.ipAddress` unless absent or the string "null", else the first of `request.ipChain`.

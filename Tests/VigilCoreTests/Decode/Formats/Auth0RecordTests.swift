@@ -77,6 +77,16 @@ import Testing
         #expect(event.outcome == outcome)
     }
 
+    /// Adaptive MFA's confidence is in the user: low confidence is a high risk.
+    @Test(arguments: [
+        (#"{"riskAssessment":{"confidence":"low","version":"1","assessments":{}}}"#, IdPRiskLevel?.some(.high)),
+        (#"{"riskAssessment":{"confidence":"medium"}}"#, .medium), (#"{"riskAssessment":{"confidence":"high"}}"#, .low),
+        (#"{"riskAssessment":{"confidence":"neutral"}}"#, nil), (#"{"riskAssessment":null}"#, nil), ("{}", nil),
+    ])
+    func adaptiveMFAConfidenceIsTheIdPsRating(details: String, level: IdPRiskLevel?) throws {
+        #expect(try decoding.event(Self.record("s", details: details)).idpRisk == level)
+    }
+
     @Test func aBreachedPasswordIsAFailedLoginWithACompromisedCredential() throws {
         let event = try decoding.event(Self.record("pwd_leak"))
         #expect(event.type == .login)

@@ -48,6 +48,17 @@ import Testing
         #expect(event.failureReason == InputText("VERIFICATION_ERROR"))
     }
 
+    @Test(arguments: [
+        (#"{"risk":"{reasons=Anomalous Device, Anomalous Location, level=HIGH}"}"#, IdPRiskLevel?.some(.high)),
+        (#"{"risk":"{level=MEDIUM, reasons=New Geo-Location}"}"#, .medium),
+        (#"{"risk":"{level=LOW}"}"#, .low),
+        (#"{"logOnlySecurityData":"{\"risk\":{\"level\":\"HIGH\",\"reasons\":\"Anomalous Device\"}}"}"#, .high),
+        (#"{"risk":"{reasons=none}"}"#, nil), (#"{"logOnlySecurityData":"not json"}"#, nil), ("{}", nil),
+    ])
+    func oktasRiskLevelIsTheIdPsRating(debugData: String, level: IdPRiskLevel?) throws {
+        #expect(try decoding.event(Self.record("user.session.start", debugData: debugData)).idpRisk == level)
+    }
+
     @Test func theDeviceTokenHashStandsInForAFingerprint() throws {
         let event = try decoding.event(Self.record("user.session.start", debugData: #"{"dtHash":"dt-1"}"#))
         #expect(event.device?.id == "dt-1")
