@@ -134,15 +134,16 @@ extension VigilConfig {
         ),
     ]
 
-    /// A signal's `enabled` and `points`.
+    /// A signal's `enabled` and `points` (`points` in `range`: negative for a signal that lowers risk).
     private static func signal(
-        _ name: String, _ weight: WritableKeyPath<VigilConfig, SignalWeight>, _ doc: String
+        _ name: String, _ weight: WritableKeyPath<VigilConfig, SignalWeight>, _ doc: String,
+        points range: ClosedRange<Int> = 0...100
     ) -> [S] {
         let path = "engine.signals.\(name)"
         return [
             .boolean(path + ".enabled", weight.appending(path: \.enabled), .live, doc),
             .integer(
-                path + ".points", weight.appending(path: \.points), 0...100, .live,
+                path + ".points", weight.appending(path: \.points), range, .live,
                 "Points added to the score when \(name) fires."),
         ]
     }
@@ -154,6 +155,16 @@ extension VigilConfig {
         + signal(
             "new_country", \.engine.signals.newCountry,
             "A country this user has not logged in from: alone it stays low.")
+        + [
+            .integer(
+                "engine.signals.new_country.known_device_points", \.engine.signals.newCountryKnownDevicePoints,
+                0...100, .live,
+                """
+                Points instead when the device is one the user has (a trip with one's own laptop is the usual \
+                new country; a new country on a new device is not).
+                """
+            )
+        ]
         + signal(
             "new_asn", \.engine.signals.newASN,
             "A network (ASN) this user has not used: weak on its own (mobile carriers change).")
@@ -184,7 +195,16 @@ extension VigilConfig {
         )
         + signal(
             "ip_reputation", \.engine.signals.ipReputation,
-            "Source IP is in one of your reputation lists (reputation.cidr_lists).")
+            "Source IP is in one of your reputation lists (reputation.cidr_lists), in a category other than trusted_network."
+        )
+        + signal(
+            "trusted_network", \.engine.signals.trustedNetwork,
+            """
+            Source IP or ASN is in your reputation table under the category trusted_network (office egress, \
+            corporate VPN): negative points lower the score (never below 0), so a new country or network seen \
+            through it weighs less.
+            """,
+            points: -100...0)
         + signal(
             "compromised_credential", \.engine.signals.compromisedCredential,
             "The IdP reports the password as known-breached: 70 = top of medium, anything else makes it high.")

@@ -37,7 +37,7 @@ public struct InputSettings: Sendable, Equatable {
 public struct SignalWeight: Sendable, Equatable {
     /// Off: the signal never fires and adds nothing, whatever `points` says.
     public var enabled: Bool
-    /// Added to the score when the signal fires, 0–100.
+    /// Added to the score when the signal fires, 0–100 (negative for a signal that lowers risk).
     public var points: Int
 
     /// An enabled signal worth `points`, unless `enabled` says otherwise.
@@ -107,6 +107,10 @@ public struct SignalSettings: Sendable, Equatable {
     public var asnReputation = SignalWeight(points: 25)
     /// Source address is in one of the operator's CIDR lists.
     public var ipReputation = SignalWeight(points: 40)
+    /// Source address or ASN is listed as `trusted_network`; negative points lower the score.
+    public var trustedNetwork = SignalWeight(points: -30)
+    /// `newCountry`'s points when the device is a known one.
+    public var newCountryKnownDevicePoints = 10
     /// The IdP reports the password as breached; alone it reaches the top of medium.
     public var compromisedCredential = SignalWeight(points: 70)
     /// The IdP's own rating of the sign-in is high (`points`) or medium (`idpRiskMediumPoints`).

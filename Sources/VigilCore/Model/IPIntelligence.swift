@@ -114,6 +114,12 @@ public struct ReputationMatch: Sendable, Hashable, Comparable {
     /// Operator-chosen category, e.g. `hosting`, `vpn`, `tor`, `bad`.
     public var category: String
 
+    /// The category that lowers risk instead of raising it (`trusted_network` signal).
+    public static let trustedCategory = "trusted_network"
+
+    /// True for a `trustedCategory` match.
+    public var isTrusted: Bool { category == Self.trustedCategory }
+
     /// A match of `category` from a list of kind `source`.
     public init(source: Source, category: String) {
         self.source = source

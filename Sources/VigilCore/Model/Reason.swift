@@ -9,6 +9,7 @@ public enum SignalName: String, Sendable, CaseIterable, Comparable {
     case anonymousIP = "anonymous_ip"
     case ipReputation = "ip_reputation"
     case asnReputation = "asn_reputation"
+    case trustedNetwork = "trusted_network"
     case newDevice = "new_device"
     case newCountry = "new_country"
     case newASN = "new_asn"
@@ -72,6 +73,8 @@ public enum ReasonDetail: Sendable, Equatable {
     case anonymousSource(AnonymityFlags)
     case addressListed(categories: [String])
     case networkListed(number: UInt32, categories: [String])
+    /// The source is listed as a trusted network, by address (`asn` nil) or by its network.
+    case trustedNetwork(asn: UInt32?)
     case firstLogin(seen: UInt32, required: Int)
     case noDeviceID
     case deviceNotSeen(within: EventDuration)
@@ -122,6 +125,14 @@ public enum ReasonDetail: Sendable, Equatable {
             out.put(Int(number))
             out.put(" listed as ")
             writeList(categories, to: &out)
+        case .trustedNetwork(let asn):
+            if let asn {
+                out.put("source network AS")
+                out.put(Int(asn))
+                out.put(" is listed as trusted")
+            } else {
+                out.put("source address is listed as trusted")
+            }
         case let .firstLogin(seen, required):
             out.put("no baseline yet: ")
             out.put(Int(seen))

@@ -155,13 +155,18 @@ extension SignalName {
                 signals.anonymousIP, .travelNotAssessed(from: anchor.location, previousAnonymity: anchor.anonymity),
                 points: 0)
         case .ipReputation:
-            let categories = context.intel.reputation.filter { $0.source == .cidr }.map(\.category)
+            let categories = context.intel.reputation.filter { $0.source == .cidr && !$0.isTrusted }.map(\.category)
             guard !categories.isEmpty else { return nil }
             return fire(signals.ipReputation, .addressListed(categories: categories))
         case .asnReputation:
-            let categories = context.intel.reputation.filter { $0.source == .asn }.map(\.category)
+            let categories = context.intel.reputation.filter { $0.source == .asn && !$0.isTrusted }.map(\.category)
             guard !categories.isEmpty, let network = context.intel.network else { return nil }
             return fire(signals.asnReputation, .networkListed(number: network.number, categories: categories))
+        case .trustedNetwork:
+            guard let match = context.intel.reputation.first(where: \.isTrusted) else { return nil }
+            return fire(
+                signals.trustedNetwork, .trustedNetwork(asn: match.source == .asn ? context.intel.network?.number : nil)
+            )
         case .newDevice:
             guard !facts.learning, facts.isNewDevice else { return nil }
             return fire(
@@ -171,7 +176,9 @@ extension SignalName {
             guard !facts.learning, facts.isNewCountry, let code = context.intel.location?.countryCode else {
                 return nil
             }
-            return fire(signals.newCountry, .newCountry(code))
+            return fire(
+                signals.newCountry, .newCountry(code),
+                points: facts.isNewDevice ? nil : signals.newCountryKnownDevicePoints)
         case .newASN:
             guard !facts.learning, facts.isNewNetwork, let network = context.intel.network else { return nil }
             return fire(signals.newASN, .newNetwork(number: network.number, organization: network.organization))

@@ -40,7 +40,10 @@ struct TravelAssessment: Sendable, Equatable {
     static let minimumElapsedSeconds = 1.0
 
     init?(from previous: GeoLocation?, at previousTime: Timestamp, to current: GeoLocation?, at time: Timestamp) {
-        guard let a = previous?.coordinates, let b = current?.coordinates else { return nil }
+        // A location without a city is a country's or region's centroid (accuracy radius of hundreds of
+        // kilometres, often a default one): no verdict from it.
+        guard let a = previous?.coordinates, let b = current?.coordinates, previous?.city != nil, current?.city != nil
+        else { return nil }
         distanceKm = Geodesy.distanceKm(a, b)
         previousRadiusKm = Double(max(0, previous?.accuracyRadiusKm ?? 0))
         currentRadiusKm = Double(max(0, current?.accuracyRadiusKm ?? 0))

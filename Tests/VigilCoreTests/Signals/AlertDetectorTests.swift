@@ -247,8 +247,8 @@ import Testing
     }
 
     @Test func accuracyRadiiAreSubtracted() {
-        let a = GeoLocation(latitude: 0, longitude: 0, accuracyRadiusKm: 300)
-        let b = GeoLocation(latitude: 0, longitude: 9, accuracyRadiusKm: 300)  // ~1,000 km apart
+        let a = GeoLocation(city: "A", latitude: 0, longitude: 0, accuracyRadiusKm: 300)
+        let b = GeoLocation(city: "B", latitude: 0, longitude: 9, accuracyRadiusKm: 300)  // ~1,000 km apart
         let travel = TravelAssessment(from: a, at: Timestamp(seconds: 0), to: b, at: Timestamp(seconds: 60))!
         #expect(abs(travel.distanceKm - 1000.8) < 1)
         #expect(abs(travel.adjustedDistanceKm - 400.8) < 1)
@@ -266,9 +266,16 @@ import Testing
     }
 
     @Test func anonymousPreviousLoginIsReportedNotScoredAsTravel() {
-        var h = EngineHarness()
+        // A Tor exit located to a city: a country-level one would give no travel verdict at all.
+        var table = Places.table
+        let cityExit = "1.124.213.2"
+        table[cityExit] = IPIntelligence(
+            location: GeoLocation(
+                countryCode: "AU", city: "Sydney", latitude: -33.87, longitude: 151.21, accuracyRadiusKm: 20),
+            anonymity: [.anonymous, .torExit])
+        var h = EngineHarness(geo: table)
         h.establish("frank")
-        h.login("frank", at: 10, ip: Places.torExit)
+        h.login("frank", at: 10, ip: cityExit)
         let verdict = h.login("frank", at: 20, ip: Places.changchun)
         #expect(verdict.alerts.isEmpty)
         let reason = verdict.decision!.reasons.first { $0.signal == .anonymousIP }

@@ -71,6 +71,58 @@ import Testing
         #expect(decision.factors == [.passkey, .webauthn])
     }
 
+    /// A declared office or VPN egress (`trusted_network`) lowers the score instead of raising it, whether
+    /// listed by address or by network, and is not reported as a bad reputation.
+    @Test(arguments: [ReputationMatch.Source.cidr, .asn])
+    func aTrustedNetworkLowersTheScore(source: ReputationMatch.Source) {
+        var table = Places.table
+        let office = "81.2.69.160"
+        table[office] = IPIntelligence(
+            location: GeoLocation(
+                countryCode: "SE", city: "Stockholm", latitude: 59.33, longitude: 18.06, accuracyRadiusKm: 20),
+            network: AutonomousSystem(number: 64500),
+            reputation: [ReputationMatch(source: source, category: "trusted_network")])
+        var h = EngineHarness(geo: table)
+        h.establish("olga")
+        let verdict = h.login("olga", at: 600, ip: office, device: "d1")
+        // new_country on a known device (10) + new_asn (10) − 30, floored at 0.
+        #expect(verdict.signals == [.trustedNetwork, .newCountry, .newASN])
+        #expect(verdict.decision!.score == 0)
+        #expect(verdict.decision!.reasons.first?.points == -30)
+        #expect(
+            verdict.decision!.reasons.first?.detail
+                == (source == .asn
+                    ? "source network AS64500 is listed as trusted" : "source address is listed as trusted"))
+    }
+
+    @Test func aNewCountryOnAKnownDeviceWeighsLessThanOnANewOne() {
+        var h = EngineHarness()
+        h.establish("pia")
+        let ownLaptop = h.login("pia", at: 600, ip: Places.milton, device: "d1").decision!
+        #expect(ownLaptop.reasons.first { $0.signal == .newCountry }?.points == 10)
+        var other = EngineHarness()
+        other.establish("pia")
+        let newDevice = other.login("pia", at: 600, ip: Places.milton, device: "d9").decision!
+        #expect(newDevice.reasons.first { $0.signal == .newCountry }?.points == 25)
+    }
+
+    /// A country-level location (no city: a centroid with a radius of hundreds of kilometres) gives no
+    /// travel verdict, however fast the trip looks.
+    @Test func countryLevelLocationsGiveNoTravelVerdict() {
+        var table = Places.table
+        let countryOnly = "175.16.199.99"
+        table[countryOnly] = IPIntelligence(
+            location: GeoLocation(countryCode: "CN", latitude: 35.0, longitude: 105.0, accuracyRadiusKm: 1000),
+            network: AutonomousSystem(number: 4837))
+        var h = EngineHarness(geo: table)
+        h.establish("quin")
+        #expect(!h.login("quin", at: 10, ip: countryOnly).signals.contains(.impossibleTravel))
+        // The same trip to a city-level location is judged.
+        var judged = EngineHarness()
+        judged.establish("quin")
+        #expect(judged.login("quin", at: 10, ip: Places.changchun).signals.contains(.impossibleTravel))
+    }
+
     /// The IdP's own rating: high adds `points`, medium `medium_points`, low and none nothing.
     @Test(arguments: [(IdPRiskLevel?.none, 0), (.low, 0), (.medium, 20), (.high, 50)])
     func idpRiskAddsItsRatingsPoints(level: IdPRiskLevel?, points: Int) {
