@@ -18,6 +18,8 @@ import VigilTestSupport
             kafka:
               bootstrap_servers: "broker-1:9092"
               input_topics: [auth.events, auth.events.eu]
+            input:
+              formats: {auth.events.eu: okta}
             policy:
               medium_from: 35
             """
@@ -28,7 +30,8 @@ import VigilTestSupport
         #expect(lines.first == "OK \(path) policy_version=\(version)")
         #expect(version.count == 16 && version.allSatisfy(\.isHexDigit), "\(version)")
         #expect(lines.contains("geo databases: 0, reputation: 0 ASNs, 0 CIDR lists"), "\(lines)")
-        #expect(lines.contains("  kafka: broker-1:9092, input auth.events,auth.events.eu"), "\(lines)")
+        // A topic of an identity provider's format says which.
+        #expect(lines.contains("  kafka: broker-1:9092, input auth.events,auth.events.eu (okta)"), "\(lines)")
         #expect(lines.contains { $0.hasPrefix("  levels: low < 35 ≤ medium < ") }, "\(lines)")
         // The version is the one a changed policy changes, and only that.
         let other = try Self.check(yaml.replacingOccurrences(of: "medium_from: 35", with: "medium_from: 36")).result
