@@ -31,8 +31,8 @@ import VigilTestSupport
             var listener: Set<String> = []
             do {
                 // /proc/net/tcp is read in pieces and can miss a row while other sockets come and go (other
-                // tests, the mock brokers): a few reads, not one.
-                for _ in 0..<20 {
+                // tests, the mock brokers): reads for up to 5 s on a loaded machine, not one.
+                for _ in 0..<100 {
                     listener = try client.listenerInodes()
                     if listener.count == 1 { break }
                     try await Task.sleep(for: .milliseconds(50))
