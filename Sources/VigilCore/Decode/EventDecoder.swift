@@ -163,6 +163,7 @@ private struct EventParser {
                 if try objectStart(path) { event.credentialCompromised = try parseCredential() ?? false }
             case .sessionID: event.sessionID = try span(path, FieldLimits.identifier)
             case .correlationID: event.correlationID = try span(path, FieldLimits.identifier)
+            case .idpRisk: event.idpRisk = try enumeration(path, WireTables.idpRisk)
             }
             more = try scanner.endMember()
         }
@@ -429,7 +430,7 @@ private struct EventParser {
 /// The top-level members of the contract, in `schemas/event.schema.json` order.
 private enum TopField: Int {
     case eventID, type, time, tenant, user, ip, device, outcome, failureReason, mfa, action, credential
-    case sessionID, correlationID
+    case sessionID, correlationID, idpRisk
 
     /// Picks the only candidate by length and one distinguishing byte, then compares it in full.
     init?(_ name: UnsafeRawBufferPointer) {
@@ -440,7 +441,7 @@ private enum TopField: Int {
             case 4: name[1] == UInt8(ascii: "y") ? .type : name[1] == UInt8(ascii: "i") ? .time : .user
             case 6: name[0] == UInt8(ascii: "t") ? .tenant : name[0] == UInt8(ascii: "d") ? .device : .action
             case 7: .outcome
-            case 8: .eventID
+            case 8: name[0] == UInt8(ascii: "e") ? .eventID : .idpRisk
             case 10: name[0] == UInt8(ascii: "c") ? .credential : .sessionID
             case 14: name[0] == UInt8(ascii: "f") ? .failureReason : .correlationID
             default: nil
@@ -465,6 +466,7 @@ private enum TopField: Int {
         case .credential: "credential"
         case .sessionID: "session_id"
         case .correlationID: "correlation_id"
+        case .idpRisk: "idp_risk"
         }
     }
 }

@@ -41,4 +41,5 @@ enum WireTables {
     static let outcome = WireNames<Outcome>()
     static let mfaFactor = WireNames<MFAFactor>()
     static let mfaResult = WireNames<MFAResult>()
+    static let idpRisk = WireNames<IdPRiskLevel>()
 }

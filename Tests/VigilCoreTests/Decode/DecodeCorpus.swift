@@ -69,7 +69,7 @@ enum DecodeCorpus {
         Valid(
             name: "full login, IPv6, offset, unknown members",
             json: #"""
-                {"event_id":"evt-42","type":"login","time":"2024-03-10T08:15:00.123456+05:30","tenant":"acme","user":{"id":"u-1","role":"finance","email_domain":"Example.COM","nickname":"al"},"ip":"2001:db8::1","device":{"id":"d-9","managed":false,"user_agent":"Mozilla/5.0 (X11)","extra":[1,2,{"a":null}]},"outcome":"failure","failure_reason":"bad_password","credential":{"compromised":true,"source":"feed"},"session_id":"s-1","correlation_id":"c-1","geo_hint":{"lat":1.5e3,"lon":-0.25,"tags":["x",true,false,null]},"n":-0}
+                {"event_id":"evt-42","type":"login","time":"2024-03-10T08:15:00.123456+05:30","tenant":"acme","user":{"id":"u-1","role":"finance","email_domain":"Example.COM","nickname":"al"},"ip":"2001:db8::1","device":{"id":"d-9","managed":false,"user_agent":"Mozilla/5.0 (X11)","extra":[1,2,{"a":null}]},"outcome":"failure","failure_reason":"bad_password","credential":{"compromised":true,"source":"feed"},"session_id":"s-1","correlation_id":"c-1","idp_risk":"high","geo_hint":{"lat":1.5e3,"lon":-0.25,"tags":["x",true,false,null]},"n":-0}
                 """#),
         Valid(
             name: "mfa_challenge",
@@ -109,7 +109,7 @@ enum DecodeCorpus {
         Valid(
             name: "nulls mean absent",
             json:
-                #"{"event_id":"e9","type":"login","time":"2024-05-01T12:00:00Z","tenant":null,"user":{"id":"erin","role":null,"email_domain":null},"ip":"203.0.113.7","device":null,"outcome":"success","failure_reason":null,"mfa":null,"action":null,"credential":null,"session_id":null,"correlation_id":null}"#
+                #"{"event_id":"e9","type":"login","time":"2024-05-01T12:00:00Z","tenant":null,"user":{"id":"erin","role":null,"email_domain":null},"ip":"203.0.113.7","device":null,"outcome":"success","failure_reason":null,"mfa":null,"action":null,"credential":null,"session_id":null,"correlation_id":null,"idp_risk":null}"#
         ),
         Valid(
             name: "escapes and non-ASCII",
@@ -317,6 +317,8 @@ enum DecodeCorpus {
         Invalid(
             "unknown role", login(replacing: "user", with: #"{"id":"a","role":"root"}"#), "invalid_value:user.role"),
         Invalid("unknown outcome", login(replacing: "outcome", with: #""ok""#), "invalid_value:outcome"),
+        Invalid("unknown IdP rating", login(replacing: "idp_risk", with: #""extreme""#), "invalid_value:idp_risk"),
+        Invalid("IdP rating as a number", login(replacing: "idp_risk", with: "3"), "invalid_type:idp_risk"),
         Invalid("unknown factor", login(replacing: "mfa", with: #"{"factor":"pigeon"}"#), "invalid_value:mfa.factor"),
         Invalid(
             "unknown result", login(replacing: "mfa", with: #"{"factor":"sms","result":"maybe"}"#),

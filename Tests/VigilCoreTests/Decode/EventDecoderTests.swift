@@ -73,6 +73,13 @@ import Testing
         #expect(event.mfa == nil && event.action == nil)
     }
 
+    /// The IdP's own rating, when the producer passes one; none when absent or null.
+    @Test(arguments: [(#","idp_risk":"medium""#, IdPRiskLevel?.some(.medium)), (#","idp_risk":null"#, nil), ("", nil)])
+    func theIdPsRatingIsRead(member: String, level: IdPRiskLevel?) throws {
+        let json = DecodeCorpus.login.dropLast() + member + "}"
+        #expect(try decoded(String(json)).idpRisk == level)
+    }
+
     @Test func mfaEvents() throws {
         let challengeBytes = Array(DecodeCorpus.valid[2].json.utf8)
         let challenge = try decoder.decode(challengeBytes).get()
