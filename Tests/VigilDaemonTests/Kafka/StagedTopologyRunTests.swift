@@ -51,9 +51,10 @@ struct StagedTopologyRunTests {
 
     static let crossUserKinds: Set<String> = ["credential_stuffing", "reset_abuse"]
 
-    /// Per-user alerts that need two of the user's events in their order (a login after a reset): on an
-    /// unkeyed input they follow the order the events arrive in, and may not be raised at all.
-    static let orderDependentKinds: Set<String> = ["takeover_after_reset"]
+    /// Per-user alerts that need a user's events in their order (a login after a reset, an approval after
+    /// denied pushes): on an unkeyed input they follow the order the events arrive in, and may not be
+    /// raised at all.
+    static let orderDependentKinds: Set<String> = ["takeover_after_reset", "mfa_fatigue_accepted"]
 
     /// The kind of an OCSF alert, from its analytic's name.
     static func kind(_ alert: [String: Any]) -> String {
