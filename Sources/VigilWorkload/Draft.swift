@@ -79,6 +79,18 @@ struct Draft: Sendable {
     }
 }
 
+extension Draft {
+    /// Each factor as Okta's `debugData.factor` and Entra's `authenticationMethod` name it.
+    fileprivate static let factorNames: [MFAFactor: (okta: String, entra: String)] = [
+        .push: ("OKTA_VERIFY_PUSH", "Mobile app notification"),
+        .pushNumberMatch: ("OKTA_VERIFY_PUSH", "Mobile app notification"),
+        .passkey: ("SIGNED_NONCE", "Passkey (Microsoft Authenticator)"),
+        .webauthn: ("FIDO_WEBAUTHN", "FIDO2 security key"),
+        .totp: ("OKTA_VERIFY_TOTP", "OATH verification code"), .sms: ("SMS_FACTOR", "Text message"),
+        .email: ("EMAIL_FACTOR", "Email OTP"), .recoveryCode: ("RECOVERY_CODE", "OATH verification code"),
+    ]
+}
+
 /// An identity provider's names for the kinds of event both it and Vigil have.
 private struct IdPTypeNames {
     var loginSuccess, loginFailure, resetRequest, resetSuccess, resetFailure, sensitiveAction: String
@@ -244,22 +256,119 @@ extension Draft {
             out.string("deviceFingerprint", id, first: true)
             first = false
         }
-        if let factor { out.string("factor", Self.oktaFactorName(factor), first: first) }
+        if let factor { out.string("factor", Self.factorNames[factor]!.okta, first: first) }
         out.close()
         out.close()
         out.bytes.append(UInt8(ascii: "}"))
         return out.bytes
     }
+}
 
-    private static func oktaFactorName(_ factor: MFAFactor) -> String {
-        switch factor {
-        case .push, .pushNumberMatch: "OKTA_VERIFY_PUSH"
-        case .passkey: "SIGNED_NONCE"
-        case .webauthn: "FIDO_WEBAUTHN"
-        case .totp: "OKTA_VERIFY_TOTP"
-        case .sms: "SMS_FACTOR"
-        case .email: "EMAIL_FACTOR"
-        case .recoveryCode: "RECOVERY_CODE"
+extension Draft {
+    /// The event as a Microsoft Entra ID record in an Event Hubs message of one (`{"records": [...]}`,
+    /// `docs/input-formats.md`). A login is a `SignInLogs` record (error 0, or 50126 with a failed
+    /// password step); an MFA answer a sign-in whose steps are "Previously satisfied" then the factor (its
+    /// challenge comes from the same step); an MFA challenge the 50074 "strong authentication required"
+    /// interrupt Vigil skips; resets and sensitive actions `AuditLogs` activities.
+    func entraJSON(eventID: String, tenant: String?, userID: String) -> [UInt8] {
+        let tenantID = tenant ?? "00000000-0000-0000-0000-00000000a11c"
+        // Entra writes seven fraction digits.
+        let stamp = "\(time.rfc3339.dropLast())0000Z"
+        let principal = "\(userID)@\(user.domain)"
+        var out = JSONLine()
+        out.openArray("records", first: true)
+        out.element(first: true)
+        out.string("time", stamp, first: true)
+        out.string("tenantId", tenantID)
+        let audit = type == .passwordResetRequest || type == .passwordResetComplete || type == .sensitiveAction
+        out.string("category", audit ? "AuditLogs" : "SignInLogs")
+        out.string("correlationId", challengeID ?? "\(userID)-flow")
+        out.open("properties")
+        out.string("id", eventID, first: true)
+        if audit {
+            let activity: String
+            switch type {
+            case .passwordResetRequest: activity = "Self-service password reset flow activity progress"
+            case .passwordResetComplete: activity = "Reset password (self-service)"
+            default: activity = "User registered security info"
+            }
+            out.string("activityDisplayName", activity)
+            out.string("activityDateTime", stamp)
+            out.string("loggedByService", "Self-service Password Management")
+            out.string("result", outcome == .failure ? "failure" : "success")
+            if type == .passwordResetRequest { out.string("resultReason", "User submitted their user ID") }
+            out.open("initiatedBy")
+            out.open("user", first: true)
+            out.string("id", userID, first: true)
+            out.string("userPrincipalName", principal)
+            out.string("ipAddress", ip?.description ?? "")
+            out.close()
+            out.close()
+            out.openArray("targetResources")
+            out.element(first: true)
+            out.string("id", userID, first: true)
+            out.string("type", "User")
+            out.string("userPrincipalName", principal)
+            out.close()
+            out.closeArray()
+        } else {
+            let code: Int64 =
+                switch (type, outcome, result) {
+                case (.login, .failure?, _): 50126
+                case (.mfaChallenge, _, _): 50074
+                case (.mfaResult, _, .approved?): 0
+                case (.mfaResult, _, _): 500121
+                default: 0
+                }
+            out.string("createdDateTime", stamp)
+            out.string("userId", userID)
+            out.string("userPrincipalName", principal)
+            out.string("ipAddress", ip?.description ?? "")
+            if let agent = device?.userAgent { out.string("userAgent", agent) }
+            out.open("status")
+            out.number("errorCode", code, first: true)
+            if code == 50126 {
+                out.string("failureReason", "Invalid username or password or Invalid on-premise username or password.")
+            }
+            out.close()
+            out.open("deviceDetail")
+            out.string("deviceId", device?.id ?? "", first: true)
+            if let managed = device?.managed { out.bool("isManaged", managed) }
+            out.close()
+            out.openArray("authenticationDetails")
+            out.element(first: true)
+            out.string("authenticationStepDateTime", stamp, first: true)
+            if type == .login {
+                out.string("authenticationMethod", "Password")
+                out.bool("succeeded", outcome != .failure)
+            } else {
+                out.string("authenticationMethod", "Previously satisfied")
+                out.bool("succeeded", true)
+            }
+            out.close()
+            if type == .mfaResult, let factor {
+                out.element(first: false)
+                out.string("authenticationStepDateTime", stamp, first: true)
+                out.string("authenticationMethod", Self.factorNames[factor]!.entra)
+                out.bool("succeeded", result == .approved)
+                out.string("authenticationStepResultDetail", Self.entraStepDetail(result))
+                out.close()
+            }
+            out.closeArray()
+        }
+        out.close()
+        out.close()
+        out.closeArray()
+        out.bytes.append(UInt8(ascii: "}"))
+        return out.bytes
+    }
+
+    private static func entraStepDetail(_ result: MFAResult?) -> String {
+        switch result {
+        case .approved?: "MFA successfully completed"
+        case .denied?: "MFA denied; user declined the authentication"
+        case .timeout?: "MFA denied; user did not respond to mobile app notification"
+        default: "Invalid verification code"
         }
     }
 }
@@ -303,5 +412,21 @@ private struct JSONLine {
 
     mutating func close() {
         bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// Starts the array `name`; each element then starts with `element`.
+    mutating func openArray(_ name: String, first: Bool = false) {
+        key(name, first: first)
+        bytes.append(UInt8(ascii: "["))
+    }
+
+    /// Starts an object element of the array last opened.
+    mutating func element(first: Bool) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    mutating func closeArray() {
+        bytes.append(UInt8(ascii: "]"))
     }
 }

@@ -394,6 +394,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             case .keycloak: draft.keycloakJSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
             case .auth0: draft.auth0JSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
             case .okta: draft.oktaJSON(eventID: id, userID: Self.userID(user))
+            case .entra: draft.entraJSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
             }
         return GeneratedEvent(
             bytes: bytes, time: draft.time, type: draft.type, key: Self.userID(user), attack: draft.attack)

@@ -47,6 +47,14 @@ extension VigilConfig {
             """
         ),
         .integer(
+            "input.max_batch_bytes", \.input.maxBatchBytes, 256...67_108_864, .live,
+            """
+            Larger batch messages (an Entra ID message: {"records": [...]}, as Event Hubs delivers them) are \
+            dead-lettered as too_large before parsing; each record in a batch is held to input.max_event_bytes. 1 MiB is \
+            the largest message an Event Hubs Standard namespace accepts.
+            """
+        ),
+        .integer(
             "input.max_nesting_depth", \.input.maxNestingDepth, 1...256, .live,
             "Deeper JSON is dead-lettered as too_deep. Real events nest 3–4 levels; 16 stops stack-exhaustion payloads."
         ),

@@ -18,6 +18,9 @@ public struct VigilConfig: Sendable, Equatable {
 public struct InputSettings: Sendable, Equatable {
     /// Messages larger than this are dead-lettered as `too_large` without parsing.
     public var maxEventBytes = 65_536
+    /// A message carrying a batch of records (`InputFormat.carriesBatches`) larger than this is
+    /// dead-lettered as `too_large` without parsing; each of its records is held to `maxEventBytes`.
+    public var maxBatchBytes = 1_048_576
     /// Deeper JSON nesting is dead-lettered as `too_deep`.
     public var maxNestingDepth = 16
     /// Events stamped further than this ahead of the time they were received (Kafka message time) are

@@ -9,6 +9,9 @@ public enum InputFormat: String, Sendable, CaseIterable {
     case auth0
     /// Okta System Log events from a poller or Log Streaming (`OktaRecord`).
     case okta
+    /// Microsoft Entra ID sign-in and audit logs as diagnostic settings stream them to an Event Hub:
+    /// `{"records": [...]}` per message (`EntraRecord`).
+    case entra
 
     /// The identity provider's adapter; nil for Vigil's own contract.
     var adapter: (any RecordAdapter.Type)? {
@@ -17,7 +20,17 @@ public enum InputFormat: String, Sendable, CaseIterable {
         case .keycloak: KeycloakRecord.self
         case .auth0: Auth0Record.self
         case .okta: OktaRecord.self
+        case .entra: EntraRecord.self
         }
+    }
+
+    /// True when one message carries a batch of records (`{"records": [...]}`), each decoded, skipped or
+    /// dead-lettered on its own, the message bounded by `input.max_batch_bytes`.
+    public var carriesBatches: Bool { self == .entra }
+
+    /// The largest message of this format `limits` let through to parsing.
+    public func maxMessageBytes(_ limits: InputSettings) -> Int {
+        carriesBatches ? max(limits.maxBatchBytes, limits.maxEventBytes) : limits.maxEventBytes
     }
 
     /// The names a configuration or `--format` accepts, for messages.
@@ -28,6 +41,8 @@ public enum InputFormat: String, Sendable, CaseIterable {
 public enum DecodedRecord: Sendable {
     /// An event for the stages.
     case event(AuthEvent)
+    /// A record that stands for several events, in order (an Entra sign-in and its MFA steps).
+    case events([AuthEvent])
     /// A record of a known format whose event type Vigil does not read (a Keycloak `LOGOUT`, ...):
     /// counted by type, never dead-lettered, so a new IdP event type cannot flood the dead letters.
     case skipped(eventType: String)
@@ -55,6 +70,41 @@ public struct RecordDecoder: Sendable {
         }
         return try adapter.map(
             RecordFields.document(bytes, originalLength: originalLength, limits: canonical.limits, format: format))
+    }
+
+    /// One record of a message: where its bytes lie in the message, its index in the batch (nil when the
+    /// message is the record), and what it became or why it is a dead letter.
+    public struct MessageRecord: Sendable {
+        /// The record's bytes within the message (all of them when the message is the record).
+        public var bytes: Range<Int>
+        /// The record's index in the batch's `records` array; nil when the message is the record.
+        public var batchIndex: Int?
+        /// What the record became, or why it is a dead letter.
+        public var result: Result<DecodedRecord, DecodeFailure>
+    }
+
+    /// Every record of a message, for a format that `carriesBatches` (one record otherwise); throws what
+    /// makes the whole message a dead letter (too large, not JSON, not an object). A bad record of a batch
+    /// fails alone: the others are decoded.
+    public func decodeMessage(
+        _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil
+    ) throws(DecodeFailure) -> [MessageRecord] {
+        guard format.carriesBatches, let adapter = format.adapter else {
+            return [
+                MessageRecord(
+                    bytes: 0..<bytes.count, batchIndex: nil,
+                    result: Result { () throws(DecodeFailure) in try decode(bytes, originalLength: originalLength) })
+            ]
+        }
+        let records = try RecordFields.batch(
+            bytes, originalLength: originalLength, limits: canonical.limits, format: format)
+        return records.map { record in
+            MessageRecord(
+                bytes: record.bytes, batchIndex: record.index,
+                result: record.record.flatMap { fields in
+                    Result { () throws(DecodeFailure) in try adapter.map(fields) }
+                })
+        }
     }
 
     /// `decode` over an array's bytes, as a result.

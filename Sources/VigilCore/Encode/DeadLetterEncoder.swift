@@ -18,9 +18,11 @@ public enum DeadLetterEncoder {
     /// exactly that many bytes (`truncated: true`);
     /// the encoding is chosen on the kept bytes, so a cut through a multi-byte character gives base64.
     /// `originalSize` is the message's real length when the source already kept only its head.
+    /// `batchIndex` is the record's index in its message's `records` array when the payload is one record
+    /// of a batch (`origin.record`).
     public static func encode(
         payload: UnsafeRawBufferPointer, originalSize: Int? = nil, failure: DecodeFailure, origin: MessageOrigin,
-        maxPayloadBytes: Int
+        batchIndex: Int? = nil, maxPayloadBytes: Int
     ) -> [UInt8] {
         let size = max(originalSize ?? payload.count, payload.count)
         let keptCount = min(payload.count, max(maxPayloadBytes, 0), maxEncodedPayloadBytes / 6)
@@ -43,6 +45,7 @@ public enum DeadLetterEncoder {
             writer.field("partition", partition)
             writer.field("offset", offset)
         }
+        if let batchIndex { writer.field("record", batchIndex) }
         writer.endObject()
         writer.field("size", size)
         writer.field("truncated", keptCount < size)

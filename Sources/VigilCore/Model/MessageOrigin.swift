@@ -19,7 +19,9 @@ public enum MessageOrigin: Sendable, Equatable {
 public struct InputPosition: Sendable, Equatable {
     /// The input partition's hash (`MessageOrigin.inputPosition`).
     public var partition: UInt64
-    /// The event's offset in it.
+    /// The event's place in it: the message's offset × `eventsPerMessage` + the event's index within the
+    /// message (one Entra message carries a batch of records, one record several events), so every
+    /// event of a batch has its own mark and a batch consumed again is recognised event by event.
     public var offset: Int64
 
     /// A position as given.
@@ -29,14 +31,23 @@ public struct InputPosition: Sendable, Equatable {
     }
 
     static let partitionKey = SipHashKey.publicDefault.derived(11)
+
+    /// The most events one message may yield; offsets below 2⁵¹ (far beyond any partition's life) keep
+    /// every position within 64 bits.
+    public static let eventsPerMessage = 4096
 }
 
 extension MessageOrigin {
-    /// The input position of a Kafka message; nil for a file's line (replay reads each line once).
-    public var inputPosition: InputPosition? {
+    /// The input position of the first event of a Kafka message; nil for a file's line (replay reads
+    /// each line once).
+    public var inputPosition: InputPosition? { inputPosition(event: 0) }
+
+    /// The input position of the message's event number `index` (below `InputPosition.eventsPerMessage`).
+    public func inputPosition(event index: Int) -> InputPosition? {
         guard case .kafka(let topic, let partition, let offset) = self else { return nil }
+        precondition((0..<InputPosition.eventsPerMessage).contains(index), "an event index beyond a message's")
         return InputPosition(
             partition: InputPosition.partitionKey.hash(topic, tweak: UInt64(UInt32(bitPattern: partition))),
-            offset: offset)
+            offset: offset * Int64(InputPosition.eventsPerMessage) + Int64(index))
     }
 }

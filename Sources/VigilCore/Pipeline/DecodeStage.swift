@@ -19,6 +19,8 @@ public struct DecodeStage: Sendable {
     /// The newest event time accepted on time, and the lateness allowed behind it.
     private var watermark: Watermark
     private let keys: EngineKeys
+    /// `process`'s buffer of accepted events, kept between messages.
+    private var acceptedScratch: [AcceptedEvent] = []
     /// Messages read, events by type, late events and dead letters (decisions and alerts are the keyed
     /// stages').
     public private(set) var stats = PipelineStats()
@@ -54,8 +56,8 @@ public struct DecodeStage: Sendable {
         unconfirmedLeap = nil
     }
 
-    /// Decodes one message and appends what the keyed stages read to `records`, in stage order (user,
-    /// source, domain); a message that can't be used becomes a dead letter in `output` instead. Late
+    /// Decodes one message and appends what the keyed stages read to `records`, event by event in stage
+    /// order (user, source, domain); what can't be used becomes a dead letter in `output` instead. Late
     /// events go to the user stage only, flagged: the source and domain stages would change nothing for
     /// them. `originalLength` is the message's real size when the source kept only its head.
     public mutating func process(
@@ -63,34 +65,42 @@ public struct DecodeStage: Sendable {
         receivedAt: Timestamp? = nil,
         into output: inout [OutputMessage], records: inout [StageRecord]
     ) {
-        var late = false
-        guard
-            let event = accept(
-                bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, late: &late,
-                into: &output)
-        else { return }
-        if late { stats.lateEvents += 1 }
-        let position = origin.inputPosition
-        records.append(
-            StageRecord(
-                stage: .user, key: StageRouting.userKey(event.user.id),
-                value: StageRecordCodec.encodeUser(event, late: late, message: bytes, origin: position)))
-        guard !late else { return }
-        let sourceBound = StageRouting.goesToSource(event)
-        let domainBound = StageRouting.goesToDomain(event)
-        guard sourceBound || domainBound else { return }
-        let userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
-        if sourceBound, let address = event.ip {
-            records.append(
-                StageRecord(
-                    stage: .source, key: StageRouting.sourceKey(address),
-                    value: StageRecordCodec.encodeSource(event, address: address, userKey: userKey, origin: position)))
+        var accepted = acceptedScratch
+        acceptedScratch = []
+        defer {
+            accepted.removeAll(keepingCapacity: true)
+            acceptedScratch = accepted
         }
-        if domainBound, let domain = event.user.emailDomain {
+        accept(
+            bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output,
+            events: &accepted)
+        for entry in accepted {
+            let event = entry.event
+            if entry.late { stats.lateEvents += 1 }
+            let position = origin.inputPosition(event: entry.index)
             records.append(
                 StageRecord(
-                    stage: .domain, key: Array(domain.utf8),
-                    value: StageRecordCodec.encodeDomain(event, domain: domain, userKey: userKey, origin: position)))
+                    stage: .user, key: StageRouting.userKey(event.user.id),
+                    value: StageRecordCodec.encodeUser(event, late: entry.late, message: bytes, origin: position)))
+            guard !entry.late else { continue }
+            let sourceBound = StageRouting.goesToSource(event)
+            let domainBound = StageRouting.goesToDomain(event)
+            guard sourceBound || domainBound else { continue }
+            let userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
+            if sourceBound, let address = event.ip {
+                records.append(
+                    StageRecord(
+                        stage: .source, key: StageRouting.sourceKey(address),
+                        value: StageRecordCodec.encodeSource(
+                            event, address: address, userKey: userKey, origin: position)))
+            }
+            if domainBound, let domain = event.user.emailDomain {
+                records.append(
+                    StageRecord(
+                        stage: .domain, key: Array(domain.utf8),
+                        value: StageRecordCodec.encodeDomain(event, domain: domain, userKey: userKey, origin: position)
+                    ))
+            }
         }
     }
 
@@ -106,8 +116,9 @@ public struct DecodeStage: Sendable {
         }
     }
 
-    /// Decodes one message and applies the time checks: the accepted event (and in `late` whether it is
-    /// late), or nil with a dead letter appended to `output`.
+    /// Decodes one message and applies the time checks: appends each accepted event to `events`, with
+    /// its index among the message's events and whether it is late; a record or event that can't be used
+    /// becomes a dead letter in `output` (a batch's bad record alone, with its own bytes and its index).
     ///
     /// An event stamped far in the future must never move the watermark: it would make every later event
     /// late and evict learned users as idle. `receivedAt`, a time the caller vouches for (the daemon's
@@ -119,35 +130,87 @@ public struct DecodeStage: Sendable {
     /// every event to `input.max_future_skew` after its `replayClock`.
     mutating func accept(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int?, origin: MessageOrigin, receivedAt: Timestamp?,
-        late: inout Bool, into output: inout [OutputMessage]
-    ) -> AuthEvent? {
+        into output: inout [OutputMessage], events: inout [AcceptedEvent]
+    ) {
         stats.eventsRead += 1
-        // The decoded event is moved, never copied: a copy retains and releases each of its strings.
-        let event: AuthEvent
-        do {
-            if decoder.format == .vigil {
+        let whole = RecordSource(bytes: bytes, originalLength: originalLength, batchIndex: nil)
+        if decoder.format == .vigil {
+            // The decoded event is moved, never copied: a copy retains and releases each of its strings.
+            let event: AuthEvent
+            do {
                 event = try decoder.canonical.decodeEvent(bytes, originalLength: originalLength)
-            } else {
-                switch try decoder.decode(bytes, originalLength: originalLength) {
-                case .event(let decoded): event = decoded
-                case .skipped(let eventType):
-                    stats.recordSkipped(format: decoder.format, eventType: eventType)
-                    return nil
-                }
+            } catch {
+                deadLetter(error, whole, origin: origin, into: &output)
+                return
             }
-        } catch {
-            deadLetter(error, bytes, originalLength: originalLength, origin: origin, into: &output)
-            return nil
+            admit(
+                consume event, index: 0, from: whole, origin: origin, receivedAt: receivedAt, into: &output,
+                events: &events)
+            return
         }
+        let records: [RecordDecoder.MessageRecord]
+        do {
+            records = try decoder.decodeMessage(bytes, originalLength: originalLength)
+        } catch {
+            deadLetter(error, whole, origin: origin, into: &output)
+            return
+        }
+        var index = 0
+        for record in records {
+            let source =
+                record.batchIndex == nil
+                ? whole
+                : RecordSource(
+                    bytes: UnsafeRawBufferPointer(rebasing: bytes[record.bytes]), originalLength: nil,
+                    batchIndex: record.batchIndex)
+            let decoded: [AuthEvent]
+            switch record.result {
+            case .failure(let failure):
+                deadLetter(failure, source, origin: origin, into: &output)
+                continue
+            case .success(.skipped(let eventType)):
+                stats.recordSkipped(format: decoder.format, eventType: eventType)
+                continue
+            case .success(.event(let event)): decoded = [event]
+            case .success(.events(let several)): decoded = several
+            }
+            guard index + decoded.count <= InputPosition.eventsPerMessage else {
+                let failure = DecodeFailure(
+                    .tooLarge,
+                    detail: "the message yields more than \(InputPosition.eventsPerMessage) events; this record's are "
+                        + "beyond that", eventID: decoded.first?.eventID)
+                deadLetter(failure, source, origin: origin, into: &output)
+                continue
+            }
+            for event in decoded {
+                admit(
+                    event, index: index, from: source, origin: origin, receivedAt: receivedAt, into: &output,
+                    events: &events)
+                index += 1
+            }
+        }
+    }
+
+    /// Where a record's bytes lie, for its dead letter: the whole message, or one record of a batch.
+    struct RecordSource {
+        var bytes: UnsafeRawBufferPointer
+        var originalLength: Int?
+        var batchIndex: Int?
+    }
+
+    /// Applies the time checks to one decoded event (see `accept`).
+    private mutating func admit(
+        _ event: consuming AuthEvent, index: Int, from source: RecordSource, origin: MessageOrigin,
+        receivedAt: Timestamp?, into output: inout [OutputMessage], events: inout [AcceptedEvent]
+    ) {
         if let receivedAt, event.time > receivedAt + input.maxFutureSkew {
             deadLetter(
-                tooFarAhead(event, of: "its receive time \(receivedAt.rfc3339)"), bytes, originalLength: originalLength,
-                origin: origin, into: &output)
-            return nil
+                tooFarAhead(event, of: "its receive time \(receivedAt.rfc3339)"), source, origin: origin, into: &output)
+            return
         }
         if receivedAt == nil, let failure = unconfirmedLeapFailure(event) {
-            deadLetter(failure, bytes, originalLength: originalLength, origin: origin, into: &output)
-            return nil
+            deadLetter(failure, source, origin: origin, into: &output)
+            return
         }
         if let replayClock, event.time > replayClock + input.maxFutureSkew {
             // The clock's value stays out of the detail: it differs from one replay to the next, the
@@ -155,14 +218,14 @@ public struct DecodeStage: Sendable {
             deadLetter(
                 tooFarAhead(
                     event, of: "the replay's clock (its start, or --now): recorded events cannot come from the future"),
-                bytes, originalLength: originalLength, origin: origin, into: &output)
-            return nil
+                source, origin: origin, into: &output)
+            return
         }
         unconfirmedLeap = nil
         stats.eventsByType[event.type.index] += 1
-        late = watermark.isLate(event.time)
+        let late = watermark.isLate(event.time)
         if !late { watermark.observe(event.time) }
-        return event
+        events.append(AcceptedEvent(event: event, late: late, index: index))
     }
 
     /// The `future_time` failure of an event more than `input.max_future_skew` after `reference`.
@@ -190,14 +253,21 @@ public struct DecodeStage: Sendable {
     }
 
     private mutating func deadLetter(
-        _ failure: DecodeFailure, _ bytes: UnsafeRawBufferPointer, originalLength: Int?, origin: MessageOrigin,
-        into output: inout [OutputMessage]
+        _ failure: DecodeFailure, _ source: RecordSource, origin: MessageOrigin, into output: inout [OutputMessage]
     ) {
         let payload = DeadLetterEncoder.encode(
-            payload: bytes, originalSize: originalLength, failure: failure, origin: origin,
-            maxPayloadBytes: input.maxEventBytes)
+            payload: source.bytes, originalSize: source.originalLength, failure: failure, origin: origin,
+            batchIndex: source.batchIndex, maxPayloadBytes: input.maxEventBytes)
         let reason = failure.reasonCode
         stats.deadLetters[reason, default: 0] += 1
         output.append(OutputMessage(stream: .deadLetters, key: nil, payload: payload, label: reason))
     }
+}
+
+/// An event the decode stage accepted: its index among its message's events (`InputPosition`) and the
+/// decode stage's lateness verdict.
+struct AcceptedEvent: Sendable {
+    var event: AuthEvent
+    var late: Bool
+    var index: Int
 }

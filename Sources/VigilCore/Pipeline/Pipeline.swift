@@ -11,6 +11,8 @@ public struct Pipeline: Sendable {
     private var outputs: VerdictOutput
     /// Decisions and alerts; the decode stage counts the rest.
     private var outputStats = PipelineStats()
+    /// The decode stage's accepted events of one message, kept between messages.
+    private var acceptedScratch: [AcceptedEvent] = []
 
     /// A pipeline with empty state. Without an `enricher` every address is `IPIntelligence.unknown`, so
     /// location, network and anonymity signals stay silent. `replayClock` bounds event times where no
@@ -64,22 +66,25 @@ public struct Pipeline: Sendable {
         receivedAt: Timestamp? = nil, into output: inout [OutputMessage]
     ) {
         // The engine's own watermark decides lateness here: the replay guard may put it back.
-        var decodedLate = false
-        guard
-            let event = decode.accept(
-                bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, late: &decodedLate,
-                into: &output)
-        else { return }
-        let intel: IPIntelligence?
-        if let ip = event.ip {
-            intel = enricher?.enrich(ip) ?? .unknown
-        } else {
-            intel = nil
+        var accepted = acceptedScratch
+        acceptedScratch = []
+        decode.accept(
+            bytes, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output,
+            events: &accepted)
+        // Events are taken out of the buffer, never copied (see `RiskEngine.process`).
+        if accepted.count > 1 { accepted.reverse() }
+        while let entry = accepted.popLast() {
+            let intel: IPIntelligence?
+            if let ip = entry.event.ip {
+                intel = enricher?.enrich(ip) ?? .unknown
+            } else {
+                intel = nil
+            }
+            var verdict = engine.process(entry.event, intel: consume intel, offset: origin.offset)
+            if verdict.late { outputStats.lateEvents += 1 }
+            outputs.append(&verdict, stats: &outputStats, into: &output)
         }
-        // Handed over, not copied (see `RiskEngine.process`).
-        var verdict = engine.process(consume event, intel: consume intel, offset: origin.offset)
-        if verdict.late { outputStats.lateEvents += 1 }
-        outputs.append(&verdict, stats: &outputStats, into: &output)
+        acceptedScratch = accepted
     }
 
     /// `process` over an array's bytes.

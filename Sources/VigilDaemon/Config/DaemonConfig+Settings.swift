@@ -74,8 +74,8 @@ extension DaemonConfig {
                 """
                 The record format of each input topic that does not carry Vigil's own contract (vigil): keycloak \
                 (Keycloak user events from an event-listener SPI), auth0 (Auth0 tenant logs from a log stream), okta (Okta System \
-                Log events from a poller or Log Streaming), e.g. \
-                {keycloak.events: keycloak}. docs/input-formats.md maps each format's fields. \
+                Log events from a poller or Log Streaming), entra (Microsoft Entra ID sign-in and audit logs from an Event \
+                Hub's Kafka endpoint, {"records": [...]} per message), e.g. {keycloak.events: keycloak}. docs/input-formats.md maps each format's fields. \
                 Topics not named here read vigil.
                 """,
             example: .textMap(["auth.events": "vigil"]),

@@ -189,7 +189,7 @@ public struct ReplayRunner {
         let started = monotonicSeconds()
         var outputs: [OutputMessage] = []
         outputs.reserveCapacity(8)
-        let reader = LineReader(descriptor: descriptor, keepBytes: loaded.config.input.maxEventBytes)
+        let reader = LineReader(descriptor: descriptor, keepBytes: options.format.maxMessageBytes(loaded.config.input))
         try reader.forEachLine { line in
             outputs.removeAll(keepingCapacity: true)
             pipeline.process(

@@ -95,25 +95,7 @@ extension JSONValue {
             } while try scanner.endMember()
             return .object(JSONObject(members))
         case UInt8(ascii: "["):
-            try scanner.checkDepth(depth + 1)
-            scanner.index += 1
-            scanner.skipWhitespace()
-            var elements: [JSONValue] = []
-            if scanner.peek == UInt8(ascii: "]") {
-                scanner.index += 1
-                return .array(elements)
-            }
-            while true {
-                elements.append(try parseValue(&scanner, depth: depth + 1))
-                scanner.skipWhitespace()
-                switch scanner.peek {
-                case UInt8(ascii: ","): scanner.index += 1
-                case UInt8(ascii: "]"):
-                    scanner.index += 1
-                    return .array(elements)
-                default: throw scanner.syntaxError("expected ',' or ']' at offset \(scanner.index)")
-                }
-            }
+            return try parseArray(&scanner, depth: depth).0
         case UInt8(ascii: "\""):
             return .string(scanner.string(try scanner.scanString()))
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
@@ -125,6 +107,71 @@ extension JSONValue {
                 String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[start..<scanner.index]), as: UTF8.self))
         default:
             throw scanner.syntaxError("expected a value at offset \(scanner.index)")
+        }
+    }
+}
+
+extension JSONValue {
+    /// `parse`, also giving where each element of the top-level object's array member `member` lies in
+    /// `bytes`: a batch envelope (`{"records": [...]}`) whose one bad element is reported with its own
+    /// bytes, not the whole batch's. `elements` is nil unless the document is an object whose `member` is
+    /// an array; then it holds one range per element, in order.
+    public static func parse<Failure: JSONValueFailure>(
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int, elementsOf member: String, as: Failure.Type = Failure.self
+    ) throws(Failure) -> (value: JSONValue, elements: [Range<Int>]?) {
+        var scanner = JSONScanner<Failure>(bytes: bytes, maxDepth: maxDepth)
+        scanner.skipWhitespace()
+        guard scanner.peek == UInt8(ascii: "{") else {
+            let value = try parseValue(&scanner, depth: 0)
+            try scanner.expectEnd()
+            return (value, nil)
+        }
+        var members: [(name: String, value: JSONValue)] = []
+        var elements: [Range<Int>]?
+        if try scanner.beginObject(depth: 1) {
+            repeat {
+                let name = scanner.string(try scanner.memberName())
+                if members.contains(where: { $0.name == name }) { throw Failure.duplicateMember(name) }
+                scanner.skipWhitespace()
+                if name == member, scanner.peek == UInt8(ascii: "[") {
+                    let (array, ranges) = try parseArray(&scanner, depth: 1)
+                    members.append((name, array))
+                    elements = ranges
+                } else {
+                    members.append((name, try parseValue(&scanner, depth: 1)))
+                }
+            } while try scanner.endMember()
+        }
+        try scanner.expectEnd()
+        return (.object(JSONObject(members)), elements)
+    }
+
+    /// The array starting here, inside `depth` containers, and each element's byte range.
+    private static func parseArray<Failure: JSONValueFailure>(
+        _ scanner: inout JSONScanner<Failure>, depth: Int
+    ) throws(Failure) -> (JSONValue, [Range<Int>]) {
+        try scanner.checkDepth(depth + 1)
+        scanner.index += 1
+        scanner.skipWhitespace()
+        var elements: [JSONValue] = []
+        var ranges: [Range<Int>] = []
+        if scanner.peek == UInt8(ascii: "]") {
+            scanner.index += 1
+            return (.array(elements), ranges)
+        }
+        while true {
+            scanner.skipWhitespace()
+            let start = scanner.index
+            elements.append(try parseValue(&scanner, depth: depth + 1))
+            ranges.append(start..<scanner.index)
+            scanner.skipWhitespace()
+            switch scanner.peek {
+            case UInt8(ascii: ","): scanner.index += 1
+            case UInt8(ascii: "]"):
+                scanner.index += 1
+                return (.array(elements), ranges)
+            default: throw scanner.syntaxError("expected ',' or ']' at offset \(scanner.index)")
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ struct SchemaCrossCheckTests {
     /// which its adapter reads (IdPTrafficTests).
     @Test(arguments: [
         (InputFormat.keycloak, "keycloak-event.schema.json"), (.auth0, "auth0-log.schema.json"),
-        (.okta, "okta-log-event.schema.json"),
+        (.okta, "okta-log-event.schema.json"), (.entra, "entra-record.schema.json"),
     ])
     func anIdPsSchemaAcceptsTheWorkloadsRecords(format: InputFormat, schema: String) throws {
         var configuration = WorkloadConfiguration()

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VigilTestSupport
 
@@ -64,5 +65,61 @@ import VigilTestSupport
         #expect(throws: ChangelogRestoreError.self) {
             try other.applyChangelogRecord(key: record.key, value: nil, scope: Self.scope)
         }
+    }
+}
+
+/// A batch message (Entra's `{"records": [...]}`): every event of every record is routed with its own input
+/// position, a bad record becomes a dead letter alone, and the batch consumed again changes nothing twice.
+@Suite struct DecodeStageBatchTests {
+    static let push = EntraRecordTests.step(
+        "Mobile app notification", succeeded: "false", detail: "MFA denied; user declined the authentication")
+    static let broken = #"{"category":"SignInLogs","properties":{"id":"broken","status":{"errorCode":0}}}"#
+    static let batch = Array(
+        (#"{"records":["# + EntraRecordTests.signIn(steps: "[\(EntraRecordTests.password),\(push)]") + ","
+            + broken + "," + EntraRecordTests.audit("Reset password (self-service)") + "]}").utf8)
+    static let origin = MessageOrigin.kafka(topic: "entra.signins", partition: 2, offset: 7)
+
+    static func decode() -> (output: [OutputMessage], records: [StageRecord]) {
+        var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault, format: .entra)
+        var output: [OutputMessage] = []
+        var records: [StageRecord] = []
+        stage.process(batch, origin: origin, into: &output, records: &records)
+        return (output, records)
+    }
+
+    @Test func eachEventHasItsOwnPositionAndTheBadRecordIsADeadLetterAlone() throws {
+        let (output, records) = Self.decode()
+        let user = records.filter { $0.stage == .user }
+        let positions = try user.map { record in
+            try record.value.withUnsafeBytes { try StageRecordCodec.decodeUser($0).origin }
+        }
+        // The login, the push and its denial of record 0, then the reset of record 2: events 0–3 of offset 7.
+        #expect(positions.map { $0?.offset } == (0..<4).map { 7 * Int64(InputPosition.eventsPerMessage) + $0 })
+        #expect(Set(positions.map { $0?.partition }).count == 1)
+
+        #expect(output.map(\.stream) == [.deadLetters])
+        let payload = try #require(output.first).payload
+        let letter = try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
+        #expect(letter["reason"] as? String == "missing_field:entra.properties.createdDateTime")
+        #expect(letter["payload"] as? String == Self.broken)
+        #expect(letter["size"] as? Int == Self.broken.utf8.count)
+        let source = try #require(letter["origin"] as? [String: Any])
+        #expect(source["offset"] as? Int == 7)
+        #expect(source["record"] as? Int == 1)
+    }
+
+    @Test func theBatchConsumedAgainIsRecognisedEventByEvent() throws {
+        let records = Self.decode().records.filter { $0.stage == .user }
+        var shard = StageProcessor(
+            stage: .user, config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+        var first: [OutputMessage] = []
+        var again: [OutputMessage] = []
+        for record in records { _ = try shard.process(record.value, sourceRisk: SourceRiskTable(), into: &first) }
+        for record in records { _ = try shard.process(record.value, sourceRisk: SourceRiskTable(), into: &again) }
+        // The first time no event of the message passes for a copy of another; the second time each is one.
+        #expect(!first.isEmpty)
+        #expect(!first.contains { $0.reemitted })
+        #expect(again.map(\.stream) == first.map(\.stream))
+        #expect(again.allSatisfy { $0.reemitted })
     }
 }

@@ -68,12 +68,18 @@ import Testing
     }
 
     /// A Kafka message's position names its topic and partition by a hash that tells partitions and
-    /// topics apart; a file's line has none.
+    /// topics apart, and orders the events of one message after each other and before the next message's;
+    /// a file's line has none.
     @Test func inputPositionsTellPartitionsApart() {
         let p0 = MessageOrigin.kafka(topic: "auth.events", partition: 0, offset: 5).inputPosition
         let p1 = MessageOrigin.kafka(topic: "auth.events", partition: 1, offset: 5).inputPosition
         let other = MessageOrigin.kafka(topic: "okta.events", partition: 0, offset: 5).inputPosition
-        #expect(p0?.offset == 5)
+        let perMessage = Int64(InputPosition.eventsPerMessage)
+        #expect(p0?.offset == 5 * perMessage)
+        let last = MessageOrigin.kafka(topic: "auth.events", partition: 0, offset: 5).inputPosition(
+            event: InputPosition.eventsPerMessage - 1)
+        #expect(last?.offset == 6 * perMessage - 1)
+        #expect(last?.partition == p0?.partition)
         #expect(p0 == MessageOrigin.kafka(topic: "auth.events", partition: 0, offset: 5).inputPosition)
         #expect(Set([p0?.partition, p1?.partition, other?.partition]).count == 3)
         #expect(MessageOrigin.file(path: "x.jsonl", line: 3).inputPosition == nil)

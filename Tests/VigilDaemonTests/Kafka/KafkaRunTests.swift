@@ -413,8 +413,8 @@ struct KafkaRunTests {
     }
 
     /// The demo's traffic in an identity provider's records raises what that IdP can show: Keycloak has no
-    /// push factor (no MFA events), so no push bombing; Auth0 and Okta log pushes, so push bombing too.
-    @Test(arguments: [("keycloak", false), ("auth0", true), ("okta", true)])
+    /// push factor (no MFA events), so no push bombing; Auth0, Okta and Entra log pushes, so push bombing too.
+    @Test(arguments: [("keycloak", false), ("auth0", true), ("okta", true), ("entra", true)])
     func demoInAnIdPsFormatRaisesWhatItCanShow(format: String, showsPushes: Bool) async throws {
         let result = try await Self.demo("demo-\(format)", ["--events", "3000", "--format", format])
         #expect(result.status == 0, "\(result.stderr)")

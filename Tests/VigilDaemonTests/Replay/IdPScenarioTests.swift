@@ -8,7 +8,8 @@ import VigilTestSupport
 /// The canonical scenarios written in an identity provider's own records (Scenarios/<format>/) raise the
 /// same alerts, with the same uids, as the canonical files: the adapter loses nothing a detection reads.
 /// Push bombing has no Keycloak form (Keycloak has no push factor); in Auth0's, which logs no unanswered
-/// push, the scenario's unanswered pushes are denials.
+/// push, the scenario's unanswered pushes are denials. Entra's files are batches of three records per
+/// message, each push and its answer one sign-in record.
 @Suite struct IdPScenarioTests {
     /// Kind, subject and (with `uids`) uid of every alert.
     static func identities(_ alerts: [[String: Any]], uids: Bool = true) -> [String] {
@@ -24,6 +25,7 @@ import VigilTestSupport
         (InputFormat.keycloak, "credential-stuffing"), (.keycloak, "reset-wave"), (.keycloak, "travel"),
         (.auth0, "credential-stuffing"), (.auth0, "reset-wave"), (.auth0, "travel"), (.auth0, "push-bombing"),
         (.okta, "credential-stuffing"), (.okta, "reset-wave"), (.okta, "travel"), (.okta, "push-bombing"),
+        (.entra, "credential-stuffing"), (.entra, "reset-wave"), (.entra, "travel"), (.entra, "push-bombing"),
     ])
     func anIdPsRecordsRaiseTheCanonicalScenariosAlerts(format: InputFormat, scenario: String) throws {
         let canonical = try ScenarioTests.replay("\(scenario).jsonl")

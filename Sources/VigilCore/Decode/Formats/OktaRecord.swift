@@ -125,18 +125,7 @@ enum OktaRecord: RecordAdapter {
 
     /// The user the event is about: the first `target` of type `User`, else the `actor` when it is one.
     private static func user(of record: RecordFields) throws(DecodeFailure) -> (id: String, login: String?) {
-        var candidates: [RecordFields] = []
-        if let targets = record.object["target"], !targets.isNull {
-            guard let elements = targets.array else {
-                throw record.failure(.invalidType, "target", "okta.target must be an array")
-            }
-            for (index, element) in elements.enumerated() {
-                guard let object = element.object else {
-                    throw record.failure(.invalidType, "target", "okta.target[\(index)] must be an object")
-                }
-                candidates.append(RecordFields(object: object, format: .okta, path: "target[\(index)]."))
-            }
-        }
+        var candidates = try record.objects("target")
         if let actor = try record.object("actor") { candidates.append(actor) }
         for candidate in candidates where try candidate.string("type", 1...64) == "User" {
             guard let id = try candidate.userID("id") else {

@@ -14,21 +14,67 @@ struct RecordFields {
     static func document(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int?, limits: InputSettings, format: InputFormat
     ) throws(DecodeFailure) -> RecordFields {
+        let value = try parse(bytes, originalLength: originalLength, limit: limits.maxEventBytes, limits, format).value
+        return try record(value, format: format)
+    }
+
+    /// The records of a batch message (`{"records": [...]}`), each with its bytes' range in the message, or
+    /// the message as one record when it is a single object without that array. Each record is held to
+    /// `input.max_event_bytes`, the message to `input.max_batch_bytes`; a record that is not an object or is
+    /// too large fails alone.
+    static func batch(
+        _ bytes: UnsafeRawBufferPointer, originalLength: Int?, limits: InputSettings, format: InputFormat
+    ) throws(DecodeFailure) -> [(index: Int?, bytes: Range<Int>, record: Result<RecordFields, DecodeFailure>)] {
+        let (value, elements) = try parse(
+            bytes, originalLength: originalLength, limit: limits.maxBatchBytes, limits, format, elementsOf: "records")
+        guard let elements, let values = value.object?["records"]?.array else {
+            let size = max(bytes.count, originalLength ?? 0)
+            guard size <= limits.maxEventBytes else {
+                throw DecodeFailure(
+                    .tooLarge,
+                    detail: "a single \(format.rawValue) record of \(size) bytes; the limit is \(limits.maxEventBytes)")
+            }
+            return [(nil, 0..<bytes.count, Result { () throws(DecodeFailure) in try record(value, format: format) })]
+        }
+        return zip(elements, values).enumerated().map { index, element in
+            let (range, value) = element
+            guard range.count <= limits.maxEventBytes else {
+                let failure = DecodeFailure(
+                    .tooLarge,
+                    detail: "a record of \(range.count) bytes in a batch; the limit is \(limits.maxEventBytes)")
+                return (index, range, .failure(failure))
+            }
+            return (index, range, Result { () throws(DecodeFailure) in try record(value, format: format) })
+        }
+    }
+
+    /// Checks the message's size against `limit` and its encoding, then parses it.
+    private static func parse(
+        _ bytes: UnsafeRawBufferPointer, originalLength: Int?, limit: Int, _ limits: InputSettings,
+        _ format: InputFormat, elementsOf member: String? = nil
+    ) throws(DecodeFailure) -> (value: JSONValue, elements: [Range<Int>]?) {
         let size = max(bytes.count, originalLength ?? 0)
-        guard size <= limits.maxEventBytes else {
-            throw DecodeFailure(.tooLarge, detail: "message is \(size) bytes, the limit is \(limits.maxEventBytes)")
+        guard size <= limit else {
+            throw DecodeFailure(.tooLarge, detail: "message is \(size) bytes, the limit is \(limit)")
         }
         if let offset = UTF8Validation.firstInvalidOffset(bytes) {
             throw DecodeFailure(.invalidUTF8, detail: "invalid UTF-8 at byte offset \(offset)")
         }
-        let value: JSONValue
         do {
-            value = try JSONValue.parse(bytes, maxDepth: limits.maxNestingDepth, as: DecodeFailure.self)
+            guard let member else {
+                return (try JSONValue.parse(bytes, maxDepth: limits.maxNestingDepth, as: DecodeFailure.self), nil)
+            }
+            return try JSONValue.parse(
+                bytes, maxDepth: limits.maxNestingDepth, elementsOf: member, as: DecodeFailure.self)
         } catch {
             var failure = error
             if let field = failure.field { failure.field = "\(format.rawValue).\(field)" }
             throw failure
         }
+    }
+
+    /// `value` as a record's top-level object.
+    private static func record(_ value: JSONValue, format: InputFormat) throws(DecodeFailure) -> RecordFields {
         guard let object = value.object else {
             throw DecodeFailure(.notAnObject, detail: "a \(format.rawValue) record must be a JSON object")
         }
@@ -49,6 +95,67 @@ struct RecordFields {
             throw failure(.invalidType, name, "\(fieldPath(name)) must be an object")
         }
         return RecordFields(object: nested, format: format, path: "\(path)\(name).")
+    }
+
+    /// The objects of the array `name`, each read with its index in its path (`target[0].`); empty when
+    /// the array is absent or null.
+    func objects(_ name: String) throws(DecodeFailure) -> [RecordFields] {
+        guard let value = object[name], !value.isNull else { return [] }
+        guard let elements = value.array else {
+            throw failure(.invalidType, name, "\(fieldPath(name)) must be an array")
+        }
+        var objects: [RecordFields] = []
+        objects.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            guard let nested = element.object else {
+                throw failure(.invalidType, name, "\(fieldPath(name))[\(index)] must be an object")
+            }
+            objects.append(RecordFields(object: nested, format: format, path: "\(path)\(name)[\(index)]."))
+        }
+        return objects
+    }
+
+    /// The strings of the array `name`, each within `lengths`; empty when the array is absent or null.
+    func strings(_ name: String, _ lengths: ClosedRange<Int>) throws(DecodeFailure) -> [String] {
+        guard let value = object[name], !value.isNull else { return [] }
+        guard let elements = value.array else {
+            throw failure(.invalidType, name, "\(fieldPath(name)) must be an array")
+        }
+        var strings: [String] = []
+        for element in elements {
+            guard let text = element.string, lengths.contains(text.unicodeScalars.count) else {
+                throw failure(
+                    .invalidValue, name,
+                    "\(fieldPath(name)) must hold strings of \(lengths.lowerBound)–\(lengths.upperBound) characters")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    /// The boolean `name`; nil when absent or null.
+    func bool(_ name: String) throws(DecodeFailure) -> Bool? {
+        guard let value = object[name], !value.isNull else { return nil }
+        guard case .bool(let flag) = value else {
+            throw failure(.invalidType, name, "\(fieldPath(name)) must be true or false")
+        }
+        return flag
+    }
+
+    /// The integer `name`, written as a JSON integer or as a string of one (Azure writes some numbers
+    /// either way); nil when absent or null.
+    func integer(_ name: String) throws(DecodeFailure) -> Int64? {
+        guard let value = object[name], !value.isNull else { return nil }
+        let number: Int64? =
+            switch value {
+            case .number: value.integer
+            case .string(let text): Int64(text)
+            default: nil
+            }
+        guard let number else {
+            throw failure(.invalidType, name, "\(fieldPath(name)) must be an integer (a number or a string of one)")
+        }
+        return number
     }
 
     /// The string `name` within `lengths` Unicode scalars; nil when absent or null.
