@@ -47,12 +47,13 @@ struct ReplayCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The records' format: \(InputFormat.names).",
+            "The records' format: \(InputFormat.names); without it, the first record's shape tells.",
             discussion: "vigil is Vigil's own contract (schemas/event.schema.json); the others are identity providers' "
-                + "records as they reach Kafka (docs/input-formats.md).",
+                + "records as they reach Kafka (docs/input-formats.md). A file whose first record has no one "
+                + "format's shape, and standard input, are read as vigil.",
             valueName: "format"),
         transform: Self.format)
-    var format = InputFormat.vigil
+    var format: InputFormat?
 
     @Argument(help: "Events, one JSON object per line; '-' reads standard input.")
     var events: String

@@ -79,6 +79,22 @@ extension VigilConfig {
             from: only the replay's clock and input.max_future_skew bound it.
             """
         ),
+        .duration(
+            "input.duplicate_window", \.input.duplicateWindow, .seconds(1)...EventDuration.days(1), .live,
+            """
+            An event whose id (within its tenant) was seen this close in event time is a repeated delivery and is \
+            dropped before it counts anywhere: IdP feeds are at least once (Auth0 log streams, Event Hubs, Okta pollers \
+            re-reading a page). Counted in vigil_input_duplicates_total. 10m covers a shipper's retries.
+            """
+        ),
+        .integer(
+            "input.max_duplicate_ids", \.input.maxDuplicateIDs, 0...10_000_000, .live,
+            """
+            The most event ids remembered for input.duplicate_window, per input partition (the decode stage) and per \
+            user-stage partition (repeats that arrive on another input partition); the oldest are forgotten first, \
+            about 40 bytes each. 0 drops no repeat. Held in memory: a repeat of an event from before a restart passes once.
+            """
+        ),
     ]
 
     private static let engineSettings: [S] = [

@@ -31,6 +31,11 @@ public struct InputSettings: Sendable, Equatable {
     /// accepted event time are dead-lettered as `future_time` unless the next event confirms the leap
     /// (see `Pipeline.process`).
     public var maxTimeLeap = EventDuration.days(1)
+    /// A second event with the same id (within its tenant) this close in event time to the first is a
+    /// repeated delivery and is dropped (`RecentEventIDs`).
+    public var duplicateWindow = EventDuration.minutes(10)
+    /// The most event ids remembered per input partition and per user-stage partition; 0 drops nothing.
+    public var maxDuplicateIDs = 100_000
 
     /// The documented defaults.
     public init() {}

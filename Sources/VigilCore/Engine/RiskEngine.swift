@@ -43,7 +43,14 @@ public struct RiskEngine: Sendable {
         self.keys = EngineKeys(secret: deviceKey)
         self.rules = EventRules(config: config, policyVersion: policyVersion, keys: keys)
         self.stages = stages
+        if stages == .user { recentEvents = RecentEventIDs(config.input) }
     }
+
+    /// The user stage's table of event ids seen (`input.duplicate_window`): a repeat delivered on another
+    /// input partition than the first copy passes that decode stage's table, and meets the first here,
+    /// where all of a user's events do. Nil for an engine running every stage (its input partition holds
+    /// all of a user's events, so the decode stage sees every repeat) and for the cross-user stages.
+    private var recentEvents: RecentEventIDs?
 
     /// The stages this engine runs: all of them (one shard holds everything), or one keyed stage.
     let stages: EngineStages
@@ -53,6 +60,7 @@ public struct RiskEngine: Sendable {
     public mutating func reconfigure(_ config: VigilConfig, policyVersion: String) {
         self.rules = EventRules(config: config, policyVersion: policyVersion, keys: keys)
         state.watermark.allowedLateness = config.engine.allowedLateness
+        recentEvents?.reconfigure(config.input)
         adoptConfiguredGlobalWindow()
     }
 
@@ -86,6 +94,8 @@ public struct RiskEngine: Sendable {
         /// while at or above the spraying threshold (`SourceRiskFact`); nil otherwise, and always nil
         /// for an engine running every stage (it reads its own sources).
         public var sourceRisk: SourceRiskFact?
+        /// The event repeats one seen within `input.duplicate_window`: nothing was scored or changed.
+        public var duplicate = false
     }
 
     /// `intel` is handed over (moved into the `EventContext`), not copied: a copy retains its names
@@ -121,6 +131,12 @@ public struct RiskEngine: Sendable {
                 return verdict
             }
             state.inputMarks[origin.partition] = origin.offset
+        }
+        if recentEvents != nil {
+            let id = keys.eventKey(tenant: context.event.tenant, eventID: context.event.eventID)
+            guard recentEvents!.admit(id, at: context.event.time, position: origin) else {
+                return Verdict(duplicate: true)
+            }
         }
         return run(context, late: late, sourceRisk: sourceRisk, offset: offset)
     }

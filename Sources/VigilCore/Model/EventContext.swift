@@ -38,6 +38,16 @@ struct EngineKeys: Sendable {
         return hasher.finalize()
     }
 
+    /// The key of an event id within its tenant, for the duplicate tables (`RecentEventIDs`): ids are the
+    /// input's to choose, so they are kept only as keyed hashes.
+    func eventKey(tenant: String?, eventID: String) -> UInt64 {
+        var hasher = SipHashState(key: device)
+        hasher.append("event")
+        hasher.append(tenant ?? "")
+        hasher.append(eventID)
+        return hasher.finalize()
+    }
+
     /// The key of an email domain's state within its tenant.
     func domainStateKey(tenant: String?, domain emailDomain: String) -> UInt64 {
         var hasher = SipHashState(key: domain)

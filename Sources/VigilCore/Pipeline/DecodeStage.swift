@@ -19,6 +19,9 @@ public struct DecodeStage: Sendable {
     /// The newest event time accepted on time, and the lateness allowed behind it.
     private var watermark: Watermark
     private let keys: EngineKeys
+    /// The event ids this input partition delivered within `input.duplicate_window`: a repeat is dropped
+    /// here, before any stage counts it.
+    private var recentEvents: RecentEventIDs
     /// `process`'s buffer of accepted events, kept between messages.
     private var acceptedScratch: [AcceptedEvent] = []
     /// Messages read, events by type, late events and dead letters (decisions and alerts are the keyed
@@ -35,12 +38,14 @@ public struct DecodeStage: Sendable {
         self.replayClock = replayClock
         watermark = Watermark(allowedLateness: config.engine.allowedLateness)
         keys = EngineKeys(secret: deviceKey)
+        recentEvents = RecentEventIDs(config.input)
     }
 
     /// Adopts a new configuration between two messages (live reload).
     public mutating func reconfigure(_ config: VigilConfig) {
         decoder = RecordDecoder(format: decoder.format, limits: config.input)
         input = config.input
+        recentEvents.reconfigure(config.input)
         watermark.allowedLateness = config.engine.allowedLateness
     }
 
@@ -219,6 +224,11 @@ public struct DecodeStage: Sendable {
                 tooFarAhead(
                     event, of: "the replay's clock (its start, or --now): recorded events cannot come from the future"),
                 source, origin: origin, into: &output)
+            return
+        }
+        let id = keys.eventKey(tenant: event.tenant, eventID: event.eventID)
+        guard recentEvents.admit(id, at: event.time, position: origin.inputPosition(event: index)) else {
+            stats.duplicateEvents += 1
             return
         }
         unconfirmedLeap = nil

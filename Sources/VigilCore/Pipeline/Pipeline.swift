@@ -108,6 +108,7 @@ struct VerdictOutput: Sendable {
 
     /// Appends the verdict's decision, then its alerts in detection order.
     func append(_ verdict: inout RiskEngine.Verdict, stats: inout PipelineStats, into output: inout [OutputMessage]) {
+        if verdict.duplicate { stats.duplicateEvents += 1 }
         if let decision = verdict.decision.take() {
             stats.decisions[decision.action.index] += 1
             output.append(
@@ -133,6 +134,8 @@ public struct PipelineStats: Sendable, Equatable {
     public var eventsRead = 0
     /// Events behind the watermark: scored, but state unchanged.
     public var lateEvents = 0
+    /// Events dropped as repeated deliveries of an event already seen (`input.duplicate_window`).
+    public var duplicateEvents = 0
     /// Decoded events per `EventType`, by case position; read with `count(_:)`.
     public var eventsByType = [Int](repeating: 0, count: EventType.allCases.count)
     /// Decisions per `DecisionAction`, by case position; read with `count(_:)`.
@@ -165,6 +168,7 @@ public struct PipelineStats: Sendable, Equatable {
     public mutating func add(_ other: PipelineStats) {
         eventsRead += other.eventsRead
         lateEvents += other.lateEvents
+        duplicateEvents += other.duplicateEvents
         for index in eventsByType.indices { eventsByType[index] += other.eventsByType[index] }
         for index in decisions.indices { decisions[index] += other.decisions[index] }
         for index in alerts.indices { alerts[index] += other.alerts[index] }

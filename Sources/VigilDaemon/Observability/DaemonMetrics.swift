@@ -34,6 +34,8 @@ public final class DaemonMetrics: Sendable {
     // acknowledged re-emitted copies of decisions and alerts (see `DeliveredOutputs`). In `Reported`.
     /// `vigil_late_events_total`: events older than the watermark (event time minus allowed lateness).
     private let lateEvents: Counter
+    /// `vigil_input_duplicates_total`: events dropped as repeated deliveries (`input.duplicate_window`).
+    private let duplicateEvents: Counter
     /// `vigil_processing_latency_seconds`: message received to all outputs acknowledged.
     ///
     /// The one update made per message, so it takes the cheapest route (BENCHMARKS.md, "Metrics through
@@ -149,6 +151,7 @@ public final class DaemonMetrics: Sendable {
         }
         reported = Mutex(Reported(outputCounters: outputCounters))
         lateEvents = counter("vigil_late_events_total")
+        duplicateEvents = counter("vigil_input_duplicates_total")
         processingLatency = factory.makeRecorder(label: Name.processingLatency, dimensions: [], aggregate: true)
         eventTimeLag = gauge("vigil_event_time_lag_seconds")
         consumerLag = gauge("vigil_consumer_lag_messages")
@@ -199,6 +202,7 @@ public final class DaemonMetrics: Sendable {
             let before = reported.pipeline
             Self.advance(events, from: before.eventsByType, to: totals.eventsByType)
             Self.advance(lateEvents, from: before.lateEvents, to: totals.lateEvents)
+            Self.advance(duplicateEvents, from: before.duplicateEvents, to: totals.duplicateEvents)
             reported.pipeline = totals
             let earlier = reported.delivered
             for (name, label, counts, previous) in [

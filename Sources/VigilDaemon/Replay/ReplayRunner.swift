@@ -32,14 +32,16 @@ public struct ReplayRunner {
         /// deployment with that many partitions per repartition topic would; the outputs are the same
         /// for every count. Snapshots (`stateIn`, `stateOut`) need 1.
         public var partitions: Int
-        /// The records' format (`--format`): Vigil's contract, or an identity provider's records.
-        public var format: InputFormat
+        /// The records' format (`--format`): Vigil's contract, or an identity provider's records; nil
+        /// reads the first line of the file to tell (`InputFormat.detect`), Vigil's contract when it
+        /// cannot (an unknown or ambiguous shape, or standard input, which is read only once).
+        public var format: InputFormat?
 
         /// A replay of `inputPath` under `configPath` into `outputDirectory`, optionally starting from
         /// and ending with a state snapshot, and with a fixed time for now.
         public init(
             configPath: String, inputPath: String, outputDirectory: String, stateIn: String? = nil,
-            stateOut: String? = nil, now: Timestamp? = nil, partitions: Int = 1, format: InputFormat = .vigil
+            stateOut: String? = nil, now: Timestamp? = nil, partitions: Int = 1, format: InputFormat? = .vigil
         ) {
             self.format = format
             self.configPath = configPath
@@ -72,6 +74,10 @@ public struct ReplayRunner {
         public var stateIn: SnapshotTransfer?
         /// What `--state-out` wrote, when given.
         public var stateOut: SnapshotTransfer?
+        /// The format the records were read as.
+        public var format: InputFormat
+        /// True when no `--format` was given and the first record's shape named `format`.
+        public var formatDetected: Bool
 
         /// Throughput in events per wall-clock second; 0 for an instant run.
         public var eventsPerSecond: Double { elapsedSeconds > 0 ? Double(stats.eventsRead) / elapsedSeconds : 0 }
@@ -135,9 +141,10 @@ public struct ReplayRunner {
         // The version names the geo databases actually opened, as `vigil run`'s does.
         let loaded = file.with(geoIdentity: opened.databases.dataIdentity)
         let key = try DeviceKey.resolve(loaded.config.security, environment: environment, allowPublicDefault: true)
+        let (format, formatDetected) = try resolveFormat()
         var pipeline = PartitionedPipeline(
             config: loaded.config.core, policyVersion: loaded.policyVersion, enricher: enrichment, deviceKey: key.key,
-            replayClock: options.now ?? ReceiveTime.now, partitionCount: options.partitions, format: options.format)
+            replayClock: options.now ?? ReceiveTime.now, partitionCount: options.partitions, format: format)
         var restored: SnapshotTransfer?
         if let stateIn = options.stateIn {
             let started = monotonicSeconds()
@@ -189,7 +196,7 @@ public struct ReplayRunner {
         let started = monotonicSeconds()
         var outputs: [OutputMessage] = []
         outputs.reserveCapacity(8)
-        let reader = LineReader(descriptor: descriptor, keepBytes: options.format.maxMessageBytes(loaded.config.input))
+        let reader = LineReader(descriptor: descriptor, keepBytes: format.maxMessageBytes(loaded.config.input))
         try reader.forEachLine { line in
             outputs.removeAll(keepingCapacity: true)
             pipeline.process(
@@ -222,7 +229,34 @@ public struct ReplayRunner {
             stats: pipeline.stats, state: pipeline.figures, globalWindow: loaded.config.engine.globalWindow,
             policyVersion: loaded.policyVersion, elapsedSeconds: elapsed,
             outputFiles: [decisions.path, alerts.path, deadLetters.path], usedPublicDeviceKey: key.isPublicDefault,
-            stateIn: restored, stateOut: saved)
+            stateIn: restored, stateOut: saved, format: format, formatDetected: formatDetected)
+    }
+
+    /// `--format`, else the format the first non-blank line of the input file has, else Vigil's contract;
+    /// and whether it was detected.
+    private func resolveFormat() throws -> (InputFormat, detected: Bool) {
+        if let format = options.format { return (format, false) }
+        guard options.inputPath != "-" else { return (.vigil, false) }
+        let descriptor = open(options.inputPath, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw ReplayError.input(path: options.inputPath, reason: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        // Reads until the first non-blank line is whole (or the file ends), at most one batch's worth.
+        var head: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var line: ArraySlice<UInt8>?
+        while line == nil, head.count < 16 * 1_048_576 {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            head.append(contentsOf: chunk[..<count])
+            // The piece after the last newline may be cut: only whole lines are looked at.
+            line = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
+                .first { $0.contains { $0 > 0x20 } }
+        }
+        if line == nil { line = head.split(separator: UInt8(ascii: "\n")).first { $0.contains { $0 > 0x20 } } }
+        let detected = line.flatMap { line in line.withUnsafeBytes { InputFormat.detect($0) } }
+        return detected.map { ($0, true) } ?? (.vigil, false)
     }
 }
 

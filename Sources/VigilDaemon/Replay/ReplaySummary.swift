@@ -3,11 +3,16 @@ import VigilCore
 extension ReplayRunner.Report {
     /// The table `vigil replay` prints: what went in, what came out, and how fast.
     public var summary: String {
-        var rows: [(String, String)] = [("events read", "\(stats.eventsRead)")]
+        var rows: [(String, String)] = []
+        if formatDetected || format != .vigil {
+            rows.append(("format", format.rawValue + (formatDetected ? " (detected from the first record)" : "")))
+        }
+        rows.append(("events read", "\(stats.eventsRead)"))
         for type in EventType.allCases where stats.count(type) > 0 {
             rows.append(("  \(type.rawValue)", "\(stats.count(type))"))
         }
         rows.append(("late events", "\(stats.lateEvents)"))
+        rows.append(("duplicates dropped", "\(stats.duplicateEvents)"))
         rows.append(("decisions", "\(stats.decisions.reduce(0, +))"))
         for action in DecisionAction.allCases {
             rows.append(("  \(action.rawValue)", "\(stats.count(action))"))

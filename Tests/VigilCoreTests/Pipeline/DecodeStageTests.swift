@@ -123,3 +123,88 @@ import VigilTestSupport
         #expect(again.allSatisfy { $0.reemitted })
     }
 }
+
+/// Repeated deliveries of one event (same id within its tenant) count once: dropped by the decode stage
+/// of the input partition they share, or by the user stage when they came on different input partitions.
+@Suite struct DuplicateEventTests {
+    /// A denied push with id `id` at minute `minute`.
+    static func denial(_ id: String, minute: Int) -> [UInt8] {
+        Array(
+            #"{"event_id":"\#(id)","type":"mfa_result","time":"2026-03-02T12:1\#(minute):30Z","tenant":"acme","user":{"id":"carol"},"ip":"81.2.69.142","mfa":{"factor":"push","result":"denied"}}"#
+                .utf8)
+    }
+
+    static func replay(_ lines: [[UInt8]], config: VigilConfig = VigilConfig()) -> (PipelineStats, [OutputMessage]) {
+        var pipeline = PartitionedPipeline(
+            config: config, policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+        var output: [OutputMessage] = []
+        for (index, line) in lines.enumerated() {
+            pipeline.process(line, origin: .file(path: "in", line: index + 1), into: &output)
+        }
+        return (pipeline.stats, output)
+    }
+
+    @Test func fourDenialsDeliveredTwiceAreFourNotEight() {
+        // Push bombing needs five denials in ten minutes: four, each delivered twice, must not raise it.
+        let twice = (0..<4).flatMap { [Self.denial("deny-\($0)", minute: $0), Self.denial("deny-\($0)", minute: $0)] }
+        let (stats, output) = Self.replay(twice)
+        #expect(stats.duplicateEvents == 4)
+        #expect(stats.count(.pushBombing) == 0)
+        #expect(output.isEmpty)
+        // The fifth distinct denial raises it.
+        let (fifth, _) = Self.replay(twice + [Self.denial("deny-4", minute: 4)])
+        #expect(fifth.count(.pushBombing) == 1)
+        // With the table off, the repeats count.
+        var off = VigilConfig()
+        off.input.maxDuplicateIDs = 0
+        let (counted, _) = Self.replay(twice, config: off)
+        #expect(counted.duplicateEvents == 0)
+        #expect(counted.count(.pushBombing) == 1)
+    }
+
+    @Test func theSameMessageReadAgainIsNoRepeatAnotherMessageWithItsIDIs() {
+        var pipeline = Pipeline(config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+        let login = Array(EventLines.login(id: "dup-1", time: "2026-03-02T12:00:00Z", user: "carol").utf8)
+        var output: [OutputMessage] = []
+        // Offset 3, consumed again after a rebalance: its decision is produced again.
+        for offset: Int64 in [3, 3] {
+            pipeline.process(login, origin: .kafka(topic: "in", partition: 0, offset: offset), into: &output)
+        }
+        #expect(output.filter { $0.stream == .decisions }.count == 2)
+        #expect(pipeline.stats.duplicateEvents == 0)
+        // The producer sent it twice: offset 4 holds a repeat.
+        pipeline.process(login, origin: .kafka(topic: "in", partition: 0, offset: 4), into: &output)
+        #expect(output.filter { $0.stream == .decisions }.count == 2)
+        #expect(pipeline.stats.duplicateEvents == 1)
+    }
+
+    @Test func theSameIDInAnotherTenantIsAnotherEvent() {
+        let acme = Self.denial("deny-0", minute: 0)
+        let other = Array(String(decoding: acme, as: UTF8.self).replacingOccurrences(of: "acme", with: "globex").utf8)
+        #expect(Self.replay([acme, other]).0.duplicateEvents == 0)
+    }
+
+    @Test func aRepeatOnAnotherInputPartitionMeetsTheFirstInTheUserStage() throws {
+        var partitionA = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
+        var partitionB = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
+        var shard = StageProcessor(
+            stage: .user, config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+        var output: [OutputMessage] = []
+        let login = Array(EventLines.login(id: "dup-1", time: "2026-03-02T12:00:00Z", user: "carol").utf8)
+        for (offset, stage) in [(0, 0), (0, 1)] {
+            var records: [StageRecord] = []
+            var decode = stage == 0 ? partitionA : partitionB
+            decode.process(
+                login, origin: .kafka(topic: "in", partition: Int32(stage), offset: Int64(offset)), into: &output,
+                records: &records)
+            if stage == 0 { partitionA = decode } else { partitionB = decode }
+            for record in records where record.stage == .user {
+                _ = try shard.process(record.value, sourceRisk: SourceRiskTable(), into: &output)
+            }
+        }
+        #expect(partitionA.stats.duplicateEvents == 0)
+        #expect(partitionB.stats.duplicateEvents == 0)
+        #expect(shard.stats.duplicateEvents == 1)
+        #expect(output.filter { $0.stream == .decisions }.count == 1)
+    }
+}

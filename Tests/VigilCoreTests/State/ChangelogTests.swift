@@ -207,24 +207,28 @@ import _VigilMachinery
     /// coming again from an older committed offset is decided but changes nothing; the next new input
     /// changes state and drops the guard. A guard still up from a restore keeps what it protects beyond.
     @Test func aKeptShardGuardsTheInputItReflects() throws {
-        let line = Array(
-            #"{"event_id":"k1","type":"login","time":"2026-09-21T10:00:00Z","user":{"id":"alice"},"ip":"203.0.113.7","outcome":"success"}"#
-                .utf8)
+        // One login per offset (each its own event id: the same id at another offset is a repeat).
+        let lines = (0..<4).map { offset in
+            Array(
+                #"{"event_id":"k\#(offset)","type":"login","time":"2026-09-21T10:00:00Z","user":{"id":"alice"},"ip":"203.0.113.7","outcome":"success"}"#
+                    .utf8)
+        }
         var kept = Pipeline(config: VigilConfig(), policyVersion: "test", enricher: nil, deviceKey: .publicDefault)
         kept.recordsChanges = true
         var output: [OutputMessage] = []
         for offset in 0..<3 {
-            kept.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: Int64(offset)), into: &output)
+            kept.process(
+                lines[offset], origin: .kafka(topic: "auth-events", partition: 0, offset: Int64(offset)), into: &output)
         }
         _ = kept.takeChangelogFlush(stamp: 2, scope: Self.scope)
         kept.guardInput(through: 2)
         #expect(kept.isReplayGuarded)
         let before = ChangelogCrashTests.entries(kept.engine)
-        kept.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 1), into: &output)
-        kept.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 2), into: &output)
+        kept.process(lines[1], origin: .kafka(topic: "auth-events", partition: 0, offset: 1), into: &output)
+        kept.process(lines[2], origin: .kafka(topic: "auth-events", partition: 0, offset: 2), into: &output)
         #expect(ChangelogCrashTests.entries(kept.engine) == before)
         #expect(!kept.hasUnflushedChanges)
-        kept.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 3), into: &output)
+        kept.process(lines[3], origin: .kafka(topic: "auth-events", partition: 0, offset: 3), into: &output)
         #expect(!kept.isReplayGuarded)
         #expect(ChangelogCrashTests.entries(kept.engine) != before)
         #expect(output.count == 6 && output.allSatisfy { $0.stream == .decisions })
@@ -234,7 +238,7 @@ import _VigilMachinery
         try restored.restoreState(snapshot: kept.stateSnapshot(appliedOffset: 9))
         restored.guardInput(through: 5)
         let snapshot = ChangelogCrashTests.entries(restored.engine)
-        restored.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 8), into: &output)
+        restored.process(lines[3], origin: .kafka(topic: "auth-events", partition: 0, offset: 8), into: &output)
         #expect(restored.isReplayGuarded)
         #expect(ChangelogCrashTests.entries(restored.engine) == snapshot)
         // A negative stamp (nothing processed) guards nothing.
@@ -392,7 +396,9 @@ import _VigilMachinery
         let before = ChangelogCrashTests.entries(restored.engine)
         restored.process(line, origin: .kafka(topic: "auth-events", partition: 0, offset: 7), into: &output)
         #expect(ChangelogCrashTests.entries(restored.engine) == before)
-        restored.process(line, origin: .file(path: "x", line: 1), into: &output)
+        // Another event (the same id would be a repeat) changes state.
+        let next = Array(String(decoding: line, as: UTF8.self).replacingOccurrences(of: "p1", with: "p2").utf8)
+        restored.process(next, origin: .file(path: "x", line: 1), into: &output)
         #expect(ChangelogCrashTests.entries(restored.engine) != before)
         #expect(output.count == 3 && output.allSatisfy { $0.stream == .decisions })
     }

@@ -44,4 +44,29 @@ import VigilTestSupport
         let tokens = try String(contentsOf: file, encoding: .utf8).components(separatedBy: "CODE_TO_TOKEN").count - 1
         #expect(converted.report.stats.skippedRecords == (tokens > 0 ? ["keycloak:CODE_TO_TOKEN": tokens] : [:]))
     }
+
+    /// Without `--format` the first record's shape names the format; the canonical file reads as vigil.
+    @Test(arguments: InputFormat.allCases)
+    func withoutAFormatTheFirstRecordNamesIt(format: InputFormat) throws {
+        let name = format == .vigil ? "credential-stuffing.jsonl" : "\(format.rawValue)/credential-stuffing.jsonl"
+        let file = TestPaths.scenarios.appendingPathComponent(name)
+        let detected = try ScenarioTests.replay(file: file, format: nil)
+        #expect(detected.report.format == format)
+        #expect(detected.report.formatDetected)
+        #expect(detected.report.summary.contains("\(format.rawValue) (detected from the first record)"))
+        let named = try ScenarioTests.replay(file: file, format: format)
+        #expect(!named.alerts.isEmpty)
+        #expect(Self.identities(detected.alerts) == Self.identities(named.alerts))
+        #expect(detected.deadLetters.isEmpty)
+    }
+
+    @Test func aFileOfNoOneFormatsShapeIsReadAsVigilsContract() throws {
+        let directory = try TestPaths.temporaryDirectory("no-format")
+        let file = directory.appendingPathComponent("odd.jsonl")
+        try Data("\n  \n{\"hello\":\"world\"}\n".utf8).write(to: file)
+        let outcome = try ScenarioTests.replay(file: file, format: nil)
+        #expect(outcome.report.format == .vigil)
+        #expect(!outcome.report.formatDetected)
+        #expect(outcome.deadLetters.count == 1)
+    }
 }

@@ -36,11 +36,11 @@ import VigilTestSupport
             extra: extra)
     }
 
-    /// `vigil replay` of any JSONL file of `format`, with MaxMind's test databases, taking `now` as now when
-    /// given.
+    /// `vigil replay` of any JSONL file of `format` (nil: as `--format` left out), with MaxMind's test
+    /// databases, taking `now` as now when given.
     static func replay(
         file: URL, anonymousDatabase: Bool = false, extra: String = "", now: Timestamp? = nil,
-        format: InputFormat = .vigil
+        format: InputFormat? = .vigil
     ) throws -> Outcome {
         let directory = try TestPaths.temporaryDirectory(file.deletingPathExtension().lastPathComponent)
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: anonymousDatabase, extra: extra)

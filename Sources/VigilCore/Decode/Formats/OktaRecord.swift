@@ -140,7 +140,9 @@ enum OktaRecord: RecordAdapter {
     /// Okta's rating: `level` in `debugData.risk`, a Java-map string (`{reasons=..., level=HIGH}`), or in
     /// `logOnlySecurityData`, JSON inside a string (`{"risk":{"level":"HIGH"}}`) when risk runs in
     /// log-only mode. A rating that reads as neither is ignored, never a dead letter: it only informs.
+    /// ThreatInsight's `threatSuspected` ("true": the address is one Okta saw attacking) is high.
     private static func riskLevel(_ debugData: RecordFields?) throws(DecodeFailure) -> IdPRiskLevel? {
+        if try debugData?.string("threatSuspected", 1...16) == "true" { return .high }
         if let map = try debugData?.string("risk", FieldLimits.freeText) {
             // Entries are `key=value` separated by commas; the reasons' own commas never start a `level=`.
             for entry in map.split(whereSeparator: { $0 == "," || $0 == "{" || $0 == "}" }) {

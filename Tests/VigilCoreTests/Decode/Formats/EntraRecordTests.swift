@@ -1,4 +1,5 @@
 import Testing
+import VigilTestSupport
 
 @testable import VigilCore
 
@@ -354,5 +355,31 @@ import Testing
             return
         }
         #expect(failure.kind == .notAnObject)
+    }
+}
+
+/// `InputFormat.detect`: a record's shape names its format when only one format's does.
+@Suite struct InputFormatDetectionTests {
+    static func detect(_ json: String) -> InputFormat? {
+        Array(json.utf8).withUnsafeBytes { InputFormat.detect($0) }
+    }
+
+    @Test func eachFormatsRecordNamesItsFormat() {
+        #expect(Self.detect(EventLines.login(id: "a", time: "2026-03-02T09:00:00Z", user: "u")) == .vigil)
+        #expect(Self.detect(OktaRecordTests.record("user.session.start")) == .okta)
+        #expect(Self.detect(#"{"log_id":"9001","data":{"type":"s","date":"2026-03-02T09:00:00.000Z"}}"#) == .auth0)
+        #expect(Self.detect(#"{"detail":{"log_id":"9001","data":{"type":"s"}}}"#) == .auth0)
+        #expect(Self.detect(#"{"id":"k1","time":1772442000000,"type":"LOGIN","realmId":"acme"}"#) == .keycloak)
+        #expect(Self.detect(#"{"records":[]}"#) == .entra)
+        #expect(Self.detect(EntraRecordTests.signIn()) == .entra)
+    }
+
+    @Test func anAmbiguousOrUnknownShapeNamesNone() {
+        // Vigil's members and Okta's in one object.
+        #expect(Self.detect(#"{"event_id":"a","type":"login","uuid":"b","eventType":"user.session.start"}"#) == nil)
+        #expect(Self.detect(#"{"hello":"world"}"#) == nil)
+        #expect(Self.detect("[1,2]") == nil)
+        #expect(Self.detect("not json") == nil)
+        #expect(Array([0xff, 0xfe]).withUnsafeBytes { InputFormat.detect($0) } == nil)
     }
 }

@@ -54,6 +54,7 @@ import Testing
         (#"{"risk":"{level=LOW}"}"#, .low),
         (#"{"logOnlySecurityData":"{\"risk\":{\"level\":\"HIGH\",\"reasons\":\"Anomalous Device\"}}"}"#, .high),
         (#"{"risk":"{reasons=none}"}"#, nil), (#"{"logOnlySecurityData":"not json"}"#, nil), ("{}", nil),
+        (#"{"risk":"{level=LOW}","threatSuspected":"true"}"#, .high), (#"{"threatSuspected":"false"}"#, nil),
     ])
     func oktasRiskLevelIsTheIdPsRating(debugData: String, level: IdPRiskLevel?) throws {
         #expect(try decoding.event(Self.record("user.session.start", debugData: debugData)).idpRisk == level)
