@@ -91,7 +91,7 @@ extension VigilConfig {
             "input.max_duplicate_ids", \.input.maxDuplicateIDs, 0...10_000_000, .live,
             """
             The most event ids remembered for input.duplicate_window, per input partition (the decode stage) and per \
-            user-stage partition (repeats that arrive on another input partition); the oldest are forgotten first, \
+            keyed-stage partition (repeats that arrive on another input partition); the oldest are forgotten first, \
             about 40 bytes each. 0 drops no repeat. Held in memory: a repeat of an event from before a restart passes once.
             """
         ),

@@ -34,7 +34,7 @@ public struct InputSettings: Sendable, Equatable {
     /// A second event with the same id (within its tenant) this close in event time to the first is a
     /// repeated delivery and is dropped (`RecentEventIDs`).
     public var duplicateWindow = EventDuration.minutes(10)
-    /// The most event ids remembered per input partition and per user-stage partition; 0 drops nothing.
+    /// The most event ids remembered per input partition and per keyed-stage partition; 0 drops nothing.
     public var maxDuplicateIDs = 100_000
 
     /// The documented defaults.

@@ -43,13 +43,14 @@ public struct RiskEngine: Sendable {
         self.keys = EngineKeys(secret: deviceKey)
         self.rules = EventRules(config: config, policyVersion: policyVersion, keys: keys)
         self.stages = stages
-        if stages == .user { recentEvents = RecentEventIDs(config.input) }
+        if stages != .all { recentEvents = RecentEventIDs(config.input) }
     }
 
-    /// The user stage's table of event ids seen (`input.duplicate_window`): a repeat delivered on another
+    /// A keyed stage's table of event ids seen (`input.duplicate_window`): a repeat delivered on another
     /// input partition than the first copy passes that decode stage's table, and meets the first here,
-    /// where all of a user's events do. Nil for an engine running every stage (its input partition holds
-    /// all of a user's events, so the decode stage sees every repeat) and for the cross-user stages.
+    /// where all events of its key (user, source, domain) do, so no window counts it twice. Nil for an
+    /// engine running every stage (its input partition holds all of a user's events, so the decode stage
+    /// sees every repeat).
     private var recentEvents: RecentEventIDs?
 
     /// The stages this engine runs: all of them (one shard holds everything), or one keyed stage.

@@ -184,27 +184,28 @@ import VigilTestSupport
         #expect(Self.replay([acme, other]).0.duplicateEvents == 0)
     }
 
-    @Test func aRepeatOnAnotherInputPartitionMeetsTheFirstInTheUserStage() throws {
-        var partitionA = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
-        var partitionB = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
-        var shard = StageProcessor(
-            stage: .user, config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+    @Test func aRepeatOnAnotherInputPartitionMeetsTheFirstInEachKeyedStage() throws {
+        var partitions = (0..<2).map { _ in DecodeStage(config: VigilConfig(), deviceKey: .publicDefault) }
+        var shards = [StageKind.user, .source].map {
+            StageProcessor(
+                stage: $0, config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+        }
         var output: [OutputMessage] = []
-        let login = Array(EventLines.login(id: "dup-1", time: "2026-03-02T12:00:00Z", user: "carol").utf8)
-        for (offset, stage) in [(0, 0), (0, 1)] {
+        // A failed login reaches the user and the source stage; its repeat comes on the other partition.
+        let failure = Array(
+            EventLines.login(id: "dup-1", time: "2026-03-02T12:00:00Z", user: "carol", outcome: "failure").utf8)
+        for partition in partitions.indices {
             var records: [StageRecord] = []
-            var decode = stage == 0 ? partitionA : partitionB
-            decode.process(
-                login, origin: .kafka(topic: "in", partition: Int32(stage), offset: Int64(offset)), into: &output,
+            partitions[partition].process(
+                failure, origin: .kafka(topic: "in", partition: Int32(partition), offset: 0), into: &output,
                 records: &records)
-            if stage == 0 { partitionA = decode } else { partitionB = decode }
-            for record in records where record.stage == .user {
-                _ = try shard.process(record.value, sourceRisk: SourceRiskTable(), into: &output)
+            #expect(records.map(\.stage) == [.user, .source])
+            for record in records {
+                let shard = record.stage == .user ? 0 : 1
+                _ = try shards[shard].process(record.value, sourceRisk: SourceRiskTable(), into: &output)
             }
         }
-        #expect(partitionA.stats.duplicateEvents == 0)
-        #expect(partitionB.stats.duplicateEvents == 0)
-        #expect(shard.stats.duplicateEvents == 1)
-        #expect(output.filter { $0.stream == .decisions }.count == 1)
+        #expect(partitions.map(\.stats.duplicateEvents) == [0, 0])
+        #expect(shards.map(\.stats.duplicateEvents) == [1, 1])
     }
 }
