@@ -205,6 +205,14 @@ extension VigilConfig {
             .number(
                 "engine.signals.impossible_travel.min_distance_km", \.engine.signals.minDistanceKm, 0...20_038, .live,
                 "Below 500 km, city-level GeoIP error and accuracy radii dominate: no verdict."),
+            .number(
+                "engine.signals.impossible_travel.mobile_tolerance_km", \.engine.signals.mobileToleranceKm, 0...5_000,
+                .live,
+                """
+                Added to the accuracy radius of an address in a mobile range (reputation category mobile: a carrier's \
+                ranges), at either end of a trip: carrier-grade NAT and mobile gateways put a phone's address hundreds of \
+                kilometres from the phone. mobile is no risk category: it adds no reputation points.
+                """),
         ]
         + signal(
             "anonymous_ip", \.engine.signals.anonymousIP,
@@ -215,11 +223,15 @@ extension VigilConfig {
                 "Tor exits add this on top: 30 + 20 = 50, medium on its own.")
         ]
         + signal(
-            "asn_reputation", \.engine.signals.asnReputation, "Source ASN is in your reputation table (reputation.asn)."
+            "asn_reputation", \.engine.signals.asnReputation,
+            "Source ASN is in your reputation table (reputation.asn), in a category other than trusted_network and mobile."
         )
         + signal(
             "ip_reputation", \.engine.signals.ipReputation,
-            "Source IP is in one of your reputation lists (reputation.cidr_lists), in a category other than trusted_network."
+            """
+            Source IP is in one of your reputation lists (reputation.cidr_lists), in a category other than trusted_network \
+            and mobile.
+            """
         )
         + signal(
             "trusted_network", \.engine.signals.trustedNetwork,

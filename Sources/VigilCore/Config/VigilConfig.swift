@@ -107,6 +107,8 @@ public struct SignalSettings: Sendable, Equatable {
     public var maxSpeedKmh = 900.0
     /// Closer than this, GeoIP error dominates and travel gives no verdict.
     public var minDistanceKm = 500.0
+    /// Added to the accuracy radius of an address in a `mobile` range (reputation table) for travel.
+    public var mobileToleranceKm = 500.0
     /// Source flagged by the anonymous-IP database (VPN, Tor, proxy, hosting).
     public var anonymousIP = SignalWeight(points: 30)
     /// Extra points when the anonymous source is a Tor exit.

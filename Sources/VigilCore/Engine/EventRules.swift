@@ -127,7 +127,8 @@ final class EventRules: Sendable {
         }
         if let ip = event.ip, user.lastLogin.map({ $0.time <= event.time }) ?? true {
             user.lastLogin = CompactAnchor(
-                time: event.time, eventID: event.eventID, ip: ip, location: context.intel.location,
+                time: event.time, eventID: event.eventID, ip: ip,
+                location: context.intel.travelLocation(mobileToleranceKm: engine.signals.mobileToleranceKm),
                 network: context.intel.network, anonymity: assessment.anonymity, names: &names)
         }
     }

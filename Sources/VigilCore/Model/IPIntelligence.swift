@@ -120,6 +120,15 @@ public struct ReputationMatch: Sendable, Hashable, Comparable {
     /// True for a `trustedCategory` match.
     public var isTrusted: Bool { category == Self.trustedCategory }
 
+    /// The category of mobile carriers' ranges: not a risk, but a coarse location (carrier-grade NAT and
+    /// mobile gateways put a user's address hundreds of kilometres from the user), so travel from or to
+    /// it is measured with `engine.signals.impossible_travel.mobile_tolerance_km` more error.
+    public static let mobileCategory = "mobile"
+
+    /// True for a category that says something is risky: every one but `trustedCategory` and
+    /// `mobileCategory`, which describe a network.
+    public var isRisk: Bool { category != Self.trustedCategory && category != Self.mobileCategory }
+
     /// A match of `category` from a list of kind `source`.
     public init(source: Source, category: String) {
         self.source = source
@@ -129,5 +138,17 @@ public struct ReputationMatch: Sendable, Hashable, Comparable {
     /// By source, then category: the fixed order reasons and evidence list them in.
     public static func < (lhs: ReputationMatch, rhs: ReputationMatch) -> Bool {
         (lhs.source.rawValue, lhs.category) < (rhs.source.rawValue, rhs.category)
+    }
+}
+
+extension IPIntelligence {
+    /// The location travel is measured with: the address's, its accuracy radius widened by `mobileToleranceKm`
+    /// when the address is in a `mobile` range of the operator's reputation table.
+    func travelLocation(mobileToleranceKm: Double) -> GeoLocation? {
+        guard var location, reputation.contains(where: { $0.category == ReputationMatch.mobileCategory }) else {
+            return location
+        }
+        location.accuracyRadiusKm = (location.accuracyRadiusKm ?? 0) + Int(mobileToleranceKm.rounded())
+        return location
     }
 }

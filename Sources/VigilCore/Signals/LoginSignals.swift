@@ -65,7 +65,8 @@ struct LoginSignals: Sendable {
         // Travel from the last successful login.
         if let anchor = state.lastLogin(of: user), event.ip != nil,
             let travel = TravelAssessment(
-                from: anchor.location, at: anchor.time, to: context.intel.location, at: event.time)
+                from: anchor.location, at: anchor.time,
+                to: context.intel.travelLocation(mobileToleranceKm: signals.mobileToleranceKm), at: event.time)
         {
             facts.travelTooFast = travel.isImpossible(
                 maxSpeedKmh: signals.maxSpeedKmh, minDistanceKm: signals.minDistanceKm)
@@ -155,11 +156,11 @@ extension SignalName {
                 signals.anonymousIP, .travelNotAssessed(from: anchor.location, previousAnonymity: anchor.anonymity),
                 points: 0)
         case .ipReputation:
-            let categories = context.intel.reputation.filter { $0.source == .cidr && !$0.isTrusted }.map(\.category)
+            let categories = context.intel.reputation.filter { $0.source == .cidr && $0.isRisk }.map(\.category)
             guard !categories.isEmpty else { return nil }
             return fire(signals.ipReputation, .addressListed(categories: categories))
         case .asnReputation:
-            let categories = context.intel.reputation.filter { $0.source == .asn && !$0.isTrusted }.map(\.category)
+            let categories = context.intel.reputation.filter { $0.source == .asn && $0.isRisk }.map(\.category)
             guard !categories.isEmpty, let network = context.intel.network else { return nil }
             return fire(signals.asnReputation, .networkListed(number: network.number, categories: categories))
         case .trustedNetwork:

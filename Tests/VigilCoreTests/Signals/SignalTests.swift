@@ -95,6 +95,37 @@ import Testing
                     ? "source network AS64500 is listed as trusted" : "source address is listed as trusted"))
     }
 
+    /// A carrier's range (`mobile`) is a coarse location, not a risk: a trip to or from it is measured
+    /// with `mobile_tolerance_km` (500) more error, and it adds no reputation points.
+    @Test func aMobileRangeWidensTheTravelToleranceAtEitherEnd() {
+        var table = Places.table
+        let berlin = GeoLocation(
+            countryCode: "DE", city: "Berlin", latitude: 52.52, longitude: 13.405, accuracyRadiusKm: 20)
+        let carrier = "81.2.69.170"
+        let fixedLine = "81.2.69.171"
+        table[carrier] = IPIntelligence(
+            location: berlin, network: AutonomousSystem(number: 64501),
+            reputation: [ReputationMatch(source: .cidr, category: "mobile")])
+        table[fixedLine] = IPIntelligence(location: berlin, network: AutonomousSystem(number: 64502))
+        // London → Berlin (about 930 km, 900 after both radii) in 30 minutes.
+        var fixed = EngineHarness(geo: table)
+        fixed.establish("rosa")
+        #expect(fixed.login("rosa", at: 30, ip: fixedLine, device: "d1").signals.contains(.impossibleTravel))
+        var mobile = EngineHarness(geo: table)
+        mobile.establish("rosa")
+        let toPhone = mobile.login("rosa", at: 30, ip: carrier, device: "d1").signals
+        #expect(!toPhone.contains(.impossibleTravel))
+        #expect(!toPhone.contains(.ipReputation))
+        // From the phone back to London: the anchor kept the wider radius.
+        #expect(!mobile.login("rosa", at: 60, ip: Places.london, device: "d1").signals.contains(.impossibleTravel))
+        // No tolerance: the trip is judged as from a fixed line.
+        var config = VigilConfig()
+        config.engine.signals.mobileToleranceKm = 0
+        var strict = EngineHarness(config: config, geo: table)
+        strict.establish("rosa")
+        #expect(strict.login("rosa", at: 30, ip: carrier, device: "d1").signals.contains(.impossibleTravel))
+    }
+
     @Test func aNewCountryOnAKnownDeviceWeighsLessThanOnANewOne() {
         var h = EngineHarness()
         h.establish("pia")
