@@ -317,6 +317,25 @@ extension VigilConfig {
         .duration(
             "engine.alerts.push_bombing.window", \.engine.alerts.pushBombingWindow, window, .live,
             "Window the pushes are counted over."),
+        .integer(
+            "engine.alerts.push_bombing.hour_failures", \.engine.alerts.pushBombingHourFailures, 0...1_000_000, .live,
+            """
+            A slower campaign: denied or timed-out pushes within hour_window that raise the alert (one every few \
+            minutes never fills the short window). 0 does not look.
+            """),
+        .duration(
+            "engine.alerts.push_bombing.hour_window", \.engine.alerts.pushBombingHourWindow, window, .live,
+            "Window of hour_failures."),
+        .integer(
+            "engine.alerts.push_bombing.day_failures", \.engine.alerts.pushBombingDayFailures, 0...1_000_000, .live,
+            """
+            A drip over a day: denied or timed-out pushes within day_window that raise the alert. A user who misses a \
+            notification now and then stays far below 15. 0 does not look.
+            """),
+        .duration(
+            "engine.alerts.push_bombing.day_window", \.engine.alerts.pushBombingDayWindow, window, .live,
+            "Window of day_failures. A campaign that keeps going raises one alert per horizon it crosses, each held for its window."
+        ),
         enabled(
             "mfa_fatigue_accepted", \.engine.alerts.mfaFatigueAccepted,
             "A push approved after at least `failures` failures within `window`: the user probably gave in."),
@@ -326,6 +345,16 @@ extension VigilConfig {
         .duration(
             "engine.alerts.mfa_fatigue_accepted.window", \.engine.alerts.mfaFatigueWindow, window, .live,
             "Window the failures are counted over."),
+        .integer(
+            "engine.alerts.mfa_fatigue_accepted.long_failures", \.engine.alerts.mfaFatigueLongFailures, 0...1_000_000,
+            .live,
+            """
+            Failures within long_window before an approval that also raise the alert: the user who gives in after a \
+            pause, when the short window has emptied. 0 does not look.
+            """),
+        .duration(
+            "engine.alerts.mfa_fatigue_accepted.long_window", \.engine.alerts.mfaFatigueLongWindow, window, .live,
+            "Window of long_failures."),
         enabled(
             "impossible_travel", \.engine.alerts.impossibleTravel, "The impossible_travel signal also raises an alert."),
         enabled(

@@ -165,13 +165,47 @@ public struct AlertSettings: Sendable, Equatable {
     public var pushBombingPushes = 10
     /// Window the pushes are counted over.
     public var pushBombingWindow = EventDuration.minutes(10)
+    /// A slower campaign: this many failed pushes within `pushBombingHourWindow` (0: not looked for).
+    public var pushBombingHourFailures = 8
+    /// Window of `pushBombingHourFailures`.
+    public var pushBombingHourWindow = EventDuration.hours(1)
+    /// A drip over a day: this many failed pushes within `pushBombingDayWindow` (0: not looked for).
+    public var pushBombingDayFailures = 15
+    /// Window of `pushBombingDayFailures`.
+    public var pushBombingDayWindow = EventDuration.hours(24)
 
-    /// A push approved after at least `mfaFatigueFailures` failures within `mfaFatigueWindow`.
+    /// A push approved after at least `mfaFatigueFailures` failures within `mfaFatigueWindow`, or
+    /// `mfaFatigueLongFailures` within `mfaFatigueLongWindow` (a pause before giving in).
     public var mfaFatigueAccepted = AlertToggle()
     /// Failures before the approval.
     public var mfaFatigueFailures = 3
     /// Window the failures are counted over.
     public var mfaFatigueWindow = EventDuration.minutes(10)
+    /// Failures before the approval over the longer horizon (0: not looked for).
+    public var mfaFatigueLongFailures = 5
+    /// Window of `mfaFatigueLongFailures`.
+    public var mfaFatigueLongWindow = EventDuration.hours(2)
+
+    /// The horizons push bombing is looked for at, shortest first: (failed pushes, window); a horizon of
+    /// 0 failures is left out.
+    var pushBombingHorizons: [(failures: Int, window: EventDuration)] {
+        [
+            (pushBombingFailures, pushBombingWindow), (pushBombingHourFailures, pushBombingHourWindow),
+            (pushBombingDayFailures, pushBombingDayWindow),
+        ].filter { $0.failures > 0 }
+    }
+
+    /// The horizons `mfaFatigueAccepted` is looked for at, shortest first.
+    var mfaFatigueHorizons: [(failures: Int, window: EventDuration)] {
+        [(mfaFatigueFailures, mfaFatigueWindow), (mfaFatigueLongFailures, mfaFatigueLongWindow)].filter {
+            $0.failures > 0
+        }
+    }
+
+    /// Failed pushes a user's window keeps: enough for every horizon's threshold.
+    var pushFailuresKept: Int {
+        (pushBombingHorizons + mfaFatigueHorizons).map(\.failures).max() ?? 1
+    }
 
     /// The alert twin of the travel signal, one per account and pair of logins.
     public var impossibleTravel = AlertToggle()

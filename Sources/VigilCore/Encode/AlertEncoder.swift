@@ -24,6 +24,7 @@ public struct AlertEncoder: Sendable {
             String(alert.windowStart.microseconds),
         ]
         if let trigger = alert.triggerEventID { parts.append(trigger) }
+        if let horizon = alert.horizon { parts.append("horizon:\(horizon.microseconds)") }
         return Identifiers.uuid(identifierKey, parts: parts)
     }
 

@@ -94,6 +94,9 @@ public struct Alert: Sendable, Equatable {
     /// start with others: impossible travel, where one anchor login can be followed by several
     /// impossible ones. It enters the uid, so a SIEM deduplicating on uid keeps each of them.
     var triggerEventID: String?
+    /// Set for a kind looked for at several horizons when this one is not the shortest: push bombing over
+    /// an hour may share its window start with one over ten minutes raised before. It enters the uid.
+    var horizon: EventDuration?
     var evidence: [EvidenceEvent]
     /// The account concerned; nil for source- and domain-scoped alerts spanning many users.
     public var userID: String?
@@ -128,7 +131,8 @@ public struct Alert: Sendable, Equatable {
     /// text, sources and details derived from it.
     public static func == (lhs: Alert, rhs: Alert) -> Bool {
         lhs.kind == rhs.kind && lhs.scope == rhs.scope && lhs.subject == rhs.subject && lhs.tenant == rhs.tenant
-            && lhs.windowStart == rhs.windowStart && lhs.triggerEventID == rhs.triggerEventID && lhs.time == rhs.time
+            && lhs.windowStart == rhs.windowStart && lhs.triggerEventID == rhs.triggerEventID
+            && lhs.horizon == rhs.horizon && lhs.time == rhs.time
             && lhs.evidence == rhs.evidence
     }
 

@@ -169,14 +169,22 @@ struct AlertDetectors: Sendable {
         case .denied, .timeout, .failed:
             user.pushFailures.record(
                 event.time, eventID: event.eventID,
-                capacity: max(rules.pushBombingFailures, rules.mfaFatigueFailures, settings.signals.pushBurstThreshold))
+                capacity: max(rules.pushFailuresKept, settings.signals.pushBurstThreshold))
             checkPushBombing(context, user: &user, into: &alerts)
         case .approved:
             guard rules.mfaFatigueAccepted.enabled, !user.holds.holds(.mfaFatigueAccepted, at: event.time) else {
                 return
             }
-            let failures = user.pushFailures.entries(from: event.time - rules.mfaFatigueWindow, through: event.time)
-            guard failures.count >= rules.mfaFatigueFailures else { return }
+            // The shortest horizon the failures before this approval fill.
+            var found: (failures: [EventWindow.Entry], window: EventDuration)?
+            for horizon in rules.mfaFatigueHorizons {
+                let failures = user.pushFailures.entries(from: event.time - horizon.window, through: event.time)
+                if failures.count >= horizon.failures {
+                    found = (failures, horizon.window)
+                    break
+                }
+            }
+            guard let (failures, window) = found else { return }
             let evidence =
                 failures.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) } + [
                     EvidenceEvent(eventID: event.eventID, time: event.time)
@@ -187,44 +195,54 @@ struct AlertDetectors: Sendable {
                     title: "Push approved after repeated denials (MFA fatigue)",
                     message:
                         "\(event.user.id) approved a push after \(failures.count) denied or unanswered pushes within "
-                        + duration(rules.mfaFatigueWindow.seconds),
+                        + duration(window.seconds),
                     windowStart: failures.first?.time ?? event.time, evidence: evidence,
                     sources: context.observedSource.map { [$0] } ?? [],
                     details: [
                         ("failures_before_approval", .int(Int64(failures.count))),
-                        ("window_seconds", .int(Int64(rules.mfaFatigueWindow.seconds))),
-                    ]))
-            user.holds.hold(.mfaFatigueAccepted, until: event.time + rules.mfaFatigueWindow)
+                        ("window_seconds", .int(Int64(window.seconds))),
+                    ], horizon: window == rules.mfaFatigueWindow ? nil : window))
+            user.holds.hold(.mfaFatigueAccepted, until: event.time + window)
         }
     }
 
+    /// Push bombing at the first horizon whose threshold the user's failed pushes reach (10 minutes, an
+    /// hour, a day by default), or by pushes sent within the shortest; held for that horizon's window.
     private func checkPushBombing(_ context: EventContext, user: inout UserState, into alerts: inout [Alert]) {
         let event = context.event
         let rules = settings.alerts
         guard rules.pushBombing.enabled, !user.holds.holds(.pushBombing, at: event.time) else { return }
         let end = max(event.time, user.pushFailures.latest ?? event.time, user.pushesSent.latest ?? event.time)
-        let start = end - rules.pushBombingWindow
-        let failures = user.pushFailures.entries(from: start, through: end)
-        let pushes = user.pushesSent.entries(from: start, through: end)
-        let byFailures = failures.count >= rules.pushBombingFailures
-        guard byFailures || pushes.count >= rules.pushBombingPushes else { return }
-        let contributing = byFailures ? failures : pushes
+        var fired: (contributing: [EventWindow.Entry], window: EventDuration, byFailures: Bool)?
+        for horizon in rules.pushBombingHorizons {
+            let failures = user.pushFailures.entries(from: end - horizon.window, through: end)
+            if failures.count >= horizon.failures {
+                fired = (failures, horizon.window, true)
+                break
+            }
+        }
+        let pushes = user.pushesSent.entries(from: end - rules.pushBombingWindow, through: end)
+        if fired == nil, pushes.count >= rules.pushBombingPushes { fired = (pushes, rules.pushBombingWindow, false) }
+        guard let (contributing, window, byFailures) = fired else { return }
+        let shortest = window == rules.pushBombingWindow
+        let failures =
+            byFailures ? contributing.count : user.pushFailures.entries(from: end - window, through: end).count
         alerts.append(
             makeAlert(
                 .pushBombing, scope: .account, subject: event.user.id, context: context, severity: .high,
                 title: "Push bombing (MFA fatigue attack)",
                 message: byFailures
-                    ? "\(event.user.id) denied or ignored \(failures.count) pushes within \(duration(rules.pushBombingWindow.seconds))"
-                    : "\(pushes.count) pushes sent to \(event.user.id) within \(duration(rules.pushBombingWindow.seconds))",
+                    ? "\(event.user.id) denied or ignored \(failures) pushes within \(duration(window.seconds))"
+                    : "\(pushes.count) pushes sent to \(event.user.id) within \(duration(window.seconds))",
                 windowStart: contributing.first?.time ?? event.time,
                 evidence: contributing.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },
                 sources: context.observedSource.map { [$0] } ?? [],
                 details: [
-                    ("pushes_sent", .int(Int64(pushes.count))), ("push_failures", .int(Int64(failures.count))),
-                    ("window_seconds", .int(Int64(rules.pushBombingWindow.seconds))),
-                ]))
-        user.holds.hold(.pushBombing, until: event.time + rules.pushBombingWindow)
-        user.pushBombingUntil = event.time + rules.pushBombingWindow
+                    ("pushes_sent", .int(Int64(user.pushesSent.entries(from: end - window, through: end).count))),
+                    ("push_failures", .int(Int64(failures))), ("window_seconds", .int(Int64(window.seconds))),
+                ], horizon: shortest ? nil : window))
+        user.holds.hold(.pushBombing, until: event.time + window)
+        user.pushBombingUntil = event.time + window
     }
 
     /// Counts a password reset request against the user's own account.
@@ -320,13 +338,15 @@ struct AlertDetectors: Sendable {
     private func makeAlert(
         _ kind: AlertKind, scope: AlertScope, subject: String, context: EventContext, severity: AlertSeverity,
         title: String, message: String, windowStart: Timestamp, evidence: [EvidenceEvent], sources: [ObservedSource],
-        details: [(String, DetailValue)], triggerEventID: String? = nil
+        details: [(String, DetailValue)], triggerEventID: String? = nil, horizon: EventDuration? = nil
     ) -> Alert {
-        Alert(
+        var alert = Alert(
             kind: kind, scope: scope, subject: subject, tenant: context.event.tenant, severity: severity, title: title,
             message: message, time: context.event.time, windowStart: windowStart, evidence: evidence,
             userID: scope == .account ? context.event.user.id : nil, sources: sources, details: details,
             triggerEventID: triggerEventID)
+        alert.horizon = horizon
+        return alert
     }
 }
 

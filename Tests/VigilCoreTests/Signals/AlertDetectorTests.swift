@@ -37,6 +37,38 @@ import Testing
         #expect(encoder.findingUID(alerts[0]) != encoder.findingUID(alerts[1]))
     }
 
+    /// `window_seconds` of the verdict's one alert.
+    static func window(_ verdict: RiskEngine.Verdict) -> Int64? {
+        guard verdict.alerts.count == 1 else { return nil }
+        return verdict.alerts[0].details.first { $0.0 == "window_seconds" }.flatMap {
+            if case .int(let seconds) = $0.1 { seconds } else { nil }
+        }
+    }
+
+    /// One denial every three minutes never puts five in ten minutes; the eighth within the hour raises it.
+    @Test func aSlowDripRaisesItAtTheHourHorizon() {
+        var h = EngineHarness()
+        for i in 0..<7 { #expect(h.push("dana", at: Double(i) * 3, result: .denied).alerts.isEmpty) }
+        let eighth = h.push("dana", at: 21, result: .timeout)
+        #expect(eighth.alertKinds == [.pushBombing])
+        #expect(Self.window(eighth) == 3600)
+        #expect(eighth.alerts.first?.evidence.count == 8)
+    }
+
+    /// One every ten minutes keeps the hour at seven; the fifteenth within the day raises it.
+    @Test func aDripOverTheDayRaisesItAtTheDayHorizon() {
+        var h = EngineHarness()
+        for i in 0..<14 { #expect(h.push("eli", at: Double(i) * 10, result: .denied).alerts.isEmpty) }
+        let fifteenth = h.push("eli", at: 140, result: .denied)
+        #expect(Self.window(fifteenth) == 86_400)
+        // Off: a horizon of 0 failures is not looked at.
+        var config = VigilConfig()
+        config.engine.alerts.pushBombingHourFailures = 0
+        config.engine.alerts.pushBombingDayFailures = 0
+        var off = EngineHarness(config: config)
+        for i in 0..<30 { #expect(off.push("eli", at: Double(i) * 3, result: .denied).alerts.isEmpty) }
+    }
+
     @Test func activePushBombingRemovesPushFactors() {
         var h = EngineHarness()
         h.establish("alice")
@@ -72,6 +104,32 @@ import Testing
         var h = EngineHarness()
         for i in 0..<3 { h.push("carol", at: Double(i), result: .denied) }
         #expect(h.push("carol", at: 10.5, result: .approved).alerts.isEmpty)
+    }
+
+    /// Five denials, then twenty minutes' pause, then an approval: the short window is empty, the two
+    /// hours are not. Four are not enough, nor five more than two hours back.
+    @Test func anApprovalAfterAPauseIsCaughtOverTheLongHorizon() {
+        var h = EngineHarness()
+        for i in 0..<5 { h.push("fay", at: Double(i) * 4, result: .denied) }
+        let approval = h.push("fay", at: 36, result: .approved)
+        #expect(approval.alertKinds == [.mfaFatigueAccepted])
+        #expect(PushBombingTests.window(approval) == 7200)
+        var four = EngineHarness()
+        for i in 0..<4 { four.push("fay", at: Double(i) * 4, result: .denied) }
+        #expect(four.push("fay", at: 36, result: .approved).alerts.isEmpty)
+        var late = EngineHarness()
+        for i in 0..<5 { late.push("fay", at: Double(i) * 4, result: .denied) }
+        #expect(late.push("fay", at: 16 + 120.5, result: .approved).alerts.isEmpty)
+    }
+
+    /// Down to two failures where an operator wants it.
+    @Test func twoFailuresAreEnoughWhenConfigured() {
+        var config = VigilConfig()
+        config.engine.alerts.mfaFatigueFailures = 2
+        var h = EngineHarness(config: config)
+        h.push("gus", at: 0, result: .denied)
+        h.push("gus", at: 1, result: .timeout)
+        #expect(h.push("gus", at: 2, result: .approved).alertKinds == [.mfaFatigueAccepted])
     }
 }
 

@@ -6,6 +6,8 @@ import VigilTestSupport
 /// config and device key must give these exact `decision_id`s, alert `finding_info.uid` and
 /// `policy_version` in every release. A change of derivation fails here; if it is meant, it is a
 /// contract change for every consumer (note it in the changelog) and the literals are updated with it.
+/// Changed on purpose: `mfa_fatigue_accepted`'s uid (2 December 2026), when the user's failed pushes began
+/// to be kept for every horizon (15, not 5): its window now starts at the first of all six denials.
 @Suite struct PinnedIdentifiersTests {
     /// A login, a push-bombing burst (six denied pushes, then one approved) and a login after it: two
     /// decisions (MFA events get none) and two alerts.
@@ -37,14 +39,14 @@ import VigilTestSupport
     /// of `policy_version`), one threshold changed from its default.
     static let config = "policy:\n  medium_from: 35\n"
 
-    static let expectedPolicyVersion = "9f241cbe741521d3"
+    static let expectedPolicyVersion = "765fcb8db3535ed9"
     static let expectedDecisionIDs = [
         "pin-login": "7723cf89-bafd-8c43-90ce-409231199f98",
         "pin-login-after": "ddc4a5c9-de8f-82e6-8763-4998d4741cde",
     ]
     static let expectedAlertUIDs = [
         "push_bombing": "020b4e08-8e31-81e0-b78b-153769e7fcb0",
-        "mfa_fatigue_accepted": "fe9eb553-42d5-8fb9-b992-4b4901d1fe22",
+        "mfa_fatigue_accepted": "0399274c-c238-8cd5-9c4e-b1c9675bf5fb",
     ]
 
     @Test func decisionIDsAlertUIDsAndPolicyVersionAreThePinnedOnes() throws {
