@@ -355,6 +355,13 @@ extension VigilConfig {
         .duration(
             "engine.alerts.mfa_fatigue_accepted.long_window", \.engine.alerts.mfaFatigueLongWindow, window, .live,
             "Window of long_failures."),
+        .duration(
+            "engine.alerts.mfa_fatigue_accepted.min_spacing", \.engine.alerts.mfaFatigueMinSpacing,
+            .seconds(0)...EventDuration.hours(1), .live,
+            """
+            A failure closer than this to the previous one counted counts as one (a double notification, a mis-tap). \
+            0s counts every failure; with failures: 2, 15s makes each of the two a separate refusal.
+            """),
         enabled(
             "impossible_travel", \.engine.alerts.impossibleTravel, "The impossible_travel signal also raises an alert."),
         enabled(

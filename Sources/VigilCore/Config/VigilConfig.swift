@@ -185,6 +185,9 @@ public struct AlertSettings: Sendable, Equatable {
     public var mfaFatigueLongFailures = 5
     /// Window of `mfaFatigueLongFailures`.
     public var mfaFatigueLongWindow = EventDuration.hours(2)
+    /// Failures closer than this to the previous one counted count as one (a double notification, a
+    /// mis-tap), so a low `mfaFatigueFailures` needs failures that were each a decision.
+    public var mfaFatigueMinSpacing = EventDuration.seconds(0)
 
     /// The horizons push bombing is looked for at, shortest first: (failed pushes, window); a horizon of
     /// 0 failures is left out.

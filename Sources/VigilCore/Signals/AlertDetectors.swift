@@ -179,7 +179,7 @@ struct AlertDetectors: Sendable {
             var found: (failures: [EventWindow.Entry], window: EventDuration)?
             for horizon in rules.mfaFatigueHorizons {
                 let failures = user.pushFailures.entries(from: event.time - horizon.window, through: event.time)
-                if failures.count >= horizon.failures {
+                if Self.spacedCount(failures, minSpacing: rules.mfaFatigueMinSpacing) >= horizon.failures {
                     found = (failures, horizon.window)
                     break
                 }
@@ -204,6 +204,18 @@ struct AlertDetectors: Sendable {
                     ], horizon: window == rules.mfaFatigueWindow ? nil : window))
             user.holds.hold(.mfaFatigueAccepted, until: event.time + window)
         }
+    }
+
+    /// Entries at least `minSpacing` after the previous one counted (in time order), the first included.
+    static func spacedCount(_ entries: [EventWindow.Entry], minSpacing: EventDuration) -> Int {
+        guard minSpacing.microseconds > 0 else { return entries.count }
+        var count = 0
+        var last: Timestamp?
+        for time in entries.map(\.time).sorted() where last.map({ time - minSpacing >= $0 }) ?? true {
+            count += 1
+            last = time
+        }
+        return count
     }
 
     /// Push bombing at the first horizon whose threshold the user's failed pushes reach (10 minutes, an

@@ -131,6 +131,18 @@ import Testing
         h.push("gus", at: 1, result: .timeout)
         #expect(h.push("gus", at: 2, result: .approved).alertKinds == [.mfaFatigueAccepted])
     }
+
+    /// With a minimum spacing, two failures five seconds apart are one refusal; twenty seconds apart, two.
+    @Test(arguments: [(5.0, false), (14.9, false), (15.0, true), (20.0, true)])
+    func failuresCloserThanTheSpacingCountOnce(secondsApart: Double, alerts: Bool) {
+        var config = VigilConfig()
+        config.engine.alerts.mfaFatigueFailures = 2
+        config.engine.alerts.mfaFatigueMinSpacing = .seconds(15)
+        var h = EngineHarness(config: config)
+        h.push("hal", at: 0, result: .denied)
+        h.push("hal", at: secondsApart / 60, result: .denied)
+        #expect(h.push("hal", at: 2, result: .approved).alertKinds == (alerts ? [.mfaFatigueAccepted] : []))
+    }
 }
 
 @Suite struct CredentialStuffingTests {
