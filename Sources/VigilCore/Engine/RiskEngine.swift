@@ -97,6 +97,11 @@ public struct RiskEngine: Sendable {
         public var sourceRisk: SourceRiskFact?
         /// The event repeats one seen within `input.duplicate_window`: nothing was scored or changed.
         public var duplicate = false
+        /// Sources the source stage forgot (idle past the longest cross-user window, or dropped at
+        /// `engine.max_sources`) whose facts it had published: their facts are withdrawn (a tombstone on
+        /// the source-risk topic), so the table shrinks as the sources' state does. Withdrawing changes no
+        /// verdict of an event on time: the facts hold only times that no such event still counts.
+        public var retiredSources: [UInt64] = []
     }
 
     /// `intel` is handed over (moved into the `EventContext`), not copied: a copy retains its names
@@ -191,8 +196,11 @@ public struct RiskEngine: Sendable {
             }
             if stages.contains(.domain) { rules.applyDomain(context, state: &state, into: &verdict) }
             if sweeping {
-                state.sweepIfDue(settings: config.engine, sparing: spared)
-                state.enforceCapacity(settings: config.engine, sparing: spared)
+                let retired =
+                    state.sweepIfDue(settings: config.engine, sparing: spared)
+                    + state.enforceCapacity(settings: config.engine, sparing: spared)
+                // Only a source stage publishes facts (an engine of every stage reads its own sources).
+                if stages == .source { verdict.retiredSources = retired }
             }
         }
         if state.changes != nil, !copy { markChanges(of: context, late: late) }

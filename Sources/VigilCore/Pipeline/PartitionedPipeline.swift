@@ -59,6 +59,7 @@ public struct PartitionedPipeline: Sendable {
             do {
                 let fact = try shards[stage][partition].process(record.value, sourceRisk: sourceRisk, into: &output)
                 if let fact { sourceRisk.apply(fact) }
+                for source in shards[stage][partition].takeRetiredSources() { sourceRisk.removeFact(forSource: source) }
             } catch {
                 preconditionFailure("the decode stage wrote a record its stage refuses: \(error)")
             }
@@ -74,6 +75,9 @@ public struct PartitionedPipeline: Sendable {
             process($0, originalLength: originalLength, origin: origin, receivedAt: receivedAt, into: &output)
         }
     }
+
+    /// Sources with a fact in the source-risk table: what every user stage of a deployment would hold.
+    public var sourceRiskFacts: Int { sourceRisk.count }
 
     /// Counts over every stage and shard.
     public var stats: PipelineStats {

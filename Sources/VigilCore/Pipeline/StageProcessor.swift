@@ -15,6 +15,16 @@ public struct StageProcessor: Sendable {
     private var outputs: VerdictOutput
     /// Decisions and alerts produced (the decode stage counts messages, events and dead letters).
     public private(set) var stats = PipelineStats()
+    /// Sources whose facts the source stage withdrew since the last `takeRetiredSources()`
+    /// (`RiskEngine.Verdict.retiredSources`).
+    private var retiredSources: [UInt64] = []
+
+    /// The sources whose facts were withdrawn since the last call, in the order they were, for the
+    /// source-risk topic's tombstones (or the replay's table).
+    public mutating func takeRetiredSources() -> [UInt64] {
+        defer { retiredSources.removeAll(keepingCapacity: true) }
+        return retiredSources
+    }
 
     /// A shard of `stage` with empty state. Every stage of a deployment needs the same `deviceKey`
     /// (the records carry keyed hashes) and enricher (alerts describe their source address).
@@ -67,6 +77,7 @@ public struct StageProcessor: Sendable {
             stageEvent: context, late: late, sourceRisk: stage == .user ? sourceRisk : nil, offset: offset,
             origin: origin)
         outputs.append(&verdict, stats: &stats, into: &output)
+        retiredSources += verdict.retiredSources
         return verdict.sourceRisk
     }
 

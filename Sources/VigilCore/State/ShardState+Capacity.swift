@@ -9,7 +9,14 @@
 /// Entries the replay guard `spares` stay, though counted as the uninterrupted run counted them; the
 /// keys of those dropped go to `changes` (when recorded) so the changelog gets their tombstones.
 extension ShardState {
-    mutating func enforceCapacity(settings: EngineSettings, sparing spared: ((StateEntryKey) -> Bool)? = nil) {
+    /// Returns the sources dropped that may have a fact in the source-risk table (`retiredSources`).
+    @discardableResult
+    mutating func enforceCapacity(
+        settings: EngineSettings, sparing spared: ((StateEntryKey) -> Bool)? = nil
+    )
+        -> [UInt64]
+    {
+        var retired: [UInt64] = []
         if users.count > settings.maxUsers {
             counters.droppedAtCapacity += dropLeastRecentlySeenUsers(keeping: settings.maxUsers, sparing: spared)
         }
@@ -18,7 +25,8 @@ extension ShardState {
             counters.droppedAtCapacity += Self.dropLeastRecentlySeen(
                 &sources, keeping: settings.maxSources,
                 sparing: { spared?(StateEntryKey(kind: .source, hash: $0)) ?? false },
-                removed: &removed
+                removed: &removed,
+                onRemove: { key, source in if Self.mayHaveFact(source, settings) { retired.append(key) } }
             ) { $0.lastSeen }
             changes?.sources.formUnion(removed)
         }
@@ -30,6 +38,7 @@ extension ShardState {
             ) { $0.lastSeen }
             changes?.domains.formUnion(removed)
         }
+        return retired
     }
 
     /// Keeps nine tenths of `limit` users, dropping those seen least recently; returns how many.
@@ -47,10 +56,10 @@ extension ShardState {
     }
 
     /// Keeps the most recently seen nine tenths of `limit`; returns how many entries were dropped
-    /// (those `spared` included) and adds the keys removed to `removed`.
+    /// (those `spared` included), adds the keys removed to `removed` and hands each to `onRemove`.
     static func dropLeastRecentlySeen<Key: Comparable, Value>(
         _ map: inout [Key: Value], keeping limit: Int, sparing spared: (Key) -> Bool, removed: inout [Key],
-        lastSeen: (Value) -> Timestamp
+        onRemove: (Key, Value) -> Void = { _, _ in }, lastSeen: (Value) -> Timestamp
     ) -> Int {
         let keep = max(1, limit - limit / 10)
         guard map.count > keep else { return 0 }
@@ -58,8 +67,9 @@ extension ShardState {
             .sorted { ($0.seen, $0.key) < ($1.seen, $1.key) }
         let dropped = map.count - keep
         for entry in oldestFirst.prefix(dropped) where !spared(entry.key) {
-            map[entry.key] = nil
+            guard let value = map.removeValue(forKey: entry.key) else { continue }
             removed.append(entry.key)
+            onRemove(entry.key, value)
         }
         return dropped
     }

@@ -84,14 +84,16 @@ public struct ShardState: Sendable {
     /// failures, pushes or password reset of its own time.
     ///
     /// Entries the replay guard `spares` stay as they are; the keys of those removed or changed go to
-    /// `changes` when recorded.
-    mutating func sweepIfDue(settings: EngineSettings, sparing spared: ((StateEntryKey) -> Bool)? = nil) {
-        guard let now = watermark.current else { return }
+    /// `changes` when recorded. Returns the sources removed that may have a fact in the source-risk
+    /// table (`retiredSources`).
+    @discardableResult
+    mutating func sweepIfDue(settings: EngineSettings, sparing spared: ((StateEntryKey) -> Bool)? = nil) -> [UInt64] {
+        guard let now = watermark.current else { return [] }
         guard let due = nextSweep else {
             nextSweep = now + Self.sweepInterval
-            return
+            return []
         }
-        guard now >= due else { return }
+        guard now >= due else { return [] }
         nextSweep = now + Self.sweepInterval
         let userCutoff = now - settings.userIdleTTL
         var rareCutoff: Timestamp?
@@ -116,15 +118,26 @@ public struct ShardState: Sendable {
             $0.value.lastSeen >= crossCutoff || spared?(StateEntryKey(kind: .domain, hash: $0.key)) == true
         }
         counters.evictedSources += sourcesBefore.count - sources.count + domainsBefore.count - domains.count
+        var retired: [UInt64] = []
+        if sourcesBefore.count != sources.count {
+            for (key, source) in sourcesBefore where sources[key] == nil {
+                if recording { changes!.sources.insert(key) }
+                if Self.mayHaveFact(source, settings) { retired.append(key) }
+            }
+        }
         if recording {
             changes!.users.formUnion(changedUsers)
-            if sourcesBefore.count != sources.count {
-                for key in sourcesBefore.keys where sources[key] == nil { changes!.sources.insert(key) }
-            }
             if domainsBefore.count != domains.count {
                 for key in domainsBefore.keys where domains[key] == nil { changes!.domains.insert(key) }
             }
         }
+        return retired.sorted()
+    }
+
+    /// True when the source stage published a fact for `source` (`AlertDetectors.applySource`): its
+    /// failing-users window reached the spraying threshold, and never shrinks below it.
+    static func mayHaveFact(_ source: SourceState, _ settings: EngineSettings) -> Bool {
+        source.failingUsers.entries.count >= settings.signals.sprayingDistinctUsers
     }
 
     mutating func countLate() { counters.lateEvents += 1 }
@@ -208,8 +221,9 @@ extension EngineSettings {
 
     /// The longest window that reads a user's rarely used state (failures, pushes, resets, holds).
     var longestUserWindow: EventDuration {
-        max(
+        let horizons = (alerts.pushBombingHorizons + alerts.mfaFatigueHorizons).map(\.window)
+        return max(
             signals.failedAttemptsWindow, signals.pushBurstWindow, alerts.pushBombingWindow, alerts.mfaFatigueWindow,
-            alerts.resetAbuseWindow, postResetWindow, alerts.serviceAccountHold)
+            alerts.resetAbuseWindow, postResetWindow, alerts.serviceAccountHold, horizons.max() ?? .seconds(0))
     }
 }

@@ -98,14 +98,15 @@ struct KafkaLoopStateMachine {
         var key: String?
         /// A binary key, for a record whose key is not text (a source-risk fact's); wins over `key`.
         var binaryKey: [UInt8]?
-        var payload: [UInt8]
+        /// The record value; nil is a tombstone (a source-risk fact withdrawn).
+        var payload: [UInt8]?
         var headers: [KafkaHeader]
         /// What its delivery counts as in `deliveredOutputs`; nil for a record between stages (a stage
         /// record, a source-risk fact), which counts as no output.
         var kind: DeliveredOutputs.Kind?
 
         init(
-            topic: String, partition: Int32? = nil, key: String?, binaryKey: [UInt8]? = nil, payload: [UInt8],
+            topic: String, partition: Int32? = nil, key: String?, binaryKey: [UInt8]? = nil, payload: [UInt8]?,
             headers: [KafkaHeader], kind: DeliveredOutputs.Kind?
         ) {
             self.topic = topic

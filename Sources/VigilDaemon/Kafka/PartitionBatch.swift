@@ -40,6 +40,7 @@ struct PartitionBatch {
             }
             for record in produced.records { outputs.append(context.topology.output(record)) }
             if let fact = produced.fact { outputs.append(context.topology.output(fact)) }
+            for source in produced.retiredSources { outputs.append(context.topology.retirement(of: source)) }
             for output in produced.outputs {
                 outputs.append(
                     KafkaLoop.output(

@@ -59,17 +59,19 @@ final class PartitionShard {
         self.sourceRisk = sourceRisk
     }
 
-    /// What one message produced: outputs for the output topics, records for the repartition topics, and
-    /// the source-risk fact to publish.
+    /// What one message produced: outputs for the output topics, records for the repartition topics, the
+    /// source-risk fact to publish and the sources whose facts are withdrawn.
     struct Produced {
         var outputs: [OutputMessage] = []
         var records: [StageRecord] = []
         var fact: SourceRiskFact?
+        var retiredSources: [UInt64] = []
 
         mutating func removeAll() {
             outputs.removeAll(keepingCapacity: true)
             records.removeAll(keepingCapacity: true)
             fact = nil
+            retiredSources.removeAll(keepingCapacity: true)
         }
     }
 
@@ -97,6 +99,7 @@ final class PartitionShard {
         }
         do {
             produced.fact = try stage!.process(bytes, offset: offset, sourceRisk: sourceRisk, into: &produced.outputs)
+            produced.retiredSources = stage!.takeRetiredSources()
         } catch {
             produced.outputs.append(stage!.deadLetter(error, record: bytes, origin: origin))
         }

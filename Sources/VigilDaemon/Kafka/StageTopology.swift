@@ -49,10 +49,18 @@ struct StageTopology: Equatable, Sendable {
     /// `fact` bound for the source-risk topic, keyed by its source, at the partition Kafka's default
     /// partitioner gives that key.
     func output(_ fact: SourceRiskFact) -> KafkaLoopStateMachine.Output {
-        let key = fact.recordKey
-        return KafkaLoopStateMachine.Output(
+        sourceRiskRecord(key: fact.recordKey, value: fact.recordValue)
+    }
+
+    /// The tombstone withdrawing `source`'s fact from the source-risk topic (compaction then drops both).
+    func retirement(of source: UInt64) -> KafkaLoopStateMachine.Output {
+        sourceRiskRecord(key: SourceRiskFact(source: source, failingUserTimes: []).recordKey, value: nil)
+    }
+
+    private func sourceRiskRecord(key: [UInt8], value: [UInt8]?) -> KafkaLoopStateMachine.Output {
+        KafkaLoopStateMachine.Output(
             topic: sourceRiskTopic,
             partition: Int32(Murmur2.partition(forKey: key, partitionCount: sourceRiskPartitions)),
-            key: nil, binaryKey: key, payload: fact.recordValue, headers: [], kind: nil)
+            key: nil, binaryKey: key, payload: value, headers: [], kind: nil)
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+import VigilTestSupport
 import VigilWorkload
 
 @testable import VigilCore
@@ -217,5 +218,69 @@ import VigilWorkload
         }
         #expect(output.isEmpty)
         #expect(deployment.shards[0][0].engine.figures == before)
+    }
+}
+
+/// The source stage withdraws the facts of the sources it forgets, so the source-risk table shrinks with
+/// its state; sources it never published a fact for are forgotten silently.
+@Suite struct SourceRetirementTests {
+    static let start = Timestamp(rfc3339: "2026-03-02T09:00:00Z")!
+
+    /// A failed login of `user` from `ip`, `minutes` after `start`.
+    static func failure(_ id: String, user: String, ip: String, minutes: Int64) -> [UInt8] {
+        Array(
+            EventLines.login(
+                id: id, time: (start + .minutes(minutes)).rfc3339, user: user, ip: ip, outcome: "failure"
+            ).utf8)
+    }
+
+    @Test func aForgottenSourceWithAFactIsRetiredOneWithoutIsNot() throws {
+        var decode = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
+        var shard = StageProcessor(
+            stage: .source, config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+        var line = 0
+        func feed(_ message: [UInt8]) throws -> (fact: SourceRiskFact?, retired: [UInt64]) {
+            line += 1
+            var output: [OutputMessage] = []
+            var records: [StageRecord] = []
+            decode.process(message, origin: .file(path: "in", line: line), into: &output, records: &records)
+            var fact: SourceRiskFact?
+            for record in records where record.stage == .source {
+                fact = try shard.process(record.value, sourceRisk: nil, into: &output) ?? fact
+            }
+            return (fact, shard.takeRetiredSources())
+        }
+        // Five users failing from one address: the fifth crosses the spraying threshold and publishes.
+        var published: SourceRiskFact?
+        for user in 0..<5 {
+            let step = try feed(Self.failure("s\(user)", user: "u\(user)", ip: "198.51.100.7", minutes: Int64(user)))
+            published = step.fact ?? published
+            #expect(step.retired.isEmpty)
+        }
+        let spraying = try #require(published)
+        // Two from another: below the threshold, no fact.
+        for user in 0..<2 {
+            #expect(try feed(Self.failure("q\(user)", user: "v\(user)", ip: "198.51.100.8", minutes: 5)).fact == nil)
+        }
+        // Two hours on, past the longest cross-user window: the sweep forgets both, retires the first.
+        let later = try feed(Self.failure("later", user: "w", ip: "203.0.113.9", minutes: 125))
+        #expect(later.retired == [spraying.source])
+        #expect(try feed(Self.failure("later-2", user: "x", ip: "203.0.113.9", minutes: 126)).retired.isEmpty)
+    }
+
+    @Test func theReplaysTableForgetsTheRetiredSource() throws {
+        var pipeline = PartitionedPipeline(
+            config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault, partitionCount: 2)
+        var output: [OutputMessage] = []
+        for user in 0..<5 {
+            pipeline.process(
+                Self.failure("s\(user)", user: "u\(user)", ip: "198.51.100.7", minutes: Int64(user)),
+                origin: .file(path: "in", line: user + 1), into: &output)
+        }
+        #expect(pipeline.sourceRiskFacts == 1)
+        pipeline.process(
+            Self.failure("later", user: "w", ip: "203.0.113.9", minutes: 125), origin: .file(path: "in", line: 6),
+            into: &output)
+        #expect(pipeline.sourceRiskFacts == 0)
     }
 }

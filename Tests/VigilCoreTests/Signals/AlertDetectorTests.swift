@@ -69,6 +69,19 @@ import Testing
         for i in 0..<30 { #expect(off.push("eli", at: Double(i) * 3, result: .denied).alerts.isEmpty) }
     }
 
+    /// A day horizon longer than every other window: the user's failed pushes are kept for it, not swept
+    /// with the rarely used state once the other windows have passed.
+    @Test func aLongHorizonKeepsTheFailuresItReads() {
+        var config = VigilConfig()
+        config.engine.alerts.pushBombingDayWindow = .hours(72)
+        var h = EngineHarness(config: config)
+        // Fourteen failures half an hour apart (no shorter horizon fills), then a day and a half of quiet
+        // in which another user's events move the shard's time on and its sweeps run.
+        for i in 0..<14 { #expect(h.push("ivy", at: Double(i) * 30, result: .denied).alerts.isEmpty) }
+        for hour in stride(from: 8.0, through: 48, by: 4) { h.push("zed", at: hour * 60, result: .approved) }
+        #expect(Self.window(h.push("ivy", at: 50 * 60, result: .denied)) == Int64(72 * 3600))
+    }
+
     @Test func activePushBombingRemovesPushFactors() {
         var h = EngineHarness()
         h.establish("alice")
