@@ -483,7 +483,11 @@ final class KafkaLoop: @unchecked Sendable {
             // The receive time, not the raw Kafka time: one CreateTime in year 9999 would read as no lag at all.
             newestTimestamp = max(newestTimestamp ?? receivedAt.milliseconds, receivedAt.milliseconds)
             let index: Int
-            if let known = batchOf[partition] {
+            // A poll returns each partition's messages in runs: the previous message's batch is the usual
+            // answer, without hashing the topic name.
+            if let last = batches.indices.last, batches[last].partition == partition {
+                index = last
+            } else if let known = batchOf[partition] {
                 index = known
             } else {
                 index = batches.count
