@@ -3,7 +3,8 @@ import _VigilMachinery
 extension InputFormat {
     /// The format whose record shape `bytes` (one message) has, when exactly one format's does: for a
     /// replay given no `--format`. Each format is recognised by the members only it writes at the top
-    /// level: Vigil's `event_id` and `type`; Okta's `uuid` and `eventType`; Auth0's `log_id`, or a `data`
+    /// level: Vigil's `event_id` and `type`; Okta's `uuid` and `eventType`, or an Event Hook's `data.events`
+    /// array; Auth0's `log_id`, or a `data`
     /// (or EventBridge `detail.data`) object with a `type`; Keycloak's `realmId`, or a `type` with an integer
     /// `time`; Entra's `records` array, or a `category` with a `properties` object. Nil when no format or
     /// more than one matches, and for bytes that are not a JSON object.
@@ -14,7 +15,9 @@ extension InputFormat {
         let type = object["type"]?.string
         var matches: Set<InputFormat> = []
         if object["event_id"] != nil, type != nil { matches.insert(.vigil) }
-        if object["uuid"] != nil, object["eventType"] != nil { matches.insert(.okta) }
+        if (object["uuid"] != nil && object["eventType"] != nil) || object["data"]?.object?["events"]?.array != nil {
+            matches.insert(.okta)
+        }
         if object["log_id"] != nil || object["data"]?.object?["type"] != nil
             || object["detail"]?.object?["data"]?.object != nil
         {

@@ -24,9 +24,20 @@ public enum InputFormat: String, Sendable, CaseIterable {
         }
     }
 
-    /// True when one message carries a batch of records (`{"records": [...]}`), each decoded, skipped or
-    /// dead-lettered on its own, the message bounded by `input.max_batch_bytes`.
-    public var carriesBatches: Bool { self == .entra }
+    /// Where a message may carry a batch of records: the member path of their array (Entra's
+    /// `{"records": [...]}`; an Okta Event Hook's `{"data": {"events": [...]}}`). Each record of a batch is
+    /// decoded, skipped or dead-lettered on its own; a message without the array is one record.
+    var batchPath: [String]? {
+        switch self {
+        case .entra: ["records"]
+        case .okta: ["data", "events"]
+        case .vigil, .keycloak, .auth0: nil
+        }
+    }
+
+    /// True when one message may carry a batch of records (`batchPath`), the message then bounded by
+    /// `input.max_batch_bytes`.
+    public var carriesBatches: Bool { batchPath != nil }
 
     /// The largest message of this format `limits` let through to parsing.
     public func maxMessageBytes(_ limits: InputSettings) -> Int {
@@ -89,7 +100,7 @@ public struct RecordDecoder: Sendable {
     public func decodeMessage(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int? = nil
     ) throws(DecodeFailure) -> [MessageRecord] {
-        guard format.carriesBatches, let adapter = format.adapter else {
+        guard let path = format.batchPath, let adapter = format.adapter else {
             return [
                 MessageRecord(
                     bytes: 0..<bytes.count, batchIndex: nil,
@@ -97,7 +108,7 @@ public struct RecordDecoder: Sendable {
             ]
         }
         let records = try RecordFields.batch(
-            bytes, originalLength: originalLength, limits: canonical.limits, format: format)
+            bytes, originalLength: originalLength, limits: canonical.limits, format: format, path: path)
         return records.map { record in
             MessageRecord(
                 bytes: record.bytes, batchIndex: record.index,

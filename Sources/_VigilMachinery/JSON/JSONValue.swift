@@ -72,16 +72,30 @@ extension JSONValue {
     public static func parse<Failure: JSONValueFailure>(
         _ bytes: UnsafeRawBufferPointer, maxDepth: Int, as: Failure.Type = Failure.self
     ) throws(Failure) -> JSONValue {
-        var scanner = JSONScanner<Failure>(bytes: bytes, maxDepth: maxDepth)
-        scanner.skipWhitespace()
-        let value = try parseValue(&scanner, depth: 0)
-        try scanner.expectEnd()
-        return value
+        try parse(bytes, maxDepth: maxDepth, elementsAt: [], as: Failure.self).value
     }
 
-    /// The value starting here, inside `depth` containers.
+    /// `parse`, also giving where each element of the array at member path `path` lies in `bytes`: a batch
+    /// envelope (`{"records": [...]}`, path `["records"]`; `{"data": {"events": [...]}}`, path `["data",
+    /// "events"]`) whose one bad element is reported with its own bytes, not the whole batch's. `elements`
+    /// is nil unless the document has an array at `path` (objects all the way down); then it holds one
+    /// range per element, in order.
+    public static func parse<Failure: JSONValueFailure>(
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int, elementsAt path: [String], as: Failure.Type = Failure.self
+    ) throws(Failure) -> (value: JSONValue, elements: [Range<Int>]?) {
+        var scanner = JSONScanner<Failure>(bytes: bytes, maxDepth: maxDepth)
+        scanner.skipWhitespace()
+        var elements: [Range<Int>]?
+        let value = try parseValue(&scanner, depth: 0, path: path[...], elements: &elements)
+        try scanner.expectEnd()
+        return (value, elements)
+    }
+
+    /// The value starting here, inside `depth` containers. When `path` is not empty and this is an
+    /// object, its member `path.first` is followed: the array at the end of the path gives its elements'
+    /// byte ranges to `elements`.
     private static func parseValue<Failure: JSONValueFailure>(
-        _ scanner: inout JSONScanner<Failure>, depth: Int
+        _ scanner: inout JSONScanner<Failure>, depth: Int, path: ArraySlice<String>, elements: inout [Range<Int>]?
     ) throws(Failure) -> JSONValue {
         scanner.skipWhitespace()
         switch scanner.peek {
@@ -91,11 +105,25 @@ extension JSONValue {
             repeat {
                 let name = scanner.string(try scanner.memberName())
                 if members.contains(where: { $0.name == name }) { throw Failure.duplicateMember(name) }
-                members.append((name, try parseValue(&scanner, depth: depth + 1)))
+                scanner.skipWhitespace()
+                let followed = path.first == name
+                if followed, path.count == 1, scanner.peek == UInt8(ascii: "[") {
+                    var ranges: [Range<Int>] = []
+                    members.append((name, try parseArray(&scanner, depth: depth + 1, ranges: &ranges)))
+                    elements = ranges
+                } else {
+                    members.append(
+                        (
+                            name,
+                            try parseValue(
+                                &scanner, depth: depth + 1, path: followed ? path.dropFirst() : [], elements: &elements)
+                        ))
+                }
             } while try scanner.endMember()
             return .object(JSONObject(members))
         case UInt8(ascii: "["):
-            return try parseArray(&scanner, depth: depth).0
+            var ranges: [Range<Int>] = []
+            return try parseArray(&scanner, depth: depth, ranges: &ranges)
         case UInt8(ascii: "\""):
             return .string(scanner.string(try scanner.scanString()))
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
@@ -109,67 +137,31 @@ extension JSONValue {
             throw scanner.syntaxError("expected a value at offset \(scanner.index)")
         }
     }
-}
 
-extension JSONValue {
-    /// `parse`, also giving where each element of the top-level object's array member `member` lies in
-    /// `bytes`: a batch envelope (`{"records": [...]}`) whose one bad element is reported with its own
-    /// bytes, not the whole batch's. `elements` is nil unless the document is an object whose `member` is
-    /// an array; then it holds one range per element, in order.
-    public static func parse<Failure: JSONValueFailure>(
-        _ bytes: UnsafeRawBufferPointer, maxDepth: Int, elementsOf member: String, as: Failure.Type = Failure.self
-    ) throws(Failure) -> (value: JSONValue, elements: [Range<Int>]?) {
-        var scanner = JSONScanner<Failure>(bytes: bytes, maxDepth: maxDepth)
-        scanner.skipWhitespace()
-        guard scanner.peek == UInt8(ascii: "{") else {
-            let value = try parseValue(&scanner, depth: 0)
-            try scanner.expectEnd()
-            return (value, nil)
-        }
-        var members: [(name: String, value: JSONValue)] = []
-        var elements: [Range<Int>]?
-        if try scanner.beginObject(depth: 1) {
-            repeat {
-                let name = scanner.string(try scanner.memberName())
-                if members.contains(where: { $0.name == name }) { throw Failure.duplicateMember(name) }
-                scanner.skipWhitespace()
-                if name == member, scanner.peek == UInt8(ascii: "[") {
-                    let (array, ranges) = try parseArray(&scanner, depth: 1)
-                    members.append((name, array))
-                    elements = ranges
-                } else {
-                    members.append((name, try parseValue(&scanner, depth: 1)))
-                }
-            } while try scanner.endMember()
-        }
-        try scanner.expectEnd()
-        return (.object(JSONObject(members)), elements)
-    }
-
-    /// The array starting here, inside `depth` containers, and each element's byte range.
+    /// The array starting here, inside `depth` containers; each element's byte range goes to `ranges`.
     private static func parseArray<Failure: JSONValueFailure>(
-        _ scanner: inout JSONScanner<Failure>, depth: Int
-    ) throws(Failure) -> (JSONValue, [Range<Int>]) {
+        _ scanner: inout JSONScanner<Failure>, depth: Int, ranges: inout [Range<Int>]
+    ) throws(Failure) -> JSONValue {
         try scanner.checkDepth(depth + 1)
         scanner.index += 1
         scanner.skipWhitespace()
-        var elements: [JSONValue] = []
-        var ranges: [Range<Int>] = []
+        var values: [JSONValue] = []
         if scanner.peek == UInt8(ascii: "]") {
             scanner.index += 1
-            return (.array(elements), ranges)
+            return .array(values)
         }
+        var unused: [Range<Int>]?
         while true {
             scanner.skipWhitespace()
             let start = scanner.index
-            elements.append(try parseValue(&scanner, depth: depth + 1))
+            values.append(try parseValue(&scanner, depth: depth + 1, path: [], elements: &unused))
             ranges.append(start..<scanner.index)
             scanner.skipWhitespace()
             switch scanner.peek {
             case UInt8(ascii: ","): scanner.index += 1
             case UInt8(ascii: "]"):
                 scanner.index += 1
-                return (.array(elements), ranges)
+                return .array(values)
             default: throw scanner.syntaxError("expected ',' or ']' at offset \(scanner.index)")
             }
         }

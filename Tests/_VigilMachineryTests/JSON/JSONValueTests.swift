@@ -62,4 +62,30 @@ import Testing
             return
         }
     }
+
+    /// `elements` of `text` at `path`, as the texts they cover.
+    func elements(_ text: String, at path: [String]) throws -> [String]? {
+        let bytes = Array(text.utf8)
+        let parsed = bytes.withUnsafeBytes { buffer in
+            Result { () throws(Failure) -> (value: JSONValue, elements: [Range<Int>]?) in
+                try JSONValue.parse(buffer, maxDepth: 8, elementsAt: path, as: Failure.self)
+            }
+        }
+        let (value, ranges) = try parsed.get()
+        #expect(value == (try parse(text).get()))
+        return ranges?.map { String(decoding: bytes[$0], as: UTF8.self) }
+    }
+
+    @Test func theElementsAtAPathAreGivenWithTheirBytes() throws {
+        #expect(
+            try elements(#"{"records": [ {"a":1} , [2,3],"x" ]}"#, at: ["records"]) == [#"{"a":1}"#, "[2,3]", #""x""#])
+        #expect(
+            try elements(#"{"v":1,"data":{"events":[{"b":[1]}],"n":2}}"#, at: ["data", "events"]) == [#"{"b":[1]}"#])
+        #expect(try elements(#"{"records":[]}"#, at: ["records"]) == [])
+        // No array at the path: none.
+        #expect(try elements(#"{"records":{"a":[1]}}"#, at: ["records"]) == nil)
+        #expect(try elements(#"{"data":[{"events":[1]}]}"#, at: ["data", "events"]) == nil)
+        #expect(try elements(#"[{"records":[1]}]"#, at: ["records"]) == nil)
+        #expect(try elements(#"{"other":{"records":[1]}}"#, at: ["records"]) == nil)
+    }
 }

@@ -18,16 +18,19 @@ struct RecordFields {
         return try record(value, format: format)
     }
 
-    /// The records of a batch message (`{"records": [...]}`), each with its bytes' range in the message, or
-    /// the message as one record when it is a single object without that array. Each record is held to
-    /// `input.max_event_bytes`, the message to `input.max_batch_bytes`; a record that is not an object or is
-    /// too large fails alone.
+    /// The records of a batch message (the array at member path `path`: `{"records": [...]}`), each with its
+    /// bytes' range in the message, or the message as one record when it has no such array. Each record is
+    /// held to `input.max_event_bytes`, the message to `input.max_batch_bytes`; a record that is not an
+    /// object or is too large fails alone.
     static func batch(
-        _ bytes: UnsafeRawBufferPointer, originalLength: Int?, limits: InputSettings, format: InputFormat
+        _ bytes: UnsafeRawBufferPointer, originalLength: Int?, limits: InputSettings, format: InputFormat,
+        path: [String]
     ) throws(DecodeFailure) -> [(index: Int?, bytes: Range<Int>, record: Result<RecordFields, DecodeFailure>)] {
         let (value, elements) = try parse(
-            bytes, originalLength: originalLength, limit: limits.maxBatchBytes, limits, format, elementsOf: "records")
-        guard let elements, let values = value.object?["records"]?.array else {
+            bytes, originalLength: originalLength, limit: limits.maxBatchBytes, limits, format, elementsAt: path)
+        var array: JSONValue? = value
+        for name in path { array = array?.object?[name] }
+        guard let elements, let values = array?.array else {
             let size = max(bytes.count, originalLength ?? 0)
             guard size <= limits.maxEventBytes else {
                 throw DecodeFailure(
@@ -51,7 +54,7 @@ struct RecordFields {
     /// Checks the message's size against `limit` and its encoding, then parses it.
     private static func parse(
         _ bytes: UnsafeRawBufferPointer, originalLength: Int?, limit: Int, _ limits: InputSettings,
-        _ format: InputFormat, elementsOf member: String? = nil
+        _ format: InputFormat, elementsAt path: [String] = []
     ) throws(DecodeFailure) -> (value: JSONValue, elements: [Range<Int>]?) {
         let size = max(bytes.count, originalLength ?? 0)
         guard size <= limit else {
@@ -61,11 +64,8 @@ struct RecordFields {
             throw DecodeFailure(.invalidUTF8, detail: "invalid UTF-8 at byte offset \(offset)")
         }
         do {
-            guard let member else {
-                return (try JSONValue.parse(bytes, maxDepth: limits.maxNestingDepth, as: DecodeFailure.self), nil)
-            }
             return try JSONValue.parse(
-                bytes, maxDepth: limits.maxNestingDepth, elementsOf: member, as: DecodeFailure.self)
+                bytes, maxDepth: limits.maxNestingDepth, elementsAt: path, as: DecodeFailure.self)
         } catch {
             var failure = error
             if let field = failure.field { failure.field = "\(format.rawValue).\(field)" }

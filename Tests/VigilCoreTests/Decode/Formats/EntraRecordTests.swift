@@ -305,21 +305,13 @@ import VigilTestSupport
         let batch =
             #"{"records": [ "# + Self.signIn() + ", " + broken + ",\n" + Self.audit("Reset password (self-service)")
             + "]}"
-        let records = try message(batch)
-        #expect(records.map(\.batchIndex) == [0, 1, 2])
-        let bytes = Array(batch.utf8)
-        #expect(String(decoding: bytes[records[1].bytes], as: UTF8.self) == broken)
-        #expect(String(decoding: bytes[records[2].bytes], as: UTF8.self) == Self.audit("Reset password (self-service)"))
-        guard case .success(.event(let login)) = records[0].result, case .failure(let failure) = records[1].result,
-            case .success(.event(let reset)) = records[2].result
-        else {
-            Issue.record("\(records.map(\.result))")
-            return
-        }
-        #expect(login.type == .login)
-        #expect(failure.reasonCode == "missing_field:entra.properties.status")
-        #expect(failure.eventID == "broken")
-        #expect(reset.type == .passwordResetComplete)
+        let read = try #require(try decoding.eventFailureEvent(batch))
+        #expect(read.failed == broken)
+        #expect(read.lastText == Self.audit("Reset password (self-service)"))
+        #expect(read.first.type == .login)
+        #expect(read.failure.reasonCode == "missing_field:entra.properties.status")
+        #expect(read.failure.eventID == "broken")
+        #expect(read.last.type == .passwordResetComplete)
     }
 
     @Test func aRecordAloneIsOneRecordOfTheWholeMessage() throws {

@@ -41,6 +41,26 @@ struct FormatDecoding {
         return type
     }
 
+    /// A batch message of three records read as an event, a dead letter and an event, with the texts of
+    /// the last two records; records an issue and returns nil when it reads otherwise.
+    func eventFailureEvent(
+        _ message: String
+    ) throws -> (
+        first: AuthEvent, failure: DecodeFailure, failed: String, last: AuthEvent, lastText: String
+    )? {
+        let bytes = Array(message.utf8)
+        let records = try bytes.withUnsafeBytes { try decoder.decodeMessage($0) }
+        #expect(records.map(\.batchIndex) == [0, 1, 2])
+        guard records.count == 3, case .success(.event(let first)) = records[0].result,
+            case .failure(let failure) = records[1].result, case .success(.event(let last)) = records[2].result
+        else {
+            Issue.record("\(records.map(\.result))")
+            return nil
+        }
+        let text = { (index: Int) in String(decoding: bytes[records[index].bytes], as: UTF8.self) }
+        return (first, failure, text(1), last, text(2))
+    }
+
     func failure(_ json: String) -> DecodeFailure? {
         if case .failure(let failure) = decoder.decode(Array(json.utf8)) { return failure }
         return nil

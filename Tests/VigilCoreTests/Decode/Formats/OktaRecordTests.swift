@@ -188,4 +188,26 @@ import Testing
         let refusal = decoding.failure(json)
         #expect(refusal?.reasonCode == reason, "\(refusal?.detail ?? "accepted")")
     }
+
+    /// An Event Hook delivery as a shipper puts it on Kafka: `{"eventType": "com.okta.event_hook", "data":
+    /// {"events": [...]}}`, read LogEvent by LogEvent; a broken one fails alone with its own bytes.
+    @Test func anEventHookBatchIsReadEventByEvent() throws {
+        let good = Self.record("user.session.start")
+        let broken =
+            #"{"uuid":"broken-1","published":"2026-03-02T09:00:00.123Z","eventType":"user.session.start","outcome":{"result":"SUCCESS"}}"#
+        let hook =
+            #"{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1","#
+            + #""source":"https://example.okta.com/api/v1/eventHooks/whoHOOK","eventId":"b5a188b9-5ba8-4d0f-b2f1","#
+            + #""eventTime":"2026-03-02T09:00:01.000Z","contentType":"application/json","data":{"events":["#
+            + good + "," + broken + "," + Self.record("user.account.reset_password") + "]}}"
+        let read = try #require(try decoding.eventFailureEvent(hook))
+        #expect(read.failed == broken)
+        #expect(read.first.type == .login)
+        #expect(read.failure.reasonCode == "missing_field:okta.actor")
+        #expect(read.last.type == .passwordResetComplete)
+        // A LogEvent alone is still one record of the whole message.
+        let single = try Array(good.utf8).withUnsafeBytes { try RecordDecoder(format: .okta).decodeMessage($0) }
+        #expect(single.map(\.batchIndex) == [nil])
+        #expect(Array(hook.utf8).withUnsafeBytes { InputFormat.detect($0) } == .okta)
+    }
 }
