@@ -104,7 +104,7 @@ enum EntraRecord: RecordAdapter {
                 "required field entra.properties.ipAddress (or entra.callerIpAddress) is missing or empty")
         }
         base.idpRisk = try riskLevel(properties)
-        base.credentialCompromised = try properties.strings("riskEventTypes_v2", 1...128).contains("leakedCredentials")
+        base.credentialCompromised = leakedCredentials(properties)
 
         var events: [AuthEvent] = []
         var mfaSteps: [(RecordFields, MFAFactor)] = []
@@ -205,6 +205,17 @@ enum EntraRecord: RecordAdapter {
     private static func riskLevel(_ properties: RecordFields) throws(DecodeFailure) -> IdPRiskLevel? {
         if try properties.string("riskState", 1...64) == "confirmedCompromised" { return .high }
         return try properties.string("riskLevelDuringSignIn", 1...32).flatMap(IdPRiskLevel.init(rawValue:))
+    }
+
+    /// A `leakedCredentials` detection in `riskEventTypes_v2`: an array of names as Graph documents it, or
+    /// the same array as JSON text, as some pipelines pass it on. A value that reads as neither is ignored,
+    /// never a dead letter: it only informs.
+    private static func leakedCredentials(_ properties: RecordFields) -> Bool {
+        switch properties.object["riskEventTypes_v2"] {
+        case .array(let names): names.contains(.string("leakedCredentials"))
+        case .string(let text): text.contains("\"leakedCredentials\"")
+        default: false
+        }
     }
 
     // MARK: Audit logs

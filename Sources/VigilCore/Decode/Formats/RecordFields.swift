@@ -115,24 +115,6 @@ struct RecordFields {
         return objects
     }
 
-    /// The strings of the array `name`, each within `lengths`; empty when the array is absent or null.
-    func strings(_ name: String, _ lengths: ClosedRange<Int>) throws(DecodeFailure) -> [String] {
-        guard let value = object[name], !value.isNull else { return [] }
-        guard let elements = value.array else {
-            throw failure(.invalidType, name, "\(fieldPath(name)) must be an array")
-        }
-        var strings: [String] = []
-        for element in elements {
-            guard let text = element.string, lengths.contains(text.unicodeScalars.count) else {
-                throw failure(
-                    .invalidValue, name,
-                    "\(fieldPath(name)) must hold strings of \(lengths.lowerBound)–\(lengths.upperBound) characters")
-            }
-            strings.append(text)
-        }
-        return strings
-    }
-
     /// The boolean `name`; nil when absent or null.
     func bool(_ name: String) throws(DecodeFailure) -> Bool? {
         guard let value = object[name], !value.isNull else { return nil }
