@@ -32,9 +32,14 @@ public struct RiskEngine: Sendable {
     /// An engine with empty state running one keyed stage only (a shard of that stage): the user stage
     /// holds users and the global windows, the source stage sources, the domain stage domains. Its
     /// events come from a `StageProcessor`, with lateness decided by the decode stage (the `process`
-    /// taking an `AuthEvent` is for an engine running every stage).
-    public init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey, stage: StageKind) {
+    /// taking an `AuthEvent` is for an engine running every stage). `dropsRepeats` false leaves out its
+    /// table of event ids: for a shard all of whose records come from one decode stage, which drops every
+    /// repeat before them (a replay).
+    public init(
+        config: VigilConfig, policyVersion: String, deviceKey: SipHashKey, stage: StageKind, dropsRepeats: Bool = true
+    ) {
         self.init(config: config, policyVersion: policyVersion, deviceKey: deviceKey, stages: EngineStages(stage))
+        if !dropsRepeats { recentEvents = nil }
     }
 
     init(config: VigilConfig, policyVersion: String, deviceKey: SipHashKey, stages: EngineStages) {

@@ -280,4 +280,7 @@ struct AcceptedEvent: Sendable {
     var event: AuthEvent
     var late: Bool
     var index: Int
+
+    /// The event, moved out (a copy would retain and release each of its strings).
+    consuming func takeEvent() -> AuthEvent { event }
 }

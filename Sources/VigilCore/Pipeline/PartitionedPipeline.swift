@@ -23,11 +23,13 @@ public struct PartitionedPipeline: Sendable {
         precondition(partitionCount >= 1, "a stage has at least one partition")
         self.partitionCount = partitionCount
         decode = DecodeStage(config: config, deviceKey: deviceKey, replayClock: replayClock, format: format)
+        // The one decode stage sees the whole input and drops every repeat: the shards need no table.
         shards = StageKind.allCases.map { stage in
             (0..<partitionCount).map { _ in
                 StageProcessor(
-                    stage: stage, config: config, policyVersion: policyVersion, enricher: enricher, deviceKey: deviceKey
-                )
+                    stage: stage, config: config, policyVersion: policyVersion, enricher: enricher,
+                    deviceKey: deviceKey,
+                    dropsRepeats: false)
             }
         }
     }

@@ -80,7 +80,7 @@ public struct Pipeline: Sendable {
             } else {
                 intel = nil
             }
-            var verdict = engine.process(entry.event, intel: consume intel, offset: origin.offset)
+            var verdict = engine.process(entry.takeEvent(), intel: consume intel, offset: origin.offset)
             if verdict.late { outputStats.lateEvents += 1 }
             outputs.append(&verdict, stats: &outputStats, into: &output)
         }

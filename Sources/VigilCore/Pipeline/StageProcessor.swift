@@ -28,11 +28,16 @@ public struct StageProcessor: Sendable {
 
     /// A shard of `stage` with empty state. Every stage of a deployment needs the same `deviceKey`
     /// (the records carry keyed hashes) and enricher (alerts describe their source address).
+    /// `dropsRepeats` false: every record comes from one decode stage, which already dropped the repeats
+    /// (`RiskEngine.init(config:policyVersion:deviceKey:stage:dropsRepeats:)`).
     public init(
-        stage: StageKind, config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey
+        stage: StageKind, config: VigilConfig, policyVersion: String, enricher: Enricher?, deviceKey: SipHashKey,
+        dropsRepeats: Bool = true
     ) {
         self.stage = stage
-        engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey, stage: stage)
+        engine = RiskEngine(
+            config: config, policyVersion: policyVersion, deviceKey: deviceKey, stage: stage, dropsRepeats: dropsRepeats
+        )
         self.enricher = enricher.map(SharedEnricher.init)
         outputs = VerdictOutput(policy: config.policy)
     }

@@ -112,7 +112,7 @@ struct AlertDetectors: Sendable {
             context.userKey, at: event.time, eventID: event.eventID,
             capacity: max(rules.stuffingDistinctUsers, signals.sprayingDistinctUsers))
         var fact: SourceRiskFact?
-        if publishing, source.failingUsers.entries.count >= signals.sprayingDistinctUsers {
+        if publishing, source.publishesFacts(signals) {
             let published = SourceRiskFact(
                 source: sourceStateKey, failingUserTimes: source.failingUsers.entries.map(\.time))
             if published.failingUserTimes != timesBefore { fact = published }

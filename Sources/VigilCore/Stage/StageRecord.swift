@@ -53,7 +53,10 @@ enum StageRouting {
 
 extension SourceRiskFact {
     /// The fact's record key on the source-risk topic: the source's keyed hash, 8 bytes little endian.
-    public var recordKey: [UInt8] { StageRecordCodec.factKey(source) }
+    public var recordKey: [UInt8] { Self.recordKey(of: source) }
+
+    /// The record key of `source`'s facts (and of the tombstone that withdraws them).
+    public static func recordKey(of source: UInt64) -> [UInt8] { StageRecordCodec.factKey(source) }
 
     /// The fact's record value on the source-risk topic (`schemas/stage-records.md`).
     public var recordValue: [UInt8] { StageRecordCodec.encodeFact(self) }

@@ -130,6 +130,13 @@ struct SourceState: Sendable, Equatable {
     var holds: [AlertHold] = []
 
     init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
+
+    /// True once the failing-users window holds the spraying threshold's count of users: from then on
+    /// the source stage publishes a fact on every change (the window never shrinks below it), and a
+    /// forgotten source's fact is withdrawn.
+    func publishesFacts(_ signals: SignalSettings) -> Bool {
+        failingUsers.entries.count >= signals.sprayingDistinctUsers
+    }
 }
 
 /// Cross-user evidence about one email domain, per shard.

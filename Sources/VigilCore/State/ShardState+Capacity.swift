@@ -26,7 +26,7 @@ extension ShardState {
                 &sources, keeping: settings.maxSources,
                 sparing: { spared?(StateEntryKey(kind: .source, hash: $0)) ?? false },
                 removed: &removed,
-                onRemove: { key, source in if Self.mayHaveFact(source, settings) { retired.append(key) } }
+                onRemove: { key, source in if source.publishesFacts(settings.signals) { retired.append(key) } }
             ) { $0.lastSeen }
             changes?.sources.formUnion(removed)
         }

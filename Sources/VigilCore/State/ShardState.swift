@@ -122,7 +122,7 @@ public struct ShardState: Sendable {
         if sourcesBefore.count != sources.count {
             for (key, source) in sourcesBefore where sources[key] == nil {
                 if recording { changes!.sources.insert(key) }
-                if Self.mayHaveFact(source, settings) { retired.append(key) }
+                if source.publishesFacts(settings.signals) { retired.append(key) }
             }
         }
         if recording {
@@ -132,12 +132,6 @@ public struct ShardState: Sendable {
             }
         }
         return retired.sorted()
-    }
-
-    /// True when the source stage published a fact for `source` (`AlertDetectors.applySource`): its
-    /// failing-users window reached the spraying threshold, and never shrinks below it.
-    static func mayHaveFact(_ source: SourceState, _ settings: EngineSettings) -> Bool {
-        source.failingUsers.entries.count >= settings.signals.sprayingDistinctUsers
     }
 
     mutating func countLate() { counters.lateEvents += 1 }

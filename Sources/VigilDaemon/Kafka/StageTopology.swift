@@ -54,7 +54,7 @@ struct StageTopology: Equatable, Sendable {
 
     /// The tombstone withdrawing `source`'s fact from the source-risk topic (compaction then drops both).
     func retirement(of source: UInt64) -> KafkaLoopStateMachine.Output {
-        sourceRiskRecord(key: SourceRiskFact(source: source, failingUserTimes: []).recordKey, value: nil)
+        sourceRiskRecord(key: SourceRiskFact.recordKey(of: source), value: nil)
     }
 
     private func sourceRiskRecord(key: [UInt8], value: [UInt8]?) -> KafkaLoopStateMachine.Output {

@@ -290,8 +290,13 @@ enum EntraRecord: RecordAdapter {
     private static func time(
         _ properties: RecordFields, _ name: String, _ record: RecordFields
     ) throws(DecodeFailure) -> Timestamp {
-        let (source, field) = try properties.string(name, 1...64) != nil ? (properties, name) : (record, "time")
-        guard let text = try source.string(field, 1...64) else {
+        var (source, field) = (properties, name)
+        var text = try properties.string(name, 1...64)
+        if text == nil {
+            (source, field) = (record, "time")
+            text = try record.string(field, 1...64)
+        }
+        guard let text else {
             throw properties.failure(
                 .missingField, name, "required field \(properties.fieldPath(name)) (or entra.time) is missing or null")
         }
