@@ -209,3 +209,30 @@ import VigilTestSupport
         #expect(shards.map(\.stats.duplicateEvents) == [1, 1])
     }
 }
+
+/// A message may yield at most `InputPosition.eventsPerMessage` events: the record that would pass the
+/// bound is dead-lettered whole, the records before it are read.
+@Suite struct EventsPerMessageTests {
+    @Test func theRecordBeyondTheBoundIsADeadLetterTheOthersAreRead() throws {
+        // Each sign-in yields three events: a login, a push challenge and its answer.
+        let record = { (index: Int) in
+            #"{"category":"SignInLogs","properties":{"id":"s\#(index)","createdDateTime":"2026-03-02T09:00:00Z","#
+                + #""userId":"u\#(index)","ipAddress":"81.2.69.142","status":{"errorCode":0},"authenticationDetails":["#
+                + #"{"authenticationMethod":"Password","succeeded":true},"#
+                + #"{"authenticationMethod":"Mobile app notification","succeeded":true}]}}"#
+        }
+        let fitting = InputPosition.eventsPerMessage / 3
+        let batch = Array((#"{"records":["# + (0...fitting).map(record).joined(separator: ",") + "]}").utf8)
+        var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault, format: .entra)
+        var output: [OutputMessage] = []
+        var records: [StageRecord] = []
+        stage.process(
+            batch, origin: .kafka(topic: "entra", partition: 0, offset: 1), into: &output, records: &records)
+        #expect(records.filter { $0.stage == .user }.count == fitting * 3)
+        #expect(output.map(\.label) == ["too_large"])
+        let payload = try #require(output.first).payload
+        let letter = try #require(try JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any])
+        #expect((letter["origin"] as? [String: Any])?["record"] as? Int == fitting)
+        #expect(letter["event_id"] as? String == "s\(fitting)")
+    }
+}
