@@ -60,9 +60,11 @@ public enum Daemon {
         let status = options.status
         let metrics = DaemonMetrics(factory: MetricsServer.metricsFactory(registry: options.metricsRegistry))
 
+        let signer = try await loadSigner(config, logger: logger)
+
         let kafka = KafkaPipelineService(
             config: loaded, properties: properties, bootstrapServers: options.bootstrapServers,
-            enricher: enrichment.enricher, deviceKey: key.key, mailbox: mailbox, status: status,
+            enricher: enrichment.enricher, deviceKey: key.key, signer: signer, mailbox: mailbox, status: status,
             metrics: metrics, logger: Logger(label: "vigil.kafka"))
         let http = MetricsServer(
             settings: config.http, status: status, registry: options.metricsRegistry,
@@ -92,5 +94,17 @@ public enum Daemon {
             metadata: ["version": "\(VigilVersion.current)", "policy_version": "\(loaded.policyVersion)"])
         try await group.run()
         logger.info("vigil stopped")
+    }
+
+    /// The signing keys of `ssf.signing_keys`, loaded whenever any are configured (so that turning
+    /// `ssf.enabled` on by a reload finds them); nil when none are.
+    static func loadSigner(_ config: DaemonConfig, logger: Logger) async throws(SigningKeyError) -> SecurityEventSigner?
+    {
+        guard !config.signals.signingKeys.isEmpty else { return nil }
+        let signer = try await SecurityEventSigner(files: config.signals.signingKeys)
+        logger.info(
+            "security event signing keys loaded",
+            metadata: ["keys": "\(signer.keys.count)", "signing_kid": "\(signer.signingKeyID)"])
+        return signer
     }
 }

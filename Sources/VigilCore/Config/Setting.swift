@@ -306,7 +306,8 @@ extension SettingType {
         }
     }
 
-    static func choiceMessage(_ choices: [String], got text: String) -> String {
+    /// The problem text for `text` outside `choices`.
+    public static func choiceMessage(_ choices: [String], got text: String) -> String {
         "must be one of \(choices.joined(separator: ", ")), got \(ConfigProblem.quoted(text))"
     }
 

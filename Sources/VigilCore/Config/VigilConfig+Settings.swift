@@ -3,7 +3,7 @@
 extension VigilConfig {
     /// The engine's settings in file order; `DaemonConfig.settings` lifts them into the daemon's file.
     public static let settings = SettingTable<VigilConfig>(
-        inputSettings + engineSettings + signalSettings + alertSettings + policySettings,
+        inputSettings + engineSettings + signalSettings + alertSettings + policySettings + sharedSignalSettings,
         sectionDocs: [
             "engine.signals":
                 """
@@ -17,6 +17,12 @@ extension VigilConfig {
             """,
             "policy.oidc": "OIDC acr_values sent for each step-up: none (low), soft (medium), hard (high).",
             "policy.saml": "SAML AuthnContextClassRef for the same three levels.",
+            "ssf":
+                """
+            OpenID Shared Signals (SSF 1.0): verdicts as signed Security Event Tokens (CAEP/RISC) on the signals \
+            topic, pushed to the receivers (docs/shared-signals.md has the mapping table).
+            """,
+            "ssf.events": "Which Security Event Tokens are built; each can be turned off.",
             "policy.roles":
                 """
             The role table (user.role in the event picks the tier): the action for each risk level, the least a \
@@ -447,6 +453,72 @@ extension VigilConfig {
             .text("policy.saml.soft", \.policy.samlSoft, .live, "AuthnContextClassRef for a soft step-up."),
             .text("policy.saml.hard", \.policy.samlHard, .live, "AuthnContextClassRef for a hard step-up."),
         ] + UserRole.allCases.flatMap(roleSettings)
+
+    private static let sharedSignalSettings: [S] = [
+        .boolean(
+            "ssf.enabled", \.ssf.enabled, .live,
+            """
+            Build Security Event Tokens from verdicts and track each user's risk level for them. Off by default: \
+            signing keys and receivers must be set up first.
+            """),
+        .text(
+            "ssf.issuer", \.ssf.issuer, .live,
+            """
+            The tokens' iss: this transmitter's issuer URL, as registered with each receiver (Okta: the issuer of \
+            the security events provider).
+            """,
+            rules: { config in
+                let issuer = config.ssf.issuer
+                guard !(issuer.hasPrefix("https://") || issuer.hasPrefix("http://")) else { return [] }
+                return [SettingIssue("must be an http(s) URL, got \(ConfigProblem.quoted(issuer))")]
+            }),
+        .textList(
+            "ssf.audience", \.ssf.audience, .live,
+            "The tokens' aud: the receivers' identifiers (Okta: the org URL, https://<org>.okta.com). Empty: no aud.",
+            rules: { config in
+                config.ssf.audience.enumerated().compactMap { index, audience in
+                    audience.isEmpty ? SettingIssue("[\(index)]", "must not be empty") : nil
+                }
+            }),
+        .choice(
+            "ssf.subject_format", \.ssf.subjectFormat, .live,
+            """
+            How sub_id names the user: auto (email when the user id is an email address, else iss_sub when \
+            subject_issuer is set, else opaque), email, iss_sub or opaque. Okta matches users by email.
+            """),
+        .text(
+            "ssf.subject_issuer", \.ssf.subjectIssuer, nonEmpty: false, .live,
+            "The iss of an iss_sub subject: the IdP that issued the user ids. Required by subject_format iss_sub.",
+            rules: { config in
+                guard config.ssf.subjectFormat == .issSub, config.ssf.subjectIssuer.isEmpty else { return [] }
+                return [SettingIssue("must be set when ssf.subject_format is iss_sub")]
+            }),
+        .boolean(
+            "ssf.events.session_revoked", \.ssf.sessionRevoked, .live,
+            "CAEP session-revoked for a deny, an accepted push after push bombing, and a takeover after a reset."),
+        .boolean(
+            "ssf.events.risk_level_change", \.ssf.riskLevelChange, .live,
+            "CAEP risk-level-change when a user's risk level crosses ssf.risk_level_change.from."),
+        .boolean(
+            "ssf.events.credential_compromise", \.ssf.credentialCompromise, .live,
+            "RISC credential-compromise (password) for a decision on a credential the breach feed flagged."),
+        .boolean(
+            "ssf.events.credential_change_required", \.ssf.credentialChangeRequired, .live,
+            "RISC account-credential-change-required for a reset_abuse alert against one account."),
+        .choice(
+            "ssf.risk_level_change.from", \.ssf.riskLevelChangeFrom, .live,
+            """
+            A user's level (the highest of the decision's level and its account alerts': high and critical \
+            alerts are high) is signalled when it or the level last signalled is at least this: high signals \
+            only the moves into and out of high, so first logins (medium) stay quiet.
+            """),
+        .duration(
+            "ssf.risk_level_change.hold", \.ssf.riskLevelHold, .minutes(1)...window.upperBound, .live,
+            """
+            A raised level holds this long in event time; the user's first verdict after it signals the calmer \
+            level. 24h keeps one quiet login from clearing a takeover.
+            """),
+    ]
 
     private static func roleSettings(_ role: UserRole) -> [S] {
         let path = "policy.roles.\(role.rawValue)."

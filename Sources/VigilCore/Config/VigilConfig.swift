@@ -1,4 +1,4 @@
-/// What the engine reads of the configuration file: the `input`, `engine` and `policy` sections, every key
+/// What the engine reads of the configuration file: the `input`, `engine`, `policy` and `ssf` sections, every key
 /// optional with a documented default. Immutable once built; a reload builds a new one and swaps it. Each
 /// setting is declared once in `VigilConfig.settings` (key path, type, range, doc, reload); the daemon's own
 /// sections (Kafka, HTTP, logging, ...) live in the daemon.
@@ -9,6 +9,8 @@ public struct VigilConfig: Sendable, Equatable {
     public var engine = EngineSettings()
     /// The `policy` section: from score to action, per role.
     public var policy = PolicySettings()
+    /// The `ssf` section's engine part: which verdicts become Security Event Tokens.
+    public var ssf = SharedSignalSettings()
 
     /// Every setting at its documented default.
     public init() {}

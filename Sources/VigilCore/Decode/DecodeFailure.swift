@@ -21,6 +21,9 @@ public struct DecodeFailure: Error, Sendable, Equatable {
         /// A record on one of Vigil's repartition topics that its stage refuses: another producer wrote
         /// to an internal topic, or a Vigil of another record format did.
         case invalidStageRecord = "invalid_stage_record"
+        /// A security event token's claims the daemon could not sign (its key failed): kept, with the
+        /// claims, rather than lost.
+        case signingFailed = "signing_failed"
     }
 
     /// Which rule the message broke.

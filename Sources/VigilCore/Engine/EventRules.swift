@@ -66,7 +66,49 @@ final class EventRules: Sendable {
                 user.lastResetCompleted = max(user.lastResetCompleted ?? time, time)
             }
         }
+        if config.ssf.enabled {
+            let event = context.event
+            verdict.subject = SignalSubject(
+                userID: event.user.id, tenant: event.tenant, eventID: event.eventID, time: time,
+                sessionID: event.sessionID, credentialCompromised: event.credentialCompromised)
+            if !late, config.ssf.riskLevelChange { trackRiskLevel(at: time, user: &user, verdict: &verdict) }
+        }
         if !late, user.lastSeen < time { user.lastSeen = time }
+    }
+
+    /// Moves the user's risk level with the verdict and records a change for the signals when it crosses
+    /// `ssf.risk_level_change.from`. The verdict's level is the highest of its decision's and its account
+    /// alerts'; a level at or above `from` holds for `ssf.risk_level_change.hold`, so the user's risk stays
+    /// raised through the quiet logins after a takeover and falls at the first verdict after the hold.
+    /// Late events never get here: they change nothing, so a re-emitted verdict carries no change.
+    func trackRiskLevel(at time: Timestamp, user: inout UserState, verdict: inout RiskEngine.Verdict) {
+        let ssf = config.ssf
+        var level = verdict.decision?.level ?? .low
+        var raisingAlerts: [String] = []
+        for alert in verdict.alerts where alert.scope == .account {
+            let alertLevel = alert.severity.riskLevel
+            level = max(level, alertLevel)
+            if alertLevel >= ssf.riskLevelChangeFrom { raisingAlerts.append(alert.kind.rawValue) }
+        }
+        var held = user.raisedRisk
+        if let hold = held, hold.until <= time { held = nil }
+        if level >= ssf.riskLevelChangeFrom {
+            held = RaisedRisk(level: max(level, held?.level ?? .low), until: time + ssf.riskLevelHold)
+        }
+        user.raisedRisk = held
+        let current = max(level, held?.level ?? .low)
+        let previous = user.signalledRisk
+        guard current != previous, max(current, previous) >= ssf.riskLevelChangeFrom else { return }
+        user.signalledRisk = current
+        let reason: String
+        if current < previous {
+            reason = "no verdict at \(previous.rawValue) risk for \(ssf.riskLevelHold.configString)"
+        } else if !raisingAlerts.isEmpty {
+            reason = raisingAlerts.joined(separator: ", ")
+        } else {
+            reason = verdict.decision?.reasons.map(\.signal.rawValue).joined(separator: ", ") ?? "risky verdict"
+        }
+        verdict.riskLevelChange = RiskLevelChange(previous: previous, current: current, reason: reason)
     }
 
     /// What an event on time does to the source stage's state: a failed login counts against its

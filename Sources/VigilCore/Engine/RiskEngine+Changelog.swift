@@ -102,7 +102,9 @@ extension RiskEngine {
         let key: ChangelogKey
         do throws(StateDecodingError) { key = try ChangelogKey(bytes: keyBytes) } catch {
             // A kind this Vigil does not know most likely comes with a format it does not read either.
-            if case .unknownEntryKind = error, let version = value?.first, version != StateEntryCodec.formatVersion {
+            if case .unknownEntryKind = error, let version = value?.first,
+                !StateEntryCodec.readableVersions.contains(version)
+            {
                 throw .unknownVersion(version)
             }
             throw ChangelogRestoreError(error)

@@ -107,6 +107,10 @@ public struct RiskEngine: Sendable {
         /// the source-risk topic), so the table shrinks as the sources' state does. Withdrawing changes no
         /// verdict of an event on time: the facts hold only times that no such event still counts.
         public var retiredSources: [UInt64] = []
+        /// The user's risk level moved across `ssf.risk_level_change.from` (user stage, `ssf.enabled`).
+        public var riskLevelChange: RiskLevelChange?
+        /// Whom the verdict is about, for the signals' subject; set by the user stage when `ssf.enabled`.
+        public var subject: SignalSubject?
     }
 
     /// `intel` is handed over (moved into the `EventContext`), not copied: a copy retains its names

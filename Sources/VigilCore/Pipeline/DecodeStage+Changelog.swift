@@ -34,7 +34,7 @@ extension DecodeStage {
             }
             var reader = StateReader(value)
             let version = try reader.u8("decode watermark format version")
-            guard version == StateEntryCodec.formatVersion else { throw .unknownEntryVersion(version) }
+            guard StateEntryCodec.readableVersions.contains(version) else { throw .unknownEntryVersion(version) }
             _ = try reader.i64("decode watermark stamp")
             let newest = try reader.optionalTime("newest event time")
             guard reader.remaining == 0 else { throw .trailingBytes(count: reader.remaining) }

@@ -1,6 +1,8 @@
-/// The three outputs every run mode writes.
+/// The outputs every run mode writes; `signals` only when `ssf.enabled`.
 public enum OutputStream: String, Sendable, CaseIterable {
     case decisions, alerts, deadLetters = "dead_letters"
+    /// Security Event Tokens' claims (`SecurityEventEncoder`), signed by the daemon before they leave it.
+    case signals
 }
 
 /// One encoded message for a sink. `key` is the user id (Kafka partitioning key), when known.
@@ -11,7 +13,8 @@ public struct OutputMessage: Sendable, Equatable {
     public var key: String?
     /// One encoded JSON document, without a trailing newline.
     public var payload: [UInt8]
-    /// A short label for metrics and summaries: decision action, alert kind or dead-letter reason.
+    /// A short label for metrics and summaries: decision action, alert kind, dead-letter reason or
+    /// security event type.
     public var label: String
     /// A decision or alert produced again after a restore for an event whose first outputs were
     /// delivered, possibly with other content (`RiskEngine.Verdict.reemitted`); the payload says so

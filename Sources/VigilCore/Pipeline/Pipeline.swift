@@ -24,7 +24,7 @@ public struct Pipeline: Sendable {
         engine = RiskEngine(config: config, policyVersion: policyVersion, deviceKey: deviceKey)
         decode = DecodeStage(config: config, deviceKey: deviceKey, replayClock: replayClock)
         self.enricher = enricher.map(SharedEnricher.init)
-        outputs = VerdictOutput(policy: config.policy)
+        outputs = VerdictOutput(config: config)
     }
 
     /// Counts since the pipeline was created.
@@ -38,7 +38,7 @@ public struct Pipeline: Sendable {
     public mutating func reconfigure(_ config: VigilConfig, policyVersion: String) {
         engine.reconfigure(config, policyVersion: policyVersion)
         decode.reconfigure(config)
-        outputs = VerdictOutput(policy: config.policy)
+        outputs = VerdictOutput(config: config)
     }
 
     /// Replaces the engine's state with a snapshot's (`RiskEngine.restoreState(snapshot:)`); on error
@@ -82,7 +82,7 @@ public struct Pipeline: Sendable {
             }
             var verdict = engine.process(entry.takeEvent(), intel: consume intel, offset: origin.offset)
             if verdict.late { outputStats.lateEvents += 1 }
-            outputs.append(&verdict, stats: &outputStats, into: &output)
+            outputs.append(&verdict, message: bytes, stats: &outputStats, into: &output)
         }
         acceptedScratch = accepted
     }
@@ -103,13 +103,22 @@ public struct Pipeline: Sendable {
 struct VerdictOutput: Sendable {
     private let decisionEncoder: DecisionEncoder
     private let alertEncoder = AlertEncoder()
+    private let signalEncoder: SecurityEventEncoder
 
-    init(policy: PolicySettings) { decisionEncoder = DecisionEncoder(policy: policy) }
+    init(config: VigilConfig) {
+        decisionEncoder = DecisionEncoder(policy: config.policy)
+        signalEncoder = SecurityEventEncoder(settings: config.ssf)
+    }
 
-    /// Appends the verdict's decision, then its alerts in detection order.
-    func append(_ verdict: inout RiskEngine.Verdict, stats: inout PipelineStats, into output: inout [OutputMessage]) {
+    /// Appends the verdict's decision, then its alerts in detection order, then the security events they
+    /// call for. `message` holds the bytes the event was decoded from (its session id may point there).
+    func append(
+        _ verdict: inout RiskEngine.Verdict, message: UnsafeRawBufferPointer, stats: inout PipelineStats,
+        into output: inout [OutputMessage]
+    ) {
         if verdict.duplicate { stats.duplicateEvents += 1 }
-        if let decision = verdict.decision.take() {
+        let decision = verdict.decision.take()
+        if let decision {
             stats.decisions[decision.action.index] += 1
             output.append(
                 OutputMessage(
@@ -123,6 +132,17 @@ struct VerdictOutput: Sendable {
                 OutputMessage(
                     stream: .alerts, key: alert.userID ?? alert.subject,
                     payload: alertEncoder.encode(alert, reemitted: verdict.reemitted), label: alert.kind.rawValue,
+                    reemitted: verdict.reemitted))
+        }
+        guard verdict.subject != nil else { return }
+        let signals = signalEncoder.claims(
+            decision: decision, alerts: verdict.alerts, findingUID: alertEncoder.findingUID,
+            change: verdict.riskLevelChange, subject: verdict.subject, message: message)
+        for signal in signals {
+            stats.signals[signal.type.index] += 1
+            output.append(
+                OutputMessage(
+                    stream: .signals, key: signal.userID, payload: signal.json, label: signal.type.rawValue,
                     reemitted: verdict.reemitted))
         }
     }
@@ -142,6 +162,8 @@ public struct PipelineStats: Sendable, Equatable {
     public var decisions = [Int](repeating: 0, count: DecisionAction.allCases.count)
     /// Alerts per `AlertKind`, by case position; read with `count(_:)`.
     public var alerts = [Int](repeating: 0, count: AlertKind.allCases.count)
+    /// Security event tokens per `SecurityEventType`, by case position; read with `count(_:)`.
+    public var signals = [Int](repeating: 0, count: SecurityEventType.allCases.count)
     /// Dead letters per reason code (`missing_field:user.id`, ...).
     public var deadLetters: [String: Int] = [:]
     /// Records of an identity provider's format whose event type Vigil does not read, per
@@ -161,6 +183,8 @@ public struct PipelineStats: Sendable, Equatable {
     public func count(_ action: DecisionAction) -> Int { decisions[action.index] }
     /// Alerts of `kind`.
     public func count(_ kind: AlertKind) -> Int { alerts[kind.index] }
+    /// Security event tokens of `type`.
+    public func count(_ type: SecurityEventType) -> Int { signals[type.index] }
     /// Dead letters of every reason.
     public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
 
@@ -172,6 +196,7 @@ public struct PipelineStats: Sendable, Equatable {
         for index in eventsByType.indices { eventsByType[index] += other.eventsByType[index] }
         for index in decisions.indices { decisions[index] += other.decisions[index] }
         for index in alerts.indices { alerts[index] += other.alerts[index] }
+        for index in signals.indices { signals[index] += other.signals[index] }
         deadLetters.merge(other.deadLetters, uniquingKeysWith: +)
         skippedRecords.merge(other.skippedRecords, uniquingKeysWith: +)
     }

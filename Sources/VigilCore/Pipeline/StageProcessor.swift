@@ -39,13 +39,13 @@ public struct StageProcessor: Sendable {
             config: config, policyVersion: policyVersion, deviceKey: deviceKey, stage: stage, dropsRepeats: dropsRepeats
         )
         self.enricher = enricher.map(SharedEnricher.init)
-        outputs = VerdictOutput(policy: config.policy)
+        outputs = VerdictOutput(config: config)
     }
 
     /// Adopts a new configuration between two records (live reload).
     public mutating func reconfigure(_ config: VigilConfig, policyVersion: String) {
         engine.reconfigure(config, policyVersion: policyVersion)
-        outputs = VerdictOutput(policy: config.policy)
+        outputs = VerdictOutput(config: config)
     }
 
     /// Processes one record of this stage's topic and appends its decision and alerts to `output`.
@@ -81,7 +81,7 @@ public struct StageProcessor: Sendable {
         var verdict = engine.process(
             stageEvent: context, late: late, sourceRisk: stage == .user ? sourceRisk : nil, offset: offset,
             origin: origin)
-        outputs.append(&verdict, stats: &stats, into: &output)
+        outputs.append(&verdict, message: record, stats: &stats, into: &output)
         retiredSources += verdict.retiredSources
         return verdict.sourceRisk
     }

@@ -1,3 +1,9 @@
+/// A risk level a verdict raised for a user, held until `until` (`ssf.risk_level_change.hold`).
+struct RaisedRisk: Sendable, Equatable {
+    var level: RiskLevel
+    var until: Timestamp
+}
+
 /// Suppresses repeats: one alert per subject, kind and window.
 struct AlertHold: Sendable, Equatable {
     var kind: AlertKind
@@ -61,6 +67,16 @@ struct UserState: Sendable {
         get { self[rare: \.holds, or: []] }
         _modify { yield &self[rare: \.holds, or: []] }
     }
+    /// The level last signalled to the Shared Signals receivers (`low` until one is).
+    var signalledRisk: RiskLevel {
+        get { self[rare: \.signalledRisk, or: .low] }
+        set { if newValue != signalledRisk { self[rare: \.signalledRisk, or: .low] = newValue } }
+    }
+    /// The highest level raised by a verdict, and until when it holds (`ssf.risk_level_change.hold`).
+    var raisedRisk: RaisedRisk? {
+        get { self[rare: \.raisedRisk, or: nil] }
+        set { if newValue != raisedRisk { self[rare: \.raisedRisk, or: nil] = newValue } }
+    }
 
     /// A field of the rarely used part: read without allocating it (`empty` while it is absent),
     /// written through an allocated, unshared one.
@@ -96,6 +112,8 @@ final class RareUserState: @unchecked Sendable {
     var pushFailures = EventWindow()
     var resetRequests = EventWindow()
     var holds: [AlertHold] = []
+    var signalledRisk = RiskLevel.low
+    var raisedRisk: RaisedRisk?
 
     init() {}
 
@@ -108,16 +126,20 @@ final class RareUserState: @unchecked Sendable {
         copy.pushFailures = pushFailures
         copy.resetRequests = resetRequests
         copy.holds = holds
+        copy.signalledRisk = signalledRisk
+        copy.raisedRisk = raisedRisk
         return copy
     }
 
     /// True when every time referred to here (window entries, hold ends, the reset, the push-bombing
-    /// end) is before `cutoff`.
+    /// end, the raised risk's end) is before `cutoff` and no raised level is still signalled: the
+    /// receivers believe the user risky until a verdict of the user signals the calmer level, so that
+    /// belief is kept as long as the user is.
     func isAllBefore(_ cutoff: Timestamp) -> Bool {
         func before(_ time: Timestamp?) -> Bool { time.map { $0 < cutoff } ?? true }
         return before(lastResetCompleted) && before(pushBombingUntil) && before(failures.latest)
             && before(pushesSent.latest) && before(pushFailures.latest) && before(resetRequests.latest)
-            && !holds.contains { $0.until >= cutoff }
+            && !holds.contains { $0.until >= cutoff } && signalledRisk == .low && before(raisedRisk?.until)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import VigilCore
 
 /// Rules for the daemon's config values (listen addresses, Kafka topic names, environment references),
@@ -70,6 +71,15 @@ public enum ConfigValues {
         guard value.hasPrefix("${env:"), value.hasSuffix("}") else { return nil }
         let name = String(value.dropFirst(6).dropLast())
         return isEnvironmentName(name) ? name : nil
+    }
+
+    /// Why `url` cannot be a push endpoint, or nil: http(s) with a host. Plain http is accepted for a
+    /// receiver on the same host or behind a TLS-terminating proxy in the same network.
+    public static func pushURLProblem(_ url: String) -> String? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
+        else { return "must be an http(s) URL with a host, got \(quoted(url))" }
+        return nil
     }
 
     /// A value as error messages show it: quoted and cut short.

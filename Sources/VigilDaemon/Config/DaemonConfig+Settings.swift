@@ -12,6 +12,7 @@ extension DaemonConfig {
     public static let settings: SettingTable<DaemonConfig> =
         SettingTable(geoSettings + reputationSettings)
         + engineSettingsWithDaemonInput
+        + SettingTable(signalTransmitterSettings)
         + SettingTable(
             kafkaSettings + topologySettings + stateSettings + httpSettings + loggingSettings + securitySettings,
             sectionDocs: [
@@ -255,6 +256,12 @@ extension DaemonConfig {
         outputTopic(
             "dead_letter_topic", \.kafka.deadLetterTopic, "Where messages that cannot be processed go, with the reason."
         ),
+        outputTopic(
+            "signals_topic", \.kafka.signalsTopic,
+            """
+            Where signed Security Event Tokens go with ssf.enabled (one compact JWS per message, keyed by user); the \
+            push transmitter reads them from here.
+            """),
         .duration(
             "kafka.shutdown_timeout", \.kafka.shutdownTimeout, .seconds(1)...EventDuration.minutes(10), .restart,
             """
@@ -510,6 +517,128 @@ extension DaemonConfig {
             shutdown checked between steps.
             """
         ),
+    ]
+
+    private static let signalTransmitterSettings: [S] = [
+        Setting(
+            "ssf.signing_keys", .records([.init("path", .filePath), .init("algorithm", .choice(["RS256", "ES256"]))]),
+            reload: .restart,
+            doc:
+                """
+                PEM private keys that sign the tokens, oldest first: the last signs, all are in /jwks.json (kid: the \
+                key's RFC 7638 thumbprint), so add the new key last, wait for receivers to refetch the JWKS, then drop \
+                the old one. Required by ssf.enabled. RS256 (RSA ≥ 2048 bits) is what Okta accepts; ES256 is P-256. \
+                For example: [{path: keys/ssf-2026.pem, algorithm: RS256}].
+                """,
+            value: { config in
+                .records(config.signals.signingKeys.map { ["path": $0.path, "algorithm": $0.algorithm.rawValue] })
+            },
+            store: { config, value in
+                guard case .records(let records) = value else { return [] }
+                var issues: [SettingIssue] = []
+                config.signals.signingKeys = records.enumerated().compactMap { index, record in
+                    guard let path = record["path"], let name = record["algorithm"] else { return nil }
+                    guard let algorithm = SigningKeyFile.Algorithm(rawValue: name) else {
+                        issues.append(
+                            SettingIssue(
+                                "[\(index)].algorithm", SettingType.choiceMessage(["RS256", "ES256"], got: name)))
+                        return nil
+                    }
+                    return SigningKeyFile(path: path, algorithm: algorithm)
+                }
+                return issues
+            },
+            rules: { config in
+                var issues = config.signals.signingKeys.enumerated().compactMap { index, key in
+                    key.path.isEmpty ? SettingIssue("[\(index)].path", "must not be empty") : nil
+                }
+                if config.core.ssf.enabled, config.signals.signingKeys.isEmpty {
+                    issues.append(SettingIssue("must name at least one key when ssf.enabled is true"))
+                }
+                return issues
+            }),
+        Setting(
+            "ssf.receivers",
+            .records([.init("url", .text(nonEmpty: true)), .init("authorization", .text(nonEmpty: false))]),
+            reload: .restart,
+            doc:
+                """
+                Where each token is pushed (RFC 8935 push delivery): url, and the Authorization header as \
+                "${env:NAME}" (Okta: SSWS <API token> or Bearer <access token>) or "" for none. 202 is done, 400 is \
+                permanent (logged, counted), 5xx, 429 and timeouts are retried. Empty: tokens only go to \
+                kafka.signals_topic. For example: [{url: "https://<org>.okta.com/security/api/v1/security-events", \
+                authorization: "${env:OKTA_SSF_AUTH}"}].
+                """,
+            value: { config in
+                .records(config.signals.receivers.map { ["url": $0.url, "authorization": $0.authorization] })
+            },
+            store: { config, value in
+                guard case .records(let records) = value else { return [] }
+                config.signals.receivers = records.compactMap { record in
+                    guard let url = record["url"], let authorization = record["authorization"] else { return nil }
+                    return SignalReceiver(url: url, authorization: authorization)
+                }
+                return []
+            },
+            rules: { config in
+                config.signals.receivers.enumerated().flatMap { index, receiver in
+                    var issues: [SettingIssue] = []
+                    if let problem = ConfigValues.pushURLProblem(receiver.url) {
+                        issues.append(SettingIssue("[\(index)].url", problem))
+                    }
+                    if !receiver.authorization.isEmpty,
+                        ConfigValues.environmentReference(receiver.authorization) == nil
+                    {
+                        issues.append(
+                            SettingIssue(
+                                "[\(index)].authorization",
+                                """
+                                secrets must not be written in the file: use \"${env:NAME}\" and set NAME in the \
+                                environment
+                                """))
+                    }
+                    if config.signals.receivers[..<index].contains(where: { $0.url == receiver.url }) {
+                        issues.append(SettingIssue("[\(index)].url", "\(receiver.url) is listed twice"))
+                    }
+                    return issues
+                }
+            }),
+        .text(
+            "ssf.delivery.group_id", \.signals.deliveryGroupID, nonEmpty: false, .restart,
+            """
+            The push transmitter's consumer group on kafka.signals_topic: its committed offsets are what was \
+            delivered, so a restart or an outage loses nothing. Empty: <kafka.group_id>-ssf-push.
+            """),
+        .duration(
+            "ssf.delivery.timeout", \.signals.pushTimeout, .seconds(1)...EventDuration.minutes(5), .restart,
+            "One push attempt's deadline (connect, send, answer)."),
+        .duration(
+            "ssf.delivery.retry_initial_delay", \.signals.retryInitialDelay,
+            EventDuration(microseconds: 10_000)...EventDuration.minutes(10), .restart,
+            "Delay before the first retry; doubled after each failed attempt."),
+        .duration(
+            "ssf.delivery.retry_max_delay", \.signals.retryMaxDelay, .seconds(1)...EventDuration.hours(1), .restart,
+            "The longest delay between two attempts at one token."),
+        .duration(
+            "ssf.delivery.give_up_after", \.signals.giveUpAfter, .minutes(1)...EventDuration.days(7), .restart,
+            """
+            A token still failing (5xx, 429, timeouts) this long after its first attempt is given up, logged and \
+            counted: after a longer outage the receiver should re-evaluate its users rather than replay old verdicts.
+            """),
+        .text(
+            "ssf.management_token_env", \.signals.managementTokenEnv, nonEmpty: false, .restart,
+            """
+            Environment variable holding the bearer token of the stream management endpoints (/ssf/stream, \
+            /ssf/status, /ssf/verify). Empty: they answer 404.
+            """,
+            rules: { config in
+                let name = config.signals.managementTokenEnv
+                guard !name.isEmpty, !ConfigValues.isEnvironmentName(name) else { return [] }
+                return [
+                    SettingIssue(
+                        "must be an environment variable name (A-Z a-z 0-9 _), got \(ConfigValues.quoted(name))")
+                ]
+            }),
     ]
 
     private static let httpSettings: [S] = [

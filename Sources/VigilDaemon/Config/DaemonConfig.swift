@@ -30,6 +30,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var logging = LoggingSettings()
     /// The `security` section.
     public var security = SecuritySettings()
+    /// The daemon's part of the `ssf` section: signing keys, receivers, delivery, stream management.
+    public var signals = SignalTransmitterSettings()
 
     /// Every setting at its documented default.
     public init() {}
@@ -62,6 +64,9 @@ public struct KafkaSettings: Sendable, Equatable {
     var decisionsTopic = "auth.decisions"
     var alertsTopic = "auth.alerts"
     var deadLetterTopic = "auth.events.dlq"
+    /// Where signed Security Event Tokens go (compact JWS, keyed by user), and where the push transmitter
+    /// reads them.
+    var signalsTopic = "auth.signals"
     /// librdkafka properties by name, applied to consumer and producer alike (each gets only the ones that
     /// concern it); values may be `${env:NAME}` references.
     public var properties: [String: String] = [:]

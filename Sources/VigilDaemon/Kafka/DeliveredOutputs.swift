@@ -32,6 +32,8 @@ public struct DeliveredOutputs: Sendable, Equatable {
     public var alerts: [String: Int] = [:]
     /// Delivered dead letters by reason.
     public var deadLetters: [String: Int] = [:]
+    /// Delivered security event tokens by event type, re-emitted copies excluded.
+    public var signals: [String: Int] = [:]
     /// Delivered re-emitted copies by stream (`OutputStream.rawValue`).
     public var reemitted: [String: Int] = [:]
 
@@ -48,6 +50,7 @@ public struct DeliveredOutputs: Sendable, Equatable {
         case .decisions: decisions[kind.label, default: 0] += 1
         case .alerts: alerts[kind.label, default: 0] += 1
         case .deadLetters: deadLetters[kind.label, default: 0] += 1
+        case .signals: signals[kind.label, default: 0] += 1
         }
     }
 }

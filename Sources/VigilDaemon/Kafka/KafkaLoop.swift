@@ -27,6 +27,9 @@ final class KafkaLoop: @unchecked Sendable {
         var producer: KafkaConfiguration
         var enricher: Enricher?
         var deviceKey: SipHashKey
+        /// Signs the signals stream's tokens (`ssf.signing_keys`); nil: none configured, and
+        /// `ssf.enabled` cannot be on (the config's rules).
+        var signer: SecurityEventSigner?
         var batchSize = 500
         /// Threads a batch's partitions run on (`engine.threads` resolved), the loop's own included.
         var threads = 1
@@ -499,7 +502,8 @@ final class KafkaLoop: @unchecked Sendable {
         // The largest first, so that no thread is left with a large partition when the others are done.
         batches.sort { $0.messages.count > $1.messages.count }
         let context = PartitionBatch.Context(
-            topology: topology, kafka: settings.config.config.kafka, commonHeaders: outputHeaders)
+            topology: topology, kafka: settings.config.config.kafka, signer: settings.signer,
+            commonHeaders: outputHeaders)
         batches.withUnsafeMutableBufferPointer { batches in
             workers.run(jobs: batches.count) { batches[$0].process(context) }
         }
@@ -652,15 +656,35 @@ final class KafkaLoop: @unchecked Sendable {
     /// `output` bound for its stream's topic, with `commonHeaders` plus what is particular to it: a
     /// re-emitted copy's `vigil-reemitted: true` (so a consumer can set it aside without parsing), and for
     /// a dead letter its reason and where its input (`input` at `offset`) came from.
+    /// A security event token's claims are signed here (`signer`); a token that cannot be signed becomes a
+    /// dead letter holding its claims, with the reason `signing_failed`.
     static func output(
         _ output: OutputMessage, from input: KafkaTopicPartition, offset: Int64, kafka: KafkaSettings,
-        commonHeaders: [KafkaHeader]
+        signer: SecurityEventSigner?, commonHeaders: [KafkaHeader]
     ) -> KafkaLoopStateMachine.Output {
+        var output = output
         var headers = commonHeaders
         let topic: String
+        if output.stream == .signals {
+            do throws(SigningKeyError) {
+                guard let signer else { throw .noKeys }
+                output.payload = try signer.sign(claims: output.payload)
+                headers.removeAll { $0.name == "content-type" }
+                headers.insert(KafkaHeader(name: "content-type", value: Array("application/secevent+jwt".utf8)), at: 0)
+            } catch {
+                output = OutputMessage(
+                    stream: .deadLetters, key: nil,
+                    payload: DeadLetterEncoder.encode(
+                        payload: output.payload, failure: DecodeFailure(.signingFailed, detail: error.description),
+                        origin: .kafka(topic: input.topic, partition: input.partition, offset: offset),
+                        maxPayloadBytes: 65_536),
+                    label: DecodeFailure.Kind.signingFailed.rawValue)
+            }
+        }
         switch output.stream {
         case .decisions: topic = kafka.decisionsTopic
         case .alerts: topic = kafka.alertsTopic
+        case .signals: topic = kafka.signalsTopic
         case .deadLetters:
             topic = kafka.deadLetterTopic
             headers += [

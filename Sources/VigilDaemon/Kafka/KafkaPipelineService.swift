@@ -27,8 +27,8 @@ public struct KafkaPipelineService: Service {
     /// (`KafkaSettings.resolveSecrets`); `bootstrapServers` overrides the config's when set.
     public init(
         config: LoadedConfig, properties: [String: String], bootstrapServers: String? = nil, enricher: Enricher?,
-        deviceKey: SipHashKey, mailbox: ConfigMailbox, status: DaemonStatus, metrics: DaemonMetrics,
-        logger: Logger
+        deviceKey: SipHashKey, signer: SecurityEventSigner? = nil, mailbox: ConfigMailbox, status: DaemonStatus,
+        metrics: DaemonMetrics, logger: Logger
     ) {
         let kafka = config.config.kafka
         var common = KafkaConfiguration()
@@ -46,6 +46,7 @@ public struct KafkaPipelineService: Service {
             ])
         var settings = KafkaLoop.Settings(
             config: config, consumer: consumer, producer: producer, enricher: enricher, deviceKey: deviceKey)
+        settings.signer = signer
         settings.threads = config.config.resolvedEngineThreads
         settings.maxProducerStall = Self.maxProducerStall(producer)
         settings.deliveryStallLimit = Self.deliveryStallLimit(producer)

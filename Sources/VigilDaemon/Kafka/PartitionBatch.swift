@@ -8,6 +8,7 @@ struct PartitionBatch {
     struct Context: Sendable {
         var topology: StageTopology
         var kafka: KafkaSettings
+        var signer: SecurityEventSigner?
         var commonHeaders: [KafkaHeader]
     }
 
@@ -45,7 +46,7 @@ struct PartitionBatch {
                 outputs.append(
                     KafkaLoop.output(
                         output, from: partition, offset: message.offset, kafka: context.kafka,
-                        commonHeaders: context.commonHeaders))
+                        signer: context.signer, commonHeaders: context.commonHeaders))
             }
             outputEnds.append(outputs.count)
         }

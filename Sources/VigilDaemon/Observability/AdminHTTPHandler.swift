@@ -2,12 +2,14 @@ import NIOCore
 import NIOHTTP1
 import Prometheus
 
-/// Answers one request at a time from the status snapshot and the metrics registry
-/// (`HTTPServerPipelineHandler` in front of it serialises pipelined requests). Bodies are refused
-/// outright: nothing on an admin port needs one.
+/// Answers one request at a time from the status snapshot and the metrics registry, and the Shared
+/// Signals transmitter's endpoints when it is configured (`SignalEndpoints`)
+/// (`HTTPServerPipelineHandler` in front of it serialises pipelined requests). Bodies are refused,
+/// except a small JSON body for the stream management requests that take one.
 final class AdminHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
+    typealias Status = HTTPResponseStatus
 
     struct Response {
         var status: HTTPResponseStatus
@@ -21,33 +23,49 @@ final class AdminHTTPHandler: ChannelInboundHandler {
 
     private let status: DaemonStatus
     private let registry: PrometheusCollectorRegistry
+    private let signals: SignalEndpoints?
     /// The head of the request being read, until its end arrives; nil after an early rejection.
     private var pending: HTTPRequestHead?
+    /// The body of the request being read (only requests that take one get this far with one).
+    private var body: [UInt8] = []
 
-    init(status: DaemonStatus, registry: PrometheusCollectorRegistry) {
+    init(status: DaemonStatus, registry: PrometheusCollectorRegistry, signals: SignalEndpoints? = nil) {
         self.status = status
         self.registry = registry
+        self.signals = signals
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            body.removeAll()
+            let path = head.uri.prefix { $0 != "?" }
+            let lengths = head.headers["content-length"]
+            let takesBody = signals != nil && SignalEndpoints.acceptsBody(method: head.method.rawValue, path: path)
+            let bodyLimit = takesBody ? SignalEndpoints.maxBodyBytes : 0
             if head.headers.contains(name: "transfer-encoding")
-                || head.headers["content-length"].contains(where: { $0 != "0" })
+                || lengths.contains(where: { Int($0).map { $0 > bodyLimit || $0 < 0 } ?? true })
             {
                 pending = nil
                 respond(
-                    context, to: head, Response(status: .payloadTooLarge, body: "request bodies are not accepted\n"),
+                    context, to: head,
+                    Response(
+                        status: .payloadTooLarge,
+                        body: takesBody
+                            ? "a body of at most \(bodyLimit) bytes with content-length is accepted\n"
+                            : "request bodies are not accepted\n"),
                     close: true)
             } else {
                 pending = head
             }
-        case .body:
-            break
+        case .body(var buffer):
+            guard pending != nil else { return }
+            body += buffer.readBytes(length: buffer.readableBytes) ?? []
         case .end:
             guard let head = pending else { return }
             pending = nil
             respond(context, to: head, route(head), close: !head.isKeepAlive)
+            body.removeAll()
         }
     }
 
@@ -61,6 +79,12 @@ final class AdminHTTPHandler: ChannelInboundHandler {
 
     private func route(_ head: HTTPRequestHead) -> Response {
         let path = head.uri.prefix { $0 != "?" }
+        if let signals, signals.handles(path) {
+            let query = head.uri.drop { $0 != "?" }.dropFirst()
+            return signals.respond(
+                method: head.method.rawValue, path: path, query: query,
+                authorization: head.headers["authorization"].first, body: body)
+        }
         guard Self.paths.contains(path) else {
             return Response(status: .notFound, body: "not found: try /metrics, /healthz or /readyz\n")
         }

@@ -129,6 +129,8 @@ public final class DaemonMetrics: Sendable {
     /// Identity-provider records of event types Vigil does not read, by `format:type`.
     private static let skippedName = "vigil_input_skipped_total"
     private static let reemittedName = "vigil_reemitted_outputs_total"
+    /// Security event tokens on the signals topic, by event type.
+    private static let signalsName = "vigil_signals_total"
 
     /// Creates every handle through `factory`; `version` labels the build-info gauge.
     public init(factory: any MetricsFactory, version: String = VigilVersion.current) {
@@ -146,6 +148,7 @@ public final class DaemonMetrics: Sendable {
             (Self.decisionsName, "action", DecisionAction.allCases.map(\.rawValue)),
             (Self.alertsName, "kind", AlertKind.allCases.map(\.rawValue)),
             (Self.reemittedName, "output", [OutputStream.decisions.rawValue, OutputStream.alerts.rawValue]),
+            (Self.signalsName, "type", SecurityEventType.allCases.map(\.rawValue)),
         ] {
             for value in values { outputCounters[name, default: [:]][value] = counter(name, [(label, value)]) }
         }
@@ -210,6 +213,7 @@ public final class DaemonMetrics: Sendable {
                 (Self.alertsName, "kind", delivered.alerts, earlier.alerts),
                 (Self.deadLettersName, "reason", delivered.deadLetters, earlier.deadLetters),
                 (Self.reemittedName, "output", delivered.reemitted, earlier.reemitted),
+                (Self.signalsName, "type", delivered.signals, earlier.signals),
                 (Self.skippedName, "type", totals.skippedRecords, before.skippedRecords),
             ] {
                 for (value, count) in counts where count != previous[value] {

@@ -8,8 +8,9 @@ import VigilCore
 
 /// The admin HTTP port: `GET /metrics` (Prometheus), `GET /healthz` (liveness), `GET /readyz` (readiness). A small
 /// swift-nio HTTP/1.1 server that answers from the metrics registry and `DaemonStatus.snapshot`, so a scrape never
-/// touches the Kafka thread. It accepts no request bodies, bounds the request head (`Limits.maxRequestBytes`) and
-/// closes idle connections (`Limits.idleTimeout`).
+/// touches the Kafka thread. It accepts no request bodies but the stream management's small JSON ones, bounds the
+/// request (`Limits.maxRequestBytes`) and closes idle connections (`Limits.idleTimeout`). With Shared Signals
+/// configured it also serves the transmitter's endpoints (`SignalEndpoints`).
 ///
 /// Runs until graceful shutdown or cancellation, then closes the listener. With `http.enabled: false`
 /// it binds nothing and just waits for shutdown, so the service group's shape does not depend on it.
@@ -27,13 +28,15 @@ public struct MetricsServer: Service {
     private let registry: PrometheusCollectorRegistry
     private let logger: Logger
     private let onBound: (@Sendable (SocketAddress) -> Void)?
+    private let signals: SignalEndpoints?
 
     /// `onBound` is called once with the address actually bound: with port 0 in `settings.listen` the
     /// kernel picks a free port, which is how tests find the server.
     public init(
         settings: HTTPSettings, status: DaemonStatus, registry: PrometheusCollectorRegistry, logger: Logger,
-        onBound: (@Sendable (SocketAddress) -> Void)? = nil
+        signals: SignalEndpoints? = nil, onBound: (@Sendable (SocketAddress) -> Void)? = nil
     ) {
+        self.signals = signals
         self.settings = settings
         self.status = status
         self.registry = registry
@@ -51,6 +54,7 @@ public struct MetricsServer: Service {
         let (host, port) = try Self.hostAndPort(settings.listen)
         let status = self.status
         let registry = self.registry
+        let signals = self.signals
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -62,7 +66,7 @@ public struct MetricsServer: Service {
                         try pipeline.addHandler(IdleStateHandler(readTimeout: Limits.idleTimeout))
                         try pipeline.addHandler(RequestSizeGuard(limit: Limits.maxRequestBytes))
                         try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                        try pipeline.addHandler(AdminHTTPHandler(status: status, registry: registry))
+                        try pipeline.addHandler(AdminHTTPHandler(status: status, registry: registry, signals: signals))
                     }
                 }
                 .bind(host: host, port: port)

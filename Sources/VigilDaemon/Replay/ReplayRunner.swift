@@ -9,7 +9,8 @@ import Darwin
 
 /// `vigil replay`: runs recorded traffic through the staged topology of the daemon in one process
 /// (`PartitionedPipeline`: decode, then the user, source and domain stages, each with `partitions`
-/// shards) and writes decisions, alerts and dead letters as JSON lines. Same input and config give
+/// shards) and writes decisions, alerts, dead letters and the Security Event Tokens' claims (unsigned:
+/// with `ssf.enabled`) as JSON lines. Same input and config give
 /// identical files whatever the partition count, which is what lets on-call engineers compare a
 /// threshold change before reloading it.
 public struct ReplayRunner {
@@ -19,7 +20,8 @@ public struct ReplayRunner {
         public var configPath: String
         /// A JSONL file, or `-` for standard input.
         public var inputPath: String
-        /// Receives `decisions.jsonl`, `alerts.jsonl` and `dead-letter.jsonl`, replacing existing ones.
+        /// Receives `decisions.jsonl`, `alerts.jsonl`, `dead-letter.jsonl` and `signals.jsonl`, replacing
+        /// existing ones.
         public var outputDirectory: String
         /// A state snapshot to start from (`--state-in`); nil starts with empty state.
         public var stateIn: String?
@@ -178,6 +180,7 @@ public struct ReplayRunner {
         let decisions = try FileSink(path: options.outputDirectory + "/decisions.jsonl")
         let alerts = try FileSink(path: options.outputDirectory + "/alerts.jsonl")
         let deadLetters = try FileSink(path: options.outputDirectory + "/dead-letter.jsonl")
+        let signals = try FileSink(path: options.outputDirectory + "/signals.jsonl")
 
         let descriptor: Int32
         let sourceName: String
@@ -207,12 +210,14 @@ public struct ReplayRunner {
                 case .decisions: try decisions.writeLine(message.payload)
                 case .alerts: try alerts.writeLine(message.payload)
                 case .deadLetters: try deadLetters.writeLine(message.payload)
+                case .signals: try signals.writeLine(message.payload)
                 }
             }
         }
         try decisions.flush()
         try alerts.flush()
         try deadLetters.flush()
+        try signals.flush()
         let elapsed = monotonicSeconds() - started
         var saved: SnapshotTransfer?
         if let stateOut = options.stateOut {
@@ -228,7 +233,8 @@ public struct ReplayRunner {
         return Report(
             stats: pipeline.stats, state: pipeline.figures, globalWindow: loaded.config.engine.globalWindow,
             policyVersion: loaded.policyVersion, elapsedSeconds: elapsed,
-            outputFiles: [decisions.path, alerts.path, deadLetters.path], usedPublicDeviceKey: key.isPublicDefault,
+            outputFiles: [decisions.path, alerts.path, deadLetters.path, signals.path],
+            usedPublicDeviceKey: key.isPublicDefault,
             stateIn: restored, stateOut: saved, format: format, formatDetected: formatDetected)
     }
 

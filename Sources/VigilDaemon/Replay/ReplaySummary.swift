@@ -21,6 +21,13 @@ extension ReplayRunner.Report {
         for kind in AlertKind.allCases where stats.count(kind) > 0 {
             rows.append(("  \(kind.rawValue)", "\(stats.count(kind))"))
         }
+        let signals = stats.signals.reduce(0, +)
+        if signals > 0 {
+            rows.append(("security event tokens", "\(signals)"))
+            for type in SecurityEventType.allCases where stats.count(type) > 0 {
+                rows.append(("  \(type.rawValue)", "\(stats.count(type))"))
+            }
+        }
         rows.append(("dead letters", "\(stats.deadLetterTotal)"))
         for (reason, count) in stats.deadLetters.sorted(by: { $0.key < $1.key }) {
             rows.append(("  \(reason)", "\(count)"))

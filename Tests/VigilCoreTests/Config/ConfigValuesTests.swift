@@ -34,6 +34,9 @@ import Testing
         let paths = VigilConfig.settings.settings.map(\.path)
         #expect(Set(paths).count == paths.count)
         #expect(VigilConfig.settings.settings.allSatisfy { $0.reload == .live })
-        #expect(paths.allSatisfy { $0.hasPrefix("input.") || $0.hasPrefix("engine.") || $0.hasPrefix("policy.") })
+        #expect(
+            paths.allSatisfy {
+                $0.hasPrefix("input.") || $0.hasPrefix("engine.") || $0.hasPrefix("policy.") || $0.hasPrefix("ssf.")
+            })
     }
 }

@@ -56,7 +56,7 @@ import VigilTestSupport
             switch message.stream {
             case .decisions: #expect(json.hasSuffix(#","reemitted":true}"#))
             case .alerts: #expect(json.contains(#""vigil_reemitted":true}"#))
-            case .deadLetters: Issue.record("no dead letter expected: \(json)")
+            case .deadLetters, .signals: Issue.record("no dead letter or signal expected: \(json)")
             }
         }
         #expect(again[6] == expected[6])

@@ -65,7 +65,7 @@ import _VigilMachinery
         let fingerprint = UInt32(truncatingIfNeeded: engine.keys.fingerprint)
         for record in records {
             var reader = StateReader(record.value!)
-            #expect(try reader.u8("version") == 1)
+            #expect(try reader.u8("version") == StateEntryCodec.formatVersion)
             #expect(try reader.u32("fingerprint") == fingerprint)
             #expect(try reader.i64("offset") == 53)
         }
@@ -151,12 +151,13 @@ import _VigilMachinery
                 return error
             }
         }
+        let next = StateEntryCodec.formatVersion + 1
         var newer = user.value!
-        newer[0] = 2
-        #expect(refusal(user.key, newer) == .unknownVersion(2))
+        newer[0] = next
+        #expect(refusal(user.key, newer) == .unknownVersion(next))
         var unknownKind = user.key
         unknownKind[0] = 99
-        #expect(refusal(unknownKind, newer) == .unknownVersion(2))
+        #expect(refusal(unknownKind, newer) == .unknownVersion(next))
         #expect(refusal(unknownKind, user.value) == .corrupt("unknown entry kind 99"))
         var foreign = user.value!
         foreign[1] ^= 0xFF

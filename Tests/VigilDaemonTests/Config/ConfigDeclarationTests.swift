@@ -104,11 +104,20 @@ import VigilTestSupport
         case .text(let text) where ["allow", "step_up_soft", "step_up_hard", "deny"].contains(text):
             .text(text == "deny" ? "allow" : "deny")
         case .text(let text) where ["text", "json"].contains(text): .text(text == "text" ? "json" : "text")
+        case .text(let text) where ["auto", "opaque"].contains(text): .text(text == "auto" ? "opaque" : "auto")
+        case .text(let text) where ["low", "medium", "high"].contains(text): .text(text == "high" ? "medium" : "high")
         case .text(let text): .text(text + "x")
         case .null: .text("/somewhere")
         case .textList(let list): .textList(list + ["other"])
         case .textMap(let map): .textMap(map.merging(["64500": "vigil"]) { $1 })
-        case .records(let records): .records(records + [["path": "/list.txt", "category": "x"]])
+        case .records(let records):
+            .records(
+                records + [
+                    [
+                        "path": "/list.txt", "category": "x", "algorithm": "ES256", "url": "https://r.example/push",
+                        "authorization": "",
+                    ]
+                ])
         }
     }
 

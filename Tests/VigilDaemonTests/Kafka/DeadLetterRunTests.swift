@@ -46,9 +46,11 @@ struct DeadLetterRunTests {
             extra: "input:\n  max_event_bytes: \(Self.maxEventBytes)\n  max_nesting_depth: 8")
         // Every reason is a different failure: a swapped one cannot hide behind a duplicate.
         #expect(Set(Self.cases.map(\.reason)).count == Self.cases.count)
-        // Every kind of an input: invalid_stage_record comes from a repartition topic (the test below).
+        // Every kind of an input: invalid_stage_record comes from a repartition topic (the test below),
+        // signing_failed from a token that cannot be signed (KafkaLoopOutputTests).
         #expect(
-            Set(Self.cases.map { String($0.reason.split(separator: ":")[0]) }).union(["invalid_stage_record"])
+            Set(Self.cases.map { String($0.reason.split(separator: ":")[0]) })
+                .union(["invalid_stage_record", "signing_failed"])
                 == Set(DecodeFailure.Kind.everyKind.map(\.rawValue)))
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         try await blocking {
@@ -130,12 +132,12 @@ extension DecodeFailure.Kind {
     static var everyKind: [Self] {
         let kinds: [Self] = [
             .tooLarge, .invalidUTF8, .invalidJSON, .tooDeep, .notAnObject, .duplicateField, .missingField,
-            .invalidType, .invalidValue, .invalidIP, .invalidTime, .futureTime, .invalidStageRecord,
+            .invalidType, .invalidValue, .invalidIP, .invalidTime, .futureTime, .invalidStageRecord, .signingFailed,
         ]
         for kind in kinds {
             switch kind {
             case .tooLarge, .invalidUTF8, .invalidJSON, .tooDeep, .notAnObject, .duplicateField, .missingField,
-                .invalidType, .invalidValue, .invalidIP, .invalidTime, .futureTime, .invalidStageRecord:
+                .invalidType, .invalidValue, .invalidIP, .invalidTime, .futureTime, .invalidStageRecord, .signingFailed:
                 break
             }
         }

@@ -262,7 +262,7 @@ struct DurableStateRunTests {
         let records = engine.takeChangelogFlush(stamp: 0, scope: ChangelogScope(inputTopic: "vigil-by-user"))
         // The first record after the flush begin is the user's entry; its first value byte is the version.
         var value = try #require(records[1].value)
-        value[0] = 2
+        value[0] = 3
         let (keySeparator, end) = ("#vigil-key#", "#vigil-end#")
         let file = fixture.directory.appendingPathComponent("crafted.bin")
         let message = records[1].key + Array(keySeparator.utf8) + value + Array(end.utf8)
@@ -284,7 +284,7 @@ struct DurableStateRunTests {
         #expect(try await daemon.waitForExit(timeout: .seconds(60)) == 1)
         #expect(daemon.log.contains("restoring the state of vigil-by-user[0] failed"), "\(daemon.log)")
         #expect(
-            daemon.log.contains("a state changelog record has format version 2, this Vigil reads version 1"),
+            daemon.log.contains("a state changelog record has format version 3, this Vigil reads versions 1 to 2"),
             "\(daemon.log)")
         #expect(daemon.log.contains("delete the changelog topic to start with empty state"), "\(daemon.log)")
         #expect(try fixture.decisions().isEmpty, "a decision was made without the restored state")

@@ -10,7 +10,7 @@ import VigilKafka
     static let input = KafkaTopicPartition(topic: "auth.events", partition: 3)
 
     static func output(_ message: OutputMessage) -> KafkaLoopStateMachine.Output {
-        KafkaLoop.output(message, from: input, offset: 42, kafka: KafkaSettings(), commonHeaders: common)
+        KafkaLoop.output(message, from: input, offset: 42, kafka: KafkaSettings(), signer: nil, commonHeaders: common)
     }
 
     static func names(_ output: KafkaLoopStateMachine.Output) -> [String] { output.headers.map(\.name) }

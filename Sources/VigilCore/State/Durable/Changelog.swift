@@ -79,8 +79,8 @@ public enum ChangelogRestoreError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownVersion(let version):
-            "a state changelog record has format version \(version), this Vigil reads version "
-                + "\(StateEntryCodec.formatVersion): run the Vigil version that wrote the changelog, or delete "
+            "a state changelog record has format version \(version), this Vigil reads versions "
+                + "\(StateEntryCodec.readableVersions.lowerBound) to \(StateEntryCodec.formatVersion): run the Vigil version that wrote the changelog, or delete "
                 + "the changelog topic to start with empty state"
         case .foreignKey:
             "the state changelog was written under another device hash key (VIGIL_DEVICE_HASH_KEY or "

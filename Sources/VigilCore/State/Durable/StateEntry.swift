@@ -77,7 +77,8 @@ public struct StateEntryKey: Sendable, Hashable {
 /// already reflects. The last login's address is enciphered (`AddressCipher`); every other identifier
 /// is already a keyed hash in memory. Integers are little endian; strings a `UInt32` length and UTF-8.
 ///
-/// Value layout, format version 1 (byte counts; `n` a count, `s` a string):
+/// Value layout, format version 2 (byte counts; `n` a count, `s` a string). Version 1, read as well, lacks
+/// the rare part's risk fields (a user of version 1 was never signalled):
 ///
 /// | kind | fields |
 /// |---|---|
@@ -85,7 +86,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | user | last seen 8 · successful logins 4 · seen devices, countries, networks: 3 × (4 + n × (key 8 + last seen 8)) · anchor? 1 · rare? 1 |
 /// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
 /// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
-/// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds |
+/// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds · signalled risk 1 · raised risk? 1 (+ level 1 · until 8) |
 /// | event window | 4 + n × (time 8 + event id s) |
 /// | distinct window | 4 + n × (key hash 8 + time 8 + event id s) |
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
@@ -106,7 +107,9 @@ public struct StateEntryKey: Sendable, Hashable {
 /// enum raw values and flag bits, time order of windows) and throws a `StateDecodingError` naming the
 /// field; it never traps on any input.
 struct StateEntryCodec {
-    static let formatVersion: UInt8 = 1
+    static let formatVersion: UInt8 = 2
+    /// The versions a restore reads: every one since the first, so an upgrade keeps its state.
+    static let readableVersions: ClosedRange<UInt8> = 1...formatVersion
     /// Input partitions a stage shard may keep a mark for: far above any real input's partition count.
     static let maxInputMarks = 65_536
 
@@ -142,6 +145,12 @@ struct StateEntryCodec {
                 encodeWindow(window, into: &out)
             }
             encodeHolds(rare.holds, into: &out)
+            out.u8(UInt8(rare.signalledRisk.index))
+            out.bool(rare.raisedRisk != nil)
+            if let raised = rare.raisedRisk {
+                out.u8(UInt8(raised.level.index))
+                out.time(raised.until)
+            }
         }
         return out.bytes
     }
@@ -309,10 +318,12 @@ struct StateEntryCodec {
         key: StateEntryKey, reading value: StateReader, to state: inout ShardState
     ) throws(StateDecodingError) -> Int64 {
         var reader = value
-        let appliedOffset = try readHeader(&reader)
+        let version = try reader.u8("entry format version")
+        guard Self.readableVersions.contains(version) else { throw .unknownEntryVersion(version) }
+        let appliedOffset = try readFingerprintAndOffset(&reader)
         switch key.kind {
         case .user:
-            state.users[key.hash] = try decodeUser(&reader, names: &state.names)
+            state.users[key.hash] = try decodeUser(&reader, version: version, names: &state.names)
         case .source:
             state.sources[key.hash] = try decodeSource(&reader)
         case .domain:
@@ -374,7 +385,12 @@ struct StateEntryCodec {
     /// Reads and checks the version and fingerprint; returns the applied offset.
     private func readHeader(_ reader: inout StateReader) throws(StateDecodingError) -> Int64 {
         let version = try reader.u8("entry format version")
-        guard version == Self.formatVersion else { throw .unknownEntryVersion(version) }
+        guard Self.readableVersions.contains(version) else { throw .unknownEntryVersion(version) }
+        return try readFingerprintAndOffset(&reader)
+    }
+
+    /// Reads and checks the fingerprint after the version; returns the applied offset.
+    private func readFingerprintAndOffset(_ reader: inout StateReader) throws(StateDecodingError) -> Int64 {
         let written = try reader.u32("entry key fingerprint")
         guard written == fingerprint else { throw .foreignKeyFingerprint(written) }
         let appliedOffset = try reader.i64("applied offset")
@@ -398,8 +414,9 @@ struct StateEntryCodec {
         guard key.hash == 0 else { throw .invalidValue(field: "\(key.kind) entry key", detail: "hash must be 0") }
     }
 
-    private func decodeUser(_ reader: inout StateReader, names: inout NameTable) throws(StateDecodingError) -> UserState
-    {
+    private func decodeUser(
+        _ reader: inout StateReader, version: UInt8, names: inout NameTable
+    ) throws(StateDecodingError) -> UserState {
         var user = UserState(lastSeen: try reader.time("user last seen"))
         user.successfulLogins = try reader.u32("user successful logins")
         var kinds: [[SeenSets.Entry]] = []
@@ -429,9 +446,25 @@ struct StateEntryCodec {
             rare.pushFailures = try decodeWindow(&reader, "user push failures")
             rare.resetRequests = try decodeWindow(&reader, "user reset requests")
             rare.holds = try decodeHolds(&reader, "user holds")
+            if version >= 2 {
+                rare.signalledRisk = try decodeRiskLevel(&reader, "user signalled risk")
+                if try reader.bool("user raised risk presence") {
+                    rare.raisedRisk = RaisedRisk(
+                        level: try decodeRiskLevel(&reader, "user raised risk level"),
+                        until: try reader.time("user raised risk until"))
+                }
+            }
             user.rare = rare
         }
         return user
+    }
+
+    private func decodeRiskLevel(_ reader: inout StateReader, _ field: String) throws(StateDecodingError) -> RiskLevel {
+        let index = Int(try reader.u8(field))
+        guard index < RiskLevel.allCases.count else {
+            throw .invalidValue(field: field, detail: "\(index), expected below \(RiskLevel.allCases.count)")
+        }
+        return RiskLevel.allCases[index]
     }
 
     private func decodeAnchor(
