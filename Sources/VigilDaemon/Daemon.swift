@@ -61,6 +61,13 @@ public enum Daemon {
         let metrics = DaemonMetrics(factory: MetricsServer.metricsFactory(registry: options.metricsRegistry))
 
         let signer = try await loadSigner(config, logger: logger)
+        if config.core.ssf.enabled, signer == nil { throw SigningKeyError.noKeys }
+        let streams = SignalStreams(receivers: config.signals.receivers)
+        let signalEndpoints = try signer.map { signer in
+            SignalEndpoints(
+                config: config, signer: signer, streams: streams,
+                managementToken: try managementToken(config.signals, environment: environment))
+        }
 
         let kafka = KafkaPipelineService(
             config: loaded, properties: properties, bootstrapServers: options.bootstrapServers,
@@ -68,7 +75,7 @@ public enum Daemon {
             metrics: metrics, logger: Logger(label: "vigil.kafka"))
         let http = MetricsServer(
             settings: config.http, status: status, registry: options.metricsRegistry,
-            logger: Logger(label: "vigil.http"))
+            logger: Logger(label: "vigil.http"), signals: signalEndpoints)
         let reload = ConfigReloadService(
             initial: loaded, path: loaded.sourcePath, mailbox: mailbox, status: status, metrics: metrics,
             checkInterval: configCheckInterval,
@@ -78,15 +85,25 @@ public enum Daemon {
             metrics: metrics, onDataReplaced: { reload.geoDataReplaced(geoIdentity: $0) },
             logger: Logger(label: "vigil.geo"))
 
-        // Graceful shutdown runs in reverse order: the Kafka loop drains first, metrics stay up longest.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: http), .init(service: reload), .init(service: geo),
+        ]
+        if let signer, !config.signals.receivers.isEmpty {
+            let push = SignalPushService(
+                config: config,
+                connection: KafkaPipelineService.connection(
+                    properties: properties, bootstrapServers: options.bootstrapServers ?? config.kafka.bootstrapServers),
+                streams: streams, signer: signer, environment: environment,
+                metrics: MetricsServer.metricsFactory(registry: options.metricsRegistry),
+                logger: Logger(label: "vigil.ssf"))
+            services.append(.init(service: push))
+        }
+        services.append(.init(service: kafka, successTerminationBehavior: .gracefullyShutdownGroup))
+        // Graceful shutdown runs in reverse order: the Kafka loop drains first (then the push transmitter
+        // stops after the token in hand), metrics stay up longest.
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: http),
-                    .init(service: reload),
-                    .init(service: geo),
-                    .init(service: kafka, successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info(
@@ -94,6 +111,20 @@ public enum Daemon {
             metadata: ["version": "\(VigilVersion.current)", "policy_version": "\(loaded.policyVersion)"])
         try await group.run()
         logger.info("vigil stopped")
+    }
+
+    /// The stream management's bearer token from `ssf.management_token_env`; nil when none is configured.
+    /// A configured variable that is not set (or is shorter than 16 bytes) stops the start: the endpoints
+    /// would otherwise be open, or closed, against the operator's intent.
+    static func managementToken(
+        _ settings: SignalTransmitterSettings, environment: [String: String]
+    ) throws(SignalConfigError) -> String? {
+        let name = settings.managementTokenEnv
+        guard !name.isEmpty else { return nil }
+        guard let token = environment[name], token.utf8.count >= 16 else {
+            throw .managementTokenMissing(variable: name)
+        }
+        return token
     }
 
     /// The signing keys of `ssf.signing_keys`, loaded whenever any are configured (so that turning
@@ -106,5 +137,20 @@ public enum Daemon {
             "security event signing keys loaded",
             metadata: ["keys": "\(signer.keys.count)", "signing_kid": "\(signer.signingKeyID)"])
         return signer
+    }
+}
+
+/// A Shared Signals setting that the environment does not satisfy.
+public enum SignalConfigError: Error, Equatable, CustomStringConvertible {
+    /// `ssf.management_token_env` names a variable that is unset or too short.
+    case managementTokenMissing(variable: String)
+
+    /// What to do.
+    public var description: String {
+        switch self {
+        case .managementTokenMissing(let variable):
+            "ssf.management_token_env names \(variable), which is not set to a token of at least 16 bytes: set it, "
+                + "or set ssf.management_token_env to \"\" to turn stream management off"
+        }
     }
 }

@@ -9,14 +9,17 @@ public final class DaemonProcess {
     private let child: ChildProcess
 
     /// `deviceKey` nil starts the daemon without its device hash key (`run` must refuse to start);
-    /// `binary` is the package's debug build unless a caller (the bench) runs another one.
+    /// `binary` is the package's debug build unless a caller (the bench) runs another one; `environment`
+    /// adds variables (secrets the config names).
     public init(
         _ command: String = "run", config: URL, directory: URL, arguments: [String] = [],
-        deviceKey: String? = DaemonProcess.testDeviceKey, binary: URL = TestPaths.vigilBinary
+        deviceKey: String? = DaemonProcess.testDeviceKey, binary: URL = TestPaths.vigilBinary,
+        environment: [String: String] = [:]
     ) throws {
         child = try ChildProcess(
             binary, [command, "--config", config.path] + arguments,
-            environment: ["VIGIL_DEVICE_HASH_KEY": deviceKey], directory: directory)
+            environment: environment.mapValues { $0 }.merging(["VIGIL_DEVICE_HASH_KEY": deviceKey]) { $1 },
+            directory: directory)
     }
 
     /// Peak resident set (VmHWM) so far, from /proc; nil once the daemon is gone.

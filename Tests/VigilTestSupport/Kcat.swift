@@ -47,6 +47,8 @@ public enum Kcat {
         public var key: String?
         /// The payload parsed as a JSON object (empty when it is not one).
         public var payload: [String: Any]
+        /// The payload as text (a signed token is no JSON object).
+        public var text: String
         /// Kafka headers by name.
         public var headers: [String: String]
         /// The partition it was read from.
@@ -56,7 +58,7 @@ public enum Kcat {
 
         init(_ object: [String: Any]) {
             key = object["key"] as? String
-            let text = object["payload"] as? String ?? ""
+            text = object["payload"] as? String ?? ""
             payload = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
             let flat = object["headers"] as? [String] ?? []
             headers = [:]

@@ -527,7 +527,7 @@ extension DaemonConfig {
                 """
                 PEM private keys that sign the tokens, oldest first: the last signs, all are in /jwks.json (kid: the \
                 key's RFC 7638 thumbprint), so add the new key last, wait for receivers to refetch the JWKS, then drop \
-                the old one. Required by ssf.enabled. RS256 (RSA ≥ 2048 bits) is what Okta accepts; ES256 is P-256. \
+                the old one. vigil run needs one with ssf.enabled (replay writes the claims unsigned). RS256 (RSA ≥ 2048 bits) is what Okta accepts; ES256 is P-256. \
                 For example: [{path: keys/ssf-2026.pem, algorithm: RS256}].
                 """,
             value: { config in
@@ -549,13 +549,9 @@ extension DaemonConfig {
                 return issues
             },
             rules: { config in
-                var issues = config.signals.signingKeys.enumerated().compactMap { index, key in
+                config.signals.signingKeys.enumerated().compactMap { index, key in
                     key.path.isEmpty ? SettingIssue("[\(index)].path", "must not be empty") : nil
                 }
-                if config.core.ssf.enabled, config.signals.signingKeys.isEmpty {
-                    issues.append(SettingIssue("must name at least one key when ssf.enabled is true"))
-                }
-                return issues
             }),
         Setting(
             "ssf.receivers",

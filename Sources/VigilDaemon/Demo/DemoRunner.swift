@@ -232,12 +232,3 @@ public enum DemoRunner {
             + (reasons.isEmpty ? "" : " reasons=\(reasons.joined(separator: ","))")
     }
 }
-
-/// Set once, read from the demo's driving thread.
-final class StopFlag: Sendable {
-    private let stopped = Mutex(false)
-
-    func set() { stopped.withLock { $0 = true } }
-
-    var isSet: Bool { stopped.withLock { $0 } }
-}

@@ -31,9 +31,8 @@ public struct KafkaPipelineService: Service {
         metrics: DaemonMetrics, logger: Logger
     ) {
         let kafka = config.config.kafka
-        var common = KafkaConfiguration()
-        for (name, value) in properties.sorted(by: { $0.key < $1.key }) { common[name] = value }
-        common["bootstrap.servers"] = bootstrapServers ?? kafka.bootstrapServers
+        let common = Self.connection(
+            properties: properties, bootstrapServers: bootstrapServers ?? kafka.bootstrapServers)
         let producer = Self.producerConfiguration(common)
         let groupInstanceID = config.config.groupInstanceID(hostName: DaemonConfig.hostName)
         let consumer = Self.consumerConfiguration(common, groupID: kafka.groupID, groupInstanceID: groupInstanceID)
@@ -57,6 +56,14 @@ public struct KafkaPipelineService: Service {
         self.logger = logger
         self.metrics = metrics
         watchdog = ShutdownWatchdog(logger: logger)
+    }
+
+    /// The properties every client of this daemon shares: `properties` (secrets resolved) and the brokers.
+    static func connection(properties: [String: String], bootstrapServers: String) -> KafkaConfiguration {
+        var common = KafkaConfiguration()
+        for (name, value) in properties.sorted(by: { $0.key < $1.key }) { common[name] = value }
+        common["bootstrap.servers"] = bootstrapServers
+        return common
     }
 
     /// Before any partition is consumed: with `state.changelog` on, locks `state.dir`; then creates or

@@ -48,7 +48,7 @@ struct KafkaFixture {
         self.extra = extra
         cluster = try MockKafkaCluster(brokers: brokers, logger: testLogger)
         for topic in inputTopics { try cluster.createTopic(topic, partitions: partitions) }
-        for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq"] {
+        for topic in ["auth.decisions", "auth.alerts", "auth.events.dlq", "auth.signals"] {
             try cluster.createTopic(topic, partitions: outputPartitions ?? partitions)
         }
         var topology = DaemonConfig()
@@ -129,6 +129,7 @@ struct KafkaFixture {
     func decisions() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.decisions") }
     func alerts() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.alerts") }
     func deadLetters() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.events.dlq") }
+    func signals() throws -> [Kcat.Record] { try Kcat.consume(brokers, topic: "auth.signals") }
 
     /// Waits until the decisions topic holds at least `count` decisions, failing at once if `daemon` exits.
     func waitForDecisions(_ count: Int, from daemon: DaemonProcess, _ what: String) async throws {
