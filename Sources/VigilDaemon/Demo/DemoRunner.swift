@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Synchronization
@@ -40,6 +41,8 @@ public enum DemoRunner {
         public var alerts: [String: Int] = [:]
         /// Dead letters received.
         public var deadLetters = 0
+        /// Security event tokens received, by event type.
+        public var signals: [String: Int] = [:]
         /// False when the timeout or a stop (Ctrl-C) ended the demo before every event was answered.
         public var complete = false
         /// The daemon stopped (Ctrl-C, SIGTERM, or an error) before the demo was done.
@@ -55,6 +58,7 @@ public enum DemoRunner {
                 events produced: \(eventsProduced)
                 decisions:       \(decisions.values.reduce(0, +)) (\(list(decisions)))
                 alerts:          \(alerts.values.reduce(0, +)) (\(list(alerts)))
+                signals:         \(signals.values.reduce(0, +)) (\(list(signals)))
                 dead letters:    \(deadLetters)\(complete ? "" : daemonStopped ? "\n(stopped before every event was answered)" : "\n(timed out before every event was answered)")
                 """
         }
@@ -80,7 +84,9 @@ public enum DemoRunner {
             )
         }
         let cluster = try MockKafkaCluster(logger: logger)
-        for topic in kafka.inputTopics + [kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic] {
+        for topic in kafka.inputTopics + [
+            kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic, kafka.signalsTopic,
+        ] {
             try cluster.createTopic(topic, partitions: options.partitions)
         }
         // Internal topics and durable state as in production, on the mock cluster and in a directory of its
@@ -94,6 +100,15 @@ public enum DemoRunner {
         loaded.config.state.verifyTopicConfig = false
         if options.format != .vigil { loaded.config.inputFormats[kafka.inputTopics[0]] = options.format }
         if loaded.config.state.changelog { loaded.config.state.directory = stateDirectory.path }
+        if loaded.config.signals.signingKeys.isEmpty {
+            // Shared Signals on, signed with a key made for this run only (receivers are the config's).
+            try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+            let key = stateDirectory.appendingPathComponent("demo-signing-key.pem")
+            try Data(P256.Signing.PrivateKey().pemRepresentation.utf8).write(to: key)
+            loaded.config.signals.signingKeys = [SigningKeyFile(path: key.path, algorithm: .es256)]
+            loaded.config.core.ssf.enabled = true
+            output("Shared Signals on for the demo: tokens signed with a throwaway ES256 key")
+        }
         output("mock Kafka cluster at \(cluster.bootstrapServers), \(options.partitions) partitions per topic")
 
         var daemonOptions = Daemon.Options()
@@ -145,7 +160,9 @@ public enum DemoRunner {
                 "bootstrap.servers": cluster.bootstrapServers, "group.id": "vigil-demo-viewer",
                 "auto.offset.reset": "earliest",
             ]), logger: logger)
-        try viewer.subscribe(topics: [kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic])
+        try viewer.subscribe(topics: [
+            kafka.decisionsTopic, kafka.alertsTopic, kafka.deadLetterTopic, kafka.signalsTopic,
+        ])
 
         var summary = Summary()
         var configuration = WorkloadConfiguration()
@@ -192,6 +209,10 @@ public enum DemoRunner {
                     let action = json["action"] as? String ?? "?"
                     summary.decisions[action, default: 0] += 1
                     output(describeDecision(json))
+                case kafka.signalsTopic:
+                    let line = describeSignal(Array(message.value))
+                    summary.signals[line.type, default: 0] += 1
+                    output(line.text)
                 case kafka.alertsTopic:
                     let analytic = (json["finding_info"] as? [String: Any])?["analytic"] as? [String: Any]
                     let kind = analytic?["name"] as? String ?? "?"
@@ -208,7 +229,9 @@ public enum DemoRunner {
             // Done once the daemon read every event, each output it counted reached the viewer, and
             // nothing more came for `settle` (records still between stages make more outputs).
             let stats = status.snapshot.stats
-            let expected = stats.decisions.reduce(0, +) + stats.alerts.reduce(0, +) + stats.deadLetterTotal
+            let expected =
+                stats.decisions.reduce(0, +) + stats.alerts.reduce(0, +) + stats.deadLetterTotal
+                + stats.signals.reduce(0, +)
             if stats.eventsRead >= summary.eventsProduced, received >= expected {
                 let since = doneSince ?? ContinuousClock.now
                 doneSince = since
@@ -222,6 +245,28 @@ public enum DemoRunner {
         }
         try? viewer.close()
         return summary
+    }
+
+    /// A signed token as one line: its event type, subject and `txn`, read from the JWS payload (the
+    /// signature is the receivers' to check).
+    static func describeSignal(_ token: [UInt8]) -> (type: String, text: String) {
+        let parts = String(decoding: token, as: UTF8.self).split(separator: ".")
+        var base64 = parts.count == 3 ? String(parts[1]) : ""
+        base64 = base64.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        let claims =
+            Data(base64Encoded: base64).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+            as? [String: Any] ?? [:]
+        let (uri, body) = (claims["events"] as? [String: Any])?.first ?? ("?", [:])
+        let type = uri.split(separator: "/").last.map(String.init) ?? "?"
+        var subject = claims["sub_id"] as? [String: Any] ?? [:]
+        if let user = subject["user"] as? [String: Any] { subject = user }
+        let who = subject["email"] ?? subject["sub"] ?? subject["id"] ?? "?"
+        var text = "SIGNAL   \(type.padding(toLength: 20, withPad: " ", startingAt: 0)) user=\(who)"
+        if let levels = body as? [String: Any], let current = levels["current_level"] {
+            text += " \(levels["previous_level"] ?? "?")→\(current)"
+        }
+        return (type, text + " (\(token.count)-byte JWS)")
     }
 
     private static func describeDecision(_ json: [String: Any]) -> String {
