@@ -14,6 +14,9 @@ public struct SharedSignalSettings: Sendable, Equatable {
     /// The `iss` of an `iss_sub` subject: the IdP that issued the user ids (empty: `iss_sub` is never
     /// chosen by `auto`, and `iss_sub` is refused by validation).
     public var subjectIssuer = ""
+    /// Also write the subject inside the event (`subject`), where receivers built on earlier drafts of the
+    /// specifications, Okta's among them, read it.
+    public var subjectInEvent = false
     /// CAEP session-revoked for a deny and for `mfa_fatigue_accepted` / `takeover_after_reset`.
     public var sessionRevoked = true
     /// CAEP risk-level-change when a user's level crosses `riskLevelChangeFrom`.

@@ -39,6 +39,12 @@ extension VigilConfig {
     /// The engine's settings in canonical form (see `SettingTable.canonicalYAML(of:)`).
     public var canonicalYAML: String { Self.settings.canonicalYAML(of: self) }
 
+    /// The settings that decide verdicts in canonical form: all but the `ssf` section, which shapes the
+    /// Security Event Tokens built from verdicts, not the verdicts (the policy version's input).
+    public var verdictCanonicalYAML: String { Self.verdictSettings.canonicalYAML(of: self) }
+
+    private static let verdictSettings = SettingTable(settings.settings.filter { !$0.path.hasPrefix("ssf.") })
+
     private typealias S = Setting<VigilConfig>
     private static let window = SettingType.positive...SettingType.maxWindow
     /// Event counts that trigger a signal or an alert.
@@ -493,6 +499,12 @@ extension VigilConfig {
                 guard config.ssf.subjectFormat == .issSub, config.ssf.subjectIssuer.isEmpty else { return [] }
                 return [SettingIssue("must be set when ssf.subject_format is iss_sub")]
             }),
+        .boolean(
+            "ssf.subject_in_event", \.ssf.subjectInEvent, .live,
+            """
+            Also write the subject inside each event as subject (besides SSF 1.0's top-level sub_id): receivers built \
+            on earlier drafts read it there; Okta's SET API documents it so.
+            """),
         .boolean(
             "ssf.events.session_revoked", \.ssf.sessionRevoked, .live,
             "CAEP session-revoked for a deny, an accepted push after push bombing, and a takeover after a reset."),

@@ -133,30 +133,36 @@ public struct SecurityEventEncoder: Sendable {
         json.field("txn", txn)
         json.key("sub_id")
         let session = type == .sessionRevoked ? subject.sessionID?.string(in: message) : nil
-        if let session {
-            json.beginObject()
-            json.field("format", "complex")
-            json.key("user")
-            writeUser(subject.userID, into: &json)
-            json.key("session")
-            json.beginObject()
-            json.field("format", "opaque")
-            json.field("id", session)
-            json.endObject()
-            json.endObject()
-        } else {
-            writeUser(subject.userID, into: &json)
-        }
+        writeSubject(subject.userID, session: session, into: &json)
         json.key("events")
         json.beginObject()
         json.dynamicKey(type.uri)
         json.beginObject()
+        if settings.subjectInEvent {
+            json.key("subject")
+            writeSubject(subject.userID, session: session, into: &json)
+        }
         json.field("event_timestamp", seconds)
         body(&json)
         json.endObject()
         json.endObject()
         json.endObject()
         return json.finish()
+    }
+
+    /// The user, with the session when it is known (a complex subject).
+    private func writeSubject(_ userID: String, session: String?, into json: inout JSONWriter) {
+        guard let session else { return writeUser(userID, into: &json) }
+        json.beginObject()
+        json.field("format", "complex")
+        json.key("user")
+        writeUser(userID, into: &json)
+        json.key("session")
+        json.beginObject()
+        json.field("format", "opaque")
+        json.field("id", session)
+        json.endObject()
+        json.endObject()
     }
 
     /// The user as `ssf.subject_format` names it (RFC 9493 subject identifiers).

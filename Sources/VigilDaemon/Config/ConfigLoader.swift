@@ -58,15 +58,16 @@ public struct LoadedConfig: Sendable, Equatable {
     /// count), the reputation data's content (the ASN table, each CIDR list's category and bytes) and the
     /// geo databases' identity (each one's `database_type` and `build_epoch`, so a weekly MaxMind update,
     /// hot-swapped without a reload, gives a new version). It leaves out file paths (the same files in
-    /// another folder are the same policy) and the Kafka, state, HTTP, logging and security settings,
-    /// which change where output goes and how it is kept, not what it says.
+    /// another folder are the same policy), the Kafka, state, HTTP, logging and security settings,
+    /// which change where output goes and how it is kept, not what it says, and the `ssf` section, which
+    /// shapes the Security Event Tokens built from verdicts, not the verdicts.
     public static func policyVersion(
         of engine: VigilConfig, reputationContent: [UInt8], geoIdentity: String
     )
         -> String
     {
         var hasher = PolicyVersionHasher()
-        hasher.add(engine.canonicalYAML.utf8)
+        hasher.add(engine.verdictCanonicalYAML.utf8)
         hasher.add(reputationContent)
         hasher.add("\ngeo:\(geoIdentity)".utf8)
         return hasher.version

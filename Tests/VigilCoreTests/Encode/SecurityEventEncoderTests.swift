@@ -211,6 +211,19 @@ import _VigilMachinery
         #expect(try Self.claims(try #require(Self.signals(Self.fatigue(&other), config: none).first))["aud"] == nil)
     }
 
+    /// For receivers on earlier drafts (Okta): the subject inside the event too, the same object.
+    @Test func theSubjectCanAlsoGoInsideTheEvent() throws {
+        let config = Self.config { $0.subjectInEvent = true }
+        var h = EngineHarness(config: config)
+        let claims = try Self.claims(try #require(Self.signals(Self.fatigue(&h), config: config).first))
+        let body = try Self.event(claims).1
+        #expect(body["subject"] as? [String: String] == ["format": "email", "email": "carol@acme.test"])
+        #expect(claims["sub_id"] as? [String: String] == ["format": "email", "email": "carol@acme.test"])
+        var plain = EngineHarness(config: Self.config())
+        let without = try Self.claims(try #require(Self.signals(Self.fatigue(&plain), config: Self.config()).first))
+        #expect(try Self.event(without).1["subject"] == nil)
+    }
+
     @Test func emailAddressesAndSeconds() {
         #expect(SecurityEventEncoder.isEmailAddress("a@b.c"))
         #expect(!SecurityEventEncoder.isEmailAddress("a@b"))
