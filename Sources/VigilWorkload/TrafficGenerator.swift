@@ -395,6 +395,8 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             case .auth0: draft.auth0JSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
             case .okta: draft.oktaJSON(eventID: id, userID: Self.userID(user))
             case .entra: draft.entraJSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
+            // Not a traffic format (`InputFormat.trafficFormats`; `vigil demo` refuses it): Vigil's own stands in.
+            case .ssf: draft.json(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
             }
         return GeneratedEvent(
             bytes: bytes, time: draft.time, type: draft.type, key: Self.userID(user), attack: draft.attack)

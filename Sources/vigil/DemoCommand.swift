@@ -33,11 +33,22 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The traffic's format: \(InputFormat.names). keycloak sends Keycloak user events (no MFA events: push bombing "
+            "The traffic's format: \(InputFormat.trafficFormats.map(\.rawValue).joined(separator: ", ")). keycloak sends "
+                + "Keycloak user events (no MFA events: push bombing "
                 + "cannot show), auth0 Auth0 log stream records, okta Okta System Log events.",
             valueName: "format"),
-        transform: ReplayCommand.format)
+        transform: DemoCommand.trafficFormat)
     var format = InputFormat.vigil
+
+    /// `--format`'s value: a format login traffic comes in.
+    static func trafficFormat(_ text: String) throws -> InputFormat {
+        let format = try ReplayCommand.format(text)
+        guard InputFormat.trafficFormats.contains(format) else {
+            throw ValidationError(
+                "--format \(text) is no traffic format: Security Event Tokens only add to an IdP's login events")
+        }
+        return format
+    }
 
     @Option(name: .long, help: "Log level for the daemon's own logs (stderr).")
     var logLevel = "warning"

@@ -6,9 +6,14 @@ extension InputFormat {
     /// level: Vigil's `event_id` and `type`; Okta's `uuid` and `eventType`, or an Event Hook's `data.events`
     /// array; Auth0's `log_id`, or a `data`
     /// (or EventBridge `detail.data`) object with a `type`; Keycloak's `realmId`, or a `type` with an integer
-    /// `time`; Entra's `records` array, or a `category` with a `properties` object. Nil when no format or
+    /// `time`; Entra's `records` array, or a `category` with a `properties` object; a Security Event Token by
+    /// its compact JWS form (claims as JSON are not told from other formats). Nil when no format or
     /// more than one matches, and for bytes that are not a JSON object.
     public static func detect(_ bytes: UnsafeRawBufferPointer) -> InputFormat? {
+        // A compact JWS whose header is JSON ("eyJ" is base64url for `{"`): a Security Event Token.
+        if bytes.starts(with: Array("eyJ".utf8)), bytes.split(separator: UInt8(ascii: ".")).count == 3 {
+            return .ssf
+        }
         guard UTF8Validation.firstInvalidOffset(bytes) == nil,
             let object = try? JSONValue.parse(bytes, maxDepth: 64, as: DecodeFailure.self).object
         else { return nil }

@@ -1,3 +1,5 @@
+import _VigilMachinery
+
 /// The wire format of an input's records: Vigil's own contract, or an identity provider's records as it
 /// publishes them, mapped into the same `AuthEvent` by the decode stage (`RecordDecoder`).
 public enum InputFormat: String, Sendable, CaseIterable {
@@ -12,6 +14,9 @@ public enum InputFormat: String, Sendable, CaseIterable {
     /// Microsoft Entra ID sign-in and audit logs as diagnostic settings stream them to an Event Hub:
     /// `{"records": [...]}` per message (`EntraRecord`).
     case entra
+    /// Security Event Tokens an IdP transmits (OpenID Shared Signals: CAEP, RISC), one compact JWS per
+    /// message or its claims as JSON (`SecurityEventRecord`).
+    case ssf
 
     /// The identity provider's adapter; nil for Vigil's own contract.
     var adapter: (any RecordAdapter.Type)? {
@@ -21,6 +26,7 @@ public enum InputFormat: String, Sendable, CaseIterable {
         case .auth0: Auth0Record.self
         case .okta: OktaRecord.self
         case .entra: EntraRecord.self
+        case .ssf: SecurityEventRecord.self
         }
     }
 
@@ -31,7 +37,7 @@ public enum InputFormat: String, Sendable, CaseIterable {
         switch self {
         case .entra: ["records"]
         case .okta: ["data", "events"]
-        case .vigil, .keycloak, .auth0: nil
+        case .vigil, .keycloak, .auth0, .ssf: nil
         }
     }
 
@@ -46,6 +52,10 @@ public enum InputFormat: String, Sendable, CaseIterable {
 
     /// The names a configuration or `--format` accepts, for messages.
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    /// The formats an IdP's login traffic comes in: every one but `ssf`, whose tokens only add to it (a
+    /// password changed, a reset demanded); what `vigil demo --format` can generate.
+    public static var trafficFormats: [InputFormat] { allCases.filter { $0 != .ssf } }
 }
 
 /// What one input record becomes.
@@ -78,6 +88,15 @@ public struct RecordDecoder: Sendable {
     ) throws(DecodeFailure) -> DecodedRecord {
         guard let adapter = format.adapter else {
             return .event(try canonical.decodeEvent(bytes, originalLength: originalLength))
+        }
+        if format == .ssf, let claims = try Self.compactJWSPayload(bytes, limits: canonical.limits) {
+            // `withUnsafeBytes` rethrows untyped errors: the typed one travels in a `Result`.
+            let limits = canonical.limits
+            return try claims.withUnsafeBytes { claims in
+                Result { () throws(DecodeFailure) in
+                    try adapter.map(RecordFields.document(claims, originalLength: nil, limits: limits, format: .ssf))
+                }
+            }.get()
         }
         return try adapter.map(
             RecordFields.document(bytes, originalLength: originalLength, limits: canonical.limits, format: format))
@@ -116,6 +135,25 @@ public struct RecordDecoder: Sendable {
                     Result { () throws(DecodeFailure) in try adapter.map(fields) }
                 })
         }
+    }
+
+    /// The claims of a compact JWS (`header.payload.signature`, base64url), or nil when `bytes` start with
+    /// `{` (claims written as JSON). Throws for anything else: a token must be read whole or not at all.
+    static func compactJWSPayload(
+        _ bytes: UnsafeRawBufferPointer, limits: InputSettings
+    ) throws(DecodeFailure) -> [UInt8]? {
+        guard bytes.first != UInt8(ascii: "{") else { return nil }
+        guard bytes.count <= limits.maxEventBytes else {
+            throw DecodeFailure(
+                .tooLarge, detail: "token is \(bytes.count) bytes, the limit is \(limits.maxEventBytes)")
+        }
+        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else {
+            throw DecodeFailure(
+                .invalidValue, field: "ssf.token",
+                detail: "not a compact JWS: three base64url parts joined by dots, or the claims as JSON")
+        }
+        return payload
     }
 
     /// `decode` over an array's bytes, as a result.

@@ -23,3 +23,35 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// Base64url without padding (RFC 4648 §5, as JOSE writes it: RFC 7515 §2), decoding only: the parts of
+/// a compact JWS read from an input.
+public enum Base64URL {
+    /// The bytes `text` encodes, or nil when it holds a character outside the alphabet, padding, or a
+    /// length no encoding has (one character over a multiple of four).
+    public static func decode<Text: Collection<UInt8>>(_ text: Text) -> [UInt8]? {
+        guard text.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in text {
+            let value: UInt8
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = byte - UInt8(ascii: "A")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = byte - UInt8(ascii: "a") + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0") + 52
+            case UInt8(ascii: "-"): value = 62
+            case UInt8(ascii: "_"): value = 63
+            default: return nil
+            }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        return out
+    }
+}

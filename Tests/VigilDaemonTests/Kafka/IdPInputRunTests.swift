@@ -8,8 +8,44 @@ import VigilTestSupport
 /// a topic of Vigil's contract: the Keycloak credential-stuffing scenario raises its alert, a broken
 /// Keycloak record is dead-lettered naming the format and field, and the types Vigil does not read are
 /// counted, not dead-lettered. Entra's batches (`{"records": [...]}`) are read record by record: a broken
-/// record in a batch is dead-lettered alone while the batch's other records are decided.
+/// record in a batch is dead-lettered alone while the batch's other records are decided. An IdP's Security
+/// Event Tokens on a topic of their own (`ssf`) add to its logins: a password change arms the post-reset window.
 @Suite(.serialized) struct IdPInputRunTests {
+    @Test func anIdPsPasswordChangeTokenArmsThePostResetWindow() async throws {
+        let fixture = try KafkaFixture(
+            name: "ssf-input",
+            extra: KafkaFixture.exactVerdicts + "\ninput:\n  formats: {idp.signals: ssf}",
+            inputTopics: ["auth.events", "idp.signals"])
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
+        let baseline = (0..<3).map {
+            EventLines.login(id: "frank-\($0)", time: "2026-03-02T09:0\($0):00Z", user: "frank", device: "laptop")
+        }
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: baseline) }
+        try await fixture.waitForDecisions(3, from: daemon, "frank's baseline")
+        let claims =
+            #"{"iss":"https://idp.example.org","jti":"pw-1","iat":1772442600,"sub_id":{"format":"opaque","id":"frank"},"events":{"https://schemas.openid.net/secevent/caep/event-type/credential-change":{"credential_type":"password","change_type":"update","event_timestamp":1772442600}}}"#
+        let token = SecurityEventTokens.compact(claims)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "idp.signals", lines: [token]) }
+        try await waitUntil("the password change read", timeout: .seconds(60)) {
+            try daemon.requireRunning()
+            let metrics = try LoopbackHTTP(port: fixture.metricsPort).get("/metrics").body
+            return MetricsText.series("vigil_events_total", in: metrics)[#"type="password_reset_complete""#] == 1
+        }
+        // 09:15, five minutes after the change at 09:10: from the known laptop, yet within the window.
+        let after = EventLines.login(id: "frank-after", time: "2026-03-02T09:15:00Z", user: "frank", device: "laptop")
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: [after]) }
+        try await fixture.waitForDecisions(4, from: daemon, "the login after the change")
+        let decision = try #require(
+            try fixture.decisions().first { $0.payload["event_id"] as? String == "frank-after" })
+        let reasons = ((decision.payload["risk"] as? [String: Any])?["reasons"] as? [[String: Any]] ?? []).compactMap {
+            $0["signal"] as? String
+        }
+        #expect(reasons.contains("recent_password_reset"), "\(decision.payload)")
+        #expect(decision.payload["action"] as? String != "allow")
+        #expect(try fixture.deadLetters().isEmpty)
+        #expect(try daemon.stop() == 0, "\(daemon.log)")
+    }
+
     @Test func keycloakRecordsOnTheirOwnTopicAreDecidedAndAlerted() async throws {
         let fixture = try KafkaFixture(
             name: "keycloak-run",
