@@ -46,7 +46,8 @@ import VigilTestSupport
     }
 
     /// Without `--format` the first record's shape names the format; the canonical file reads as vigil.
-    @Test(arguments: InputFormat.allCases)
+    /// (A file of Security Event Tokens: `SignalScenarioTests`.)
+    @Test(arguments: InputFormat.trafficFormats)
     func withoutAFormatTheFirstRecordNamesIt(format: InputFormat) throws {
         let name = format == .vigil ? "credential-stuffing.jsonl" : "\(format.rawValue)/credential-stuffing.jsonl"
         let file = TestPaths.scenarios.appendingPathComponent(name)

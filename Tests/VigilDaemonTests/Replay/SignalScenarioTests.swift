@@ -72,6 +72,25 @@ import VigilTestSupport
         #expect(first.report.summary.contains("security event tokens"))
     }
 
+    /// A file of an IdP's tokens replays without `--format`: its compact JWS form names it; a password change
+    /// is read, a session revocation skipped by type.
+    @Test func anIdPsTokensAreReadAsTheSsfFormat() throws {
+        let caep = "https://schemas.openid.net/secevent/caep/event-type/"
+        let tokens = [
+            #"{"jti":"a","iat":1772442000,"sub_id":{"format":"opaque","id":"u1"},"events":{"\#(caep)credential-change":{"credential_type":"password","change_type":"update"}}}"#,
+            #"{"jti":"b","iat":1772442060,"sub_id":{"format":"opaque","id":"u1"},"events":{"\#(caep)session-revoked":{}}}"#,
+        ].map(SecurityEventTokens.compact)
+        let directory = try TestPaths.temporaryDirectory("ssf-replay")
+        let file = directory.appendingPathComponent("tokens.jsonl")
+        try tokens.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let outcome = try ScenarioTests.replay(
+            file: file, now: Timestamp(rfc3339: "2026-03-03T00:00:00Z"), format: nil)
+        #expect(outcome.report.format == .ssf && outcome.report.formatDetected)
+        #expect(outcome.report.stats.count(.passwordResetComplete) == 1)
+        #expect(outcome.report.stats.skippedRecords == ["ssf:session-revoked": 1])
+        #expect(outcome.deadLetters.isEmpty)
+    }
+
     /// Without `ssf.enabled` the file is there and empty.
     @Test func offTheFileIsEmpty() throws {
         let outcome = try ScenarioTests.replay("push-bombing.jsonl", anonymousDatabase: true)
