@@ -97,6 +97,7 @@ let package = Package(
                 "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload", "VigilDaemon", "VigilTestSupport", "CMaxMindDB",
                 "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
 

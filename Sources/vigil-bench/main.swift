@@ -387,7 +387,7 @@ let canonicalRecordSeconds = LimitsBench.recordDecode(formatEvents, format: .vig
 report.add(
     "record_decoder_vigil_events_per_s", "  RecordDecoder vigil (the contract's decoder)",
     Double(formatEvents.count) / canonicalRecordSeconds, "ev/s", note: "\(formatEvents.count) events")
-for format in InputFormat.allCases where format != .vigil {
+for format in InputFormat.trafficFormats where format != .vigil {
     var formatWorkload = workload
     formatWorkload.format = format
     let records = TrafficGenerator(configuration: formatWorkload, pool: pool).prefix(formatEvents.count).map(\.bytes)
@@ -404,6 +404,16 @@ report.add(
     "foundation_json_events_per_s", "  Foundation JSONSerialization parse only",
     Double(foundationEvents.count) / foundationSeconds,
     "ev/s")
+
+// What a Security Event Token's signature costs the worker thread that produces it.
+progress("signing: security event tokens")
+for (algorithm, rate) in try SigningBench.tokensPerSecond(
+    tokens: options.quick ? 500 : 5_000, scratch: URL(fileURLWithPath: scratch))
+{
+    report.add(
+        "set_signing_\(algorithm.lowercased())_per_s", "limit: SecurityEventSigner \(algorithm), one thread", rate,
+        "tokens/s", note: "\(String(format: "%.1f", 1e6 / rate)) µs per token")
+}
 
 if options.engineOnly {
     if let path = options.jsonPath { try report.write(to: path) }

@@ -45,6 +45,12 @@ public struct SigningKeyFile: Sendable, Equatable {
     public var path: String
     /// How it signs.
     public var algorithm: Algorithm
+
+    /// The key in `path`, signing with `algorithm`.
+    public init(path: String, algorithm: Algorithm) {
+        self.path = path
+        self.algorithm = algorithm
+    }
 }
 
 /// One push receiver (RFC 8935).
@@ -53,4 +59,10 @@ public struct SignalReceiver: Sendable, Equatable {
     public var url: String
     /// The Authorization header's value as a `${env:NAME}` reference, or empty for none.
     public var authorization: String
+
+    /// A receiver at `url` sent `authorization` (a reference, or empty).
+    public init(url: String, authorization: String) {
+        self.url = url
+        self.authorization = authorization
+    }
 }
