@@ -61,7 +61,6 @@ public enum Daemon {
         let metrics = DaemonMetrics(factory: MetricsServer.metricsFactory(registry: options.metricsRegistry))
 
         let signer = try await loadSigner(config, logger: logger)
-        if config.core.ssf.enabled, signer == nil { throw SigningKeyError.noKeys }
         let streams = SignalStreams(receivers: config.signals.receivers)
         let signalEndpoints = try signer.map { signer in
             SignalEndpoints(

@@ -475,8 +475,14 @@ extension VigilConfig {
             """,
             rules: { config in
                 let issuer = config.ssf.issuer
-                guard !(issuer.hasPrefix("https://") || issuer.hasPrefix("http://")) else { return [] }
-                return [SettingIssue("must be an http(s) URL, got \(ConfigProblem.quoted(issuer))")]
+                guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://") else {
+                    return [SettingIssue("must be an http(s) URL, got \(ConfigProblem.quoted(issuer))")]
+                }
+                // The metadata names its endpoints as issuer + path, and receivers compare iss exactly.
+                guard !issuer.hasSuffix("/") else {
+                    return [SettingIssue("must not end with /, got \(ConfigProblem.quoted(issuer))")]
+                }
+                return []
             }),
         .textList(
             "ssf.audience", \.ssf.audience, .live,

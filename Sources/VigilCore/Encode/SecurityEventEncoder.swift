@@ -133,14 +133,14 @@ public struct SecurityEventEncoder: Sendable {
         json.field("txn", txn)
         json.key("sub_id")
         let session = type == .sessionRevoked ? subject.sessionID?.string(in: message) : nil
-        writeSubject(subject.userID, session: session, into: &json)
+        writeSubject(subject.userID, email: subject.email, session: session, into: &json)
         json.key("events")
         json.beginObject()
         json.dynamicKey(type.uri)
         json.beginObject()
         if settings.subjectInEvent {
             json.key("subject")
-            writeSubject(subject.userID, session: session, into: &json)
+            writeSubject(subject.userID, email: subject.email, session: session, into: &json)
         }
         json.field("event_timestamp", seconds)
         body(&json)
@@ -151,12 +151,12 @@ public struct SecurityEventEncoder: Sendable {
     }
 
     /// The user, with the session when it is known (a complex subject).
-    private func writeSubject(_ userID: String, session: String?, into json: inout JSONWriter) {
-        guard let session else { return writeUser(userID, into: &json) }
+    private func writeSubject(_ userID: String, email: String?, session: String?, into json: inout JSONWriter) {
+        guard let session else { return writeUser(userID, email: email, into: &json) }
         json.beginObject()
         json.field("format", "complex")
         json.key("user")
-        writeUser(userID, into: &json)
+        writeUser(userID, email: email, into: &json)
         json.key("session")
         json.beginObject()
         json.field("format", "opaque")
@@ -165,13 +165,14 @@ public struct SecurityEventEncoder: Sendable {
         json.endObject()
     }
 
-    /// The user as `ssf.subject_format` names it (RFC 9493 subject identifiers).
-    private func writeUser(_ userID: String, into json: inout JSONWriter) {
+    /// The user as `ssf.subject_format` names it (RFC 9493 subject identifiers): by `email` (the IdP's
+    /// address beside an opaque id) or the id itself.
+    private func writeUser(_ userID: String, email: String?, into json: inout JSONWriter) {
         json.beginObject()
-        switch resolvedFormat(userID) {
+        switch resolvedFormat(userID, email: email) {
         case .email:
             json.field("format", "email")
-            json.field("email", userID)
+            json.field("email", email ?? userID)
         case .issSub:
             json.field("format", "iss_sub")
             json.field("iss", settings.subjectIssuer)
@@ -183,18 +184,10 @@ public struct SecurityEventEncoder: Sendable {
         json.endObject()
     }
 
-    private func resolvedFormat(_ userID: String) -> SharedSignalSettings.SubjectFormat {
+    private func resolvedFormat(_ userID: String, email: String?) -> SharedSignalSettings.SubjectFormat {
         guard settings.subjectFormat == .auto else { return settings.subjectFormat }
-        if Self.isEmailAddress(userID) { return .email }
+        if email != nil || User.isEmailAddress(userID) { return .email }
         return settings.subjectIssuer.isEmpty ? .opaque : .issSub
-    }
-
-    /// An address of the form local@domain.tld with no spaces: what an IdP login that is an email looks like.
-    static func isEmailAddress(_ text: String) -> Bool {
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !text.contains(where: \.isWhitespace) else { return false }
-        let domain = parts[1]
-        return domain.contains(".") && !domain.hasPrefix(".") && !domain.hasSuffix(".")
     }
 
     /// Whole seconds of `time` (NumericDate), rounded down.

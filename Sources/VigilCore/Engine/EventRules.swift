@@ -69,7 +69,8 @@ final class EventRules: Sendable {
         if config.ssf.enabled {
             let event = context.event
             verdict.subject = SignalSubject(
-                userID: event.user.id, tenant: event.tenant, eventID: event.eventID, time: time,
+                userID: event.user.id, email: event.user.email, tenant: event.tenant, eventID: event.eventID,
+                time: time,
                 sessionID: event.sessionID, credentialCompromised: event.credentialCompromised)
             if !late, config.ssf.riskLevelChange { trackRiskLevel(at: time, user: &user, verdict: &verdict) }
         }
@@ -98,7 +99,15 @@ final class EventRules: Sendable {
         user.raisedRisk = held
         let current = max(level, held?.level ?? .low)
         let previous = user.signalledRisk
-        guard current != previous, max(current, previous) >= ssf.riskLevelChangeFrom else { return }
+        guard current != previous else { return }
+        guard max(current, previous) >= ssf.riskLevelChangeFrom else {
+            // Below `from` nothing is signalled. A fall is remembered all the same (high → medium was
+            // signalled, medium → low is not): the user back at low keeps no rare part for it, and the
+            // next signal names low as the previous level. A rise below `from` is not: a first login
+            // (medium) must not cost every new user a rare part.
+            if current < previous { user.signalledRisk = current }
+            return
+        }
         user.signalledRisk = current
         let reason: String
         if current < previous {

@@ -81,12 +81,31 @@ public struct User: Sendable, Equatable {
     public var role: UserRole
     /// Lower-case domain of the user's email, for domain-wide reset-abuse alerts.
     public var emailDomain: String?
+    /// The user's email address as the IdP gave it beside an opaque `id` (Okta's login, Entra's user
+    /// principal name): how the Shared Signals name the user to a receiver that matches users by email.
+    /// Nil when the IdP gave none, or the id is the address.
+    public var email: String?
 
     /// A user of `role` (standard by default).
-    public init(id: String, role: UserRole = .standard, emailDomain: String? = nil) {
+    public init(id: String, role: UserRole = .standard, emailDomain: String? = nil, email: String? = nil) {
         self.id = id
         self.role = role
         self.emailDomain = emailDomain
+        self.email = email == id ? nil : email
+    }
+
+    /// An address of the form local@domain.tld without white space: what an IdP login that is an email
+    /// address looks like (no further check: the receiver decides whom it names).
+    public static func isEmailAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !text.contains(where: \.isWhitespace) else { return false }
+        let domain = parts[1]
+        return domain.contains(".") && !domain.hasPrefix(".") && !domain.hasSuffix(".")
+    }
+
+    /// `address` when it is an email address (`isEmailAddress`), else nil.
+    static func emailAddress(_ address: String?) -> String? {
+        address.flatMap { isEmailAddress($0) ? $0 : nil }
     }
 }
 

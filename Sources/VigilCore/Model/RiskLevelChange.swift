@@ -32,6 +32,8 @@ extension AlertSeverity {
 public struct SignalSubject: Sendable, Equatable {
     /// The account as the IdP sent it.
     public var userID: String
+    /// Its email address, when the IdP gave one beside the id (`User.email`).
+    public var email: String?
     /// The event's tenant.
     public var tenant: String?
     /// The event's id: a risk change's `jti` derives from it.

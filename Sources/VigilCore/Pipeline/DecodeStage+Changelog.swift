@@ -10,7 +10,7 @@ extension DecodeStage {
     /// time in microseconds).
     public func changelogRecord(stamp: Int64, scope: ChangelogScope) -> ChangelogRecord {
         var value = StateWriter(reservingCapacity: 18)
-        value.u8(StateEntryCodec.formatVersion)
+        value.u8(StateEntryCodec.firstVersion)
         value.i64(stamp)
         value.optionalTime(newestEventTime)
         return ChangelogRecord(

@@ -18,6 +18,9 @@ enum StageRecordCodec {
     /// Bits 2–3: the IdP's risk rating, 0 none, then `IdPRiskLevel`'s index + 1.
     private static let idpRiskShift: UInt8 = 2
     private static let idpRiskMask: UInt8 = 0b11 << 2
+    /// The record ends with the user's email address (`User.email`): an extension of version 2 a reader
+    /// of the flags before it refuses, as it refuses any unknown bit.
+    private static let emailFlag: UInt8 = 1 << 4
 
     // MARK: by-user
 
@@ -29,7 +32,9 @@ enum StageRecordCodec {
         var out = StateWriter(reservingCapacity: 145 + event.eventID.utf8.count + event.user.id.utf8.count)
         writeHeader(.user, origin: origin, into: &out)
         let risk = event.idpRisk.map { UInt8($0.index + 1) << idpRiskShift } ?? 0
-        out.u8((late ? lateFlag : 0) | (event.credentialCompromised ? compromisedFlag : 0) | risk)
+        out.u8(
+            (late ? lateFlag : 0) | (event.credentialCompromised ? compromisedFlag : 0) | risk
+                | (event.user.email != nil ? emailFlag : 0))
         out.u8(UInt8(event.type.index))
         out.time(event.time)
         out.string(event.eventID)
@@ -55,6 +60,7 @@ enum StageRecordCodec {
         optional(event.action?.wireName, into: &out)
         optional(event.sessionID?.string(in: message), into: &out)
         optional(event.correlationID?.string(in: message), into: &out)
+        if let email = event.user.email { out.string(email) }
         return out.bytes
     }
 
@@ -64,7 +70,7 @@ enum StageRecordCodec {
     ) throws(StageRecordError) -> (event: AuthEvent, late: Bool, origin: InputPosition?) {
         var (reader, origin) = try header(bytes, .user)
         let flags = try reader.u8("flags")
-        guard flags & ~(lateFlag | compromisedFlag | idpRiskMask) == 0 else {
+        guard flags & ~(lateFlag | compromisedFlag | idpRiskMask | emailFlag) == 0 else {
             throw .invalidValue(field: "flags", detail: "unknown flag bits \(flags)")
         }
         let type = try reader.index("event type", of: EventType.self)
@@ -101,10 +107,12 @@ enum StageRecordCodec {
         let action = try reader.optionalString("action").map(SensitiveAction.init(wireName:))
         let sessionID = try reader.optionalString("session id").map { InputText.text($0) }
         let correlationID = try reader.optionalString("correlation id").map { InputText.text($0) }
+        let email = flags & emailFlag != 0 ? try reader.string("email") : nil
         try reader.expectEnd()
         let event = AuthEvent(
             eventID: eventID, type: type, time: time, tenant: tenant,
-            user: User(id: userID, role: role, emailDomain: emailDomain), ip: ip, device: device, outcome: outcome,
+            user: User(id: userID, role: role, emailDomain: emailDomain, email: email), ip: ip, device: device,
+            outcome: outcome,
             failureReason: failureReason, mfa: mfa, action: action, credentialCompromised: flags & compromisedFlag != 0,
             sessionID: sessionID, correlationID: correlationID, idpRisk: idpRisk(flags))
         return (event, flags & lateFlag != 0, origin)

@@ -73,12 +73,20 @@ public enum ConfigValues {
         return isEnvironmentName(name) ? name : nil
     }
 
-    /// Why `url` cannot be a push endpoint, or nil: http(s) with a host. Plain http is accepted for a
-    /// receiver on the same host or behind a TLS-terminating proxy in the same network.
+    /// Why `url` cannot be a push endpoint, or nil: https with a host, or http to a loopback host (a local
+    /// relay): a credential must not cross a network in clear. No user and password in the URL: they would
+    /// travel with every request and end in logs.
     public static func pushURLProblem(_ url: String) -> String? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
-        else { return "must be an http(s) URL with a host, got \(quoted(url))" }
+        else { return "must be an https URL with a host, got \(quoted(url))" }
+        guard components.user == nil, components.password == nil else {
+            return "must not hold a user or password: use authorization"
+        }
+        let loopback = ["127.0.0.1", "::1", "[::1]", "localhost"].contains(host.lowercased())
+        guard scheme == "https" || loopback else {
+            return "must be https (http only to a loopback host), got \(quoted(url))"
+        }
         return nil
     }
 

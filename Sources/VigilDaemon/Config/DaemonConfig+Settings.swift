@@ -527,7 +527,7 @@ extension DaemonConfig {
                 """
                 PEM private keys that sign the tokens, oldest first: the last signs, all are in /jwks.json (kid: the \
                 key's RFC 7638 thumbprint), so add the new key last, wait for receivers to refetch the JWKS, then drop \
-                the old one. vigil run needs one with ssf.enabled (replay writes the claims unsigned). RS256 (RSA ≥ 2048 bits) is what Okta accepts; ES256 is P-256. \
+                the old one. At least one with ssf.enabled (replay does not read them: it writes the claims unsigned). RS256 (RSA ≥ 2048 bits) is what Okta accepts; ES256 is P-256. \
                 For example: [{path: keys/ssf-2026.pem, algorithm: RS256}].
                 """,
             value: { config in
@@ -549,9 +549,14 @@ extension DaemonConfig {
                 return issues
             },
             rules: { config in
-                config.signals.signingKeys.enumerated().compactMap { index, key in
+                var issues = config.signals.signingKeys.enumerated().compactMap { index, key in
                     key.path.isEmpty ? SettingIssue("[\(index)].path", "must not be empty") : nil
                 }
+                // Checked on reload too: signals turned on live need the keys loaded at start.
+                if config.core.ssf.enabled, config.signals.signingKeys.isEmpty {
+                    issues.append(SettingIssue("must name at least one key when ssf.enabled is true"))
+                }
+                return issues
             }),
         Setting(
             "ssf.receivers",
@@ -559,7 +564,8 @@ extension DaemonConfig {
             reload: .restart,
             doc:
                 """
-                Where each token is pushed (RFC 8935 push delivery): url, and the Authorization header as \
+                Where each token is pushed (RFC 8935 push delivery): url (https; http only to a loopback host), and \
+                the Authorization header as \
                 "${env:NAME}" (Okta: SSWS <API token> or Bearer <access token>) or "" for none. 202 is done, 400 is \
                 permanent (logged, counted), 5xx, 429 and timeouts are retried. Empty: tokens only go to \
                 kafka.signals_topic. For example: [{url: "https://<org>.okta.com/security/api/v1/security-events", \
@@ -618,8 +624,8 @@ extension DaemonConfig {
         .duration(
             "ssf.delivery.give_up_after", \.signals.giveUpAfter, .minutes(1)...EventDuration.days(7), .restart,
             """
-            A token still failing (5xx, 429, timeouts) this long after its first attempt is given up, logged and \
-            counted: after a longer outage the receiver should re-evaluate its users rather than replay old verdicts.
+            A token produced longer ago than this is not pushed any more (logged, counted as expired): a receiver back \
+            from a longer outage, or newly added (its group starts at the topic's beginning), gets no stale revocations.
             """),
         .text(
             "ssf.management_token_env", \.signals.managementTokenEnv, nonEmpty: false, .restart,

@@ -1,3 +1,4 @@
+import Foundation
 import VigilCore
 
 /// The daemon's part of the `ssf` section (the engine's, which verdicts become tokens, is
@@ -18,9 +19,9 @@ public struct SignalTransmitterSettings: Sendable, Equatable {
     public var retryInitialDelay = EventDuration.seconds(1)
     /// The longest delay between two attempts.
     public var retryMaxDelay = EventDuration.minutes(5)
-    /// A token still refused by transient failures this long after its first attempt is given up (logged
-    /// and counted): a receiver down for longer gets the tokens of the outage no more.
-    public var giveUpAfter = EventDuration.hours(24)
+    /// A token produced longer ago than this is not pushed any more (logged and counted as expired): a
+    /// receiver back from a longer outage, or newly added, gets no stale revocations.
+    public var giveUpAfter = EventDuration.hours(1)
     /// Environment variable holding the bearer token of the stream management endpoints; empty: those
     /// endpoints answer 404.
     public var managementTokenEnv = ""
@@ -59,6 +60,16 @@ public struct SignalReceiver: Sendable, Equatable {
     public var url: String
     /// The Authorization header's value as a `${env:NAME}` reference, or empty for none.
     public var authorization: String
+
+    /// The URL as logs show it: scheme, host, port and path, no query (it could hold a key).
+    public var redactedURL: String {
+        guard var components = URLComponents(string: url) else { return "(unparsable URL)" }
+        components.query = nil
+        components.fragment = nil
+        components.user = nil
+        components.password = nil
+        return components.string ?? "(unparsable URL)"
+    }
 
     /// A receiver at `url` sent `authorization` (a reference, or empty).
     public init(url: String, authorization: String) {

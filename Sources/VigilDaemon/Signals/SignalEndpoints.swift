@@ -29,8 +29,7 @@ public struct SignalEndpoints: Sendable {
     public init(config: DaemonConfig, signer: SecurityEventSigner, streams: SignalStreams, managementToken: String?) {
         self.signer = signer
         self.streams = streams
-        issuer =
-            config.core.ssf.issuer.hasSuffix("/") ? String(config.core.ssf.issuer.dropLast()) : config.core.ssf.issuer
+        issuer = config.core.ssf.issuer
         audience = config.core.ssf.audience
         let ssf = config.core.ssf
         eventsDelivered = SecurityEventType.allCases.filter { type in
@@ -76,7 +75,8 @@ public struct SignalEndpoints: Sendable {
                 : Self.json(.ok, configuration)
         }
         guard let tokenDigest else { return Self.notFound }
-        guard let authorization, authorization.hasPrefix("Bearer "),
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
+        guard let authorization, authorization.prefix(7).lowercased() == "bearer ",
             Self.constantTimeEqual(Array(SHA256.hash(data: Array(authorization.dropFirst(7).utf8))), tokenDigest)
         else {
             var response = Self.error(.unauthorized, "authentication_failed", "a valid bearer token is required")

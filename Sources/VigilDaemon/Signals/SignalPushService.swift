@@ -17,10 +17,14 @@ import VigilKafka
 /// HTTP. A receiver's tokens go out one at a time in partition order.
 ///
 /// Answers: 2xx is delivered; 400 (with RFC 8935's `{"err": ...}`) and other 4xx but 401, 403, 404, 408
-/// and 429 are permanent (logged with the receiver's reason, counted, not retried); 401, 403, 404, 408,
-/// 429, 5xx, timeouts and connection failures are retried with doubling delays from
-/// `ssf.delivery.retry_initial_delay` up to `retry_max_delay`, until `give_up_after` since the first attempt
-/// (then logged and counted as given up). A paused stream keeps its tokens; a disabled one skips them.
+/// and 429 are permanent (logged with the receiver's reason, counted, not retried); 3xx (redirects are not
+/// followed: the credential stays with the configured host), 401, 403, 404, 408, 429, 5xx, timeouts and
+/// connection failures are retried with doubling delays from `ssf.delivery.retry_initial_delay` up to
+/// `retry_max_delay`. A token older than `give_up_after` (by its Kafka timestamp: when it was produced) is
+/// not pushed any more, logged and counted as expired: a receiver back from a long outage, or added
+/// (its group starts at the topic's beginning), gets no stale revocations. A paused stream keeps its tokens;
+/// a disabled one skips them. The consumers may wait up to a day between polls (a pause, a retry) without
+/// leaving their group.
 public struct SignalPushService: Service {
     private let settings: SignalTransmitterSettings
     private let consumerBase: KafkaConfiguration
@@ -29,6 +33,7 @@ public struct SignalPushService: Service {
     private let streams: SignalStreams
     private let signer: SecurityEventSigner
     private let issuer: String
+    private let audience: [String]
     private let environment: [String: String]
     private let metrics: SignalPushMetrics
     private let logger: Logger
@@ -46,6 +51,7 @@ public struct SignalPushService: Service {
         self.streams = streams
         self.signer = signer
         issuer = config.core.ssf.issuer
+        audience = config.core.ssf.audience
         self.environment = environment
         self.metrics = SignalPushMetrics(factory: metrics)
         self.logger = logger
@@ -80,20 +86,31 @@ public struct SignalPushService: Service {
             ReceiverPushLoop(
                 stream: stream, authorization: authorizations[stream.id] ?? nil, settings: settings,
                 consumer: consumerConfiguration(for: stream), topic: topic, streams: streams, signer: signer,
-                issuer: issuer, client: client, metrics: metrics, stop: stop, logger: logger)
+                issuer: issuer, audience: audience, client: client, metrics: metrics, stop: stop, logger: logger)
         }
         logger.info(
             "pushing security event tokens",
-            metadata: ["receivers": "\(receivers.map(\.receiver.url))", "topic": "\(topic)"])
+            metadata: ["receivers": "\(receivers.map(\.receiver.redactedURL))", "topic": "\(topic)"])
         do {
-            try await withGracefulShutdownHandler {
+            // Cancellation too: when another service fails, the group cancels this one, and the threads
+            // must stop for the process to end.
+            try await withTaskCancellationOrGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for loop in loops {
-                        group.addTask { try await onDedicatedThread(name: "vigil-ssf-push") { try loop.run() } }
+                        group.addTask {
+                            do {
+                                try await onDedicatedThread(name: "vigil-ssf-push") { try loop.run() }
+                            } catch {
+                                // One receiver's failure ends every loop, so the service fails now, not
+                                // when the others happen to stop.
+                                stop.set()
+                                throw error
+                            }
+                        }
                     }
                     try await group.waitForAll()
                 }
-            } onGracefulShutdown: {
+            } onCancelOrGracefulShutdown: {
                 stop.set()
             }
         } catch {
@@ -111,6 +128,9 @@ public struct SignalPushService: Service {
         // Stored offsets (each after its token is done) are committed in the background and at close.
         consumer["enable.auto.commit"] = "true"
         consumer["auto.commit.interval.ms"] = "1000"
+        // A paused stream or a token being retried keeps the loop from polling: librdkafka's largest
+        // interval keeps the member in its group meanwhile (heartbeats run on librdkafka's own thread).
+        consumer["max.poll.interval.ms"] = "86400000"
         return consumer
     }
 }
@@ -143,7 +163,7 @@ enum PushOutcome: Equatable {
         switch status {
         case 200..<300:
             return .delivered
-        case 401, 403, 404, 408, 429, 500..<600:
+        case 300..<400, 401, 403, 404, 408, 429, 500..<600:
             return .retry(reason: "HTTP \(status)")
         default:
             let object = (try? JSONSerialization.jsonObject(with: Data(body.prefix(4096)))) as? [String: Any]
@@ -154,7 +174,7 @@ enum PushOutcome: Equatable {
 }
 
 /// The push transmitter's counters: `vigil_ssf_push_total{stream, outcome}` (delivered, rejected,
-/// given_up, skipped) and `vigil_ssf_push_retries_total{stream}`.
+/// expired, skipped) and `vigil_ssf_push_retries_total{stream}`.
 final class SignalPushMetrics: Sendable {
     private let factory: any MetricsFactory
 
@@ -183,6 +203,7 @@ final class ReceiverPushLoop: @unchecked Sendable {
     private let streams: SignalStreams
     private let signer: SecurityEventSigner
     private let issuer: String
+    private let audience: [String]
     private let client: HTTPClient
     private let metrics: SignalPushMetrics
     private let stop: StopFlag
@@ -191,8 +212,10 @@ final class ReceiverPushLoop: @unchecked Sendable {
     init(
         stream: SignalStreams.Stream, authorization: String?, settings: SignalTransmitterSettings,
         consumer: KafkaConfiguration, topic: String, streams: SignalStreams, signer: SecurityEventSigner,
-        issuer: String, client: HTTPClient, metrics: SignalPushMetrics, stop: StopFlag, logger: Logger
+        issuer: String, audience: [String], client: HTTPClient, metrics: SignalPushMetrics, stop: StopFlag,
+        logger: Logger
     ) {
+        self.audience = audience
         self.stream = stream
         self.authorization = authorization
         self.settings = settings
@@ -206,7 +229,7 @@ final class ReceiverPushLoop: @unchecked Sendable {
         self.stop = stop
         var logger = logger
         logger[metadataKey: "stream_id"] = "\(stream.id)"
-        logger[metadataKey: "receiver"] = "\(stream.receiver.url)"
+        logger[metadataKey: "receiver"] = "\(stream.receiver.redactedURL)"
         self.logger = logger
     }
 
@@ -229,7 +252,7 @@ final class ReceiverPushLoop: @unchecked Sendable {
             guard let message = pending.popLast() else { continue }
             if status == .disabled {
                 metrics.count("skipped", stream: stream.id)
-            } else if !deliver(Array(message.value), offset: message.offset) {
+            } else if !deliver(Array(message.value), offset: message.offset, producedAt: message.timestamp) {
                 // Stopped mid-retry: the token stays uncommitted and goes out after the restart.
                 break
             }
@@ -237,11 +260,13 @@ final class ReceiverPushLoop: @unchecked Sendable {
         }
     }
 
-    /// Pushes one token until it is delivered, rejected or given up; false when stopped (or paused and
-    /// then stopped) before that.
-    private func deliver(_ token: [UInt8], offset: Int64) -> Bool {
-        let started = ContinuousClock.now
-        let giveUp = Duration.microseconds(settings.giveUpAfter.microseconds)
+    /// Pushes one token until it is delivered, rejected or expired (older than `give_up_after`, by
+    /// `producedAt`, milliseconds since 1970; without one, by the time of the first attempt); false when
+    /// stopped before that.
+    private func deliver(_ token: [UInt8], offset: Int64, producedAt: Int64?) -> Bool {
+        let firstAttempt = Date().timeIntervalSince1970
+        let born = producedAt.map { Double($0) / 1000 } ?? firstAttempt
+        let giveUp = Double(settings.giveUpAfter.microseconds) / 1_000_000
         var delay = Duration.microseconds(settings.retryInitialDelay.microseconds)
         let maxDelay = Duration.microseconds(settings.retryMaxDelay.microseconds)
         var attempt = 1
@@ -249,6 +274,13 @@ final class ReceiverPushLoop: @unchecked Sendable {
             if streams.stream(stream.id)?.status == .paused {
                 wait(.milliseconds(100))
                 continue
+            }
+            if Date().timeIntervalSince1970 - born >= giveUp {
+                metrics.count("expired", stream: stream.id)
+                logger.error(
+                    "a security event token is older than ssf.delivery.give_up_after; it is not pushed",
+                    metadata: ["attempts": "\(attempt - 1)", "offset": "\(offset)"])
+                return true
             }
             switch post(token) {
             case .delivered:
@@ -261,13 +293,6 @@ final class ReceiverPushLoop: @unchecked Sendable {
                     metadata: ["err": "\(reason)", "offset": "\(offset)"])
                 return true
             case .retry(let reason):
-                if ContinuousClock.now - started >= giveUp {
-                    metrics.count("given_up", stream: stream.id)
-                    logger.error(
-                        "gave up pushing a security event token",
-                        metadata: ["last_failure": "\(reason)", "attempts": "\(attempt)", "offset": "\(offset)"])
-                    return true
-                }
                 metrics.retried(stream: stream.id)
                 logger.warning(
                     "pushing a security event token failed; retrying",
@@ -289,7 +314,11 @@ final class ReceiverPushLoop: @unchecked Sendable {
             if let authorization { request.headers.add(name: "authorization", value: authorization) }
             request.body = .bytes(token)
             let timeout = TimeAmount.microseconds(settings.pushTimeout.microseconds)
-            let response = try client.execute(request: request, deadline: .now() + timeout).wait()
+            // An answer is a status and at most a short error object: a larger body is refused, not buffered.
+            let response = try client.execute(
+                request: request, delegate: ResponseAccumulator(request: request, maxBodySize: 65_536),
+                deadline: .now() + timeout
+            ).futureResult.wait()
             let body = response.body.map { Array($0.readableBytesView) } ?? []
             return PushOutcome.classify(status: Int(response.status.code), body: body)
         } catch {
@@ -297,16 +326,26 @@ final class ReceiverPushLoop: @unchecked Sendable {
         }
     }
 
-    /// Signs and pushes a verification event (SSF 1.0 §8.1.4) once; its outcome is only logged.
+    /// Signs and pushes a verification event (SSF 1.0 §8.1.4) once, unless the stream is disabled; its
+    /// outcome is only logged.
     private func pushVerification(state: String?) {
+        guard streams.stream(stream.id)?.status != .disabled else {
+            logger.notice("verification event not sent: the stream is disabled")
+            return
+        }
         let seconds = Int64(Date().timeIntervalSince1970)
         var event: [String: Any] = [:]
         if let state { event["state"] = state }
-        let claims: [String: Any] = [
+        var claims: [String: Any] = [
             "iss": issuer, "jti": UUID().uuidString.lowercased(), "iat": seconds,
             "sub_id": ["format": "opaque", "id": stream.id],
             "events": [SignalEndpoints.verificationEventURI: event],
         ]
+        switch audience.count {
+        case 0: break
+        case 1: claims["aud"] = audience[0]
+        default: claims["aud"] = audience
+        }
         guard let json = try? JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]),
             let token = try? signer.sign(claims: Array(json))
         else {

@@ -125,6 +125,26 @@ import _VigilMachinery
         #expect(h.login("carol@acme.test", at: 65).riskLevelChange == nil)
     }
 
+    /// Down from high to medium is signalled (it crosses `from`); medium to low is not, but remembered: the
+    /// next raise names low as the previous level.
+    @Test func movesBelowTheThresholdAreRememberedNotSignalled() throws {
+        var config = Self.config { $0.riskLevelHold = .minutes(10) }
+        config.engine.signals.newDevice.points = 40  // a new device alone is medium
+        var h = EngineHarness(config: config)
+        h.establish("carol@acme.test", at: -10)
+        #expect(Self.fatigue(&h).riskLevelChange?.current == .high)
+        // After the hold, a new device: a medium verdict.
+        let medium = h.login("carol@acme.test", at: 20, device: "tablet")
+        #expect(medium.decision?.level == .medium)
+        #expect(
+            medium.riskLevelChange
+                == RiskLevelChange(previous: .high, current: .medium, reason: medium.riskLevelChange?.reason ?? ""))
+        #expect(h.login("carol@acme.test", at: 21).riskLevelChange == nil)
+        for i in 0..<3 { h.push("carol@acme.test", at: 30 + Double(i), result: .denied) }
+        let raised = try #require(h.push("carol@acme.test", at: 33, result: .approved).riskLevelChange)
+        #expect(raised.previous == .low && raised.current == .high)
+    }
+
     /// `from: high` keeps medium verdicts (a first login) quiet; `from: medium` signals them.
     @Test func theThresholdDecidesWhichMovesAreSignalled() throws {
         let high = Self.config()
@@ -201,6 +221,29 @@ import _VigilMachinery
         #expect(claims["txn"] as? String == verdict.decision?.decisionID)
     }
 
+    /// An IdP that keys users by an opaque id and gives their address beside it (Okta, Entra): the address
+    /// names the user, since that is what such a receiver matches.
+    @Test func theIdPsAddressBesideAnOpaqueIDNamesTheUser() throws {
+        let config = Self.config()
+        var h = EngineHarness(config: config)
+        let verdict = h.send(
+            AuthEvent(
+                eventID: "tor-admin", type: .login, time: EngineHarness.at(0),
+                user: User(id: "00u1admin", role: .admin, email: "root@acme.test"), ip: IPAddress(Places.torExit),
+                device: Device(id: "d9"), outcome: .success))
+        let claims = try Self.claims(try #require(Self.signals(verdict, config: config).first))
+        #expect(claims["sub_id"] as? [String: String] == ["format": "email", "email": "root@acme.test"])
+        let opaque = Self.config { $0.subjectFormat = .opaque }
+        var other = EngineHarness(config: opaque)
+        let same = other.send(
+            AuthEvent(
+                eventID: "tor-admin", type: .login, time: EngineHarness.at(0),
+                user: User(id: "00u1admin", role: .admin, email: "root@acme.test"), ip: IPAddress(Places.torExit),
+                device: Device(id: "d9"), outcome: .success))
+        let forced = try Self.claims(try #require(Self.signals(same, config: opaque).first))
+        #expect(forced["sub_id"] as? [String: String] == ["format": "opaque", "id": "00u1admin"])
+    }
+
     @Test func severalAudiencesAreAListNoneLeavesItOut() throws {
         let two = Self.config { $0.audience = ["https://a.test", "https://b.test"] }
         var h = EngineHarness(config: two)
@@ -225,10 +268,10 @@ import _VigilMachinery
     }
 
     @Test func emailAddressesAndSeconds() {
-        #expect(SecurityEventEncoder.isEmailAddress("a@b.c"))
-        #expect(!SecurityEventEncoder.isEmailAddress("a@b"))
-        #expect(!SecurityEventEncoder.isEmailAddress("a@@b.c") && !SecurityEventEncoder.isEmailAddress("@b.c"))
-        #expect(!SecurityEventEncoder.isEmailAddress("a b@c.d") && !SecurityEventEncoder.isEmailAddress("a@.c"))
+        #expect(User.isEmailAddress("a@b.c"))
+        #expect(!User.isEmailAddress("a@b"))
+        #expect(!User.isEmailAddress("a@@b.c") && !User.isEmailAddress("@b.c"))
+        #expect(!User.isEmailAddress("a b@c.d") && !User.isEmailAddress("a@.c"))
         #expect(SecurityEventEncoder.seconds(Timestamp(microseconds: 1_999_999)) == 1)
         #expect(SecurityEventEncoder.seconds(Timestamp(microseconds: -1)) == -1)
     }

@@ -8,7 +8,8 @@ import Testing
 @Suite struct StageRecordCodecTests {
     static let full = AuthEvent(
         eventID: "ev-1", type: .mfaResult, time: Timestamp(seconds: 1_790_000_000) + EventDuration(microseconds: 123),
-        tenant: "acme", user: User(id: "Alice@Example.com", role: .finance, emailDomain: "example.com"),
+        tenant: "acme",
+        user: User(id: "00u1alice", role: .finance, emailDomain: "example.com", email: "Alice@Example.com"),
         ip: IPAddress("2001:db8:1:2::7"),
         device: Device(id: "laptop-1", managed: false, userAgent: "Mozilla/5.0"), outcome: .failure,
         failureReason: "bad password", mfa: MFA(factor: .pushNumberMatch, result: .denied, challengeID: "ch-9"),
@@ -65,6 +66,11 @@ import Testing
         #expect(back.event == minimal)
         #expect(!back.late)
         #expect(back.origin == nil)
+        // A record of the flags before the email's (an older writer) still reads.
+        var older = Self.userRecord()
+        older[3] &= ~0x10
+        older.removeLast("Alice@Example.com".utf8.count + 4)
+        #expect(try Self.decodeUser(older).event.user.email == nil)
     }
 
     /// A Kafka message's position names its topic and partition by a hash that tells partitions and
@@ -167,7 +173,7 @@ import Testing
         #expect(throws: StageRecordError.wrongStage(expected: .user, found: 2)) { try Self.decodeUser(source) }
         #expect(throws: StageRecordError.trailingBytes(count: 1)) { try Self.decodeUser(Self.userRecord() + [0]) }
         var flags = Self.userRecord()
-        flags[3] = 0x10
+        flags[3] = 0x20  // bit 5: no flag yet
         #expect(throws: StageRecordError.self) { try Self.decodeUser(flags) }
         var type = Self.userRecord()
         type[4] = UInt8(EventType.allCases.count)

@@ -56,6 +56,13 @@ import _VigilMachinery
         old[index] = ChangelogRecord(key: old[index].key, value: value)
         var h = try Self.restored(old)
         #expect(h.engine.userCount == 1)
+        // Written by this Vigil, a user whose risk was never raised is a version-1 value still.
+        var quiet = EngineHarness(config: Self.config())
+        quiet.engine.recordsChanges = true
+        quiet.establish("dora")
+        let written = quiet.engine.takeChangelogFlush(stamp: 3, scope: Self.scope)
+        let user = try #require(written.first { try! ChangelogKey(bytes: $0.key).entry.kind == .user })
+        #expect(user.value?.first == StateEntryCodec.firstVersion)
         // Never signalled and no raised level: a quiet login is quiet.
         #expect(h.login("carol", at: 30).riskLevelChange == nil)
         // A value of version 2 cut the same way is refused: its fields are required.

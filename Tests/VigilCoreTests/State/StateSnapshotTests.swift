@@ -266,7 +266,7 @@ import _VigilMachinery
             try codec.apply(key: userKey, value: many, to: &state)
         }
         var kind = good
-        kind[good.count - 11] = 200  // the hold's alert kind, before the signalled risk and raised risk's presence
+        kind[good.count - 9] = 200  // the hold's alert kind (a version-1 value: no risk fields after it)
         #expect(
             throws: StateDecodingError.invalidValue(
                 field: "user holds", detail: "alert kind 200, expected below \(AlertKind.allCases.count)")

@@ -439,7 +439,14 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
         #expect(version(a) == version(DaemonConfig()))
         #expect(version(c) != version(a))
         // The ssf section shapes the tokens built from verdicts, not the verdicts.
-        let signals = try parse("ssf: {enabled: true, issuer: \"https://v.test\", subject_in_event: true}")
+        let signals = try parse(
+            """
+            ssf:
+              enabled: true
+              issuer: "https://v.test"
+              subject_in_event: true
+              signing_keys: [{path: k.pem, algorithm: ES256}]
+            """)
         #expect(version(signals) == version(a))
     }
 

@@ -28,6 +28,19 @@ private func version(_ config: DaemonConfig) -> String { LoadedConfig(config: co
         #expect(ConfigValues.bootstrapServersProblem("k1:9092,,k2") != nil)
     }
 
+    /// Push receivers: https, or http to a loopback relay; no credentials in the URL, none in logs.
+    @Test func pushURLsAndTheirRedaction() {
+        #expect(ConfigValues.pushURLProblem("https://acme.okta.com/security/api/v1/security-events") == nil)
+        #expect(ConfigValues.pushURLProblem("http://127.0.0.1:8080/events") == nil)
+        #expect(ConfigValues.pushURLProblem("http://[::1]/events") == nil)
+        #expect(ConfigValues.pushURLProblem("http://receiver.internal/events")?.contains("must be https") == true)
+        #expect(ConfigValues.pushURLProblem("https://u:p@acme.okta.com/x")?.contains("user or password") == true)
+        #expect(ConfigValues.pushURLProblem("ftp://acme.okta.com/x") != nil)
+        #expect(ConfigValues.pushURLProblem("https:///x") != nil)
+        let receiver = SignalReceiver(url: "https://r.example/push?api_key=secret#frag", authorization: "")
+        #expect(receiver.redactedURL == "https://r.example/push")
+    }
+
     @Test func topicsAndEnvironmentReferences() {
         #expect(ConfigValues.topicNameProblem("auth.events-v2_x") == nil)
         #expect(ConfigValues.topicNameProblem("auth events") != nil)
@@ -42,6 +55,19 @@ private func version(_ config: DaemonConfig) -> String { LoadedConfig(config: co
 @Suite struct ConfigValidationTests {
     @Test func defaultsAreValid() {
         #expect(DaemonConfig().validate() == [])
+    }
+
+    /// Shared Signals: an issuer compared exactly (no trailing slash), keys whenever signals are on.
+    @Test func sharedSignalsNeedAnExactIssuerAndKeys() {
+        var config = DaemonConfig()
+        config.core.ssf.enabled = true
+        config.core.ssf.issuer = "https://vigil.example.com/"
+        #expect(config.validate().map(\.keyPath) == ["ssf.issuer", "ssf.signing_keys"])
+        config.core.ssf.issuer = "https://vigil.example.com"
+        config.signals.signingKeys = [SigningKeyFile(path: "/etc/vigil/k.pem", algorithm: .rs256)]
+        #expect(config.validate() == [])
+        config.signals.receivers = [SignalReceiver(url: "https://r.example/push", authorization: "Bearer x")]
+        #expect(config.validate().map(\.keyPath) == ["ssf.receivers[0].authorization"])
     }
 
     @Test func reportsEveryBrokenRuleByKeyPath() {

@@ -14,6 +14,7 @@ import VigilTestSupport
           enabled: true
           issuer: "https://vigil.test"
           audience: ["https://acme.okta.test"]
+          signing_keys: [{path: "unused-by-replay.pem", algorithm: RS256}]
         """
 
     static func signals(_ scenario: String) throws -> [[String: Any]] {

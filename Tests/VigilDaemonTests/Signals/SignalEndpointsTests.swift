@@ -63,6 +63,10 @@ struct SignalEndpointsTests {
             #expect(answer.status == 401 && answer.json?["err"] as? String == "authentication_failed")
         }
         #expect(Self.call(endpoints, "GET", "/ssf/status").status == 200)
+        // The scheme name is case-insensitive.
+        let lower = endpoints.respond(
+            method: "GET", path: "/ssf/status", query: "", authorization: "bearer \(Self.token)", body: [])
+        #expect(lower.status == .ok)
         // Off without a configured token: the endpoints do not exist.
         let (closed, _) = try await Self.endpoints(token: nil)
         #expect(Self.call(closed, "GET", "/ssf/status").status == 404)
@@ -114,7 +118,9 @@ struct SignalEndpointsTests {
                 == .rejected(reason: "invalid_issuer"))
         #expect(PushOutcome.classify(status: 400, body: Array("<html>".utf8)) == .rejected(reason: "HTTP 400"))
         #expect(PushOutcome.classify(status: 413, body: []) == .rejected(reason: "HTTP 413"))
-        for status in [401, 403, 404, 408, 429, 500, 502, 503, 599] {
+        // Redirects are not followed (the credential stays with its host): a moved receiver is retried
+        // and logged until the config is fixed, never dropped.
+        for status in [301, 308, 401, 403, 404, 408, 429, 500, 502, 503, 599] {
             #expect(PushOutcome.classify(status: status, body: []) == .retry(reason: "HTTP \(status)"))
         }
         #expect(

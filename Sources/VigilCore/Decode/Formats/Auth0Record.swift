@@ -102,7 +102,9 @@ enum Auth0Record: RecordAdapter {
         let deviceID = try details?.string("device_id", FieldLimits.identifier) ?? client.map { "client:\($0)" }
         var event = AuthEvent(
             eventID: id, type: .login, time: timestamp, tenant: try data.string("tenant_name", FieldLimits.identifier),
-            user: User(id: userID, emailDomain: typed.flatMap(RecordFields.emailDomain)), ip: try data.ip("ip"),
+            user: User(
+                id: userID, emailDomain: typed.flatMap(RecordFields.emailDomain), email: User.emailAddress(typed)),
+            ip: try data.ip("ip"),
             device: deviceID == nil && agent == nil
                 ? nil : Device(id: deviceID, userAgent: agent.map { InputText($0) }),
             sessionID: try details?.string("session_id", FieldLimits.identifier).map { InputText($0) })

@@ -168,7 +168,7 @@ enum EntraRecord: RecordAdapter {
         if let object = fields.object[idField], object != .string(""),
             object != .string("00000000-0000-0000-0000-000000000000"), let id = try fields.userID(idField)
         {
-            return User(id: id, emailDomain: domain)
+            return User(id: id, emailDomain: domain, email: User.emailAddress(principal))
         }
         guard let typed = try fields.userID("userPrincipalName") else {
             throw fields.failure(

@@ -74,7 +74,7 @@ enum KeycloakRecord: RecordAdapter {
 
         var event = AuthEvent(
             eventID: id, type: EventType.login, time: time, tenant: tenant,
-            user: User(id: userID, emailDomain: emailDomain), ip: ip,
+            user: User(id: userID, emailDomain: emailDomain, email: User.emailAddress(email ?? username)), ip: ip,
             device: client.map { Device(id: "client:\($0)") }, sessionID: sessionID.map { InputText($0) },
             correlationID: correlationID.map { InputText($0) })
         switch mapping {

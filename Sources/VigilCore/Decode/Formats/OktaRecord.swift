@@ -78,7 +78,9 @@ enum OktaRecord: RecordAdapter {
         let agent = try client?.object("userAgent")?.string("rawUserAgent", FieldLimits.freeText)
         var event = AuthEvent(
             eventID: id, type: .login, time: time,
-            user: User(id: principal.id, emailDomain: principal.login.flatMap(RecordFields.emailDomain)),
+            user: User(
+                id: principal.id, emailDomain: principal.login.flatMap(RecordFields.emailDomain),
+                email: User.emailAddress(principal.login)),
             ip: try address(record, client: client),
             device: deviceID == nil && agent == nil
                 ? nil : Device(id: deviceID, userAgent: agent.map { InputText($0) }),

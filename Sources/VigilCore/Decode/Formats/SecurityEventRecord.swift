@@ -72,7 +72,9 @@ enum SecurityEventRecord: RecordAdapter {
             throw record.failure(
                 .missingField, "sub_id", "required field ssf.sub_id (or the event's subject) is missing or null")
         }
-        switch try format(of: subject) {
+        let format = try format(of: subject)
+        // Drafts before SSF 1.0 wrote a complex subject as its members alone: `{"user": {...}}`.
+        switch format == nil && subject.object["user"] != nil ? "complex" : format {
         case "complex":
             guard let user = try subject.object("user") else {
                 throw subject.failure(.missingField, "user", "a complex subject needs a user")

@@ -70,15 +70,17 @@ public struct StateEntryKey: Sendable, Hashable {
 }
 
 /// Encodes and decodes the entries of one shard's state: the unit of a snapshot and of a changelog
-/// record. Every value starts with `formatVersion`, the low 32 bits of the key fingerprint
+/// record. Every value starts with its format version, the low 32 bits of the key fingerprint
 /// (`EngineKeys.fingerprint`: a record written under another secret holds hashes that never match, so
 /// it is refused on its own, without a snapshot header around it) and the input offset of the last
 /// event applied to the entry (-1 when unknown, as in replay), so a restore can skip input the entry
 /// already reflects. The last login's address is enciphered (`AddressCipher`); every other identifier
 /// is already a keyed hash in memory. Integers are little endian; strings a `UInt32` length and UTF-8.
 ///
-/// Value layout, format version 2 (byte counts; `n` a count, `s` a string). Version 1, read as well, lacks
-/// the rare part's risk fields (a user of version 1 was never signalled):
+/// Value layout, format version 2 (byte counts; `n` a count, `s` a string). Version 1 lacks the rare part's
+/// risk fields (a user of version 1 was never signalled); every value that needs none of version 2's fields
+/// is still written as version 1, so a Vigil that reads only version 1 can take the state back unless Shared
+/// Signals raised a user's level:
 ///
 /// | kind | fields |
 /// |---|---|
@@ -108,8 +110,10 @@ public struct StateEntryKey: Sendable, Hashable {
 /// field; it never traps on any input.
 struct StateEntryCodec {
     static let formatVersion: UInt8 = 2
+    /// The first format, still written for every value that needs nothing newer.
+    static let firstVersion: UInt8 = 1
     /// The versions a restore reads: every one since the first, so an upgrade keeps its state.
-    static let readableVersions: ClosedRange<UInt8> = 1...formatVersion
+    static let readableVersions: ClosedRange<UInt8> = firstVersion...formatVersion
     /// Input partitions a stage shard may keep a mark for: far above any real input's partition count.
     static let maxInputMarks = 65_536
 
@@ -125,7 +129,11 @@ struct StateEntryCodec {
     // MARK: Encoding
 
     func encodeUser(_ user: UserState, names: NameTable, appliedOffset: Int64) -> [UInt8] {
-        var out = header(appliedOffset, reserving: Self.userBytesHint(user))
+        // Version 2 only for a user whose risk Shared Signals raised or signalled.
+        let signalled = user.rare.map { $0.signalledRisk != .low || $0.raisedRisk != nil } ?? false
+        var out = header(
+            appliedOffset, version: signalled ? Self.formatVersion : Self.firstVersion,
+            reserving: Self.userBytesHint(user))
         out.time(user.lastSeen)
         out.u32(user.successfulLogins)
         for kind in SeenSets.Kind.allCases {
@@ -145,11 +153,13 @@ struct StateEntryCodec {
                 encodeWindow(window, into: &out)
             }
             encodeHolds(rare.holds, into: &out)
-            out.u8(UInt8(rare.signalledRisk.index))
-            out.bool(rare.raisedRisk != nil)
-            if let raised = rare.raisedRisk {
-                out.u8(UInt8(raised.level.index))
-                out.time(raised.until)
+            if signalled {
+                out.u8(UInt8(rare.signalledRisk.index))
+                out.bool(rare.raisedRisk != nil)
+                if let raised = rare.raisedRisk {
+                    out.u8(UInt8(raised.level.index))
+                    out.time(raised.until)
+                }
             }
         }
         return out.bytes
@@ -239,9 +249,11 @@ struct StateEntryCodec {
         160 + 16 * user.seen.totalCount + (user.rare == nil ? 0 : 128)
     }
 
-    private func header(_ appliedOffset: Int64, reserving capacity: Int = 64) -> StateWriter {
+    private func header(
+        _ appliedOffset: Int64, version: UInt8 = firstVersion, reserving capacity: Int = 64
+    ) -> StateWriter {
         var out = StateWriter(reservingCapacity: capacity)
-        out.u8(Self.formatVersion)
+        out.u8(version)
         out.u32(fingerprint)
         out.i64(appliedOffset)
         return out

@@ -79,6 +79,7 @@ import VigilTestSupport
         #expect(event.tenant == "7d1c6f0e-2a9b-4e55-8c1d-3b6a9f2e4d70")
         #expect(event.user.id == "0f3c1e7a-5b2d-4c8e-9a61-2d7f4b9e0c13")
         #expect(event.user.emailDomain == "contoso.com")
+        #expect(event.user.email?.lowercased().hasSuffix("@contoso.com") == true)
         #expect(event.ip == IPAddress("81.2.69.142"))
         #expect(event.device?.id == "6e2a9c4f-1b7d-4f3e-a8c5-0d9b2e7f4a13")
         #expect(event.device?.managed == true)
@@ -190,6 +191,7 @@ import VigilTestSupport
             let event = try #require(
                 try decoding.events(Self.signIn(status: #"{"errorCode":50034}"#, userID: userID)).first)
             #expect(event.user.id == "Ann.Lee@Contoso.COM")
+            #expect(event.user.email == nil, "the id is the address")
             #expect(event.outcome == .failure)
         }
     }

@@ -34,6 +34,8 @@ import Testing
         #expect(event.tenant == nil)
         #expect(event.user.id == "00u1abcd")
         #expect(event.user.emailDomain == "example.com")
+        // The login beside the opaque id: how the Shared Signals name the user to Okta.
+        #expect(event.user.email?.lowercased().hasSuffix("@example.com") == true)
         #expect(event.ip == IPAddress("81.2.69.142"))
         #expect(event.device?.id == "fp-77")
         #expect(event.device?.userAgent == InputText("Mozilla/5.0 (Windows NT 10.0)"))

@@ -70,6 +70,11 @@ import _VigilMachinery
             #"{"jti":"d","iat":1,"sub_id":{"subject_type":"email","email":"bob@example.org"},"events":{"\#(caep)credential-change":{}}}"#
         )
         #expect(draft.user.id == "bob@example.org")
+        // Drafts before SSF 1.0: a complex subject as its members alone.
+        let members = try decoding.event(
+            #"{"jti":"m","iat":1,"events":{"\#(caep)credential-change":{"subject":{"user":{"format":"opaque","id":"u-9"}}}}}"#
+        )
+        #expect(members.user.id == "u-9")
     }
 
     @Test func whatCannotBeReadIsADeadLetterSayingWhy() {
