@@ -10,7 +10,9 @@ import Glibc
 /// port again when it comes back, and it aborts the whole process when that bind fails. While the port
 /// is free, any socket bound to an ephemeral port (an outgoing connection, a test server asking for
 /// port 0) can be given it. A socket bound to the port but not listening holds it: connections to it
-/// are still refused, as they are by a broker that is down.
+/// are still refused, as they are by a broker that is down. It holds it against every socket but one
+/// that also sets `SO_REUSEADDR` and binds port 0 (Linux may then share the port): a test server asking
+/// for port 0 must not set it (Python's `http.server` does by default).
 final class LoopbackPortHold: Sendable {
     private let sockets = Mutex<[Int32: Int32]>([:])
 

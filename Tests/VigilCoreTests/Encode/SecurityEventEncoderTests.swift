@@ -42,6 +42,15 @@ import _VigilMachinery
         return (uri, try #require(body as? [String: Any]))
     }
 
+    /// An admin's login from a Tor exit (denied by a hard rule), in a fresh engine; `session` names its session.
+    static func torAdminLogin(_ user: User, config: VigilConfig, session: InputText? = nil) -> RiskEngine.Verdict {
+        var h = EngineHarness(config: config)
+        return h.send(
+            AuthEvent(
+                eventID: "tor-admin", type: .login, time: EngineHarness.at(0), user: user,
+                ip: IPAddress(Places.torExit), device: Device(id: "d9"), outcome: .success, sessionID: session))
+    }
+
     static func fatigue(_ h: inout EngineHarness, user: String = "carol@acme.test") -> RiskEngine.Verdict {
         for i in 0..<3 { h.push(user, at: Double(i), result: .denied) }
         return h.push(user, at: 3, result: .approved)
@@ -201,12 +210,7 @@ import _VigilMachinery
     /// A deny revokes the session; with the IdP's session id the subject is complex (user + session).
     @Test func aDenyRevokesTheNamedSession() throws {
         let config = Self.config { $0.subjectIssuer = "https://acme.okta.test" }
-        var h = EngineHarness(config: config)
-        let verdict = h.send(
-            AuthEvent(
-                eventID: "tor-admin", type: .login, time: EngineHarness.at(0),
-                user: User(id: "00u1admin", role: .admin), ip: IPAddress(Places.torExit), device: Device(id: "d9"),
-                outcome: .success, sessionID: "102sess"))
+        let verdict = Self.torAdminLogin(User(id: "00u1admin", role: .admin), config: config, session: "102sess")
         #expect(verdict.decision?.action == .deny)
         let signals = Self.signals(verdict, config: config)
         #expect(signals.first?.label == "session-revoked")
@@ -225,21 +229,12 @@ import _VigilMachinery
     /// names the user, since that is what such a receiver matches.
     @Test func theIdPsAddressBesideAnOpaqueIDNamesTheUser() throws {
         let config = Self.config()
-        var h = EngineHarness(config: config)
-        let verdict = h.send(
-            AuthEvent(
-                eventID: "tor-admin", type: .login, time: EngineHarness.at(0),
-                user: User(id: "00u1admin", role: .admin, email: "root@acme.test"), ip: IPAddress(Places.torExit),
-                device: Device(id: "d9"), outcome: .success))
+        let admin = User(id: "00u1admin", role: .admin, email: "root@acme.test")
+        let verdict = Self.torAdminLogin(admin, config: config)
         let claims = try Self.claims(try #require(Self.signals(verdict, config: config).first))
         #expect(claims["sub_id"] as? [String: String] == ["format": "email", "email": "root@acme.test"])
         let opaque = Self.config { $0.subjectFormat = .opaque }
-        var other = EngineHarness(config: opaque)
-        let same = other.send(
-            AuthEvent(
-                eventID: "tor-admin", type: .login, time: EngineHarness.at(0),
-                user: User(id: "00u1admin", role: .admin, email: "root@acme.test"), ip: IPAddress(Places.torExit),
-                device: Device(id: "d9"), outcome: .success))
+        let same = Self.torAdminLogin(admin, config: opaque)
         let forced = try Self.claims(try #require(Self.signals(same, config: opaque).first))
         #expect(forced["sub_id"] as? [String: String] == ["format": "opaque", "id": "00u1admin"])
     }
