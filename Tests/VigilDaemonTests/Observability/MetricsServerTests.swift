@@ -10,14 +10,16 @@ import VigilTestSupport
 @testable import VigilDaemon
 
 @Suite struct MetricsServerTests {
-    /// Runs a MetricsServer on an ephemeral loopback port inside a ServiceGroup, hands the port to
+    /// Runs a MetricsServer on a free loopback port inside a ServiceGroup, hands the port to
     /// `body`, then shuts the group down gracefully and returns once the server has stopped.
     static func withServer(
         status: DaemonStatus, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         _ body: (LoopbackHTTP) async throws -> Void
     ) async throws {
         var settings = HTTPSettings()
-        settings.listen = "127.0.0.1:0"
+        // A port found free, not port 0: the listener sets SO_REUSEADDR, and a reuse socket binding port 0
+        // may be handed a port a test holds for a mock broker that is down (`LoopbackPortHold`).
+        settings.listen = "127.0.0.1:\(try freeLoopbackPort())"
         let (bound, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
         let server = MetricsServer(settings: settings, status: status, registry: registry, logger: testLogger) {
             continuation.yield($0)
