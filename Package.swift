@@ -121,7 +121,8 @@ let package = Package(
         .testTarget(
             name: "VigilDaemonTests",
             dependencies: [
-                "VigilDaemon", "VigilCore", "VigilGeo", "VigilKafka", "VigilWorkload", "VigilTestSupport",
+                "VigilDaemon", "VigilCore", "_VigilMachinery", "VigilGeo", "VigilKafka", "VigilWorkload",
+                "VigilTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -47,13 +47,13 @@ public struct SecurityEventEncoder: Sendable {
     }
 
     /// The tokens a verdict calls for, in a fixed order: session revoked, credential compromise,
-    /// credential change required, risk level change. Nil `subject` (signals off, or a verdict of no
-    /// user) gives none. `message` holds the bytes the event was decoded from (`SignalSubject.sessionID`).
+    /// credential change required, risk level change; none with signals off. `message` holds the bytes the
+    /// event was decoded from (`SignalSubject.sessionID`).
     func claims(
         decision: Decision?, alerts: [Alert], findingUID: (Alert) -> String, change: RiskLevelChange?,
-        subject: SignalSubject?, message: UnsafeRawBufferPointer
+        subject: SignalSubject, message: UnsafeRawBufferPointer
     ) -> [Claims] {
-        guard settings.enabled, let subject else { return [] }
+        guard settings.enabled else { return [] }
         let accountAlerts = alerts.filter { $0.scope == .account && $0.userID != nil }
         let txn = accountAlerts.first.map(findingUID) ?? decision?.decisionID ?? eventUID(subject)
         var out: [Claims] = []

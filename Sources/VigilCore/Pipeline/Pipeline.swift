@@ -134,10 +134,11 @@ struct VerdictOutput: Sendable {
                     payload: alertEncoder.encode(alert, reemitted: verdict.reemitted), label: alert.kind.rawValue,
                     reemitted: verdict.reemitted))
         }
-        guard verdict.subject != nil else { return }
+        // Only the user stage names a subject, and only with signals on.
+        guard let subject = verdict.subject else { return }
         let signals = signalEncoder.claims(
             decision: decision, alerts: verdict.alerts, findingUID: alertEncoder.findingUID,
-            change: verdict.riskLevelChange, subject: verdict.subject, message: message)
+            change: verdict.riskLevelChange, subject: subject, message: message)
         for signal in signals {
             stats.signals[signal.type.index] += 1
             output.append(

@@ -5,6 +5,7 @@ import Synchronization
 import VigilCore
 import VigilKafka
 import VigilWorkload
+import _VigilMachinery
 
 /// `vigil demo`: the real daemon composition against an in-process mock Kafka cluster, fed with
 /// generated IdP traffic (attacks included), its outputs printed as they arrive. Nothing to install
@@ -247,16 +248,13 @@ public enum DemoRunner {
         return summary
     }
 
-    /// A signed token as one line: its event type, subject and `txn`, read from the JWS payload (the
-    /// signature is the receivers' to check).
+    /// A signed token as one line: its event type, subject and level change, read from the JWS payload
+    /// (the signature is the receivers' to check).
     static func describeSignal(_ token: [UInt8]) -> (type: String, text: String) {
-        let parts = String(decoding: token, as: UTF8.self).split(separator: ".")
-        var base64 = parts.count == 3 ? String(parts[1]) : ""
-        base64 = base64.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        let parts = token.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        let payload = parts.count == 3 ? Base64URL.decode(parts[1]) : nil
         let claims =
-            Data(base64Encoded: base64).flatMap { try? JSONSerialization.jsonObject(with: $0) }
-            as? [String: Any] ?? [:]
+            payload.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) } as? [String: Any] ?? [:]
         let (uri, body) = (claims["events"] as? [String: Any])?.first ?? ("?", [:])
         let type = uri.split(separator: "/").last.map(String.init) ?? "?"
         var subject = claims["sub_id"] as? [String: Any] ?? [:]

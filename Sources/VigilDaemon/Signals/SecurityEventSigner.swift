@@ -2,6 +2,7 @@ import Crypto
 import CryptoExtras
 import Foundation
 import JWTKit
+import _VigilMachinery
 
 /// Signs the engine's Security Event Token claims (`SecurityEventEncoder`) as compact JWS with the newest
 /// key of `ssf.signing_keys`, and publishes every configured key's public half as the JWKS receivers verify
@@ -50,7 +51,7 @@ public struct SecurityEventSigner: Sendable {
         self.keys = keys
         let signing = keys[keys.count - 1]
         header = Array(
-            Self.base64URL(
+            Base64URL.encode(
                 Array(#"{"alg":"\#(signing.algorithm.rawValue)","typ":"secevent+jwt","kid":"\#(signing.kid)"}"#.utf8)
             ).utf8)
     }
@@ -70,8 +71,8 @@ public struct SecurityEventSigner: Sendable {
                 let key = try Insecure.RSA.PrivateKey(pem: pem)
                 let primitives = try key.publicKey.getKeyPrimitives()
                 members = [
-                    ("e", base64URL(Array(primitives.publicExponent))), ("kty", "RSA"),
-                    ("n", base64URL(Array(primitives.modulus.drop(while: { $0 == 0 })))),
+                    ("e", Base64URL.encode(Array(primitives.publicExponent))), ("kty", "RSA"),
+                    ("n", Base64URL.encode(Array(primitives.modulus.drop(while: { $0 == 0 })))),
                 ]
                 await collection.add(rsa: key, digestAlgorithm: .sha256, kid: "signing")
             case .es256:
@@ -98,11 +99,11 @@ public struct SecurityEventSigner: Sendable {
     public func sign(claims: [UInt8]) throws(SigningKeyError) -> [UInt8] {
         var token = header
         token.append(UInt8(ascii: "."))
-        token += Array(Self.base64URL(claims).utf8)
+        token += Array(Base64URL.encode(claims).utf8)
         let signature: [UInt8]
         do { signature = try keys[keys.count - 1].signer.sign(token) } catch { throw .signingFailed("\(error)") }
         token.append(UInt8(ascii: "."))
-        token += Array(Self.base64URL(signature).utf8)
+        token += Array(Base64URL.encode(signature).utf8)
         return token
     }
 
@@ -118,15 +119,7 @@ public struct SecurityEventSigner: Sendable {
     /// RFC 7638: SHA-256 of the required members in lexicographic order, without white space.
     private static func thumbprint(_ members: [(String, String)]) -> String {
         let canonical = "{" + members.map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",") + "}"
-        return base64URL(Array(SHA256.hash(data: Array(canonical.utf8))))
-    }
-
-    /// Base64url without padding (RFC 7515 §2).
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        var text = Data(bytes).base64EncodedString()
-        text = text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        while text.hasSuffix("=") { text.removeLast() }
-        return text
+        return Base64URL.encode(Array(SHA256.hash(data: Array(canonical.utf8))))
     }
 }
 

@@ -152,11 +152,7 @@ public struct SignalEndpoints: Sendable {
             "events_delivered": eventsDelivered,
             "description": "Vigil login-risk verdicts",
         ]
-        switch audience.count {
-        case 0: break
-        case 1: object["aud"] = audience[0]
-        default: object["aud"] = audience
-        }
+        object["aud"] = Self.audienceClaim(audience)
         return object
     }
 
@@ -211,6 +207,15 @@ public struct SignalEndpoints: Sendable {
 
     private static func methodNotAllowed(_ allow: String) -> AdminHTTPHandler.Response {
         AdminHTTPHandler.Response(status: .methodNotAllowed, body: "method not allowed\n", headers: [("allow", allow)])
+    }
+
+    /// `aud` as the tokens write it (`SecurityEventEncoder`): one string, a list, or nil (left out).
+    static func audienceClaim(_ audience: [String]) -> Any? {
+        switch audience.count {
+        case 0: nil
+        case 1: audience[0]
+        default: audience
+        }
     }
 
     /// Equal without returning early: the time taken says nothing about how much of a guess was right.

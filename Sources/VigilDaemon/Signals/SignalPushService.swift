@@ -341,11 +341,7 @@ final class ReceiverPushLoop: @unchecked Sendable {
             "sub_id": ["format": "opaque", "id": stream.id],
             "events": [SignalEndpoints.verificationEventURI: event],
         ]
-        switch audience.count {
-        case 0: break
-        case 1: claims["aud"] = audience[0]
-        default: claims["aud"] = audience
-        }
+        claims["aud"] = SignalEndpoints.audienceClaim(audience)
         guard let json = try? JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]),
             let token = try? signer.sign(claims: Array(json))
         else {

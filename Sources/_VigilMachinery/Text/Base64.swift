@@ -24,9 +24,16 @@ public enum Base64 {
     }
 }
 
-/// Base64url without padding (RFC 4648 §5, as JOSE writes it: RFC 7515 §2), decoding only: the parts of
-/// a compact JWS read from an input.
+/// Base64url without padding (RFC 4648 §5, as JOSE writes it: RFC 7515 §2): the parts of a compact JWS,
+/// written by the signer and read from an input.
 public enum Base64URL {
+    /// The unpadded base64url text of `bytes`.
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var text = bytes.withUnsafeBytes { Base64.encode($0) }
+        while text.hasSuffix("=") { text.removeLast() }
+        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+    }
+
     /// The bytes `text` encodes, or nil when it holds a character outside the alphabet, padding, or a
     /// length no encoding has (one character over a multiple of four).
     public static func decode<Text: Collection<UInt8>>(_ text: Text) -> [UInt8]? {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VigilTestSupport
+import _VigilMachinery
 
 @testable import VigilDaemon
 
@@ -34,7 +35,7 @@ struct SecurityEventSignerTests {
             #expect(header["kid"] as? String == signer.signingKeyID)
             // The claims are the engine's bytes, unchanged.
             let payload = String(decoding: token, as: UTF8.self).split(separator: ".")[1]
-            #expect(payload == Substring(SecurityEventSigner.base64URL(Self.claims)))
+            #expect(payload == Substring(Base64URL.encode(Self.claims)))
         }
         // A token signed by a key the receiver was never given does not verify.
         let stranger = try await SecurityEventSigner(files: [
