@@ -114,6 +114,13 @@ import _VigilMachinery
         #expect(Base64URL.decode(Array("ab=".utf8)) == nil, "no padding")
         #expect(Base64URL.decode(Array("abcde".utf8)) == nil, "a length no encoding has")
         #expect(Base64URL.decode(Array("a+b/".utf8)) == nil, "standard base64's alphabet")
+        // What the signer writes: no padding, the URL-safe alphabet, and back again for every length.
+        #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
+        #expect(Base64URL.encode(Array(#"{"a":1}"#.utf8)) == "eyJhIjoxfQ")
+        for count in 0..<8 {
+            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 250) }
+            #expect(Base64URL.decode(Array(Base64URL.encode(bytes).utf8)) == bytes)
+        }
     }
 
     @Test func aTokenIsRecognisedByItsForm() {
