@@ -52,6 +52,7 @@ public enum Daemon {
         if key.isPublicDefault {
             logger.warning("using the public default device hash key: device ids are hashed with a known key")
         }
+        for advisory in config.advisories { logger.warning("\(advisory)") }
         let properties = try config.kafka.resolveSecrets(environment: environment)
         let enrichment = try EnrichmentLoader.open(config, logger: logger)
         // The version names the databases actually opened (a file replaced since the load is newer).

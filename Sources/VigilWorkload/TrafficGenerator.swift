@@ -239,7 +239,23 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         draft.device = userDevice(user)
         draft.outcome = success ? .success : .failure
         if !success { draft.failureReason = "invalid_password" }
+        if success { answerStepUp(of: draft) }
         return draft
+    }
+
+    /// The person behind a successful login passes its step-up (`stepUpCompletionRate` of the time): an
+    /// MFA success with their factor 5–40 s later. Service accounts have no second factor.
+    private mutating func answerStepUp(of login: Draft) {
+        let user = login.user.index
+        guard users[user].role != .service, random.chance(configuration.stepUpCompletionRate) else { return }
+        var answer = login
+        answer.type = .mfaResult
+        answer.outcome = nil
+        answer.attack = nil
+        answer.factor = users[user].factor
+        answer.result = .approved
+        answer.time = login.time + .seconds(Int64(random.int(in: 5...40)))
+        schedule(answer)
     }
 
     /// Business travel and the trip home, only as fast as a plane (700 km/h since the last event).
@@ -344,6 +360,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         home.outcome = .success
         home.attack = .impossibleTravel
         schedule(home)
+        answerStepUp(of: home)
         let elsewhere = farLocation(from: users[victim].current)
         var away = baseDraft(
             .login, user: victim, ip: address(in: elsewhere), at: clock + .minutes(Int64(random.int(in: 10...50))))

@@ -38,6 +38,9 @@ public struct WorkloadConfiguration: Sendable {
     public var vpnUseRate = 0.3
     /// Share of failed logins among normal ones (typos).
     public var loginFailureRate = 0.03
+    /// Share of a person's successful logins followed by an MFA success with their factor (5–40 s
+    /// later): the step-up they pass, which Vigil's verified learning waits for. The rest abandon it.
+    public var stepUpCompletionRate = 0.97
 
     /// A plausible mid-size tenant.
     public init() {}

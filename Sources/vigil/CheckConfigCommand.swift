@@ -39,6 +39,7 @@ struct CheckConfigCommand: ParsableCommand {
             "  kafka: \(config.kafka.bootstrapServers.isEmpty ? "in-process mock cluster" : config.kafka.bootstrapServers), input \(config.kafka.inputTopics.map { topic in config.inputFormats[topic].map { "\(topic) (\($0.rawValue))" } ?? topic }.joined(separator: ","))"
         )
         print("  levels: low < \(config.policy.mediumFrom) ≤ medium < \(config.policy.highFrom) ≤ high")
+        for advisory in config.advisories { print("  warning: \(advisory)") }
         if printEffective { print(config.canonicalYAML, terminator: "") }
     }
 }

@@ -153,6 +153,22 @@ extension VigilConfig {
         .integer(
             "engine.learning_logins", \.engine.learningLogins, 0...1000, .live,
             "Successful logins before the baseline counts as learned. Until then first_login applies."),
+        .boolean(
+            "engine.verification.required", \.engine.verification.required, .live,
+            """
+            Learn a login's device, country, network and location only when its decision was allow, or when a \
+            successful MFA result verifies it within engine.verification.window (linked by session or correlation \
+            id, else the user's next MFA success). Denied logins are never learned. Turn off only for feeds that \
+            carry no MFA results: an attacker with the password is then "known" after learning_logins logins.
+            """),
+        .duration(
+            "engine.verification.window", \.engine.verification.window, .seconds(10)...EventDuration.hours(24), .live,
+            """
+            How long a stepped-up login waits for the MFA success that verifies it. Until then a sensitive action of \
+            its session (or of the user, without session ids) scores at least what the login scored \
+            (unverified_session).
+            """
+        ),
         .duration(
             "engine.post_reset_window", \.engine.postResetWindow, window, .live,
             """

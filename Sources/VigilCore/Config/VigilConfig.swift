@@ -79,6 +79,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var maxEmailDomains = 100_000
     /// Successful logins before the baseline counts as learned.
     public var learningLogins = 3
+    /// Which successful logins the baseline learns from (`engine.verification`).
+    public var verification = VerificationSettings()
     /// Within this after a password reset: at least soft step-up; takeover alerts.
     public var postResetWindow = EventDuration.hours(24)
     /// Failures, failing users and reset requests over all users are counted over this (metrics).
@@ -88,6 +90,21 @@ public struct EngineSettings: Sendable, Equatable {
     public var signals = SignalSettings()
     /// Thresholds and switches of the detectors that raise alerts.
     public var alerts = AlertSettings()
+
+    /// The documented defaults.
+    public init() {}
+}
+
+/// Which logins teach the baseline. A password alone proves little: an attacker who has it would
+/// otherwise become "known" after a login or two, so a login whose decision asked for a step-up is
+/// learned only once a successful MFA result verifies it.
+public struct VerificationSettings: Sendable, Equatable {
+    /// Learn from a stepped-up login only after an MFA success verifies it; off, every successful login
+    /// that is not denied is learned (for feeds without MFA results).
+    public var required = true
+    /// How long a stepped-up login waits for the MFA success that verifies it, and how long a
+    /// sensitive action of its session is scored at the login's risk.
+    public var window = EventDuration.minutes(10)
 
     /// The documented defaults.
     public init() {}

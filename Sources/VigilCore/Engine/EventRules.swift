@@ -34,7 +34,8 @@ final class EventRules: Sendable {
         let type = context.event.type
         switch type {
         case .login where context.event.outcome == .success, .sensitiveAction:
-            let assessment = signals.evaluate(context, user: user, state: state, sourceRisk: sourceRisk)
+            var assessment = signals.evaluate(context, user: user, state: state, sourceRisk: sourceRisk)
+            if type == .sensitiveAction { scoreUnverifiedSession(context, user: user, assessment: &assessment) }
             // Kept in a local until the detectors have read it: they read a value of its own while they
             // append to `verdict.alerts`, not a part of the verdict being written.
             let decision = decide(context, assessment: assessment, user: user, at: time)
@@ -42,7 +43,10 @@ final class EventRules: Sendable {
                 detectors.detectOnSuccess(
                     context, assessment: assessment, decision: decision, user: &user, state: state,
                     into: &verdict.alerts)
-                if type == .login { learn(context, assessment: assessment, user: &user, names: &state.names) }
+                if type == .login {
+                    settle(
+                        context, assessment: assessment, action: decision.action, user: &user, names: &state.names)
+                }
             }
             verdict.decision = consume decision
         case .login:
@@ -55,7 +59,10 @@ final class EventRules: Sendable {
                 detectors.recordPushSent(context, user: &user, into: &verdict.alerts)
             }
         case .mfaResult:
-            if !late { detectors.recordMFAResult(context, user: &user, into: &verdict.alerts) }
+            if !late {
+                detectors.recordMFAResult(context, user: &user, into: &verdict.alerts)
+                if context.event.mfa?.result == .approved { verify(context, user: &user) }
+            }
         case .passwordResetRequest:
             if !late {
                 state.global.recordResetRequest(at: time)
@@ -160,27 +167,5 @@ final class EventRules: Sendable {
             tenant: event.tenant, time: event.time, action: outcome.action, factors: outcome.factors, score: score,
             level: level, reasons: assessment.reasons, rules: outcome.rules, policyVersion: policyVersion,
             expiresAt: event.time + config.policy.decisionTTL)
-    }
-
-    /// Updates the baseline with a successful login (never with a late one).
-    func learn(_ context: EventContext, assessment: Assessment, user: inout UserState, names: inout NameTable) {
-        let event = context.event
-        let engine = config.engine
-        user.successfulLogins &+= 1
-        if let deviceKey = context.deviceKey {
-            user.seen.record(.device, deviceKey, at: event.time, capacity: engine.maxDevicesPerUser)
-        }
-        if let country = assessment.countryKey {
-            user.seen.record(.country, country, at: event.time, capacity: engine.maxCountriesPerUser)
-        }
-        if let network = assessment.networkKey {
-            user.seen.record(.network, network, at: event.time, capacity: engine.maxASNsPerUser)
-        }
-        if let ip = event.ip, user.lastLogin.map({ $0.time <= event.time }) ?? true {
-            user.lastLogin = CompactAnchor(
-                time: event.time, eventID: event.eventID, ip: ip,
-                location: context.intel.travelLocation(mobileToleranceKm: engine.signals.mobileToleranceKm),
-                network: context.intel.network, anonymity: assessment.anonymity, names: &names)
-        }
     }
 }

@@ -117,12 +117,14 @@ public struct RiskEngine: Sendable {
     /// and reputation list only to release them again. `offset` is the event's input offset when it
     /// has one (Kafka): after a restore, an event the restored state already reflects changes none of
     /// the entries that reflect it (`ReplayGuard`); its decision and alerts are produced all the same.
-    /// For an engine running every stage; lateness is decided by its own watermark.
+    /// For an engine running every stage; lateness is decided by its own watermark. `message` holds the
+    /// bytes the event was decoded from when its texts are spans of them (the decoder's events).
     public mutating func process(
-        _ event: consuming AuthEvent, intel: consuming IPIntelligence?, offset: Int64? = nil
+        _ event: consuming AuthEvent, intel: consuming IPIntelligence?, offset: Int64? = nil,
+        message: UnsafeRawBufferPointer? = nil
     ) -> Verdict {
         let late = state.watermark.isLate(event.time)
-        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys)
+        let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys, message: message)
         return run(context, late: late, sourceRisk: nil, offset: offset)
     }
 

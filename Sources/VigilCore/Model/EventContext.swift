@@ -11,6 +11,8 @@ struct EngineKeys: Sendable {
     /// `AddressCipher`).
     let stateAddress: SipHashKey
     let identifier: SipHashKey
+    /// Keys the session, correlation and challenge ids that link a login to the MFA result verifying it.
+    let link: SipHashKey
     /// Identifies the operator's secret in snapshots without revealing it: state written under another
     /// secret holds hashes that would never match, so it is refused.
     let fingerprint: UInt64
@@ -21,6 +23,7 @@ struct EngineKeys: Sendable {
         domain = secret.derived(3)
         source = secret.derived(5)
         stateAddress = secret.derived(6)
+        link = secret.derived(8)
         fingerprint = secret.derived(7).hash("vigil state key fingerprint")
         // Public ids (decision ids, finding uids) must not depend on the secret: the same input
         // gives the same ids on every deployment, so downstream deduplication works across replays.
@@ -68,16 +71,30 @@ struct EventContext {
     let sourceStateKey: UInt64?
     /// Keyed hash of `device.id`; the raw id never enters state.
     let deviceKey: UInt64?
+    /// Keyed hashes of the ids that link a login, its MFA result and its session's actions; empty for
+    /// the other event types.
+    let links: LinkKeys
 
-    init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys) {
+    /// `message` holds the bytes `event` was decoded from, when its texts are spans of them.
+    init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys, message: UnsafeRawBufferPointer? = nil) {
         self.init(
-            event: event, intel: intel, userKey: keys.userKey(tenant: event.tenant, userID: event.user.id), keys: keys)
+            event: event, intel: intel, userKey: keys.userKey(tenant: event.tenant, userID: event.user.id), keys: keys,
+            message: message)
     }
 
     /// The context of an event whose user is known by its keyed hash only (a source or domain stage
     /// record, which carries no user id).
-    init(event: AuthEvent, intel: IPIntelligence, userKey: UInt64, keys: EngineKeys) {
+    init(
+        event: AuthEvent, intel: IPIntelligence, userKey: UInt64, keys: EngineKeys,
+        message: UnsafeRawBufferPointer? = nil
+    ) {
         self.userKey = userKey
+        switch event.type {
+        case .login where event.outcome == .success, .sensitiveAction, .mfaResult:
+            self.links = LinkKeys(event, key: keys.link, message: message)
+        default:
+            self.links = LinkKeys()
+        }
         let sourceKey = event.ip?.sourceKey
         self.sourceKey = sourceKey
         self.sourceStateKey = sourceKey.map(keys.sourceStateKey)
@@ -106,4 +123,49 @@ struct EventContext {
     }
 
     var observedSource: ObservedSource? { event.ip.map { ObservedSource(ip: $0, intel: intel) } }
+}
+
+/// Keyed hashes of the ids an identity provider gives the steps of one sign-in (0: absent): its session,
+/// its correlation or transaction id, and an MFA result's challenge id. Only the hashes are kept, so raw
+/// session ids never enter state.
+struct LinkKeys: Sendable, Equatable {
+    var session: UInt64 = 0
+    var correlation: UInt64 = 0
+    var challenge: UInt64 = 0
+
+    init() {}
+
+    init(session: UInt64, correlation: UInt64, challenge: UInt64 = 0) {
+        (self.session, self.correlation, self.challenge) = (session, correlation, challenge)
+    }
+
+    /// A span needs the message it was decoded from; without one (never the case for the engine's
+    /// callers, whose events hold spans only of the message they pass) the id counts as absent.
+    init(_ event: AuthEvent, key: SipHashKey, message: UnsafeRawBufferPointer?) {
+        func hash(_ text: InputText?) -> UInt64 {
+            guard let text else { return 0 }
+            let value: String
+            switch text {
+            case .text(let string): value = string
+            case .span:
+                guard let message else { return 0 }
+                value = text.string(in: message)
+            }
+            // 0 means absent, so an id that hashes to it is moved off it.
+            return value.isEmpty ? 0 : max(1, key.hash(value))
+        }
+        session = hash(event.sessionID)
+        correlation = hash(event.correlationID)
+        challenge = hash(event.mfa?.challengeID)
+    }
+
+    var isEmpty: Bool { session == 0 && correlation == 0 && challenge == 0 }
+
+    /// True when the two share an id. The kinds are compared across (`correlation` against
+    /// `challenge` too): identity providers put one sign-in's transaction id in either.
+    func shares(_ other: LinkKeys) -> Bool {
+        other.holds(session) || other.holds(correlation) || other.holds(challenge)
+    }
+
+    private func holds(_ key: UInt64) -> Bool { key != 0 && (key == session || key == correlation || key == challenge) }
 }

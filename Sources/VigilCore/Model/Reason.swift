@@ -19,6 +19,8 @@ public enum SignalName: String, Sendable, CaseIterable, Comparable {
     case pushBurst = "push_burst"
     case recentPasswordReset = "recent_password_reset"
     case unknownSensitiveAction = "unknown_sensitive_action"
+    /// Last: its points raise the score to the unverified login's, so they depend on the others'.
+    case unverifiedSession = "unverified_session"
 
     private var order: Int { Self.allCases.firstIndex(of: self)! }
 
@@ -86,6 +88,8 @@ public enum ReasonDetail: Sendable, Equatable {
     case recentPasswordReset(secondsAgo: Double)
     /// The action's wire name; at most 64 characters of it are shown.
     case unknownSensitiveAction(String)
+    /// The session's login scored `loginScore`, asked for a step-up, and no MFA success verified it yet.
+    case unverifiedSession(loginScore: Int, secondsAgo: Double)
 
     func write<Output: DetailTextOutput & ~Copyable>(to out: inout Output) {
         switch self {
@@ -178,6 +182,12 @@ public enum ReasonDetail: Sendable, Equatable {
             out.put("unrecognised sensitive action \"")
             out.put(String(name.prefix(64)))
             out.put("\"")
+        case let .unverifiedSession(loginScore, secondsAgo):
+            out.put("the session's login ")
+            writeDuration(secondsAgo, to: &out)
+            out.put(" ago scored ")
+            out.put(loginScore)
+            out.put(" and is not verified by MFA yet")
         }
     }
 

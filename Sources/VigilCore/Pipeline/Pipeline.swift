@@ -80,7 +80,8 @@ public struct Pipeline: Sendable {
             } else {
                 intel = nil
             }
-            var verdict = engine.process(entry.takeEvent(), intel: consume intel, offset: origin.offset)
+            var verdict = engine.process(
+                entry.takeEvent(), intel: consume intel, offset: origin.offset, message: bytes)
             if verdict.late { outputStats.lateEvents += 1 }
             outputs.append(&verdict, message: bytes, stats: &outputStats, into: &output)
         }

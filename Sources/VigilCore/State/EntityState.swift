@@ -78,6 +78,17 @@ struct UserState: Sendable {
         set { if newValue != raisedRisk { self[rare: \.raisedRisk, or: nil] = newValue } }
     }
 
+    /// Successful logins of a step-up waiting for the MFA success that verifies them (`engine.verification`).
+    var pendingLogins: [PendingLogin] {
+        get { self[rare: \.pendingLogins, or: []] }
+        _modify { yield &self[rare: \.pendingLogins, or: []] }
+    }
+    /// Recent MFA successes with link ids, for logins of their sign-in that arrive after them.
+    var verifiedLinks: [VerifiedLink] {
+        get { self[rare: \.verifiedLinks, or: []] }
+        _modify { yield &self[rare: \.verifiedLinks, or: []] }
+    }
+
     /// A field of the rarely used part: read without allocating it (`empty` while it is absent),
     /// written through an allocated, unshared one.
     private subscript<Value>(rare field: ReferenceWritableKeyPath<RareUserState, Value>, or empty: Value) -> Value {
@@ -114,6 +125,8 @@ final class RareUserState: @unchecked Sendable {
     var holds: [AlertHold] = []
     var signalledRisk = RiskLevel.low
     var raisedRisk: RaisedRisk?
+    var pendingLogins: [PendingLogin] = []
+    var verifiedLinks: [VerifiedLink] = []
 
     init() {}
 
@@ -128,11 +141,14 @@ final class RareUserState: @unchecked Sendable {
         copy.holds = holds
         copy.signalledRisk = signalledRisk
         copy.raisedRisk = raisedRisk
+        copy.pendingLogins = pendingLogins
+        copy.verifiedLinks = verifiedLinks
         return copy
     }
 
     /// True when every time referred to here (window entries, hold ends, the reset, the push-bombing
-    /// end, the raised risk's end) is before `cutoff` and no raised level is still signalled: the
+    /// end, the raised risk's end, logins waiting for verification, remembered MFA successes) is before
+    /// `cutoff` and no raised level is still signalled: the
     /// receivers believe the user risky until a verdict of the user signals the calmer level, so that
     /// belief is kept as long as the user is.
     func isAllBefore(_ cutoff: Timestamp) -> Bool {
@@ -140,6 +156,7 @@ final class RareUserState: @unchecked Sendable {
         return before(lastResetCompleted) && before(pushBombingUntil) && before(failures.latest)
             && before(pushesSent.latest) && before(pushFailures.latest) && before(resetRequests.latest)
             && !holds.contains { $0.until >= cutoff } && signalledRisk == .low && before(raisedRisk?.until)
+            && !pendingLogins.contains { $0.time >= cutoff } && !verifiedLinks.contains { $0.time >= cutoff }
     }
 }
 

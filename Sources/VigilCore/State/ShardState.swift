@@ -218,6 +218,7 @@ extension EngineSettings {
         let horizons = (alerts.pushBombingHorizons + alerts.mfaFatigueHorizons).map(\.window)
         return max(
             signals.failedAttemptsWindow, signals.pushBurstWindow, alerts.pushBombingWindow, alerts.mfaFatigueWindow,
-            alerts.resetAbuseWindow, postResetWindow, alerts.serviceAccountHold, horizons.max() ?? .seconds(0))
+            alerts.resetAbuseWindow, postResetWindow, alerts.serviceAccountHold, verification.window,
+            horizons.max() ?? .seconds(0))
     }
 }

@@ -167,3 +167,19 @@ public struct SecuritySettings: Sendable, Equatable {
     /// The documented defaults.
     public init() {}
 }
+
+extension DaemonConfig {
+    /// Settings that are valid together but work against each other: `vigil run` logs each as a
+    /// warning at start, `vigil check-config` prints them.
+    public var advisories: [String] {
+        var notes: [String] = []
+        let keycloakTopics = inputFormats.filter { $0.value == .keycloak }.keys.sorted()
+        if core.engine.verification.required, !keycloakTopics.isEmpty {
+            notes.append(
+                "input \(keycloakTopics.joined(separator: ",")) reads Keycloak events, which carry no MFA results: with "
+                    + "engine.verification.required its users' stepped-up logins are never learned unless another input "
+                    + "brings their MFA successes; set engine.verification.required: false for a Keycloak-only feed")
+        }
+        return notes
+    }
+}

@@ -100,6 +100,10 @@ public enum DemoRunner {
             partitions: loaded.config.topology.partitions > 0 ? loaded.config.topology.partitions : options.partitions)
         loaded.config.state.verifyTopicConfig = false
         if options.format != .vigil { loaded.config.inputFormats[kafka.inputTopics[0]] = options.format }
+        if options.format == .keycloak, loaded.config.core.engine.verification.required {
+            loaded.config.core.engine.verification.required = false
+            output("Keycloak events carry no MFA results: verified learning is off for the demo")
+        }
         if loaded.config.state.changelog { loaded.config.state.directory = stateDirectory.path }
         if loaded.config.signals.signingKeys.isEmpty {
             // Shared Signals on, signed with a key made for this run only (receivers are the config's).

@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import VigilTestSupport
 import _VigilMachinery
 
 @testable import VigilCore
@@ -79,5 +81,17 @@ import _VigilMachinery
         #expect(
             json.contains(
                 #""reasons":[{"signal":"new_country","points":10,"detail":"first login from AS1 (A \"B\")"}]"#))
+    }
+
+    /// The decision schema names every signal a reason can carry, in declaration order, and no other.
+    @Test func theDecisionSchemaNamesEverySignal() throws {
+        let url = TestPaths.packageRoot.appendingPathComponent("schemas/decision.schema.json")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let start = try #require(text.range(of: #""signal": {"enum": ["#))
+        let end = try #require(text[start.upperBound...].firstIndex(of: "]"))
+        let names = text[start.upperBound..<end].split(separator: ",").map {
+            $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+        }
+        #expect(names == SignalName.allCases.map(\.rawValue))
     }
 }

@@ -96,7 +96,7 @@ import _VigilMachinery
                         longitude: location.longitude, accuracyRadiusKm: 20))
             }
         }
-        let events = Array(TrafficGenerator(configuration: configuration, pool: pool).prefix(4_000))
+        let events = Array(TrafficGenerator(configuration: configuration, pool: pool).prefix(5_000))
         let run = Self.expectSameAtEveryCount(events.map(\.bytes), enricher: Enricher(geo: TableLookup(table: table)))
         // The campaigns raised the cross-user alerts the partitioning could have split.
         #expect(run.stats.count(.credentialStuffing) > 0)

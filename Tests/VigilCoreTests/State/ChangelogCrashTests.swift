@@ -23,7 +23,8 @@ import _VigilMachinery
 
     static let geo = Dictionary(uniqueKeysWithValues: Places.table.map { (IPAddress($0.key)!, $0.value) })
 
-    /// A day and a half of traffic of 60 users: logins from home, travel, failures and bursts of
+    /// A day and a half of traffic of 60 users: logins from home, travel, half of them verified by an MFA
+    /// success of their session, failures and bursts of
     /// stuffing from shared sources, push fatigue, reset waves per source and domain, sensitive
     /// actions, events late behind the watermark; users who go quiet for hours (swept, tombstoned)
     /// and come back.
@@ -45,14 +46,22 @@ import _VigilMachinery
             if below(40) == 0 { time -= 10 }  // late
             let id = "ev-\(seed)-\(index)"
             let roll = below(100)
-            let event: AuthEvent
+            var event: AuthEvent
             switch roll {
             case 0..<45:
                 let travel = below(30) == 0
+                let session = InputText("s-\(id)")
                 event = AuthEvent(
                     eventID: id, type: .login, time: EngineHarness.at(time), user: User(id: name, emailDomain: domain),
                     ip: IPAddress(travel ? Places.changchun : home), device: Device(id: "dev-\(user)-\(below(2))"),
-                    outcome: .success)
+                    outcome: .success, sessionID: session)
+                // Half the sign-ins pass their step-up (a TOTP success of the session), the rest stay unverified.
+                if below(2) == 0 {
+                    events.append(event)
+                    event = AuthEvent(
+                        eventID: "\(id).mfa", type: .mfaResult, time: EngineHarness.at(time), user: User(id: name),
+                        ip: IPAddress(home), mfa: MFA(factor: .totp, result: .approved), sessionID: session)
+                }
             case 45..<62:
                 let source = below(3) == 0 ? "203.0.113.\(below(3))" : home
                 event = AuthEvent(

@@ -40,6 +40,7 @@ import Testing
 
     @Test func engineDropsTheRarePartOnceItsWindowsHavePassed() {
         var h = EngineHarness()
+        h.establish("ann")
         h.push("ann", at: 0, result: .denied)
         h.login("ann", at: 30)
         #expect(h.engine.state.users.values.first?.hasRareState == true)

@@ -23,33 +23,44 @@ import _VigilMachinery
         engine.process(event, intel: event.ip.map { ChangelogCrashTests.geo[$0] ?? .unknown }, offset: Int64(offset))
     }
 
-    static func login(_ id: String, at minutes: Double, ip: String) -> AuthEvent {
-        AuthEvent(
-            eventID: id, type: .login, time: EngineHarness.at(minutes), user: User(id: "alice"), ip: IPAddress(ip),
-            device: Device(id: "d1"), outcome: .success)
+    /// A login of alice's and the TOTP success of its session that verifies it.
+    static func verifiedLogin(_ id: String, at minutes: Double, ip: String) -> [AuthEvent] {
+        let session = InputText("s-\(id)")
+        return [
+            AuthEvent(
+                eventID: id, type: .login, time: EngineHarness.at(minutes), user: User(id: "alice"), ip: IPAddress(ip),
+                device: Device(id: "d1"), outcome: .success, sessionID: session),
+            AuthEvent(
+                eventID: "\(id).mfa", type: .mfaResult, time: EngineHarness.at(minutes), user: User(id: "alice"),
+                ip: IPAddress(ip), mfa: MFA(factor: .totp, result: .approved), sessionID: session),
+        ]
     }
 
     /// Home logins, a login from Changchun, one from London ten minutes later (impossible travel back),
-    /// then one from London an hour later, restored from a flush after the London login: the two travel
-    /// logins are marked, keep their decision ids and are scored differently (their alerts are gone);
-    /// the last login is not marked and is exactly the first run's.
+    /// then one from London an hour later, each verified, restored from a flush after the London login:
+    /// the two travel logins are marked, keep their decision ids and are scored differently (their
+    /// alerts are gone); the last login is not marked and is exactly the first run's.
     @Test func reflectedEventsAreMarkedAndTheNextIsNot() throws {
-        var events = (0..<5).map { Self.login("home-\($0)", at: Double($0), ip: Places.london) }
-        events.append(Self.login("away", at: 30, ip: Places.changchun))
-        events.append(Self.login("back", at: 40, ip: Places.london))
-        events.append(Self.login("later", at: 100, ip: Places.london))
+        var events = (0..<5).flatMap { Self.verifiedLogin("home-\($0)", at: Double($0), ip: Places.london) }
+        events += Self.verifiedLogin("away", at: 30, ip: Places.changchun)
+        events += Self.verifiedLogin("back", at: 40, ip: Places.london)
+        events += Self.verifiedLogin("later", at: 100, ip: Places.london)
+        func offset(_ id: String) -> Int { events.firstIndex { $0.eventID == id }! }
+        let (away, back, later) = (offset("away"), offset("back"), offset("later"))
         var uninterrupted = ChangelogCrashTests.newEngine()
         let expected = events.enumerated().map { Self.send($1, offset: $0, to: &uninterrupted) }
-        #expect(expected[5].alerts.map(\.kind) == [.impossibleTravel])
-        #expect(expected[6].alerts.map(\.kind) == [.impossibleTravel])
+        #expect(expected[away].alerts.map(\.kind) == [.impossibleTravel])
+        #expect(expected[back].alerts.map(\.kind) == [.impossibleTravel])
         #expect(!expected.contains { $0.reemitted })
 
         var engine = ChangelogCrashTests.newEngine()
         engine.recordsChanges = true
-        for (offset, event) in events.prefix(7).enumerated() { _ = Self.send(event, offset: offset, to: &engine) }
-        var restored = try Self.restored(from: &engine, stamp: 6)
+        for (offset, event) in events.prefix(back + 2).enumerated() {
+            _ = Self.send(event, offset: offset, to: &engine)
+        }
+        var restored = try Self.restored(from: &engine, stamp: Int64(back + 1))
 
-        for offset in 5...6 {
+        for offset in [away, back] {
             let copy = Self.send(events[offset], offset: offset, to: &restored)
             #expect(copy.reemitted, "offset \(offset)")
             #expect(copy.decision?.decisionID == expected[offset].decision?.decisionID)
@@ -57,10 +68,10 @@ import _VigilMachinery
             #expect(copy.alerts != expected[offset].alerts, "offset \(offset)")
         }
 
-        let next = Self.send(events[7], offset: 7, to: &restored)
+        let next = Self.send(events[later], offset: later, to: &restored)
         #expect(!next.reemitted)
-        #expect(next.decision == expected[7].decision)
-        #expect(next.alerts == expected[7].alerts)
+        #expect(next.decision == expected[later].decision)
+        #expect(next.alerts == expected[later].alerts)
     }
 
     /// A stream restored from a flush in its middle and consumed again from well before it: every event

@@ -49,7 +49,7 @@ import _VigilMachinery
         let index = try #require(records.firstIndex { try! ChangelogKey(bytes: $0.key).entry.kind == .user })
         var old = records
         var value = try #require(old[index].value)
-        #expect(value[0] == StateEntryCodec.formatVersion)
+        #expect(value[0] == 2)
         // signalled risk 1 · raised presence 1 · raised level 1 · until 8
         value.removeLast(11)
         value[0] = 1

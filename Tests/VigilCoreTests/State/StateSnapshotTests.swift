@@ -8,6 +8,8 @@ import _VigilMachinery
 @Suite struct StateSnapshotTests {
     static let rawUser = "alice.raw-user-7f3a9c@example.org"
     static let rawDevice = "raw-device-9c1e55b2"
+    /// Session ids start with it; only their keyed hashes may reach state.
+    static let sessionPrefix = "raw-session-4b8d2e-"
     static let ipv6Source = "2001:db8:77:1::42"
 
     /// A stream touching every part of the state: learned users with anchors (IPv4 and IPv6), seen
@@ -16,16 +18,26 @@ import _VigilMachinery
     static func events() -> [AuthEvent] {
         var events: [AuthEvent] = []
         var counter = 0
+        // A successful login has a session; unless `verified` is false, a TOTP success of that session
+        // follows it (the user passes the step-up), so the baseline learns it.
         func add(
             _ type: EventType, _ user: String, _ minutes: Double, ip: String? = Places.london, device: String? = nil,
-            outcome: Outcome? = nil, mfa: MFA? = nil, domain: String? = nil
+            outcome: Outcome? = nil, mfa: MFA? = nil, domain: String? = nil, verified: Bool = true
         ) {
             counter += 1
+            let session = type == .login && outcome == .success ? InputText("\(sessionPrefix)\(counter)") : nil
             events.append(
                 AuthEvent(
                     eventID: "ev-\(counter)", type: type, time: EngineHarness.at(minutes),
                     user: User(id: user, emailDomain: domain), ip: ip.flatMap { IPAddress($0) },
-                    device: device.map { Device(id: $0) }, outcome: outcome, mfa: mfa))
+                    device: device.map { Device(id: $0) }, outcome: outcome, mfa: mfa, sessionID: session))
+            if let session, verified {
+                events.append(
+                    AuthEvent(
+                        eventID: "ev-\(counter).mfa", type: .mfaResult, time: EngineHarness.at(minutes),
+                        user: User(id: user), ip: ip.flatMap { IPAddress($0) },
+                        mfa: MFA(factor: .totp, result: .approved), sessionID: session))
+            }
         }
         for i in 0..<4 { add(.login, rawUser, Double(i), device: rawDevice, outcome: .success) }
         for i in 0..<6 { add(.login, "spilled", 5 + Double(i), ip: Places.boxford, device: "d\(i)", outcome: .success) }
@@ -40,7 +52,8 @@ import _VigilMachinery
         add(.login, rawUser, 50, ip: Places.london, device: rawDevice, outcome: .success)
         add(.login, "v6", 52, ip: ipv6Source, device: "p", outcome: .success)
         for i in 0..<4 { add(.login, "late\(i)", 60 + Double(i), ip: Places.milton, device: "x", outcome: .failure) }
-        add(.login, "spilled", 75, ip: Places.boxford, device: "d2", outcome: .success)
+        // Left waiting for its MFA success: the state holds a pending login.
+        add(.login, "spilled", 75, ip: Places.boxford, device: "d2", outcome: .success, verified: false)
         return events
     }
 
@@ -80,10 +93,10 @@ import _VigilMachinery
         #expect(actual == expected)
     }
 
-    @Test(arguments: [1, 11, 20, 33, 45, 50, 53])
+    @Test(arguments: [1, 11, 20, 33, 45, 50, 53, 68])
     func splitAtAnyPointGivesTheSameVerdictsAndState(split: Int) throws {
         let events = Self.events()
-        #expect(events.count == 54)
+        #expect(events.count == 69)
         var whole = Self.engine()
         let expected = Self.feed(events, to: &whole)
 
@@ -113,7 +126,9 @@ import _VigilMachinery
 
     @Test func noRawIdentifierInAnyByte() {
         let bytes = Self.built().stateSnapshot()
-        var needles: [[UInt8]] = [Array(Self.rawUser.utf8), Array(Self.rawDevice.utf8), Array("victim1".utf8)]
+        var needles: [[UInt8]] = [
+            Array(Self.rawUser.utf8), Array(Self.rawDevice.utf8), Array("victim1".utf8), Array(Self.sessionPrefix.utf8),
+        ]
         for text in [Places.london, Places.changchun, "203.0.113.9", "198.51.100.7", Self.ipv6Source] {
             let address = IPAddress(text)!
             needles.append(Array(text.utf8))

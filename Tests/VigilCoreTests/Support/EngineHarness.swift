@@ -32,15 +32,33 @@ struct EngineHarness {
     mutating func login(
         _ user: String, at minutes: Double, ip: String = Places.london, device: String? = "d1",
         outcome: Outcome = .success, role: UserRole = .standard, compromised: Bool = false, domain: String? = nil,
-        id: String? = nil, idpRisk: IdPRiskLevel? = nil
+        id: String? = nil, idpRisk: IdPRiskLevel? = nil, verified: Bool = true
     ) -> RiskEngine.Verdict {
         let eventID = id ?? nextID()
-        return send(
+        let verdict = send(
             AuthEvent(
                 eventID: eventID, type: .login, time: Self.at(minutes),
                 user: User(id: user, role: role, emailDomain: domain),
                 ip: IPAddress(ip), device: device.map { Device(id: $0) }, outcome: outcome,
                 credentialCompromised: compromised, idpRisk: idpRisk))
+        if verified, let action = verdict.decision?.action, action == .stepUpSoft || action == .stepUpHard {
+            passStepUp(user, at: minutes, loginID: eventID, ip: ip)
+        }
+        return verdict
+    }
+
+    /// The user answers a step-up: a TOTP success at the login's time, which verifies it
+    /// (`engine.verification`). Its id derives from the login's, so the harness's ids stay as they were.
+    @discardableResult
+    mutating func passStepUp(
+        _ user: String, at minutes: Double, loginID: String, ip: String = Places.london
+    )
+        -> RiskEngine.Verdict
+    {
+        send(
+            AuthEvent(
+                eventID: "\(loginID).mfa", type: .mfaResult, time: Self.at(minutes), user: User(id: user),
+                ip: IPAddress(ip), mfa: MFA(factor: .totp, result: .approved)))
     }
 
     @discardableResult
@@ -89,7 +107,8 @@ struct EngineHarness {
                 ip: ip.flatMap { IPAddress($0) }, device: Device(id: "d1"), action: action))
     }
 
-    /// Logs the user in enough times from London on d1 to finish the learning period.
+    /// Logs the user in enough times from London on d1 to finish the learning period, passing each
+    /// login's step-up.
     mutating func establish(_ user: String, role: UserRole = .standard, at minutes: Double = 0) {
         for i in 0..<engine.config.engine.learningLogins {
             login(user, at: minutes + Double(i) * 0.01, role: role)

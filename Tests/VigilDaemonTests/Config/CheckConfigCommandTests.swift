@@ -41,6 +41,19 @@ import VigilTestSupport
         #expect(moved.stdout.contains("policy_version=\(version)"))
     }
 
+    /// A Keycloak topic (no MFA results) with verified learning on is valid but a trap: a warning says
+    /// so, and goes once verification is off. Okta's feed carries MFA results: no warning.
+    @Test func aKeycloakFeedWithVerifiedLearningIsWarnedAbout() throws {
+        let yaml = "kafka:\n  input_topics: [kc]\ninput:\n  formats: {kc: keycloak}\n"
+        let warned = try Self.check(yaml).result
+        #expect(warned.status == 0, "\(warned.stdout)\(warned.stderr)")
+        #expect(warned.stdout.contains("  warning: input kc reads Keycloak events, which carry no MFA results"))
+        let off = try Self.check(yaml + "engine:\n  verification:\n    required: false\n").result
+        #expect(off.status == 0 && !off.stdout.contains("warning"), "\(off.stdout)")
+        let okta = try Self.check(yaml.replacingOccurrences(of: "keycloak", with: "okta")).result
+        #expect(okta.status == 0 && !okta.stdout.contains("warning"), "\(okta.stdout)")
+    }
+
     @Test func printEffectiveAddsEverySetting() throws {
         let (result, _) = try Self.check("policy:\n  medium_from: 35\n", arguments: ["--print-effective"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")

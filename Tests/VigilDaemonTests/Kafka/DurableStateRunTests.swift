@@ -151,7 +151,9 @@ struct DurableStateRunTests {
         let users = (0..<24).map { "member-\($0)" }
         let learning = (0..<5).flatMap { round in users.map { Self.login("\($0)-learn-\(round)", $0, "09:0\(round)") } }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await blocking {
+            try Kcat.produce(fixture.brokers, topic: "auth.events", lines: EventLines.answered(learning))
+        }
         try await fixture.waitForDecisions(learning.count, from: first, "the learning logins' decisions")
 
         let home = try fixture.secondInstance("durable-group-second")
@@ -262,7 +264,7 @@ struct DurableStateRunTests {
         let records = engine.takeChangelogFlush(stamp: 0, scope: ChangelogScope(inputTopic: "vigil-by-user"))
         // The first record after the flush begin is the user's entry; its first value byte is the version.
         var value = try #require(records[1].value)
-        value[0] = 3
+        value[0] = 4
         let (keySeparator, end) = ("#vigil-key#", "#vigil-end#")
         let file = fixture.directory.appendingPathComponent("crafted.bin")
         let message = records[1].key + Array(keySeparator.utf8) + value + Array(end.utf8)
@@ -284,7 +286,7 @@ struct DurableStateRunTests {
         #expect(try await daemon.waitForExit(timeout: .seconds(60)) == 1)
         #expect(daemon.log.contains("restoring the state of vigil-by-user[0] failed"), "\(daemon.log)")
         #expect(
-            daemon.log.contains("a state changelog record has format version 3, this Vigil reads versions 1 to 2"),
+            daemon.log.contains("a state changelog record has format version 4, this Vigil reads versions 1 to 3"),
             "\(daemon.log)")
         #expect(daemon.log.contains("delete the changelog topic to start with empty state"), "\(daemon.log)")
         #expect(try fixture.decisions().isEmpty, "a decision was made without the restored state")

@@ -112,7 +112,9 @@ struct KafkaDaemonBehaviourTests {
         )
         .split(separator: "\n").map { "carol\t\($0)" }
         let malformed = ["bad-1\t{not json", "bad-2\t[1, 2]", "bad-3\t{\"type\": \"login\"}", "bad-4\t{oops"]
-        let lines = EventLines.keyedLogins(prefix: "counted", count: 60) + malformed + scenario
+        // Four answered logins of each of 20 users: the fourth is allowed (the baselines learned three).
+        let normal = EventLines.answered(EventLines.keyedLogins(prefix: "counted", count: 80))
+        let lines = normal + malformed + scenario
         let reference = try await blocking {
             try ReplayReference(lines: lines, config: fixture.config, directory: fixture.directory)
         }
@@ -140,7 +142,7 @@ struct KafkaDaemonBehaviourTests {
         #expect(
             exposed("vigil_decisions_total")
                 == counts("action", reference.decisions.map { $0["action"] as? String ?? "" }))
-        let accepted = (EventLines.keyedLogins(prefix: "counted", count: 60) + scenario).map {
+        let accepted = (normal + scenario).map {
             let value = Data($0.split(separator: "\t", maxSplits: 1)[1].utf8)
             return (try? JSONSerialization.jsonObject(with: value) as? [String: Any])?["type"] as? String ?? ""
         }
@@ -235,7 +237,8 @@ struct KafkaDaemonBehaviourTests {
             [login("ana", topics[0], $0), login("cy", topics[0], $0), login("bo", topics[1], $0)]
         }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await produce(learning)
+        // Each learning login passes its step-up (`EventLines.answered`), so the baselines learn them.
+        try await produce(learning.flatMap { entry in EventLines.answered([entry.line]).map { (entry.topic, $0) } })
         let learned = try await decisions(learning, first)
         #expect(learned.count == learning.count)
         // In the running daemon already: "cy", learned on the first topic, is known on the second.

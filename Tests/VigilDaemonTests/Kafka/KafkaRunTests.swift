@@ -103,8 +103,9 @@ struct KafkaRunTests {
     /// decision and alert is there, once, field for field.
     @Test func aCrashWithEveryOutputUnacknowledgedLosesNothing() async throws {
         let fixture = try KafkaFixture(name: "kafka-kill", partitions: 1, extra: KafkaFixture.exactVerdicts)
-        let first = Array(DurableStateRunTests.crashStream.prefix(1_500))
-        let second = Array(DurableStateRunTests.crashStream.dropFirst(1_500).prefix(500))
+        // The generated attacks unfold over minutes of event time: 2,500 events hold the first alerts.
+        let first = Array(DurableStateRunTests.crashStream.prefix(2_500))
+        let second = Array(DurableStateRunTests.crashStream.dropFirst(2_500).prefix(1_000))
         let reference = try await blocking {
             try ReplayReference(lines: first + second, config: fixture.config, directory: fixture.directory)
         }
@@ -182,8 +183,9 @@ struct KafkaRunTests {
                 device: "\(user)-laptop")
     }
 
-    /// Five logins of each of `users`, enough to learn their baselines, hour by hour: a partition's
-    /// event time must not run ahead of a user's first logins (late events teach no baseline).
+    /// Five logins of each of `users`, enough to learn their baselines once answered
+    /// (`EventLines.answered`), hour by hour: a partition's event time must not run ahead of a user's
+    /// first logins (late events teach no baseline).
     private static func learningLogins(_ users: [String]) -> [String] {
         (10...14).flatMap { hour in users.map { login($0, "\(hour):00") } }
     }
@@ -194,7 +196,9 @@ struct KafkaRunTests {
     private static func learn(_ users: [String], _ fixture: KafkaFixture) async throws -> DaemonProcess {
         let learning = learningLogins(users)
         let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await blocking {
+            try Kcat.produce(fixture.brokers, topic: "auth.events", lines: EventLines.answered(learning))
+        }
         try await fixture.waitForDecisions(learning.count, from: daemon, "the learning logins' decisions")
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
@@ -256,7 +260,9 @@ struct KafkaRunTests {
         let users = (0..<8).map { "mover-\($0)" }
         let first = try DaemonProcess(config: fixture.config, directory: fixture.directory)
         let learning = Self.learningLogins(users)
-        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: learning) }
+        try await blocking {
+            try Kcat.produce(fixture.brokers, topic: "auth.events", lines: EventLines.answered(learning))
+        }
         try await fixture.waitForDecisions(learning.count, from: first, "the learning logins' decisions")
 
         let instance = try fixture.secondInstance("kafka-move-second-\(strategy)")

@@ -27,7 +27,7 @@ struct StagedTopologyRunTests {
     enum Keying: String { case none, emailDomain }
 
     /// About 1,500 events of 120 users over 50 minutes of event time, with one attack of each kind.
-    static let lines = campaignTraffic(seed: 17, users: 120, events: 1_500, meanGap: 2_000_000).map(\.value)
+    static let lines = campaignTraffic(seed: 17, users: 120, events: 2_400, meanGap: 2_000_000).map(\.value)
 
     /// Generated traffic with one campaign of each kind (push bombing, impossible travel, a reset wave,
     /// credential stuffing) injected in turn every `events / 10` events: each line with its user (the

@@ -8,6 +8,7 @@ import VigilTestSupport
 /// contract change for every consumer (note it in the changelog) and the literals are updated with it.
 /// Changed on purpose: `mfa_fatigue_accepted`'s uid (2 December 2026), when the user's failed pushes began
 /// to be kept for every horizon (15, not 5): its window now starts at the first of all six denials.
+/// `policy_version` (2 December 2026), when `engine.verification` joined the settings it digests.
 @Suite struct PinnedIdentifiersTests {
     /// A login, a push-bombing burst (six denied pushes, then one approved) and a login after it: two
     /// decisions (MFA events get none) and two alerts.
@@ -39,7 +40,7 @@ import VigilTestSupport
     /// of `policy_version`), one threshold changed from its default.
     static let config = "policy:\n  medium_from: 35\n"
 
-    static let expectedPolicyVersion = "dafc01ac75a75e46"
+    static let expectedPolicyVersion = "3e51f9d36a5cd9e4"
     static let expectedDecisionIDs = [
         "pin-login": "7723cf89-bafd-8c43-90ce-409231199f98",
         "pin-login-after": "ddc4a5c9-de8f-82e6-8763-4998d4741cde",

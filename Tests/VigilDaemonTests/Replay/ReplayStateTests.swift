@@ -88,9 +88,11 @@ import VigilWorkload
         let directory = try TestPaths.temporaryDirectory("replay-state-learned")
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: false)
         let state = directory.appendingPathComponent("state.bin").path
-        let learning = (0..<5).map {
-            EventLines.login(id: "learn-\($0)", time: "2026-03-02T09:0\($0):00Z", user: "carol", device: "carol-laptop")
-        }
+        let learning = EventLines.answered(
+            (0..<5).map {
+                EventLines.login(
+                    id: "learn-\($0)", time: "2026-03-02T09:0\($0):00Z", user: "carol", device: "carol-laptop")
+            })
         #expect(
             try Self.replay(
                 learning[...], in: directory, name: "day1", config: config, arguments: ["--state-out", state]

@@ -77,10 +77,11 @@ public struct StateEntryKey: Sendable, Hashable {
 /// already reflects. The last login's address is enciphered (`AddressCipher`); every other identifier
 /// is already a keyed hash in memory. Integers are little endian; strings a `UInt32` length and UTF-8.
 ///
-/// Value layout, format version 2 (byte counts; `n` a count, `s` a string). Version 1 lacks the rare part's
-/// risk fields (a user of version 1 was never signalled); every value that needs none of version 2's fields
-/// is still written as version 1, so a Vigil that reads only version 1 can take the state back unless Shared
-/// Signals raised a user's level:
+/// Value layout, format version 3 (byte counts; `n` a count, `s` a string). Version 1 lacks the rare part's
+/// risk fields (a user of version 1 was never signalled), version 2 its verification lists (a user of
+/// version 2 has no login waiting for verification). Every value is written in the oldest version that
+/// holds it, so a Vigil that reads only version 1 can take the state back unless Shared Signals raised a
+/// user's level or a login waits for its MFA success:
 ///
 /// | kind | fields |
 /// |---|---|
@@ -88,7 +89,9 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | user | last seen 8 · successful logins 4 · seen devices, countries, networks: 3 × (4 + n × (key 8 + last seen 8)) · anchor? 1 · rare? 1 |
 /// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
 /// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
-/// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds · signalled risk 1 · raised risk? 1 (+ level 1 · until 8) |
+/// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds · signalled risk 1 · raised risk? 1 (+ level 1 · until 8) (version 2) · pending logins: 4 + n × pending login · verified links: 4 + n × (time 8 · links) (version 3) |
+/// | pending login | time 8 · links · score 1 · device?, country?, network?: 3 × (1 + 8) · anchor? 1 |
+/// | links | session, correlation, challenge hashes: 3 × 8 (0: absent) |
 /// | event window | 4 + n × (time 8 + event id s) |
 /// | distinct window | 4 + n × (key hash 8 + time 8 + event id s) |
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
@@ -109,7 +112,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// enum raw values and flag bits, time order of windows) and throws a `StateDecodingError` naming the
 /// field; it never traps on any input.
 struct StateEntryCodec {
-    static let formatVersion: UInt8 = 2
+    static let formatVersion: UInt8 = 3
     /// The first format, still written for every value that needs nothing newer.
     static let firstVersion: UInt8 = 1
     /// The versions a restore reads: every one since the first, so an upgrade keeps its state.
@@ -129,11 +132,17 @@ struct StateEntryCodec {
     // MARK: Encoding
 
     func encodeUser(_ user: UserState, names: NameTable, appliedOffset: Int64) -> [UInt8] {
-        // Version 2 only for a user whose risk Shared Signals raised or signalled.
-        let signalled = user.rare.map { $0.signalledRisk != .low || $0.raisedRisk != nil } ?? false
-        var out = header(
-            appliedOffset, version: signalled ? Self.formatVersion : Self.firstVersion,
-            reserving: Self.userBytesHint(user))
+        // The oldest version that holds the user: 3 with verification lists, 2 with a risk Shared Signals
+        // raised or signalled, else 1.
+        let version: UInt8 =
+            if let rare = user.rare, !rare.pendingLogins.isEmpty || !rare.verifiedLinks.isEmpty {
+                3
+            } else if let rare = user.rare, rare.signalledRisk != .low || rare.raisedRisk != nil {
+                2
+            } else {
+                Self.firstVersion
+            }
+        var out = header(appliedOffset, version: version, reserving: Self.userBytesHint(user))
         out.time(user.lastSeen)
         out.u32(user.successfulLogins)
         for kind in SeenSets.Kind.allCases {
@@ -153,12 +162,31 @@ struct StateEntryCodec {
                 encodeWindow(window, into: &out)
             }
             encodeHolds(rare.holds, into: &out)
-            if signalled {
+            if version >= 2 {
                 out.u8(UInt8(rare.signalledRisk.index))
                 out.bool(rare.raisedRisk != nil)
                 if let raised = rare.raisedRisk {
                     out.u8(UInt8(raised.level.index))
                     out.time(raised.until)
+                }
+            }
+            if version >= 3 {
+                out.count(rare.pendingLogins.count)
+                for login in rare.pendingLogins {
+                    out.time(login.time)
+                    encodeLinks(login.links, into: &out)
+                    out.u8(login.score)
+                    for key in [login.device, login.country, login.network] {
+                        out.bool(key != nil)
+                        if let key { out.u64(key) }
+                    }
+                    out.bool(login.anchor != nil)
+                    if let anchor = login.anchor { encodeAnchor(anchor, names: names, into: &out) }
+                }
+                out.count(rare.verifiedLinks.count)
+                for link in rare.verifiedLinks {
+                    out.time(link.time)
+                    encodeLinks(link.links, into: &out)
                 }
             }
         }
@@ -287,6 +315,12 @@ struct StateEntryCodec {
         } else {
             out.u8(1)
         }
+    }
+
+    private func encodeLinks(_ links: LinkKeys, into out: inout StateWriter) {
+        out.u64(links.session)
+        out.u64(links.correlation)
+        out.u64(links.challenge)
     }
 
     private func encodeWindow(_ window: EventWindow, into out: inout StateWriter) {
@@ -466,6 +500,34 @@ struct StateEntryCodec {
                         until: try reader.time("user raised risk until"))
                 }
             }
+            if version >= 3 {
+                let pending = try reader.count("user pending logins", limit: VerificationCapacity.pendingLogins)
+                for _ in 0..<pending {
+                    let time = try reader.time("pending login time")
+                    let links = try decodeLinks(&reader, "pending login links")
+                    let score = try reader.u8("pending login score")
+                    guard score <= 100 else {
+                        throw .invalidValue(field: "pending login score", detail: "\(score), expected at most 100")
+                    }
+                    var keys: [UInt64?] = []
+                    for field in Self.pendingKeyFields {
+                        keys.append(try reader.bool(field) ? try reader.u64(field) : nil)
+                    }
+                    let anchor =
+                        try reader.bool("pending login anchor presence")
+                        ? try decodeAnchor(&reader, names: &names) : nil
+                    rare.pendingLogins.append(
+                        PendingLogin(
+                            time: time, links: links, score: score, device: keys[0], country: keys[1], network: keys[2],
+                            anchor: anchor))
+                }
+                let verified = try reader.count("user verified links", limit: VerificationCapacity.verifiedLinks)
+                for _ in 0..<verified {
+                    let time = try reader.time("verified link time")
+                    rare.verifiedLinks.append(
+                        VerifiedLink(time: time, links: try decodeLinks(&reader, "verified link links")))
+                }
+            }
             user.rare = rare
         }
         return user
@@ -514,8 +576,13 @@ struct StateEntryCodec {
         return anchor
     }
 
+    private func decodeLinks(_ reader: inout StateReader, _ field: String) throws(StateDecodingError) -> LinkKeys {
+        LinkKeys(session: try reader.u64(field), correlation: try reader.u64(field), challenge: try reader.u64(field))
+    }
+
     /// Field names built once, not per entry.
     static let seenFields = SeenSets.Kind.allCases.map { "seen \($0) entries" }
+    static let pendingKeyFields = ["pending login device", "pending login country", "pending login network"]
     static let knownAnonymityBits: UInt8 = 0x3F
     static let knownPresenceBits: UInt8 = 0x7F
 

@@ -1,0 +1,96 @@
+/// Verified learning (`engine.verification`): the baseline learns a login only when its decision was
+/// `allow` or an MFA success verifies it. A password is what an attacker steals first; learning every
+/// login that had one would make the attacker's own device, country and network "known" after a login
+/// or two, and every later login of theirs would score as the user's.
+extension EventRules {
+    /// Learns a successful login at once (allowed, verification off, its sign-in's MFA success already
+    /// seen, or a service account's: it has no second factor to verify with, and
+    /// `service_account_high_risk` watches it instead) or keeps it apart until an MFA success verifies
+    /// it. A denied login is never learned.
+    func settle(
+        _ context: EventContext, assessment: Assessment, action: DecisionAction, user: inout UserState,
+        names: inout NameTable
+    ) {
+        guard action != .deny else { return }
+        let event = context.event
+        let engine = config.engine
+        let verification = engine.verification
+        let login = PendingLogin(
+            time: event.time, links: context.links, score: UInt8(clamping: assessment.score), device: context.deviceKey,
+            country: assessment.countryKey, network: assessment.networkKey,
+            anchor: event.ip.map {
+                CompactAnchor(
+                    time: event.time, eventID: event.eventID, ip: $0,
+                    location: context.intel.travelLocation(mobileToleranceKm: engine.signals.mobileToleranceKm),
+                    network: context.intel.network, anonymity: assessment.anonymity, names: &names)
+            })
+        if action == .allow || !verification.required || event.user.role == .service
+            || user.verifiedLinks.verifies(context.links, at: event.time, window: verification.window)
+        {
+            learn(login, user: &user)
+            return
+        }
+        user.pendingLogins.removeAll { event.time.since($0.time) > verification.window }
+        user.pendingLogins.add(login)
+    }
+
+    /// An MFA success verifies the logins of its sign-in (see `Array.verified(by:at:window:)`); one that
+    /// found none is remembered for a login of its sign-in still to come. An approval that came out of
+    /// push bombing or MFA fatigue verifies nothing: it is the attacker's way in.
+    func verify(_ context: EventContext, user: inout UserState) {
+        // Off, logins are learned as they come: nothing waits, nothing is remembered.
+        guard config.engine.verification.required else { return }
+        let time = context.event.time
+        let window = config.engine.verification.window
+        if let until = user.pushBombingUntil, time < until { return }
+        if user.holds.holds(.mfaFatigueAccepted, at: time) { return }
+        var verified: [Int] = []
+        if !user.pendingLogins.isEmpty {
+            verified = user.pendingLogins.verified(by: context.links, at: time, window: window)
+            for index in verified.sorted(by: { user.pendingLogins[$0].time < user.pendingLogins[$1].time }) {
+                learn(user.pendingLogins[index], user: &user)
+            }
+            for index in verified.sorted(by: >) { user.pendingLogins.remove(at: index) }
+        }
+        // Remembered only when it verified nothing, so the usual order (login, then its MFA) leaves the
+        // user no rare part for it.
+        if verified.isEmpty, !context.links.isEmpty {
+            user.verifiedLinks.remember(VerifiedLink(time: time, links: context.links), window: window)
+        }
+    }
+
+    /// A sensitive action in a session whose login still waits for its MFA success scores at least what
+    /// that login scored (`unverified_session`): otherwise an attacker past the password would act
+    /// through a session Vigil itself had asked to step up, scored as if nothing were wrong.
+    func scoreUnverifiedSession(_ context: EventContext, user: UserState, assessment: inout Assessment) {
+        let time = context.event.time
+        guard
+            let login = user.pendingLogins.session(
+                of: context.links, at: time, window: config.engine.verification.window)
+        else { return }
+        let points = Int(login.score) - assessment.reasons.reduce(0) { $0 + $1.points }
+        guard points > 0 else { return }
+        assessment.reasons.append(
+            Reason(
+                signal: .unverifiedSession, points: points,
+                details: .unverifiedSession(loginScore: Int(login.score), secondsAgo: time.since(login.time).seconds)))
+    }
+
+    /// Adds a verified login to the baseline.
+    func learn(_ login: PendingLogin, user: inout UserState) {
+        let engine = config.engine
+        user.successfulLogins &+= 1
+        if let device = login.device {
+            user.seen.record(.device, device, at: login.time, capacity: engine.maxDevicesPerUser)
+        }
+        if let country = login.country {
+            user.seen.record(.country, country, at: login.time, capacity: engine.maxCountriesPerUser)
+        }
+        if let network = login.network {
+            user.seen.record(.network, network, at: login.time, capacity: engine.maxASNsPerUser)
+        }
+        if let anchor = login.anchor, user.lastLogin.map({ $0.time <= login.time }) ?? true {
+            user.lastLogin = anchor
+        }
+    }
+}

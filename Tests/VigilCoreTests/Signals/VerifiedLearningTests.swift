@@ -1,0 +1,205 @@
+import Testing
+
+@testable import VigilCore
+
+/// `engine.verification`: the baseline learns a login only when it was allowed or an MFA success of
+/// its sign-in verified it.
+@Suite struct VerifiedLearningTests {
+    /// A login of `user` from Milton (a new country and network for a London user) on `device`.
+    static func login(
+        _ user: String, at minutes: Double, id: String, device: String = "evil", ip: String = Places.milton,
+        session: String? = nil, correlation: String? = nil
+    ) -> AuthEvent {
+        AuthEvent(
+            eventID: id, type: .login, time: EngineHarness.at(minutes), user: User(id: user), ip: IPAddress(ip),
+            device: Device(id: device), outcome: .success, sessionID: session.map { InputText($0) },
+            correlationID: correlation.map { InputText($0) })
+    }
+
+    static func mfaSuccess(
+        _ user: String, at minutes: Double, id: String, session: String? = nil, challenge: String? = nil,
+        factor: MFAFactor = .totp
+    ) -> AuthEvent {
+        AuthEvent(
+            eventID: id, type: .mfaResult, time: EngineHarness.at(minutes), user: User(id: user),
+            ip: IPAddress(Places.milton),
+            mfa: MFA(factor: factor, result: .approved, challengeID: challenge.map { InputText($0) }),
+            sessionID: session.map { InputText($0) })
+    }
+
+    /// A data export from alice's own device at home: it scores nothing by itself.
+    static func sensitive(_ user: String, at minutes: Double, id: String, session: String? = nil) -> AuthEvent {
+        AuthEvent(
+            eventID: id, type: .sensitiveAction, time: EngineHarness.at(minutes), user: User(id: user),
+            ip: IPAddress(Places.london), device: Device(id: "d1"), action: .dataExport,
+            sessionID: session.map { InputText($0) })
+    }
+
+    static let novelty: Set<SignalName> = [.newDevice, .newCountry, .newASN]
+    /// Three days after `establish`: far enough that Milton is no impossible travel from London.
+    static let later = 3 * 24 * 60.0
+
+    /// The attacker with alice's password logs in three times from a device, country and network she
+    /// never used, never passing the step-up: every login is as new as the first.
+    @Test func anAttackersLaterLoginsStayUnknown() {
+        var h = EngineHarness()
+        h.establish("alice")
+        for (index, minutes) in [60.0, 75, 90].map({ Self.later + $0 }).enumerated() {
+            let verdict = h.send(Self.login("alice", at: minutes, id: "attack-\(index)"))
+            #expect(Set(verdict.signals) == Self.novelty, "login \(index)")
+            #expect(verdict.decision?.action == .stepUpSoft, "login \(index)")
+        }
+        #expect(h.engine.state.users.values.first?.seen.count(.device) == 1)
+    }
+
+    /// The same logins, each passing its step-up: the second is known.
+    @Test func aVerifiedLoginIsLearned() {
+        var h = EngineHarness()
+        h.establish("alice")
+        #expect(
+            Set(h.send(Self.login("alice", at: Self.later + 60, id: "trip", session: "s1")).signals) == Self.novelty)
+        h.send(Self.mfaSuccess("alice", at: Self.later + 61, id: "trip.mfa", session: "s1"))
+        #expect(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
+    }
+
+    /// A login the policy allows is learned without MFA (a new device at home scores below a step-up).
+    @Test func anAllowedLoginIsLearnedWithoutMFA() {
+        var h = EngineHarness()
+        h.establish("alice")
+        let first = h.login("alice", at: Self.later + 60, device: "d2", verified: false)
+        #expect(first.decision?.action == .allow && first.signals == [.newDevice])
+        #expect(h.login("alice", at: Self.later + 70, device: "d2", verified: false).signals.isEmpty)
+    }
+
+    /// A denied login is never learned, whatever follows it.
+    @Test func aDeniedLoginIsNeverLearned() {
+        var h = EngineHarness()
+        h.establish("svc", role: .service)
+        let denied = h.login("svc", at: 30, ip: Places.changchun, device: "x", role: .service)
+        #expect(denied.decision?.action == .deny)
+        #expect(h.engine.state.users.values.first?.seen.count(.device) == 1)
+        #expect(h.engine.state.users.values.first?.pendingLogins.isEmpty == true)
+    }
+
+    /// Ids decide which sign-in an MFA success belongs to: another session's success verifies nothing,
+    /// its own does; a challenge id equal to the login's correlation id links them too.
+    @Test func anMFASuccessVerifiesOnlyItsOwnSignIn() {
+        var h = EngineHarness()
+        h.establish("alice")
+        h.send(Self.login("alice", at: Self.later + 60, id: "a", session: "s1"))
+        h.send(Self.mfaSuccess("alice", at: Self.later + 61, id: "other", session: "s2"))
+        #expect(
+            Set(h.send(Self.login("alice", at: Self.later + 62, id: "b", session: "s3", correlation: "tx-3")).signals)
+                == Self.novelty)
+        h.send(Self.mfaSuccess("alice", at: Self.later + 63, id: "b.mfa", challenge: "tx-3"))
+        let user = h.engine.state.users.values.first!
+        #expect(user.seen.count(.device) == 2)
+        // "a" still waits: only "b" was verified.
+        #expect(user.pendingLogins.count == 1)
+    }
+
+    /// Feeds reorder a sign-in's steps: an MFA success that arrives before its login (same session)
+    /// verifies it on arrival.
+    @Test func anMFASuccessBeforeItsLoginVerifiesIt() {
+        var h = EngineHarness()
+        h.establish("alice")
+        h.send(Self.mfaSuccess("alice", at: Self.later + 60, id: "early.mfa", session: "s9"))
+        #expect(h.engine.state.users.values.first?.verifiedLinks.count == 1)
+        h.send(Self.login("alice", at: Self.later + 60.5, id: "late-login", session: "s9"))
+        #expect(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
+    }
+
+    /// Without ids, the user's next MFA success within the window verifies the latest login before it;
+    /// one after the window, or one before the login, does not.
+    @Test(arguments: [(9.99, true), (10.01, false), (-0.5, false)])
+    func withoutIdsTheNextSuccessWithinTheWindowVerifies(after minutes: Double, verifies: Bool) {
+        var h = EngineHarness()
+        h.establish("alice")
+        if minutes < 0 { h.send(Self.mfaSuccess("alice", at: Self.later + 60 + minutes, id: "m")) }
+        h.send(Self.login("alice", at: Self.later + 60, id: "a"))
+        if minutes >= 0 { h.send(Self.mfaSuccess("alice", at: Self.later + 60 + minutes, id: "m")) }
+        let again = h.send(Self.login("alice", at: Self.later + 90, id: "again"))
+        #expect(again.signals.isEmpty == verifies)
+    }
+
+    /// The window is the setting's: at 30 minutes a success 20 minutes later still verifies.
+    @Test func theWindowIsConfigurable() {
+        var config = VigilConfig()
+        config.engine.verification.window = .minutes(30)
+        var h = EngineHarness(config: config)
+        h.establish("alice")
+        h.send(Self.login("alice", at: Self.later + 60, id: "a"))
+        h.send(Self.mfaSuccess("alice", at: Self.later + 80, id: "m"))
+        #expect(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
+    }
+
+    /// A push approved after repeated denials (MFA fatigue) is the attacker's way in: it verifies nothing.
+    @Test func aFatiguedApprovalVerifiesNothing() {
+        var h = EngineHarness()
+        h.establish("alice")
+        h.send(Self.login("alice", at: Self.later + 60, id: "a"))
+        for index in 0..<3 { h.push("alice", at: Self.later + 60.5 + Double(index) * 0.5, result: .denied) }
+        let approval = h.send(Self.mfaSuccess("alice", at: Self.later + 62.5, id: "yes", factor: .push))
+        #expect(approval.alertKinds.contains(.mfaFatigueAccepted))
+        #expect(Set(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals) == Self.novelty)
+    }
+
+    /// A sensitive action in a session whose login waits for its MFA success scores what the login
+    /// scored; after the success, in another session, or after the window it is scored on its own.
+    @Test func aSensitiveActionInAnUnverifiedSessionScoresAsTheLogin() throws {
+        var h = EngineHarness()
+        h.establish("alice")
+        let login = try #require(h.send(Self.login("alice", at: Self.later + 60, id: "a", session: "s1")).decision)
+        #expect(login.score == 55)
+        let action = try #require(
+            h.send(Self.sensitive("alice", at: Self.later + 62, id: "x1", session: "s1")).decision)
+        let reason = try #require(action.reasons.last)
+        #expect(reason.signal == .unverifiedSession)
+        #expect(action.score == login.score)
+        #expect(reason.points == login.score - action.reasons.dropLast().reduce(0) { $0 + $1.points })
+        #expect(reason.detail == "the session's login 2m ago scored 55 and is not verified by MFA yet")
+
+        #expect(
+            h.send(Self.sensitive("alice", at: Self.later + 63, id: "x2", session: "s2")).signals.contains(
+                .unverifiedSession) == false)
+        #expect(
+            h.send(Self.sensitive("alice", at: Self.later + 70.01, id: "x3", session: "s1")).signals.contains(
+                .unverifiedSession) == false)
+
+        h.send(Self.login("alice", at: Self.later + 80, id: "b", session: "s4"))
+        h.send(Self.mfaSuccess("alice", at: Self.later + 81, id: "b.mfa", session: "s4"))
+        #expect(
+            h.send(Self.sensitive("alice", at: Self.later + 82, id: "x4", session: "s4")).signals.contains(
+                .unverifiedSession) == false)
+    }
+
+    /// With verification off (feeds without MFA results) a stepped-up login is learned at once.
+    @Test func withVerificationOffEveryLoginThatIsNotDeniedIsLearned() {
+        var config = VigilConfig()
+        config.engine.verification.required = false
+        var h = EngineHarness(config: config)
+        h.establish("alice")
+        h.send(Self.login("alice", at: Self.later + 60, id: "a"))
+        #expect(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
+    }
+
+    /// A login waiting for its MFA success survives a changelog restore (state format version 3) and is
+    /// verified by a success after it.
+    @Test func aPendingLoginSurvivesARestore() throws {
+        var h = EngineHarness()
+        h.engine.recordsChanges = true
+        h.establish("alice")
+        h.send(Self.login("alice", at: Self.later + 60, id: "a", session: "s1"))
+        let scope = ChangelogScope(inputTopic: "auth-events")
+        let records = h.engine.takeChangelogFlush(stamp: 1, scope: scope)
+        var restored = EngineHarness()
+        for record in records {
+            #expect(try restored.engine.applyChangelogRecord(key: record.key, value: record.value, scope: scope))
+        }
+        let user = try #require(restored.engine.state.users.values.first)
+        #expect(user.pendingLogins == h.engine.state.users.values.first?.pendingLogins)
+        #expect(user.pendingLogins.count == 1)
+        restored.send(Self.mfaSuccess("alice", at: Self.later + 61, id: "a.mfa", session: "s1"))
+        #expect(restored.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
+    }
+}
