@@ -10,8 +10,8 @@ extension EventRules {
     func settle(
         _ context: EventContext, assessment: Assessment, action: DecisionAction, user: inout UserState,
         names: inout NameTable
-    ) {
-        guard action != .deny else { return }
+    ) -> BaselineLearning {
+        guard action != .deny else { return .denied }
         let event = context.event
         let engine = config.engine
         let verification = engine.verification
@@ -28,22 +28,24 @@ extension EventRules {
             || user.verifiedLinks.verifies(context.links, at: event.time, window: verification.window)
         {
             learn(login, user: &user)
-            return
+            return .learned
         }
         user.pendingLogins.removeAll { event.time.since($0.time) > verification.window }
         user.pendingLogins.add(login)
+        return .pending
     }
 
     /// An MFA success verifies the logins of its sign-in (see `Array.verified(by:at:window:)`); one that
     /// found none is remembered for a login of its sign-in still to come. An approval that came out of
-    /// push bombing or MFA fatigue verifies nothing: it is the attacker's way in.
-    func verify(_ context: EventContext, user: inout UserState) {
+    /// push bombing or MFA fatigue verifies nothing: it is the attacker's way in. Returns how many
+    /// logins it verified.
+    func verify(_ context: EventContext, user: inout UserState) -> Int {
         // Off, logins are learned as they come: nothing waits, nothing is remembered.
-        guard config.engine.verification.required else { return }
+        guard config.engine.verification.required else { return 0 }
         let time = context.event.time
         let window = config.engine.verification.window
-        if let until = user.pushBombingUntil, time < until { return }
-        if user.holds.holds(.mfaFatigueAccepted, at: time) { return }
+        if let until = user.pushBombingUntil, time < until { return 0 }
+        if user.holds.holds(.mfaFatigueAccepted, at: time) { return 0 }
         var verified: [Int] = []
         if !user.pendingLogins.isEmpty {
             verified = user.pendingLogins.verified(by: context.links, at: time, window: window)
@@ -57,6 +59,7 @@ extension EventRules {
         if verified.isEmpty, !context.links.isEmpty {
             user.verifiedLinks.remember(VerifiedLink(time: time, links: context.links), window: window)
         }
+        return verified.count
     }
 
     /// A sensitive action in a session whose login still waits for its MFA success scores at least what

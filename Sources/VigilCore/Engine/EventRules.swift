@@ -44,8 +44,9 @@ final class EventRules: Sendable {
                     context, assessment: assessment, decision: decision, user: &user, state: state,
                     into: &verdict.alerts)
                 if type == .login {
-                    settle(
+                    let outcome = settle(
                         context, assessment: assessment, action: decision.action, user: &user, names: &state.names)
+                    verdict.baseline[outcome.index] = 1
                 }
             }
             verdict.decision = consume decision
@@ -61,7 +62,9 @@ final class EventRules: Sendable {
         case .mfaResult:
             if !late {
                 detectors.recordMFAResult(context, user: &user, into: &verdict.alerts)
-                if context.event.mfa?.result == .approved { verify(context, user: &user) }
+                if context.event.mfa?.result == .approved {
+                    verdict.baseline[BaselineLearning.verified.index] = UInt8(clamping: verify(context, user: &user))
+                }
             }
         case .passwordResetRequest:
             if !late {

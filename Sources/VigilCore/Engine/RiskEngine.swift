@@ -107,6 +107,9 @@ public struct RiskEngine: Sendable {
         /// the source-risk topic), so the table shrinks as the sources' state does. Withdrawing changes no
         /// verdict of an event on time: the facts hold only times that no such event still counts.
         public var retiredSources: [UInt64] = []
+        /// What the event did to its user's baseline, per `BaselineLearning` case position: one for a
+        /// successful login on time, the logins it verified for an MFA success; zeros otherwise.
+        public var baseline = InlineArray<4, UInt8>(repeating: 0)
         /// The user's risk level moved across `ssf.risk_level_change.from` (user stage, `ssf.enabled`).
         public var riskLevelChange: RiskLevelChange?
         /// Whom the verdict is about, for the signals' subject; set by the user stage when `ssf.enabled`.

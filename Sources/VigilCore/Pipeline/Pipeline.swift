@@ -118,6 +118,7 @@ struct VerdictOutput: Sendable {
         into output: inout [OutputMessage]
     ) {
         if verdict.duplicate { stats.duplicateEvents += 1 }
+        for index in stats.baselineLogins.indices { stats.baselineLogins[index] += Int(verdict.baseline[index]) }
         let decision = verdict.decision.take()
         if let decision {
             stats.decisions[decision.action.index] += 1
@@ -166,6 +167,8 @@ public struct PipelineStats: Sendable, Equatable {
     public var alerts = [Int](repeating: 0, count: AlertKind.allCases.count)
     /// Security event tokens per `SecurityEventType`, by case position; read with `count(_:)`.
     public var signals = [Int](repeating: 0, count: SecurityEventType.allCases.count)
+    /// Successful logins per `BaselineLearning` outcome, by case position; read with `count(_:)`.
+    public var baselineLogins = [Int](repeating: 0, count: BaselineLearning.allCases.count)
     /// Dead letters per reason code (`missing_field:user.id`, ...).
     public var deadLetters: [String: Int] = [:]
     /// Records of an identity provider's format whose event type Vigil does not read, per
@@ -187,6 +190,8 @@ public struct PipelineStats: Sendable, Equatable {
     public func count(_ kind: AlertKind) -> Int { alerts[kind.index] }
     /// Security event tokens of `type`.
     public func count(_ type: SecurityEventType) -> Int { signals[type.index] }
+    /// Successful logins whose baseline outcome was `outcome`.
+    public func count(_ outcome: BaselineLearning) -> Int { baselineLogins[outcome.index] }
     /// Dead letters of every reason.
     public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
 
@@ -199,6 +204,7 @@ public struct PipelineStats: Sendable, Equatable {
         for index in decisions.indices { decisions[index] += other.decisions[index] }
         for index in alerts.indices { alerts[index] += other.alerts[index] }
         for index in signals.indices { signals[index] += other.signals[index] }
+        for index in baselineLogins.indices { baselineLogins[index] += other.baselineLogins[index] }
         deadLetters.merge(other.deadLetters, uniquingKeysWith: +)
         skippedRecords.merge(other.skippedRecords, uniquingKeysWith: +)
     }

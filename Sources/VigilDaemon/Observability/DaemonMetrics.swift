@@ -29,6 +29,8 @@ public final class DaemonMetrics: Sendable {
     // What each series means (swift-metrics has no help text, so `/metrics` carries no `# HELP` lines).
     /// `vigil_events_total{type}`: events decoded, by type.
     private let events: [Counter]
+    /// Successful logins per `BaselineLearning` outcome (`vigil_baseline_logins_total{outcome}`).
+    private let baselineLogins: [Counter]
     // `vigil_decisions_total{action}`, `vigil_alerts_total{kind}`, `vigil_dead_letters_total{reason}`:
     // outputs the brokers acknowledged, re-emitted copies excepted; `vigil_reemitted_outputs_total{output}`:
     // acknowledged re-emitted copies of decisions and alerts (see `DeliveredOutputs`). In `Reported`.
@@ -143,6 +145,9 @@ public final class DaemonMetrics: Sendable {
             Gauge(label: name, dimensions: dimensions, factory: factory)
         }
         events = EventType.allCases.map { counter("vigil_events_total", [("type", $0.rawValue)]) }
+        baselineLogins = BaselineLearning.allCases.map {
+            counter("vigil_baseline_logins_total", [("outcome", $0.rawValue)])
+        }
         var outputCounters: [String: [String: Counter]] = [:]
         for (name, label, values) in [
             (Self.decisionsName, "action", DecisionAction.allCases.map(\.rawValue)),
@@ -204,6 +209,7 @@ public final class DaemonMetrics: Sendable {
         reported.withLock { reported in
             let before = reported.pipeline
             Self.advance(events, from: before.eventsByType, to: totals.eventsByType)
+            Self.advance(baselineLogins, from: before.baselineLogins, to: totals.baselineLogins)
             Self.advance(lateEvents, from: before.lateEvents, to: totals.lateEvents)
             Self.advance(duplicateEvents, from: before.duplicateEvents, to: totals.duplicateEvents)
             reported.pipeline = totals

@@ -17,6 +17,13 @@ extension ReplayRunner.Report {
         for action in DecisionAction.allCases {
             rows.append(("  \(action.rawValue)", "\(stats.count(action))"))
         }
+        if stats.baselineLogins.contains(where: { $0 > 0 }) {
+            rows.append(
+                (
+                    "baseline logins",
+                    BaselineLearning.allCases.map { "\($0.rawValue) \(stats.count($0))" }.joined(separator: ", ")
+                ))
+        }
         rows.append(("alerts", "\(stats.alerts.reduce(0, +))"))
         for kind in AlertKind.allCases where stats.count(kind) > 0 {
             rows.append(("  \(kind.rawValue)", "\(stats.count(kind))"))

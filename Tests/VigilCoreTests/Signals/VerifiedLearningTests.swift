@@ -202,4 +202,27 @@ import Testing
         restored.send(Self.mfaSuccess("alice", at: Self.later + 61, id: "a.mfa", session: "s1"))
         #expect(restored.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
     }
+
+    /// Every successful login on time counts one outcome for its baseline, and an MFA success the logins
+    /// it verified: what `vigil_baseline_logins_total{outcome}` adds up.
+    @Test func eachVerdictSaysWhatItDidToTheBaseline() {
+        func counts(_ verdict: RiskEngine.Verdict) -> [BaselineLearning: Int] {
+            var counts: [BaselineLearning: Int] = [:]
+            for outcome in BaselineLearning.allCases where verdict.baseline[outcome.index] > 0 {
+                counts[outcome] = Int(verdict.baseline[outcome.index])
+            }
+            return counts
+        }
+        var h = EngineHarness()
+        h.establish("alice")
+        #expect(counts(h.login("alice", at: 5, verified: false)) == [.learned: 1])
+        #expect(counts(h.send(Self.login("alice", at: Self.later + 60, id: "a", session: "s1"))) == [.pending: 1])
+        #expect(counts(h.send(Self.login("alice", at: Self.later + 61, id: "b", session: "s1"))) == [.pending: 1])
+        #expect(counts(h.send(Self.mfaSuccess("alice", at: Self.later + 62, id: "m", session: "s1"))) == [.verified: 2])
+        #expect(counts(h.send(Self.mfaSuccess("alice", at: Self.later + 63, id: "m2", session: "s1"))) == [:])
+        var service = EngineHarness()
+        service.establish("svc", role: .service)
+        #expect(
+            counts(service.login("svc", at: 30, ip: Places.changchun, device: "x", role: .service)) == [.denied: 1])
+    }
 }

@@ -153,6 +153,11 @@ struct KafkaDaemonBehaviourTests {
         #expect(
             exposed("vigil_dead_letters_total") == counts("reason", deadLetters.map { $0["reason"] as? String ?? "" }))
         #expect(exposed("vigil_decisions_total").count >= 2, "the input should have more than one action: \(metrics)")
+        // The answered logins: each stepped-up one pending, then verified by its answer; the fourth learned at once.
+        let baseline = exposed("vigil_baseline_logins_total")
+        #expect(
+            baseline["outcome=\"pending\""] ?? 0 >= 60 && baseline["outcome=\"verified\""] ?? 0 >= 60, "\(baseline)")
+        #expect(baseline["outcome=\"learned\""] ?? 0 >= 20, "\(baseline)")
         #expect(try daemon.stop() == 0, "\(daemon.log)")
     }
 

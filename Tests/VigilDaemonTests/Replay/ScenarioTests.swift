@@ -59,6 +59,12 @@ import VigilTestSupport
     @Test func londonToBoxfordIsQuietLondonToChangchunAlerts() throws {
         let outcome = try Self.replay("travel.jsonl")
         #expect(outcome.decisions.count == 8)
+        // Six learning logins, each verified by its TOTP success; Boxford allowed; Changchun never verified.
+        let stats = outcome.report.stats
+        #expect(
+            BaselineLearning.allCases.map { stats.count($0) } == [1, 7, 6, 0],
+            "learned, pending, verified, denied: \(outcome.report.summary)")
+        #expect(outcome.report.summary.contains("learned 1, pending 7, verified 6, denied 0"))
         #expect(outcome.alertKinds == ["impossible_travel"])
         #expect(!outcome.reasons("tr-alice-boxford").contains("impossible_travel"))
         #expect(outcome.reasons("tr-bob-changchun").contains("impossible_travel"))
