@@ -157,9 +157,10 @@ extension VigilConfig {
             "engine.verification.required", \.engine.verification.required, .live,
             """
             Learn a login's device, country, network and location only when its decision was allow, or when a \
-            successful MFA result verifies it within engine.verification.window (linked by session or correlation \
-            id, else the user's next MFA success). Denied logins are never learned. Turn off only for feeds that \
-            carry no MFA results: an attacker with the password is then "known" after learning_logins logins.
+            successful MFA result verifies it within engine.verification.window (linked by session, correlation or \
+            challenge id, else the user's next MFA success from the login's address, network or device). Denied \
+            logins are never learned. Turn off only for feeds that carry no MFA results (Keycloak): an attacker \
+            with the password is then "known" after learning_logins logins.
             """),
         .duration(
             "engine.verification.window", \.engine.verification.window, .seconds(10)...EventDuration.hours(24), .live,

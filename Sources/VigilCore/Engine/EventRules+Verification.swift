@@ -15,9 +15,10 @@ extension EventRules {
         let event = context.event
         let engine = config.engine
         let verification = engine.verification
+        let origin = StepOrigin(context)
         let login = PendingLogin(
-            time: event.time, links: context.links, score: UInt8(clamping: assessment.score), device: context.deviceKey,
-            country: assessment.countryKey, network: assessment.networkKey,
+            time: event.time, links: context.links, origin: origin, score: UInt8(clamping: assessment.score),
+            device: context.deviceKey, country: assessment.countryKey, network: assessment.networkKey,
             anchor: event.ip.map {
                 CompactAnchor(
                     time: event.time, eventID: event.eventID, ip: $0,
@@ -25,7 +26,7 @@ extension EventRules {
                     network: context.intel.network, anonymity: assessment.anonymity, names: &names)
             })
         if action == .allow || !verification.required || event.user.role == .service
-            || user.verifiedLinks.verifies(context.links, at: event.time, window: verification.window)
+            || user.verifiedLinks.verifies(context.links, origin: origin, at: event.time, window: verification.window)
         {
             learn(login, user: &user)
             return .learned
@@ -35,41 +36,53 @@ extension EventRules {
         return .pending
     }
 
-    /// An MFA success verifies the logins of its sign-in (see `Array.verified(by:at:window:)`); one that
-    /// found none is remembered for a login of its sign-in still to come. An approval that came out of
-    /// push bombing or MFA fatigue verifies nothing: it is the attacker's way in. Returns how many
-    /// logins it verified.
+    /// An MFA success verifies the logins of its sign-in (see `Array.verified(by:origin:at:window:)`);
+    /// one that found none is remembered for a login of its sign-in still to come, unless it answered the
+    /// user's last login, already learned. An approval during push bombing or after repeated denials
+    /// (MFA fatigue, whether or not those alerts are on) verifies nothing, and the logins it would have
+    /// verified never will: it is the attacker's way in. Returns how many logins it verified.
     func verify(_ context: EventContext, user: inout UserState) -> Int {
         // Off, logins are learned as they come: nothing waits, nothing is remembered.
         guard config.engine.verification.required else { return 0 }
         let time = context.event.time
         let window = config.engine.verification.window
-        if let until = user.pushBombingUntil, time < until { return 0 }
-        if user.holds.holds(.mfaFatigueAccepted, at: time) { return 0 }
-        var verified: [Int] = []
-        if !user.pendingLogins.isEmpty {
-            verified = user.pendingLogins.verified(by: context.links, at: time, window: window)
-            for index in verified.sorted(by: { user.pendingLogins[$0].time < user.pendingLogins[$1].time }) {
-                learn(user.pendingLogins[index], user: &user)
-            }
+        let origin = StepOrigin(context)
+        let verified =
+            user.hasRareState
+            ? user.pendingLogins.verified(by: context.links, origin: origin, at: time, window: window) : []
+        if detectors.isFatigued(user, at: time) {
             for index in verified.sorted(by: >) { user.pendingLogins.remove(at: index) }
+            return 0
         }
-        // Remembered only when it verified nothing, so the usual order (login, then its MFA) leaves the
-        // user no rare part for it.
-        if verified.isEmpty, !context.links.isEmpty {
-            user.verifiedLinks.remember(VerifiedLink(time: time, links: context.links), window: window)
+        for index in verified.sorted(by: { user.pendingLogins[$0].time < user.pendingLogins[$1].time }) {
+            learn(user.pendingLogins[index], user: &user)
+        }
+        for index in verified.sorted(by: >) { user.pendingLogins.remove(at: index) }
+        if verified.isEmpty, !answersLearnedLogin(origin, at: time, user: user) {
+            user.verifiedLinks.remember(VerifiedLink(time: time, links: context.links, origin: origin), window: window)
         }
         return verified.count
+    }
+
+    /// True when the user's last learned login lies within the window before `time` and shares `origin`'s
+    /// address or network: the MFA success answered it (an allowed login on an MFA-every-login tenant),
+    /// and remembering it would cost the user a rare part for nothing.
+    private func answersLearnedLogin(_ origin: StepOrigin, at time: Timestamp, user: UserState) -> Bool {
+        guard let last = user.lastLogin, last.time <= time, time.since(last.time) <= config.engine.verification.window
+        else { return false }
+        let learned = StepOrigin(
+            source: keys.sourceStateKey(last.ip.sourceKey), network: UInt64(last.asn), device: 0)
+        return learned.matches(origin)
     }
 
     /// A sensitive action in a session whose login still waits for its MFA success scores at least what
     /// that login scored (`unverified_session`): otherwise an attacker past the password would act
     /// through a session Vigil itself had asked to step up, scored as if nothing were wrong.
     func scoreUnverifiedSession(_ context: EventContext, user: UserState, assessment: inout Assessment) {
+        let verification = config.engine.verification
+        guard verification.required, user.hasRareState else { return }
         let time = context.event.time
-        guard
-            let login = user.pendingLogins.session(
-                of: context.links, at: time, window: config.engine.verification.window)
+        guard let login = user.pendingLogins.session(of: context.links, at: time, window: verification.window)
         else { return }
         let points = Int(login.score) - assessment.reasons.reduce(0) { $0 + $1.points }
         guard points > 0 else { return }

@@ -152,11 +152,24 @@ struct LinkKeys: Sendable, Equatable {
                 value = text.string(in: message)
             }
             // 0 means absent, so an id that hashes to it is moved off it.
-            return value.isEmpty ? 0 : max(1, key.hash(value))
+            return Self.isPlaceholder(value) ? 0 : max(1, key.hash(value))
         }
         session = hash(event.sessionID)
         correlation = hash(event.correlationID)
         challenge = hash(event.mfa?.challengeID)
+    }
+
+    /// Values identity providers write where they have no id (Okta's `externalSessionId` is often
+    /// "unknown"): as ids they would link every sign-in that carries them, so they count as absent.
+    static func isPlaceholder(_ value: String) -> Bool {
+        guard value.utf8.count <= 36 else { return false }
+        switch value.lowercased() {
+        case "", "unknown", "null", "none", "nil", "n/a", "na", "-", "0", "undefined",
+            "00000000-0000-0000-0000-000000000000":
+            return true
+        default:
+            return false
+        }
     }
 
     var isEmpty: Bool { session == 0 && correlation == 0 && challenge == 0 }

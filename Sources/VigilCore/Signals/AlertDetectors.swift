@@ -206,6 +206,25 @@ struct AlertDetectors: Sendable {
         }
     }
 
+    /// True when an MFA success at `time` comes out of push bombing or fatigue: push bombing's block is
+    /// on, or the push failures before it fill a push-bombing or `mfa_fatigue_accepted` horizon. Read
+    /// whether or not those alerts are on: verified learning must not take such an approval as the
+    /// user's (`EventRules.verify`).
+    func isFatigued(_ user: UserState, at time: Timestamp) -> Bool {
+        guard user.hasRareState else { return false }
+        if let until = user.pushBombingUntil, time < until { return true }
+        let rules = settings.alerts
+        for horizon in rules.pushBombingHorizons
+        where user.pushFailures.count(from: time - horizon.window, through: time) >= horizon.failures {
+            return true
+        }
+        for horizon in rules.mfaFatigueHorizons {
+            let failures = user.pushFailures.entries(from: time - horizon.window, through: time)
+            if Self.spacedCount(failures, minSpacing: rules.mfaFatigueMinSpacing) >= horizon.failures { return true }
+        }
+        return false
+    }
+
     /// Entries at least `minSpacing` after the previous one counted (in time order), the first included.
     static func spacedCount(_ entries: [EventWindow.Entry], minSpacing: EventDuration) -> Int {
         guard minSpacing.microseconds > 0 else { return entries.count }

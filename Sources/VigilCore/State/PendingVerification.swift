@@ -1,3 +1,31 @@
+/// Where a sign-in step came from, as keyed hashes (0: unknown): the per-source state key of its address
+/// (IPv6 aggregated to /64), its network (AS number) and its device. Steps without ids to link them are
+/// tied only when they share one of these: an MFA success from the user's own place does not verify an
+/// attacker's login from elsewhere.
+struct StepOrigin: Sendable, Equatable {
+    var source: UInt64 = 0
+    var network: UInt64 = 0
+    var device: UInt64 = 0
+
+    init() {}
+
+    init(source: UInt64, network: UInt64, device: UInt64) {
+        (self.source, self.network, self.device) = (source, network, device)
+    }
+
+    init(_ context: EventContext) {
+        source = context.sourceStateKey ?? 0
+        network = context.intel.network.map { UInt64($0.number) } ?? 0
+        device = context.deviceKey ?? 0
+    }
+
+    /// True when the two share an address (or /64), a network or a device.
+    func matches(_ other: StepOrigin) -> Bool {
+        (source != 0 && source == other.source) || (network != 0 && network == other.network)
+            || (device != 0 && device == other.device)
+    }
+}
+
 /// A successful login whose decision asked for a step-up, kept apart from the baseline until an MFA
 /// success verifies it (`engine.verification`): what it would teach the baseline once verified, and
 /// what it scored, which a sensitive action of its session inherits until then. Never verified, it
@@ -7,6 +35,8 @@ struct PendingLogin: Sendable, Equatable {
     var time: Timestamp
     /// The login's session and correlation ids, hashed.
     var links: LinkKeys
+    /// Where it came from, for an MFA success without ids to compare.
+    var origin: StepOrigin
     /// The login's score (0...100).
     var score: UInt8
     var device: UInt64?
@@ -16,38 +46,43 @@ struct PendingLogin: Sendable, Equatable {
     var anchor: CompactAnchor?
 }
 
-/// An MFA success that carried link ids, remembered for the verification window: identity providers
-/// log a sign-in's MFA step before or after its login, and feeds reorder them, so a login that arrives
-/// after the success of its own sign-in is verified at once.
+/// An MFA success no waiting login matched, remembered for the verification window: identity providers
+/// log a sign-in's MFA step before or after its login, and feeds reorder them, so a login of its sign-in
+/// that arrives after it is verified at once (by a shared id, or without ids by a shared origin).
 struct VerifiedLink: Sendable, Equatable {
     var time: Timestamp
     var links: LinkKeys
+    var origin: StepOrigin
 }
 
-/// Bounds on the per-user lists: a user has a handful of sign-ins in flight at most; beyond that the
-/// oldest goes (a pending login then simply stays unverified, the safe side).
+/// Bounds on the per-user lists: a user has a handful of sign-ins in flight at most.
 enum VerificationCapacity {
     static let pendingLogins = 4
     static let verifiedLinks = 4
 }
 
 extension Array where Element == PendingLogin {
-    /// Adds `login`, dropping the oldest beyond the cap.
+    /// Adds `login`; beyond the cap the least risky waiting login goes (the oldest among equals), so an
+    /// attacker cannot push their own risky login out with a few more.
     mutating func add(_ login: PendingLogin) {
         append(login)
-        if count > VerificationCapacity.pendingLogins { remove(at: indices.min { self[$0].time < self[$1].time }!) }
+        if count > VerificationCapacity.pendingLogins {
+            remove(at: indices.min { (self[$0].score, self[$0].time) < (self[$1].score, self[$1].time) }!)
+        }
     }
 
-    /// The logins an MFA success at `time` with `links` verifies: every one of the window that shares an
-    /// id with it; failing that, when it or the login has no ids to compare, the latest login before it
-    /// within the window (the user's next MFA success). Logins with other ids are other sign-ins.
-    func verified(by links: LinkKeys, at time: Timestamp, window: EventDuration) -> [Int] {
+    /// The logins an MFA success at `time` with `links` from `origin` verifies: every one within the
+    /// window that shares an id with it; failing that, when it or the login has no ids to compare, the
+    /// latest login before it within the window that shares its origin. Logins with other ids are other
+    /// sign-ins; a login from elsewhere is not the one this success answered.
+    func verified(by links: LinkKeys, origin: StepOrigin, at time: Timestamp, window: EventDuration) -> [Int] {
         let linked = indices.filter {
             self[$0].links.shares(links) && abs(time.since(self[$0].time).microseconds) <= window.microseconds
         }
         if !linked.isEmpty { return linked }
         let unlinked = indices.filter {
-            (self[$0].links.isEmpty || links.isEmpty) && self[$0].time <= time && time.since(self[$0].time) <= window
+            (self[$0].links.isEmpty || links.isEmpty) && self[$0].origin.matches(origin) && self[$0].time <= time
+                && time.since(self[$0].time) <= window
         }
         return unlinked.max { self[$0].time < self[$1].time }.map { [$0] } ?? []
     }
@@ -63,15 +98,21 @@ extension Array where Element == PendingLogin {
 }
 
 extension Array where Element == VerifiedLink {
-    /// Remembers an MFA success, dropping those older than `window` before `time` and the oldest beyond the cap.
+    /// Remembers an MFA success, dropping those older than `window` before it and the oldest beyond the cap.
     mutating func remember(_ link: VerifiedLink, window: EventDuration) {
         removeAll { link.time.since($0.time) > window }
         append(link)
         if count > VerificationCapacity.verifiedLinks { remove(at: indices.min { self[$0].time < self[$1].time }!) }
     }
 
-    /// True when an MFA success of the same sign-in as a login at `time` with `links` is remembered.
-    func verifies(_ links: LinkKeys, at time: Timestamp, window: EventDuration) -> Bool {
-        contains { $0.links.shares(links) && abs(time.since($0.time).microseconds) <= window.microseconds }
+    /// True when a remembered MFA success verifies a login at `time` with `links` from `origin`: one that
+    /// shares an id with it within the window, or, when either has no ids, one from the same origin
+    /// within the window before it.
+    func verifies(_ links: LinkKeys, origin: StepOrigin, at time: Timestamp, window: EventDuration) -> Bool {
+        contains {
+            if $0.links.shares(links) { return abs(time.since($0.time).microseconds) <= window.microseconds }
+            return ($0.links.isEmpty || links.isEmpty) && $0.origin.matches(origin) && $0.time <= time
+                && time.since($0.time) <= window
+        }
     }
 }

@@ -16,13 +16,14 @@ import Testing
             correlationID: correlation.map { InputText($0) })
     }
 
+    /// An MFA success of `user`'s, from Milton unless `ip` says otherwise.
     static func mfaSuccess(
         _ user: String, at minutes: Double, id: String, session: String? = nil, challenge: String? = nil,
-        factor: MFAFactor = .totp
+        factor: MFAFactor = .totp, ip: String = Places.milton
     ) -> AuthEvent {
         AuthEvent(
             eventID: id, type: .mfaResult, time: EngineHarness.at(minutes), user: User(id: user),
-            ip: IPAddress(Places.milton),
+            ip: IPAddress(ip),
             mfa: MFA(factor: factor, result: .approved, challengeID: challenge.map { InputText($0) }),
             sessionID: session.map { InputText($0) })
     }
@@ -95,7 +96,7 @@ import Testing
         let user = h.engine.state.users.values.first!
         #expect(user.seen.count(.device) == 2)
         // "a" still waits: only "b" was verified.
-        #expect(user.pendingLogins.count == 1)
+        #expect(user.pendingLogins.map(\.time) == [EngineHarness.at(Self.later + 60)])
     }
 
     /// Feeds reorder a sign-in's steps: an MFA success that arrives before its login (same session)
@@ -109,9 +110,10 @@ import Testing
         #expect(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
     }
 
-    /// Without ids, the user's next MFA success within the window verifies the latest login before it;
-    /// one after the window, or one before the login, does not.
-    @Test(arguments: [(9.99, true), (10.01, false), (-0.5, false)])
+    /// Without ids, the user's next MFA success from the login's place within the window verifies the
+    /// latest login before it, and one just before the login (feeds reorder) verifies it on arrival;
+    /// one after the window does not.
+    @Test(arguments: [(9.99, true), (10.01, false), (-0.5, true), (-10.01, false)])
     func withoutIdsTheNextSuccessWithinTheWindowVerifies(after minutes: Double, verifies: Bool) {
         var h = EngineHarness()
         h.establish("alice")
@@ -120,6 +122,33 @@ import Testing
         if minutes >= 0 { h.send(Self.mfaSuccess("alice", at: Self.later + 60 + minutes, id: "m")) }
         let again = h.send(Self.login("alice", at: Self.later + 90, id: "again"))
         #expect(again.signals.isEmpty == verifies)
+    }
+
+    /// Without ids to compare, an MFA success verifies only a login from its own address, /64, network
+    /// or device: the user passing MFA at home does not verify the attacker's login from elsewhere, even
+    /// the latest one, and placeholder session ids ("unknown", as Okta writes) link nothing.
+    @Test(arguments: [nil, "unknown"])
+    func anMFASuccessFromElsewhereVerifiesNothingWithoutIds(session: String?) {
+        var h = EngineHarness()
+        h.establish("alice")
+        h.send(Self.login("alice", at: Self.later + 60, id: "attacker", session: session))
+        #expect(h.login("alice", at: Self.later + 61, ip: Places.london, verified: false).decision?.action == .allow)
+        h.send(Self.mfaSuccess("alice", at: Self.later + 62, id: "m", session: session, ip: Places.london))
+        let user = h.engine.state.users.values.first!
+        #expect(user.pendingLogins.count == 1)
+        // It answered her own login, allowed and learned already: nothing to remember.
+        #expect(user.verifiedLinks.isEmpty)
+        // Milton is still new to her (and too far from London in half an hour).
+        #expect(Set(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals).isSuperset(of: Self.novelty))
+    }
+
+    /// A sensitive action without ids, right after an unverified login without ids, is of that session.
+    @Test func aSensitiveActionWithoutIdsInheritsTheWaitingLogin() throws {
+        var h = EngineHarness()
+        h.establish("alice")
+        h.send(Self.login("alice", at: Self.later + 60, id: "a"))
+        let action = try #require(h.send(Self.sensitive("alice", at: Self.later + 61, id: "x")).decision)
+        #expect(action.reasons.last?.signal == .unverifiedSession && action.score == 55)
     }
 
     /// The window is the setting's: at 30 minutes a success 20 minutes later still verifies.
@@ -133,14 +162,22 @@ import Testing
         #expect(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
     }
 
-    /// A push approved after repeated denials (MFA fatigue) is the attacker's way in: it verifies nothing.
-    @Test func aFatiguedApprovalVerifiesNothing() {
-        var h = EngineHarness()
+    /// A push approved after repeated denials (MFA fatigue) is the attacker's way in: it verifies nothing,
+    /// whether or not the fatigue and push-bombing alerts are on, and the login it would have verified
+    /// never is, not even by a later success.
+    @Test(arguments: [true, false])
+    func aFatiguedApprovalVerifiesNothing(alertsOn: Bool) {
+        var config = VigilConfig()
+        config.engine.alerts.mfaFatigueAccepted.enabled = alertsOn
+        config.engine.alerts.pushBombing.enabled = alertsOn
+        var h = EngineHarness(config: config)
         h.establish("alice")
         h.send(Self.login("alice", at: Self.later + 60, id: "a"))
         for index in 0..<3 { h.push("alice", at: Self.later + 60.5 + Double(index) * 0.5, result: .denied) }
         let approval = h.send(Self.mfaSuccess("alice", at: Self.later + 62.5, id: "yes", factor: .push))
-        #expect(approval.alertKinds.contains(.mfaFatigueAccepted))
+        #expect(approval.alertKinds.contains(.mfaFatigueAccepted) == alertsOn)
+        #expect(h.engine.state.users.values.first?.pendingLogins.isEmpty == true)
+        h.send(Self.mfaSuccess("alice", at: Self.later + 65, id: "later"))
         #expect(Set(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals) == Self.novelty)
     }
 
@@ -190,6 +227,8 @@ import Testing
         h.engine.recordsChanges = true
         h.establish("alice")
         h.send(Self.login("alice", at: Self.later + 60, id: "a", session: "s1"))
+        // An MFA success of another sign-in, waiting for its login.
+        h.send(Self.mfaSuccess("alice", at: Self.later + 60.5, id: "early", session: "s2"))
         let scope = ChangelogScope(inputTopic: "auth-events")
         let records = h.engine.takeChangelogFlush(stamp: 1, scope: scope)
         var restored = EngineHarness()
@@ -198,7 +237,8 @@ import Testing
         }
         let user = try #require(restored.engine.state.users.values.first)
         #expect(user.pendingLogins == h.engine.state.users.values.first?.pendingLogins)
-        #expect(user.pendingLogins.count == 1)
+        #expect(user.verifiedLinks == h.engine.state.users.values.first?.verifiedLinks)
+        #expect(user.pendingLogins.count == 1 && user.verifiedLinks.count == 1)
         restored.send(Self.mfaSuccess("alice", at: Self.later + 61, id: "a.mfa", session: "s1"))
         #expect(restored.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
     }

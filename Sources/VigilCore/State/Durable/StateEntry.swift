@@ -79,9 +79,10 @@ public struct StateEntryKey: Sendable, Hashable {
 ///
 /// Value layout, format version 3 (byte counts; `n` a count, `s` a string). Version 1 lacks the rare part's
 /// risk fields (a user of version 1 was never signalled), version 2 its verification lists (a user of
-/// version 2 has no login waiting for verification). Every value is written in the oldest version that
-/// holds it, so a Vigil that reads only version 1 can take the state back unless Shared Signals raised a
-/// user's level or a login waits for its MFA success:
+/// version 2 has no login waiting for verification and no MFA success waiting for its login). Every value
+/// is written in the oldest version that holds it, so a Vigil that reads only version 1 can take the state
+/// back unless Shared Signals raised a user's level, a login waits for its MFA success or an MFA success
+/// for its login:
 ///
 /// | kind | fields |
 /// |---|---|
@@ -89,9 +90,10 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | user | last seen 8 · successful logins 4 · seen devices, countries, networks: 3 × (4 + n × (key 8 + last seen 8)) · anchor? 1 · rare? 1 |
 /// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
 /// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
-/// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds · signalled risk 1 · raised risk? 1 (+ level 1 · until 8) (version 2) · pending logins: 4 + n × pending login · verified links: 4 + n × (time 8 · links) (version 3) |
-/// | pending login | time 8 · links · score 1 · device?, country?, network?: 3 × (1 + 8) · anchor? 1 |
+/// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds · signalled risk 1 · raised risk? 1 (+ level 1 · until 8) (version 2) · pending logins: 4 + n × pending login · remembered MFA successes: 4 + n × (time 8 · links · origin) (version 3) |
+/// | pending login | time 8 · links · origin · score 1 · device?, country?, network?: 3 × (1 + 8) · anchor? 1 |
 /// | links | session, correlation, challenge hashes: 3 × 8 (0: absent) |
+/// | origin | source key, network, device key: 3 × 8 (0: unknown) |
 /// | event window | 4 + n × (time 8 + event id s) |
 /// | distinct window | 4 + n × (key hash 8 + time 8 + event id s) |
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
@@ -175,6 +177,7 @@ struct StateEntryCodec {
                 for login in rare.pendingLogins {
                     out.time(login.time)
                     encodeLinks(login.links, into: &out)
+                    encodeOrigin(login.origin, into: &out)
                     out.u8(login.score)
                     for key in [login.device, login.country, login.network] {
                         out.bool(key != nil)
@@ -187,6 +190,7 @@ struct StateEntryCodec {
                 for link in rare.verifiedLinks {
                     out.time(link.time)
                     encodeLinks(link.links, into: &out)
+                    encodeOrigin(link.origin, into: &out)
                 }
             }
         }
@@ -315,6 +319,12 @@ struct StateEntryCodec {
         } else {
             out.u8(1)
         }
+    }
+
+    private func encodeOrigin(_ origin: StepOrigin, into out: inout StateWriter) {
+        out.u64(origin.source)
+        out.u64(origin.network)
+        out.u64(origin.device)
     }
 
     private func encodeLinks(_ links: LinkKeys, into out: inout StateWriter) {
@@ -505,6 +515,7 @@ struct StateEntryCodec {
                 for _ in 0..<pending {
                     let time = try reader.time("pending login time")
                     let links = try decodeLinks(&reader, "pending login links")
+                    let origin = try decodeOrigin(&reader, "pending login origin")
                     let score = try reader.u8("pending login score")
                     guard score <= 100 else {
                         throw .invalidValue(field: "pending login score", detail: "\(score), expected at most 100")
@@ -518,14 +529,17 @@ struct StateEntryCodec {
                         ? try decodeAnchor(&reader, names: &names) : nil
                     rare.pendingLogins.append(
                         PendingLogin(
-                            time: time, links: links, score: score, device: keys[0], country: keys[1], network: keys[2],
+                            time: time, links: links, origin: origin, score: score, device: keys[0], country: keys[1],
+                            network: keys[2],
                             anchor: anchor))
                 }
                 let verified = try reader.count("user verified links", limit: VerificationCapacity.verifiedLinks)
                 for _ in 0..<verified {
                     let time = try reader.time("verified link time")
                     rare.verifiedLinks.append(
-                        VerifiedLink(time: time, links: try decodeLinks(&reader, "verified link links")))
+                        VerifiedLink(
+                            time: time, links: try decodeLinks(&reader, "verified link links"),
+                            origin: try decodeOrigin(&reader, "verified link origin")))
                 }
             }
             user.rare = rare
@@ -574,6 +588,10 @@ struct StateEntryCodec {
         let high = try reader.u64("anchor address")
         anchor.ip = cipher.decipher(high, try reader.u64("anchor address"))
         return anchor
+    }
+
+    private func decodeOrigin(_ reader: inout StateReader, _ field: String) throws(StateDecodingError) -> StepOrigin {
+        StepOrigin(source: try reader.u64(field), network: try reader.u64(field), device: try reader.u64(field))
     }
 
     private func decodeLinks(_ reader: inout StateReader, _ field: String) throws(StateDecodingError) -> LinkKeys {
