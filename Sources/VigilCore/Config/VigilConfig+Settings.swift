@@ -206,6 +206,13 @@ extension VigilConfig {
             "new_device", \.engine.signals.newDevice,
             "A device id not seen for this user within new_device_after: alone it stays low.")
         + signal(
+            "device_browser_changed", \.engine.signals.deviceBrowserChanged,
+            """
+            A device id this user has from one browser family (Chrome, Firefox, Safari, Edge, ..., a script) \
+            presented by another: a copied cookie or device token. Managed devices (one id for the whole machine) \
+            and events without a user agent are exempt. With new_device it reaches medium.
+            """)
+        + signal(
             "new_country", \.engine.signals.newCountry,
             "A country this user has not logged in from: alone it stays low.")
         + [

@@ -114,6 +114,9 @@ public struct VerificationSettings: Sendable, Equatable {
 public struct SignalSettings: Sendable, Equatable {
     /// First login from a device not seen within `newDeviceAfter`.
     public var newDevice = SignalWeight(points: 20)
+    /// A device id known from another browser family (a copied cookie or device token); with
+    /// `newDevice`, it reaches medium.
+    public var deviceBrowserChanged = SignalWeight(points: 25)
     /// First login from a country the user has not logged in from.
     public var newCountry = SignalWeight(points: 25)
     /// First login from an autonomous system the user has not logged in from.

@@ -61,6 +61,7 @@ extension EventRules {
         if verified.isEmpty, !answersLearnedLogin(origin, at: time, user: user) {
             user.verifiedLinks.remember(VerifiedLink(time: time, links: context.links, origin: origin), window: window)
         }
+        if !verified.isEmpty { user.dropRareIfEmpty() }
         return verified.count
     }
 

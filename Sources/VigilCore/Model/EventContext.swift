@@ -69,8 +69,14 @@ struct EventContext {
     let sourceKey: IPAddress?
     /// Keyed hash of `sourceKey`: the key of the per-source state.
     let sourceStateKey: UInt64?
-    /// Keyed hash of `device.id`; the raw id never enters state.
+    /// Keyed hash of `device.id` bound to `browser`; the raw id never enters state.
     let deviceKey: UInt64?
+    /// The browser family of a device id that is not managed (a cookie or fingerprint belongs to one
+    /// browser), read from its user agent for the events that are scored or verify; `unknown` for a
+    /// managed device (its id names the machine, which every browser on it shares) and otherwise.
+    let browser: BrowserFamily
+    /// Keys the device id (`deviceKey(as:)`).
+    private let deviceHashKey: SipHashKey
     /// Keyed hashes of the ids that link a login, its MFA result and its session's actions; empty for
     /// the other event types.
     let links: LinkKeys
@@ -89,17 +95,23 @@ struct EventContext {
         message: UnsafeRawBufferPointer? = nil
     ) {
         self.userKey = userKey
+        var browser = BrowserFamily.unknown
         switch event.type {
         case .login where event.outcome == .success, .sensitiveAction, .mfaResult:
             self.links = LinkKeys(event, key: keys.link, message: message)
+            if let device = event.device, device.managed != true, let agent = device.userAgent {
+                browser = Self.family(of: agent, message: message)
+            }
         default:
             self.links = LinkKeys()
         }
+        self.browser = browser
+        self.deviceHashKey = keys.device
         let sourceKey = event.ip?.sourceKey
         self.sourceKey = sourceKey
         self.sourceStateKey = sourceKey.map(keys.sourceStateKey)
         if let id = event.device?.id, !id.isEmpty {
-            self.deviceKey = keys.device.hash(id)
+            self.deviceKey = keys.device.hash(id, tweak: UInt64(browser.rawValue))
         } else {
             self.deviceKey = nil
         }
@@ -123,6 +135,26 @@ struct EventContext {
     }
 
     var observedSource: ObservedSource? { event.ip.map { ObservedSource(ip: $0, intel: intel) } }
+
+    /// The state key of this event's device id as presented by `family`: `unknown` gives the key of a
+    /// device learned without a browser (managed, no user agent, or learned before browsers were told
+    /// apart), which counts as known whatever the browser.
+    func deviceKey(as family: BrowserFamily) -> UInt64? {
+        guard let id = event.device?.id, !id.isEmpty else { return nil }
+        return deviceHashKey.hash(id, tweak: UInt64(family.rawValue))
+    }
+
+    /// The family of a user agent held as text or as a span of `message` (unknown without the message).
+    private static func family(of agent: InputText, message: UnsafeRawBufferPointer?) -> BrowserFamily {
+        switch agent {
+        case .text(let text): return BrowserFamily(userAgent: text)
+        case .span(let start, let count, let escaped):
+            guard let message, start >= 0, count >= 0, start + count <= message.count else { return .unknown }
+            // Escapes (rare in a user agent) are read through the unescaped text.
+            if escaped { return BrowserFamily(userAgent: agent.string(in: message)) }
+            return BrowserFamily.family(of: UnsafeRawBufferPointer(rebasing: message[start..<(start + count)]))
+        }
+    }
 }
 
 /// Keyed hashes of the ids an identity provider gives the steps of one sign-in (0: absent): its session,

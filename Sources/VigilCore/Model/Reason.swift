@@ -11,6 +11,7 @@ public enum SignalName: String, Sendable, CaseIterable, Comparable {
     case asnReputation = "asn_reputation"
     case trustedNetwork = "trusted_network"
     case newDevice = "new_device"
+    case deviceBrowserChanged = "device_browser_changed"
     case newCountry = "new_country"
     case newASN = "new_asn"
     case firstLogin = "first_login"
@@ -80,6 +81,8 @@ public enum ReasonDetail: Sendable, Equatable {
     case firstLogin(seen: UInt32, required: Int)
     case noDeviceID
     case deviceNotSeen(within: EventDuration)
+    /// The device id is known from another browser family: a copied cookie or device token.
+    case deviceBrowserChanged(known: BrowserFamily, now: BrowserFamily)
     case newCountry(String)
     case newNetwork(number: UInt32, organization: String?)
     case failedAttempts(count: Int, windowSeconds: Double)
@@ -145,6 +148,11 @@ public enum ReasonDetail: Sendable, Equatable {
             out.put(" successful logins seen")
         case .noDeviceID:
             out.put("no device id supplied")
+        case let .deviceBrowserChanged(known, now):
+            out.put("device id known from ")
+            out.put(known.displayName)
+            out.put(", now presented by ")
+            out.put(now.displayName)
         case .deviceNotSeen(let span):
             out.put("device not seen for this user in ")
             writeDays(span, to: &out)

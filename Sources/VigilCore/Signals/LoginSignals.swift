@@ -7,6 +7,8 @@ struct Assessment {
     var learning = false
     var anonymity: AnonymityFlags = []
     var isNewDevice = false
+    /// The browser family the device id is known from, when it is now presented by another.
+    var deviceKnownFrom: BrowserFamily?
     var isNewCountry = false
     var isNewNetwork = false
     var countryKey: UInt64?
@@ -75,11 +77,22 @@ struct LoginSignals: Sendable {
             facts.travelOrigin = anchor
         }
 
-        // Novelty against the baseline.
-        if let deviceKey = context.deviceKey, let seen = user.seen.lastSeen(.device, deviceKey) {
+        // Novelty against the baseline. A device learned without a browser (managed, no user agent, or
+        // before browsers were told apart) is known whatever the browser now.
+        let seenDevice =
+            context.deviceKey.flatMap { user.seen.lastSeen(.device, $0) }
+            ?? (context.browser == .unknown
+                ? nil : context.deviceKey(as: .unknown).flatMap { user.seen.lastSeen(.device, $0) })
+        if let seen = seenDevice {
             facts.isNewDevice = event.time.since(seen) > settings.newDeviceAfter
         } else {
             facts.isNewDevice = true
+            if context.browser != .unknown {
+                facts.deviceKnownFrom = BrowserFamily.allCases.first { family in
+                    family != .unknown && family != context.browser
+                        && context.deviceKey(as: family).flatMap { user.seen.lastSeen(.device, $0) } != nil
+                }
+            }
         }
         if let code = context.intel.location?.countryCode {
             let countryKey = Self.packCountry(code)
@@ -173,6 +186,9 @@ extension SignalName {
             return fire(
                 signals.newDevice,
                 context.deviceKey == nil ? .noDeviceID : .deviceNotSeen(within: settings.newDeviceAfter))
+        case .deviceBrowserChanged:
+            guard !facts.learning, let known = facts.deviceKnownFrom else { return nil }
+            return fire(signals.deviceBrowserChanged, .deviceBrowserChanged(known: known, now: context.browser))
         case .newCountry:
             guard !facts.learning, facts.isNewCountry, let code = context.intel.location?.countryCode else {
                 return nil

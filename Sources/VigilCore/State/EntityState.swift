@@ -101,6 +101,10 @@ struct UserState: Sendable {
         if rare?.isAllBefore(cutoff) == true { rare = nil }
     }
 
+    /// Drops the rarely used part when it holds nothing at all: a verified login's leaves the user as
+    /// lean as before it waited.
+    mutating func dropRareIfEmpty() { dropRare(ifAllBefore: Timestamp(microseconds: .min)) }
+
     /// The rarely used part, allocated if needed and unshared (copy on write).
     private mutating func rareForWriting() -> RareUserState {
         if rare == nil {

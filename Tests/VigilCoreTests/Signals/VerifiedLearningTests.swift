@@ -265,4 +265,27 @@ import Testing
         #expect(
             counts(service.login("svc", at: 30, ip: Places.changchun, device: "x", role: .service)) == [.denied: 1])
     }
+
+    /// A device id learned from Chrome and presented by a script is a copied cookie: new, and
+    /// `device_browser_changed`, together medium. The same id from Chrome again is known; a managed
+    /// device's id (the machine's) may come from any browser; a device learned without a user agent is
+    /// known from every browser.
+    @Test func aDeviceIdFromAnotherBrowserIsACopiedCookie() throws {
+        var h = EngineHarness()
+        let chrome = BrowserFamilyTests.chrome
+        for index in 0..<3 { h.login("alice", at: Double(index), agent: chrome) }
+        let replay = try #require(h.login("alice", at: 10, verified: false, agent: "python-requests/2.31").decision)
+        #expect(replay.reasons.map(\.signal) == [.newDevice, .deviceBrowserChanged])
+        #expect(replay.reasons.last?.detail == "device id known from Chrome, now presented by a script or HTTP library")
+        #expect(replay.action == .stepUpSoft)
+        #expect(h.login("alice", at: 11, verified: false, agent: chrome).signals.isEmpty)
+
+        var managed = EngineHarness()
+        for index in 0..<3 { managed.login("bob", at: Double(index), agent: chrome, managed: true) }
+        #expect(managed.login("bob", at: 10, agent: "Mozilla/5.0 Firefox/133.0", managed: true).signals.isEmpty)
+
+        var learnedBefore = EngineHarness()
+        learnedBefore.establish("carol")
+        #expect(learnedBefore.login("carol", at: 10, verified: false, agent: chrome).signals.isEmpty)
+    }
 }

@@ -32,15 +32,17 @@ struct EngineHarness {
     mutating func login(
         _ user: String, at minutes: Double, ip: String = Places.london, device: String? = "d1",
         outcome: Outcome = .success, role: UserRole = .standard, compromised: Bool = false, domain: String? = nil,
-        id: String? = nil, idpRisk: IdPRiskLevel? = nil, verified: Bool = true
+        id: String? = nil, idpRisk: IdPRiskLevel? = nil, verified: Bool = true, agent: String? = nil,
+        managed: Bool? = nil
     ) -> RiskEngine.Verdict {
         let eventID = id ?? nextID()
         let verdict = send(
             AuthEvent(
                 eventID: eventID, type: .login, time: Self.at(minutes),
                 user: User(id: user, role: role, emailDomain: domain),
-                ip: IPAddress(ip), device: device.map { Device(id: $0) }, outcome: outcome,
-                credentialCompromised: compromised, idpRisk: idpRisk))
+                ip: IPAddress(ip),
+                device: device.map { Device(id: $0, managed: managed, userAgent: agent.map { InputText($0) }) },
+                outcome: outcome, credentialCompromised: compromised, idpRisk: idpRisk))
         if verified, let action = verdict.decision?.action, action == .stepUpSoft || action == .stepUpHard {
             passStepUp(user, at: minutes, loginID: eventID, ip: ip)
         }
