@@ -171,6 +171,15 @@ extension VigilConfig {
             """
         ),
         .duration(
+            "engine.verification.session_hold", \.engine.verification.sessionHold, .minutes(10)...EventDuration.days(7),
+            .live,
+            """
+            After the window, a sensitive action of an unverified login's session (linked by session or correlation \
+            id) still scores at least what the login scored, for this long after the login, until an MFA success of \
+            that session closes it: an attacker cannot wait the window out. 12h covers an IdP session's usual life.
+            """
+        ),
+        .duration(
             "engine.post_reset_window", \.engine.postResetWindow, window, .live,
             """
             After a password reset, logins get at least a soft step-up and takeover alerts are armed for this long. \

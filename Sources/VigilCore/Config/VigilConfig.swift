@@ -105,6 +105,9 @@ public struct VerificationSettings: Sendable, Equatable {
     /// How long a stepped-up login waits for the MFA success that verifies it, and how long a
     /// sensitive action of its session is scored at the login's risk.
     public var window = EventDuration.minutes(10)
+    /// How long a sensitive action of an unverified login's session (linked by id) still scores at the
+    /// login's risk, after the window: waiting the window out must not clear the session.
+    public var sessionHold = EventDuration.hours(12)
 
     /// The documented defaults.
     public init() {}

@@ -31,12 +31,14 @@ extension EventRules {
             learn(login, user: &user)
             return .learned
         }
-        user.pendingLogins.removeAll { event.time.since($0.time) > verification.window }
+        let kept = max(verification.window, verification.sessionHold)
+        user.pendingLogins.removeAll { event.time.since($0.time) > ($0.links.isEmpty ? verification.window : kept) }
         user.pendingLogins.add(login)
         return .pending
     }
 
-    /// An MFA success verifies the logins of its sign-in (see `Array.verified(by:origin:at:window:)`);
+    /// An MFA success verifies the logins of its sign-in (see `Array.verified(by:origin:at:window:)`) and
+    /// closes the sessions of unverified logins past the window that it shares an id with;
     /// one that found none is remembered for a login of its sign-in still to come, unless it answered the
     /// user's last login, already learned. An approval during push bombing or after repeated denials
     /// (MFA fatigue, whether or not those alerts are on) verifies nothing, and the logins it would have
@@ -58,10 +60,12 @@ extension EventRules {
             learn(user.pendingLogins[index], user: &user)
         }
         for index in verified.sorted(by: >) { user.pendingLogins.remove(at: index) }
+        let closed = user.hasRareState ? user.pendingLogins.closed(by: context.links, at: time, window: window) : []
+        for index in closed.sorted(by: >) { user.pendingLogins.remove(at: index) }
         if verified.isEmpty, !answersLearnedLogin(origin, at: time, user: user) {
             user.verifiedLinks.remember(VerifiedLink(time: time, links: context.links, origin: origin), window: window)
         }
-        if !verified.isEmpty { user.dropRareIfEmpty() }
+        if !verified.isEmpty || !closed.isEmpty { user.dropRareIfEmpty() }
         return verified.count
     }
 
@@ -83,7 +87,9 @@ extension EventRules {
         let verification = config.engine.verification
         guard verification.required, user.hasRareState else { return }
         let time = context.event.time
-        guard let login = user.pendingLogins.session(of: context.links, at: time, window: verification.window)
+        guard
+            let login = user.pendingLogins.session(
+                of: context.links, at: time, window: verification.window, hold: verification.sessionHold)
         else { return }
         let points = Int(login.score) - assessment.reasons.reduce(0) { $0 + $1.points }
         guard points > 0 else { return }

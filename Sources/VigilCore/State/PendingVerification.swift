@@ -29,8 +29,9 @@ struct StepOrigin: Sendable, Equatable {
 /// A successful login whose decision asked for a step-up, kept apart from the baseline until an MFA
 /// success verifies it (`engine.verification`): what it would teach the baseline once verified, and
 /// what it scored, which a sensitive action of its session inherits until then. Never verified, it
-/// expires with the window and the baseline never sees it: an attacker's logins with a stolen password
-/// stay unknown however many there are.
+/// can no longer be after the window and the baseline never sees it (an attacker's logins with a stolen
+/// password stay unknown however many there are); one with ids is kept for `session_hold`, for its
+/// session's sensitive actions.
 struct PendingLogin: Sendable, Equatable {
     var time: Timestamp
     /// The login's session and correlation ids, hashed.
@@ -87,12 +88,25 @@ extension Array where Element == PendingLogin {
         return unlinked.max { self[$0].time < self[$1].time }.map { [$0] } ?? []
     }
 
-    /// The riskiest login still waiting whose session an event at `time` with `links` belongs to: one
-    /// sharing an id with it, or, when either has none to compare, any of the user's within the window.
-    func session(of links: LinkKeys, at time: Timestamp, window: EventDuration) -> PendingLogin? {
+    /// Logins past the window (never to be verified) whose session an MFA success with `links` closes:
+    /// the user stepped up in that session after all, so its sensitive actions are scored on their own
+    /// again. Nothing is learned from them.
+    func closed(by links: LinkKeys, at time: Timestamp, window: EventDuration) -> [Int] {
+        indices.filter { self[$0].links.shares(links) && time.since(self[$0].time) > window }
+    }
+
+    /// The riskiest unverified login whose session an event at `time` with `links` belongs to: one
+    /// sharing an id with it within `hold`, or, when either has no ids to compare, any of the user's
+    /// within the window.
+    func session(
+        of links: LinkKeys, at time: Timestamp, window: EventDuration, hold: EventDuration
+    )
+        -> PendingLogin?
+    {
         filter {
-            $0.time <= time && time.since($0.time) <= window
-                && ($0.links.shares(links) || $0.links.isEmpty || links.isEmpty)
+            guard $0.time <= time else { return false }
+            if $0.links.shares(links) { return time.since($0.time) <= Swift.max(window, hold) }
+            return ($0.links.isEmpty || links.isEmpty) && time.since($0.time) <= window
         }.max { $0.score < $1.score }
     }
 }

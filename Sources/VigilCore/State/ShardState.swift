@@ -219,6 +219,7 @@ extension EngineSettings {
         return max(
             signals.failedAttemptsWindow, signals.pushBurstWindow, alerts.pushBombingWindow, alerts.mfaFatigueWindow,
             alerts.resetAbuseWindow, postResetWindow, alerts.serviceAccountHold, verification.window,
+            verification.sessionHold,
             horizons.max() ?? .seconds(0))
     }
 }

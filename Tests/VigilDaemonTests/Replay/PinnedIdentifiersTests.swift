@@ -8,7 +8,8 @@ import VigilTestSupport
 /// contract change for every consumer (note it in the changelog) and the literals are updated with it.
 /// Changed on purpose: `mfa_fatigue_accepted`'s uid (2 December 2026), when the user's failed pushes began
 /// to be kept for every horizon (15, not 5): its window now starts at the first of all six denials.
-/// `policy_version` (2 December 2026), when `engine.verification` and `engine.signals.device_browser_changed`
+/// `policy_version` (2 December 2026), when `engine.verification` (window, session hold) and
+/// `engine.signals.device_browser_changed`
 /// joined the settings it digests.
 @Suite struct PinnedIdentifiersTests {
     /// A login, a push-bombing burst (six denied pushes, then one approved) and a login after it: two
@@ -41,7 +42,7 @@ import VigilTestSupport
     /// of `policy_version`), one threshold changed from its default.
     static let config = "policy:\n  medium_from: 35\n"
 
-    static let expectedPolicyVersion = "af6e653b58393213"
+    static let expectedPolicyVersion = "52ba78bb88e43384"
     static let expectedDecisionIDs = [
         "pin-login": "7723cf89-bafd-8c43-90ce-409231199f98",
         "pin-login-after": "ddc4a5c9-de8f-82e6-8763-4998d4741cde",
