@@ -9,8 +9,7 @@ import VigilTestSupport
 /// Changed on purpose: `mfa_fatigue_accepted`'s uid (2 December 2026), when the user's failed pushes began
 /// to be kept for every horizon (15, not 5): its window now starts at the first of all six denials.
 /// `policy_version` (2 December 2026), when `engine.verification` (window, session hold) and
-/// `engine.signals.device_browser_changed`
-/// joined the settings it digests.
+/// `engine.signals.device_browser_changed` joined the settings it digests.
 @Suite struct PinnedIdentifiersTests {
     /// A login, a push-bombing burst (six denied pushes, then one approved) and a login after it: two
     /// decisions (MFA events get none) and two alerts.
