@@ -33,7 +33,7 @@ extension EventRules {
         }
         let kept = max(verification.window, verification.sessionHold)
         user.pendingLogins.removeAll { event.time.since($0.time) > ($0.links.isEmpty ? verification.window : kept) }
-        user.pendingLogins.add(login)
+        user.pendingLogins.add(login, window: verification.window)
         return .pending
     }
 

@@ -11,13 +11,14 @@ public enum BrowserFamily: UInt8, Sendable, CaseIterable {
     /// Products that are none of the above.
     case other
 
-    /// Product names (the word before a `/`, lower-case, at most 16 bytes) and the family each names,
+    /// Product names (the word before a `/`, lower-case, at most 24 bytes) and the family each names,
     /// with its precedence: Edge, Opera and Samsung Internet also name Chrome and Safari, Chrome also
     /// names Safari, so the more specific product wins whatever its position.
     private static let products: [PackedName: (family: BrowserFamily, precedence: Int)] = {
         var table: [PackedName: (BrowserFamily, Int)] = [:]
         for (names, family, precedence) in [
-            (["edg", "edge", "edga", "edgios"], BrowserFamily.edge, 4), (["opr", "opera"], .opera, 4),
+            (["headlesschrome", "phantomjs"], BrowserFamily.script, 5),
+            (["edg", "edge", "edga", "edgios"], .edge, 4), (["opr", "opera"], .opera, 4),
             (["samsungbrowser"], .samsungInternet, 4), (["trident"], .internetExplorer, 4),
             (["firefox", "fxios"], .firefox, 3), (["crios", "chrome", "chromium"], .chrome, 2),
             (["safari"], .safari, 1),
@@ -25,7 +26,7 @@ public enum BrowserFamily: UInt8, Sendable, CaseIterable {
                 [
                     "curl", "wget", "python-requests", "python-urllib", "python", "aiohttp", "go-http-client",
                     "okhttp", "java", "axios", "node-fetch", "node", "postmanruntime", "libwww-perl", "httpclient",
-                    "powershell",
+                    "powershell", "windowspowershell",
                 ], .script, 0
             ),
         ] {
@@ -91,28 +92,36 @@ public enum BrowserFamily: UInt8, Sendable, CaseIterable {
     }
 }
 
-/// Up to 16 bytes of a product name, lower-cased and packed into two integers: a table key built
+/// Up to 24 bytes of a product name, lower-cased and packed into three integers: a table key built
 /// without allocating.
 private struct PackedName: Hashable {
-    var low: UInt64 = 0
-    var high: UInt64 = 0
+    var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+
+    static func == (lhs: PackedName, rhs: PackedName) -> Bool { lhs.words == rhs.words }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+    }
 
     init?(_ bytes: [UInt8]) {
         guard let packed = bytes.withUnsafeBytes({ PackedName($0, from: 0, to: $0.count) }) else { return nil }
         self = packed
     }
 
-    /// nil when the name is longer than 16 bytes (no product of the table is).
+    /// nil when the name is longer than 24 bytes (no product of the table is).
     init?(_ text: UnsafeRawBufferPointer, from start: Int, to end: Int) {
-        guard end - start <= 16 else { return nil }
+        guard end - start <= 24 else { return nil }
         for index in start..<end {
             var byte = text[index]
             if byte >= 65 && byte <= 90 { byte |= 0x20 }
             let position = index - start
-            if position < 8 {
-                low |= UInt64(byte) << (8 * UInt64(position))
-            } else {
-                high |= UInt64(byte) << (8 * UInt64(position - 8))
+            let shifted = UInt64(byte) << (8 * UInt64(position % 8))
+            switch position / 8 {
+            case 0: words.0 |= shifted
+            case 1: words.1 |= shifted
+            default: words.2 |= shifted
             }
         }
     }

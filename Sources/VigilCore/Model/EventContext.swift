@@ -71,9 +71,13 @@ struct EventContext {
     let sourceStateKey: UInt64?
     /// Keyed hash of `device.id` bound to `browser`; the raw id never enters state.
     let deviceKey: UInt64?
-    /// The browser family of a device id that is not managed (a cookie or fingerprint belongs to one
-    /// browser), read from its user agent for the events that are scored or verify; `unknown` for a
-    /// managed device (its id names the machine, which every browser on it shares) and otherwise.
+    /// Keyed hash of `device.id` alone: the device whatever the browser (MFA results and other steps
+    /// of a sign-in are matched by it, `StepOrigin`).
+    let deviceIDKey: UInt64?
+    /// The browser family of a device id that is a browser's own (a cookie or fingerprint), read from its
+    /// user agent for successful logins and sensitive actions; `unknown` otherwise: without a user agent,
+    /// for a managed device, and for ids that name something every browser shares (an identity provider's
+    /// `client:` ids; Entra's registered device ids reach here without a user agent).
     let browser: BrowserFamily
     /// Keys the device id (`deviceKey(as:)`).
     private let deviceHashKey: SipHashKey
@@ -97,11 +101,15 @@ struct EventContext {
         self.userKey = userKey
         var browser = BrowserFamily.unknown
         switch event.type {
-        case .login where event.outcome == .success, .sensitiveAction, .mfaResult:
+        case .login where event.outcome == .success, .sensitiveAction:
             self.links = LinkKeys(event, key: keys.link, message: message)
-            if let device = event.device, device.managed != true, let agent = device.userAgent {
+            if let device = event.device, device.managed != true, let agent = device.userAgent,
+                device.id?.hasPrefix("client:") == false
+            {
                 browser = Self.family(of: agent, message: message)
             }
+        case .mfaResult:
+            self.links = LinkKeys(event, key: keys.link, message: message)
         default:
             self.links = LinkKeys()
         }
@@ -111,8 +119,11 @@ struct EventContext {
         self.sourceKey = sourceKey
         self.sourceStateKey = sourceKey.map(keys.sourceStateKey)
         if let id = event.device?.id, !id.isEmpty {
-            self.deviceKey = keys.device.hash(id, tweak: UInt64(browser.rawValue))
+            let idKey = keys.device.hash(id)
+            self.deviceIDKey = idKey
+            self.deviceKey = browser == .unknown ? idKey : keys.device.hash(id, tweak: UInt64(browser.rawValue))
         } else {
+            self.deviceIDKey = nil
             self.deviceKey = nil
         }
         self.intel = intel

@@ -78,11 +78,18 @@ struct LoginSignals: Sendable {
         }
 
         // Novelty against the baseline. A device learned without a browser (managed, no user agent, or
-        // before browsers were told apart) is known whatever the browser now.
-        let seenDevice =
-            context.deviceKey.flatMap { user.seen.lastSeen(.device, $0) }
-            ?? (context.browser == .unknown
-                ? nil : context.deviceKey(as: .unknown).flatMap { user.seen.lastSeen(.device, $0) })
+        // before browsers were told apart) is known whatever the browser now; one presented without a
+        // browser is known if it is known from any.
+        var seenDevice = context.deviceKey.flatMap { user.seen.lastSeen(.device, $0) }
+        if seenDevice == nil, context.deviceKey != nil {
+            if context.browser != .unknown {
+                seenDevice = context.deviceIDKey.flatMap { user.seen.lastSeen(.device, $0) }
+            } else {
+                for family in BrowserFamily.allCases where family != .unknown && seenDevice == nil {
+                    seenDevice = context.deviceKey(as: family).flatMap { user.seen.lastSeen(.device, $0) }
+                }
+            }
+        }
         if let seen = seenDevice {
             facts.isNewDevice = event.time.since(seen) > settings.newDeviceAfter
         } else {

@@ -16,7 +16,7 @@ struct StepOrigin: Sendable, Equatable {
     init(_ context: EventContext) {
         source = context.sourceStateKey ?? 0
         network = context.intel.network.map { UInt64($0.number) } ?? 0
-        device = context.deviceKey ?? 0
+        device = context.deviceIDKey ?? 0
     }
 
     /// True when the two share an address (or /64), a network or a device.
@@ -63,13 +63,16 @@ enum VerificationCapacity {
 }
 
 extension Array where Element == PendingLogin {
-    /// Adds `login`; beyond the cap the least risky waiting login goes (the oldest among equals), so an
-    /// attacker cannot push their own risky login out with a few more.
-    mutating func add(_ login: PendingLogin) {
+    /// Adds `login`; beyond the cap a login past the window (kept only for its session's risk) goes
+    /// first, so held sessions never stop a fresh login from being verified; among those (or, without
+    /// any, among all) the least risky goes, the oldest among equals, so an attacker cannot push their
+    /// own risky login out with a few more.
+    mutating func add(_ login: PendingLogin, window: EventDuration) {
         append(login)
-        if count > VerificationCapacity.pendingLogins {
-            remove(at: indices.min { (self[$0].score, self[$0].time) < (self[$1].score, self[$1].time) }!)
-        }
+        guard count > VerificationCapacity.pendingLogins else { return }
+        let held = indices.filter { login.time.since(self[$0].time) > window }
+        let candidates = held.isEmpty ? [Int](0..<count) : held
+        remove(at: candidates.min { (self[$0].score, self[$0].time) < (self[$1].score, self[$1].time) }!)
     }
 
     /// The logins an MFA success at `time` with `links` from `origin` verifies: every one within the

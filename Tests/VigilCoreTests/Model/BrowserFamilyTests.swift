@@ -31,6 +31,11 @@ import Testing
         ("Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko", .internetExplorer),
         ("python-requests/2.31", .script), ("curl/8.5.0", .script), ("Go-http-client/2.0", .script),
         ("okhttp/4.12.0", .script), ("CHROME/1 PYTHON-REQUESTS/2", .chrome),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
+            .script
+        ),
+        ("Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) WindowsPowerShell/5.1.22621.4391", .script),
         ("Mozilla/5.0 (X11; Linux x86_64)", .other), ("Okta", .unknown), ("", .unknown),
     ])
     func aUserAgentNamesItsFamily(agent: String, family: BrowserFamily) {

@@ -8,12 +8,12 @@ import Testing
     /// A login of `user` from Milton (a new country and network for a London user) on `device`.
     static func login(
         _ user: String, at minutes: Double, id: String, device: String = "evil", ip: String = Places.milton,
-        session: String? = nil, correlation: String? = nil
+        session: String? = nil, correlation: String? = nil, compromised: Bool = false
     ) -> AuthEvent {
         AuthEvent(
             eventID: id, type: .login, time: EngineHarness.at(minutes), user: User(id: user), ip: IPAddress(ip),
-            device: Device(id: device), outcome: .success, sessionID: session.map { InputText($0) },
-            correlationID: correlation.map { InputText($0) })
+            device: Device(id: device), outcome: .success, credentialCompromised: compromised,
+            sessionID: session.map { InputText($0) }, correlationID: correlation.map { InputText($0) })
     }
 
     /// An MFA success of `user`'s, from Milton unless `ip` says otherwise.
@@ -285,6 +285,14 @@ import Testing
         for index in 0..<3 { managed.login("bob", at: Double(index), agent: chrome, managed: true) }
         #expect(managed.login("bob", at: 10, agent: "Mozilla/5.0 Firefox/133.0", managed: true).signals.isEmpty)
 
+        // An identity provider's client id is every browser's.
+        var client = EngineHarness()
+        for index in 0..<3 { client.login("dan", at: Double(index), device: "client:portal", agent: chrome) }
+        #expect(client.login("dan", at: 10, device: "client:portal", agent: "curl/8.5.0").signals.isEmpty)
+
+        // Without a user agent, a device known from a browser is known.
+        #expect(h.login("alice", at: 12, verified: false).signals.isEmpty)
+
         var learnedBefore = EngineHarness()
         learnedBefore.establish("carol")
         #expect(learnedBefore.login("carol", at: 10, verified: false, agent: chrome).signals.isEmpty)
@@ -309,5 +317,21 @@ import Testing
         #expect(h.engine.state.users.values.first?.seen.count(.device) == 1)
         #expect(floored(60 + 12 * 60 - 1, "s1", "x1"))
         #expect(!floored(60 + 12 * 60 + 1, "s1", "x2"))
+    }
+
+    /// Sessions held past the window never crowd out a fresh login, even riskier ones: beyond the cap
+    /// one of them goes, and the fresh login is still verified by its MFA success.
+    @Test func heldSessionsLeaveRoomForAFreshLogin() {
+        var h = EngineHarness()
+        h.establish("alice")
+        for index in 0..<4 {
+            let login = Self.login(
+                "alice", at: Self.later + Double(index), id: "old-\(index)", session: "s\(index)", compromised: true)
+            #expect(h.send(login).decision.map { $0.score > 55 && $0.action != .deny } == true)
+        }
+        h.send(Self.login("alice", at: Self.later + 60, id: "fresh", session: "fresh"))
+        #expect(h.engine.state.users.values.first?.pendingLogins.map(\.score).sorted().first == 55)
+        h.send(Self.mfaSuccess("alice", at: Self.later + 61, id: "fresh.mfa", session: "fresh"))
+        #expect(h.send(Self.login("alice", at: Self.later + 90, id: "again")).signals.isEmpty)
     }
 }

@@ -179,11 +179,13 @@ enum EntraRecord: RecordAdapter {
     }
 
     /// `deviceDetail`: the registered device's id, else the browser family and operating system; whether
-    /// the device is managed; the raw `userAgent`.
+    /// the device is managed; the raw `userAgent`, only without a registered id: that id names the machine,
+    /// whose browsers all present it, so it is not bound to one browser (`EventContext.browser`).
     private static func device(_ properties: RecordFields) throws(DecodeFailure) -> Device? {
         let detail = try properties.object("deviceDetail")
-        let agent = try properties.string("userAgent", FieldLimits.freeText)
+        var agent = try properties.string("userAgent", FieldLimits.freeText)
         var id = try detail?.string("deviceId", 0...FieldLimits.identifier.upperBound)
+        if let registered = id, !registered.isEmpty { agent = nil }
         if id?.isEmpty ?? true {
             let browser = try detail?.string("browser", 0...128).map(browserFamily) ?? ""
             let system = try detail?.string("operatingSystem", 0...128) ?? ""
