@@ -18,7 +18,9 @@ extension EventRules {
         let origin = StepOrigin(context)
         let login = PendingLogin(
             time: event.time, links: context.links, origin: origin, score: UInt8(clamping: assessment.score),
-            device: context.deviceKey, country: assessment.countryKey, network: assessment.networkKey,
+            device: assessment.deviceFoundUnder ?? context.deviceKey,
+            replacedDevice: context.browser == .unknown ? nil : context.deviceIDKey, country: assessment.countryKey,
+            network: assessment.networkKey,
             anchor: event.ip.map {
                 CompactAnchor(
                     time: event.time, eventID: event.eventID, ip: $0,
@@ -104,6 +106,7 @@ extension EventRules {
         let engine = config.engine
         user.successfulLogins &+= 1
         if let device = login.device {
+            if let bare = login.replacedDevice, bare != device { user.seen.forget(.device, bare) }
             user.seen.record(.device, device, at: login.time, capacity: engine.maxDevicesPerUser)
         }
         if let country = login.country {

@@ -9,6 +9,9 @@ struct Assessment {
     var isNewDevice = false
     /// The browser family the device id is known from, when it is now presented by another.
     var deviceKnownFrom: BrowserFamily?
+    /// The key a device presented without a browser was found under, when it is a browser's: learning
+    /// the login refreshes that entry instead of adding a bare one every browser would match.
+    var deviceFoundUnder: UInt64?
     var isNewCountry = false
     var isNewNetwork = false
     var countryKey: UInt64?
@@ -86,7 +89,9 @@ struct LoginSignals: Sendable {
                 seenDevice = context.deviceIDKey.flatMap { user.seen.lastSeen(.device, $0) }
             } else {
                 for family in BrowserFamily.allCases where family != .unknown && seenDevice == nil {
-                    seenDevice = context.deviceKey(as: family).flatMap { user.seen.lastSeen(.device, $0) }
+                    guard let key = context.deviceKey(as: family) else { break }
+                    seenDevice = user.seen.lastSeen(.device, key)
+                    if seenDevice != nil { facts.deviceFoundUnder = key }
                 }
             }
         }

@@ -41,6 +41,9 @@ struct PendingLogin: Sendable, Equatable {
     /// The login's score (0...100).
     var score: UInt8
     var device: UInt64?
+    /// The device's bare-id entry (learned without a browser) that learning `device`, bound to a browser,
+    /// replaces: left in place it would make the id known from every browser.
+    var replacedDevice: UInt64?
     var country: UInt64?
     var network: UInt64?
     /// The login as `UserState.lastLogin` would hold it.

@@ -81,6 +81,15 @@ struct SeenSets: Sendable {
         adjust(kind, by: 1)
     }
 
+    /// Removes `key` from `kind`'s entries, if it is there.
+    mutating func forget(_ kind: Kind, _ key: UInt64) {
+        for index in range(kind) where entry(index).key == key {
+            remove(at: index)
+            adjust(kind, by: -1)
+            return
+        }
+    }
+
     private func range(_ kind: Kind) -> Range<Int> {
         let devices = count(.device)
         switch kind {

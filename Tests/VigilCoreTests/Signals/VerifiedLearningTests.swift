@@ -290,12 +290,18 @@ import Testing
         for index in 0..<3 { client.login("dan", at: Double(index), device: "client:portal", agent: chrome) }
         #expect(client.login("dan", at: 10, device: "client:portal", agent: "curl/8.5.0").signals.isEmpty)
 
-        // Without a user agent, a device known from a browser is known.
+        // Without a user agent, a device known from a browser is known, and learning it refreshes that
+        // browser's entry instead of adding one every browser would match.
         #expect(h.login("alice", at: 12, verified: false).signals.isEmpty)
+        #expect(h.engine.state.users.values.first?.seen.count(.device) == 1)
 
+        // Learned before browsers were told apart: known from Chrome, and from then on bound to it.
         var learnedBefore = EngineHarness()
         learnedBefore.establish("carol")
         #expect(learnedBefore.login("carol", at: 10, verified: false, agent: chrome).signals.isEmpty)
+        #expect(learnedBefore.engine.state.users.values.first?.seen.count(.device) == 1)
+        let copied = learnedBefore.login("carol", at: 11, verified: false, agent: "curl/8.5.0")
+        #expect(copied.signals == [.newDevice, .deviceBrowserChanged])
     }
 
     /// An unverified login's session keeps its risk for `session_hold` (12 h), not longer; an MFA success of

@@ -91,7 +91,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
 /// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
 /// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds · signalled risk 1 · raised risk? 1 (+ level 1 · until 8) (version 2) · pending logins: 4 + n × pending login · remembered MFA successes: 4 + n × (time 8 · links · origin) (version 3) |
-/// | pending login | time 8 · links · origin · score 1 · device?, country?, network?: 3 × (1 + 8) · anchor? 1 |
+/// | pending login | time 8 · links · origin · score 1 · device?, replaced device?, country?, network?: 4 × (1 + 8) · anchor? 1 |
 /// | links | session, correlation, challenge hashes: 3 × 8 (0: absent) |
 /// | origin | source key, network, device key: 3 × 8 (0: unknown) |
 /// | event window | 4 + n × (time 8 + event id s) |
@@ -179,7 +179,7 @@ struct StateEntryCodec {
                     encodeLinks(login.links, into: &out)
                     encodeOrigin(login.origin, into: &out)
                     out.u8(login.score)
-                    for key in [login.device, login.country, login.network] {
+                    for key in [login.device, login.replacedDevice, login.country, login.network] {
                         out.bool(key != nil)
                         if let key { out.u64(key) }
                     }
@@ -529,8 +529,8 @@ struct StateEntryCodec {
                         ? try decodeAnchor(&reader, names: &names) : nil
                     rare.pendingLogins.append(
                         PendingLogin(
-                            time: time, links: links, origin: origin, score: score, device: keys[0], country: keys[1],
-                            network: keys[2],
+                            time: time, links: links, origin: origin, score: score, device: keys[0],
+                            replacedDevice: keys[1], country: keys[2], network: keys[3],
                             anchor: anchor))
                 }
                 let verified = try reader.count("user verified links", limit: VerificationCapacity.verifiedLinks)
@@ -600,7 +600,9 @@ struct StateEntryCodec {
 
     /// Field names built once, not per entry.
     static let seenFields = SeenSets.Kind.allCases.map { "seen \($0) entries" }
-    static let pendingKeyFields = ["pending login device", "pending login country", "pending login network"]
+    static let pendingKeyFields = [
+        "pending login device", "pending login replaced device", "pending login country", "pending login network",
+    ]
     static let knownAnonymityBits: UInt8 = 0x3F
     static let knownPresenceBits: UInt8 = 0x7F
 
