@@ -238,6 +238,26 @@ extension VigilConfig {
             "new_asn", \.engine.signals.newASN,
             "A network (ASN) this user has not used: weak on its own (mobile carriers change).")
         + signal(
+            "unusual_login", \.engine.signals.unusualLogin,
+            """
+            The login model: how much likelier the login's features (device, country, network, address block, city, \
+            browser and system family, hour of the week) are under an attacker than under this user's history, in \
+            bits (log2 of the likelihood ratio, each feature between -2 and +6). Above from_bits it adds \
+            points_per_bit per bit, up to points. A login new in five ways at once reaches medium where single \
+            novelties stay low. Not scored while the user is learning (first_login).
+            """)
+        + [
+            .number(
+                "engine.signals.unusual_login.from_bits", \.engine.signals.unusualLoginFromBits, 0...64, .live,
+                """
+                Bits from which the model adds points. 16 (a likelihood ratio of about 65,000) leaves a new phone on \
+                a new carrier low and challenges a new device, browser, system, network and hour at once.
+                """),
+            .number(
+                "engine.signals.unusual_login.points_per_bit", \.engine.signals.unusualLoginPointsPerBit, 0...100,
+                .live, "Points per bit above from_bits, up to points."),
+        ]
+        + signal(
             "first_login", \.engine.signals.firstLogin,
             "No baseline yet (learning period): 40 = medium, so new users get a soft step-up.")
         + signal(

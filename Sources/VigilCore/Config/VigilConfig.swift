@@ -124,6 +124,12 @@ public struct SignalSettings: Sendable, Equatable {
     public var newCountry = SignalWeight(points: 25)
     /// First login from an autonomous system the user has not logged in from.
     public var newASN = SignalWeight(points: 10)
+    /// The login model (`LoginModel`) found the login unlike the user's: `points` is the most it adds.
+    public var unusualLogin = SignalWeight(points: 40)
+    /// The model's bits from which it adds points: below, a login is not unusual enough.
+    public var unusualLoginFromBits = 16.0
+    /// Points per bit above `unusualLoginFromBits`, up to `unusualLogin.points`.
+    public var unusualLoginPointsPerBit = 2.0
     /// No baseline yet: default lands in `medium`.
     public var firstLogin = SignalWeight(points: 40)
     /// Travel from the last login faster than an airliner, net of both locations' accuracy radii.

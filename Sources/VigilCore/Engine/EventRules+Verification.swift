@@ -26,7 +26,8 @@ extension EventRules {
                     time: event.time, eventID: event.eventID, ip: $0,
                     location: context.intel.travelLocation(mobileToleranceKm: engine.signals.mobileToleranceKm),
                     network: context.intel.network, anonymity: assessment.anonymity, names: &names)
-            })
+            },
+            features: context.features ?? LoginFeatures(hourOfWeek: LoginFeatures.hourOfWeek(event.time)))
         if action == .allow || !verification.required || event.user.role == .service
             || user.verifiedLinks.verifies(context.links, origin: origin, at: event.time, window: verification.window)
         {
@@ -115,6 +116,7 @@ extension EventRules {
         if let network = login.network {
             user.seen.record(.network, network, at: login.time, capacity: engine.maxASNsPerUser)
         }
+        user.profile.record(login.features)
         if let anchor = login.anchor, user.lastLogin.map({ $0.time <= login.time }) ?? true {
             user.lastLogin = anchor
         }

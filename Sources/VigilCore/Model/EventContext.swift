@@ -11,6 +11,8 @@ struct EngineKeys: Sendable {
     /// `AddressCipher`).
     let stateAddress: SipHashKey
     let identifier: SipHashKey
+    /// Keys the address blocks and cities of the login model's profile (`LoginProfile`).
+    let profile: SipHashKey
     /// Keys the session, correlation and challenge ids that link a login to the MFA result verifying it.
     let link: SipHashKey
     /// Identifies the operator's secret in snapshots without revealing it: state written under another
@@ -24,6 +26,7 @@ struct EngineKeys: Sendable {
         source = secret.derived(5)
         stateAddress = secret.derived(6)
         link = secret.derived(8)
+        profile = secret.derived(9)
         fingerprint = secret.derived(7).hash("vigil state key fingerprint")
         // Public ids (decision ids, finding uids) must not depend on the secret: the same input
         // gives the same ids on every deployment, so downstream deduplication works across replays.
@@ -84,6 +87,9 @@ struct EventContext {
     /// Keyed hashes of the ids that link a login, its MFA result and its session's actions; empty for
     /// the other event types.
     let links: LinkKeys
+    /// What the login model compares with the user's profile; nil for events it does not score (all but
+    /// successful logins and sensitive actions).
+    let features: LoginFeatures?
 
     /// `message` holds the bytes `event` was decoded from, when its texts are spans of them.
     init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys, message: UnsafeRawBufferPointer? = nil) {
@@ -103,15 +109,19 @@ struct EventContext {
         switch event.type {
         case .login where event.outcome == .success, .sensitiveAction:
             self.links = LinkKeys(event, key: keys.link, message: message)
-            if let device = event.device, device.managed != true, let agent = device.userAgent,
-                device.id?.hasPrefix("client:") == false
-            {
-                browser = Self.family(of: agent, message: message)
+            var system = OSFamily.unknown
+            if let device = event.device, device.managed != true, let agent = device.userAgent {
+                (browser, system) = Self.families(of: agent, message: message)
+                // A client id is every browser's: its device key stays unbound (the system is still the user's).
+                if device.id?.hasPrefix("client:") != false { browser = .unknown }
             }
+            self.features = LoginFeatures(event, intel: intel, key: keys.profile, browser: browser, system: system)
         case .mfaResult:
             self.links = LinkKeys(event, key: keys.link, message: message)
+            self.features = nil
         default:
             self.links = LinkKeys()
+            self.features = nil
         }
         self.browser = browser
         self.deviceHashKey = keys.device
@@ -155,15 +165,26 @@ struct EventContext {
         return deviceHashKey.hash(id, tweak: UInt64(family.rawValue))
     }
 
-    /// The family of a user agent held as text or as a span of `message` (unknown without the message).
-    private static func family(of agent: InputText, message: UnsafeRawBufferPointer?) -> BrowserFamily {
+    /// The browser and system families of a user agent held as text or as a span of `message` (unknown
+    /// without the message).
+    private static func families(
+        of agent: InputText, message: UnsafeRawBufferPointer?
+    ) -> (BrowserFamily, OSFamily) {
+        func read(_ bytes: UnsafeRawBufferPointer) -> (BrowserFamily, OSFamily) {
+            (BrowserFamily.family(of: bytes), OSFamily.family(of: bytes))
+        }
         switch agent {
-        case .text(let text): return BrowserFamily(userAgent: text)
+        case .text(var text): return text.withUTF8 { read(UnsafeRawBufferPointer($0)) }
         case .span(let start, let count, let escaped):
-            guard let message, start >= 0, count >= 0, start + count <= message.count else { return .unknown }
+            guard let message, start >= 0, count >= 0, start + count <= message.count else {
+                return (.unknown, .unknown)
+            }
             // Escapes (rare in a user agent) are read through the unescaped text.
-            if escaped { return BrowserFamily(userAgent: agent.string(in: message)) }
-            return BrowserFamily.family(of: UnsafeRawBufferPointer(rebasing: message[start..<(start + count)]))
+            if escaped {
+                var text = agent.string(in: message)
+                return text.withUTF8 { read(UnsafeRawBufferPointer($0)) }
+            }
+            return read(UnsafeRawBufferPointer(rebasing: message[start..<(start + count)]))
         }
     }
 }
@@ -183,35 +204,48 @@ struct LinkKeys: Sendable, Equatable {
     }
 
     /// A span needs the message it was decoded from; without one (never the case for the engine's
-    /// callers, whose events hold spans only of the message they pass) the id counts as absent.
+    /// callers, whose events hold spans only of the message they pass) the id counts as absent. An
+    /// unescaped span (every ordinary id) is hashed where it lies, without making a String of it.
     init(_ event: AuthEvent, key: SipHashKey, message: UnsafeRawBufferPointer?) {
         func hash(_ text: InputText?) -> UInt64 {
             guard let text else { return 0 }
-            let value: String
             switch text {
-            case .text(let string): value = string
+            case .span(let start, let count, escaped: false):
+                guard let message, start >= 0, count >= 0, start + count <= message.count else { return 0 }
+                return Self.key(of: UnsafeRawBufferPointer(rebasing: message[start..<(start + count)]), key: key)
             case .span:
                 guard let message else { return 0 }
-                value = text.string(in: message)
+                var value = text.string(in: message)
+                return value.withUTF8 { Self.key(of: UnsafeRawBufferPointer($0), key: key) }
+            case .text(var value):
+                return value.withUTF8 { Self.key(of: UnsafeRawBufferPointer($0), key: key) }
             }
-            // 0 means absent, so an id that hashes to it is moved off it.
-            return Self.isPlaceholder(value) ? 0 : max(1, key.hash(value))
         }
         session = hash(event.sessionID)
         correlation = hash(event.correlationID)
         challenge = hash(event.mfa?.challengeID)
     }
 
+    /// The keyed hash of an id's UTF-8, 0 for a placeholder; an id that hashes to 0 (absent) is moved off it.
+    private static func key(of id: UnsafeRawBufferPointer, key: SipHashKey) -> UInt64 {
+        isPlaceholder(id) ? 0 : max(1, key.hash(id))
+    }
+
     /// Values identity providers write where they have no id (Okta's `externalSessionId` is often
     /// "unknown"): as ids they would link every sign-in that carries them, so they count as absent.
-    static func isPlaceholder(_ value: String) -> Bool {
-        guard value.utf8.count <= 36 else { return false }
-        switch value.lowercased() {
-        case "", "unknown", "null", "none", "nil", "n/a", "na", "-", "0", "undefined",
-            "00000000-0000-0000-0000-000000000000":
-            return true
-        default:
-            return false
+    /// Compared without regard to ASCII case.
+    private static let placeholders: [[UInt8]] = [
+        "", "unknown", "null", "none", "nil", "n/a", "na", "-", "0", "undefined",
+        "00000000-0000-0000-0000-000000000000",
+    ].map { Array($0.utf8) }
+
+    private static func isPlaceholder(_ id: UnsafeRawBufferPointer) -> Bool {
+        guard id.count <= 36 else { return false }
+        return placeholders.contains { placeholder in
+            placeholder.count == id.count
+                && zip(placeholder, id).allSatisfy { expected, byte in
+                    expected == (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+                }
         }
     }
 

@@ -14,6 +14,7 @@ public enum SignalName: String, Sendable, CaseIterable, Comparable {
     case deviceBrowserChanged = "device_browser_changed"
     case newCountry = "new_country"
     case newASN = "new_asn"
+    case unusualLogin = "unusual_login"
     case firstLogin = "first_login"
     case failedAttempts = "failed_attempts"
     case sourceIPSpraying = "source_ip_spraying"
@@ -85,6 +86,8 @@ public enum ReasonDetail: Sendable, Equatable {
     case deviceBrowserChanged(known: BrowserFamily, now: BrowserFamily)
     case newCountry(String)
     case newNetwork(number: UInt32, organization: String?)
+    /// The login model found the login unlike the user's. Indirect: rare, and its findings are a list.
+    indirect case unusualLogin(UnusualLogin)
     case failedAttempts(count: Int, windowSeconds: Double)
     case sourceSpraying(users: Int, windowSeconds: Double)
     case pushBurst(pushes: Int, failures: Int, windowSeconds: Double)
@@ -166,6 +169,17 @@ public enum ReasonDetail: Sendable, Equatable {
                 out.put(" (")
                 out.put(organization)
                 out.put(")")
+            }
+        case .unusualLogin(let model):
+            out.put("unlike this user's logins by ")
+            let tenths = Int((model.bits * 10).rounded())
+            out.put(tenths / 10)
+            out.put(".")
+            out.put(tenths % 10)
+            out.put(" bits")
+            for (index, finding) in model.findings.enumerated() {
+                out.put(index == 0 ? ": " : "; ")
+                finding.write(to: &out)
             }
         case let .failedAttempts(count, window):
             out.put(count)

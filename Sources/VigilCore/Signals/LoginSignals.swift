@@ -25,6 +25,8 @@ struct Assessment {
     var travelIsImpossible = false
     var withinPostResetWindow = false
     var pushBombingActive = false
+    /// The login model's bits, when it scores the event (enabled, past learning, a login or action).
+    var model: LoginModel.Result?
 
     var score: Int { min(100, max(0, reasons.reduce(0) { $0 + $1.points })) }
 }
@@ -116,6 +118,12 @@ struct LoginSignals: Sendable {
             facts.isNewNetwork = user.seen.lastSeen(.network, UInt64(network.number)) == nil
         }
 
+        if signals.unusualLogin.enabled, !facts.learning, let features = context.features {
+            facts.model = LoginModel.evaluate(
+                features, deviceKnown: context.deviceKey == nil ? nil : !facts.isNewDevice,
+                countryKnown: facts.countryKey == nil ? nil : !facts.isNewCountry,
+                networkKnown: facts.networkKey == nil ? nil : !facts.isNewNetwork, user: user)
+        }
         if let reset = user.lastResetCompleted, event.time >= reset, event.time.since(reset) <= settings.postResetWindow
         {
             facts.withinPostResetWindow = true
@@ -211,6 +219,14 @@ extension SignalName {
         case .newASN:
             guard !facts.learning, facts.isNewNetwork, let network = context.intel.network else { return nil }
             return fire(signals.newASN, .newNetwork(number: network.number, organization: network.organization))
+        case .unusualLogin:
+            guard let model = facts.model, model.bits >= signals.unusualLoginFromBits else { return nil }
+            let points = min(
+                signals.unusualLogin.points,
+                Int(((model.bits - signals.unusualLoginFromBits) * signals.unusualLoginPointsPerBit).rounded(.down)))
+            guard points > 0 else { return nil }
+            return fire(
+                signals.unusualLogin, .unusualLogin(LoginModel.explain(model, context, user: user)), points: points)
         case .firstLogin:
             guard facts.learning else { return nil }
             return fire(signals.firstLogin, .firstLogin(seen: user.successfulLogins, required: settings.learningLogins))

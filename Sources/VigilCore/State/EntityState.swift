@@ -10,18 +10,21 @@ struct AlertHold: Sendable, Equatable {
     var until: Timestamp
 }
 
-/// Everything remembered about one user, in one fixed-size record (192 bytes) that the shard keeps
+/// Everything remembered about one user, in one fixed-size record (224 bytes) that the shard keeps
 /// in a dense array: the baseline (counts, the last login as a `CompactAnchor`, the seen devices,
-/// countries and networks, inline for an ordinary user), and behind one optional reference the rarely used
+/// countries and networks, inline for an ordinary user, and the login model's profile), and behind one optional reference the rarely used
 /// rest — failure, push and reset windows, alert holds, push-bombing and reset times. That reference is
 /// `nil` for the ordinary user, allocated on first use and dropped by the sweep once all in it has expired.
 struct UserState: Sendable {
-    // Declared in this order so the fields pack into 192 bytes.
+    // Declared in this order so the fields pack into 224 bytes.
     var anchor: CompactAnchor?
     var lastSeen: Timestamp
     var rare: RareUserState?
     var seen = SeenSets()
     var successfulLogins: UInt32 = 0
+    /// The login model's view of the user's habits (hours, address blocks, cities, browser and system
+    /// families), learned with the seen sets.
+    var profile = LoginProfile()
 
     init(lastSeen: Timestamp) { self.lastSeen = lastSeen }
 

@@ -48,6 +48,8 @@ struct PendingLogin: Sendable, Equatable {
     var network: UInt64?
     /// The login as `UserState.lastLogin` would hold it.
     var anchor: CompactAnchor?
+    /// What the login model's profile learns from it.
+    var features: LoginFeatures
 }
 
 /// An MFA success no waiting login matched, remembered for the verification window: identity providers

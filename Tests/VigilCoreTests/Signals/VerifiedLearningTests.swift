@@ -127,7 +127,7 @@ import Testing
     /// Without ids to compare, an MFA success verifies only a login from its own address, /64, network
     /// or device: the user passing MFA at home does not verify the attacker's login from elsewhere, even
     /// the latest one, and placeholder session ids ("unknown", as Okta writes) link nothing.
-    @Test(arguments: [nil, "unknown"])
+    @Test(arguments: [nil, "unknown", "N/A", "Undefined", "00000000-0000-0000-0000-000000000000"])
     func anMFASuccessFromElsewhereVerifiesNothingWithoutIds(session: String?) {
         var h = EngineHarness()
         h.establish("alice")

@@ -66,15 +66,18 @@ import _VigilMachinery
         for record in records {
             var reader = StateReader(record.value!)
             // Nothing in this stream needs version 2's fields (no Shared Signals): the first format, but for
-            // a user with a login waiting for its MFA success or an MFA success waiting for its login
-            // (version 3's lists).
-            let rare = engine.state.users[Self.entryKey(record).hash]?.rare
-            let waiting = rare.map { !$0.pendingLogins.isEmpty || !$0.verifiedLinks.isEmpty } ?? false
-            #expect(try reader.u8("version") == (waiting ? 3 : StateEntryCodec.firstVersion))
+            // a user with a login model profile or a login waiting for its MFA success (version 4), or an MFA
+            // success waiting for its login (version 3's list).
+            let user = engine.state.users[Self.entryKey(record).hash]
+            let profiled = user.map { !$0.profile.isEmpty || !$0.pendingLogins.isEmpty } ?? false
+            let remembering = user.map { !$0.verifiedLinks.isEmpty } ?? false
+            let expected: UInt8 = profiled ? 4 : remembering ? 3 : StateEntryCodec.firstVersion
+            #expect(try reader.u8("version") == expected)
             #expect(try reader.u32("fingerprint") == fingerprint)
             #expect(try reader.i64("offset") == 53)
         }
-        #expect(records.contains { $0.value?.first == 3 })
+        #expect(records.contains { $0.value?.first == 4 })
+        #expect(records.contains { $0.value?.first == StateEntryCodec.firstVersion })
         // Nothing changed since: the shard entry alone between the markers.
         let again = engine.takeChangelogFlush(stamp: 53, scope: Self.scope)
         #expect(again.map { Self.entryKey($0).kind } == [.flushBegin, .shard, .checkpoint])

@@ -30,7 +30,7 @@ import Testing
 
     @Test func anchorIsSmall() {
         #expect(MemoryLayout<CompactAnchor>.size <= 96)
-        #expect(MemoryLayout<UserState>.stride <= 192)
+        #expect(MemoryLayout<UserState>.stride <= 224)
     }
 
     @Test func anchorRoundTripsLocationNetworkAndEvidence() {

@@ -49,23 +49,30 @@ import _VigilMachinery
         let index = try #require(records.firstIndex { try! ChangelogKey(bytes: $0.key).entry.kind == .user })
         var old = records
         var value = try #require(old[index].value)
-        #expect(value[0] == 2)
-        // signalled risk 1 · raised presence 1 · raised level 1 · until 8
-        value.removeLast(11)
+        #expect(value[0] == 4)
+        // profile presence 1 · hours 16 · blocks 8 · cities 4 · browsers 2 · systems 1 (version 4), then
+        // no pending logins 4 · no remembered MFA successes 4 (version 3), then signalled risk 1 · raised
+        // presence 1 · raised level 1 · until 8 (version 2)
+        #expect(value[value.count - 32] == 1)
+        #expect(value[(value.count - 40)..<(value.count - 32)].allSatisfy { $0 == 0 })
+        value.removeLast(32 + 8 + 11)
         value[0] = 1
         old[index] = ChangelogRecord(key: old[index].key, value: value)
         var h = try Self.restored(old)
         #expect(h.engine.userCount == 1)
-        // Written by this Vigil, a user whose risk was never raised is a version-1 value still.
+        #expect(h.engine.state.users.values.first?.profile.isEmpty == true)
+        // Written by this Vigil, a user whose risk was never raised and who has no profile (no login
+        // learned: only a failed one) is a version-1 value still.
         var quiet = EngineHarness(config: Self.config())
         quiet.engine.recordsChanges = true
-        quiet.establish("dora")
+        quiet.login("dora", at: 0, outcome: .failure)
         let written = quiet.engine.takeChangelogFlush(stamp: 3, scope: Self.scope)
         let user = try #require(written.first { try! ChangelogKey(bytes: $0.key).entry.kind == .user })
+        #expect(quiet.engine.state.users.values.first?.profile.isEmpty == true)
         #expect(user.value?.first == StateEntryCodec.firstVersion)
         // Never signalled and no raised level: a quiet login is quiet.
         #expect(h.login("carol", at: 30).riskLevelChange == nil)
-        // A value of version 2 cut the same way is refused: its fields are required.
+        // A value of version 4 cut short is refused: its fields are required.
         var cut = try #require(records[index].value)
         cut.removeLast(11)
         var strict = EngineHarness(config: Self.config())

@@ -9,7 +9,8 @@ import VigilTestSupport
 /// Changed on purpose: `mfa_fatigue_accepted`'s uid (2 December 2026), when the user's failed pushes began
 /// to be kept for every horizon (15, not 5): its window now starts at the first of all six denials.
 /// `policy_version` (2 December 2026), when `engine.verification` (window, session hold) and
-/// `engine.signals.device_browser_changed` joined the settings it digests.
+/// `engine.signals.device_browser_changed` joined the settings it digests; again (2 December 2026, later) when
+/// `engine.signals.unusual_login` did.
 @Suite struct PinnedIdentifiersTests {
     /// A login, a push-bombing burst (six denied pushes, then one approved) and a login after it: two
     /// decisions (MFA events get none) and two alerts.
@@ -41,7 +42,7 @@ import VigilTestSupport
     /// of `policy_version`), one threshold changed from its default.
     static let config = "policy:\n  medium_from: 35\n"
 
-    static let expectedPolicyVersion = "52ba78bb88e43384"
+    static let expectedPolicyVersion = "618327ebc0c8d7f0"
     static let expectedDecisionIDs = [
         "pin-login": "7723cf89-bafd-8c43-90ce-409231199f98",
         "pin-login-after": "ddc4a5c9-de8f-82e6-8763-4998d4741cde",

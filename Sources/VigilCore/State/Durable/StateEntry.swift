@@ -77,12 +77,13 @@ public struct StateEntryKey: Sendable, Hashable {
 /// already reflects. The last login's address is enciphered (`AddressCipher`); every other identifier
 /// is already a keyed hash in memory. Integers are little endian; strings a `UInt32` length and UTF-8.
 ///
-/// Value layout, format version 3 (byte counts; `n` a count, `s` a string). Version 1 lacks the rare part's
+/// Value layout, format version 4 (byte counts; `n` a count, `s` a string). Version 1 lacks the rare part's
 /// risk fields (a user of version 1 was never signalled), version 2 its verification lists (a user of
-/// version 2 has no login waiting for verification and no MFA success waiting for its login). Every value
-/// is written in the oldest version that holds it, so a Vigil that reads only version 1 can take the state
-/// back unless Shared Signals raised a user's level, a login waits for its MFA success or an MFA success
-/// for its login:
+/// version 2 has no login waiting for verification and no MFA success waiting for its login), version 3
+/// the login model's profile and a waiting login's features (a user of version 3 has an empty profile; its
+/// waiting logins teach the profile their hour only). Every value is written in the oldest version that
+/// holds it, so a Vigil that reads only version 1 can take the state back unless Shared Signals raised a
+/// user's level, a login waits for its MFA success, an MFA success for its login, or the user has a profile:
 ///
 /// | kind | fields |
 /// |---|---|
@@ -91,7 +92,8 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
 /// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
 /// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds · signalled risk 1 · raised risk? 1 (+ level 1 · until 8) (version 2) · pending logins: 4 + n × pending login · remembered MFA successes: 4 + n × (time 8 · links · origin) (version 3) |
-/// | pending login | time 8 · links · origin · score 1 · device?, replaced device?, country?, network?: 4 × (1 + 8) · anchor? 1 |
+/// | user, version 4 | after the rare part: profile? 1 (+ hour counts 8 + 8 · address blocks 8 · cities 4 · browsers 2 · systems 1) |
+/// | pending login | time 8 · links · origin · score 1 · device?, replaced device?, country?, network?: 4 × (1 + 8) · anchor? 1 · (version 4) features: hour of week 1 · address block 2 · city 2 · browser 1 · system 1 |
 /// | links | session, correlation, challenge hashes: 3 × 8 (0: absent) |
 /// | origin | source key, network, device key: 3 × 8 (0: unknown) |
 /// | event window | 4 + n × (time 8 + event id s) |
@@ -114,7 +116,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// enum raw values and flag bits, time order of windows) and throws a `StateDecodingError` naming the
 /// field; it never traps on any input.
 struct StateEntryCodec {
-    static let formatVersion: UInt8 = 3
+    static let formatVersion: UInt8 = 4
     /// The first format, still written for every value that needs nothing newer.
     static let firstVersion: UInt8 = 1
     /// The versions a restore reads: every one since the first, so an upgrade keeps its state.
@@ -134,10 +136,13 @@ struct StateEntryCodec {
     // MARK: Encoding
 
     func encodeUser(_ user: UserState, names: NameTable, appliedOffset: Int64) -> [UInt8] {
-        // The oldest version that holds the user: 3 with verification lists, 2 with a risk Shared Signals
-        // raised or signalled, else 1.
+        // The oldest version that holds the user: 4 with a profile or a login waiting (whose features
+        // version 3 lacks), 3 with remembered MFA successes, 2 with a risk Shared Signals raised or
+        // signalled, else 1.
         let version: UInt8 =
-            if let rare = user.rare, !rare.pendingLogins.isEmpty || !rare.verifiedLinks.isEmpty {
+            if !user.profile.isEmpty || user.rare?.pendingLogins.isEmpty == false {
+                4
+            } else if let rare = user.rare, !rare.verifiedLinks.isEmpty {
                 3
             } else if let rare = user.rare, rare.signalledRisk != .low || rare.raisedRisk != nil {
                 2
@@ -185,6 +190,14 @@ struct StateEntryCodec {
                     }
                     out.bool(login.anchor != nil)
                     if let anchor = login.anchor { encodeAnchor(anchor, names: names, into: &out) }
+                    if version >= 4 {
+                        let features = login.features
+                        out.u8(UInt8(features.hourOfWeek))
+                        out.u16(features.network)
+                        out.u16(features.city)
+                        out.u8(features.browser.rawValue)
+                        out.u8(features.system.rawValue)
+                    }
                 }
                 out.count(rare.verifiedLinks.count)
                 for link in rare.verifiedLinks {
@@ -192,6 +205,18 @@ struct StateEntryCodec {
                     encodeLinks(link.links, into: &out)
                     encodeOrigin(link.origin, into: &out)
                 }
+            }
+        }
+        if version >= 4 {
+            let profile = user.profile
+            out.bool(!profile.isEmpty)
+            if !profile.isEmpty {
+                out.u64(profile.hoursLow)
+                out.u64(profile.hoursHigh)
+                out.u64(profile.networks)
+                out.u32(profile.cities)
+                out.u16(profile.browsers)
+                out.u8(profile.systems)
             }
         }
         return out.bytes
@@ -278,7 +303,7 @@ struct StateEntryCodec {
     /// About what a user's value takes (an anchor with its names, the seen sets, room for a small rare
     /// part), so that most values are written without reallocating.
     private static func userBytesHint(_ user: UserState) -> Int {
-        160 + 16 * user.seen.totalCount + (user.rare == nil ? 0 : 128)
+        192 + 16 * user.seen.totalCount + (user.rare == nil ? 0 : 128)
     }
 
     private func header(
@@ -527,11 +552,14 @@ struct StateEntryCodec {
                     let anchor =
                         try reader.bool("pending login anchor presence")
                         ? try decodeAnchor(&reader, names: &names) : nil
+                    let features =
+                        version >= 4
+                        ? try decodeFeatures(&reader) : LoginFeatures(hourOfWeek: LoginFeatures.hourOfWeek(time))
                     rare.pendingLogins.append(
                         PendingLogin(
                             time: time, links: links, origin: origin, score: score, device: keys[0],
                             replacedDevice: keys[1], country: keys[2], network: keys[3],
-                            anchor: anchor))
+                            anchor: anchor, features: features))
                 }
                 let verified = try reader.count("user verified links", limit: VerificationCapacity.verifiedLinks)
                 for _ in 0..<verified {
@@ -544,7 +572,50 @@ struct StateEntryCodec {
             }
             user.rare = rare
         }
+        if version >= 4, try reader.bool("user profile presence") { user.profile = try decodeProfile(&reader) }
         return user
+    }
+
+    private func decodeFeatures(_ reader: inout StateReader) throws(StateDecodingError) -> LoginFeatures {
+        let hourOfWeek = Int(try reader.u8("pending login hour of week"))
+        guard hourOfWeek < LoginFeatures.hoursPerWeek else {
+            throw .invalidValue(field: "pending login hour of week", detail: "\(hourOfWeek), expected below 168")
+        }
+        let network = try reader.u16("pending login address block")
+        let city = try reader.u16("pending login city")
+        let browserValue = try reader.u8("pending login browser")
+        guard let browser = BrowserFamily(rawValue: browserValue) else {
+            throw .invalidValue(field: "pending login browser", detail: "unknown family \(browserValue)")
+        }
+        let systemValue = try reader.u8("pending login system")
+        guard let system = OSFamily(rawValue: systemValue) else {
+            throw .invalidValue(field: "pending login system", detail: "unknown family \(systemValue)")
+        }
+        return LoginFeatures(hourOfWeek: hourOfWeek, network: network, city: city, browser: browser, system: system)
+    }
+
+    private func decodeProfile(_ reader: inout StateReader) throws(StateDecodingError) -> LoginProfile {
+        let hoursLow = try reader.u64("user profile hours")
+        let hoursHigh = try reader.u64("user profile hours")
+        // Nibble 15 of the high word is unused (seven days in nibbles 8–14).
+        guard hoursHigh & 0xF000_0000_0000_0000 == 0 else {
+            throw .invalidValue(field: "user profile hours", detail: "bits set outside the hour and day counts")
+        }
+        let networks = try reader.u64("user profile address blocks")
+        let cities = try reader.u32("user profile cities")
+        let browsers = try reader.u16("user profile browsers")
+        guard browsers & 1 == 0, browsers >> BrowserFamily.allCases.count == 0 else {
+            throw .invalidValue(field: "user profile browsers", detail: "bits set outside the known families")
+        }
+        let systems = try reader.u8("user profile systems")
+        guard systems & 1 == 0, systems >> OSFamily.allCases.count == 0 else {
+            throw .invalidValue(field: "user profile systems", detail: "bits set outside the known families")
+        }
+        let profile = LoginProfile(
+            hoursLow: hoursLow, hoursHigh: hoursHigh, networks: networks, cities: cities, browsers: browsers,
+            systems: systems)
+        guard !profile.isEmpty else { throw .invalidValue(field: "user profile", detail: "present but empty") }
+        return profile
     }
 
     private func decodeRiskLevel(_ reader: inout StateReader, _ field: String) throws(StateDecodingError) -> RiskLevel {
