@@ -26,6 +26,9 @@ struct Draft: Sendable {
     var challengeID: String?
     var action: String?
     var attack: AttackKind?
+    /// The attack sequence the event is part of (`GeneratedEvent.campaign`).
+    var campaign: Int?
+    var noise: NoiseKind?
     /// Scheduling order, to keep events with equal times in the order they were planned.
     var order = 0
 

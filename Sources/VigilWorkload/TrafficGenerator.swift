@@ -11,8 +11,21 @@ public struct GeneratedEvent: Sendable {
     public var type: EventType?
     /// The user the event is about, as the Kafka key (events of one user share a partition).
     public var key: String?
+    /// The id the event carries (`event_id` in Vigil's format).
+    public var eventID: String = ""
     /// Set when the event belongs to an attack sequence.
     public var attack: AttackKind?
+    /// The attack sequence (numbered from 1 in the order they start), for attack events.
+    public var campaign: Int? = nil
+    /// Set when the event is legitimate traffic that looks unusual.
+    public var noise: NoiseKind? = nil
+
+    /// The event's label for `vigil evaluate`: `attack:<kind>`, `noise:<kind>` or `legit`.
+    public var label: String {
+        if let attack { return "attack:\(attack.rawValue)" }
+        if let noise { return "noise:\(noise.rawValue)" }
+        return "legit"
+    }
 }
 
 /// Seeded, realistic identity-provider traffic: a population of users with homes, roles, devices, a
@@ -179,7 +192,16 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             ("phone", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"),
             ("tablet", "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"),
         ]
-        let (kind, agent) = kinds[slot % kinds.count]
+        var (kind, agent) = kinds[slot % kinds.count]
+        // A replaced phone: another id, and every other one an Android phone.
+        let generation = users[user].phoneGeneration
+        if slot % kinds.count == 1, generation > 0 {
+            kind += "-\(generation)"
+            if generation % 2 == 1 {
+                agent =
+                    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 SamsungBrowser/26.0 Chrome/122.0 Mobile Safari/537.36"
+            }
+        }
         return Draft.DeviceInfo(
             id: "\(Self.userID(user))-\(kind)", managed: slot == 0 && users[user].role != .contractor, userAgent: agent)
     }
@@ -232,13 +254,35 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
 
     private mutating func login(_ user: Int) -> Draft {
         let success = !random.chance(configuration.loginFailureRate)
-        if success { travelIfPossible(user) }
+        let travelled = success && travelIfPossible(user)
         var ip = address(of: user)
-        if let exit = users[user].vpnExit, random.chance(configuration.vpnUseRate) { ip = pool.vpnExits[exit] }
+        var viaVPN = false
+        if let exit = users[user].vpnExit, random.chance(configuration.vpnUseRate) {
+            ip = pool.vpnExits[exit]
+            viaVPN = true
+        }
         var draft = baseDraft(.login, user: user, ip: ip)
-        draft.device = userDevice(user)
+        var newPhone = false
+        if success, configuration.newPhoneRate > 0, users[user].deviceCount >= 2,
+            random.chance(configuration.newPhoneRate)
+        {
+            users[user].phoneGeneration &+= 1
+            newPhone = true
+            draft.device = device(user, 1)
+        } else {
+            draft.device = userDevice(user)
+        }
         draft.outcome = success ? .success : .failure
-        if !success { draft.failureReason = "invalid_password" }
+        if !success {
+            draft.failureReason = "invalid_password"
+            draft.noise = .typo
+        } else if newPhone {
+            draft.noise = .newPhone
+        } else if travelled {
+            draft.noise = .businessTravel
+        } else if viaVPN {
+            draft.noise = .vpn
+        }
         if success { answerStepUp(of: draft) }
         return draft
     }
@@ -252,14 +296,16 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         answer.type = .mfaResult
         answer.outcome = nil
         answer.attack = nil
+        answer.noise = nil
         answer.factor = users[user].factor
         answer.result = .approved
         answer.time = login.time + .seconds(Int64(random.int(in: 5...40)))
         schedule(answer)
     }
 
-    /// Business travel and the trip home, only as fast as a plane (700 km/h since the last event).
-    private mutating func travelIfPossible(_ user: Int) {
+    /// Business travel and the trip home, only as fast as a plane (700 km/h since the last event); true
+    /// when the user moved.
+    private mutating func travelIfPossible(_ user: Int) -> Bool {
         let current = users[user].current
         let target: Int
         if current != users[user].home, random.chance(0.3) {
@@ -267,11 +313,12 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         } else if random.chance(configuration.travelRate), pool.locations.count > 1 {
             target = (current + 1 + random.below(pool.locations.count - 1)) % pool.locations.count
         } else {
-            return
+            return false
         }
         let distance = Geodesy.distanceKm(pool.locations[current].coordinates, pool.locations[target].coordinates)
-        if let last = users[user].lastEvent, clock.since(last).hours * 700 < distance { return }
+        if let last = users[user].lastEvent, clock.since(last).hours * 700 < distance { return false }
         users[user].current = target
+        return true
     }
 
     /// Home is sticky (one address); elsewhere any address of the city.
@@ -296,6 +343,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
 
     private mutating func schedule(_ draft: Draft) {
         var draft = draft
+        if draft.attack != nil, draft.campaign == nil { draft.campaign = attacks }
         draft.order = scheduled
         scheduled += 1
         // Latest first; among equal times the first scheduled comes out first.
@@ -313,7 +361,98 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         case .impossibleTravel: impossibleTravel(attacker)
         case .passwordResetWave: resetWave()
         case .credentialStuffing: credentialStuffing()
+        case .passwordOnlyRepeat: passwordOnlyRepeat(attacker)
+        case .adaptiveLogin: adaptiveLogin(attacker)
+        case .slowPushFatigue: slowPushFatigue(attacker)
+        case .cookieReplay: cookieReplay()
         }
+    }
+
+    /// The attacker's browser: Firefox on Linux, unlike every simulated user's.
+    private static let attackerAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+    /// A successful login of the attacker's at `time`, never followed by an MFA success.
+    private func attackerLogin(
+        _ victim: Int, ip: IPAddress, at time: Timestamp, device: String?, agent: String, kind: AttackKind
+    ) -> Draft {
+        var login = baseDraft(.login, user: victim, ip: ip, at: time)
+        login.outcome = .success
+        login.device = Draft.DeviceInfo(id: device, managed: false, userAgent: agent)
+        login.attack = kind
+        return login
+    }
+
+    private mutating func passwordOnlyRepeat(_ attacker: String) {
+        let victim = pickUser(excludingService: true)
+        let ip = address(in: farLocation(from: users[victim].current))
+        var time = clock
+        for _ in 0..<3 {
+            schedule(
+                attackerLogin(
+                    victim, ip: ip, at: time, device: attacker, agent: Self.attackerAgent, kind: .passwordOnlyRepeat))
+            time = time + .minutes(Int64(random.int(in: 30...120)))
+        }
+    }
+
+    /// Another city, of the victim's country where the pool has one, else the nearest.
+    private mutating func nearbyLocation(of location: Int) -> Int {
+        let here = pool.locations[location]
+        let others = pool.locations.indices.filter { $0 != location }
+        guard !others.isEmpty else { return location }
+        let sameCountry = others.filter { pool.locations[$0].countryCode == here.countryCode }
+        if !sameCountry.isEmpty { return sameCountry[random.below(sameCountry.count)] }
+        return others.min {
+            Geodesy.distanceKm(here.coordinates, pool.locations[$0].coordinates)
+                < Geodesy.distanceKm(here.coordinates, pool.locations[$1].coordinates)
+        }!
+    }
+
+    private mutating func adaptiveLogin(_ attacker: String) {
+        let victim = pickUser(excludingService: true)
+        let place = nearbyLocation(of: users[victim].home)
+        // 03:00 at the victim's home, within the next day.
+        let offset = pool.locations[users[victim].home].utcOffsetHours
+        let hourUTC = Int((clock.microseconds / 3_600_000_000) % 24)
+        let wait = ((3 - offset - hourUTC) % 24 + 24) % 24
+        let time = clock + .hours(Int64(wait)) + .minutes(Int64(random.int(in: 0...50)))
+        schedule(
+            attackerLogin(
+                victim, ip: address(in: place), at: time, device: attacker, agent: Self.attackerAgent,
+                kind: .adaptiveLogin))
+    }
+
+    private mutating func slowPushFatigue(_ attacker: String) {
+        let victim = pickUser(excludingService: true)
+        let ip = address(in: farLocation(from: users[victim].current))
+        var time = clock
+        var push = 0
+        while time < clock + .hours(2) {
+            schedulePush(
+                victim, ip: ip, id: "\(attacker)-\(push)", at: time, answeredWithin: 10...60, approved: false,
+                deniedShare: 0.5, kind: .slowPushFatigue)
+            push += 1
+            time = time + .seconds(Int64(random.int(in: 120...240)))
+        }
+        let approval = time + .minutes(20)
+        schedulePush(
+            victim, ip: ip, id: "\(attacker)-\(push)", at: approval, answeredWithin: 10...60, approved: true,
+            deniedShare: 0, kind: .slowPushFatigue)
+        schedule(
+            attackerLogin(
+                victim, ip: ip, at: approval + .seconds(90), device: attacker, agent: Self.attackerAgent,
+                kind: .slowPushFatigue))
+    }
+
+    /// The victim's browser device id, presented by a script from far away.
+    private mutating func cookieReplay() {
+        let victim = pickUser(excludingService: true)
+        guard users[victim].deviceCount > 0 else { return }
+        // An unmanaged device: a managed one's id is the machine's, bound to no browser.
+        let stolen = device(victim, Int(users[victim].deviceCount) - 1)
+        guard stolen.managed != true, let id = stolen.id else { return }
+        let ip = address(in: farLocation(from: users[victim].current))
+        schedule(
+            attackerLogin(victim, ip: ip, at: clock, device: id, agent: "python-requests/2.31", kind: .cookieReplay))
     }
 
     /// A location far from `location` (over 2,500 km when the pool has one), for the attacker.
@@ -324,6 +463,26 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         return far.isEmpty ? distances.indices.max { distances[$0] < distances[$1] }! : far[random.below(far.count)]
     }
 
+    /// A push challenge to `victim` at `time` and its answer, some seconds within `delay` later: approved,
+    /// or denied (`deniedShare` of the time) or unanswered. Returns the answer's time.
+    @discardableResult
+    private mutating func schedulePush(
+        _ victim: Int, ip: IPAddress, id: String, at time: Timestamp, answeredWithin delay: ClosedRange<Int>,
+        approved: Bool, deniedShare: Double, kind: AttackKind
+    ) -> Timestamp {
+        var challenge = baseDraft(.mfaChallenge, user: victim, ip: ip, at: time)
+        challenge.factor = .push
+        challenge.challengeID = id
+        challenge.attack = kind
+        schedule(challenge)
+        var answer = challenge
+        answer.type = .mfaResult
+        answer.time = time + .seconds(Int64(random.int(in: delay)))
+        answer.result = approved ? .approved : (random.chance(deniedShare) ? .denied : .timeout)
+        schedule(answer)
+        return answer.time
+    }
+
     private mutating func pushBombing(_ attacker: String) {
         let victim = pickUser(excludingService: true)
         let ip = address(in: farLocation(from: users[victim].current))
@@ -331,19 +490,12 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         let pushes = random.int(in: 10...15)
         var time = clock
         for push in 0..<pushes {
-            var challenge = baseDraft(.mfaChallenge, user: victim, ip: ip, at: time)
-            challenge.factor = .push
-            challenge.challengeID = "\(attacker)-\(push)"
-            challenge.attack = .pushBombing
-            schedule(challenge)
-            var result = challenge
-            result.type = .mfaResult
-            result.time = time + .seconds(Int64(random.int(in: 5...25)))
             let last = push == pushes - 1
-            result.result = last && approves ? .approved : (random.chance(0.6) ? .denied : .timeout)
-            schedule(result)
+            let answered = schedulePush(
+                victim, ip: ip, id: "\(attacker)-\(push)", at: time, answeredWithin: 5...25, approved: last && approves,
+                deniedShare: 0.6, kind: .pushBombing)
             if last && approves {
-                var login = baseDraft(.login, user: victim, ip: ip, at: result.time + .seconds(2))
+                var login = baseDraft(.login, user: victim, ip: ip, at: answered + .seconds(2))
                 login.outcome = .success
                 login.device = Draft.DeviceInfo(id: attacker, managed: false, userAgent: "python-requests/2.31")
                 login.attack = .pushBombing
@@ -358,7 +510,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         var home = baseDraft(.login, user: victim, ip: address(of: victim))
         home.device = userDevice(victim)
         home.outcome = .success
-        home.attack = .impossibleTravel
+        // The victim's own login: legitimate, the trip's other end.
         schedule(home)
         answerStepUp(of: home)
         let elsewhere = farLocation(from: users[victim].current)
@@ -416,7 +568,8 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             case .ssf: draft.json(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
             }
         return GeneratedEvent(
-            bytes: bytes, time: draft.time, type: draft.type, key: Self.userID(user), attack: draft.attack)
+            bytes: bytes, time: draft.time, type: draft.type, key: Self.userID(user), eventID: id,
+            attack: draft.attack, campaign: draft.campaign, noise: draft.noise)
     }
 
     private mutating func nextEventID() -> String {
@@ -438,7 +591,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             bytes = Array("{\"event_id\":\"\(id)\",\"type\":\"login\",\"time\":\"yesterday\"}".utf8)
         default: bytes = Array("{\"event_id\":\"\(id)\",\"type\":\"logon\"}".utf8)  // invalid_value:type
         }
-        return GeneratedEvent(bytes: bytes, time: clock, type: nil, key: Self.userID(user), attack: nil)
+        return GeneratedEvent(bytes: bytes, time: clock, type: nil, key: Self.userID(user), eventID: id, attack: nil)
     }
 }
 
@@ -455,4 +608,6 @@ private struct SimulatedUser: Sendable {
     /// The index of the user's VPN provider's exit in `pool.vpnExits`, for VPN users.
     var vpnExit: Int?
     var lastEvent: Timestamp?
+    /// Phones replaced so far (`WorkloadConfiguration.newPhoneRate`): the phone's id and browser change.
+    var phoneGeneration: UInt8 = 0
 }

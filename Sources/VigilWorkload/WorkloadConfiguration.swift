@@ -38,6 +38,9 @@ public struct WorkloadConfiguration: Sendable {
     public var vpnUseRate = 0.3
     /// Share of failed logins among normal ones (typos).
     public var loginFailureRate = 0.03
+    /// Share of a person's successful logins that come from a new phone, which replaces their old one
+    /// (0 draws nothing, so streams without it are those of earlier versions).
+    public var newPhoneRate = 0.0
     /// Share of a person's successful logins followed by an MFA success with their factor (5–40 s
     /// later): the step-up they pass, which Vigil's verified learning waits for. The rest abandon it.
     public var stepUpCompletionRate = 0.97
@@ -68,25 +71,52 @@ public struct EventMix: Sendable, Equatable {
     }
 }
 
-/// The hostile sequences mixed into normal traffic, each named after the alert it should raise.
+/// The hostile sequences mixed into normal traffic, each named after what it does. The first four
+/// are in the default mix; the others (attackers who adapt) only where `attackWeights` names them.
 public enum AttackKind: String, Sendable, CaseIterable, Hashable {
     /// 10–15 push challenges a few seconds apart, mostly denied or unanswered; one in three ends with
     /// the victim approving, followed by the attacker's login.
     case pushBombing = "push_bombing"
-    /// A login from home, then one from a city thousands of kilometres away within the hour.
+    /// The victim's own login from home (legitimate, unlabelled), then the attacker's from a city
+    /// thousands of kilometres away within the hour.
     case impossibleTravel = "impossible_travel"
     /// Reset requests for 12–25 accounts from one address within half an hour.
     case passwordResetWave = "password_reset_wave"
     /// Failed logins for 20–40 accounts from one address within ten minutes, one of them succeeding.
     case credentialStuffing = "credential_stuffing"
+    /// An attacker with the password logs in three times over a few hours from one place and device
+    /// and never passes the step-up: the second and third logins must stay as unknown as the first.
+    case passwordOnlyRepeat = "password_only_repeat"
+    /// One login from another city (the victim's country where the pool has one), a new device, another
+    /// browser and system, in the middle of the victim's night: small novelties that add up.
+    case adaptiveLogin = "adaptive_login"
+    /// A denied or unanswered push every 2–4 minutes for two hours, then, after a 20-minute pause, an
+    /// approval and the attacker's login.
+    case slowPushFatigue = "slow_push_fatigue"
+    /// The victim's own device id (a copied cookie) presented by another browser from far away.
+    case cookieReplay = "cookie_replay"
 
-    /// The alert this sequence is expected to raise with the default engine settings.
-    public var expectedAlert: AlertKind {
+    /// The alert this sequence is expected to raise with the default engine settings; nil for the
+    /// single logins that only a decision catches.
+    public var expectedAlert: AlertKind? {
         switch self {
-        case .pushBombing: .pushBombing
+        case .pushBombing, .slowPushFatigue: .pushBombing
         case .impossibleTravel: .impossibleTravel
         case .passwordResetWave: .resetAbuse
         case .credentialStuffing: .credentialStuffing
+        case .passwordOnlyRepeat, .adaptiveLogin, .cookieReplay: nil
         }
     }
+}
+
+/// Legitimate traffic that looks unusual, labelled so an evaluation can count what it costs users.
+public enum NoiseKind: String, Sendable, CaseIterable, Hashable {
+    /// A successful login from the city a user travelled to.
+    case businessTravel = "business_travel"
+    /// A login through the user's VPN provider's exit.
+    case vpn
+    /// A person's failed login (a mistyped password).
+    case typo
+    /// The first login from a user's new phone (new device id, another browser and system), from home.
+    case newPhone = "new_phone"
 }

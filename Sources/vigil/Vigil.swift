@@ -8,7 +8,8 @@ struct Vigil: AsyncParsableCommand {
         abstract: "Real-time login-risk daemon: step-up decisions and SIEM alerts from IdP events.",
         version: VigilVersion.current,
         subcommands: [
-            RunCommand.self, DemoCommand.self, ReplayCommand.self, CheckConfigCommand.self, ConfigDocsCommand.self,
+            RunCommand.self, DemoCommand.self, ReplayCommand.self, EvaluateCommand.self, GenerateCommand.self,
+            CheckConfigCommand.self, ConfigDocsCommand.self,
         ]
     )
 }

@@ -450,7 +450,12 @@ extension VigilConfig {
             "Window the resets are counted over."),
         enabled(
             "takeover_after_reset", \.engine.alerts.takeoverAfterReset,
-            "A risky login within post_reset_window of a reset: the reset may have been the takeover."),
+            """
+            A login within post_reset_window of a reset from a new device in a new country or away from the user's \
+            networks (AS numbers and address blocks they have used): the reset may have been the takeover. A new \
+            device on the user's own network (their new phone at home), a known device abroad (a trip) and users \
+            still learning do not raise it.
+            """),
         enabled(
             "credential_stuffing", \.engine.alerts.credentialStuffing,
             """

@@ -99,23 +99,26 @@ struct EventContext {
     }
 
     /// The context of an event whose user is known by its keyed hash only (a source or domain stage
-    /// record, which carries no user id).
+    /// record, which carries no user id). `scored` is false where no login is scored (the source and
+    /// domain stages): the user agent, link ids and model features are then not read.
     init(
         event: AuthEvent, intel: IPIntelligence, userKey: UInt64, keys: EngineKeys,
-        message: UnsafeRawBufferPointer? = nil
+        message: UnsafeRawBufferPointer? = nil, scored: Bool = true
     ) {
         self.userKey = userKey
         var browser = BrowserFamily.unknown
         switch event.type {
-        case .login where event.outcome == .success, .sensitiveAction:
+        case .login where scored && event.outcome == .success, .sensitiveAction where scored:
             self.links = LinkKeys(event, key: keys.link, message: message)
-            var system = OSFamily.unknown
+            var (agentBrowser, system) = (BrowserFamily.unknown, OSFamily.unknown)
             if let device = event.device, device.managed != true, let agent = device.userAgent {
-                (browser, system) = Self.families(of: agent, message: message)
-                // A client id is every browser's: its device key stays unbound (the system is still the user's).
-                if device.id?.hasPrefix("client:") != false { browser = .unknown }
+                (agentBrowser, system) = Self.families(of: agent, message: message)
+                // The device key is bound to the browser only for an id of the browser's own: a client id
+                // is every browser's. The model reads the browser whatever the id.
+                if device.id?.hasPrefix("client:") == false { browser = agentBrowser }
             }
-            self.features = LoginFeatures(event, intel: intel, key: keys.profile, browser: browser, system: system)
+            self.features = LoginFeatures(
+                event, intel: intel, key: keys.profile, browser: agentBrowser, system: system)
         case .mfaResult:
             self.links = LinkKeys(event, key: keys.link, message: message)
             self.features = nil
@@ -213,8 +216,8 @@ struct LinkKeys: Sendable, Equatable {
             case .span(let start, let count, escaped: false):
                 guard let message, start >= 0, count >= 0, start + count <= message.count else { return 0 }
                 return Self.key(of: UnsafeRawBufferPointer(rebasing: message[start..<(start + count)]), key: key)
-            case .span:
-                guard let message else { return 0 }
+            case .span(let start, let count, escaped: true):
+                guard let message, start >= 0, count >= 0, start + count <= message.count else { return 0 }
                 var value = text.string(in: message)
                 return value.withUTF8 { Self.key(of: UnsafeRawBufferPointer($0), key: key) }
             case .text(var value):

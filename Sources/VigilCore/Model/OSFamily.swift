@@ -50,7 +50,9 @@ public enum OSFamily: UInt8, Sendable, CaseIterable {
         var best: (family: OSFamily, precedence: Int)?
         var inComment = false
         var key = WordKey()
-        for byte in agent {
+        // A zero byte past the end looks the last word up when the comment is cut short ("(iPhone").
+        for index in 0...agent.count {
+            let byte = index < agent.count ? agent[index] : 0
             if !inComment {
                 inComment = byte == UInt8(ascii: "(")
                 continue

@@ -50,6 +50,7 @@ public enum UnusualFeature: Sendable, Equatable {
         case let .system(family, known, share):
             Self.writeFamily("system ", family.displayName, known: known, share: share, to: &out)
         case let .hour(hourOfWeek, near, of):
+            let hourOfWeek = (hourOfWeek % 168 + 168) % 168
             out.put(Self.dayNames[hourOfWeek / 24])
             out.put(" ")
             let hour = hourOfWeek % 24

@@ -70,12 +70,14 @@ public struct StageProcessor: Sendable {
         case .source:
             let record = try StageRecordCodec.decodeSource(record)
             context = EventContext(
-                event: record.event, intel: intel(record.event.ip), userKey: record.userKey, keys: engine.keys)
+                event: record.event, intel: intel(record.event.ip), userKey: record.userKey, keys: engine.keys,
+                scored: false)
             (late, origin) = (false, record.origin)
         case .domain:
             let record = try StageRecordCodec.decodeDomain(record)
             context = EventContext(
-                event: record.event, intel: intel(record.event.ip), userKey: record.userKey, keys: engine.keys)
+                event: record.event, intel: intel(record.event.ip), userKey: record.userKey, keys: engine.keys,
+                scored: false)
             (late, origin) = (false, record.origin)
         }
         var verdict = engine.process(

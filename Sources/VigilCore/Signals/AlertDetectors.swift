@@ -50,8 +50,15 @@ struct AlertDetectors: Sendable {
                     ], triggerEventID: event.eventID))
         }
 
+        // A new device alone is the user's own more often than not (a password reset is what people do
+        // when they set up a new phone), and so is a known device abroad (a trip): it takes a new device in
+        // a new country or away from the user's networks (neither a network, by AS number, nor an address
+        // block they have used). A user still learning has no baseline to be new against.
+        let onUsersNetwork =
+            (assessment.networkKey != nil && !assessment.isNewNetwork)
+            || context.features.map { $0.network != 0 && user.profile.knowsNetwork($0.network) } == true
         if rules.takeoverAfterReset.enabled, event.type == .login, assessment.withinPostResetWindow,
-            user.successfulLogins > 0, assessment.isNewDevice || assessment.isNewCountry,
+            !assessment.learning, assessment.isNewDevice, assessment.isNewCountry || !onUsersNetwork,
             let reset = user.lastResetCompleted, !user.holds.holds(.takeoverAfterReset, at: event.time)
         {
             var what: [String] = []

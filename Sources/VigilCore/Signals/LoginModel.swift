@@ -7,7 +7,8 @@ import Foundation
 /// settled the user's habits are and how rare the value is anywhere, so a login new in five ways at once
 /// scores what no single rule gives.
 ///
-/// Per feature, with `n` the logins in the user's profile and `d` the values the user is known with:
+/// Per feature, with `n` the user's learned logins (at most `settledLogins`) and `d` the values the user
+/// is known with:
 /// - the user's own distribution is smoothed with an escape probability `ε = (d + 1) / (n + d + 2)` (the
 ///   chance that their next login brings a value not seen yet: small for a settled user, ½ for a new one):
 ///   a known value has `(1 − ε) / d + ε·p`, a new one `ε·p`, where `p` is the value's share of all logins;
@@ -19,8 +20,8 @@ import Foundation
 /// Where no population share is known (device ids, networks, cities, countries, AS numbers: their
 /// values are too many to have one) `p = 1/V`, and a new value's bits are `log2(1/ε)`; a known one
 /// gives `−familiarBits`. Browser and system families use the world's shares below. The hour of the
-/// week is two features, hour of day and day of week, each smoothed over the user's counts (an hour's
-/// neighbours count half) against a uniform attacker.
+/// week is one feature of two factors, hour of day and day of week, each smoothed over the user's
+/// counts (an hour's neighbours count half) against a uniform attacker, their bits bounded together.
 ///
 /// Everything is a function of the event, its enrichment and the user's state: deterministic in event
 /// time, the same on every partition count.
@@ -31,6 +32,9 @@ struct LoginModel: Sendable {
     static let familiarBits = 2.0
     /// Pseudo-counts the clock features spread uniformly: a new user's hours are not yet unusual.
     static let clockPrior = 2.0
+    /// Logins after which a user is as settled as the model takes anyone to be: people change phones
+    /// and networks however long their history, so a new value never becomes rarer than about 1 in 32.
+    static let settledLogins = 30
 
     /// A browser family's share of logins across the web (StatCounter's worldwide figures, all platforms,
     /// 2025, rounded); scripts and the rest set low: a login from an HTTP library is rare anywhere.
@@ -78,7 +82,7 @@ struct LoginModel: Sendable {
         _ features: LoginFeatures, deviceKnown: Bool?, countryKnown: Bool?, networkKnown: Bool?, user: UserState
     ) -> Result {
         let profile = user.profile
-        let n = Double(profile.observations)
+        let n = Double(min(Int(profile.logins), settledLogins))
         var result = Result()
         func add(_ feature: LoginFeature, _ bits: Double) {
             let bounded = min(maxBitsPerFeature, max(-familiarBits, bits))

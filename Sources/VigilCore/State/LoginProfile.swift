@@ -1,6 +1,6 @@
 /// What the login model (`LoginModel`) knows of a user's habits beyond the seen sets: when they log in
 /// (hour of day and day of week, as small counts that halve when one fills, so old habits fade), from
-/// which /24 (IPv6 /64) networks and cities, with which browser and operating system families. 32
+/// which /24 (IPv6 /64) networks and cities, with which browser and operating system families, and how many logins it learned. 32
 /// bytes, inline in `UserState`: every learned user has one, so it lives beside the seen sets, not
 /// behind the rarely used part.
 ///
@@ -20,6 +20,10 @@ struct LoginProfile: Sendable, Equatable {
     private(set) var browsers: UInt16 = 0
     /// Bit `OSFamily.rawValue` set for each family seen.
     private(set) var systems: UInt8 = 0
+    /// Logins learned, stopping at 255: the evidence behind the profile and the seen sets, which the
+    /// model reads only up to `LoginModel.settledLogins`. It starts at 0 for a user restored from state
+    /// written before the profile existed, so the model stays quiet for them until it has learned again.
+    private(set) var logins: UInt8 = 0
 
     static let hoursPerDay = 24
     static let daysPerWeek = 7
@@ -31,9 +35,12 @@ struct LoginProfile: Sendable, Equatable {
     init() {}
 
     /// The profile as a snapshot or changelog record held it (validated by the caller).
-    init(hoursLow: UInt64, hoursHigh: UInt64, networks: UInt64, cities: UInt32, browsers: UInt16, systems: UInt8) {
+    init(
+        hoursLow: UInt64, hoursHigh: UInt64, networks: UInt64, cities: UInt32, browsers: UInt16, systems: UInt8,
+        logins: UInt8
+    ) {
         (self.hoursLow, self.hoursHigh, self.networks, self.cities) = (hoursLow, hoursHigh, networks, cities)
-        (self.browsers, self.systems) = (browsers, systems)
+        (self.browsers, self.systems, self.logins) = (browsers, systems, logins)
     }
 
     var isEmpty: Bool { self == LoginProfile() }
@@ -67,6 +74,7 @@ struct LoginProfile: Sendable, Equatable {
 
     /// Learns one login's features.
     mutating func record(_ features: LoginFeatures) {
+        if logins < .max { logins += 1 }
         let hour = features.hourOfWeek % Self.hoursPerDay
         let day = features.hourOfWeek / Self.hoursPerDay
         if hourCount(hour) == Self.maxCount { halveHours() }

@@ -36,4 +36,9 @@ import _VigilMachinery
         #expect(keys(ofText: placeholder, correlation: "c-1").session == 0)
         #expect(try keys(ofLine: placeholder + "x", correlation: "c-1").session != 0)
     }
+
+    /// An escaped placeholder is one all the same: ids are compared as the text they stand for.
+    @Test func anEscapedPlaceholderIsAbsent() throws {
+        #expect(try keys(ofLine: #"unkno\u0077n"#, correlation: "c-1").session == 0)
+    }
 }

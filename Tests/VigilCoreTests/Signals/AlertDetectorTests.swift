@@ -245,14 +245,53 @@ import Testing
 }
 
 @Suite struct TakeoverAfterResetTests {
-    @Test func newDeviceWithinADayOfResetAlerts() {
+    /// A new device on a network she never used (Changchun's AS4837), within a day of the reset.
+    @Test func newDeviceOnANewNetworkWithinADayOfResetAlerts() {
         var h = EngineHarness()
         h.establish("erin")
         h.resetComplete("erin", at: 60)
-        let verdict = h.login("erin", at: 120, device: "attacker-laptop")
-        #expect(verdict.alertKinds == [.takeoverAfterReset])
+        let verdict = h.login("erin", at: 24 * 60, ip: Places.changchun, device: "attacker-laptop")
+        #expect(verdict.alertKinds.contains(.takeoverAfterReset))
         #expect(verdict.signals.contains(.recentPasswordReset))
         #expect(verdict.decision!.action >= .stepUpSoft)
+    }
+
+    /// Her new phone at home after the reset, and her own laptop on a trip: stepped up (the post-reset
+    /// rule) but no alert. A new device in another country alerts.
+    @Test func herNewPhoneAtHomeOrHerLaptopAbroadDoNotAlert() {
+        var h = EngineHarness()
+        h.establish("erin")
+        h.resetComplete("erin", at: 60)
+        let home = h.login("erin", at: 120, device: "new-phone")
+        #expect(home.alerts.isEmpty && home.decision!.action == .stepUpSoft)
+        // Milton: another country and network, reached in a day.
+        #expect(h.login("erin", at: 24 * 60, ip: Places.milton, device: "d1").alerts.isEmpty)
+        var abroad = EngineHarness()
+        abroad.establish("erin")
+        abroad.resetComplete("erin", at: 60)
+        #expect(
+            abroad.login("erin", at: 24 * 60, ip: Places.milton, device: "other").alertKinds == [.takeoverAfterReset])
+    }
+
+    /// A new device from an address without an AS number is on her network only if its block is hers.
+    @Test func withoutAnASNumberTheAddressBlockTells() {
+        let unnumbered = "198.51.100.23"
+        var geo = Places.table
+        geo[unnumbered] = IPIntelligence(location: Places.table[Places.london]!.location)
+        geo["198.51.100.99"] = IPIntelligence(location: Places.table[Places.london]!.location)
+        var h = EngineHarness(geo: geo)
+        for i in 0..<3 { h.login("erin", at: Double(i), ip: unnumbered) }
+        h.resetComplete("erin", at: 60)
+        #expect(h.login("erin", at: 120, ip: "198.51.100.99", device: "new-phone").alerts.isEmpty)
+        #expect(h.login("erin", at: 180, ip: "198.51.101.7", device: "laptop-2").alertKinds == [.takeoverAfterReset])
+    }
+
+    /// A user still learning has no baseline a device could be new against.
+    @Test func aLearningUserDoesNotAlert() {
+        var h = EngineHarness()
+        h.login("erin", at: 0)
+        h.resetComplete("erin", at: 60)
+        #expect(h.login("erin", at: 24 * 60, ip: Places.milton, device: "other").alerts.isEmpty)
     }
 
     @Test func knownDeviceAfterResetDoesNotAlertButStillStepsUp() {

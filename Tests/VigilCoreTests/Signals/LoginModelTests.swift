@@ -54,18 +54,17 @@ import Testing
         user.profile.record(
             LoginFeatures(hourOfWeek: 24 + 10, network: 7, city: 9, browser: .chrome, system: .windows))
         user.seen.record(.device, 1, at: EngineHarness.base, capacity: 10)
-        // 15 observations now (the 31st login made the hour 15, the day 15).
-        let n = Double(user.profile.observations)
-        #expect(n == 15)
+        // 31 logins learned: the model reads 30 (`settledLogins`).
+        #expect(user.profile.logins == 31)
         let strange = LoginFeatures(hourOfWeek: 6 * 24 + 3, network: 8, city: 10, browser: .firefox, system: .linux)
         let result = LoginModel.evaluate(
             strange, deviceKnown: false, countryKnown: true, networkKnown: false, user: user)
-        // device: one known, ε = 2 / (15 + 3) = 1/9: log2(9); AS: none known, ε = 1 / (15 + 2): log2(17).
-        #expect(abs(result[.device]! - log2(9.0)) < 1e-9)
-        #expect(abs(result[.asn]! - log2(17.0)) < 1e-9)
+        // device: one known, ε = 2 / (30 + 3): log2(16.5); AS: none known, ε = 1 / (30 + 2): 5 bits.
+        #expect(abs(result[.device]! - log2(16.5)) < 1e-9)
+        #expect(abs(result[.asn]! - 5) < 1e-9)
         #expect(result[.country] == -LoginModel.familiarBits)
-        // One block and one city known: ε = 2 / (15 + 1 + 2) = 1/9.
-        #expect(abs(result[.network]! - log2(9.0)) < 1e-9 && abs(result[.city]! - log2(9.0)) < 1e-9)
+        // One block and one city known: ε = 2 / 33.
+        #expect(abs(result[.network]! - log2(16.5)) < 1e-9 && abs(result[.city]! - log2(16.5)) < 1e-9)
         #expect(result[.hourOfWeek] == LoginModel.maxBitsPerFeature)
         let sum = LoginFeature.allCases.compactMap { result[$0] }.reduce(0, +)
         #expect(abs(result.bits - sum) < 1e-9 && result.bits > 25)
@@ -78,6 +77,19 @@ import Testing
         let bare = LoginModel.evaluate(
             LoginFeatures(hourOfWeek: 24 + 10), deviceKnown: nil, countryKnown: nil, networkKnown: nil, user: user)
         #expect(bare[.device] == nil && bare[.network] == nil && bare[.browser] == nil && bare[.hourOfWeek] != nil)
+    }
+
+    /// The browser and system are the user agent's, whatever the device id: none at all, or a client
+    /// id every browser shares (which binds no device key to the browser).
+    @Test(arguments: [nil, "client:app-1"] as [String?])
+    func featuresReadTheAgentWhateverTheDeviceID(id: String?) {
+        let event = AuthEvent(
+            eventID: "e", type: .login, time: EngineHarness.base, user: User(id: "u"), ip: IPAddress("81.2.69.142"),
+            device: Device(id: id, userAgent: InputText(UnusualLoginSignalTests.firefoxOnLinux)), outcome: .success)
+        let context = EventContext(event: event, intel: .unknown, keys: EngineKeys(secret: .publicDefault))
+        #expect(context.features?.browser == .firefox && context.features?.system == .linux)
+        #expect(context.browser == .unknown)
+        #expect(context.features?.hourOfWeek == 14 && context.features?.network != 0)
     }
 
     @Test func profileSlotsKeepTheMostRecent() {
@@ -120,7 +132,7 @@ import Testing
     }()
 
     /// Thirty weekday logins at 14h from London on d1 (the harness's base is Monday 14:13 UTC).
-    static func settled(config: VigilConfig = VigilConfig()) -> EngineHarness {
+    static func settled(config: VigilConfig = VigilConfig(), geo: [String: IPIntelligence] = geo) -> EngineHarness {
         var h = EngineHarness(config: config, geo: geo)
         var day = 0
         for _ in 0..<30 {
@@ -162,35 +174,23 @@ import Testing
         #expect(reason.detail.contains("browser Firefox never seen for this user (2.5% of logins worldwide)"))
     }
 
-    /// The user's new phone, on a carrier's network from their city at an hour they are not usually
-    /// seen (Tuesday 18h): new device, network, block, browser and system, about 14.5 bits: below
-    /// from_bits, so the rules alone decide (new_device 20 + new_asn 10: allow).
-    @Test func aNewPhoneOnACarrierStaysBelowTheThreshold() throws {
+    /// The user's new phone on a carrier's network in their city: new device, network, block, browser
+    /// and system. At the hour they usually log in (Tuesday 14h) it stays below from_bits, and the rules
+    /// alone decide (new_device 20 + new_asn 10: allow); at 03h, when they never do, it is challenged.
+    @Test(arguments: [(14.0, false), (3.0, true)])
+    func aNewPhoneIsChallengedOnlyAtAnUnusualHour(hour: Double, challenged: Bool) throws {
         var geo = Self.geo
         geo["81.2.71.20"] = IPIntelligence(
             location: GeoLocation(
                 countryCode: "GB", city: "London", latitude: 51.5142, longitude: -0.0931, accuracyRadiusKm: 50),
             network: AutonomousSystem(number: 64_501))
-        var h = EngineHarness(geo: geo)
-        var day = 0
-        for _ in 0..<30 {
-            if day % 7 == 5 { day += 2 }
-            h.login("alice", at: Double(day) * 1440, agent: Self.chromeOnWindows)
-            day += 1
-        }
+        var h = Self.settled(geo: geo)
         let phone =
             "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
-        let tuesday18h = Double(6 * 7 + 1) * 1440 + (18 - 14.22) * 60
-        // The model's bits for the phone against her profile (the city, known, left out: −2 more).
-        let user = try #require(h.engine.state.users.values.first)
-        let features = LoginFeatures(hourOfWeek: 24 + 18, network: 1, browser: .safari, system: .iOS)
-        let bits =
-            LoginModel.evaluate(features, deviceKnown: false, countryKnown: true, networkKnown: false, user: user).bits
-            - LoginModel.familiarBits
-        #expect(bits > 14 && bits < h.engine.config.engine.signals.unusualLoginFromBits, "\(bits)")
-        let verdict = h.login("alice", at: tuesday18h, ip: "81.2.71.20", device: "phone", agent: phone)
-        #expect(Set(verdict.signals) == [.newDevice, .newASN])
-        #expect(verdict.decision?.action == .allow)
+        let tuesday = Double(6 * 7 + 1) * 1440 + (hour - 14.22) * 60
+        let verdict = h.login("alice", at: tuesday, ip: "81.2.71.20", device: "phone", agent: phone)
+        #expect(Set(verdict.signals) == (challenged ? [.newDevice, .newASN, .unusualLogin] : [.newDevice, .newASN]))
+        #expect((verdict.decision?.action != .allow) == challenged)
     }
 
     /// At the threshold: bits just below from_bits add nothing, just above add their points.
@@ -233,9 +233,9 @@ import Testing
     @Test func unverifiedLoginsDoNotTeachTheProfile() {
         var h = Self.settled()
         let before = h.engine.state.users.values.first!.profile
-        for week in 0..<3 {
+        for attempt in 0..<3 {
             h.login(
-                "alice", at: Self.attackMinute + Double(week) * 10, ip: Self.londonISP, device: "evil",
+                "alice", at: Self.attackMinute + Double(attempt) * 10, ip: Self.londonISP, device: "evil",
                 verified: false, agent: Self.firefoxOnLinux)
         }
         #expect(h.engine.state.users.values.first!.profile == before)
@@ -286,18 +286,27 @@ import Testing
         let index = try #require(records.firstIndex { try! ChangelogKey(bytes: $0.key).entry.kind == .user })
         var value = try #require(records[index].value)
         #expect(value[0] == 4)
-        // The high word of the hour counts starts 31 bytes from the end (then blocks 8, cities 4,
-        // browsers 2, systems 1); its top byte holds the unused nibble 15.
-        value[value.count - 31 + 8 + 7] |= 0xF0
+        // The high word of the hour counts starts 24 bytes from the end (then blocks 8, cities 4,
+        // browsers 2, systems 1, logins 1); its top byte holds the unused nibble 15.
+        value[value.count - 24 + 7] |= 0xF0
         var strict = EngineHarness()
         #expect {
             try strict.engine.applyChangelogRecord(key: records[index].key, value: value, scope: Self.scope)
         } throws: { error in
             "\(error)".contains("user profile hours")
         }
+        // A waiting login's hour of the week past 167 likewise: hour 1 · block 2 · city 2 · browser 1 ·
+        // system 1, then no remembered MFA success 4, then the profile 33.
+        var hour = try #require(records[index].value)
+        hour[hour.count - 33 - 4 - 7] = 200
+        #expect {
+            try strict.engine.applyChangelogRecord(key: records[index].key, value: hour, scope: Self.scope)
+        } throws: { error in
+            "\(error)".contains("pending login hour of week")
+        }
         // An unknown browser family bit likewise.
         var browsers = try #require(records[index].value)
-        browsers[browsers.count - 3 + 1] |= 0x80
+        browsers[browsers.count - 3] |= 0x80
         #expect {
             try strict.engine.applyChangelogRecord(key: records[index].key, value: browsers, scope: Self.scope)
         } throws: { error in

@@ -50,12 +50,12 @@ import _VigilMachinery
         var old = records
         var value = try #require(old[index].value)
         #expect(value[0] == 4)
-        // profile presence 1 · hours 16 · blocks 8 · cities 4 · browsers 2 · systems 1 (version 4), then
+        // profile presence 1 · hours 16 · blocks 8 · cities 4 · browsers 2 · systems 1 · logins 1 (version 4), then
         // no pending logins 4 · no remembered MFA successes 4 (version 3), then signalled risk 1 · raised
         // presence 1 · raised level 1 · until 8 (version 2)
-        #expect(value[value.count - 32] == 1)
-        #expect(value[(value.count - 40)..<(value.count - 32)].allSatisfy { $0 == 0 })
-        value.removeLast(32 + 8 + 11)
+        #expect(value[value.count - 33] == 1)
+        #expect(value[(value.count - 41)..<(value.count - 33)].allSatisfy { $0 == 0 })
+        value.removeLast(33 + 8 + 11)
         value[0] = 1
         old[index] = ChangelogRecord(key: old[index].key, value: value)
         var h = try Self.restored(old)

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
-import VigilCore
 import VigilKafka
 import VigilTestSupport
 import VigilWorkload
+
+@testable import VigilCore
 
 /// Durable state of `vigil run` end to end: the real binary against an in-process mock cluster, with kcat
 /// as the independent producer and reader: crashes (`SIGKILL`) at several points against an uninterrupted
@@ -264,7 +265,8 @@ struct DurableStateRunTests {
         let records = engine.takeChangelogFlush(stamp: 0, scope: ChangelogScope(inputTopic: "vigil-by-user"))
         // The first record after the flush begin is the user's entry; its first value byte is the version.
         var value = try #require(records[1].value)
-        value[0] = 4
+        let unknown = StateEntryCodec.formatVersion + 1
+        value[0] = unknown
         let (keySeparator, end) = ("#vigil-key#", "#vigil-end#")
         let file = fixture.directory.appendingPathComponent("crafted.bin")
         let message = records[1].key + Array(keySeparator.utf8) + value + Array(end.utf8)
@@ -286,7 +288,8 @@ struct DurableStateRunTests {
         #expect(try await daemon.waitForExit(timeout: .seconds(60)) == 1)
         #expect(daemon.log.contains("restoring the state of vigil-by-user[0] failed"), "\(daemon.log)")
         #expect(
-            daemon.log.contains("a state changelog record has format version 4, this Vigil reads versions 1 to 3"),
+            daemon.log.contains(
+                "a state changelog record has format version \(unknown), this Vigil reads versions 1 to \(unknown - 1)"),
             "\(daemon.log)")
         #expect(daemon.log.contains("delete the changelog topic to start with empty state"), "\(daemon.log)")
         #expect(try fixture.decisions().isEmpty, "a decision was made without the restored state")

@@ -92,7 +92,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | anchor | time 8 · event id s · anonymity 1 · presence 1 · latitude, longitude (1e-7°), radius, ASN 4 each · country 4 or name · city name · organisation name · enciphered address 16 |
 /// | name | tag 1 (0 none, 1 did not fit the table, 2 given) · the name s when given |
 /// | rare | last reset? 1 (+8) · push bombing until? 1 (+8) · failures, pushes sent, push failures, reset requests: 4 × event window · holds · signalled risk 1 · raised risk? 1 (+ level 1 · until 8) (version 2) · pending logins: 4 + n × pending login · remembered MFA successes: 4 + n × (time 8 · links · origin) (version 3) |
-/// | user, version 4 | after the rare part: profile? 1 (+ hour counts 8 + 8 · address blocks 8 · cities 4 · browsers 2 · systems 1) |
+/// | user, version 4 | after the rare part: profile? 1 (+ hour counts 8 + 8 · address blocks 8 · cities 4 · browsers 2 · systems 1 · logins 1) |
 /// | pending login | time 8 · links · origin · score 1 · device?, replaced device?, country?, network?: 4 × (1 + 8) · anchor? 1 · (version 4) features: hour of week 1 · address block 2 · city 2 · browser 1 · system 1 |
 /// | links | session, correlation, challenge hashes: 3 × 8 (0: absent) |
 /// | origin | source key, network, device key: 3 × 8 (0: unknown) |
@@ -217,6 +217,7 @@ struct StateEntryCodec {
                 out.u32(profile.cities)
                 out.u16(profile.browsers)
                 out.u8(profile.systems)
+                out.u8(profile.logins)
             }
         }
         return out.bytes
@@ -613,7 +614,7 @@ struct StateEntryCodec {
         }
         let profile = LoginProfile(
             hoursLow: hoursLow, hoursHigh: hoursHigh, networks: networks, cities: cities, browsers: browsers,
-            systems: systems)
+            systems: systems, logins: try reader.u8("user profile logins"))
         guard !profile.isEmpty else { throw .invalidValue(field: "user profile", detail: "present but empty") }
         return profile
     }

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import VigilCore
+
+/// `vigil evaluate`: replays labelled events under a config (exactly as `vigil replay` would) and
+/// measures the outputs against the labels (`Evaluation`).
+public struct EvaluateRunner {
+    /// What to replay and where the labels are.
+    public struct Options: Sendable {
+        /// The replay the evaluation measures (one partition, no state files).
+        public var replay: ReplayRunner.Options
+        /// The labels file; without it, labels are read from the events (`label`, `campaign`).
+        public var labelsPath: String?
+
+        /// A replay and its labels.
+        public init(replay: ReplayRunner.Options, labelsPath: String?) {
+            self.replay = replay
+            self.labelsPath = labelsPath
+        }
+    }
+
+    let options: Options
+    let logger: Logger
+    let environment: [String: String]
+
+    /// A runner logging to `logger`, reading the device hash key from `environment` as `vigil replay` does.
+    public init(options: Options, logger: Logger, environment: [String: String]) {
+        self.options = options
+        self.logger = logger
+        self.environment = environment
+    }
+
+    /// Why the outputs could not be read back (never expected of a replay that succeeded).
+    struct OutputError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The evaluation and the replay's own report.
+    public func run() throws -> (Evaluation, ReplayRunner.Report) {
+        var labels = EvaluationLabels()
+        if let path = options.labelsPath {
+            try labels.read(file: path)
+        } else {
+            try readInlineLabels(into: &labels)
+        }
+        let report = try ReplayRunner(options: options.replay, logger: logger, environment: environment).run()
+        let directory = options.replay.outputDirectory
+        let decisions = try Self.lines(directory + "/decisions.jsonl").map(Self.decision)
+        let alerts = try Self.lines(directory + "/alerts.jsonl").map(Self.alert)
+        var eventIDs = Set(labels.byEventID.keys)
+        eventIDs.formUnion(decisions.map(\.eventID))
+        for alert in alerts { eventIDs.formUnion(alert.eventIDs) }
+        var evaluation = Evaluation()
+        evaluation.add(eventIDs: eventIDs.sorted(), decisions: decisions, alerts: alerts, labels: labels)
+        return (evaluation, report)
+    }
+
+    private func readInlineLabels(into labels: inout EvaluationLabels) throws {
+        let path = options.replay.inputPath
+        guard path != "-" else {
+            throw EvaluationLabels.LabelError(
+                description: "labels inside the events need a file, not standard input: pass --labels or a path")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw EvaluationLabels.LabelError(description: "cannot read \(path)")
+        }
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            try labels.read(eventLine: Data(line))
+        }
+    }
+
+    private static func lines(_ path: String) throws -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw OutputError(description: "cannot read the replay's output \(path)")
+        }
+        return try data.split(separator: UInt8(ascii: "\n")).map { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                throw OutputError(description: "\(path) holds a line that is not a JSON object")
+            }
+            return object
+        }
+    }
+
+    private static func decision(_ object: [String: Any]) throws -> Evaluation.DecisionLine {
+        guard let eventID = object["event_id"] as? String, let eventType = object["event_type"] as? String,
+            let action = object["action"] as? String,
+            let risk = object["risk"] as? [String: Any], let score = risk["score"] as? Int,
+            let level = risk["level"] as? String,
+            let reasons = risk["reasons"] as? [[String: Any]]
+        else { throw OutputError(description: "a decision without event_id, event_type, action or risk") }
+        return Evaluation.DecisionLine(
+            eventID: eventID, eventType: eventType, action: action, level: level, score: score,
+            signals: reasons.compactMap { $0["signal"] as? String })
+    }
+
+    private static func alert(_ object: [String: Any]) throws -> Evaluation.AlertLine {
+        guard let unmapped = object["unmapped"] as? [String: Any], let kind = unmapped["vigil_kind"] as? String,
+            let finding = object["finding_info"] as? [String: Any],
+            let related = finding["related_events"] as? [[String: Any]]
+        else { throw OutputError(description: "an alert without unmapped.vigil_kind or finding_info.related_events") }
+        return Evaluation.AlertLine(kind: kind, eventIDs: related.compactMap { $0["uid"] as? String })
+    }
+}
