@@ -365,6 +365,7 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         case .adaptiveLogin: adaptiveLogin(attacker)
         case .slowPushFatigue: slowPushFatigue(attacker)
         case .cookieReplay: cookieReplay()
+        case .resetTakeover: resetTakeover(attacker)
         }
     }
 
@@ -443,16 +444,39 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
                 kind: .slowPushFatigue))
     }
 
-    /// The victim's browser device id, presented by a script from far away.
-    private mutating func cookieReplay() {
+    private mutating func resetTakeover(_ attacker: String) {
         let victim = pickUser(excludingService: true)
-        guard users[victim].deviceCount > 0 else { return }
-        // An unmanaged device: a managed one's id is the machine's, bound to no browser.
-        let stolen = device(victim, Int(users[victim].deviceCount) - 1)
-        guard stolen.managed != true, let id = stolen.id else { return }
         let ip = address(in: farLocation(from: users[victim].current))
+        var request = baseDraft(.passwordResetRequest, user: victim, ip: ip)
+        request.attack = .resetTakeover
+        schedule(request)
+        var complete = request
+        complete.type = .passwordResetComplete
+        complete.outcome = .success
+        complete.time = clock + .seconds(Int64(random.int(in: 60...300)))
+        schedule(complete)
         schedule(
-            attackerLogin(victim, ip: ip, at: clock, device: id, agent: "python-requests/2.31", kind: .cookieReplay))
+            attackerLogin(
+                victim, ip: ip, at: complete.time + .seconds(Int64(random.int(in: 30...600))), device: attacker,
+                agent: Self.attackerAgent, kind: .resetTakeover))
+    }
+
+    /// The victim's browser device id, presented by a script from far away. The victim is one with an
+    /// unmanaged device (a managed one's id is the machine's, bound to no browser); without one in 50
+    /// draws, nothing happens.
+    private mutating func cookieReplay() {
+        for _ in 0..<50 {
+            let victim = pickUser(excludingService: true)
+            let unmanaged = (0..<Int(users[victim].deviceCount)).map { device(victim, $0) }.filter {
+                $0.managed != true
+            }
+            guard let stolen = unmanaged.last?.id else { continue }
+            let ip = address(in: farLocation(from: users[victim].current))
+            schedule(
+                attackerLogin(
+                    victim, ip: ip, at: clock, device: stolen, agent: "python-requests/2.31", kind: .cookieReplay))
+            return
+        }
     }
 
     /// A location far from `location` (over 2,500 km when the pool has one), for the attacker.

@@ -95,6 +95,9 @@ public enum AttackKind: String, Sendable, CaseIterable, Hashable {
     case slowPushFatigue = "slow_push_fatigue"
     /// The victim's own device id (a copied cookie) presented by another browser from far away.
     case cookieReplay = "cookie_replay"
+    /// A reset of the victim's password requested and completed from the attacker's address (a hijacked
+    /// mailbox), then the attacker's login from there on a new device.
+    case resetTakeover = "reset_takeover"
 
     /// The alert this sequence is expected to raise with the default engine settings; nil for the
     /// single logins that only a decision catches.
@@ -104,6 +107,7 @@ public enum AttackKind: String, Sendable, CaseIterable, Hashable {
         case .impossibleTravel: .impossibleTravel
         case .passwordResetWave: .resetAbuse
         case .credentialStuffing: .credentialStuffing
+        case .resetTakeover: .takeoverAfterReset
         case .passwordOnlyRepeat, .adaptiveLogin, .cookieReplay: nil
         }
     }

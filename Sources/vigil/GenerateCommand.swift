@@ -14,7 +14,7 @@ struct GenerateCommand: ParsableCommand {
             rhythm, travel, use VPNs, mistype passwords and replace phones. Every attack kind is mixed in: push \
             bombing, impossible travel, reset waves, credential stuffing, and attackers who adapt (a password used \
             again and again without MFA, a login new in small ways at night, slow push fatigue, a replayed device \
-            cookie). The same seed gives the same bytes.
+            cookie, a hijacked password reset). The same seed gives the same bytes.
             """)
 
     @Option(name: .long, help: "Simulated users.")

@@ -114,6 +114,9 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
     func attackRaisesItsAlert(_ kind: AttackKind) {
         var configuration = small(attackRate: 0)
         configuration.meanGap = EventDuration(microseconds: 1_000_000)
+        // Few enough users that the 5,000 events before the attack take its victim past learning (a
+        // reset takeover alerts only against a baseline).
+        configuration.users = 300
         var traffic = TrafficGenerator(configuration: configuration, pool: .maxMindTestCity)
         var pipeline = Pipeline(
             config: VigilConfig(), policyVersion: "test", enricher: Enricher(geo: PoolLookup(.maxMindTestCity)),
