@@ -42,9 +42,12 @@ struct GenerateCommand: ParsableCommand {
     var labels = "labels.json"
 
     func validate() throws {
-        guard users > 0, days > 0, eventsPerUserDay > 0 else {
-            throw ValidationError("--users, --days and --events-per-user-day must be positive")
+        guard (1...10_000_000).contains(users), (1...3_650).contains(days), (0.01...10_000).contains(eventsPerUserDay)
+        else {
+            throw ValidationError(
+                "--users takes 1 to 10,000,000, --days 1 to 3,650, --events-per-user-day 0.01 to 10,000")
         }
+        guard out != labels else { throw ValidationError("--out and --labels must be different files") }
         guard (0...1).contains(attackRate), (0...1).contains(newPhoneRate) else {
             throw ValidationError("--attack-rate and --new-phone-rate are shares between 0 and 1")
         }

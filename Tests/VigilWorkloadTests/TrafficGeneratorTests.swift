@@ -128,6 +128,7 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
         traffic.inject(kind)
         var attackEvents = 0
         var attackDecisions: [String] = []
+        var attackIDs: [String] = []
         var campaigns = Set<Int?>()
         var end: Timestamp?
         // The adaptive attacker waits for the victim's night, up to a day.
@@ -141,13 +142,19 @@ private func small(seed: UInt64 = 7, attackRate: Double = 0.001) -> WorkloadConf
             pipeline.process(event.bytes, origin: origin, into: &output)
             guard event.attack == kind else { continue }
             attackEvents += 1
+            attackIDs.append(event.eventID)
             campaigns.insert(event.campaign)
             #expect(event.label == "attack:\(kind.rawValue)")
             attackDecisions += output[before...].filter { $0.stream == .decisions }.map(\.label)
         }
         #expect(attackEvents >= 1 && campaigns.count == 1 && campaigns.first! != nil)
         if let alert = kind.expectedAlert {
-            #expect(output.contains { $0.stream == .alerts && $0.label == alert.rawValue })
+            // An alert of the kind that names one of the attack's events, not only one of the kind.
+            #expect(
+                output.contains { message in
+                    message.stream == .alerts && message.label == alert.rawValue
+                        && attackIDs.contains { String(decoding: message.payload, as: UTF8.self).contains("\"\($0)\"") }
+                })
         } else {
             // A single login or three: each challenged.
             #expect(!attackDecisions.isEmpty && attackDecisions.allSatisfy { $0 != "allow" }, "\(attackDecisions)")

@@ -47,25 +47,39 @@ public struct EvaluateRunner {
         let directory = options.replay.outputDirectory
         let decisions = try Self.lines(directory + "/decisions.jsonl").map(Self.decision)
         let alerts = try Self.lines(directory + "/alerts.jsonl").map(Self.alert)
-        var eventIDs = Set(labels.byEventID.keys)
+        // The events measured: the labelled ones, and the unlabelled ones with a decision (the others,
+        // MFA steps and resets of ordinary users, have nothing to measure). Dead-lettered events were
+        // never decided: they are left out, and counted.
+        let deadLettered = Set(
+            try Self.lines(directory + "/dead-letter.jsonl").compactMap { $0["event_id"] as? String })
+        var eventIDs = Set(labels.byEventID.keys).subtracting(deadLettered)
         eventIDs.formUnion(decisions.map(\.eventID))
-        for alert in alerts { eventIDs.formUnion(alert.eventIDs) }
         var evaluation = Evaluation()
+        evaluation.deadLetteredLabels = labels.byEventID.keys.filter(deadLettered.contains).count
         evaluation.add(eventIDs: eventIDs.sorted(), decisions: decisions, alerts: alerts, labels: labels)
         return (evaluation, report)
     }
 
     private func readInlineLabels(into labels: inout EvaluationLabels) throws {
         let path = options.replay.inputPath
-        guard path != "-" else {
+        // Read twice (here, then by the replay): a pipe or standard input would be empty the second time.
+        let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
+        guard path != "-", type == .typeRegular else {
             throw EvaluationLabels.LabelError(
-                description: "labels inside the events need a file, not standard input: pass --labels or a path")
+                description: "labels inside the events need a regular file, not standard input or a pipe: pass --labels"
+            )
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw EvaluationLabels.LabelError(description: "cannot read \(path)")
         }
         for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
             try labels.read(eventLine: Data(line))
+        }
+        guard !labels.byEventID.isEmpty else {
+            throw EvaluationLabels.LabelError(
+                description:
+                    "\(path) has no event with a top-level \"label\" (an identity provider's records carry none): "
+                    + "pass --labels")
         }
     }
 

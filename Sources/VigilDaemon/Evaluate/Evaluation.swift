@@ -9,7 +9,8 @@ public struct Evaluation: Sendable {
     /// Counts of one label's decisions and events.
     struct LabelFigures: Sendable, Equatable {
         var decisions = 0
-        /// Decisions at medium or high risk: challenged by their score, whatever the role's policy.
+        /// Decisions at medium or high risk: what the score says, whatever the role's policy does with it
+        /// (a service account is allowed at medium, a contractor stepped up at low).
         var risky = 0
         var challenged = 0
         var denied = 0
@@ -42,6 +43,8 @@ public struct Evaluation: Sendable {
     private(set) var alerts: [String: AlertFigures] = [:]
     /// Scores of attack decisions and of established legitimate logins, for the sweep.
     private(set) var attackScores: [Int] = []
+    /// Labelled events the replay dead-lettered: never decided, so not counted anywhere else.
+    var deadLetteredLabels = 0
     private(set) var establishedScores: [Int] = []
 
     static let established = "legit (established)"
@@ -150,7 +153,7 @@ public struct Evaluation: Sendable {
     public func markdown(thresholds: [Int] = Array(stride(from: 10, through: 100, by: 10))) -> String {
         var out = ""
         func percent(_ part: Int, _ whole: Int) -> String {
-            whole == 0 ? "–" : String(format: "%.1f%%", 100 * Double(part) / Double(whole))
+            whole == 0 ? "–" : String(format: "%.1f%% (%d)", 100 * Double(part) / Double(whole), part)
         }
         out += "| label | events | decisions | medium or high | challenged | denied | events in an alert |\n"
         out += "|---|---:|---:|---:|---:|---:|---:|\n"
@@ -179,6 +182,10 @@ public struct Evaluation: Sendable {
             let legit =
                 Self.share(establishedScores, atLeast: threshold).map { String(format: "%.1f%%", 100 * $0) } ?? "–"
             out += "| \(threshold) | \(attack) | \(legit) |\n"
+        }
+        if deadLetteredLabels > 0 {
+            out +=
+                "\n\(deadLetteredLabels) labelled events were dead-lettered (see dead-letter.jsonl) and are not counted.\n"
         }
         return out
     }

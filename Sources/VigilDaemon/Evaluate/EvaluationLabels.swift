@@ -7,14 +7,21 @@ enum EventLabel: Sendable, Hashable, CustomStringConvertible {
     case noise(String)
     case legitimate
 
-    /// `attack:<kind>`, `noise:<kind>` or `legit`; nil for anything else.
+    /// `attack:<kind>`, `noise:<kind>` or `legit`; nil for anything else. A kind is 1 to 64 lower-case
+    /// letters, digits, `_`, `-` or `.`: it becomes a table row, so nothing in it may shape the table.
     init?(_ text: String) {
+        func kind(_ rest: Substring) -> String? {
+            guard (1...64).contains(rest.utf8.count),
+                rest.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || "_-.".utf8.contains($0) })
+            else { return nil }
+            return String(rest)
+        }
         if text == "legit" {
             self = .legitimate
-        } else if text.hasPrefix("attack:"), text.count > 7 {
-            self = .attack(String(text.dropFirst(7)))
-        } else if text.hasPrefix("noise:"), text.count > 6 {
-            self = .noise(String(text.dropFirst(6)))
+        } else if text.hasPrefix("attack:"), let kind = kind(text.dropFirst(7)) {
+            self = .attack(kind)
+        } else if text.hasPrefix("noise:"), let kind = kind(text.dropFirst(6)) {
+            self = .noise(kind)
         } else {
             return nil
         }
@@ -35,7 +42,7 @@ enum EventLabel: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One event's label and, for an attack, the campaign it is part of (one attacker's sequence: the unit
-/// "every campaign alerted" counts).
+/// "every campaign alerted" counts). An attack event without a campaign is a campaign of its own.
 struct LabelledEvent: Sendable, Equatable {
     var label: EventLabel
     var campaign: String?
@@ -99,7 +106,8 @@ struct EvaluationLabels: Sendable {
         guard let label = EventLabel(text) else {
             throw LabelError(
                 description:
-                    "\(source): \(eventID) is labelled '\(text)', expected legit, attack:<kind> or noise:<kind>")
+                    "\(source): \(eventID.prefix(80)) is labelled '\(text.prefix(80))', expected legit, attack:<kind> or "
+                    + "noise:<kind> (a kind is lower-case letters, digits, _, - or .)")
         }
         return label
     }

@@ -67,15 +67,18 @@ import VigilTestSupport
 
         #expect(evaluation.attackScores.sorted() == [20, 45, 90] && evaluation.establishedScores.sorted() == [0, 10])
         let table = evaluation.markdown(thresholds: [10, 50])
-        #expect(table.contains("| attack:stealth | 3 | 3 | 66.7% | 66.7% | 33.3% | 33.3% |"), "\(table)")
-        #expect(table.contains("| stealth | 2 | 50.0% | 100.0% | 100.0% |"), "\(table)")
-        #expect(table.contains("| impossible_travel | 2 | 50.0% |"), "\(table)")
+        #expect(
+            table.contains("| attack:stealth | 3 | 3 | 66.7% (2) | 66.7% (2) | 33.3% (1) | 33.3% (1) |"), "\(table)")
+        #expect(table.contains("| stealth | 2 | 50.0% (1) | 100.0% (2) | 100.0% (2) |"), "\(table)")
+        #expect(table.contains("| impossible_travel | 2 | 50.0% (1) |"), "\(table)")
         #expect(table.contains("| 10 | 100.0% | 50.0% |") && table.contains("| 50 | 33.3% | 0.0% |"), "\(table)")
     }
 
     @Test(arguments: [
         (#"[1, 2]"#, "is not one JSON object"), (#"{"e1": "attacker"}"#, "e1 is labelled 'attacker'"),
         (#"{"e1": 7}"#, "neither a string nor"), (#"{"e1": "attack:"}"#, "expected legit, attack:<kind>"),
+        // A kind becomes a table row: nothing in it may shape the table.
+        (#"{"e1": "attack:a|b"}"#, "expected legit, attack:<kind>"), (#"{"e1": "noise:New"}"#, "a kind is lower-case"),
     ])
     func badLabelsAreRefusedWithTheirReason(json: String, reason: String) {
         #expect {
@@ -120,6 +123,7 @@ import VigilTestSupport
             ])
         #expect(repeated.status == 0)
         #expect(FileManager.default.contents(atPath: events) == FileManager.default.contents(atPath: again))
+        #expect(FileManager.default.contents(atPath: labels) == FileManager.default.contents(atPath: labels + ".again"))
 
         let config = try TestPaths.writeConfig(in: directory, anonymousDatabase: true)
         let result = try ChildProcess.run(
@@ -132,6 +136,14 @@ import VigilTestSupport
         #expect(result.stdout.hasPrefix("| label | events | decisions | medium or high | challenged |"))
         #expect(result.stdout.contains("| legit (established) |") && result.stdout.contains("| attack:"))
         #expect(result.stdout.contains("| challenged from score |"))
+        // Three days of attacks raise alerts: the alert table has rows, each with its precision.
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let header = try #require(lines.firstIndex(of: "| alert | alerts | about an attack (precision) |"))
+        #expect(lines[header + 2].hasPrefix("| ") && lines[header + 2].hasSuffix(") |"), "\(result.stdout)")
+
+        // Labels inside the events need a regular file that has some.
+        let unlabelled = try ChildProcess.run(TestPaths.vigilBinary, ["evaluate", "--config", config.path, events])
+        #expect(unlabelled.status == 1 && unlabelled.stderr.contains("has no event with a top-level"))
 
         let missing = try ChildProcess.run(
             TestPaths.vigilBinary, ["evaluate", "--config", config.path, "--labels", labels + ".none", events])
