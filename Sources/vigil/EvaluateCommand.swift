@@ -39,14 +39,12 @@ struct EvaluateCommand: ParsableCommand {
     var events: String
 
     func run() throws {
-        let runner = EvaluateRunner(
+        let replay = ReplayRunner(
             options: .init(
-                replay: .init(
-                    configPath: config, inputPath: events, outputDirectory: out, stateIn: nil, stateOut: nil,
-                    now: now, partitions: 1, format: format),
-                labelsPath: labels),
-            logger: Logger(label: "vigil.evaluate"),
-            environment: ProcessInfo.processInfo.environment)
+                configPath: config, inputPath: events, outputDirectory: out, stateIn: nil, stateOut: nil, now: now,
+                partitions: 1, format: format),
+            logger: Logger(label: "vigil.evaluate"), environment: ProcessInfo.processInfo.environment)
+        let runner = EvaluateRunner(replay: replay, labelsPath: labels)
         do {
             let (evaluation, report) = try runner.run()
             print(evaluation.markdown(), terminator: "")

@@ -5,29 +5,15 @@ import VigilCore
 /// `vigil evaluate`: replays labelled events under a config (exactly as `vigil replay` would) and
 /// measures the outputs against the labels (`Evaluation`).
 public struct EvaluateRunner {
-    /// What to replay and where the labels are.
-    public struct Options: Sendable {
-        /// The replay the evaluation measures (one partition, no state files).
-        public var replay: ReplayRunner.Options
-        /// The labels file; without it, labels are read from the events (`label`, `campaign`).
-        public var labelsPath: String?
+    /// The replay the evaluation measures (one partition, no state files).
+    let replay: ReplayRunner
+    /// The labels file; without it, labels are read from the events (`label`, `campaign`).
+    let labelsPath: String?
 
-        /// A replay and its labels.
-        public init(replay: ReplayRunner.Options, labelsPath: String?) {
-            self.replay = replay
-            self.labelsPath = labelsPath
-        }
-    }
-
-    let options: Options
-    let logger: Logger
-    let environment: [String: String]
-
-    /// A runner logging to `logger`, reading the device hash key from `environment` as `vigil replay` does.
-    public init(options: Options, logger: Logger, environment: [String: String]) {
-        self.options = options
-        self.logger = logger
-        self.environment = environment
+    /// An evaluation of what `replay` decides against the labels in `labelsPath` (or in the events).
+    public init(replay: ReplayRunner, labelsPath: String?) {
+        self.replay = replay
+        self.labelsPath = labelsPath
     }
 
     /// Why the outputs could not be read back (never expected of a replay that succeeded).
@@ -38,13 +24,13 @@ public struct EvaluateRunner {
     /// The evaluation and the replay's own report.
     public func run() throws -> (Evaluation, ReplayRunner.Report) {
         var labels = EvaluationLabels()
-        if let path = options.labelsPath {
+        if let path = labelsPath {
             try labels.read(file: path)
         } else {
             try readInlineLabels(into: &labels)
         }
-        let report = try ReplayRunner(options: options.replay, logger: logger, environment: environment).run()
-        let directory = options.replay.outputDirectory
+        let report = try replay.run()
+        let directory = replay.options.outputDirectory
         let decisions = try Self.lines(directory + "/decisions.jsonl").map(Self.decision)
         let alerts = try Self.lines(directory + "/alerts.jsonl").map(Self.alert)
         // The events measured: the labelled ones, and the unlabelled ones with a decision (the others,
@@ -61,7 +47,7 @@ public struct EvaluateRunner {
     }
 
     private func readInlineLabels(into labels: inout EvaluationLabels) throws {
-        let path = options.replay.inputPath
+        let path = replay.options.inputPath
         // Read twice (here, then by the replay): a pipe or standard input would be empty the second time.
         let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
         guard path != "-", type == .typeRegular else {
