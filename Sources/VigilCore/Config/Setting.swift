@@ -191,9 +191,9 @@ extension Setting {
     /// An `EventDuration` setting written `<integer><unit>` (`15m`, `90d`) within `range`.
     public static func duration(
         _ path: String, _ keyPath: WritableKeyPath<Root, EventDuration>, _ range: ClosedRange<EventDuration>,
-        _ reload: SettingReload, _ doc: String
+        _ reload: SettingReload, _ doc: String, rules: @escaping (Root) -> [SettingIssue] = { _ in [] }
     ) -> Setting {
-        plain(path, .duration(range), keyPath, reload, doc, rules: { _ in [] }, wrap: SettingValue.duration) {
+        plain(path, .duration(range), keyPath, reload, doc, rules: rules, wrap: SettingValue.duration) {
             if case .duration(let duration) = $0 { duration } else { nil }
         }
     }

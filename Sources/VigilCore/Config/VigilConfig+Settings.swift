@@ -3,7 +3,8 @@
 extension VigilConfig {
     /// The engine's settings in file order; `DaemonConfig.settings` lifts them into the daemon's file.
     public static let settings = SettingTable<VigilConfig>(
-        inputSettings + engineSettings + signalSettings + alertSettings + policySettings + sharedSignalSettings,
+        inputSettings + engineSettings + signalSettings + alertSettings + campaignSettings + policySettings
+            + sharedSignalSettings,
         sectionDocs: [
             "engine.signals":
                 """
@@ -14,6 +15,15 @@ extension VigilConfig {
                 """
             Alerts: emitted on the alerts topic, independent of the per-login score. Counts ≥ 1, windows up to \
             30d.
+            """,
+            "engine.campaigns":
+                """
+            Campaigns spread over many sources: per autonomous system and per tenant, failed logins, failures for \
+            unknown usernames, distinct failing users and reset requests are counted per slot and compared with \
+            the same slot of previous days. A slot at least `ratio` times and `deviations` mean deviations above \
+            its baseline, and at its floor, raises credential_stuffing or reset_abuse with scope asn or tenant. \
+            Until min_baseline_days of history a slot is expected to hold its floor (so a cold start needs \
+            ratio × floor).
             """,
             "policy.oidc": "OIDC acr_values sent for each step-up: none (low), soft (medium), hard (high).",
             "policy.saml": "SAML AuthnContextClassRef for the same three levels.",
@@ -347,6 +357,13 @@ extension VigilConfig {
                 "Window the accounts are counted over."),
         ]
         + signal(
+            "campaign_active", \.engine.signals.campaignActive,
+            """
+            A campaign detected on the login's autonomous system or tenant (engine.campaigns) is under way: credential \
+            stuffing for any login or sensitive action, a reset wave for a login within post_reset_window of a \
+            reset and for mfa_reset or recovery_code_use actions.
+            """)
+        + signal(
             "push_burst", \.engine.signals.pushBurst, "At least `threshold` MFA pushes to this user within `window`.")
         + [
             .integer(
@@ -593,6 +610,70 @@ extension VigilConfig {
             """
             A raised level holds this long in event time; the user's first verdict after it signals the calmer \
             level. 24h keeps one quiet login from clearing a takeover.
+            """),
+    ]
+
+    private static let campaignSettings: [S] = [
+        .boolean(
+            "engine.campaigns.enabled", \.engine.campaigns.enabled, .restart,
+            """
+            Campaign detection per autonomous system and per tenant. In vigil run it is a stage of its own with a \
+            repartition topic and a campaigns topic (topology), so turning it on or off takes a restart.
+            """),
+        .duration(
+            "engine.campaigns.slot", \.engine.campaigns.slot, .minutes(5)...EventDuration.hours(6), .live,
+            """
+            Counts are kept per slot of this length, which must divide a day; the baseline keeps one value per slot \
+            of the day (24 at 1h). Changing it restarts every baseline.
+            """,
+            rules: { config in
+                let day = EventDuration.days(1).microseconds
+                guard day % config.engine.campaigns.slot.microseconds != 0 else { return [] }
+                return [SettingIssue("must divide a day (5m, 10m, 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h)")]
+            }),
+        .integer(
+            "engine.campaigns.baseline_days", \.engine.campaigns.baselineDays, 1...90, .live,
+            "The baseline's memory in days: each day's count moves a slot's expectation by 2 / (days + 1) of the gap."),
+        .integer(
+            "engine.campaigns.min_baseline_days", \.engine.campaigns.minBaselineDays, 0...90, .live,
+            "Days of history before the baseline is trusted; until then each slot is expected to hold its floor."),
+        .number(
+            "engine.campaigns.ratio", \.engine.campaigns.ratio, 1...1000, .live,
+            "A slot's count must be at least this many times its expectation."),
+        .number(
+            "engine.campaigns.deviations", \.engine.campaigns.deviations, 0...1000, .live,
+            "... and this many mean absolute deviations above it (a noisy slot needs a bigger jump)."),
+        .integer(
+            "engine.campaigns.floors.failures", \.engine.campaigns.failuresFloor, count, .live,
+            "Failed logins in a slot below which nothing is raised, whatever the baseline."),
+        .integer(
+            "engine.campaigns.floors.unknown_user_failures", \.engine.campaigns.unknownUserFloor, count, .live,
+            "Failures for usernames that do not exist (IdPs that say so: Keycloak, Auth0, Entra, failure_kind)."),
+        .integer(
+            "engine.campaigns.floors.distinct_users", \.engine.campaigns.distinctUsersFloor, count, .live,
+            "Distinct users whose logins failed (estimated with a 1 KiB HyperLogLog sketch per slot)."),
+        .integer(
+            "engine.campaigns.floors.resets", \.engine.campaigns.resetsFloor, count, .live,
+            "Password reset requests; a spike raises reset_abuse."),
+        .duration(
+            "engine.campaigns.hold", \.engine.campaigns.hold, .minutes(5)...EventDuration.days(2), .live,
+            """
+            A detected campaign stays active this long (one alert, campaign_active firing); one still crossing its \
+            threshold in the second half is extended.
+            """),
+        .duration(
+            "engine.campaigns.idle_ttl", \.engine.campaigns.idleTTL, .days(1)...EventDuration.days(365), .live,
+            "An autonomous system or tenant without a counted event for this long is forgotten, baseline and all.",
+            rules: { config in
+                let campaigns = config.engine.campaigns
+                guard campaigns.idleTTL <= campaigns.hold else { return [] }
+                return [SettingIssue("must be longer than engine.campaigns.hold")]
+            }),
+        .integer(
+            "engine.campaigns.max_entities", \.engine.campaigns.maxEntities, 100...100_000_000, .live,
+            """
+            Autonomous systems and tenants per shard, capped like max_sources; an entity with a baseline costs about \
+            1 KiB at 1h slots.
             """),
     ]
 

@@ -90,6 +90,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var signals = SignalSettings()
     /// Thresholds and switches of the detectors that raise alerts.
     public var alerts = AlertSettings()
+    /// Campaigns spread over many sources, per autonomous system and per tenant (`engine.campaigns`).
+    public var campaigns = CampaignSettings()
 
     /// The documented defaults.
     public init() {}
@@ -172,6 +174,9 @@ public struct SignalSettings: Sendable, Equatable {
     public var sprayingDistinctUsers = 5
     /// Window the accounts are counted over.
     public var sprayingWindow = EventDuration.minutes(15)
+    /// A credential-stuffing campaign on the login's autonomous system or tenant, or a reset wave on it
+    /// for a login after a reset, is under way (`engine.campaigns`).
+    public var campaignActive = SignalWeight(points: 20)
     /// At least `pushBurstThreshold` MFA pushes to the user within `pushBurstWindow`.
     public var pushBurst = SignalWeight(points: 30)
     /// Pushes that make `pushBurst` fire.
@@ -271,6 +276,50 @@ public struct AlertSettings: Sendable, Equatable {
     public var serviceAccountHighRisk = AlertToggle()
     /// One such alert per account per this much event time.
     public var serviceAccountHold = EventDuration.hours(1)
+
+    /// The documented defaults.
+    public init() {}
+}
+
+/// Campaign detection per autonomous system and per tenant: each counts failed logins, failures for
+/// unknown usernames, distinct failing users and reset requests per time slot, learns what each slot of
+/// the day usually holds, and raises `credential_stuffing` or `reset_abuse` (scope `asn` or `tenant`)
+/// when a slot's count is far above it. A stuffing list spread over hundreds of addresses of one hosting
+/// network stays under every per-source threshold, and shows here.
+public struct CampaignSettings: Sendable, Equatable {
+    /// Off: no campaign stage, windows or `campaign_active` (a restart adds or removes the stage and its
+    /// topics).
+    public var enabled = true
+    /// Counts are kept per slot of this length; it divides a day, and the baseline keeps one value per
+    /// slot of the day.
+    public var slot = EventDuration.hours(1)
+    /// The baseline's memory: each day's count moves it by 2 / (days + 1) of the difference.
+    public var baselineDays = 7
+    /// Days of history before the baseline is trusted; until then a slot is expected to hold its floor.
+    public var minBaselineDays = 3
+    /// A slot's count must reach this many times what the baseline expects.
+    public var ratio = 3.0
+    /// ... and this many mean deviations above it.
+    public var deviations = 4.0
+    /// The least count that can raise an alert, per metric: failed logins, failures for unknown
+    /// usernames, distinct failing users, reset requests.
+    public var failuresFloor = 40
+    /// Floor of failures for usernames that do not exist.
+    public var unknownUserFloor = 15
+    /// Floor of distinct users whose logins failed.
+    public var distinctUsersFloor = 25
+    /// Floor of reset requests.
+    public var resetsFloor = 10
+    /// A detected campaign stays active (alert held, `campaign_active` firing) this long after the slot
+    /// that crossed the threshold; a campaign still spiking in its second half extends it.
+    public var hold = EventDuration.hours(2)
+    /// An autonomous system or tenant without a counted event for this long is forgotten, baseline and all.
+    public var idleTTL = EventDuration.days(14)
+    /// Autonomous systems and tenants held per shard; at the cap the least recently seen tenth is dropped.
+    public var maxEntities = 100_000
+
+    /// Slots in a day: the baseline's length.
+    var slotsPerDay: Int { Int(EventDuration.days(1).microseconds / slot.microseconds) }
 
     /// The documented defaults.
     public init() {}

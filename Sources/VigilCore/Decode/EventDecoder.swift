@@ -153,6 +153,7 @@ private struct EventParser {
                 if try objectStart(path) { event.device = try parseDevice() }
             case .outcome: event.outcome = try enumeration(path, WireTables.outcome)
             case .failureReason: event.failureReason = try span(path, FieldLimits.freeText)
+            case .failureKind: event.failureKind = try enumeration(path, WireTables.failureKind)
             case .mfa:
                 if try objectStart(path) {
                     draft.hasMFA = true
@@ -423,6 +424,7 @@ private struct EventParser {
         // Fields that only belong to other types are dropped (after validation, so the schema and
         // the decoder accept the same messages).
         if type != .login, type != .passwordResetComplete { event.outcome = nil }
+        if type != .login || event.outcome != .failure { event.failureKind = nil }
         if type != .sensitiveAction { event.action = nil }
     }
 }
@@ -430,7 +432,7 @@ private struct EventParser {
 /// The top-level members of the contract, in `schemas/event.schema.json` order.
 private enum TopField: Int {
     case eventID, type, time, tenant, user, ip, device, outcome, failureReason, mfa, action, credential
-    case sessionID, correlationID, idpRisk
+    case sessionID, correlationID, idpRisk, failureKind
 
     /// Picks the only candidate by length and one distinguishing byte, then compares it in full.
     init?(_ name: UnsafeRawBufferPointer) {
@@ -443,6 +445,7 @@ private enum TopField: Int {
             case 7: .outcome
             case 8: name[0] == UInt8(ascii: "e") ? .eventID : .idpRisk
             case 10: name[0] == UInt8(ascii: "c") ? .credential : .sessionID
+            case 12: .failureKind
             case 14: name[0] == UInt8(ascii: "f") ? .failureReason : .correlationID
             default: nil
             }
@@ -467,6 +470,7 @@ private enum TopField: Int {
         case .sessionID: "session_id"
         case .correlationID: "correlation_id"
         case .idpRisk: "idp_risk"
+        case .failureKind: "failure_kind"
         }
     }
 }

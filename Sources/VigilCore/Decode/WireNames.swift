@@ -42,4 +42,5 @@ enum WireTables {
     static let mfaFactor = WireNames<MFAFactor>()
     static let mfaResult = WireNames<MFAResult>()
     static let idpRisk = WireNames<IdPRiskLevel>()
+    static let failureKind = WireNames<FailureKind>()
 }

@@ -23,18 +23,18 @@ final class EventRules: Sendable {
     }
 
     /// What the event does to the user's record and, unless it is late, to the user stage's global
-    /// windows; a late event is only scored. `sourceRisk` is where the spraying signal reads (nil: the
+    /// windows; a late event is only scored. `globalFacts` is where the spraying and campaign signals read (nil: the
     /// shard's own sources, when one engine runs every stage).
     func apply(
         _ context: EventContext, late: Bool, user: inout UserState, state: inout ShardState,
-        sourceRisk: (any SourceRiskLookup)?, into verdict: inout RiskEngine.Verdict
+        globalFacts: (any GlobalFactLookup)?, into verdict: inout RiskEngine.Verdict
     ) {
         let userKey = context.userKey
         let time = context.event.time
         let type = context.event.type
         switch type {
         case .login where context.event.outcome == .success, .sensitiveAction:
-            var assessment = signals.evaluate(context, user: user, state: state, sourceRisk: sourceRisk)
+            var assessment = signals.evaluate(context, user: user, state: state, globalFacts: globalFacts)
             if type == .sensitiveAction { scoreUnverifiedSession(context, user: user, assessment: &assessment) }
             // Kept in a local until the detectors have read it: they read a value of its own while they
             // append to `verdict.alerts`, not a part of the verdict being written.
@@ -151,6 +151,16 @@ final class EventRules: Sendable {
     func applyDomain(_ context: EventContext, state: inout ShardState, into verdict: inout RiskEngine.Verdict) {
         guard context.event.type == .passwordResetRequest else { return }
         detectors.recordDomainReset(context, state: &state, into: &verdict.alerts)
+    }
+
+    /// What an event on time does to the campaign stage's state: a failed login or a reset request
+    /// counts in its autonomous system's and tenant's windows; the facts of campaigns opened or extended
+    /// go to the verdict when `publishing` (a campaign stage: one engine of every stage reads its own).
+    func applyCampaign(
+        _ context: EventContext, state: inout ShardState, publishing: Bool, into verdict: inout RiskEngine.Verdict
+    ) {
+        let facts = detectors.recordCampaignEvent(context, state: &state, into: &verdict.alerts)
+        if publishing { verdict.campaigns = facts }
     }
 
     func decide(_ context: EventContext, assessment: Assessment, user: UserState, at time: Timestamp) -> Decision {

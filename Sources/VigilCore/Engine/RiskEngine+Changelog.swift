@@ -48,13 +48,15 @@ extension RiskEngine {
         guard state.changes != nil else { return [] }
         if let protection = replayGuard, stamp < protection.floor { return [] }
         // All input up to `stamp` was processed (the last messages may have been dead letters that never
-        // reached the engine): past everything guarded, the guard ends here.
-        if let protection = replayGuard, stamp > protection.highest { dropReplayGuard() }
+        // reached the engine): at or past everything guarded, the guard ends here, so the shard entry
+        // this flush writes carries the uninterrupted run's counters, not the guarded run's.
+        if let protection = replayGuard, stamp >= protection.highest { dropReplayGuard() }
         let changes = state.changes!
         state.changes = StateChanges()
         let codec = StateEntryCodec(keys: keys)
         var records: [ChangelogRecord] = []
-        records.reserveCapacity(3 + changes.users.count + changes.sources.count + changes.domains.count)
+        records.reserveCapacity(
+            3 + changes.users.count + changes.sources.count + changes.domains.count + changes.campaigns.count)
         func add(_ kind: StateEntryKind, _ hash: UInt64, _ value: [UInt8]?) {
             records.append(
                 ChangelogRecord(
@@ -75,6 +77,9 @@ extension RiskEngine {
         }
         for key in changes.domains.sorted() {
             add(.domain, key, state.domains[key].map { codec.encodeDomain($0, appliedOffset: stamp) })
+        }
+        for key in changes.campaigns.sorted() {
+            add(.campaign, key, state.campaigns[key].map { codec.encodeCampaign($0, appliedOffset: stamp) })
         }
         for slot in 0..<GlobalWindows.bucketCount where changes.bucketSlots & (1 << UInt64(slot)) != 0 {
             add(
@@ -130,7 +135,7 @@ extension RiskEngine {
                 throw .misplaced(field: "names entry", detail: "a changelog holds no names entry")
             case .decodeWatermark:
                 throw .misplaced(field: "decode watermark", detail: "the decode stage's record reached an engine")
-            case .user, .source, .domain, .globalBucket, .shard:
+            case .user, .source, .domain, .campaign, .globalBucket, .shard:
                 if let value {
                     guard !bookkeeping.isBelowFloor(try codec.appliedOffset(of: value)) else { break }
                     let applied = try codec.apply(key: entry, value: value, to: &state)
@@ -155,6 +160,7 @@ extension RiskEngine {
         case .user: state.users[key.hash] = nil
         case .source: state.sources[key.hash] = nil
         case .domain: state.domains[key.hash] = nil
+        case .campaign: state.campaigns[key.hash] = nil
         case .globalBucket: state.global.restore(nil, atSlot: try StateEntryCodec.bucketSlot(key))
         case .shard, .names, .flushBegin, .checkpoint, .decodeWatermark:
             throw .misplaced(field: "\(key.kind) tombstone", detail: "only evicted entries have tombstones")
@@ -164,22 +170,23 @@ extension RiskEngine {
     /// The event at `offset` while a replay guard is set: entries that already reflect it keep the
     /// value the restore gave them; sweeps and capacity drops wait while the shard entry reflects it.
     mutating func processGuarded(
-        _ context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64
+        _ context: EventContext, late: Bool, globalFacts: (any GlobalFactLookup)?, offset: Int64
     ) -> Verdict {
         adoptConfiguredGlobalWindow()
         guard let protection = replayGuard, offset <= protection.highest else {
             dropReplayGuard()
-            return apply(context, late: late, sourceRisk: sourceRisk, sparing: nil)
+            return apply(context, late: late, globalFacts: globalFacts, sparing: nil)
         }
         let saved = GuardedEntries(
             context: context, stages: stages, offset: offset, state: state, keys: keys, protection: protection)
         var verdict = apply(
-            context, late: late, sourceRisk: sourceRisk, sparing: { protection.reflects($0, offset: offset) },
+            context, late: late, globalFacts: globalFacts, sparing: { protection.reflects($0, offset: offset) },
             sweeping: saved.scalars == nil)
         saved.putBack(into: &state)
         verdict.reemitted = saved.reflectsEvent
         // A fact computed from entries put back would not be the changelog's: the first run published it.
         if saved.source != nil { verdict.sourceRisk = nil }
+        if !saved.campaigns.isEmpty { verdict.campaigns = [] }
         return verdict
     }
 
@@ -211,6 +218,8 @@ private struct GuardedEntries {
     var user: (key: UInt64, value: UserState?)?
     var source: (key: UInt64, value: SourceState?)?
     var domain: (key: UInt64, value: DomainState?)?
+    /// The autonomous system's and tenant's campaign entries that reflect the event.
+    var campaigns: [(key: UInt64, value: CampaignState?)] = []
     var bucket: (slot: Int, value: GlobalWindows.Bucket?)?
     var scalars: Scalars?
 
@@ -231,6 +240,12 @@ private struct GuardedEntries {
             let domainKey = keys.domainStateKey(tenant: event.tenant, domain: name)
             if reflected(.domain, domainKey) { domain = (domainKey, state.domains[domainKey]) }
         }
+        if stages.contains(.campaign) {
+            var keys: [UInt64] = []
+            if let asn = context.campaignASN { keys.append(context.campaignKeys.key(asn: asn)) }
+            if context.countsForTenant { keys.append(context.campaignKeys.key(tenant: event.tenant)) }
+            for key in keys where reflected(.campaign, key) { campaigns.append((key, state.campaigns[key])) }
+        }
         let slot = state.global.slot(at: event.time)
         if reflected(.globalBucket, UInt64(slot)) { bucket = (slot, state.global.bucket(atSlot: slot)) }
         if reflected(.shard, 0) {
@@ -249,7 +264,7 @@ private struct GuardedEntries {
     /// (the first still stands), missing one that differs breaks that promise, and the shard entry (the
     /// watermark, which decides lateness) can reflect a late event whose user record is older.
     var reflectsEvent: Bool {
-        user != nil || source != nil || domain != nil || bucket != nil || scalars != nil
+        user != nil || source != nil || domain != nil || !campaigns.isEmpty || bucket != nil || scalars != nil
     }
 
     /// Restores every saved entry and forgets the changes recorded for them.
@@ -265,6 +280,10 @@ private struct GuardedEntries {
         if let domain {
             state.domains[domain.key] = domain.value
             state.changes?.unmark(StateEntryKey(kind: .domain, hash: domain.key))
+        }
+        for campaign in campaigns {
+            state.campaigns[campaign.key] = campaign.value
+            state.changes?.unmark(StateEntryKey(kind: .campaign, hash: campaign.key))
         }
         if let bucket {
             state.global.restore(bucket.value, atSlot: bucket.slot)

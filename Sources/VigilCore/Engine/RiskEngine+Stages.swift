@@ -12,6 +12,7 @@ extension RiskEngine {
         }
         if !stages.contains(.source) { state.sources = [:] }
         if !stages.contains(.domain) { state.domains = [:] }
+        if !stages.contains(.campaign) { state.campaigns = [:] }
     }
 
     /// The source-risk facts this shard's sources stand for now: one per source whose failing-users
@@ -26,6 +27,13 @@ extension RiskEngine {
         }.sorted { $0.source < $1.source }
     }
 
+    /// The campaign facts this shard's autonomous systems and tenants stand for now, in key order: what a
+    /// campaigns table restored with the state starts from.
+    public var campaignFacts: [CampaignFact] {
+        state.campaigns.compactMap { key, campaign in campaign.publishesFacts ? campaign.fact(key: key) : nil }
+            .sorted { $0.key < $1.key }
+    }
+
     /// The state of one shard holding every stage, put together from one shard of each: the user
     /// stage's state with the source and domain stages' entries and eviction counts added. What
     /// `keepOwnStageEntries` splits, this joins again.
@@ -34,6 +42,7 @@ extension RiskEngine {
         for engine in others {
             whole.sources.merge(engine.state.sources) { own, _ in own }
             whole.domains.merge(engine.state.domains) { own, _ in own }
+            whole.campaigns.merge(engine.state.campaigns) { own, _ in own }
             whole.counters.evictedSources += engine.state.counters.evictedSources
             whole.counters.droppedAtCapacity += engine.state.counters.droppedAtCapacity
         }

@@ -100,6 +100,13 @@ public struct RiskEngine: Sendable {
         /// while at or above the spraying threshold (`SourceRiskFact`); nil otherwise, and always nil
         /// for an engine running every stage (it reads its own sources).
         public var sourceRisk: SourceRiskFact?
+        /// The campaign stage's new facts for the campaigns table, when a campaign opened or was extended
+        /// on the event's autonomous system or tenant (`CampaignFact`); empty for an engine running every
+        /// stage (it reads its own campaign state).
+        public var campaigns: [CampaignFact] = []
+        /// Autonomous systems and tenants the campaign stage forgot whose facts it had published: their
+        /// facts are withdrawn (tombstones on the campaigns topic). Their intervals ended long before.
+        public var retiredCampaigns: [UInt64] = []
         /// The event repeats one seen within `input.duplicate_window`: nothing was scored or changed.
         public var duplicate = false
         /// Sources the source stage forgot (idle past the longest cross-user window, or dropped at
@@ -128,24 +135,24 @@ public struct RiskEngine: Sendable {
     ) -> Verdict {
         let late = state.watermark.isLate(event.time)
         let context = EventContext(event: event, intel: intel ?? .unknown, keys: keys, message: message)
-        return run(context, late: late, sourceRisk: nil, offset: offset)
+        return run(context, late: late, globalFacts: nil, offset: offset)
     }
 
     /// Runs one event of a stage record through this stage's engine. `late` is the decode stage's
     /// verdict (its watermark sees the whole input partition, a stage shard's would depend on the
-    /// partition count); a late event is scored but changes nothing. `sourceRisk` is where the user
+    /// partition count); a late event is scored but changes nothing. `globalFacts` is where the user
     /// stage's `source_ip_spraying` signal reads. `offset` is the record's offset in the stage topic, for
     /// the replay guard. `origin` is where the decode stage read the event: a record at or below the
     /// highest input offset this shard applied from that input partition is a copy the decode stage
     /// produced again (it consumed its input again after a crash), scored like a late event, changing
     /// nothing, its outputs marked re-emitted.
     mutating func process(
-        stageEvent context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64?,
+        stageEvent context: EventContext, late: Bool, globalFacts: (any GlobalFactLookup)?, offset: Int64?,
         origin: InputPosition?
     ) -> Verdict {
         if let origin {
             if let applied = state.inputMarks[origin.partition], origin.offset <= applied {
-                var verdict = apply(context, late: true, sourceRisk: sourceRisk, sparing: nil, copy: true)
+                var verdict = apply(context, late: true, globalFacts: globalFacts, sparing: nil, copy: true)
                 verdict.late = false
                 verdict.reemitted = true
                 return verdict
@@ -158,16 +165,16 @@ public struct RiskEngine: Sendable {
                 return Verdict(duplicate: true)
             }
         }
-        return run(context, late: late, sourceRisk: sourceRisk, offset: offset)
+        return run(context, late: late, globalFacts: globalFacts, offset: offset)
     }
 
     private mutating func run(
-        _ context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?, offset: Int64?
+        _ context: EventContext, late: Bool, globalFacts: (any GlobalFactLookup)?, offset: Int64?
     ) -> Verdict {
         if let offset, offset <= guardedThrough {
-            return processGuarded(context, late: late, sourceRisk: sourceRisk, offset: offset)
+            return processGuarded(context, late: late, globalFacts: globalFacts, offset: offset)
         }
-        return apply(context, late: late, sourceRisk: sourceRisk, sparing: nil)
+        return apply(context, late: late, globalFacts: globalFacts, sparing: nil)
     }
 
     /// Applies the event to the state; entries `spared` (the replay guard's) are left to the caller.
@@ -177,7 +184,7 @@ public struct RiskEngine: Sendable {
     /// or not a sweep removed it yet: sweeps run on the shard's own event time, which depends on the
     /// partition count, so only what no event still on time can read may depend on them.
     mutating func apply(
-        _ context: EventContext, late: Bool, sourceRisk: (any SourceRiskLookup)?,
+        _ context: EventContext, late: Bool, globalFacts: (any GlobalFactLookup)?,
         sparing spared: ((StateEntryKey) -> Bool)?, sweeping: Bool = true, copy: Bool = false
     ) -> Verdict {
         let time = context.event.time
@@ -194,13 +201,13 @@ public struct RiskEngine: Sendable {
                 // A late event changes nothing, so it reads a copy.
                 var user =
                     state.users[userKey].flatMap { $0.lastSeen < idleBefore ? nil : $0 } ?? UserState(lastSeen: time)
-                rules.apply(context, late: true, user: &user, state: &state, sourceRisk: sourceRisk, into: &verdict)
+                rules.apply(context, late: true, user: &user, state: &state, globalFacts: globalFacts, into: &verdict)
             } else {
                 state.updateUser(userKey, inserting: { UserState(lastSeen: time) }, using: rules) {
                     rules, user, state in
                     if user.lastSeen < idleBefore { user = UserState(lastSeen: time) }
                     rules.apply(
-                        context, late: false, user: &user, state: &state, sourceRisk: sourceRisk, into: &verdict)
+                        context, late: false, user: &user, state: &state, globalFacts: globalFacts, into: &verdict)
                 }
             }
         }
@@ -209,12 +216,16 @@ public struct RiskEngine: Sendable {
                 rules.applySource(context, state: &state, publishing: stages != .all, into: &verdict)
             }
             if stages.contains(.domain) { rules.applyDomain(context, state: &state, into: &verdict) }
+            if stages.contains(.campaign) {
+                rules.applyCampaign(context, state: &state, publishing: stages != .all, into: &verdict)
+            }
             if sweeping {
                 let retired =
                     state.sweepIfDue(settings: config.engine, sparing: spared)
                     + state.enforceCapacity(settings: config.engine, sparing: spared)
-                // Only a source stage publishes facts (an engine of every stage reads its own sources).
+                // Only the source and campaign stages publish facts (an engine of every stage reads its own).
                 if stages == .source { verdict.retiredSources = retired }
+                if stages == .campaign { verdict.retiredCampaigns = retired }
             }
         }
         if state.changes != nil, !copy { markChanges(of: context, late: late) }
@@ -236,6 +247,10 @@ public struct RiskEngine: Sendable {
         default: return
         }
         if stages.contains(.source), let source = context.sourceStateKey { state.changes!.sources.insert(source) }
+        if stages.contains(.campaign), config.engine.campaigns.enabled {
+            if let asn = context.campaignASN { state.changes!.campaigns.insert(keys.campaignKey(asn: asn)) }
+            if context.countsForTenant { state.changes!.campaigns.insert(keys.campaignKey(tenant: event.tenant)) }
+        }
         if stages.contains(.user) { state.changes!.markBucket(slot: state.global.slot(at: event.time)) }
     }
 
@@ -257,7 +272,8 @@ struct EngineStages: OptionSet, Sendable {
     static let user = EngineStages(rawValue: 1 << 0)
     static let source = EngineStages(rawValue: 1 << 1)
     static let domain = EngineStages(rawValue: 1 << 2)
-    static let all: EngineStages = [.user, .source, .domain]
+    static let campaign = EngineStages(rawValue: 1 << 3)
+    static let all: EngineStages = [.user, .source, .domain, .campaign]
 
     init(rawValue: UInt8) { self.rawValue = rawValue }
 
@@ -266,6 +282,7 @@ struct EngineStages: OptionSet, Sendable {
         case .user: self = .user
         case .source: self = .source
         case .domain: self = .domain
+        case .campaign: self = .campaign
         }
     }
 }

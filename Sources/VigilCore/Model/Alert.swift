@@ -10,11 +10,14 @@ public enum AlertKind: String, Sendable, CaseIterable {
     case serviceAccountHighRisk = "service_account_high_risk"
 }
 
-/// What an alert is about: one account, one source address, or one email domain.
+/// What an alert is about: one account, one source address, one email domain, one autonomous system
+/// (a campaign spread over its addresses) or one tenant (a campaign over the whole tenant).
 public enum AlertScope: String, Sendable {
     case account
     case sourceIP = "source_ip"
     case emailDomain = "email_domain"
+    case asn
+    case tenant
 }
 
 /// OCSF severity ids used by Vigil.

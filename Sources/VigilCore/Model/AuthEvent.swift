@@ -21,6 +21,10 @@ public struct AuthEvent: Sendable, Equatable {
     public var outcome: Outcome?
     /// The IdP's reason for a failed login, kept as it arrived; the engine does not interpret it.
     public var failureReason: InputText?
+    /// What kind of failure a failed login was, when the IdP says (Keycloak's `user_not_found`, Auth0's
+    /// `fu`, Entra's 50034, the canonical `failure_kind`): the campaign windows count failures for
+    /// usernames that do not exist apart, the mark of a stuffing list.
+    public var failureKind: FailureKind?
     /// `mfa_challenge` and `mfa_result`.
     public var mfa: MFA?
     /// `sensitive_action` only.
@@ -130,6 +134,16 @@ public struct Device: Sendable, Equatable {
         self.managed = managed
         self.userAgent = userAgent
     }
+}
+
+/// What kind of failure a failed login was (`failure_kind`).
+public enum FailureKind: String, Sendable, CaseIterable {
+    /// No account has the username: a stuffing or enumeration list's guess.
+    case unknownUser = "unknown_user"
+    /// The account exists and the password (or other first factor) was wrong.
+    case invalidCredentials = "invalid_credentials"
+    /// Locked, disabled, expired, blocked by policy, or anything else.
+    case other
 }
 
 /// Whether a login (or completed password reset) succeeded.

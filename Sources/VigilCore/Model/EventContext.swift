@@ -15,6 +15,8 @@ struct EngineKeys: Sendable {
     let profile: SipHashKey
     /// Keys the session, correlation and challenge ids that link a login to the MFA result verifying it.
     let link: SipHashKey
+    /// Keys the campaign state of autonomous systems and tenants, and their facts.
+    let campaign: CampaignKeys
     /// Identifies the operator's secret in snapshots without revealing it: state written under another
     /// secret holds hashes that would never match, so it is refused.
     let fingerprint: UInt64
@@ -27,6 +29,7 @@ struct EngineKeys: Sendable {
         stateAddress = secret.derived(6)
         link = secret.derived(8)
         profile = secret.derived(9)
+        campaign = CampaignKeys(key: secret.derived(10))
         fingerprint = secret.derived(7).hash("vigil state key fingerprint")
         // Public ids (decision ids, finding uids) must not depend on the secret: the same input
         // gives the same ids on every deployment, so downstream deduplication works across replays.
@@ -54,11 +57,34 @@ struct EngineKeys: Sendable {
         return hasher.finalize()
     }
 
+    /// The key of an autonomous system's campaign state.
+    func campaignKey(asn: UInt32) -> UInt64 { campaign.key(asn: asn) }
+
+    /// The key of a tenant's campaign state.
+    func campaignKey(tenant: String?) -> UInt64 { campaign.key(tenant: tenant) }
+
     /// The key of an email domain's state within its tenant.
     func domainStateKey(tenant: String?, domain emailDomain: String) -> UInt64 {
         var hasher = SipHashState(key: domain)
         hasher.append(tenant ?? "")
         hasher.append(emailDomain)
+        return hasher.finalize()
+    }
+}
+
+/// Keys the campaign state of autonomous systems and tenants: a value of its own, so the login signals
+/// reading the campaigns table can key it from the event context.
+struct CampaignKeys: Sendable {
+    let key: SipHashKey
+
+    /// An autonomous system's key (across tenants: a hosting network attacks them all).
+    func key(asn: UInt32) -> UInt64 { key.hash(UInt64(asn), tweak: 1) }
+
+    /// A tenant's key; events without a tenant share one (a single-tenant feed).
+    func key(tenant: String?) -> UInt64 {
+        var hasher = SipHashState(key: key)
+        hasher.append("tenant")
+        hasher.append(tenant ?? "")
         return hasher.finalize()
     }
 }
@@ -84,12 +110,21 @@ struct EventContext {
     let browser: BrowserFamily
     /// Keys the device id (`deviceKey(as:)`).
     private let deviceHashKey: SipHashKey
+    /// Keys the campaign entities the event counts in or reads.
+    let campaignKeys: CampaignKeys
     /// Keyed hashes of the ids that link a login, its MFA result and its session's actions; empty for
     /// the other event types.
     let links: LinkKeys
     /// What the login model compares with the user's profile; nil for events it does not score (all but
     /// successful logins and sensitive actions).
     let features: LoginFeatures?
+    /// The autonomous system whose campaign windows the event counts in (or whose campaigns a login
+    /// reads): the enrichment's, unless a campaign stage record names it (the decode stage looked it up,
+    /// and a database reloaded since must not move the event to another key).
+    var campaignASN: UInt32?
+    /// False for a campaign stage record of the autonomous system: the event counts in its tenant's
+    /// windows through a record of its own.
+    var countsForTenant = true
 
     /// `message` holds the bytes `event` was decoded from, when its texts are spans of them.
     init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys, message: UnsafeRawBufferPointer? = nil) {
@@ -128,6 +163,7 @@ struct EventContext {
         }
         self.browser = browser
         self.deviceHashKey = keys.device
+        self.campaignKeys = keys.campaign
         let sourceKey = event.ip?.sourceKey
         self.sourceKey = sourceKey
         self.sourceStateKey = sourceKey.map(keys.sourceStateKey)
@@ -139,6 +175,7 @@ struct EventContext {
             self.deviceIDKey = nil
             self.deviceKey = nil
         }
+        self.campaignASN = intel.network?.number
         self.intel = intel
         self.event = event
     }

@@ -18,6 +18,7 @@ public enum SignalName: String, Sendable, CaseIterable, Comparable {
     case firstLogin = "first_login"
     case failedAttempts = "failed_attempts"
     case sourceIPSpraying = "source_ip_spraying"
+    case campaignActive = "campaign_active"
     case pushBurst = "push_burst"
     case recentPasswordReset = "recent_password_reset"
     case unknownSensitiveAction = "unknown_sensitive_action"
@@ -90,6 +91,9 @@ public enum ReasonDetail: Sendable, Equatable {
     indirect case unusualLogin(UnusualLogin)
     case failedAttempts(count: Int, windowSeconds: Double)
     case sourceSpraying(users: Int, windowSeconds: Double)
+    /// A campaign of `kind` (credential stuffing or reset abuse) detected on the event's autonomous system
+    /// or tenant is under way: `subject` is `AS<number>` or the tenant's name.
+    case campaignActive(kind: AlertKind, scope: AlertScope, subject: String, secondsAgo: Double)
     case pushBurst(pushes: Int, failures: Int, windowSeconds: Double)
     case recentPasswordReset(secondsAgo: Double)
     /// The action's wire name; at most 64 characters of it are shown.
@@ -190,6 +194,14 @@ public enum ReasonDetail: Sendable, Equatable {
             out.put(users)
             out.put(" users in ")
             writeDuration(window, to: &out)
+        case let .campaignActive(kind, scope, subject, secondsAgo):
+            out.put(kind == .resetAbuse ? "password reset wave" : "credential stuffing campaign")
+            out.put(" on ")
+            out.put(scope == .tenant ? "tenant " : "")
+            out.put(subject)
+            out.put(", detected ")
+            writeDuration(secondsAgo, to: &out)
+            out.put(" ago")
         case let .pushBurst(pushes, failures, window):
             out.put(pushes)
             out.put(" pushes sent, ")

@@ -19,6 +19,11 @@ public struct DecodeStage: Sendable {
     /// The newest event time accepted on time, and the lateness allowed behind it.
     private var watermark: Watermark
     private let keys: EngineKeys
+    /// Looks up the autonomous system of the campaign stage's records (nil: they count per tenant only).
+    private let enricher: SharedEnricher?
+    /// Whether campaign records are made (`engine.campaigns.enabled`, fixed for the stage's life like
+    /// the topology).
+    private let routesCampaigns: Bool
     /// The event ids this input partition delivered within `input.duplicate_window`: a repeat is dropped
     /// here, before any stage counts it.
     private var recentEvents: RecentEventIDs
@@ -30,9 +35,14 @@ public struct DecodeStage: Sendable {
 
     /// A decode stage with nothing seen. `deviceKey` keys the user hash the by-source and by-domain
     /// records carry: every stage of a deployment needs the same key. `replayClock` bounds event times
-    /// where no receive time will (see `accept`).
-    public init(config: VigilConfig, deviceKey: SipHashKey, replayClock: Timestamp? = nil, format: InputFormat = .vigil)
-    {
+    /// where no receive time will (see `accept`). `enricher` names the autonomous system of a failed
+    /// login or reset request for the campaign stage.
+    public init(
+        config: VigilConfig, deviceKey: SipHashKey, replayClock: Timestamp? = nil, format: InputFormat = .vigil,
+        enricher: Enricher? = nil
+    ) {
+        self.enricher = enricher.map(SharedEnricher.init)
+        routesCampaigns = config.engine.campaigns.enabled
         decoder = RecordDecoder(format: format, limits: config.input)
         input = config.input
         self.replayClock = replayClock
@@ -62,7 +72,7 @@ public struct DecodeStage: Sendable {
     }
 
     /// Decodes one message and appends what the keyed stages read to `records`, event by event in stage
-    /// order (user, source, domain); what can't be used becomes a dead letter in `output` instead. Late
+    /// order (user, source, domain, campaign: the autonomous system's record, then the tenant's); what can't be used becomes a dead letter in `output` instead. Late
     /// events go to the user stage only, flagged: the source and domain stages would change nothing for
     /// them. `originalLength` is the message's real size when the source kept only its head.
     public mutating func process(
@@ -90,7 +100,8 @@ public struct DecodeStage: Sendable {
             guard !entry.late else { continue }
             let sourceBound = StageRouting.goesToSource(event)
             let domainBound = StageRouting.goesToDomain(event)
-            guard sourceBound || domainBound else { continue }
+            let campaignBound = routesCampaigns && StageRouting.goesToCampaign(event)
+            guard sourceBound || domainBound || campaignBound else { continue }
             let userKey = keys.userKey(tenant: event.tenant, userID: event.user.id)
             if sourceBound, let address = event.ip {
                 records.append(
@@ -105,6 +116,19 @@ public struct DecodeStage: Sendable {
                         stage: .domain, key: Array(domain.utf8),
                         value: StageRecordCodec.encodeDomain(event, domain: domain, userKey: userKey, origin: position)
                     ))
+            }
+            if campaignBound {
+                if let address = event.ip, let asn = enricher?.enrich(address).network?.number {
+                    records.append(
+                        StageRecord(
+                            stage: .campaign, key: StageRouting.campaignKey(asn: asn),
+                            value: StageRecordCodec.encodeCampaign(event, asn: asn, userKey: userKey, origin: position))
+                    )
+                }
+                records.append(
+                    StageRecord(
+                        stage: .campaign, key: StageRouting.campaignKey(tenant: event.tenant),
+                        value: StageRecordCodec.encodeCampaign(event, asn: nil, userKey: userKey, origin: position)))
             }
         }
     }

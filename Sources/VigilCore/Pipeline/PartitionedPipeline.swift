@@ -1,17 +1,17 @@
 import _VigilMachinery
 
 /// The staged topology in one process, as `vigil replay --partitions N` runs it: for each message the
-/// decode stage, then the user stage's shard, then the source stage's, then the domain stage's (the
-/// order a one-shard run produces its decision and alerts in), each shard chosen with Kafka's default
-/// partitioner on the record's key among `partitionCount`. The source-risk table is updated as soon as
-/// the source stage publishes (no propagation delay), so the outputs are byte-identical for every
-/// partition count, and equal to a whole `Pipeline`'s.
+/// decode stage, then the user stage's shard, then the source stage's, the domain stage's and the
+/// campaign stage's (the order a one-shard run produces its decision and alerts in), each shard chosen
+/// with Kafka's default partitioner on the record's key among `partitionCount`. The source-risk and
+/// campaign facts are applied as soon as a stage publishes them (no propagation delay), so the outputs
+/// are byte-identical for every partition count, and equal to a whole `Pipeline`'s.
 public struct PartitionedPipeline: Sendable {
     /// Partitions of each stage.
     public let partitionCount: Int
     private var decode: DecodeStage
     private var shards: [[StageProcessor]]
-    private var sourceRisk = SourceRiskTable()
+    private var globalFacts = GlobalFactTable()
     private var records: [StageRecord] = []
 
     /// A topology with empty state and `partitionCount` shards per keyed stage (at least 1), reading
@@ -22,7 +22,8 @@ public struct PartitionedPipeline: Sendable {
     ) {
         precondition(partitionCount >= 1, "a stage has at least one partition")
         self.partitionCount = partitionCount
-        decode = DecodeStage(config: config, deviceKey: deviceKey, replayClock: replayClock, format: format)
+        decode = DecodeStage(
+            config: config, deviceKey: deviceKey, replayClock: replayClock, format: format, enricher: enricher)
         // The one decode stage sees the whole input and drops every repeat: the shards need no table.
         shards = StageKind.allCases.map { stage in
             (0..<partitionCount).map { _ in
@@ -59,9 +60,13 @@ public struct PartitionedPipeline: Sendable {
             let stage = StageKind.allCases.firstIndex(of: record.stage)!
             let partition = record.partition(count: partitionCount)
             do {
-                let fact = try shards[stage][partition].process(record.value, sourceRisk: sourceRisk, into: &output)
-                if let fact { sourceRisk.apply(fact) }
-                for source in shards[stage][partition].takeRetiredSources() { sourceRisk.removeFact(forSource: source) }
+                let published = try shards[stage][partition].process(
+                    record.value, globalFacts: globalFacts, into: &output)
+                published.apply(to: &globalFacts)
+                for source in shards[stage][partition].takeRetiredSources() {
+                    globalFacts.removeFact(forSource: source)
+                }
+                for entity in shards[stage][partition].takeRetiredCampaigns() { globalFacts.removeCampaign(entity) }
             } catch {
                 preconditionFailure("the decode stage wrote a record its stage refuses: \(error)")
             }
@@ -79,7 +84,10 @@ public struct PartitionedPipeline: Sendable {
     }
 
     /// Sources with a fact in the source-risk table: what every user stage of a deployment would hold.
-    public var sourceRiskFacts: Int { sourceRisk.count }
+    public var sourceRiskFacts: Int { globalFacts.sourceCount }
+
+    /// Autonomous systems and tenants with a fact in the campaigns table.
+    public var campaignFacts: Int { globalFacts.campaignCount }
 
     /// Counts over every stage and shard.
     public var stats: PipelineStats {
@@ -116,9 +124,12 @@ public struct PartitionedPipeline: Sendable {
         }
         shards = restored
         decode.resume(newestEventTime: shards[0][0].engine.state.watermark.maxEventTime)
-        sourceRisk = SourceRiskTable()
+        globalFacts = GlobalFactTable()
         for fact in shards[StageKind.allCases.firstIndex(of: .source)!][0].engine.sourceRiskFacts {
-            sourceRisk.apply(fact)
+            globalFacts.apply(fact)
+        }
+        for fact in shards[StageKind.allCases.firstIndex(of: .campaign)!][0].engine.campaignFacts {
+            globalFacts.apply(fact)
         }
         return header!
     }

@@ -19,11 +19,22 @@ public struct StageProcessor: Sendable {
     /// (`RiskEngine.Verdict.retiredSources`).
     private var retiredSources: [UInt64] = []
 
+    /// Autonomous systems and tenants whose campaign facts the campaign stage withdrew since the last
+    /// `takeRetiredCampaigns()`.
+    private var retiredCampaigns: [UInt64] = []
+
     /// The sources whose facts were withdrawn since the last call, in the order they were, for the
     /// source-risk topic's tombstones (or the replay's table).
     public mutating func takeRetiredSources() -> [UInt64] {
         defer { retiredSources.removeAll(keepingCapacity: true) }
         return retiredSources
+    }
+
+    /// The campaign entities whose facts were withdrawn since the last call, for the campaigns topic's
+    /// tombstones (or the replay's table).
+    public mutating func takeRetiredCampaigns() -> [UInt64] {
+        defer { retiredCampaigns.removeAll(keepingCapacity: true) }
+        return retiredCampaigns
     }
 
     /// A shard of `stage` with empty state. Every stage of a deployment needs the same `deviceKey`
@@ -50,15 +61,15 @@ public struct StageProcessor: Sendable {
 
     /// Processes one record of this stage's topic and appends its decision and alerts to `output`.
     /// `offset` is the record's offset in the stage topic (the replay guard compares it after a
-    /// restore); nil where records have none (replay). The user stage's `source_ip_spraying` signal reads
-    /// `sourceRisk` (nil: no facts). Returns the source stage's new source-risk fact, to publish
-    /// (`RiskEngine.Verdict.sourceRisk`). Throws, changing nothing, for bytes that are not a record of
-    /// this stage.
+    /// restore); nil where records have none (replay). The user stage's `source_ip_spraying` and
+    /// `campaign_active` signals read `globalFacts` (nil: no facts). Returns the source stage's new
+    /// source-risk fact and the campaign stage's new campaign facts, to publish. Throws, changing nothing,
+    /// for bytes that are not a record of this stage.
     @discardableResult
     public mutating func process(
-        _ record: UnsafeRawBufferPointer, offset: Int64? = nil, sourceRisk: (any SourceRiskLookup)?,
+        _ record: UnsafeRawBufferPointer, offset: Int64? = nil, globalFacts: (any GlobalFactLookup)?,
         into output: inout [OutputMessage]
-    ) throws(StageRecordError) -> SourceRiskFact? {
+    ) throws(StageRecordError) -> StagePublications {
         let context: EventContext
         let late: Bool
         let origin: InputPosition?
@@ -79,25 +90,35 @@ public struct StageProcessor: Sendable {
                 event: record.event, intel: intel(record.event.ip), userKey: record.userKey, keys: engine.keys,
                 scored: false)
             (late, origin) = (false, record.origin)
+        case .campaign:
+            let record = try StageRecordCodec.decodeCampaign(record)
+            var campaignContext = EventContext(
+                event: record.event, intel: intel(record.event.ip), userKey: record.userKey, keys: engine.keys,
+                scored: false)
+            campaignContext.campaignASN = record.asn
+            campaignContext.countsForTenant = record.asn == nil
+            context = campaignContext
+            (late, origin) = (false, record.origin)
         }
         var verdict = engine.process(
-            stageEvent: context, late: late, sourceRisk: stage == .user ? sourceRisk : nil, offset: offset,
+            stageEvent: context, late: late, globalFacts: stage == .user ? globalFacts : nil, offset: offset,
             origin: origin)
         outputs.append(&verdict, message: record, stats: &stats, into: &output)
         retiredSources += verdict.retiredSources
-        return verdict.sourceRisk
+        retiredCampaigns += verdict.retiredCampaigns
+        return StagePublications(sourceRisk: verdict.sourceRisk, campaigns: verdict.campaigns)
     }
 
     /// `process` over an array's bytes.
     @discardableResult
     public mutating func process(
-        _ record: [UInt8], offset: Int64? = nil, sourceRisk: (any SourceRiskLookup)?,
+        _ record: [UInt8], offset: Int64? = nil, globalFacts: (any GlobalFactLookup)?,
         into output: inout [OutputMessage]
-    ) throws(StageRecordError) -> SourceRiskFact? {
+    ) throws(StageRecordError) -> StagePublications {
         // `withUnsafeBytes` rethrows untyped errors: the typed one travels in a `Result`.
         let result = record.withUnsafeBytes { bytes in
             Result { () throws(StageRecordError) in
-                try process(bytes, offset: offset, sourceRisk: sourceRisk, into: &output)
+                try process(bytes, offset: offset, globalFacts: globalFacts, into: &output)
             }
         }
         return try result.get()
@@ -121,5 +142,25 @@ public struct StageProcessor: Sendable {
     private func intel(_ address: IPAddress?) -> IPIntelligence {
         guard let address else { return .unknown }
         return enricher?.enrich(address) ?? .unknown
+    }
+}
+
+/// What one stage record made a cross-user stage publish for the global tables.
+public struct StagePublications: Sendable, Equatable {
+    /// The source stage's new source-risk fact, if any (`RiskEngine.Verdict.sourceRisk`).
+    public var sourceRisk: SourceRiskFact?
+    /// The campaign stage's new campaign facts (`RiskEngine.Verdict.campaigns`).
+    public var campaigns: [CampaignFact] = []
+
+    /// Publications as given; none by default.
+    public init(sourceRisk: SourceRiskFact? = nil, campaigns: [CampaignFact] = []) {
+        self.sourceRisk = sourceRisk
+        self.campaigns = campaigns
+    }
+
+    /// Applies them to a replay's table, as the topics would reach every user stage.
+    public func apply(to table: inout GlobalFactTable) {
+        if let sourceRisk { table.apply(sourceRisk) }
+        for fact in campaigns { table.apply(fact) }
     }
 }

@@ -352,6 +352,125 @@ struct AlertDetectors: Sendable {
         return accounts
     }
 
+    /// Counts a failed login or a reset request in its autonomous system's and its tenant's campaign
+    /// windows (`CampaignState`), and opens or extends a campaign when a slot's count crosses its
+    /// threshold: a new one raises `credential_stuffing` or `reset_abuse` with scope `asn` or `tenant`
+    /// (unless that alert is off). Returns the facts of the entities whose campaigns changed.
+    func recordCampaignEvent(
+        _ context: EventContext, state: inout ShardState, into alerts: inout [Alert]
+    ) -> [CampaignFact] {
+        let campaigns = settings.campaigns
+        let event = context.event
+        let isFailure = event.type == .login && event.outcome != .success
+        guard campaigns.enabled, isFailure || event.type == .passwordResetRequest else { return [] }
+        var published: [CampaignFact] = []
+        if let asn = context.campaignASN {
+            let key = keys.campaignKey(asn: asn)
+            if recordCampaign(
+                context, key: key, scope: .asn, subject: "AS\(asn)", isFailure: isFailure, state: &state, into: &alerts)
+            {
+                published.append(state.campaigns[key]!.fact(key: key))
+            }
+        }
+        if context.countsForTenant {
+            let key = keys.campaignKey(tenant: event.tenant)
+            if recordCampaign(
+                context, key: key, scope: .tenant, subject: event.tenant ?? Self.defaultTenant, isFailure: isFailure,
+                state: &state, into: &alerts)
+            {
+                published.append(state.campaigns[key]!.fact(key: key))
+            }
+        }
+        return published
+    }
+
+    /// How alerts name the tenant of events that carry none (a single-tenant feed).
+    static let defaultTenant = "default"
+
+    /// Counts the event in one entity's windows; true when a campaign opened or was extended.
+    private func recordCampaign(
+        _ context: EventContext, key: UInt64, scope: AlertScope, subject: String, isFailure: Bool,
+        state: inout ShardState, into alerts: inout [Alert]
+    ) -> Bool {
+        let campaigns = settings.campaigns
+        let time = context.event.time
+        let slot = CampaignState.slot(of: time, length: campaigns.slot)
+        // Idle past the TTL reads as absent whether or not a sweep removed it (sweeps depend on the shard).
+        var entity =
+            state.campaigns[key].flatMap { $0.lastSeen < time - campaigns.idleTTL ? nil : $0 }
+            ?? CampaignState(lastSeen: time, slot: slot)
+        entity.advance(to: slot, settings: campaigns)
+        entity.lastSeen = max(entity.lastSeen, time)
+        let metrics: [CampaignMetric]
+        if isFailure {
+            entity.counts.failures &+= 1
+            if context.event.failureKind == .unknownUser { entity.counts.unknownUserFailures &+= 1 }
+            entity.users.insert(context.userKey)
+            metrics = [.failures, .unknownUserFailures, .distinctUsers]
+        } else {
+            entity.counts.resets &+= 1
+            metrics = [.resets]
+        }
+        var changed = false
+        if let metric = metrics.first(where: { entity.count($0) >= entity.threshold($0, settings: campaigns) }) {
+            let kind = metric.alertKind
+            let current = kind == .resetAbuse ? entity.resetWave : entity.stuffing
+            var next = current
+            if let current, time < current.until {
+                // Under way: extended while it still crosses in its second half, so one campaign is one alert.
+                if time >= current.start, current.until.since(time).microseconds < campaigns.hold.microseconds / 2 {
+                    next = CampaignInterval(start: current.start, until: time + campaigns.hold)
+                }
+            } else {
+                next = CampaignInterval(start: time, until: time + campaigns.hold)
+                let toggle = kind == .resetAbuse ? settings.alerts.resetAbuse : settings.alerts.credentialStuffing
+                if toggle.enabled {
+                    alerts.append(
+                        campaignAlert(context, metric: metric, entity: entity, scope: scope, subject: subject))
+                }
+            }
+            if next != current {
+                changed = true
+                if kind == .resetAbuse { entity.resetWave = next } else { entity.stuffing = next }
+            }
+        }
+        state.campaigns[key] = entity
+        return changed
+    }
+
+    private func campaignAlert(
+        _ context: EventContext, metric: CampaignMetric, entity: CampaignState, scope: AlertScope, subject: String
+    ) -> Alert {
+        let campaigns = settings.campaigns
+        let count = entity.count(metric)
+        let (expected, _) = entity.expectation(metric, settings: campaigns)
+        let threshold = entity.threshold(metric, settings: campaigns)
+        let what: String
+        switch metric {
+        case .failures: what = "failed logins"
+        case .unknownUserFailures: what = "failed logins for unknown usernames"
+        case .distinctUsers: what = "distinct users with failed logins"
+        case .resets: what = "password reset requests"
+        }
+        let slotStart = Timestamp(microseconds: entity.slot * campaigns.slot.microseconds)
+        let named = scope == .tenant ? "tenant \(subject)" : subject
+        let kind = metric.alertKind
+        return makeAlert(
+            kind, scope: scope, subject: subject, context: context, severity: .high,
+            title: kind == .resetAbuse
+                ? "Password reset wave (\(scope.rawValue))" : "Credential stuffing campaign (\(scope.rawValue))",
+            message: "\(Int(count)) \(what) on \(named) in the \(duration(campaigns.slot.seconds)) slot from "
+                + "\(slotStart.rfc3339), where \(rounded(expected)) are expected",
+            windowStart: slotStart, evidence: [EvidenceEvent(eventID: context.event.eventID, time: context.event.time)],
+            sources: context.observedSource.map { [$0] } ?? [],
+            details: [
+                ("scope", .string(scope.rawValue)), ("metric", .string(metric.rawValue)), ("count", .int(Int64(count))),
+                ("expected", .double(rounded(expected))), ("threshold", .double(rounded(threshold))),
+                ("slot_seconds", .int(Int64(campaigns.slot.seconds))),
+                ("baseline_days", .int(Int64(entity.foldedSlots) / Int64(campaigns.slotsPerDay))),
+            ], triggerEventID: context.event.eventID, tenantless: scope == .asn)
+    }
+
     private func resetAbuseAlert(
         _ context: EventContext, scope: AlertScope, subject: String, evidence: [EvidenceEvent], what: String
     ) -> Alert {
@@ -361,6 +480,7 @@ struct AlertDetectors: Sendable {
         case .account: threshold = rules.resetAbuseAccount
         case .sourceIP: threshold = rules.resetAbuseSourceIP
         case .emailDomain: threshold = rules.resetAbuseEmailDomain
+        case .asn, .tenant: threshold = 0
         }
         return makeAlert(
             .resetAbuse, scope: scope, subject: subject, context: context,
@@ -378,10 +498,12 @@ struct AlertDetectors: Sendable {
     private func makeAlert(
         _ kind: AlertKind, scope: AlertScope, subject: String, context: EventContext, severity: AlertSeverity,
         title: String, message: String, windowStart: Timestamp, evidence: [EvidenceEvent], sources: [ObservedSource],
-        details: [(String, DetailValue)], triggerEventID: String? = nil, horizon: EventDuration? = nil
+        details: [(String, DetailValue)], triggerEventID: String? = nil, horizon: EventDuration? = nil,
+        tenantless: Bool = false
     ) -> Alert {
         var alert = Alert(
-            kind: kind, scope: scope, subject: subject, tenant: context.event.tenant, severity: severity, title: title,
+            kind: kind, scope: scope, subject: subject, tenant: tenantless ? nil : context.event.tenant,
+            severity: severity, title: title,
             message: message, time: context.event.time, windowStart: windowStart, evidence: evidence,
             userID: scope == .account ? context.event.user.id : nil, sources: sources, details: details,
             triggerEventID: triggerEventID)

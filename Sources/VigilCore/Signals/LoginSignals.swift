@@ -39,10 +39,10 @@ struct LoginSignals: Sendable {
     let settings: EngineSettings
 
     /// Evaluates every enabled signal against the user's baseline and the source's recent history
-    /// (`state` is only read). `sourceRisk` holds the source stage's facts; nil reads the shard's own
+    /// (`state` is only read). `globalFacts` holds the cross-user stages' facts; nil reads the shard's own
     /// sources (one engine running every stage).
     func evaluate(
-        _ context: EventContext, user: UserState, state: ShardState, sourceRisk: (any SourceRiskLookup)?
+        _ context: EventContext, user: UserState, state: ShardState, globalFacts: (any GlobalFactLookup)?
     ) -> Assessment {
         // The facts stay constant while the signals read them; the reasons are gathered apart.
         let facts = Self.facts(context, user: user, state: state, settings: settings)
@@ -50,7 +50,7 @@ struct LoginSignals: Sendable {
         for signal in SignalName.evaluationOrder {
             guard
                 let reason = signal.evaluate(
-                    context, user: user, facts: facts, state: state, sourceRisk: sourceRisk, settings: settings)
+                    context, user: user, facts: facts, state: state, globalFacts: globalFacts, settings: settings)
             else { continue }
             reasons.append(reason)
         }
@@ -147,7 +147,7 @@ extension SignalName {
     /// The reason this signal gives for the event, or nil when it does not fire or is disabled.
     func evaluate(
         _ context: EventContext, user: UserState, facts: Assessment, state: ShardState,
-        sourceRisk: (any SourceRiskLookup)?, settings: EngineSettings
+        globalFacts: (any GlobalFactLookup)?, settings: EngineSettings
     ) -> Reason? {
         let event = context.event
         let signals = settings.signals
@@ -240,14 +240,47 @@ extension SignalName {
             guard let sourceStateKey = context.sourceStateKey else { return nil }
             let start = event.time - signals.sprayingWindow
             let users: Int
-            if let sourceRisk {
-                users = sourceRisk.sourceRisk(sourceStateKey)?.failingUsers(from: start, through: event.time) ?? 0
+            if let globalFacts {
+                users = globalFacts.sourceRisk(sourceStateKey)?.failingUsers(from: start, through: event.time) ?? 0
             } else {
                 users = state.sources[sourceStateKey]?.failingUsers.distinctCount(from: start, through: event.time) ?? 0
             }
             guard users >= signals.sprayingDistinctUsers else { return nil }
             return fire(
                 signals.sourceIPSpraying, .sourceSpraying(users: users, windowSeconds: signals.sprayingWindow.seconds))
+        case .campaignActive:
+            guard settings.campaigns.enabled else { return nil }
+            let resetTarget: Bool
+            switch event.action {
+            case .mfaReset, .recoveryCodeUse: resetTarget = true
+            default: resetTarget = facts.withinPostResetWindow
+            }
+            func campaign(_ key: UInt64) -> CampaignFact? {
+                guard let globalFacts else { return state.campaigns[key]?.fact(key: key) }
+                return globalFacts.campaign(key)
+            }
+            var targets: [(key: UInt64, scope: AlertScope, subject: String)] = []
+            if let asn = context.campaignASN { targets.append((context.campaignKeys.key(asn: asn), .asn, "AS\(asn)")) }
+            targets.append(
+                (context.campaignKeys.key(tenant: event.tenant), .tenant, event.tenant ?? AlertDetectors.defaultTenant))
+            for target in targets {
+                guard let fact = campaign(target.key) else { continue }
+                if let stuffing = fact.stuffing, stuffing.contains(event.time) {
+                    return fire(
+                        signals.campaignActive,
+                        .campaignActive(
+                            kind: .credentialStuffing, scope: target.scope, subject: target.subject,
+                            secondsAgo: event.time.since(stuffing.start).seconds))
+                }
+                if resetTarget, let wave = fact.resetWave, wave.contains(event.time) {
+                    return fire(
+                        signals.campaignActive,
+                        .campaignActive(
+                            kind: .resetAbuse, scope: target.scope, subject: target.subject,
+                            secondsAgo: event.time.since(wave.start).seconds))
+                }
+            }
+            return nil
         case .pushBurst:
             let start = event.time - signals.pushBurstWindow
             let pushes = user.pushesSent.count(from: start, through: event.time)

@@ -183,6 +183,101 @@ enum StageRecordCodec {
         return (event, userKey, origin)
     }
 
+    // MARK: by-campaign
+
+    /// A by-campaign record read back: the event the campaign stage's engine reads, the user's keyed hash,
+    /// and the autonomous system it counts in (nil: the record counts in its tenant's windows).
+    typealias CampaignRecord = (event: AuthEvent, userKey: UInt64, origin: InputPosition?, asn: UInt32?)
+
+    private static let unknownUserFlag: UInt8 = 1 << 0
+    private static let asnTarget: UInt8 = 1
+    private static let tenantTarget: UInt8 = 2
+
+    /// The by-campaign record of a failed login or reset request, for its autonomous system `asn` or
+    /// (nil) its tenant: what the campaign stage reads, the user as its keyed hash. The ASN is the decode
+    /// stage's lookup, carried so that the record's key and its windows agree whatever database the
+    /// campaign stage holds.
+    static func encodeCampaign(
+        _ event: AuthEvent, asn: UInt32?, userKey: UInt64, origin: InputPosition?
+    ) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 72 + event.eventID.utf8.count)
+        writeHeader(.campaign, origin: origin, into: &out)
+        out.u8(UInt8(event.type.index))
+        writeCrossUserFields(event, userKey: userKey, into: &out)
+        out.u8(asn == nil ? tenantTarget : asnTarget)
+        if let asn { out.u32(asn) }
+        out.u8(event.failureKind == .unknownUser ? unknownUserFlag : 0)
+        optional(event.ip, into: &out)
+        return out.bytes
+    }
+
+    /// A by-campaign record as the event the campaign stage's engine reads.
+    static func decodeCampaign(_ bytes: UnsafeRawBufferPointer) throws(StageRecordError) -> CampaignRecord {
+        var (reader, origin) = try header(bytes, .campaign)
+        let type = try reader.index("event type", of: EventType.self)
+        guard type == .login || type == .passwordResetRequest else {
+            throw .invalidValue(field: "event type", detail: "\(type.rawValue) never goes to the campaign stage")
+        }
+        let (time, eventID, tenant, userKey) = try readCrossUserFields(&reader)
+        let asn: UInt32?
+        switch try reader.u8("campaign target") {
+        case asnTarget: asn = try reader.u32("autonomous system")
+        case tenantTarget: asn = nil
+        case let other: throw .invalidValue(field: "campaign target", detail: "\(other), expected 1 or 2")
+        }
+        let flags = try reader.u8("flags")
+        guard flags & ~unknownUserFlag == 0 else {
+            throw .invalidValue(field: "flags", detail: "unknown flag bits \(flags)")
+        }
+        let ip = try reader.flag("address presence") ? try reader.address("address") : nil
+        try reader.expectEnd()
+        var event = AuthEvent(
+            eventID: eventID, type: type, time: time, tenant: tenant, user: User(id: ""), ip: ip,
+            outcome: type == .login ? .failure : nil)
+        if type == .login, flags & unknownUserFlag != 0 { event.failureKind = .unknownUser }
+        return (event, userKey, origin, asn)
+    }
+
+    // MARK: campaign facts
+
+    /// The value of a campaign fact: version, then the stuffing and reset-wave intervals, each a presence
+    /// byte and its start and end.
+    static func encodeCampaignFact(_ fact: CampaignFact) -> [UInt8] {
+        var out = StateWriter(reservingCapacity: 35)
+        out.u8(formatVersion)
+        for interval in [fact.stuffing, fact.resetWave] {
+            out.bool(interval != nil)
+            if let interval {
+                out.time(interval.start)
+                out.time(interval.until)
+            }
+        }
+        return out.bytes
+    }
+
+    /// A campaign fact from its record key and value.
+    static func decodeCampaignFact(
+        key: UInt64, value: UnsafeRawBufferPointer
+    ) throws(StageRecordError) -> CampaignFact {
+        guard !value.isEmpty else { throw .empty }
+        var reader = StageRecordReader(value)
+        let version = try reader.u8("version")
+        guard version == formatVersion else { throw .unknownVersion(version) }
+        var intervals: [CampaignInterval?] = []
+        for field in ["stuffing", "reset wave"] {
+            guard try reader.flag("\(field) presence") else {
+                intervals.append(nil)
+                continue
+            }
+            let start = try reader.time("\(field) start")
+            let until = try reader.time("\(field) end")
+            guard start <= until else { throw .invalidValue(field: field, detail: "ends before it starts") }
+            intervals.append(CampaignInterval(start: start, until: until))
+        }
+        try reader.expectEnd()
+        return CampaignFact(key: key, stuffing: intervals[0], resetWave: intervals[1])
+    }
+
     // MARK: source-risk facts
 
     /// The record key of a source-risk fact: the source's keyed hash, 8 bytes little endian.

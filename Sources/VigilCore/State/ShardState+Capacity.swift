@@ -1,4 +1,4 @@
-/// Hard caps on users, sources and email domains per shard. The idle sweeps bound them in time only,
+/// Hard caps on users, sources, email domains and campaign entities per shard. The idle sweeps bound them in time only,
 /// so without a cap a spray of invented usernames, a flood of new source addresses (a botnet failing
 /// once from each of a million IPs) or of invented email domains would grow memory until the sweep
 /// caught up. At a cap the least recently seen tenth is dropped in one pass, ordered by last-seen time
@@ -9,7 +9,8 @@
 /// Entries the replay guard `spares` stay, though counted as the uninterrupted run counted them; the
 /// keys of those dropped go to `changes` (when recorded) so the changelog gets their tombstones.
 extension ShardState {
-    /// Returns the sources dropped that may have a fact in the source-risk table (`retiredSources`).
+    /// Returns the sources dropped that may have a fact in the source-risk table (`retiredSources`), then
+    /// the autonomous systems and tenants dropped that may have one in the campaigns table.
     @discardableResult
     mutating func enforceCapacity(
         settings: EngineSettings, sparing spared: ((StateEntryKey) -> Bool)? = nil
@@ -37,6 +38,15 @@ extension ShardState {
                 sparing: { spared?(StateEntryKey(kind: .domain, hash: $0)) ?? false }, removed: &removed
             ) { $0.lastSeen }
             changes?.domains.formUnion(removed)
+        }
+        if campaigns.count > settings.campaigns.maxEntities {
+            var removed: [UInt64] = []
+            counters.droppedAtCapacity += Self.dropLeastRecentlySeen(
+                &campaigns, keeping: settings.campaigns.maxEntities,
+                sparing: { spared?(StateEntryKey(kind: .campaign, hash: $0)) ?? false }, removed: &removed,
+                onRemove: { key, campaign in if campaign.publishesFacts { retired.append(key) } }
+            ) { $0.lastSeen }
+            changes?.campaigns.formUnion(removed)
         }
         return retired
     }

@@ -6,6 +6,8 @@ public struct ShardState: Sendable {
     /// By keyed hash of the source address (IPv6 aggregated to /64).
     var sources: [UInt64: SourceState] = [:]
     var domains: [UInt64: DomainState] = [:]
+    /// Autonomous systems and tenants, by `EngineKeys.campaignKey`.
+    var campaigns: [UInt64: CampaignState] = [:]
     var global: GlobalWindows
     /// City names and AS organisations of the users' anchors.
     var names = NameTable()
@@ -56,17 +58,22 @@ public struct ShardState: Sendable {
     public var sourceCount: Int { sources.count }
     /// Email domains held now.
     public var domainCount: Int { domains.count }
+    /// Autonomous systems and tenants held now.
+    public var campaignCount: Int { campaigns.count }
 
     /// Entity counts, an approximate size of everything held and the global windows now, for status,
     /// metrics and summaries.
     public var figures: StateFigures {
         StateFigures(
-            users: users.count, sources: sources.count, domains: domains.count, names: names.count,
+            users: users.count, sources: sources.count, domains: domains.count, campaigns: campaigns.count,
+            names: names.count,
             approximateBytes: users.approximateBytes + names.approximateBytes
                 + sources.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<SourceState>.stride)
                 + sources.count * Self.sourceHeapBytes
                 + domains.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<DomainState>.stride)
-                + domains.count * Self.domainHeapBytes,
+                + domains.count * Self.domainHeapBytes
+                + campaigns.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<CampaignState>.stride)
+                + campaigns.values.reduce(0) { $0 + $1.baseline.count * 4 + $1.users.registerBytes.count },
             evictedUsers: counters.evictedUsers, evictedSources: counters.evictedSources,
             droppedAtCapacity: counters.droppedAtCapacity,
             global: watermark.maxEventTime.map { global.figures(at: $0) } ?? GlobalFigures())
@@ -85,7 +92,8 @@ public struct ShardState: Sendable {
     ///
     /// Entries the replay guard `spares` stay as they are; the keys of those removed or changed go to
     /// `changes` when recorded. Returns the sources removed that may have a fact in the source-risk
-    /// table (`retiredSources`).
+    /// table (`retiredSources`), then the autonomous systems and tenants removed that may have one in the
+    /// campaigns table (`retiredCampaigns`): a shard holds one or the other unless it runs every stage.
     @discardableResult
     mutating func sweepIfDue(settings: EngineSettings, sparing spared: ((StateEntryKey) -> Bool)? = nil) -> [UInt64] {
         guard let now = watermark.current else { return [] }
@@ -125,6 +133,16 @@ public struct ShardState: Sendable {
                 if source.publishesFacts(settings.signals) { retired.append(key) }
             }
         }
+        let campaignCutoff = now - settings.campaigns.idleTTL
+        let idleCampaigns = campaigns.filter {
+            $0.value.lastSeen < campaignCutoff && spared?(StateEntryKey(kind: .campaign, hash: $0.key)) != true
+        }
+        for (key, campaign) in idleCampaigns {
+            campaigns[key] = nil
+            if recording { changes!.campaigns.insert(key) }
+            if campaign.publishesFacts { retired.append(key) }
+        }
+        counters.evictedSources += idleCampaigns.count
         if recording {
             changes!.users.formUnion(changedUsers)
             if domainsBefore.count != domains.count {
@@ -150,13 +168,15 @@ public struct StateFigures: Sendable, Equatable {
     public var sources = 0
     /// Email domains held.
     public var domains = 0
+    /// Autonomous systems and tenants held by the campaign windows.
+    public var campaigns = 0
     /// Interned city and organisation names.
     public var names = 0
     /// Estimated bytes of state; good for trends and alarms, not for accounting.
     public var approximateBytes = 0
     /// Users evicted after `engine.user_idle_ttl` without an event.
     public var evictedUsers = 0
-    /// Sources and email domains.
+    /// Sources, email domains, autonomous systems and tenants.
     public var evictedSources = 0
     /// Users, sources and email domains dropped because their shard was full (`engine.max_users`,
     /// `max_sources`, `max_email_domains`).
@@ -166,13 +186,15 @@ public struct StateFigures: Sendable, Equatable {
 
     /// Figures as given; zero by default, for summing shards.
     public init(
-        users: Int = 0, sources: Int = 0, domains: Int = 0, names: Int = 0, approximateBytes: Int = 0,
+        users: Int = 0, sources: Int = 0, domains: Int = 0, campaigns: Int = 0, names: Int = 0,
+        approximateBytes: Int = 0,
         evictedUsers: Int = 0, evictedSources: Int = 0, droppedAtCapacity: Int = 0,
         global: GlobalFigures = GlobalFigures()
     ) {
         self.users = users
         self.sources = sources
         self.domains = domains
+        self.campaigns = campaigns
         self.names = names
         self.approximateBytes = approximateBytes
         self.evictedUsers = evictedUsers
@@ -186,6 +208,7 @@ public struct StateFigures: Sendable, Equatable {
         users += other.users
         sources += other.sources
         domains += other.domains
+        campaigns += other.campaigns
         names += other.names
         approximateBytes += other.approximateBytes
         evictedUsers += other.evictedUsers
@@ -201,7 +224,7 @@ public struct StateCounters: Sendable, Equatable {
     public var lateEvents = 0
     /// Users evicted for being idle.
     public var evictedUsers = 0
-    /// Sources and email domains evicted for being idle.
+    /// Sources, email domains, autonomous systems and tenants evicted for being idle.
     public var evictedSources = 0
     /// Records dropped because the shard was at a capacity limit.
     public var droppedAtCapacity = 0

@@ -33,32 +33,3 @@ public struct SourceRiskFact: Sendable, Equatable {
         return total
     }
 }
-
-/// Where the user stage reads source-risk facts: the replay's table, updated as the source stage
-/// publishes, or the daemon's copy of the compacted source-risk topic.
-public protocol SourceRiskLookup {
-    /// The newest fact published for the source with keyed hash `source`, if any.
-    func sourceRisk(_ source: UInt64) -> SourceRiskFact?
-}
-
-/// Facts by source, newest wins: the in-process form of the compacted source-risk topic.
-public struct SourceRiskTable: SourceRiskLookup, Sendable {
-    private var facts: [UInt64: SourceRiskFact] = [:]
-
-    /// An empty table.
-    public init() {}
-
-    /// Replaces the source's fact; a fact without times removes it (a compacted topic's tombstone).
-    public mutating func apply(_ fact: SourceRiskFact) {
-        facts[fact.source] = fact.failingUserTimes.isEmpty ? nil : fact
-    }
-
-    /// Forgets the source's fact (a tombstone on the source-risk topic).
-    public mutating func removeFact(forSource source: UInt64) { facts[source] = nil }
-
-    /// Sources with a fact.
-    public var count: Int { facts.count }
-
-    /// The newest fact for `source`.
-    public func sourceRisk(_ source: UInt64) -> SourceRiskFact? { facts[source] }
-}

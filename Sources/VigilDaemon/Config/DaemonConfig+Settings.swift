@@ -340,6 +340,12 @@ extension DaemonConfig {
         ),
         internalTopic(.byDomain, "Reset requests with an email domain, keyed by domain, for the domain stage."),
         internalTopic(
+            .byCampaign,
+            """
+            Failed logins and reset requests keyed by autonomous system (asn:<number>) and by tenant \
+            (tenant:<name>), for the campaign stage (engine.campaigns). Its records carry the user's keyed hash.
+            """),
+        internalTopic(
             .sourceRisk,
             """
             The global source-risk table: compacted, one fact per source above the spraying threshold, published \
@@ -347,6 +353,12 @@ extension DaemonConfig {
             existing one may have more.
             """
         ),
+        internalTopic(
+            .campaigns,
+            """
+            The global campaigns table: compacted, one fact per autonomous system or tenant with a detected \
+            campaign, published by the campaign stage and read whole by every instance (campaign_active).
+            """),
         .duration(
             "topology.repartition_retention", \.topology.repartitionRetention, .hours(1)...EventDuration.days(365),
             .restart,
@@ -368,6 +380,8 @@ extension DaemonConfig {
             case .byUser: \.topology.byUserTopic
             case .bySource: \.topology.bySourceTopic
             case .byDomain: \.topology.byDomainTopic
+            case .byCampaign: \.topology.byCampaignTopic
+            case .campaigns: \.topology.campaignsTopic
             case .sourceRisk, .changelog: \.topology.sourceRiskTopic
             }
         return .text(

@@ -90,8 +90,13 @@ public struct TopologySettings: Sendable, Equatable {
     public var bySourceTopic = ""
     /// Reset requests keyed by email domain; empty: `<kafka.group_id>-by-domain`.
     public var byDomainTopic = ""
+    /// Failed logins and reset requests keyed by autonomous system and tenant; empty:
+    /// `<kafka.group_id>-by-campaign`.
+    public var byCampaignTopic = ""
     /// The compacted global source-risk table; empty: `<kafka.group_id>-source-risk`.
     public var sourceRiskTopic = ""
+    /// The compacted global campaigns table; empty: `<kafka.group_id>-campaigns`.
+    public var campaignsTopic = ""
     /// How long a repartition topic Vigil creates keeps a record (its `retention.ms`).
     public var repartitionRetention = EventDuration.days(7)
     /// `input.keyed_by_user`: the producer keys input records by user id already, so input partitions

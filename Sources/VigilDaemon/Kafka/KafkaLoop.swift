@@ -134,8 +134,8 @@ final class KafkaLoop: @unchecked Sendable {
     private var durableState: DurableState?
     /// The stages' topics, known once they are set up (`run`).
     private var topology: StageTopology?
-    /// The source-risk table every user stage shard reads, started by `run` before the first poll.
-    private var sourceRiskFacts: SourceRiskFacts?
+    /// The global tables every user stage shard reads, started by `run` before the first poll.
+    private var globalFacts: GlobalFactTables?
     /// `durableState`'s changelog topic, read for every record produced.
     private var changelogTopic = ""
     private var snapshotWriter: SnapshotWriter?
@@ -185,10 +185,10 @@ final class KafkaLoop: @unchecked Sendable {
 
     /// The loop body; blocks until stopped or failed. Throws on a fatal Kafka error, and when the
     /// final commit failed. `topics` are the internal topics as set up; `durableState` is required with
-    /// `state.changelog` on, and ignored otherwise. `sourceRisk` is the source-risk table's reader, not
-    /// started: the loop starts it, waits until it caught up (as Kafka Streams bootstraps a global table
-    /// before processing), and stops it when it ends.
-    func run(topics: InternalTopics.Prepared, sourceRisk: SourceRiskFacts, durableState: DurableState?) throws {
+    /// `state.changelog` on, and ignored otherwise. `globalFacts` are the global tables' readers, not
+    /// started: the loop starts them, waits until they caught up (as Kafka Streams bootstraps a global
+    /// table before processing), and stops them when it ends.
+    func run(topics: InternalTopics.Prepared, globalFacts: GlobalFactTables, durableState: DurableState?) throws {
         logger.info(
             "starting Kafka loop",
             metadata: [
@@ -204,12 +204,12 @@ final class KafkaLoop: @unchecked Sendable {
             snapshotWriter?.stop()
             workers?.stop()
             workers = nil
-            sourceRisk.table.stop()
+            globalFacts.stop()
         }
         let topology = StageTopology(topics)
         self.topology = topology
         workers = PartitionWorkers(threads: settings.threads)
-        sourceRiskFacts = sourceRisk
+        self.globalFacts = globalFacts
         if let durableState {
             self.durableState = durableState
             changelogTopic = durableState.changelogTopic
@@ -250,7 +250,7 @@ final class KafkaLoop: @unchecked Sendable {
             onWarning: { [weak self] in self?.warn($0) })
         self.consumer = consumer
         metrics.recordPolicyVersion(policyVersion)
-        guard loadSourceRiskTable(sourceRisk.table) else { return }
+        guard loadGlobalTables(globalFacts) else { return }
         status.update { $0.notReadyReason = "joining consumer group" }
         try consumer.subscribe(topics: topology.subscription(inputTopics: settings.config.config.kafka.inputTopics))
         do {
@@ -280,17 +280,16 @@ final class KafkaLoop: @unchecked Sendable {
         if let finishFailure { throw finishFailure }
     }
 
-    /// Starts the source-risk table and waits until it has read the whole topic, saying so in the
+    /// Starts the global tables and waits until each has read its whole topic, saying so in the
     /// readiness reason; false when a stop was requested first.
-    private func loadSourceRiskTable(_ table: KafkaGlobalTable<UInt64, SourceRiskFact>) -> Bool {
-        table.start()
+    private func loadGlobalTables(_ tables: GlobalFactTables) -> Bool {
+        tables.start()
         while !stopRequested.load(ordering: .relaxed) {
-            let reason = GlobalTableMetrics.loadingReason(table: "source-risk", table.status)
-            guard let reason else { return true }
+            guard let reason = tables.loadingReason else { return true }
             status.update { $0.notReadyReason = reason }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        logger.info("Kafka loop stopped before the source-risk table was loaded")
+        logger.info("Kafka loop stopped before the global tables were loaded")
         return false
     }
 
@@ -616,13 +615,13 @@ final class KafkaLoop: @unchecked Sendable {
         if let stage = topology?.stage(ofTopic: partition.topic) {
             return PartitionShard(
                 stage: stage, partition: partition, config: config.core, policyVersion: policyVersion,
-                enricher: settings.enricher, deviceKey: settings.deviceKey, sourceRisk: sourceRiskFacts,
+                enricher: settings.enricher, deviceKey: settings.deviceKey, globalFacts: globalFacts,
                 recordsChanges: durableState != nil)
         }
         return PartitionShard(
             decoding: partition, format: config.inputFormats[partition.topic] ?? .vigil, config: config.core,
             policyVersion: policyVersion, enricher: settings.enricher,
-            deviceKey: settings.deviceKey, userStage: config.topology.inputKeyedByUser, sourceRisk: sourceRiskFacts,
+            deviceKey: settings.deviceKey, userStage: config.topology.inputKeyedByUser, globalFacts: globalFacts,
             recordsChanges: durableState != nil)
     }
 

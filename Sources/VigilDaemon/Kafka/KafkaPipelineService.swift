@@ -178,11 +178,11 @@ public struct KafkaPipelineService: Service {
                 try await withGracefulShutdownHandler {
                     try await onDedicatedThread(name: "vigil-kafka") {
                         let prepared = try Self.prepareStart(config: config, connection: connection, logger: logger)
-                        let sourceRisk = try SourceRiskFacts(
+                        let globalFacts = try GlobalFactTables(
                             prepared: prepared.topics, connection: connection, config: config, metrics: metrics,
                             logger: logger)
                         try loop.run(
-                            topics: prepared.topics, sourceRisk: sourceRisk, durableState: prepared.durableState)
+                            topics: prepared.topics, globalFacts: globalFacts, durableState: prepared.durableState)
                     }
                 } onGracefulShutdown: {
                     loop.requestStop()

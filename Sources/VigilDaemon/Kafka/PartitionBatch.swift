@@ -28,7 +28,7 @@ struct PartitionBatch {
     }
 
     /// Runs the messages through the shard, in order. Touches only this batch and its shard, plus the
-    /// shared `Sendable` state every shard reads (the enricher, the source-risk table).
+    /// shared `Sendable` state every shard reads (the enricher, the global tables).
     mutating func process(_ context: Context) {
         var produced = PartitionShard.Produced()
         outputEnds.reserveCapacity(messages.count)
@@ -40,8 +40,12 @@ struct PartitionBatch {
                     offset: message.offset, receivedAt: receivedAt, into: &produced)
             }
             for record in produced.records { outputs.append(context.topology.output(record)) }
-            if let fact = produced.fact { outputs.append(context.topology.output(fact)) }
+            if let fact = produced.published.sourceRisk { outputs.append(context.topology.output(fact)) }
+            for fact in produced.published.campaigns { outputs.append(context.topology.output(fact)) }
             for source in produced.retiredSources { outputs.append(context.topology.retirement(of: source)) }
+            for entity in produced.retiredCampaigns {
+                outputs.append(context.topology.retirement(ofCampaign: entity))
+            }
             for output in produced.outputs {
                 outputs.append(
                     KafkaLoop.output(

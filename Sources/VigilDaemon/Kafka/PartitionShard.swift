@@ -10,7 +10,7 @@ import _VigilMachinery
 ///   routes to the repartition topics. With `input.keyed_by_user` it also runs the user stage itself on
 ///   the by-user record (the input partition is user stage partition p) and keeps that stage's state.
 /// - A repartition topic's partition runs its stage's shard (`StageProcessor`): decisions and alerts, and
-///   for the source stage the source-risk facts to publish.
+///   for the source and campaign stages the source-risk and campaign facts to publish.
 ///
 /// Only a stage shard keeps durable state (changelog records scoped by its topic, in changelog partition
 /// p). A decode stage alone keeps only its watermark, in memory: its input partitions are stateless for
@@ -23,8 +23,8 @@ final class PartitionShard {
     private(set) var stage: StageProcessor?
     /// Tags its changelog records, so shards of topics sharing a partition number keep apart.
     let scope: ChangelogScope
-    /// Where the user stage reads source-risk facts.
-    private let sourceRisk: (any SourceRiskLookup)?
+    /// Where the user stage reads source-risk and campaign facts.
+    private let globalFacts: (any GlobalFactLookup)?
     /// The decode stage's routed records, kept between messages for their capacity.
     private var records: [StageRecord] = []
 
@@ -32,10 +32,10 @@ final class PartitionShard {
     /// user stage when `userStage`.
     init(
         decoding partition: KafkaTopicPartition, format: InputFormat, config: VigilConfig, policyVersion: String,
-        enricher: Enricher?, deviceKey: SipHashKey, userStage: Bool, sourceRisk: (any SourceRiskLookup)?,
+        enricher: Enricher?, deviceKey: SipHashKey, userStage: Bool, globalFacts: (any GlobalFactLookup)?,
         recordsChanges: Bool
     ) {
-        decode = DecodeStage(config: config, deviceKey: deviceKey, format: format)
+        decode = DecodeStage(config: config, deviceKey: deviceKey, format: format, enricher: enricher)
         if userStage {
             var user = StageProcessor(
                 stage: .user, config: config, policyVersion: policyVersion, enricher: enricher, deviceKey: deviceKey)
@@ -43,35 +43,38 @@ final class PartitionShard {
             stage = user
         }
         scope = ChangelogScope(inputTopic: partition.topic)
-        self.sourceRisk = sourceRisk
+        self.globalFacts = globalFacts
     }
 
     /// The shard of `kind`'s repartition topic partition `partition`.
     init(
         stage kind: StageKind, partition: KafkaTopicPartition, config: VigilConfig, policyVersion: String,
-        enricher: Enricher?, deviceKey: SipHashKey, sourceRisk: (any SourceRiskLookup)?, recordsChanges: Bool
+        enricher: Enricher?, deviceKey: SipHashKey, globalFacts: (any GlobalFactLookup)?, recordsChanges: Bool
     ) {
         var processor = StageProcessor(
             stage: kind, config: config, policyVersion: policyVersion, enricher: enricher, deviceKey: deviceKey)
         processor.engine.recordsChanges = recordsChanges
         stage = processor
         scope = ChangelogScope(inputTopic: partition.topic)
-        self.sourceRisk = sourceRisk
+        self.globalFacts = globalFacts
     }
 
     /// What one message produced: outputs for the output topics, records for the repartition topics, the
-    /// source-risk fact to publish and the sources whose facts are withdrawn.
+    /// source-risk and campaign facts to publish and the sources and campaign entities whose facts are
+    /// withdrawn.
     struct Produced {
         var outputs: [OutputMessage] = []
         var records: [StageRecord] = []
-        var fact: SourceRiskFact?
+        var published = StagePublications()
         var retiredSources: [UInt64] = []
+        var retiredCampaigns: [UInt64] = []
 
         mutating func removeAll() {
             outputs.removeAll(keepingCapacity: true)
             records.removeAll(keepingCapacity: true)
-            fact = nil
+            published = StagePublications()
             retiredSources.removeAll(keepingCapacity: true)
+            retiredCampaigns.removeAll(keepingCapacity: true)
         }
     }
 
@@ -90,7 +93,7 @@ final class PartitionShard {
                     continue
                 }
                 do {
-                    try stage!.process(record.value, offset: offset, sourceRisk: sourceRisk, into: &produced.outputs)
+                    try stage!.process(record.value, offset: offset, globalFacts: globalFacts, into: &produced.outputs)
                 } catch {
                     preconditionFailure("the decode stage wrote a record the user stage refuses: \(error)")
                 }
@@ -98,8 +101,10 @@ final class PartitionShard {
             return
         }
         do {
-            produced.fact = try stage!.process(bytes, offset: offset, sourceRisk: sourceRisk, into: &produced.outputs)
+            produced.published = try stage!.process(
+                bytes, offset: offset, globalFacts: globalFacts, into: &produced.outputs)
             produced.retiredSources = stage!.takeRetiredSources()
+            produced.retiredCampaigns = stage!.takeRetiredCampaigns()
         } catch {
             produced.outputs.append(stage!.deadLetter(error, record: bytes, origin: origin))
         }

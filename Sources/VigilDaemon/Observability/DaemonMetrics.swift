@@ -26,6 +26,8 @@ public final class DaemonMetrics: Sendable {
     /// The global source-risk table's reader (`vigil_global_table_*{table="source-risk"}`): pass its
     /// `record` as the table's `onUpdate`.
     public let sourceRiskTable: GlobalTableMetrics
+    /// The global campaigns table's reader (`vigil_global_table_*{table="campaigns"}`).
+    public let campaignsTable: GlobalTableMetrics
     // What each series means (swift-metrics has no help text, so `/metrics` carries no `# HELP` lines).
     /// `vigil_events_total{type}`: events decoded, by type.
     private let events: [Counter]
@@ -138,6 +140,7 @@ public final class DaemonMetrics: Sendable {
     public init(factory: any MetricsFactory, version: String = VigilVersion.current) {
         self.factory = factory
         sourceRiskTable = GlobalTableMetrics(factory: factory, table: "source-risk")
+        campaignsTable = GlobalTableMetrics(factory: factory, table: "campaigns")
         func counter(_ name: String, _ dimensions: [(String, String)] = []) -> Counter {
             Counter(label: name, dimensions: dimensions, factory: factory)
         }

@@ -4,12 +4,13 @@ import VigilKafka
 /// The topics Vigil keeps for itself, their names, and their setup at start: each is created when missing
 /// and validated when present, before any partition is consumed.
 ///
-/// - The repartition topics (`<group>-by-user`, `<group>-by-source`, `<group>-by-domain`) carry events
-///   re-keyed for the user, source and domain stages. All have the same partition count N
+/// - The repartition topics (`<group>-by-user`, `<group>-by-source`, `<group>-by-domain`,
+///   `<group>-by-campaign`) carry events re-keyed for the user, source, domain and campaign stages. All have the same partition count N
 ///   (`topology.partitions`, or the largest input topic's): a record goes to partition
 ///   `murmur2(key) % N`, and stage partition p keeps its state in changelog partition p.
 /// - The changelog (`state.changelog_topic`) holds every keyed stage's state, so it has N partitions too.
-/// - The source-risk topic (`<group>-source-risk`) is the global table every instance reads whole.
+/// - The source-risk and campaigns topics (`<group>-source-risk`, `<group>-campaigns`) are the global
+///   tables every instance reads whole.
 ///
 /// A partition count is part of the layout: a repartition topic or a changelog with another count would
 /// route records, or keep state, where the stage never looks, so a mismatch stops the start instead of
@@ -27,20 +28,28 @@ enum InternalTopics {
         case bySource = "by-source"
         /// Reset requests with an email domain, keyed by domain, for the domain stage.
         case byDomain = "by-domain"
+        /// Failed logins and reset requests keyed by autonomous system and by tenant, for the campaign stage.
+        case byCampaign = "by-campaign"
         /// The global source-risk table (compacted), published by the source stage, read by everyone.
         case sourceRisk = "source-risk"
+        /// The global campaigns table (compacted), published by the campaign stage, read by everyone.
+        case campaigns
         /// The keyed stages' state (compacted).
         case changelog
 
-        /// Whether it is one of the three repartition topics.
-        var isRepartition: Bool { self == .byUser || self == .bySource || self == .byDomain }
+        /// Whether it is one of the repartition topics.
+        var isRepartition: Bool { self == .byUser || self == .bySource || self == .byDomain || self == .byCampaign }
+
+        /// Whether it is a global table every instance reads whole (one partition when Vigil creates it).
+        var isGlobalTable: Bool { self == .sourceRisk || self == .campaigns }
 
         /// How messages name the topic: "changelog topic", "repartition topic", "source-risk topic".
         var description: String {
             switch self {
             case .changelog: "changelog topic"
             case .sourceRisk: "source-risk topic"
-            case .byUser, .bySource, .byDomain: "repartition topic"
+            case .campaigns: "campaigns topic"
+            case .byUser, .bySource, .byDomain, .byCampaign: "repartition topic"
             }
         }
 
@@ -50,7 +59,9 @@ enum InternalTopics {
             case .byUser: "topology.by_user_topic"
             case .bySource: "topology.by_source_topic"
             case .byDomain: "topology.by_domain_topic"
+            case .byCampaign: "topology.by_campaign_topic"
             case .sourceRisk: "topology.source_risk_topic"
+            case .campaigns: "topology.campaigns_topic"
             case .changelog: "state.changelog_topic"
             }
         }
@@ -65,8 +76,12 @@ enum InternalTopics {
         var bySource: String
         /// `topology.by_domain_topic`, or `<group>-by-domain`.
         var byDomain: String
+        /// `topology.by_campaign_topic`, or `<group>-by-campaign`.
+        var byCampaign: String
         /// `topology.source_risk_topic`, or `<group>-source-risk`.
         var sourceRisk: String
+        /// `topology.campaigns_topic`, or `<group>-campaigns`.
+        var campaigns: String
         /// `state.changelog_topic`, or `<group>-state-changelog`.
         var changelog: String
 
@@ -84,7 +99,9 @@ enum InternalTopics {
             byUser = name(topology.byUserTopic, .byUser)
             bySource = name(topology.bySourceTopic, .bySource)
             byDomain = name(topology.byDomainTopic, .byDomain)
+            byCampaign = name(topology.byCampaignTopic, .byCampaign)
             sourceRisk = name(topology.sourceRiskTopic, .sourceRisk)
+            campaigns = name(topology.campaignsTopic, .campaigns)
             changelog = name(changelogTopic, .changelog)
         }
 
@@ -94,7 +111,9 @@ enum InternalTopics {
             case .byUser: byUser
             case .bySource: bySource
             case .byDomain: byDomain
+            case .byCampaign: byCampaign
             case .sourceRisk: sourceRisk
+            case .campaigns: campaigns
             case .changelog: changelog
             }
         }
@@ -102,10 +121,11 @@ enum InternalTopics {
 
     /// The topics `config` uses, changelog first (its checks matter most): no by-user topic with
     /// `input.keyed_by_user` (input partitions go to the user stage directly), no changelog with
-    /// `state.changelog` off.
+    /// `state.changelog` off, no campaign topics with `engine.campaigns.enabled` off.
     static func roles(for config: DaemonConfig) -> [Role] {
         (config.state.changelog ? [.changelog] : []) + (config.topology.inputKeyedByUser ? [] : [.byUser])
-            + [.bySource, .byDomain, .sourceRisk]
+            + [.bySource, .byDomain] + (config.engine.campaigns.enabled ? [.byCampaign] : []) + [.sourceRisk]
+            + (config.engine.campaigns.enabled ? [.campaigns] : [])
     }
 
     /// Partitions of a source-risk topic Vigil creates. Every instance reads the whole table, so more
@@ -158,8 +178,12 @@ enum InternalTopics {
         var bySource: Topic? { topics[.bySource] }
         /// The by-domain repartition topic.
         var byDomain: Topic? { topics[.byDomain] }
+        /// The by-campaign repartition topic; nil without campaign detection.
+        var byCampaign: Topic? { topics[.byCampaign] }
         /// The source-risk topic (the global table).
         var sourceRisk: Topic? { topics[.sourceRisk] }
+        /// The campaigns topic (the global table); nil without campaign detection.
+        var campaigns: Topic? { topics[.campaigns] }
         /// The changelog; nil with `state.changelog` off.
         var changelog: Topic? { topics[.changelog] }
     }
@@ -216,9 +240,9 @@ enum InternalTopics {
         switch role {
         case .changelog:
             return .compacted(name: topic, partitions: partitions, replicationFactor: replicationFactor)
-        case .sourceRisk:
+        case .sourceRisk, .campaigns:
             return .compacted(name: topic, partitions: sourceRiskPartitions, replicationFactor: replicationFactor)
-        case .byUser, .bySource, .byDomain:
+        case .byUser, .bySource, .byDomain, .byCampaign:
             let retention = config.topology.repartitionRetention.microseconds / 1000
             return KafkaTopicSpecification(
                 name: topic, partitions: partitions, replicationFactor: replicationFactor,
@@ -236,9 +260,9 @@ enum InternalTopics {
         for role in roles(for: config) {
             let count =
                 switch role {
-                case .sourceRisk: sourceRiskPartitions
+                case .sourceRisk, .campaigns: sourceRiskPartitions
                 case .changelog: changelogPartitions ?? partitions
-                case .byUser, .bySource, .byDomain: partitions
+                case .byUser, .bySource, .byDomain, .byCampaign: partitions
                 }
             try cluster.createTopic(names[role], partitions: count)
         }
@@ -299,7 +323,7 @@ enum InternalTopics {
         role: Role, admin: KafkaAdmin, topic: String, found: Int, expected: Int, origin: PartitionCountOrigin,
         config: DaemonConfig
     ) throws(InternalTopicError) -> Topic {
-        guard role == .sourceRisk || found == expected else {
+        guard role.isGlobalTable || found == expected else {
             throw .partitionCountMismatch(role: role, topic: topic, found: found, expected: expected, origin: origin)
         }
         guard config.state.verifyTopicConfig else {

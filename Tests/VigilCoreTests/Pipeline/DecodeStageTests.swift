@@ -25,7 +25,7 @@ import VigilTestSupport
         var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
         let onTime = Self.decode(&stage, id: "a", time: "2026-03-02T12:00:00Z")
         #expect(!onTime.late)
-        #expect(onTime.records.map(\.stage) == [.user, .source])
+        #expect(onTime.records.map(\.stage) == [.user, .source, .campaign])
         let late = Self.decode(&stage, id: "b", time: "2026-03-02T09:00:00Z")
         #expect(late.late)
         #expect(late.records.map(\.stage) == [.user])
@@ -114,8 +114,8 @@ import VigilTestSupport
             stage: .user, config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
         var first: [OutputMessage] = []
         var again: [OutputMessage] = []
-        for record in records { _ = try shard.process(record.value, sourceRisk: SourceRiskTable(), into: &first) }
-        for record in records { _ = try shard.process(record.value, sourceRisk: SourceRiskTable(), into: &again) }
+        for record in records { _ = try shard.process(record.value, globalFacts: GlobalFactTable(), into: &first) }
+        for record in records { _ = try shard.process(record.value, globalFacts: GlobalFactTable(), into: &again) }
         // The first time no event of the message passes for a copy of another; the second time each is one.
         #expect(!first.isEmpty)
         #expect(!first.contains { $0.reemitted })
@@ -186,12 +186,13 @@ import VigilTestSupport
 
     @Test func aRepeatOnAnotherInputPartitionMeetsTheFirstInEachKeyedStage() throws {
         var partitions = (0..<2).map { _ in DecodeStage(config: VigilConfig(), deviceKey: .publicDefault) }
-        var shards = [StageKind.user, .source].map {
+        var shards = [StageKind.user, .source, .campaign].map {
             StageProcessor(
                 stage: $0, config: VigilConfig(), policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
         }
         var output: [OutputMessage] = []
-        // A failed login reaches the user and the source stage; its repeat comes on the other partition.
+        // A failed login reaches the user, source and campaign (tenant) stages; its repeat comes on the other
+        // partition.
         let failure = Array(
             EventLines.login(id: "dup-1", time: "2026-03-02T12:00:00Z", user: "carol", outcome: "failure").utf8)
         for partition in partitions.indices {
@@ -199,14 +200,14 @@ import VigilTestSupport
             partitions[partition].process(
                 failure, origin: .kafka(topic: "in", partition: Int32(partition), offset: 0), into: &output,
                 records: &records)
-            #expect(records.map(\.stage) == [.user, .source])
+            #expect(records.map(\.stage) == [.user, .source, .campaign])
             for record in records {
-                let shard = record.stage == .user ? 0 : 1
-                _ = try shards[shard].process(record.value, sourceRisk: SourceRiskTable(), into: &output)
+                let shard = [StageKind.user, .source, .campaign].firstIndex(of: record.stage)!
+                _ = try shards[shard].process(record.value, globalFacts: GlobalFactTable(), into: &output)
             }
         }
         #expect(partitions.map(\.stats.duplicateEvents) == [0, 0])
-        #expect(shards.map(\.stats.duplicateEvents) == [1, 1])
+        #expect(shards.map(\.stats.duplicateEvents) == [1, 1, 1])
     }
 }
 

@@ -180,6 +180,53 @@ import _VigilMachinery
         #expect(domainAt.payloads(.alerts).last?.contains("email_domain") == true)
     }
 
+    /// Stuffing spread over one network's addresses, one attempt each in tenants of their own, and a reset
+    /// wave over a tenant's addresses: only the by-campaign re-key brings them together, and it does at
+    /// every partition count, at and around the cold threshold (three times the floor).
+    @Test func campaignsAcrossSourcesAtAndAroundTheirThresholds() {
+        var config = VigilConfig()
+        config.engine.campaigns.failuresFloor = 10
+        config.engine.campaigns.unknownUserFloor = 1000
+        config.engine.campaigns.distinctUsersFloor = 1000
+        config.engine.campaigns.resetsFloor = 5
+        let hosting = { (index: Int) in "10.64.\(index / 250).\(index % 250 + 1)" }
+        var table: [IPAddress: IPIntelligence] = [:]
+        for index in 0..<200 {
+            table[IPAddress(hosting(index))!] = IPIntelligence(network: AutonomousSystem(number: 64_500))
+        }
+        let enricher = Enricher(geo: TableLookup(table: table))
+        for failures in [29, 30] {
+            var lines = (0..<failures).map { index in
+                Array(
+                    EventLines.login(
+                        id: "f\(index)", time: Self.at(index / 6, index % 6 * 10), user: "victim\(index)",
+                        ip: hosting(index), outcome: "failure", tenant: "t\(index)"
+                    ).utf8)
+            }
+            lines.append(
+                Array(
+                    EventLines.login(id: "ok", time: Self.at(20), user: "bystander", ip: hosting(150), tenant: "x").utf8
+                ))
+            let run = Self.expectSameAtEveryCount(lines, config: config, enricher: enricher)
+            #expect(run.stats.count(.credentialStuffing) == (failures >= 30 ? 1 : 0), "\(failures) failures")
+            #expect(run.payloads(.decisions).last?.contains("campaign_active") == (failures >= 30))
+            if failures >= 30 {
+                let alert = run.payloads(.alerts).first { $0.contains(#""vigil_scope":"asn""#) }
+                #expect(alert?.contains("AS64500") == true)
+            }
+        }
+        for resets in [14, 15] {
+            let lines = (0..<resets).map { index in
+                var line = #"{"event_id":"r\#(index)","type":"password_reset_request","time":"\#(Self.at(index))","#
+                line += #""tenant":"acme","user":{"id":"acct\#(index)"},"ip":"198.51.100.\#(index + 1)"}"#
+                return Array(line.utf8)
+            }
+            let run = Self.expectSameAtEveryCount(lines, config: config, enricher: enricher)
+            #expect(run.stats.count(.resetAbuse) == (resets >= 15 ? 1 : 0), "\(resets) resets")
+            if resets >= 15 { #expect(run.payloads(.alerts).last?.contains(#""vigil_scope":"tenant""#) == true) }
+        }
+    }
+
     @Test func lateEventsAreDecidedAtDecodeAndChangeNoState() {
         // A failure wave two hours behind the newest event: late, so it counts nowhere, not even for the
         // user's own failed-attempts signal of a login as late. The user's shard may have seen nothing of

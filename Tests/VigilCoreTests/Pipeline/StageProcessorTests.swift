@@ -13,21 +13,29 @@ import VigilWorkload
     /// changelog flushed after every record, the source-risk table updated as facts come.
     struct Deployment {
         static let partitions = 3
-        var decode = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
-        var shards: [[StageProcessor]] = Deployment.freshShards()
-        var table = SourceRiskTable()
-        var logs = [[[[UInt8]]]](repeating: [[[UInt8]]](repeating: [], count: partitions), count: 3)
+        let config: VigilConfig
+        var decode: DecodeStage
+        var shards: [[StageProcessor]]
+        var table = GlobalFactTable()
+        var logs = [[[[UInt8]]]](
+            repeating: [[[UInt8]]](repeating: [], count: partitions), count: StageKind.allCases.count)
         /// The decode stage's own records, in the input partition's changelog.
         var decodeChangelog: [ChangelogRecord] = []
         static let inputScope = ChangelogScope(inputTopic: "logins")
         var changelogs = [[[ChangelogRecord]]](
-            repeating: [[ChangelogRecord]](repeating: [], count: partitions), count: 3)
+            repeating: [[ChangelogRecord]](repeating: [], count: partitions), count: StageKind.allCases.count)
 
-        static func freshShards(recordingChanges: Bool = true) -> [[StageProcessor]] {
+        init(config: VigilConfig = VigilConfig()) {
+            self.config = config
+            decode = DecodeStage(config: config, deviceKey: .publicDefault)
+            shards = Self.freshShards(config: config)
+        }
+
+        static func freshShards(config: VigilConfig, recordingChanges: Bool = true) -> [[StageProcessor]] {
             StageKind.allCases.map { stage in
                 (0..<partitions).map { _ in
                     var shard = StageProcessor(
-                        stage: stage, config: VigilConfig(), policyVersion: "test", enricher: nil,
+                        stage: stage, config: config, policyVersion: "test", enricher: nil,
                         deviceKey: .publicDefault)
                     shard.engine.recordsChanges = recordingChanges
                     return shard
@@ -56,9 +64,9 @@ import VigilWorkload
 
         /// Processes the record at `offset` of a stage partition's log and flushes the shard's changelog.
         mutating func run(_ stage: Int, _ partition: Int, offset: Int, into output: inout [OutputMessage]) {
-            let fact = try! shards[stage][partition].process(
-                logs[stage][partition][offset], offset: Int64(offset), sourceRisk: table, into: &output)
-            if let fact { table.apply(fact) }
+            let published = try! shards[stage][partition].process(
+                logs[stage][partition][offset], offset: Int64(offset), globalFacts: table, into: &output)
+            published.apply(to: &table)
             changelogs[stage][partition] += shards[stage][partition].engine.takeChangelogFlush(
                 stamp: Int64(offset), scope: Self.scope(stage))
         }
@@ -66,7 +74,7 @@ import VigilWorkload
         /// Fresh shards restored from snapshots of the current ones, as after a restart.
         mutating func restoreFromSnapshots() throws {
             let snapshots = shards.map { $0.map { $0.engine.stateSnapshot() } }
-            var restored = Self.freshShards()
+            var restored = Self.freshShards(config: config)
             for stage in restored.indices {
                 for partition in restored[stage].indices {
                     try restored[stage][partition].engine.restoreState(snapshot: snapshots[stage][partition])
@@ -77,12 +85,12 @@ import VigilWorkload
 
         /// A fresh decode stage and fresh shards restored from the changelogs, as after a crash.
         mutating func restoreFromChangelogs() throws {
-            var fresh = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
+            var fresh = DecodeStage(config: config, deviceKey: .publicDefault)
             for record in decodeChangelog {
                 try fresh.applyChangelogRecord(key: record.key, value: record.value, scope: Self.inputScope)
             }
             decode = fresh
-            var restored = Self.freshShards()
+            var restored = Self.freshShards(config: config)
             for stage in restored.indices {
                 for partition in restored[stage].indices {
                     for record in changelogs[stage][partition] {
@@ -95,36 +103,46 @@ import VigilWorkload
         }
     }
 
-    static let lines: [[UInt8]] = {
+    /// Input lines, where the deployment stops, and the settings it runs with.
+    struct Traffic {
+        var lines: [[UInt8]]
+        var split: Int
+        var config = VigilConfig()
+    }
+
+    static let workload: Traffic = {
         var configuration = WorkloadConfiguration()
         configuration.seed = 5
         configuration.users = 200
         configuration.attackRate = 0.02
-        return TrafficGenerator(configuration: configuration, pool: .maxMindTestCity).prefix(3_000).map(\.bytes)
+        return Traffic(
+            lines: TrafficGenerator(configuration: configuration, pool: .maxMindTestCity).prefix(3_000).map(\.bytes),
+            split: 1_700)
     }()
-    static let split = 1_700
 
-    /// The outputs of lines after `split` when nothing stops.
-    static func uninterrupted() -> [OutputMessage] {
-        var deployment = Deployment()
+    /// The outputs of lines after the split when nothing stops.
+    static func uninterrupted(_ traffic: Traffic = workload) -> [OutputMessage] {
+        var deployment = Deployment(config: traffic.config)
         var output: [OutputMessage] = []
-        for (index, line) in lines.enumerated() {
-            if index == split { output.removeAll() }
+        for (index, line) in traffic.lines.enumerated() {
+            if index == traffic.split { output.removeAll() }
             deployment.process(line, number: index + 1, into: &output)
         }
         return output
     }
 
-    static func finish(_ deployment: inout Deployment) -> [OutputMessage] {
+    static func finish(_ deployment: inout Deployment, _ traffic: Traffic = workload) -> [OutputMessage] {
         var output: [OutputMessage] = []
-        for index in split..<lines.count { deployment.process(lines[index], number: index + 1, into: &output) }
+        for index in traffic.split..<traffic.lines.count {
+            deployment.process(traffic.lines[index], number: index + 1, into: &output)
+        }
         return output
     }
 
-    static func firstPart() -> Deployment {
-        var deployment = Deployment()
+    static func firstPart(_ traffic: Traffic = workload) -> Deployment {
+        var deployment = Deployment(config: traffic.config)
         var ignored: [OutputMessage] = []
-        for index in 0..<split { deployment.process(lines[index], number: index + 1, into: &ignored) }
+        for index in 0..<traffic.split { deployment.process(traffic.lines[index], number: index + 1, into: &ignored) }
         return deployment
     }
 
@@ -144,7 +162,7 @@ import VigilWorkload
         try deployment.restoreFromChangelogs()
         // Kafka delivers again the last records of every stage partition (a commit that did not land).
         var again: [OutputMessage] = []
-        for stage in 0..<3 {
+        for stage in StageKind.allCases.indices {
             for partition in 0..<Deployment.partitions {
                 let count = deployment.logs[stage][partition].count
                 for offset in max(0, count - 25)..<count {
@@ -161,7 +179,10 @@ import VigilWorkload
     /// committed): their records are appended to the stage logs again, at new offsets, and processed.
     static func decodeAgain(_ deployment: inout Deployment, count: Int) -> [OutputMessage] {
         var again: [OutputMessage] = []
-        for index in (split - count)..<split { deployment.process(lines[index], number: index + 1, into: &again) }
+        let traffic = workload
+        for index in (traffic.split - count)..<traffic.split {
+            deployment.process(traffic.lines[index], number: index + 1, into: &again)
+        }
         return again
     }
 
@@ -194,6 +215,51 @@ import VigilWorkload
         #expect(Self.finish(&deployment) == expected)
     }
 
+    /// A tenant's failures spread over many addresses: the campaign stage stops before the threshold, at
+    /// it, and while the campaign is active; restored from its changelog or a snapshot it detects the
+    /// campaign once, at the same event, and the logins after it get the same points.
+    static func tenantCampaign(split: Int) -> Traffic {
+        var config = VigilConfig()
+        config.engine.campaigns.failuresFloor = 10
+        config.engine.campaigns.distinctUsersFloor = 1000
+        let start = Timestamp(rfc3339: "2026-03-02T09:00:00Z")!
+        var lines = (0..<40).map { index in
+            Array(
+                EventLines.login(
+                    id: "f\(index)", time: (start + .seconds(Int64(index) * 20)).rfc3339, user: "victim\(index)",
+                    ip: "198.51.\(100 + index / 200).\(index % 200 + 1)", outcome: "failure", tenant: "acme"
+                ).utf8)
+        }
+        for index in 0..<5 {
+            lines.append(
+                Array(
+                    EventLines.login(
+                        id: "ok\(index)", time: (start + .minutes(20 + Int64(index))).rfc3339, user: "staff\(index)",
+                        ip: "81.2.69.142", tenant: "acme"
+                    ).utf8))
+        }
+        return Traffic(lines: lines, split: split, config: config)
+    }
+
+    @Test(arguments: [10, 30, 35, 42])
+    func aCampaignStageRestoredMidCampaignGoesOnAsIfNothingStopped(split: Int) throws {
+        let traffic = Self.tenantCampaign(split: split)
+        var whole = Self.firstPart(traffic)
+        let allOutput = Self.uninterrupted(Traffic(lines: traffic.lines, split: 0, config: traffic.config))
+        #expect(allOutput.filter { $0.stream == .alerts }.count == 1)
+        #expect(
+            allOutput.filter { $0.stream == .decisions }.suffix(5).allSatisfy {
+                String(decoding: $0.payload, as: UTF8.self).contains("campaign_active")
+            })
+        let expected = Self.finish(&whole, traffic)
+        var restored = Self.firstPart(traffic)
+        try restored.restoreFromChangelogs()
+        #expect(Self.finish(&restored, traffic) == expected)
+        var snapshotted = Self.firstPart(traffic)
+        try snapshotted.restoreFromSnapshots()
+        #expect(Self.finish(&snapshotted, traffic) == expected)
+    }
+
     @Test func eachStageHoldsOnlyItsOwnEntries() {
         let deployment = Self.firstPart()
         let figures = deployment.shards.map { stage in
@@ -204,8 +270,10 @@ import VigilWorkload
         #expect(figures[1].users == 0 && figures[1].sources > 0 && figures[1].domains == 0)
         #expect(figures[1].global.failures == 0)
         #expect(figures[2].users == 0 && figures[2].sources == 0 && figures[2].domains > 0)
+        #expect(figures[3].users == 0 && figures[3].sources == 0 && figures[3].campaigns > 0)
+        #expect(figures[0].campaigns == 0 && figures[1].campaigns == 0 && figures[2].campaigns == 0)
         // The sources the campaigns sprayed from published their facts.
-        #expect(deployment.table.count > 0)
+        #expect(deployment.table.sourceCount > 0)
     }
 
     @Test func aRecordOfAnotherStageIsRefusedAndChangesNothing() {
@@ -214,7 +282,7 @@ import VigilWorkload
         var output: [OutputMessage] = []
         let before = deployment.shards[0][0].engine.figures
         #expect(throws: StageRecordError.wrongStage(expected: .user, found: 2)) {
-            try deployment.shards[0][0].process(sourceRecord, sourceRisk: nil, into: &output)
+            try deployment.shards[0][0].process(sourceRecord, globalFacts: nil, into: &output)
         }
         #expect(output.isEmpty)
         #expect(deployment.shards[0][0].engine.figures == before)
@@ -246,7 +314,7 @@ import VigilWorkload
             decode.process(message, origin: .file(path: "in", line: line), into: &output, records: &records)
             var fact: SourceRiskFact?
             for record in records where record.stage == .source {
-                fact = try shard.process(record.value, sourceRisk: nil, into: &output) ?? fact
+                fact = try shard.process(record.value, globalFacts: nil, into: &output).sourceRisk ?? fact
             }
             return (fact, shard.takeRetiredSources())
         }

@@ -2,7 +2,7 @@ import Testing
 
 @testable import VigilCore
 
-/// The binary records of the repartition and source-risk topics: every field survives the trip, and
+/// The binary records of the repartition, source-risk and campaigns topics: every field survives the trip, and
 /// bytes no encoder wrote (cut short, of another version or stage, with lengths beyond the record, or
 /// random) are refused with a typed error, never a crash.
 @Suite struct StageRecordCodecTests {
@@ -43,6 +43,22 @@ import Testing
     static func decodeDomain(_ bytes: [UInt8]) throws(StageRecordError) -> StageRecordCodec.CrossUserRecord {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(StageRecordError) in try StageRecordCodec.decodeDomain(raw) }
+        }
+        return try result.get()
+    }
+
+    static func decodeCampaign(_ bytes: [UInt8]) throws(StageRecordError) -> StageRecordCodec.CampaignRecord {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(StageRecordError) in try StageRecordCodec.decodeCampaign(raw) }
+        }
+        return try result.get()
+    }
+
+    static func decodeCampaignFact(key: [UInt8], value: [UInt8]) throws(StageRecordError) -> CampaignFact {
+        let result = key.withUnsafeBytes { rawKey in
+            value.withUnsafeBytes { rawValue in
+                Result { () throws(StageRecordError) in try CampaignFact(recordKey: rawKey, value: rawValue) }
+            }
         }
         return try result.get()
     }
@@ -149,6 +165,10 @@ import Testing
                 StageRecordCodec.encodeDomain(Self.full, domain: "example.com", userKey: 1, origin: Self.position),
                 { bytes throws(StageRecordError) in _ = try Self.decodeDomain(bytes) }
             ),
+            (
+                StageRecordCodec.encodeCampaign(Self.failedLogin, asn: 64_500, userKey: 1, origin: Self.position),
+                { bytes throws(StageRecordError) in _ = try Self.decodeCampaign(bytes) }
+            ),
         ]
         for (record, decode) in records {
             for length in 0..<record.count {
@@ -216,7 +236,9 @@ import Testing
             _ = try? Self.decodeUser(bytes)
             _ = try? Self.decodeSource(bytes)
             _ = try? Self.decodeDomain(bytes)
+            _ = try? Self.decodeCampaign(bytes)
             _ = try? Self.decodeFact(key: Array(bytes.prefix(8)), value: bytes)
+            _ = try? Self.decodeCampaignFact(key: Array(bytes.prefix(8)), value: bytes)
         }
     }
 
@@ -237,7 +259,109 @@ import Testing
         }
     }
 
+    static var failedLogin: AuthEvent {
+        var event = full
+        event.type = .login
+        event.mfa = nil
+        event.failureKind = .unknownUser
+        return event
+    }
+
+    /// The campaign record carries what the campaign windows count (type, time, tenant, the address, the
+    /// unknown-user mark and the target) and the user only as its hash.
+    @Test func campaignRecordsCarryTheirTargetAndTheUnknownUserMark() throws {
+        let record = StageRecordCodec.encodeCampaign(
+            Self.failedLogin, asn: 64_500, userKey: 0xfeed, origin: Self.position)
+        let decoded = try Self.decodeCampaign(record)
+        #expect(decoded.asn == 64_500)
+        #expect(decoded.userKey == 0xfeed)
+        #expect(decoded.origin == Self.position)
+        #expect(decoded.event.type == .login)
+        #expect(decoded.event.outcome == .failure)
+        #expect(decoded.event.failureKind == .unknownUser)
+        #expect(decoded.event.tenant == "acme")
+        #expect(decoded.event.ip == Self.full.ip)
+        #expect(decoded.event.time == Self.full.time)
+        #expect(decoded.event.user.id.isEmpty)
+        for secret in ["Alice@Example.com", "laptop-1", "Mozilla/5.0", "00u1alice"] {
+            #expect(!String(decoding: record, as: UTF8.self).contains(secret))
+        }
+        var reset = Self.full
+        reset.type = .passwordResetRequest
+        reset.ip = nil
+        reset.failureKind = nil
+        let tenantRecord = try Self.decodeCampaign(
+            StageRecordCodec.encodeCampaign(reset, asn: nil, userKey: 2, origin: nil))
+        #expect(tenantRecord.asn == nil)
+        #expect(tenantRecord.event.ip == nil)
+        #expect(tenantRecord.event.type == .passwordResetRequest)
+        #expect(tenantRecord.event.failureKind == nil)
+        var credentials = Self.failedLogin
+        credentials.failureKind = .invalidCredentials
+        #expect(
+            try Self.decodeCampaign(StageRecordCodec.encodeCampaign(credentials, asn: 1, userKey: 3, origin: nil))
+                .event.failureKind == nil)
+    }
+
+    @Test func campaignRecordsOfOtherTypesTargetsOrFlagsAreRefused() {
+        // An MFA result never goes to the campaign stage.
+        let mfa = StageRecordCodec.encodeCampaign(Self.full, asn: 1, userKey: 1, origin: nil)
+        #expect(throws: StageRecordError.self) { try Self.decodeCampaign(mfa) }
+        // The record ends with the target byte, the ASN (4), the flags and the address (presence, 16 bytes).
+        let record = StageRecordCodec.encodeCampaign(Self.failedLogin, asn: 7, userKey: 1, origin: nil)
+        let addressBytes = 1 + 16
+        let flagsIndex = record.count - addressBytes - 1
+        let targetIndex = flagsIndex - 5
+        #expect(record[targetIndex] == 1)
+        var target = record
+        target[targetIndex] = 3
+        #expect(throws: StageRecordError.invalidValue(field: "campaign target", detail: "3, expected 1 or 2")) {
+            try Self.decodeCampaign(target)
+        }
+        var flags = record
+        flags[flagsIndex] = 0x02
+        #expect(throws: StageRecordError.invalidValue(field: "flags", detail: "unknown flag bits 2")) {
+            try Self.decodeCampaign(flags)
+        }
+        #expect(throws: StageRecordError.trailingBytes(count: 1)) { try Self.decodeCampaign(record + [0]) }
+        #expect(throws: StageRecordError.wrongStage(expected: .campaign, found: 1)) {
+            try Self.decodeCampaign(Self.userRecord())
+        }
+    }
+
+    @Test func campaignFactsRoundTripAndRefuseWhatNoEncoderWrites() throws {
+        let both = CampaignFact(
+            key: 0x0123_4567_89ab_cdef,
+            stuffing: CampaignInterval(start: Timestamp(seconds: 100), until: Timestamp(seconds: 7300)),
+            resetWave: CampaignInterval(start: Timestamp(seconds: 50), until: Timestamp(seconds: 200)))
+        let neither = CampaignFact(key: 9, stuffing: nil, resetWave: nil)
+        for fact in [both, neither] {
+            #expect(try Self.decodeCampaignFact(key: fact.recordKey, value: fact.recordValue) == fact)
+        }
+        let value = both.recordValue
+        #expect(throws: StageRecordError.self) { try Self.decodeCampaignFact(key: [1, 2, 3], value: value) }
+        #expect(throws: StageRecordError.empty) { try Self.decodeCampaignFact(key: both.recordKey, value: []) }
+        #expect(throws: StageRecordError.unknownVersion(9)) {
+            try Self.decodeCampaignFact(key: both.recordKey, value: [9] + value.dropFirst())
+        }
+        for length in 1..<value.count {
+            #expect(throws: StageRecordError.self) {
+                try Self.decodeCampaignFact(key: both.recordKey, value: Array(value.prefix(length)))
+            }
+        }
+        // An interval that ends before it starts is refused.
+        let backwards = CampaignFact(
+            key: 1, stuffing: CampaignInterval(start: Timestamp(seconds: 10), until: Timestamp(seconds: 5)),
+            resetWave: nil)
+        #expect(throws: StageRecordError.invalidValue(field: "stuffing", detail: "ends before it starts")) {
+            try Self.decodeCampaignFact(key: backwards.recordKey, value: backwards.recordValue)
+        }
+    }
+
     @Test func recordsAreKeyedAsTheBriefSays() {
+        #expect(StageRouting.campaignKey(asn: 64_500) == Array("asn:64500".utf8))
+        #expect(StageRouting.campaignKey(tenant: "acme") == Array("tenant:acme".utf8))
+        #expect(StageRouting.campaignKey(tenant: nil) == Array("tenant:".utf8))
         #expect(StageRouting.userKey("  Alice@Example.COM ") == Array("alice@example.com".utf8))
         #expect(StageRouting.userKey("bob") == Array("bob".utf8))
         #expect(StageRouting.sourceKey(IPAddress("2001:db8:1:2:aaaa::7")!) == Array("2001:db8:1:2::".utf8))

@@ -52,7 +52,7 @@ import _VigilMachinery
         #expect(kinds.first == .flushBegin && kinds.last == .checkpoint)
         #expect(kinds[kinds.count - 2] == .shard)
         let entities = records.dropFirst().dropLast(2).map(Self.entryKey)
-        let order: [StateEntryKind] = [.user, .source, .domain, .globalBucket]
+        let order: [StateEntryKind] = [.user, .source, .domain, .campaign, .globalBucket]
         #expect(
             entities
                 == entities.sorted {
@@ -61,6 +61,7 @@ import _VigilMachinery
         #expect(entities.filter { $0.kind == .user }.count == engine.state.userCount)
         #expect(entities.filter { $0.kind == .source }.count == engine.state.sourceCount)
         #expect(entities.filter { $0.kind == .domain }.count == engine.state.domainCount)
+        #expect(entities.filter { $0.kind == .campaign }.count == engine.state.campaignCount)
         #expect(entities.filter { $0.kind == .globalBucket }.count == engine.state.global.occupiedSlots.count)
         let fingerprint = UInt32(truncatingIfNeeded: engine.keys.fingerprint)
         for record in records {
@@ -71,7 +72,9 @@ import _VigilMachinery
             let user = engine.state.users[Self.entryKey(record).hash]
             let profiled = user.map { !$0.profile.isEmpty || !$0.pendingLogins.isEmpty } ?? false
             let remembering = user.map { !$0.verifiedLinks.isEmpty } ?? false
-            let expected: UInt8 = profiled ? 4 : remembering ? 3 : StateEntryCodec.firstVersion
+            let expected: UInt8 =
+                Self.entryKey(record).kind == .campaign
+                ? StateEntryCodec.campaignVersion : profiled ? 4 : remembering ? 3 : StateEntryCodec.firstVersion
             #expect(try reader.u8("version") == expected)
             #expect(try reader.u32("fingerprint") == fingerprint)
             #expect(try reader.i64("offset") == 53)

@@ -81,7 +81,7 @@ import _VigilMachinery
         #expect(
             header.entryCount
                 == 2 + original.state.global.occupiedSlots.count + original.state.userCount
-                + original.state.sourceCount + original.state.domainCount)
+                + original.state.sourceCount + original.state.domainCount + original.state.campaignCount)
         #expect(!original.state.global.occupiedSlots.isEmpty)
         #expect(restored.state.global == original.state.global)
         #expect(header.settingsDigest == VigilConfig().engine.stateDigest)
@@ -199,6 +199,10 @@ import _VigilMachinery
         for (key, domain) in engine.state.domains {
             values.append((StateEntryKey(kind: .domain, hash: key), codec.encodeDomain(domain, appliedOffset: 7)))
         }
+        #expect(!engine.state.campaigns.isEmpty)
+        for (key, campaign) in engine.state.campaigns {
+            values.append((StateEntryKey(kind: .campaign, hash: key), codec.encodeCampaign(campaign, appliedOffset: 7)))
+        }
         for slot in engine.state.global.occupiedSlots {
             values.append(
                 (
@@ -290,6 +294,65 @@ import _VigilMachinery
         }
         #expect(throws: StateDecodingError.trailingBytes(count: 1)) {
             try codec.apply(key: userKey, value: good + [0], to: &state)
+        }
+    }
+
+    /// A campaign entry's baseline, sketch, slot and intervals are checked before any is kept: a forged
+    /// NaN or negative mean would make every later slot a spike (or none), and an entry of a version before
+    /// campaigns existed is no campaign.
+    @Test func campaignEntriesRefuseWhatNoEngineWrites() {
+        let codec = StateEntryCodec(keys: Self.built().keys)
+        let key = StateEntryKey(kind: .campaign, hash: 3)
+        var campaign = CampaignState(lastSeen: EngineHarness.at(0), slot: 100)
+        campaign.counts.failures = 5
+        campaign.baseline = [Float](repeating: 1, count: 24 * CampaignMetric.allCases.count * 2)
+        campaign.foldedSlots = 48
+        campaign.stuffing = CampaignInterval(start: EngineHarness.at(1), until: EngineHarness.at(121))
+        let good = codec.encodeCampaign(campaign, appliedOffset: 7)
+        var state = Self.empty
+        #expect(throws: Never.self) { try codec.apply(key: key, value: good, to: &state) }
+        #expect(state.campaigns[3] == campaign)
+
+        // version, fingerprint, offset, last seen, slot, three counts, an empty sketch (count 0), folded
+        // slots, then the baseline's count and values.
+        let baseline = 1 + 4 + 8 + 8 + 8 + 12 + 4 + 4
+        for forged in [Float.nan, -1, .infinity] {
+            var bytes = good
+            let pattern = forged.bitPattern
+            for index in 0..<4 { bytes[baseline + 4 + index] = UInt8(truncatingIfNeeded: pattern >> (8 * index)) }
+            #expect(
+                throws: StateDecodingError.invalidValue(field: "campaign baseline", detail: "\(forged) is no count")
+            ) {
+                try codec.apply(key: key, value: bytes, to: &state)
+            }
+        }
+        var partial = good
+        partial[baseline] = 7  // 7 values: no whole slot of four metrics' means and deviations
+        #expect(
+            throws: StateDecodingError.invalidValue(field: "campaign baseline", detail: "7 values, not whole slots")
+        ) {
+            try codec.apply(key: key, value: partial, to: &state)
+        }
+        var older = good
+        older[0] = 4
+        #expect(
+            throws: StateDecodingError.invalidValue(
+                field: "campaign entry", detail: "version 4, campaign entries start at version 5")
+        ) {
+            try codec.apply(key: key, value: older, to: &state)
+        }
+        var sketch = good
+        sketch[baseline - 8] = 3  // a sketch of 3 registers
+        #expect(throws: StateDecodingError.self) { try codec.apply(key: key, value: sketch, to: &state) }
+        var backwards = campaign
+        backwards.stuffing = CampaignInterval(start: EngineHarness.at(5), until: EngineHarness.at(1))
+        #expect(
+            throws: StateDecodingError.invalidValue(field: "campaign stuffing", detail: "ends before it starts")
+        ) {
+            try codec.apply(key: key, value: codec.encodeCampaign(backwards, appliedOffset: 7), to: &state)
+        }
+        #expect(throws: StateDecodingError.trailingBytes(count: 1)) {
+            try codec.apply(key: key, value: good + [0], to: &state)
         }
     }
 

@@ -278,7 +278,8 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
                 "state.changelog_topic (line 1): must differ from the input and output topics, got auth.alerts"
             ])
         // Every internal topic's name derives from the group.
-        let derivedNameProblems = ["by-user", "by-source", "by-domain", "source-risk"].map { suffix in
+        let derivedNameProblems = ["by-user", "by-source", "by-domain", "by-campaign", "source-risk", "campaigns"].map {
+            suffix in
             "topology.\(suffix.replacingOccurrences(of: "-", with: "_"))_topic: invalid Kafka topic name \"risk "
                 + "team-\(suffix)\" (1–249 characters of A-Z a-z 0-9 . _ -) (derived from kafka.group_id: set this "
                 + "key instead)"

@@ -42,7 +42,7 @@ import VigilTestSupport
     /// of `policy_version`), one threshold changed from its default.
     static let config = "policy:\n  medium_from: 35\n"
 
-    static let expectedPolicyVersion = "618327ebc0c8d7f0"
+    static let expectedPolicyVersion = "3ea20ec490364426"
     static let expectedDecisionIDs = [
         "pin-login": "7723cf89-bafd-8c43-90ce-409231199f98",
         "pin-login-after": "ddc4a5c9-de8f-82e6-8763-4998d4741cde",

@@ -45,14 +45,26 @@ import VigilTestSupport
     @Test func namesDeriveFromTheGroupUnlessSet() {
         let derived = InternalTopics.Names(groupID: "risk")
         #expect(
-            [derived.byUser, derived.bySource, derived.byDomain, derived.sourceRisk, derived.changelog] == [
-                "risk-by-user", "risk-by-source", "risk-by-domain", "risk-source-risk", "risk-state-changelog",
+            [
+                derived.byUser, derived.bySource, derived.byDomain, derived.byCampaign, derived.sourceRisk,
+                derived.campaigns, derived.changelog,
+            ] == [
+                "risk-by-user", "risk-by-source", "risk-by-domain", "risk-by-campaign", "risk-source-risk",
+                "risk-campaigns", "risk-state-changelog",
             ])
         var topology = TopologySettings()
         topology.bySourceTopic = "risk.sources"
         let configured = InternalTopics.Names(groupID: "risk", topology: topology, changelogTopic: "risk.state")
         #expect(configured.bySource == "risk.sources" && configured.changelog == "risk.state")
         #expect(configured.byUser == "risk-by-user")
+    }
+
+    @Test func theCampaignTopicsExistOnlyWithCampaignDetection() {
+        var config = config()
+        #expect(InternalTopics.roles(for: config).filter { $0 == .byCampaign || $0 == .campaigns }.count == 2)
+        config.core.engine.campaigns.enabled = false
+        #expect(!InternalTopics.roles(for: config).contains { $0 == .byCampaign || $0 == .campaigns })
+        #expect(InternalTopics.roles(for: config).contains(.sourceRisk))
     }
 
     @Test func existingTopicsWithNPartitionsAreUsedAndReported() async throws {
@@ -73,7 +85,9 @@ import VigilTestSupport
         #expect(prepared.byUser == .init(name: "vigil-by-user", partitions: 5, outcome: existing))
         #expect(prepared.bySource == .init(name: "vigil-by-source", partitions: 5, outcome: existing))
         #expect(prepared.byDomain == .init(name: "vigil-by-domain", partitions: 5, outcome: existing))
+        #expect(prepared.byCampaign == .init(name: "vigil-by-campaign", partitions: 5, outcome: existing))
         #expect(prepared.sourceRisk == .init(name: "vigil-source-risk", partitions: 1, outcome: existing))
+        #expect(prepared.campaigns == .init(name: "vigil-campaigns", partitions: 1, outcome: existing))
         withExtendedLifetime(cluster) {}
     }
 
@@ -89,7 +103,7 @@ import VigilTestSupport
             Issue.record("expected the keyed input to need no by-user topic, got \(outcome)")
             return
         }
-        #expect(prepared.byUser == nil && prepared.topics.count == 4)
+        #expect(prepared.byUser == nil && prepared.topics.count == 6)
         #expect(try await blocking { try admin.partitionCount(of: "vigil-by-user", timeout: .seconds(30)) } == nil)
 
         let twoCounts = config(inputs: ["auth.events", "okta.events"], keyedByUser: true)

@@ -24,8 +24,9 @@ import VigilTestSupport
             ["-b", cluster.bootstrapServers, "-P", "-t", "risk-source-risk", "-K:", "-p", "0"],
             input: "10.0.0.1:spraying\n")
         let recorded = TestMetrics()
-        let table = try InternalTopics.sourceRiskTable(
-            prepared: prepared, connection: connection, config: config, metrics: DaemonMetrics(factory: recorded),
+        let table = try InternalTopics.globalTable(
+            .sourceRisk, prepared: prepared, connection: connection, config: config,
+            metrics: DaemonMetrics(factory: recorded).sourceRiskTable,
             logger: testLogger, decodeKey: { String(decoding: $0, as: UTF8.self) },
             decodeValue: { String(decoding: $0, as: UTF8.self) })
         table.start()

@@ -115,6 +115,7 @@ enum Auth0Record: RecordAdapter {
             if outcome == .failure {
                 let description = try data.string("description", FieldLimits.freeText)
                 event.failureReason = InputText(description.map { "\(type): \($0)" } ?? type)
+                event.failureKind = type == "fu" ? .unknownUser : type == "fp" ? .invalidCredentials : .other
             }
         case .breachedPassword:
             event.outcome = .failure

@@ -124,6 +124,7 @@ enum EntraRecord: RecordAdapter {
             if login.outcome == .failure {
                 let reason = try status?.string("failureReason", FieldLimits.freeText)
                 login.failureReason = InputText(reason.map { "\(code): \($0)" } ?? "\(code)")
+                login.failureKind = code == 50034 ? .unknownUser : code == 50126 ? .invalidCredentials : .other
             }
             events.append(login)
         }

@@ -83,6 +83,11 @@ enum KeycloakRecord: RecordAdapter {
             if outcome == .failure {
                 let reason = try record.string("error", FieldLimits.freeText)
                 event.failureReason = reason.map { InputText($0) }
+                switch reason {
+                case "user_not_found": event.failureKind = .unknownUser
+                case "invalid_user_credentials": event.failureKind = .invalidCredentials
+                default: event.failureKind = .other
+                }
             }
         case .type(let type):
             event.type = type

@@ -24,6 +24,8 @@ public enum StateEntryKind: UInt8, Sendable, CaseIterable {
     /// The decode stage's newest accepted event time for one input partition, which its lateness
     /// verdicts trail (changelog only, hash 0, scoped by the input topic: `DecodeStage.changelogRecord`).
     case decodeWatermark = 9
+    /// One autonomous system's or tenant's campaign windows and baseline (format version 5).
+    case campaign = 10
 }
 
 /// The key of a state entry: the kind byte, then the keyed hash the state already uses (little endian;
@@ -77,7 +79,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// already reflects. The last login's address is enciphered (`AddressCipher`); every other identifier
 /// is already a keyed hash in memory. Integers are little endian; strings a `UInt32` length and UTF-8.
 ///
-/// Value layout, format version 4 (byte counts; `n` a count, `s` a string). Version 1 lacks the rare part's
+/// Value layout, format version 5 (byte counts; `n` a count, `s` a string). Version 1 lacks the rare part's
 /// risk fields (a user of version 1 was never signalled), version 2 its verification lists (a user of
 /// version 2 has no login waiting for verification and no MFA success waiting for its login), version 3
 /// the login model's profile and a waiting login's features (a user of version 3 has an empty profile; its
@@ -101,6 +103,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
 /// | source | last seen 8 · failures event window · failing users, reset accounts: distinct windows · holds |
 /// | domain | last seen 8 · reset accounts distinct window · holds |
+/// | campaign (version 5) | last seen 8 · slot 8 · failures, unknown-user failures, resets: 4 each · users sketch: 4 + 0 or 1,024 registers · folded slots 4 · baseline: 4 + n × float 4 · stuffing?, reset wave?: 2 × (1 + start 8 + until 8) |
 /// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · counters · global window 8 · newest bucket? 1 (+8) · input marks: 4 + n × (partition hash 8 · offset 8), absent in entries written before them |
 /// | counters | late, evicted users, evicted sources, dropped at capacity: 8 each |
 /// | global bucket | number 8 · failures 8 · resets 8 · 4 + 0 or 1,024 sketch registers |
@@ -116,7 +119,11 @@ public struct StateEntryKey: Sendable, Hashable {
 /// enum raw values and flag bits, time order of windows) and throws a `StateDecodingError` naming the
 /// field; it never traps on any input.
 struct StateEntryCodec {
-    static let formatVersion: UInt8 = 4
+    static let formatVersion: UInt8 = 5
+    /// The version campaign entries need (no earlier Vigil knows them).
+    static let campaignVersion: UInt8 = 5
+    /// Baseline values a campaign entry may hold: 5-minute slots, four metrics, mean and deviation.
+    static let maxBaselineValues = 288 * 4 * 2
     /// The first format, still written for every value that needs nothing newer.
     static let firstVersion: UInt8 = 1
     /// The versions a restore reads: every one since the first, so an upgrade keeps its state.
@@ -241,6 +248,30 @@ struct StateEntryCodec {
         out.time(domain.lastSeen)
         encodeDistinct(domain.resetAccounts, into: &out)
         encodeHolds(domain.holds, into: &out)
+        return out.bytes
+    }
+
+    func encodeCampaign(_ campaign: CampaignState, appliedOffset: Int64) -> [UInt8] {
+        var out = header(
+            appliedOffset, version: Self.campaignVersion,
+            reserving: 96 + campaign.users.registerBytes.count + 4 * campaign.baseline.count)
+        out.time(campaign.lastSeen)
+        out.i64(campaign.slot)
+        out.u32(campaign.counts.failures)
+        out.u32(campaign.counts.unknownUserFailures)
+        out.u32(campaign.counts.resets)
+        out.count(campaign.users.registerBytes.count)
+        out.bytes.append(contentsOf: campaign.users.registerBytes)
+        out.u32(campaign.foldedSlots)
+        out.count(campaign.baseline.count)
+        for value in campaign.baseline { out.u32(value.bitPattern) }
+        for interval in [campaign.stuffing, campaign.resetWave] {
+            out.bool(interval != nil)
+            if let interval {
+                out.time(interval.start)
+                out.time(interval.until)
+            }
+        }
         return out.bytes
     }
 
@@ -410,6 +441,12 @@ struct StateEntryCodec {
             state.sources[key.hash] = try decodeSource(&reader)
         case .domain:
             state.domains[key.hash] = try decodeDomain(&reader)
+        case .campaign:
+            guard version >= Self.campaignVersion else {
+                throw .invalidValue(
+                    field: "campaign entry", detail: "version \(version), campaign entries start at version 5")
+            }
+            state.campaigns[key.hash] = try decodeCampaign(&reader)
         case .shard:
             try expectZeroHash(key)
             try decodeShard(&reader, into: &state)
@@ -751,6 +788,54 @@ struct StateEntryCodec {
         domain.resetAccounts = try decodeDistinct(&reader, "domain reset accounts")
         domain.holds = try decodeHolds(&reader, "domain holds")
         return domain
+    }
+
+    private func decodeCampaign(_ reader: inout StateReader) throws(StateDecodingError) -> CampaignState {
+        let lastSeen = try reader.time("campaign last seen")
+        let slot = try reader.i64("campaign slot")
+        // A slot is a time divided by at least five minutes: bounded like a time.
+        guard StateReader.storableMicroseconds.contains(slot) else {
+            throw .invalidValue(field: "campaign slot", detail: "\(slot) is no slot of a storable time")
+        }
+        var campaign = CampaignState(lastSeen: lastSeen, slot: slot)
+        campaign.counts.failures = try reader.u32("campaign failures")
+        campaign.counts.unknownUserFailures = try reader.u32("campaign unknown-user failures")
+        campaign.counts.resets = try reader.u32("campaign resets")
+        let registerCount = try reader.count("campaign users sketch", limit: DistinctSketch.registerCount)
+        let range = try reader.take(registerCount, "campaign users sketch")
+        guard let users = DistinctSketch(registerBytes: Array(reader.bytes[range])) else {
+            throw .invalidValue(field: "campaign users sketch", detail: "not a sketch's registers")
+        }
+        campaign.users = users
+        campaign.foldedSlots = try reader.u32("campaign folded slots")
+        let valueCount = try reader.count("campaign baseline", limit: Self.maxBaselineValues)
+        guard valueCount % (CampaignMetric.allCases.count * 2) == 0 else {
+            throw .invalidValue(field: "campaign baseline", detail: "\(valueCount) values, not whole slots")
+        }
+        var baseline: [Float] = []
+        baseline.reserveCapacity(valueCount)
+        for _ in 0..<valueCount {
+            let value = Float(bitPattern: try reader.u32("campaign baseline"))
+            guard value.isFinite, value >= 0 else {
+                throw .invalidValue(field: "campaign baseline", detail: "\(value) is no count")
+            }
+            baseline.append(value)
+        }
+        campaign.baseline = baseline
+        var intervals: [CampaignInterval?] = []
+        for field in ["campaign stuffing", "campaign reset wave"] {
+            guard try reader.bool(field) else {
+                intervals.append(nil)
+                continue
+            }
+            let start = try reader.time(field)
+            let until = try reader.time(field)
+            guard start <= until else { throw .invalidValue(field: field, detail: "ends before it starts") }
+            intervals.append(CampaignInterval(start: start, until: until))
+        }
+        campaign.stuffing = intervals[0]
+        campaign.resetWave = intervals[1]
+        return campaign
     }
 
     private func decodeShard(_ reader: inout StateReader, into state: inout ShardState) throws(StateDecodingError) {

@@ -67,7 +67,7 @@ public enum StateSnapshotError: Error, Equatable, CustomStringConvertible {
 /// | 8 | checksum: SipHash-2-4 under a fixed public key of every byte before it |
 ///
 /// Integers little endian. The entries come shard, names, global buckets (by slot), users (in storage
-/// order), sources and domains (by key), so the same state always gives the same bytes.
+/// order), sources, domains and campaign entities (by key), so the same state always gives the same bytes.
 enum StateSnapshot {
     static let magic = Array("VIGILSNP".utf8)
     static let formatVersion: UInt8 = 1
@@ -112,6 +112,9 @@ enum StateSnapshot {
         }
         for key in state.domains.keys.sorted() {
             entry(.domain, key, codec.encodeDomain(state.domains[key]!, appliedOffset: appliedOffset))
+        }
+        for key in state.campaigns.keys.sorted() {
+            entry(.campaign, key, codec.encodeCampaign(state.campaigns[key]!, appliedOffset: appliedOffset))
         }
         out.u64(checksum(out.bytes[...]))
         return out.bytes
@@ -186,9 +189,11 @@ enum StateSnapshot {
         }
     }
 
-    /// The shard and names entries, then one per occupied global bucket, user, source and domain.
+    /// The shard and names entries, then one per occupied global bucket, user, source, domain and campaign
+    /// entity.
     static func entryCount(_ state: ShardState) -> Int {
         2 + state.global.occupiedSlots.count + state.users.count + state.sources.count + state.domains.count
+            + state.campaigns.count
     }
 
     static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {

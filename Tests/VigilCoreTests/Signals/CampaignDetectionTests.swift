@@ -1,0 +1,261 @@
+import Testing
+
+@testable import VigilCore
+
+/// Campaigns spread over many sources (`engine.campaigns`): per autonomous system and per tenant, each at,
+/// below and above its threshold, cold and with a baseline.
+@Suite struct CampaignDetectionTests {
+    /// 2026-09-21T14:00:00Z: slots of an hour start on it.
+    static let base = Timestamp(seconds: 1_789_999_200)
+    static let hostingASN: UInt32 = 64_500
+
+    /// Floors small enough to reach in a test: a cold slot must hold three times these.
+    static var config: VigilConfig {
+        var config = VigilConfig()
+        config.engine.campaigns.failuresFloor = 10
+        config.engine.campaigns.unknownUserFloor = 5
+        config.engine.campaigns.distinctUsersFloor = 1000
+        config.engine.campaigns.resetsFloor = 5
+        return config
+    }
+
+    /// Address `index` of the hosting network: each one used once stays under every per-source threshold.
+    static func hostingAddress(_ index: Int) -> String { "10.64.\(index / 250).\(index % 250 + 1)" }
+
+    /// The hosting network's addresses, a home address, and one address of another network.
+    static var geo: [String: IPIntelligence] {
+        var table = Places.table
+        for index in 0..<2_000 {
+            table[hostingAddress(index)] = IPIntelligence(
+                network: AutonomousSystem(number: hostingASN, organization: "Hosting Ltd"))
+        }
+        return table
+    }
+
+    struct Stream {
+        var harness: EngineHarness
+        var next = 0
+
+        init(config: VigilConfig = CampaignDetectionTests.config) {
+            harness = EngineHarness(config: config, geo: CampaignDetectionTests.geo)
+        }
+
+        /// A failed login for a user never seen before, from the next hosting address, `minutes` after
+        /// `base`; a tenant of its own unless `tenant` is given, so only the network's windows count it
+        /// together.
+        mutating func failure(
+            at minutes: Double, tenant: String? = nil, unknownUser: Bool = false, address: String? = nil
+        ) -> RiskEngine.Verdict {
+            next += 1
+            var event = AuthEvent(
+                eventID: "f\(next)", type: .login, time: CampaignDetectionTests.time(minutes),
+                tenant: tenant ?? "t\(next)", user: User(id: "victim\(next)"),
+                ip: IPAddress(address ?? CampaignDetectionTests.hostingAddress(next % 2_000)), outcome: .failure)
+            if unknownUser { event.failureKind = .unknownUser }
+            return harness.send(event)
+        }
+
+        /// `count` failures spread over the minute starting at `minutes`; the alerts they raised.
+        mutating func failures(
+            _ count: Int, at minutes: Double, tenant: String? = nil, unknownUser: Bool = false
+        ) -> [Alert] {
+            (0..<count).flatMap {
+                failure(at: minutes + Double($0) / Double(count), tenant: tenant, unknownUser: unknownUser).alerts
+            }
+        }
+
+        /// A reset request in tenant `acme` for a user never seen before, from an address of no known network.
+        mutating func reset(at minutes: Double) -> RiskEngine.Verdict {
+            next += 1
+            return harness.send(
+                AuthEvent(
+                    eventID: "r\(next)", type: .passwordResetRequest, time: CampaignDetectionTests.time(minutes),
+                    tenant: "acme", user: User(id: "reset\(next)"), ip: IPAddress("198.51.100.\(next % 250 + 1)")))
+        }
+
+        /// A successful login of `user` in `tenant` from `address`.
+        mutating func success(
+            _ user: String, at minutes: Double, address: String, tenant: String? = nil
+        ) -> RiskEngine.Verdict {
+            next += 1
+            return harness.send(
+                AuthEvent(
+                    eventID: "s\(next)", type: .login, time: CampaignDetectionTests.time(minutes), tenant: tenant,
+                    user: User(id: user), ip: IPAddress(address), device: Device(id: "d-\(user)"),
+                    outcome: .success))
+        }
+    }
+
+    static func time(_ minutes: Double) -> Timestamp {
+        base + EventDuration(microseconds: Int64(minutes * 60_000_000))
+    }
+
+    static func detail(_ alert: Alert, _ name: String) -> DetailValue? { alert.details.first { $0.0 == name }?.1 }
+
+    @Test func aColdNetworkNeedsRatioTimesTheFloor() {
+        var stream = Stream()
+        #expect(stream.failures(29, at: 0).isEmpty)
+        let alerts = stream.failure(at: 1).alerts
+        #expect(alerts.map(\.kind) == [.credentialStuffing])
+        let alert = alerts[0]
+        #expect(alert.scope == .asn && alert.subject == "AS64500" && alert.tenant == nil)
+        #expect(Self.detail(alert, "metric") == .string("failures") && Self.detail(alert, "count") == .int(30))
+        #expect(Self.detail(alert, "expected") == .double(10) && Self.detail(alert, "threshold") == .double(30))
+        #expect(alert.windowStart == Self.base && alert.severity == .high)
+    }
+
+    @Test func oneAlertPerCampaignExtendedWhileItGoesOnThenANewOne() {
+        var stream = Stream()
+        var alerts = stream.failures(60, at: 0)
+        #expect(alerts.count == 1)
+        // The next slot crosses again in the hold's second half: the same campaign, held longer.
+        alerts += stream.failures(30, at: 65)
+        #expect(alerts.count == 1)
+        let key = EngineKeys(secret: .publicDefault).campaignKey(asn: Self.hostingASN)
+        let interval = stream.harness.engine.state.campaigns[key]?.stuffing
+        #expect(interval?.start == Self.time(29.0 / 60) && interval.map { $0.until > Self.time(180) } == true)
+        // Long after the hold: a new campaign, a new alert with another uid.
+        alerts += stream.failures(30, at: 600)
+        #expect(alerts.count == 2)
+        let encoder = AlertEncoder()
+        #expect(encoder.findingUID(alerts[0]) != encoder.findingUID(alerts[1]))
+    }
+
+    @Test func failuresForUnknownUsernamesHaveTheirOwnFloor() {
+        var stream = Stream()
+        #expect(stream.failures(14, at: 0, unknownUser: true).isEmpty)
+        let alerts = stream.failure(at: 1, unknownUser: true).alerts
+        #expect(alerts.count == 1 && Self.detail(alerts[0], "metric") == .string("unknown_user_failures"))
+    }
+
+    @Test func distinctFailingUsersHaveTheirOwnFloor() {
+        var config = Self.config
+        config.engine.campaigns.failuresFloor = 1000
+        config.engine.campaigns.distinctUsersFloor = 10
+        var stream = Stream(config: config)
+        // Counted by a sketch: alerted within a few users of thirty, never far below it.
+        #expect(stream.failures(25, at: 0).isEmpty)
+        let alerts = stream.failures(10, at: 1)
+        #expect(alerts.count == 1 && Self.detail(alerts[0], "metric") == .string("distinct_users"))
+    }
+
+    @Test func campaignActiveScoresLoginsFromTheNetworkWhileItLasts() {
+        var stream = Stream()
+        _ = stream.failures(30, at: 0)
+        let during = stream.success("alice", at: 5, address: Self.hostingAddress(1_500))
+        let reason = during.decision?.reasons.first { $0.signal == .campaignActive }
+        #expect(reason?.points == 20)
+        #expect(reason?.detail == "credential stuffing campaign on AS64500, detected 4m ago")
+        #expect(!stream.success("bob", at: 5, address: Places.london).signals.contains(.campaignActive))
+        #expect(
+            !stream.success("carol", at: 130, address: Self.hostingAddress(1_501)).signals.contains(.campaignActive))
+    }
+
+    @Test func aResetWaveOnATenantScoresLoginsAfterAResetOnly() {
+        var stream = Stream()
+        for minute in 0..<14 { #expect(stream.reset(at: Double(minute)).alerts.isEmpty) }
+        let alerts = stream.reset(at: 14).alerts
+        #expect(alerts.map(\.kind) == [.resetAbuse])
+        #expect(alerts.first?.scope == .tenant && alerts.first?.subject == "acme" && alerts.first?.tenant == "acme")
+        // A user whose reset completed logs in during the wave; another without a reset does not count.
+        _ = stream.harness.send(
+            AuthEvent(
+                eventID: "done", type: .passwordResetComplete, time: Self.time(15), tenant: "acme",
+                user: User(id: "dave"), ip: IPAddress(Places.london), outcome: .success))
+        let afterReset = stream.success("dave", at: 16, address: Places.london, tenant: "acme")
+        let reason = afterReset.decision?.reasons.first { $0.signal == .campaignActive }
+        #expect(reason?.detail == "password reset wave on tenant acme, detected 2m ago")
+        #expect(
+            !stream.success("erin", at: 16, address: Places.london, tenant: "acme").signals.contains(.campaignActive))
+    }
+
+    /// Four days of 20 failures in the 14:00 slot teach the network's baseline: the fifth day needs 60.
+    @Test func theBaselineLearnsTheSlotsUsualCount() {
+        var stream = Stream()
+        var alerts: [Alert] = []
+        for day in 0..<4 { alerts += stream.failures(20, at: Double(day) * 1440) }
+        #expect(alerts.isEmpty)
+        // 30 would alert a cold network; this one expects 20 at this hour.
+        #expect(stream.failures(59, at: 4 * 1440).isEmpty)
+        let crossing = stream.failure(at: 4 * 1440 + 2).alerts
+        #expect(crossing.count == 1)
+        #expect(crossing.first.map { Self.detail($0, "expected") } == .double(20))
+        #expect(crossing.first.map { Self.detail($0, "baseline_days") } == .int(4))
+        // Another hour of the same days expects nothing: the floor rules there.
+        var quiet = Stream()
+        for day in 0..<4 { _ = quiet.failures(20, at: Double(day) * 1440) }
+        #expect(quiet.failures(9, at: 4 * 1440 + 300).isEmpty)
+        #expect(quiet.failure(at: 4 * 1440 + 301).alerts.count == 1)
+    }
+
+    /// A network idle past `idle_ttl` is read as new: its baseline is gone, so a cold slot needs 30 again.
+    @Test func aNetworkIdlePastItsTTLStartsOver() {
+        var config = Self.config
+        config.engine.campaigns.idleTTL = .days(7)
+        var stream = Stream(config: config)
+        for day in 0..<4 { _ = stream.failures(20, at: Double(day) * 1440) }
+        // Eight idle days would have decayed the expectation to 2 (the floor, 10, would rule).
+        #expect(stream.failures(29, at: 11 * 1440).isEmpty)
+        #expect(stream.failure(at: 11 * 1440 + 1).alerts.count == 1)
+    }
+
+    @Test func campaignsOffCountNothing() {
+        var config = Self.config
+        config.engine.campaigns.enabled = false
+        var stream = Stream(config: config)
+        #expect(stream.failures(100, at: 0).isEmpty)
+        #expect(stream.harness.engine.state.campaignCount == 0)
+    }
+
+    /// With the stuffing alert off the campaign is still detected and scored, only not reported.
+    @Test func theAlertSwitchLeavesTheSignal() {
+        var config = Self.config
+        config.engine.alerts.credentialStuffing.enabled = false
+        var stream = Stream(config: config)
+        #expect(stream.failures(40, at: 0).isEmpty)
+        #expect(stream.success("alice", at: 5, address: Self.hostingAddress(1_500)).signals.contains(.campaignActive))
+    }
+}
+
+@Suite struct CampaignStateTests {
+    static let settings = CampaignSettings()
+    static let hour = EventDuration.hours(1).microseconds
+
+    @Test func slotsStartAtTheirBoundary() {
+        let slot = CampaignState.slot(of: Timestamp(microseconds: 7 * Self.hour), length: .hours(1))
+        #expect(slot == 7)
+        #expect(CampaignState.slot(of: Timestamp(microseconds: 8 * Self.hour - 1), length: .hours(1)) == 7)
+    }
+
+    /// The first day seeds each slot with its count; later days move it by 2 / (7 + 1) of the gap, and
+    /// the deviation likewise; empty slots between count as zero.
+    @Test func foldingSeedsThenAverages() {
+        var state = CampaignState(lastSeen: Timestamp(microseconds: 0), slot: 0)
+        state.counts.failures = 40
+        state.advance(to: 24, settings: Self.settings)
+        #expect(state.baseline[0] == 40 && state.baseline[1] == 0 && state.foldedSlots == 24)
+        state.counts.failures = 80
+        state.advance(to: 48, settings: Self.settings)
+        // 40 + 0.25 × 40, deviation 0 + 0.25 × 40.
+        #expect(state.baseline[0] == 50 && state.baseline[1] == 10 && state.foldedSlots == 48)
+        // Two days folded: not trusted before the third.
+        #expect(state.expectation(.failures, settings: Self.settings) == (40, 0))
+        state.advance(to: 72, settings: Self.settings)
+        #expect(state.baseline[0] == 37.5)
+        #expect(state.expectation(.failures, settings: Self.settings).expected == 37.5)
+        // max(floor 40, 3 × 37.5, 37.5 + 4 × deviation)
+        let deviation = state.baseline[1]
+        #expect(deviation == 20)
+        #expect(state.threshold(.failures, settings: Self.settings) == 117.5)
+    }
+
+    @Test func aChangedSlotLengthRestartsTheBaseline() {
+        var state = CampaignState(lastSeen: Timestamp(microseconds: 0), slot: 0)
+        state.advance(to: 100, settings: Self.settings)
+        var halfHours = Self.settings
+        halfHours.slot = .minutes(30)
+        state.advance(to: 300, settings: halfHours)
+        // Folded from zero again: the hundred hourly slots before count no more.
+        #expect(state.baseline.count == 48 * 8 && state.foldedSlots == 200)
+    }
+}
