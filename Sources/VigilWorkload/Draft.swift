@@ -21,6 +21,11 @@ struct Draft: Sendable {
     var device: DeviceInfo?
     var outcome: Outcome?
     var failureReason: String?
+    /// What failed, for a failed login whose IdP says: each format writes it its own way (Okta has no
+    /// way, `docs/input-formats.md`).
+    var failureKind: FailureKind?
+    /// A user name that names no account (a guess from a stuffing list), sent instead of the user's id.
+    var accountName: String?
     var factor: MFAFactor?
     var result: MFAResult?
     var challengeID: String?
@@ -69,6 +74,7 @@ struct Draft: Sendable {
         }
         if let outcome { out.string("outcome", outcome.rawValue) }
         if let failureReason { out.string("failure_reason", failureReason) }
+        if let failureKind { out.string("failure_kind", failureKind.rawValue) }
         if let factor {
             out.open("mfa")
             out.string("factor", factor.rawValue, first: true)
@@ -133,10 +139,14 @@ extension Draft {
         out.string("type", keycloakType)
         if let tenant { out.string("realmId", tenant) }
         out.string("clientId", "account-console")
-        out.string("userId", userID)
+        // Keycloak knows no user id for a name that matches no account.
+        if failureKind != .unknownUser { out.string("userId", userID) }
         out.string("sessionId", "\(userID)-session")
         if let ip { out.string("ipAddress", ip.description) }
-        if keycloakType == "LOGIN_ERROR" { out.string("error", failureReason ?? "invalid_user_credentials") }
+        if keycloakType == "LOGIN_ERROR" {
+            out.string(
+                "error", failureKind == .unknownUser ? "user_not_found" : failureReason ?? "invalid_user_credentials")
+        }
         out.open("details")
         out.string("auth_method", "openid-connect", first: true)
         out.string("username", userID)
@@ -154,7 +164,9 @@ extension Draft {
     /// Auth0 has no code for are sent as one-time codes; a sensitive action becomes an MFA enrolment.
     func auth0JSON(eventID: String, tenant: String?, userID: String) -> [UInt8] {
         let code: String
-        if let name = typeName(in: .auth0) {
+        if type == .login, failureKind == .unknownUser {
+            code = "fu"
+        } else if let name = typeName(in: .auth0) {
             code = name
         } else if type == .mfaChallenge {
             code =
@@ -317,14 +329,15 @@ extension Draft {
         } else {
             let code: Int64 =
                 switch (type, outcome, result) {
-                case (.login, .failure?, _): 50126
+                case (.login, .failure?, _): failureKind == .unknownUser ? 50034 : 50126
                 case (.mfaChallenge, _, _): 50074
                 case (.mfaResult, _, .approved?): 0
                 case (.mfaResult, _, _): 500121
                 default: 0
                 }
             out.string("createdDateTime", stamp)
-            out.string("userId", userID)
+            // Entra knows no object id for a name that matches no account.
+            out.string("userId", code == 50034 ? "" : userID)
             out.string("userPrincipalName", principal)
             out.string("ipAddress", ip?.description ?? "")
             if let agent = device?.userAgent { out.string("userAgent", agent) }
@@ -332,6 +345,8 @@ extension Draft {
             out.number("errorCode", code, first: true)
             if code == 50126 {
                 out.string("failureReason", "Invalid username or password or Invalid on-premise username or password.")
+            } else if code == 50034 {
+                out.string("failureReason", "The user account does not exist in the directory.")
             }
             out.close()
             out.open("deviceDetail")

@@ -40,12 +40,17 @@ public struct IPPool: Sendable {
     /// Anonymous-IP database or a `vpn` CIDR list), as production data does. VPN users log in through
     /// them; with none, the generator has no VPN users.
     public let vpnExits: [IPAddress]
+    /// Addresses of one hosting provider's network, one autonomous system in the ASN database in use:
+    /// what distributed campaigns spread over. Empty: they draw pool addresses instead (many networks).
+    public let hostingNetwork: [IPAddress]
 
-    /// A pool of `locations` (at least one; traps otherwise) and, optionally, VPN exits.
-    public init(locations: [Location], vpnExits: [IPAddress] = []) {
+    /// A pool of `locations` (at least one; traps otherwise) and, optionally, VPN exits and a hosting
+    /// network.
+    public init(locations: [Location], vpnExits: [IPAddress] = [], hostingNetwork: [IPAddress] = []) {
         precondition(!locations.isEmpty, "an IP pool needs at least one location")
         self.locations = locations
         self.vpnExits = vpnExits
+        self.hostingNetwork = hostingNetwork
         addressCount = locations.reduce(0) { $0 + $1.addresses.count }
     }
 
@@ -77,7 +82,9 @@ public struct IPPool: Sendable {
             Location(
                 city: "Melbourne", countryCode: "AU", latitude: -37.8159, longitude: 144.9669,
                 addresses: parse(["214.0.1.1", "214.0.1.99", "214.0.1.250"])),
-        ], vpnExits: parse(["1.2.0.10", "1.2.77.1", "1.2.200.33", "6.1.0.0", "6.1.0.1"]))
+        ], vpnExits: parse(["1.2.0.10", "1.2.77.1", "1.2.200.33", "6.1.0.0", "6.1.0.1"]),
+        // 38.0.0.0/10 is AS174 (Cogent) in `GeoLite2-ASN-Test`, and in no city of the City test database.
+        hostingNetwork: (0..<1_000).map { IPAddress(ipv4: 0x2600_0000 | UInt32($0 / 250) << 8 | UInt32($0 % 250 + 1)) })
 
     /// Samples a real City database through `geo`: draws public IPv4 addresses from `seed`, keeps those
     /// with a city, a country and coordinates, and groups them by city. Stops after `addresses` hits or

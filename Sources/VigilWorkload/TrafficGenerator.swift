@@ -366,6 +366,51 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
         case .slowPushFatigue: slowPushFatigue(attacker)
         case .cookieReplay: cookieReplay()
         case .resetTakeover: resetTakeover(attacker)
+        case .distributedStuffing: distributedStuffing(attacker)
+        case .distributedResetWave: distributedResetWave()
+        }
+    }
+
+    /// An address of the hosting network distributed campaigns spread over; a pool address where the
+    /// pool names no such network.
+    private mutating func hostingAddress() -> IPAddress {
+        guard !pool.hostingNetwork.isEmpty else { return address(in: random.below(pool.locations.count)) }
+        return pool.hostingNetwork[random.below(pool.hostingNetwork.count)]
+    }
+
+    private mutating func distributedStuffing(_ attacker: String) {
+        let attempts = random.int(in: 200...350)
+        let lucky = random.chance(0.5) ? random.below(attempts) : nil
+        var time = clock
+        for attempt in 0..<attempts {
+            var login = baseDraft(.login, user: random.below(users.count), ip: hostingAddress(), at: time)
+            if attempt == lucky {
+                login.outcome = .success
+            } else {
+                login.outcome = .failure
+                if random.chance(0.6) {
+                    login.accountName = "\(attacker)-guess-\(attempt)"
+                    login.failureKind = .unknownUser
+                } else {
+                    login.failureKind = .invalidCredentials
+                }
+            }
+            // A headless browser's agent: a client of a stuffing kit passes for a browser.
+            login.device = Draft.DeviceInfo(id: nil, managed: nil, userAgent: Self.attackerAgent)
+            login.attack = .distributedStuffing
+            schedule(login)
+            time = time + .seconds(Int64(random.int(in: 4...16)))
+        }
+    }
+
+    private mutating func distributedResetWave() {
+        var time = clock
+        for _ in 0..<random.int(in: 45...70) {
+            var request = baseDraft(
+                .passwordResetRequest, user: pickUser(excludingService: true), ip: hostingAddress(), at: time)
+            request.attack = .distributedResetWave
+            schedule(request)
+            time = time + .seconds(Int64(random.int(in: 15...45)))
         }
     }
 
@@ -581,18 +626,19 @@ public struct TrafficGenerator: Sendable, Sequence, IteratorProtocol {
             users[user].lastEvent = draft.time
         }
         let id = nextEventID()
+        let userID = draft.accountName ?? Self.userID(user)
         let bytes =
             switch configuration.format {
-            case .vigil: draft.json(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
-            case .keycloak: draft.keycloakJSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
-            case .auth0: draft.auth0JSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
-            case .okta: draft.oktaJSON(eventID: id, userID: Self.userID(user))
-            case .entra: draft.entraJSON(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
+            case .vigil: draft.json(eventID: id, tenant: configuration.tenant, userID: userID)
+            case .keycloak: draft.keycloakJSON(eventID: id, tenant: configuration.tenant, userID: userID)
+            case .auth0: draft.auth0JSON(eventID: id, tenant: configuration.tenant, userID: userID)
+            case .okta: draft.oktaJSON(eventID: id, userID: userID)
+            case .entra: draft.entraJSON(eventID: id, tenant: configuration.tenant, userID: userID)
             // Not a traffic format (`InputFormat.trafficFormats`; `vigil demo` refuses it): Vigil's own stands in.
-            case .ssf: draft.json(eventID: id, tenant: configuration.tenant, userID: Self.userID(user))
+            case .ssf: draft.json(eventID: id, tenant: configuration.tenant, userID: userID)
             }
         return GeneratedEvent(
-            bytes: bytes, time: draft.time, type: draft.type, key: Self.userID(user), eventID: id,
+            bytes: bytes, time: draft.time, type: draft.type, key: userID, eventID: id,
             attack: draft.attack, campaign: draft.campaign, noise: draft.noise)
     }
 

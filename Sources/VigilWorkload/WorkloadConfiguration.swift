@@ -98,6 +98,14 @@ public enum AttackKind: String, Sendable, CaseIterable, Hashable {
     /// A reset of the victim's password requested and completed from the attacker's address (a hijacked
     /// mailbox), then the attacker's login from there on a new device.
     case resetTakeover = "reset_takeover"
+    /// Failed logins spread over the addresses of one hosting network (`IPPool.hostingNetwork`), one each,
+    /// 200–350 in about 45 minutes, six in ten for names that match no account; one in two succeeds once.
+    /// No address, account or domain window sees more than a few: only the network's and the tenant's
+    /// campaign windows do.
+    case distributedStuffing = "distributed_stuffing"
+    /// Reset requests for 45–70 accounts, each from another address of one hosting network, in about half
+    /// an hour.
+    case distributedResetWave = "distributed_reset_wave"
 
     /// The alert this sequence is expected to raise with the default engine settings; nil for the
     /// single logins that only a decision catches.
@@ -105,8 +113,8 @@ public enum AttackKind: String, Sendable, CaseIterable, Hashable {
         switch self {
         case .pushBombing, .slowPushFatigue: .pushBombing
         case .impossibleTravel: .impossibleTravel
-        case .passwordResetWave: .resetAbuse
-        case .credentialStuffing: .credentialStuffing
+        case .passwordResetWave, .distributedResetWave: .resetAbuse
+        case .credentialStuffing, .distributedStuffing: .credentialStuffing
         case .resetTakeover: .takeoverAfterReset
         case .passwordOnlyRepeat, .adaptiveLogin, .cookieReplay: nil
         }

@@ -29,13 +29,15 @@ final class KafkaBench {
 
     /// The internal topics (`InternalTopics`) of the daemon whose `kafka.group_id` is `<prefix>-vigil`, made
     /// as an operator would, beforehand (the mock broker answers no CreateTopics): the repartition topics
-    /// and, with `changelog`, the changelog with `partitions`, the source-risk table with one.
+    /// and, with `changelog`, the changelog with `partitions`, the global tables (source risk, campaigns)
+    /// with one.
     func createInternalTopics(prefix: String, changelog: Bool, partitions: Int = KafkaBench.partitions) throws {
         let group = "\(prefix)-vigil"
-        for suffix in ["by-user", "by-source", "by-domain"] + (changelog ? ["state-changelog"] : []) {
+        for suffix in ["by-user", "by-source", "by-domain", "by-campaign"] + (changelog ? ["state-changelog"] : []) {
             try cluster.createTopic("\(group)-\(suffix)", partitions: partitions)
         }
         try cluster.createTopic("\(group)-source-risk", partitions: 1)
+        try cluster.createTopic("\(group)-campaigns", partitions: 1)
     }
 
     /// Every topic's partition count unless a figure needs room for more events.

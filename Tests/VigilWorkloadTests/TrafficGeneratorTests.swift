@@ -3,11 +3,14 @@ import VigilCore
 
 @testable import VigilWorkload
 
-/// A geo lookup answering from the pool itself, so tests need no database file.
+/// A geo lookup answering from the pool itself, so tests need no database file: the hosting network is
+/// one autonomous system.
 private struct PoolLookup: GeoLookup {
     var table: [IPAddress: GeoLocation] = [:]
+    var hosting: Set<IPAddress>
 
     init(_ pool: IPPool) {
+        hosting = Set(pool.hostingNetwork)
         for location in pool.locations {
             for address in location.addresses {
                 table[address] = GeoLocation(
@@ -18,7 +21,8 @@ private struct PoolLookup: GeoLookup {
     }
 
     func lookup(_ address: IPAddress) -> IPIntelligence {
-        IPIntelligence(location: table[address])
+        IPIntelligence(
+            location: table[address], network: hosting.contains(address) ? AutonomousSystem(number: 174) : nil)
     }
 }
 

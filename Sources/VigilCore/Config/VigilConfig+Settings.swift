@@ -359,9 +359,10 @@ extension VigilConfig {
         + signal(
             "campaign_active", \.engine.signals.campaignActive,
             """
-            A campaign detected on the login's autonomous system or tenant (engine.campaigns) is under way: credential \
-            stuffing for any login or sensitive action, a reset wave for a login within post_reset_window of a \
-            reset and for mfa_reset or recovery_code_use actions.
+            A campaign (engine.campaigns) is under way on the login's autonomous system, or on its tenant when the \
+            login comes from a network its user has not used: credential stuffing for any login or sensitive \
+            action, a reset wave for a login within post_reset_window of a reset and for mfa_reset or \
+            recovery_code_use actions.
             """)
         + signal(
             "push_burst", \.engine.signals.pushBurst, "At least `threshold` MFA pushes to this user within `window`.")

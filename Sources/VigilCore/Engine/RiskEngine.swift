@@ -145,22 +145,24 @@ public struct RiskEngine: Sendable {
     /// the replay guard. `origin` is where the decode stage read the event: a record at or below the
     /// highest input offset this shard applied from that input partition is a copy the decode stage
     /// produced again (it consumed its input again after a crash), scored like a late event, changing
-    /// nothing, its outputs marked re-emitted.
+    /// nothing, its outputs marked re-emitted. `lane` tells apart the records one event makes for one
+    /// stage (`StageProcessor.tenantLane`): their input marks and event ids are kept apart by it.
     mutating func process(
         stageEvent context: EventContext, late: Bool, globalFacts: (any GlobalFactLookup)?, offset: Int64?,
-        origin: InputPosition?
+        origin: InputPosition?, lane: UInt64 = 0
     ) -> Verdict {
         if let origin {
-            if let applied = state.inputMarks[origin.partition], origin.offset <= applied {
+            let partition = origin.partition ^ lane
+            if let applied = state.inputMarks[partition], origin.offset <= applied {
                 var verdict = apply(context, late: true, globalFacts: globalFacts, sparing: nil, copy: true)
                 verdict.late = false
                 verdict.reemitted = true
                 return verdict
             }
-            state.inputMarks[origin.partition] = origin.offset
+            state.inputMarks[partition] = origin.offset
         }
         if recentEvents != nil {
-            let id = keys.eventKey(tenant: context.event.tenant, eventID: context.event.eventID)
+            let id = keys.eventKey(tenant: context.event.tenant, eventID: context.event.eventID) ^ lane
             guard recentEvents!.admit(id, at: context.event.time, position: origin) else {
                 return Verdict(duplicate: true)
             }

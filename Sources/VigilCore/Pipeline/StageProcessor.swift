@@ -73,6 +73,7 @@ public struct StageProcessor: Sendable {
         let context: EventContext
         let late: Bool
         let origin: InputPosition?
+        var lane: UInt64 = 0
         switch stage {
         case .user:
             let record = try StageRecordCodec.decodeUser(record)
@@ -99,15 +100,23 @@ public struct StageProcessor: Sendable {
             campaignContext.countsForTenant = record.asn == nil
             context = campaignContext
             (late, origin) = (false, record.origin)
+            if record.asn == nil { lane = Self.tenantLane }
         }
         var verdict = engine.process(
             stageEvent: context, late: late, globalFacts: stage == .user ? globalFacts : nil, offset: offset,
-            origin: origin)
+            origin: origin, lane: lane)
         outputs.append(&verdict, message: record, stats: &stats, into: &output)
         retiredSources += verdict.retiredSources
         retiredCampaigns += verdict.retiredCampaigns
         return StagePublications(sourceRisk: verdict.sourceRisk, campaigns: verdict.campaigns)
     }
+
+    /// The lane of a campaign stage's tenant records. An event with an autonomous system makes two
+    /// campaign records, its network's and its tenant's, with one event id and one input position; when
+    /// both keys fall on one shard, the second would pass for a repeat of the first (a duplicate event, or
+    /// input consumed again) and the tenant would not count it. In a lane of their own, the tenant's
+    /// records have input marks and event ids of their own.
+    static let tenantLane: UInt64 = 0x7465_6e61_6e74_6c6e
 
     /// `process` over an array's bytes.
     @discardableResult

@@ -54,13 +54,9 @@ struct AlertDetectors: Sendable {
         // when they set up a new phone), and so is a known device abroad (a trip): it takes a new device in
         // a new country or away from the user's networks (neither a network, by AS number, nor an address
         // block they have used). A user still learning has no baseline to be new against.
-        // A function, so that only a login after a reset pays for the look-up.
-        func onUsersNetwork() -> Bool {
-            (assessment.networkKey != nil && !assessment.isNewNetwork)
-                || context.features.map { $0.network != 0 && user.profile.knowsNetwork($0.network) } == true
-        }
         if rules.takeoverAfterReset.enabled, event.type == .login, assessment.withinPostResetWindow,
-            !assessment.learning, assessment.isNewDevice, assessment.isNewCountry || !onUsersNetwork(),
+            !assessment.learning, assessment.isNewDevice,
+            assessment.isNewCountry || !assessment.onUsersNetwork(context, user: user),
             let reset = user.lastResetCompleted, !user.holds.holds(.takeoverAfterReset, at: event.time)
         {
             var what: [String] = []

@@ -29,6 +29,14 @@ struct Assessment {
     var model: LoginModel.Result?
 
     var score: Int { min(100, max(0, reasons.reduce(0) { $0 + $1.points })) }
+
+    /// True when the login comes from a network its user has used: a known AS number, or one of the
+    /// address blocks the profile holds (where no ASN database names the network). A function, so that
+    /// only the signals and detectors that need it pay for the profile's look-up.
+    func onUsersNetwork(_ context: EventContext, user: UserState) -> Bool {
+        (networkKey != nil && !isNewNetwork)
+            || context.features.map { $0.network != 0 && user.profile.knowsNetwork($0.network) } == true
+    }
 }
 
 /// The risk signals of a successful login or sensitive action, built once per configuration. Each
@@ -261,8 +269,16 @@ extension SignalName {
             }
             var targets: [(key: UInt64, scope: AlertScope, subject: String)] = []
             if let asn = context.campaignASN { targets.append((context.campaignKeys.key(asn: asn), .asn, "AS\(asn)")) }
-            targets.append(
-                (context.campaignKeys.key(tenant: event.tenant), .tenant, event.tenant ?? AlertDetectors.defaultTenant))
+            // A campaign on the whole tenant weighs on a login from a network its user has not used, not
+            // on one from the user's own: most of a tenant's logins during a campaign are its people's,
+            // from where they always log in.
+            if facts.learning || !facts.onUsersNetwork(context, user: user) {
+                targets.append(
+                    (
+                        context.campaignKeys.key(tenant: event.tenant), .tenant,
+                        event.tenant ?? AlertDetectors.defaultTenant
+                    ))
+            }
             for target in targets {
                 guard let fact = campaign(target.key) else { continue }
                 if let stuffing = fact.stuffing, stuffing.contains(event.time) {

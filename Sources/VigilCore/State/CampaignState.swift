@@ -95,7 +95,9 @@ struct CampaignState: Sendable, Equatable {
         let weight = Float(2) / Float(settings.baselineDays + 1)
         for metric in CampaignMetric.allCases {
             let index = (slotOfDay * CampaignMetric.allCases.count + metric.index) * 2
-            let value = empty ? 0 : Float(count(metric))
+            // A spike is folded in at the threshold it crossed: yesterday's campaign must not teach the
+            // baseline that this hour holds campaigns, while traffic that grows stays below it and is learned.
+            let value = empty ? 0 : Float(min(count(metric), threshold(metric, settings: settings)))
             if firstDay {
                 baseline[index] = value
                 baseline[index + 1] = 0

@@ -80,6 +80,24 @@ import Testing
         #expect(try decoded(String(json)).idpRisk == level)
     }
 
+    /// What failed, when the producer says: kept for failed logins only (a success or another type has
+    /// no failure to qualify), an unknown value refused like any other enumeration.
+    @Test(arguments: [
+        ("failure", #""unknown_user""#, FailureKind?.some(.unknownUser)),
+        ("failure", #""invalid_credentials""#, .invalidCredentials), ("failure", #""other""#, .other),
+        ("failure", "null", nil), ("success", #""unknown_user""#, nil),
+    ])
+    func theFailuresKindIsReadForFailedLoginsOnly(outcome: String, kind: String, expected: FailureKind?) throws {
+        let line = DecodeCorpus.login(replacing: "outcome", with: #""\#(outcome)","failure_kind":\#(kind)"#)
+        #expect(try decoded(line).failureKind == expected)
+    }
+
+    @Test func anUnknownFailureKindIsRefused() throws {
+        let line = DecodeCorpus.login(replacing: "outcome", with: #""failure","failure_kind":"typo""#)
+        let rejection = try #require(failure(Array(line.utf8)))
+        #expect(rejection.reasonCode == "invalid_value:failure_kind")
+    }
+
     @Test func mfaEvents() throws {
         let challengeBytes = Array(DecodeCorpus.valid[2].json.utf8)
         let challenge = try decoder.decode(challengeBytes).get()

@@ -215,6 +215,18 @@ import _VigilMachinery
                 #expect(alert?.contains("AS64500") == true)
             }
         }
+        // One tenant and one network: the event's two campaign records (network, tenant) both count it,
+        // whether their keys fall on one partition or two.
+        let shared = (0..<30).map { index in
+            Array(
+                EventLines.login(
+                    id: "f\(index)", time: Self.at(index / 6, index % 6 * 10), user: "victim\(index)",
+                    ip: hosting(index), outcome: "failure", tenant: "acme"
+                ).utf8)
+        }
+        #expect(
+            Self.expectSameAtEveryCount(shared, config: config, enricher: enricher).stats.count(.credentialStuffing)
+                == 2)
         for resets in [14, 15] {
             let lines = (0..<resets).map { index in
                 var line = #"{"event_id":"r\#(index)","type":"password_reset_request","time":"\#(Self.at(index))","#

@@ -260,6 +260,45 @@ import VigilWorkload
         #expect(Self.finish(&snapshotted, traffic) == expected)
     }
 
+    /// An event of a known network makes two campaign records (its network's, its tenant's) with one
+    /// event id and one input position; on one shard neither passes for a repeat of the other, so both
+    /// entities count it and both reach the threshold.
+    @Test func theNetworkAndTheTenantOfOneEventBothCountItOnOneShard() throws {
+        var config = VigilConfig()
+        config.engine.campaigns.failuresFloor = 10
+        config.engine.campaigns.distinctUsersFloor = 1000
+        let network = IPIntelligence(network: AutonomousSystem(number: 64_500))
+        let enricher = Enricher(
+            geo: TableLookup(
+                table: Dictionary(uniqueKeysWithValues: (1...30).map { (IPAddress("198.51.100.\($0)")!, network) })))
+        var decode = DecodeStage(config: config, deviceKey: .publicDefault, enricher: enricher)
+        var shard = StageProcessor(
+            stage: .campaign, config: config, policyVersion: "test", enricher: enricher, deviceKey: .publicDefault)
+        let start = Timestamp(rfc3339: "2026-03-02T09:00:00Z")!
+        var output: [OutputMessage] = []
+        var stageOffset: Int64 = 0
+        for index in 0..<30 {
+            var records: [StageRecord] = []
+            let line = EventLines.login(
+                id: "f\(index)", time: (start + .seconds(Int64(index) * 20)).rfc3339, user: "victim\(index)",
+                ip: "198.51.100.\(index + 1)", outcome: "failure", tenant: "acme")
+            decode.process(
+                Array(line.utf8), origin: .kafka(topic: "logins", partition: 0, offset: Int64(index)), into: &output,
+                records: &records)
+            let campaign = records.filter { $0.stage == .campaign }
+            #expect(campaign.count == 2)
+            for record in campaign {
+                try shard.process(record.value, offset: stageOffset, globalFacts: nil, into: &output)
+                stageOffset += 1
+            }
+        }
+        let alerts = output.filter { $0.stream == .alerts }.map { String(decoding: $0.payload, as: UTF8.self) }
+        #expect(alerts.count == 2)
+        #expect(alerts.contains { $0.contains(#""vigil_scope":"asn""#) })
+        #expect(alerts.contains { $0.contains(#""vigil_scope":"tenant""#) })
+        #expect(!output.contains { $0.reemitted })
+    }
+
     @Test func eachStageHoldsOnlyItsOwnEntries() {
         let deployment = Self.firstPart()
         let figures = deployment.shards.map { stage in

@@ -151,6 +151,39 @@ import Testing
             !stream.success("carol", at: 130, address: Self.hostingAddress(1_501)).signals.contains(.campaignActive))
     }
 
+    /// Stuffing over the whole tenant (addresses of no known network): an established user's login from
+    /// their own provider is theirs, not the campaign's; one from a network they never used gets the points.
+    @Test func aTenantCampaignScoresLoginsFromNetworksTheUserHasNotUsed() {
+        var stream = Stream()
+        // Frank's logins from London, each with its step-up passed: past learning, London's network known.
+        for index in 0..<stream.harness.engine.config.engine.learningLogins {
+            let session = InputText("frank-\(index)")
+            for type in [EventType.login, .mfaResult] {
+                _ = stream.harness.send(
+                    AuthEvent(
+                        eventID: "frank-\(type.rawValue)-\(index)", type: type, time: Self.time(Double(index) - 600),
+                        tenant: "acme", user: User(id: "frank"), ip: IPAddress(Places.london),
+                        device: Device(id: "d1"), outcome: type == .login ? .success : nil,
+                        mfa: type == .login ? nil : MFA(factor: .totp, result: .approved), sessionID: session))
+            }
+        }
+        let failures = (0..<30).flatMap { index in
+            stream.failure(at: Double(index) / 30, tenant: "acme", address: "198.51.100.\(index + 1)").alerts
+        }
+        #expect(failures.map(\.scope) == [.tenant])
+        let home = stream.harness.send(
+            AuthEvent(
+                eventID: "home", type: .login, time: Self.time(5), tenant: "acme", user: User(id: "frank"),
+                ip: IPAddress(Places.london), device: Device(id: "d1"), outcome: .success))
+        #expect(!home.signals.contains(.campaignActive))
+        let away = stream.harness.send(
+            AuthEvent(
+                eventID: "away", type: .login, time: Self.time(6), tenant: "acme", user: User(id: "frank"),
+                ip: IPAddress(Places.milton), device: Device(id: "d1"), outcome: .success))
+        let reason = away.decision?.reasons.first { $0.signal == .campaignActive }
+        #expect(reason?.detail == "credential stuffing campaign on tenant acme, detected 5m ago")
+    }
+
     @Test func aResetWaveOnATenantScoresLoginsAfterAResetOnly() {
         var stream = Stream()
         for minute in 0..<14 { #expect(stream.reset(at: Double(minute)).alerts.isEmpty) }
@@ -247,6 +280,22 @@ import Testing
         let deviation = state.baseline[1]
         #expect(deviation == 20)
         #expect(state.threshold(.failures, settings: Self.settings) == 117.5)
+    }
+
+    /// A campaign's slot is folded in at the threshold it crossed: the next day's same hour still alerts
+    /// on a campaign as large, where folding the whole spike would have raised its threshold eightfold.
+    @Test func aSpikeIsFoldedInAtItsThreshold() {
+        var state = CampaignState(lastSeen: Timestamp(microseconds: 0), slot: 0)
+        for day in Int64(0)..<3 {
+            state.counts.failures = 10
+            state.advance(to: (day + 1) * 24, settings: Self.settings)
+        }
+        #expect(state.baseline[0] == 10 && state.threshold(.failures, settings: Self.settings) == 40)
+        state.counts.failures = 500
+        state.advance(to: 96, settings: Self.settings)
+        // 10 + 0.25 × (40 − 10), deviation 0.25 × 30: max(40, 3 × 17.5, 17.5 + 4 × 7.5).
+        #expect(state.baseline[0] == 17.5 && state.baseline[1] == 7.5)
+        #expect(state.threshold(.failures, settings: Self.settings) == 52.5)
     }
 
     @Test func aChangedSlotLengthRestartsTheBaseline() {

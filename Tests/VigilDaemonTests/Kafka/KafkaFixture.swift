@@ -88,14 +88,15 @@ struct KafkaFixture {
     ]
 
     /// `extra` for a test comparing a daemon's outputs with `vigil replay`'s, payload for payload: turns
-    /// off `source_ip_spraying`, the one signal that reads the source-risk table, which a daemon's user
-    /// stage sees a propagation delay after replay does (README, "The pipeline").
+    /// off `source_ip_spraying` and `campaign_active`, the signals that read the global tables (source
+    /// risk, campaigns), which a daemon's user stage sees a propagation delay after replay does (README,
+    /// "The pipeline").
     static let exactVerdicts = exactVerdicts(threads: nil)
 
     /// `exactVerdicts` with `engine.threads` set, when `threads` is given.
     static func exactVerdicts(threads: Int?) -> String {
         "engine:\n" + (threads.map { "  threads: \($0)\n" } ?? "")
-            + "  signals:\n    source_ip_spraying:\n      enabled: false"
+            + "  signals:\n    source_ip_spraying:\n      enabled: false\n    campaign_active:\n      enabled: false"
     }
 
     /// The default changelog of the default group `vigil`.

@@ -69,7 +69,7 @@ struct KafkaHealthRunTests {
         #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
     }
 
-    /// Two brokers: the inputs, the internal topics (repartition, changelog, source-risk) and the group live
+    /// Two brokers: the inputs, the internal topics (repartition, changelog, global tables) and the group live
     /// on broker 1, the outputs on broker 2.
     /// Broker 2 goes down after one decision, before the other events arrive, so their outputs are still
     /// unacknowledged when broker 1 goes down as well: outputs are in flight at the outage by
@@ -80,6 +80,7 @@ struct KafkaHealthRunTests {
         for partition: Int32 in 0..<2 {
             for topic in [
                 "auth.events", KafkaFixture.changelogTopic, "vigil-by-user", "vigil-by-source", "vigil-by-domain",
+                "vigil-by-campaign",
             ] {
                 try fixture.cluster.setPartitionLeader(topic: topic, partition: partition, broker: 1)
             }
@@ -88,6 +89,7 @@ struct KafkaHealthRunTests {
             }
         }
         try fixture.cluster.setPartitionLeader(topic: "vigil-source-risk", partition: 0, broker: 1)
+        try fixture.cluster.setPartitionLeader(topic: "vigil-campaigns", partition: 0, broker: 1)
         try fixture.cluster.setGroupCoordinator(group: "vigil", broker: 1)
         let before = EventLines.keyedLogins(prefix: "outage-a", count: 2000, users: 100)
         let after = EventLines.keyedLogins(prefix: "outage-b", count: 100, users: 30)

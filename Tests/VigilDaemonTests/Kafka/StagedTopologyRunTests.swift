@@ -9,8 +9,8 @@ import VigilWorkload
 /// `vigil run` gives `vigil replay`'s verdicts whatever the input's partition count and keying: generated
 /// traffic with one campaign of each kind (push bombing, impossible travel, a reset wave, credential
 /// stuffing), produced unkeyed or keyed by email domain (an IdP's organisation, not the user) to 1, 4 or
-/// 16 input partitions, against `vigil replay` of the same lines. `source_ip_spraying` is off
-/// (`KafkaFixture.exactVerdicts`): it is the one signal that lags, by the global table's delay.
+/// 16 input partitions, against `vigil replay` of the same lines. `source_ip_spraying` and `campaign_active`
+/// are off (`KafkaFixture.exactVerdicts`): they are the signals that lag, by the global tables' delay.
 ///
 /// What must match depends on what the keying keeps in order. A stage applies its records in its
 /// partition's order; with one input partition, or keyed so that each user's events share one, every

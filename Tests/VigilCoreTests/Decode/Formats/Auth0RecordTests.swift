@@ -39,6 +39,15 @@ import Testing
         #expect(event.outcome == .failure)
         #expect(event.user.id == "ghost@example.org")
         #expect(event.failureReason == InputText("fu: "))
+        #expect(event.failureKind == .unknownUser)
+    }
+
+    @Test(arguments: [
+        ("fu", FailureKind?.some(.unknownUser)), ("fp", .invalidCredentials), ("f", .other), ("s", nil),
+        ("scpr", nil),
+    ])
+    func theTypeCodeIsTheFailuresKind(code: String, kind: FailureKind?) throws {
+        #expect(try decoding.event(Self.record(code)).failureKind == kind)
     }
 
     @Test func aGuardianDeviceIdIsTheDevice() throws {

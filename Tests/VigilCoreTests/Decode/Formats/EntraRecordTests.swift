@@ -172,6 +172,7 @@ import VigilTestSupport
         let event = try #require(try decoding.events(Self.signIn(status: status)).first)
         #expect(event.outcome == .failure)
         #expect(event.failureReason == InputText(reason))
+        #expect(event.failureKind == (status.contains("50126") ? .invalidCredentials : .other))
     }
 
     @Test(arguments: [50140, 50074, 50076, 50079, 50158])
@@ -194,6 +195,7 @@ import VigilTestSupport
             #expect(event.user.id == "Ann.Lee@Contoso.COM")
             #expect(event.user.email == nil, "the id is the address")
             #expect(event.outcome == .failure)
+            #expect(event.failureKind == .unknownUser)
         }
     }
 

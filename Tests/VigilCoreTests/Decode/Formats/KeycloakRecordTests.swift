@@ -47,7 +47,25 @@ import Testing
         #expect(event.user.id == "mallory")
         #expect(event.user.emailDomain == "corp.example.com")
         #expect(event.failureReason == InputText("user_not_found"))
+        #expect(event.failureKind == .unknownUser)
         #expect(event.sessionID == nil)
+    }
+
+    /// The error names what failed: the campaign windows count unknown accounts apart.
+    @Test(arguments: [
+        ("LOGIN_ERROR", "user_not_found", FailureKind?.some(.unknownUser)),
+        ("LOGIN_ERROR", "invalid_user_credentials", .invalidCredentials),
+        ("LOGIN_ERROR", "user_temporarily_disabled", .other),
+        ("LOGIN", nil, nil),
+    ])
+    func theErrorIsTheFailuresKind(type: String, error: String?, kind: FailureKind?) throws {
+        let errorField = error.map { #""error":"\#($0)","# } ?? ""
+        let event = try decoding.event(
+            """
+            {"id":"e-3","time":1772442001000,"type":"\(type)","realmId":"acme","clientId":"account-console",\
+            "userId":"u-1","ipAddress":"81.2.69.142",\(errorField)"details":{"username":"bob"}}
+            """)
+        #expect(event.failureKind == kind)
     }
 
     @Test(arguments: [
