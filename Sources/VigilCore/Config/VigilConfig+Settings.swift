@@ -360,9 +360,9 @@ extension VigilConfig {
             "campaign_active", \.engine.signals.campaignActive,
             """
             A campaign (engine.campaigns) is under way on the login's autonomous system, or on its tenant when the \
-            login comes from a network its user has not used: credential stuffing for any login or sensitive \
-            action, a reset wave for a login within post_reset_window of a reset and for mfa_reset or \
-            recovery_code_use actions.
+            login comes from a network its user has not used (or the user is still learning): credential stuffing \
+            for any login or sensitive action, a reset wave for a login within post_reset_window of a reset and for \
+            mfa_reset or recovery_code_use actions.
             """)
         + signal(
             "push_burst", \.engine.signals.pushBurst, "At least `threshold` MFA pushes to this user within `window`.")
@@ -622,7 +622,7 @@ extension VigilConfig {
             repartition topic and a campaigns topic (topology), so turning it on or off takes a restart.
             """),
         .duration(
-            "engine.campaigns.slot", \.engine.campaigns.slot, .minutes(5)...EventDuration.hours(6), .live,
+            "engine.campaigns.slot", \.engine.campaigns.slot, CampaignSettings.slotRange, .live,
             """
             Counts are kept per slot of this length, which must divide a day; the baseline keeps one value per slot \
             of the day (24 at 1h). Changing it restarts every baseline.
@@ -659,16 +659,23 @@ extension VigilConfig {
         .duration(
             "engine.campaigns.hold", \.engine.campaigns.hold, .minutes(5)...EventDuration.days(2), .live,
             """
-            A detected campaign stays active this long (one alert, campaign_active firing); one still crossing its \
-            threshold in the second half is extended.
-            """),
+            A detected campaign stays active this long from the event that crossed (one alert, campaign_active \
+            firing); one still crossing its threshold in the second half is extended. At least one slot: a slot's \
+            count never falls, so a shorter hold would alert again within the slot.
+            """,
+            rules: { config in
+                let campaigns = config.engine.campaigns
+                guard campaigns.hold < campaigns.slot else { return [] }
+                return [SettingIssue("must be at least engine.campaigns.slot")]
+            }),
         .duration(
             "engine.campaigns.idle_ttl", \.engine.campaigns.idleTTL, .days(1)...EventDuration.days(365), .live,
             "An autonomous system or tenant without a counted event for this long is forgotten, baseline and all.",
             rules: { config in
                 let campaigns = config.engine.campaigns
-                guard campaigns.idleTTL <= campaigns.hold else { return [] }
-                return [SettingIssue("must be longer than engine.campaigns.hold")]
+                let longest = campaigns.hold.microseconds + config.engine.allowedLateness.microseconds
+                guard campaigns.idleTTL.microseconds <= longest else { return [] }
+                return [SettingIssue("must be longer than engine.campaigns.hold plus engine.allowed_lateness")]
             }),
         .integer(
             "engine.campaigns.max_entities", \.engine.campaigns.maxEntities, 100...100_000_000, .live,

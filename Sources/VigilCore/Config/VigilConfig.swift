@@ -293,6 +293,8 @@ public struct CampaignSettings: Sendable, Equatable {
     /// Counts are kept per slot of this length; it divides a day, and the baseline keeps one value per
     /// slot of the day.
     public var slot = EventDuration.hours(1)
+    /// The slot lengths allowed: five minutes (288 slots a day bound a baseline) to six hours.
+    static let slotRange = EventDuration.minutes(5)...EventDuration.hours(6)
     /// The baseline's memory: each day's count moves it by 2 / (days + 1) of the difference.
     public var baselineDays = 7
     /// Days of history before the baseline is trusted; until then a slot is expected to hold its floor.
@@ -310,8 +312,8 @@ public struct CampaignSettings: Sendable, Equatable {
     public var distinctUsersFloor = 25
     /// Floor of reset requests.
     public var resetsFloor = 10
-    /// A detected campaign stays active (alert held, `campaign_active` firing) this long after the slot
-    /// that crossed the threshold; a campaign still spiking in its second half extends it.
+    /// A detected campaign stays active (alert held, `campaign_active` firing) this long after the event
+    /// that crossed the threshold; a campaign still crossing in its second half extends it.
     public var hold = EventDuration.hours(2)
     /// An autonomous system or tenant without a counted event for this long is forgotten, baseline and all.
     public var idleTTL = EventDuration.days(14)

@@ -154,13 +154,14 @@ final class EventRules: Sendable {
     }
 
     /// What an event on time does to the campaign stage's state: a failed login or a reset request
-    /// counts in its autonomous system's and tenant's windows; the facts of campaigns opened or extended
-    /// go to the verdict when `publishing` (a campaign stage: one engine of every stage reads its own).
+    /// counts in its autonomous system's and tenant's windows; the facts of campaigns opened or extended,
+    /// and the entities forgotten whose facts are to be withdrawn, go to the verdict when `publishing` (a
+    /// campaign stage: one engine of every stage reads its own).
     func applyCampaign(
         _ context: EventContext, state: inout ShardState, publishing: Bool, into verdict: inout RiskEngine.Verdict
     ) {
         let facts = detectors.recordCampaignEvent(context, state: &state, into: &verdict.alerts)
-        if publishing { verdict.campaigns = facts }
+        if publishing { (verdict.campaigns, verdict.retiredCampaigns) = facts }
     }
 
     func decide(_ context: EventContext, assessment: Assessment, user: UserState, at time: Timestamp) -> Decision {

@@ -105,7 +105,9 @@ public struct RiskEngine: Sendable {
         /// stage (it reads its own campaign state).
         public var campaigns: [CampaignFact] = []
         /// Autonomous systems and tenants the campaign stage forgot whose facts it had published: their
-        /// facts are withdrawn (tombstones on the campaigns topic). Their intervals ended long before.
+        /// facts are withdrawn (tombstones on the campaigns topic), before any new fact of the event. An
+        /// entity idle past `engine.campaigns.idle_ttl` had its intervals end long before; one dropped at
+        /// `engine.campaigns.max_entities` may be mid-campaign, which then stops scoring logins.
         public var retiredCampaigns: [UInt64] = []
         /// The event repeats one seen within `input.duplicate_window`: nothing was scored or changed.
         public var duplicate = false
@@ -227,7 +229,7 @@ public struct RiskEngine: Sendable {
                     + state.enforceCapacity(settings: config.engine, sparing: spared)
                 // Only the source and campaign stages publish facts (an engine of every stage reads its own).
                 if stages == .source { verdict.retiredSources = retired }
-                if stages == .campaign { verdict.retiredCampaigns = retired }
+                if stages == .campaign { verdict.retiredCampaigns += retired }
             }
         }
         if state.changes != nil, !copy { markChanges(of: context, late: late) }

@@ -62,11 +62,12 @@ public struct PartitionedPipeline: Sendable {
             do {
                 let published = try shards[stage][partition].process(
                     record.value, globalFacts: globalFacts, into: &output)
-                published.apply(to: &globalFacts)
+                // Withdrawals first, as the Kafka loop produces them.
                 for source in shards[stage][partition].takeRetiredSources() {
                     globalFacts.removeFact(forSource: source)
                 }
                 for entity in shards[stage][partition].takeRetiredCampaigns() { globalFacts.removeCampaign(entity) }
+                published.apply(to: &globalFacts)
             } catch {
                 preconditionFailure("the decode stage wrote a record its stage refuses: \(error)")
             }

@@ -354,16 +354,18 @@ struct AlertDetectors: Sendable {
     /// (unless that alert is off). Returns the facts of the entities whose campaigns changed.
     func recordCampaignEvent(
         _ context: EventContext, state: inout ShardState, into alerts: inout [Alert]
-    ) -> [CampaignFact] {
+    ) -> (published: [CampaignFact], retired: [UInt64]) {
         let campaigns = settings.campaigns
         let event = context.event
         let isFailure = event.type == .login && event.outcome != .success
-        guard campaigns.enabled, isFailure || event.type == .passwordResetRequest else { return [] }
+        guard campaigns.enabled, isFailure || event.type == .passwordResetRequest else { return ([], []) }
         var published: [CampaignFact] = []
+        var retired: [UInt64] = []
         if let asn = context.campaignASN {
             let key = keys.campaignKey(asn: asn)
             if recordCampaign(
-                context, key: key, scope: .asn, subject: "AS\(asn)", isFailure: isFailure, state: &state, into: &alerts)
+                context, key: key, scope: .asn, subject: "AS\(asn)", isFailure: isFailure, state: &state,
+                retired: &retired, into: &alerts)
             {
                 published.append(state.campaigns[key]!.fact(key: key))
             }
@@ -372,29 +374,34 @@ struct AlertDetectors: Sendable {
             let key = keys.campaignKey(tenant: event.tenant)
             if recordCampaign(
                 context, key: key, scope: .tenant, subject: event.tenant ?? Self.defaultTenant, isFailure: isFailure,
-                state: &state, into: &alerts)
+                state: &state, retired: &retired, into: &alerts)
             {
                 published.append(state.campaigns[key]!.fact(key: key))
             }
         }
-        return published
+        return (published, retired)
     }
 
     /// How alerts name the tenant of events that carry none (a single-tenant feed).
     static let defaultTenant = "default"
 
-    /// Counts the event in one entity's windows; true when a campaign opened or was extended.
+    /// Counts the event in one entity's windows; true when a campaign opened or was extended. An entity
+    /// idle past the TTL that published facts, replaced here before a sweep removed it, goes to `retired`
+    /// (its fact is withdrawn, as the sweep would have).
     private func recordCampaign(
         _ context: EventContext, key: UInt64, scope: AlertScope, subject: String, isFailure: Bool,
-        state: inout ShardState, into alerts: inout [Alert]
+        state: inout ShardState, retired: inout [UInt64], into alerts: inout [Alert]
     ) -> Bool {
         let campaigns = settings.campaigns
         let time = context.event.time
         let slot = CampaignState.slot(of: time, length: campaigns.slot)
         // Idle past the TTL reads as absent whether or not a sweep removed it (sweeps depend on the shard).
-        var entity =
-            state.campaigns[key].flatMap { $0.lastSeen < time - campaigns.idleTTL ? nil : $0 }
-            ?? CampaignState(lastSeen: time, slot: slot)
+        var known = state.campaigns[key]
+        if let idle = known, idle.lastSeen < time - campaigns.idleTTL {
+            if idle.publishesFacts { retired.append(key) }
+            known = nil
+        }
+        var entity = known ?? CampaignState(lastSeen: time, length: campaigns.slot)
         entity.advance(to: slot, settings: campaigns)
         entity.lastSeen = max(entity.lastSeen, time)
         let metrics: [CampaignMetric]
@@ -448,7 +455,7 @@ struct AlertDetectors: Sendable {
         case .distinctUsers: what = "distinct users with failed logins"
         case .resets: what = "password reset requests"
         }
-        let slotStart = Timestamp(microseconds: entity.slot * campaigns.slot.microseconds)
+        let slotStart = entity.slotStart
         let named = scope == .tenant ? "tenant \(subject)" : subject
         let kind = metric.alertKind
         return makeAlert(

@@ -7,12 +7,15 @@ import _VigilMachinery
 /// Why a slot baseline and not a sliding window: a tenant's failures at 09:00 on a Monday are many
 /// times its failures at 03:00, and an autonomous system of a consumer ISP fails all day long. Only the
 /// same slot of previous days says whether this hour is unusual; an exponentially weighted mean and mean
-/// absolute deviation per slot of the day keep that in a fixed 32 floats per slot-of-day (768 bytes at 1h
-/// slots), whatever the traffic.
+/// absolute deviation per metric and slot of the day keep that in a fixed 8 floats per slot of the day
+/// (768 bytes at 1h slots), whatever the traffic.
 struct CampaignState: Sendable, Equatable {
     var lastSeen: Timestamp
-    /// The slot being counted (event time divided by `CampaignSettings.slot`).
+    /// The slot being counted: event time divided by `slotLength`.
     var slot: Int64
+    /// The slot length the counts and the baseline were kept with, in microseconds (`CampaignSettings.slot`
+    /// when they were): a slot number means nothing under another length.
+    var slotLength: Int64
     /// This slot's counts per `CampaignMetric`.
     var counts = InlineCounts()
     /// The distinct failing users of this slot; empty (one pointer) until the first failure, 1 KiB after.
@@ -28,12 +31,25 @@ struct CampaignState: Sendable, Equatable {
     /// The reset wave last detected, if any.
     var resetWave: CampaignInterval?
 
-    init(lastSeen: Timestamp, slot: Int64) {
+    /// An entity with nothing counted, at the slot holding `lastSeen` for slots of `length`.
+    init(lastSeen: Timestamp, length: EventDuration) {
         self.lastSeen = lastSeen
-        self.slot = slot
+        self.slot = Self.slot(of: lastSeen, length: length)
+        self.slotLength = length.microseconds
     }
 
-    /// The counts of one slot: `CampaignMetric.allCases` order. A struct of four fields rather than an
+    /// An entity as stored: `slot` of slots of `slotLength` microseconds.
+    init(lastSeen: Timestamp, slot: Int64, slotLength: Int64) {
+        self.lastSeen = lastSeen
+        self.slot = slot
+        self.slotLength = slotLength
+    }
+
+    /// Where the slot being counted starts. Within the storable times: a restored entry's slot is checked
+    /// against its length, and a live one is the slot of an event's time.
+    var slotStart: Timestamp { Timestamp(microseconds: slot * slotLength) }
+
+    /// The counts of one slot: `CampaignMetric.allCases` order. A struct of three fields rather than an
     /// array, so the state is one allocation (the baseline) at most.
     struct InlineCounts: Sendable, Equatable {
         var failures: UInt32 = 0
@@ -65,14 +81,21 @@ struct CampaignState: Sendable, Equatable {
         }
     }
 
-    /// Moves to `target`, folding the slot counted so far and the empty slots between into the baseline.
-    /// An event of an earlier slot (late by less than the allowed lateness) is counted in the current
-    /// slot: the baseline never goes back.
+    /// Moves to `target` (a slot of `settings.slot`), folding the slot counted so far and the empty slots
+    /// between into the baseline. An event of an earlier slot (late by less than the allowed lateness) is
+    /// counted in the current slot: the baseline never goes back. Under another slot length than the
+    /// entity's (a reload, or a restore under other settings) the counts and the baseline start over at
+    /// `target`: neither means anything in slots of another length. The campaigns detected stay.
     mutating func advance(to target: Int64, settings: CampaignSettings) {
+        guard slotLength == settings.slot.microseconds else {
+            (slot, slotLength) = (target, settings.slot.microseconds)
+            (counts, users, baseline, foldedSlots) = (InlineCounts(), DistinctSketch(), [], 0)
+            return
+        }
         guard target > slot else { return }
         let perDay = settings.slotsPerDay
         if baseline.count != perDay * CampaignMetric.allCases.count * 2 {
-            // First fold, or the slot length changed: a baseline of other slots means nothing now.
+            // The first fold: nothing learned yet.
             baseline = [Float](repeating: 0, count: perDay * CampaignMetric.allCases.count * 2)
             foldedSlots = 0
         }
@@ -95,9 +118,18 @@ struct CampaignState: Sendable, Equatable {
         let weight = Float(2) / Float(settings.baselineDays + 1)
         for metric in CampaignMetric.allCases {
             let index = (slotOfDay * CampaignMetric.allCases.count + metric.index) * 2
-            // A spike is folded in at the threshold it crossed: yesterday's campaign must not teach the
-            // baseline that this hour holds campaigns, while traffic that grows stays below it and is learned.
-            let value = empty ? 0 : Float(min(count(metric), threshold(metric, settings: settings)))
+            // A slot that crossed its threshold is folded in as expected: a campaign must not teach the
+            // baseline that this hour holds campaigns (folded at its threshold instead, a daily campaign
+            // would raise the next day's by half each day, and be missed from the sixth on).
+            let counted = count(metric)
+            let value: Float
+            if empty {
+                value = 0
+            } else if counted >= threshold(metric, settings: settings) {
+                value = Float(expectation(metric, settings: settings).expected)
+            } else {
+                value = Float(counted)
+            }
             if firstDay {
                 baseline[index] = value
                 baseline[index + 1] = 0

@@ -40,12 +40,13 @@ struct PartitionBatch {
                     offset: message.offset, receivedAt: receivedAt, into: &produced)
             }
             for record in produced.records { outputs.append(context.topology.output(record)) }
-            if let fact = produced.published.sourceRisk { outputs.append(context.topology.output(fact)) }
-            for fact in produced.published.campaigns { outputs.append(context.topology.output(fact)) }
+            // Withdrawals first: an entity forgotten and counted anew by one record is withdrawn, then published.
             for source in produced.retiredSources { outputs.append(context.topology.retirement(of: source)) }
             for entity in produced.retiredCampaigns {
                 outputs.append(context.topology.retirement(ofCampaign: entity))
             }
+            if let fact = produced.published.sourceRisk { outputs.append(context.topology.output(fact)) }
+            for fact in produced.published.campaigns { outputs.append(context.topology.output(fact)) }
             for output in produced.outputs {
                 outputs.append(
                     KafkaLoop.output(

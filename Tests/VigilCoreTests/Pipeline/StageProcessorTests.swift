@@ -391,3 +391,49 @@ import VigilWorkload
         #expect(pipeline.sourceRiskFacts == 0)
     }
 }
+
+/// The campaign stage withdraws the fact of a network or tenant it forgets, whether its sweep removed the
+/// idle entity first or the entity's next event found it idle and counted it anew: one tombstone either way,
+/// before any new fact.
+@Suite struct CampaignRetirementTests {
+    @Test(arguments: [false, true])
+    func anIdleEntityWithAFactIsRetiredOnce(sweptFirst: Bool) throws {
+        var config = VigilConfig()
+        config.engine.campaigns.failuresFloor = 10
+        config.engine.campaigns.distinctUsersFloor = 1000
+        var decode = DecodeStage(config: config, deviceKey: .publicDefault)
+        var shard = StageProcessor(
+            stage: .campaign, config: config, policyVersion: "v1", enricher: nil, deviceKey: .publicDefault)
+        var line = 0
+        func feed(_ tenant: String, at time: Timestamp) throws -> (facts: [CampaignFact], retired: [UInt64]) {
+            line += 1
+            var output: [OutputMessage] = []
+            var records: [StageRecord] = []
+            let message = EventLines.login(
+                id: "f\(line)", time: time.rfc3339, user: "u\(line)", ip: "198.51.100.\(line % 250 + 1)",
+                outcome: "failure", tenant: tenant)
+            // Received when it happened: a leap of weeks needs no second event to confirm it.
+            decode.process(
+                Array(message.utf8), origin: .file(path: "in", line: line), receivedAt: time, into: &output,
+                records: &records)
+            var facts: [CampaignFact] = []
+            for record in records where record.stage == .campaign {
+                facts += try shard.process(record.value, globalFacts: nil, into: &output).campaigns
+            }
+            return (facts, shard.takeRetiredCampaigns())
+        }
+        let start = Timestamp(rfc3339: "2026-03-02T09:00:00Z")!
+        var published: [CampaignFact] = []
+        for index in 0..<30 { published += try feed("acme", at: start + .seconds(Int64(index))).facts }
+        let acme = try #require(published.first?.key)
+        // Past the idle TTL: another tenant's event sweeps first, or acme's own event finds it idle.
+        let later = start + config.engine.campaigns.idleTTL + .days(1)
+        var retired: [UInt64] = []
+        if sweptFirst { retired += try feed("other", at: later).retired }
+        let again = try feed("acme", at: later + .minutes(1))
+        retired += again.retired
+        #expect(retired == [acme])
+        #expect(again.facts.isEmpty)
+        #expect(shard.engine.state.campaigns[acme]?.publishesFacts == false)
+    }
+}

@@ -303,7 +303,7 @@ import _VigilMachinery
     @Test func campaignEntriesRefuseWhatNoEngineWrites() {
         let codec = StateEntryCodec(keys: Self.built().keys)
         let key = StateEntryKey(kind: .campaign, hash: 3)
-        var campaign = CampaignState(lastSeen: EngineHarness.at(0), slot: 100)
+        var campaign = CampaignState(lastSeen: EngineHarness.at(0), length: .hours(1))
         campaign.counts.failures = 5
         campaign.baseline = [Float](repeating: 1, count: 24 * CampaignMetric.allCases.count * 2)
         campaign.foldedSlots = 48
@@ -313,9 +313,10 @@ import _VigilMachinery
         #expect(throws: Never.self) { try codec.apply(key: key, value: good, to: &state) }
         #expect(state.campaigns[3] == campaign)
 
-        // version, fingerprint, offset, last seen, slot, three counts, an empty sketch (count 0), folded
-        // slots, then the baseline's count and values.
-        let baseline = 1 + 4 + 8 + 8 + 8 + 12 + 4 + 4
+        // version, fingerprint, offset, last seen, slot, slot length, three counts, an empty sketch (count
+        // 0), folded slots, then the baseline's count and values.
+        let slot = 1 + 4 + 8 + 8
+        let baseline = slot + 8 + 8 + 12 + 4 + 4
         for forged in [Float.nan, -1, .infinity] {
             var bytes = good
             let pattern = forged.bitPattern
@@ -327,11 +328,24 @@ import _VigilMachinery
             }
         }
         var partial = good
-        partial[baseline] = 7  // 7 values: no whole slot of four metrics' means and deviations
+        partial[baseline] = 7  // 7 values: no whole day of four metrics' means and deviations
         #expect(
-            throws: StateDecodingError.invalidValue(field: "campaign baseline", detail: "7 values, not whole slots")
+            throws: StateDecodingError.invalidValue(
+                field: "campaign baseline", detail: "7 values, expected 0 or 192 (24 slots a day)")
         ) {
             try codec.apply(key: key, value: partial, to: &state)
+        }
+        // A slot far beyond its entity's time (its start beyond the storable years) would overflow where
+        // an alert names it; a slot length Vigil never allows, or that does not divide a day, is refused.
+        var farSlot = good
+        for index in 0..<8 { farSlot[slot + index] = index == 7 ? 0x10 : 0 }
+        #expect(throws: StateDecodingError.self) { try codec.apply(key: key, value: farSlot, to: &state) }
+        for length: Int64 in [0, -3_600_000_000, 7 * 60_000_000, 7_200_000_000 * 12] {
+            var bytes = good
+            for index in 0..<8 { bytes[slot + 8 + index] = UInt8(truncatingIfNeeded: length >> (8 * Int64(index))) }
+            #expect(throws: StateDecodingError.self, "\(length)") {
+                try codec.apply(key: key, value: bytes, to: &state)
+            }
         }
         var older = good
         older[0] = 4

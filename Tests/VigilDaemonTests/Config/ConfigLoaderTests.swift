@@ -138,6 +138,26 @@ private func parse(_ yaml: String, baseDirectory: String = "/etc/vigil") throws 
             ])
     }
 
+    /// The campaign settings that only make sense together: a slot that divides a day, a hold of at least
+    /// a slot (a slot's count never falls: a shorter hold would alert again within it), an idle TTL past
+    /// the hold and the allowed lateness (a campaign's fact outlives no event that reads it).
+    @Test func campaignSettingsThatContradictEachOther() {
+        let yaml = """
+            engine:
+              allowed_lateness: 1d
+              campaigns:
+                slot: 7m
+                hold: 5m
+                idle_ttl: 1d
+            """
+        #expect(
+            problems(yaml) == [
+                "engine.campaigns.slot (line 4): must divide a day (5m, 10m, 15m, 20m, 30m, 1h, 2h, 3h, 4h, 6h)",
+                "engine.campaigns.hold (line 5): must be at least engine.campaigns.slot",
+                "engine.campaigns.idle_ttl (line 6): must be longer than engine.campaigns.hold plus engine.allowed_lateness",
+            ])
+    }
+
     @Test func acceptsIPv6ListenAndAllLogLevels() throws {
         #expect(try parse("http: {listen: \"[::1]:9464\"}").http.listen == "[::1]:9464")
         for level in ["trace", "debug", "info", "notice", "warning", "error", "critical"] {

@@ -103,7 +103,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
 /// | source | last seen 8 · failures event window · failing users, reset accounts: distinct windows · holds |
 /// | domain | last seen 8 · reset accounts distinct window · holds |
-/// | campaign (version 5) | last seen 8 · slot 8 · failures, unknown-user failures, resets: 4 each · users sketch: 4 + 0 or 1,024 registers · folded slots 4 · baseline: 4 + n × float 4 · stuffing?, reset wave?: 2 × (1 + start 8 + until 8) |
+/// | campaign (version 5) | last seen 8 · slot 8 · slot length (µs) 8 · failures, unknown-user failures, resets: 4 each · users sketch: 4 + 0 or 1,024 registers · folded slots 4 · baseline: 4 + n × float 4 · stuffing?, reset wave?: 2 × (1 + start 8 + until 8) |
 /// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · counters · global window 8 · newest bucket? 1 (+8) · input marks: 4 + n × (partition hash 8 · offset 8), absent in entries written before them |
 /// | counters | late, evicted users, evicted sources, dropped at capacity: 8 each |
 /// | global bucket | number 8 · failures 8 · resets 8 · 4 + 0 or 1,024 sketch registers |
@@ -257,6 +257,7 @@ struct StateEntryCodec {
             reserving: 96 + campaign.users.registerBytes.count + 4 * campaign.baseline.count)
         out.time(campaign.lastSeen)
         out.i64(campaign.slot)
+        out.i64(campaign.slotLength)
         out.u32(campaign.counts.failures)
         out.u32(campaign.counts.unknownUserFailures)
         out.u32(campaign.counts.resets)
@@ -793,11 +794,19 @@ struct StateEntryCodec {
     private func decodeCampaign(_ reader: inout StateReader) throws(StateDecodingError) -> CampaignState {
         let lastSeen = try reader.time("campaign last seen")
         let slot = try reader.i64("campaign slot")
-        // A slot is a time divided by at least five minutes: bounded like a time.
-        guard StateReader.storableMicroseconds.contains(slot) else {
+        let slotLength = try reader.i64("campaign slot length")
+        let day = EventDuration.days(1).microseconds
+        guard CampaignSettings.slotRange.contains(EventDuration(microseconds: slotLength)), day % slotLength == 0
+        else {
+            throw .invalidValue(
+                field: "campaign slot length", detail: "\(slotLength) µs is no slot length Vigil allows")
+        }
+        // The slot's start must be a storable time: alerts name it.
+        let (start, overflow) = slot.multipliedReportingOverflow(by: slotLength)
+        guard !overflow, StateReader.storableMicroseconds.contains(start) else {
             throw .invalidValue(field: "campaign slot", detail: "\(slot) is no slot of a storable time")
         }
-        var campaign = CampaignState(lastSeen: lastSeen, slot: slot)
+        var campaign = CampaignState(lastSeen: lastSeen, slot: slot, slotLength: slotLength)
         campaign.counts.failures = try reader.u32("campaign failures")
         campaign.counts.unknownUserFailures = try reader.u32("campaign unknown-user failures")
         campaign.counts.resets = try reader.u32("campaign resets")
@@ -809,8 +818,12 @@ struct StateEntryCodec {
         campaign.users = users
         campaign.foldedSlots = try reader.u32("campaign folded slots")
         let valueCount = try reader.count("campaign baseline", limit: Self.maxBaselineValues)
-        guard valueCount % (CampaignMetric.allCases.count * 2) == 0 else {
-            throw .invalidValue(field: "campaign baseline", detail: "\(valueCount) values, not whole slots")
+        let perDay = Int(day / slotLength)
+        let whole = perDay * CampaignMetric.allCases.count * 2
+        guard valueCount == 0 || valueCount == whole else {
+            throw .invalidValue(
+                field: "campaign baseline",
+                detail: "\(valueCount) values, expected 0 or \(whole) (\(perDay) slots a day)")
         }
         var baseline: [Float] = []
         baseline.reserveCapacity(valueCount)
