@@ -344,7 +344,7 @@ report.add(
 report.add("engine_ns_per_event", "engine: time per event", engine.pipelineSeconds / count * 1e9, "ns")
 let stagedSeconds = try EngineBench(config: config, events: bytes).runStaged(passes: options.quick ? 1 : 3)
 report.add(
-    "engine_staged_events_per_s", "engine: staged topology (decode, user, source, domain stages), 1 thread",
+    "engine_staged_events_per_s", "engine: staged topology (decode, user, source, domain, campaign stages), 1 thread",
     count / stagedSeconds, "ev/s")
 let stages = [
     ("decode", engine.decodeSeconds), ("enrich", engine.enrichSeconds), ("engine", engine.engineSeconds),
