@@ -241,10 +241,10 @@ private struct GuardedEntries {
             if reflected(.domain, domainKey) { domain = (domainKey, state.domains[domainKey]) }
         }
         if stages.contains(.campaign) {
-            var keys: [UInt64] = []
-            if let asn = context.campaignASN { keys.append(context.campaignKeys.key(asn: asn)) }
-            if context.countsForTenant { keys.append(context.campaignKeys.key(tenant: event.tenant)) }
-            for key in keys where reflected(.campaign, key) { campaigns.append((key, state.campaigns[key])) }
+            let counted = context.countedCampaigns
+            for case let key? in [counted.asn, counted.tenant] where reflected(.campaign, key) {
+                campaigns.append((key, state.campaigns[key]))
+            }
         }
         let slot = state.global.slot(at: event.time)
         if reflected(.globalBucket, UInt64(slot)) { bucket = (slot, state.global.bucket(atSlot: slot)) }

@@ -252,8 +252,8 @@ public struct RiskEngine: Sendable {
         }
         if stages.contains(.source), let source = context.sourceStateKey { state.changes!.sources.insert(source) }
         if stages.contains(.campaign), config.engine.campaigns.enabled {
-            if let asn = context.campaignASN { state.changes!.campaigns.insert(keys.campaignKey(asn: asn)) }
-            if context.countsForTenant { state.changes!.campaigns.insert(keys.campaignKey(tenant: event.tenant)) }
+            let counted = context.countedCampaigns
+            for key in [counted.asn, counted.tenant] { if let key { state.changes!.campaigns.insert(key) } }
         }
         if stages.contains(.user) { state.changes!.markBucket(slot: state.global.slot(at: event.time)) }
     }

@@ -57,12 +57,6 @@ struct EngineKeys: Sendable {
         return hasher.finalize()
     }
 
-    /// The key of an autonomous system's campaign state.
-    func campaignKey(asn: UInt32) -> UInt64 { campaign.key(asn: asn) }
-
-    /// The key of a tenant's campaign state.
-    func campaignKey(tenant: String?) -> UInt64 { campaign.key(tenant: tenant) }
-
     /// The key of an email domain's state within its tenant.
     func domainStateKey(tenant: String?, domain emailDomain: String) -> UInt64 {
         var hasher = SipHashState(key: domain)
@@ -125,6 +119,15 @@ struct EventContext {
     /// False for a campaign stage record of the autonomous system: the event counts in its tenant's
     /// windows through a record of its own.
     var countsForTenant = true
+
+    /// The keys of the campaign entities a failed login or reset request counts in: its autonomous
+    /// system's when known, and its tenant's unless the record counts it for the system only.
+    var countedCampaigns: (asn: UInt64?, tenant: UInt64?) {
+        (
+            campaignASN.map { campaignKeys.key(asn: $0) },
+            countsForTenant ? campaignKeys.key(tenant: event.tenant) : nil
+        )
+    }
 
     /// `message` holds the bytes `event` was decoded from, when its texts are spans of them.
     init(event: AuthEvent, intel: IPIntelligence, keys: EngineKeys, message: UnsafeRawBufferPointer? = nil) {

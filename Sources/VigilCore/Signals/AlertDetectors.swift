@@ -361,24 +361,17 @@ struct AlertDetectors: Sendable {
         guard campaigns.enabled, isFailure || event.type == .passwordResetRequest else { return ([], []) }
         var published: [CampaignFact] = []
         var retired: [UInt64] = []
-        if let asn = context.campaignASN {
-            let key = keys.campaignKey(asn: asn)
-            if recordCampaign(
-                context, key: key, scope: .asn, subject: "AS\(asn)", isFailure: isFailure, state: &state,
-                retired: &retired, into: &alerts)
-            {
-                published.append(state.campaigns[key]!.fact(key: key))
-            }
+        func count(in key: UInt64?, scope: AlertScope, subject: String) {
+            guard let key,
+                recordCampaign(
+                    context, key: key, scope: scope, subject: subject, isFailure: isFailure, state: &state,
+                    retired: &retired, into: &alerts)
+            else { return }
+            published.append(state.campaigns[key]!.fact(key: key))
         }
-        if context.countsForTenant {
-            let key = keys.campaignKey(tenant: event.tenant)
-            if recordCampaign(
-                context, key: key, scope: .tenant, subject: event.tenant ?? Self.defaultTenant, isFailure: isFailure,
-                state: &state, retired: &retired, into: &alerts)
-            {
-                published.append(state.campaigns[key]!.fact(key: key))
-            }
-        }
+        let counted = context.countedCampaigns
+        count(in: counted.asn, scope: .asn, subject: context.campaignASN.map { "AS\($0)" } ?? "")
+        count(in: counted.tenant, scope: .tenant, subject: event.tenant ?? Self.defaultTenant)
         return (published, retired)
     }
 

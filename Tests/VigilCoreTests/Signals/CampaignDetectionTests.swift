@@ -111,7 +111,7 @@ import Testing
         // The next slot crosses again in the hold's second half: the same campaign, held longer.
         alerts += stream.failures(30, at: 65)
         #expect(alerts.count == 1)
-        let key = EngineKeys(secret: .publicDefault).campaignKey(asn: Self.hostingASN)
+        let key = EngineKeys(secret: .publicDefault).campaign.key(asn: Self.hostingASN)
         let interval = stream.harness.engine.state.campaigns[key]?.stuffing
         #expect(interval?.start == Self.time(29.0 / 60) && interval.map { $0.until > Self.time(180) } == true)
         // Long after the hold: a new campaign, a new alert with another uid.
