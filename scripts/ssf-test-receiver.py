@@ -50,14 +50,6 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-class Server(ThreadingHTTPServer):
-    # http.server sets SO_REUSEADDR, with which Linux may hand port 0's caller a port that another socket holds
-    # with SO_REUSEADDR, unlistened: the port a test holds for a mock Kafka broker that is down (Vigil's
-    # LoopbackPortHold), which the broker then cannot bind again.
-    allow_reuse_address = False
-    allow_reuse_port = False
-
-
-server = Server(("127.0.0.1", 0), Receiver)
+server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
 print(server.server_address[1], flush=True)
 server.serve_forever()

@@ -7,10 +7,18 @@ public final class MockKafkaCluster: Sendable {
     private let cluster: RdKafkaMockCluster
     /// Comma-separated `host:port` list for `bootstrap.servers`.
     public let bootstrapServers: String
-    private let downBrokerPorts = LoopbackPortHold()
 
     /// Brokers get ids 1...brokers.
+    ///
+    /// The process's open-file limit is raised first (`OpenFileLimit`): the mock aborts the whole
+    /// process when it cannot open a socket for a broker's listener, which it does at creation and each
+    /// time a broker goes down (the listener is closed and its port bound again at once).
     public init(brokers: Int = 1, logger: Logger) throws(KafkaError) {
+        do {
+            try OpenFileLimit.raiseToHardLimit()
+        } catch {
+            logger.warning("could not raise the open file limit for the mock cluster", metadata: ["error": "\(error)"])
+        }
         cluster = try RdKafkaMockCluster(brokers: brokers, logger: logger)
         bootstrapServers = cluster.bootstrapServers
     }
@@ -22,27 +30,15 @@ public final class MockKafkaCluster: Sendable {
             "create topic", cluster.createTopic(name, partitions: partitions, replicationFactor: replicationFactor))
     }
 
-    /// Disconnects the broker and refuses new connections (no leader change).
-    /// Its port is held meanwhile (`LoopbackPortHold`), so that the broker can come back on it.
+    /// Disconnects the broker and refuses new connections (no leader change). The mock keeps the
+    /// broker's port meanwhile: it binds it again at once, without listening.
     public func setBrokerDown(id: Int32) throws(KafkaError) {
         try check("broker down", cluster.setBrokerDown(id: id))
-        if let port = port(of: id) { downBrokerPorts.hold(port: port, for: id) }
     }
 
     /// Lets the broker accept connections again after `setBrokerDown`; clients reconnect by themselves.
     public func setBrokerUp(id: Int32) throws(KafkaError) {
-        downBrokerPorts.release(broker: id)
         try check("broker up", cluster.setBrokerUp(id: id))
-    }
-
-    /// The port of broker `id`: the mock lists its brokers in `bootstrapServers` in the order of their
-    /// ids, 1 first.
-    private func port(of id: Int32) -> UInt16? {
-        let servers = bootstrapServers.split(separator: ",")
-        guard id >= 1, Int(id) <= servers.count, let port = servers[Int(id) - 1].split(separator: ":").last else {
-            return nil
-        }
-        return UInt16(port)
     }
 
     /// Kafka protocol requests whose answers `failNextRequests` can replace, by API key.

@@ -211,7 +211,8 @@ import Glibc
         }
 
         try cluster.setBrokerDown(id: 1)
-        // Its port stays taken while it is down: the mock aborts the process if it cannot bind it again.
+        // The mock keeps its port while it is down (bound again at once, not listening): connections are
+        // refused, and nothing else can take the port the broker comes back on.
         let port = UInt16(cluster.bootstrapServers.split(separator: ":").last ?? "")
         #expect(port.map { !canBindLoopback(port: $0) } == true)
         for index in 10..<20 { try producer.produce(topic: "flaky", key: "k\(index)", value: Array("\(index)".utf8)) }

@@ -10,14 +10,17 @@ public final class DaemonProcess {
 
     /// `deviceKey` nil starts the daemon without its device hash key (`run` must refuse to start);
     /// `binary` is the package's debug build unless a caller (the bench) runs another one; `environment`
-    /// adds variables (secrets the config names).
+    /// adds variables (secrets the config names); `softOpenFileLimit` starts it with that soft limit on
+    /// open files (through util-linux's `prlimit`, which then runs the daemon in its place).
     public init(
         _ command: String = "run", config: URL, directory: URL, arguments: [String] = [],
         deviceKey: String? = DaemonProcess.testDeviceKey, binary: URL = TestPaths.vigilBinary,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], softOpenFileLimit: Int? = nil
     ) throws {
+        let commandLine = [command, "--config", config.path] + arguments
         child = try ChildProcess(
-            binary, [command, "--config", config.path] + arguments,
+            softOpenFileLimit == nil ? binary : URL(fileURLWithPath: "/usr/bin/prlimit"),
+            softOpenFileLimit.map { ["--nofile=\($0):", binary.path] + commandLine } ?? commandLine,
             environment: environment.mapValues { $0 }.merging(["VIGIL_DEVICE_HASH_KEY": deviceKey]) { $1 },
             directory: directory)
     }
@@ -29,6 +32,15 @@ public final class DaemonProcess {
             let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
         else { return nil }
         return kilobytes * 1024
+    }
+
+    /// The soft limit on open files the daemon runs with, from /proc; nil once the daemon is gone.
+    public var softOpenFileLimit: UInt64? {
+        guard let limits = try? String(contentsOfFile: "/proc/\(child.processIdentifier)/limits", encoding: .utf8),
+            let line = limits.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") })
+        else { return nil }
+        // "Max open files", then the soft limit, the hard limit and the unit.
+        return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.flatMap { UInt64($0) }
     }
 
     /// CPU time used so far (user and system, all threads), from /proc; nil once the daemon is gone.

@@ -47,6 +47,27 @@ struct KafkaDaemonBehaviourTests {
         #expect(try successor.stop() == 0, "\(successor.log)")
     }
 
+    // MARK: Open files
+
+    /// Started with a soft limit of 256 open files (many shells and service managers give 1,024, which
+    /// Kafka clients on a large cluster pass), the daemon raises it to the hard limit before its clients
+    /// connect, says from what, and decides.
+    @Test func theOpenFileLimitIsRaisedToTheHardLimitAtStart() async throws {
+        let fixture = try KafkaFixture(name: "open-files")
+        let daemon = try DaemonProcess(config: fixture.config, directory: fixture.directory, softOpenFileLimit: 256)
+        let lines = EventLines.keyedLogins(prefix: "files", count: 4)
+        try await blocking { try Kcat.produce(fixture.brokers, topic: "auth.events", lines: lines) }
+        try await fixture.waitForDecisions(lines.count, from: daemon, "the decisions")
+        var limits = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0)
+        let hardLimit = min(UInt64(limits.rlim_max), 1 << 20)
+        let raised = daemon.logged("open file limit raised")
+        #expect(raised?["from"] as? String == "256", "\(daemon.log)")
+        #expect(raised?["to"] as? String == "\(hardLimit)", "\(daemon.log)")
+        #expect(daemon.softOpenFileLimit == hardLimit)
+        #expect(try await blocking { try daemon.stop() } == 0, "\(daemon.log)")
+    }
+
     // MARK: Geo databases
 
     /// A MaxMind database replaced under the running daemon (renamed over, as `geoipupdate` does) is

@@ -17,9 +17,8 @@ import VigilTestSupport
         _ body: (LoopbackHTTP) async throws -> Void
     ) async throws {
         var settings = HTTPSettings()
-        // A port found free, not port 0: the listener sets SO_REUSEADDR, and a reuse socket binding port 0
-        // may be handed a port a test holds for a mock broker that is down (`LoopbackPortHold`).
-        settings.listen = "127.0.0.1:\(try freeLoopbackPort())"
+        // Port 0: the kernel picks a free one, and `onBound` says which.
+        settings.listen = "127.0.0.1:0"
         let (bound, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
         let server = MetricsServer(settings: settings, status: status, registry: registry, logger: testLogger) {
             continuation.yield($0)
