@@ -46,7 +46,7 @@ public enum Daemon {
     public static func run(
         loaded startup: LoadedConfig, environment: [String: String], logger: Logger, options: Options = Options()
     ) async throws {
-        raiseOpenFileLimit(logger: logger)
+        OpenFileLimit.raiseToHardLimit(logger: logger)
         let config = startup.config
         let key = try DeviceKey.resolve(
             config.security, environment: environment, allowPublicDefault: options.allowPublicDeviceKey)
@@ -112,20 +112,6 @@ public enum Daemon {
             metadata: ["version": "\(VigilVersion.current)", "policy_version": "\(loaded.policyVersion)"])
         try await group.run()
         logger.info("vigil stopped")
-    }
-
-    /// Kafka clients need a descriptor per broker connection and more per client (`OpenFileLimit`):
-    /// the soft limit goes up to the hard one before any is made, and the log says from what.
-    static func raiseOpenFileLimit(logger: Logger) {
-        do {
-            if let raise = try OpenFileLimit.raiseToHardLimit() {
-                logger.info("open file limit raised", metadata: ["from": "\(raise.from)", "to": "\(raise.to)"])
-            }
-        } catch {
-            logger.warning(
-                "could not raise the open file limit: Kafka connections past it will fail",
-                metadata: ["error": "\(error)"])
-        }
     }
 
     /// The stream management's bearer token from `ssf.management_token_env`; nil when none is configured.

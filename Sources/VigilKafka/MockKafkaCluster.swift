@@ -14,11 +14,7 @@ public final class MockKafkaCluster: Sendable {
     /// process when it cannot open a socket for a broker's listener, which it does at creation and each
     /// time a broker goes down (the listener is closed and its port bound again at once).
     public init(brokers: Int = 1, logger: Logger) throws(KafkaError) {
-        do {
-            try OpenFileLimit.raiseToHardLimit()
-        } catch {
-            logger.warning("could not raise the open file limit for the mock cluster", metadata: ["error": "\(error)"])
-        }
+        OpenFileLimit.raiseToHardLimit(logger: logger)
         cluster = try RdKafkaMockCluster(brokers: brokers, logger: logger)
         bootstrapServers = cluster.bootstrapServers
     }

@@ -1,3 +1,5 @@
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,11 +17,11 @@ import Glibc
 /// limit up to it needs no privilege (Go's runtime does the same at start).
 public enum OpenFileLimit {
     /// A raise that happened.
-    public struct Raise: Equatable, Sendable {
+    struct Raise: Equatable, Sendable {
         /// The soft limit before.
-        public let from: UInt64
+        let from: UInt64
         /// The soft limit now.
-        public let to: UInt64
+        let to: UInt64
     }
 
     /// Linux refuses a soft limit above `fs.nr_open` (1,048,576 unless changed) even when the hard
@@ -32,10 +34,25 @@ public enum OpenFileLimit {
         return wanted > soft ? wanted : nil
     }
 
+    /// Raises the soft limit to the hard one (at most `ceiling`) before any Kafka client or mock broker
+    /// opens a socket: a raise is logged with both figures, a failure is a warning and the process goes on
+    /// with the limit it has.
+    public static func raiseToHardLimit(logger: Logger) {
+        do {
+            if let raise = try raiseToHardLimit() {
+                logger.info("open file limit raised", metadata: ["from": "\(raise.from)", "to": "\(raise.to)"])
+            }
+        } catch {
+            logger.warning(
+                "could not raise the open file limit: Kafka connections past it will fail",
+                metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Raises the soft limit to the hard one (at most `ceiling`); nil when it was there already.
     /// Throws with the `errno` text when the limits cannot be read or set.
     @discardableResult
-    public static func raiseToHardLimit() throws(OpenFileLimitError) -> Raise? {
+    static func raiseToHardLimit() throws(OpenFileLimitError) -> Raise? {
         var limits = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limits) == 0 else {
             throw OpenFileLimitError(operation: "getrlimit", reason: String(cString: strerror(errno)))
@@ -51,12 +68,12 @@ public enum OpenFileLimit {
 }
 
 /// The open-file limit could not be read or raised; the process goes on with the limit it has.
-public struct OpenFileLimitError: Error, Equatable, CustomStringConvertible {
+struct OpenFileLimitError: Error, Equatable, CustomStringConvertible {
     /// The call that failed.
-    public let operation: String
+    let operation: String
     /// Its `errno` text.
-    public let reason: String
+    let reason: String
 
     /// The call and its reason, for the log.
-    public var description: String { "\(operation)(RLIMIT_NOFILE) failed: \(reason)" }
+    var description: String { "\(operation)(RLIMIT_NOFILE) failed: \(reason)" }
 }
