@@ -434,6 +434,10 @@ struct AlertDetectors: Sendable {
         return changed
     }
 
+    /// The alert of a campaign opening. Its uid is the entity and the slot it opened in, never the event
+    /// that crossed: which of a slot's events crosses first depends on the order they arrive in (the stage
+    /// reads them from many partitions), the slot and its final count do not. One uid per slot is enough:
+    /// `engine.campaigns.hold` is at least a slot, so a campaign opens at most once in a slot.
     private func campaignAlert(
         _ context: EventContext, metric: CampaignMetric, entity: CampaignState, scope: AlertScope, subject: String
     ) -> Alert {
@@ -464,7 +468,7 @@ struct AlertDetectors: Sendable {
                 ("expected", .double(rounded(expected))), ("threshold", .double(rounded(threshold))),
                 ("slot_seconds", .int(Int64(campaigns.slot.seconds))),
                 ("baseline_days", .int(Int64(entity.foldedSlots) / Int64(campaigns.slotsPerDay))),
-            ], triggerEventID: context.event.eventID, tenantless: scope == .asn)
+            ], tenantless: scope == .asn)
     }
 
     private func resetAbuseAlert(

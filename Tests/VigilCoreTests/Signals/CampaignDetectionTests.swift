@@ -121,6 +121,23 @@ import Testing
         #expect(encoder.findingUID(alerts[0]) != encoder.findingUID(alerts[1]))
     }
 
+    /// A campaign's finding is its network and slot: whichever event crosses (the stage reads events from
+    /// many partitions, in any order), the uid is the same; the next slot's campaign has another.
+    @Test func theUIDIsTheSlotsNotTheCrossingEvents() {
+        var early = Stream()
+        let first = early.failures(30, at: 1)
+        var late = Stream()
+        _ = late.failures(29, at: 1)
+        let second = late.failure(at: 59).alerts
+        var nextSlot = Stream()
+        let third = nextSlot.failures(30, at: 61)
+        #expect(first.count == 1 && second.count == 1 && third.count == 1)
+        #expect(first.first?.time != second.first?.time)
+        let encoder = AlertEncoder()
+        #expect(first.map(encoder.findingUID) == second.map(encoder.findingUID))
+        #expect(first.map(encoder.findingUID) != third.map(encoder.findingUID))
+    }
+
     @Test func failuresForUnknownUsernamesHaveTheirOwnFloor() {
         var stream = Stream()
         #expect(stream.failures(14, at: 0, unknownUser: true).isEmpty)
