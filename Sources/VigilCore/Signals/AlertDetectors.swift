@@ -397,18 +397,21 @@ struct AlertDetectors: Sendable {
         var entity = known ?? CampaignState(lastSeen: time, length: campaigns.slot)
         entity.advance(to: slot, settings: campaigns)
         entity.lastSeen = max(entity.lastSeen, time)
+        let open = entity.openSlot(for: slot)
         let metrics: [CampaignMetric]
         if isFailure {
-            entity.counts.failures &+= 1
-            if context.event.failureKind == .unknownUser { entity.counts.unknownUserFailures &+= 1 }
-            entity.users.insert(context.userKey)
+            entity.countFailure(
+                in: open, unknownUser: context.event.failureKind == .unknownUser, user: context.userKey)
             metrics = [.failures, .unknownUserFailures, .distinctUsers]
         } else {
-            entity.counts.resets &+= 1
+            entity.countReset(in: open)
             metrics = [.resets]
         }
         var changed = false
-        if let metric = metrics.first(where: { entity.count($0) >= entity.threshold($0, settings: campaigns) }) {
+        let counted = entity.number(of: open)
+        if let metric = metrics.first(where: {
+            entity.count($0, in: open) >= entity.threshold($0, settings: campaigns, slot: counted)
+        }) {
             let kind = metric.alertKind
             let current = kind == .resetAbuse ? entity.resetWave : entity.stuffing
             var next = current
@@ -422,7 +425,8 @@ struct AlertDetectors: Sendable {
                 let toggle = kind == .resetAbuse ? settings.alerts.resetAbuse : settings.alerts.credentialStuffing
                 if toggle.enabled {
                     alerts.append(
-                        campaignAlert(context, metric: metric, entity: entity, scope: scope, subject: subject))
+                        campaignAlert(
+                            context, metric: metric, entity: entity, open: open, scope: scope, subject: subject))
                 }
             }
             if next != current {
@@ -439,12 +443,14 @@ struct AlertDetectors: Sendable {
     /// reads them from many partitions), the slot and its final count do not. One uid per slot is enough:
     /// `engine.campaigns.hold` is at least a slot, so a campaign opens at most once in a slot.
     private func campaignAlert(
-        _ context: EventContext, metric: CampaignMetric, entity: CampaignState, scope: AlertScope, subject: String
+        _ context: EventContext, metric: CampaignMetric, entity: CampaignState, open: CampaignState.OpenSlot,
+        scope: AlertScope, subject: String
     ) -> Alert {
         let campaigns = settings.campaigns
-        let count = entity.count(metric)
-        let (expected, _) = entity.expectation(metric, settings: campaigns)
-        let threshold = entity.threshold(metric, settings: campaigns)
+        let count = entity.count(metric, in: open)
+        let slot = entity.number(of: open)
+        let (expected, _) = entity.expectation(metric, settings: campaigns, slot: slot)
+        let threshold = entity.threshold(metric, settings: campaigns, slot: slot)
         let what: String
         switch metric {
         case .failures: what = "failed logins"
@@ -452,7 +458,7 @@ struct AlertDetectors: Sendable {
         case .distinctUsers: what = "distinct users with failed logins"
         case .resets: what = "password reset requests"
         }
-        let slotStart = entity.slotStart
+        let slotStart = entity.start(of: open)
         let named = scope == .tenant ? "tenant \(subject)" : subject
         let kind = metric.alertKind
         return makeAlert(
@@ -467,7 +473,7 @@ struct AlertDetectors: Sendable {
                 ("scope", .string(scope.rawValue)), ("metric", .string(metric.rawValue)), ("count", .int(Int64(count))),
                 ("expected", .double(rounded(expected))), ("threshold", .double(rounded(threshold))),
                 ("slot_seconds", .int(Int64(campaigns.slot.seconds))),
-                ("baseline_days", .int(Int64(entity.foldedSlots) / Int64(campaigns.slotsPerDay))),
+                ("baseline_days", .int(Int64(entity.slotsBehind(slot)) / Int64(campaigns.slotsPerDay))),
             ], tenantless: scope == .asn)
     }
 

@@ -1,8 +1,14 @@
 import _VigilMachinery
 
-/// Cross-source evidence about one autonomous system or one tenant, per shard: this slot's counts, what
-/// each slot of the day usually holds, and the campaigns detected. Changed only by the entity's own
-/// events, in the order the decode stage accepted them, so it is the same at every partition count.
+/// Cross-source evidence about one autonomous system or one tenant, per shard: this slot's counts and the
+/// previous slot's, what each slot of the day usually holds, and the campaigns detected. Changed only by
+/// the entity's own events, so it is the same at every partition count.
+///
+/// Why the previous slot stays open: the campaign stage reads its records from every input partition,
+/// interleaved as they arrive, so an event of 12:59 can come after one of 13:00 when its partition is a
+/// little behind. Counted in the 13:00 slot, it would move a campaign from one slot to the next (and its
+/// alert's uid with it) depending on that interleaving. A slot is therefore folded into the baseline only
+/// when the next but one begins; an event older than the previous slot still counts in the current one.
 ///
 /// Why a slot baseline and not a sliding window: a tenant's failures at 09:00 on a Monday are many
 /// times its failures at 03:00, and an autonomous system of a consumer ISP fails all day long. Only the
@@ -20,6 +26,9 @@ struct CampaignState: Sendable, Equatable {
     var counts = InlineCounts()
     /// The distinct failing users of this slot; empty (one pointer) until the first failure, 1 KiB after.
     var users = DistinctSketch()
+    /// The previous slot (`slot - 1`), still counting events that arrive late, until it is folded; nil
+    /// for an entity first seen in this slot.
+    var previous: SlotTally?
     /// Per slot of the day and metric: the mean, then the mean absolute deviation. Empty until the first
     /// slot is folded in.
     var baseline: [Float] = []
@@ -45,9 +54,64 @@ struct CampaignState: Sendable, Equatable {
         self.slotLength = slotLength
     }
 
-    /// Where the slot being counted starts. Within the storable times: a restored entry's slot is checked
-    /// against its length, and a live one is the slot of an event's time.
-    var slotStart: Timestamp { Timestamp(microseconds: slot * slotLength) }
+    /// One of the two slots an event can count in.
+    enum OpenSlot: Sendable {
+        /// `slot`.
+        case current
+        /// `slot - 1`: the event arrived after the entity's first event of `slot`.
+        case previous
+    }
+
+    /// A slot's counts: per `CampaignMetric`, and the distinct failing users.
+    struct SlotTally: Sendable, Equatable {
+        var counts = InlineCounts()
+        /// Empty (one pointer) until the first failure, 1 KiB after.
+        var users = DistinctSketch()
+
+        func count(_ metric: CampaignMetric) -> Double {
+            switch metric {
+            case .failures: Double(counts.failures)
+            case .unknownUserFailures: Double(counts.unknownUserFailures)
+            case .distinctUsers: Double(users.estimate)
+            case .resets: Double(counts.resets)
+            }
+        }
+    }
+
+    /// The open slot that counts an event of slot `eventSlot`: the previous one when the event belongs to
+    /// it and it is still open, else the current one (an event older than both counts there).
+    func openSlot(for eventSlot: Int64) -> OpenSlot {
+        eventSlot == slot - 1 && previous != nil ? .previous : .current
+    }
+
+    /// The number of `open`.
+    func number(of open: OpenSlot) -> Int64 { open == .current ? slot : slot - 1 }
+
+    /// Where `open` starts. Within the storable times: a restored entry's slot is checked against its
+    /// length, and a live one is the slot of an event's time.
+    func start(of open: OpenSlot) -> Timestamp { Timestamp(microseconds: number(of: open) * slotLength) }
+
+    /// Counts a failed login (an unknown username's when `unknownUser`) of `user` in `open`.
+    mutating func countFailure(in open: OpenSlot, unknownUser: Bool, user: UInt64) {
+        switch open {
+        case .current:
+            counts.failures &+= 1
+            if unknownUser { counts.unknownUserFailures &+= 1 }
+            users.insert(user)
+        case .previous:
+            previous?.counts.failures &+= 1
+            if unknownUser { previous?.counts.unknownUserFailures &+= 1 }
+            previous?.users.insert(user)
+        }
+    }
+
+    /// Counts a password reset request in `open`.
+    mutating func countReset(in open: OpenSlot) {
+        switch open {
+        case .current: counts.resets &+= 1
+        case .previous: previous?.counts.resets &+= 1
+        }
+    }
 
     /// The counts of one slot: `CampaignMetric.allCases` order. A struct of three fields rather than an
     /// array, so the state is one allocation (the baseline) at most.
@@ -71,49 +135,60 @@ struct CampaignState: Sendable, Equatable {
         return micros >= 0 ? micros / size : (micros - size + 1) / size
     }
 
-    /// The value of `metric` counted in this slot so far.
-    func count(_ metric: CampaignMetric) -> Double {
-        switch metric {
-        case .failures: Double(counts.failures)
-        case .unknownUserFailures: Double(counts.unknownUserFailures)
-        case .distinctUsers: Double(users.estimate)
-        case .resets: Double(counts.resets)
+    /// The value of `metric` counted in `open` so far.
+    func count(_ metric: CampaignMetric, in open: OpenSlot = .current) -> Double {
+        switch open {
+        case .current: SlotTally(counts: counts, users: users).count(metric)
+        case .previous: previous?.count(metric) ?? 0
         }
     }
 
-    /// Moves to `target` (a slot of `settings.slot`), folding the slot counted so far and the empty slots
-    /// between into the baseline. An event of an earlier slot (late by less than the allowed lateness) is
-    /// counted in the current slot: the baseline never goes back. Under another slot length than the
-    /// entity's (a reload, or a restore under other settings) the counts and the baseline start over at
-    /// `target`: neither means anything in slots of another length. The campaigns detected stay.
+    /// Moves to `target` (a slot of `settings.slot`): the current slot becomes the previous one, and the
+    /// slots before it, with the empty ones between, are folded into the baseline. An event of an earlier
+    /// slot moves nothing (`openSlot(for:)` says where it counts): the baseline never goes back. Under
+    /// another slot length than the entity's (a reload, or a restore under other settings) the counts and
+    /// the baseline start over at `target`: neither means anything in slots of another length. The
+    /// campaigns detected stay.
     mutating func advance(to target: Int64, settings: CampaignSettings) {
         guard slotLength == settings.slot.microseconds else {
             (slot, slotLength) = (target, settings.slot.microseconds)
-            (counts, users, baseline, foldedSlots) = (InlineCounts(), DistinctSketch(), [], 0)
+            (counts, users, previous, baseline, foldedSlots) = (InlineCounts(), DistinctSketch(), nil, [], 0)
             return
         }
         guard target > slot else { return }
         let perDay = settings.slotsPerDay
-        if baseline.count != perDay * CampaignMetric.allCases.count * 2 {
-            // The first fold: nothing learned yet.
-            baseline = [Float](repeating: 0, count: perDay * CampaignMetric.allCases.count * 2)
-            foldedSlots = 0
+        if let open = previous {
+            previous = nil
+            fold(open, slot: slot - 1, perDay: perDay, settings: settings)
         }
-        fold(slot: slot, perDay: perDay, settings: settings, empty: false)
-        // After this many empty slots every mean has decayed to nothing; more would only cost time.
-        let emptySlots = min(target - slot - 1, Int64(perDay * (settings.baselineDays * 3 + 1)))
-        var empty = Int64(0)
-        while empty < emptySlots {
-            fold(slot: target - emptySlots + empty, perDay: perDay, settings: settings, empty: true)
-            empty += 1
+        let current = SlotTally(counts: counts, users: users)
+        if target == slot + 1 {
+            previous = current
+        } else {
+            fold(current, slot: slot, perDay: perDay, settings: settings)
+            // After this many empty slots every mean has decayed to nothing; more would only cost time.
+            // The last one before `target` stays open as the previous slot.
+            let emptySlots = min(target - slot - 2, Int64(perDay * (settings.baselineDays * 3 + 1)))
+            var empty = Int64(0)
+            while empty < emptySlots {
+                fold(SlotTally(), slot: target - 1 - emptySlots + empty, perDay: perDay, settings: settings)
+                empty += 1
+            }
+            previous = SlotTally()
         }
         slot = target
         counts = InlineCounts()
         users = DistinctSketch()
     }
 
-    private mutating func fold(slot: Int64, perDay: Int, settings: CampaignSettings, empty: Bool) {
-        let slotOfDay = Int(((slot % Int64(perDay)) + Int64(perDay)) % Int64(perDay))
+    /// Folds `tally`, the counts of `slot`, into the baseline.
+    private mutating func fold(_ tally: SlotTally, slot: Int64, perDay: Int, settings: CampaignSettings) {
+        if baseline.count != perDay * CampaignMetric.allCases.count * 2 {
+            // The first fold: nothing learned yet.
+            baseline = [Float](repeating: 0, count: perDay * CampaignMetric.allCases.count * 2)
+            foldedSlots = 0
+        }
+        let slotOfDay = Self.slotOfDay(slot, perDay: perDay)
         let firstDay = foldedSlots < UInt32(perDay)
         let weight = Float(2) / Float(settings.baselineDays + 1)
         for metric in CampaignMetric.allCases {
@@ -121,12 +196,10 @@ struct CampaignState: Sendable, Equatable {
             // A slot that crossed its threshold is folded in as expected: a campaign must not teach the
             // baseline that this hour holds campaigns (folded at its threshold instead, a daily campaign
             // would raise the next day's by half each day, and be missed from the sixth on).
-            let counted = count(metric)
+            let counted = tally.count(metric)
             let value: Float
-            if empty {
-                value = 0
-            } else if counted >= threshold(metric, settings: settings) {
-                value = Float(expectation(metric, settings: settings).expected)
+            if counted >= threshold(metric, settings: settings, slot: slot) {
+                value = Float(expectation(metric, settings: settings, slot: slot).expected)
             } else {
                 value = Float(counted)
             }
@@ -142,22 +215,37 @@ struct CampaignState: Sendable, Equatable {
         foldedSlots &+= 1
     }
 
-    /// What the baseline expects `metric` to count in this slot and the slot's mean deviation; the floor
-    /// and no deviation while the baseline is younger than `min_baseline_days`.
-    func expectation(_ metric: CampaignMetric, settings: CampaignSettings) -> (expected: Double, deviation: Double) {
+    /// Which slot of the day `slot` is.
+    private static func slotOfDay(_ slot: Int64, perDay: Int) -> Int {
+        Int(((slot % Int64(perDay)) + Int64(perDay)) % Int64(perDay))
+    }
+
+    /// The slots of history before `slot` (the current one by default): those folded, and for the current
+    /// slot the open previous one too. It is of another slot of the day, so the current slot's baseline
+    /// does not wait for its fold.
+    func slotsBehind(_ slot: Int64? = nil) -> UInt32 {
+        foldedSlots &+ ((slot ?? self.slot) == self.slot && previous != nil ? 1 : 0)
+    }
+
+    /// What the baseline expects `metric` to count in `slot` (the current one by default) and the slot's
+    /// mean deviation; the floor and no deviation while fewer than `min_baseline_days` of slots are behind
+    /// it.
+    func expectation(
+        _ metric: CampaignMetric, settings: CampaignSettings, slot: Int64? = nil
+    ) -> (expected: Double, deviation: Double) {
         let perDay = settings.slotsPerDay
-        guard foldedSlots >= UInt32(perDay * settings.minBaselineDays),
+        guard slotsBehind(slot) >= UInt32(perDay * settings.minBaselineDays),
             baseline.count == perDay * CampaignMetric.allCases.count * 2
         else { return (Double(metric.floor(settings)), 0) }
-        let slotOfDay = Int(((slot % Int64(perDay)) + Int64(perDay)) % Int64(perDay))
-        let index = (slotOfDay * CampaignMetric.allCases.count + metric.index) * 2
+        let index =
+            (Self.slotOfDay(slot ?? self.slot, perDay: perDay) * CampaignMetric.allCases.count + metric.index) * 2
         return (Double(baseline[index]), Double(baseline[index + 1]))
     }
 
-    /// The count `metric` must reach in this slot: its floor, `ratio` times the expectation, and
-    /// `deviations` mean deviations above it, whichever is highest.
-    func threshold(_ metric: CampaignMetric, settings: CampaignSettings) -> Double {
-        let (expected, deviation) = expectation(metric, settings: settings)
+    /// The count `metric` must reach in `slot` (the current one by default): its floor, `ratio` times the
+    /// expectation, and `deviations` mean deviations above it, whichever is highest.
+    func threshold(_ metric: CampaignMetric, settings: CampaignSettings, slot: Int64? = nil) -> Double {
+        let (expected, deviation) = expectation(metric, settings: settings, slot: slot)
         return max(
             Double(metric.floor(settings)), settings.ratio * expected, expected + settings.deviations * deviation)
     }

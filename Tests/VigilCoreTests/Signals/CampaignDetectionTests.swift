@@ -138,6 +138,35 @@ import Testing
         #expect(first.map(encoder.findingUID) != third.map(encoder.findingUID))
     }
 
+    /// The campaign stage reads many input partitions interleaved: an event of the previous slot that
+    /// arrives after the next slot began counts in its own slot, and can make it cross; the alert names
+    /// that slot. An event older than the previous slot counts in the current one.
+    @Test func anEventOfThePreviousSlotCountsInItsOwnSlot() {
+        var stream = Stream()
+        #expect(stream.failures(29, at: 30).isEmpty)
+        #expect(stream.failure(at: 61).alerts.isEmpty)
+        let late = stream.failure(at: 59.5).alerts
+        #expect(late.map(\.kind) == [.credentialStuffing])
+        #expect(late.first?.windowStart == Self.base && late.first.flatMap { Self.detail($0, "count") } == .int(30))
+        // Slot 15:00 holds its one event only: 29 more cross it, not 28.
+        var next = Stream()
+        _ = next.failures(29, at: 30)
+        _ = next.failure(at: 61)
+        _ = next.failure(at: 59.5)
+        #expect(next.failures(28, at: 125).isEmpty)
+
+        var lenient = Self.config
+        lenient.engine.allowedLateness = .hours(2)
+        var older = Stream(config: lenient)
+        _ = older.failures(29, at: 30)
+        _ = older.failure(at: 125)
+        // Slot 14:00 is two slots back (on time under a lateness of two hours): the event counts in 16:00's
+        // slot, which now holds two.
+        #expect(older.failure(at: 59.5).alerts.isEmpty)
+        let key = EngineKeys(secret: .publicDefault).campaign.key(asn: Self.hostingASN)
+        #expect(older.harness.engine.state.campaigns[key]?.counts.failures == 2)
+    }
+
     @Test func failuresForUnknownUsernamesHaveTheirOwnFloor() {
         var stream = Stream()
         #expect(stream.failures(14, at: 0, unknownUser: true).isEmpty)
@@ -283,16 +312,21 @@ import Testing
         var state = CampaignState(lastSeen: Timestamp(microseconds: 0), length: .hours(1))
         state.counts.failures = 40
         state.advance(to: 24, settings: Self.settings)
-        #expect(state.baseline[0] == 40 && state.baseline[1] == 0 && state.foldedSlots == 24)
+        // Slot 23 stays open as the previous slot: 23 folded.
+        #expect(state.baseline[0] == 40 && state.baseline[1] == 0 && state.foldedSlots == 23)
+        #expect(state.previous == CampaignState.SlotTally())
         state.counts.failures = 80
         state.advance(to: 48, settings: Self.settings)
         // 40 + 0.25 × 40, deviation 0 + 0.25 × 40.
-        #expect(state.baseline[0] == 50 && state.baseline[1] == 10 && state.foldedSlots == 48)
+        #expect(state.baseline[0] == 50 && state.baseline[1] == 10 && state.foldedSlots == 47)
         // Two days folded: not trusted before the third.
         #expect(state.expectation(.failures, settings: Self.settings) == (40, 0))
         state.advance(to: 72, settings: Self.settings)
-        #expect(state.baseline[0] == 37.5)
+        // Three days behind slot 72 (the last of them open): trusted, though 71 are folded.
+        #expect(state.baseline[0] == 37.5 && state.foldedSlots == 71 && state.slotsBehind() == 72)
         #expect(state.expectation(.failures, settings: Self.settings).expected == 37.5)
+        // The open slot itself has only 71 behind it.
+        #expect(state.expectation(.failures, settings: Self.settings, slot: 71) == (40, 0))
         // max(floor 40, 3 × 37.5, 37.5 + 4 × deviation)
         let deviation = state.baseline[1]
         #expect(deviation == 20)
@@ -343,11 +377,13 @@ import Testing
         state.advance(to: target, settings: after)
         #expect(state.slot == target && state.slotLength == new.microseconds)
         #expect(state.baseline.isEmpty && state.foldedSlots == 0 && state.count(.failures) == 0)
-        #expect(state.slotStart <= now && now < state.slotStart + new)
+        #expect(state.start(of: .current) <= now && now < state.start(of: .current) + new)
         #expect(state.stuffing != nil)
-        // The next slot folds normally under the new length.
+        // The next slots fold normally under the new length: the first stays open while the second runs.
         state.counts.failures = 3
         state.advance(to: target + 1, settings: after)
+        #expect(state.foldedSlots == 0 && state.previous?.counts.failures == 3)
+        state.advance(to: target + 2, settings: after)
         #expect(state.foldedSlots == 1 && state.baseline.count == after.slotsPerDay * 8)
     }
 }

@@ -308,6 +308,10 @@ import _VigilMachinery
         campaign.baseline = [Float](repeating: 1, count: 24 * CampaignMetric.allCases.count * 2)
         campaign.foldedSlots = 48
         campaign.stuffing = CampaignInterval(start: EngineHarness.at(1), until: EngineHarness.at(121))
+        var previous = CampaignState.SlotTally()
+        previous.counts.resets = 2
+        previous.users.insert(11)
+        campaign.previous = previous
         let good = codec.encodeCampaign(campaign, appliedOffset: 7)
         var state = Self.empty
         #expect(throws: Never.self) { try codec.apply(key: key, value: good, to: &state) }
@@ -347,6 +351,16 @@ import _VigilMachinery
                 try codec.apply(key: key, value: bytes, to: &state)
             }
         }
+        // Version 5 had no previous slot (its encoding ends where version 6's presence byte is): it restores
+        // with that slot folded.
+        var noPrevious = campaign
+        noPrevious.previous = nil
+        var version5 = codec.encodeCampaign(noPrevious, appliedOffset: 7)
+        #expect(version5.last == 0)
+        version5.removeLast()
+        version5[0] = 5
+        #expect(throws: Never.self) { try codec.apply(key: key, value: version5, to: &state) }
+        #expect(state.campaigns[3] == noPrevious)
         var older = good
         older[0] = 4
         #expect(

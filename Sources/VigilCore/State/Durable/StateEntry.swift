@@ -103,7 +103,8 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
 /// | source | last seen 8 · failures event window · failing users, reset accounts: distinct windows · holds |
 /// | domain | last seen 8 · reset accounts distinct window · holds |
-/// | campaign (version 5) | last seen 8 · slot 8 · slot length (µs) 8 · failures, unknown-user failures, resets: 4 each · users sketch: 4 + 0 or 1,024 registers · folded slots 4 · baseline: 4 + n × float 4 · stuffing?, reset wave?: 2 × (1 + start 8 + until 8) |
+/// | campaign (version 5) | last seen 8 · slot 8 · slot length (µs) 8 · slot counts · folded slots 4 · baseline: 4 + n × float 4 · stuffing?, reset wave?: 2 × (1 + start 8 + until 8) · from version 6: previous slot? 1 (+ slot counts) |
+/// | slot counts | failures, unknown-user failures, resets: 4 each · users sketch: 4 + 0 or 1,024 registers |
 /// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · counters · global window 8 · newest bucket? 1 (+8) · input marks: 4 + n × (partition hash 8 · offset 8), absent in entries written before them |
 /// | counters | late, evicted users, evicted sources, dropped at capacity: 8 each |
 /// | global bucket | number 8 · failures 8 · resets 8 · 4 + 0 or 1,024 sketch registers |
@@ -119,9 +120,11 @@ public struct StateEntryKey: Sendable, Hashable {
 /// enum raw values and flag bits, time order of windows) and throws a `StateDecodingError` naming the
 /// field; it never traps on any input.
 struct StateEntryCodec {
-    static let formatVersion: UInt8 = 5
-    /// The version campaign entries need (no earlier Vigil knows them).
-    static let campaignVersion: UInt8 = 5
+    static let formatVersion: UInt8 = 6
+    /// The version campaign entries are written in: 5 introduced them, 6 added the previous slot.
+    static let campaignVersion: UInt8 = 6
+    /// The first version with campaign entries.
+    static let firstCampaignVersion: UInt8 = 5
     /// Baseline values a campaign entry may hold: 5-minute slots, four metrics, mean and deviation.
     static let maxBaselineValues = 288 * 4 * 2
     /// The first format, still written for every value that needs nothing newer.
@@ -254,15 +257,12 @@ struct StateEntryCodec {
     func encodeCampaign(_ campaign: CampaignState, appliedOffset: Int64) -> [UInt8] {
         var out = header(
             appliedOffset, version: Self.campaignVersion,
-            reserving: 96 + campaign.users.registerBytes.count + 4 * campaign.baseline.count)
+            reserving: 112 + campaign.users.registerBytes.count
+                + (campaign.previous?.users.registerBytes.count ?? 0) + 4 * campaign.baseline.count)
         out.time(campaign.lastSeen)
         out.i64(campaign.slot)
         out.i64(campaign.slotLength)
-        out.u32(campaign.counts.failures)
-        out.u32(campaign.counts.unknownUserFailures)
-        out.u32(campaign.counts.resets)
-        out.count(campaign.users.registerBytes.count)
-        out.bytes.append(contentsOf: campaign.users.registerBytes)
+        encodeSlotTally(CampaignState.SlotTally(counts: campaign.counts, users: campaign.users), into: &out)
         out.u32(campaign.foldedSlots)
         out.count(campaign.baseline.count)
         for value in campaign.baseline { out.u32(value.bitPattern) }
@@ -273,7 +273,17 @@ struct StateEntryCodec {
                 out.time(interval.until)
             }
         }
+        out.bool(campaign.previous != nil)
+        if let previous = campaign.previous { encodeSlotTally(previous, into: &out) }
         return out.bytes
+    }
+
+    private func encodeSlotTally(_ tally: CampaignState.SlotTally, into out: inout StateWriter) {
+        out.u32(tally.counts.failures)
+        out.u32(tally.counts.unknownUserFailures)
+        out.u32(tally.counts.resets)
+        out.count(tally.users.registerBytes.count)
+        out.bytes.append(contentsOf: tally.users.registerBytes)
     }
 
     func encodeShard(_ state: ShardState, appliedOffset: Int64) -> [UInt8] {
@@ -443,11 +453,12 @@ struct StateEntryCodec {
         case .domain:
             state.domains[key.hash] = try decodeDomain(&reader)
         case .campaign:
-            guard version >= Self.campaignVersion else {
+            guard version >= Self.firstCampaignVersion else {
                 throw .invalidValue(
-                    field: "campaign entry", detail: "version \(version), campaign entries start at version 5")
+                    field: "campaign entry",
+                    detail: "version \(version), campaign entries start at version \(Self.firstCampaignVersion)")
             }
-            state.campaigns[key.hash] = try decodeCampaign(&reader)
+            state.campaigns[key.hash] = try decodeCampaign(&reader, version: version)
         case .shard:
             try expectZeroHash(key)
             try decodeShard(&reader, into: &state)
@@ -791,7 +802,9 @@ struct StateEntryCodec {
         return domain
     }
 
-    private func decodeCampaign(_ reader: inout StateReader) throws(StateDecodingError) -> CampaignState {
+    private func decodeCampaign(
+        _ reader: inout StateReader, version: UInt8
+    ) throws(StateDecodingError) -> CampaignState {
         let lastSeen = try reader.time("campaign last seen")
         let slot = try reader.i64("campaign slot")
         let slotLength = try reader.i64("campaign slot length")
@@ -807,15 +820,8 @@ struct StateEntryCodec {
             throw .invalidValue(field: "campaign slot", detail: "\(slot) is no slot of a storable time")
         }
         var campaign = CampaignState(lastSeen: lastSeen, slot: slot, slotLength: slotLength)
-        campaign.counts.failures = try reader.u32("campaign failures")
-        campaign.counts.unknownUserFailures = try reader.u32("campaign unknown-user failures")
-        campaign.counts.resets = try reader.u32("campaign resets")
-        let registerCount = try reader.count("campaign users sketch", limit: DistinctSketch.registerCount)
-        let range = try reader.take(registerCount, "campaign users sketch")
-        guard let users = DistinctSketch(registerBytes: Array(reader.bytes[range])) else {
-            throw .invalidValue(field: "campaign users sketch", detail: "not a sketch's registers")
-        }
-        campaign.users = users
+        let current = try decodeSlotTally(&reader, "campaign")
+        (campaign.counts, campaign.users) = (current.counts, current.users)
         campaign.foldedSlots = try reader.u32("campaign folded slots")
         let valueCount = try reader.count("campaign baseline", limit: Self.maxBaselineValues)
         let perDay = Int(day / slotLength)
@@ -848,7 +854,38 @@ struct StateEntryCodec {
         }
         campaign.stuffing = intervals[0]
         campaign.resetWave = intervals[1]
+        // Before version 6 the previous slot was folded when the current one began.
+        if version >= 6, try reader.bool("campaign previous slot") {
+            // Its start must be a storable time too: an alert may name it.
+            guard StateReader.storableMicroseconds.contains(start - slotLength) else {
+                throw .invalidValue(
+                    field: "campaign previous slot", detail: "slot \(slot - 1) is no slot of a storable time")
+            }
+            campaign.previous = try decodeSlotTally(&reader, "campaign previous slot")
+        }
         return campaign
+    }
+
+    private func decodeSlotTally(
+        _ reader: inout StateReader, _ field: String
+    ) throws(StateDecodingError) -> CampaignState.SlotTally {
+        var tally = CampaignState.SlotTally()
+        tally.counts.failures = try reader.u32("\(field) failures")
+        tally.counts.unknownUserFailures = try reader.u32("\(field) unknown-user failures")
+        tally.counts.resets = try reader.u32("\(field) resets")
+        tally.users = try decodeSketch(&reader, "\(field) users sketch")
+        return tally
+    }
+
+    /// A distinct-count sketch: its register count (0 for an empty one), then its registers.
+    private func decodeSketch(_ reader: inout StateReader, _ field: String) throws(StateDecodingError) -> DistinctSketch
+    {
+        let registerCount = try reader.count(field, limit: DistinctSketch.registerCount)
+        let range = try reader.take(registerCount, field)
+        guard let sketch = DistinctSketch(registerBytes: Array(reader.bytes[range])) else {
+            throw .invalidValue(field: field, detail: "not a sketch's registers")
+        }
+        return sketch
     }
 
     private func decodeShard(_ reader: inout StateReader, into state: inout ShardState) throws(StateDecodingError) {
@@ -913,12 +950,7 @@ struct StateEntryCodec {
         guard failures >= 0, resets >= 0 else { throw .invalidValue(field: "global bucket", detail: "negative count") }
         bucket.failures = Int(failures)
         bucket.resetRequests = Int(resets)
-        let registerCount = try reader.count("global bucket registers", limit: DistinctSketch.registerCount)
-        let range = try reader.take(registerCount, "global bucket registers")
-        guard let sketch = DistinctSketch(registerBytes: Array(reader.bytes[range])) else {
-            throw .invalidValue(field: "global bucket registers", detail: "not a sketch's registers")
-        }
-        bucket.failingUsers = sketch
+        bucket.failingUsers = try decodeSketch(&reader, "global bucket registers")
         return bucket
     }
 
