@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// An in-process Kafka cluster (librdkafka's mock brokers) listening on loopback TCP, so tests,
 /// `vigil demo` and external tools such as `kcat` can use it without a real Kafka.
@@ -15,9 +16,18 @@ public final class MockKafkaCluster: Sendable {
     /// time a broker goes down (the listener is closed and its port bound again at once).
     public init(brokers: Int = 1, logger: Logger) throws(KafkaError) {
         OpenFileLimit.raiseToHardLimit(logger: logger)
-        cluster = try RdKafkaMockCluster(brokers: brokers, logger: logger)
+        cluster = try Self.listenerChanges.withLock { _ throws(KafkaError) in
+            try RdKafkaMockCluster(brokers: brokers, logger: logger)
+        }
         bootstrapServers = cluster.bootstrapServers
     }
+
+    /// Held while brokers bind their listeners: a new cluster's brokers (each binds an ephemeral port) and a
+    /// broker going down (the mock closes its listener and binds the same port again at once, and aborts the
+    /// process when that bind fails). Seen once with the Kafka suites side by side: `Failed to bind mock
+    /// broker socket to Address already in use`, then the abort. One way to get there is another cluster's
+    /// broker being given the port in the instant it is free; in one process, this lock rules that out.
+    private static let listenerChanges = Mutex(())
 
     /// Creates `name` up front. Without it the mock brokers create a topic on first use with their
     /// default partition count, which a test of partitioning or rebalancing should not depend on.
@@ -29,7 +39,7 @@ public final class MockKafkaCluster: Sendable {
     /// Disconnects the broker and refuses new connections (no leader change). The mock keeps the
     /// broker's port meanwhile: it binds it again at once, without listening.
     public func setBrokerDown(id: Int32) throws(KafkaError) {
-        try check("broker down", cluster.setBrokerDown(id: id))
+        try check("broker down", Self.listenerChanges.withLock { _ in cluster.setBrokerDown(id: id) })
     }
 
     /// Lets the broker accept connections again after `setBrokerDown`; clients reconnect by themselves.
