@@ -128,6 +128,10 @@ final class RdKafkaClient {
             let text =
                 "librdkafka \(facility.map { String(cString: $0) } ?? ""): "
                 + (message.map { String(cString: $0) } ?? "")
+            if let port = PortHolders.failedMockBind(in: text) {
+                // The mock aborts the process right after this line: say who holds the port while they do.
+                logger.critical("librdkafka MOCK: sockets on port \(port): \(PortHolders.describe(port: port))")
+            }
             switch level {
             case ...2: logger.critical("\(text)")
             case 3: logger.error("\(text)")

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+@testable import VigilKafka
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The mock's failed bind is recognised, and the sockets on its port are named with their owner.
+@Suite struct PortHoldersTests {
+    @Test func theMocksFailedBindNamesItsPort() {
+        #expect(
+            PortHolders.failedMockBind(
+                in: "librdkafka MOCK: [thrd:mock]: Failed to bind mock broker socket to Address already in use: "
+                    + "127.0.0.1:43509") == 43509)
+        #expect(PortHolders.failedMockBind(in: "librdkafka MOCK: Broker 1: down") == nil)
+    }
+
+    @Test func aListeningSocketIsNamedWithThisProcess() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        var isOpen = true
+        defer { if isOpen { close(listener) } }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        try #require(listening && listen(listener, 1) == 0)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let described = PortHolders.describe(port: port)
+        #expect(described.contains("LISTEN") && described.contains("held by \(getpid()) "), "\(described)")
+        // A port no socket has.
+        close(listener)
+        isOpen = false
+        #expect(PortHolders.describe(port: port) == "none")
+    }
+}
