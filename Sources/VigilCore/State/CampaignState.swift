@@ -22,10 +22,8 @@ struct CampaignState: Sendable, Equatable {
     /// The slot length the counts and the baseline were kept with, in microseconds (`CampaignSettings.slot`
     /// when they were): a slot number means nothing under another length.
     var slotLength: Int64
-    /// This slot's counts per `CampaignMetric`.
-    var counts = InlineCounts()
-    /// The distinct failing users of this slot; empty (one pointer) until the first failure, 1 KiB after.
-    var users = DistinctSketch()
+    /// This slot's counts.
+    var current = SlotTally()
     /// The previous slot (`slot - 1`), still counting events that arrive late, until it is folded; nil
     /// for an entity first seen in this slot.
     var previous: SlotTally?
@@ -76,6 +74,13 @@ struct CampaignState: Sendable, Equatable {
             case .resets: Double(counts.resets)
             }
         }
+
+        /// Counts a failed login (an unknown username's when `unknownUser`) of `user`.
+        mutating func countFailure(unknownUser: Bool, user: UInt64) {
+            counts.failures &+= 1
+            if unknownUser { counts.unknownUserFailures &+= 1 }
+            users.insert(user)
+        }
     }
 
     /// The open slot that counts an event of slot `eventSlot`: the previous one when the event belongs to
@@ -94,21 +99,15 @@ struct CampaignState: Sendable, Equatable {
     /// Counts a failed login (an unknown username's when `unknownUser`) of `user` in `open`.
     mutating func countFailure(in open: OpenSlot, unknownUser: Bool, user: UInt64) {
         switch open {
-        case .current:
-            counts.failures &+= 1
-            if unknownUser { counts.unknownUserFailures &+= 1 }
-            users.insert(user)
-        case .previous:
-            previous?.counts.failures &+= 1
-            if unknownUser { previous?.counts.unknownUserFailures &+= 1 }
-            previous?.users.insert(user)
+        case .current: current.countFailure(unknownUser: unknownUser, user: user)
+        case .previous: previous?.countFailure(unknownUser: unknownUser, user: user)
         }
     }
 
     /// Counts a password reset request in `open`.
     mutating func countReset(in open: OpenSlot) {
         switch open {
-        case .current: counts.resets &+= 1
+        case .current: current.counts.resets &+= 1
         case .previous: previous?.counts.resets &+= 1
         }
     }
@@ -138,7 +137,7 @@ struct CampaignState: Sendable, Equatable {
     /// The value of `metric` counted in `open` so far.
     func count(_ metric: CampaignMetric, in open: OpenSlot = .current) -> Double {
         switch open {
-        case .current: SlotTally(counts: counts, users: users).count(metric)
+        case .current: current.count(metric)
         case .previous: previous?.count(metric) ?? 0
         }
     }
@@ -152,7 +151,7 @@ struct CampaignState: Sendable, Equatable {
     mutating func advance(to target: Int64, settings: CampaignSettings) {
         guard slotLength == settings.slot.microseconds else {
             (slot, slotLength) = (target, settings.slot.microseconds)
-            (counts, users, previous, baseline, foldedSlots) = (InlineCounts(), DistinctSketch(), nil, [], 0)
+            (current, previous, baseline, foldedSlots) = (SlotTally(), nil, [], 0)
             return
         }
         guard target > slot else { return }
@@ -161,7 +160,6 @@ struct CampaignState: Sendable, Equatable {
             previous = nil
             fold(open, slot: slot - 1, perDay: perDay, settings: settings)
         }
-        let current = SlotTally(counts: counts, users: users)
         if target == slot + 1 {
             previous = current
         } else {
@@ -177,8 +175,7 @@ struct CampaignState: Sendable, Equatable {
             previous = SlotTally()
         }
         slot = target
-        counts = InlineCounts()
-        users = DistinctSketch()
+        current = SlotTally()
     }
 
     /// Folds `tally`, the counts of `slot`, into the baseline.

@@ -74,7 +74,7 @@ public struct ShardState: Sendable {
                 + domains.count * Self.domainHeapBytes
                 + campaigns.capacity * 4 / 3 * (MemoryLayout<UInt64>.stride + MemoryLayout<CampaignState>.stride)
                 + campaigns.values.reduce(0) {
-                    $0 + $1.baseline.count * 4 + $1.users.registerBytes.count
+                    $0 + $1.baseline.count * 4 + $1.current.users.registerBytes.count
                         + ($1.previous?.users.registerBytes.count ?? 0)
                 },
             evictedUsers: counters.evictedUsers, evictedSources: counters.evictedSources,

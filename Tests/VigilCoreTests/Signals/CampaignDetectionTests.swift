@@ -164,7 +164,7 @@ import Testing
         // slot, which now holds two.
         #expect(older.failure(at: 59.5).alerts.isEmpty)
         let key = EngineKeys(secret: .publicDefault).campaign.key(asn: Self.hostingASN)
-        #expect(older.harness.engine.state.campaigns[key]?.counts.failures == 2)
+        #expect(older.harness.engine.state.campaigns[key]?.current.counts.failures == 2)
     }
 
     @Test func failuresForUnknownUsernamesHaveTheirOwnFloor() {
@@ -310,12 +310,12 @@ import Testing
     /// the deviation likewise; empty slots between count as zero.
     @Test func foldingSeedsThenAverages() {
         var state = CampaignState(lastSeen: Timestamp(microseconds: 0), length: .hours(1))
-        state.counts.failures = 40
+        state.current.counts.failures = 40
         state.advance(to: 24, settings: Self.settings)
         // Slot 23 stays open as the previous slot: 23 folded.
         #expect(state.baseline[0] == 40 && state.baseline[1] == 0 && state.foldedSlots == 23)
         #expect(state.previous == CampaignState.SlotTally())
-        state.counts.failures = 80
+        state.current.counts.failures = 80
         state.advance(to: 48, settings: Self.settings)
         // 40 + 0.25 × 40, deviation 0 + 0.25 × 40.
         #expect(state.baseline[0] == 50 && state.baseline[1] == 10 && state.foldedSlots == 47)
@@ -339,18 +339,18 @@ import Testing
     @Test func aCrossingSlotIsFoldedInAsExpected() {
         var state = CampaignState(lastSeen: Timestamp(microseconds: 0), length: .hours(1))
         for day in Int64(0)..<3 {
-            state.counts.failures = 10
+            state.current.counts.failures = 10
             state.advance(to: (day + 1) * 24, settings: Self.settings)
         }
         #expect(state.baseline[0] == 10 && state.threshold(.failures, settings: Self.settings) == 40)
         for day in Int64(3)..<10 {
-            state.counts.failures = 500
+            state.current.counts.failures = 500
             state.advance(to: (day + 1) * 24, settings: Self.settings)
             #expect(state.baseline[0] == 10 && state.baseline[1] == 0, "day \(day)")
             #expect(state.threshold(.failures, settings: Self.settings) == 40)
         }
         // Below the threshold a count is learned as it is.
-        state.counts.failures = 30
+        state.current.counts.failures = 30
         state.advance(to: 11 * 24, settings: Self.settings)
         #expect(state.baseline[0] == 15 && state.baseline[1] == 5)
     }
@@ -365,11 +365,11 @@ import Testing
         let start = Timestamp(seconds: 1_790_000_000)
         var state = CampaignState(lastSeen: start, length: old)
         for day in Int64(0)..<4 {
-            state.counts.failures = 10
+            state.current.counts.failures = 10
             state.advance(to: CampaignState.slot(of: start + .days(day + 1), length: old), settings: before)
         }
         state.stuffing = CampaignInterval(start: start, until: start + .hours(2))
-        state.counts.failures = 7
+        state.current.counts.failures = 7
         var after = Self.settings
         after.slot = new
         let now = start + .days(5)
@@ -380,7 +380,7 @@ import Testing
         #expect(state.start(of: .current) <= now && now < state.start(of: .current) + new)
         #expect(state.stuffing != nil)
         // The next slots fold normally under the new length: the first stays open while the second runs.
-        state.counts.failures = 3
+        state.current.counts.failures = 3
         state.advance(to: target + 1, settings: after)
         #expect(state.foldedSlots == 0 && state.previous?.counts.failures == 3)
         state.advance(to: target + 2, settings: after)

@@ -304,7 +304,7 @@ import _VigilMachinery
         let codec = StateEntryCodec(keys: Self.built().keys)
         let key = StateEntryKey(kind: .campaign, hash: 3)
         var campaign = CampaignState(lastSeen: EngineHarness.at(0), length: .hours(1))
-        campaign.counts.failures = 5
+        campaign.current.counts.failures = 5
         campaign.baseline = [Float](repeating: 1, count: 24 * CampaignMetric.allCases.count * 2)
         campaign.foldedSlots = 48
         campaign.stuffing = CampaignInterval(start: EngineHarness.at(1), until: EngineHarness.at(121))

@@ -103,7 +103,7 @@ public struct StateEntryKey: Sendable, Hashable {
 /// | holds | 4 + n × (alert kind 1, its index in `AlertKind.allCases` · until 8) |
 /// | source | last seen 8 · failures event window · failing users, reset accounts: distinct windows · holds |
 /// | domain | last seen 8 · reset accounts distinct window · holds |
-/// | campaign (version 5) | last seen 8 · slot 8 · slot length (µs) 8 · slot counts · folded slots 4 · baseline: 4 + n × float 4 · stuffing?, reset wave?: 2 × (1 + start 8 + until 8) · from version 6: previous slot? 1 (+ slot counts) |
+/// | campaign (versions 5, 6) | last seen 8 · slot 8 · slot length (µs) 8 · slot counts · folded slots 4 · baseline: 4 + n × float 4 · stuffing?, reset wave?: 2 × (1 + start 8 + until 8) · from version 6: previous slot? 1 (+ slot counts) |
 /// | slot counts | failures, unknown-user failures, resets: 4 each · users sketch: 4 + 0 or 1,024 registers |
 /// | shard | newest event? 1 (+8) · next sweep? 1 (+8) · next rare sweep? 1 (+8) · counters · global window 8 · newest bucket? 1 (+8) · input marks: 4 + n × (partition hash 8 · offset 8), absent in entries written before them |
 /// | counters | late, evicted users, evicted sources, dropped at capacity: 8 each |
@@ -257,12 +257,12 @@ struct StateEntryCodec {
     func encodeCampaign(_ campaign: CampaignState, appliedOffset: Int64) -> [UInt8] {
         var out = header(
             appliedOffset, version: Self.campaignVersion,
-            reserving: 112 + campaign.users.registerBytes.count
+            reserving: 112 + campaign.current.users.registerBytes.count
                 + (campaign.previous?.users.registerBytes.count ?? 0) + 4 * campaign.baseline.count)
         out.time(campaign.lastSeen)
         out.i64(campaign.slot)
         out.i64(campaign.slotLength)
-        encodeSlotTally(CampaignState.SlotTally(counts: campaign.counts, users: campaign.users), into: &out)
+        encodeSlotTally(campaign.current, into: &out)
         out.u32(campaign.foldedSlots)
         out.count(campaign.baseline.count)
         for value in campaign.baseline { out.u32(value.bitPattern) }
@@ -820,8 +820,7 @@ struct StateEntryCodec {
             throw .invalidValue(field: "campaign slot", detail: "\(slot) is no slot of a storable time")
         }
         var campaign = CampaignState(lastSeen: lastSeen, slot: slot, slotLength: slotLength)
-        let current = try decodeSlotTally(&reader, "campaign")
-        (campaign.counts, campaign.users) = (current.counts, current.users)
+        campaign.current = try decodeSlotTally(&reader, "campaign")
         campaign.foldedSlots = try reader.u32("campaign folded slots")
         let valueCount = try reader.count("campaign baseline", limit: Self.maxBaselineValues)
         let perDay = Int(day / slotLength)
