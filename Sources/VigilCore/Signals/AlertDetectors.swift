@@ -400,11 +400,11 @@ struct AlertDetectors: Sendable {
         let open = entity.openSlot(for: slot)
         let metrics: [CampaignMetric]
         if isFailure {
-            entity.countFailure(
-                in: open, unknownUser: context.event.failureKind == .unknownUser, user: context.userKey)
+            let unknownUser = context.event.failureKind == .unknownUser
+            entity.count(in: open) { $0.countFailure(unknownUser: unknownUser, user: context.userKey) }
             metrics = [.failures, .unknownUserFailures, .distinctUsers]
         } else {
-            entity.countReset(in: open)
+            entity.count(in: open) { $0.countReset() }
             metrics = [.resets]
         }
         var changed = false

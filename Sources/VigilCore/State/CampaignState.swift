@@ -81,6 +81,9 @@ struct CampaignState: Sendable, Equatable {
             if unknownUser { counts.unknownUserFailures &+= 1 }
             users.insert(user)
         }
+
+        /// Counts a password reset request.
+        mutating func countReset() { counts.resets &+= 1 }
     }
 
     /// The open slot that counts an event of slot `eventSlot`: the previous one when the event belongs to
@@ -96,19 +99,14 @@ struct CampaignState: Sendable, Equatable {
     /// length, and a live one is the slot of an event's time.
     func start(of open: OpenSlot) -> Timestamp { Timestamp(microseconds: number(of: open) * slotLength) }
 
-    /// Counts a failed login (an unknown username's when `unknownUser`) of `user` in `open`.
-    mutating func countFailure(in open: OpenSlot, unknownUser: Bool, user: UInt64) {
-        switch open {
-        case .current: current.countFailure(unknownUser: unknownUser, user: user)
-        case .previous: previous?.countFailure(unknownUser: unknownUser, user: user)
-        }
-    }
+    /// The counts of `open`; nil for a previous slot not open.
+    func tally(_ open: OpenSlot) -> SlotTally? { open == .current ? current : previous }
 
-    /// Counts a password reset request in `open`.
-    mutating func countReset(in open: OpenSlot) {
+    /// Changes the counts of `open` (nothing for a previous slot not open).
+    mutating func count(in open: OpenSlot, _ change: (inout SlotTally) -> Void) {
         switch open {
-        case .current: current.counts.resets &+= 1
-        case .previous: previous?.counts.resets &+= 1
+        case .current: change(&current)
+        case .previous: if previous != nil { change(&previous!) }
         }
     }
 
@@ -136,10 +134,7 @@ struct CampaignState: Sendable, Equatable {
 
     /// The value of `metric` counted in `open` so far.
     func count(_ metric: CampaignMetric, in open: OpenSlot = .current) -> Double {
-        switch open {
-        case .current: current.count(metric)
-        case .previous: previous?.count(metric) ?? 0
-        }
+        tally(open)?.count(metric) ?? 0
     }
 
     /// Moves to `target` (a slot of `settings.slot`): the current slot becomes the previous one, and the

@@ -148,7 +148,7 @@ import _VigilMachinery
     /// a domain's reset wave, a network's or tenant's campaign are named by their window or slot, not by
     /// the event that happened to cross the threshold. Decisions, and through them the baselines that
     /// account alerts read, may differ: a login reads the source-risk and campaign tables as they stand
-    /// when it arrives (README, "Ordering and state").
+    /// when it arrives (README, "Pipeline": order).
     @Test(arguments: [EventDuration.seconds(2), .seconds(30)])
     func crossUserAlertUIDsDoNotDependOnHowInputPartitionsInterleave(lag: EventDuration) {
         let (events, enricher) = Self.generatedWorkload(count: 20_000)
