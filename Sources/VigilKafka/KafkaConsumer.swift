@@ -207,13 +207,16 @@ public final class KafkaConsumer {
         try client.lag()
     }
 
-    /// The high watermark of any partition (the offset after its last acknowledged record), asked
-    /// from its leader: a blocking round trip bounded by `timeout`, unlike `lag()`. For a partition
-    /// this consumer does not fetch, such as a changelog's, to learn whether anything was written to
-    /// it since a known offset.
-    public func highWatermark(of partition: KafkaTopicPartition, timeout: Duration) throws(KafkaError) -> Int64 {
+    /// The low and high watermarks of any partition (its first offset, and the offset after its last
+    /// acknowledged record), asked from its leader: a blocking round trip bounded by `timeout`, unlike
+    /// `lag()`. For a partition this consumer does not fetch, such as a changelog's: to learn whether
+    /// anything was written to it since a known offset, or whether a restore has anything to read
+    /// (``KafkaPartitionReader`` opens no client of its own when it has not).
+    public func watermarks(
+        of partition: KafkaTopicPartition, timeout: Duration
+    ) throws(KafkaError) -> (low: Int64, high: Int64) {
         guard !isClosed else { throw .closed }
-        return try client.watermarks(of: partition, timeout: timeout).high
+        return try client.watermarks(of: partition, timeout: timeout)
     }
 
     /// Commits the stored offsets of revoked partitions (see the type's notes); a rejection by a

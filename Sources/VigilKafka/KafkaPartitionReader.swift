@@ -27,37 +27,55 @@ public final class KafkaPartitionReader {
     public let stallTimeout: Duration
     /// Records and bytes read so far, for restore metrics and progress reports.
     public private(set) var progress: KafkaReadProgress
-    private let client: RdKafkaClient
+    /// Nil when there was nothing to read from the start: no connection is opened then.
+    private let client: RdKafkaClient?
     private var isAtEnd: Bool
     private var lastProgress = ContinuousClock.now
 
-    /// Asks the partition's leader for its watermarks (bounded by `timeout`) and starts fetching
-    /// from `startOffset`, or from the partition's first record when nil. A start below the first
-    /// record (deleted or compacted away) starts at the first record. The configuration supplies the
-    /// connection properties. librdkafka assigns partitions only to a consumer with a `group.id`:
-    /// the configuration's is kept (its ACLs cover it), or `vigil-partition-reader` is used, but the
-    /// group is never joined and offset commits are disabled, so its members and offsets are untouched.
+    /// Starts fetching from `startOffset`, or from the partition's first record when nil, up to the
+    /// high watermark: `watermarks` when the caller already asked the leader for them (another
+    /// client's ``KafkaConsumer/watermarks(of:timeout:)``), otherwise asked by this reader (bounded by
+    /// `timeout`). A start below the first record (deleted or compacted away) starts at the first
+    /// record. With nothing to read from the start and the watermarks given, no client is created: a
+    /// consumer client is threads and connections, and a restore of many empty changelog partitions
+    /// would otherwise open and close one per partition. The configuration supplies the connection
+    /// properties. librdkafka assigns partitions only to a consumer with a `group.id`: the
+    /// configuration's is kept (its ACLs cover it), or `vigil-partition-reader` is used, but the group
+    /// is never joined and offset commits are disabled, so its members and offsets are untouched.
     public init(
         configuration: KafkaConfiguration,
         partition: KafkaTopicPartition,
         from startOffset: Int64? = nil,
+        watermarks: (low: Int64, high: Int64)? = nil,
         timeout: Duration = .seconds(30),
         stallTimeout: Duration = .seconds(60),
         logger: Logger,
         onWarning: @escaping (KafkaWarning) -> Void = { _ in }
     ) throws(KafkaError) {
-        client = try RdKafkaClient(
-            kind: .consumer, configuration: configuration.assigningReader(defaultGroupID: "vigil-partition-reader"),
-            context: CallbackContext(logger: logger, onWarning: onWarning))
+        func openClient() throws(KafkaError) -> RdKafkaClient {
+            try RdKafkaClient(
+                kind: .consumer, configuration: configuration.assigningReader(defaultGroupID: "vigil-partition-reader"),
+                context: CallbackContext(logger: logger, onWarning: onWarning))
+        }
+        var client: RdKafkaClient?
+        let (low, high): (Int64, Int64)
+        if let watermarks {
+            (low, high) = watermarks
+        } else {
+            let opened = try openClient()
+            (low, high) = try opened.watermarks(of: partition, timeout: timeout)
+            client = opened
+        }
         self.partition = partition
         self.stallTimeout = stallTimeout
-        let (low, high) = try client.watermarks(of: partition, timeout: timeout)
         let start = max(startOffset ?? low, low)
         endOffset = high
         firstOffset = low
         progress = KafkaReadProgress(records: 0, bytes: 0, position: start)
         isAtEnd = start >= high
-        guard !isAtEnd else { return }
+        if !isAtEnd, client == nil { client = try openClient() }
+        self.client = client
+        guard let client, !isAtEnd else { return }
         if let code = client.assign([(partition, start)]) { throw .operationFailed(operation: "assign", code: code) }
     }
 
@@ -65,7 +83,7 @@ public final class KafkaPartitionReader {
     /// taking what else is already fetched; empty when nothing arrived in time, nil once the end is
     /// reached (every record below `endOffset` was returned).
     public func next(maxMessages: Int, timeout: Duration) throws(KafkaError) -> [KafkaMessage]? {
-        guard !isAtEnd else { return nil }
+        guard !isAtEnd, let client else { return nil }
         var batch: [KafkaMessage] = []
         var wait = timeout.kafkaMilliseconds
         while batch.count < maxMessages, !isAtEnd, let polled = client.consumerPoll(timeout: wait) {

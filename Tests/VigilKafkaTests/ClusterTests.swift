@@ -82,14 +82,15 @@ import Glibc
         let consumer = try makeConsumer(cluster, group: "watermarks")
         let ends = try await blocking {
             try (0..<3).map {
-                try consumer.highWatermark(
-                    of: KafkaTopicPartition(topic: "changelog", partition: $0), timeout: .seconds(10))
+                try consumer.watermarks(
+                    of: KafkaTopicPartition(topic: "changelog", partition: $0), timeout: .seconds(10)
+                ).high
             }
         }
         #expect(ends == [1, 0, 3])
         try consumer.close()
         #expect(throws: KafkaError.self) {
-            try consumer.highWatermark(of: KafkaTopicPartition(topic: "changelog", partition: 0), timeout: .seconds(1))
+            try consumer.watermarks(of: KafkaTopicPartition(topic: "changelog", partition: 0), timeout: .seconds(1))
         }
         withExtendedLifetime(cluster) {}
     }

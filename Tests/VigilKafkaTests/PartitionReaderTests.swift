@@ -72,4 +72,51 @@ import VigilTestSupport
         #expect(empty.progress.records == 0)
         withExtendedLifetime(cluster) {}
     }
+
+    /// A restore asks the loop's consumer for a changelog partition's watermarks: the reader reads up
+    /// to the high one given, and opens no client at all when there is nothing to read. A property
+    /// librdkafka refuses shows which: creating a client with it throws.
+    @Test func givenWatermarksItReadsToTheirEndAndOpensNoClientWhenNothingIsLeft() async throws {
+        let cluster = try MockKafkaCluster(brokers: 1, logger: testLogger)
+        try cluster.createTopic("changelog", partitions: 2)
+        try await blocking { try produce(cluster, partition: 0, ["k0:a", "k1:b", "k2:c"]) }
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConfiguration([
+                "bootstrap.servers": cluster.bootstrapServers, "group.id": "reader-test",
+            ]),
+            logger: testLogger)
+        let (zero, one) = try await blocking {
+            (
+                try consumer.watermarks(
+                    of: KafkaTopicPartition(topic: "changelog", partition: 0), timeout: .seconds(10)),
+                try consumer.watermarks(
+                    of: KafkaTopicPartition(topic: "changelog", partition: 1), timeout: .seconds(10))
+            )
+        }
+        #expect(zero.low == 0 && zero.high == 3)
+        #expect(one.low == 0 && one.high == 0)
+        func reader(
+            _ partition: Int32, from offset: Int64?, _ watermarks: (low: Int64, high: Int64), refused: Bool
+        )
+            throws -> KafkaPartitionReader
+        {
+            var configuration = KafkaConfiguration(["bootstrap.servers": cluster.bootstrapServers])
+            if refused { configuration["no.such.property"] = "1" }
+            return try KafkaPartitionReader(
+                configuration: configuration,
+                partition: KafkaTopicPartition(topic: "changelog", partition: partition), from: offset,
+                watermarks: watermarks, logger: testLogger)
+        }
+        let messages = try await blocking { try readAll(try reader(0, from: 1, zero, refused: false)) }
+        #expect(messages.map(\.keyString) == ["k1", "k2"])
+        // Nothing to read (an empty partition, or a start at the end): no client, so no refusal.
+        let empty = try reader(1, from: nil, one, refused: true)
+        #expect(try empty.next(maxMessages: 10, timeout: .zero) == nil)
+        let atEnd = try reader(0, from: 3, zero, refused: true)
+        #expect(atEnd.progress.position == 3)
+        #expect(try atEnd.next(maxMessages: 10, timeout: .zero) == nil)
+        #expect(throws: KafkaError.self) { try reader(0, from: 2, zero, refused: true) }
+        try consumer.close()
+        withExtendedLifetime(cluster) {}
+    }
 }

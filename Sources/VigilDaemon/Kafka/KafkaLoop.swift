@@ -428,6 +428,9 @@ final class KafkaLoop: @unchecked Sendable {
                 case .failure(let error):
                     try perform(machine.restoreFailed(partition, reason: "\(error)"))
                 }
+            case .refillRestoreSlots:
+                // Each round begins at least one restore, so this ends.
+                while case let begun = machine.restoresToBegin(), !begun.isEmpty { try perform(begun) }
             case let .seek(partition, offset):
                 // Not optional: the messages from `offset` on would never be processed.
                 try consumer.seek(partition, to: offset)
@@ -732,7 +735,9 @@ final class KafkaLoop: @unchecked Sendable {
     /// changelog from its beginning), then a reader over its changelog partition from after the
     /// snapshot's checkpoint to the end as of now.
     private func beginRestore(_ partition: KafkaTopicPartition) throws {
-        guard let durableState, let shard = shards[partition] else { throw RestoreNotStarted(partition: partition) }
+        guard let durableState, let shard = shards[partition], let consumer else {
+            throw RestoreNotStarted(partition: partition)
+        }
         let startedAt = ContinuousClock.now
         let changelogPartition = KafkaTopicPartition(topic: durableState.changelogTopic, partition: partition.partition)
         var snapshot: LocalSnapshot?
@@ -742,7 +747,12 @@ final class KafkaLoop: @unchecked Sendable {
         case .found(let found): snapshot = found
         case .discarded(let reason): discardSnapshot(of: partition, reason: reason)
         }
-        var reader = try openReader(changelogPartition, from: snapshot.map { $0.changelogOffset + 1 })
+        // Asked once through the loop's consumer: a reader opens a client only when there is something
+        // to read, and most changelog partitions of a fresh or quiet stage have nothing.
+        let watermarks = try consumer.watermarks(
+            of: changelogPartition, timeout: .microseconds(settings.config.config.state.adminTimeout.microseconds))
+        var reader = try openReader(
+            changelogPartition, from: snapshot.map { $0.changelogOffset + 1 }, watermarks: watermarks)
         if let found = snapshot {
             if let mismatch = found.mismatch(
                 changelogTopic: durableState.changelogTopic,
@@ -759,7 +769,7 @@ final class KafkaLoop: @unchecked Sendable {
                     snapshot = nil
                 }
             }
-            if snapshot == nil { reader = try openReader(changelogPartition, from: nil) }
+            if snapshot == nil { reader = try openReader(changelogPartition, from: nil, watermarks: watermarks) }
         }
         restores[partition] = Restore(
             reader: reader, startedAt: startedAt, snapshotStamp: snapshot?.stamp, snapshotDigest: snapshotDigest)
@@ -803,8 +813,9 @@ final class KafkaLoop: @unchecked Sendable {
         let changelogPartition = KafkaTopicPartition(topic: durableState.changelogTopic, partition: partition.partition)
         let reason: String
         do {
-            let end = try consumer.highWatermark(
-                of: changelogPartition, timeout: .microseconds(settings.config.config.state.adminTimeout.microseconds))
+            let end = try consumer.watermarks(
+                of: changelogPartition, timeout: .microseconds(settings.config.config.state.adminTimeout.microseconds)
+            ).high
             // Nobody else wrote to it since: it ends just after the checkpoint, or just after the last
             // record this process wrote, at or after the checkpoint (another stage's shard of this
             // partition number, each in its own scope).
@@ -843,12 +854,14 @@ final class KafkaLoop: @unchecked Sendable {
         }
     }
 
-    private func openReader(_ partition: KafkaTopicPartition, from offset: Int64?) throws -> KafkaPartitionReader {
+    private func openReader(
+        _ partition: KafkaTopicPartition, from offset: Int64?, watermarks: (low: Int64, high: Int64)
+    ) throws -> KafkaPartitionReader {
         var configuration = settings.consumer
         configuration["queued.max.messages.kbytes"] = String(
             max(1024, Self.restoreFetchBudgetKilobytes / max(1, machine.maxConcurrentRestores)))
         return try KafkaPartitionReader(
-            configuration: configuration, partition: partition, from: offset,
+            configuration: configuration, partition: partition, from: offset, watermarks: watermarks,
             timeout: .microseconds(settings.config.config.state.adminTimeout.microseconds), logger: logger,
             onWarning: { [weak self] in self?.warn($0) })
     }

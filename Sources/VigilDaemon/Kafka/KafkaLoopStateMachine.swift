@@ -241,6 +241,11 @@ struct KafkaLoopStateMachine {
         case beginRestore(KafkaTopicPartition)
         /// Apply one bounded step of changelog records; report with `restoreProgressed` or `restoreFailed`.
         case restoreStep(KafkaTopicPartition)
+        /// Restores wait for a slot: perform `restoresToBegin` until it returns nothing, so that slots
+        /// the batch's steps freed are taken in the same batch. A changelog partition with nothing to
+        /// read finishes in its first step, and hundreds of them (a partition per stage topic) would
+        /// otherwise take one batch per slot, while the stages behind them wait.
+        case refillRestoreSlots
         /// Move the partition's fetch position back to `offset`: a message fetched while it restored.
         case seek(KafkaTopicPartition, offset: Int64)
         /// Take the partition's changed state as a flush stamped `stamp` (and with `withSnapshot`, its
@@ -404,6 +409,10 @@ struct KafkaLoopStateMachine {
     private var drainFailure: String?
     /// When flushes were last captured.
     private var lastFlush = Duration.zero
+    /// Partitions that took a flush and may still hold it (some of them no longer do): the end of a
+    /// batch releases the flushes of these only. Most of the time, between a flush's acknowledgement and
+    /// the next flush, none has one, and hundreds of partitions would be looked at for nothing.
+    private var partitionsWithFlushes: Set<KafkaTopicPartition> = []
     /// Captures asked for and not reported yet: a drain waits for them.
     private var capturesAwaited = 0
     private var nextFlushID: UInt64 = 1
@@ -518,26 +527,14 @@ struct KafkaLoopStateMachine {
             actions.append(.applyConfig(policyVersion: postedConfig.policyVersion))
         }
         let restoring = restoringPartitions
-        var running = restoring.filter { partitions[$0]?.restore?.begun == true }.count
-        for partition in restoring {
-            guard let restore = partitions[partition]?.restore else { continue }
-            if !restore.begun {
-                // Changelog records of an earlier ownership still inside the producer could land after
-                // the restore read the partition, and change what it restored: wait for their reports.
-                guard changelogInFlight[partition] == nil else { continue }
-                if let kept = restore.suspended {
-                    partitions[partition]?.restore?.begun = true
-                    actions.append(.checkSuspendedShard(partition, kept))
-                    continue
-                }
-                guard running < configuration.maxConcurrentRestores else { continue }
-                running += 1
-                partitions[partition]?.restore?.begun = true
-                changelogLost.remove(partition)
-                actions.append(.beginRestore(partition))
-            }
+        for partition in restoring where partitions[partition]?.restore?.begun == true {
             actions.append(.restoreStep(partition))
         }
+        actions += restoresToBegin()
+        let waitingForSlot = restoring.contains {
+            partitions[$0]?.restore?.begun == false && changelogInFlight[$0] == nil
+        }
+        if waitingForSlot { actions.append(.refillRestoreSlots) }
         if backpressureSince != nil {
             actions += [.pollDeliveries(timeout: configuration.backpressureReportWait), .send]
         }
@@ -625,7 +622,14 @@ struct KafkaLoopStateMachine {
         }
         if let changelog = configuration.changelog {
             let sendNow = outboxIsEmpty
-            actions += runningPartitions.flatMap { releaseFlushes(of: $0) }
+            for partition in partitionsWithFlushes.sorted(by: Self.order) {
+                if withPartition(partition, { $0.restore == nil }) == true {
+                    actions += releaseFlushes(of: partition)
+                }
+                if withPartition(partition, { !$0.flushes.isEmpty }) != true {
+                    partitionsWithFlushes.remove(partition)
+                }
+            }
             if sendNow, !outboxIsEmpty { actions.append(.send) }
             if now - lastFlush >= changelog.flushInterval {
                 lastFlush = now
@@ -732,6 +736,32 @@ struct KafkaLoopStateMachine {
 
     // MARK: Restores
 
+    /// Begins the restores waiting for a slot while slots are free, each with its first step (and
+    /// checks suspended shards, which take no slot: the check is done within the batch). A restore
+    /// waits while its partition's changelog records of an earlier ownership are still inside the
+    /// producer: they could land after the restore read the partition, and change what it restored.
+    mutating func restoresToBegin() -> [Action] {
+        guard phase == .running else { return [] }
+        var actions: [Action] = []
+        var running = partitions.values.count(where: { $0.restore?.begun == true })
+        for partition in restoringPartitions {
+            guard let restore = partitions[partition]?.restore, !restore.begun,
+                changelogInFlight[partition] == nil
+            else { continue }
+            if let kept = restore.suspended {
+                partitions[partition]?.restore?.begun = true
+                actions.append(.checkSuspendedShard(partition, kept))
+                continue
+            }
+            guard running < configuration.maxConcurrentRestores else { continue }
+            running += 1
+            partitions[partition]?.restore?.begun = true
+            changelogLost.remove(partition)
+            actions += [.beginRestore(partition), .restoreStep(partition)]
+        }
+        return actions
+    }
+
     /// A restore step applied records (`records` so far, in all); `finished`: the partition's state
     /// is complete, and `restored` says where, when the whole state reflects one checkpoint exactly
     /// (its first snapshot needs no input then). It then resumes from its committed offset, or from
@@ -801,6 +831,7 @@ struct KafkaLoopStateMachine {
         }
         partitions[partition]?.flushes.append(
             Flush(id: nextFlushID, stamp: stamp, records: records, snapshot: records.isEmpty ? nil : snapshot))
+        partitionsWithFlushes.insert(partition)
         nextFlushID += 1
         let sendNow = outboxIsEmpty
         let snapshots = releaseFlushes(of: partition)

@@ -1058,16 +1058,41 @@ struct KafkaLoopStateMachineTests {
         #expect(
             machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
                 .beginRestore(Self.p0), .restoreStep(Self.p0), .beginRestore(Self.p1), .restoreStep(Self.p1),
-                Self.pollWhileRestoring,
+                .refillRestoreSlots, Self.pollWhileRestoring,
             ])
         #expect(
             machine.readiness
                 == .notReady(
                     "restoring 3 partitions: 0 records so far; 1 waiting for a restore slot (at most 2 at a time)"))
+        // Both steps still have records to read: no slot is free for the refill.
+        #expect(machine.restoresToBegin() == [])
         _ = machine.restoreProgressed(Self.p0, records: 4, finished: true, now: .zero)
         #expect(
             machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
                 .restoreStep(Self.p1), .beginRestore(Self.p2), .restoreStep(Self.p2), Self.pollWhileRestoring,
+            ])
+    }
+
+    /// Restores of changelog partitions with nothing to read end in their first step: the slots they
+    /// free are taken within the same batch, so hundreds of them do not take a batch per slot.
+    @Test func slotsFreedWithinABatchAreTakenInThatBatch() {
+        var machine = Self.changelogMachine()
+        _ = machine.assigned([Self.p0, Self.p1, Self.p2])
+        #expect(machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil).last == Self.pollWhileRestoring)
+        // The driver performs the steps in order: p0's changelog partition was empty, p1's was not.
+        _ = machine.restoreProgressed(Self.p0, records: 0, finished: true, now: .zero)
+        _ = machine.restoreProgressed(Self.p1, records: 10, finished: false, now: .zero)
+        // Then `.refillRestoreSlots`: p2 takes p0's slot, and once it is done, nothing is left to begin.
+        #expect(machine.restoresToBegin() == [.beginRestore(Self.p2), .restoreStep(Self.p2)])
+        #expect(
+            machine.restoreProgressed(Self.p2, records: 0, finished: true, now: .zero) == [
+                .resume([Self.p2], pausedFor: nil)
+            ])
+        #expect(machine.restoresToBegin() == [])
+        #expect(machine.restoringPartitions == [Self.p1])
+        #expect(
+            machine.nextBatch(now: .zero, stopRequested: false, postedConfig: nil) == [
+                .restoreStep(Self.p1), Self.pollWhileRestoring,
             ])
     }
 
