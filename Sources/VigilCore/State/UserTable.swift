@@ -44,10 +44,12 @@ struct UserTable: Sendable {
     }
 
     /// The result of `body` on the user's record, read in place (a `UserState` is 192 bytes and holds
-    /// references: a copy costs a move and retains); nil when there is none.
-    func reading<Result>(_ key: UInt64, _ body: (UserState) -> Result) -> Result? {
+    /// references: a copy costs a move and retains); nil when there is none. Mutating, though `body`
+    /// changes nothing: the record is reached through the chunks' `_modify`, which hands it over in
+    /// place, where a read through `_read` into a closure copied it (a flush reads every changed user).
+    mutating func reading<Result>(_ key: UInt64, _ body: (inout UserState) -> Result) -> Result? {
         guard let position = position(of: key) else { return nil }
-        return body(records[position])
+        return body(&records[position])
     }
 
     /// Hands the user's record to `body` to update in place, inserting `newUser()` first when there is

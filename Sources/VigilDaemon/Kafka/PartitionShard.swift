@@ -119,7 +119,9 @@ final class PartitionShard {
     /// Counts of both stages.
     var stats: PipelineStats {
         var total = decode?.stats ?? PipelineStats()
-        if let stage { total.add(stage.stats) }
+        // Through the optional, not `if let stage`: that would copy the whole stage (its engine's
+        // state), retaining everything it holds, for every shard at every batch's status.
+        if let stats = stage?.stats { total.add(stats) }
         return total
     }
 

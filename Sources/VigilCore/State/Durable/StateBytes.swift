@@ -65,6 +65,12 @@ struct StateWriter {
         if let value { time(value) }
     }
 
+    /// A presence byte, then the value when present.
+    mutating func optionalU64(_ value: UInt64?) {
+        bool(value != nil)
+        if let value { u64(value) }
+    }
+
     /// A `UInt32` byte count, then the UTF-8.
     mutating func string(_ value: String) {
         u32(UInt32(value.utf8.count))

@@ -175,9 +175,11 @@ struct StateEntryCodec {
         if let rare = user.rare {
             out.optionalTime(rare.lastResetCompleted)
             out.optionalTime(rare.pushBombingUntil)
-            for window in [rare.failures, rare.pushesSent, rare.pushFailures, rare.resetRequests] {
-                encodeWindow(window, into: &out)
-            }
+            // One call each, not a loop over an array literal: that would allocate and copy the windows.
+            encodeWindow(rare.failures, into: &out)
+            encodeWindow(rare.pushesSent, into: &out)
+            encodeWindow(rare.pushFailures, into: &out)
+            encodeWindow(rare.resetRequests, into: &out)
             encodeHolds(rare.holds, into: &out)
             if version >= 2 {
                 out.u8(UInt8(rare.signalledRisk.index))
@@ -194,10 +196,10 @@ struct StateEntryCodec {
                     encodeLinks(login.links, into: &out)
                     encodeOrigin(login.origin, into: &out)
                     out.u8(login.score)
-                    for key in [login.device, login.replacedDevice, login.country, login.network] {
-                        out.bool(key != nil)
-                        if let key { out.u64(key) }
-                    }
+                    out.optionalU64(login.device)
+                    out.optionalU64(login.replacedDevice)
+                    out.optionalU64(login.country)
+                    out.optionalU64(login.network)
                     out.bool(login.anchor != nil)
                     if let anchor = login.anchor { encodeAnchor(anchor, names: names, into: &out) }
                     if version >= 4 {
