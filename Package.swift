@@ -116,6 +116,8 @@ let package = Package(
             dependencies: ["VigilCore", "_VigilMachinery", "VigilTestSupport", "VigilWorkload"],
             exclude: ["Decode/Formats/README.md"]),
         .testTarget(name: "VigilWorkloadTests", dependencies: ["VigilWorkload", "VigilCore"]),
+        // The bench's own judgement (which figures it may call met), not its measurements.
+        .testTarget(name: "VigilBenchTests", dependencies: ["vigil-bench"]),
         .testTarget(name: "VigilGeoTests", dependencies: ["VigilGeo", "VigilCore", "VigilTestSupport"]),
         .testTarget(name: "VigilKafkaTests", dependencies: ["VigilKafka", "VigilTestSupport"]),
         .testTarget(
