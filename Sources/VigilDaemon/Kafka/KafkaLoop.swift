@@ -429,8 +429,13 @@ final class KafkaLoop: @unchecked Sendable {
                     try perform(machine.restoreFailed(partition, reason: "\(error)"))
                 }
             case .refillRestoreSlots:
-                // Each round begins at least one restore, so this ends.
-                while case let begun = machine.restoresToBegin(), !begun.isEmpty { try perform(begun) }
+                // Each round begins at least one restore, so this ends; the budget bounds a batch of many
+                // small restores (each a fetch round trip), so that a stop request or the status waits
+                // no longer: the rest are begun from the next batch on.
+                let deadline = ContinuousClock.now + Self.restoreRefillBudget
+                while ContinuousClock.now < deadline, case let begun = machine.restoresToBegin(), !begun.isEmpty {
+                    try perform(begun)
+                }
             case let .seek(partition, offset):
                 // Not optional: the messages from `offset` on would never be processed.
                 try consumer.seek(partition, to: offset)
@@ -530,6 +535,9 @@ final class KafkaLoop: @unchecked Sendable {
         }
         return reports
     }
+
+    /// How long one batch may go on beginning restores as slots free up (`refillRestoreSlots`).
+    private static let restoreRefillBudget = Duration.seconds(1)
 
     /// How long the changelog producer lets a batch fill (its `linger.ms`, unless the configured one
     /// is longer): a flush's records come as a burst, and a commit waits for them anyway.

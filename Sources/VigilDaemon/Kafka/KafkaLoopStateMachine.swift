@@ -241,8 +241,9 @@ struct KafkaLoopStateMachine {
         case beginRestore(KafkaTopicPartition)
         /// Apply one bounded step of changelog records; report with `restoreProgressed` or `restoreFailed`.
         case restoreStep(KafkaTopicPartition)
-        /// Restores wait for a slot: perform `restoresToBegin` until it returns nothing, so that slots
-        /// the batch's steps freed are taken in the same batch. A changelog partition with nothing to
+        /// Restores wait for a slot: perform `restoresToBegin` until it returns nothing (or the driver's
+        /// time budget for the batch ends), so that slots the batch's steps freed are taken in the same
+        /// batch. A changelog partition with nothing to
         /// read finishes in its first step, and hundreds of them (a partition per stage topic) would
         /// otherwise take one batch per slot, while the stages behind them wait.
         case refillRestoreSlots
