@@ -27,7 +27,21 @@ public final class MockKafkaCluster: Sendable {
     /// process when that bind fails). Seen once with the Kafka suites side by side: `Failed to bind mock
     /// broker socket to Address already in use`, then the abort. One way to get there is another cluster's
     /// broker being given the port in the instant it is free; in one process, this lock rules that out.
+    /// Another is a child process being started (`startingChildProcess`).
     private static let listenerChanges = Mutex(())
+
+    /// Runs `body`, the start of a child process, while no mock broker of this process binds or re-binds
+    /// its listener. Between fork and exec a child holds a copy of every descriptor, close-on-exec ones
+    /// included: a broker going down meanwhile closes its listener, but the child's copy keeps the port
+    /// listening, the re-bind fails and the mock aborts the process. Seen: `Failed to bind mock broker
+    /// socket to Address already in use`, the port listening with no process holding it a moment later
+    /// (`PortHolders`), the child having exec'd by then. When the start returns, the child holds no copy
+    /// (`PortHoldersTests.aStartedChildHoldsNoCopyOfAListener`).
+    public static func startingChildProcess<Result, Failure: Error>(
+        _ body: () throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try listenerChanges.withLock { _ throws(Failure) -> sending Result in try body() }
+    }
 
     /// Creates `name` up front. Without it the mock brokers create a topic on first use with their
     /// default partition count, which a test of partitioning or rebalancing should not depend on.

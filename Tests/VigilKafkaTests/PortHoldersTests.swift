@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilTestSupport
 
 @testable import VigilKafka
 
@@ -38,6 +39,32 @@ import Glibc
         // A port no socket has.
         close(listener)
         isOpen = false
+        #expect(PortHolders.describe(port: port) == "none")
+    }
+
+    /// What `MockKafkaCluster.startingChildProcess` relies on: once a child's start returns, the child
+    /// holds no copy of this process's listeners (Foundation closes every descriptor above the standard
+    /// three before the exec; the mock's listeners are close-on-exec besides), so a listener closed
+    /// afterwards frees its port. Only a child between fork and exec (inside the start) holds one.
+    @Test func aStartedChildHoldsNoCopyOfAListener() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        try #require(listening && listen(listener, 1) == 0)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let child = try ChildProcess(URL(fileURLWithPath: "/bin/sleep"), ["30"])
+        defer { child.signal(SIGKILL) }
+        #expect(child.isRunning)
+        #expect(!PortHolders.describe(port: port).contains("held by \(child.processIdentifier) "))
+        close(listener)
         #expect(PortHolders.describe(port: port) == "none")
     }
 }

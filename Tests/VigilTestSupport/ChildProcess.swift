@@ -1,4 +1,5 @@
 import Foundation
+import VigilKafka
 
 /// A program run by a test, its standard output and error captured to files (never pipes: a chatty
 /// child cannot fill a pipe buffer and hang), killed if the test lets go of it while it still runs.
@@ -34,7 +35,7 @@ public final class ChildProcess {
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         let input = Pipe()
         process.standardInput = input
-        try process.run()
+        try MockKafkaCluster.startingChildProcess { try process.run() }
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
     }
