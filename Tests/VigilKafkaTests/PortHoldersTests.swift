@@ -18,28 +18,8 @@ import Glibc
         #expect(PortHolders.failedMockBind(in: "librdkafka MOCK: Broker 1: down") == nil)
     }
 
-    /// A socket listening on a loopback port the kernel chose, and that port.
-    private func loopbackListener() throws -> (socket: Int32, port: Int) {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(listener >= 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard listening, listen(listener, 1) == 0 else {
-            close(listener)
-            throw TestFailure("cannot listen on a loopback port")
-        }
-        return (listener, Int(UInt16(bigEndian: address.sin_port)))
-    }
-
     @Test func aListeningSocketIsNamedWithThisProcess() throws {
-        let (listener, port) = try loopbackListener()
+        let (listener, port) = try listeningLoopbackSocket()
         var isOpen = true
         defer { if isOpen { close(listener) } }
         let described = PortHolders.describe(port: port)
@@ -55,7 +35,7 @@ import Glibc
     /// three before the exec; the mock's listeners are close-on-exec besides), so a listener closed
     /// afterwards frees its port. Only a child between fork and exec (inside the start) holds one.
     @Test func aStartedChildHoldsNoCopyOfAListener() throws {
-        let (listener, port) = try loopbackListener()
+        let (listener, port) = try listeningLoopbackSocket()
         let child = try ChildProcess(URL(fileURLWithPath: "/bin/sleep"), ["30"])
         defer { child.signal(SIGKILL) }
         #expect(child.isRunning)

@@ -32,9 +32,25 @@ private func ephemeralPortRangeStart() -> Int {
 
 /// Binds a socket to 127.0.0.1:`port` (0: any) without `SO_REUSEADDR`, then closes it; the port bound.
 private func bindLoopback(port: Int) throws -> Int {
+    let (socket, bound) = try boundLoopbackSocket(port: port)
+    close(socket)
+    return bound
+}
+
+/// A socket listening on a loopback port the kernel chose, and that port; the caller closes it.
+public func listeningLoopbackSocket() throws -> (socket: Int32, port: Int) {
+    let (socket, port) = try boundLoopbackSocket(port: 0)
+    guard listen(socket, 1) == 0 else {
+        close(socket)
+        throw TestFailure("listen on 127.0.0.1:\(port) failed")
+    }
+    return (socket, port)
+}
+
+/// A socket bound to 127.0.0.1:`port` (0: any) without `SO_REUSEADDR`, and the port bound.
+private func boundLoopbackSocket(port: Int) throws -> (socket: Int32, port: Int) {
     let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard socket >= 0 else { throw TestFailure("socket failed") }
-    defer { close(socket) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = UInt16(port).bigEndian
@@ -45,6 +61,9 @@ private func bindLoopback(port: Int) throws -> Int {
             bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
         }
     }
-    guard bound else { throw TestFailure("bind to 127.0.0.1:\(port) failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard bound else {
+        close(socket)
+        throw TestFailure("bind to 127.0.0.1:\(port) failed")
+    }
+    return (socket, Int(UInt16(bigEndian: address.sin_port)))
 }
