@@ -196,16 +196,7 @@ final class KafkaLoop: @unchecked Sendable {
                 "policy_version": "\(policyVersion)", "threads": "\(settings.threads)",
             ])
         // The clients are destroyed when the loop ends, not when the service is released.
-        defer {
-            self.consumer = nil
-            self.producer = nil
-            self.changelogProducer = nil
-            restores.removeAll()
-            snapshotWriter?.stop()
-            workers?.stop()
-            workers = nil
-            globalFacts.stop()
-        }
+        defer { release(globalFacts) }
         let topology = StageTopology(topics)
         self.topology = topology
         workers = PartitionWorkers(threads: settings.threads)
@@ -292,6 +283,34 @@ final class KafkaLoop: @unchecked Sendable {
         logger.info("Kafka loop stopped before the global tables were loaded")
         return false
     }
+
+    /// Destroys the clients and stops the threads the loop started (`BoundedRelease`): waits for them
+    /// `releaseBudget` at most, then says which step is still under way and lets the process go on
+    /// stopping. Nothing left to deliver or commit depends on it: the drain and the commit are over.
+    private func release(_ globalFacts: GlobalFactTables) {
+        let release = BoundedRelease(steps: [
+            .init(name: "the input consumer") { self.consumer = nil },
+            .init(name: "the output producer") { self.producer = nil },
+            .init(name: "the changelog producer") { self.changelogProducer = nil },
+            .init(name: "the restore readers") { self.restores.removeAll() },
+            .init(name: "the snapshot writer") { self.snapshotWriter?.stop() },
+            .init(name: "the partition workers") {
+                self.workers?.stop()
+                self.workers = nil
+            },
+            .init(name: "the global tables' readers") { globalFacts.stop() },
+        ])
+        if let unfinished = release.run(budget: Self.releaseBudget) {
+            logger.warning(
+                "releasing the Kafka clients did not finish in time: stopping without waiting for it",
+                metadata: ["still_releasing": "\(unfinished)", "waited": "\(Self.releaseBudget)"])
+        }
+    }
+
+    /// How long the loop's end waits for its clients' destruction: well inside the watchdog's margin
+    /// (`KafkaPipelineService.shutdownMargin`), so that an overrun is logged and the other services
+    /// still stop by themselves.
+    static let releaseBudget = Duration.seconds(2)
 
     /// The machine's clock: time since the loop started.
     private var now: Duration { ContinuousClock.now - startedAt }

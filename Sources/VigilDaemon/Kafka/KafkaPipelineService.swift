@@ -198,8 +198,9 @@ public struct KafkaPipelineService: Service {
     }
 
     /// How long after `kafka.shutdown_timeout` the process is ended, whatever it is waiting for: the
-    /// drain, commit and group leave share the timeout with explicit librdkafka timeouts, so only a
-    /// call that ignores its timeout (a client's destruction) can reach this.
+    /// drain, commit and group leave share the timeout with explicit librdkafka timeouts, and the
+    /// clients' destruction (which takes none) is waited for `KafkaLoop.releaseBudget` at most, so
+    /// only a thread starved of CPU for seconds should reach this.
     static let shutdownMargin = Duration.seconds(5)
 }
 
