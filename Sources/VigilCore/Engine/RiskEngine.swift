@@ -267,6 +267,12 @@ public struct RiskEngine: Sendable {
 
     /// Entity counts, approximate state size and global windows of this engine's shard.
     public var figures: StateFigures { state.figures }
+
+    /// `figures` with the global windows ending at `time` when it is later than this shard's newest
+    /// event (`ShardState.figures(globalWindowsAsOf:)`): for a sum over shards, as of their newest event.
+    public func figures(globalWindowsAsOf time: Timestamp?) -> StateFigures {
+        state.figures(globalWindowsAsOf: time)
+    }
 }
 
 /// The stages one engine runs.

@@ -97,11 +97,12 @@ public struct PartitionedPipeline: Sendable {
         return total
     }
 
-    /// State figures summed over every shard. The global windows are the user shards' sum, each as of
-    /// its own newest event.
+    /// State figures summed over every shard. The global windows are the user shards' sum, all as of
+    /// the newest event any shard saw.
     public var figures: StateFigures {
+        let newest = shards.joined().compactMap(\.engine.newestEventTime).max()
         var total = StateFigures()
-        for stage in shards { for shard in stage { total.add(shard.engine.figures) } }
+        for stage in shards { for shard in stage { total.add(shard.engine.figures(globalWindowsAsOf: newest)) } }
         return total
     }
 

@@ -63,7 +63,13 @@ public struct ShardState: Sendable {
 
     /// Entity counts, an approximate size of everything held and the global windows now, for status,
     /// metrics and summaries.
-    public var figures: StateFigures {
+    public var figures: StateFigures { figures(globalWindowsAsOf: nil) }
+
+    /// `figures` with the global windows ending at `time` when it is later than this shard's newest
+    /// event: the newest event of all the shards summed with this one. Each shard's own newest would
+    /// leave a shard that saw nothing lately showing the failures of its last busy window, and the sum
+    /// would count them as recent.
+    public func figures(globalWindowsAsOf time: Timestamp?) -> StateFigures {
         StateFigures(
             users: users.count, sources: sources.count, domains: domains.count, campaigns: campaigns.count,
             names: names.count,
@@ -79,7 +85,8 @@ public struct ShardState: Sendable {
                 },
             evictedUsers: counters.evictedUsers, evictedSources: counters.evictedSources,
             droppedAtCapacity: counters.droppedAtCapacity,
-            global: watermark.maxEventTime.map { global.figures(at: $0) } ?? GlobalFigures())
+            global: [watermark.maxEventTime, time].compactMap { $0 }.max().map { global.figures(at: $0) }
+                ?? GlobalFigures())
     }
 
     /// Estimates of the window entries a source or domain holds on the heap.

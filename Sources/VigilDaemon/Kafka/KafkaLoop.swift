@@ -1067,10 +1067,12 @@ final class KafkaLoop: @unchecked Sendable {
         let now = ContinuousClock.now
         if stateFiguresAt.map({ now - $0 >= .seconds(1) }) ?? true {
             stateFiguresAt = now
+            // The global windows of every shard end at the newest event of them all: a partition that
+            // went quiet does not keep showing its last busy window as recent.
+            let held = Array(shards.values) + suspendedShards.values
+            let newest = held.compactMap(\.newestEventTime).max()
             metrics.record(
-                state: (Array(shards.values) + suspendedShards.values).reduce(into: retiredEvictions) {
-                    $0.add($1.figures)
-                })
+                state: held.reduce(into: retiredEvictions) { $0.add($1.figures(globalWindowsAsOf: newest)) })
         }
         for shard in shards.values { stats.add(shard.stats) }
         for shard in suspendedShards.values { stats.add(shard.stats) }

@@ -125,8 +125,14 @@ final class PartitionShard {
         return total
     }
 
-    /// The state's figures (none for a decode stage alone).
-    var figures: StateFigures { stage?.engine.figures ?? StateFigures() }
+    /// The state's figures (none for a decode stage alone), the global windows ending at `newest`
+    /// when it is later than the shard's own newest event (`RiskEngine.figures(globalWindowsAsOf:)`).
+    func figures(globalWindowsAsOf newest: Timestamp?) -> StateFigures {
+        stage?.engine.figures(globalWindowsAsOf: newest) ?? StateFigures()
+    }
+
+    /// The newest event time the shard's state saw on time (nil for a decode stage alone).
+    var newestEventTime: Timestamp? { stage?.engine.newestEventTime }
 
     /// Evictions so far, kept in the totals when the shard goes.
     var counters: StateCounters? { stage?.engine.state.counters }

@@ -112,6 +112,47 @@ import _VigilMachinery
         #expect(run.payloads(.decisions).contains { $0.contains("source_ip_spraying") })
     }
 
+    /// The replay summary's "last 15m" figures: at every partition count the global windows end at the
+    /// newest event of the whole input, so shards whose users went quiet earlier show nothing recent.
+    /// A user's failures in the first hour and only successful logins in the next three: one shard or
+    /// sixteen, nothing is recent at the end.
+    @Test func theGlobalWindowsOfEveryCountEndAtTheNewestEvent() {
+        var lines: [[UInt8]] = []
+        for index in 0..<12 {
+            let time = Self.clock - .hours(4) + .minutes(Int64(index))
+            lines.append(
+                Array(
+                    EventLines.login(id: "f\(index)", time: time.rfc3339, user: "early\(index)", outcome: "failure")
+                        .utf8))
+        }
+        for index in 0..<40 {
+            let time = Self.clock - .hours(3) + .minutes(Int64(index * 4))
+            lines.append(Array(EventLines.login(id: "s\(index)", time: time.rfc3339, user: "late\(index % 5)").utf8))
+        }
+        let expected = GlobalFigures()
+        for count in Self.counts {
+            var pipeline = PartitionedPipeline(
+                config: VigilConfig(), policyVersion: "test", enricher: nil, deviceKey: .publicDefault,
+                replayClock: Self.clock, partitionCount: count)
+            var messages: [OutputMessage] = []
+            for (index, line) in lines.enumerated() {
+                pipeline.process(line, origin: .file(path: "in", line: index + 1), into: &messages)
+            }
+            #expect(pipeline.figures.global == expected, "\(count) partitions")
+        }
+        // The same failures within the window are counted, at every count.
+        for count in Self.counts {
+            var pipeline = PartitionedPipeline(
+                config: VigilConfig(), policyVersion: "test", enricher: nil, deviceKey: .publicDefault,
+                replayClock: Self.clock, partitionCount: count)
+            var messages: [OutputMessage] = []
+            for (index, line) in lines.prefix(12).enumerated() {
+                pipeline.process(line, origin: .file(path: "in", line: index + 1), into: &messages)
+            }
+            #expect(pipeline.figures.global.failures == 12, "\(count) partitions")
+        }
+    }
+
     /// The events as a consumer of `partitions` input partitions could receive them: each user's events
     /// (the generator's key) in one partition and in order, and each partition behind real time by its
     /// own lag of up to `maxLag` (seeded), so that partitions overtake one another by up to that much.
