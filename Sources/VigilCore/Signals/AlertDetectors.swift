@@ -113,9 +113,10 @@ struct AlertDetectors: Sendable {
         source.lastSeen = max(source.lastSeen, event.time)
         source.failures.record(event.time, eventID: event.eventID, capacity: rules.stuffingAttempts)
         let timesBefore = publishing ? source.failingUsers.entries.map(\.time).sorted() : []
-        source.failingUsers.record(
-            context.userKey, at: event.time, eventID: event.eventID,
-            capacity: max(rules.stuffingDistinctUsers, signals.sprayingDistinctUsers))
+        // Distinct users are kept up to the larger threshold only (a source's state stays small): a
+        // count at that cap means at least that many, and the alert says so.
+        let userCapacity = max(rules.stuffingDistinctUsers, signals.sprayingDistinctUsers)
+        source.failingUsers.record(context.userKey, at: event.time, eventID: event.eventID, capacity: userCapacity)
         var fact: SourceRiskFact?
         if publishing, source.publishesFacts(signals) {
             let published = SourceRiskFact(
@@ -130,11 +131,12 @@ struct AlertDetectors: Sendable {
             let users = source.failingUsers.distinctCount(from: start, through: end)
             if attempts.count >= rules.stuffingAttempts && users >= rules.stuffingDistinctUsers {
                 let windowStart = attempts.first?.time ?? event.time
+                let accounts = users < userCapacity ? "\(users) accounts" : "at least \(users) accounts"
                 alerts.append(
                     makeAlert(
                         .credentialStuffing, scope: .sourceIP, subject: sourceKey.description, context: context,
                         severity: .high, title: "Credential stuffing from one source",
-                        message: "\(sourceKey) failed \(attempts.count) logins for \(users) accounts within "
+                        message: "\(sourceKey) failed \(attempts.count) logins for \(accounts) within "
                             + duration(rules.stuffingWindow.seconds),
                         windowStart: windowStart,
                         evidence: attempts.map { EvidenceEvent(eventID: $0.eventID, time: $0.time) },

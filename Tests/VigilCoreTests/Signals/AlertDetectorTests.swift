@@ -176,6 +176,22 @@ import Testing
         #expect(alerts[0].evidence.count == 15)
     }
 
+    /// A source keeps distinct users up to the larger of the stuffing and spraying thresholds: six users
+    /// behind the attempts show as "at least 5" under the defaults (both 5), and as 6 when spraying's
+    /// threshold keeps more.
+    @Test func theAccountCountSaysAtLeastAtTheSourcesCap() {
+        var h = EngineHarness()
+        let capped = failures(&h, users: 6, attempts: 15)
+        #expect(capped.map(\.message) == ["198.51.100.7 failed 15 logins for at least 5 accounts within 15m"])
+        var config = VigilConfig()
+        config.engine.signals.sprayingDistinctUsers = 8
+        var exact = EngineHarness(config: config)
+        #expect(
+            failures(&exact, users: 6, attempts: 15).map(\.message) == [
+                "198.51.100.7 failed 15 logins for 6 accounts within 15m"
+            ])
+    }
+
     @Test func fourteenAttemptsDoNotAlert() {
         var h = EngineHarness()
         #expect(failures(&h, users: 5, attempts: 14).isEmpty)
