@@ -5,7 +5,7 @@ import VigilGeo
 /// Opens the configured MaxMind databases and reputation lists. Startup fails with the file and the
 /// reason when any of them is missing or corrupt: running without enrichment would silently weaken
 /// every decision.
-enum EnrichmentLoader {
+public enum EnrichmentLoader {
     struct Loaded: Sendable {
         var enricher: Enricher
         /// Kept for hot swap (`reloadIfChanged`) and metrics.
@@ -27,5 +27,16 @@ enum EnrichmentLoader {
             }
         }
         return Loaded(enricher: Enricher(geo: databases, reputation: reputation), databases: databases)
+    }
+
+    /// What `open` would stop at, for `vigil check-config`: the geo databases' first problem (they open
+    /// one after the other) and the reputation lists', each with its file and reason; empty when both
+    /// open. A config that validates but names a missing file would otherwise pass the check and fail
+    /// the start or the reload it was meant to make safe.
+    public static func fileProblems(_ config: DaemonConfig) -> [String] {
+        var problems: [String] = []
+        do { _ = try GeoDatabases(settings: config.geo) } catch { problems.append("geo: \(error)") }
+        do { _ = try ReputationTable.load(config.reputation) } catch { problems.append("reputation: \(error)") }
+        return problems
     }
 }

@@ -7,7 +7,7 @@ import VigilDaemon
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate a config file and print its policy version."
+        abstract: "Validate a config file (and open the files it names) and print its policy version."
     )
 
     @Argument(help: "The YAML config file.")
@@ -25,6 +25,11 @@ struct CheckConfigCommand: ParsableCommand {
             throw ExitCode.failure
         }
         let config = loaded.config
+        let fileProblems = EnrichmentLoader.fileProblems(config)
+        guard fileProblems.isEmpty else {
+            for problem in fileProblems { print("\(file): \(problem)") }
+            throw ExitCode.failure
+        }
         print("OK \(loaded.sourcePath) policy_version=\(loaded.policyVersion)")
         let databases = [config.geo.cityDatabase, config.geo.asnDatabase, config.geo.anonymousDatabase].compactMap {
             $0

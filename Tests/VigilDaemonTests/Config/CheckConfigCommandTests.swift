@@ -54,6 +54,28 @@ import VigilTestSupport
         #expect(okta.status == 0 && !okta.stdout.contains("warning"), "\(okta.stdout)")
     }
 
+    /// A valid config naming files that are not there: the check opens them as a start would, and
+    /// reports the geo database and the reputation list with their paths, with exit status 1.
+    @Test func missingGeoAndReputationFilesAreReported() throws {
+        let yaml = """
+            geo:
+              city_db: /nonexistent/vigil-check/city.mmdb
+            reputation:
+              cidr_lists:
+                - {path: /nonexistent/vigil-check/hosting.txt, category: hosting}
+            """
+        let (result, path) = try Self.check(yaml)
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("\(path): geo: ") && $0.contains("/nonexistent/vigil-check/city.mmdb") })
+        #expect(
+            lines.contains {
+                $0.hasPrefix("\(path): reputation: ") && $0.contains("/nonexistent/vigil-check/hosting.txt")
+            })
+        #expect(!result.stdout.contains("OK "), "\(result.stdout)")
+    }
+
     @Test func printEffectiveAddsEverySetting() throws {
         let (result, _) = try Self.check("policy:\n  medium_from: 35\n", arguments: ["--print-effective"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
