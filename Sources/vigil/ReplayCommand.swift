@@ -8,13 +8,17 @@ import VigilDaemon
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Run recorded events (JSONL) through the engine and write decisions, alerts and dead letters."
+        abstract: "Run recorded events (JSONL) through the engine and write decisions, alerts, dead letters and signals."
     )
 
     @Option(name: .long, help: "The YAML config file.")
     var config: String
 
-    @Option(name: .long, help: "Output directory for decisions.jsonl, alerts.jsonl and dead-letter.jsonl.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Output directory for decisions.jsonl, alerts.jsonl, dead-letter.jsonl and signals.jsonl (empty "
+                + "without ssf.enabled)."))
     var out = "replay-out"
 
     @Option(
@@ -38,9 +42,12 @@ struct ReplayCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Run each keyed stage (user, source, domain) as this many partitions, routed as Kafka's default "
+            "Run each keyed stage (user, source, domain, campaign) as this many partitions, routed as Kafka's default "
                 + "partitioner would: what a deployment with that many partitions per repartition topic decides.",
-            discussion: "The outputs are the same for every count. --state-in and --state-out need 1.",
+            discussion: """
+                The outputs are the same for every count; the summary's state figures (entries held, bytes) \
+                are not: each shard forgets idle entries on its own event time. --state-in and --state-out need 1.
+                """,
             valueName: "count"))
     var partitions = 1
 

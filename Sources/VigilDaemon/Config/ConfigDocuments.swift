@@ -11,7 +11,7 @@ public enum ConfigDocuments {
     /// The commented `Examples/vigil.yaml`: every key at its default (or example value) under its doc line.
     public static var exampleYAML: String {
         var writer = NestedYAMLWriter()
-        for line in exampleHeader { writer.comment(line) }
+        for line in exampleHeader + [exampleValuesNote, reloadNote] { writer.comment(line) }
         let defaults = DaemonConfig()
         var section = ""
         for setting in table.settings {
@@ -29,22 +29,39 @@ public enum ConfigDocuments {
 
     private static let exampleHeader = [
         """
-        Vigil configuration: every key, each with its default value and the reason for it. Generated from the setting \
+        Vigil configuration: every key, with its value and the reason for it. Generated from the setting \
         declarations (DaemonConfig.settings, VigilConfig.settings): regenerate with `swift run vigil config-docs \
         example > Examples/vigil.yaml`.
         """,
         """
-        Every key is optional; omit one to get the default shown here. Check a file with `vigil check-config \
+        Every key is optional; omit one to get its default. Check a file with `vigil check-config \
         Examples/vigil.yaml [--print-effective]`.
         """,
         """
         Durations are an integer with a unit: 250ms, 90s, 5m, 24h, 30d (also us). A bare number is refused: \"300\" \
         could mean seconds or milliseconds. Relative paths are resolved against the directory of this file, not the \
         working directory; absolute paths are used as they are; \"~\" is not expanded. YAML anchors and aliases are \
-        refused, and so are unknown and duplicate keys. Settings of input (keyed_by_user excepted), engine and policy \
-        apply on reload (SIGHUP or a change to the file); the others need a restart.
+        refused, and so are unknown and duplicate keys.
         """,
     ]
+
+    /// The keys the example sets to something else than their default, named from the declarations.
+    private static var exampleValuesNote: String {
+        let keys = table.settings.filter { $0.example != nil }.map(\.path)
+        return "Each key shows its default, except these, which show an example value: \(keys.joined(separator: ", "))."
+    }
+
+    /// Which sections apply on reload, and their settings that do not, named from the declarations.
+    private static var reloadNote: String {
+        let live = ["input", "engine", "policy"]
+        let exceptions = table.settings.filter {
+            $0.reload == .restart && live.contains(String($0.path.prefix { $0 != "." }))
+        }.map(\.path)
+        return """
+            Settings of input, engine and policy apply on reload (SIGHUP or a change to the file), except \
+            \(exceptions.joined(separator: ", ")); those and every other section need a restart.
+            """
+    }
 
     /// The range or choices, as the comment above a key states them.
     private static func rangeNote(_ type: SettingType) -> String {

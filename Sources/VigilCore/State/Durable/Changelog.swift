@@ -83,9 +83,9 @@ public enum ChangelogRestoreError: Error, Equatable, CustomStringConvertible {
                 + "\(StateEntryCodec.readableVersions.lowerBound) to \(StateEntryCodec.formatVersion): run the Vigil version that wrote the changelog, or delete "
                 + "the changelog topic to start with empty state"
         case .foreignKey:
-            "the state changelog was written under another device hash key (VIGIL_DEVICE_HASH_KEY or "
-                + "security.device_hash_key_file): use the key it was written with, or delete the changelog "
-                + "topic to start with empty state"
+            "the state changelog was written under another device hash key (the environment variable "
+                + "security.device_hash_key_env names, VIGIL_DEVICE_HASH_KEY by default): use the key it was written "
+                + "with, or delete the changelog topic to start with empty state"
         case .corrupt(let reason):
             "a state changelog record is corrupt (\(reason)): delete the changelog topic (or point "
                 + "state.changelog_topic at a new one) to start with empty state"

@@ -46,8 +46,9 @@ public enum StateSnapshotError: Error, Equatable, CustomStringConvertible {
             "the state snapshot has format version \(version), this Vigil reads version "
                 + "\(StateSnapshot.formatVersion); read it with the Vigil that wrote it, or start without it"
         case .foreignKey:
-            "the state snapshot was written under another device hash key (VIGIL_DEVICE_HASH_KEY or "
-                + "security.device_hash_key_file); use the key it was written with, or start without it"
+            "the state snapshot was written under another device hash key (the environment variable "
+                + "security.device_hash_key_env names, VIGIL_DEVICE_HASH_KEY by default); use the key it was written "
+                + "with, or start without it"
         }
     }
 }
