@@ -98,7 +98,13 @@ enum OktaRecord: RecordAdapter {
             event.mfa = MFA(factor: .push)
         case .mfaResult(let deniedByType):
             event.recast(as: .mfaResult)
-            let factor = try debugData?.string("factor", 1...64).flatMap { factors[$0] } ?? .push
+            // Absent: Classic's push results carry none. Named but not listed (a hardware token, a
+            // security question): not an MFA step Vigil reads, as Entra's unlisted methods; read as push, a
+            // token's wrong codes made push bombing out of nothing.
+            let named = try debugData?.string("factor", 1...64)
+            guard let factor = named.map({ factors[$0] }) ?? .push else {
+                return .skipped(eventType: "\(type):unlisted_factor")
+            }
             let answer: MFAResult =
                 if deniedByType {
                     .denied

@@ -112,6 +112,23 @@ import Testing
         #expect(event.mfa == MFA(factor: mapped, result: result))
     }
 
+    /// A factor Okta names but Vigil does not list (a hardware token) is no MFA step Vigil reads: its
+    /// wrong codes are not denied pushes. An absent factor stays a push (Classic's results carry none).
+    @Test func anUnlistedFactorIsSkippedAndAnAbsentOneIsAPush() throws {
+        let failure = #"{"result":"FAILURE","reason":"INVALID_CREDENTIALS"}"#
+        for outcome in [failure, #"{"result":"SUCCESS"}"#] {
+            let record = Self.record(
+                "user.authentication.auth_via_mfa", outcome: outcome, debugData: #"{"factor":"YUBIKEY_TOKEN"}"#)
+            guard case .skipped(let type) = try decoding.mapped(record) else {
+                Issue.record("an unlisted factor was mapped: \(outcome)")
+                continue
+            }
+            #expect(type == "user.authentication.auth_via_mfa:unlisted_factor")
+        }
+        let absent = try decoding.event(Self.record("user.authentication.auth_via_mfa", outcome: failure))
+        #expect(absent.mfa == MFA(factor: .push, result: .denied))
+    }
+
     @Test func aPushSentBySystemIsAboutItsTargetUser() throws {
         let event = try decoding.event(
             Self.record(
