@@ -164,7 +164,7 @@ enum EntraRecord: RecordAdapter {
     /// the all-zero id Entra writes when no account matched the name typed; then `userPrincipalName` (what
     /// credential stuffing looks like). The email domain is the user principal name's.
     private static func user(_ fields: RecordFields, id idField: String = "userId") throws(DecodeFailure) -> User {
-        let principal = try fields.string("userPrincipalName", FieldLimits.userID)
+        let principal = try fields.string("userPrincipalName", FieldLimits.userID).map(homeAddress)
         let domain = principal.flatMap(RecordFields.emailDomain)
         if let object = fields.object[idField], object != .string(""),
             object != .string("00000000-0000-0000-0000-000000000000"), let id = try fields.userID(idField)
@@ -177,6 +177,16 @@ enum EntraRecord: RecordAdapter {
                 "required field \(fields.fieldPath(idField)) (or userPrincipalName) is missing")
         }
         return User(id: typed, emailDomain: domain)
+    }
+
+    /// A guest's user principal name (`alice_contoso.com#EXT#@fabrikam.onmicrosoft.com`) as the address it
+    /// stands for (`alice@contoso.com`): its email domain is the guest's own, not the inviting tenant's (a
+    /// reset wave against one partner's accounts is that partner's domain). Any other name as it is.
+    static func homeAddress(_ principal: String) -> String {
+        guard let marker = principal.firstRange(of: "#EXT#@") else { return principal }
+        let local = principal[..<marker.lowerBound]
+        guard let separator = local.lastIndex(of: "_") else { return principal }
+        return local[..<separator] + "@" + local[local.index(after: separator)...]
     }
 
     /// `deviceDetail`: the registered device's id, else the browser family and operating system; whether

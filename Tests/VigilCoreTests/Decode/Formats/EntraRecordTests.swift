@@ -188,6 +188,19 @@ import VigilTestSupport
         #expect(decoding.failure(neither)?.reasonCode == "missing_field:entra.properties.status")
     }
 
+    /// A B2B guest's user principal name encodes its own address before `#EXT#`: the email domain is the
+    /// guest's (a reset wave against a partner's accounts names the partner), not the inviting tenant's.
+    @Test func aGuestsEmailDomainIsItsOwn() throws {
+        let guest = Self.signIn().replacingOccurrences(
+            of: #""userPrincipalName":"Ann.Lee@Contoso.COM""#,
+            with: #""userPrincipalName":"ann.lee_partner.example#EXT#@contoso.onmicrosoft.com""#)
+        let event = try #require(try decoding.events(guest).first)
+        #expect(event.user.emailDomain == "partner.example")
+        #expect(event.user.email == "ann.lee@partner.example")
+        #expect(EntraRecord.homeAddress("no_underscore#EXT#x") == "no_underscore#EXT#x")
+        #expect(EntraRecord.homeAddress("plain#EXT#@t.example") == "plain#EXT#@t.example")
+    }
+
     @Test func aNameNoAccountMatchedIsTheUserPrincipalNameTyped() throws {
         for userID in [#""00000000-0000-0000-0000-000000000000""#, #""""#, "null"] {
             let event = try #require(
