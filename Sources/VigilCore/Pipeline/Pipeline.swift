@@ -209,13 +209,16 @@ public struct PipelineStats: Sendable, Equatable {
         skippedRecords.merge(other.skippedRecords, uniquingKeysWith: +)
     }
 
-    /// Counts a skipped record of `eventType`.
+    /// Counts a skipped record of `eventType`: under its name when it is short and printable (letters,
+    /// digits, space and `_.-:/()`: the decoders' own names such as `user.session.start:CHALLENGE` or
+    /// `AuditLogs:Reset password (self-service)`, and an SSF event type's URI), up to
+    /// `maxSkippedTypes` names; anything else under `<format>:other`.
     mutating func recordSkipped(format: InputFormat, eventType: String) {
         let isName =
             eventType.utf8.count <= 64
             && eventType.utf8.allSatisfy { byte in
                 byte &- UInt8(ascii: "A") < 26 || byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "0") < 10
-                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+                    || Self.nameMarks.contains(byte)
             }
         let named = "\(format.rawValue):\(eventType)"
         let key =
@@ -223,6 +226,9 @@ public struct PipelineStats: Sendable, Equatable {
             ? named : "\(format.rawValue):other"
         skippedRecords[key, default: 0] += 1
     }
+
+    /// The bytes besides letters and digits a skipped record's name may hold.
+    private static let nameMarks: Set<UInt8> = Set(" _.-:/()".utf8)
 
     /// Skipped records of every type.
     public var skippedTotal: Int { skippedRecords.values.reduce(0, +) }

@@ -232,4 +232,22 @@ import VigilTestSupport
         #expect(streams == [[.decisions], [.deadLetters], [.deadLetters], [.decisions]])
         #expect(p.stats.lateEvents == 0)
     }
+
+    /// Skipped records are counted under the decoders' own names (with `:`, `/`, spaces and brackets),
+    /// while a name with other bytes, or past the cap on names, is counted as `<format>:other`.
+    @Test func skippedRecordsKeepTheDecodersNamesWithinTheCap() {
+        var stats = PipelineStats()
+        stats.recordSkipped(format: .okta, eventType: "user.session.start:CHALLENGE")
+        stats.recordSkipped(format: .entra, eventType: "AuditLogs:Reset password (self-service)")
+        stats.recordSkipped(format: .okta, eventType: "user.session.start:\u{1B}[31m")
+        stats.recordSkipped(format: .okta, eventType: String(repeating: "a", count: 65))
+        #expect(
+            stats.skippedRecords == [
+                "okta:user.session.start:CHALLENGE": 1, "entra:AuditLogs:Reset password (self-service)": 1,
+                "okta:other": 2,
+            ])
+        for index in 0..<PipelineStats.maxSkippedTypes { stats.recordSkipped(format: .okta, eventType: "t\(index)") }
+        #expect(stats.skippedRecords.count == PipelineStats.maxSkippedTypes)
+        #expect(stats.skippedRecords["okta:other"] == 2 + 3)
+    }
 }
