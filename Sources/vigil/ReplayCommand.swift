@@ -8,7 +8,8 @@ import VigilDaemon
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Run recorded events (JSONL) through the engine and write decisions, alerts, dead letters and signals."
+        abstract:
+            "Run recorded events (JSONL) through the engine and write decisions, alerts, dead letters and signals."
     )
 
     @Option(name: .long, help: "The YAML config file.")
