@@ -44,10 +44,23 @@ public struct DecodeFailure: Error, Sendable, Equatable {
         self.eventID = eventID
     }
 
-    /// `missing_field:user.id`, `invalid_type:time`, `invalid_json`, ...
+    /// `missing_field:user.id`, `invalid_type:time`, `invalid_json`, ... The field is left out unless it
+    /// is a plain path (`isPlainPath`): a repeated member name is the input's to choose, and the code
+    /// goes into a Kafka header, a metric label and the replay summary.
     public var reasonCode: String {
-        guard let field, kind != .invalidIP, kind != .invalidTime, kind != .futureTime else { return kind.rawValue }
+        guard let field, kind != .invalidIP, kind != .invalidTime, kind != .futureTime, Self.isPlainPath(field)
+        else { return kind.rawValue }
         return "\(kind.rawValue):\(field)"
+    }
+
+    /// At most 64 bytes of ASCII letters, digits, `_`, `.`, `[` and `]` (`okta.target[0].id`).
+    static func isPlainPath(_ path: String) -> Bool {
+        path.utf8.count <= 64
+            && path.utf8.allSatisfy { byte in
+                byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "A") < 26 || byte &- UInt8(ascii: "0") < 10
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "[")
+                    || byte == UInt8(ascii: "]")
+            }
     }
 }
 

@@ -286,9 +286,19 @@ public struct DecodeStage: Sendable {
             eventID: event.eventID)
     }
 
+    /// Distinct dead-letter reasons a decode stage names with their field; later ones name only their
+    /// kind. A repeated member name or an array index is the input's to choose: without a bound, a
+    /// stream of records each repeating another name would grow the reason counts, the metric labels
+    /// and the replay summary without end.
+    static let maxDeadLetterReasons = 64
+
     private mutating func deadLetter(
         _ failure: DecodeFailure, _ source: RecordSource, origin: MessageOrigin, into output: inout [OutputMessage]
     ) {
+        var failure = failure
+        if stats.deadLetters[failure.reasonCode] == nil, stats.deadLetters.count >= Self.maxDeadLetterReasons {
+            failure.field = nil
+        }
         let payload = DeadLetterEncoder.encode(
             payload: source.bytes, originalSize: source.originalLength, failure: failure, origin: origin,
             batchIndex: source.batchIndex, maxPayloadBytes: input.maxEventBytes)

@@ -21,6 +21,31 @@ import VigilTestSupport
         return (late ?? false, records)
     }
 
+    /// A repeated member name is the input's: a name with control bytes is left out of the reason (which
+    /// goes into a header, a metric label and the replay summary), and past `maxDeadLetterReasons`
+    /// distinct reasons a new one names only its kind, in the dead letter and its label alike.
+    @Test func deadLetterReasonsStayPlainAndBounded() throws {
+        var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault, format: .okta)
+        func refuse(_ member: String) -> OutputMessage? {
+            var output: [OutputMessage] = []
+            var records: [StageRecord] = []
+            let line = #"{"uuid":"u1","eventType":"user.session.start","\#(member)":1,"\#(member)":2}"#
+            stage.process(Array(line.utf8), origin: .file(path: "in", line: 1), into: &output, records: &records)
+            return output.first
+        }
+        let escaped = try #require(refuse(#"k\u001b[31m\r\nX"#))
+        #expect(escaped.label == "duplicate_field")
+        #expect(String(decoding: escaped.payload, as: UTF8.self).contains(#""reason":"duplicate_field","#))
+        for index in 0..<(DecodeStage.maxDeadLetterReasons + 10) { _ = refuse("k\(index)") }
+        #expect(stage.stats.deadLetters.count == DecodeStage.maxDeadLetterReasons)
+        // The first, unnamed one and the eleven names past the 63 that still fitted.
+        #expect(stage.stats.deadLetters["duplicate_field"] == 12)
+        let late = try #require(refuse("k9999"))
+        #expect(late.label == "duplicate_field")
+        // A reason already counted keeps its field.
+        #expect(refuse("k0")?.label == "duplicate_field:okta.k0")
+    }
+
     @Test func aLateEventGoesToTheUserStageOnlyFlaggedLate() {
         var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
         let onTime = Self.decode(&stage, id: "a", time: "2026-03-02T12:00:00Z")
