@@ -23,8 +23,10 @@ public struct SharedSignalSettings: Sendable, Equatable {
     public var riskLevelChange = true
     /// RISC credential-compromise for a decision on a credential the breach feed flagged.
     public var credentialCompromise = true
-    /// RISC account-credential-change-required for reset abuse against one account.
-    public var credentialChangeRequired = true
+    /// RISC account-credential-change-required for reset abuse against one account. Off by default:
+    /// password-reset requests need no authentication, so anyone could make the IdP demand a new
+    /// credential of any account by asking for its reset five times.
+    public var credentialChangeRequired = false
     /// A change is signalled when the old or the new level is at least this.
     public var riskLevelChangeFrom = RiskLevel.high
     /// A level raised by a verdict holds this long in event time before a calmer decision lowers it.

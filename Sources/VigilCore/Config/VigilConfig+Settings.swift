@@ -598,7 +598,11 @@ extension VigilConfig {
             "RISC credential-compromise (password) for a decision on a credential the breach feed flagged."),
         .boolean(
             "ssf.events.credential_change_required", \.ssf.credentialChangeRequired, .live,
-            "RISC account-credential-change-required for a reset_abuse alert against one account."),
+            """
+            RISC account-credential-change-required for a reset_abuse alert against one account. Off by default: \
+            reset requests need no authentication, so anyone could make the IdP demand a new credential of any \
+            account by asking for its reset five times; turn on only where the receiver merely notifies.
+            """),
         .choice(
             "ssf.risk_level_change.from", \.ssf.riskLevelChangeFrom, .live,
             """

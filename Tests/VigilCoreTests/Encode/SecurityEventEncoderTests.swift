@@ -192,8 +192,16 @@ import _VigilMachinery
             })
     }
 
-    @Test func resetAbuseAgainstAnAccountRequiresACredentialChange() throws {
-        let config = Self.config()
+    /// Off by default (anyone can request resets); turned on, the alert asks for a new credential.
+    @Test func resetAbuseAgainstAnAccountRequiresACredentialChangeOnlyWhenTurnedOn() throws {
+        let byDefault = Self.config()
+        var quiet = EngineHarness(config: byDefault)
+        for i in 0..<4 { _ = quiet.resetRequest("dave", at: Double(i) * 10) }
+        let alerted = quiet.resetRequest("dave", at: 45)
+        #expect(alerted.alertKinds == [.resetAbuse])
+        #expect(Self.signals(alerted, config: byDefault).isEmpty)
+
+        let config = Self.config { $0.credentialChangeRequired = true }
         var h = EngineHarness(config: config)
         for i in 0..<4 { #expect(Self.signals(h.resetRequest("dave", at: Double(i) * 10), config: config).isEmpty) }
         let verdict = h.resetRequest("dave", at: 45)
