@@ -79,15 +79,26 @@ public enum ConfigValues {
     public static func pushURLProblem(_ url: String) -> String? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
-        else { return "must be an https URL with a host, got \(quoted(url))" }
+        else { return "must be an https URL with a host, got \(quoted(redactedURL(url)))" }
         guard components.user == nil, components.password == nil else {
             return "must not hold a user or password: use authorization"
         }
         let loopback = ["127.0.0.1", "::1", "[::1]", "localhost"].contains(host.lowercased())
         guard scheme == "https" || loopback else {
-            return "must be https (http only to a loopback host), got \(quoted(url))"
+            return "must be https (http only to a loopback host), got \(quoted(redactedURL(url)))"
         }
         return nil
+    }
+
+    /// A URL as errors and logs show it: scheme, host, port and path; no user, password, query or
+    /// fragment (any of them could hold a key).
+    public static func redactedURL(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return "(an unparsable URL of \(url.utf8.count) bytes)" }
+        components.query = nil
+        components.fragment = nil
+        components.user = nil
+        components.password = nil
+        return components.string ?? "(an unparsable URL of \(url.utf8.count) bytes)"
     }
 
     /// A value as error messages show it: quoted and cut short.

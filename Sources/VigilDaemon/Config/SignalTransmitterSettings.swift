@@ -61,15 +61,8 @@ public struct SignalReceiver: Sendable, Equatable {
     /// The Authorization header's value as a `${env:NAME}` reference, or empty for none.
     public var authorization: String
 
-    /// The URL as logs show it: scheme, host, port and path, no query (it could hold a key).
-    public var redactedURL: String {
-        guard var components = URLComponents(string: url) else { return "(unparsable URL)" }
-        components.query = nil
-        components.fragment = nil
-        components.user = nil
-        components.password = nil
-        return components.string ?? "(unparsable URL)"
-    }
+    /// The URL as logs show it (`ConfigValues.redactedURL`).
+    public var redactedURL: String { ConfigValues.redactedURL(url) }
 
     /// A receiver at `url` sent `authorization` (a reference, or empty).
     public init(url: String, authorization: String) {

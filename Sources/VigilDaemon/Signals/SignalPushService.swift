@@ -73,7 +73,7 @@ public struct SignalPushService: Service {
                 continue
             }
             guard let name = ConfigValues.environmentReference(reference), let value = environment[name] else {
-                throw SignalPushError.missingAuthorization(url: stream.receiver.url, reference: reference)
+                throw SignalPushError.missingAuthorization(url: stream.receiver.redactedURL, reference: reference)
             }
             authorizations[stream.id] = value
         }
@@ -137,7 +137,7 @@ public struct SignalPushService: Service {
 
 /// Why the push transmitter cannot start.
 public enum SignalPushError: Error, CustomStringConvertible {
-    /// A receiver's `authorization` names an environment variable that is not set.
+    /// A receiver's `authorization` names an environment variable that is not set; `url` is redacted.
     case missingAuthorization(url: String, reference: String)
 
     /// What to do.

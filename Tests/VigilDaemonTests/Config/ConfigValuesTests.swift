@@ -39,6 +39,12 @@ private func version(_ config: DaemonConfig) -> String { LoadedConfig(config: co
         #expect(ConfigValues.pushURLProblem("https:///x") != nil)
         let receiver = SignalReceiver(url: "https://r.example/push?api_key=secret#frag", authorization: "")
         #expect(receiver.redactedURL == "https://r.example/push")
+        // A refused URL is quoted without what could be a key: its query, its user and password.
+        for url in ["http://receiver.internal/x?token=LITERAL10", "ftp://user:LITERAL7@host.example/x"] {
+            let problem = ConfigValues.pushURLProblem(url)
+            #expect(problem != nil && problem?.contains("LITERAL") == false, "\(problem ?? "")")
+        }
+        #expect(ConfigValues.redactedURL("http://[") == "(an unparsable URL of 8 bytes)")
     }
 
     @Test func topicsAndEnvironmentReferences() {
