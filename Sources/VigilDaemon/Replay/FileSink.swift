@@ -26,7 +26,9 @@ final class FileSink {
 
     init(path: String) throws {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // Owner-only (decisions and alerts name users and addresses), and never through a symbolic link:
+        // one planted in a shared output folder would have the replay overwrite its target.
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if descriptor < 0 { throw SinkError.open(path: path, errno: errno) }
         buffer.reserveCapacity(Self.flushThreshold + 65_536)
     }

@@ -41,7 +41,11 @@ enum SnapshotFile {
 
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(FileError) {
         let temporary = path + ".tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // A new file only: a leftover of a crashed run with this process id goes first (unlink removes a
+        // link, never its target), and whatever appears in between makes the create fail rather than be
+        // written through.
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw .write(path: temporary, step: "create", errno: errno) }
         var offset = 0
         while offset < bytes.count {
