@@ -16,22 +16,24 @@ import _VigilMachinery
 /// is refused, as is one that is blank after trimming: no IdP issues such ids, and an id that looks
 /// like another on screen but keys other state is a disguise, not a user.
 enum UserIdentity {
-    /// Why `id` cannot name an account (a sentence for the dead letter), or nil when it can.
-    static func problem(in id: String) -> String? {
+    /// Why `id` cannot name an account (a sentence for the dead letter), or nil when it can. `field`
+    /// names it in the sentence: the same rule holds for the other identifiers an event carries
+    /// (`event_id`, `tenant`), which are copied into outputs and, for the tenant, key state.
+    static func problem(in id: String, field: String = "user.id") -> String? {
         var id = id
         let isPlainASCII = id.withUTF8 { bytes in bytes.allSatisfy { $0 &- 0x20 < 0x5F } }
         if !isPlainASCII {
             for scalar in id.unicodeScalars {
                 switch scalar.properties.generalCategory {
                 case .control, .format, .lineSeparator, .paragraphSeparator:
-                    return "user.id contains \(codePoint(scalar)), a control or invisible formatting character; "
-                        + "an IdP's account ids never do, so fix the producer of this event"
+                    return "\(field) contains \(codePoint(scalar)), a control or invisible formatting character; "
+                        + "an IdP's identifiers never do, so fix the producer of this event"
                 default: continue
                 }
             }
         }
         guard id.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
-            return "user.id is blank: it holds only white space"
+            return "\(field) is blank: it holds only white space"
         }
         return nil
     }

@@ -227,11 +227,28 @@ public struct DecodeStage: Sendable {
         var batchIndex: Int?
     }
 
-    /// Applies the time checks to one decoded event (see `accept`).
+    /// The event id's or the tenant's control or invisible characters, or blankness (`UserIdentity`), of
+    /// any format: both are copied into decisions and alerts, and the tenant keys state. (The user id is
+    /// checked where each format reads it.)
+    private static func identifierFailure(_ event: borrowing AuthEvent) -> DecodeFailure? {
+        if let problem = UserIdentity.problem(in: event.eventID, field: "event_id") {
+            return DecodeFailure(.invalidValue, field: "event_id", detail: problem)
+        }
+        if let tenant = event.tenant, let problem = UserIdentity.problem(in: tenant, field: "tenant") {
+            return DecodeFailure(.invalidValue, field: "tenant", detail: problem, eventID: event.eventID)
+        }
+        return nil
+    }
+
+    /// Applies the identifier and time checks to one decoded event (see `accept`).
     private mutating func admit(
         _ event: consuming AuthEvent, index: Int, from source: RecordSource, origin: MessageOrigin,
         receivedAt: Timestamp?, into output: inout [OutputMessage], events: inout [AcceptedEvent]
     ) {
+        if let failure = Self.identifierFailure(event) {
+            deadLetter(failure, source, origin: origin, into: &output)
+            return
+        }
         if let receivedAt, event.time > receivedAt + input.maxFutureSkew {
             deadLetter(
                 tooFarAhead(event, of: "its receive time \(receivedAt.rfc3339)"), source, origin: origin, into: &output)

@@ -93,7 +93,9 @@ public enum ConfigValues {
     /// A URL as errors and logs show it: scheme, host, port and path; no user, password, query or
     /// fragment (any of them could hold a key).
     public static func redactedURL(_ url: String) -> String {
-        guard var components = URLComponents(string: url) else { return "(an unparsable URL of \(url.utf8.count) bytes)" }
+        guard var components = URLComponents(string: url) else {
+            return "(an unparsable URL of \(url.utf8.count) bytes)"
+        }
         components.query = nil
         components.fragment = nil
         components.user = nil

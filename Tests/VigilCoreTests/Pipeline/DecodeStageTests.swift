@@ -46,6 +46,27 @@ import VigilTestSupport
         #expect(refuse("k0")?.label == "duplicate_field:okta.k0")
     }
 
+    /// An event id or tenant with a control or invisible character, or a blank one, is refused as the
+    /// user id is, whatever the format: both are copied into outputs, and the tenant keys state.
+    @Test func eventIDsAndTenantsFollowTheUserIDsRule() {
+        func reasons(_ line: String, format: InputFormat = .vigil) -> [String] {
+            var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault, format: format)
+            var output: [OutputMessage] = []
+            var records: [StageRecord] = []
+            stage.process(Array(line.utf8), origin: .file(path: "in", line: 1), into: &output, records: &records)
+            return output.filter { $0.stream == .deadLetters }.compactMap(\.label)
+        }
+        let time = "2026-03-02T12:00:00Z"
+        #expect(reasons(EventLines.login(id: #"e1\u001b[31m"#, time: time, user: "u")) == ["invalid_value:event_id"])
+        #expect(
+            reasons(EventLines.login(id: "e2", time: time, user: "u", tenant: "\u{2028}t")) == ["invalid_value:tenant"])
+        #expect(reasons(EventLines.login(id: "e3", time: time, user: "u", tenant: "   ")) == ["invalid_value:tenant"])
+        #expect(reasons(EventLines.login(id: "e4", time: time, user: "u", tenant: "acme")).isEmpty)
+        let okta = OktaRecordTests.record("user.session.start").replacingOccurrences(
+            of: #""uuid":"3f5d2a10-a9c4-11ee-9d35-6b1a2f0e4c11""#, with: #""uuid":"x\u202Ey""#)
+        #expect(reasons(okta, format: .okta) == ["invalid_value:event_id"])
+    }
+
     @Test func aLateEventGoesToTheUserStageOnlyFlaggedLate() {
         var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault)
         let onTime = Self.decode(&stage, id: "a", time: "2026-03-02T12:00:00Z")
