@@ -185,7 +185,16 @@ public struct DecodeStage: Sendable {
             return
         }
         var index = 0
-        for record in records {
+        // A batch's records past the limit on events are refused together, in one dead letter of the whole
+        // message: one by one, a megabyte of empty records would make tens of thousands.
+        if records.count > InputPosition.eventsPerMessage {
+            let failure = DecodeFailure(
+                .tooLarge,
+                detail: "the message holds \(records.count) records, more than \(InputPosition.eventsPerMessage); "
+                    + "those after the first \(InputPosition.eventsPerMessage) are refused with this dead letter")
+            deadLetter(failure, whole, origin: origin, into: &output)
+        }
+        for record in records.prefix(InputPosition.eventsPerMessage) {
             let source =
                 record.batchIndex == nil
                 ? whole

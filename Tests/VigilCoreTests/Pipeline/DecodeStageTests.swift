@@ -282,4 +282,24 @@ import VigilTestSupport
         #expect((letter["origin"] as? [String: Any])?["record"] as? Int == fitting)
         #expect(letter["event_id"] as? String == "s\(fitting)")
     }
+
+    /// A batch of more records than a message may yield events: the records past the bound are refused
+    /// in one dead letter of the whole message, not one each (a megabyte of `{}` made tens of thousands);
+    /// the records within it are handled one by one as usual.
+    @Test func recordsPastTheBoundAreOneDeadLetter() throws {
+        let count = InputPosition.eventsPerMessage + 500
+        let batch = Array((#"{"records":["# + Array(repeating: "{}", count: count).joined(separator: ",") + "]}").utf8)
+        var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault, format: .entra)
+        var output: [OutputMessage] = []
+        var records: [StageRecord] = []
+        stage.process(
+            batch, origin: .kafka(topic: "entra", partition: 0, offset: 1), into: &output, records: &records)
+        #expect(output.count == InputPosition.eventsPerMessage + 1)
+        #expect(output.first?.label == "too_large")
+        let first = try #require(output.first)
+        let letter = try #require(try JSONSerialization.jsonObject(with: Data(first.payload)) as? [String: Any])
+        #expect((letter["detail"] as? String)?.contains("holds \(count) records") == true)
+        #expect((letter["origin"] as? [String: Any])?["record"] == nil, "the whole message")
+        #expect(stage.stats.deadLetters.values.reduce(0, +) == InputPosition.eventsPerMessage + 1)
+    }
 }
