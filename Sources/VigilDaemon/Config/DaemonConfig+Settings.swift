@@ -29,7 +29,8 @@ extension DaemonConfig {
                 Durable state: every change goes to one compacted changelog topic (the source of truth, restored on \
                 start and rebalance) and each partition is also snapshotted locally so a restart reads only the \
                 changelog's tail. Outputs are at least once, the state exactly once: input after the last commit is \
-                processed again for its outputs but counted once. Identifiers enter neither, only their keyed hashes.
+                processed again for its outputs but counted once. User ids, devices, addresses and domains enter neither, \
+                only their keyed hashes; event ids (alert evidence) and place names do, as they are.
                 """,
             ])
 
