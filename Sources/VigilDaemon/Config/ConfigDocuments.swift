@@ -51,14 +51,17 @@ public enum ConfigDocuments {
         return "Each key shows its default, except these, which show an example value: \(keys.joined(separator: ", "))."
     }
 
-    /// Which sections apply on reload, and their settings that do not, named from the declarations.
+    /// Which sections apply on reload (those with a live setting), and their settings that do not, named
+    /// from the declarations.
     private static var reloadNote: String {
-        let live = ["input", "engine", "policy"]
-        let exceptions = table.settings.filter {
-            $0.reload == .restart && live.contains(String($0.path.prefix { $0 != "." }))
-        }.map(\.path)
+        func section(_ setting: Setting<DaemonConfig>) -> String { String(setting.path.prefix { $0 != "." }) }
+        var live: [String] = []
+        for setting in table.settings where setting.reload == .live && !live.contains(section(setting)) {
+            live.append(section(setting))
+        }
+        let exceptions = table.settings.filter { $0.reload == .restart && live.contains(section($0)) }.map(\.path)
         return """
-            Settings of input, engine and policy apply on reload (SIGHUP or a change to the file), except \
+            Settings of \(live.joined(separator: ", ")) apply on reload (SIGHUP or a change to the file), except \
             \(exceptions.joined(separator: ", ")); those and every other section need a restart.
             """
     }

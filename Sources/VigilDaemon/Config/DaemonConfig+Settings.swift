@@ -493,8 +493,9 @@ extension DaemonConfig {
         .text(
             "state.dir", \.state.directory, .restart,
             """
-            Local snapshot directory, created (mode 0700) when missing. One instance at a time: a lock file in it \
-            refuses a second. Losing it costs only restore time: the changelog has everything.
+            Local snapshot directory, created (mode 0700) when missing. One instance at a time: with state.changelog \
+            on, a lock file in it refuses a second (its path also derives kafka.group_instance_id, so give each \
+            instance on a host its own). Losing it costs only restore time: the changelog has everything.
             """
         ),
         .integer(
@@ -513,7 +514,7 @@ extension DaemonConfig {
             """
             Check at start that an existing changelog (and source-risk) topic compacts and does not also delete by \
             time (a deleting topic silently loses old users' state), that the changelog's delete.retention.ms exceeds \
-            state.snapshot_max_age, and that no repartition topic compacts (which would drop events not yet \
+            state.snapshot_max_age (with local snapshots on), and that no repartition topic compacts (which would drop events not yet \
             processed). Needs DescribeConfigs; false skips the check.
             """
         ),

@@ -109,7 +109,8 @@ public struct KafkaPipelineService: Service {
 
     /// Outputs outstanding with none acknowledged for a whole producer request timeout
     /// (`request.timeout.ms`, librdkafka's default 30 s) make the daemon not ready: by then some
-    /// produce request went unanswered, whatever the broker connections say. `0` turns it off.
+    /// produce request went unanswered, whatever the broker connections say. Nil only for a value
+    /// that is not a positive number, which librdkafka refuses when the producer is created.
     static func deliveryStallLimit(_ producer: KafkaConfiguration) -> Duration? {
         guard let milliseconds = Int(producer["request.timeout.ms"] ?? "30000"), milliseconds > 0 else { return nil }
         return .milliseconds(milliseconds)
