@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VigilCore
+import VigilDaemon
 import VigilWorkload
 
 /// `vigil generate`: seeded, labelled synthetic traffic, for trying `vigil evaluate` and for our own
@@ -47,7 +48,13 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError(
                 "--users takes 1 to 10,000,000, --days 1 to 3,650, --events-per-user-day 0.01 to 10,000")
         }
-        guard out != labels else { throw ValidationError("--out and --labels must be different files") }
+        for (option, path) in [("--out", out), ("--labels", labels)] where OutputPaths.canonical(path) == nil {
+            throw ValidationError("\(option) \(path): its folder does not exist")
+        }
+        // Compared resolved: `x.json` and `./x.json` are one file, and the labels would replace the events.
+        guard OutputPaths.canonical(out) != OutputPaths.canonical(labels) else {
+            throw ValidationError("--out and --labels must be different files")
+        }
         guard (0...1).contains(attackRate), (0...1).contains(newPhoneRate) else {
             throw ValidationError("--attack-rate and --new-phone-rate are shares between 0 and 1")
         }
@@ -82,9 +89,9 @@ struct GenerateCommand: ParsableCommand {
             }
         }
         do {
-            try Data(events).write(to: URL(fileURLWithPath: out), options: .atomic)
-            try JSONSerialization.data(withJSONObject: labelled, options: [.sortedKeys])
-                .write(to: URL(fileURLWithPath: labels), options: .atomic)
+            try OutputPaths.write(events, to: out)
+            let labelBytes = try JSONSerialization.data(withJSONObject: labelled, options: [.sortedKeys])
+            try OutputPaths.write(Array(labelBytes), to: labels)
         } catch {
             FileHandle.standardError.write(Data("vigil generate: \(error)\n".utf8))
             throw ExitCode.failure

@@ -92,6 +92,11 @@ final class LineReader {
     private func emit(_ raw: UnsafeRawBufferPointer, fullLength: Int, _ body: (Line) throws -> Void) throws {
         var bytes = raw.count > keepBytes + 1 ? UnsafeRawBufferPointer(rebasing: raw[..<(keepBytes + 1)]) : raw
         var length = fullLength
+        // A byte-order mark some editors and exports put first is no part of the first record.
+        if lineNumber == 1, bytes.starts(with: Self.byteOrderMark) {
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[Self.byteOrderMark.count...])
+            length -= Self.byteOrderMark.count
+        }
         if bytes.count == fullLength, bytes.last == UInt8(ascii: "\r") {
             bytes = UnsafeRawBufferPointer(rebasing: bytes.dropLast())
             length -= 1
@@ -101,6 +106,9 @@ final class LineReader {
         }
         try body(Line(number: lineNumber, bytes: bytes, fullLength: length))
     }
+
+    /// UTF-8's byte-order mark.
+    static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
 
     private func fill() throws {
         start = 0

@@ -104,6 +104,8 @@ public struct ReplayRunner {
         case stateRefused(path: String, reason: StateSnapshotError)
         /// `--partitions` other than 1 with `--state-in` or `--state-out`; nothing ran.
         case partitionedState(PartitionedStateError)
+        /// An option's value is refused; nothing ran.
+        case option(name: String, reason: String)
 
         /// The path and the reason, for the operator.
         public var description: String {
@@ -112,6 +114,7 @@ public struct ReplayRunner {
             case .output(let path, let reason): "cannot write \(path): \(reason)"
             case .stateRefused(let path, let reason): "cannot start from \(path): \(reason)"
             case .partitionedState(let reason): "\(reason)"
+            case .option(let name, let reason): "\(name) \(reason)"
             }
         }
     }
@@ -130,10 +133,12 @@ public struct ReplayRunner {
     /// Runs the whole input through the topology and writes the three outputs; a message that cannot be
     /// decoded becomes a dead letter, only I/O errors, a bad configuration and a refused snapshot throw.
     public func run() throws -> Report {
-        guard options.partitions >= 1 else {
-            throw ReplayError.input(
-                path: "--partitions", reason: "takes a count of at least 1, not \(options.partitions)")
+        guard (1...Self.maxPartitions).contains(options.partitions) else {
+            throw ReplayError.option(
+                name: "--partitions", reason: "takes a count from 1 to \(Self.maxPartitions), not \(options.partitions)"
+            )
         }
+        try checkPaths()
         if options.partitions != 1, options.stateIn != nil || options.stateOut != nil {
             throw ReplayError.partitionedState(.partitioned(count: options.partitions))
         }
@@ -152,7 +157,7 @@ public struct ReplayRunner {
             let started = monotonicSeconds()
             let bytes: [UInt8]
             do { bytes = try SnapshotFile.contents(of: stateIn) } catch {
-                throw ReplayError.input(path: stateIn, reason: error.description)
+                throw ReplayError.input(path: stateIn, reason: error.reason)
             }
             do {
                 let header = try pipeline.restoreState(snapshot: bytes)
@@ -174,14 +179,8 @@ public struct ReplayRunner {
             }
         }
 
-        if mkdir(options.outputDirectory, 0o755) != 0 && errno != EEXIST {
-            throw ReplayError.output(path: options.outputDirectory, reason: String(cString: strerror(errno)))
-        }
-        let decisions = try FileSink(path: options.outputDirectory + "/decisions.jsonl")
-        let alerts = try FileSink(path: options.outputDirectory + "/alerts.jsonl")
-        let deadLetters = try FileSink(path: options.outputDirectory + "/dead-letter.jsonl")
-        let signals = try FileSink(path: options.outputDirectory + "/signals.jsonl")
-
+        // The input is opened before any output is created: a run that cannot read leaves the previous
+        // run's files as they were.
         let descriptor: Int32
         let sourceName: String
         if options.inputPath == "-" {
@@ -195,24 +194,40 @@ public struct ReplayRunner {
             sourceName = options.inputPath
         }
         defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+        var status = stat()
+        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+            throw ReplayError.input(path: sourceName, reason: "it is a directory")
+        }
+
+        if mkdir(options.outputDirectory, 0o755) != 0 && errno != EEXIST {
+            throw ReplayError.output(path: options.outputDirectory, reason: String(cString: strerror(errno)))
+        }
+        let decisions = try FileSink(path: outputPath("decisions.jsonl"))
+        let alerts = try FileSink(path: outputPath("alerts.jsonl"))
+        let deadLetters = try FileSink(path: outputPath("dead-letter.jsonl"))
+        let signals = try FileSink(path: outputPath("signals.jsonl"))
 
         let started = monotonicSeconds()
         var outputs: [OutputMessage] = []
         outputs.reserveCapacity(8)
         let reader = LineReader(descriptor: descriptor, keepBytes: format.maxMessageBytes(loaded.config.input))
-        try reader.forEachLine { line in
-            outputs.removeAll(keepingCapacity: true)
-            pipeline.process(
-                line.bytes, originalLength: line.fullLength, origin: .file(path: sourceName, line: line.number),
-                into: &outputs)
-            for message in outputs {
-                switch message.stream {
-                case .decisions: try decisions.writeLine(message.payload)
-                case .alerts: try alerts.writeLine(message.payload)
-                case .deadLetters: try deadLetters.writeLine(message.payload)
-                case .signals: try signals.writeLine(message.payload)
+        do {
+            try reader.forEachLine { line in
+                outputs.removeAll(keepingCapacity: true)
+                pipeline.process(
+                    line.bytes, originalLength: line.fullLength, origin: .file(path: sourceName, line: line.number),
+                    into: &outputs)
+                for message in outputs {
+                    switch message.stream {
+                    case .decisions: try decisions.writeLine(message.payload)
+                    case .alerts: try alerts.writeLine(message.payload)
+                    case .deadLetters: try deadLetters.writeLine(message.payload)
+                    case .signals: try signals.writeLine(message.payload)
+                    }
                 }
             }
+        } catch let error as LineReader.ReadError {
+            throw ReplayError.input(path: sourceName, reason: error.description)
         }
         try decisions.flush()
         try alerts.flush()
@@ -225,7 +240,7 @@ public struct ReplayRunner {
             let snapshot: (bytes: [UInt8], entries: Int)
             do { snapshot = try pipeline.stateSnapshot() } catch { throw ReplayError.partitionedState(error) }
             do { try SnapshotFile.writeAtomically(snapshot.bytes, to: stateOut) } catch {
-                throw ReplayError.output(path: stateOut, reason: error.description)
+                throw ReplayError.output(path: stateOut, reason: error.reason)
             }
             saved = SnapshotTransfer(
                 entries: snapshot.entries, bytes: snapshot.bytes.count, seconds: monotonicSeconds() - started)
@@ -238,6 +253,39 @@ public struct ReplayRunner {
             stateIn: restored, stateOut: saved, format: format, formatDetected: formatDetected)
     }
 
+    /// The most partitions `--partitions` takes: each is a shard of every stage in this process.
+    static let maxPartitions = 1_024
+
+    private func outputPath(_ name: String) -> String { options.outputDirectory + "/" + name }
+
+    /// Refuses, before anything is read or written, a run whose files collide: the input among the
+    /// outputs (truncating them would erase it first), `--state-out` on an output or the input, and a
+    /// `--state-out` whose folder does not exist and is not the output folder the run creates (the
+    /// outputs would be written, then the snapshot fail).
+    private func checkPaths() throws {
+        let outputs = ["decisions.jsonl", "alerts.jsonl", "dead-letter.jsonl", "signals.jsonl"].map {
+            OutputPaths.resolved(outputPath($0))
+        }
+        let input = options.inputPath == "-" ? nil : OutputPaths.canonical(options.inputPath)
+        if let input, outputs.contains(input) {
+            throw ReplayError.option(
+                name: "--out",
+                reason: "holds the input \(options.inputPath): the run would erase it; pick another folder")
+        }
+        guard let stateOut = options.stateOut else { return }
+        let snapshot = OutputPaths.resolved(stateOut)
+        let folder = OutputPaths.folder(of: snapshot)
+        var status = stat()
+        guard stat(folder, &status) == 0 || folder == OutputPaths.resolved(options.outputDirectory) else {
+            throw ReplayError.output(path: stateOut, reason: "its folder does not exist")
+        }
+        // The same file as `--state-in` is fine: it is read whole before the run and replaced atomically.
+        if outputs.contains(snapshot) || snapshot == input {
+            throw ReplayError.option(
+                name: "--state-out", reason: "\(stateOut) is the input or one of the outputs: pick another file")
+        }
+    }
+
     /// `--format`, else the format the first non-blank line of the input file has, else Vigil's contract;
     /// and whether it was detected.
     private func resolveFormat() throws -> (InputFormat, detected: Bool) {
@@ -248,19 +296,33 @@ public struct ReplayRunner {
             throw ReplayError.input(path: options.inputPath, reason: String(cString: strerror(errno)))
         }
         defer { close(descriptor) }
-        // Reads until the first non-blank line is whole (or the file ends), at most one batch's worth.
+        // Reads until the first non-blank line is whole (or the file ends), at most one batch's worth. Each
+        // byte is looked at once: a first line of megabytes is read in chunks, not rescanned per chunk.
         var head: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
+        var lineStart = 0
         var line: ArraySlice<UInt8>?
-        while line == nil, head.count < 16 * 1_048_576 {
+        func isBlank(_ bytes: ArraySlice<UInt8>) -> Bool { !bytes.contains { $0 > 0x20 } }
+        reading: while head.count < 16 * 1_048_576 {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count <= 0 { break }
+            let scanned = head.count
             head.append(contentsOf: chunk[..<count])
-            // The piece after the last newline may be cut: only whole lines are looked at.
-            line = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
-                .first { $0.contains { $0 > 0x20 } }
+            var index = scanned
+            while let newline = head[index...].firstIndex(of: UInt8(ascii: "\n")) {
+                if !isBlank(head[lineStart..<newline]) {
+                    line = head[lineStart..<newline]
+                    break reading
+                }
+                lineStart = newline + 1
+                index = lineStart
+            }
         }
-        if line == nil { line = head.split(separator: UInt8(ascii: "\n")).first { $0.contains { $0 > 0x20 } } }
+        // The file ended (or the cap came) inside the first non-blank line: it is looked at as it is.
+        if line == nil, lineStart < head.count, !isBlank(head[lineStart...]) { line = head[lineStart...] }
+        if let first = line, first.starts(with: LineReader.byteOrderMark) {
+            line = first.dropFirst(LineReader.byteOrderMark.count)
+        }
         let detected = line.flatMap { line in line.withUnsafeBytes { InputFormat.detect($0) } }
         return detected.map { ($0, true) } ?? (.vigil, false)
     }

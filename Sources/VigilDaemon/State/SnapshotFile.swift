@@ -13,6 +13,14 @@ enum SnapshotFile {
         case read(path: String, errno: Int32)
         case write(path: String, step: String, errno: Int32)
 
+        /// The system's reason alone, for a message that names the path already.
+        var reason: String {
+            switch self {
+            case .read(_, let code): String(cString: strerror(code))
+            case .write(_, let step, let code): "\(step): \(String(cString: strerror(code)))"
+            }
+        }
+
         var description: String {
             switch self {
             case .read(let path, let code): "cannot read \(path): \(String(cString: strerror(code)))"

@@ -145,8 +145,8 @@ import VigilWorkload
         #expect(refused.status == 3)
         let expected: String =
             switch damage {
-            case .flippedByte: "the state snapshot is corrupt (checksum mismatch"
-            case .truncated: "the state snapshot is corrupt (checksum mismatch"
+            case .flippedByte: "the state snapshot is corrupt or not a snapshot (checksum mismatch"
+            case .truncated: "the state snapshot is corrupt or not a snapshot (checksum mismatch"
             case .foreignKey: "the state snapshot was written under another device hash key"
             case .unknownVersion: "the state snapshot has format version 2, this Vigil reads version 1"
             }

@@ -41,7 +41,8 @@ public enum StateSnapshotError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .corrupt(let reason):
-            "the state snapshot is corrupt (\(reason)); delete it and start without it, or use an intact copy"
+            "the state snapshot is corrupt or not a snapshot (\(reason)): check the path, then start without it or "
+                + "from an intact copy"
         case .unknownVersion(let version):
             "the state snapshot has format version \(version), this Vigil reads version "
                 + "\(StateSnapshot.formatVersion); read it with the Vigil that wrote it, or start without it"

@@ -1,0 +1,94 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// The files the command-line tools write (`vigil replay`, `vigil generate`): which spellings name one
+/// file, and how a whole file is written without replacing what the path names.
+public enum OutputPaths {
+    /// Why a file could not be written.
+    public struct WriteError: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "cannot write \(path): \(reason)" }
+    }
+
+    /// `path` with every symbolic link and `.`/`..` resolved: the file's own when it exists, else its
+    /// folder's plus its name. Two spellings of one file give one string; nil when the folder does not
+    /// exist.
+    public static func canonical(_ path: String) -> String? {
+        if let resolved = realPath(path) { return resolved }
+        let url = URL(fileURLWithPath: path)
+        guard let folder = realPath(url.deletingLastPathComponent().path) else { return nil }
+        return joined(folder, url.lastPathComponent)
+    }
+
+    /// `path` with its longest existing prefix resolved as `canonical` does and the rest appended: one
+    /// string for two spellings of a file in a folder still to be created.
+    public static func resolved(_ path: String) -> String {
+        if let resolved = realPath(path) { return resolved }
+        let url = URL(fileURLWithPath: path).standardized
+        let parent = url.deletingLastPathComponent().path
+        guard parent != url.path else { return url.path }
+        return joined(resolved(parent), url.lastPathComponent)
+    }
+
+    /// The folder `path` is in.
+    public static func folder(of path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
+
+    private static func joined(_ folder: String, _ name: String) -> String {
+        folder == "/" ? "/" + name : folder + "/" + name
+    }
+
+    /// Writes `bytes` as the whole of `path`. A regular file (or a new one) is replaced atomically, through
+    /// a temporary file beside it renamed over it (at a symbolic link's target, the link kept); a FIFO or
+    /// a device (`/dev/stdout`) is written in place, as a stream: renaming over it would replace the node.
+    public static func write(_ bytes: [UInt8], to path: String) throws(WriteError) {
+        var status = stat()
+        if stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+            guard status.st_mode & S_IFMT != S_IFDIR else { throw WriteError(path: path, reason: "it is a directory") }
+            let descriptor = open(path, O_WRONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw WriteError(path: path, reason: String(cString: strerror(errno))) }
+            defer { close(descriptor) }
+            try writeAll(bytes, to: descriptor, path: path)
+            return
+        }
+        let target = canonical(path) ?? path
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: target), options: .atomic)
+        } catch {
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
+            throw WriteError(
+                path: path, reason: code.map { String(cString: strerror(Int32($0))) } ?? error.localizedDescription)
+        }
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(WriteError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { systemWrite(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw WriteError(path: path, reason: String(cString: strerror(errno)))
+            }
+            offset += written
+        }
+    }
+
+    private static func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+        #if canImport(Glibc)
+        Glibc.write(descriptor, bytes, count)
+        #else
+        Darwin.write(descriptor, bytes, count)
+        #endif
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
