@@ -7,7 +7,8 @@ import VigilDaemon
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate a config file (and open the files it names) and print its policy version."
+        abstract:
+            "Validate a config file (and open its MaxMind databases and reputation lists) and print its policy version."
     )
 
     @Argument(help: "The YAML config file.")

@@ -96,7 +96,15 @@ struct GenerateCommand: ParsableCommand {
             FileHandle.standardError.write(Data("vigil generate: \(error)\n".utf8))
             throw ExitCode.failure
         }
-        print("\(counts.values.reduce(0, +)) events of \(users) users over \(days) days to \(out), labels to \(labels)")
-        for (label, count) in counts.sorted(by: { $0.key < $1.key }) { print("  \(label): \(count)") }
+        // Beside an output on standard output, the summary goes to standard error.
+        let streamed = [out, labels].contains { OutputPaths.standardStream($0) == 1 }
+        var summary =
+            "\(counts.values.reduce(0, +)) events of \(users) users over \(days) days to \(out), labels to \(labels)\n"
+        for (label, count) in counts.sorted(by: { $0.key < $1.key }) { summary += "  \(label): \(count)\n" }
+        if streamed {
+            FileHandle.standardError.write(Data(summary.utf8))
+        } else {
+            print(summary, terminator: "")
+        }
     }
 }

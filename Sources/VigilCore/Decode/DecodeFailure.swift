@@ -44,23 +44,48 @@ public struct DecodeFailure: Error, Sendable, Equatable {
         self.eventID = eventID
     }
 
-    /// `missing_field:user.id`, `invalid_type:time`, `invalid_json`, ... The field is left out unless it
-    /// is a plain path (`isPlainPath`): a repeated member name is the input's to choose, and the code
-    /// goes into a Kafka header, a metric label and the replay summary.
+    /// `missing_field:user.id`, `invalid_type:okta.target[].id`, `invalid_json`, ... The code goes into a
+    /// Kafka header, a metric label and the replay summary, so it holds only what the code chose: array
+    /// indexes are left out (`[]`), and a field that is not a plain path (`isPlainPath`) leaves the kind
+    /// alone. A repeated member's name is the input's and never named here (`duplicateMember`).
     public var reasonCode: String {
-        guard let field, kind != .invalidIP, kind != .invalidTime, kind != .futureTime, Self.isPlainPath(field)
-        else { return kind.rawValue }
-        return "\(kind.rawValue):\(field)"
+        guard let field, kind != .invalidIP, kind != .invalidTime, kind != .futureTime else { return kind.rawValue }
+        let path = Self.withoutIndexes(field)
+        guard Self.isPlainPath(path) else { return kind.rawValue }
+        return "\(kind.rawValue):\(path)"
     }
 
-    /// At most 64 bytes of ASCII letters, digits, `_`, `.`, `[` and `]` (`okta.target[0].id`).
+    /// At most 64 bytes of segments joined by `.`, each ASCII letters, digits and `_`, optionally ending
+    /// in `[]` (`okta.target[].id`): the grammar of `schemas/dead-letter.schema.json`.
     static func isPlainPath(_ path: String) -> Bool {
-        path.utf8.count <= 64
-            && path.utf8.allSatisfy { byte in
-                byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "A") < 26 || byte &- UInt8(ascii: "0") < 10
-                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "[")
-                    || byte == UInt8(ascii: "]")
+        guard path.utf8.count <= 64 else { return false }
+        return path.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { segment in
+            let name = segment.hasSuffix("[]") ? segment.dropLast(2) : segment[...]
+            return !name.isEmpty
+                && name.utf8.allSatisfy { byte in
+                    byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "A") < 26
+                        || byte &- UInt8(ascii: "0") < 10 || byte == UInt8(ascii: "_")
+                }
+        }
+    }
+
+    /// `target[3].id` as `target[].id`: which element failed is the input's to choose.
+    static func withoutIndexes(_ path: String) -> String {
+        guard path.utf8.contains(UInt8(ascii: "[")) else { return path }
+        var out = ""
+        var inIndex = false
+        for character in path {
+            if inIndex {
+                if character == "]" {
+                    out.append("]")
+                    inIndex = false
+                }
+            } else {
+                out.append(character)
+                if character == "[" { inIndex = true }
             }
+        }
+        return out
     }
 }
 
@@ -74,8 +99,9 @@ extension DecodeFailure: JSONScanFailure {
 
 /// A tree parse (an identity provider's record) refuses a repeated member name as the contract does.
 extension DecodeFailure: JSONValueFailure {
-    /// `name` twice in one object becomes `duplicate_field` (its format prefixes the field).
+    /// `name` twice in one object becomes `duplicate_field`, the field its record's format alone (set by
+    /// the format): the name is any the input chose, and only the detail quotes it.
     public static func duplicateMember(_ name: String) -> DecodeFailure {
-        DecodeFailure(.duplicateField, field: name, detail: "\(name) appears more than once in one object")
+        DecodeFailure(.duplicateField, detail: "\(name) appears more than once in one object")
     }
 }

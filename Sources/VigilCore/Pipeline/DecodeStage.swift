@@ -185,16 +185,29 @@ public struct DecodeStage: Sendable {
             return
         }
         var index = 0
-        // A batch's records past the limit on events are refused together, in one dead letter of the whole
-        // message: one by one, a megabyte of empty records would make tens of thousands.
-        if records.count > InputPosition.eventsPerMessage {
-            let failure = DecodeFailure(
-                .tooLarge,
-                detail: "the message holds \(records.count) records, more than \(InputPosition.eventsPerMessage); "
-                    + "those after the first \(InputPosition.eventsPerMessage) are refused with this dead letter")
-            deadLetter(failure, whole, origin: origin, into: &output)
+        // Refusals are written one by one up to the limit of a message's events; past it they are counted
+        // and named in one last dead letter (its first record's bytes): a megabyte of empty records would
+        // otherwise make tens of thousands.
+        var refused = 0
+        var unwritten: (count: Int, first: RecordSource)?
+        func refuse(_ failure: DecodeFailure, _ source: RecordSource) {
+            refused += 1
+            if refused <= InputPosition.eventsPerMessage {
+                deadLetter(failure, source, origin: origin, into: &output)
+            } else {
+                unwritten = (count: (unwritten?.count ?? 0) + 1, first: unwritten?.first ?? source)
+            }
         }
-        for record in records.prefix(InputPosition.eventsPerMessage) {
+        defer {
+            if let unwritten {
+                let failure = DecodeFailure(
+                    .tooLarge,
+                    detail: "\(unwritten.count) more records of this message were refused, beyond the "
+                        + "\(InputPosition.eventsPerMessage) written one by one; this is the first of them")
+                deadLetter(failure, unwritten.first, origin: origin, into: &output)
+            }
+        }
+        for record in records {
             let source =
                 record.batchIndex == nil
                 ? whole
@@ -204,7 +217,7 @@ public struct DecodeStage: Sendable {
             let decoded: [AuthEvent]
             switch record.result {
             case .failure(let failure):
-                deadLetter(failure, source, origin: origin, into: &output)
+                refuse(failure, source)
                 continue
             case .success(.skipped(let eventType)):
                 stats.recordSkipped(format: decoder.format, eventType: eventType)
@@ -217,7 +230,7 @@ public struct DecodeStage: Sendable {
                     .tooLarge,
                     detail: "the message yields more than \(InputPosition.eventsPerMessage) events; this record's are "
                         + "beyond that", eventID: decoded.first?.eventID)
-                deadLetter(failure, source, origin: origin, into: &output)
+                refuse(failure, source)
                 continue
             }
             for event in decoded {
@@ -312,19 +325,9 @@ public struct DecodeStage: Sendable {
             eventID: event.eventID)
     }
 
-    /// Distinct dead-letter reasons a decode stage names with their field; later ones name only their
-    /// kind. A repeated member name or an array index is the input's to choose: without a bound, a
-    /// stream of records each repeating another name would grow the reason counts, the metric labels
-    /// and the replay summary without end.
-    static let maxDeadLetterReasons = 64
-
     private mutating func deadLetter(
         _ failure: DecodeFailure, _ source: RecordSource, origin: MessageOrigin, into output: inout [OutputMessage]
     ) {
-        var failure = failure
-        if stats.deadLetters[failure.reasonCode] == nil, stats.deadLetters.count >= Self.maxDeadLetterReasons {
-            failure.field = nil
-        }
         let payload = DeadLetterEncoder.encode(
             payload: source.bytes, originalSize: source.originalLength, failure: failure, origin: origin,
             batchIndex: source.batchIndex, maxPayloadBytes: input.maxEventBytes)

@@ -616,7 +616,7 @@ extension DaemonConfig {
                                 """))
                     }
                     if config.signals.receivers[..<index].contains(where: { $0.url == receiver.url }) {
-                        issues.append(SettingIssue("[\(index)].url", "\(receiver.url) is listed twice"))
+                        issues.append(SettingIssue("[\(index)].url", "\(receiver.redactedURL) is listed twice"))
                     }
                     return issues
                 }

@@ -288,21 +288,23 @@ final class KafkaLoop: @unchecked Sendable {
     /// `releaseBudget` at most, then says which step is still under way and lets the process go on
     /// stopping. Nothing left to deliver or commit depends on it: the drain and the commit are over.
     private func release(_ globalFacts: GlobalFactTables) {
+        // Vigil's own threads first (they end by themselves), then librdkafka's clients, whose destruction
+        // may wait on brokers.
         let release = BoundedRelease(steps: [
-            .init(name: "the input consumer") { self.consumer = nil },
-            .init(name: "the output producer") { self.producer = nil },
-            .init(name: "the changelog producer") { self.changelogProducer = nil },
-            .init(name: "the restore readers") { self.restores.removeAll() },
             .init(name: "the snapshot writer") { self.snapshotWriter?.stop() },
             .init(name: "the partition workers") {
                 self.workers?.stop()
                 self.workers = nil
             },
+            .init(name: "the input consumer") { self.consumer = nil },
+            .init(name: "the output producer") { self.producer = nil },
+            .init(name: "the changelog producer") { self.changelogProducer = nil },
+            .init(name: "the restore readers") { self.restores.removeAll() },
             .init(name: "the global tables' readers") { globalFacts.stop() },
         ])
         if let unfinished = release.run(budget: Self.releaseBudget) {
             logger.warning(
-                "releasing the Kafka clients did not finish in time: stopping without waiting for it",
+                "releasing the loop's clients and threads did not finish in time: stopping without waiting for it",
                 metadata: ["still_releasing": "\(unfinished)", "waited": "\(Self.releaseBudget)"])
         }
     }

@@ -30,6 +30,8 @@ final class FileSink {
         // one planted in a shared output folder would have the replay overwrite its target.
         descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         if descriptor < 0 { throw SinkError.open(path: path, errno: errno) }
+        // An existing file keeps its mode through O_CREAT: narrowed here too.
+        fchmod(descriptor, 0o600)
         buffer.reserveCapacity(Self.flushThreshold + 65_536)
     }
 

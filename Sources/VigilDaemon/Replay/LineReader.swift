@@ -97,7 +97,7 @@ final class LineReader {
             bytes = UnsafeRawBufferPointer(rebasing: bytes[Self.byteOrderMark.count...])
             length -= Self.byteOrderMark.count
         }
-        if bytes.count == fullLength, bytes.last == UInt8(ascii: "\r") {
+        if bytes.count == length, bytes.last == UInt8(ascii: "\r") {
             bytes = UnsafeRawBufferPointer(rebasing: bytes.dropLast())
             length -= 1
         }

@@ -36,6 +36,15 @@ public enum OutputPaths {
         return joined(resolved(parent), url.lastPathComponent)
     }
 
+    /// The descriptor `path` names when it is the process's standard output or error, else nil.
+    public static func standardStream(_ path: String) -> Int32? {
+        switch path {
+        case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1": 1
+        case "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2": 2
+        default: nil
+        }
+    }
+
     /// The folder `path` is in.
     public static func folder(of path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
 
@@ -47,6 +56,12 @@ public enum OutputPaths {
     /// a temporary file beside it renamed over it (at a symbolic link's target, the link kept); a FIFO or
     /// a device (`/dev/stdout`) is written in place, as a stream: renaming over it would replace the node.
     public static func write(_ bytes: [UInt8], to path: String) throws(WriteError) {
+        // The process's own standard output or error, as a shell may have redirected it (`>>` included):
+        // written to the descriptor, which reopening the path (or renaming over what it resolves to) is not.
+        if let descriptor = standardStream(path) {
+            try writeAll(bytes, to: descriptor, path: path)
+            return
+        }
         var status = stat()
         if stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
             guard status.st_mode & S_IFMT != S_IFDIR else { throw WriteError(path: path, reason: "it is a directory") }

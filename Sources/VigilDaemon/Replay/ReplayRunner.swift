@@ -258,31 +258,48 @@ public struct ReplayRunner {
 
     private func outputPath(_ name: String) -> String { options.outputDirectory + "/" + name }
 
-    /// Refuses, before anything is read or written, a run whose files collide: the input among the
-    /// outputs (truncating them would erase it first), `--state-out` on an output or the input, and a
-    /// `--state-out` whose folder does not exist and is not the output folder the run creates (the
-    /// outputs would be written, then the snapshot fail).
+    /// Refuses, before anything is read or written, a run whose files collide or cannot be written: the
+    /// input among the outputs (truncating them would erase it first; compared as files, so standard
+    /// input and hard links count), an output that is a symbolic link (it is never written through),
+    /// `--state-out` on an output or the input, a directory, or in a missing folder that is not the output
+    /// folder the run creates (the outputs would be written, then the snapshot fail).
     private func checkPaths() throws {
-        let outputs = ["decisions.jsonl", "alerts.jsonl", "dead-letter.jsonl", "signals.jsonl"].map {
-            OutputPaths.resolved(outputPath($0))
-        }
-        let input = options.inputPath == "-" ? nil : OutputPaths.canonical(options.inputPath)
-        if let input, outputs.contains(input) {
-            throw ReplayError.option(
-                name: "--out",
-                reason: "holds the input \(options.inputPath): the run would erase it; pick another folder")
+        let names = ["decisions.jsonl", "alerts.jsonl", "dead-letter.jsonl", "signals.jsonl"]
+        var input = stat()
+        let readable =
+            options.inputPath == "-" ? fstat(STDIN_FILENO, &input) == 0 : stat(options.inputPath, &input) == 0
+        for path in names.map(outputPath) {
+            var output = stat()
+            guard lstat(path, &output) == 0 else { continue }
+            if output.st_mode & S_IFMT == S_IFLNK {
+                throw ReplayError.output(path: path, reason: "it is a symbolic link, which replay never writes through")
+            }
+            if readable, output.st_dev == input.st_dev, output.st_ino == input.st_ino {
+                throw ReplayError.option(
+                    name: "--out", reason: "holds the input (\(path)): the run would erase it; pick another folder")
+            }
         }
         guard let stateOut = options.stateOut else { return }
         let snapshot = OutputPaths.resolved(stateOut)
+        var existing = stat()
+        if stat(stateOut, &existing) == 0 {
+            if existing.st_mode & S_IFMT == S_IFDIR {
+                throw ReplayError.output(path: stateOut, reason: "it is a directory")
+            }
+            if readable, existing.st_dev == input.st_dev, existing.st_ino == input.st_ino {
+                throw ReplayError.option(name: "--state-out", reason: "\(stateOut) is the input: pick another file")
+            }
+        }
         let folder = OutputPaths.folder(of: snapshot)
-        var status = stat()
-        guard stat(folder, &status) == 0 || folder == OutputPaths.resolved(options.outputDirectory) else {
+        var folderStatus = stat()
+        let folderExists = stat(folder, &folderStatus) == 0 && folderStatus.st_mode & S_IFMT == S_IFDIR
+        guard folderExists || folder == OutputPaths.resolved(options.outputDirectory) else {
             throw ReplayError.output(path: stateOut, reason: "its folder does not exist")
         }
         // The same file as `--state-in` is fine: it is read whole before the run and replaced atomically.
-        if outputs.contains(snapshot) || snapshot == input {
+        if names.map({ OutputPaths.resolved(outputPath($0)) }).contains(snapshot) {
             throw ReplayError.option(
-                name: "--state-out", reason: "\(stateOut) is the input or one of the outputs: pick another file")
+                name: "--state-out", reason: "\(stateOut) is one of the outputs: pick another file")
         }
     }
 
@@ -291,6 +308,10 @@ public struct ReplayRunner {
     private func resolveFormat() throws -> (InputFormat, detected: Bool) {
         if let format = options.format { return (format, false) }
         guard options.inputPath != "-" else { return (.vigil, false) }
+        // Detection reads the file's head through a descriptor of its own: only a regular file can be read
+        // twice (a FIFO or `<(...)` would lose those bytes for the run). Others need `--format`.
+        var status = stat()
+        guard stat(options.inputPath, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return (.vigil, false) }
         let descriptor = open(options.inputPath, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw ReplayError.input(path: options.inputPath, reason: String(cString: strerror(errno)))

@@ -28,6 +28,7 @@ struct SchemaEdgeTests {
         let paths = [
             (DecodeFailure.Kind.missingField, "keycloak.userId"), (.missingField, "auth0.log_id"),
             (.invalidType, "entra.properties.authenticationDetails"), (.invalidType, "okta.target[0].id"),
+            (.duplicateField, "okta"),
             (.missingField, "user.id"),
         ]
         let lines = paths.map { kind, field in
@@ -36,6 +37,6 @@ struct SchemaEdgeTests {
                 origin: .file(path: "in", line: 1), maxPayloadBytes: 64)
         }
         let outcome = try SchemaValidator.validate(lines, schema: "dead-letter.schema.json")
-        #expect(outcome.status == 0 && outcome.output.contains("5 valid, 0 invalid"), "\(outcome.output)")
+        #expect(outcome.status == 0 && outcome.output.contains("6 valid, 0 invalid"), "\(outcome.output)")
     }
 }

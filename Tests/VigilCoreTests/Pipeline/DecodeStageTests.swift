@@ -21,10 +21,10 @@ import VigilTestSupport
         return (late ?? false, records)
     }
 
-    /// A repeated member name is the input's: a name with control bytes is left out of the reason (which
-    /// goes into a header, a metric label and the replay summary), and past `maxDeadLetterReasons`
-    /// distinct reasons a new one names only its kind, in the dead letter and its label alike.
-    @Test func deadLetterReasonsStayPlainAndBounded() throws {
+    /// A repeated member name is the input's, so the reason (a header, a metric label, a line of the
+    /// replay summary) never names it: any number of names, escapes included, make one reason; the
+    /// detail quotes the name, escaped.
+    @Test func deadLetterReasonsNameNothingTheInputChose() throws {
         var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault, format: .okta)
         func refuse(_ member: String) -> OutputMessage? {
             var output: [OutputMessage] = []
@@ -34,16 +34,24 @@ import VigilTestSupport
             return output.first
         }
         let escaped = try #require(refuse(#"k\u001b[31m\r\nX"#))
-        #expect(escaped.label == "duplicate_field")
-        #expect(String(decoding: escaped.payload, as: UTF8.self).contains(#""reason":"duplicate_field","#))
-        for index in 0..<(DecodeStage.maxDeadLetterReasons + 10) { _ = refuse("k\(index)") }
-        #expect(stage.stats.deadLetters.count == DecodeStage.maxDeadLetterReasons)
-        // The first, unnamed one and the eleven names past the 63 that still fitted.
-        #expect(stage.stats.deadLetters["duplicate_field"] == 12)
-        let late = try #require(refuse("k9999"))
-        #expect(late.label == "duplicate_field")
-        // A reason already counted keeps its field.
-        #expect(refuse("k0")?.label == "duplicate_field:okta.k0")
+        #expect(escaped.label == "duplicate_field:okta")
+        let payload = String(decoding: escaped.payload, as: UTF8.self)
+        #expect(payload.contains(#""reason":"duplicate_field:okta","#))
+        #expect(payload.contains(#"k\u001b[31m\r\nX appears more than once"#), "\(payload)")
+        for index in 0..<100 { _ = refuse("k\(index)") }
+        #expect(stage.stats.deadLetters == ["duplicate_field:okta": 101])
+    }
+
+    /// Array indexes are left out of a reason, and a path outside the schema's grammar leaves the kind.
+    @Test func reasonCodesFollowTheSchemasGrammar() {
+        func code(_ field: String) -> String { DecodeFailure(.invalidType, field: field, detail: "").reasonCode }
+        #expect(code("okta.target[7].id") == "invalid_type:okta.target[].id")
+        #expect(code("keycloak.userId") == "invalid_type:keycloak.userId")
+        for odd in [
+            "okta.x[", "okta.", "okta.a..b", "ssf.events.https://x.example/e", String(repeating: "a", count: 65),
+        ] {
+            #expect(code(odd) == "invalid_type", "\(odd)")
+        }
     }
 
     /// An event id or tenant with a control or invisible character, or a blank one, is refused as the
@@ -283,10 +291,10 @@ import VigilTestSupport
         #expect(letter["event_id"] as? String == "s\(fitting)")
     }
 
-    /// A batch of more records than a message may yield events: the records past the bound are refused
-    /// in one dead letter of the whole message, not one each (a megabyte of `{}` made tens of thousands);
-    /// the records within it are handled one by one as usual.
-    @Test func recordsPastTheBoundAreOneDeadLetter() throws {
+    /// Refusals past a message's limit on events are counted in one last dead letter (holding the
+    /// first of them), not written one by one: a megabyte of `{}` made tens of thousands. Records that
+    /// are skipped or read do not count against it: a valid sign-in after 4,500 skipped records is read.
+    @Test func refusalsPastTheBoundAreOneDeadLetter() throws {
         let count = InputPosition.eventsPerMessage + 500
         let batch = Array((#"{"records":["# + Array(repeating: "{}", count: count).joined(separator: ",") + "]}").utf8)
         var stage = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault, format: .entra)
@@ -295,11 +303,23 @@ import VigilTestSupport
         stage.process(
             batch, origin: .kafka(topic: "entra", partition: 0, offset: 1), into: &output, records: &records)
         #expect(output.count == InputPosition.eventsPerMessage + 1)
-        #expect(output.first?.label == "too_large")
-        let first = try #require(output.first)
-        let letter = try #require(try JSONSerialization.jsonObject(with: Data(first.payload)) as? [String: Any])
-        #expect((letter["detail"] as? String)?.contains("holds \(count) records") == true)
-        #expect((letter["origin"] as? [String: Any])?["record"] == nil, "the whole message")
-        #expect(stage.stats.deadLetters.values.reduce(0, +) == InputPosition.eventsPerMessage + 1)
+        let last = try #require(output.last)
+        #expect(last.label == "too_large")
+        let letter = try #require(try JSONSerialization.jsonObject(with: Data(last.payload)) as? [String: Any])
+        #expect((letter["detail"] as? String)?.hasPrefix("500 more records of this message were refused") == true)
+        #expect((letter["origin"] as? [String: Any])?["record"] as? Int == InputPosition.eventsPerMessage)
+
+        let skipped = Array(repeating: #"{"category":"RiskyUsers"}"#, count: 4_500)
+        let signIn =
+            #"{"category":"SignInLogs","properties":{"id":"s1","createdDateTime":"2026-03-02T09:00:00Z","#
+            + #""userId":"u1","ipAddress":"81.2.69.142","status":{"errorCode":0},"authenticationDetails":[]}}"#
+        var reading = DecodeStage(config: VigilConfig(), deviceKey: .publicDefault, format: .entra)
+        output.removeAll()
+        records.removeAll()
+        reading.process(
+            Array((#"{"records":["# + (skipped + [signIn]).joined(separator: ",") + "]}").utf8),
+            origin: .kafka(topic: "entra", partition: 0, offset: 2), into: &output, records: &records)
+        #expect(output.isEmpty)
+        #expect(records.filter { $0.stage == .user }.count == 1)
     }
 }

@@ -39,12 +39,36 @@ import VigilTestSupport
         #expect(try Data(contentsOf: input) == before)
     }
 
+    /// Compared as files: a hard link to an output is the output, and a symbolic link at an output is
+    /// refused before anything is truncated.
+    @Test func aHardLinkedInputAndALinkedOutputAreRefused() throws {
+        let directory = try TestPaths.temporaryDirectory("replay-paths-links")
+        let out = directory.appendingPathComponent("out")
+        _ = try Self.runner(input: Self.example.path, out: out.path).run()
+        let decisions = out.appendingPathComponent("decisions.jsonl")
+        let before = try Data(contentsOf: decisions)
+        let hard = directory.appendingPathComponent("hard.jsonl")
+        try FileManager.default.linkItem(at: decisions, to: hard)
+        let refused = Self.refusal(Self.runner(input: hard.path, out: out.path))
+        #expect(refused.contains("--out holds the input"), "\(refused)")
+        #expect(try Data(contentsOf: decisions) == before)
+
+        let linked = directory.appendingPathComponent("linked")
+        try FileManager.default.createDirectory(at: linked, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: linked.appendingPathComponent("alerts.jsonl").path, withDestinationPath: decisions.path)
+        let refusedLink = Self.refusal(Self.runner(input: Self.example.path, out: linked.path))
+        #expect(refusedLink.contains("it is a symbolic link"), "\(refusedLink)")
+        #expect(try Data(contentsOf: decisions) == before)
+    }
+
     @Test func aSnapshotOnAnOutputOrTheInputIsRefused() throws {
         let directory = try TestPaths.temporaryDirectory("replay-paths-state")
         let out = directory.appendingPathComponent("out").path
-        for clash in [out + "/decisions.jsonl", out + "/../out/alerts.jsonl", Self.example.path] {
+        for clash in [out + "/decisions.jsonl", out + "/../out/alerts.jsonl", Self.example.path, directory.path] {
             let refused = Self.refusal(Self.runner(input: Self.example.path, out: out, stateOut: clash))
-            #expect(refused.contains("--state-out"), "\(clash): \(refused)")
+            #expect(
+                refused.contains("--state-out") || refused.hasSuffix("it is a directory"), "\(clash): \(refused)")
         }
         // Into the output folder, which the run creates, under another name: fine.
         let fresh = directory.appendingPathComponent("fresh").path

@@ -164,8 +164,10 @@ enum EntraRecord: RecordAdapter {
     /// the all-zero id Entra writes when no account matched the name typed; then `userPrincipalName` (what
     /// credential stuffing looks like). The email domain is the user principal name's.
     private static func user(_ fields: RecordFields, id idField: String = "userId") throws(DecodeFailure) -> User {
-        let principal = try fields.string("userPrincipalName", FieldLimits.userID).map(homeAddress)
-        let domain = principal.flatMap(RecordFields.emailDomain)
+        let principal = try fields.string("userPrincipalName", FieldLimits.userID)
+        // A guest's domain is its own (`homeAddress`); its address stays the name Entra knows it by, which
+        // is what a receiver of its tokens looks up.
+        let domain = principal.map(homeAddress).flatMap(RecordFields.emailDomain)
         if let object = fields.object[idField], object != .string(""),
             object != .string("00000000-0000-0000-0000-000000000000"), let id = try fields.userID(idField)
         {

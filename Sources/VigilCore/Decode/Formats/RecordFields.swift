@@ -68,7 +68,9 @@ struct RecordFields {
                 bytes, maxDepth: limits.maxNestingDepth, elementsAt: path, as: DecodeFailure.self)
         } catch {
             var failure = error
-            if let field = failure.field { failure.field = "\(format.rawValue).\(field)" }
+            failure.field =
+                failure.field.map { "\(format.rawValue).\($0)" }
+                ?? (failure.kind == .duplicateField ? format.rawValue : nil)
             throw failure
         }
     }

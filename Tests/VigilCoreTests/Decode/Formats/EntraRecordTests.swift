@@ -196,7 +196,8 @@ import VigilTestSupport
             with: #""userPrincipalName":"ann.lee_partner.example#EXT#@contoso.onmicrosoft.com""#)
         let event = try #require(try decoding.events(guest).first)
         #expect(event.user.emailDomain == "partner.example")
-        #expect(event.user.email == "ann.lee@partner.example")
+        // The address stays the name Entra knows the guest by: what a receiver of its tokens looks up.
+        #expect(event.user.email == User.emailAddress("ann.lee_partner.example#EXT#@contoso.onmicrosoft.com"))
         #expect(EntraRecord.homeAddress("no_underscore#EXT#x") == "no_underscore#EXT#x")
         #expect(EntraRecord.homeAddress("plain#EXT#@t.example") == "plain#EXT#@t.example")
     }

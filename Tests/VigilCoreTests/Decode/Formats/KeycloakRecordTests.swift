@@ -157,7 +157,7 @@ import Testing
         ),
         (
             #"{"id":"e","time":1,"type":"LOGIN","type":"LOGOUT","userId":"u","ipAddress":"81.2.69.142"}"#,
-            "duplicate_field:keycloak.type"
+            "duplicate_field:keycloak"
         ),
         (#"["LOGIN"]"#, "not_an_object"),
         (#"{"id":"e","time":1,"type":"LOGIN""#, "invalid_json"),
