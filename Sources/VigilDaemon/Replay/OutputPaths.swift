@@ -11,8 +11,11 @@ import Darwin
 public enum OutputPaths {
     /// Why a file could not be written.
     public struct WriteError: Error, CustomStringConvertible {
+        /// The file, as the user gave it.
         public var path: String
+        /// The system's reason.
         public var reason: String
+        /// `cannot write <path>: <reason>`.
         public var description: String { "cannot write \(path): \(reason)" }
     }
 

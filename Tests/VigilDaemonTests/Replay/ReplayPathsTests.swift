@@ -29,6 +29,16 @@ import VigilTestSupport
         } catch { return "\(error)" }
     }
 
+    /// A first run's outputs in `out` of a fresh folder named `name`: the folder, the decisions file and
+    /// its bytes, for a second run to leave as they are.
+    static func previousRun(_ name: String) throws -> (directory: URL, out: URL, decisions: URL, before: Data) {
+        let directory = try TestPaths.temporaryDirectory(name)
+        let out = directory.appendingPathComponent("out")
+        _ = try runner(input: example.path, out: out.path).run()
+        let decisions = out.appendingPathComponent("decisions.jsonl")
+        return (directory, out, decisions, try Data(contentsOf: decisions))
+    }
+
     @Test func anInputAmongTheOutputsIsRefusedAndKept() throws {
         let directory = try TestPaths.temporaryDirectory("replay-paths-input")
         let input = directory.appendingPathComponent("decisions.jsonl")
@@ -42,11 +52,7 @@ import VigilTestSupport
     /// Compared as files: a hard link to an output is the output, and a symbolic link at an output is
     /// refused before anything is truncated.
     @Test func aHardLinkedInputAndALinkedOutputAreRefused() throws {
-        let directory = try TestPaths.temporaryDirectory("replay-paths-links")
-        let out = directory.appendingPathComponent("out")
-        _ = try Self.runner(input: Self.example.path, out: out.path).run()
-        let decisions = out.appendingPathComponent("decisions.jsonl")
-        let before = try Data(contentsOf: decisions)
+        let (directory, out, decisions, before) = try Self.previousRun("replay-paths-links")
         let hard = directory.appendingPathComponent("hard.jsonl")
         try FileManager.default.linkItem(at: decisions, to: hard)
         let refused = Self.refusal(Self.runner(input: hard.path, out: out.path))
@@ -88,11 +94,7 @@ import VigilTestSupport
 
     /// A directory as input is named as one, and the previous run's outputs stay as they were.
     @Test func anUnreadableInputLeavesThePreviousOutputs() throws {
-        let directory = try TestPaths.temporaryDirectory("replay-paths-keep")
-        let out = directory.appendingPathComponent("out")
-        _ = try Self.runner(input: Self.example.path, out: out.path).run()
-        let decisions = out.appendingPathComponent("decisions.jsonl")
-        let before = try Data(contentsOf: decisions)
+        let (directory, out, decisions, before) = try Self.previousRun("replay-paths-keep")
         #expect(!before.isEmpty)
         let refused = Self.refusal(Self.runner(input: directory.path, out: out.path))
         #expect(refused == "cannot read \(directory.path): it is a directory")
