@@ -85,8 +85,8 @@ public struct ShardState: Sendable {
                 },
             evictedUsers: counters.evictedUsers, evictedSources: counters.evictedSources,
             droppedAtCapacity: counters.droppedAtCapacity,
-            global: [watermark.maxEventTime, time].compactMap { $0 }.max().map { global.figures(at: $0) }
-                ?? GlobalFigures())
+            global: (time.map { max($0, watermark.maxEventTime ?? $0) } ?? watermark.maxEventTime)
+                .map { global.figures(at: $0) } ?? GlobalFigures())
     }
 
     /// Estimates of the window entries a source or domain holds on the heap.

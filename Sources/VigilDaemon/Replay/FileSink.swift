@@ -45,14 +45,8 @@ final class FileSink {
     }
 
     func flush() throws {
-        var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw SinkError.write(path: path, errno: errno)
-            }
-            offset += written
+        if let code = buffer.withUnsafeBytes({ writeFully($0, to: descriptor) }) {
+            throw SinkError.write(path: path, errno: code)
         }
         buffer.removeAll(keepingCapacity: true)
     }

@@ -194,10 +194,6 @@ public struct ReplayRunner {
             sourceName = options.inputPath
         }
         defer { if descriptor != STDIN_FILENO { close(descriptor) } }
-        var status = stat()
-        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
-            throw ReplayError.input(path: sourceName, reason: "it is a directory")
-        }
 
         if mkdir(options.outputDirectory, 0o755) != 0 && errno != EEXIST {
             throw ReplayError.output(path: options.outputDirectory, reason: String(cString: strerror(errno)))
@@ -258,9 +254,9 @@ public struct ReplayRunner {
 
     private func outputPath(_ name: String) -> String { options.outputDirectory + "/" + name }
 
-    /// Refuses, before anything is read or written, a run whose files collide or cannot be written: the
-    /// input among the outputs (truncating them would erase it first; compared as files, so standard
-    /// input and hard links count), an output that is a symbolic link (it is never written through),
+    /// Refuses, before anything is read or written, a run whose files collide or cannot be used: a
+    /// directory as input, the input among the outputs (truncating them would erase it first; compared
+    /// as files, so standard input and hard links count), an output that is a symbolic link (it is never written through),
     /// `--state-out` on an output or the input, a directory, or in a missing folder that is not the output
     /// folder the run creates (the outputs would be written, then the snapshot fail).
     private func checkPaths() throws {
@@ -268,6 +264,9 @@ public struct ReplayRunner {
         var input = stat()
         let readable =
             options.inputPath == "-" ? fstat(STDIN_FILENO, &input) == 0 : stat(options.inputPath, &input) == 0
+        if readable, input.st_mode & S_IFMT == S_IFDIR {
+            throw ReplayError.input(path: options.inputPath, reason: "it is a directory")
+        }
         for path in names.map(outputPath) {
             var output = stat()
             guard lstat(path, &output) == 0 else { continue }

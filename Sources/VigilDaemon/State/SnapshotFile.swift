@@ -55,17 +55,10 @@ enum SnapshotFile {
         unlink(temporary)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw .write(path: temporary, step: "create", errno: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                close(descriptor)
-                unlink(temporary)
-                throw .write(path: temporary, step: "write", errno: code)
-            }
-            offset += written
+        if let code = bytes.withUnsafeBytes({ writeFully($0, to: descriptor) }) {
+            close(descriptor)
+            unlink(temporary)
+            throw .write(path: temporary, step: "write", errno: code)
         }
         if fsync(descriptor) != 0 {
             let code = errno
